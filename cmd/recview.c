@@ -1,0 +1,207 @@
+/* recview - look inside a record stream.
+ *
+ * Records in: any (files or stdin). Out: text on stdout, never records:
+ *   default   one JSON line per record, tensors summarised
+ *             (dtype, shape, min, max, mean, first 8 values)
+ *   --full    tensors with every value
+ *   --count   a table of record counts by type
+ *   --npy DIR every tensor also written as DIR/<record>-<id>-<key>.npy
+ * It checks the stream as it goes: a truncated or garbled stream stops it
+ * with exit 2 naming the record and byte offset; an invalid record (bad
+ * tensor, no type) is reported and counted, and the exit status is 1.
+ * It does not modify or re-emit records (use the filters for that).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "diag.h"
+#include "json.h"
+#include "npy.h"
+#include "record.h"
+
+typedef struct {
+	const char **types;
+	int ntypes;
+	long long first_n; /* -1: all */
+	int count;
+	int full;
+	const char *npy_dir;
+	size_t max_record;
+	char **inputs;
+	int ninputs;
+} options_t;
+
+DIAG_NORETURN static void usage(void)
+{
+	printf("Usage: recview [OPTIONS] [STREAM...]\n"
+	       "Print each record of msgpack record streams (stdin if no STREAM, '-' too)\n"
+	       "as one JSON line; tensors are summarised as dtype, shape, min, max, mean\n"
+	       "and their first 8 values.\n"
+	       "\n"
+	       "  -t, --type TYPE       only records of TYPE (repeatable: -t image -t error)\n"
+	       "  -n, --first N         stop after N printed records\n"
+	       "  -c, --count           print counts by record type instead of records\n"
+	       "      --full            print every tensor value\n"
+	       "      --npy DIR         also write each tensor to DIR/<record>-<id>-<key>.npy\n"
+	       "      --max-record B    refuse records larger than B bytes (default 1 GiB)\n"
+	       "  -h, --help            this help\n"
+	       "\n"
+	       "Examples:\n"
+	       "  imgdecode photo.jpg | recview\n"
+	       "  recview -c cache/decode.mp            # how many images, errors, headers\n"
+	       "  recview -t error run.mp               # what failed, and why\n"
+	       "  recview -t embedding --npy out/ e.mp  # tensors for numpy\n"
+	       "\n"
+	       "Exit status: 0 ok, 1 invalid records seen, 2 usage error or broken stream.\n");
+	exit(EXIT_OK);
+}
+
+static void parse_args(int argc, char **argv, options_t *o)
+{
+	static const struct option longopts[] = {
+		{"type", required_argument, NULL, 't'}, {"first", required_argument, NULL, 'n'},
+		{"count", no_argument, NULL, 'c'},      {"full", no_argument, NULL, 'F'},
+		{"npy", required_argument, NULL, 'N'},  {"max-record", required_argument, NULL, 'M'},
+		{"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+	memset(o, 0, sizeof *o);
+	o->first_n = -1;
+	o->max_record = REC_DEFAULT_MAX_RECORD;
+	o->types = calloc((size_t)argc, sizeof *o->types);
+	int c;
+	while ((c = getopt_long(argc, argv, "t:n:ch", longopts, NULL)) != -1) {
+		switch (c) {
+		case 't': o->types[o->ntypes++] = optarg; break;
+		case 'n': o->first_n = opt_parse_long("--first", optarg, 0, __LONG_MAX__); break;
+		case 'c': o->count = 1; break;
+		case 'F': o->full = 1; break;
+		case 'N': o->npy_dir = optarg; break;
+		case 'M': o->max_record = (size_t)opt_parse_long("--max-record", optarg, 16, __LONG_MAX__); break;
+		case 'h': usage();
+		default: diag_usage("unknown option");
+		}
+	}
+	o->inputs = argv + optind;
+	o->ninputs = argc - optind;
+}
+
+static int type_wanted(const options_t *o, const record_t *rec)
+{
+	if (o->ntypes == 0)
+		return 1;
+	for (int i = 0; i < o->ntypes; i++)
+		if (rec_is(rec, o->types[i]))
+			return 1;
+	return 0;
+}
+
+/* File-name-safe copy of s (at most cap-1 chars). */
+static void safe_name(char *dst, size_t cap, const char *s, size_t n)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < n && j + 1 < cap; i++) {
+		char c = s[i];
+		dst[j++] = (c == '/' || c == '\\' || c == ' ' || c < 0x20) ? '_' : c;
+	}
+	dst[j] = 0;
+}
+
+static void export_npy(const options_t *o, const record_t *rec, uint64_t index)
+{
+	char id[128] = "noid";
+	const char *s;
+	size_t n;
+	if (rec_get_str(rec, "id", &s, &n) == 0)
+		safe_name(id, sizeof id, s, n);
+	for (uint32_t i = 0; i < rec->root.via.map.size; i++) {
+		const msgpack_object_kv *kv = &rec->root.via.map.ptr[i];
+		tensor_t t;
+		char err[256];
+		if (kv->val.type != MSGPACK_OBJECT_MAP || !obj_map_get(&kv->val, "dtype") ||
+		    obj_to_tensor(&kv->val, &t, err, sizeof err) != 0)
+			continue;
+		char key[64], path[4096];
+		safe_name(key, sizeof key, kv->key.via.str.ptr, kv->key.via.str.size);
+		snprintf(path, sizeof path, "%s/%06llu-%s-%s.npy", o->npy_dir, (unsigned long long)index, id, key);
+		if (npy_write(path, t.dtype, t.ndim, t.shape, t.data) != 0)
+			diag_fatal("%s: %s", path, strerror(errno));
+	}
+}
+
+typedef struct {
+	char *type;
+	long long n;
+} count_t;
+
+int main(int argc, char **argv)
+{
+	diag_init(argv[0]);
+	options_t o;
+	parse_args(argc, argv, &o);
+	if (o.npy_dir && mkdir(o.npy_dir, 0777) != 0 && errno != EEXIST)
+		diag_fatal("%s: %s", o.npy_dir, strerror(errno));
+
+	static char *stdin_only[] = {"-"};
+	char **inputs = o.ninputs ? o.inputs : stdin_only;
+	int ninputs = o.ninputs ? o.ninputs : 1;
+	count_t *counts = NULL;
+	int ncounts = 0, nfailed = 0;
+	long long printed = 0, total = 0;
+	for (int f = 0; f < ninputs && (o.first_n < 0 || printed < o.first_n); f++) {
+		rec_reader_t *r = rec_reader_open_path(inputs[f], o.max_record);
+		if (!r)
+			diag_fatal("%s: %s", inputs[f], strerror(errno));
+		record_t rec;
+		while (o.first_n < 0 || printed < o.first_n) {
+			rec_status_t st = rec_reader_next(r, &rec);
+			if (st == REC_EOF)
+				break;
+			if (st != REC_OK && st != REC_INVALID) {
+				fflush(stdout);
+				diag_fatal("%s", rec_reader_message(r));
+			}
+			total++;
+			if (st == REC_INVALID) {
+				diag_msg("%s", rec_reader_message(r));
+				nfailed++;
+				continue;
+			}
+			if (!type_wanted(&o, &rec))
+				continue;
+			printed++;
+			if (o.count) {
+				int i;
+				for (i = 0; i < ncounts; i++)
+					if (rec_is(&rec, counts[i].type))
+						break;
+				if (i == ncounts) {
+					counts = realloc(counts, (size_t)(ncounts + 1) * sizeof *counts);
+					if (!counts)
+						diag_fatal("out of memory");
+					counts[ncounts].type = strndup(rec.type, rec.type_len);
+					counts[ncounts++].n = 0;
+				}
+				counts[i].n++;
+				continue;
+			}
+			json_put_object(stdout, &rec.root, o.full ? JSON_TENSOR_FULL : JSON_TENSOR_SUMMARY);
+			putchar('\n');
+			if (o.npy_dir)
+				export_npy(&o, &rec, rec.index);
+		}
+		rec_reader_free(r);
+	}
+	if (o.count) {
+		for (int i = 0; i < ncounts; i++)
+			printf("%-12s %lld\n", counts[i].type, counts[i].n);
+		printf("%-12s %lld\n", "total", printed);
+	}
+	if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0)
+		diag_fatal("stdout: write error: %s", strerror(errno));
+	(void)total;
+	return nfailed ? EXIT_SOME_FAILED : EXIT_OK;
+}

@@ -1,0 +1,47 @@
+/* ckpt.h - read published checkpoint files as a name -> tensor table.
+ *
+ * Formats (detected from the bytes, never the file name):
+ *   CKPT_PYTORCH_ZIP    torch.save since 1.6: zip of <prefix>/data.pkl + data/<key>
+ *   CKPT_TORCHSCRIPT    torch.jit.save: same container, module objects in data.pkl
+ *   CKPT_PYTORCH_LEGACY torch.save(_use_new_zipfile_serialization=False)
+ *   CKPT_SAFETENSORS    u64 header length + JSON header + data
+ * The file is memory-mapped; tensor data points into the mapping where the
+ * stored tensor is C-contiguous, else into a contiguous copy owned by the
+ * table. Nothing in the file is executed or trusted: see ckpt.c.
+ */
+#ifndef COMMON_CKPT_H
+#define COMMON_CKPT_H
+
+#include <stddef.h>
+
+#include "tensor.h"
+
+typedef enum {
+	CKPT_PYTORCH_ZIP,
+	CKPT_TORCHSCRIPT,
+	CKPT_PYTORCH_LEGACY,
+	CKPT_SAFETENSORS
+} ckpt_format_t;
+
+typedef struct {
+	char *name; /* state-dict key, e.g. "layer1.0.conv1.weight", "visual.attnpool.q_proj.bias" */
+	tensor_t t; /* contiguous C-order view, dtype as stored (float16/float32/...) */
+} ckpt_entry_t;
+
+typedef struct ckpt ckpt_t;
+
+/* Open and index a checkpoint. NULL on failure, with one line in err naming
+ * the file and what is wrong. */
+ckpt_t *ckpt_open(const char *path, char *err, size_t errcap);
+void ckpt_free(ckpt_t *c);
+
+ckpt_format_t ckpt_format(const ckpt_t *c);
+const char *ckpt_format_name(ckpt_format_t f);
+size_t ckpt_count(const ckpt_t *c);
+const ckpt_entry_t *ckpt_entry(const ckpt_t *c, size_t i); /* in file order */
+const ckpt_entry_t *ckpt_find(const ckpt_t *c, const char *name);
+
+/* sha256 of a whole file as 64 lowercase hex digits + NUL; 0 or -1 (errno). */
+int file_sha256(const char *path, char hex[65]);
+
+#endif

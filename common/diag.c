@@ -1,0 +1,192 @@
+/* diag.c - diagnostics, option value parsing, clocks. */
+#define _POSIX_C_SOURCE 200809L
+#include "diag.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *prog_name = "?";
+static int progress_active;
+static double progress_last;
+
+void diag_init(const char *argv0)
+{
+	const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
+	prog_name = slash ? slash + 1 : (argv0 ? argv0 : "?");
+}
+
+const char *diag_prog(void)
+{
+	return prog_name;
+}
+
+static void vmsg(const char *fmt, va_list ap)
+{
+	if (progress_active)
+		diag_progress_done();
+	char line[4096];
+	vsnprintf(line, sizeof line, fmt, ap);
+	fprintf(stderr, "%s: %s\n", prog_name, line);
+}
+
+void diag_msg(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+}
+
+void diag_fatal(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+	exit(EXIT_FATAL);
+}
+
+void diag_usage(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "Try '%s --help'.\n", prog_name);
+	exit(EXIT_FATAL);
+}
+
+void diag_progress(const char *fmt, ...)
+{
+	static int tty = -1;
+	if (tty < 0)
+		tty = isatty(2);
+	if (!tty)
+		return;
+	double now = time_now();
+	if (progress_active && now - progress_last < 0.25)
+		return;
+	progress_last = now;
+	char line[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\r%s: %s\033[K", prog_name, line);
+	progress_active = 1;
+}
+
+void diag_progress_done(void)
+{
+	if (progress_active) {
+		fputc('\n', stderr);
+		progress_active = 0;
+	}
+}
+
+long opt_parse_long(const char *opt, const char *s, long lo, long hi)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end)
+		diag_usage("%s: '%s' is not an integer", opt, s);
+	if (v < lo || v > hi)
+		diag_usage("%s: %ld is out of range %ld..%ld", opt, v, lo, hi);
+	return v;
+}
+
+double opt_parse_double(const char *opt, const char *s)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v))
+		diag_usage("%s: '%s' is not a finite number", opt, s);
+	return v;
+}
+
+void opt_parse_floats(const char *opt, const char *s, float *out, int n)
+{
+	const char *p = s;
+	for (int i = 0; i < n; i++) {
+		char *end;
+		errno = 0;
+		double v = strtod(p, &end);
+		if (errno || end == p || !isfinite(v))
+			diag_usage("%s: '%s' is not %d comma-separated numbers", opt, s, n);
+		out[i] = (float)v;
+		p = end;
+		if (i + 1 < n) {
+			if (*p != ',')
+				diag_usage("%s: '%s' is not %d comma-separated numbers", opt, s, n);
+			p++;
+		}
+	}
+	if (*p)
+		diag_usage("%s: '%s' is not %d comma-separated numbers", opt, s, n);
+}
+
+double time_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+long long mem_peak_rss(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return -1;
+	return (long long)ru.ru_maxrss * 1024;
+}
+
+char *file_read_all(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	size_t cap = 1 << 16, n = 0;
+	char *buf = malloc(cap + 1);
+	if (!buf) {
+		fclose(f);
+		return NULL;
+	}
+	for (;;) {
+		size_t got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (got == 0)
+			break;
+		if (n == cap) {
+			char *nb = cap > SIZE_MAX / 4 ? NULL : realloc(buf, cap * 2 + 1);
+			if (!nb) {
+				free(buf);
+				fclose(f);
+				errno = ENOMEM;
+				return NULL;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	int err = ferror(f);
+	fclose(f);
+	if (err) {
+		free(buf);
+		errno = EIO;
+		return NULL;
+	}
+	buf[n] = 0;
+	if (len)
+		*len = n;
+	return buf;
+}

@@ -1,0 +1,55 @@
+/* diag.h - diagnostics on stderr and the exit-status convention.
+ *
+ * Every line is "prog: context: detail". Exit 0 all good, 1 some inputs failed
+ * or a comparison is out of tolerance, 2 usage error or fatal failure.
+ */
+#ifndef COMMON_DIAG_H
+#define COMMON_DIAG_H
+
+#include <stdio.h>
+
+enum {
+	EXIT_OK = 0,
+	EXIT_SOME_FAILED = 1,
+	EXIT_FATAL = 2
+};
+
+#if defined(__GNUC__)
+#define DIAG_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define DIAG_NORETURN __attribute__((noreturn))
+#else
+#define DIAG_PRINTF(a, b)
+#define DIAG_NORETURN
+#endif
+
+/* Program name used as the prefix of every diagnostic (basename of argv0). */
+void diag_init(const char *argv0);
+const char *diag_prog(void);
+
+/* "prog: msg" on stderr. */
+void diag_msg(const char *fmt, ...) DIAG_PRINTF(1, 2);
+/* "prog: msg" on stderr, then exit(2). */
+void diag_fatal(const char *fmt, ...) DIAG_PRINTF(1, 2) DIAG_NORETURN;
+/* "prog: msg\nTry 'prog --help'." on stderr, then exit(2). */
+void diag_usage(const char *fmt, ...) DIAG_PRINTF(1, 2) DIAG_NORETURN;
+
+/* Progress line on stderr, only when stderr is a terminal ("\r" overwrite);
+ * diag_progress_done() ends the line. Cheap to call often: rate-limited. */
+void diag_progress(const char *fmt, ...) DIAG_PRINTF(1, 2);
+void diag_progress_done(void);
+
+/* Option value parsing: exits with a usage error naming the option on bad input. */
+long opt_parse_long(const char *opt, const char *s, long lo, long hi);
+double opt_parse_double(const char *opt, const char *s);
+/* "a,b,c" -> n floats; exits with usage error unless exactly n are given. */
+void opt_parse_floats(const char *opt, const char *s, float *out, int n);
+
+/* Monotonic seconds. */
+double time_now(void);
+/* Peak resident set size of this process in bytes (getrusage). */
+long long mem_peak_rss(void);
+
+/* Read a whole file into a malloc'd, NUL-terminated buffer; NULL with errno. */
+char *file_read_all(const char *path, size_t *len);
+
+#endif

@@ -1,0 +1,130 @@
+/* record.h - msgpack record streams: reading, writing, accessors.
+ *
+ * Stream format (SPEC.md section 1): a plain concatenation of msgpack maps, no
+ * framing beyond msgpack itself. Every record is a map with str keys and a str
+ * "type". A tensor value is a map {"dtype": str, "shape": [int..], "data": bin}
+ * with data C-order little-endian and len(data) == prod(shape) * itemsize.
+ *
+ * The reader keeps one buffer (bounded by the largest record, itself bounded
+ * by max_record) and hands out records whose strings and tensor data point
+ * into that buffer: valid until the next rec_reader_next() call. Raw bytes of
+ * each record are kept so that pass-through is byte-exact.
+ *
+ * Outcomes of rec_reader_next():
+ *   REC_OK        a record
+ *   REC_EOF       clean end at a record boundary
+ *   REC_INVALID   a well-framed map that is not a valid record (no "type",
+ *                 bad tensor): the stream can go on; write an error record
+ *   REC_TRUNCATED the stream ends inside a record            (fatal)
+ *   REC_GARBAGE   bytes that are not msgpack, or not a map   (fatal)
+ *   REC_OVERSIZE  a record larger than max_record            (fatal)
+ *   REC_IOERR     read(2) failed                             (fatal)
+ * rec_reader_message() names the stream, record number and byte offset.
+ */
+#ifndef COMMON_RECORD_H
+#define COMMON_RECORD_H
+
+#include <msgpack.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tensor.h"
+
+#define PROJECT_VERSION "0.1.0"
+#define REC_DEFAULT_MAX_RECORD ((size_t)1 << 30)
+
+typedef enum {
+	REC_OK,
+	REC_EOF,
+	REC_INVALID,
+	REC_TRUNCATED,
+	REC_GARBAGE,
+	REC_OVERSIZE,
+	REC_IOERR
+} rec_status_t;
+
+typedef struct {
+	msgpack_object root; /* MSGPACK_OBJECT_MAP */
+	const char *type;    /* not NUL-terminated; type_len bytes ("" if invalid) */
+	size_t type_len;
+	const unsigned char *raw; /* the record's exact bytes */
+	size_t raw_len;
+	uint64_t index;  /* 0-based record number in the stream */
+	uint64_t offset; /* byte offset of the record's first byte */
+} record_t;
+
+typedef struct rec_reader rec_reader_t;
+typedef struct rec_writer rec_writer_t;
+
+/* ---- reading ---- */
+rec_reader_t *rec_reader_open(int fd, const char *name, size_t max_record);
+rec_reader_t *rec_reader_open_path(const char *path, size_t max_record); /* "-" = stdin; NULL on error */
+rec_status_t rec_reader_next(rec_reader_t *r, record_t *out);
+const char *rec_reader_message(const rec_reader_t *r);
+const char *rec_reader_name(const rec_reader_t *r);
+uint64_t rec_reader_bytes(const rec_reader_t *r); /* bytes consumed so far */
+void rec_reader_free(rec_reader_t *r);
+
+/* The usual filter loop step: returns 1 with a record, 0 at clean EOF. An
+ * invalid record becomes an error record on w (if w is non-NULL) and
+ * *nfailed is incremented; fatal stream errors flush w and exit 2. */
+int rec_next(rec_reader_t *r, record_t *out, rec_writer_t *w, int *nfailed);
+
+/* Does the record have this type? */
+int rec_is(const record_t *rec, const char *type);
+
+/* Accessors: NULL / -1 when the key is missing or has the wrong type. */
+const msgpack_object *rec_get(const record_t *rec, const char *key);
+const msgpack_object *obj_map_get(const msgpack_object *map, const char *key);
+int rec_get_str(const record_t *rec, const char *key, const char **s, size_t *len);
+char *rec_dup_str(const record_t *rec, const char *key); /* malloc'd; NULL if absent */
+int rec_get_int(const record_t *rec, const char *key, int64_t *v);
+int rec_get_double(const record_t *rec, const char *key, double *v);
+int obj_get_double(const msgpack_object *o, double *v); /* int or float */
+char *obj_dup_str(const msgpack_object *o);            /* malloc'd; NULL if not str */
+int obj_str_eq(const msgpack_object *o, const char *s);
+
+/* Tensor views. Validates dtype, shape and data length; err gets a message. */
+int obj_to_tensor(const msgpack_object *o, tensor_t *t, char *err, size_t errcap);
+int rec_get_tensor(const record_t *rec, const char *key, tensor_t *t, char *err, size_t errcap);
+
+/* ---- writing ---- */
+rec_writer_t *rec_writer_open(int fd, const char *name);
+/* stdout, refusing a terminal with a hint (exit 2) unless allow_tty. */
+rec_writer_t *rec_writer_stdout(int allow_tty);
+/* Write to path via a temporary name, renamed over path at close. */
+rec_writer_t *rec_writer_open_path(const char *path);
+msgpack_packer *rec_writer_pk(rec_writer_t *w);
+void rec_write_raw(rec_writer_t *w, const void *data, size_t len);
+void rec_pass(rec_writer_t *w, const record_t *rec); /* byte-exact copy */
+int rec_writer_flush(rec_writer_t *w);               /* exit 2 on write error */
+uint64_t rec_writer_records(const rec_writer_t *w);  /* records passed or packed via helpers */
+/* Flush and close, checking the result; returns 0, or exits 2 on error. */
+int rec_writer_close(rec_writer_t *w);
+
+/* ---- packing helpers (msgpack_packer *pk from rec_writer_pk) ---- */
+void pk_str(msgpack_packer *pk, const char *s);
+void pk_strn(msgpack_packer *pk, const char *s, size_t n);
+void pk_kv_str(msgpack_packer *pk, const char *key, const char *val); /* NULL val packs nil */
+void pk_kv_int(msgpack_packer *pk, const char *key, int64_t v);
+void pk_kv_double(msgpack_packer *pk, const char *key, double v);
+void pk_kv_bool(msgpack_packer *pk, const char *key, int v);
+void pk_tensor(msgpack_packer *pk, dtype_t dtype, int ndim, const int64_t *shape, const void *data);
+void pk_kv_tensor(msgpack_packer *pk, const char *key, dtype_t dtype, int ndim, const int64_t *shape,
+		  const void *data);
+/* Keys of rec not named in skip (NULL-terminated list): count, and copy. */
+uint32_t rec_count_keys_except(const record_t *rec, const char *const *skip);
+void pk_copy_keys_except(msgpack_packer *pk, const record_t *rec, const char *const *skip);
+
+/* A header record: {type, producer, version, argv} + n_extra pairs the
+ * caller packs right after this call. */
+void rec_write_header_begin(rec_writer_t *w, int argc, char **argv, uint32_t n_extra);
+/* An error record {type, id, path, label, stage, message}; counts as a record. */
+void rec_write_error(rec_writer_t *w, const char *id, const char *path, int64_t label,
+		     const char *message);
+/* Error record for a failed input record: id/path/label copied from it. */
+void rec_write_error_for(rec_writer_t *w, const record_t *rec, const char *message);
+/* Mark one record as complete (for counts); the helpers above do it. */
+void rec_writer_end_record(rec_writer_t *w);
+
+#endif
