@@ -51,7 +51,7 @@ endif
 endif
 
 .PHONY: all test asan bench weights fuzz clean gpu-note
-all: gpu-note $(BINS) $(UNIT_TESTS)
+all: gpu-note $(BINS) $(UNIT_TESTS) $(BUILD)/bench/recio
 
 gpu-note:
 	@$(if $(HAVE_NVCC),,echo "make: nvcc not found: building rnencode without the CUDA backend")
@@ -76,6 +76,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(COMMON_LIB) $(wildcard common/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(COMMON_LIB) $(LDLIBS_COMMON) $(LDFLAGS)
 
+$(BUILD)/bench/%: bench/%.c $(COMMON_LIB) $(wildcard common/*.h) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(COMMON_LIB) $(LDLIBS_COMMON) $(LDFLAGS)
+
 test: all
 	tests/run
 
@@ -85,7 +89,7 @@ asan:
 	  LDFLAGS="-fsanitize=address,undefined" NVCC= all
 	BIN=build-asan/bin UNITDIR=build-asan/tests ASAN=1 tests/run
 
-bench: all
+bench: all $(BUILD)/bench/recio
 	bench/run
 
 weights:

@@ -1,0 +1,45 @@
+# recview: table of inputs -> exit status, stdout, stderr.
+source "$ROOT/tests/lib.sh"
+need_py msgpack
+$PY - <<'PY'
+import msgpack, numpy as np
+t = lambda a: {"dtype": str(a.dtype), "shape": list(a.shape), "data": a.tobytes()}
+good = [{"type": "header", "producer": "py"},
+        {"type": "image", "id": "a", "tensor": t(np.array([[1, 2], [3, 4]], np.float32))},
+        {"type": "error", "id": "b", "path": "b.jpg", "stage": "x", "message": "bad"}]
+open("good.mp", "wb").write(b"".join(msgpack.packb(r) for r in good))
+bad = dict(good[1]); bad["tensor"] = {"dtype": "float32", "shape": [3], "data": b"1234"}
+open("invalid.mp", "wb").write(msgpack.packb(bad) + msgpack.packb(good[0]))
+open("trunc.mp", "wb").write(open("good.mp", "rb").read()[:-3])
+open("garbage.mp", "wb").write(b"\xff\xd8\xff\xe0JFIF")
+PY
+expect_exit 0 recview good.mp
+[ "$(wc -l < out)" = 3 ] || fail "3 lines expected"
+grep -q '"tensor":{"dtype":"float32","shape":\[2,2\],"min":1,"max":4,"mean":2.5,"first":\[1,2,3,4\]}' out || fail "summary: $(cat out)"
+expect_exit 0 recview -t error good.mp
+grep -q '"message":"bad"' out && [ "$(wc -l < out)" = 1 ] || fail "-t error"
+expect_exit 0 recview -n 1 good.mp good.mp
+[ "$(wc -l < out)" = 1 ] || fail "-n 1"
+expect_exit 0 recview -c good.mp good.mp
+grep -Eq '^image +2$' out && grep -Eq '^total +6$' out || fail "-c: $(cat out)"
+expect_exit 0 recview --full good.mp
+grep -q '"values":\[1,2,3,4\]' out || fail "--full"
+# an invalid record: reported, counted, stream goes on, exit 1
+expect_exit 1 recview invalid.mp
+expect_stderr 'recview: invalid.mp: record 0 at byte 0: tensor "tensor": shape \[3\] of float32 needs 12 bytes, data has 4'
+grep -q '"producer":"py"' out || fail "record after the invalid one"
+# broken streams: exit 2, earlier records still printed, one line naming record and offset
+expect_exit 2 recview trunc.mp
+expect_stderr '^recview: trunc.mp: record 2 at byte [0-9]+: truncated'
+[ "$(wc -l < out)" = 2 ] || fail "records before truncation"
+expect_exit 2 recview garbage.mp
+expect_stderr 'record 0 at byte 0: not a valid record: byte 0xff starts a msgpack value that is not a map'
+expect_empty_stdout
+expect_exit 2 recview missing.mp
+expect_stderr '^recview: missing.mp: No such file'
+expect_empty_stdout
+expect_exit 2 recview --bogus
+expect_stderr "Try 'recview --help'"
+expect_exit 0 recview --help
+grep -q '^Usage: recview' out || fail "--help"
+exit 0

@@ -1,0 +1,284 @@
+/* test_record.c - the record stream library: round trips and every failure.
+ *
+ * Streams are written into temp files through rec_writer and read back with
+ * rec_reader; failure streams are built byte by byte.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "diag.h"
+#include "record.h"
+
+static int failures, checks;
+
+#define CHECK(cond, ...)                                                                      \
+	do {                                                                                  \
+		checks++;                                                                     \
+		if (!(cond)) {                                                                \
+			failures++;                                                           \
+			fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
+			fprintf(stderr, __VA_ARGS__);                                         \
+			fputc('\n', stderr);                                                  \
+		}                                                                             \
+	} while (0)
+
+static char tmpl[] = "rectest.XXXXXX";
+
+static int tmp_fd(char *path)
+{
+	strcpy(path, tmpl);
+	int fd = mkstemp(path);
+	if (fd < 0)
+		diag_fatal("mkstemp failed");
+	return fd;
+}
+
+static rec_reader_t *reader_for_bytes(const void *bytes, size_t n, size_t max_record)
+{
+	char path[64];
+	int fd = tmp_fd(path);
+	if (write(fd, bytes, n) != (ssize_t)n)
+		diag_fatal("write failed");
+	lseek(fd, 0, SEEK_SET);
+	unlink(path);
+	return rec_reader_open(fd, "bytes", max_record);
+}
+
+/* One image-like record with a tensor of the given dtype and an unknown key. */
+static void write_tensor_record(rec_writer_t *w, dtype_t dt, int ndim, const int64_t *shape, const void *data)
+{
+	msgpack_packer *pk = rec_writer_pk(w);
+	msgpack_pack_map(pk, 4);
+	pk_kv_str(pk, "type", "probe");
+	pk_kv_str(pk, "id", dtype_name(dt));
+	pk_kv_tensor(pk, "tensor", dt, ndim, shape, data);
+	pk_str(pk, "x-unknown");
+	msgpack_pack_array(pk, 2);
+	msgpack_pack_int(pk, -7);
+	msgpack_pack_double(pk, 0.25);
+	rec_writer_end_record(w);
+}
+
+static void test_round_trip(void)
+{
+	char path[64];
+	int fd = tmp_fd(path);
+	rec_writer_t *w = rec_writer_open(fd, path);
+	const dtype_t dts[] = {DTYPE_UINT8, DTYPE_FLOAT16, DTYPE_FLOAT32, DTYPE_INT32, DTYPE_INT64};
+	unsigned char data[5][2 * 3 * 8];
+	for (int d = 0; d < 5; d++)
+		for (size_t i = 0; i < sizeof data[d]; i++)
+			data[d][i] = (unsigned char)(i * 7 + (size_t)d);
+	const int64_t shape[2] = {2, 3};
+	for (int d = 0; d < 5; d++)
+		write_tensor_record(w, dts[d], 2, shape, data[d]);
+	/* zero-size and scalar tensors are legal */
+	const int64_t zshape[2] = {0, 5};
+	write_tensor_record(w, DTYPE_FLOAT32, 2, zshape, "");
+	write_tensor_record(w, DTYPE_INT64, 0, NULL, data[4]);
+	rec_write_error(w, "img/1.jpg", "/x/img/1.jpg", 3, "corrupt JPEG data");
+	rec_writer_flush(w);
+	CHECK(rec_writer_records(w) == 8, "records %llu", (unsigned long long)rec_writer_records(w));
+
+	int rfd = open(path, O_RDONLY);
+	rec_reader_t *r = rec_reader_open(rfd, path, 0);
+	record_t rec;
+	for (int d = 0; d < 5; d++) {
+		CHECK(rec_reader_next(r, &rec) == REC_OK, "record %d: %s", d, rec_reader_message(r));
+		CHECK(rec_is(&rec, "probe"), "type");
+		tensor_t t;
+		char err[256];
+		CHECK(rec_get_tensor(&rec, "tensor", &t, err, sizeof err) == 0, "%s", err);
+		CHECK(t.dtype == dts[d] && t.ndim == 2 && t.shape[0] == 2 && t.shape[1] == 3, "dtype/shape %d", d);
+		CHECK(t.nbytes == 6 * dtype_size(dts[d]) && memcmp(t.data, data[d], t.nbytes) == 0, "data %d", d);
+		const msgpack_object *u = rec_get(&rec, "x-unknown");
+		CHECK(u && u->type == MSGPACK_OBJECT_ARRAY && u->via.array.size == 2 &&
+			      u->via.array.ptr[0].via.i64 == -7 && u->via.array.ptr[1].via.f64 == 0.25,
+		      "unknown key kept");
+	}
+	tensor_t t;
+	char err[256];
+	CHECK(rec_reader_next(r, &rec) == REC_OK && rec_get_tensor(&rec, "tensor", &t, err, sizeof err) == 0 &&
+		      t.nbytes == 0 && t.shape[0] == 0,
+	      "zero-size tensor");
+	CHECK(rec_reader_next(r, &rec) == REC_OK && rec_get_tensor(&rec, "tensor", &t, err, sizeof err) == 0 &&
+		      t.ndim == 0 && t.nbytes == 8,
+	      "scalar tensor");
+	CHECK(rec_reader_next(r, &rec) == REC_OK && rec_is(&rec, "error"), "error record");
+	int64_t label = 0;
+	char *msg = rec_dup_str(&rec, "message"), *stage = rec_dup_str(&rec, "stage");
+	CHECK(rec_get_int(&rec, "label", &label) == 0 && label == 3, "error label");
+	CHECK(msg && strcmp(msg, "corrupt JPEG data") == 0, "error message");
+	CHECK(stage && strcmp(stage, "test_record") == 0, "error stage '%s'", stage ? stage : "(null)");
+	free(msg);
+	free(stage);
+	CHECK(rec_reader_next(r, &rec) == REC_EOF, "clean EOF");
+	rec_reader_free(r);
+	close(rfd);
+	rec_writer_close(w);
+	unlink(path);
+}
+
+/* Pass-through is byte-exact, and two streams concatenated read as one. */
+static void test_pass_and_concat(void)
+{
+	unsigned char a[256], b[256];
+	size_t na = 0, nb = 0;
+	msgpack_sbuffer sb;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	/* uses a non-canonical int width (int64 for 1) that a re-pack would shrink */
+	msgpack_pack_map(&pk, 2);
+	pk_kv_str(&pk, "type", "mystery");
+	pk_str(&pk, "n");
+	const unsigned char wide_one[] = {0xd3, 0, 0, 0, 0, 0, 0, 0, 1};
+	msgpack_sbuffer_write(&sb, (const char *)wide_one, sizeof wide_one);
+	memcpy(a, sb.data, sb.size);
+	na = sb.size;
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_map(&pk, 1);
+	pk_kv_str(&pk, "type", "other");
+	memcpy(b, sb.data, sb.size);
+	nb = sb.size;
+	msgpack_sbuffer_destroy(&sb);
+
+	unsigned char both[512];
+	memcpy(both, a, na);
+	memcpy(both + na, b, nb);
+	rec_reader_t *r = reader_for_bytes(both, na + nb, 0);
+	char path[64];
+	int fd = tmp_fd(path);
+	rec_writer_t *w = rec_writer_open(fd, path);
+	record_t rec;
+	int n = 0;
+	while (rec_reader_next(r, &rec) == REC_OK) {
+		CHECK(rec.offset == (n ? na : 0), "offset %llu", (unsigned long long)rec.offset);
+		rec_pass(w, &rec);
+		n++;
+	}
+	CHECK(n == 2, "two records from a concatenation, got %d", n);
+	rec_writer_flush(w);
+	size_t len;
+	char *out = file_read_all(path, &len);
+	CHECK(out && len == na + nb && memcmp(out, both, len) == 0, "pass-through byte-exact");
+	free(out);
+	rec_reader_free(r);
+	rec_writer_close(w);
+	unlink(path);
+}
+
+/* Table of broken streams: each its own status and message. */
+#define LIT(s) s, sizeof(s) - 1 /* a byte-string literal and its length */
+static void test_failures(void)
+{
+	static const struct {
+		const char *name;
+		const char *bytes;
+		size_t n;
+		size_t max_record;
+		rec_status_t want;
+		const char *msg;
+	} cases[] = {
+		/* {"type":"x"} cut short */
+		{"truncated", LIT("\x81\xa4type\xa1"), 0, REC_TRUNCATED, "truncated"},
+		{"garbage 0xc1", LIT("\xc1\x00"), 0, REC_GARBAGE, "0xc1"},
+		{"not a map", LIT("\x93\x01\x02\x03"), 0, REC_GARBAGE, "not a map"},
+		/* bin32 declaring 2 GiB: oversize from the header alone */
+		{"oversize", LIT("\x81\xa4" "data\xc6\x80\x00\x00\x00"), 1 << 20, REC_OVERSIZE, "oversize"},
+		{"no type", LIT("\x81\xa2id\xa1x"), 0, REC_INVALID, "no \"type\""},
+		{"type not str", LIT("\x81\xa4type\x05"), 0, REC_INVALID, "not a str"},
+		/* tensor: float32 [2] but 4 bytes of data */
+		{"shape/length mismatch",
+		 LIT("\x82\xa4type\xa1t\xa1t\x83\xa5" "dtype\xa7" "float32\xa5shape\x91\x02\xa4" "data\xc4\x04" "abcd"), 0, REC_INVALID, "needs 8 bytes, data has 4"},
+		{"unknown dtype",
+		 LIT("\x82\xa4type\xa1t\xa1t\x83\xa5" "dtype\xa7" "float99\xa5shape\x91\x01\xa4" "data\xc4\x04" "abcd"), 0, REC_INVALID, "unknown dtype \"float99\""},
+		{"shape overflow",
+		 LIT("\x82\xa4type\xa1t\xa1t\x83\xa5" "dtype\xa5uint8\xa5shape\x92\xcf\x7f\xff\xff\xff\xff\xff\xff\xff\x03\xa4" "data\xc4\x00"), 0, REC_INVALID, "overflows"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		rec_reader_t *r = reader_for_bytes(cases[i].bytes, cases[i].n, cases[i].max_record);
+		record_t rec;
+		rec_status_t st = rec_reader_next(r, &rec);
+		CHECK(st == cases[i].want, "%s: status %d, want %d (%s)", cases[i].name, st, cases[i].want,
+		      rec_reader_message(r));
+		CHECK(strstr(rec_reader_message(r), cases[i].msg) != NULL, "%s: message '%s' lacks '%s'",
+		      cases[i].name, rec_reader_message(r), cases[i].msg);
+		CHECK(strstr(rec_reader_message(r), "record 0 at byte") != NULL, "%s: message names record/offset",
+		      cases[i].name);
+		if (st == REC_INVALID) /* the stream goes on after an invalid record */
+			CHECK(rec_reader_next(r, &rec) == REC_EOF, "%s: EOF after invalid", cases[i].name);
+		rec_reader_free(r);
+	}
+}
+
+/* A record larger than the reader's initial buffer arrives through small reads. */
+static void test_large_record(void)
+{
+	char path[64];
+	int fd = tmp_fd(path);
+	rec_writer_t *w = rec_writer_open(fd, path);
+	size_t n = 9u << 20;
+	unsigned char *big = malloc(n);
+	for (size_t i = 0; i < n; i++)
+		big[i] = (unsigned char)(i * 31);
+	int64_t shape[1] = {(int64_t)n};
+	for (int k = 0; k < 3; k++)
+		write_tensor_record(w, DTYPE_UINT8, 1, shape, big);
+	rec_writer_flush(w);
+	int rfd = open(path, O_RDONLY);
+	rec_reader_t *r = rec_reader_open(rfd, path, 0);
+	record_t rec;
+	for (int k = 0; k < 3; k++) {
+		tensor_t t;
+		char err[256];
+		CHECK(rec_reader_next(r, &rec) == REC_OK && rec_get_tensor(&rec, "tensor", &t, err, sizeof err) == 0 &&
+			      t.nbytes == n && memcmp(t.data, big, n) == 0,
+		      "large record %d", k);
+	}
+	CHECK(rec_reader_next(r, &rec) == REC_EOF, "EOF after large records");
+	rec_reader_free(r);
+	close(rfd);
+	rec_writer_close(w);
+	unlink(path);
+	free(big);
+}
+
+static void test_half(void)
+{
+	const float vals[] = {0.f, -0.f, 1.f, -2.5f, 65504.f, 6.103515625e-05f, 5.960464477539063e-08f, 0.1f, 1e-8f};
+	const uint16_t bits[] = {0x0000, 0x8000, 0x3c00, 0xc100, 0x7bff, 0x0400, 0x0001, 0x2e66, 0x0000};
+	for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+		uint16_t h = float_to_half(vals[i]);
+		CHECK(h == bits[i], "float_to_half(%g) = 0x%04x, want 0x%04x", vals[i], h, bits[i]);
+	}
+	CHECK(float_to_half(70000.f) == 0x7c00, "overflow to inf");
+	CHECK(isnan(half_to_float(float_to_half(NAN))), "nan stays nan");
+	/* every finite half survives half -> float -> half */
+	int bad = 0;
+	for (uint32_t h = 0; h < 0x10000; h++) {
+		if ((h & 0x7c00) == 0x7c00)
+			continue;
+		if (float_to_half(half_to_float((uint16_t)h)) != h)
+			bad++;
+	}
+	CHECK(bad == 0, "%d halves do not round-trip", bad);
+}
+
+int main(int argc, char **argv)
+{
+	(void)argc;
+	diag_init(argv[0]);
+	test_round_trip();
+	test_pass_and_concat();
+	test_failures();
+	test_large_record();
+	test_half();
+	printf("%d checks, %d failed\n", checks, failures);
+	return failures ? 1 : 0;
+}
