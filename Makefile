@@ -5,6 +5,7 @@
 #   make bench      benchmarks, each as a ratio to its peer measured in the same run
 #   make weights    fetch the published checkpoints (sha256-checked)
 #   make fuzz       build the libFuzzer targets (clang)
+#   make study      the whole study, cached stage by stage, into report/ (pipelines/study.mk)
 
 BUILD   ?= build
 BIN     ?= bin
@@ -28,7 +29,7 @@ BINS  := $(PROGS:%=$(BIN)/%)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
 # Per-program libraries and extra objects.
-LIBS_imgdecode  = -ljpeg -lpng -larchive
+LIBS_imgdecode  = -ljpeg -lpng
 LIBS_errstats   = -ljpeg
 LIBS_rnencode   = -ldnnl
 LIBS_txtencode  = -ldnnl -lz
@@ -37,18 +38,27 @@ MODEL_OBJ := $(MODEL_SRC:%.c=$(BUILD)/%.o)
 OBJS_rnencode  = $(MODEL_OBJ)
 OBJS_txtencode = $(MODEL_OBJ)
 
-# GPU backend: only rnencode links it, and only when nvcc is there.
-GPU_CU  := $(wildcard gpu/*.cu)
-GPU_OBJ := $(GPU_CU:%.cu=$(BUILD)/%.o)
+# GPU backend (gpu/*.cu, host-only gpu/*.cc): only rnencode links it, and only
+# when nvcc is there. Machine code for Ampere (sm_80) and Hopper (sm_90), PTX
+# for later GPUs; warnings are errors. The CUDA runtime is linked statically,
+# cuDNN and cuBLAS by soname (the GPU machine has them as pip packages: put
+# their lib/ folders on LD_LIBRARY_PATH, see tests/gpu/README.md).
+GPU_SRC := $(wildcard gpu/*.cu gpu/*.cc)
+GPU_OBJ := $(addprefix $(BUILD)/,$(addsuffix .o,$(basename $(GPU_SRC))))
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
-NVCCFLAGS ?= -O3 -std=c++17 -arch=sm_90 -Xcompiler -Wall,-Wextra,-Werror -Werror all-warnings -Icommon -Igpu
+GPU_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+            -gencode arch=compute_90,code=compute_90
+NVCCFLAGS ?= -O3 -std=c++17 $(GPU_ARCH) -Xcompiler -Wall,-Wextra,-Wshadow,-Werror -Werror all-warnings \
+             -I. -Icommon -Igpu
 ifeq ($(HAVE_NVCC),1)
-ifneq ($(GPU_CU),)
+ifneq ($(GPU_SRC),)
 OBJS_rnencode += $(GPU_OBJ)
-LIBS_rnencode += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart -lstdc++
+LIBS_rnencode += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart_static \
+                 -ldl -lrt -lstdc++
 CPPFLAGS_rnencode = -DHAVE_CUDA=1
 endif
 endif
+.SECONDARY: $(GPU_OBJ) $(MODEL_OBJ) # objects reached only through OBJS_<prog>: keep them between builds
 
 .PHONY: all test asan bench weights fuzz clean gpu-note
 all: gpu-note $(BINS) $(UNIT_TESTS) $(BUILD)/bench/recio
@@ -60,7 +70,11 @@ $(BUILD)/%.o: %.c $(wildcard common/*.h model/*.h gpu/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/gpu/%.o: gpu/%.cu $(wildcard gpu/*.h common/*.h) Makefile
+$(BUILD)/gpu/%.o: gpu/%.cu $(wildcard gpu/*.h common/*.h model/net.h) Makefile
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
+
+$(BUILD)/gpu/%.o: gpu/%.cc $(wildcard gpu/*.h common/*.h model/net.h) Makefile
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
 
@@ -72,7 +86,7 @@ $(BIN)/%: cmd/%.c $(COMMON_LIB) $$(OBJS_$$*) $(wildcard common/*.h model/*.h gpu
 	@mkdir -p $(BIN)
 	$(CC) $(WARN) $(CPPFLAGS) $(CPPFLAGS_$*) $(CFLAGS) -o $@ $< $(OBJS_$*) $(COMMON_LIB) $(LIBS_$*) $(LDLIBS_COMMON) $(LDFLAGS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(COMMON_LIB) $(wildcard common/*.h) Makefile
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(COMMON_LIB) $(wildcard common/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(COMMON_LIB) $(LDLIBS_COMMON) $(LDFLAGS)
 
@@ -95,5 +109,27 @@ bench: all $(BUILD)/bench/recio
 weights:
 	pipelines/fetch-weights
 
+# libFuzzer targets for the checkpoint readers (fuzz/fuzz_ckpt.c); see its header.
+FUZZ_CC ?= clang-14
+FUZZ_CKPT_SRC := common/ckpt.c common/ckpt_zip.c common/ckpt_pickle.c common/ckpt_safetensors.c \
+                 common/sha256.c common/tensor.c
+fuzz: build-fuzz/fuzz_ckpt_zip build-fuzz/fuzz_ckpt_pickle build-fuzz/fuzz_ckpt_safetensors
+
+build-fuzz/fuzz_ckpt_%: fuzz/fuzz_ckpt.c $(FUZZ_CKPT_SRC) common/ckpt.h common/ckpt_internal.h Makefile
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  -DFUZZ_CKPT_$(shell echo $* | tr a-z A-Z) -o $@ $< $(FUZZ_CKPT_SRC)
+
+# libFuzzer target for the image decode path (imgdecode); see fuzz/fuzz_jpeg.c.
+FUZZ_IMG_SRC := common/imgproc.c common/imgjpeg.c common/imgpng.c common/imgresample.c common/tensor.c
+fuzz: build-fuzz/fuzz_jpeg
+build-fuzz/fuzz_jpeg: fuzz/fuzz_jpeg.c $(FUZZ_IMG_SRC) $(wildcard common/img*.h) Makefile
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  -o $@ $< $(FUZZ_IMG_SRC) -ljpeg -lpng -lm
+
 clean:
 	rm -rf $(BUILD) build-asan $(BIN) build-fuzz
+
+# make study, make study-shards: the whole study as cached stages (variables and stages there)
+include pipelines/study.mk

@@ -150,7 +150,7 @@ int main(int argc, char **argv)
 	int ninputs = o.ninputs ? o.ninputs : 1;
 	count_t *counts = NULL;
 	int ncounts = 0, nfailed = 0;
-	long long printed = 0, total = 0;
+	long long printed = 0;
 	for (int f = 0; f < ninputs && (o.first_n < 0 || printed < o.first_n); f++) {
 		rec_reader_t *r = rec_reader_open_path(inputs[f], o.max_record);
 		if (!r)
@@ -164,7 +164,6 @@ int main(int argc, char **argv)
 				fflush(stdout);
 				diag_fatal("%s", rec_reader_message(r));
 			}
-			total++;
 			if (st == REC_INVALID) {
 				diag_msg("%s", rec_reader_message(r));
 				nfailed++;
@@ -202,6 +201,9 @@ int main(int argc, char **argv)
 	}
 	if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0)
 		diag_fatal("stdout: write error: %s", strerror(errno));
-	(void)total;
+	for (int i = 0; i < ncounts; i++)
+		free(counts[i].type);
+	free(counts);
+	free(o.types);
 	return nfailed ? EXIT_SOME_FAILED : EXIT_OK;
 }

@@ -8,6 +8,8 @@
  * The file is memory-mapped; tensor data points into the mapping where the
  * stored tensor is C-contiguous, else into a contiguous copy owned by the
  * table. Nothing in the file is executed or trusted: see ckpt.c.
+ * Tensor data is always aligned to its element size (misaligned stored data is
+ * copied), and stays valid until ckpt_free.
  */
 #ifndef COMMON_CKPT_H
 #define COMMON_CKPT_H
@@ -40,6 +42,12 @@ const char *ckpt_format_name(ckpt_format_t f);
 size_t ckpt_count(const ckpt_t *c);
 const ckpt_entry_t *ckpt_entry(const ckpt_t *c, size_t i); /* in file order */
 const ckpt_entry_t *ckpt_find(const ckpt_t *c, const char *name);
+
+/* Added for the fuzz targets and tests: the same over bytes in memory, which
+ * must stay valid and unchanged until ckpt_free. label names it in errors. */
+ckpt_t *ckpt_open_mem(const void *data, size_t size, const char *label, char *err, size_t errcap);
+/* Size in bytes of the file (or memory) the table was read from. */
+size_t ckpt_file_size(const ckpt_t *c);
 
 /* sha256 of a whole file as 64 lowercase hex digits + NUL; 0 or -1 (errno). */
 int file_sha256(const char *path, char hex[65]);

@@ -13,19 +13,8 @@
 
 #include "diag.h"
 #include "record.h"
+#include "check.h"
 
-static int failures, checks;
-
-#define CHECK(cond, ...)                                                                      \
-	do {                                                                                  \
-		checks++;                                                                     \
-		if (!(cond)) {                                                                \
-			failures++;                                                           \
-			fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
-			fprintf(stderr, __VA_ARGS__);                                         \
-			fputc('\n', stderr);                                                  \
-		}                                                                             \
-	} while (0)
 
 static char tmpl[] = "rectest.XXXXXX";
 
@@ -279,6 +268,5 @@ int main(int argc, char **argv)
 	test_failures();
 	test_large_record();
 	test_half();
-	printf("%d checks, %d failed\n", checks, failures);
-	return failures ? 1 : 0;
+	return check_report();
 }

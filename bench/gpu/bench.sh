@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# bench/gpu/bench.sh - rnencode's CUDA backend against PyTorch on the same GPU, same run.
+#
+#   bench/gpu/bench.sh [RESULTS.jsonl]
+#
+# For resnet50 and clip-rn50, FP16 and FP32, batches 256, 1 and 32 (in that
+# order: the headline figures first), runs rnencode --device cuda over a record
+# file of 12 batches (208 images at batch 1, 40 batches at 32) and takes its
+# stats record (per-batch GPU time, warm-up excluded; peak device memory), then
+# bench/gpu/torch_peer.py times PyTorch eager on the same card, checkpoints and
+# crops. Prints the side-by-side table (ratios) and appends every figure as a
+# JSON line to RESULTS.jsonl.
+# Environment: BIN (rnencode's folder, default bin), PY (python with a CUDA
+# torch, default python3), GPU_CKPT_DIR (resnet50.pth, clip-rn50.pth; made
+# with tests/py/gpu_ckpt.py into build/gpu-ckpt when unset), BENCH_DEADLINE_S
+# (start nothing new after this many seconds, default 900), BENCH_COMPILE=1
+# (torch.compile too, while time allows), BENCH_TRACE_DIR (rnencode's memory
+# timelines of the batch-256 runs, when rnencode has --mem-trace), BENCH_QUICK=1
+# (a smoke run: few images per configuration).
+# Without a GPU, a CUDA rnencode or a CUDA torch it says so and exits 0.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=${BIN:-$ROOT/bin}
+PY=${PY:-python3}
+RNENC=$BIN/rnencode
+T0=$(date +%s)
+DEADLINE=${BENCH_DEADLINE_S:-900}
+WORK=$(mktemp -d /tmp/gpubench.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+RES=${1:-$WORK/results.jsonl}
+elapsed() { echo $(($(date +%s) - T0)); }
+
+[ -x "$RNENC" ] || { echo "skipped: $RNENC is not built"; exit 0; }
+grep -q -a cudnnConvolutionBiasActivationForward "$RNENC" || { echo "skipped: rnencode built without CUDA"; exit 0; }
+nvidia-smi -L >/dev/null 2>&1 || { echo "skipped: no GPU here (nvidia-smi -L fails)"; exit 0; }
+$PY -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null ||
+	{ echo "skipped: $PY has no CUDA torch for the PyTorch peer"; exit 0; }
+CARD=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -n 1)
+
+if [ -z "${GPU_CKPT_DIR:-}" ]; then
+	GPU_CKPT_DIR=$ROOT/build/gpu-ckpt
+	[ -s "$GPU_CKPT_DIR/clip-rn50.pth" ] || $PY "$ROOT/tests/py/gpu_ckpt.py" "$GPU_CKPT_DIR" ||
+		{ echo "bench/gpu: cannot make the checkpoints"; exit 1; }
+fi
+declare -A W=([resnet50]=$GPU_CKPT_DIR/resnet50.pth [clip-rn50]=$GPU_CKPT_DIR/clip-rn50.pth)
+declare -A PRESET=([resnet50]=imagenet [clip-rn50]=clip)
+declare -A REPEAT=([1]=13 [32]=80 [256]=192) # x 16 distinct crops: 208, 1280, 3072 images
+# BENCH_QUICK=1: 16, 64 and 512 images (2 timed batches at 256): a smoke run
+[ "${BENCH_QUICK:-0}" = 1 ] && REPEAT=([1]=1 [32]=4 [256]=32)
+
+for preset in imagenet clip; do
+	for b in 1 32 256; do
+		$PY "$ROOT/tests/py/gpu_ref.py" images --preset $preset --n 16 --repeat ${REPEAT[$b]} \
+			--records "$WORK/$preset-$b.mp" || { echo "bench/gpu: cannot make the input records"; exit 1; }
+	done
+done
+
+echo "bench/gpu: $CARD; rnencode $(printf '%s' "$RNENC"); results in $RES"
+for b in 256 1 32; do
+	for p in fp16 fp32; do
+		for m in resnet50 clip-rn50; do
+			if [ "$(elapsed)" -gt "$DEADLINE" ]; then
+				echo "bench/gpu: deadline reached, skipping rnencode $m $p batch $b"
+				continue
+			fi
+			flag=
+			[ $p = fp16 ] && flag=--fp16
+			trace=()
+			if [ $b = 256 ] && [ -n "${BENCH_TRACE_DIR:-}" ] && "$RNENC" --help | grep -q -- --mem-trace; then
+				trace=(--mem-trace "$BENCH_TRACE_DIR/memtrace-$m-$p.tsv")
+			fi
+			if timeout 240 "$RNENC" --device cuda --model $m --weights "${W[$m]}" $flag --batch $b "${trace[@]}" \
+				<"$WORK/${PRESET[$m]}-$b.mp" >"$WORK/out.mp" 2>"$WORK/err"; then
+				$PY "$ROOT/bench/gpu/report.py" stats "$WORK/out.mp" --model $m --precision $p --batch $b \
+					>>"$RES" && tail -n 1 "$RES"
+			else
+				echo "bench/gpu: rnencode $m $p batch $b failed (exit $?): $(tail -n 3 "$WORK/err")"
+			fi
+		done
+	done
+done
+
+left=$((DEADLINE - $(elapsed)))
+if [ $left -gt 20 ]; then
+	compile=()
+	[ "${BENCH_COMPILE:-0}" = 1 ] && compile=(--compile)
+	timeout $((left + 60)) $PY "$ROOT/bench/gpu/torch_peer.py" --rn50 "${W[resnet50]}" --clip "${W[clip-rn50]}" \
+		--out "$RES" --deadline-s $left "${compile[@]}" || echo "bench/gpu: torch_peer.py failed or timed out"
+else
+	echo "bench/gpu: no time left for the PyTorch peer"
+fi
+echo
+$PY "$ROOT/bench/gpu/report.py" table "$RES" --card "$CARD"

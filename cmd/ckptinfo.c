@@ -1,0 +1,213 @@
+/* ckptinfo - list the tensors of checkpoint files, without running anything.
+ *
+ * Records in: none (checkpoint files named on the command line). Out: text on
+ * stdout, never records:
+ *   default   a few "# key: value" lines (file, format, size, sha256, tensor
+ *             count), then one tab-separated line per tensor:
+ *             name, dtype, shape, bytes [, sha256 of its bytes]
+ *   --json    one JSON object per file and line instead
+ * Formats: PyTorch zip (torch.save), TorchScript archives (torch.jit.save, e.g.
+ * OpenAI's RN50.pt), legacy torch.save, safetensors; told from the bytes. The
+ * reader (common/ckpt.c) executes nothing and refuses a hostile or damaged file
+ * with one line naming what is wrong.
+ * It does not check a checkpoint against a model (rnencode does that when it
+ * binds weights) and does not convert files.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckpt.h"
+#include "diag.h"
+#include "json.h"
+#include "sha256.h"
+
+typedef struct {
+	int json;
+	int tensor_sha256;
+	int file_sha256;
+	int read_all;
+	char **files;
+	int nfiles;
+} options_t;
+
+DIAG_NORETURN static void usage(void)
+{
+	printf("Usage: ckptinfo [OPTIONS] CHECKPOINT...\n"
+	       "List the tensors of checkpoint files: name, dtype, shape and bytes, with\n"
+	       "the file's format and sha256. Reads PyTorch zip files (torch.save),\n"
+	       "TorchScript archives (torch.jit.save, e.g. OpenAI's RN50.pt), legacy\n"
+	       "torch.save files and safetensors, telling them apart by their bytes.\n"
+	       "Nothing in a file is executed; a hostile or damaged file is refused with\n"
+	       "one line saying what is wrong.\n"
+	       "\n"
+	       "  -j, --json            one JSON object per file (one line each)\n"
+	       "  -s, --tensor-sha256   also the sha256 of each tensor's bytes (C order,\n"
+	       "                        little-endian, as stored)\n"
+	       "  -H, --no-file-sha256  skip the whole-file sha256 (faster on big files)\n"
+	       "  -r, --read            read every tensor byte once and print a checksum\n"
+	       "                        line (for timing a full load)\n"
+	       "  -h, --help            this help\n"
+	       "\n"
+	       "Examples:\n"
+	       "  ckptinfo ~/.cache/rnencode/weights/RN50.pt | grep attnpool\n"
+	       "  ckptinfo --json --tensor-sha256 resnet50.safetensors > sums.json\n"
+	       "  ckptinfo -H a.pth b.pth | grep '^#'       # formats and counts only\n"
+	       "\n"
+	       "Exit status: 0 ok, 2 usage error or a file that cannot be read.\n");
+	exit(EXIT_OK);
+}
+
+static void parse_args(int argc, char **argv, options_t *o)
+{
+	static const struct option longopts[] = {
+		{"json", no_argument, NULL, 'j'},         {"tensor-sha256", no_argument, NULL, 's'},
+		{"no-file-sha256", no_argument, NULL, 'H'}, {"read", no_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+	memset(o, 0, sizeof *o);
+	o->file_sha256 = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, "jsHrh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j': o->json = 1; break;
+		case 's': o->tensor_sha256 = 1; break;
+		case 'H': o->file_sha256 = 0; break;
+		case 'r': o->read_all = 1; break;
+		case 'h': usage();
+		default: diag_usage("unknown option");
+		}
+	}
+	o->files = argv + optind;
+	o->nfiles = argc - optind;
+	if (o->nfiles == 0)
+		diag_usage("no checkpoint file given");
+}
+
+/* Name with control characters shown as '?', so one tensor stays one line. */
+static void put_text_name(const char *s)
+{
+	for (; *s; s++)
+		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+}
+
+/* Sum of every byte as 64-bit words: forces each page of the tensor in. */
+static unsigned long long touch(const void *data, size_t n)
+{
+	const unsigned char *p = data;
+	unsigned long long s = 0;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		unsigned long long w;
+		memcpy(&w, p + i, 8);
+		s += w;
+	}
+	for (; i < n; i++)
+		s += p[i];
+	return s;
+}
+
+static void list_text(const options_t *o, const char *path, const ckpt_t *c, const char *hex)
+{
+	size_t n = ckpt_count(c), total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += ckpt_entry(c, i)->t.nbytes;
+	printf("# file: ");
+	put_text_name(path);
+	printf("\n# format: %s\n# size: %zu\n", ckpt_format_name(ckpt_format(c)), ckpt_file_size(c));
+	if (hex)
+		printf("# sha256: %s\n", hex);
+	printf("# tensors: %zu (%zu bytes)\n", n, total);
+	for (size_t i = 0; i < n; i++) {
+		const ckpt_entry_t *e = ckpt_entry(c, i);
+		char shape[256];
+		put_text_name(e->name);
+		printf("\t%s\t%s\t%zu", dtype_name(e->t.dtype), tensor_shape_str(e->t.shape, e->t.ndim, shape, sizeof shape),
+		       e->t.nbytes);
+		if (o->tensor_sha256) {
+			char th[65];
+			sha256_hex(e->t.data, e->t.nbytes, th);
+			printf("\t%s", th);
+		}
+		putchar('\n');
+	}
+}
+
+static void list_json(const options_t *o, const char *path, const ckpt_t *c, const char *hex)
+{
+	printf("{\"file\":");
+	json_put_cstr(stdout, path);
+	printf(",\"format\":\"%s\",\"size\":%zu", ckpt_format_name(ckpt_format(c)), ckpt_file_size(c));
+	if (hex)
+		printf(",\"sha256\":\"%s\"", hex);
+	printf(",\"tensors\":[");
+	for (size_t i = 0; i < ckpt_count(c); i++) {
+		const ckpt_entry_t *e = ckpt_entry(c, i);
+		printf("%s{\"name\":", i ? "," : "");
+		json_put_cstr(stdout, e->name);
+		printf(",\"dtype\":\"%s\",\"shape\":[", dtype_name(e->t.dtype));
+		for (int d = 0; d < e->t.ndim; d++)
+			printf("%s%lld", d ? "," : "", (long long)e->t.shape[d]);
+		printf("],\"nbytes\":%zu", e->t.nbytes);
+		if (o->tensor_sha256) {
+			char th[65];
+			sha256_hex(e->t.data, e->t.nbytes, th);
+			printf(",\"sha256\":\"%s\"", th);
+		}
+		putchar('}');
+	}
+	printf("]}\n");
+}
+
+int main(int argc, char **argv)
+{
+	diag_init(argv[0]);
+	options_t o;
+	parse_args(argc, argv, &o);
+	int failed = 0;
+	for (int f = 0; f < o.nfiles; f++) {
+		const char *path = o.files[f];
+		char err[1024];
+		double t0 = time_now();
+		ckpt_t *c = ckpt_open(path, err, sizeof err);
+		if (!c) {
+			diag_msg("%s", err);
+			failed = 1;
+			continue;
+		}
+		double t1 = time_now();
+		char hexbuf[65], *hex = NULL;
+		if (o.file_sha256) {
+			if (file_sha256(path, hexbuf) != 0) {
+				diag_msg("%s: %s", path, strerror(errno));
+				ckpt_free(c);
+				failed = 1;
+				continue;
+			}
+			hex = hexbuf;
+		}
+		if (o.json)
+			list_json(&o, path, c, hex);
+		else
+			list_text(&o, path, c, hex);
+		if (o.read_all) {
+			double t2 = time_now();
+			unsigned long long sum = 0;
+			size_t bytes = 0;
+			for (size_t i = 0; i < ckpt_count(c); i++) {
+				const ckpt_entry_t *e = ckpt_entry(c, i);
+				sum += touch(e->t.data, e->t.nbytes);
+				bytes += e->t.nbytes;
+			}
+			double t3 = time_now();
+			printf("# read: %zu bytes, checksum %016llx, open %.6f s, read %.6f s\n", bytes, sum, t1 - t0,
+			       t3 - t2);
+		}
+		ckpt_free(c);
+	}
+	if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0)
+		diag_fatal("stdout: write error: %s", strerror(errno));
+	return failed ? EXIT_FATAL : EXIT_OK;
+}

@@ -1,0 +1,1212 @@
+/* errstats - accuracy and error analysis of a scored run, alone or against
+ * a second run.
+ *
+ * Records in: scores (zscore; with or without a --subset "index" list),
+ * logits (softmaxed here), topk (only their k classes are known: top-5
+ * accuracy needs k >= 5), error (counted as failures, separately, never in
+ * the accuracy figures), header/stats (provenance), classes (names).
+ * An embedding record is a pipeline mistake: exit 2, run zscore first.
+ * Out: a report on stdout, never records:
+ *   text (default)  summary, the N most misclassified classes in the
+ *                   study's form "Class 978 (seashore): 3/4 misclassified
+ *                   (0.75)" (order: rate desc, then misclassified count
+ *                   desc, then class index asc), the N most frequent
+ *                   confusions, the failures, the provenance
+ *   --json          everything, one JSON document
+ *   --csv           one row per (run, class), '#' provenance lines first
+ *   --jsonl         one JSON line per image, provenance lines first
+ * With --compare OTHER: images are matched by id; accuracy side by side on
+ * the images both runs scored, the classes where each run does better
+ * (top-1 recall), the images only one run gets right (top-1), and with
+ * --grid FILE.jpg a labelled thumbnail grid of those images (decoded from
+ * the records' "path" with libjpeg).
+ * Definitions: top-1 correct = the best class is the label; top-5 = the
+ * label among the best 5. Mean per-class recall = mean over classes with
+ * labelled images of correct/images (CLIP_benchmark's "mean per class
+ * recall"). Precision of class c = correct c / images predicted c (labelled
+ * images only). Confusions are counted by class index, never by name (CLIP's
+ * names repeat). Near-chance top-1 accuracy on a labelled set (not more than
+ * 3 standard deviations above the binomial mean at 1/K) prints a warning
+ * that the label mapping is likely wrong.
+ * It does not rank classes per image (topk) or compare probabilities of
+ * two runs (fpdiff).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classes.h"
+#include "diag.h"
+#include "imggrid.h"
+#include "json.h"
+#include "provenance.h"
+#include "record.h"
+#include "scoring.h"
+
+typedef enum {
+	OUT_TEXT,
+	OUT_JSON,
+	OUT_CSV,
+	OUT_JSONL
+} out_format_t;
+
+typedef struct {
+	const char *names_path;
+	const char *compare_path;
+	const char *grid_path;
+	long top;
+	long grid_max;
+	long grid_thumb;
+	out_format_t format;
+	const char *input;
+} options_t;
+
+/* One stream's predictions and provenance. */
+typedef struct {
+	const char *path;
+	const char *tag; /* "A" or "B" */
+	pred_t *p;
+	int64_t n, cap;
+	idmap_t ids;   /* id -> first position */
+	int64_t ndup;  /* records whose id was seen before in this stream */
+	int ninvalid;  /* records errstats could not read */
+	prov_t prov;
+	char **names; /* from the stream's classes record or a header's class_names */
+	int64_t nnames;
+	char *model, *precision; /* of the first prediction record */
+	int64_t kmax;            /* longest score vector */
+} run_t;
+
+typedef struct {
+	int64_t t, p, n; /* true class, predicted class, count */
+} confusion_t;
+
+/* Figures over a set of predictions. */
+typedef struct {
+	int64_t scored, labelled, unlabelled, failed;
+	int64_t top1, top5;
+	int top5_known; /* every labelled image has >= 5 ranks (or all K) */
+	int64_t *support, *correct, *predicted, *correct5; /* [C] */
+	int64_t with_support;
+	double mean_recall;
+	confusion_t *conf;
+	int64_t nconf;
+	int64_t chance_k;
+	int near_chance;
+} stats_t;
+
+typedef struct {
+	int64_t c;
+	double diff; /* recall A - recall B */
+} class_diff_t;
+
+/* Everything the comparison found. */
+typedef struct {
+	unsigned char *use_a, *use_b; /* images both runs scored */
+	int64_t matched, only_a, only_b;
+	stats_t sa, sb;
+	int64_t *right_a, n_right_a; /* positions in A of images only A gets right */
+	int64_t *right_b, n_right_b; /* positions in B ... only B gets right */
+	class_diff_t *better_a, *better_b;
+	int64_t n_better_a, n_better_b, n_equal;
+} compare_t;
+
+static int64_t g_nclasses;    /* class slots: every index seen or named */
+static char **g_names;        /* display names (--names, else a stream's) */
+static int64_t g_nnames;
+
+DIAG_NORETURN static void usage(void)
+{
+	printf("Usage: errstats [OPTIONS] [STREAM]\n"
+	       "Accuracy and error analysis of scored images (scores, logits or topk records,\n"
+	       "with labels): top-1/top-5 accuracy with counts, mean per-class recall, per-class\n"
+	       "precision/recall/F1, the most misclassified classes in the study's form\n"
+	       "  Class 978 (seashore): 3/4 misclassified (0.75)\n"
+	       "(ordered by rate, then misclassified count, then class index), the most frequent\n"
+	       "confusions (by class index), failures (error records, counted apart), and the\n"
+	       "provenance from the stream headers. Reads STREAM or stdin.\n"
+	       "\n"
+	       "  -n, --names FILE      class names, one per line in class-index order (default:\n"
+	       "                        the stream's classes record or zscore's header)\n"
+	       "  -c, --compare OTHER   a second run of the same images: accuracy side by side,\n"
+	       "                        classes where each run does better, images only one run\n"
+	       "                        gets right (matched by id)\n"
+	       "  -t, --top N           list N classes/confusions/images per section (default 10)\n"
+	       "      --json            the whole report as one JSON document\n"
+	       "      --csv             one row per (run, class): support, correct, recall,\n"
+	       "                        top-5, predicted, precision, F1; '#' provenance lines first\n"
+	       "      --jsonl           one JSON line per image (provenance lines first)\n"
+	       "  -g, --grid FILE.jpg   with --compare: a labelled grid of the images only one\n"
+	       "                        run gets right (thumbnails of each record's \"path\")\n"
+	       "      --grid-max N      at most N images per run in the grid (default 24)\n"
+	       "      --grid-thumb PX   thumbnail size (default 128)\n"
+	       "  -h, --help            this help\n"
+	       "\n"
+	       "Examples:\n"
+	       "  imgdecode --labels labels.tsv imgs/ | rnencode | zscore | errstats\n"
+	       "  errstats --names names-clip.txt --top 20 clip-scores.mp\n"
+	       "  errstats --compare rn50-scores.mp clip-scores.mp --grid differ.jpg\n"
+	       "  errstats --csv scores.mp > per-class.csv     # pandas: read_csv(f, comment='#')\n"
+	       "\n"
+	       "A top-1 accuracy no better than chance on labelled images prints a warning: the\n"
+	       "labels and the class order (ILSVRC-2012 index order) likely do not match.\n"
+	       "\n"
+	       "Exit status: 0 report written (failures in the input are reported, not an\n"
+	       "error); 1 some records could not be read (malformed scores); 2 usage error,\n"
+	       "unreadable or broken stream, an embedding record (run zscore first), grid\n"
+	       "write failure.\n");
+	exit(EXIT_OK);
+}
+
+static void parse_args(int argc, char **argv, options_t *o)
+{
+	static const struct option longopts[] = {
+		{"names", required_argument, NULL, 'n'},    {"compare", required_argument, NULL, 'c'},
+		{"top", required_argument, NULL, 't'},      {"json", no_argument, NULL, 'J'},
+		{"csv", no_argument, NULL, 'C'},            {"jsonl", no_argument, NULL, 'L'},
+		{"grid", required_argument, NULL, 'g'},     {"grid-max", required_argument, NULL, 'M'},
+		{"grid-thumb", required_argument, NULL, 'T'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	memset(o, 0, sizeof *o);
+	o->top = 10;
+	o->grid_max = 24;
+	o->grid_thumb = 128;
+	int c, nformats = 0;
+	while ((c = getopt_long(argc, argv, "n:c:t:g:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'n': o->names_path = optarg; break;
+		case 'c': o->compare_path = optarg; break;
+		case 't': o->top = opt_parse_long("--top", optarg, 0, 1000000); break;
+		case 'J': o->format = OUT_JSON; nformats++; break;
+		case 'C': o->format = OUT_CSV; nformats++; break;
+		case 'L': o->format = OUT_JSONL; nformats++; break;
+		case 'g': o->grid_path = optarg; break;
+		case 'M': o->grid_max = opt_parse_long("--grid-max", optarg, 1, 10000); break;
+		case 'T': o->grid_thumb = opt_parse_long("--grid-thumb", optarg, 16, 1024); break;
+		case 'h': usage();
+		default: diag_usage("unknown option");
+		}
+	}
+	if (nformats > 1)
+		diag_usage("--json, --csv and --jsonl are alternatives: pick one");
+	if (o->grid_path && !o->compare_path)
+		diag_usage("--grid shows images only one run gets right: it needs --compare OTHER");
+	if (argc - optind > 1)
+		diag_usage("one STREAM (plus --compare OTHER), got %d", argc - optind);
+	o->input = optind < argc ? argv[optind] : "-";
+}
+
+/* ---- reading ---- */
+
+static void run_set_names(run_t *r, const msgpack_object *o)
+{
+	char **v;
+	int64_t n;
+	if (names_from_object(o, &v, &n) != 0)
+		return;
+	names_free(r->names, r->nnames);
+	r->names = v;
+	r->nnames = n;
+}
+
+static void run_read(run_t *r, const char *path, const char *tag)
+{
+	memset(r, 0, sizeof *r);
+	r->path = path;
+	r->tag = tag;
+	idmap_init(&r->ids);
+	prov_init(&r->prov);
+	rec_reader_t *rd = rec_reader_open_path(path, 0);
+	if (!rd)
+		diag_fatal("%s: %s", path, strerror(errno));
+	score_vec_t sv;
+	score_vec_init(&sv);
+	record_t rec;
+	while (rec_next(rd, &rec, NULL, &r->ninvalid)) {
+		if (prov_add(&r->prov, &rec)) {
+			if (rec_is(&rec, "header") && rec_get(&rec, "class_names"))
+				run_set_names(r, rec_get(&rec, "class_names"));
+			continue;
+		}
+		if (rec_is(&rec, "classes")) {
+			run_set_names(r, rec_get(&rec, "names"));
+			continue;
+		}
+		if (rec_is(&rec, "embedding"))
+			diag_fatal("%s: record %llu is an embedding: errstats needs scores; put zscore before errstats",
+				   path, (unsigned long long)rec.index);
+		if (!pred_record_kind(&rec))
+			continue;
+		if (r->n == r->cap) {
+			r->cap = r->cap ? 2 * r->cap : 1024;
+			r->p = realloc(r->p, (size_t)r->cap * sizeof *r->p);
+			if (!r->p)
+				diag_fatal("out of memory");
+		}
+		pred_t *p = &r->p[r->n];
+		char err[384];
+		if (pred_from_record(&rec, p, &sv, err, sizeof err) != 0) {
+			diag_msg("%s: record %llu: %s", path, (unsigned long long)rec.index, err);
+			r->ninvalid++;
+			continue;
+		}
+		if (p->status == PRED_OK && !r->model) {
+			r->model = rec_dup_str(&rec, "model");
+			r->precision = rec_dup_str(&rec, "precision");
+		}
+		if (p->nclasses > r->kmax)
+			r->kmax = p->nclasses;
+		if (idmap_put(&r->ids, p->id, r->n))
+			r->ndup++;
+		r->n++;
+	}
+	score_vec_free(&sv);
+	rec_reader_free(rd);
+}
+
+static void run_free(run_t *r)
+{
+	for (int64_t i = 0; i < r->n; i++)
+		pred_free(&r->p[i]);
+	free(r->p);
+	idmap_free(&r->ids);
+	prov_free(&r->prov);
+	names_free(r->names, r->nnames);
+	free(r->model);
+	free(r->precision);
+}
+
+enum {
+	MAX_CLASSES = 1 << 24 /* per-class tables are dense: a label beyond this is garbage */
+};
+
+/* Class slots: every label, prediction and name must have one. */
+static int64_t class_count(const run_t *r, int64_t c)
+{
+	c = r->kmax > c ? r->kmax : c;
+	c = r->nnames > c ? r->nnames : c;
+	for (int64_t i = 0; i < r->n; i++) {
+		const pred_t *p = &r->p[i];
+		if (p->label + 1 > c)
+			c = p->label + 1;
+		for (int j = 0; j < p->ntop; j++)
+			if (p->top[j] + 1 > c)
+				c = p->top[j] + 1;
+		if (c > MAX_CLASSES)
+			diag_fatal("%s: %s: class index %lld is beyond %d classes: not a class label", r->path, p->id,
+				   (long long)(c - 1), MAX_CLASSES);
+	}
+	return c;
+}
+
+static const char *cname(int64_t c)
+{
+	return c >= 0 && c < g_nnames ? g_names[c] : NULL;
+}
+
+/* ---- figures ---- */
+
+static int cmp_conf_key(const void *a, const void *b)
+{
+	const confusion_t *x = a, *y = b;
+	if (x->t != y->t)
+		return x->t < y->t ? -1 : 1;
+	return (x->p > y->p) - (x->p < y->p);
+}
+
+static int cmp_conf_count(const void *a, const void *b)
+{
+	const confusion_t *x = a, *y = b;
+	if (x->n != y->n)
+		return x->n > y->n ? -1 : 1;
+	return cmp_conf_key(a, b);
+}
+
+static void stats_compute(const run_t *r, const unsigned char *use, stats_t *s)
+{
+	memset(s, 0, sizeof *s);
+	int64_t C = g_nclasses;
+	s->support = calloc((size_t)C + 1, sizeof *s->support);
+	s->correct = calloc((size_t)C + 1, sizeof *s->correct);
+	s->predicted = calloc((size_t)C + 1, sizeof *s->predicted);
+	s->correct5 = calloc((size_t)C + 1, sizeof *s->correct5);
+	confusion_t *pairs = malloc(((size_t)r->n + 1) * sizeof *pairs);
+	if (!s->support || !s->correct || !s->predicted || !s->correct5 || !pairs)
+		diag_fatal("out of memory");
+	int64_t npairs = 0;
+	s->top5_known = 1;
+	for (int64_t i = 0; i < r->n; i++) {
+		const pred_t *p = &r->p[i];
+		if (use && !use[i])
+			continue;
+		if (p->status == PRED_ERROR) {
+			s->failed++;
+			continue;
+		}
+		s->scored++;
+		if (p->label < 0) {
+			s->unlabelled++;
+			continue;
+		}
+		s->labelled++;
+		int rank = pred_rank_of(p, p->label);
+		int64_t pred = p->ntop ? p->top[0] : -1;
+		s->support[p->label]++;
+		if (pred >= 0)
+			s->predicted[pred]++;
+		if (rank == 0) {
+			s->top1++;
+			s->correct[p->label]++;
+		} else if (pred >= 0) {
+			pairs[npairs++] = (confusion_t){p->label, pred, 1};
+		}
+		if (rank >= 0 && rank < 5) {
+			s->top5++;
+			s->correct5[p->label]++;
+		}
+		if (p->ntop < PRED_MAX_K && !(p->nclasses > 0 && p->ntop == p->nclasses))
+			s->top5_known = 0;
+	}
+	/* sparse confusion counts: sort the pairs, merge equal ones */
+	qsort(pairs, (size_t)npairs, sizeof *pairs, cmp_conf_key);
+	int64_t m = 0;
+	for (int64_t i = 0; i < npairs; i++) {
+		if (m && pairs[m - 1].t == pairs[i].t && pairs[m - 1].p == pairs[i].p)
+			pairs[m - 1].n++;
+		else
+			pairs[m++] = pairs[i];
+	}
+	qsort(pairs, (size_t)m, sizeof *pairs, cmp_conf_count);
+	s->conf = pairs;
+	s->nconf = m;
+	double sum = 0;
+	for (int64_t c = 0; c < C; c++)
+		if (s->support[c]) {
+			s->with_support++;
+			sum += (double)s->correct[c] / (double)s->support[c];
+		}
+	s->mean_recall = s->with_support ? sum / (double)s->with_support : 0;
+	/* chance: 1/K for the K classes the scores ranged over */
+	s->chance_k = r->kmax ? r->kmax : g_nclasses;
+	if (s->labelled >= 10 && s->chance_k > 1) {
+		double pch = 1.0 / (double)s->chance_k, n = (double)s->labelled;
+		double limit = n * pch + 3.0 * sqrt(n * pch * (1 - pch));
+		s->near_chance = (double)s->top1 <= limit;
+	}
+}
+
+static void stats_free(stats_t *s)
+{
+	free(s->support);
+	free(s->correct);
+	free(s->predicted);
+	free(s->correct5);
+	free(s->conf);
+	memset(s, 0, sizeof *s);
+}
+
+typedef struct {
+	int64_t c, mis, n;
+} misclass_t;
+
+/* rate desc (compared exactly as fractions), then count desc, then index asc */
+static int cmp_misclass(const void *a, const void *b)
+{
+	const misclass_t *x = a, *y = b;
+	int64_t l = x->mis * y->n, r = y->mis * x->n;
+	if (l != r)
+		return l > r ? -1 : 1;
+	if (x->mis != y->mis)
+		return x->mis > y->mis ? -1 : 1;
+	return (x->c > y->c) - (x->c < y->c);
+}
+
+/* Classes with at least one misclassified image, ranked; *n gets the count. */
+static misclass_t *misclassified(const stats_t *s, int64_t *n)
+{
+	misclass_t *v = malloc(((size_t)g_nclasses + 1) * sizeof *v);
+	if (!v)
+		diag_fatal("out of memory");
+	int64_t m = 0;
+	for (int64_t c = 0; c < g_nclasses; c++)
+		if (s->support[c] > s->correct[c])
+			v[m++] = (misclass_t){c, s->support[c] - s->correct[c], s->support[c]};
+	qsort(v, (size_t)m, sizeof *v, cmp_misclass);
+	*n = m;
+	return v;
+}
+
+/* ---- comparison ---- */
+
+static int cmp_diff_desc(const void *a, const void *b)
+{
+	const class_diff_t *x = a, *y = b;
+	if (x->diff != y->diff)
+		return x->diff > y->diff ? -1 : 1;
+	return (x->c > y->c) - (x->c < y->c);
+}
+
+static int top1_right(const pred_t *p)
+{
+	return p->status == PRED_OK && p->label >= 0 && p->ntop && p->top[0] == p->label;
+}
+
+static void compare_compute(const run_t *a, const run_t *b, compare_t *cm)
+{
+	memset(cm, 0, sizeof *cm);
+	cm->use_a = calloc((size_t)a->n + 1, 1);
+	cm->use_b = calloc((size_t)b->n + 1, 1);
+	cm->right_a = malloc(((size_t)a->n + 1) * sizeof *cm->right_a);
+	cm->right_b = malloc(((size_t)b->n + 1) * sizeof *cm->right_b);
+	if (!cm->use_a || !cm->use_b || !cm->right_a || !cm->right_b)
+		diag_fatal("out of memory");
+	for (int64_t i = 0; i < a->n; i++) {
+		const pred_t *pa = &a->p[i];
+		if (idmap_get(&a->ids, pa->id) != i) /* a repeated id: the first one counts */
+			continue;
+		int64_t j = idmap_get(&b->ids, pa->id);
+		if (j < 0) {
+			cm->only_a++;
+			continue;
+		}
+		const pred_t *pb = &b->p[j];
+		if (pa->status != PRED_OK || pb->status != PRED_OK)
+			continue;
+		cm->use_a[i] = cm->use_b[j] = 1;
+		cm->matched++;
+		int ra = top1_right(pa), rb = top1_right(pb);
+		if (ra && !rb)
+			cm->right_a[cm->n_right_a++] = i;
+		else if (rb && !ra)
+			cm->right_b[cm->n_right_b++] = j;
+	}
+	for (int64_t j = 0; j < b->n; j++)
+		if (idmap_get(&b->ids, b->p[j].id) == j && idmap_get(&a->ids, b->p[j].id) < 0)
+			cm->only_b++;
+	stats_compute(a, cm->use_a, &cm->sa);
+	stats_compute(b, cm->use_b, &cm->sb);
+	cm->better_a = malloc(((size_t)g_nclasses + 1) * sizeof *cm->better_a);
+	cm->better_b = malloc(((size_t)g_nclasses + 1) * sizeof *cm->better_b);
+	if (!cm->better_a || !cm->better_b)
+		diag_fatal("out of memory");
+	for (int64_t c = 0; c < g_nclasses; c++) {
+		/* matched ids normally carry the same label; a class only one side
+		 * has images of cannot be compared */
+		if (!cm->sa.support[c] || !cm->sb.support[c])
+			continue;
+		double d = (double)cm->sa.correct[c] / (double)cm->sa.support[c] -
+			   (double)cm->sb.correct[c] / (double)cm->sb.support[c];
+		if (d > 0)
+			cm->better_a[cm->n_better_a++] = (class_diff_t){c, d};
+		else if (d < 0)
+			cm->better_b[cm->n_better_b++] = (class_diff_t){c, -d};
+		else
+			cm->n_equal++;
+	}
+	qsort(cm->better_a, (size_t)cm->n_better_a, sizeof *cm->better_a, cmp_diff_desc);
+	qsort(cm->better_b, (size_t)cm->n_better_b, sizeof *cm->better_b, cmp_diff_desc);
+}
+
+static void compare_free(compare_t *cm)
+{
+	free(cm->use_a);
+	free(cm->use_b);
+	free(cm->right_a);
+	free(cm->right_b);
+	free(cm->better_a);
+	free(cm->better_b);
+	stats_free(&cm->sa);
+	stats_free(&cm->sb);
+}
+
+/* ---- text ---- */
+
+static void put_class(FILE *f, int64_t c)
+{
+	const char *nm = cname(c);
+	if (nm)
+		fprintf(f, "%lld (%s)", (long long)c, nm);
+	else
+		fprintf(f, "%lld", (long long)c);
+}
+
+static void put_frac(FILE *f, int64_t num, int64_t den)
+{
+	if (den)
+		fprintf(f, "%.4f (%lld/%lld)", (double)num / (double)den, (long long)num, (long long)den);
+	else
+		fputs("n/a (no labelled images)", f);
+}
+
+static void run_describe(FILE *f, const run_t *r)
+{
+	fprintf(f, "%s", strcmp(r->path, "-") == 0 ? "stdin" : r->path);
+	if (r->model || r->precision)
+		fprintf(f, " (%s%s%s)", r->model ? r->model : "", r->model && r->precision ? " " : "",
+			r->precision ? r->precision : "");
+}
+
+static const char *chance_warning(const stats_t *s, char *buf, size_t cap)
+{
+	snprintf(buf, cap,
+		 "top-1 accuracy %.4f (%lld/%lld) is near chance (%.4f for %lld classes): the label mapping is "
+		 "likely wrong (labels and class order must both be ILSVRC-2012 index order), or the weights are "
+		 "not trained ones",
+		 (double)s->top1 / (double)s->labelled, (long long)s->top1, (long long)s->labelled,
+		 1.0 / (double)s->chance_k, (long long)s->chance_k);
+	return buf;
+}
+
+static void text_run(FILE *f, const options_t *o, const run_t *r, const stats_t *s, int with_tag)
+{
+	if (with_tag)
+		fprintf(f, "Run %s: ", r->tag);
+	else
+		fputs("Run: ", f);
+	run_describe(f, r);
+	fputc('\n', f);
+	fprintf(f, "  images: %lld scored, %lld failed; %lld labelled, %lld unlabelled; %lld classes\n",
+		(long long)s->scored, (long long)s->failed, (long long)s->labelled, (long long)s->unlabelled,
+		(long long)g_nclasses);
+	fputs("  top-1 accuracy: ", f);
+	put_frac(f, s->top1, s->labelled);
+	fputs("\n  top-5 accuracy: ", f);
+	if (s->top5_known || !s->labelled)
+		put_frac(f, s->top5, s->labelled);
+	else
+		fputs("n/a (the records hold fewer than 5 classes per image)", f);
+	fputc('\n', f);
+	if (s->with_support)
+		fprintf(f, "  mean per-class recall: %.4f (%lld classes with labelled images)\n", s->mean_recall,
+			(long long)s->with_support);
+	if (r->ndup)
+		fprintf(f, "  note: %lld records repeat an earlier id\n", (long long)r->ndup);
+	if (r->ninvalid)
+		fprintf(f, "  note: %d records could not be read (see stderr)\n", r->ninvalid);
+	char wbuf[512];
+	if (s->near_chance)
+		fprintf(f, "  WARNING: %s\n", chance_warning(s, wbuf, sizeof wbuf));
+
+	int64_t nmis;
+	misclass_t *mis = misclassified(s, &nmis);
+	fprintf(f, "\nMost misclassified classes (%lld of %lld classes with errors; by rate, count, index):\n",
+		(long long)(nmis < o->top ? nmis : o->top), (long long)nmis);
+	for (int64_t i = 0; i < nmis && i < o->top; i++) {
+		const char *nm = cname(mis[i].c);
+		fprintf(f, "  Class %lld%s%s%s: %lld/%lld misclassified (%.2f)\n", (long long)mis[i].c, nm ? " (" : "",
+			nm ? nm : "", nm ? ")" : "", (long long)mis[i].mis, (long long)mis[i].n,
+			(double)mis[i].mis / (double)mis[i].n);
+	}
+	free(mis);
+	fprintf(f, "\nMost frequent confusions (%lld of %lld pairs; true -> predicted):\n",
+		(long long)(s->nconf < o->top ? s->nconf : o->top), (long long)s->nconf);
+	for (int64_t i = 0; i < s->nconf && i < o->top; i++) {
+		fprintf(f, "  %5lld  ", (long long)s->conf[i].n);
+		put_class(f, s->conf[i].t);
+		fputs(" -> ", f);
+		put_class(f, s->conf[i].p);
+		fputc('\n', f);
+	}
+	if (s->failed) {
+		fprintf(f, "\nFailures (%lld error record%s, not in the accuracy figures):\n", (long long)s->failed,
+			s->failed == 1 ? "" : "s");
+		int64_t shown = 0;
+		for (int64_t i = 0; i < r->n && shown < o->top; i++)
+			if (r->p[i].status == PRED_ERROR) {
+				fprintf(f, "  %s: %s\n", r->p[i].id, r->p[i].error);
+				shown++;
+			}
+		if (s->failed > shown)
+			fprintf(f, "  ... %lld more\n", (long long)(s->failed - shown));
+	}
+}
+
+static void text_pred(FILE *f, const char *tag, const pred_t *p)
+{
+	fprintf(f, "  %s: ", tag);
+	if (p->ntop) {
+		put_class(f, p->top[0]);
+		fprintf(f, " %.4f", (double)p->prob[0]);
+	} else {
+		fputs("-", f);
+	}
+}
+
+static void text_compare(FILE *f, const options_t *o, const run_t *a, const run_t *b, const compare_t *cm)
+{
+	fputs("\nComparison: A = ", f);
+	run_describe(f, a);
+	fputs(", B = ", f);
+	run_describe(f, b);
+	fprintf(f, "\n  images both runs scored: %lld; only in A: %lld; only in B: %lld\n", (long long)cm->matched,
+		(long long)cm->only_a, (long long)cm->only_b);
+	char buf[64];
+	fprintf(f, "  %-24s %-22s %s\n", "on those images", "A", "B");
+	const stats_t *s[2] = {&cm->sa, &cm->sb};
+	fprintf(f, "  %-24s", "top-1 accuracy");
+	for (int i = 0; i < 2; i++) {
+		if (s[i]->labelled)
+			snprintf(buf, sizeof buf, "%.4f (%lld/%lld)", (double)s[i]->top1 / (double)s[i]->labelled,
+				 (long long)s[i]->top1, (long long)s[i]->labelled);
+		else
+			snprintf(buf, sizeof buf, "n/a");
+		fprintf(f, i ? " %s\n" : " %-22s", buf);
+	}
+	fprintf(f, "  %-24s", "top-5 accuracy");
+	for (int i = 0; i < 2; i++) {
+		if (s[i]->labelled && s[i]->top5_known)
+			snprintf(buf, sizeof buf, "%.4f (%lld/%lld)", (double)s[i]->top5 / (double)s[i]->labelled,
+				 (long long)s[i]->top5, (long long)s[i]->labelled);
+		else
+			snprintf(buf, sizeof buf, "n/a");
+		fprintf(f, i ? " %s\n" : " %-22s", buf);
+	}
+	fprintf(f, "  %-24s", "mean per-class recall");
+	for (int i = 0; i < 2; i++) {
+		if (s[i]->with_support)
+			snprintf(buf, sizeof buf, "%.4f", s[i]->mean_recall);
+		else
+			snprintf(buf, sizeof buf, "n/a");
+		fprintf(f, i ? " %s\n" : " %-22s", buf);
+	}
+	fprintf(f, "  classes (top-1 recall): A better in %lld, B better in %lld, equal in %lld\n",
+		(long long)cm->n_better_a, (long long)cm->n_better_b, (long long)cm->n_equal);
+	const class_diff_t *lists[2] = {cm->better_a, cm->better_b};
+	int64_t counts[2] = {cm->n_better_a, cm->n_better_b};
+	for (int k = 0; k < 2; k++) {
+		fprintf(f, "\nClasses where %s does better (%lld of %lld; recall A-B in parentheses):\n", k ? "B" : "A",
+			(long long)(counts[k] < o->top ? counts[k] : o->top), (long long)counts[k]);
+		for (int64_t i = 0; i < counts[k] && i < o->top; i++) {
+			int64_t c = lists[k][i].c;
+			fputs("  Class ", f);
+			put_class(f, c);
+			fprintf(f, ": A %lld/%lld, B %lld/%lld (%+.2f)\n", (long long)cm->sa.correct[c],
+				(long long)cm->sa.support[c], (long long)cm->sb.correct[c], (long long)cm->sb.support[c],
+				k ? -lists[k][i].diff : lists[k][i].diff);
+		}
+	}
+	const int64_t *right[2] = {cm->right_a, cm->right_b};
+	int64_t nright[2] = {cm->n_right_a, cm->n_right_b};
+	const run_t *runs[2] = {a, b}, *others[2] = {b, a};
+	for (int k = 0; k < 2; k++) {
+		fprintf(f, "\nImages only %s gets right (top-1; %lld of %lld):\n", k ? "B" : "A",
+			(long long)(nright[k] < o->top ? nright[k] : o->top), (long long)nright[k]);
+		for (int64_t i = 0; i < nright[k] && i < o->top; i++) {
+			const pred_t *p = &runs[k]->p[right[k][i]];
+			const pred_t *q = &others[k]->p[idmap_get(&others[k]->ids, p->id)];
+			fprintf(f, "  %s  label ", p->id);
+			put_class(f, p->label);
+			text_pred(f, "A", k ? q : p);
+			text_pred(f, "B", k ? p : q);
+			fputc('\n', f);
+		}
+	}
+}
+
+static void text_report(FILE *f, const options_t *o, const run_t *a, const stats_t *sa, const run_t *b,
+			const stats_t *sb, const compare_t *cm)
+{
+	text_run(f, o, a, sa, b != NULL);
+	if (b) {
+		fputc('\n', f);
+		text_run(f, o, b, sb, 1);
+		text_compare(f, o, a, b, cm);
+	}
+	fputs("\nProvenance", f);
+	if (b)
+		fputs(" of A", f);
+	fputs(":\n", f);
+	prov_print_text(f, &a->prov, "  ");
+	if (b) {
+		fputs("Provenance of B:\n", f);
+		prov_print_text(f, &b->prov, "  ");
+	}
+}
+
+/* ---- JSON ---- */
+
+static void json_ratio(FILE *f, int64_t num, int64_t den)
+{
+	if (den)
+		json_put_double(f, (double)num / (double)den);
+	else
+		fputs("null", f);
+}
+
+static void json_name(FILE *f, int64_t c)
+{
+	const char *nm = cname(c);
+	if (nm)
+		json_put_cstr(f, nm);
+	else
+		fputs("null", f);
+}
+
+static void json_acc(FILE *f, const char *key, int64_t num, int64_t den, int known)
+{
+	fprintf(f, "\"%s\":", key);
+	if (!known) {
+		fputs("null", f);
+		return;
+	}
+	fprintf(f, "{\"correct\":%lld,\"total\":%lld,\"accuracy\":", (long long)num, (long long)den);
+	json_ratio(f, num, den);
+	fputc('}', f);
+}
+
+static void json_class_row(FILE *f, const stats_t *s, int64_t c)
+{
+	int64_t tp = s->correct[c], sup = s->support[c], pr = s->predicted[c];
+	fprintf(f, "{\"class\":%lld,\"name\":", (long long)c);
+	json_name(f, c);
+	fprintf(f, ",\"support\":%lld,\"correct\":%lld,\"recall\":", (long long)sup, (long long)tp);
+	json_ratio(f, tp, sup);
+	fprintf(f, ",\"top5_correct\":%lld,\"predicted\":%lld,\"precision\":", (long long)s->correct5[c],
+		(long long)pr);
+	json_ratio(f, tp, pr);
+	fputs(",\"f1\":", f);
+	if (sup && pr) /* both defined; F1 = 2TP / (support + predicted) */
+		json_put_double(f, 2.0 * (double)tp / (double)(sup + pr));
+	else
+		fputs("null", f);
+	fputc('}', f);
+}
+
+static void json_run(FILE *f, const options_t *o, const run_t *r, const stats_t *s)
+{
+	fputs("{\"stream\":", f);
+	json_put_cstr(f, r->path);
+	fputs(",\"model\":", f);
+	if (r->model)
+		json_put_cstr(f, r->model);
+	else
+		fputs("null", f);
+	fputs(",\"precision\":", f);
+	if (r->precision)
+		json_put_cstr(f, r->precision);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"classes\":%lld,\"scored\":%lld,\"failed\":%lld,\"labelled\":%lld,\"unlabelled\":%lld,"
+		"\"duplicate_ids\":%lld,\"unreadable\":%d,",
+		(long long)g_nclasses, (long long)s->scored, (long long)s->failed, (long long)s->labelled,
+		(long long)s->unlabelled, (long long)r->ndup, r->ninvalid);
+	json_acc(f, "top1", s->top1, s->labelled, 1);
+	fputc(',', f);
+	json_acc(f, "top5", s->top5, s->labelled, s->top5_known);
+	fputs(",\"mean_per_class_recall\":", f);
+	if (s->with_support)
+		json_put_double(f, s->mean_recall);
+	else
+		fputs("null", f);
+	char wbuf[512];
+	fputs(",\"warnings\":[", f);
+	if (s->near_chance)
+		json_put_cstr(f, chance_warning(s, wbuf, sizeof wbuf));
+	fputs("],\"per_class\":[", f);
+	int first = 1;
+	for (int64_t c = 0; c < g_nclasses; c++) {
+		if (!s->support[c] && !s->predicted[c])
+			continue;
+		if (!first)
+			fputc(',', f);
+		first = 0;
+		json_class_row(f, s, c);
+	}
+	int64_t nmis;
+	misclass_t *mis = misclassified(s, &nmis);
+	fputs("],\"most_misclassified\":[", f);
+	for (int64_t i = 0; i < nmis && i < o->top; i++) {
+		fprintf(f, "%s{\"class\":%lld,\"name\":", i ? "," : "", (long long)mis[i].c);
+		json_name(f, mis[i].c);
+		fprintf(f, ",\"misclassified\":%lld,\"support\":%lld,\"rate\":", (long long)mis[i].mis,
+			(long long)mis[i].n);
+		json_ratio(f, mis[i].mis, mis[i].n);
+		fputc('}', f);
+	}
+	free(mis);
+	fputs("],\"confusions\":[", f);
+	for (int64_t i = 0; i < s->nconf; i++)
+		fprintf(f, "%s{\"true\":%lld,\"pred\":%lld,\"count\":%lld}", i ? "," : "", (long long)s->conf[i].t,
+			(long long)s->conf[i].p, (long long)s->conf[i].n);
+	fputs("],\"failures\":[", f);
+	first = 1;
+	for (int64_t i = 0; i < r->n; i++) {
+		if (r->p[i].status != PRED_ERROR)
+			continue;
+		fputs(first ? "{\"id\":" : ",{\"id\":", f);
+		first = 0;
+		json_put_cstr(f, r->p[i].id);
+		fputs(",\"error\":", f);
+		json_put_cstr(f, r->p[i].error);
+		fputc('}', f);
+	}
+	fputs("],\"provenance\":", f);
+	prov_print_json(f, &r->prov);
+	fputc('}', f);
+}
+
+static void json_pred_brief(FILE *f, const pred_t *p)
+{
+	fprintf(f, "{\"top1\":%lld,\"prob\":", p->ntop ? (long long)p->top[0] : -1LL);
+	json_put_double(f, p->ntop ? p->prob[0] : NAN);
+	fputc('}', f);
+}
+
+static void json_compare(FILE *f, const run_t *a, const run_t *b, const compare_t *cm)
+{
+	fprintf(f, "{\"matched\":%lld,\"only_a\":%lld,\"only_b\":%lld,\"a\":{", (long long)cm->matched,
+		(long long)cm->only_a, (long long)cm->only_b);
+	const stats_t *s[2] = {&cm->sa, &cm->sb};
+	for (int i = 0; i < 2; i++) {
+		if (i)
+			fputs("},\"b\":{", f);
+		json_acc(f, "top1", s[i]->top1, s[i]->labelled, 1);
+		fputc(',', f);
+		json_acc(f, "top5", s[i]->top5, s[i]->labelled, s[i]->top5_known);
+		fputs(",\"mean_per_class_recall\":", f);
+		if (s[i]->with_support)
+			json_put_double(f, s[i]->mean_recall);
+		else
+			fputs("null", f);
+	}
+	fprintf(f, "},\"classes_equal\":%lld", (long long)cm->n_equal);
+	const class_diff_t *lists[2] = {cm->better_a, cm->better_b};
+	int64_t counts[2] = {cm->n_better_a, cm->n_better_b};
+	for (int k = 0; k < 2; k++) {
+		fprintf(f, ",\"%s\":[", k ? "b_better" : "a_better");
+		for (int64_t i = 0; i < counts[k]; i++) {
+			int64_t c = lists[k][i].c;
+			fprintf(f, "%s{\"class\":%lld,\"name\":", i ? "," : "", (long long)c);
+			json_name(f, c);
+			fprintf(f, ",\"support\":%lld,\"a_correct\":%lld,\"b_correct\":%lld}", (long long)cm->sa.support[c],
+				(long long)cm->sa.correct[c], (long long)cm->sb.correct[c]);
+		}
+		fputc(']', f);
+	}
+	const int64_t *right[2] = {cm->right_a, cm->right_b};
+	int64_t nright[2] = {cm->n_right_a, cm->n_right_b};
+	const run_t *runs[2] = {a, b}, *others[2] = {b, a};
+	for (int k = 0; k < 2; k++) {
+		fprintf(f, ",\"%s\":[", k ? "only_b_right" : "only_a_right");
+		for (int64_t i = 0; i < nright[k]; i++) {
+			const pred_t *p = &runs[k]->p[right[k][i]];
+			const pred_t *q = &others[k]->p[idmap_get(&others[k]->ids, p->id)];
+			fputs(i ? ",{\"id\":" : "{\"id\":", f);
+			json_put_cstr(f, p->id);
+			fprintf(f, ",\"label\":%lld,\"a\":", (long long)p->label);
+			json_pred_brief(f, k ? q : p);
+			fputs(",\"b\":", f);
+			json_pred_brief(f, k ? p : q);
+			fputc('}', f);
+		}
+		fputc(']', f);
+	}
+	fputc('}', f);
+}
+
+static void json_report(FILE *f, const options_t *o, const run_t *a, const stats_t *sa, const run_t *b,
+			const stats_t *sb, const compare_t *cm)
+{
+	fputs("{\"runs\":[", f);
+	json_run(f, o, a, sa);
+	if (b) {
+		fputc(',', f);
+		json_run(f, o, b, sb);
+	}
+	fputs("],\"compare\":", f);
+	if (b)
+		json_compare(f, a, b, cm);
+	else
+		fputs("null", f);
+	fputs("}\n", f);
+}
+
+/* ---- CSV and JSON Lines ---- */
+
+static void csv_field(FILE *f, const char *s)
+{
+	if (!strpbrk(s, ",\"\n\r")) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void csv_ratio(FILE *f, int64_t num, int64_t den)
+{
+	if (den)
+		fprintf(f, "%.6f", (double)num / (double)den);
+}
+
+static void csv_provenance(FILE *f, const run_t *r)
+{
+	fprintf(f, "# run %s: %s\n", r->tag, r->path);
+	prov_print_text(f, &r->prov, "# ");
+}
+
+static void csv_rows(FILE *f, const run_t *r, const stats_t *s)
+{
+	for (int64_t c = 0; c < g_nclasses; c++) {
+		int64_t tp = s->correct[c], sup = s->support[c], pr = s->predicted[c];
+		fprintf(f, "%s,%lld,", r->tag, (long long)c);
+		csv_field(f, cname(c) ? cname(c) : "");
+		fprintf(f, ",%lld,%lld,", (long long)sup, (long long)tp);
+		csv_ratio(f, tp, sup);
+		fprintf(f, ",%lld,", (long long)s->correct5[c]);
+		csv_ratio(f, s->correct5[c], sup);
+		fprintf(f, ",%lld,", (long long)pr);
+		csv_ratio(f, tp, pr);
+		fputc(',', f);
+		if (sup && pr)
+			fprintf(f, "%.6f", 2.0 * (double)tp / (double)(sup + pr));
+		fputc('\n', f);
+	}
+}
+
+static void csv_report(FILE *f, const run_t *a, const stats_t *sa, const run_t *b, const stats_t *sb)
+{
+	csv_provenance(f, a);
+	if (b)
+		csv_provenance(f, b);
+	fputs("run,class,name,support,correct,recall,top5_correct,top5_recall,predicted,precision,f1\n", f);
+	csv_rows(f, a, sa);
+	if (b)
+		csv_rows(f, b, sb);
+}
+
+static void jsonl_side(FILE *f, const pred_t *p)
+{
+	if (!p) {
+		fputs("null", f);
+		return;
+	}
+	if (p->status == PRED_ERROR) {
+		fputs("{\"error\":", f);
+		json_put_cstr(f, p->error);
+		fputc('}', f);
+		return;
+	}
+	fputs("{\"index\":[", f);
+	for (int i = 0; i < p->ntop; i++)
+		fprintf(f, "%s%lld", i ? "," : "", (long long)p->top[i]);
+	fputs("],\"prob\":[", f);
+	for (int i = 0; i < p->ntop; i++) {
+		if (i)
+			fputc(',', f);
+		json_put_double(f, p->prob[i]);
+	}
+	int rank = p->label >= 0 ? pred_rank_of(p, p->label) : -1;
+	if (p->label >= 0)
+		fprintf(f, "],\"top1\":%s,\"top5\":%s}", rank == 0 ? "true" : "false",
+			rank >= 0 && rank < 5 ? "true" : "false");
+	else
+		fputs("],\"top1\":null,\"top5\":null}", f);
+}
+
+static void jsonl_line(FILE *f, const pred_t *p, const pred_t *pa, const pred_t *pb, int compare)
+{
+	fputs("{\"type\":\"image\",\"id\":", f);
+	json_put_cstr(f, p->id);
+	fprintf(f, ",\"label\":%lld,\"name\":", (long long)p->label);
+	json_name(f, p->label);
+	fputs(",\"path\":", f);
+	if (p->path)
+		json_put_cstr(f, p->path);
+	else
+		fputs("null", f);
+	fputs(",\"a\":", f);
+	jsonl_side(f, pa);
+	if (compare) {
+		fputs(",\"b\":", f);
+		jsonl_side(f, pb);
+	}
+	fputs("}\n", f);
+}
+
+static void jsonl_report(FILE *f, const run_t *a, const run_t *b)
+{
+	const run_t *runs[2] = {a, b};
+	for (int k = 0; k < (b ? 2 : 1); k++) {
+		fprintf(f, "{\"type\":\"provenance\",\"run\":\"%s\",\"stream\":", runs[k]->tag);
+		json_put_cstr(f, runs[k]->path);
+		fputs(",\"provenance\":", f);
+		prov_print_json(f, &runs[k]->prov);
+		fputs("}\n", f);
+	}
+	for (int64_t i = 0; i < a->n; i++) {
+		const pred_t *p = &a->p[i];
+		const pred_t *q = NULL;
+		if (b) {
+			int64_t j = idmap_get(&b->ids, p->id);
+			q = j >= 0 ? &b->p[j] : NULL;
+		}
+		jsonl_line(f, p, p, q, b != NULL);
+	}
+	if (b) /* images only B has */
+		for (int64_t j = 0; j < b->n; j++)
+			if (idmap_get(&a->ids, b->p[j].id) < 0)
+				jsonl_line(f, &b->p[j], NULL, &b->p[j], 1);
+}
+
+/* ---- grid ---- */
+
+static const unsigned char COL_BG[3] = {255, 255, 255}, COL_TEXT[3] = {0, 0, 0}, COL_OK[3] = {0, 128, 0},
+			   COL_BAD[3] = {200, 0, 0}, COL_TITLE_BG[3] = {40, 40, 40}, COL_TITLE[3] = {255, 255, 255},
+			   COL_FRAME[3] = {225, 225, 225}, COL_MISSING[3] = {160, 160, 160};
+
+static void grid_label(char *buf, size_t cap, const char *prefix, int64_t c)
+{
+	const char *nm = cname(c);
+	if (nm)
+		snprintf(buf, cap, "%s%s", prefix, nm);
+	else
+		snprintf(buf, cap, "%sclass %lld", prefix, (long long)c);
+}
+
+static void grid_cell(rgb_image_t *im, int x, int y, int thumb, const pred_t *pa, const pred_t *pb,
+		      int *nmissing, char *first_missing, size_t fm_cap)
+{
+	int chars = (thumb + 4) / FONT_CELL_W;
+	rgb_image_fill(im, x, y, thumb, thumb, COL_FRAME);
+	rgb_image_t t;
+	char err[512];
+	const char *path = pa->path ? pa->path : pb->path;
+	if (path && rgb_image_load_jpeg_thumb(path, thumb, &t, err, sizeof err) == 0) {
+		rgb_image_blit(im, &t, x + (thumb - t.w) / 2, y + (thumb - t.h) / 2);
+		rgb_image_free(&t);
+	} else {
+		if (!path)
+			snprintf(err, sizeof err, "%s: the record has no path", pa->id);
+		if ((*nmissing)++ == 0)
+			snprintf(first_missing, fm_cap, "%s", err);
+		rgb_image_text(im, x + 4, y + thumb / 2 - 4, path ? "(unreadable)" : "(no path)", chars, COL_MISSING, 1);
+	}
+	char line[256];
+	int ty = y + thumb + 3;
+	rgb_image_text(im, x, ty, pa->id, chars, COL_TEXT, 1);
+	grid_label(line, sizeof line, "true: ", pa->label);
+	rgb_image_text(im, x, ty + FONT_CELL_H, line, chars, COL_TEXT, 1);
+	const pred_t *side[2] = {pa, pb};
+	for (int k = 0; k < 2; k++) {
+		const pred_t *p = side[k];
+		grid_label(line, sizeof line, k ? "B: " : "A: ", p->ntop ? p->top[0] : -1);
+		rgb_image_text(im, x, ty + (2 + k) * FONT_CELL_H, line, chars, top1_right(p) ? COL_OK : COL_BAD, 1);
+	}
+}
+
+static void grid_write(const options_t *o, const run_t *a, const run_t *b, const compare_t *cm)
+{
+	const int thumb = (int)o->grid_thumb, pad = 8, cols_max = 8;
+	const int cell_w = thumb + pad, cell_h = thumb + 4 * FONT_CELL_H + 3 + pad, title_h = 3 * FONT_CELL_H + 10;
+	int64_t nshow[2] = {cm->n_right_a < o->grid_max ? cm->n_right_a : o->grid_max,
+			    cm->n_right_b < o->grid_max ? cm->n_right_b : o->grid_max};
+	int64_t most = nshow[0] > nshow[1] ? nshow[0] : nshow[1];
+	int cols = most < cols_max ? (int)(most ? most : 1) : cols_max;
+	int width = cols * cell_w + pad;
+	if (width < 60 * FONT_CELL_W + 2 * pad)
+		width = 60 * FONT_CELL_W + 2 * pad; /* room for the section titles */
+	int height = pad;
+	for (int k = 0; k < 2; k++)
+		height += title_h + (int)((nshow[k] + cols - 1) / cols) * cell_h + pad;
+	rgb_image_t im;
+	rgb_image_init(&im, width, height, COL_BG);
+	const int64_t *right[2] = {cm->right_a, cm->right_b};
+	int64_t nright[2] = {cm->n_right_a, cm->n_right_b};
+	const run_t *runs[2] = {a, b}, *others[2] = {b, a};
+	int y = pad, nmissing = 0;
+	char first_missing[512] = "";
+	for (int k = 0; k < 2; k++) {
+		char title[128], sub[512];
+		snprintf(title, sizeof title, "Only %s right: %lld image%s%s", k ? "B" : "A", (long long)nright[k],
+			 nright[k] == 1 ? "" : "s", nshow[k] < nright[k] ? " (first shown)" : "");
+		snprintf(sub, sizeof sub, "%s = %s %s %s", k ? "B" : "A", runs[k]->path, runs[k]->model ? runs[k]->model : "",
+			 runs[k]->precision ? runs[k]->precision : "");
+		rgb_image_fill(&im, 0, y, width, title_h - 4, COL_TITLE_BG);
+		rgb_image_text(&im, pad, y + 3, title, (width - 2 * pad) / (2 * FONT_CELL_W), COL_TITLE, 2);
+		rgb_image_text(&im, pad, y + 3 + 2 * FONT_CELL_H, sub, (width - 2 * pad) / FONT_CELL_W, COL_TITLE, 1);
+		y += title_h;
+		for (int64_t i = 0; i < nshow[k]; i++) {
+			const pred_t *p = &runs[k]->p[right[k][i]];
+			const pred_t *q = &others[k]->p[idmap_get(&others[k]->ids, p->id)];
+			grid_cell(&im, pad + (int)(i % cols) * cell_w, y + (int)(i / cols) * cell_h, thumb, k ? q : p,
+				  k ? p : q, &nmissing, first_missing, sizeof first_missing);
+		}
+		y += (int)((nshow[k] + cols - 1) / cols) * cell_h + pad;
+	}
+	char err[512];
+	if (rgb_image_write_jpeg(&im, o->grid_path, 90, err, sizeof err) != 0)
+		diag_fatal("--grid: %s", err);
+	rgb_image_free(&im);
+	if (nmissing)
+		diag_msg("--grid: %d image%s could not be drawn (first: %s)", nmissing, nmissing == 1 ? "" : "s",
+			 first_missing);
+}
+
+int main(int argc, char **argv)
+{
+	diag_init(argv[0]);
+	options_t o;
+	parse_args(argc, argv, &o);
+	char **file_names = NULL;
+	int64_t nfile_names = 0;
+	char err[512];
+	if (o.names_path && names_load(o.names_path, &file_names, &nfile_names, err, sizeof err) != 0)
+		diag_fatal("--names: %s", err);
+	run_t a, b;
+	run_read(&a, o.input, "A");
+	if (o.compare_path)
+		run_read(&b, o.compare_path, "B");
+	const run_t *pb = o.compare_path ? &b : NULL;
+	g_names = file_names ? file_names : a.names ? a.names : pb ? b.names : NULL;
+	g_nnames = file_names ? nfile_names : a.names ? a.nnames : pb ? b.nnames : 0;
+	g_nclasses = class_count(&a, g_nnames);
+	if (pb)
+		g_nclasses = class_count(pb, g_nclasses);
+
+	stats_t sa, sb;
+	compare_t cm;
+	memset(&sb, 0, sizeof sb);
+	memset(&cm, 0, sizeof cm);
+	stats_compute(&a, NULL, &sa);
+	if (pb) {
+		stats_compute(pb, NULL, &sb);
+		compare_compute(&a, pb, &cm);
+	}
+	char wbuf[512];
+	if (sa.near_chance)
+		diag_msg("%s: %s", a.path, chance_warning(&sa, wbuf, sizeof wbuf));
+	if (pb && sb.near_chance)
+		diag_msg("%s: %s", b.path, chance_warning(&sb, wbuf, sizeof wbuf));
+
+	switch (o.format) {
+	case OUT_TEXT: text_report(stdout, &o, &a, &sa, pb, &sb, &cm); break;
+	case OUT_JSON: json_report(stdout, &o, &a, &sa, pb, &sb, &cm); break;
+	case OUT_CSV: csv_report(stdout, &a, &sa, pb, &sb); break;
+	case OUT_JSONL: jsonl_report(stdout, &a, pb); break;
+	}
+	if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0)
+		diag_fatal("stdout: write error: %s", strerror(errno));
+	if (o.grid_path)
+		grid_write(&o, &a, pb, &cm);
+
+	int unreadable = a.ninvalid + (pb ? b.ninvalid : 0);
+	stats_free(&sa);
+	run_free(&a);
+	if (pb) {
+		stats_free(&sb);
+		compare_free(&cm);
+		run_free(&b);
+	}
+	names_free(file_names, nfile_names);
+	return unreadable ? EXIT_SOME_FAILED : EXIT_OK;
+}

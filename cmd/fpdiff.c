@@ -1,0 +1,958 @@
+/* fpdiff - compare two runs over the same images: FP32 vs FP16, exact vs
+ * --fast decoding, two batch sizes, CPU vs GPU.
+ *
+ * In: REFERENCE and CANDIDATE streams. Per image (matched by id; a stream
+ * may hold several record types per id, merged) it uses scores (zscore),
+ * logits (softmaxed for probabilities; raw values compared too), embedding
+ * (compared raw; probabilities too with --classes), topk (their k classes),
+ * error (the image failed in that run); stats records (time, throughput,
+ * peak memory: printed side by side, whatever keys they hold); headers
+ * (provenance). Out: a report on stdout (text, or --json), never records:
+ *   - images matched, unmatched (by id), errors and NaN/Inf in each run
+ *   - max and mean |difference| of probabilities and of embeddings/logits,
+ *     embedding cosine (mean, worst)
+ *   - top-1 flips, top-5 agreement (identical sets; mean overlap)
+ *   - the first N images' top-5 probabilities side by side (--show N)
+ *   - time and memory from the stats records, candidate/reference ratios
+ * Exit 1 when the top-1 disagreement rate exceeds --tolerance (default 0)
+ * or the max probability difference exceeds --prob-tol (when given). An
+ * image that failed (error record, NaN/Inf) in one run only counts as a
+ * disagreement: a candidate that returns NaN has not agreed.
+ * It does not compute accuracy (errstats): labels are shown, not scored.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classes.h"
+#include "diag.h"
+#include "json.h"
+#include "provenance.h"
+#include "record.h"
+#include "scoring.h"
+
+typedef struct {
+	long show;
+	double tolerance;
+	double prob_tol; /* < 0: not checked */
+	const char *classes_path;
+	const char *names_path;
+	int json;
+	const char *ref_path, *cand_path;
+} options_t;
+
+typedef enum {
+	RAW_NONE,
+	RAW_EMBEDDING,
+	RAW_LOGITS
+} raw_kind_t;
+
+/* One image in one run. */
+typedef struct {
+	char *id, *path;
+	int64_t label;
+	char *error;        /* "stage: message" when the run failed the image */
+	float *prob;        /* [nprob] probabilities, or NULL */
+	int64_t *cls;       /* class index per prob position (subset), NULL: identity */
+	int64_t nprob;
+	float *raw;         /* [nraw] embedding or logits, or NULL */
+	int64_t nraw;
+	raw_kind_t raw_kind;
+	int ntop;           /* top classes from prob or a topk record */
+	int64_t top[PRED_MAX_K];
+	float topprob[PRED_MAX_K];
+	int64_t nonfinite;  /* NaN/Inf values in its tensors */
+} item_t;
+
+typedef struct {
+	const char *path;
+	item_t *v;
+	int64_t n, cap;
+	idmap_t ids;
+	prov_t prov;
+	char **names;
+	int64_t nnames;
+	char *model, *precision;
+	int64_t nerrors, nonfinite_items, nonfinite_values, ninvalid, ndup;
+} run_t;
+
+typedef struct {
+	int64_t common, only_ref, only_cand;
+	int64_t compared;             /* usable in both */
+	int64_t fail_one_side;        /* error/NaN in exactly one run */
+	int64_t fail_both;
+	int64_t top1_known, flips;
+	int64_t top5_known, top5_same_set, top5_same_order;
+	double top5_overlap_sum;
+	int64_t prob_images, prob_values, prob_len_mismatch;
+	double prob_max, prob_sum;
+	int64_t prob_max_item, prob_max_class; /* ref item, class index */
+	int64_t raw_images, raw_values, raw_mismatch;
+	raw_kind_t raw_kind;
+	double raw_max, raw_sum, cos_sum, cos_min;
+	int64_t raw_max_item, cos_min_item;
+	int64_t *pairs; /* [common] (ref, cand) item positions, reference order */
+	int64_t *flip_items;
+	int64_t nflip_items;
+	double disagreement;
+	int fail;
+} result_t;
+
+static char **g_names;
+static int64_t g_nnames;
+
+DIAG_NORETURN static void usage(void)
+{
+	printf("Usage: fpdiff [OPTIONS] REFERENCE CANDIDATE\n"
+	       "Compare two runs over the same images (FP32 vs FP16, exact vs --fast decode, two\n"
+	       "batch sizes, CPU vs GPU), images matched by id: max/mean |diff| of probabilities\n"
+	       "and of embeddings or logits, embedding cosine, NaN/Inf counts, top-1 flips, top-5\n"
+	       "agreement, the first images' top-5 probabilities side by side, and time and peak\n"
+	       "memory from the runs' stats records.\n"
+	       "\n"
+	       "  -s, --show N          top-5 table for the first N images (default 5; 0: none)\n"
+	       "  -t, --tolerance R     allowed top-1 disagreement rate (default 0: none allowed)\n"
+	       "  -p, --prob-tol P      also fail when a probability differs by more than P\n"
+	       "  -c, --classes FILE    a classes record: probabilities for embedding streams\n"
+	       "  -n, --names FILE      class names, one per line (default: from the streams)\n"
+	       "      --json            the report as one JSON document\n"
+	       "  -h, --help            this help\n"
+	       "\n"
+	       "An image that failed (error record, NaN/Inf) in one run only counts as a top-1\n"
+	       "disagreement. Records of several types per id (embedding and scores) merge.\n"
+	       "\n"
+	       "Examples:\n"
+	       "  fpdiff fp32-scores.mp fp16-scores.mp\n"
+	       "  fpdiff --show 10 --prob-tol 0.01 fp32.mp fp16.mp\n"
+	       "  fpdiff --classes classes.mp cpu-emb.mp gpu-emb.mp\n"
+	       "  fpdiff --tolerance 0.01 exact.mp fast.mp || echo 'more than 1%% flipped'\n"
+	       "\n"
+	       "Exit status: 0 within tolerance; 1 top-1 disagreement above --tolerance, a\n"
+	       "probability difference above --prob-tol, no image in common, or unreadable\n"
+	       "records; 2 usage error or a broken stream.\n");
+	exit(EXIT_OK);
+}
+
+static void parse_args(int argc, char **argv, options_t *o)
+{
+	static const struct option longopts[] = {
+		{"show", required_argument, NULL, 's'},    {"tolerance", required_argument, NULL, 't'},
+		{"prob-tol", required_argument, NULL, 'p'}, {"classes", required_argument, NULL, 'c'},
+		{"names", required_argument, NULL, 'n'},   {"json", no_argument, NULL, 'J'},
+		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+	memset(o, 0, sizeof *o);
+	o->show = 5;
+	o->prob_tol = -1;
+	int c;
+	while ((c = getopt_long(argc, argv, "s:t:p:c:n:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': o->show = opt_parse_long("--show", optarg, 0, 1000000); break;
+		case 't':
+			o->tolerance = opt_parse_double("--tolerance", optarg);
+			if (o->tolerance < 0 || o->tolerance > 1)
+				diag_usage("--tolerance: %s is not a rate in 0..1", optarg);
+			break;
+		case 'p':
+			o->prob_tol = opt_parse_double("--prob-tol", optarg);
+			if (o->prob_tol < 0)
+				diag_usage("--prob-tol: %s is negative", optarg);
+			break;
+		case 'c': o->classes_path = optarg; break;
+		case 'n': o->names_path = optarg; break;
+		case 'J': o->json = 1; break;
+		case 'h': usage();
+		default: diag_usage("unknown option");
+		}
+	}
+	if (argc - optind != 2)
+		diag_usage("need REFERENCE and CANDIDATE streams (got %d)", argc - optind);
+	o->ref_path = argv[optind];
+	o->cand_path = argv[optind + 1];
+}
+
+/* ---- reading ---- */
+
+static float *dup_floats(const float *v, int64_t n)
+{
+	float *d = malloc((size_t)n * sizeof *d + 1);
+	if (!d)
+		diag_fatal("out of memory");
+	memcpy(d, v, (size_t)n * sizeof *d);
+	return d;
+}
+
+static void set_names(run_t *r, const msgpack_object *o)
+{
+	char **v;
+	int64_t n;
+	if (names_from_object(o, &v, &n) != 0)
+		return;
+	names_free(r->names, r->nnames);
+	r->names = v;
+	r->nnames = n;
+}
+
+static item_t *item_for(run_t *r, const record_t *rec)
+{
+	char *id = rec_dup_str(rec, "id");
+	if (!id) {
+		char buf[64];
+		snprintf(buf, sizeof buf, "#%llu", (unsigned long long)rec->index);
+		id = strdup(buf);
+		if (!id)
+			diag_fatal("out of memory");
+	}
+	int64_t at = idmap_get(&r->ids, id);
+	if (at >= 0) {
+		free(id);
+		return &r->v[at];
+	}
+	if (r->n == r->cap) {
+		r->cap = r->cap ? 2 * r->cap : 1024;
+		r->v = realloc(r->v, (size_t)r->cap * sizeof *r->v);
+		if (!r->v)
+			diag_fatal("out of memory");
+	}
+	item_t *it = &r->v[r->n];
+	memset(it, 0, sizeof *it);
+	it->id = id;
+	it->label = -1;
+	rec_get_int(rec, "label", &it->label);
+	it->path = rec_dup_str(rec, "path");
+	idmap_put(&r->ids, id, r->n);
+	r->n++;
+	return it;
+}
+
+static void item_set_prob(item_t *it, const float *p, const int64_t *cls, int64_t n)
+{
+	it->prob = dup_floats(p, n);
+	it->nprob = n;
+	int identity = 1;
+	for (int64_t i = 0; i < n && cls; i++)
+		identity &= cls[i] == i;
+	if (cls && !identity) {
+		it->cls = malloc((size_t)n * sizeof *it->cls);
+		if (!it->cls)
+			diag_fatal("out of memory");
+		memcpy(it->cls, cls, (size_t)n * sizeof *it->cls);
+	}
+	int64_t idx[PRED_MAX_K];
+	int k = n < PRED_MAX_K ? (int)n : PRED_MAX_K;
+	vec_topk(p, cls, n, k, idx);
+	for (int i = 0; i < k; i++) {
+		it->top[i] = cls ? cls[idx[i]] : idx[i];
+		it->topprob[i] = p[idx[i]];
+	}
+	it->ntop = k;
+}
+
+static void bad_record(run_t *r, const record_t *rec, const char *msg)
+{
+	diag_msg("%s: record %llu: %s", r->path, (unsigned long long)rec->index, msg);
+	r->ninvalid++;
+}
+
+/* One vector record (scores/logits/embedding) into its item. */
+static void take_vector(run_t *r, const record_t *rec, const classes_t *cl, score_vec_t *sv, float **scratch,
+			size_t *scap)
+{
+	char err[384];
+	if (score_vec_from_record(rec, sv, err, sizeof err) != 0) {
+		bad_record(r, rec, err);
+		return;
+	}
+	item_t *it = item_for(r, rec);
+	int is_emb = rec_is(rec, "embedding");
+	if ((rec_is(rec, "scores") && it->prob) || ((is_emb || sv->is_logits) && it->raw)) {
+		r->ndup++;
+		return;
+	}
+	int64_t bad = vec_count_nonfinite(sv->v, sv->n);
+	if (bad) {
+		if (!it->nonfinite)
+			r->nonfinite_items++;
+		it->nonfinite += bad;
+		r->nonfinite_values += bad;
+		return;
+	}
+	if (is_emb || sv->is_logits) {
+		it->raw = dup_floats(sv->v, sv->n);
+		it->nraw = sv->n;
+		it->raw_kind = is_emb ? RAW_EMBEDDING : RAW_LOGITS;
+	}
+	if (it->prob)
+		return; /* a scores record gave them already */
+	if (sv->is_logits) {
+		vec_softmax(sv->v, sv->v, sv->n);
+		item_set_prob(it, sv->v, NULL, sv->n);
+	} else if (is_emb) {
+		if (!cl->k)
+			return;
+		if (sv->n != cl->d) {
+			snprintf(err, sizeof err, "embedding has %lld values but --classes rows have %lld",
+				 (long long)sv->n, (long long)cl->d);
+			bad_record(r, rec, err);
+			return;
+		}
+		if ((size_t)cl->k > *scap) {
+			free(*scratch);
+			*scratch = malloc((size_t)cl->k * sizeof **scratch);
+			if (!*scratch)
+				diag_fatal("out of memory");
+			*scap = (size_t)cl->k;
+		}
+		if (classes_cosines(cl, sv->v, *scratch) != 0)
+			return; /* an all-zero embedding: no direction, no probabilities */
+		for (int64_t k = 0; k < cl->k; k++)
+			(*scratch)[k] = (float)(cl->logit_scale * (*scratch)[k]);
+		vec_softmax(*scratch, *scratch, cl->k);
+		item_set_prob(it, *scratch, NULL, cl->k);
+	} else {
+		item_set_prob(it, sv->v, rec_get(rec, "index") ? sv->cls : NULL, sv->n);
+	}
+}
+
+static void run_read(run_t *r, const char *path, const classes_t *cl)
+{
+	memset(r, 0, sizeof *r);
+	r->path = path;
+	idmap_init(&r->ids);
+	prov_init(&r->prov);
+	rec_reader_t *rd = rec_reader_open_path(path, 0);
+	if (!rd)
+		diag_fatal("%s: %s", path, strerror(errno));
+	score_vec_t sv;
+	score_vec_init(&sv);
+	float *scratch = NULL;
+	size_t scap = 0;
+	record_t rec;
+	int ninvalid = 0;
+	while (rec_next(rd, &rec, NULL, &ninvalid)) {
+		if (prov_add(&r->prov, &rec)) {
+			if (rec_is(&rec, "header") && rec_get(&rec, "class_names"))
+				set_names(r, rec_get(&rec, "class_names"));
+			continue;
+		}
+		if (rec_is(&rec, "classes")) {
+			set_names(r, rec_get(&rec, "names"));
+			continue;
+		}
+		int vec = rec_is(&rec, "scores") || rec_is(&rec, "logits") || rec_is(&rec, "embedding");
+		if (!vec && !rec_is(&rec, "topk") && !rec_is(&rec, "error"))
+			continue;
+		if (!r->model && !rec_is(&rec, "error")) {
+			r->model = rec_dup_str(&rec, "model");
+			r->precision = rec_dup_str(&rec, "precision");
+		}
+		if (vec) {
+			take_vector(r, &rec, cl, &sv, &scratch, &scap);
+			continue;
+		}
+		pred_t p;
+		char err[384];
+		if (pred_from_record(&rec, &p, &sv, err, sizeof err) != 0) {
+			bad_record(r, &rec, err);
+			continue;
+		}
+		item_t *it = item_for(r, &rec);
+		if (p.status == PRED_ERROR) {
+			if (!it->error) {
+				it->error = p.error;
+				p.error = NULL;
+				r->nerrors++;
+			}
+		} else if (!it->ntop) { /* a topk record: only its classes are known */
+			it->ntop = p.ntop;
+			memcpy(it->top, p.top, sizeof p.top);
+			memcpy(it->topprob, p.prob, sizeof p.prob);
+		}
+		pred_free(&p);
+	}
+	r->ninvalid += ninvalid;
+	free(scratch);
+	score_vec_free(&sv);
+	rec_reader_free(rd);
+}
+
+static void run_free(run_t *r)
+{
+	for (int64_t i = 0; i < r->n; i++) {
+		item_t *it = &r->v[i];
+		free(it->id);
+		free(it->path);
+		free(it->error);
+		free(it->prob);
+		free(it->cls);
+		free(it->raw);
+	}
+	free(r->v);
+	idmap_free(&r->ids);
+	prov_free(&r->prov);
+	names_free(r->names, r->nnames);
+	free(r->model);
+	free(r->precision);
+}
+
+/* ---- comparing ---- */
+
+static int usable(const item_t *it)
+{
+	return !it->error && !it->nonfinite && (it->ntop || it->raw);
+}
+
+static int same_cls(const item_t *a, const item_t *b)
+{
+	if (!a->cls && !b->cls)
+		return 1;
+	if (!a->cls || !b->cls)
+		return 0;
+	return memcmp(a->cls, b->cls, (size_t)a->nprob * sizeof *a->cls) == 0;
+}
+
+static void compare_items(result_t *res, const item_t *a, const item_t *b, int64_t ia)
+{
+	if (a->prob && b->prob) {
+		if (a->nprob != b->nprob || !same_cls(a, b)) {
+			res->prob_len_mismatch++;
+		} else {
+			res->prob_images++;
+			for (int64_t k = 0; k < a->nprob; k++) {
+				double d = fabs((double)a->prob[k] - (double)b->prob[k]);
+				res->prob_sum += d;
+				if (d > res->prob_max || res->prob_max_item < 0) {
+					res->prob_max = d;
+					res->prob_max_item = ia;
+					res->prob_max_class = a->cls ? a->cls[k] : k;
+				}
+			}
+			res->prob_values += a->nprob;
+		}
+	}
+	if (a->raw && b->raw) {
+		if (a->nraw != b->nraw || a->raw_kind != b->raw_kind) {
+			res->raw_mismatch++;
+		} else {
+			res->raw_images++;
+			res->raw_kind = a->raw_kind;
+			double dot = 0, na = 0, nb = 0;
+			for (int64_t k = 0; k < a->nraw; k++) {
+				double x = a->raw[k], y = b->raw[k], d = fabs(x - y);
+				res->raw_sum += d;
+				if (d > res->raw_max || res->raw_max_item < 0) {
+					res->raw_max = d;
+					res->raw_max_item = ia;
+				}
+				dot += x * y;
+				na += x * x;
+				nb += y * y;
+			}
+			res->raw_values += a->nraw;
+			double cs = na > 0 && nb > 0 ? dot / sqrt(na * nb) : (na == nb ? 1.0 : 0.0);
+			res->cos_sum += cs;
+			if (cs < res->cos_min || res->cos_min_item < 0) {
+				res->cos_min = cs;
+				res->cos_min_item = ia;
+			}
+		}
+	}
+	if (a->ntop && b->ntop) {
+		res->top1_known++;
+		if (a->top[0] != b->top[0])
+			res->flip_items[res->nflip_items++] = ia;
+		if (a->ntop >= PRED_MAX_K && b->ntop >= PRED_MAX_K) {
+			res->top5_known++;
+			int overlap = 0, order = 1;
+			for (int i = 0; i < PRED_MAX_K; i++) {
+				order &= a->top[i] == b->top[i];
+				for (int j = 0; j < PRED_MAX_K; j++)
+					overlap += a->top[i] == b->top[j];
+			}
+			res->top5_overlap_sum += overlap;
+			res->top5_same_set += overlap == PRED_MAX_K;
+			res->top5_same_order += order;
+		}
+	}
+}
+
+static void compare_runs(const options_t *o, const run_t *ref, const run_t *cand, result_t *res)
+{
+	memset(res, 0, sizeof *res);
+	res->prob_max_item = res->raw_max_item = res->cos_min_item = -1;
+	res->cos_min = 1;
+	res->pairs = malloc(((size_t)ref->n + 1) * 2 * sizeof *res->pairs);
+	res->flip_items = malloc(((size_t)ref->n + 1) * sizeof *res->flip_items);
+	if (!res->pairs || !res->flip_items)
+		diag_fatal("out of memory");
+	for (int64_t i = 0; i < ref->n; i++) {
+		int64_t j = idmap_get(&cand->ids, ref->v[i].id);
+		if (j < 0) {
+			res->only_ref++;
+			continue;
+		}
+		res->pairs[2 * res->common] = i;
+		res->pairs[2 * res->common + 1] = j;
+		res->common++;
+		const item_t *a = &ref->v[i], *b = &cand->v[j];
+		int ua = usable(a), ub = usable(b);
+		if (!ua && !ub) {
+			res->fail_both++;
+			continue;
+		}
+		if (ua != ub) {
+			res->fail_one_side++;
+			continue;
+		}
+		res->compared++;
+		compare_items(res, a, b, i);
+	}
+	for (int64_t j = 0; j < cand->n; j++)
+		if (idmap_get(&ref->ids, cand->v[j].id) < 0)
+			res->only_cand++;
+	res->flips = res->nflip_items;
+	int64_t den = res->top1_known + res->fail_one_side;
+	res->disagreement = den ? (double)(res->flips + res->fail_one_side) / (double)den : 0;
+	if (den && res->disagreement > o->tolerance)
+		res->fail = 1;
+	if (o->prob_tol >= 0 && res->prob_images && res->prob_max > o->prob_tol)
+		res->fail = 1;
+	if (!res->common && (ref->n || cand->n))
+		res->fail = 1;
+	if (ref->ninvalid || cand->ninvalid)
+		res->fail = 1;
+}
+
+/* ---- text report ---- */
+
+static const char *cname(int64_t c)
+{
+	return c >= 0 && c < g_nnames ? g_names[c] : NULL;
+}
+
+static void run_line(FILE *f, const char *role, const run_t *r)
+{
+	fprintf(f, "%s %s", role, r->path);
+	if (r->model || r->precision)
+		fprintf(f, " (%s%s%s)", r->model ? r->model : "", r->model && r->precision ? " " : "",
+			r->precision ? r->precision : "");
+	fprintf(f, ": %lld images; error records %lld; NaN/Inf in %lld images (%lld values)", (long long)r->n,
+		(long long)r->nerrors, (long long)r->nonfinite_items, (long long)r->nonfinite_values);
+	if (r->ninvalid)
+		fprintf(f, "; unreadable records %lld", (long long)r->ninvalid);
+	if (r->ndup)
+		fprintf(f, "; repeated records %lld", (long long)r->ndup);
+	fputc('\n', f);
+}
+
+/* "0.912345  12 house finch" in a fixed width, name cut to fit */
+static void table_cell(FILE *f, const item_t *it, int rank, int width)
+{
+	char buf[128];
+	if (rank >= it->ntop) {
+		fprintf(f, "%-*s", width, "-");
+		return;
+	}
+	const char *nm = cname(it->top[rank]);
+	snprintf(buf, sizeof buf, "%.6f %4lld %s", (double)it->topprob[rank], (long long)it->top[rank], nm ? nm : "");
+	if ((int)strlen(buf) > width - 1)
+		buf[width - 1] = 0;
+	fprintf(f, "%-*s", width, buf);
+}
+
+/* The probability of class c in an item (from its full vector, else its
+ * top list); NAN when unknown. */
+static double prob_of(const item_t *it, int64_t c)
+{
+	if (it->prob) {
+		for (int64_t k = 0; k < it->nprob; k++)
+			if ((it->cls ? it->cls[k] : k) == c)
+				return it->prob[k];
+		return NAN;
+	}
+	for (int i = 0; i < it->ntop; i++)
+		if (it->top[i] == c)
+			return it->topprob[i];
+	return NAN;
+}
+
+static void text_table(FILE *f, const options_t *o, const run_t *ref, const run_t *cand, const result_t *res)
+{
+	int64_t shown = 0;
+	for (int64_t p = 0; p < res->common && shown < o->show; p++) {
+		const item_t *a = &ref->v[res->pairs[2 * p]], *b = &cand->v[res->pairs[2 * p + 1]];
+		if (!a->ntop && !b->ntop && !a->error && !b->error)
+			continue;
+		shown++;
+		fprintf(f, "\n%s", a->id);
+		if (a->label >= 0) {
+			const char *nm = cname(a->label);
+			fprintf(f, "  label %lld%s%s%s", (long long)a->label, nm ? " (" : "", nm ? nm : "", nm ? ")" : "");
+		}
+		fputc('\n', f);
+		if (a->error || b->error || a->nonfinite || b->nonfinite) {
+			fprintf(f, "  reference: %s\n", a->error ? a->error : a->nonfinite ? "NaN/Inf values" : "ok");
+			fprintf(f, "  candidate: %s\n", b->error ? b->error : b->nonfinite ? "NaN/Inf values" : "ok");
+			continue;
+		}
+		fprintf(f, "  %4s  %-34s  %-34s  %s\n", "rank", "reference", "candidate", "cand-ref (ref class)");
+		for (int r = 0; r < PRED_MAX_K && (r < a->ntop || r < b->ntop); r++) {
+			fprintf(f, "  %4d  ", r + 1);
+			table_cell(f, a, r, 34);
+			fputs("  ", f);
+			table_cell(f, b, r, 34);
+			double d = r < a->ntop ? prob_of(b, a->top[r]) - (double)a->topprob[r] : NAN;
+			if (isnan(d))
+				fputs("  -\n", f);
+			else
+				fprintf(f, "  %+.6f\n", d);
+		}
+	}
+}
+
+static int same_str(const msgpack_object *a, const msgpack_object *b)
+{
+	if (!a || !b)
+		return !a && !b;
+	return a->type == MSGPACK_OBJECT_STR && b->type == MSGPACK_OBJECT_STR && a->via.str.size == b->via.str.size &&
+	       memcmp(a->via.str.ptr, b->via.str.ptr, a->via.str.size) == 0;
+}
+
+/* The last stats record of a run with this producer (NULL producer: none). */
+static const msgpack_object *stats_of(const run_t *r, const msgpack_object *prod)
+{
+	for (int i = r->prov.nstats - 1; i >= 0; i--) {
+		const msgpack_object *m = &r->prov.stats[i].obj.data;
+		if (same_str(obj_map_get(m, "producer"), prod))
+			return m;
+	}
+	return NULL;
+}
+
+/* A figure for the side-by-side table, appended to line. */
+static void stats_cell(char *line, size_t cap, const msgpack_object *v, int isbytes)
+{
+	char cell[64] = "-";
+	double x;
+	if (v && obj_get_double(v, &x) == 0) {
+		if (isbytes)
+			snprintf(cell, sizeof cell, "%.1f MiB", x / 1048576.0);
+		else
+			snprintf(cell, sizeof cell, "%.6g", x);
+	} else if (v) {
+		snprintf(cell, sizeof cell, "(%s)", v->type == MSGPACK_OBJECT_ARRAY ? "list" : "value");
+	}
+	size_t n = strlen(line);
+	snprintf(line + n, cap - n, "%-20s ", cell);
+}
+
+/* One producer's figures side by side: keys of the reference's record, then
+ * keys only the candidate's has. */
+static void stats_pair(FILE *f, const msgpack_object *prod, const msgpack_object *rm, const msgpack_object *cm)
+{
+	fputs("  ", f);
+	if (prod)
+		prov_put_text_value(f, prod);
+	else
+		fputs("(no producer)", f);
+	fprintf(f, "\n    %-18s %-20s %-20s %s\n", "", "reference", "candidate", "ratio");
+	for (int side = 0; side < 2; side++) {
+		const msgpack_object *m = side ? cm : rm;
+		if (!m)
+			continue;
+		for (uint32_t k = 0; k < m->via.map.size; k++) {
+			const msgpack_object *key = &m->via.map.ptr[k].key;
+			if (obj_str_eq(key, "type") || obj_str_eq(key, "producer") || key->type != MSGPACK_OBJECT_STR)
+				continue;
+			char kname[64], line[256];
+			snprintf(kname, sizeof kname, "%.*s", (int)key->via.str.size, key->via.str.ptr);
+			if (side == 1 && rm && obj_map_get(rm, kname))
+				continue; /* shown with the reference's keys */
+			const msgpack_object *rv = rm ? obj_map_get(rm, kname) : NULL;
+			const msgpack_object *cv = cm ? obj_map_get(cm, kname) : NULL;
+			if ((rv && rv->type == MSGPACK_OBJECT_STR) || (cv && cv->type == MSGPACK_OBJECT_STR)) {
+				/* text (a device name) does not fit the columns: its own lines */
+				if (rv && cv && same_str(rv, cv)) {
+					fprintf(f, "    %-18s both: ", kname);
+					prov_put_text_value(f, rv);
+					fputc('\n', f);
+				} else {
+					fprintf(f, "    %-18s reference: ", kname);
+					if (rv)
+						prov_put_text_value(f, rv);
+					else
+						fputc('-', f);
+					fprintf(f, "\n    %-18s candidate: ", "");
+					if (cv)
+						prov_put_text_value(f, cv);
+					else
+						fputc('-', f);
+					fputc('\n', f);
+				}
+				continue;
+			}
+			int isbytes = strstr(kname, "bytes") != NULL;
+			snprintf(line, sizeof line, "    %-18s ", kname);
+			stats_cell(line, sizeof line, rv, isbytes);
+			stats_cell(line, sizeof line, cv, isbytes);
+			double x, y;
+			size_t n = strlen(line);
+			if (rv && cv && obj_get_double(rv, &x) == 0 && obj_get_double(cv, &y) == 0 && x != 0)
+				snprintf(line + n, sizeof line - n, "%.3fx", y / x);
+			n = strlen(line);
+			while (n && line[n - 1] == ' ')
+				line[--n] = 0;
+			fprintf(f, "%s\n", line);
+		}
+	}
+}
+
+static void text_stats(FILE *f, const run_t *ref, const run_t *cand)
+{
+	if (!ref->prov.nstats && !cand->prov.nstats)
+		return;
+	fputs("\nTime and memory (stats records; ratio = candidate/reference):\n", f);
+	for (int i = 0; i < ref->prov.nstats; i++) {
+		const msgpack_object *m = &ref->prov.stats[i].obj.data, *prod = obj_map_get(m, "producer");
+		if (stats_of(ref, prod) == m) /* the last record of each producer */
+			stats_pair(f, prod, m, stats_of(cand, prod));
+	}
+	for (int i = 0; i < cand->prov.nstats; i++) {
+		const msgpack_object *m = &cand->prov.stats[i].obj.data, *prod = obj_map_get(m, "producer");
+		if (stats_of(cand, prod) == m && !stats_of(ref, prod))
+			stats_pair(f, prod, NULL, m);
+	}
+}
+
+static void text_report(FILE *f, const options_t *o, const run_t *ref, const run_t *cand, const result_t *res)
+{
+	run_line(f, "reference", ref);
+	run_line(f, "candidate", cand);
+	fprintf(f, "images in both: %lld; only in reference: %lld; only in candidate: %lld\n", (long long)res->common,
+		(long long)res->only_ref, (long long)res->only_cand);
+	fprintf(f, "compared: %lld; failed in one run only: %lld; failed in both: %lld\n", (long long)res->compared,
+		(long long)res->fail_one_side, (long long)res->fail_both);
+	if (res->prob_images) {
+		const item_t *it = &ref->v[res->prob_max_item];
+		fprintf(f, "probabilities (%lld images): max |diff| %.6g (%s, class %lld), mean |diff| %.6g\n",
+			(long long)res->prob_images, res->prob_max, it->id, (long long)res->prob_max_class,
+			res->prob_sum / (double)res->prob_values);
+	}
+	if (res->prob_len_mismatch)
+		fprintf(f, "probabilities: %lld images have vectors of different classes in the two runs (not compared)\n",
+			(long long)res->prob_len_mismatch);
+	if (res->raw_images) {
+		fprintf(f, "%s (%lld images): max |diff| %.6g (%s), mean |diff| %.6g; cosine mean %.9f, min %.9f (%s)\n",
+			res->raw_kind == RAW_EMBEDDING ? "embeddings" : "logits", (long long)res->raw_images, res->raw_max,
+			ref->v[res->raw_max_item].id, res->raw_sum / (double)res->raw_values,
+			res->cos_sum / (double)res->raw_images, res->cos_min, ref->v[res->cos_min_item].id);
+	}
+	if (res->raw_mismatch)
+		fprintf(f, "embeddings/logits: %lld images differ in kind or length (not compared)\n",
+			(long long)res->raw_mismatch);
+	if (res->top1_known) {
+		fprintf(f, "top-1: %lld flips of %lld images", (long long)res->flips, (long long)res->top1_known);
+		if (res->top5_known)
+			fprintf(f, "; top-5: same set %lld/%lld, same order %lld/%lld, mean overlap %.4f/5",
+				(long long)res->top5_same_set, (long long)res->top5_known, (long long)res->top5_same_order,
+				(long long)res->top5_known, res->top5_overlap_sum / (double)res->top5_known);
+		fputc('\n', f);
+	} else if (res->compared) {
+		fputs("top-1: no class ranking in the streams (embeddings without --classes)\n", f);
+	}
+	fprintf(f, "top-1 disagreement: %.6f (flips + one-run failures over %lld images), tolerance %.6g",
+		res->disagreement, (long long)(res->top1_known + res->fail_one_side), o->tolerance);
+	if (o->prob_tol >= 0)
+		fprintf(f, "; prob-tol %.6g", o->prob_tol);
+	fprintf(f, ": %s\n", res->fail ? "FAIL" : "ok");
+	if (res->nflip_items) {
+		fputs("\nTop-1 flips:\n", f);
+		for (int64_t i = 0; i < res->nflip_items && i < (o->show > 10 ? o->show : 10); i++) {
+			const item_t *a = &ref->v[res->flip_items[i]];
+			const item_t *b = &cand->v[idmap_get(&cand->ids, a->id)];
+			const char *na = cname(a->top[0]), *nb = cname(b->top[0]);
+			fprintf(f, "  %s: %lld%s%s%s %.6f -> %lld%s%s%s %.6f\n", a->id, (long long)a->top[0], na ? " (" : "",
+				na ? na : "", na ? ")" : "", (double)a->topprob[0], (long long)b->top[0], nb ? " (" : "",
+				nb ? nb : "", nb ? ")" : "", (double)b->topprob[0]);
+		}
+	}
+	if (o->show > 0 && res->common)
+		text_table(f, o, ref, cand, res);
+	text_stats(f, ref, cand);
+	fputs("\nProvenance of the reference:\n", f);
+	prov_print_text(f, &ref->prov, "  ");
+	fputs("Provenance of the candidate:\n", f);
+	prov_print_text(f, &cand->prov, "  ");
+}
+
+/* ---- JSON ---- */
+
+static void json_str_or_null(FILE *f, const char *s)
+{
+	if (s)
+		json_put_cstr(f, s);
+	else
+		fputs("null", f);
+}
+
+static void json_run(FILE *f, const run_t *r)
+{
+	fputs("{\"stream\":", f);
+	json_put_cstr(f, r->path);
+	fputs(",\"model\":", f);
+	json_str_or_null(f, r->model);
+	fputs(",\"precision\":", f);
+	json_str_or_null(f, r->precision);
+	fprintf(f, ",\"images\":%lld,\"errors\":%lld,\"nonfinite_images\":%lld,\"nonfinite_values\":%lld,"
+		"\"unreadable\":%lld,\"repeated\":%lld,\"provenance\":",
+		(long long)r->n, (long long)r->nerrors, (long long)r->nonfinite_items, (long long)r->nonfinite_values,
+		(long long)r->ninvalid, (long long)r->ndup);
+	prov_print_json(f, &r->prov);
+	fputc('}', f);
+}
+
+static void json_top(FILE *f, const item_t *it)
+{
+	fputs("{\"index\":[", f);
+	for (int i = 0; i < it->ntop; i++)
+		fprintf(f, "%s%lld", i ? "," : "", (long long)it->top[i]);
+	fputs("],\"prob\":[", f);
+	for (int i = 0; i < it->ntop; i++) {
+		if (i)
+			fputc(',', f);
+		json_put_double(f, it->topprob[i]);
+	}
+	fputs("]}", f);
+}
+
+static void json_report(FILE *f, const options_t *o, const run_t *ref, const run_t *cand, const result_t *res)
+{
+	fputs("{\"reference\":", f);
+	json_run(f, ref);
+	fputs(",\"candidate\":", f);
+	json_run(f, cand);
+	fprintf(f, ",\"common\":%lld,\"only_reference\":%lld,\"only_candidate\":%lld,\"compared\":%lld,"
+		"\"failed_one_run\":%lld,\"failed_both\":%lld",
+		(long long)res->common, (long long)res->only_ref, (long long)res->only_cand, (long long)res->compared,
+		(long long)res->fail_one_side, (long long)res->fail_both);
+	fputs(",\"probabilities\":", f);
+	if (res->prob_images) {
+		fprintf(f, "{\"images\":%lld,\"max_abs_diff\":", (long long)res->prob_images);
+		json_put_double(f, res->prob_max);
+		fputs(",\"max_at\":", f);
+		json_put_cstr(f, ref->v[res->prob_max_item].id);
+		fprintf(f, ",\"max_class\":%lld,\"mean_abs_diff\":", (long long)res->prob_max_class);
+		json_put_double(f, res->prob_sum / (double)res->prob_values);
+		fputc('}', f);
+	} else {
+		fputs("null", f);
+	}
+	fputs(",\"raw\":", f);
+	if (res->raw_images) {
+		fprintf(f, "{\"kind\":\"%s\",\"images\":%lld,\"max_abs_diff\":",
+			res->raw_kind == RAW_EMBEDDING ? "embedding" : "logits", (long long)res->raw_images);
+		json_put_double(f, res->raw_max);
+		fputs(",\"mean_abs_diff\":", f);
+		json_put_double(f, res->raw_sum / (double)res->raw_values);
+		fputs(",\"cosine_mean\":", f);
+		json_put_double(f, res->cos_sum / (double)res->raw_images);
+		fputs(",\"cosine_min\":", f);
+		json_put_double(f, res->cos_min);
+		fputs(",\"cosine_min_at\":", f);
+		json_put_cstr(f, ref->v[res->cos_min_item].id);
+		fputc('}', f);
+	} else {
+		fputs("null", f);
+	}
+	fprintf(f, ",\"top1\":{\"images\":%lld,\"flips\":%lld,\"flipped\":[", (long long)res->top1_known,
+		(long long)res->flips);
+	for (int64_t i = 0; i < res->nflip_items; i++) {
+		if (i)
+			fputc(',', f);
+		json_put_cstr(f, ref->v[res->flip_items[i]].id);
+	}
+	fprintf(f, "]},\"top5\":{\"images\":%lld,\"same_set\":%lld,\"same_order\":%lld,\"mean_overlap\":",
+		(long long)res->top5_known, (long long)res->top5_same_set, (long long)res->top5_same_order);
+	if (res->top5_known)
+		json_put_double(f, res->top5_overlap_sum / (double)res->top5_known);
+	else
+		fputs("null", f);
+	fputs("},\"disagreement\":", f);
+	json_put_double(f, res->disagreement);
+	fputs(",\"tolerance\":", f);
+	json_put_double(f, o->tolerance);
+	fputs(",\"prob_tol\":", f);
+	if (o->prob_tol >= 0)
+		json_put_double(f, o->prob_tol);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"pass\":%s,\"table\":[", res->fail ? "false" : "true");
+	int64_t shown = 0;
+	for (int64_t p = 0; p < res->common && shown < o->show; p++) {
+		const item_t *a = &ref->v[res->pairs[2 * p]], *b = &cand->v[res->pairs[2 * p + 1]];
+		if (!a->ntop && !b->ntop)
+			continue;
+		fputs(shown++ ? ",{\"id\":" : "{\"id\":", f);
+		json_put_cstr(f, a->id);
+		fprintf(f, ",\"label\":%lld,\"reference\":", (long long)a->label);
+		json_top(f, a);
+		fputs(",\"candidate\":", f);
+		json_top(f, b);
+		fputc('}', f);
+	}
+	fputs("]}\n", f);
+}
+
+int main(int argc, char **argv)
+{
+	diag_init(argv[0]);
+	options_t o;
+	parse_args(argc, argv, &o);
+	classes_t cl;
+	classes_init(&cl);
+	char err[512];
+	if (o.classes_path && classes_load_path(o.classes_path, &cl, err, sizeof err) != 0)
+		diag_fatal("--classes: %s", err);
+	char **file_names = NULL;
+	int64_t nfile_names = 0;
+	if (o.names_path && names_load(o.names_path, &file_names, &nfile_names, err, sizeof err) != 0)
+		diag_fatal("--names: %s", err);
+	run_t ref, cand;
+	run_read(&ref, o.ref_path, &cl);
+	run_read(&cand, o.cand_path, &cl);
+	if (file_names) {
+		g_names = file_names;
+		g_nnames = nfile_names;
+	} else if (ref.names || cand.names) {
+		g_names = ref.names ? ref.names : cand.names;
+		g_nnames = ref.names ? ref.nnames : cand.nnames;
+	} else if (cl.names) {
+		g_names = cl.names;
+		g_nnames = cl.k;
+	}
+	result_t res;
+	compare_runs(&o, &ref, &cand, &res);
+	if (o.json)
+		json_report(stdout, &o, &ref, &cand, &res);
+	else
+		text_report(stdout, &o, &ref, &cand, &res);
+	if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0)
+		diag_fatal("stdout: write error: %s", strerror(errno));
+	if (res.fail)
+		diag_msg("%s vs %s: top-1 disagreement %.6f (tolerance %.6g)%s", o.ref_path, o.cand_path,
+			 res.disagreement, o.tolerance,
+			 o.prob_tol >= 0 && res.prob_images && res.prob_max > o.prob_tol ? ", probability difference above --prob-tol"
+			 : !res.common && (ref.n || cand.n)				  ? ", no image in common"
+			 : ref.ninvalid || cand.ninvalid				  ? ", unreadable records"
+											  : "");
+	free(res.pairs);
+	free(res.flip_items);
+	run_free(&ref);
+	run_free(&cand);
+	names_free(file_names, nfile_names);
+	classes_free(&cl);
+	return res.fail ? EXIT_SOME_FAILED : EXIT_OK;
+}

@@ -1,0 +1,825 @@
+/* imgdecode - image files to model-ready image records, exactly as
+ * PIL 9 + torchvision 0.14 preprocess them.
+ *
+ * Records in: none; it reads image files named by arguments (files, or
+ * directories walked recursively in sorted order), or by stdin lines.
+ * Records out: a header (the preprocessing settings), then one record per
+ * input in input order: `image` {id, path, label, preset, source_size [h,w],
+ * tensor uint8 [H,W,3] or float32/float16 [3,H,W]}, or `error` {id, path,
+ * label, stage, message} with a stderr line; then a `stats` record.
+ * Presets (SPEC.md section 3): imagenet, imagenet-v2, clip; the decode,
+ * resize and crop are byte-identical to PIL + torchvision (imgproc.h).
+ * It does not apply EXIF orientation or ICC profiles (neither does PIL's
+ * loader), read formats other than JPEG and PNG, or do random augmentation.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "diag.h"
+#include "imgproc.h"
+#include "record.h"
+
+enum {
+	MAX_JOBS = 256,
+	SLOTS_PER_JOB = 4, /* results buffered per worker: bounds memory, keeps workers busy */
+	MAX_DIR_DEPTH = 64
+};
+
+typedef struct {
+	img_params_t ip;
+	char dtype_name[16];
+	const char *labels_path;
+	const char *wnids_path;
+	int jobs;
+	int shard_i, shard_n;
+	int strict;
+	char **inputs;
+	int ninputs;
+} options_t;
+
+DIAG_NORETURN static void usage(void)
+{
+	printf("Usage: imgdecode [OPTIONS] [FILE|DIR|- ...]\n"
+	       "Decode images (JPEG, PNG) into model-ready `image` records on stdout: the\n"
+	       "crop PIL + torchvision would give, byte for byte. Inputs are files, directories\n"
+	       "(walked recursively, sorted by path; files named *.jpg *.jpeg *.png in any case,\n"
+	       "or whose content is JPEG or PNG; names starting with '.' are skipped), or paths\n"
+	       "read from stdin one per line when no input is named (or for '-').\n"
+	       "Output: a `header` record (the settings), one `image` record {id, path, label,\n"
+	       "preset, source_size, tensor} or `error` record per input, in input order, and\n"
+	       "a `stats` record. An id is the path relative to its directory argument, or the\n"
+	       "path as given.\n"
+	       "\n"
+	       "Preprocessing:\n"
+	       "  -p, --preset NAME     clip (default): Resize(224, bicubic) + CenterCrop(224),\n"
+	       "                        converted to RGB after resizing (CLIP's transform);\n"
+	       "                        imagenet: RGB on load, Resize(256, bilinear) + CenterCrop(224);\n"
+	       "                        imagenet-v2: the same with Resize(232)\n"
+	       "  -t, --dtype D         uint8 (default): [H,W,3] RGB crop, the encoder normalizes;\n"
+	       "                        float32 | float16: [3,H,W], (x/255 - mean)/std\n"
+	       "      --resize S        short side S (0: no resize)\n"
+	       "      --crop C          center crop C x C (0: no crop)\n"
+	       "      --filter F        bilinear, bicubic, box, hamming or lanczos\n"
+	       "      --mean a,b,c      normalization mean and std\n"
+	       "      --std a,b,c       (these override the preset; records keep its name)\n"
+	       "      --fast            faster, not PIL's bytes: DCT-scaled decode when the image is\n"
+	       "                        at least 2x the resize target, fast IDCT, plain upsampling\n"
+	       "      --full-decode     decode whole JPEGs instead of the window the crop needs\n"
+	       "                        (same output, slower: a check of the window decode)\n"
+	       "      --max-pixels N    refuse images with more pixels (default %llu, PIL's\n"
+	       "                        decompression-bomb error limit), and files over 8 bytes\n"
+	       "                        per such pixel unread\n"
+	       "\n"
+	       "Labels (default -1):\n"
+	       "  -l, --labels FILE     TSV of file<TAB>index, or file<TAB>wnid<TAB>index, an optional\n"
+	       "                        header line; rows match an input's id (path relative to its\n"
+	       "                        directory argument), its path, or its file name\n"
+	       "  -w, --wnids FILE      ImageNet class folders: one wnid per line, line i is class i;\n"
+	       "                        an input in a folder named by a wnid (n01440764/x.JPEG), or\n"
+	       "                        whose file name starts with one and '_', gets that index\n"
+	       "\n"
+	       "Running:\n"
+	       "  -j, --jobs N          decode with N threads (default 1); output order is unchanged\n"
+	       "      --shard I/N       take only inputs number I, I+N, I+2N, ... (0-based, counted\n"
+	       "                        after sorting): N processes split a run, `cat` joins them\n"
+	       "      --strict          stop at the first input that fails\n"
+	       "  -h, --help            this help\n"
+	       "\n"
+	       "A file that cannot be decoded (unreadable, empty, not JPEG/PNG, truncated, corrupt,\n"
+	       "too large) gives an `error` record and a stderr line naming it, and the run goes on.\n"
+	       "libjpeg/libpng warnings about recoverable corruption are printed, the image kept.\n"
+	       "\n"
+	       "Examples:\n"
+	       "  imgdecode photo.jpg | recview\n"
+	       "  imgdecode --preset imagenet -l labels.tsv images/ > val.mp\n"
+	       "  find val/ -name '*.JPEG' | imgdecode -j 2 --wnids wnids.txt > val.mp\n"
+	       "  imgdecode --shard 0/2 images/ > a.mp & imgdecode --shard 1/2 images/ > b.mp\n"
+	       "  imgdecode --dtype float32 --preset imagenet x.jpg | recview --npy out/\n"
+	       "\n"
+	       "Exit status: 0 all decoded, 1 some inputs failed (error records written),\n"
+	       "2 usage error or fatal failure.\n",
+	       (unsigned long long)IMG_DEFAULT_MAX_PIXELS);
+	exit(EXIT_OK);
+}
+
+static void parse_args(int argc, char **argv, options_t *o)
+{
+	enum { O_RESIZE = 256, O_CROP, O_FILTER, O_MEAN, O_STD, O_FAST, O_FULL, O_MAXPX, O_SHARD, O_STRICT };
+	static const struct option longopts[] = {
+		{"preset", required_argument, NULL, 'p'},   {"dtype", required_argument, NULL, 't'},
+		{"resize", required_argument, NULL, O_RESIZE}, {"crop", required_argument, NULL, O_CROP},
+		{"filter", required_argument, NULL, O_FILTER}, {"mean", required_argument, NULL, O_MEAN},
+		{"std", required_argument, NULL, O_STD},      {"fast", no_argument, NULL, O_FAST},
+		{"full-decode", no_argument, NULL, O_FULL},   {"max-pixels", required_argument, NULL, O_MAXPX},
+		{"labels", required_argument, NULL, 'l'},     {"wnids", required_argument, NULL, 'w'},
+		{"jobs", required_argument, NULL, 'j'},       {"shard", required_argument, NULL, O_SHARD},
+		{"strict", no_argument, NULL, O_STRICT},      {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	memset(o, 0, sizeof *o);
+	const char *preset = "clip", *dtype = "uint8", *filter = NULL, *mean = NULL, *std = NULL;
+	long resize = -1, crop = -1;
+	o->jobs = 1;
+	o->shard_n = 1;
+	o->ip.max_pixels = IMG_DEFAULT_MAX_PIXELS;
+	int c;
+	while ((c = getopt_long(argc, argv, "p:t:l:w:j:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p': preset = optarg; break;
+		case 't': dtype = optarg; break;
+		case O_RESIZE: resize = opt_parse_long("--resize", optarg, 0, 65536); break;
+		case O_CROP: crop = opt_parse_long("--crop", optarg, 0, 65536); break;
+		case O_FILTER: filter = optarg; break;
+		case O_MEAN: mean = optarg; break;
+		case O_STD: std = optarg; break;
+		case O_FAST: o->ip.fast = 1; break;
+		case O_FULL: o->ip.full_decode = 1; break;
+		case O_MAXPX: o->ip.max_pixels = (unsigned long long)opt_parse_long("--max-pixels", optarg, 1, __LONG_MAX__); break;
+		case 'l': o->labels_path = optarg; break;
+		case 'w': o->wnids_path = optarg; break;
+		case 'j': o->jobs = (int)opt_parse_long("--jobs", optarg, 1, MAX_JOBS); break;
+		case O_SHARD: {
+			char *slash = strchr(optarg, '/');
+			if (!slash)
+				diag_usage("--shard: expected I/N, got '%s'", optarg);
+			*slash = 0;
+			o->shard_i = (int)opt_parse_long("--shard", optarg, 0, 1 << 30);
+			o->shard_n = (int)opt_parse_long("--shard", slash + 1, 1, 1 << 30);
+			*slash = '/';
+			if (o->shard_i >= o->shard_n)
+				diag_usage("--shard %s: I must be less than N", optarg);
+			break;
+		}
+		case O_STRICT: o->strict = 1; break;
+		case 'h': usage();
+		default: diag_usage("unknown option");
+		}
+	}
+	if (img_preset(preset, &o->ip) != 0)
+		diag_usage("--preset: unknown preset '%s' (%s)", preset, img_preset_names());
+	if (dtype_parse(dtype, strlen(dtype), 1, &o->ip.dtype) != 0 ||
+	    (o->ip.dtype != DTYPE_UINT8 && o->ip.dtype != DTYPE_FLOAT32 && o->ip.dtype != DTYPE_FLOAT16))
+		diag_usage("--dtype: expected uint8, float32 or float16, got '%s'", dtype);
+	snprintf(o->dtype_name, sizeof o->dtype_name, "%s", dtype);
+	if (resize >= 0)
+		o->ip.resize = (int)resize;
+	if (crop >= 0)
+		o->ip.crop = (int)crop;
+	if (filter && img_filter_parse(filter, &o->ip.filter) != 0)
+		diag_usage("--filter: expected bilinear, bicubic, box, hamming or lanczos, got '%s'", filter);
+	if (mean)
+		opt_parse_floats("--mean", mean, o->ip.mean, 3);
+	if (std)
+		opt_parse_floats("--std", std, o->ip.std, 3);
+	for (int i = 0; i < 3; i++)
+		if (o->ip.std[i] == 0.0f)
+			diag_usage("--std: values must not be zero");
+	o->inputs = argv + optind;
+	o->ninputs = argc - optind;
+}
+
+/* ---- labels: a small string -> int hash table ---- */
+
+typedef struct {
+	char **keys;
+	int64_t *vals;
+	size_t cap, n;
+} table_t;
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static void table_put(table_t *t, const char *key, int64_t val)
+{
+	if (2 * (t->n + 1) > t->cap) {
+		table_t g = {0};
+		g.cap = t->cap ? 2 * t->cap : 1024;
+		g.keys = calloc(g.cap, sizeof *g.keys);
+		g.vals = calloc(g.cap, sizeof *g.vals);
+		if (!g.keys || !g.vals)
+			diag_fatal("out of memory for labels");
+		for (size_t i = 0; i < t->cap; i++)
+			if (t->keys[i])
+				for (size_t j = hash_str(t->keys[i]) & (g.cap - 1);; j = (j + 1) & (g.cap - 1))
+					if (!g.keys[j]) {
+						g.keys[j] = t->keys[i];
+						g.vals[j] = t->vals[i];
+						g.n++;
+						break;
+					}
+		free(t->keys);
+		free(t->vals);
+		*t = g;
+	}
+	for (size_t j = hash_str(key) & (t->cap - 1);; j = (j + 1) & (t->cap - 1)) {
+		if (!t->keys[j]) {
+			t->keys[j] = strdup(key);
+			if (!t->keys[j])
+				diag_fatal("out of memory for labels");
+			t->vals[j] = val;
+			t->n++;
+			return;
+		}
+		if (strcmp(t->keys[j], key) == 0) {
+			t->vals[j] = val; /* a later row wins */
+			return;
+		}
+	}
+}
+
+static int table_get(const table_t *t, const char *key, int64_t *val)
+{
+	if (!t->cap)
+		return -1;
+	for (size_t j = hash_str(key) & (t->cap - 1); t->keys[j]; j = (j + 1) & (t->cap - 1))
+		if (strcmp(t->keys[j], key) == 0) {
+			*val = t->vals[j];
+			return 0;
+		}
+	return -1;
+}
+
+static void table_free(table_t *t)
+{
+	for (size_t i = 0; i < t->cap; i++)
+		free(t->keys[i]);
+	free(t->keys);
+	free(t->vals);
+	memset(t, 0, sizeof *t);
+}
+
+static int parse_index(const char *s, int64_t *v)
+{
+	char *end;
+	errno = 0;
+	long long x = strtoll(s, &end, 10);
+	if (errno || end == s || *end || x < 0 || x > INT32_MAX)
+		return -1;
+	*v = x;
+	return 0;
+}
+
+/* labels.tsv: file<TAB>index or file<TAB>wnid<TAB>index; a first line whose
+ * last column is not an index is a header. */
+static void load_labels(const char *path, table_t *t)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		diag_fatal("%s: %s", path, strerror(errno));
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	long lineno = 0;
+	while ((len = getline(&line, &cap, f)) >= 0) {
+		lineno++;
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = 0;
+		if (len == 0)
+			continue;
+		char *col[4];
+		int ncol = 0;
+		for (char *p = line; ncol < 4;) {
+			col[ncol++] = p;
+			char *tab = strchr(p, '\t');
+			if (!tab)
+				break;
+			*tab = 0;
+			p = tab + 1;
+		}
+		int64_t idx;
+		if ((ncol == 2 || ncol == 3) && parse_index(col[ncol - 1], &idx) == 0 && col[0][0]) {
+			table_put(t, col[0], idx);
+			continue;
+		}
+		if (lineno == 1 && (ncol == 2 || ncol == 3))
+			continue; /* header */
+		diag_fatal("%s:%ld: expected file<TAB>index or file<TAB>wnid<TAB>index", path, lineno);
+	}
+	free(line);
+	if (ferror(f))
+		diag_fatal("%s: read error", path);
+	fclose(f);
+	if (t->n == 0)
+		diag_fatal("%s: no labels in it", path);
+}
+
+static void load_wnids(const char *path, table_t *t)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		diag_fatal("%s: %s", path, strerror(errno));
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int64_t idx = 0;
+	while ((len = getline(&line, &cap, f)) >= 0) {
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' '))
+			line[--len] = 0;
+		if (len == 0)
+			diag_fatal("%s:%lld: empty line (line i must be the wnid of class i)", path, (long long)idx + 1);
+		table_put(t, line, idx++);
+	}
+	free(line);
+	fclose(f);
+	if (idx == 0)
+		diag_fatal("%s: no wnids in it", path);
+}
+
+typedef struct {
+	table_t labels, wnids;
+	int have_labels, have_wnids;
+} labeler_t;
+
+static const char *base_name(const char *p)
+{
+	const char *s = strrchr(p, '/');
+	return s ? s + 1 : p;
+}
+
+static int64_t label_of(const labeler_t *lb, const char *id, const char *path)
+{
+	int64_t v;
+	if (lb->have_labels && (table_get(&lb->labels, id, &v) == 0 || table_get(&lb->labels, path, &v) == 0 ||
+				table_get(&lb->labels, base_name(path), &v) == 0))
+		return v;
+	if (lb->have_wnids) {
+		char buf[256];
+		const char *b = base_name(path);
+		if (b > path) { /* the parent folder's name */
+			const char *e = b - 1, *s = e;
+			while (s > path && s[-1] != '/')
+				s--;
+			size_t n = (size_t)(e - s);
+			if (n < sizeof buf) {
+				memcpy(buf, s, n);
+				buf[n] = 0;
+				if (table_get(&lb->wnids, buf, &v) == 0)
+					return v;
+			}
+		}
+		const char *us = strchr(b, '_');
+		if (us && (size_t)(us - b) < sizeof buf) {
+			memcpy(buf, b, (size_t)(us - b));
+			buf[us - b] = 0;
+			if (table_get(&lb->wnids, buf, &v) == 0)
+				return v;
+		}
+	}
+	return -1;
+}
+
+/* ---- inputs: arguments, directory walks, stdin lines ---- */
+
+typedef struct {
+	char *id;
+	char *path;
+	char *error; /* a problem found while listing (unreadable directory) */
+} input_t;
+
+typedef struct {
+	input_t *v;
+	size_t n, cap;
+} input_list_t;
+
+static void list_add(input_list_t *l, char *id, char *path, char *error)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 256;
+		l->v = realloc(l->v, l->cap * sizeof *l->v);
+		if (!l->v)
+			diag_fatal("out of memory listing inputs");
+	}
+	if (!id || !path)
+		diag_fatal("out of memory listing inputs");
+	l->v[l->n++] = (input_t){id, path, error};
+}
+
+static char *join(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	int slash = la > 0 && a[la - 1] != '/';
+	char *s = malloc(la + lb + 2);
+	if (!s)
+		diag_fatal("out of memory");
+	memcpy(s, a, la);
+	if (slash)
+		s[la++] = '/';
+	memcpy(s + la, b, lb + 1);
+	return s;
+}
+
+static int looks_like_image(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return 1; /* unreadable: list it, the error record says why */
+	unsigned char head[16];
+	size_t n = fread(head, 1, sizeof head, f);
+	fclose(f);
+	const char *k = img_sniff(head, n);
+	return k && (strcmp(k, "jpeg") == 0 || strcmp(k, "png") == 0);
+}
+
+/* Collect image files under root/rel into l (ids relative to root). */
+static void walk_dir(const char *root, const char *rel, int depth, input_list_t *l)
+{
+	char *dir = rel[0] ? join(root, rel) : strdup(root);
+	DIR *d = opendir(dir);
+	if (!d) {
+		char msg[300];
+		snprintf(msg, sizeof msg, "cannot read directory: %s", strerror(errno));
+		list_add(l, strdup(rel[0] ? rel : "."), strdup(dir), strdup(msg));
+		free(dir);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		char *r = rel[0] ? join(rel, e->d_name) : strdup(e->d_name);
+		char *p = join(root, r);
+		struct stat st;
+		if (stat(p, &st) != 0) {
+			free(r);
+			free(p);
+			continue; /* a dangling link: nothing to decode */
+		}
+		if (S_ISDIR(st.st_mode)) {
+			if (depth < MAX_DIR_DEPTH)
+				walk_dir(root, r, depth + 1, l);
+			free(r);
+			free(p);
+		} else if (S_ISREG(st.st_mode) && (img_has_image_extension(e->d_name) || looks_like_image(p))) {
+			list_add(l, r, p, NULL);
+		} else {
+			free(r);
+			free(p);
+		}
+	}
+	closedir(d);
+	free(dir);
+}
+
+static int cmp_input(const void *a, const void *b)
+{
+	return strcmp(((const input_t *)a)->id, ((const input_t *)b)->id);
+}
+
+typedef struct {
+	char **args;
+	int nargs, arg;      /* next argument */
+	input_list_t dir;    /* the current directory's files, sorted */
+	size_t dir_pos;
+	int reading_stdin;
+	char *line;
+	size_t line_cap;
+	uint64_t seen;       /* inputs met so far, for sharding */
+	int shard_i, shard_n;
+} source_t;
+
+/* The next input of any kind, before sharding. Returns 0 at the end. */
+static int source_next_any(source_t *s, input_t *in)
+{
+	for (;;) {
+		if (s->dir_pos < s->dir.n) {
+			*in = s->dir.v[s->dir_pos++];
+			return 1;
+		}
+		if (s->reading_stdin) {
+			ssize_t len = getline(&s->line, &s->line_cap, stdin);
+			if (len < 0) {
+				if (ferror(stdin))
+					diag_fatal("stdin: read error: %s", strerror(errno));
+				s->reading_stdin = 0;
+				continue;
+			}
+			while (len > 0 && (s->line[len - 1] == '\n' || s->line[len - 1] == '\r'))
+				s->line[--len] = 0;
+			if (len == 0)
+				continue;
+			*in = (input_t){strdup(s->line), strdup(s->line), NULL};
+			if (!in->id || !in->path)
+				diag_fatal("out of memory");
+			return 1;
+		}
+		if (s->arg >= s->nargs)
+			return 0;
+		const char *a = s->args[s->arg++];
+		if (strcmp(a, "-") == 0) {
+			s->reading_stdin = 1;
+			continue;
+		}
+		struct stat st;
+		if (stat(a, &st) == 0 && S_ISDIR(st.st_mode)) {
+			free(s->dir.v);
+			memset(&s->dir, 0, sizeof s->dir);
+			s->dir_pos = 0;
+			walk_dir(a, "", 0, &s->dir);
+			if (s->dir.n > 1)
+				qsort(s->dir.v, s->dir.n, sizeof *s->dir.v, cmp_input);
+			if (s->dir.n == 0)
+				diag_msg("%s: no image files in this directory", a);
+			continue;
+		}
+		*in = (input_t){strdup(a), strdup(a), NULL};
+		if (!in->id || !in->path)
+			diag_fatal("out of memory");
+		return 1;
+	}
+}
+
+static int source_next(source_t *s, input_t *in)
+{
+	for (;;) {
+		if (!source_next_any(s, in))
+			return 0;
+		if ((s->seen++ % (uint64_t)s->shard_n) == (uint64_t)s->shard_i)
+			return 1;
+		free(in->id);
+		free(in->path);
+		free(in->error);
+	}
+}
+
+static void source_free(source_t *s)
+{
+	for (size_t i = s->dir_pos; i < s->dir.n; i++) {
+		free(s->dir.v[i].id);
+		free(s->dir.v[i].path);
+		free(s->dir.v[i].error);
+	}
+	free(s->dir.v);
+	free(s->line);
+	memset(s, 0, sizeof *s);
+}
+
+/* ---- one input ---- */
+
+typedef struct {
+	input_t in;
+	int64_t label;
+	img_result_t res;
+	uint64_t seq;
+	int state; /* SLOT_* */
+} slot_t;
+
+enum {
+	SLOT_FREE,
+	SLOT_BUSY,
+	SLOT_DONE
+};
+
+static void process_one(const options_t *o, const labeler_t *lb, img_ctx_t *ctx, slot_t *s)
+{
+	s->label = label_of(lb, s->in.id, s->in.path);
+	if (s->in.error) {
+		s->res.ok = 0;
+		s->res.warning[0] = 0;
+		snprintf(s->res.message, sizeof s->res.message, "%s", s->in.error);
+		return;
+	}
+	img_process_file(ctx, &o->ip, s->in.path, &s->res);
+}
+
+typedef struct {
+	long long ok, failed, unlabeled;
+} counts_t;
+
+/* Write the slot's record and its stderr lines; frees the input names. */
+static void emit(rec_writer_t *w, const options_t *o, slot_t *s, counts_t *n)
+{
+	if (s->res.warning[0])
+		diag_msg("%s: %s", s->in.path, s->res.warning);
+	if ((o->labels_path || o->wnids_path) && s->label < 0)
+		n->unlabeled++;
+	if (!s->res.ok) {
+		diag_msg("%s: %s", s->in.path, s->res.message);
+		rec_write_error(w, s->in.id, s->in.path, s->label, s->res.message);
+		n->failed++;
+	} else {
+		msgpack_packer *pk = rec_writer_pk(w);
+		msgpack_pack_map(pk, 7);
+		pk_kv_str(pk, "type", "image");
+		pk_kv_str(pk, "id", s->in.id);
+		pk_kv_str(pk, "path", s->in.path);
+		pk_kv_int(pk, "label", s->label);
+		pk_kv_str(pk, "preset", o->ip.preset);
+		pk_str(pk, "source_size");
+		msgpack_pack_array(pk, 2);
+		msgpack_pack_int64(pk, s->res.src_h);
+		msgpack_pack_int64(pk, s->res.src_w);
+		pk_kv_tensor(pk, "tensor", s->res.dtype, s->res.ndim, s->res.shape, s->res.data);
+		rec_writer_end_record(w);
+		n->ok++;
+	}
+	free(s->in.id);
+	free(s->in.path);
+	free(s->in.error);
+	memset(&s->in, 0, sizeof s->in);
+}
+
+/* ---- the parallel run: workers decode into a ring of slots, main writes in order ---- */
+
+typedef struct {
+	const options_t *o;
+	const labeler_t *lb;
+	source_t *src;
+	pthread_mutex_t mu;
+	pthread_cond_t done, space;
+	slot_t *slots;
+	size_t nslots;
+	uint64_t next_seq; /* next input to hand out */
+	uint64_t written;  /* next record to write */
+	int eof, stop;
+} pool_t;
+
+static void *worker(void *arg)
+{
+	pool_t *p = arg;
+	img_ctx_t *ctx = img_ctx_new();
+	if (!ctx)
+		diag_fatal("out of memory starting a decoder");
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->stop && !p->eof && p->next_seq - p->written >= p->nslots)
+			pthread_cond_wait(&p->space, &p->mu);
+		if (p->stop || p->eof)
+			break;
+		input_t in;
+		if (!source_next(p->src, &in)) {
+			p->eof = 1;
+			pthread_cond_broadcast(&p->done);
+			break;
+		}
+		slot_t *s = &p->slots[p->next_seq % p->nslots];
+		s->seq = p->next_seq++;
+		s->in = in;
+		s->state = SLOT_BUSY;
+		pthread_mutex_unlock(&p->mu);
+		process_one(p->o, p->lb, ctx, s);
+		pthread_mutex_lock(&p->mu);
+		s->state = SLOT_DONE;
+		pthread_cond_broadcast(&p->done);
+	}
+	pthread_mutex_unlock(&p->mu);
+	img_ctx_free(ctx);
+	return NULL;
+}
+
+static void run_parallel(const options_t *o, const labeler_t *lb, source_t *src, rec_writer_t *w, counts_t *n)
+{
+	pool_t p = {.o = o, .lb = lb, .src = src};
+	p.nslots = (size_t)o->jobs * SLOTS_PER_JOB;
+	p.slots = calloc(p.nslots, sizeof *p.slots);
+	pthread_t *tid = calloc((size_t)o->jobs, sizeof *tid);
+	if (!p.slots || !tid)
+		diag_fatal("out of memory");
+	pthread_mutex_init(&p.mu, NULL);
+	pthread_cond_init(&p.done, NULL);
+	pthread_cond_init(&p.space, NULL);
+	for (int i = 0; i < o->jobs; i++)
+		if (pthread_create(&tid[i], NULL, worker, &p) != 0)
+			diag_fatal("cannot start thread: %s", strerror(errno));
+	pthread_mutex_lock(&p.mu);
+	for (;;) {
+		slot_t *s = &p.slots[p.written % p.nslots];
+		while (!(s->state == SLOT_DONE && s->seq == p.written) && !(p.eof && p.written == p.next_seq))
+			pthread_cond_wait(&p.done, &p.mu);
+		if (s->state != SLOT_DONE || s->seq != p.written)
+			break; /* all written */
+		pthread_mutex_unlock(&p.mu);
+		emit(w, o, s, n);
+		int failed = !s->res.ok;
+		pthread_mutex_lock(&p.mu);
+		s->state = SLOT_FREE;
+		p.written++;
+		pthread_cond_broadcast(&p.space);
+		if (failed && o->strict) {
+			p.stop = 1;
+			pthread_cond_broadcast(&p.space);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&p.mu);
+	for (int i = 0; i < o->jobs; i++)
+		pthread_join(tid[i], NULL);
+	for (size_t i = 0; i < p.nslots; i++) {
+		free(p.slots[i].in.id);
+		free(p.slots[i].in.path);
+		free(p.slots[i].in.error);
+		img_result_free(&p.slots[i].res);
+	}
+	free(p.slots);
+	free(tid);
+	pthread_mutex_destroy(&p.mu);
+	pthread_cond_destroy(&p.done);
+	pthread_cond_destroy(&p.space);
+}
+
+static void run_serial(const options_t *o, const labeler_t *lb, source_t *src, rec_writer_t *w, counts_t *n)
+{
+	img_ctx_t *ctx = img_ctx_new();
+	if (!ctx)
+		diag_fatal("out of memory starting a decoder");
+	slot_t s;
+	memset(&s, 0, sizeof s);
+	while (source_next(src, &s.in)) {
+		process_one(o, lb, ctx, &s);
+		emit(w, o, &s, n);
+		if (!s.res.ok && o->strict)
+			break;
+	}
+	img_result_free(&s.res);
+	img_ctx_free(ctx);
+}
+
+static void pack_floats(msgpack_packer *pk, const char *key, const float *v, int n)
+{
+	pk_str(pk, key);
+	msgpack_pack_array(pk, (size_t)n);
+	for (int i = 0; i < n; i++)
+		msgpack_pack_float(pk, v[i]); /* the float32 values the math uses */
+}
+
+static void write_header(rec_writer_t *w, const options_t *o, int argc, char **argv)
+{
+	rec_write_header_begin(w, argc, argv, 12);
+	msgpack_packer *pk = rec_writer_pk(w);
+	pk_kv_str(pk, "preset", o->ip.preset);
+	pk_kv_str(pk, "dtype", o->dtype_name);
+	pk_kv_int(pk, "resize", o->ip.resize);
+	pk_kv_int(pk, "crop", o->ip.crop);
+	pk_kv_str(pk, "filter", img_filter_name(o->ip.filter));
+	pack_floats(pk, "mean", o->ip.mean, 3);
+	pack_floats(pk, "std", o->ip.std, 3);
+	pk_kv_str(pk, "rgb_convert", o->ip.rgb_first ? "on-load" : "after-resize");
+	pk_kv_str(pk, "decode", o->ip.fast ? "fast" : "exact");
+	pk_kv_str(pk, "labels", o->labels_path);
+	pk_kv_str(pk, "wnids", o->wnids_path);
+	char shard[64];
+	snprintf(shard, sizeof shard, "%d/%d", o->shard_i, o->shard_n);
+	pk_kv_str(pk, "shard", o->shard_n > 1 ? shard : NULL);
+}
+
+int main(int argc, char **argv)
+{
+	diag_init(argv[0]);
+	options_t o;
+	parse_args(argc, argv, &o);
+	labeler_t lb;
+	memset(&lb, 0, sizeof lb);
+	if (o.labels_path) {
+		load_labels(o.labels_path, &lb.labels);
+		lb.have_labels = 1;
+	}
+	if (o.wnids_path) {
+		load_wnids(o.wnids_path, &lb.wnids);
+		lb.have_wnids = 1;
+	}
+	rec_writer_t *w = rec_writer_stdout(0);
+	write_header(w, &o, argc, argv);
+
+	static char *stdin_only[] = {"-"};
+	source_t src = {.args = o.ninputs ? o.inputs : stdin_only, .nargs = o.ninputs ? o.ninputs : 1,
+			.shard_i = o.shard_i, .shard_n = o.shard_n};
+	counts_t n = {0, 0, 0};
+	double t0 = time_now();
+	if (o.jobs > 1)
+		run_parallel(&o, &lb, &src, w, &n);
+	else
+		run_serial(&o, &lb, &src, w, &n);
+	double secs = time_now() - t0;
+
+	if (n.unlabeled > 0)
+		diag_msg("%s: no label for %lld of %lld inputs (label -1)",
+			 o.labels_path && o.wnids_path ? "labels and wnids" : o.labels_path ? o.labels_path : o.wnids_path,
+			 n.unlabeled, n.ok + n.failed);
+	msgpack_packer *pk = rec_writer_pk(w);
+	msgpack_pack_map(pk, 8);
+	pk_kv_str(pk, "type", "stats");
+	pk_kv_str(pk, "producer", diag_prog());
+	pk_kv_int(pk, "images", n.ok);
+	pk_kv_int(pk, "errors", n.failed);
+	pk_kv_double(pk, "seconds", secs);
+	pk_kv_double(pk, "images_per_s", secs > 0 ? (double)(n.ok + n.failed) / secs : 0.0);
+	pk_kv_int(pk, "peak_memory_bytes", mem_peak_rss());
+	pk_kv_int(pk, "threads", o.jobs);
+	rec_writer_end_record(w);
+	rec_writer_close(w);
+
+	source_free(&src);
+	table_free(&lb.labels);
+	table_free(&lb.wnids);
+	return n.failed ? EXIT_SOME_FAILED : EXIT_OK;
+}

@@ -1,0 +1,723 @@
+/* rnencode - encode images with torchvision ResNet-50 or CLIP RN50.
+ *
+ * Records in (stdin): `image` records (SPEC.md section 1): tensor uint8
+ * [224,224,3] RGB crops (normalized here with the model's mean/std) or
+ * float32/float16 [3,224,224] already normalized.
+ * Records out: our header, then per image one `logits` [1000] (resnet50;
+ * `features` [2048] with --features) or `embedding` [1024] (clip-rn50) with
+ * the image record's other keys kept, or an `error` record; earlier headers,
+ * error records and unknown records pass through unchanged, in input order;
+ * a `stats` record at the end.
+ * How: model/net.c binds the checkpoint and folds BatchNorm; the compute runs
+ * on a backend (model/cpu_dnnl.c on oneDNN, gpu/ with CUDA) in batches, with
+ * records held in a queue until their batch is done, so memory is bounded by
+ * the batch size whatever the stream's length.
+ * It does not decode images (imgdecode does), resize, or score (zscore).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ckpt.h"
+#include "diag.h"
+#include "model/net.h"
+#include "record.h"
+#include "tensor.h"
+
+enum {
+	DEFAULT_BATCH_CPU = 8,
+	DEFAULT_BATCH_CUDA = 64,
+	HELD_LIMIT = 64 << 20 /* bytes of queued non-image records that force a partial batch */
+};
+
+typedef enum {
+	DEV_AUTO,
+	DEV_CPU,
+	DEV_CUDA
+} device_t;
+
+typedef struct {
+	const char *model;
+	const char *weights;
+	int features;
+	int fp16;
+	int batch; /* 0: per device */
+	int threads;
+	device_t device;
+	int gpu;
+	int tf32;
+	const char *mem_trace;
+	size_t max_record;
+} options_t;
+
+DIAG_NORETURN static void usage(void)
+{
+	printf("Usage: rnencode [OPTIONS] < images.mp > encodings.mp\n"
+	       "Encode `image` records with torchvision ResNet-50 (-> `logits` [1000]) or\n"
+	       "OpenAI CLIP RN50 (-> `embedding` [1024], not normalized). Other records pass\n"
+	       "through in order; a `stats` record (time, images/s, peak memory) ends the output.\n"
+	       "\n"
+	       "  -m, --model M        resnet50 | clip-rn50 (default: from the first image's\n"
+	       "                       preset: clip -> clip-rn50, imagenet* -> resnet50)\n"
+	       "  -w, --weights FILE   checkpoint: torchvision .pth, CLIP's RN50.pt (TorchScript),\n"
+	       "                       a state dict with or without the `visual.` prefix, or\n"
+	       "                       safetensors (default: $RNENC_WEIGHTS/, else\n"
+	       "                       ${XDG_CACHE_HOME:-~/.cache}/rnencode/weights/, files\n"
+	       "                       resnet50-0676ba61.pth (resnet50; resnet50-11ad3fa6.pth\n"
+	       "                       for the imagenet-v2 preset) and RN50.pt; `make weights`)\n"
+	       "      --features       resnet50: write `features` [2048], the pooled vector\n"
+	       "                       before the classifier, instead of logits\n"
+	       "      --fp16           FP16 weights and FP16 activations between layers, FP32\n"
+	       "                       arithmetic inside each layer (BatchNorm folded in FP32\n"
+	       "                       first); outputs are float16. On the CPU this emulates\n"
+	       "                       the GPU's FP16 numbers (it is not faster there; bf16 is\n"
+	       "                       not used).\n"
+	       "  -b, --batch N        images per batch (default %d on the CPU, %d on CUDA);\n"
+	       "                       results move with it by rounding only (FP32: about\n"
+	       "                       1e-5 relative; FP16 up to about 1e-2)\n"
+	       "  -d, --device D       auto | cpu | cuda (default auto: cuda when this build has\n"
+	       "                       it and a GPU is present, else cpu with a note)\n"
+	       "      --gpu N          CUDA device ordinal (default 0)\n"
+	       "      --tf32           CUDA: let FP32 convolutions and GEMMs use TF32 tensor\n"
+	       "                       cores (faster, ~1e-3 relative error; default true FP32)\n"
+	       "      --mem-trace FILE CUDA: write the device allocation timeline to FILE\n"
+	       "                       (TSV: time_s bytes_in_use tag)\n"
+	       "  -j, --threads N      CPU threads (default: all cores available)\n"
+	       "      --max-record B   refuse input records larger than B bytes (default 1 GiB)\n"
+	       "  -h, --help           this help\n"
+	       "\n"
+	       "Input images: uint8 [224,224,3] (normalized here with the model's mean/std),\n"
+	       "or float32/float16 [3,224,224] taken as normalized. An image whose preset\n"
+	       "does not match the model, or of another shape or dtype, becomes an `error`\n"
+	       "record and the run goes on.\n"
+	       "\n"
+	       "Examples:\n"
+	       "  imgdecode --preset clip photos/ | rnencode --fp16 | zscore | topk\n"
+	       "  imgdecode --preset imagenet -j 2 val/ | rnencode --model resnet50 \\\n"
+	       "      --weights resnet50-0676ba61.pth > logits.mp\n"
+	       "  rnencode --device cpu --threads 4 --batch 16 < crops.mp | recview -t stats\n"
+	       "\n"
+	       "Environment: RNENC_WEIGHTS (weights directory, above); OMP_WAIT_POLICY:\n"
+	       "rnencode sets PASSIVE unless it or GOMP_SPINCOUNT is set (CPU threads sleep\n"
+	       "instead of spinning between layers: several times faster when other pipeline\n"
+	       "stages share the cores).\n"
+	       "\n"
+	       "Exit status: 0 ok, 1 some images failed (error records written),\n"
+	       "2 usage error or fatal failure (weights, stream, device).\n",
+	       DEFAULT_BATCH_CPU, DEFAULT_BATCH_CUDA);
+	exit(EXIT_OK);
+}
+
+static void parse_args(int argc, char **argv, options_t *o)
+{
+	static const struct option longopts[] = {
+		{"model", required_argument, NULL, 'm'},   {"weights", required_argument, NULL, 'w'},
+		{"features", no_argument, NULL, 'F'},      {"fp16", no_argument, NULL, 'H'},
+		{"batch", required_argument, NULL, 'b'},   {"device", required_argument, NULL, 'd'},
+		{"gpu", required_argument, NULL, 'G'},     {"threads", required_argument, NULL, 'j'},
+		{"max-record", required_argument, NULL, 'M'}, {"help", no_argument, NULL, 'h'},
+		{"tf32", no_argument, NULL, 'T'},          {"mem-trace", required_argument, NULL, 'R'},
+		{NULL, 0, NULL, 0}};
+	memset(o, 0, sizeof *o);
+	o->max_record = REC_DEFAULT_MAX_RECORD;
+	int c;
+	while ((c = getopt_long(argc, argv, "m:w:b:d:j:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm': o->model = optarg; break;
+		case 'w': o->weights = optarg; break;
+		case 'F': o->features = 1; break;
+		case 'H': o->fp16 = 1; break;
+		case 'b': o->batch = (int)opt_parse_long("--batch", optarg, 1, 4096); break;
+		case 'd':
+			if (strcmp(optarg, "auto") == 0)
+				o->device = DEV_AUTO;
+			else if (strcmp(optarg, "cpu") == 0)
+				o->device = DEV_CPU;
+			else if (strcmp(optarg, "cuda") == 0)
+				o->device = DEV_CUDA;
+			else
+				diag_usage("--device: '%s' is not auto, cpu or cuda", optarg);
+			break;
+		case 'T': o->tf32 = 1; break;
+		case 'R': o->mem_trace = optarg; break;
+		case 'G': o->gpu = (int)opt_parse_long("--gpu", optarg, 0, 64); break;
+		case 'j': o->threads = (int)opt_parse_long("--threads", optarg, 1, 1024); break;
+		case 'M': o->max_record = (size_t)opt_parse_long("--max-record", optarg, 16, __LONG_MAX__); break;
+		case 'h': usage();
+		default: diag_usage("unknown option");
+		}
+	}
+	if (optind < argc)
+		diag_usage("unexpected argument '%s' (records come on stdin)", argv[optind]);
+	net_kind_t k;
+	if (o->model && net_kind_parse(o->model, &k) != 0)
+		diag_usage("--model: '%s' is not resnet50 or clip-rn50", o->model);
+	if (o->tf32 && o->fp16)
+		diag_usage("--tf32 is for FP32 runs; --fp16 already uses the tensor cores");
+	if (o->model && o->features && k != MODEL_RESNET50)
+		diag_usage("--features is for resnet50 (clip-rn50's embedding is its feature vector)");
+}
+
+/* ---- the queue of records waiting for their batch ---- */
+
+typedef enum {
+	ITEM_RAW,   /* pass through: raw bytes */
+	ITEM_ERROR, /* an error record to write */
+	ITEM_IMAGE  /* prefix bytes of the output record; the tensor comes from batch `seq` */
+} item_kind_t;
+
+typedef struct {
+	item_kind_t kind;
+	unsigned char *bytes; /* RAW: the record; IMAGE: map header + keys up to "tensor" */
+	size_t len;
+	char *id, *path, *message; /* ERROR */
+	int64_t label;
+	long seq;  /* IMAGE: batch number */
+	int slot;  /* IMAGE: index in the batch */
+} item_t;
+
+typedef struct {
+	item_t *v;
+	size_t head, n, cap;
+	size_t held_bytes; /* RAW bytes queued */
+} queue_t;
+
+static item_t *queue_push(queue_t *q)
+{
+	if (q->n == q->cap) {
+		size_t cap = q->cap ? 2 * q->cap : 64;
+		item_t *v = malloc(cap * sizeof *v);
+		if (!v)
+			diag_fatal("out of memory");
+		for (size_t i = 0; i < q->n; i++)
+			v[i] = q->v[(q->head + i) % q->cap];
+		free(q->v);
+		q->v = v;
+		q->head = 0;
+		q->cap = cap;
+	}
+	item_t *it = &q->v[(q->head + q->n++) % q->cap];
+	memset(it, 0, sizeof *it);
+	return it;
+}
+
+static void *memdup(const void *p, size_t n)
+{
+	void *d = malloc(n ? n : 1);
+	if (!d)
+		diag_fatal("out of memory");
+	memcpy(d, p, n);
+	return d;
+}
+
+/* ---- the run ---- */
+
+typedef struct {
+	options_t *o;
+	rec_writer_t *w;
+	const enc_backend_t *be;
+	encoder_t *enc;
+	net_t net;
+	int out_dim;
+	const char *out_type;
+	const char *precision;
+	queue_t q;
+	/* the batch being filled */
+	enc_input_t fmt;
+	void *inbuf;
+	int fill;
+	long seq;      /* number of the batch being filled */
+	long done_seq; /* batches whose outputs were written: 0..done_seq-1 */
+	int inflight;
+	float *out;    /* [batch][out_dim] of the batch last waited for */
+	int batch;
+	long images, failed;
+	double t_start;
+} run_t;
+
+static void write_image(run_t *r, const item_t *it)
+{
+	rec_write_raw(r->w, it->bytes, it->len);
+	const float *y = r->out + (size_t)it->slot * (size_t)r->out_dim;
+	int64_t shape[1] = {r->out_dim};
+	if (r->o->fp16) {
+		uint16_t *h = malloc((size_t)r->out_dim * sizeof *h);
+		if (!h)
+			diag_fatal("out of memory");
+		tensor_f32_to_f16(y, h, (size_t)r->out_dim);
+		pk_tensor(rec_writer_pk(r->w), DTYPE_FLOAT16, 1, shape, h);
+		free(h);
+	} else {
+		pk_tensor(rec_writer_pk(r->w), DTYPE_FLOAT32, 1, shape, y);
+	}
+	rec_writer_end_record(r->w);
+}
+
+/* Write queued items up to the first image of a batch not yet finished. */
+static void queue_drain(run_t *r)
+{
+	queue_t *q = &r->q;
+	while (q->n) {
+		item_t *it = &q->v[q->head];
+		if (it->kind == ITEM_IMAGE && it->seq >= r->done_seq)
+			break;
+		if (it->kind == ITEM_RAW) {
+			rec_write_raw(r->w, it->bytes, it->len);
+			rec_writer_end_record(r->w);
+			q->held_bytes -= it->len;
+		} else if (it->kind == ITEM_ERROR) {
+			rec_write_error(r->w, it->id, it->path, it->label, it->message);
+		} else {
+			write_image(r, it);
+		}
+		free(it->bytes);
+		free(it->id);
+		free(it->path);
+		free(it->message);
+		q->head = (q->head + 1) % q->cap;
+		q->n--;
+	}
+}
+
+/* Wait for the oldest batch in flight and write what it completes. */
+static void wait_one(run_t *r)
+{
+	char err[512];
+	if (r->be->wait(r->enc, r->out, err, sizeof err) != 0)
+		diag_fatal("%s: %s", r->be->name, err);
+	r->inflight--;
+	r->done_seq++;
+	queue_drain(r);
+	double dt = time_now() - r->t_start; /* diag_progress: only on a terminal, rate-limited */
+	diag_progress("%ld images, %.1f images/s", r->images, dt > 0 ? (double)r->images / dt : 0.0);
+}
+
+static void submit_batch(run_t *r)
+{
+	if (r->fill == 0)
+		return;
+	char err[512];
+	if (r->be->submit(r->enc, r->fmt, r->fill, err, sizeof err) != 0)
+		diag_fatal("%s: %s", r->be->name, err);
+	r->images += r->fill;
+	r->inflight++;
+	r->seq++;
+	r->fill = 0;
+	r->inbuf = NULL;
+	while (r->inflight >= r->be->depth)
+		wait_one(r);
+}
+
+static void finish_all(run_t *r)
+{
+	submit_batch(r);
+	while (r->inflight > 0)
+		wait_one(r);
+	queue_drain(r);
+}
+
+/* A record that goes out as it is: now if nothing waits before it, else queued. */
+static void pass_or_queue(run_t *r, const record_t *rec)
+{
+	if (r->q.n == 0 && r->fill == 0) {
+		rec_pass(r->w, rec);
+		return;
+	}
+	item_t *it = queue_push(&r->q);
+	it->kind = ITEM_RAW;
+	it->bytes = memdup(rec->raw, rec->raw_len);
+	it->len = rec->raw_len;
+	r->q.held_bytes += rec->raw_len;
+	if (r->q.held_bytes > HELD_LIMIT) /* many records behind a partial batch: finish it */
+		finish_all(r);
+}
+
+static void fail_record(run_t *r, const record_t *rec, const char *msg)
+{
+	char *id = rec_dup_str(rec, "id");
+	diag_msg("%s: %s", id ? id : "record", msg);
+	r->failed++;
+	if (r->q.n == 0 && r->fill == 0) {
+		rec_write_error_for(r->w, rec, msg);
+		free(id);
+		return;
+	}
+	item_t *it = queue_push(&r->q);
+	it->kind = ITEM_ERROR;
+	if (!id) {
+		char buf[64];
+		snprintf(buf, sizeof buf, "#%llu", (unsigned long long)rec->index);
+		id = strdup(buf);
+	}
+	it->id = id;
+	it->path = rec_dup_str(rec, "path");
+	if (rec_get_int(rec, "label", &it->label) != 0)
+		it->label = -1;
+	it->message = strdup(msg);
+	if (!it->id || !it->message)
+		diag_fatal("out of memory");
+}
+
+/* Check an image record against the model; fills fmt and the tensor view.
+ * 0 ok, else -1 with msg. */
+static int image_check(run_t *r, const record_t *rec, tensor_t *t, enc_input_t *fmt, char *msg, size_t cap)
+{
+	char err[256], shape[96];
+	if (!rec_get(rec, "tensor")) {
+		snprintf(msg, cap, "image record has no tensor");
+		return -1;
+	}
+	if (rec_get_tensor(rec, "tensor", t, err, sizeof err) != 0) {
+		snprintf(msg, cap, "image has no valid tensor: %s", err);
+		return -1;
+	}
+	const char *preset;
+	size_t plen;
+	if (rec_get_str(rec, "preset", &preset, &plen) == 0 && !net_preset_matches(r->net.kind, preset, plen)) {
+		snprintf(msg, cap, "preset '%.*s' does not match model %s (it needs %s)", (int)plen, preset,
+			 r->net.name, r->net.kind == MODEL_CLIP_RN50 ? "clip" : "imagenet or imagenet-v2");
+		return -1;
+	}
+	const int64_t S = NET_INPUT_SIZE;
+	int hwc = t->ndim == 3 && t->shape[0] == S && t->shape[1] == S && t->shape[2] == 3;
+	int chw = t->ndim == 3 && t->shape[0] == 3 && t->shape[1] == S && t->shape[2] == S;
+	if (t->dtype == DTYPE_UINT8 && hwc)
+		*fmt = ENC_INPUT_U8_HWC;
+	else if (t->dtype == DTYPE_FLOAT32 && chw)
+		*fmt = ENC_INPUT_F32_CHW;
+	else if (t->dtype == DTYPE_FLOAT16 && chw)
+		*fmt = ENC_INPUT_F16_CHW;
+	else {
+		snprintf(msg, cap, "image tensor is %s %s; %s needs uint8 [224,224,3] or float32/float16 [3,224,224]",
+			 dtype_name(t->dtype), tensor_shape_str(t->shape, t->ndim, shape, sizeof shape), r->net.name);
+		return -1;
+	}
+	return 0;
+}
+
+static void add_image(run_t *r, const record_t *rec)
+{
+	tensor_t t;
+	enc_input_t fmt;
+	char msg[512];
+	if (image_check(r, rec, &t, &fmt, msg, sizeof msg) != 0) {
+		fail_record(r, rec, msg);
+		return;
+	}
+	if (r->fill > 0 && fmt != r->fmt) /* one input format per batch */
+		submit_batch(r);
+	if (r->fill == 0) {
+		r->fmt = fmt;
+		r->inbuf = r->be->input(r->enc, fmt);
+		if (!r->inbuf)
+			diag_fatal("%s: out of memory for the input buffer", r->be->name);
+	}
+	memcpy((char *)r->inbuf + (size_t)r->fill * t.nbytes, t.data, t.nbytes);
+
+	/* The output record: the image's keys except these, then ours. */
+	static const char *const skip[] = {"type", "tensor", "model", "precision", NULL};
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, rec_count_keys_except(rec, skip) + 4);
+	pk_kv_str(&pk, "type", r->out_type);
+	pk_copy_keys_except(&pk, rec, skip);
+	pk_kv_str(&pk, "model", r->net.name);
+	pk_kv_str(&pk, "precision", r->precision);
+	pk_str(&pk, "tensor");
+	item_t *it = queue_push(&r->q);
+	it->kind = ITEM_IMAGE;
+	it->bytes = (unsigned char *)sb.data; /* sbuffer memory is malloc'd: the item owns it */
+	it->len = sb.size;
+	it->seq = r->seq;
+	it->slot = r->fill;
+	if (++r->fill == r->batch)
+		submit_batch(r);
+}
+
+/* ---- weights ---- */
+
+static const char *default_weights_name(net_kind_t kind, const char *preset, size_t plen)
+{
+	if (kind == MODEL_CLIP_RN50)
+		return "RN50.pt";
+	if (preset && plen == 11 && memcmp(preset, "imagenet-v2", 11) == 0)
+		return "resnet50-11ad3fa6.pth";
+	return "resnet50-0676ba61.pth";
+}
+
+static char *default_weights_path(const char *name)
+{
+	const char *dir = getenv("RNENC_WEIGHTS"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	char buf[4096];
+	if (dir && *dir)
+		snprintf(buf, sizeof buf, "%s/%s", dir, name);
+	else if (xdg && *xdg)
+		snprintf(buf, sizeof buf, "%s/rnencode/weights/%s", xdg, name);
+	else
+		snprintf(buf, sizeof buf, "%s/.cache/rnencode/weights/%s", home ? home : ".", name);
+	char *p = strdup(buf);
+	if (!p)
+		diag_fatal("out of memory");
+	return p;
+}
+
+typedef struct {
+	const char *path;
+	char hex[65];
+	int rc, err;
+} hash_job_t;
+
+static void *hash_thread(void *arg)
+{
+	hash_job_t *j = arg;
+	j->rc = file_sha256(j->path, j->hex);
+	j->err = errno;
+	return NULL;
+}
+
+/* Backend for --device; fatal with one line when it cannot be had. */
+static const enc_backend_t *pick_backend(device_t dev)
+{
+	char why[256] = "";
+#ifdef HAVE_CUDA
+	if (dev != DEV_CPU) {
+		if (enc_backend_cuda.available(why, sizeof why))
+			return &enc_backend_cuda;
+		if (dev == DEV_CUDA)
+			diag_fatal("--device cuda: %s", why);
+		diag_msg("no usable GPU (%s): using the CPU", why);
+	}
+#else
+	if (dev == DEV_CUDA)
+		diag_fatal("--device cuda: this rnencode was built without CUDA (no nvcc at build time); "
+			   "use --device cpu");
+	(void)why;
+	if (dev == DEV_AUTO)
+		diag_msg("built without CUDA: using the CPU");
+#endif
+	return &enc_backend_cpu;
+}
+
+/* Load the model and start the backend; then write our header. */
+static void start(run_t *r, int argc, char **argv, net_kind_t kind, const char *preset, size_t plen)
+{
+	options_t *o = r->o;
+	char *wpath = o->weights ? strdup(o->weights) : default_weights_path(default_weights_name(kind, preset, plen));
+	if (!wpath)
+		diag_fatal("out of memory");
+	if (!o->weights && access(wpath, R_OK) != 0)
+		diag_fatal("no %s weights at %s: run `make weights` to fetch them, or pass --weights FILE",
+			   net_kind_name(kind), wpath);
+	char err[1024];
+	ckpt_t *ck = ckpt_open(wpath, err, sizeof err);
+	if (!ck)
+		diag_fatal("%s", err);
+	/* The header's sha256 reads the whole file again (255 MB for RN50.pt):
+	 * do it beside the binding and the backend's setup, not after them. */
+	hash_job_t hash = {.path = wpath};
+	pthread_t tid;
+	int threaded = pthread_create(&tid, NULL, hash_thread, &hash) == 0;
+	if (!threaded)
+		hash_thread(&hash);
+	if (net_load(&r->net, ck, kind, err, sizeof err) != 0)
+		diag_fatal("%s: %s", wpath, err);
+	const char *fmtname = ckpt_format_name(ckpt_format(ck));
+	ckpt_free(ck);
+
+	r->be = pick_backend(o->device);
+	r->batch = o->batch ? o->batch : r->be == &enc_backend_cpu ? DEFAULT_BATCH_CPU : DEFAULT_BATCH_CUDA;
+	enc_config_t cfg = {.precision = o->fp16 ? NET_FP16 : NET_FP32,
+			    .batch = r->batch,
+			    .threads = o->threads,
+			    .features = o->features,
+			    .device = o->gpu,
+			    .tf32 = o->tf32,
+			    .mem_trace = o->mem_trace};
+	int on_cpu = r->be == &enc_backend_cpu;
+	if (on_cpu && o->tf32)
+		diag_msg("--tf32: no TF32 on the CPU: computing in FP32");
+	if (on_cpu && o->mem_trace)
+		diag_msg("--mem-trace: the CPU backend writes no trace (its stats record has the peak)");
+	if (o->features && kind != MODEL_RESNET50)
+		diag_fatal("--features is for resnet50; the images are for %s", net_kind_name(kind));
+	r->enc = r->be->create(&r->net, &cfg, err, sizeof err);
+	if (!r->enc)
+		diag_fatal("%s backend: %s", r->be->name, err);
+	r->out_dim = net_output_dim(&r->net, o->features);
+	r->out_type = o->features ? "features" : r->net.out_type;
+	r->precision = o->fp16 ? "fp16" : "fp32";
+	r->out = malloc((size_t)r->batch * (size_t)r->out_dim * sizeof *r->out);
+	if (!r->out)
+		diag_fatal("out of memory");
+
+	if (threaded)
+		pthread_join(tid, NULL);
+	if (hash.rc != 0)
+		diag_fatal("%s: %s", wpath, strerror(hash.err));
+	enc_stats_t st;
+	r->be->stats(r->enc, &st);
+	rec_write_header_begin(r->w, argc, argv, 10);
+	msgpack_packer *pk = rec_writer_pk(r->w);
+	pk_kv_str(pk, "model", r->net.name);
+	pk_kv_str(pk, "output", r->out_type);
+	pk_kv_str(pk, "weights", wpath);
+	pk_kv_str(pk, "weights_sha256", hash.hex);
+	pk_kv_str(pk, "weights_format", fmtname);
+	pk_kv_str(pk, "precision", r->precision);
+	pk_kv_str(pk, "math", o->fp16 ? "fp16" : o->tf32 && !on_cpu ? "tf32" : "fp32");
+	pk_kv_str(pk, "device", st.device);
+	pk_kv_int(pk, "threads", st.threads);
+	pk_kv_int(pk, "batch", r->batch);
+	free(wpath);
+}
+
+static void write_stats(run_t *r)
+{
+	enc_stats_t st;
+	r->be->stats(r->enc, &st);
+	double secs = time_now() - r->t_start;
+	msgpack_packer *pk = rec_writer_pk(r->w);
+	msgpack_pack_map(pk, 22);
+	pk_kv_str(pk, "type", "stats");
+	pk_kv_str(pk, "producer", diag_prog());
+	pk_kv_str(pk, "model", r->net.name);
+	pk_kv_str(pk, "precision", r->precision);
+	pk_kv_str(pk, "device", st.device);
+	pk_kv_int(pk, "threads", st.threads);
+	pk_kv_int(pk, "batch", r->batch);
+	pk_kv_int(pk, "images", r->images);
+	pk_kv_int(pk, "failed", r->failed);
+	pk_kv_int(pk, "batches", st.batches);
+	pk_kv_double(pk, "seconds", secs);
+	pk_kv_double(pk, "images_per_s", secs > 0 ? (double)r->images / secs : 0.0);
+	pk_kv_int(pk, "timed_batches", st.timed_batches);
+	pk_kv_double(pk, "batch_mean_s", st.batch_mean_s);
+	pk_kv_double(pk, "batch_std_s", st.batch_std_s);
+	pk_kv_double(pk, "batch_min_s", st.batch_min_s);
+	pk_kv_double(pk, "image_mean_s", st.image_mean_s);
+	pk_kv_double(pk, "image_std_s", st.image_std_s);
+	pk_kv_int(pk, "peak_memory_bytes", (int64_t)st.peak_bytes);
+	pk_kv_int(pk, "weight_bytes", (int64_t)st.weight_bytes);
+	pk_kv_int(pk, "activation_bytes", (int64_t)st.activation_bytes);
+	pk_kv_int(pk, "peak_rss_bytes", mem_peak_rss());
+	rec_writer_end_record(r->w);
+}
+
+/* oneDNN's OpenMP threads spin-wait between layers by default. When other
+ * stages of a pipeline share the cores (imgdecode -j N | rnencode), a thread
+ * spinning while its partner is descheduled stalls every layer: measured on
+ * 2 busy cores, 0.89 s per ResNet-50 image spinning, 0.19 s sleeping. libgomp
+ * reads its wait policy only at load time, so without a user setting we set
+ * OMP_WAIT_POLICY=PASSIVE and start again, before reading anything. */
+static void omp_passive_reexec(char **argv)
+{
+	if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT"))
+		return;
+	if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0)
+		return;
+	execv("/proc/self/exe", argv);
+	/* no /proc: go on with libgomp's default */
+}
+
+int main(int argc, char **argv)
+{
+	diag_init(argv[0]);
+	options_t o;
+	parse_args(argc, argv, &o);
+	omp_passive_reexec(argv);
+	rec_writer_t *w = rec_writer_stdout(0);
+	rec_reader_t *rd = rec_reader_open(0, "stdin", o.max_record);
+	if (!rd)
+		diag_fatal("stdin: %s", strerror(errno));
+	run_t r = {.o = &o, .w = w, .t_start = time_now()};
+
+	/* Records before the first image wait here until the model (from its
+	 * preset, without --model) is known and our header is out. */
+	queue_t early = {0};
+	int started = 0;
+	if (o.model) {
+		net_kind_t k;
+		net_kind_parse(o.model, &k);
+		start(&r, argc, argv, k, NULL, 0);
+		started = 1;
+	}
+	record_t rec;
+	for (;;) {
+		rec_status_t st = rec_reader_next(rd, &rec);
+		if (st == REC_EOF)
+			break;
+		if (st != REC_OK && st != REC_INVALID) {
+			if (started) {
+				finish_all(&r);
+				rec_writer_flush(w);
+			}
+			diag_fatal("%s", rec_reader_message(rd));
+		}
+		if (!started && (st == REC_INVALID || !rec_is(&rec, "image"))) {
+			item_t *it = queue_push(&early);
+			it->kind = ITEM_RAW;
+			if (st == REC_INVALID) { /* turn it into its error record later */
+				it->kind = ITEM_ERROR;
+				it->id = rec_dup_str(&rec, "id");
+				it->path = rec_dup_str(&rec, "path");
+				if (rec_get_int(&rec, "label", &it->label) != 0)
+					it->label = -1;
+				it->message = strdup(rec_reader_message(rd));
+				diag_msg("%s", rec_reader_message(rd));
+				r.failed++;
+			} else {
+				it->bytes = memdup(rec.raw, rec.raw_len);
+				it->len = rec.raw_len;
+			}
+			continue;
+		}
+		if (!started) {
+			const char *preset;
+			size_t plen;
+			net_kind_t k;
+			if (rec_get_str(&rec, "preset", &preset, &plen) != 0 ||
+			    net_kind_for_preset(preset, plen, &k) != 0)
+				diag_fatal("record %llu: the first image has no known preset (clip, imagenet, "
+					   "imagenet-v2) to choose the model from: pass --model",
+					   (unsigned long long)rec.index);
+			start(&r, argc, argv, k, preset, plen);
+			started = 1;
+			r.q = early; /* in order, ahead of everything else */
+			memset(&early, 0, sizeof early);
+			queue_drain(&r);
+		}
+		if (st == REC_INVALID) {
+			fail_record(&r, &rec, rec_reader_message(rd));
+			continue;
+		}
+		if (rec_is(&rec, "image"))
+			add_image(&r, &rec);
+		else
+			pass_or_queue(&r, &rec);
+	}
+	if (!started) {
+		/* No image at all: nothing to encode, no weights needed. */
+		rec_write_header_begin(w, argc, argv, 1);
+		pk_kv_str(rec_writer_pk(w), "model", NULL);
+		r.q = early;
+		queue_drain(&r);
+	} else {
+		finish_all(&r);
+		diag_progress_done();
+		write_stats(&r);
+		r.be->destroy(r.enc);
+		net_free(&r.net);
+	}
+	free(r.q.v);
+	free(r.out);
+	rec_reader_free(rd);
+	rec_writer_close(w);
+	return r.failed ? EXIT_SOME_FAILED : EXIT_OK;
+}

@@ -1,0 +1,427 @@
+/* topk - the k most probable classes of each image, with their names.
+ *
+ * Records in: scores (zscore; with or without a --subset "index" list),
+ * logits (softmaxed here first), classes and header records (sources of
+ * class names), anything else. Out, by --format:
+ *   msgpack (default unless stdout is a terminal): header, then per scores/
+ *     logits record one topk record
+ *       {"type": "topk", "index": [int x k] class indices best first,
+ *        "prob": [float x k], "name": [str x k] ("" when no name is known),
+ *        ...every other input key (id, label, model, precision, path, ...)}
+ *     with header/error/unknown records passed through, input order kept;
+ *   text (default on a terminal): a block per image, errors inline;
+ *   tsv: id, label, rank, class, prob, name; one row per rank (an error
+ *     record is one row with rank "error" and its message as the name);
+ *   json: one JSON object per image (JSON Lines).
+ * The text formats skip header and unknown records (they are not images).
+ * k larger than the number of classes gives all of them. Ties rank the
+ * lower class index first. Names: --names FILE, else the latest classes
+ * record, else the latest header carrying "class_names" (zscore writes it).
+ * An embedding record is a pipeline mistake (exit 2: run zscore first).
+ * It does not compute accuracy (errstats) or compare runs (fpdiff).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "classes.h"
+#include "diag.h"
+#include "json.h"
+#include "record.h"
+#include "scoring.h"
+
+typedef enum {
+	FORMAT_MSGPACK,
+	FORMAT_TEXT,
+	FORMAT_TSV,
+	FORMAT_JSON
+} format_t;
+
+typedef struct {
+	long k;
+	const char *names_path;
+	format_t format;
+	int format_given;
+	char **inputs;
+	int ninputs;
+} options_t;
+
+typedef struct {
+	char **file_names; /* --names */
+	int64_t nfile_names;
+	char **stream_names; /* latest from the stream */
+	int64_t nstream_names;
+	score_vec_t sv;
+	int64_t *idx;
+	size_t idxcap;
+	int nfailed;
+	int tsv_header_done;
+} state_t;
+
+DIAG_NORETURN static void usage(void)
+{
+	printf("Usage: topk [OPTIONS] [STREAM...]\n"
+	       "The k most probable classes per image from scores records (zscore) or logits\n"
+	       "(softmaxed first), best first, ties to the lower class index. Reads STREAMs or\n"
+	       "stdin; keeps input order; error records stay errors.\n"
+	       "\n"
+	       "  -k N                  how many classes (default 5; more than K gives all K)\n"
+	       "  -n, --names FILE      class names, one per line in class-index order\n"
+	       "                        (default: the latest classes record in the stream, else\n"
+	       "                        the class_names zscore puts in its header)\n"
+	       "  -f, --format F        msgpack: topk records (the default when stdout is not a\n"
+	       "                        terminal); text: a readable block per image (the default\n"
+	       "                        on a terminal); tsv: id label rank class prob name rows;\n"
+	       "                        json: one JSON object per image (JSON Lines)\n"
+	       "  -h, --help            this help\n"
+	       "\n"
+	       "Examples:\n"
+	       "  imgdecode imgs/ | rnencode | zscore | topk            # table on the terminal\n"
+	       "  zscore < emb.mp | topk -k 1 --format tsv > top1.tsv\n"
+	       "  topk -k 5 --names names-clip.txt scores.mp > top5.mp\n"
+	       "  topk --format json scores.mp | jq -r '.name[0]'\n"
+	       "\n"
+	       "Text output (one block per image; '<- label' marks the labelled class):\n"
+	       "  n01440764_tench.JPEG  label 0 (tench)\n"
+	       "     1  0.9123     0  tench  <- label\n"
+	       "     2  0.0311   391  coho salmon\n"
+	       "\n"
+	       "Exit status: 0 ok; 1 some records failed (malformed scores, NaN: error records\n"
+	       "written); 2 usage error, an embedding record (run zscore first), broken stream.\n");
+	exit(EXIT_OK);
+}
+
+static void parse_args(int argc, char **argv, options_t *o)
+{
+	static const struct option longopts[] = {{"names", required_argument, NULL, 'n'},
+						 {"format", required_argument, NULL, 'f'},
+						 {"help", no_argument, NULL, 'h'},
+						 {NULL, 0, NULL, 0}};
+	memset(o, 0, sizeof *o);
+	o->k = 5;
+	int c;
+	while ((c = getopt_long(argc, argv, "k:n:f:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'k': o->k = opt_parse_long("-k", optarg, 1, INT32_MAX); break;
+		case 'n': o->names_path = optarg; break;
+		case 'f':
+			o->format_given = 1;
+			if (strcmp(optarg, "msgpack") == 0)
+				o->format = FORMAT_MSGPACK;
+			else if (strcmp(optarg, "text") == 0)
+				o->format = FORMAT_TEXT;
+			else if (strcmp(optarg, "tsv") == 0)
+				o->format = FORMAT_TSV;
+			else if (strcmp(optarg, "json") == 0)
+				o->format = FORMAT_JSON;
+			else
+				diag_usage("--format: '%s' is not msgpack, text, tsv or json", optarg);
+			break;
+		case 'h': usage();
+		default: diag_usage("unknown option");
+		}
+	}
+	o->inputs = argv + optind;
+	o->ninputs = argc - optind;
+	if (!o->format_given && isatty(1))
+		o->format = FORMAT_TEXT;
+}
+
+static const char *class_name(const state_t *s, int64_t c)
+{
+	if (s->file_names)
+		return c < s->nfile_names ? s->file_names[c] : "";
+	if (s->stream_names)
+		return c < s->nstream_names ? s->stream_names[c] : "";
+	return "";
+}
+
+static void set_stream_names(state_t *s, const msgpack_object *o)
+{
+	char **v;
+	int64_t n;
+	if (names_from_object(o, &v, &n) != 0)
+		return;
+	names_free(s->stream_names, s->nstream_names);
+	s->stream_names = v;
+	s->nstream_names = n;
+}
+
+/* TSV fields must not contain tabs or newlines. */
+static void put_tsv_field(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		putchar(p[i] == '\t' || p[i] == '\n' || p[i] == '\r' ? ' ' : p[i]);
+}
+
+static void put_id(const record_t *rec, format_t f)
+{
+	const char *p;
+	size_t n;
+	char buf[64];
+	if (rec_get_str(rec, "id", &p, &n) != 0) {
+		snprintf(buf, sizeof buf, "#%llu", (unsigned long long)rec->index);
+		p = buf;
+		n = strlen(buf);
+	}
+	if (f == FORMAT_JSON)
+		json_put_str(stdout, p, n);
+	else if (f == FORMAT_TSV)
+		put_tsv_field(p, n);
+	else
+		fwrite(p, 1, n, stdout);
+}
+
+static void text_error(const record_t *rec, format_t f)
+{
+	const char *stage = "", *msg = "";
+	size_t sl = 0, ml = 0;
+	int64_t label = -1;
+	rec_get_str(rec, "stage", &stage, &sl);
+	rec_get_str(rec, "message", &msg, &ml);
+	rec_get_int(rec, "label", &label);
+	if (f == FORMAT_TEXT) {
+		put_id(rec, f);
+		printf("  ERROR %.*s: %.*s\n", (int)sl, stage, (int)ml, msg);
+	} else if (f == FORMAT_TSV) {
+		put_id(rec, f);
+		printf("\t%lld\terror\t\t\t", (long long)label);
+		put_tsv_field(stage, sl);
+		fputs(": ", stdout);
+		put_tsv_field(msg, ml);
+		putchar('\n');
+	} else {
+		fputs("{\"id\":", stdout);
+		put_id(rec, f);
+		printf(",\"label\":%lld,\"error\":", (long long)label);
+		char *both = malloc(sl + ml + 3);
+		if (!both)
+			diag_fatal("out of memory");
+		int n = snprintf(both, sl + ml + 3, "%.*s: %.*s", (int)sl, stage, (int)ml, msg);
+		json_put_str(stdout, both, (size_t)n);
+		free(both);
+		fputs("}\n", stdout);
+	}
+}
+
+static void emit_msgpack(rec_writer_t *w, const state_t *s, const record_t *rec, int k)
+{
+	static const char *const skip[] = {"type", "tensor", "index", "prob", "name", NULL};
+	msgpack_packer *pk = rec_writer_pk(w);
+	msgpack_pack_map(pk, 4 + rec_count_keys_except(rec, skip));
+	pk_kv_str(pk, "type", "topk");
+	pk_copy_keys_except(pk, rec, skip);
+	pk_str(pk, "index");
+	msgpack_pack_array(pk, (size_t)k);
+	for (int i = 0; i < k; i++)
+		msgpack_pack_int64(pk, s->sv.cls[s->idx[i]]);
+	pk_str(pk, "prob");
+	msgpack_pack_array(pk, (size_t)k);
+	for (int i = 0; i < k; i++)
+		msgpack_pack_float(pk, s->sv.v[s->idx[i]]);
+	pk_str(pk, "name");
+	msgpack_pack_array(pk, (size_t)k);
+	for (int i = 0; i < k; i++)
+		pk_str(pk, class_name(s, s->sv.cls[s->idx[i]]));
+	rec_writer_end_record(w);
+}
+
+static void emit_text(const state_t *s, const record_t *rec, int k)
+{
+	int64_t label = -1;
+	rec_get_int(rec, "label", &label);
+	put_id(rec, FORMAT_TEXT);
+	if (label >= 0) {
+		const char *ln = class_name(s, label);
+		printf("  label %lld%s%s%s", (long long)label, *ln ? " (" : "", ln, *ln ? ")" : "");
+	}
+	putchar('\n');
+	int seen_label = 0;
+	for (int i = 0; i < k; i++) {
+		int64_t c = s->sv.cls[s->idx[i]];
+		printf("  %4d  %.4f  %4lld  %s%s\n", i + 1, (double)s->sv.v[s->idx[i]], (long long)c, class_name(s, c),
+		       c == label ? "  <- label" : "");
+		seen_label |= c == label;
+	}
+	if (label >= 0 && !seen_label)
+		printf("        label not in the top %d\n", k);
+}
+
+static void emit_tsv(state_t *s, const record_t *rec, int k)
+{
+	int64_t label = -1;
+	rec_get_int(rec, "label", &label);
+	for (int i = 0; i < k; i++) {
+		int64_t c = s->sv.cls[s->idx[i]];
+		const char *nm = class_name(s, c);
+		put_id(rec, FORMAT_TSV);
+		printf("\t%lld\t%d\t%lld\t%.6g\t", (long long)label, i + 1, (long long)c, (double)s->sv.v[s->idx[i]]);
+		put_tsv_field(nm, strlen(nm));
+		putchar('\n');
+	}
+}
+
+static void emit_json(const state_t *s, const record_t *rec, int k)
+{
+	int64_t label = -1;
+	rec_get_int(rec, "label", &label);
+	fputs("{\"id\":", stdout);
+	put_id(rec, FORMAT_JSON);
+	printf(",\"label\":%lld", (long long)label);
+	static const char *const keys[] = {"model", "precision", NULL};
+	for (int i = 0; keys[i]; i++) {
+		const char *p;
+		size_t n;
+		if (rec_get_str(rec, keys[i], &p, &n) == 0) {
+			printf(",\"%s\":", keys[i]);
+			json_put_str(stdout, p, n);
+		}
+	}
+	fputs(",\"index\":[", stdout);
+	for (int i = 0; i < k; i++)
+		printf("%s%lld", i ? "," : "", (long long)s->sv.cls[s->idx[i]]);
+	fputs("],\"prob\":[", stdout);
+	for (int i = 0; i < k; i++) {
+		if (i)
+			putchar(',');
+		json_put_double(stdout, s->sv.v[s->idx[i]]);
+	}
+	fputs("],\"name\":[", stdout);
+	for (int i = 0; i < k; i++) {
+		if (i)
+			putchar(',');
+		json_put_cstr(stdout, class_name(s, s->sv.cls[s->idx[i]]));
+	}
+	fputs("]}\n", stdout);
+}
+
+static void fail_record(state_t *s, rec_writer_t *w, const options_t *o, const record_t *rec, const char *msg)
+{
+	diag_msg("record %llu: %s", (unsigned long long)rec->index, msg);
+	s->nfailed++;
+	if (w) {
+		rec_write_error_for(w, rec, msg);
+		return;
+	}
+	/* text formats show the failure where the image would be */
+	char *id = rec_dup_str(rec, "id");
+	int64_t label = -1;
+	rec_get_int(rec, "label", &label);
+	const char *shown = id ? id : "?";
+	if (o->format == FORMAT_TEXT)
+		printf("%s  ERROR topk: %s\n", shown, msg);
+	else if (o->format == FORMAT_TSV)
+		printf("%s\t%lld\terror\t\t\ttopk: %s\n", shown, (long long)label, msg);
+	else {
+		fputs("{\"id\":", stdout);
+		json_put_cstr(stdout, shown);
+		printf(",\"label\":%lld,\"error\":", (long long)label);
+		char buf[512];
+		snprintf(buf, sizeof buf, "topk: %s", msg);
+		json_put_cstr(stdout, buf);
+		fputs("}\n", stdout);
+	}
+	free(id);
+}
+
+static void rank_record(state_t *s, rec_writer_t *w, const options_t *o, const record_t *rec)
+{
+	char err[320];
+	if (score_vec_from_record(rec, &s->sv, err, sizeof err) != 0) {
+		fail_record(s, w, o, rec, err);
+		return;
+	}
+	int64_t bad = vec_count_nonfinite(s->sv.v, s->sv.n);
+	if (bad) {
+		snprintf(err, sizeof err, "%lld NaN/Inf values among the %lld scores", (long long)bad, (long long)s->sv.n);
+		fail_record(s, w, o, rec, err);
+		return;
+	}
+	if (s->sv.is_logits)
+		vec_softmax(s->sv.v, s->sv.v, s->sv.n);
+	int k = o->k < s->sv.n ? (int)o->k : (int)s->sv.n;
+	if ((size_t)k > s->idxcap) {
+		free(s->idx);
+		s->idx = malloc((size_t)k * sizeof *s->idx);
+		if (!s->idx)
+			diag_fatal("out of memory");
+		s->idxcap = (size_t)k;
+	}
+	vec_topk(s->sv.v, s->sv.cls, s->sv.n, k, s->idx);
+	switch (o->format) {
+	case FORMAT_MSGPACK: emit_msgpack(w, s, rec, k); break;
+	case FORMAT_TEXT: emit_text(s, rec, k); break;
+	case FORMAT_TSV: emit_tsv(s, rec, k); break;
+	case FORMAT_JSON: emit_json(s, rec, k); break;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	diag_init(argv[0]);
+	options_t o;
+	parse_args(argc, argv, &o);
+	state_t s;
+	memset(&s, 0, sizeof s);
+	score_vec_init(&s.sv);
+	char err[512];
+	if (o.names_path && names_load(o.names_path, &s.file_names, &s.nfile_names, err, sizeof err) != 0)
+		diag_fatal("--names: %s", err);
+
+	rec_writer_t *w = NULL;
+	if (o.format == FORMAT_MSGPACK) {
+		w = rec_writer_stdout(0);
+		rec_write_header_begin(w, argc, argv, 2);
+		msgpack_packer *pk = rec_writer_pk(w);
+		pk_kv_int(pk, "k", o.k);
+		pk_kv_str(pk, "names", o.names_path);
+	} else if (o.format == FORMAT_TSV) {
+		printf("id\tlabel\trank\tclass\tprob\tname\n");
+	}
+	static char *stdin_only[] = {"-"};
+	char **inputs = o.ninputs ? o.inputs : stdin_only;
+	int ninputs = o.ninputs ? o.ninputs : 1;
+	for (int f = 0; f < ninputs; f++) {
+		rec_reader_t *r = rec_reader_open_path(inputs[f], 0);
+		if (!r)
+			diag_fatal("%s: %s", inputs[f], strerror(errno));
+		record_t rec;
+		while (rec_next(r, &rec, w, &s.nfailed)) {
+			if (rec_is(&rec, "scores") || rec_is(&rec, "logits")) {
+				rank_record(&s, w, &o, &rec);
+				continue;
+			}
+			if (rec_is(&rec, "embedding")) {
+				if (w)
+					rec_writer_flush(w);
+				fflush(stdout);
+				diag_fatal("%s: record %llu is an embedding: topk ranks scores; put zscore before topk",
+					   rec_reader_name(r), (unsigned long long)rec.index);
+			}
+			if (rec_is(&rec, "classes"))
+				set_stream_names(&s, rec_get(&rec, "names"));
+			else if (rec_is(&rec, "header") && rec_get(&rec, "class_names"))
+				set_stream_names(&s, rec_get(&rec, "class_names"));
+			if (w)
+				rec_pass(w, &rec);
+			else if (rec_is(&rec, "error"))
+				text_error(&rec, o.format);
+		}
+		rec_reader_free(r);
+	}
+	if (w)
+		rec_writer_close(w);
+	else if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0)
+		diag_fatal("stdout: write error: %s", strerror(errno));
+	if (s.nfailed)
+		diag_msg("%d record%s failed", s.nfailed, s.nfailed == 1 ? "" : "s");
+	names_free(s.file_names, s.nfile_names);
+	names_free(s.stream_names, s.nstream_names);
+	score_vec_free(&s.sv);
+	free(s.idx);
+	return s.nfailed ? EXIT_SOME_FAILED : EXIT_OK;
+}

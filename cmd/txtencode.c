@@ -1,0 +1,788 @@
+/* txtencode - CLIP zero-shot class embeddings from class names and prompts.
+ *
+ * In: no records. Class names (--names, one per line) filled into prompt
+ * templates (--templates, one per line, "{}" where the name goes, Python
+ * str.format rules), or per-class prompt lists (--prompts FILE.json, the
+ * {"class name": ["prompt", ...], ...} form of CLIP_benchmark and CuPL), and
+ * CLIP's checkpoint (--weights, RN50.pt or any format common/ckpt.h reads).
+ * Defaults: the OpenAI ImageNet names and 80 templates shipped in data/.
+ * Out: this program's header (prompt set, sha256 of each input file and of
+ * the weights), one classes record (SPEC.md section 1)
+ *   {"type": "classes", "model", "names": [K], "logit_scale": exp(stored),
+ *    "tensor": float32 [K,E], "templates": T (prompts per class; 0 when JSON
+ *    lists differ in length), "prompts": P}
+ * built as CLIP's notebook does (each prompt's embedding L2-normalized,
+ * averaged over the class's prompts, normalized again; with --per-template
+ * the tensor is [K,T,E] of the normalized prompt embeddings instead), and a
+ * stats record. --tokenize prints token ids as text instead.
+ * Text goes through CLIP's tokenizer as common/bpe.h reproduces it (its one
+ * departure from ftfy: no mojibake repair) and the text tower of
+ * model/text_encoder.h on the CPU. It does not run on a GPU and does not
+ * score images (zscore does).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bpe.h"
+#include "ckpt.h"
+#include "classes.h"
+#include "diag.h"
+#include "model/text_encoder.h"
+#include "record.h"
+#include "sha256.h"
+
+typedef struct {
+	const char *weights;
+	const char *names;
+	const char *templates;
+	const char *prompts;
+	const char *vocab;
+	const char *model;
+	int per_template;
+	int truncate;
+	int tokenize;
+	int threads;
+	int fp16;
+	int batch_rows;
+} options_t;
+
+/* The prompt set: K classes, P prompts (class-major). */
+typedef struct {
+	char **names;
+	int64_t k;
+	char **templates; /* grid form only */
+	int64_t t;
+	char **texts; /* [P] */
+	int *cls;     /* [P] class of each prompt */
+	int *slot;    /* [P] template index, or index within the class (JSON) */
+	int p, cap;
+	char *set_name;
+} prompts_t;
+
+DIAG_NORETURN static void usage(void)
+{
+	printf("Usage: txtencode [OPTIONS] > classes.mp\n"
+	       "Zero-shot class embeddings with CLIP's text tower: every class name filled\n"
+	       "into every prompt template, tokenized as CLIP does, encoded, normalized,\n"
+	       "averaged per class and normalized again (CLIP's ImageNet notebook). Writes\n"
+	       "a header and one classes record for zscore --classes.\n"
+	       "\n"
+	       "  -w, --weights FILE     CLIP checkpoint (default: $RNENC_WEIGHTS/RN50.pt, else\n"
+	       "                         ${XDG_CACHE_HOME:-$HOME/.cache}/rnencode/weights/RN50.pt;\n"
+	       "                         `make weights` puts it there)\n"
+	       "  -n, --names FILE       class names, one per line (default: data/names-clip.txt,\n"
+	       "                         the OpenAI ImageNet names)\n"
+	       "  -t, --templates FILE   prompt templates, one per line, {} = the class name\n"
+	       "                         (default: data/templates-clip.txt, CLIP's 80)\n"
+	       "  -p, --prompts FILE     per-class prompts as JSON {\"name\": [\"prompt\", ...]}\n"
+	       "                         (CLIP_benchmark / CuPL form) instead of names x templates\n"
+	       "      --per-template     keep every prompt's normalized embedding: tensor [K,T,E]\n"
+	       "                         (readers average it; JSON prompts need equal counts)\n"
+	       "      --truncate         cut texts over 77 tokens as clip.tokenize(truncate=True)\n"
+	       "                         does (default: such a text is an error naming it)\n"
+	       "      --tokenize         print each prompt's token ids (text, one line per\n"
+	       "                         prompt, class-major) and stop; needs no weights\n"
+	       "  -j, --threads N        CPU threads (default: all cores available)\n"
+	       "      --fp16             round the weights CLIP keeps in float16 through float16\n"
+	       "                         (a no-op for RN50.pt, which stores them so); math is FP32\n"
+	       "      --device cpu       the only device so far (no GPU path yet)\n"
+	       "      --vocab FILE       BPE merges (default: data/clip/bpe_simple_vocab_16e6.txt.gz)\n"
+	       "      --model NAME       model name written into the record (default: clip-rn50)\n"
+	       "      --batch-rows N     rows per batch (distinct token prefixes; default 4096)\n"
+	       "  -h, --help             this help\n"
+	       "\n"
+	       "data/ is found through $RNENC_DATA, else next to the program (bin/../data).\n"
+	       "\n"
+	       "Tokenizer: CLIP's simple_tokenizer.py (ftfy.fix_text, html.unescape twice,\n"
+	       "whitespace cleanup, lower case, its regex, byte-level BPE; start 49406, end\n"
+	       "49407, context 77) with one departure: ftfy's mojibake repair (fix_encoding)\n"
+	       "is not done, so text that ftfy would re-decode (\"cafÃ©\" -> \"café\") is\n"
+	       "tokenized as written. Its other steps (entities, quotes, ligatures, widths,\n"
+	       "control characters, NFC) are.\n"
+	       "\n"
+	       "Examples:\n"
+	       "  txtencode > classes.mp                                  # ImageNet, 80 templates\n"
+	       "  txtencode -t data/templates-clip-7.txt > classes7.mp    # the 7-template set\n"
+	       "  txtencode -n pets.txt -t my-templates.txt -w RN50.pt > pets.mp\n"
+	       "  txtencode -p cupl-imagenet.json > cupl.mp\n"
+	       "  imgdecode imgs/ | rnencode | zscore --classes classes.mp | topk\n"
+	       "  txtencode --tokenize -n names.txt -t templates.txt | awk '{print NF}' | sort -n | tail -1\n"
+	       "\n"
+	       "Exit status: 0 ok, 2 usage error or failure (bad input, over-long text,\n"
+	       "unreadable weights): nothing but a complete table is ever written.\n");
+	exit(EXIT_OK);
+}
+
+static void parse_args(int argc, char **argv, options_t *o)
+{
+	enum { O_PER = 256, O_TRUNC, O_TOK, O_FP16, O_DEV, O_VOCAB, O_MODEL, O_BATCH };
+	static const struct option longopts[] = {
+		{"weights", required_argument, NULL, 'w'},  {"names", required_argument, NULL, 'n'},
+		{"templates", required_argument, NULL, 't'}, {"prompts", required_argument, NULL, 'p'},
+		{"per-template", no_argument, NULL, O_PER},  {"truncate", no_argument, NULL, O_TRUNC},
+		{"tokenize", no_argument, NULL, O_TOK},      {"threads", required_argument, NULL, 'j'},
+		{"fp16", no_argument, NULL, O_FP16},         {"device", required_argument, NULL, O_DEV},
+		{"vocab", required_argument, NULL, O_VOCAB}, {"model", required_argument, NULL, O_MODEL},
+		{"batch-rows", required_argument, NULL, O_BATCH}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	memset(o, 0, sizeof *o);
+	o->model = "clip-rn50";
+	int c;
+	while ((c = getopt_long(argc, argv, "w:n:t:p:j:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'w': o->weights = optarg; break;
+		case 'n': o->names = optarg; break;
+		case 't': o->templates = optarg; break;
+		case 'p': o->prompts = optarg; break;
+		case O_PER: o->per_template = 1; break;
+		case O_TRUNC: o->truncate = 1; break;
+		case O_TOK: o->tokenize = 1; break;
+		case 'j': o->threads = (int)opt_parse_long("--threads", optarg, 1, 1024); break;
+		case O_FP16: o->fp16 = 1; break;
+		case O_DEV:
+			if (strcmp(optarg, "cpu") != 0)
+				diag_usage("--device %s: only cpu is implemented (the text tower has no GPU path yet)",
+					   optarg);
+			break;
+		case O_VOCAB: o->vocab = optarg; break;
+		case O_MODEL: o->model = optarg; break;
+		case O_BATCH: o->batch_rows = (int)opt_parse_long("--batch-rows", optarg, 77, 1 << 20); break;
+		case 'h': usage();
+		default: diag_usage("unknown option");
+		}
+	}
+	if (optind < argc)
+		diag_usage("unexpected argument '%s' (inputs are given with --names/--templates/--prompts)",
+			   argv[optind]);
+	if (o->prompts && (o->names || o->templates))
+		diag_usage("--prompts replaces --names and --templates: give one or the other");
+}
+
+/* ---- default places ---- */
+
+static char *xstrdup(const char *s)
+{
+	char *p = strdup(s);
+	if (!p)
+		diag_fatal("out of memory");
+	return p;
+}
+
+/* $RNENC_DATA/rel, else the first of <dir of this program>/../data/rel (bin/)
+ * and <dir>/../../data/rel (build-asan/bin/) that exists. */
+static char *data_path(const char *rel)
+{
+	char buf[PATH_MAX + 64];
+	const char *env = getenv("RNENC_DATA");
+	if (env && *env) {
+		snprintf(buf, sizeof buf, "%s/%s", env, rel);
+		return xstrdup(buf);
+	}
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0)
+		diag_fatal("cannot locate data/%s: /proc/self/exe unreadable; set RNENC_DATA", rel);
+	exe[n] = 0;
+	char *slash = strrchr(exe, '/');
+	if (slash)
+		*slash = 0;
+	static const char *const up[] = {"/..", "/../.."};
+	for (size_t i = 0; i < sizeof up / sizeof *up; i++) {
+		snprintf(buf, sizeof buf, "%s%s/data/%s", exe, up[i], rel);
+		if (access(buf, R_OK) == 0)
+			return xstrdup(buf);
+	}
+	diag_fatal("data/%s not found next to %s (set RNENC_DATA to the project's data/ directory)", rel, exe);
+}
+
+static char *default_weights(void)
+{
+	const char *dir = getenv("RNENC_WEIGHTS"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	char buf[PATH_MAX];
+	if (dir && *dir)
+		snprintf(buf, sizeof buf, "%s/RN50.pt", dir);
+	else if (xdg && *xdg)
+		snprintf(buf, sizeof buf, "%s/rnencode/weights/RN50.pt", xdg);
+	else
+		snprintf(buf, sizeof buf, "%s/.cache/rnencode/weights/RN50.pt", home ? home : ".");
+	return xstrdup(buf);
+}
+
+static const char *base_name(const char *p)
+{
+	const char *s = strrchr(p, '/');
+	return s ? s + 1 : p;
+}
+
+/* ---- prompts ---- */
+
+static void prompts_add(prompts_t *ps, char *text, int cls, int slot)
+{
+	if (ps->p == ps->cap) {
+		ps->cap = ps->cap ? ps->cap * 2 : 1024;
+		ps->texts = realloc(ps->texts, (size_t)ps->cap * sizeof *ps->texts);
+		ps->cls = realloc(ps->cls, (size_t)ps->cap * sizeof *ps->cls);
+		ps->slot = realloc(ps->slot, (size_t)ps->cap * sizeof *ps->slot);
+		if (!ps->texts || !ps->cls || !ps->slot)
+			diag_fatal("out of memory");
+	}
+	ps->texts[ps->p] = text;
+	ps->cls[ps->p] = cls;
+	ps->slot[ps->p++] = slot;
+}
+
+/* template.format(name) for the forms CLIP's templates use: "{}" and "{0}"
+ * insert the name, "{{" and "}}" are literal braces. NULL (and *why) for
+ * anything else. */
+static char *format_template(const char *tpl, const char *name, const char **why)
+{
+	size_t nl = strlen(name), cap = strlen(tpl) + 1, n = 0;
+	for (const char *p = tpl; *p; p++)
+		if (*p == '{')
+			cap += nl;
+	char *out = malloc(cap);
+	if (!out)
+		diag_fatal("out of memory");
+	for (const char *p = tpl; *p;) {
+		if (p[0] == '{' && p[1] == '{') {
+			out[n++] = '{';
+			p += 2;
+		} else if (p[0] == '}' && p[1] == '}') {
+			out[n++] = '}';
+			p += 2;
+		} else if (p[0] == '{' && (p[1] == '}' || (p[1] == '0' && p[2] == '}'))) {
+			memcpy(out + n, name, nl);
+			n += nl;
+			p += p[1] == '}' ? 2 : 3;
+		} else if (*p == '{' || *p == '}') {
+			*why = *p == '{' ? "a '{' that is not {}, {0} or {{" : "a single '}' (write }})";
+			free(out);
+			return NULL;
+		} else {
+			out[n++] = *p++;
+		}
+	}
+	out[n] = 0;
+	return out;
+}
+
+static void load_grid(const options_t *o, prompts_t *ps, char **names_path, char **templates_path)
+{
+	char err[512];
+	*names_path = o->names ? xstrdup(o->names) : data_path("names-clip.txt");
+	*templates_path = o->templates ? xstrdup(o->templates) : data_path("templates-clip.txt");
+	if (names_load(*names_path, &ps->names, &ps->k, err, sizeof err) != 0)
+		diag_fatal("%s", err);
+	if (names_load(*templates_path, &ps->templates, &ps->t, err, sizeof err) != 0)
+		diag_fatal("%s", err);
+	if (ps->k == 0)
+		diag_fatal("%s: no class names", *names_path);
+	if (ps->t == 0)
+		diag_fatal("%s: no templates", *templates_path);
+	for (int64_t j = 0; j < ps->t; j++)
+		if (!strchr(ps->templates[j], '{'))
+			diag_msg("%s: template %lld '%s' has no {}: every class gets the same text", *templates_path,
+				 (long long)j + 1, ps->templates[j]);
+	for (int64_t i = 0; i < ps->k; i++)
+		for (int64_t j = 0; j < ps->t; j++) {
+			const char *why = NULL;
+			char *s = format_template(ps->templates[j], ps->names[i], &why);
+			if (!s)
+				diag_fatal("%s: template %lld '%s': %s", *templates_path, (long long)j + 1,
+					   ps->templates[j], why);
+			prompts_add(ps, s, (int)i, (int)j);
+		}
+	char buf[1024];
+	snprintf(buf, sizeof buf, "%s x %s", base_name(*names_path), base_name(*templates_path));
+	ps->set_name = xstrdup(buf);
+}
+
+/* ---- a JSON reader for {"name": ["prompt", ...], ...} ---- */
+
+typedef struct {
+	const char *start, *s, *end, *path;
+} json_in_t;
+
+DIAG_NORETURN static void json_fail(const json_in_t *j, const char *what)
+{
+	diag_fatal("%s: byte %ld: %s (expected {\"class name\": [\"prompt\", ...], ...})", j->path,
+		   (long)(j->s - j->start) + 1, what); /* 1-based */
+}
+
+static void json_ws(json_in_t *j)
+{
+	while (j->s < j->end && (*j->s == ' ' || *j->s == '\t' || *j->s == '\n' || *j->s == '\r'))
+		j->s++;
+}
+
+static void json_expect(json_in_t *j, char c, const char *what)
+{
+	json_ws(j);
+	if (j->s >= j->end || *j->s != c)
+		json_fail(j, what);
+	j->s++;
+}
+
+static int json_hex4(json_in_t *j)
+{
+	int v = 0;
+	for (int i = 0; i < 4; i++) {
+		if (j->s >= j->end)
+			json_fail(j, "truncated \\u escape");
+		char c = *j->s++;
+		int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+						       : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+		if (d < 0)
+			json_fail(j, "bad \\u escape");
+		v = v * 16 + d;
+	}
+	return v;
+}
+
+/* A JSON string as malloc'd UTF-8 (escapes decoded; lone surrogates refused). */
+static char *json_string(json_in_t *j)
+{
+	json_expect(j, '"', "a string");
+	size_t cap = 64, n = 0;
+	char *out = malloc(cap);
+	if (!out)
+		diag_fatal("out of memory");
+	for (;;) {
+		if (j->s >= j->end)
+			json_fail(j, "unterminated string");
+		if (n + 8 > cap && !(out = realloc(out, cap *= 2)))
+			diag_fatal("out of memory");
+		unsigned char c = (unsigned char)*j->s++;
+		if (c == '"')
+			break;
+		if (c < 0x20)
+			json_fail(j, "control character in a string");
+		if (c != '\\') {
+			out[n++] = (char)c;
+			continue;
+		}
+		if (j->s >= j->end)
+			json_fail(j, "unterminated string");
+		char e = *j->s++;
+		switch (e) {
+		case '"': out[n++] = '"'; break;
+		case '\\': out[n++] = '\\'; break;
+		case '/': out[n++] = '/'; break;
+		case 'b': out[n++] = '\b'; break;
+		case 'f': out[n++] = '\f'; break;
+		case 'n': out[n++] = '\n'; break;
+		case 'r': out[n++] = '\r'; break;
+		case 't': out[n++] = '\t'; break;
+		case 'u': {
+			long cp = json_hex4(j);
+			if (cp == 0)
+				json_fail(j, "\\u0000 in a string (prompts are C strings)");
+			if (cp >= 0xDC00 && cp <= 0xDFFF)
+				json_fail(j, "lone low surrogate in \\u escape");
+			if (cp >= 0xD800 && cp <= 0xDBFF) {
+				if (j->end - j->s < 6 || j->s[0] != '\\' || j->s[1] != 'u')
+					json_fail(j, "lone high surrogate in \\u escape");
+				j->s += 2;
+				long lo = json_hex4(j);
+				if (lo < 0xDC00 || lo > 0xDFFF)
+					json_fail(j, "bad surrogate pair");
+				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+			}
+			if (cp < 0x80) {
+				out[n++] = (char)cp;
+			} else if (cp < 0x800) {
+				out[n++] = (char)(0xC0 | (cp >> 6));
+				out[n++] = (char)(0x80 | (cp & 0x3F));
+			} else if (cp < 0x10000) {
+				out[n++] = (char)(0xE0 | (cp >> 12));
+				out[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+				out[n++] = (char)(0x80 | (cp & 0x3F));
+			} else {
+				out[n++] = (char)(0xF0 | (cp >> 18));
+				out[n++] = (char)(0x80 | ((cp >> 12) & 0x3F));
+				out[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+				out[n++] = (char)(0x80 | (cp & 0x3F));
+			}
+			break;
+		}
+		default: json_fail(j, "bad escape");
+		}
+	}
+	out[n] = 0;
+	return out;
+}
+
+static void load_json(const char *path, prompts_t *ps)
+{
+	size_t len;
+	char *text = file_read_all(path, &len);
+	if (!text)
+		diag_fatal("%s: %s", path, strerror(errno));
+	if (strlen(text) != len)
+		diag_fatal("%s: NUL byte in the file", path);
+	json_in_t j = {text, text, text + len, path};
+	json_expect(&j, '{', "'{'");
+	json_ws(&j);
+	int64_t cap = 0;
+	if (j.s < j.end && *j.s == '}')
+		json_fail(&j, "no classes");
+	for (;;) {
+		char *name = json_string(&j);
+		for (int64_t i = 0; i < ps->k; i++)
+			if (strcmp(ps->names[i], name) == 0)
+				diag_fatal("%s: class '%s' appears twice", path, name);
+		if (ps->k == cap && !(ps->names = realloc(ps->names, (size_t)(cap = cap ? cap * 2 : 256) * sizeof *ps->names)))
+			diag_fatal("out of memory");
+		ps->names[ps->k] = name;
+		json_expect(&j, ':', "':'");
+		json_expect(&j, '[', "'[' starting the class's prompt list");
+		json_ws(&j);
+		int count = 0;
+		if (j.s < j.end && *j.s == ']') {
+			diag_fatal("%s: class '%s' has no prompts", path, name);
+		}
+		for (;;) {
+			prompts_add(ps, json_string(&j), (int)ps->k, count++);
+			json_ws(&j);
+			if (j.s < j.end && *j.s == ',') {
+				j.s++;
+				continue;
+			}
+			json_expect(&j, ']', "',' or ']'");
+			break;
+		}
+		ps->k++;
+		json_ws(&j);
+		if (j.s < j.end && *j.s == ',') {
+			j.s++;
+			continue;
+		}
+		json_expect(&j, '}', "',' or '}'");
+		break;
+	}
+	json_ws(&j);
+	if (j.s != j.end)
+		json_fail(&j, "text after the closing '}'");
+	free(text);
+	ps->set_name = xstrdup(base_name(path));
+}
+
+/* ---- tokenizing ---- */
+
+typedef struct {
+	int32_t **ids; /* [P] each lens[i] ids, no padding */
+	int *lens;
+} tokens_t;
+
+/* Which prompt, in words, for messages. */
+static void prompt_where(const prompts_t *ps, int i, char *buf, size_t cap)
+{
+	if (ps->templates)
+		snprintf(buf, cap, "class %d '%s', template %d '%s'", ps->cls[i] + 1, ps->names[ps->cls[i]],
+			 ps->slot[i] + 1, ps->templates[ps->slot[i]]);
+	else
+		snprintf(buf, cap, "class %d '%s', prompt %d '%s'", ps->cls[i] + 1, ps->names[ps->cls[i]],
+			 ps->slot[i] + 1, ps->texts[i]);
+}
+
+static void tokenize_all(bpe_t *b, const prompts_t *ps, int truncate, int check_length, tokens_t *tk)
+{
+	tk->ids = calloc((size_t)ps->p, sizeof *tk->ids);
+	tk->lens = calloc((size_t)ps->p, sizeof *tk->lens);
+	if (!tk->ids || !tk->lens)
+		diag_fatal("out of memory");
+	bpe_ids_t ids = {0};
+	int over = 0;
+	char err[256], where[1024];
+	for (int i = 0; i < ps->p; i++) {
+		long full = bpe_tokenize(b, ps->texts[i], strlen(ps->texts[i]), BPE_CONTEXT, truncate, &ids, err,
+					 sizeof err);
+		if (full < 0) {
+			prompt_where(ps, i, where, sizeof where);
+			diag_fatal("%s: %s", where, err);
+		}
+		if (check_length && !truncate && full > BPE_CONTEXT) {
+			if (over < 10) {
+				prompt_where(ps, i, where, sizeof where);
+				diag_msg("%s: %ld tokens, over CLIP's context of %d (--truncate cuts it)", where, full,
+					 BPE_CONTEXT);
+			}
+			over++;
+		}
+		tk->lens[i] = (int)ids.n;
+		tk->ids[i] = malloc(ids.n * sizeof **tk->ids);
+		if (!tk->ids[i])
+			diag_fatal("out of memory");
+		memcpy(tk->ids[i], ids.v, ids.n * sizeof **tk->ids);
+	}
+	bpe_ids_free(&ids);
+	if (over)
+		diag_fatal("%d prompt%s over the context of %d tokens; nothing written", over, over == 1 ? "" : "s",
+			   BPE_CONTEXT);
+}
+
+static void prompts_free(prompts_t *ps, int names_from_json)
+{
+	for (int i = 0; i < ps->p; i++)
+		free(ps->texts[i]);
+	free(ps->texts);
+	free(ps->cls);
+	free(ps->slot);
+	if (ps->templates)
+		names_free(ps->templates, ps->t);
+	if (names_from_json) {
+		for (int64_t c = 0; c < ps->k; c++)
+			free(ps->names[c]);
+		free(ps->names);
+	} else {
+		names_free(ps->names, ps->k);
+	}
+	free(ps->set_name);
+}
+
+static void tokens_free(tokens_t *tk, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(tk->ids[i]);
+	free(tk->ids);
+	free(tk->lens);
+}
+
+/* ---- the table ---- */
+
+/* Each row of v [n, d] scaled to unit L2 norm (norm in double). */
+static int normalize_rows(float *v, int64_t n, int64_t d)
+{
+	for (int64_t i = 0; i < n; i++) {
+		float *r = v + i * d;
+		double s = 0;
+		for (int64_t k = 0; k < d; k++)
+			s += (double)r[k] * r[k];
+		if (!(s > 0) || !isfinite(s))
+			return (int)i;
+		double inv = 1.0 / sqrt(s);
+		for (int64_t k = 0; k < d; k++)
+			r[k] = (float)(r[k] * inv);
+	}
+	return -1;
+}
+
+static void write_header(rec_writer_t *w, int argc, char **argv, const options_t *o, const prompts_t *ps,
+			 const char *names_path, const char *templates_path, const char *weights, const char *wsha,
+			 const char *vocab, int threads)
+{
+	char nsha[65] = "", tsha[65] = "", vsha[65] = "";
+	const char *in1 = ps->templates ? names_path : o->prompts;
+	if (file_sha256(in1, nsha) != 0)
+		diag_fatal("%s: %s", in1, strerror(errno));
+	if (ps->templates && file_sha256(templates_path, tsha) != 0)
+		diag_fatal("%s: %s", templates_path, strerror(errno));
+	if (file_sha256(vocab, vsha) != 0)
+		diag_fatal("%s: %s", vocab, strerror(errno));
+	rec_write_header_begin(w, argc, argv, ps->templates ? 15 : 13);
+	msgpack_packer *pk = rec_writer_pk(w);
+	pk_kv_str(pk, "model", o->model);
+	pk_kv_str(pk, "prompt_set", ps->set_name);
+	if (ps->templates) {
+		pk_kv_str(pk, "names", names_path);
+		pk_kv_str(pk, "names_sha256", nsha);
+		pk_kv_str(pk, "templates", templates_path);
+		pk_kv_str(pk, "templates_sha256", tsha);
+	} else {
+		pk_kv_str(pk, "prompts", o->prompts);
+		pk_kv_str(pk, "prompts_sha256", nsha);
+	}
+	pk_kv_str(pk, "weights", weights);
+	pk_kv_str(pk, "weights_sha256", wsha);
+	pk_kv_str(pk, "vocab", vocab);
+	pk_kv_str(pk, "vocab_sha256", vsha);
+	pk_kv_str(pk, "tokenizer", "CLIP simple_tokenizer without ftfy mojibake repair");
+	pk_kv_str(pk, "precision", o->fp16 ? "fp16-weights" : "fp32");
+	pk_kv_str(pk, "device", "cpu");
+	pk_kv_int(pk, "threads", threads);
+	pk_kv_bool(pk, "truncate", o->truncate);
+}
+
+int main(int argc, char **argv)
+{
+	diag_init(argv[0]);
+	options_t o;
+	parse_args(argc, argv, &o);
+	double t_start = time_now();
+
+	prompts_t ps = {0};
+	char *names_path = NULL, *templates_path = NULL;
+	if (o.prompts)
+		load_json(o.prompts, &ps);
+	else
+		load_grid(&o, &ps, &names_path, &templates_path);
+
+	/* T: prompts per class when every class has the same number, else 0 */
+	int T = 0;
+	{
+		int64_t *count = calloc((size_t)ps.k, sizeof *count);
+		if (!count)
+			diag_fatal("out of memory");
+		for (int i = 0; i < ps.p; i++)
+			count[ps.cls[i]]++;
+		int64_t c = 1;
+		while (c < ps.k && count[c] == count[0])
+			c++;
+		long long n0 = (long long)count[0], nc = c < ps.k ? (long long)count[c] : 0;
+		free(count);
+		if (c < ps.k && o.per_template)
+			diag_fatal("--per-template: class '%s' has %lld prompts, class '%s' %lld: a [K,T,E] "
+				   "tensor needs the same number for every class",
+				   ps.names[0], n0, ps.names[c], nc);
+		T = c < ps.k ? 0 : (int)n0;
+	}
+
+	char *vocab = o.vocab ? xstrdup(o.vocab) : data_path("clip/bpe_simple_vocab_16e6.txt.gz");
+	char err[1024] = "";
+	bpe_t *bpe = bpe_load(vocab, err, sizeof err);
+	if (!bpe)
+		diag_fatal("%s", err);
+	tokens_t tk;
+	tokenize_all(bpe, &ps, o.truncate, !o.tokenize, &tk);
+	bpe_free(bpe);
+
+	if (o.tokenize) {
+		for (int i = 0; i < ps.p; i++) {
+			for (int k = 0; k < tk.lens[i]; k++)
+				printf("%s%d", k ? " " : "", tk.ids[i][k]);
+			putchar('\n');
+		}
+		if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0)
+			diag_fatal("stdout: write error: %s", strerror(errno));
+		tokens_free(&tk, ps.p);
+		prompts_free(&ps, o.prompts != NULL);
+		free(names_path);
+		free(templates_path);
+		free(vocab);
+		return EXIT_OK;
+	}
+
+	rec_writer_t *w = rec_writer_stdout(0);
+	char *weights = o.weights ? xstrdup(o.weights) : default_weights();
+	if (access(weights, R_OK) != 0)
+		diag_fatal("%s: %s%s", weights, strerror(errno),
+			   o.weights ? "" : " (run `make weights`, or give --weights FILE)");
+	char wsha[65];
+	if (file_sha256(weights, wsha) != 0)
+		diag_fatal("%s: %s", weights, strerror(errno));
+	ckpt_t *ck = ckpt_open(weights, err, sizeof err);
+	if (!ck)
+		diag_fatal("%s", err);
+	text_model_t m;
+	if (text_model_load(&m, ck, o.fp16, err, sizeof err) != 0)
+		diag_fatal("%s: %s", weights, err);
+	ckpt_free(ck);
+	if (m.context < BPE_CONTEXT)
+		for (int i = 0; i < ps.p; i++)
+			if (tk.lens[i] > m.context)
+				diag_fatal("%s: the model's context is %d tokens, prompt %d has %d", weights, m.context,
+					   i + 1, tk.lens[i]);
+
+	int64_t E = m.embed;
+	float *emb = malloc((size_t)ps.p * (size_t)E * sizeof *emb);
+	if (!emb)
+		diag_fatal("out of memory for %d x %lld embeddings", ps.p, (long long)E);
+	text_encode_opts_t eo = {.threads = o.threads, .batch_rows = o.batch_rows};
+	text_encode_stats_t st = {0};
+	if (text_encode(&m, (const int32_t *const *)tk.ids, tk.lens, ps.p, emb, &eo, &st, err, sizeof err) != 0)
+		diag_fatal("%s", err);
+	int bad = normalize_rows(emb, ps.p, E);
+	if (bad >= 0) {
+		char where[1024];
+		prompt_where(&ps, bad, where, sizeof where);
+		diag_fatal("%s: its embedding has zero or non-finite norm", where);
+	}
+
+	/* [K,E]: mean of each class's normalized prompt embeddings, normalized */
+	float *table;
+	int64_t shape[3];
+	int ndim;
+	if (o.per_template) {
+		table = emb; /* prompts are class-major with T each: already [K,T,E] */
+		shape[0] = ps.k;
+		shape[1] = T;
+		shape[2] = E;
+		ndim = 3;
+	} else {
+		double *acc = calloc((size_t)ps.k * (size_t)E, sizeof *acc);
+		table = malloc((size_t)ps.k * (size_t)E * sizeof *table);
+		if (!acc || !table)
+			diag_fatal("out of memory");
+		for (int i = 0; i < ps.p; i++)
+			for (int64_t k = 0; k < E; k++)
+				acc[(size_t)ps.cls[i] * (size_t)E + (size_t)k] += emb[(size_t)i * (size_t)E + (size_t)k];
+		int *count = calloc((size_t)ps.k, sizeof *count);
+		if (!count)
+			diag_fatal("out of memory");
+		for (int i = 0; i < ps.p; i++)
+			count[ps.cls[i]]++;
+		for (int64_t c = 0; c < ps.k; c++)
+			for (int64_t k = 0; k < E; k++)
+				table[c * E + k] = (float)(acc[c * E + k] / count[c]);
+		free(acc);
+		free(count);
+		bad = normalize_rows(table, ps.k, E);
+		if (bad >= 0)
+			diag_fatal("class %d '%s': the mean of its prompt embeddings is zero", bad + 1, ps.names[bad]);
+		shape[0] = ps.k;
+		shape[1] = E;
+		ndim = 2;
+	}
+
+	write_header(w, argc, argv, &o, &ps, names_path, templates_path, weights, wsha, vocab, st.threads);
+	msgpack_packer *pk = rec_writer_pk(w);
+	msgpack_pack_map(pk, 7);
+	pk_kv_str(pk, "type", "classes");
+	pk_kv_str(pk, "model", o.model);
+	pk_str(pk, "names");
+	msgpack_pack_array(pk, (uint32_t)ps.k);
+	for (int64_t c = 0; c < ps.k; c++)
+		pk_str(pk, ps.names[c]);
+	/* in FP32 as CLIP's logit_scale.exp(): exactly 100 for ln(100) stored as float */
+	pk_kv_double(pk, "logit_scale", (double)expf((float)m.logit_scale));
+	pk_kv_int(pk, "templates", T);
+	pk_kv_int(pk, "prompts", ps.p);
+	pk_kv_tensor(pk, "tensor", DTYPE_FLOAT32, ndim, shape, table);
+	rec_writer_end_record(w);
+
+	double secs = time_now() - t_start;
+	msgpack_pack_map(pk, 12);
+	pk_kv_str(pk, "type", "stats");
+	pk_kv_str(pk, "producer", diag_prog());
+	pk_kv_str(pk, "model", o.model);
+	pk_kv_str(pk, "device", "cpu");
+	pk_kv_int(pk, "threads", st.threads);
+	pk_kv_int(pk, "classes", ps.k);
+	pk_kv_int(pk, "prompts", ps.p);
+	pk_kv_int(pk, "rows", st.rows);
+	pk_kv_int(pk, "padded_positions", st.positions);
+	pk_kv_double(pk, "encode_seconds", st.seconds);
+	pk_kv_double(pk, "seconds", secs);
+	pk_kv_int(pk, "peak_memory_bytes", mem_peak_rss());
+	rec_writer_end_record(w);
+	rec_writer_close(w);
+
+	if (table != emb)
+		free(table);
+	free(emb);
+	text_model_free(&m);
+	tokens_free(&tk, ps.p);
+	prompts_free(&ps, o.prompts != NULL);
+	free(names_path);
+	free(templates_path);
+	free(weights);
+	free(vocab);
+	return EXIT_OK;
+}

@@ -1,0 +1,390 @@
+/* zscore - zero-shot class probabilities from image embeddings (or logits).
+ *
+ * Records in: embedding (CLIP image features [D], float32/float16, not
+ * normalized), logits ([K] classifier outputs), classes (the zero-shot
+ * table), anything else. Out: one scores record per embedding/logits record,
+ *   {"type": "scores", "tensor": float32 [K] probabilities, ...every other
+ *    key of the input record (id, label, model, precision, path, ...)}
+ * in input order; header, classes, error and unknown records pass through.
+ *   embedding: softmax over classes of logit_scale * cos(embedding, row_k)
+ *              (CLIP's notebook: 100 * normalize(image) . normalize(text))
+ *   logits:    softmax(logits)
+ * All arithmetic is FP32 with double accumulation, whatever the input dtype.
+ *
+ * The class table comes from --classes FILE, else from a classes record met
+ * earlier in the stream (it replaces the current table from there on), else
+ * from the default place (classes_default_path; `txtencode > PATH` makes it
+ * from the checkpoint `make weights` fetches). Its
+ * class names go into this program's header ("class_names") so topk and
+ * errstats can name classes downstream.
+ *
+ * --subset FILE restricts the softmax to listed classes (ImageNet-A/-R use
+ * 200 of 1000): the tensor is then [S] in the file's order and an "index"
+ * list maps each position back to its class index; labels stay in full
+ * class numbering. --raw writes cosines (or logits) instead of
+ * probabilities and marks the record "raw": true.
+ *
+ * Failures per record (error record + stderr line, exit 1 at the end): an
+ * embedding whose width is not the table's, NaN/Inf inputs (counted and
+ * reported at the end; never turned into scores), an all-zero embedding, a
+ * malformed tensor. A missing table or a bad --subset is fatal (exit 2).
+ * It does not pick top classes (topk) or compute accuracy (errstats).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ckpt.h"
+#include "classes.h"
+#include "diag.h"
+#include "record.h"
+#include "scoring.h"
+
+enum {
+	MAX_FAIL_LINES = 10 /* stderr lines for failed records before only counting them */
+};
+
+typedef struct {
+	const char *classes_path;
+	const char *subset_path;
+	int raw;
+	char **inputs;
+	int ninputs;
+} options_t;
+
+typedef struct {
+	classes_t classes;   /* current table (k == 0: none yet) */
+	int from_option;     /* the current table came from --classes */
+	int noted_replace;   /* said once that a stream table replaced --classes */
+	char default_path[4096];
+	int64_t *subset, nsubset;
+	float *buf, *out;    /* [max(K, D)] scratch */
+	size_t bufcap;
+	int nfailed, nnonfinite, fail_lines;
+	long long nscored;
+} state_t;
+
+DIAG_NORETURN static void usage(void)
+{
+	printf("Usage: zscore [OPTIONS] [STREAM...]\n"
+	       "Turn embedding records into zero-shot class probabilities (scores records):\n"
+	       "softmax over classes of logit_scale x cosine(image embedding, class row), as\n"
+	       "CLIP's notebook computes it, in FP32 whatever the input precision. logits\n"
+	       "records (torchvision classifiers) become softmax(logits). Reads STREAMs or stdin.\n"
+	       "\n"
+	       "  -c, --classes FILE    the class table: a stream holding a classes record\n"
+	       "                        (txtembed-load, txtencode). Default: a classes record\n"
+	       "                        earlier in the input, else the default table (made by\n"
+	       "                        'make weights && txtencode > PATH') at\n"
+	       "                        $RNENC_WEIGHTS/classes-clip-rn50.mp or\n"
+	       "                        ${XDG_CACHE_HOME:-~/.cache}/rnencode/weights/classes-clip-rn50.mp\n"
+	       "  -s, --subset FILE     softmax over these classes only (one index per line, '#'\n"
+	       "                        comments): output tensor [S] in the file's order plus an\n"
+	       "                        \"index\" list giving each position's class index\n"
+	       "      --raw             keep cosines (embeddings) or logits: no softmax; records\n"
+	       "                        carry \"raw\": true (for multi-label or custom use)\n"
+	       "  -h, --help            this help\n"
+	       "\n"
+	       "Records: embedding/logits in -> scores out (id, label, model, precision and every\n"
+	       "other key copied); header, classes, error and unknown records pass through.\n"
+	       "A classes record in the stream replaces the current table from there on.\n"
+	       "\n"
+	       "Examples:\n"
+	       "  imgdecode imgs/ | rnencode --fp16 | zscore | topk\n"
+	       "  zscore --classes classes.mp emb.mp > scores.mp\n"
+	       "  zscore --subset imagenet-r-200.txt < emb.mp | errstats\n"
+	       "  cat classes.mp emb.mp | zscore --raw | recview\n"
+	       "\n"
+	       "Exit status: 0 ok; 1 some records failed (width mismatch, NaN/Inf, zero vector:\n"
+	       "error records written, counts on stderr); 2 usage error, no class table, bad\n"
+	       "--subset, or a broken stream.\n");
+	exit(EXIT_OK);
+}
+
+static void parse_args(int argc, char **argv, options_t *o)
+{
+	static const struct option longopts[] = {{"classes", required_argument, NULL, 'c'},
+						 {"subset", required_argument, NULL, 's'},
+						 {"raw", no_argument, NULL, 'r'},
+						 {"help", no_argument, NULL, 'h'},
+						 {NULL, 0, NULL, 0}};
+	memset(o, 0, sizeof *o);
+	int c;
+	while ((c = getopt_long(argc, argv, "c:s:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': o->classes_path = optarg; break;
+		case 's': o->subset_path = optarg; break;
+		case 'r': o->raw = 1; break;
+		case 'h': usage();
+		default: diag_usage("unknown option");
+		}
+	}
+	o->inputs = argv + optind;
+	o->ninputs = argc - optind;
+}
+
+static void ensure_buf(state_t *s, int64_t n)
+{
+	if ((size_t)n <= s->bufcap)
+		return;
+	free(s->buf);
+	free(s->out);
+	s->buf = malloc((size_t)n * sizeof *s->buf);
+	s->out = malloc((size_t)n * sizeof *s->out);
+	if (!s->buf || !s->out)
+		diag_fatal("out of memory");
+	s->bufcap = (size_t)n;
+}
+
+/* A subset index beyond the table is a configuration error, not a record's. */
+static void check_subset(const state_t *s, const options_t *o, int64_t k, const char *what)
+{
+	for (int64_t i = 0; i < s->nsubset; i++)
+		if (s->subset[i] >= k)
+			diag_fatal("%s: class %lld is out of range: the %s has %lld classes", o->subset_path,
+				   (long long)s->subset[i], what, (long long)k);
+}
+
+static void fail_record(state_t *s, rec_writer_t *w, const record_t *rec, const char *msg)
+{
+	char id[160] = "";
+	const char *p;
+	size_t n;
+	if (rec_get_str(rec, "id", &p, &n) == 0)
+		snprintf(id, sizeof id, " (%.*s)", (int)(n > 120 ? 120 : n), p);
+	rec_write_error_for(w, rec, msg);
+	s->nfailed++;
+	if (s->fail_lines++ < MAX_FAIL_LINES)
+		diag_msg("record %llu%s: %s", (unsigned long long)rec->index, id, msg);
+	else if (s->fail_lines == MAX_FAIL_LINES + 1)
+		diag_msg("further failed records are counted, not listed");
+}
+
+/* Write the scores record: vals[0,n) are the full vector; the subset (if
+ * any) picks positions. */
+static void write_scores(state_t *s, const options_t *o, rec_writer_t *w, const record_t *rec, const float *vals,
+			 int64_t n)
+{
+	static const char *const skip[] = {"type", "tensor", "index", "raw", NULL};
+	int64_t m = s->nsubset ? s->nsubset : n;
+	float *sel = s->out;
+	for (int64_t i = 0; i < m; i++)
+		sel[i] = vals[s->nsubset ? s->subset[i] : i];
+	if (!o->raw)
+		vec_softmax(sel, sel, m);
+	msgpack_packer *pk = rec_writer_pk(w);
+	uint32_t nkeys = 2 + (s->nsubset ? 1 : 0) + (o->raw ? 1 : 0) + rec_count_keys_except(rec, skip);
+	msgpack_pack_map(pk, nkeys);
+	pk_kv_str(pk, "type", "scores");
+	pk_copy_keys_except(pk, rec, skip);
+	if (s->nsubset) {
+		pk_str(pk, "index");
+		msgpack_pack_array(pk, (size_t)m);
+		for (int64_t i = 0; i < m; i++)
+			msgpack_pack_int64(pk, s->subset[i]);
+	}
+	if (o->raw)
+		pk_kv_bool(pk, "raw", 1);
+	int64_t shape[1] = {m};
+	pk_kv_tensor(pk, "tensor", DTYPE_FLOAT32, 1, shape, sel);
+	rec_writer_end_record(w);
+	s->nscored++;
+}
+
+/* The input vector of an embedding/logits record as float32 in s->buf;
+ * returns its length, or -1 after writing an error record. */
+static int64_t read_vector(state_t *s, rec_writer_t *w, const record_t *rec)
+{
+	tensor_t t;
+	char err[320], sbuf[160];
+	if (rec_get_tensor(rec, "tensor", &t, err, sizeof err) != 0) {
+		fail_record(s, w, rec, err);
+		return -1;
+	}
+	int64_t n = tensor_numel(&t);
+	if (t.ndim != 1 || n == 0 || (t.dtype != DTYPE_FLOAT32 && t.dtype != DTYPE_FLOAT16)) {
+		snprintf(err, sizeof err, "tensor is %s %s: need float32 or float16 [N] with N > 0",
+			 dtype_name(t.dtype), tensor_shape_str(t.shape, t.ndim, sbuf, sizeof sbuf));
+		fail_record(s, w, rec, err);
+		return -1;
+	}
+	ensure_buf(s, n > s->classes.k ? n : s->classes.k);
+	tensor_convert_to_f32(t.dtype, t.data, s->buf, (size_t)n);
+	int64_t bad = vec_count_nonfinite(s->buf, n);
+	if (bad) {
+		snprintf(err, sizeof err, "%lld of %lld input values are NaN or Inf: not scored", (long long)bad,
+			 (long long)n);
+		s->nnonfinite++;
+		fail_record(s, w, rec, err);
+		return -1;
+	}
+	return n;
+}
+
+static void need_classes(state_t *s, const options_t *o, rec_writer_t *w)
+{
+	if (s->classes.k)
+		return;
+	rec_writer_flush(w);
+	if (access(s->default_path, F_OK) != 0)
+		diag_fatal("no class table: give --classes FILE, put a classes record before the embeddings, "
+			   "or make the default one: make weights && txtencode > %s",
+			   s->default_path);
+	char err[512];
+	if (classes_load_path(s->default_path, &s->classes, err, sizeof err) != 0)
+		diag_fatal("default class table: %s", err);
+	if (s->nsubset)
+		check_subset(s, o, s->classes.k, "class table");
+}
+
+static void score_embedding(state_t *s, const options_t *o, rec_writer_t *w, const record_t *rec)
+{
+	need_classes(s, o, w);
+	int64_t d = read_vector(s, w, rec);
+	if (d < 0)
+		return;
+	char err[320];
+	if (d != s->classes.d) {
+		snprintf(err, sizeof err, "embedding has %lld values but the class table's rows have %lld (%s)",
+			 (long long)d, (long long)s->classes.d, s->classes.source ? s->classes.source : "?");
+		fail_record(s, w, rec, err);
+		return;
+	}
+	float *cos = malloc((size_t)s->classes.k * sizeof *cos);
+	if (!cos)
+		diag_fatal("out of memory");
+	if (classes_cosines(&s->classes, s->buf, cos) != 0) {
+		free(cos);
+		fail_record(s, w, rec, "the embedding is all zeros: no direction to score");
+		return;
+	}
+	if (!o->raw)
+		for (int64_t k = 0; k < s->classes.k; k++)
+			cos[k] = (float)(s->classes.logit_scale * cos[k]);
+	write_scores(s, o, w, rec, cos, s->classes.k);
+	free(cos);
+}
+
+static void score_logits(state_t *s, const options_t *o, rec_writer_t *w, const record_t *rec)
+{
+	int64_t n = read_vector(s, w, rec);
+	if (n < 0)
+		return;
+	if (s->nsubset)
+		check_subset(s, o, n, "logits vector");
+	write_scores(s, o, w, rec, s->buf, n);
+}
+
+static void take_stream_classes(state_t *s, const options_t *o, const record_t *rec, rec_writer_t *w)
+{
+	classes_t c;
+	char err[512];
+	if (classes_from_record(rec, &c, err, sizeof err) != 0) {
+		rec_writer_flush(w);
+		diag_fatal("%s", err);
+	}
+	char src[64];
+	snprintf(src, sizeof src, "stream record %llu", (unsigned long long)rec->index);
+	c.source = strdup(src);
+	if (s->from_option && !s->noted_replace) {
+		diag_msg("the classes record at %s replaces %s from there on", src, o->classes_path);
+		s->noted_replace = 1;
+	}
+	classes_free(&s->classes);
+	s->classes = c;
+	s->from_option = 0;
+	if (s->nsubset)
+		check_subset(s, o, c.k, "class table");
+}
+
+static void write_header(rec_writer_t *w, int argc, char **argv, const options_t *o, const state_t *s)
+{
+	const classes_t *c = &s->classes;
+	uint32_t extra = 2 + (o->subset_path ? 1 : 0) + (c->k ? 3 : 0) + (c->k && c->names ? 1 : 0);
+	rec_write_header_begin(w, argc, argv, extra);
+	msgpack_packer *pk = rec_writer_pk(w);
+	pk_kv_str(pk, "classes", c->k ? c->source : NULL);
+	if (c->k) {
+		char sha[65];
+		pk_kv_str(pk, "classes_sha256", file_sha256(c->source, sha) == 0 ? sha : NULL);
+	}
+	pk_kv_bool(pk, "raw", o->raw);
+	if (o->subset_path)
+		pk_kv_str(pk, "subset", o->subset_path);
+	if (c->k) {
+		pk_kv_double(pk, "logit_scale", c->logit_scale);
+		pk_kv_str(pk, "classes_model", c->model);
+	}
+	if (c->k && c->names) {
+		pk_str(pk, "class_names");
+		msgpack_pack_array(pk, (size_t)c->k);
+		for (int64_t i = 0; i < c->k; i++)
+			pk_str(pk, c->names[i]);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	diag_init(argv[0]);
+	options_t o;
+	parse_args(argc, argv, &o);
+	state_t s;
+	memset(&s, 0, sizeof s);
+	classes_init(&s.classes);
+	classes_default_path(s.default_path, sizeof s.default_path);
+	char err[512];
+	if (o.classes_path) {
+		if (classes_load_path(o.classes_path, &s.classes, err, sizeof err) != 0)
+			diag_fatal("--classes: %s", err);
+		s.from_option = 1;
+	} else if (access(s.default_path, F_OK) == 0) {
+		/* loaded up front so the header can name the classes for topk */
+		if (classes_load_path(s.default_path, &s.classes, err, sizeof err) != 0)
+			diag_fatal("default class table: %s", err);
+	}
+	if (o.subset_path) {
+		if (index_list_load(o.subset_path, INT32_MAX, &s.subset, &s.nsubset, err, sizeof err) != 0)
+			diag_fatal("--subset: %s", err);
+		if (s.classes.k)
+			check_subset(&s, &o, s.classes.k, "class table");
+	}
+
+	rec_writer_t *w = rec_writer_stdout(0);
+	write_header(w, argc, argv, &o, &s);
+	static char *stdin_only[] = {"-"};
+	char **inputs = o.ninputs ? o.inputs : stdin_only;
+	int ninputs = o.ninputs ? o.ninputs : 1;
+	for (int f = 0; f < ninputs; f++) {
+		rec_reader_t *r = rec_reader_open_path(inputs[f], 0);
+		if (!r)
+			diag_fatal("%s: %s", inputs[f], strerror(errno));
+		record_t rec;
+		while (rec_next(r, &rec, w, &s.nfailed)) {
+			if (rec_is(&rec, "embedding")) {
+				score_embedding(&s, &o, w, &rec);
+			} else if (rec_is(&rec, "logits")) {
+				score_logits(&s, &o, w, &rec);
+			} else {
+				if (rec_is(&rec, "classes"))
+					take_stream_classes(&s, &o, &rec, w);
+				rec_pass(w, &rec);
+			}
+		}
+		rec_reader_free(r);
+	}
+	rec_writer_close(w);
+	if (s.nnonfinite)
+		diag_msg("%d record%s had NaN/Inf inputs (error records written, not scored)", s.nnonfinite,
+			 s.nnonfinite == 1 ? "" : "s");
+	if (s.nfailed)
+		diag_msg("%d of %lld records failed", s.nfailed, s.nscored + s.nfailed);
+	classes_free(&s.classes);
+	free(s.subset);
+	free(s.buf);
+	free(s.out);
+	return s.nfailed ? EXIT_SOME_FAILED : EXIT_OK;
+}

@@ -1,0 +1,66 @@
+/* classes.h - zero-shot class tables, class-name files and class-index lists.
+ *
+ * A classes record (SPEC.md section 1) is
+ *   {"type": "classes", "model": str, "names": [str x K], "logit_scale": float,
+ *    "tensor": float32 [K,D] rows L2-normalized, ...provenance keys}
+ * Readers here also accept a float16 tensor and a [K,T,D] per-template
+ * tensor (txtencode --per-template), which they reduce as CLIP's notebook
+ * does; rows are always (re)normalized in FP32 on load, so a table rounded
+ * through float16 still scores true cosines.
+ *
+ * Class-name files: one name per line, UTF-8, LF or CRLF, the line number
+ * minus one is the class index (testdata/names-clip.txt). A missing final
+ * newline is fine; an empty line is an error (it would shift every index).
+ * Class-index lists (zscore --subset): one decimal index per line, blank
+ * lines and '#' comments ignored, no duplicates.
+ */
+#ifndef COMMON_CLASSES_H
+#define COMMON_CLASSES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+
+typedef struct {
+	int64_t k, d;       /* classes, embedding width */
+	float *rows;        /* [K,D] float32, row-major, each row L2-normalized */
+	char **names;       /* K malloc'd names, or NULL when the table has none */
+	double logit_scale; /* multiplies cosines before the softmax (CLIP: 100) */
+	char *model;        /* the model the table belongs to, or NULL */
+	char *source;       /* file (or "stream record N") it came from */
+} classes_t;
+
+void classes_init(classes_t *c);
+void classes_free(classes_t *c);
+
+/* Rows from an embedding table: data of dtype float32/float16/float64/
+ * bfloat16, shape [K,D] (each row normalized) or [K,T,D] (each of the T
+ * vectors normalized, averaged, normalized again: CLIP's notebook). With
+ * transpose, a [D,K] table (CLIP's zeroshot_weights layout) is read as
+ * [K,D]. *rows is a malloc'd [K,D] float32. Fails, with a message naming
+ * the class, on a NaN/Inf value or an all-zero vector. */
+int classes_build_rows(dtype_t dtype, const void *data, int ndim, const int64_t *shape, int transpose,
+		       float **rows, int64_t *k, int64_t *d, int64_t *templates, char *err, size_t cap);
+
+/* A classes record into c (c must be freshly initialised or freed). */
+int classes_from_record(const record_t *rec, classes_t *c, char *err, size_t cap);
+/* The first classes record of a stream file. */
+int classes_load_path(const char *path, classes_t *c, char *err, size_t cap);
+
+/* Where `make weights` puts CLIP's ImageNet table: $RNENC_WEIGHTS/classes-
+ * clip-rn50.mp, else ${XDG_CACHE_HOME:-$HOME/.cache}/rnencode/weights/
+ * classes-clip-rn50.mp. Writes the path into buf; returns buf. */
+const char *classes_default_path(char *buf, size_t cap);
+
+/* Names from a file (format above): *names is a malloc'd array of n
+ * malloc'd strings. */
+int names_load(const char *path, char ***names, int64_t *n, char *err, size_t cap);
+/* Names from a msgpack array of str; -1 if it is not one. */
+int names_from_object(const msgpack_object *o, char ***names, int64_t *n);
+void names_free(char **names, int64_t n);
+
+/* Class indices from a file (format above); each must be < limit. */
+int index_list_load(const char *path, int64_t limit, int64_t **idx, int64_t *n, char *err, size_t cap);
+
+#endif

@@ -1,0 +1,246 @@
+/* provenance.c - header and stats records kept for reports (see provenance.h). */
+#define _POSIX_C_SOURCE 200809L
+#include "provenance.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+#include "json.h"
+
+enum {
+	PROV_LIST_MAX = 32 /* longer lists are summarised by their length */
+};
+
+void prov_init(prov_t *p)
+{
+	memset(p, 0, sizeof *p);
+}
+
+static void recs_free(prov_rec_t *v, int n)
+{
+	for (int i = 0; i < n; i++) {
+		msgpack_unpacked_destroy(&v[i].obj);
+		free(v[i].raw);
+	}
+	free(v);
+}
+
+void prov_free(prov_t *p)
+{
+	recs_free(p->headers, p->nheaders);
+	recs_free(p->stats, p->nstats);
+	prov_init(p);
+}
+
+static void recs_add(prov_rec_t **v, int *n, const record_t *rec)
+{
+	for (int i = 0; i < *n; i++)
+		if ((*v)[i].len == rec->raw_len && memcmp((*v)[i].raw, rec->raw, rec->raw_len) == 0)
+			return;
+	*v = realloc(*v, (size_t)(*n + 1) * sizeof **v);
+	if (!*v)
+		diag_fatal("out of memory");
+	prov_rec_t *r = &(*v)[*n];
+	r->raw = malloc(rec->raw_len ? rec->raw_len : 1);
+	if (!r->raw)
+		diag_fatal("out of memory");
+	memcpy(r->raw, rec->raw, rec->raw_len);
+	r->len = rec->raw_len;
+	msgpack_unpacked_init(&r->obj);
+	size_t off = 0;
+	/* the bytes were already unpacked once by the reader: this cannot fail */
+	if (msgpack_unpack_next(&r->obj, (const char *)r->raw, r->len, &off) != MSGPACK_UNPACK_SUCCESS)
+		diag_fatal("internal: a record copy does not unpack");
+	(*n)++;
+}
+
+int prov_add(prov_t *p, const record_t *rec)
+{
+	if (rec_is(rec, "header"))
+		recs_add(&p->headers, &p->nheaders, rec);
+	else if (rec_is(rec, "stats"))
+		recs_add(&p->stats, &p->nstats, rec);
+	else
+		return 0;
+	return 1;
+}
+
+static int is_tensor(const msgpack_object *o)
+{
+	return o->type == MSGPACK_OBJECT_MAP && obj_map_get(o, "dtype") && obj_map_get(o, "data");
+}
+
+/* A msgpack value as JSON, long lists summarised as {"count": N}. */
+static void prov_put_json_value(FILE *f, const msgpack_object *o)
+{
+	switch (o->type) {
+	case MSGPACK_OBJECT_ARRAY:
+		if (o->via.array.size > PROV_LIST_MAX) {
+			fprintf(f, "{\"count\":%u}", o->via.array.size);
+			return;
+		}
+		fputc('[', f);
+		for (uint32_t i = 0; i < o->via.array.size; i++) {
+			if (i)
+				fputc(',', f);
+			prov_put_json_value(f, &o->via.array.ptr[i]);
+		}
+		fputc(']', f);
+		return;
+	case MSGPACK_OBJECT_MAP:
+		if (is_tensor(o)) {
+			json_put_object(f, o, JSON_TENSOR_SUMMARY);
+			return;
+		}
+		fputc('{', f);
+		for (uint32_t i = 0; i < o->via.map.size; i++) {
+			const msgpack_object_kv *kv = &o->via.map.ptr[i];
+			if (i)
+				fputc(',', f);
+			if (kv->key.type == MSGPACK_OBJECT_STR)
+				json_put_str(f, kv->key.via.str.ptr, kv->key.via.str.size);
+			else
+				json_put_cstr(f, "?");
+			fputc(':', f);
+			prov_put_json_value(f, &kv->val);
+		}
+		fputc('}', f);
+		return;
+	default: json_put_object(f, o, JSON_TENSOR_SUMMARY); return;
+	}
+}
+
+void prov_put_text_value(FILE *f, const msgpack_object *o)
+{
+	switch (o->type) {
+	case MSGPACK_OBJECT_NIL: fputs("null", f); return;
+	case MSGPACK_OBJECT_BOOLEAN: fputs(o->via.boolean ? "true" : "false", f); return;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER: fprintf(f, "%" PRIu64, o->via.u64); return;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER: fprintf(f, "%" PRId64, o->via.i64); return;
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64: fprintf(f, "%.6g", o->via.f64); return;
+	case MSGPACK_OBJECT_STR: fwrite(o->via.str.ptr, 1, o->via.str.size, f); return;
+	case MSGPACK_OBJECT_BIN: fprintf(f, "<%u bytes>", o->via.bin.size); return;
+	case MSGPACK_OBJECT_ARRAY:
+		if (o->via.array.size > PROV_LIST_MAX) {
+			fprintf(f, "[%u items]", o->via.array.size);
+			return;
+		}
+		fputc('[', f);
+		for (uint32_t i = 0; i < o->via.array.size; i++) {
+			if (i)
+				fputc(',', f);
+			prov_put_text_value(f, &o->via.array.ptr[i]);
+		}
+		fputc(']', f);
+		return;
+	case MSGPACK_OBJECT_MAP:
+		if (is_tensor(o)) {
+			fputs("<tensor>", f);
+			return;
+		}
+		fputc('{', f);
+		for (uint32_t i = 0; i < o->via.map.size; i++) {
+			if (i)
+				fputc(',', f);
+			prov_put_text_value(f, &o->via.map.ptr[i].key);
+			fputc('=', f);
+			prov_put_text_value(f, &o->via.map.ptr[i].val);
+		}
+		fputc('}', f);
+		return;
+	default: fputs("?", f); return;
+	}
+}
+
+static void put_argv(FILE *f, const msgpack_object *a)
+{
+	if (a->type != MSGPACK_OBJECT_ARRAY) {
+		prov_put_text_value(f, a);
+		return;
+	}
+	for (uint32_t i = 0; i < a->via.array.size; i++) {
+		const msgpack_object *s = &a->via.array.ptr[i];
+		if (i)
+			fputc(' ', f);
+		int plain = s->type == MSGPACK_OBJECT_STR && s->via.str.size > 0;
+		for (uint32_t j = 0; plain && j < s->via.str.size; j++)
+			plain = strchr(" \t\n'\"\\$`*?|&;<>()", s->via.str.ptr[j]) == NULL;
+		if (plain || s->type != MSGPACK_OBJECT_STR) {
+			prov_put_text_value(f, s);
+			continue;
+		}
+		fputc('\'', f); /* shell quoting so the line can be pasted back */
+		for (uint32_t j = 0; j < s->via.str.size; j++) {
+			if (s->via.str.ptr[j] == '\'')
+				fputs("'\\''", f);
+			else
+				fputc(s->via.str.ptr[j], f);
+		}
+		fputc('\'', f);
+	}
+}
+
+/* "producer version: key=value ..." for one record (type/producer/version/argv skipped) */
+static void print_text_rec(FILE *f, const msgpack_object *m, const char *indent, const char *lead)
+{
+	const msgpack_object *prod = obj_map_get(m, "producer"), *ver = obj_map_get(m, "version"),
+			     *argv = obj_map_get(m, "argv");
+	fprintf(f, "%s%s", indent, lead);
+	if (prod)
+		prov_put_text_value(f, prod);
+	else
+		fputs("?", f);
+	if (ver) {
+		fputc(' ', f);
+		prov_put_text_value(f, ver);
+	}
+	fputc(':', f);
+	for (uint32_t j = 0; j < m->via.map.size; j++) {
+		const msgpack_object_kv *kv = &m->via.map.ptr[j];
+		if (obj_str_eq(&kv->key, "type") || obj_str_eq(&kv->key, "producer") || obj_str_eq(&kv->key, "version") ||
+		    obj_str_eq(&kv->key, "argv"))
+			continue;
+		fputc(' ', f);
+		prov_put_text_value(f, &kv->key);
+		fputc('=', f);
+		prov_put_text_value(f, &kv->val);
+	}
+	if (argv) {
+		fputs(" | ", f);
+		put_argv(f, argv);
+	}
+	fputc('\n', f);
+}
+
+void prov_print_text(FILE *f, const prov_t *p, const char *indent)
+{
+	if (!p->nheaders)
+		fprintf(f, "%s(no header records)\n", indent);
+	for (int i = 0; i < p->nheaders; i++)
+		print_text_rec(f, &p->headers[i].obj.data, indent, "");
+	for (int i = 0; i < p->nstats; i++)
+		print_text_rec(f, &p->stats[i].obj.data, indent, "stats of ");
+}
+
+static void print_json_list(FILE *f, const prov_rec_t *v, int n)
+{
+	fputc('[', f);
+	for (int i = 0; i < n; i++) {
+		if (i)
+			fputc(',', f);
+		prov_put_json_value(f, &v[i].obj.data);
+	}
+	fputc(']', f);
+}
+
+void prov_print_json(FILE *f, const prov_t *p)
+{
+	fputs("{\"headers\":", f);
+	print_json_list(f, p->headers, p->nheaders);
+	fputs(",\"stats\":", f);
+	print_json_list(f, p->stats, p->nstats);
+	fputc('}', f);
+}

@@ -1,0 +1,79 @@
+/* gpu_check.h - checked CUDA, cuDNN and cuBLAS calls for the CUDA backend.
+ *
+ * Every runtime/library call in gpu/ goes through one of these macros. On
+ * failure they throw gpu::Error whose message names the library, the call as
+ * written, the library's own error name and text, and file:line, e.g.
+ *   cudnn: cudnnCreate(&h): CUDNN_STATUS_NOT_INITIALIZED (gpu/gpu_encoder.cu:212)
+ * The C entry points of the backend (gpu_encoder.cu) catch gpu::Error and
+ * hand its one-line message to rnencode, which prints it on stderr; no
+ * exception ever crosses into C.
+ *
+ * CK_LAUNCH() checks the launch of the kernel just before it
+ * (cudaGetLastError), so a bad grid or a missing kernel image for this GPU
+ * is reported at the launch, not at the next synchronisation.
+ * CK_QUIET() is for teardown paths, where throwing is not allowed: it reports
+ * the failure on stderr once and goes on.
+ */
+#ifndef GPU_CHECK_H
+#define GPU_CHECK_H
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace gpu {
+
+struct Error : std::runtime_error {
+	explicit Error(const std::string &m) : std::runtime_error(m) {}
+};
+
+/* Build "lib: call: detail (file:line)" and throw it. */
+[[noreturn]] void fail(const char *lib, const char *call, const std::string &detail, const char *file,
+		       int line);
+[[noreturn]] void fail_cuda(cudaError_t e, const char *call, const char *file, int line);
+[[noreturn]] void fail_cudnn(cudnnStatus_t s, const char *call, const char *file, int line);
+[[noreturn]] void fail_cublas(cublasStatus_t s, const char *call, const char *file, int line);
+/* Teardown: print the failure on stderr (never throws). */
+void warn_cuda(cudaError_t e, const char *call, const char *file, int line);
+
+} // namespace gpu
+
+#define CK_CUDA(call)                                                                              \
+	do {                                                                                       \
+		cudaError_t ck_e_ = (call);                                                        \
+		if (ck_e_ != cudaSuccess)                                                          \
+			gpu::fail_cuda(ck_e_, #call, __FILE__, __LINE__);                          \
+	} while (0)
+
+#define CK_CUDNN(call)                                                                             \
+	do {                                                                                       \
+		cudnnStatus_t ck_s_ = (call);                                                      \
+		if (ck_s_ != CUDNN_STATUS_SUCCESS)                                                 \
+			gpu::fail_cudnn(ck_s_, #call, __FILE__, __LINE__);                         \
+	} while (0)
+
+#define CK_CUBLAS(call)                                                                            \
+	do {                                                                                       \
+		cublasStatus_t ck_s_ = (call);                                                     \
+		if (ck_s_ != CUBLAS_STATUS_SUCCESS)                                                \
+			gpu::fail_cublas(ck_s_, #call, __FILE__, __LINE__);                        \
+	} while (0)
+
+#define CK_LAUNCH(kernel_name)                                                                     \
+	do {                                                                                       \
+		cudaError_t ck_e_ = cudaGetLastError();                                            \
+		if (ck_e_ != cudaSuccess)                                                          \
+			gpu::fail_cuda(ck_e_, "launch " kernel_name, __FILE__, __LINE__);          \
+	} while (0)
+
+#define CK_QUIET(call)                                                                             \
+	do {                                                                                       \
+		cudaError_t ck_e_ = (call);                                                        \
+		if (ck_e_ != cudaSuccess)                                                          \
+			gpu::warn_cuda(ck_e_, #call, __FILE__, __LINE__);                          \
+	} while (0)
+
+#endif

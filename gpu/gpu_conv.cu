@@ -1,0 +1,209 @@
+/* gpu_conv.cu - cuDNN convolutions with fused bias, residual and ReLU; see gpu_conv.h. */
+#include "gpu_conv.h"
+
+#include <string>
+#include <vector>
+
+#include "gpu_check.h"
+
+namespace gpu {
+
+ConvRun::~ConvRun()
+{
+	/* teardown: failures here cannot be acted on */
+	if (x)
+		cudnnDestroyTensorDescriptor(x);
+	if (y)
+		cudnnDestroyTensorDescriptor(y);
+	if (b)
+		cudnnDestroyTensorDescriptor(b);
+	if (w)
+		cudnnDestroyFilterDescriptor(w);
+	if (conv)
+		cudnnDestroyConvolutionDescriptor(conv);
+}
+
+ConvEngine::ConvEngine(cudnnHandle_t h, Dt dt, bool tf32) : h_(h), dt_(dt), tf32_(tf32)
+{
+	CK_CUDA(cudaEventCreate(&t0_));
+	CK_CUDA(cudaEventCreate(&t1_));
+	CK_CUDNN(cudnnCreateActivationDescriptor(&relu_));
+	CK_CUDNN(cudnnSetActivationDescriptor(relu_, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0));
+}
+
+ConvEngine::~ConvEngine()
+{
+	if (relu_)
+		cudnnDestroyActivationDescriptor(relu_);
+	if (t0_)
+		cudaEventDestroy(t0_);
+	if (t1_)
+		cudaEventDestroy(t1_);
+}
+
+const char *ConvEngine::math_name() const
+{
+	if (dt_ == Dt::F16)
+		return "fp16 tensor cores, fp32 accumulate";
+	return tf32_ ? "tf32 tensor cores" : "true fp32 (no tf32)";
+}
+
+ConvEngine::Key ConvEngine::key(const ConvSpec &s, int n) const
+{
+	return Key(n, s.cin_store, s.hin, s.win, s.cout, s.kh, s.kw, s.stride, s.pad, s.relu);
+}
+
+void ConvEngine::describe(ConvRun &r, const ConvSpec &s, int n)
+{
+	cudnnDataType_t t = dt_ == Dt::F16 ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
+	CK_CUDNN(cudnnCreateTensorDescriptor(&r.x));
+	CK_CUDNN(cudnnCreateTensorDescriptor(&r.y));
+	CK_CUDNN(cudnnCreateTensorDescriptor(&r.b));
+	CK_CUDNN(cudnnCreateFilterDescriptor(&r.w));
+	CK_CUDNN(cudnnCreateConvolutionDescriptor(&r.conv));
+	CK_CUDNN(cudnnSetTensor4dDescriptor(r.x, CUDNN_TENSOR_NHWC, t, n, s.cin_store, s.hin, s.win));
+	CK_CUDNN(cudnnSetTensor4dDescriptor(r.y, CUDNN_TENSOR_NHWC, t, n, s.cout, s.hout, s.wout));
+	CK_CUDNN(cudnnSetTensor4dDescriptor(r.b, CUDNN_TENSOR_NHWC, t, 1, s.cout, 1, 1));
+	CK_CUDNN(cudnnSetFilter4dDescriptor(r.w, t, CUDNN_TENSOR_NHWC, s.cout, s.cin_store, s.kh, s.kw));
+	CK_CUDNN(cudnnSetConvolution2dDescriptor(r.conv, s.pad, s.pad, s.stride, s.stride, 1, 1,
+						 CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+	CK_CUDNN(cudnnSetConvolutionMathType(r.conv, dt_ == Dt::F32 && !tf32_ ? CUDNN_FMA_MATH
+									       : CUDNN_TENSOR_OP_MATH));
+	int on, oc, oh, ow;
+	CK_CUDNN(cudnnGetConvolution2dForwardOutputDim(r.conv, r.x, r.w, &on, &oc, &oh, &ow));
+	if (on != n || oc != s.cout || oh != s.hout || ow != s.wout)
+		fail("cudnn", "cudnnGetConvolution2dForwardOutputDim",
+		     s.name + ": output " + std::to_string(oc) + "x" + std::to_string(oh) + "x" + std::to_string(ow) +
+			     " differs from the plan's " + std::to_string(s.cout) + "x" + std::to_string(s.hout) + "x" +
+			     std::to_string(s.wout),
+		     __FILE__, __LINE__);
+	r.relu = s.relu;
+	r.cout = s.cout;
+	r.count = (long)n * s.hout * s.wout * s.cout;
+}
+
+void ConvEngine::apply(ConvRun &r, const Choice &c)
+{
+	/* true FP32 stays on FMA kernels whatever the search reported */
+	CK_CUDNN(cudnnSetConvolutionMathType(r.conv, dt_ == Dt::F32 && !tf32_ ? CUDNN_FMA_MATH : c.math));
+	r.algo = c.algo;
+	r.fused = c.fused;
+	CK_CUDNN(cudnnGetConvolutionForwardWorkspaceSize(h_, r.x, r.w, r.conv, r.y, r.algo, &r.ws));
+}
+
+/* True FP32 sums the products directly: no FFT or Winograd transforms, whose
+ * rounding differs from the convolution's own (and from the CPU's). */
+bool ConvEngine::allowed(cudnnConvolutionFwdAlgo_t a) const
+{
+	if (dt_ != Dt::F32 || tf32_)
+		return true;
+	return a == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM || a == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM ||
+	       a == CUDNN_CONVOLUTION_FWD_ALGO_GEMM || a == CUDNN_CONVOLUTION_FWD_ALGO_DIRECT;
+}
+
+/* Candidates: cuDNN's heuristic ranking (its first few within the
+ * workspace), each timed on the real call and buffers. A ReLU convolution
+ * tries the fused call first; only if no candidate runs fused does it take
+ * the plain convolution + our epilogue kernel. If the heuristic offers
+ * nothing that runs, every algorithm is tried. A candidate that fails is
+ * skipped; the winner is cached by shape. */
+void ConvEngine::choose(ConvRun &r, const ConvSpec &s, int n, const void *x, const void *w, const void *b, void *y,
+			void *ws, size_t ws_cap)
+{
+	auto it = cache_.find(key(s, n));
+	if (it != cache_.end()) {
+		apply(r, it->second);
+		return;
+	}
+	cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+	int got = 0;
+	CK_CUDNN(cudnnGetConvolutionForwardAlgorithm_v7(h_, r.x, r.w, r.conv, r.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+							&got, perf));
+	const size_t max_candidates = 4;
+	std::vector<Choice> ranked, every;
+	for (int i = 0; i < got && ranked.size() < max_candidates; i++)
+		if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= ws_cap && allowed(perf[i].algo))
+			ranked.push_back(Choice{perf[i].algo, perf[i].mathType, perf[i].memory, true});
+	cudnnMathType_t m = dt_ == Dt::F32 && !tf32_ ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH;
+	for (int a = 0; a < CUDNN_CONVOLUTION_FWD_ALGO_COUNT; a++)
+		if (allowed((cudnnConvolutionFwdAlgo_t)a))
+			every.push_back(Choice{(cudnnConvolutionFwdAlgo_t)a, m, 0, true});
+
+	Choice best{};
+	float best_ms = 0;
+	bool have = false;
+	auto trial = [&](const std::vector<Choice> &list, bool fused) {
+		for (Choice c : list) {
+			c.fused = fused;
+			float ms = 0;
+			if (time_choice(r, c, x, w, b, y, ws, ws_cap, ms) && (!have || ms < best_ms)) {
+				best = c;
+				best_ms = ms;
+				have = true;
+			}
+		}
+	};
+	trial(ranked, true);
+	if (!have && r.relu)
+		trial(ranked, false);
+	if (!have)
+		trial(every, true);
+	if (!have && r.relu)
+		trial(every, false);
+	if (!have)
+		fail("cudnn", "choose algorithm",
+		     s.name + ": no algorithm ran for batch " + std::to_string(n) + " within " + std::to_string(ws_cap) +
+			     " bytes of workspace",
+		     __FILE__, __LINE__);
+	cache_[key(s, n)] = best;
+	apply(r, best);
+}
+
+/* Run choice c a few times (after one untimed run that loads its kernels);
+ * false if it cannot run here. */
+bool ConvEngine::time_choice(ConvRun &r, const Choice &c, const void *x, const void *w, const void *b, void *y,
+			     void *ws, size_t ws_cap, float &ms)
+{
+	const int reps = 3;
+	cudaStream_t st;
+	CK_CUDNN(cudnnGetStream(h_, &st));
+	try {
+		apply(r, c);
+		if (r.ws > ws_cap)
+			return false;
+		run(r, x, w, b, nullptr, y, ws, ws_cap);
+		CK_CUDA(cudaEventRecord(t0_, st));
+		for (int k = 0; k < reps; k++)
+			run(r, x, w, b, nullptr, y, ws, ws_cap);
+		CK_CUDA(cudaEventRecord(t1_, st));
+		CK_CUDA(cudaEventSynchronize(t1_));
+		CK_CUDA(cudaEventElapsedTime(&ms, t0_, t1_));
+		return true;
+	} catch (const Error &) {
+		/* not this algorithm for this call: clear and let the caller try the next */
+		(void)cudaGetLastError();
+		CK_CUDA(cudaStreamSynchronize(st));
+		return false;
+	}
+}
+
+void ConvEngine::run(const ConvRun &r, const void *x, const void *w, const void *b, const void *z, void *y, void *ws,
+		     size_t ws_size) const
+{
+	const float one = 1.0f, zero = 0.0f;
+	if (!r.relu || !r.fused) {
+		CK_CUDNN(cudnnConvolutionForward(h_, &one, r.x, x, r.w, w, r.conv, r.algo, ws, ws_size, &zero, r.y, y));
+		if (r.relu) {
+			cudaStream_t st;
+			CK_CUDNN(cudnnGetStream(h_, &st));
+			launch_bias_relu(y, b, z, dt_, r.count, r.cout, st);
+		}
+		return;
+	}
+	/* without a residual, z = y with alpha2 = 0: cuDNN does not read it */
+	const float alpha2 = z ? 1.0f : 0.0f;
+	CK_CUDNN(cudnnConvolutionBiasActivationForward(h_, &one, r.x, x, r.w, w, r.conv, r.algo, ws, ws_size, &alpha2, r.y,
+						       z ? z : y, r.b, b, relu_, r.y, y));
+}
+
+} // namespace gpu

@@ -1,0 +1,713 @@
+/* gpu_encoder.cu - enc_backend_cuda: runs a gpu::Plan on one GPU.
+ *
+ * Streams: `copy` moves each batch's input from pinned host memory to its
+ * device slot; `compute` waits for that copy, converts the input, runs the
+ * network (a CUDA graph per batch size after one op-by-op warm-up batch) and
+ * copies the outputs back into the slot's pinned output buffer. Slots are a
+ * ring of `depth`: submit() fills the next, wait() drains the oldest.
+ *
+ * Device memory: weights (one buffer, packed by the plan), the activation
+ * arena (one buffer, placed by the plan), the cuDNN workspace (the largest
+ * any chosen algorithm needs), cuBLAS's workspace, the output buffer, and
+ * one input buffer per slot; all through Mem, which counts and traces them.
+ *
+ * Errors: the C entry points catch gpu::Error (and any std::exception) and
+ * return its one line; after a failure inside submit/wait the encoder is
+ * marked broken and every later call returns the same message.
+ */
+#include "gpu_encoder.h"
+
+#include <dlfcn.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <cuda_fp16.h>
+
+#include "gpu_check.h"
+#include "gpu_conv.h"
+#include "gpu_kernels.h"
+#include "gpu_plan.h"
+
+extern "C" {
+#include "diag.h"
+}
+
+namespace gpu {
+
+namespace {
+
+const int depth = 3;
+const size_t blas_workspace = (size_t)32 << 20; /* cuBLAS's advice for Hopper */
+const size_t find_workspace_max = (size_t)1 << 30;
+
+size_t input_bytes(enc_input_t fmt)
+{
+	size_t px = (size_t)NET_INPUT_SIZE * NET_INPUT_SIZE * 3;
+	return fmt == ENC_INPUT_U8_HWC ? px : fmt == ENC_INPUT_F16_CHW ? 2 * px : 4 * px;
+}
+
+/* Device allocations with a running total, a peak and the optional trace. */
+class Mem {
+public:
+	~Mem()
+	{
+		if (f_)
+			fclose(f_);
+	}
+	void open_trace(const char *path)
+	{
+		f_ = fopen(path, "w");
+		if (!f_)
+			fail("gpu", "fopen", std::string(path) + ": " + strerror(errno), __FILE__, __LINE__);
+		fprintf(f_, "time_s\tbytes_in_use\ttag\n");
+	}
+	void start() { t0_ = time_now(); }
+	double since_start() const { return time_now() - t0_; }
+	void *alloc(size_t bytes, const std::string &tag)
+	{
+		if (bytes == 0)
+			return nullptr;
+		void *p = nullptr;
+		cudaError_t e = cudaMalloc(&p, bytes);
+		if (e != cudaSuccess)
+			fail("cuda", "cudaMalloc", tag + ", " + std::to_string(bytes) + " bytes: " + cudaGetErrorName(e) + ": " +
+							   cudaGetErrorString(e),
+			     __FILE__, __LINE__);
+		live_[p] = Block{bytes, tag};
+		in_use_ += bytes;
+		peak_ = in_use_ > peak_ ? in_use_ : peak_;
+		line(since_start(), in_use_, "alloc " + tag);
+		return p;
+	}
+	/* Teardown path too: never throws. */
+	void release(void *p)
+	{
+		if (!p)
+			return;
+		auto it = live_.find(p);
+		CK_QUIET(cudaFree(p));
+		if (it == live_.end())
+			return;
+		in_use_ -= it->second.bytes;
+		line(since_start(), in_use_, "free " + it->second.tag);
+		live_.erase(it);
+	}
+	void line(double t, size_t bytes, const std::string &tag)
+	{
+		if (f_)
+			fprintf(f_, "%.6f\t%zu\t%s\n", t, bytes, tag.c_str());
+	}
+	void reset_peak() { peak_ = in_use_; }
+	bool tracing() const { return f_ != nullptr; }
+	size_t in_use() const { return in_use_; }
+	size_t peak() const { return peak_; }
+
+private:
+	struct Block {
+		size_t bytes;
+		std::string tag;
+	};
+	std::map<void *, Block> live_;
+	size_t in_use_ = 0, peak_ = 0;
+	double t0_ = 0;
+	FILE *f_ = nullptr;
+};
+
+/* Everything that depends on the batch size n. */
+struct Exec {
+	int n = 0;
+	std::vector<std::unique_ptr<ConvRun>> conv; /* per op; null for non-conv ops */
+	cudaGraphExec_t graph = nullptr;
+	bool no_graph = false; /* capture failed once: run op by op */
+	long uses = 0;
+	std::vector<cudaEvent_t> ev; /* per op, for the traced warm-up batch */
+	~Exec()
+	{
+		if (graph)
+			cudaGraphExecDestroy(graph);
+		for (cudaEvent_t e : ev)
+			cudaEventDestroy(e);
+	}
+};
+
+struct Slot {
+	void *h_in = nullptr; /* pinned, cap_in bytes, holds fmt */
+	size_t cap_in = 0;
+	enc_input_t fmt = ENC_INPUT_U8_HWC;
+	void *d_in = nullptr;
+	size_t cap_d = 0;
+	float *h_out = nullptr; /* pinned [batch][out_dim] */
+	cudaEvent_t copied = nullptr, start = nullptr, done = nullptr;
+	int n = 0;
+	bool timed = false;
+	Exec *traced = nullptr; /* warm-up batch with per-op events */
+	double t_submit = 0;
+};
+
+/* "no usable GPU" reasons, in the order a user would fix them. */
+bool device_usable(std::string &why)
+{
+	void *drv = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+	if (!drv) {
+		why = "no NVIDIA driver (libcuda.so.1 not found)";
+		return false;
+	}
+	dlclose(drv);
+	int count = 0;
+	cudaError_t e = cudaGetDeviceCount(&count);
+	if (e != cudaSuccess) {
+		why = std::string("no usable CUDA device: cudaGetDeviceCount: ") + cudaGetErrorName(e) + ": " +
+		      cudaGetErrorString(e);
+		(void)cudaGetLastError();
+		return false;
+	}
+	if (count == 0) {
+		why = "no CUDA device";
+		return false;
+	}
+	size_t v = cudnnGetVersion();
+	if (v / 10000 != CUDNN_VERSION / 10000) {
+		why = "cuDNN " + std::to_string(v) + " found, this build needs cuDNN " + std::to_string(CUDNN_MAJOR) + ".x";
+		return false;
+	}
+	std::string k;
+	if (!kernels_loadable(k)) {
+		why = "this build has no kernels for the GPU (built for sm_80 and sm_90): " + k;
+		return false;
+	}
+	return true;
+}
+
+} // namespace
+
+} // namespace gpu
+
+using namespace gpu;
+
+struct encoder {
+	const net_t *net = nullptr;
+	enc_config_t cfg{};
+	Dt dt = Dt::F32;
+	bool tf32 = false;
+	Plan plan;
+	size_t es = 4; /* bytes per activation / weight element */
+	cudaDeviceProp prop{};
+	cudaStream_t compute = nullptr, copy = nullptr;
+	cudnnHandle_t dnn = nullptr;
+	cublasHandle_t blas = nullptr;
+	std::unique_ptr<ConvEngine> convs;
+	Mem mem;
+	char *d_w = nullptr, *d_arena = nullptr;
+	void *d_ws = nullptr, *d_blas_ws = nullptr;
+	size_t ws_size = 0, arena_bytes = 0, weight_bytes = 0;
+	float *d_out = nullptr;
+	Slot slot[depth];
+	int head = 0, inflight = 0;
+	std::map<int, std::unique_ptr<Exec>> execs;
+	std::string broken;
+	bool graph_note = false;
+	char device_name[160] = "";
+	/* timing, warm-up excluded (Welford) */
+	long batches = 0, timed = 0;
+	double b_mean = 0, b_m2 = 0, i_mean = 0, i_m2 = 0;
+
+	~encoder();
+	void *act(int a) const { return d_arena + plan.acts[(size_t)a].off * (size_t)plan.batch * es; }
+	const void *w(size_t off) const { return d_w + off * es; }
+	void setup();
+	void upload_weights();
+	Exec &exec_for(int n);
+	void gemm(int M, int N, int K, const void *X, int ldx, const void *W, void *Y, int ldy, bool y_f32);
+	void run_ops(Exec &e, int n, bool trace);
+	void launch(Exec &e, int n, Slot &s);
+	bool capture(Exec &e, int n);
+	void trace_ops(const Slot &s);
+};
+
+encoder::~encoder()
+{
+	if (compute)
+		CK_QUIET(cudaStreamSynchronize(compute));
+	if (copy)
+		CK_QUIET(cudaStreamSynchronize(copy));
+	execs.clear();
+	for (Slot &s : slot) {
+		if (s.h_in)
+			CK_QUIET(cudaFreeHost(s.h_in));
+		if (s.h_out)
+			CK_QUIET(cudaFreeHost(s.h_out));
+		mem.release(s.d_in);
+		for (cudaEvent_t e : {s.copied, s.start, s.done})
+			if (e)
+				CK_QUIET(cudaEventDestroy(e));
+	}
+	convs.reset();
+	mem.release(d_out);
+	mem.release(d_ws);
+	mem.release(d_blas_ws);
+	mem.release(d_arena);
+	mem.release(d_w);
+	if (blas)
+		cublasDestroy(blas);
+	if (dnn)
+		cudnnDestroy(dnn);
+	if (compute)
+		CK_QUIET(cudaStreamDestroy(compute));
+	if (copy)
+		CK_QUIET(cudaStreamDestroy(copy));
+}
+
+/* Weights to the device in the storage type: FP16 rounds the BN-folded FP32 values once. */
+void encoder::upload_weights()
+{
+	const std::vector<float> &hw = plan.weights;
+	weight_bytes = hw.size() * es;
+	d_w = (char *)mem.alloc(weight_bytes, "weights");
+	if (dt == Dt::F32) {
+		CK_CUDA(cudaMemcpy(d_w, hw.data(), weight_bytes, cudaMemcpyHostToDevice));
+		return;
+	}
+	std::vector<__half> h(hw.size());
+	for (size_t i = 0; i < hw.size(); i++)
+		h[i] = __float2half_rn(hw[i]);
+	CK_CUDA(cudaMemcpy(d_w, h.data(), weight_bytes, cudaMemcpyHostToDevice));
+}
+
+void encoder::setup()
+{
+	mem.start();
+	std::string why;
+	if (!device_usable(why))
+		fail("cuda", "device", why, __FILE__, __LINE__);
+	int count = 0;
+	CK_CUDA(cudaGetDeviceCount(&count));
+	if (cfg.device < 0 || cfg.device >= count)
+		fail("cuda", "device", "GPU " + std::to_string(cfg.device) + " asked for, " + std::to_string(count) +
+					       " present",
+		     __FILE__, __LINE__);
+	CK_CUDA(cudaSetDevice(cfg.device));
+	CK_CUDA(cudaGetDeviceProperties(&prop, cfg.device));
+
+	dt = cfg.precision == NET_FP16 ? Dt::F16 : Dt::F32;
+	es = dt_size(dt);
+	plan = plan_build(net, cfg.batch, cfg.features != 0, dt_input_channels(dt));
+
+	CK_CUDA(cudaStreamCreateWithFlags(&compute, cudaStreamNonBlocking));
+	CK_CUDA(cudaStreamCreateWithFlags(&copy, cudaStreamNonBlocking));
+	CK_CUDNN(cudnnCreate(&dnn));
+	CK_CUDNN(cudnnSetStream(dnn, compute));
+	CK_CUBLAS(cublasCreate(&blas));
+	CK_CUBLAS(cublasSetStream(blas, compute));
+	convs.reset(new ConvEngine(dnn, dt, tf32));
+
+	upload_weights();
+	arena_bytes = plan.arena_elems * (size_t)plan.batch * es;
+	d_arena = (char *)mem.alloc(arena_bytes, "activation arena");
+	d_out = (float *)mem.alloc((size_t)plan.batch * plan.out_dim * sizeof(float), "output");
+	d_blas_ws = mem.alloc(blas_workspace, "cublas workspace");
+	CK_CUBLAS(cublasSetWorkspace(blas, d_blas_ws, blas_workspace));
+
+	for (Slot &s : slot) {
+		CK_CUDA(cudaEventCreateWithFlags(&s.copied, cudaEventDisableTiming));
+		CK_CUDA(cudaEventCreate(&s.start));
+		CK_CUDA(cudaEventCreate(&s.done));
+		CK_CUDA(cudaHostAlloc((void **)&s.h_out, (size_t)plan.batch * plan.out_dim * sizeof(float),
+				      cudaHostAllocDefault));
+	}
+
+	/* Algorithms for the full batch, timed with a temporary workspace; the
+	 * kept workspace is the largest the chosen ones need. */
+	size_t free_b = 0, total_b = 0;
+	CK_CUDA(cudaMemGetInfo(&free_b, &total_b));
+	size_t cap = free_b / 4 < find_workspace_max ? free_b / 4 : find_workspace_max;
+	void *find_ws = mem.alloc(cap, "algorithm search workspace");
+	std::unique_ptr<Exec> e(new Exec);
+	e->n = plan.batch;
+	e->conv.resize(plan.ops.size());
+	try {
+		for (size_t i = 0; i < plan.ops.size(); i++) {
+			const Op &op = plan.ops[i];
+			if (op.kind != OpKind::Conv)
+				continue;
+			const ConvSpec &cs = plan.convs[(size_t)op.conv];
+			e->conv[i].reset(new ConvRun);
+			convs->describe(*e->conv[i], cs, plan.batch);
+			convs->choose(*e->conv[i], cs, plan.batch, act(op.in), w(cs.w), cs.relu ? w(cs.b) : nullptr,
+				      act(op.out), find_ws, cap);
+			ws_size = e->conv[i]->ws > ws_size ? e->conv[i]->ws : ws_size;
+		}
+	} catch (...) {
+		mem.release(find_ws);
+		throw;
+	}
+	mem.release(find_ws);
+	d_ws = mem.alloc(ws_size, "cudnn workspace");
+	execs[plan.batch] = std::move(e);
+	/* the search workspace was start-up only: the peak counts what encoding holds */
+	mem.reset_peak();
+
+	int rt = 0;
+	CK_CUDA(cudaRuntimeGetVersion(&rt));
+	int bv = 0;
+	CK_CUBLAS(cublasGetVersion(blas, &bv));
+	snprintf(device_name, sizeof device_name, "cuda:%d %s (sm_%d%d, %d SMs; CUDA %d, cuDNN %zu, cuBLAS %d; %s)",
+		 cfg.device, prop.name, prop.major, prop.minor, prop.multiProcessorCount, rt, cudnnGetVersion(), bv,
+		 convs->math_name());
+}
+
+/* The Exec for n images: the full batch's was made in setup(); another size
+ * (a stream's last, partial batch) chooses its algorithms within the
+ * workspace already there. */
+Exec &encoder::exec_for(int n)
+{
+	auto it = execs.find(n);
+	if (it != execs.end())
+		return *it->second;
+	std::unique_ptr<Exec> e(new Exec);
+	e->n = n;
+	e->conv.resize(plan.ops.size());
+	for (size_t i = 0; i < plan.ops.size(); i++) {
+		const Op &op = plan.ops[i];
+		if (op.kind != OpKind::Conv)
+			continue;
+		const ConvSpec &cs = plan.convs[(size_t)op.conv];
+		e->conv[i].reset(new ConvRun);
+		convs->describe(*e->conv[i], cs, n);
+		/* queued after the batches in flight, which no longer need the arena */
+		convs->choose(*e->conv[i], cs, n, act(op.in), w(cs.w), cs.relu ? w(cs.b) : nullptr, act(op.out), d_ws,
+			      ws_size);
+	}
+	Exec &r = *e;
+	execs[n] = std::move(e);
+	return r;
+}
+
+/* Row-major Y[M][N] = X[M][K] . W[N][K]^T (X rows ldx apart, Y rows ldy apart),
+ * as the column-major product Y^T = W . X^T. FP32 accumulation always; true
+ * FP32 unless TF32 was asked for. Y is float32 when y_f32 (the outputs). */
+void encoder::gemm(int M, int N, int K, const void *X, int ldx, const void *W, void *Y, int ldy, bool y_f32)
+{
+	cudaDataType_t t = dt == Dt::F16 ? CUDA_R_16F : CUDA_R_32F;
+	cublasComputeType_t ct = dt == Dt::F32 && tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+	const float one = 1.0f, zero = 0.0f;
+	CK_CUBLAS(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, W, t, K, X, t, ldx, &zero, Y,
+			       y_f32 ? CUDA_R_32F : t, ldy, ct, CUBLAS_GEMM_DEFAULT));
+}
+
+/* Enqueue ops 1.. (op 0, the input conversion, is launch()'s) on compute. */
+void encoder::run_ops(Exec &e, int n, bool trace)
+{
+	for (size_t i = 1; i < plan.ops.size(); i++) {
+		const Op &op = plan.ops[i];
+		const Act *in = op.in >= 0 ? &plan.acts[(size_t)op.in] : nullptr;
+		switch (op.kind) {
+		case OpKind::Input:
+			break;
+		case OpKind::Conv: {
+			const ConvSpec &cs = plan.convs[(size_t)op.conv];
+			convs->run(*e.conv[i], act(op.in), w(cs.w), cs.relu ? w(cs.b) : nullptr,
+				   op.res >= 0 ? act(op.res) : nullptr, act(op.out), d_ws, ws_size);
+			break;
+		}
+		case OpKind::MaxPool:
+			launch_maxpool3s2(act(op.in), act(op.out), dt, n, in->h, in->w, in->c, compute);
+			break;
+		case OpKind::AvgPool:
+			launch_avgpool(act(op.in), act(op.out), dt, n, in->h, in->w, in->c, op.k, compute);
+			break;
+		case OpKind::Gap:
+			launch_gap(act(op.in), act(op.out), plan.features ? d_out : nullptr, dt, n, in->h * in->w, in->c,
+				   compute);
+			break;
+		case OpKind::Fc:
+			gemm(n, plan.fc.out, plan.fc.in, act(op.in), plan.fc.in, w(plan.fc.w), d_out, plan.fc.out, true);
+			launch_bias_out(d_out, w(plan.fc.b), dt, n, plan.fc.out, compute);
+			break;
+		case OpKind::AttnPool: {
+			const AttnSpec &a = plan.attn;
+			void *tok = act(op.tmp[0]), *q = act(op.tmp[1]), *kv = act(op.tmp[2]), *o = act(op.tmp[3]);
+			launch_attn_tokens(act(op.in), w(a.pos), tok, dt, n, in->h * in->w, in->c, compute);
+			gemm(n, a.dim, a.dim, tok, a.tokens * a.dim, w(a.wq), q, a.dim, false); /* mean tokens only */
+			gemm(n * a.tokens, 2 * a.dim, a.dim, tok, a.dim, w(a.wkv), kv, 2 * a.dim, false);
+			launch_attn(q, w(a.bq), kv, w(a.bkv), o, dt, n, a.tokens, a.dim, a.heads, a.head_dim, compute);
+			gemm(n, a.out, a.dim, o, a.dim, w(a.wc), d_out, a.out, true);
+			launch_bias_out(d_out, w(a.bc), dt, n, a.out, compute);
+			break;
+		}
+		}
+		if (trace)
+			CK_CUDA(cudaEventRecord(e.ev[i], compute));
+	}
+}
+
+/* Capture ops 1.. for n images as a graph; false (and op-by-op from then on)
+ * if capture or instantiation fails, with one note on stderr. */
+bool encoder::capture(Exec &e, int n)
+{
+	cudaGraph_t g = nullptr;
+	CK_CUDA(cudaStreamBeginCapture(compute, cudaStreamCaptureModeThreadLocal));
+	std::string why;
+	try {
+		run_ops(e, n, false);
+	} catch (const std::exception &x) {
+		why = x.what();
+	}
+	cudaError_t r = cudaStreamEndCapture(compute, &g);
+	if (why.empty() && r != cudaSuccess)
+		why = std::string("cudaStreamEndCapture: ") + cudaGetErrorName(r) + ": " + cudaGetErrorString(r);
+	if (why.empty()) {
+		r = cudaGraphInstantiate(&e.graph, g, 0);
+		if (r != cudaSuccess) {
+			why = std::string("cudaGraphInstantiate: ") + cudaGetErrorName(r) + ": " + cudaGetErrorString(r);
+			e.graph = nullptr;
+		}
+	}
+	if (g)
+		cudaGraphDestroy(g);
+	if (why.empty())
+		return true;
+	(void)cudaGetLastError();
+	e.no_graph = true;
+	if (!graph_note) {
+		diag_msg("cuda: running without CUDA graphs (capture failed: %s)", why.c_str());
+		graph_note = true;
+	}
+	return false;
+}
+
+/* Enqueue slot s's batch: copy in, convert, network, copy out. */
+void encoder::launch(Exec &e, int n, Slot &s)
+{
+	size_t bytes = (size_t)n * input_bytes(s.fmt);
+	if (s.cap_d < bytes) {
+		mem.release(s.d_in);
+		s.d_in = nullptr;
+		s.cap_d = 0;
+		s.d_in = mem.alloc((size_t)plan.batch * input_bytes(s.fmt),
+				   "input slot " + std::to_string(&s - slot));
+		s.cap_d = (size_t)plan.batch * input_bytes(s.fmt);
+	}
+	CK_CUDA(cudaMemcpyAsync(s.d_in, s.h_in, bytes, cudaMemcpyHostToDevice, copy));
+	CK_CUDA(cudaEventRecord(s.copied, copy));
+	CK_CUDA(cudaStreamWaitEvent(compute, s.copied, 0));
+	CK_CUDA(cudaEventRecord(s.start, compute));
+	int hw = plan.in_h * plan.in_w;
+	if (s.fmt == ENC_INPUT_U8_HWC) {
+		Norm nm;
+		for (int c = 0; c < 3; c++) {
+			nm.mean[c] = net->mean[c];
+			nm.std[c] = net->std[c];
+		}
+		launch_input_u8((const unsigned char *)s.d_in, act(0), dt, n, hw, nm, compute);
+	} else {
+		launch_input_chw(s.d_in, s.fmt == ENC_INPUT_F16_CHW, act(0), dt, n, hw, compute);
+	}
+	s.n = n;
+	s.traced = nullptr;
+	s.timed = false;
+	s.t_submit = mem.since_start();
+	if (e.uses == 0) {
+		/* warm-up: op by op (events per op when tracing memory) */
+		bool trace = mem.tracing();
+		if (trace && e.ev.empty()) {
+			e.ev.resize(plan.ops.size());
+			for (cudaEvent_t &ev : e.ev)
+				CK_CUDA(cudaEventCreate(&ev));
+			s.traced = &e;
+		}
+		run_ops(e, n, trace && s.traced);
+	} else {
+		if (!e.graph && !e.no_graph)
+			capture(e, n);
+		if (e.graph)
+			CK_CUDA(cudaGraphLaunch(e.graph, compute));
+		else
+			run_ops(e, n, false);
+		s.timed = true;
+	}
+	e.uses++;
+	CK_CUDA(cudaMemcpyAsync(s.h_out, d_out, (size_t)n * plan.out_dim * sizeof(float), cudaMemcpyDeviceToHost,
+				compute));
+	CK_CUDA(cudaEventRecord(s.done, compute));
+}
+
+/* The traced warm-up batch's ops as timeline lines: time from the per-op
+ * events, bytes = everything allocated except the arena + the live activations. */
+void encoder::trace_ops(const Slot &s)
+{
+	size_t base = mem.in_use() - arena_bytes;
+	size_t per = (size_t)s.n * es;
+	mem.line(s.t_submit, base + plan_live_elems(plan, 0) * per, "op " + plan.ops[0].name);
+	for (size_t i = 1; i < plan.ops.size(); i++) {
+		float ms = 0;
+		CK_CUDA(cudaEventElapsedTime(&ms, s.start, s.traced->ev[i]));
+		mem.line(s.t_submit + ms / 1000.0, base + plan_live_elems(plan, (int)i) * per, "op " + plan.ops[i].name);
+	}
+}
+
+/* ---- the C interface ---- */
+
+namespace {
+
+void set_err(char *err, size_t cap, const std::string &m)
+{
+	if (err && cap)
+		snprintf(err, cap, "%s", m.c_str());
+}
+
+int cuda_available(char *why, size_t cap)
+{
+	try {
+		std::string w;
+		if (device_usable(w))
+			return 1;
+		set_err(why, cap, w);
+	} catch (const std::exception &x) {
+		set_err(why, cap, x.what());
+	}
+	return 0;
+}
+
+encoder_t *cuda_create(const net_t *net, const enc_config_t *cfg, char *err, size_t errcap)
+{
+	encoder *e = nullptr;
+	try {
+		e = new encoder;
+		e->net = net;
+		e->cfg = *cfg;
+		e->tf32 = cfg->tf32 != 0;
+		if (cfg->mem_trace)
+			e->mem.open_trace(cfg->mem_trace);
+		e->setup();
+		return e;
+	} catch (const std::exception &x) {
+		set_err(err, errcap, x.what());
+	} catch (...) {
+		set_err(err, errcap, "cuda: unexpected failure while creating the encoder");
+	}
+	delete e;
+	return nullptr;
+}
+
+void *cuda_input(encoder_t *e, enc_input_t fmt)
+{
+	if (!e->broken.empty())
+		return nullptr;
+	if (e->inflight == depth) {
+		e->broken = "cuda: input() with " + std::to_string(depth) + " batches in flight (wait() first)";
+		return nullptr;
+	}
+	Slot &s = e->slot[(e->head + e->inflight) % depth];
+	size_t need = (size_t)e->plan.batch * input_bytes(fmt);
+	if (s.cap_in < need) {
+		if (s.h_in)
+			cudaFreeHost(s.h_in);
+		s.h_in = nullptr;
+		s.cap_in = 0;
+		cudaError_t r = cudaHostAlloc(&s.h_in, need, cudaHostAllocDefault);
+		if (r != cudaSuccess) {
+			e->broken = std::string("cuda: cudaHostAlloc(") + std::to_string(need) + " bytes): " +
+				    cudaGetErrorName(r) + ": " + cudaGetErrorString(r);
+			s.h_in = nullptr;
+			return nullptr;
+		}
+		s.cap_in = need;
+	}
+	s.fmt = fmt;
+	return s.h_in;
+}
+
+int cuda_submit(encoder_t *e, enc_input_t fmt, int n, char *err, size_t errcap)
+{
+	if (!e->broken.empty()) {
+		set_err(err, errcap, e->broken);
+		return -1;
+	}
+	Slot &s = e->slot[(e->head + e->inflight) % depth];
+	if (n < 1 || n > e->plan.batch || e->inflight == depth || !s.h_in || s.fmt != fmt) {
+		set_err(err, errcap, "cuda: submit of " + std::to_string(n) + " images without a matching input() buffer");
+		return -1;
+	}
+	try {
+		e->launch(e->exec_for(n), n, s);
+		e->inflight++;
+		return 0;
+	} catch (const std::exception &x) {
+		e->broken = x.what();
+	}
+	set_err(err, errcap, e->broken);
+	return -1;
+}
+
+int cuda_wait(encoder_t *e, float *out, char *err, size_t errcap)
+{
+	if (!e->broken.empty()) {
+		set_err(err, errcap, e->broken);
+		return -1;
+	}
+	if (e->inflight == 0) {
+		set_err(err, errcap, "cuda: wait() with no batch in flight");
+		return -1;
+	}
+	Slot &s = e->slot[e->head];
+	try {
+		CK_CUDA(cudaEventSynchronize(s.done));
+		if (s.timed) {
+			float ms = 0;
+			CK_CUDA(cudaEventElapsedTime(&ms, s.start, s.done));
+			double t = ms / 1000.0, ti = t / s.n;
+			e->timed++;
+			double d = t - e->b_mean;
+			e->b_mean += d / (double)e->timed;
+			e->b_m2 += d * (t - e->b_mean);
+			d = ti - e->i_mean;
+			e->i_mean += d / (double)e->timed;
+			e->i_m2 += d * (ti - e->i_mean);
+		}
+		if (s.traced)
+			e->trace_ops(s);
+		memcpy(out, s.h_out, (size_t)s.n * e->plan.out_dim * sizeof(float));
+		e->head = (e->head + 1) % depth;
+		e->inflight--;
+		e->batches++;
+		return 0;
+	} catch (const std::exception &x) {
+		e->broken = x.what();
+	}
+	set_err(err, errcap, e->broken);
+	return -1;
+}
+
+void cuda_stats(const encoder_t *e, enc_stats_t *st)
+{
+	memset(st, 0, sizeof *st);
+	snprintf(st->device, sizeof st->device, "%s", e->device_name);
+	st->threads = 0;
+	st->weight_bytes = e->weight_bytes;
+	size_t io = (size_t)e->plan.batch * e->plan.out_dim * sizeof(float);
+	for (const Slot &s : e->slot)
+		io += s.cap_d;
+	st->activation_bytes = e->arena_bytes + e->ws_size + blas_workspace + io;
+	st->peak_bytes = e->mem.peak();
+	st->batches = e->batches;
+	st->timed_batches = e->timed;
+	st->batch_mean_s = e->b_mean;
+	st->image_mean_s = e->i_mean;
+	st->batch_std_s = e->timed > 1 ? sqrt(e->b_m2 / (double)(e->timed - 1)) : 0.0;
+	st->image_std_s = e->timed > 1 ? sqrt(e->i_m2 / (double)(e->timed - 1)) : 0.0;
+}
+
+void cuda_destroy(encoder_t *e) { delete e; }
+
+} // namespace
+
+extern "C" const enc_backend_t enc_backend_cuda = {
+	"cuda", cuda_available, cuda_create, depth, cuda_input, cuda_submit, cuda_wait, cuda_stats, cuda_destroy,
+};

@@ -1,0 +1,322 @@
+/* gpu_kernels.cu - input conversion, pooling, attention pool and output bias
+ * kernels of the CUDA backend. The per-element arithmetic is gpu_elem.h's,
+ * shared with the host plan checker of the tests. See gpu_kernels.h. */
+#include "gpu_kernels.h"
+
+#include <cuda_fp16.h>
+
+#include "gpu_check.h"
+#include "gpu_elem.h"
+
+namespace gpu {
+
+namespace {
+
+template <class T> __device__ __forceinline__ T cvt(float v);
+template <> __device__ __forceinline__ float cvt<float>(float v) { return v; }
+template <> __device__ __forceinline__ __half cvt<__half>(float v) { return __float2half_rn(v); }
+
+const int threads = 256;
+
+/* Blocks for a grid-stride loop over total items (capped: the loop covers the rest). */
+unsigned blocks_for(long total)
+{
+	long b = (total + threads - 1) / threads;
+	return (unsigned)(b < 1 ? 1 : b > 65535L * 16 ? 65535L * 16 : b);
+}
+
+#define GRID_STRIDE(i, total)                                                                      \
+	for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < (total); i += (long)gridDim.x * blockDim.x)
+
+/* One thread per pixel writes its CS stored channels as one 16-byte vector. */
+template <class T> struct alignas(16) Pixel {
+	T v[16 / sizeof(T)];
+};
+
+template <class T> __global__ void k_input_u8(const unsigned char *in, T *out, long npix, long hw, Norm nm)
+{
+	const int cs = 16 / sizeof(T);
+	GRID_STRIDE(i, npix)
+	{
+		long n = i / hw, p = i % hw;
+		Pixel<T> px;
+#pragma unroll
+		for (int c = 0; c < cs; c++)
+			px.v[c] = cvt<T>(elem_input_u8(in, hw, n, p, c, nm.mean, nm.std));
+		reinterpret_cast<Pixel<T> *>(out)[i] = px;
+	}
+}
+
+template <class S, class T> __global__ void k_input_chw(const S *in, T *out, long npix, long hw)
+{
+	const int cs = 16 / sizeof(T);
+	GRID_STRIDE(i, npix)
+	{
+		long n = i / hw, p = i % hw;
+		Pixel<T> px;
+#pragma unroll
+		for (int c = 0; c < cs; c++)
+			px.v[c] = cvt<T>(elem_input_chw(in, hw, n, p, c));
+		reinterpret_cast<Pixel<T> *>(out)[i] = px;
+	}
+}
+
+template <class T> __global__ void k_maxpool3s2(const T *in, T *out, long total, int H, int W, int C, int Ho, int Wo)
+{
+	GRID_STRIDE(i, total)
+	{
+		int c = (int)(i % C);
+		long r = i / C;
+		int wo = (int)(r % Wo);
+		r /= Wo;
+		int ho = (int)(r % Ho);
+		long n = r / Ho;
+		out[i] = cvt<T>(elem_maxpool3s2(in, H, W, C, n, ho, wo, c));
+	}
+}
+
+template <class T>
+__global__ void k_avgpool(const T *in, T *out, long total, int H, int W, int C, int k, int Ho, int Wo)
+{
+	GRID_STRIDE(i, total)
+	{
+		int c = (int)(i % C);
+		long r = i / C;
+		int wo = (int)(r % Wo);
+		r /= Wo;
+		int ho = (int)(r % Ho);
+		long n = r / Ho;
+		out[i] = cvt<T>(elem_avgpool(in, H, W, C, k, n, ho, wo, c));
+	}
+}
+
+template <class T> __global__ void k_gap(const T *in, T *out, float *out_f32, long total, int hw, int C)
+{
+	GRID_STRIDE(i, total)
+	{
+		int c = (int)(i % C);
+		long n = i / C;
+		T v = cvt<T>(elem_mean_hw(in, hw, C, n, c));
+		out[i] = v;
+		if (out_f32)
+			out_f32[i] = ldf(&v);
+	}
+}
+
+/* tokens[n][0] = mean_p x[n][p] + pos[0]; tokens[n][1+p] = x[n][p] + pos[1+p].
+ * The mean is rounded to the storage type before the add, as CLIP computes
+ * it in the activations' dtype. */
+template <class T> __global__ void k_attn_tokens(const T *x, const T *pos, T *tok, long total, int hw, int C)
+{
+	GRID_STRIDE(i, total)
+	{
+		int c = (int)(i % C);
+		long n = i / C;
+		T m = cvt<T>(elem_mean_hw(x, hw, C, n, c));
+		tok[(n * (hw + 1)) * C + c] = cvt<T>(ldf(&m) + ldf(pos + c));
+		for (int p = 0; p < hw; p++)
+			tok[(n * (hw + 1) + 1 + p) * C + c] = cvt<T>(ldf(x + (n * hw + p) * C + c) + ldf(pos + (long)(1 + p) * C + c));
+	}
+}
+
+/* One block of 64 threads per (head, image). Shared memory: K [tokens][65]
+ * (padded: thread j reads row j, so rows must start in different banks),
+ * V [tokens][64], probabilities [tokens]. */
+template <class T>
+__global__ void __launch_bounds__(64) k_attn(const T *q, const T *bq, const T *kv, const T *bkv, T *o, int tokens, int dim)
+{
+	const int hd = 64;
+	extern __shared__ float sm[];
+	float *ks = sm;
+	float *vs = ks + tokens * (hd + 1);
+	float *ps = vs + tokens * hd;
+	__shared__ float qs[hd];
+	int h = blockIdx.x, d = threadIdx.x;
+	long n = blockIdx.y;
+	int col = h * hd + d;
+	qs[d] = (ldf(q + n * dim + col) + ldf(bq + col)) * 0.125f; /* 1/sqrt(64), exact */
+	float bk = ldf(bkv + col), bv = ldf(bkv + dim + col);
+	for (int j = 0; j < tokens; j++) {
+		const T *row = kv + (n * tokens + j) * 2L * dim;
+		ks[j * (hd + 1) + d] = ldf(row + col) + bk;
+		vs[j * hd + d] = ldf(row + dim + col) + bv;
+	}
+	__syncthreads();
+	if (d < tokens) {
+		float s = 0.0f;
+		for (int e = 0; e < hd; e++)
+			s += qs[e] * ks[d * (hd + 1) + e];
+		ps[d] = s;
+	}
+	__syncthreads();
+	if (d < 32) {
+		/* softmax over tokens <= 64 scores: lane d holds j = d and j = d + 32 */
+		float a = d < tokens ? ps[d] : -__builtin_huge_valf();
+		float b = d + 32 < tokens ? ps[d + 32] : -__builtin_huge_valf();
+		float m = fmaxf(a, b);
+		for (int off = 16; off > 0; off >>= 1)
+			m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, off));
+		float ea = d < tokens ? expf(a - m) : 0.0f;
+		float eb = d + 32 < tokens ? expf(b - m) : 0.0f;
+		float sum = ea + eb;
+		for (int off = 16; off > 0; off >>= 1)
+			sum += __shfl_xor_sync(0xffffffffu, sum, off);
+		if (d < tokens)
+			ps[d] = ea / sum;
+		if (d + 32 < tokens)
+			ps[d + 32] = eb / sum;
+	}
+	__syncthreads();
+	float acc = 0.0f;
+	for (int j = 0; j < tokens; j++)
+		acc += ps[j] * vs[j * hd + d];
+	o[n * dim + col] = cvt<T>(acc);
+}
+
+template <class T> __global__ void k_bias_relu(T *y, const T *b, const T *z, long total, int C)
+{
+	GRID_STRIDE(i, total)
+	{
+		float v = ldf(y + i) + ldf(b + i % C) + (z ? ldf(z + i) : 0.0f);
+		y[i] = cvt<T>(v > 0.0f ? v : 0.0f);
+	}
+}
+
+template <class T> __global__ void k_bias_out(float *out, const T *b, long total, int d)
+{
+	GRID_STRIDE(i, total)
+	{
+		T v = cvt<T>(out[i] + ldf(b + i % d));
+		out[i] = ldf(&v);
+	}
+}
+
+} // namespace
+
+void launch_input_u8(const unsigned char *in, void *out, Dt dt, int n, int hw, const Norm &nm, cudaStream_t s)
+{
+	long npix = (long)n * hw;
+	if (dt == Dt::F16)
+		k_input_u8<__half><<<blocks_for(npix), threads, 0, s>>>(in, (__half *)out, npix, hw, nm);
+	else
+		k_input_u8<float><<<blocks_for(npix), threads, 0, s>>>(in, (float *)out, npix, hw, nm);
+	CK_LAUNCH("k_input_u8");
+}
+
+void launch_input_chw(const void *in, bool in_f16, void *out, Dt dt, int n, int hw, cudaStream_t s)
+{
+	long npix = (long)n * hw;
+	unsigned g = blocks_for(npix);
+	if (dt == Dt::F16) {
+		if (in_f16)
+			k_input_chw<__half, __half><<<g, threads, 0, s>>>((const __half *)in, (__half *)out, npix, hw);
+		else
+			k_input_chw<float, __half><<<g, threads, 0, s>>>((const float *)in, (__half *)out, npix, hw);
+	} else {
+		if (in_f16)
+			k_input_chw<__half, float><<<g, threads, 0, s>>>((const __half *)in, (float *)out, npix, hw);
+		else
+			k_input_chw<float, float><<<g, threads, 0, s>>>((const float *)in, (float *)out, npix, hw);
+	}
+	CK_LAUNCH("k_input_chw");
+}
+
+void launch_maxpool3s2(const void *in, void *out, Dt dt, int n, int H, int W, int C, cudaStream_t s)
+{
+	int Ho = (H - 1) / 2 + 1, Wo = (W - 1) / 2 + 1;
+	long total = (long)n * Ho * Wo * C;
+	if (dt == Dt::F16)
+		k_maxpool3s2<__half><<<blocks_for(total), threads, 0, s>>>((const __half *)in, (__half *)out, total, H, W, C,
+									   Ho, Wo);
+	else
+		k_maxpool3s2<float><<<blocks_for(total), threads, 0, s>>>((const float *)in, (float *)out, total, H, W, C,
+									  Ho, Wo);
+	CK_LAUNCH("k_maxpool3s2");
+}
+
+void launch_avgpool(const void *in, void *out, Dt dt, int n, int H, int W, int C, int k, cudaStream_t s)
+{
+	int Ho = H / k, Wo = W / k;
+	long total = (long)n * Ho * Wo * C;
+	if (dt == Dt::F16)
+		k_avgpool<__half><<<blocks_for(total), threads, 0, s>>>((const __half *)in, (__half *)out, total, H, W, C, k,
+									Ho, Wo);
+	else
+		k_avgpool<float><<<blocks_for(total), threads, 0, s>>>((const float *)in, (float *)out, total, H, W, C, k, Ho,
+								       Wo);
+	CK_LAUNCH("k_avgpool");
+}
+
+void launch_gap(const void *in, void *out, float *out_f32, Dt dt, int n, int hw, int C, cudaStream_t s)
+{
+	long total = (long)n * C;
+	if (dt == Dt::F16)
+		k_gap<__half><<<blocks_for(total), threads, 0, s>>>((const __half *)in, (__half *)out, out_f32, total, hw, C);
+	else
+		k_gap<float><<<blocks_for(total), threads, 0, s>>>((const float *)in, (float *)out, out_f32, total, hw, C);
+	CK_LAUNCH("k_gap");
+}
+
+void launch_attn_tokens(const void *x, const void *pos, void *tokens, Dt dt, int n, int hw, int C, cudaStream_t s)
+{
+	long total = (long)n * C;
+	if (dt == Dt::F16)
+		k_attn_tokens<__half><<<blocks_for(total), threads, 0, s>>>((const __half *)x, (const __half *)pos,
+									    (__half *)tokens, total, hw, C);
+	else
+		k_attn_tokens<float><<<blocks_for(total), threads, 0, s>>>((const float *)x, (const float *)pos,
+									   (float *)tokens, total, hw, C);
+	CK_LAUNCH("k_attn_tokens");
+}
+
+void launch_attn(const void *q, const void *bq, const void *kv, const void *bkv, void *o, Dt dt, int n, int tokens,
+		 int dim, int heads, int head_dim, cudaStream_t s)
+{
+	if (head_dim != 64 || tokens < 1 || tokens > 64 || heads * head_dim != dim)
+		fail("gpu", "launch_attn", "needs 64-wide heads and at most 64 tokens, got " + std::to_string(heads) +
+			     " heads of " + std::to_string(head_dim) + " over " + std::to_string(tokens) + " tokens",
+		     __FILE__, __LINE__);
+	dim3 grid((unsigned)heads, (unsigned)n);
+	size_t smem = (size_t)tokens * (65 + 64 + 1) * sizeof(float);
+	if (dt == Dt::F16)
+		k_attn<__half><<<grid, 64, smem, s>>>((const __half *)q, (const __half *)bq, (const __half *)kv,
+						     (const __half *)bkv, (__half *)o, tokens, dim);
+	else
+		k_attn<float><<<grid, 64, smem, s>>>((const float *)q, (const float *)bq, (const float *)kv,
+						    (const float *)bkv, (float *)o, tokens, dim);
+	CK_LAUNCH("k_attn");
+}
+
+void launch_bias_relu(void *y, const void *b, const void *z, Dt dt, long count, int C, cudaStream_t s)
+{
+	if (dt == Dt::F16)
+		k_bias_relu<__half><<<blocks_for(count), threads, 0, s>>>((__half *)y, (const __half *)b, (const __half *)z,
+									    count, C);
+	else
+		k_bias_relu<float><<<blocks_for(count), threads, 0, s>>>((float *)y, (const float *)b, (const float *)z, count,
+									   C);
+	CK_LAUNCH("k_bias_relu");
+}
+
+void launch_bias_out(float *out, const void *b, Dt dt, int n, int d, cudaStream_t s)
+{
+	long total = (long)n * d;
+	if (dt == Dt::F16)
+		k_bias_out<__half><<<blocks_for(total), threads, 0, s>>>(out, (const __half *)b, total, d);
+	else
+		k_bias_out<float><<<blocks_for(total), threads, 0, s>>>(out, (const float *)b, total, d);
+	CK_LAUNCH("k_bias_out");
+}
+
+bool kernels_loadable(std::string &why)
+{
+	cudaFuncAttributes a;
+	cudaError_t e = cudaFuncGetAttributes(&a, k_input_u8<__half>);
+	if (e == cudaSuccess)
+		return true;
+	(void)cudaGetLastError();
+	why = std::string(cudaGetErrorName(e)) + ": " + cudaGetErrorString(e);
+	return false;
+}
+
+} // namespace gpu

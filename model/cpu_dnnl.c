@@ -1,0 +1,1315 @@
+/* cpu_dnnl.c - the CPU backend of the image encoders, on oneDNN (enc_backend_cpu).
+ *
+ * A plan is built once per batch size: a flat list of steps (oneDNN
+ * primitives and a few plain-C steps) over activation tensors that live at
+ * planned offsets in one arena.
+ *   - Layout: one activation layout for the whole network, the one oneDNN
+ *     picks for a representative 3x3 convolution at this batch size (NHWC
+ *     with its brgconv kernels on AVX-512 machines; nChw16c measured 10-35%
+ *     slower here). The network input is written by the input step straight
+ *     into the layout the first convolution wants (NCHW or NHWC); the one
+ *     reorder is to NHWC tokens before CLIP's attention pool.
+ *   - Convolutions carry the folded BatchNorm as bias, ReLU as an eltwise
+ *     post-op and the residual add as a sum post-op: conv3 of a bottleneck
+ *     writes into the buffer that holds the residual (in place).
+ *   - Arena: every tensor's lifetime is known from the step list; offsets
+ *     are assigned greedily (largest first, lowest free offset), so buffers
+ *     are reused across layers. All primitives share one user-managed
+ *     scratchpad.
+ *   - FP16 (NET_FP16): oneDNN 2.6 has no f16 convolution on the CPU, so
+ *     weights, biases and activations are stored as f16 and each primitive
+ *     runs in f32 between conversions: f16 -> f32 staging, compute, f32 ->
+ *     f16 (round to nearest even; F16C instructions, as oneDNN's own f16
+ *     reorder is a slow generic one). That is FP16 storage with FP32
+ *     arithmetic, the numbers a GPU's FP16 path with FP32 accumulation gives.
+ * Heads: resnet50 = global average pool primitive + sgemm; clip-rn50 = the
+ * attention pool in C around sgemm (dnnl_sgemm is row-major).
+ * Threads: Debian builds oneDNN 2.6 with the OpenMP runtime; the thread count
+ * is set with omp_set_num_threads, looked up at run time (libgomp comes in
+ * with libdnnl, and txtencode links this file without linking libgomp).
+ */
+#define _GNU_SOURCE /* sched_getaffinity, RTLD_DEFAULT */
+#include <dlfcn.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+#include <math.h>
+#include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl_debug.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+#include "net.h"
+#include "tensor.h"
+
+enum {
+	MAX_REFS = 6,
+	ALIGN = 64
+};
+
+/* Where an argument's memory lives. */
+typedef enum {
+	LOC_ARENA, /* activation tensor `id` */
+	LOC_STAGE_S, /* FP16 mode: f32 staging for a primitive's source */
+	LOC_STAGE_D, /* FP16 mode: f32 staging for a primitive's destination */
+	LOC_STAGE_W, /* FP16 mode: f32 staging for a convolution's weights */
+	LOC_PTR,   /* fixed pointer (weights, biases) */
+	LOC_SCRATCH /* the shared scratchpad */
+} loc_t;
+
+typedef struct {
+	int arg; /* DNNL_ARG_* */
+	loc_t loc;
+	int id;  /* LOC_ARENA */
+	void *ptr; /* LOC_PTR */
+	dnnl_memory_desc_t md;
+} ref_t;
+
+typedef enum {
+	STEP_PRIM,     /* a oneDNN primitive */
+	STEP_INPUT,    /* host input buffer -> tensor `out` (NCHW or NHWC, act dtype) */
+	STEP_HEAD_FC,  /* tensor `in` = pooled [n][2048] -> out (features or fc) */
+	STEP_ATTNPOOL, /* tensor `in` = tokens NHWC [n][49][2048] -> out [n][1024] */
+	STEP_CVT       /* FP16 mode: ref[0] -> ref[1], same layout, f16 <-> f32 */
+} step_kind_t;
+
+typedef struct {
+	step_kind_t kind;
+	dnnl_primitive_t prim;
+	int nref;
+	ref_t ref[MAX_REFS];
+	dnnl_exec_arg_t args[MAX_REFS];
+	dnnl_memory_t mem[MAX_REFS]; /* created when the plan is finalized */
+	int in, out;                 /* tensor ids of the plain-C steps */
+} step_t;
+
+typedef struct {
+	dnnl_memory_desc_t md; /* as stored: act dtype, its layout */
+	size_t bytes;
+	int first, last; /* step range of the lifetime */
+	size_t offset;
+} act_t;
+
+/* One convolution's weights and bias as its primitive wants them. A new
+ * plan takes them over from the previous one when the layout is the same. */
+typedef struct {
+	const net_conv_t *conv;
+	dnnl_memory_desc_t md; /* as stored (f16 in FP16 mode) */
+	void *w;
+	float *b;
+	size_t wbytes, bbytes;
+} wgt_t;
+
+typedef struct {
+	int n; /* images the primitives were made for */
+	step_t *step;
+	int nstep, capstep;
+	act_t *act;
+	int nact, capact;
+	wgt_t *wgt; /* convolution weights in the primitives' layouts */
+	int nwgt, capwgt;
+	size_t weight_bytes;
+	size_t arena_bytes, scratch_bytes, stage_bytes, stage_w_bytes;
+	unsigned char *arena, *scratch;
+	float *stage_s, *stage_d, *stage_w;
+} plan_t;
+
+struct encoder {
+	const net_t *net;
+	enc_config_t cfg;
+	dnnl_engine_t engine;
+	dnnl_stream_t stream;
+	dnnl_data_type_t act_dt;  /* f32, or f16 in FP16 mode */
+	dnnl_format_tag_t tag;    /* activation layout */
+	dnnl_format_tag_t in_tag; /* network input layout: nchw or nhwc */
+	int threads;
+	int out_dim;
+	plan_t *plan;
+	void *input[3];          /* host input buffers by enc_input_t, cfg.batch images */
+	size_t input_bytes[3];
+	float *out;              /* [batch][out_dim] of the batch just computed */
+	int out_n, pending;
+	/* head scratch, [batch][...] f32 */
+	float *head_buf;
+	size_t head_bytes;
+	uint16_t *head_w16[5];   /* FP16 mode: fc, q, k, v, c_proj weights as f16 */
+	float *head_w32;         /* FP16 mode: one of them back in f32 */
+	size_t head_w_bytes;     /* weights the head uses, in whatever form */
+	size_t borrowed_bytes;   /* of those, the net's FP32 arrays used in place */
+	float lut[3][256];       /* uint8 -> normalized value per channel */
+	size_t bytes_now, bytes_peak;
+	long batches, timed, timed_all; /* all; timed full ones; timed of any size */
+	double t_sum, t_sum2, ti_sum, ti_sum2, t_min;
+	char device[160];
+};
+
+/* ---- errors ---- */
+
+static char *g_err;
+static size_t g_errcap;
+
+static int fail(const char *fmt, ...) DIAG_PRINTF(1, 2);
+static int fail(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(g_err, g_errcap, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+#define DNNL_TRY(call)                                                                                     \
+	do {                                                                                                   \
+		dnnl_status_t st_ = (call);                                                                    \
+		if (st_ != dnnl_success)                                                                       \
+			return fail("oneDNN: %s: %s (%s:%d)", #call, dnnl_status2str(st_), __FILE__, __LINE__); \
+	} while (0)
+
+/* ---- memory accounting ---- */
+
+static void *enc_alloc(encoder_t *e, size_t bytes)
+{
+	void *p = NULL;
+	if (posix_memalign(&p, ALIGN, bytes ? bytes : ALIGN) != 0)
+		return NULL;
+	e->bytes_now += bytes;
+	if (e->bytes_now > e->bytes_peak)
+		e->bytes_peak = e->bytes_now;
+	return p;
+}
+
+static void enc_release(encoder_t *e, void *p, size_t bytes)
+{
+	if (p) {
+		free(p);
+		e->bytes_now -= bytes;
+	}
+}
+
+/* ---- f16 ---- */
+
+/* f16 <-> f32, n elements, round to nearest even: F16C where the CPU has it
+ * (vcvtps2ph with RNE gives the same bits as float_to_half). */
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx,f16c"))) static void f16_to_f32_f16c(const uint16_t *src, float *dst, size_t n)
+{
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(src + i))));
+	for (; i < n; i++)
+		dst[i] = half_to_float(src[i]);
+}
+
+__attribute__((target("avx,f16c"))) static void f32_to_f16_f16c(const float *src, uint16_t *dst, size_t n)
+{
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		_mm_storeu_si128((__m128i *)(void *)(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+	for (; i < n; i++)
+		dst[i] = float_to_half(src[i]);
+}
+
+static int have_f16c(void)
+{
+	static int have = -1;
+	if (have < 0)
+		have = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+	return have;
+}
+#endif
+
+static void cvt_f16_to_f32(const uint16_t *src, float *dst, size_t n)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (have_f16c()) {
+		f16_to_f32_f16c(src, dst, n);
+		return;
+	}
+#endif
+	tensor_convert_to_f32(DTYPE_FLOAT16, src, dst, n);
+}
+
+static void cvt_f32_to_f16(const float *src, uint16_t *dst, size_t n)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (have_f16c()) {
+		f32_to_f16_f16c(src, dst, n);
+		return;
+	}
+#endif
+	tensor_f32_to_f16(src, dst, n);
+}
+
+/* ---- threads ---- */
+
+static int cpu_cores(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+		return CPU_COUNT(&set);
+	return 1;
+}
+
+/* Set the oneDNN thread count; returns the count in effect. */
+static int threads_set(int want)
+{
+	const dnnl_version_t *v = dnnl_version();
+	if (v->cpu_runtime != DNNL_RUNTIME_OMP)
+		return want; /* TBB/threadpool builds size themselves; nothing to set here */
+	void (*set)(int) = (void (*)(int))(uintptr_t)dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+	int (*get)(void) = (int (*)(void))(uintptr_t)dlsym(RTLD_DEFAULT, "omp_get_max_threads");
+	if (set)
+		set(want);
+	return get ? get() : want;
+}
+
+static void cpu_name(char *buf, size_t cap)
+{
+	snprintf(buf, cap, "unknown CPU");
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	if (!f)
+		return;
+	char line[512];
+	while (fgets(line, sizeof line, f)) {
+		if (strncmp(line, "model name", 10) == 0) {
+			char *p = strchr(line, ':');
+			if (p) {
+				p++;
+				while (*p == ' ' || *p == '\t')
+					p++;
+				p[strcspn(p, "\n")] = 0;
+				snprintf(buf, cap, "%s", p);
+			}
+			break;
+		}
+	}
+	fclose(f);
+}
+
+/* ---- plan building ---- */
+
+static int grow(void **p, int *cap, int need, size_t elem)
+{
+	if (need <= *cap)
+		return 0;
+	int c = *cap ? 2 * *cap : 64;
+	while (c < need)
+		c *= 2;
+	void *q = realloc(*p, (size_t)c * elem);
+	if (!q)
+		return fail("out of memory planning the network");
+	memset((char *)q + (size_t)*cap * elem, 0, (size_t)(c - *cap) * elem);
+	*p = q;
+	*cap = c;
+	return 0;
+}
+
+static dnnl_memory_desc_t md_with_type(const dnnl_memory_desc_t *md, dnnl_data_type_t dt)
+{
+	dnnl_memory_desc_t m = *md;
+	m.data_type = dt;
+	return m;
+}
+
+/* New activation tensor [n][c][h][w] in the given layout and the act dtype. */
+static int act_new(encoder_t *e, plan_t *p, int c, int h, int w, dnnl_format_tag_t tag)
+{
+	if (grow((void **)&p->act, &p->capact, p->nact + 1, sizeof *p->act))
+		return -1;
+	act_t *a = &p->act[p->nact];
+	dnnl_dims_t d = {p->n, c, h, w};
+	if (dnnl_memory_desc_init_by_tag(&a->md, 4, d, e->act_dt, tag) != dnnl_success)
+		return fail("oneDNN: no memory descriptor for [%d,%d,%d,%d]", p->n, c, h, w);
+	a->bytes = dnnl_memory_desc_get_size(&a->md);
+	a->first = a->last = -1;
+	return p->nact++;
+}
+
+static void act_use(plan_t *p, int id, int step)
+{
+	act_t *a = &p->act[id];
+	if (a->first < 0 || step < a->first)
+		a->first = step;
+	if (step > a->last)
+		a->last = step;
+}
+
+static step_t *step_new(plan_t *p, step_kind_t kind)
+{
+	if (grow((void **)&p->step, &p->capstep, p->nstep + 1, sizeof *p->step))
+		return NULL;
+	step_t *s = &p->step[p->nstep++];
+	memset(s, 0, sizeof *s);
+	s->kind = kind;
+	s->in = s->out = -1;
+	return s;
+}
+
+static void ref_add(plan_t *p, step_t *s, int arg, loc_t loc, int id, void *ptr, const dnnl_memory_desc_t *md)
+{
+	ref_t *r = &s->ref[s->nref++];
+	r->arg = arg;
+	r->loc = loc;
+	r->id = id;
+	r->ptr = ptr;
+	r->md = *md;
+	if (loc == LOC_ARENA)
+		act_use(p, id, (int)(s - p->step));
+}
+
+static int reorder_now(encoder_t *e, const dnnl_memory_desc_t *smd, const void *src, const dnnl_memory_desc_t *dmd,
+		       void *dst);
+
+/* Weights of conv in layout md (act dtype): taken over from the previous
+ * plan when it has them in that layout, else made from the net's FP32. */
+static wgt_t *wgt_get(encoder_t *e, plan_t *p, plan_t *prev, const net_conv_t *c, const dnnl_memory_desc_t *md,
+		      const dnnl_memory_desc_t *md32)
+{
+	if (grow((void **)&p->wgt, &p->capwgt, p->nwgt + 1, sizeof *p->wgt))
+		return NULL;
+	wgt_t *g = &p->wgt[p->nwgt];
+	for (int i = 0; prev && i < prev->nwgt; i++) {
+		wgt_t *o = &prev->wgt[i];
+		if (o->conv == c && o->w && dnnl_memory_desc_equal(&o->md, md)) {
+			*g = *o;
+			o->w = NULL;
+			o->b = NULL;
+			prev->weight_bytes -= g->wbytes + g->bbytes;
+			p->weight_bytes += g->wbytes + g->bbytes;
+			p->nwgt++;
+			return g;
+		}
+	}
+	memset(g, 0, sizeof *g);
+	g->conv = c;
+	g->md = *md;
+	g->wbytes = dnnl_memory_desc_get_size(md);
+	g->bbytes = (size_t)c->cout * sizeof(float);
+	g->w = enc_alloc(e, g->wbytes);
+	g->b = enc_alloc(e, g->bbytes);
+	p->nwgt++; /* counted now so that plan_free releases a partial one */
+	p->weight_bytes += g->wbytes + g->bbytes;
+	if (!g->w || !g->b) {
+		fail("out of memory for weights");
+		return NULL;
+	}
+	dnnl_memory_desc_t plain;
+	dnnl_dims_t wd = {c->cout, c->cin, c->kh, c->kw};
+	dnnl_memory_desc_init_by_tag(&plain, 4, wd, dnnl_f32, dnnl_oihw);
+	memcpy(g->b, c->b, g->bbytes);
+	if (e->act_dt == dnnl_f32)
+		return reorder_now(e, &plain, c->w, md, g->w) ? NULL : g;
+	/* FP16: into the f32 layout first (oneDNN's direct f32 -> f16 weight
+	 * reorder is a slow generic one), then round element by element: the
+	 * f16 descriptor is the same layout. Biases are rounded too and kept in
+	 * f32, as the convolution wants them. */
+	size_t n32 = dnnl_memory_desc_get_size(md32);
+	float *tmp = malloc(n32);
+	if (!tmp) {
+		fail("out of memory for weights");
+		return NULL;
+	}
+	int r = reorder_now(e, &plain, c->w, md32, tmp);
+	if (r == 0)
+		cvt_f32_to_f16(tmp, g->w, n32 / sizeof(float));
+	free(tmp);
+	for (int i = 0; i < c->cout; i++)
+		g->b[i] = half_to_float(float_to_half(g->b[i]));
+	return r ? NULL : g;
+}
+
+/* Scratchpad of a primitive descriptor: note its size, return its md. */
+static dnnl_memory_desc_t scratch_md(plan_t *p, const_dnnl_primitive_desc_t pd)
+{
+	const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+	dnnl_memory_desc_t m = *md;
+	size_t sz = dnnl_memory_desc_get_size(&m);
+	if (sz > p->scratch_bytes)
+		p->scratch_bytes = sz;
+	return m;
+}
+
+static size_t max_sz(size_t a, size_t b)
+{
+	return a > b ? a : b;
+}
+
+/* Run a reorder now (weights preparation), src -> dst. */
+static int reorder_now(encoder_t *e, const dnnl_memory_desc_t *smd, const void *src, const dnnl_memory_desc_t *dmd,
+		       void *dst)
+{
+	dnnl_primitive_desc_t pd;
+	dnnl_primitive_t prim;
+	dnnl_memory_t sm, dm;
+	DNNL_TRY(dnnl_reorder_primitive_desc_create(&pd, smd, e->engine, dmd, e->engine, NULL));
+	dnnl_status_t st = dnnl_primitive_create(&prim, pd);
+	dnnl_primitive_desc_destroy(pd);
+	DNNL_TRY(st);
+	DNNL_TRY(dnnl_memory_create(&sm, smd, e->engine, (void *)(uintptr_t)src));
+	DNNL_TRY(dnnl_memory_create(&dm, dmd, e->engine, dst));
+	dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, sm}, {DNNL_ARG_TO, dm}};
+	st = dnnl_primitive_execute(prim, e->stream, 2, args);
+	if (st == dnnl_success)
+		st = dnnl_stream_wait(e->stream);
+	dnnl_memory_destroy(sm);
+	dnnl_memory_destroy(dm);
+	dnnl_primitive_destroy(prim);
+	DNNL_TRY(st);
+	return 0;
+}
+
+/* Shorthands for reorder endpoints. */
+static ref_t at_arena(const plan_t *p, int id)
+{
+	ref_t r = {.loc = LOC_ARENA, .id = id, .md = p->act[id].md};
+	return r;
+}
+
+static ref_t at(loc_t loc, void *ptr, const dnnl_memory_desc_t *md)
+{
+	ref_t r = {.loc = loc, .id = -1, .ptr = ptr, .md = *md};
+	return r;
+}
+
+/* A reorder step: an activation into another layout. */
+static int add_reorder(encoder_t *e, plan_t *p, ref_t from, ref_t to)
+{
+	dnnl_primitive_attr_t attr;
+	dnnl_primitive_desc_t pd;
+	DNNL_TRY(dnnl_primitive_attr_create(&attr));
+	dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+	dnnl_status_t st = dnnl_reorder_primitive_desc_create(&pd, &from.md, e->engine, &to.md, e->engine, attr);
+	dnnl_primitive_attr_destroy(attr);
+	DNNL_TRY(st);
+	step_t *s = step_new(p, STEP_PRIM);
+	if (!s) {
+		dnnl_primitive_desc_destroy(pd);
+		return -1;
+	}
+	st = dnnl_primitive_create(&s->prim, pd);
+	dnnl_memory_desc_t sc = scratch_md(p, pd);
+	dnnl_primitive_desc_destroy(pd);
+	DNNL_TRY(st);
+	ref_add(p, s, DNNL_ARG_FROM, from.loc, from.id, from.ptr, &from.md);
+	ref_add(p, s, DNNL_ARG_TO, to.loc, to.id, to.ptr, &to.md);
+	ref_add(p, s, DNNL_ARG_SCRATCHPAD, LOC_SCRATCH, -1, NULL, &sc);
+	return 0;
+}
+
+/* A conversion step between f16 and f32 copies of one layout (FP16 mode).
+ * oneDNN 2.6 has only a slow generic reorder for this on the CPU. */
+static int add_cvt(plan_t *p, ref_t from, ref_t to)
+{
+	step_t *s = step_new(p, STEP_CVT);
+	if (!s)
+		return -1;
+	ref_add(p, s, DNNL_ARG_FROM, from.loc, from.id, from.ptr, &from.md);
+	ref_add(p, s, DNNL_ARG_TO, to.loc, to.id, to.ptr, &to.md);
+	return 0;
+}
+
+/* A compute primitive over activation `src` -> `dst`. In FP32 mode its
+ * src/dst arguments are the arena tensors; in FP16 mode they are f32 staging
+ * buffers filled and emptied by conversions around it (and the residual is
+ * staged in first when the primitive sums into dst). extra: weights/bias refs. */
+static int add_compute(encoder_t *e, plan_t *p, dnnl_primitive_desc_t pd, int src, int dst, int sum,
+		       const ref_t *extra, int nextra)
+{
+	act_t *as = &p->act[src], *ad = &p->act[dst];
+	int f16 = e->act_dt == dnnl_f16;
+	dnnl_memory_desc_t s32 = md_with_type(&as->md, dnnl_f32), d32 = md_with_type(&ad->md, dnnl_f32);
+	if (f16) {
+		p->stage_bytes = max_sz(p->stage_bytes, dnnl_memory_desc_get_size(&s32));
+		p->stage_bytes = max_sz(p->stage_bytes, dnnl_memory_desc_get_size(&d32));
+		if (add_cvt(p, at_arena(p, src), at(LOC_STAGE_S, NULL, &s32)))
+			return -1;
+		if (sum && add_cvt(p, at_arena(p, dst), at(LOC_STAGE_D, NULL, &d32)))
+			return -1;
+	}
+	step_t *s = step_new(p, STEP_PRIM);
+	if (!s)
+		return -1;
+	DNNL_TRY(dnnl_primitive_create(&s->prim, pd));
+	dnnl_memory_desc_t sc = scratch_md(p, pd);
+	ref_add(p, s, DNNL_ARG_SRC, f16 ? LOC_STAGE_S : LOC_ARENA, src, NULL, &s32);
+	ref_add(p, s, DNNL_ARG_DST, f16 ? LOC_STAGE_D : LOC_ARENA, dst, NULL, &d32);
+	ref_add(p, s, DNNL_ARG_SCRATCHPAD, LOC_SCRATCH, -1, NULL, &sc);
+	for (int i = 0; i < nextra; i++)
+		s->ref[s->nref++] = extra[i];
+	if (f16) {
+		/* The staged step touches the tensors only through the
+		 * conversions, but their lifetimes must cover it. */
+		act_use(p, src, (int)(s - p->step));
+		act_use(p, dst, (int)(s - p->step));
+		if (add_cvt(p, at(LOC_STAGE_D, NULL, &d32), at_arena(p, dst)))
+			return -1;
+	}
+	return 0;
+}
+
+/* Convolution `c` on tensor src. dst < 0: a new tensor; else dst holds the
+ * residual, added by a sum post-op before the ReLU. Returns the dst id. */
+static int add_conv(encoder_t *e, plan_t *p, plan_t *prev, const net_conv_t *c, int src, int dst, int relu)
+{
+	act_t *as = &p->act[src];
+	int h = (int)as->md.dims[2], w = (int)as->md.dims[3];
+	int oh = (h + 2 * c->pad - c->kh) / c->stride + 1, ow = (w + 2 * c->pad - c->kw) / c->stride + 1;
+	int sum = dst >= 0;
+	if (dst < 0 && (dst = act_new(e, p, c->cout, oh, ow, e->tag)) < 0)
+		return -1;
+	as = &p->act[src];
+	act_t *ad = &p->act[dst];
+	if (ad->md.dims[1] != c->cout || ad->md.dims[2] != oh || ad->md.dims[3] != ow)
+		return fail("internal: residual shape does not match conv output");
+
+	dnnl_memory_desc_t s32 = md_with_type(&as->md, dnnl_f32), d32 = md_with_type(&ad->md, dnnl_f32), wmd, bmd;
+	dnnl_dims_t wd = {c->cout, c->cin, c->kh, c->kw}, bd = {c->cout};
+	DNNL_TRY(dnnl_memory_desc_init_by_tag(&wmd, 4, wd, dnnl_f32, dnnl_format_tag_any));
+	DNNL_TRY(dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_a));
+	dnnl_convolution_desc_t cd;
+	dnnl_dims_t strides = {c->stride, c->stride}, pad = {c->pad, c->pad};
+	DNNL_TRY(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &s32, &wmd,
+						   &bmd, &d32, strides, pad, pad));
+	dnnl_post_ops_t po;
+	dnnl_primitive_attr_t attr;
+	DNNL_TRY(dnnl_post_ops_create(&po));
+	if (sum)
+		dnnl_post_ops_append_sum(po, 1.0f);
+	if (relu)
+		dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
+	DNNL_TRY(dnnl_primitive_attr_create(&attr));
+	dnnl_primitive_attr_set_post_ops(attr, po);
+	dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+	dnnl_post_ops_destroy(po);
+	dnnl_primitive_desc_t pd;
+	dnnl_status_t st = dnnl_primitive_desc_create(&pd, &cd, attr, e->engine, NULL);
+	dnnl_primitive_attr_destroy(attr);
+	DNNL_TRY(st);
+
+	/* Weights into the layout this convolution wants (f16 in FP16 mode). */
+	const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+	dnnl_memory_desc_t w32 = *want, wstore = md_with_type(want, e->act_dt);
+	wgt_t *g = wgt_get(e, p, prev, c, &wstore, &w32);
+	if (!g) {
+		dnnl_primitive_desc_destroy(pd);
+		return -1;
+	}
+	ref_t extra[2] = {{.arg = DNNL_ARG_BIAS, .loc = LOC_PTR, .ptr = g->b, .md = bmd},
+			  {.arg = DNNL_ARG_WEIGHTS, .loc = LOC_PTR, .ptr = g->w, .md = w32}};
+	if (e->act_dt == dnnl_f16) {
+		size_t wb = dnnl_memory_desc_get_size(&w32);
+		if (wb > p->stage_w_bytes)
+			p->stage_w_bytes = wb;
+		if (add_cvt(p, at(LOC_PTR, g->w, &wstore), at(LOC_STAGE_W, NULL, &w32))) {
+			dnnl_primitive_desc_destroy(pd);
+			return -1;
+		}
+		extra[1].loc = LOC_STAGE_W;
+	}
+	int r = add_compute(e, p, pd, src, dst, sum, extra, 2);
+	dnnl_primitive_desc_destroy(pd);
+	return r < 0 ? -1 : dst;
+}
+
+/* Pooling k x k / stride with symmetric padding; returns the new tensor. */
+static int add_pool(encoder_t *e, plan_t *p, int src, dnnl_alg_kind_t alg, int k, int stride, int pad)
+{
+	act_t *as = &p->act[src];
+	int c = (int)as->md.dims[1], h = (int)as->md.dims[2], w = (int)as->md.dims[3];
+	int oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
+	int dst = act_new(e, p, c, oh, ow, e->tag);
+	if (dst < 0)
+		return -1;
+	as = &p->act[src];
+	dnnl_memory_desc_t s32 = md_with_type(&as->md, dnnl_f32), d32 = md_with_type(&p->act[dst].md, dnnl_f32);
+	dnnl_pooling_desc_t pdsc;
+	dnnl_dims_t strides = {stride, stride}, kernel = {k, k}, pads = {pad, pad};
+	DNNL_TRY(dnnl_pooling_forward_desc_init(&pdsc, dnnl_forward_inference, alg, &s32, &d32, strides, kernel, pads,
+					       pads));
+	dnnl_primitive_attr_t attr;
+	dnnl_primitive_desc_t pd;
+	DNNL_TRY(dnnl_primitive_attr_create(&attr));
+	dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+	dnnl_status_t st = dnnl_primitive_desc_create(&pd, &pdsc, attr, e->engine, NULL);
+	dnnl_primitive_attr_destroy(attr);
+	DNNL_TRY(st);
+	int r = add_compute(e, p, pd, src, dst, 0, NULL, 0);
+	dnnl_primitive_desc_destroy(pd);
+	return r < 0 ? -1 : dst;
+}
+
+static int build_steps(encoder_t *e, plan_t *p, plan_t *prev)
+{
+	const net_t *net = e->net;
+	int x = act_new(e, p, 3, NET_INPUT_SIZE, NET_INPUT_SIZE, e->in_tag);
+	if (x < 0)
+		return -1;
+	step_t *s = step_new(p, STEP_INPUT);
+	if (!s)
+		return -1;
+	s->out = x;
+	act_use(p, x, p->nstep - 1);
+
+	for (int i = 0; i < net->nstem; i++)
+		if ((x = add_conv(e, p, prev, &net->stem[i], x, -1, 1)) < 0)
+			return -1;
+	if (net->stem_pool == NET_STEM_MAXPOOL)
+		x = add_pool(e, p, x, dnnl_pooling_max, 3, 2, 1);
+	else
+		x = add_pool(e, p, x, dnnl_pooling_avg_exclude_padding, 2, 2, 0);
+	if (x < 0)
+		return -1;
+
+	int clip = net->kind == MODEL_CLIP_RN50;
+	for (int b = 0; b < NET_BLOCKS; b++) {
+		const net_block_t *k = &net->block[b];
+		int y = add_conv(e, p, prev, &k->conv1, x, -1, 1);
+		if (y >= 0)
+			y = add_conv(e, p, prev, &k->conv2, y, -1, 1);
+		if (y >= 0 && clip && k->stride > 1)
+			y = add_pool(e, p, y, dnnl_pooling_avg_exclude_padding, k->stride, k->stride, 0);
+		if (y < 0)
+			return -1;
+		int r = x;
+		if (k->has_down) {
+			int d = x;
+			if (clip && k->stride > 1 &&
+			    (d = add_pool(e, p, x, dnnl_pooling_avg_exclude_padding, k->stride, k->stride, 0)) < 0)
+				return -1;
+			if ((r = add_conv(e, p, prev, &k->down, d, -1, 0)) < 0)
+				return -1;
+		}
+		if ((x = add_conv(e, p, prev, &k->conv3, y, r, 1)) < 0)
+			return -1;
+	}
+
+	int h = (int)p->act[x].md.dims[2];
+	if (net->head == NET_HEAD_FC) {
+		/* [n,2048,1,1] in the activation layout is plain [n][2048]: NHWC
+		 * has channels innermost, nChw16c/nChw8c blocks divide 2048. */
+		int g = add_pool(e, p, x, dnnl_pooling_avg_exclude_padding, h, 1, 0);
+		if (g < 0 || !(s = step_new(p, STEP_HEAD_FC)))
+			return -1;
+		s->in = g;
+	} else {
+		/* tokens: NHWC, i.e. [n][h*w][2048]; a reorder unless already so */
+		int t = x;
+		if (e->tag != dnnl_nhwc) {
+			t = act_new(e, p, NET_FEATURES, h, h, dnnl_nhwc);
+			if (t < 0 || add_reorder(e, p, at_arena(p, x), at_arena(p, t)))
+				return -1;
+		}
+		if (!(s = step_new(p, STEP_ATTNPOOL)))
+			return -1;
+		s->in = t;
+	}
+	act_use(p, s->in, p->nstep - 1);
+	return 0;
+}
+
+/* Greedy offsets: largest tensor first, at the lowest offset that does not
+ * overlap a placed tensor whose lifetime overlaps. */
+static size_t plan_offsets(plan_t *p)
+{
+	int n = p->nact;
+	int *order = malloc((size_t)(n ? n : 1) * sizeof *order);
+	int *placed = malloc((size_t)(n ? n : 1) * sizeof *placed);
+	size_t total = 0;
+	if (!order || !placed) {
+		free(order);
+		free(placed);
+		return (size_t)-1;
+	}
+	for (int i = 0; i < n; i++)
+		order[i] = i;
+	for (int i = 1; i < n; i++) /* insertion sort by size, descending */
+		for (int j = i; j > 0 && p->act[order[j]].bytes > p->act[order[j - 1]].bytes; j--) {
+			int t = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+	int nplaced = 0;
+	for (int i = 0; i < n; i++) {
+		act_t *a = &p->act[order[i]];
+		size_t off = 0;
+		for (int moved = 1; moved;) {
+			moved = 0;
+			for (int j = 0; j < nplaced; j++) {
+				act_t *b = &p->act[placed[j]];
+				int live = a->first <= b->last && b->first <= a->last;
+				if (live && off < b->offset + b->bytes && b->offset < off + a->bytes) {
+					off = (b->offset + b->bytes + ALIGN - 1) / ALIGN * ALIGN;
+					moved = 1;
+				}
+			}
+		}
+		a->offset = off;
+		placed[nplaced++] = order[i];
+		if (off + a->bytes > total)
+			total = off + a->bytes;
+	}
+	free(order);
+	free(placed);
+	return total;
+}
+
+static void *ref_ptr(const plan_t *p, const ref_t *r)
+{
+	switch (r->loc) {
+	case LOC_ARENA: return p->arena + p->act[r->id].offset;
+	case LOC_STAGE_S: return p->stage_s;
+	case LOC_STAGE_D: return p->stage_d;
+	case LOC_STAGE_W: return p->stage_w;
+	case LOC_SCRATCH: return p->scratch;
+	case LOC_PTR: break;
+	}
+	return r->ptr;
+}
+
+static int plan_finalize(encoder_t *e, plan_t *p)
+{
+	p->arena_bytes = plan_offsets(p);
+	if (p->arena_bytes == (size_t)-1)
+		return fail("out of memory planning the arena");
+	p->arena = enc_alloc(e, p->arena_bytes);
+	p->scratch = enc_alloc(e, p->scratch_bytes);
+	if (!p->arena || !p->scratch)
+		return fail("out of memory for activations (%zu bytes)", p->arena_bytes + p->scratch_bytes);
+	if (e->act_dt == dnnl_f16) {
+		p->stage_s = enc_alloc(e, p->stage_bytes);
+		p->stage_d = enc_alloc(e, p->stage_bytes);
+		p->stage_w = enc_alloc(e, p->stage_w_bytes);
+		if (!p->stage_s || !p->stage_d || !p->stage_w)
+			return fail("out of memory for FP16 staging buffers");
+	}
+	for (int i = 0; i < p->nstep; i++) {
+		step_t *s = &p->step[i];
+		for (int j = 0; j < s->nref; j++) {
+			ref_t *r = &s->ref[j];
+			r->ptr = ref_ptr(p, r);
+			if (s->kind != STEP_PRIM)
+				continue;
+			DNNL_TRY(dnnl_memory_create(&s->mem[j], &r->md, e->engine, r->ptr));
+			s->args[j].arg = r->arg;
+			s->args[j].memory = s->mem[j];
+		}
+	}
+	return 0;
+}
+
+static void plan_free(encoder_t *e, plan_t *p)
+{
+	if (!p)
+		return;
+	for (int i = 0; i < p->nstep; i++) {
+		step_t *s = &p->step[i];
+		for (int j = 0; j < s->nref; j++)
+			if (s->mem[j])
+				dnnl_memory_destroy(s->mem[j]);
+		if (s->prim)
+			dnnl_primitive_destroy(s->prim);
+	}
+	free(p->step);
+	free(p->act);
+	for (int i = 0; i < p->nwgt; i++) {
+		enc_release(e, p->wgt[i].w, p->wgt[i].wbytes);
+		enc_release(e, p->wgt[i].b, p->wgt[i].bbytes);
+	}
+	free(p->wgt);
+	enc_release(e, p->arena, p->arena_bytes);
+	enc_release(e, p->scratch, p->scratch_bytes);
+	enc_release(e, p->stage_s, p->stage_bytes);
+	enc_release(e, p->stage_d, p->stage_bytes);
+	enc_release(e, p->stage_w, p->stage_w_bytes);
+	free(p);
+}
+
+/* prev (may be NULL): a plan whose weights the new one may take over. */
+static plan_t *plan_build(encoder_t *e, int n, plan_t *prev)
+{
+	plan_t *p = calloc(1, sizeof *p);
+	if (!p) {
+		fail("out of memory");
+		return NULL;
+	}
+	p->n = n;
+	if (build_steps(e, p, prev) || plan_finalize(e, p)) {
+		plan_free(e, p);
+		return NULL;
+	}
+	return p;
+}
+
+/* ---- the plain-C steps ---- */
+
+static void run_cvt(const step_t *s)
+{
+	const ref_t *a = &s->ref[0], *b = &s->ref[1];
+	if (a->md.data_type == dnnl_f16)
+		cvt_f16_to_f32(a->ptr, b->ptr, dnnl_memory_desc_get_size(&a->md) / 2);
+	else
+		cvt_f32_to_f16(a->ptr, b->ptr, dnnl_memory_desc_get_size(&a->md) / 4);
+}
+
+static void *act_ptr(const plan_t *p, int id)
+{
+	return p->arena + p->act[id].offset;
+}
+
+static float round_h(float v)
+{
+	return half_to_float(float_to_half(v));
+}
+
+/* Host input (cfg.batch-image buffer of fmt) -> the input tensor: NCHW or
+ * NHWC (e->in_tag), act dtype. uint8 goes through the normalization table. */
+static void run_input(encoder_t *e, const plan_t *p, const step_t *s, enc_input_t fmt, int n)
+{
+	const size_t plane = (size_t)NET_INPUT_SIZE * NET_INPUT_SIZE, img = 3 * plane;
+	const int f16 = e->act_dt == dnnl_f16, nhwc = e->in_tag == dnnl_nhwc;
+	/* element (c, k) of an image, k = y * W + x, in the tensor */
+	const size_t cs = nhwc ? 1 : plane, ks = nhwc ? 3 : 1;
+	float *d32 = act_ptr(p, s->out);
+	uint16_t *d16 = act_ptr(p, s->out);
+	for (int i = 0; i < n; i++) {
+		size_t base = (size_t)i * img;
+		for (int c = 0; c < 3; c++)
+			for (size_t k = 0; k < plane; k++) {
+				float v;
+				if (fmt == ENC_INPUT_U8_HWC)
+					v = e->lut[c][((const uint8_t *)e->input[fmt])[base + 3 * k + (size_t)c]];
+				else if (fmt == ENC_INPUT_F32_CHW)
+					v = ((const float *)e->input[fmt])[base + (size_t)c * plane + k];
+				else
+					v = half_to_float(((const uint16_t *)e->input[fmt])[base + (size_t)c * plane + k]);
+				size_t at = base + (size_t)c * cs + k * ks;
+				if (f16)
+					d16[at] = float_to_half(v);
+				else
+					d32[at] = v;
+			}
+	}
+}
+
+/* Tensor in the act dtype -> f32, n elements. */
+static void to_f32(const encoder_t *e, const void *src, float *dst, size_t n)
+{
+	if (e->act_dt == dnnl_f16)
+		cvt_f16_to_f32(src, dst, n);
+	else
+		memcpy(dst, src, n * sizeof *dst);
+}
+
+/* Weights for a head sgemm: the net's f32, or (FP16) the held f16 copy
+ * converted into head_w32. */
+static const float *head_weight(encoder_t *e, int slot, const float *w32, size_t n)
+{
+	if (e->act_dt != dnnl_f16)
+		return w32;
+	cvt_f16_to_f32(e->head_w16[slot], e->head_w32, n);
+	return e->head_w32;
+}
+
+static void round_all(const encoder_t *e, float *v, size_t n)
+{
+	if (e->act_dt == dnnl_f16)
+		for (size_t i = 0; i < n; i++)
+			v[i] = round_h(v[i]);
+}
+
+/* y[m][o] = x[m][:] . W[o][:] + b[o]  (x [m][in], W [out][in], y [m][out]) */
+static int linear(encoder_t *e, int slot, const float *w, const float *b, int in, int out, const float *x, int m,
+		  float *y)
+{
+	const float *wt = head_weight(e, slot, w, (size_t)in * (size_t)out);
+	DNNL_TRY(dnnl_sgemm('N', 'T', m, out, in, 1.0f, x, in, wt, in, 0.0f, y, out));
+	for (int i = 0; i < m; i++)
+		for (int o = 0; o < out; o++) {
+			float bo = e->act_dt == dnnl_f16 ? round_h(b[o]) : b[o];
+			y[(size_t)i * (size_t)out + (size_t)o] += bo;
+		}
+	round_all(e, y, (size_t)m * (size_t)out);
+	return 0;
+}
+
+static int run_head_fc(encoder_t *e, const plan_t *p, const step_t *s, int n)
+{
+	const net_fc_t *fc = &e->net->fc;
+	float *feat = e->head_buf;
+	to_f32(e, act_ptr(p, s->in), feat, (size_t)n * NET_FEATURES);
+	if (e->cfg.features) {
+		memcpy(e->out, feat, (size_t)n * NET_FEATURES * sizeof *feat);
+		return 0;
+	}
+	return linear(e, 0, fc->w, fc->b, fc->in, fc->out, feat, n, e->out);
+}
+
+/* The attention pool of SPEC.md section 4 (see net.h), FP16 mode rounding
+ * where CLIP's FP16 model stores a tensor: the token matrix, q, K, V, the
+ * scores, the softmax, the head outputs and the projection. */
+static int run_attnpool(encoder_t *e, const plan_t *p, const step_t *s, int n)
+{
+	const net_attnpool_t *a = &e->net->attn;
+	const int T = a->tokens, D = a->dim, H = a->heads, hd = a->head_dim, hw = T - 1;
+	float *tok = e->head_buf;                          /* [n][T][D] */
+	float *q = tok + (size_t)n * (size_t)T * (size_t)D; /* [n][D] */
+	float *kk = q + (size_t)n * (size_t)D;             /* [n][T][D] */
+	float *vv = kk + (size_t)n * (size_t)T * (size_t)D; /* [n][T][D] */
+	float *o = vv + (size_t)n * (size_t)T * (size_t)D; /* [n][D] */
+	float *t0 = malloc((size_t)D * sizeof *t0);
+	if (!t0)
+		return fail("out of memory in the attention pool");
+	for (int i = 0; i < n; i++) {
+		float *ti = tok + (size_t)i * (size_t)T * (size_t)D;
+		const unsigned char *src = (const unsigned char *)act_ptr(p, s->in) +
+					   (size_t)i * (size_t)hw * (size_t)D * (e->act_dt == dnnl_f16 ? 2 : 4);
+		to_f32(e, src, ti + D, (size_t)hw * (size_t)D);
+		for (int c = 0; c < D; c++)
+			t0[c] = 0;
+		for (int j = 0; j < hw; j++)
+			for (int c = 0; c < D; c++)
+				t0[c] += ti[(size_t)(j + 1) * (size_t)D + (size_t)c];
+		for (int c = 0; c < D; c++)
+			ti[c] = t0[c] / (float)hw;
+		round_all(e, ti, (size_t)D);
+		for (int j = 0; j < T; j++)
+			for (int c = 0; c < D; c++) {
+				float pe = a->pos[(size_t)j * (size_t)D + (size_t)c];
+				if (e->act_dt == dnnl_f16)
+					pe = round_h(pe);
+				ti[(size_t)j * (size_t)D + (size_t)c] += pe;
+			}
+	}
+	free(t0);
+	round_all(e, tok, (size_t)n * (size_t)T * (size_t)D);
+	/* q from the mean token only (rows i*T of tok: stride T*D). */
+	float *t0s = o; /* borrow o as [n][D] for the gathered mean tokens */
+	for (int i = 0; i < n; i++)
+		memcpy(t0s + (size_t)i * (size_t)D, tok + (size_t)i * (size_t)T * (size_t)D, (size_t)D * sizeof(float));
+	if (linear(e, 1, a->wq, a->bq, D, D, t0s, n, q) || linear(e, 2, a->wk, a->bk, D, D, tok, n * T, kk) ||
+	    linear(e, 3, a->wv, a->bv, D, D, tok, n * T, vv))
+		return -1;
+	const float scale = 1.0f / sqrtf((float)hd);
+	for (int i = 0; i < n; i++)
+		for (int h = 0; h < H; h++) {
+			float sc[64 + 1], qh[64];
+			if (T > 65 || hd > 64)
+				return fail("internal: attention pool larger than planned");
+			for (int c = 0; c < hd; c++) {
+				qh[c] = q[(size_t)i * (size_t)D + (size_t)(h * hd + c)] * scale;
+				if (e->act_dt == dnnl_f16)
+					qh[c] = round_h(qh[c]);
+			}
+			float mx = -INFINITY;
+			for (int j = 0; j < T; j++) {
+				const float *kr = kk + ((size_t)i * (size_t)T + (size_t)j) * (size_t)D + (size_t)(h * hd);
+				float acc = 0;
+				for (int c = 0; c < hd; c++)
+					acc += qh[c] * kr[c];
+				sc[j] = e->act_dt == dnnl_f16 ? round_h(acc) : acc;
+				if (sc[j] > mx)
+					mx = sc[j];
+			}
+			float den = 0;
+			for (int j = 0; j < T; j++) {
+				sc[j] = expf(sc[j] - mx);
+				den += sc[j];
+			}
+			for (int j = 0; j < T; j++)
+				sc[j] = e->act_dt == dnnl_f16 ? round_h(sc[j] / den) : sc[j] / den;
+			float *oh = o + (size_t)i * (size_t)D + (size_t)(h * hd);
+			for (int c = 0; c < hd; c++) {
+				float acc = 0;
+				for (int j = 0; j < T; j++)
+					acc += sc[j] * vv[((size_t)i * (size_t)T + (size_t)j) * (size_t)D + (size_t)(h * hd + c)];
+				oh[c] = e->act_dt == dnnl_f16 ? round_h(acc) : acc;
+			}
+		}
+	return linear(e, 4, a->wc, a->bc, D, a->out, o, n, e->out);
+}
+
+/* ---- the backend ---- */
+
+static int cpu_available(char *why, size_t whycap)
+{
+	(void)why;
+	(void)whycap;
+	return 1;
+}
+
+static int head_prepare(encoder_t *e)
+{
+	const net_t *net = e->net;
+	size_t B = (size_t)e->cfg.batch;
+	if (net->head == NET_HEAD_FC)
+		e->head_bytes = B * NET_FEATURES * sizeof(float);
+	else
+		e->head_bytes = (3 * B * (size_t)net->attn.tokens + 2 * B) * (size_t)net->attn.dim * sizeof(float);
+	e->head_buf = enc_alloc(e, e->head_bytes);
+	e->out = enc_alloc(e, B * (size_t)e->out_dim * sizeof(float));
+	if (!e->head_buf || !e->out)
+		return fail("out of memory for the head buffers");
+	const net_attnpool_t *a = &net->attn;
+	size_t fc = ((size_t)net->fc.in + 1) * (size_t)net->fc.out * sizeof(float);
+	size_t small = ((size_t)a->tokens * (size_t)a->dim + 3 * (size_t)a->dim + (size_t)a->out) * sizeof(float);
+	size_t big = (3 * (size_t)a->dim + (size_t)a->out) * (size_t)a->dim * sizeof(float);
+	if (e->cfg.features)
+		return 0;
+	if (e->act_dt != dnnl_f16) {
+		e->borrowed_bytes = net->head == NET_HEAD_FC ? fc : small + big;
+		e->head_w_bytes = e->borrowed_bytes;
+		return 0;
+	}
+	/* biases (and CLIP's positional embedding) are rounded as they are used */
+	e->borrowed_bytes = net->head == NET_HEAD_FC ? (size_t)net->fc.out * sizeof(float) : small;
+	e->head_w_bytes = e->borrowed_bytes + (net->head == NET_HEAD_FC ? fc - e->borrowed_bytes : big) / 2;
+	/* FP16: the head's matrices are held as f16. */
+	const float *w[5] = {net->fc.w, net->attn.wq, net->attn.wk, net->attn.wv, net->attn.wc};
+	size_t sz[5] = {(size_t)net->fc.in * (size_t)net->fc.out, (size_t)net->attn.dim * (size_t)net->attn.dim,
+			(size_t)net->attn.dim * (size_t)net->attn.dim, (size_t)net->attn.dim * (size_t)net->attn.dim,
+			(size_t)net->attn.out * (size_t)net->attn.dim};
+	size_t maxw = 0;
+	for (int i = 0; i < 5; i++) {
+		if (!w[i])
+			continue;
+		if (!(e->head_w16[i] = enc_alloc(e, sz[i] * 2)))
+			return fail("out of memory for the head weights");
+		cvt_f32_to_f16(w[i], e->head_w16[i], sz[i]);
+		maxw = max_sz(maxw, sz[i]);
+	}
+	if (!(e->head_w32 = enc_alloc(e, maxw * sizeof(float))))
+		return fail("out of memory for the head weights");
+	return 0;
+}
+
+/* The layout oneDNN's convolution prefers for src (any of cands), given
+ * src dims and (optionally) a fixed dst layout. */
+static int preferred_tag(encoder_t *e, const dnnl_dims_t src, const dnnl_dims_t wei, int stride, int pad,
+			 dnnl_format_tag_t dst_tag, const dnnl_format_tag_t *cands, int ncands, dnnl_format_tag_t *out)
+{
+	dnnl_memory_desc_t smd, wmd, dmd;
+	dnnl_dims_t dst = {src[0], wei[0], (src[2] + 2 * pad - wei[2]) / stride + 1,
+			   (src[3] + 2 * pad - wei[3]) / stride + 1};
+	DNNL_TRY(dnnl_memory_desc_init_by_tag(&smd, 4, src, dnnl_f32, dnnl_format_tag_any));
+	DNNL_TRY(dnnl_memory_desc_init_by_tag(&wmd, 4, wei, dnnl_f32, dnnl_format_tag_any));
+	DNNL_TRY(dnnl_memory_desc_init_by_tag(&dmd, 4, dst, dnnl_f32, dst_tag));
+	dnnl_convolution_desc_t cd;
+	dnnl_dims_t st = {stride, stride}, pd2 = {pad, pad};
+	DNNL_TRY(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &smd, &wmd,
+						   NULL, &dmd, st, pd2, pd2));
+	dnnl_primitive_desc_t pd;
+	DNNL_TRY(dnnl_primitive_desc_create(&pd, &cd, NULL, e->engine, NULL));
+	const dnnl_memory_desc_t *chosen = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+	*out = cands[ncands - 1];
+	for (int i = 0; i < ncands; i++) {
+		dnnl_memory_desc_t m;
+		dnnl_memory_desc_init_by_tag(&m, 4, src, dnnl_f32, cands[i]);
+		if (dnnl_memory_desc_equal(&m, chosen)) {
+			*out = cands[i];
+			break;
+		}
+	}
+	dnnl_primitive_desc_destroy(pd);
+	return 0;
+}
+
+/* Activation layout: what oneDNN prefers for a mid-network 3x3 convolution
+ * at this batch size. Input layout: what the first convolution prefers for
+ * its 3-channel source given that activation layout (nchw or nhwc, both
+ * written directly by the input step). */
+static int choose_layouts(encoder_t *e)
+{
+	static const dnnl_format_tag_t act[] = {dnnl_nChw16c, dnnl_nChw8c, dnnl_nhwc};
+	static const dnnl_format_tag_t in[] = {dnnl_nhwc, dnnl_nchw};
+	const net_conv_t *c = &e->net->stem[0];
+	dnnl_dims_t mid = {e->cfg.batch, 128, 28, 28}, mid_w = {128, 128, 3, 3};
+	dnnl_dims_t src = {e->cfg.batch, 3, NET_INPUT_SIZE, NET_INPUT_SIZE}, w = {c->cout, c->cin, c->kh, c->kw};
+	if (preferred_tag(e, mid, mid_w, 1, 1, dnnl_format_tag_any, act, 3, &e->tag))
+		return -1;
+	return preferred_tag(e, src, w, c->stride, c->pad, e->tag, in, 2, &e->in_tag);
+}
+
+static void cpu_destroy(encoder_t *e);
+
+static encoder_t *cpu_create(const net_t *net, const enc_config_t *cfg, char *err, size_t errcap)
+{
+	g_err = err;
+	g_errcap = errcap;
+	if (cfg->batch < 1) {
+		fail("batch size must be at least 1");
+		return NULL;
+	}
+	if (cfg->features && net->kind != MODEL_RESNET50) {
+		fail("features output is for resnet50 only");
+		return NULL;
+	}
+	encoder_t *e = calloc(1, sizeof *e);
+	if (!e) {
+		fail("out of memory");
+		return NULL;
+	}
+	e->net = net;
+	e->cfg = *cfg;
+	e->act_dt = cfg->precision == NET_FP16 ? dnnl_f16 : dnnl_f32;
+	e->out_dim = net_output_dim(net, cfg->features);
+	e->threads = threads_set(cfg->threads > 0 ? cfg->threads : cpu_cores());
+	for (int c = 0; c < 3; c++)
+		for (int v = 0; v < 256; v++)
+			e->lut[c][v] = ((float)v / 255.0f - net->mean[c]) / net->std[c];
+	char cpu[96];
+	cpu_name(cpu, sizeof cpu);
+	const dnnl_version_t *ver = dnnl_version();
+	snprintf(e->device, sizeof e->device, "cpu: %s (oneDNN %d.%d.%d, %s)", cpu, ver->major, ver->minor,
+		 ver->patch, dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()));
+	if (dnnl_engine_create(&e->engine, dnnl_cpu, 0) != dnnl_success ||
+	    dnnl_stream_create(&e->stream, e->engine, dnnl_stream_default_flags) != dnnl_success) {
+		fail("oneDNN: cannot create the CPU engine");
+		cpu_destroy(e);
+		return NULL;
+	}
+	if (choose_layouts(e)) {
+		cpu_destroy(e);
+		return NULL;
+	}
+	if (head_prepare(e) || !(e->plan = plan_build(e, cfg->batch, NULL))) {
+		cpu_destroy(e);
+		return NULL;
+	}
+	return e;
+}
+
+static void *cpu_input(encoder_t *e, enc_input_t fmt)
+{
+	if ((unsigned)fmt > ENC_INPUT_F16_CHW)
+		return NULL;
+	if (!e->input[fmt]) {
+		size_t per = (size_t)3 * NET_INPUT_SIZE * NET_INPUT_SIZE;
+		per *= fmt == ENC_INPUT_U8_HWC ? 1 : fmt == ENC_INPUT_F32_CHW ? 4 : 2;
+		e->input_bytes[fmt] = per * (size_t)e->cfg.batch;
+		e->input[fmt] = enc_alloc(e, e->input_bytes[fmt]);
+	}
+	return e->input[fmt];
+}
+
+static int cpu_submit(encoder_t *e, enc_input_t fmt, int n, char *err, size_t errcap)
+{
+	g_err = err;
+	g_errcap = errcap;
+	if (e->pending)
+		return fail("internal: submit before wait");
+	if (n < 1 || n > e->cfg.batch || (unsigned)fmt > ENC_INPUT_F16_CHW || !e->input[fmt])
+		return fail("internal: bad submit (%d images)", n);
+	if (n != e->plan->n) {
+		/* A batch of another size (the stream's last): primitives made
+		 * for n rather than computing batch - n images of padding. */
+		plan_t *np = plan_build(e, n, e->plan);
+		if (!np)
+			return -1;
+		plan_free(e, e->plan);
+		e->plan = np;
+	}
+	double t0 = time_now();
+	plan_t *p = e->plan;
+	for (int i = 0; i < p->nstep; i++) {
+		step_t *s = &p->step[i];
+		int r = 0;
+		switch (s->kind) {
+		case STEP_INPUT: run_input(e, p, s, fmt, n); break;
+		case STEP_PRIM: DNNL_TRY(dnnl_primitive_execute(s->prim, e->stream, s->nref, s->args)); break;
+		case STEP_HEAD_FC: r = run_head_fc(e, p, s, n); break;
+		case STEP_ATTNPOOL: r = run_attnpool(e, p, s, n); break;
+		case STEP_CVT: run_cvt(s); break;
+		}
+		if (r)
+			return -1;
+	}
+	DNNL_TRY(dnnl_stream_wait(e->stream));
+	double dt = time_now() - t0;
+	if (e->batches++ > 0) { /* the first batch is warm-up */
+		e->timed_all++;
+		e->ti_sum += dt / n;
+		e->ti_sum2 += (dt / n) * (dt / n);
+		if (n == e->cfg.batch) { /* batch figures: full batches only */
+			e->timed++;
+			e->t_sum += dt;
+			e->t_sum2 += dt * dt;
+			if (e->timed == 1 || dt < e->t_min)
+				e->t_min = dt;
+		}
+	}
+	e->out_n = n;
+	e->pending = 1;
+	return 0;
+}
+
+static int cpu_wait(encoder_t *e, float *out, char *err, size_t errcap)
+{
+	g_err = err;
+	g_errcap = errcap;
+	if (!e->pending)
+		return fail("internal: wait with nothing submitted");
+	memcpy(out, e->out, (size_t)e->out_n * (size_t)e->out_dim * sizeof *out);
+	e->pending = 0;
+	return 0;
+}
+
+static void mean_std(double sum, double sum2, long n, double *mean, double *sd)
+{
+	*mean = n ? sum / (double)n : 0;
+	double var = n > 1 ? (sum2 - sum * sum / (double)n) / (double)(n - 1) : 0;
+	*sd = var > 0 ? sqrt(var) : 0;
+}
+
+static void cpu_stats(const encoder_t *e, enc_stats_t *st)
+{
+	memset(st, 0, sizeof *st);
+	snprintf(st->device, sizeof st->device, "%s", e->device);
+	st->threads = e->threads;
+	if (e->plan) {
+		st->weight_bytes = e->plan->weight_bytes + e->head_w_bytes;
+		st->activation_bytes = e->plan->arena_bytes + e->plan->scratch_bytes + 2 * e->plan->stage_bytes +
+				       e->plan->stage_w_bytes + e->head_bytes;
+	}
+	st->peak_bytes = e->bytes_peak + e->borrowed_bytes;
+	st->batches = e->batches;
+	st->timed_batches = e->timed;
+	mean_std(e->t_sum, e->t_sum2, e->timed, &st->batch_mean_s, &st->batch_std_s);
+	mean_std(e->ti_sum, e->ti_sum2, e->timed_all, &st->image_mean_s, &st->image_std_s);
+	st->batch_min_s = e->t_min;
+}
+
+static void cpu_destroy(encoder_t *e)
+{
+	if (!e)
+		return;
+	plan_free(e, e->plan);
+	for (int i = 0; i < 3; i++)
+		free(e->input[i]);
+	free(e->head_buf);
+	free(e->out);
+	for (int i = 0; i < 5; i++)
+		free(e->head_w16[i]);
+	free(e->head_w32);
+	if (e->stream)
+		dnnl_stream_destroy(e->stream);
+	if (e->engine)
+		dnnl_engine_destroy(e->engine);
+	free(e);
+}
+
+const enc_backend_t enc_backend_cpu = {
+	.name = "cpu",
+	.available = cpu_available,
+	.create = cpu_create,
+	.depth = 1,
+	.input = cpu_input,
+	.submit = cpu_submit,
+	.wait = cpu_wait,
+	.stats = cpu_stats,
+	.destroy = cpu_destroy,
+};

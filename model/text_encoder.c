@@ -1,0 +1,608 @@
+/* text_encoder.c - CLIP's text tower on the CPU (see text_encoder.h).
+ *
+ * Matrix products go to oneDNN's dnnl_sgemm (row-major, threaded by its
+ * OpenMP runtime); LayerNorm, attention over each row's root path, QuickGELU
+ * and the bias adds are plain C split over rows with pthreads.
+ *
+ * A batch is a prefix tree of the (sorted) token sequences: row r holds the
+ * hidden state of one distinct prefix; depth[r] is its position, parent[r]
+ * the row of the prefix one shorter (-1 at the root). Rows are created in
+ * order, so a parent always precedes its children.
+ */
+#define _GNU_SOURCE
+#include "text_encoder.h"
+
+#include <dlfcn.h>
+#include <math.h>
+#include <oneapi/dnnl/dnnl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "diag.h"
+#include "tensor.h"
+
+enum {
+	TEXT_HEAD_DIM = 64, /* CLIP: heads = width / 64 */
+	TEXT_MAX_CONTEXT = 1024
+};
+
+static int text_fail(char *err, size_t cap, const char *fmt, ...) DIAG_PRINTF(3, 4);
+
+static int text_fail(char *err, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (err && cap)
+		vsnprintf(err, cap, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* ---------------------------------------------------------------- loading */
+
+/* A checkpoint tensor as a malloc'd FP32 copy, after checking its shape
+ * (want[i] < 0: any size, reported back through got[]). */
+static float *text_tensor(const ckpt_t *c, const char *name, int ndim, const int64_t *want, int64_t *got,
+			  int round16, char *err, size_t cap)
+{
+	const ckpt_entry_t *e = ckpt_find(c, name);
+	if (!e) {
+		text_fail(err, cap, "%s: missing (not a CLIP checkpoint with a text tower?)", name);
+		return NULL;
+	}
+	const tensor_t *t = &e->t;
+	char sb[96];
+	if (t->ndim != ndim) {
+		text_fail(err, cap, "%s: shape %s, expected %d dimensions", name,
+			  tensor_shape_str(t->shape, t->ndim, sb, sizeof sb), ndim);
+		return NULL;
+	}
+	for (int i = 0; i < ndim; i++) {
+		if (want && want[i] >= 0 && t->shape[i] != want[i]) {
+			char wb[96];
+			text_fail(err, cap, "%s: shape %s, expected %s", name,
+				  tensor_shape_str(t->shape, t->ndim, sb, sizeof sb),
+				  tensor_shape_str(want, ndim, wb, sizeof wb));
+			return NULL;
+		}
+		if (got)
+			got[i] = t->shape[i];
+	}
+	if (t->dtype != DTYPE_FLOAT32 && t->dtype != DTYPE_FLOAT16 && t->dtype != DTYPE_BFLOAT16 &&
+	    t->dtype != DTYPE_FLOAT64) {
+		text_fail(err, cap, "%s: dtype %s, expected a float type", name, dtype_name(t->dtype));
+		return NULL;
+	}
+	int64_t n = tensor_numel(t);
+	float *f = malloc((size_t)(n > 0 ? n : 1) * sizeof *f);
+	if (!f) {
+		text_fail(err, cap, "%s: out of memory", name);
+		return NULL;
+	}
+	tensor_convert_to_f32(t->dtype, t->data, f, (size_t)n);
+	for (int64_t i = 0; i < n && round16; i++)
+		f[i] = half_to_float(float_to_half(f[i]));
+	return f;
+}
+
+void text_model_free(text_model_t *m)
+{
+	if (m->blocks)
+		for (int l = 0; l < m->layers; l++) {
+			text_block_t *b = &m->blocks[l];
+			float **all[] = {&b->ln_1_w, &b->ln_1_b,     &b->in_proj_w, &b->in_proj_b, &b->out_proj_w,
+					 &b->out_proj_b, &b->ln_2_w, &b->ln_2_b,    &b->c_fc_w,    &b->c_fc_b,
+					 &b->c_proj_w, &b->c_proj_b};
+			for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+				free(*all[i]);
+		}
+	free(m->blocks);
+	free(m->token_embedding);
+	free(m->positional_embedding);
+	free(m->ln_final_w);
+	free(m->ln_final_b);
+	free(m->text_projection);
+	memset(m, 0, sizeof *m);
+}
+
+int text_model_load(text_model_t *m, const ckpt_t *c, int fp16, char *err, size_t errcap)
+{
+	memset(m, 0, sizeof *m);
+	m->fp16 = fp16;
+	int64_t got[2], any1[1] = {-1};
+	if (!(m->ln_final_w = text_tensor(c, "ln_final.weight", 1, any1, got, 0, err, errcap)))
+		goto fail;
+	int64_t W = got[0];
+	if (W <= 0 || W % TEXT_HEAD_DIM != 0) {
+		text_fail(err, errcap, "ln_final.weight: width %lld is not a multiple of %d", (long long)W,
+			  TEXT_HEAD_DIM);
+		goto fail;
+	}
+	m->width = (int)W;
+	m->heads = (int)(W / TEXT_HEAD_DIM);
+	int64_t w1[1] = {W}, w2any[2] = {-1, W};
+	if (!(m->ln_final_b = text_tensor(c, "ln_final.bias", 1, w1, NULL, 0, err, errcap)))
+		goto fail;
+	if (!(m->token_embedding = text_tensor(c, "token_embedding.weight", 2, w2any, got, 0, err, errcap)))
+		goto fail;
+	m->vocab = (int)got[0];
+	if (!(m->positional_embedding = text_tensor(c, "positional_embedding", 2, w2any, got, 0, err, errcap)))
+		goto fail;
+	m->context = (int)got[0];
+	if (m->context < 2 || m->context > TEXT_MAX_CONTEXT) {
+		text_fail(err, errcap, "positional_embedding: context %d out of range", m->context);
+		goto fail;
+	}
+	int64_t wany[2] = {W, -1};
+	if (!(m->text_projection = text_tensor(c, "text_projection", 2, wany, got, fp16, err, errcap)))
+		goto fail;
+	m->embed = (int)got[1];
+	{
+		float *ls = text_tensor(c, "logit_scale", 0, NULL, NULL, 0, err, errcap);
+		if (!ls)
+			goto fail;
+		m->logit_scale = ls[0];
+		free(ls);
+	}
+	char name[128];
+	while (snprintf(name, sizeof name, "transformer.resblocks.%d.ln_1.weight", m->layers), ckpt_find(c, name))
+		m->layers++;
+	if (m->layers == 0) {
+		text_fail(err, errcap, "transformer.resblocks.0.ln_1.weight: missing (no text transformer)");
+		goto fail;
+	}
+	m->blocks = calloc((size_t)m->layers, sizeof *m->blocks);
+	if (!m->blocks) {
+		text_fail(err, errcap, "out of memory");
+		goto fail;
+	}
+	for (int l = 0; l < m->layers; l++) {
+		text_block_t *b = &m->blocks[l];
+		int64_t s3w[2] = {3 * W, W}, s3[1] = {3 * W}, sww[2] = {W, W}, s4w[2] = {4 * W, W}, s4[1] = {4 * W},
+			sw4[2] = {W, 4 * W};
+		struct {
+			float **dst;
+			const char *suffix;
+			int ndim;
+			const int64_t *shape;
+			int half;
+		} t[] = {
+			{&b->ln_1_w, "ln_1.weight", 1, w1, 0},
+			{&b->ln_1_b, "ln_1.bias", 1, w1, 0},
+			{&b->in_proj_w, "attn.in_proj_weight", 2, s3w, fp16},
+			{&b->in_proj_b, "attn.in_proj_bias", 1, s3, fp16},
+			{&b->out_proj_w, "attn.out_proj.weight", 2, sww, fp16},
+			{&b->out_proj_b, "attn.out_proj.bias", 1, w1, fp16},
+			{&b->ln_2_w, "ln_2.weight", 1, w1, 0},
+			{&b->ln_2_b, "ln_2.bias", 1, w1, 0},
+			{&b->c_fc_w, "mlp.c_fc.weight", 2, s4w, fp16},
+			{&b->c_fc_b, "mlp.c_fc.bias", 1, s4, fp16},
+			{&b->c_proj_w, "mlp.c_proj.weight", 2, sw4, fp16},
+			{&b->c_proj_b, "mlp.c_proj.bias", 1, w1, fp16},
+		};
+		for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
+			snprintf(name, sizeof name, "transformer.resblocks.%d.%s", l, t[i].suffix);
+			if (!(*t[i].dst = text_tensor(c, name, t[i].ndim, t[i].shape, NULL, t[i].half, err, errcap)))
+				goto fail;
+		}
+	}
+	return 0;
+fail:
+	text_model_free(m);
+	return -1;
+}
+
+/* ---------------------------------------------------------------- threads */
+
+static int text_cores(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+		return CPU_COUNT(&set);
+	return 1;
+}
+
+/* oneDNN's thread count (Debian's build uses OpenMP; the runtime's setter is
+ * looked up at run time because only libdnnl links libgomp). */
+static int text_threads_set(int want)
+{
+	const dnnl_version_t *v = dnnl_version();
+	if (v->cpu_runtime != DNNL_RUNTIME_OMP)
+		return want;
+	void (*set)(int) = (void (*)(int))(uintptr_t)dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+	if (set)
+		set(want);
+	return want;
+}
+
+typedef void (*text_range_fn)(void *ctx, size_t lo, size_t hi);
+
+typedef struct {
+	text_range_fn fn;
+	void *ctx;
+	size_t lo, hi;
+} text_job_t;
+
+static void *text_job_run(void *p)
+{
+	text_job_t *j = p;
+	j->fn(j->ctx, j->lo, j->hi);
+	return NULL;
+}
+
+/* fn over [0, n) split into `threads` contiguous ranges. */
+static void text_par_for(int threads, size_t n, text_range_fn fn, void *ctx)
+{
+	enum { MAXT = 256 };
+	if (threads > MAXT)
+		threads = MAXT;
+	if (threads <= 1 || n < 64) {
+		fn(ctx, 0, n);
+		return;
+	}
+	text_job_t jobs[MAXT];
+	pthread_t tid[MAXT];
+	int started[MAXT] = {0};
+	for (int t = 0; t < threads; t++) {
+		jobs[t] = (text_job_t){fn, ctx, n * (size_t)t / (size_t)threads, n * (size_t)(t + 1) / (size_t)threads};
+		if (t > 0)
+			started[t] = pthread_create(&tid[t], NULL, text_job_run, &jobs[t]) == 0;
+	}
+	fn(ctx, jobs[0].lo, jobs[0].hi);
+	for (int t = 1; t < threads; t++) {
+		if (started[t])
+			pthread_join(tid[t], NULL);
+		else
+			fn(ctx, jobs[t].lo, jobs[t].hi); /* no thread: do its share here */
+	}
+}
+
+/* ---------------------------------------------------------------- row kernels */
+
+typedef struct {
+	const text_model_t *m;
+	int rows;
+	const int32_t *token; /* [rows] */
+	const int *depth;     /* [rows] */
+	const int *parent;    /* [rows] */
+	const int *gather;    /* [rows] source row for ln_rows, or NULL (identity) */
+	float *x;             /* [rows, W] residual stream */
+	float *h;             /* [rows, W] normalized / attention output */
+	float *qkv;           /* [rows, 3W] */
+	float *f;             /* [rows, 4W] */
+	const float *ln_w, *ln_b, *bias;
+	float *dst;           /* bias target */
+	int dst_cols;
+} text_ctx_t;
+
+/* x[r] = token_embedding[token[r]] + positional_embedding[depth[r]] */
+static void k_embed(void *p, size_t lo, size_t hi)
+{
+	text_ctx_t *c = p;
+	int W = c->m->width;
+	for (size_t r = lo; r < hi; r++) {
+		const float *te = c->m->token_embedding + (size_t)c->token[r] * (size_t)W;
+		const float *pe = c->m->positional_embedding + (size_t)c->depth[r] * (size_t)W;
+		float *x = c->x + r * (size_t)W;
+		for (int i = 0; i < W; i++)
+			x[i] = te[i] + pe[i];
+	}
+}
+
+/* h[r] = LayerNorm(x[gather[r]]) * w + b, eps 1e-5 (statistics in double) */
+static void k_layernorm(void *p, size_t lo, size_t hi)
+{
+	text_ctx_t *c = p;
+	int W = c->m->width;
+	for (size_t r = lo; r < hi; r++) {
+		const float *x = c->x + (size_t)(c->gather ? c->gather[r] : (int)r) * (size_t)W;
+		float *h = c->h + r * (size_t)W;
+		double s = 0, ss = 0;
+		for (int i = 0; i < W; i++)
+			s += x[i];
+		double mean = s / W;
+		for (int i = 0; i < W; i++)
+			ss += (x[i] - mean) * (x[i] - mean);
+		double inv = 1.0 / sqrt(ss / W + 1e-5);
+		for (int i = 0; i < W; i++)
+			h[i] = (float)((x[i] - mean) * inv) * c->ln_w[i] + c->ln_b[i];
+	}
+}
+
+/* dst[r] += bias (dst [rows, dst_cols]) */
+static void k_bias(void *p, size_t lo, size_t hi)
+{
+	text_ctx_t *c = p;
+	for (size_t r = lo; r < hi; r++) {
+		float *d = c->dst + r * (size_t)c->dst_cols;
+		for (int i = 0; i < c->dst_cols; i++)
+			d[i] += c->bias[i];
+	}
+}
+
+/* f[r] = QuickGELU(f[r] + c_fc bias) */
+static void k_bias_gelu(void *p, size_t lo, size_t hi)
+{
+	text_ctx_t *c = p;
+	int F = 4 * c->m->width;
+	for (size_t r = lo; r < hi; r++) {
+		float *f = c->f + r * (size_t)F;
+		for (int i = 0; i < F; i++) {
+			float z = f[i] + c->bias[i];
+			f[i] = z / (1.0f + expf(-1.702f * z));
+		}
+	}
+}
+
+/* Causal self-attention of each row over its root path:
+ *   qkv [rows, 3W] (q | k | v, head h at columns 64h..64h+63 of each third)
+ *   h[r] (head h part) = softmax_j(q_r . k_{p_j} / 8) weighted sum of v_{p_j},
+ *   p_0..p_d the rows of r's prefixes, p_d = r. */
+static void k_attention(void *p, size_t lo, size_t hi)
+{
+	text_ctx_t *c = p;
+	int W = c->m->width, H = c->m->heads;
+	size_t ld = 3 * (size_t)W;
+	int path[TEXT_MAX_CONTEXT];
+	float score[TEXT_MAX_CONTEXT];
+	const float scale = 1.0f / sqrtf((float)TEXT_HEAD_DIM);
+	for (size_t r = lo; r < hi; r++) {
+		int d = c->depth[r];
+		for (int j = d, v = (int)r; j >= 0; j--, v = c->parent[v])
+			path[j] = v;
+		for (int hd = 0; hd < H; hd++) {
+			const float *q = c->qkv + r * ld + (size_t)hd * TEXT_HEAD_DIM;
+			float mx = -INFINITY;
+			for (int j = 0; j <= d; j++) {
+				const float *k = c->qkv + (size_t)path[j] * ld + (size_t)W + (size_t)hd * TEXT_HEAD_DIM;
+				float s = 0;
+				for (int i = 0; i < TEXT_HEAD_DIM; i++)
+					s += q[i] * k[i];
+				score[j] = s * scale;
+				if (score[j] > mx)
+					mx = score[j];
+			}
+			float sum = 0;
+			for (int j = 0; j <= d; j++) {
+				score[j] = expf(score[j] - mx);
+				sum += score[j];
+			}
+			float o[TEXT_HEAD_DIM] = {0};
+			for (int j = 0; j <= d; j++) {
+				const float *v = c->qkv + (size_t)path[j] * ld + 2 * (size_t)W + (size_t)hd * TEXT_HEAD_DIM;
+				float a = score[j] / sum;
+				for (int i = 0; i < TEXT_HEAD_DIM; i++)
+					o[i] += a * v[i];
+			}
+			memcpy(c->h + r * (size_t)W + (size_t)hd * TEXT_HEAD_DIM, o, sizeof o);
+		}
+	}
+}
+
+/* C[M,N] = A[M,K] B^T (B [N,K], a PyTorch Linear weight) + beta C */
+static int text_linear(const float *a, const float *b, float *cmat, int M, int N, int K, float beta)
+{
+	return dnnl_sgemm('N', 'T', M, N, K, 1.0f, a, K, b, K, beta, cmat, N) == dnnl_success ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------- encode */
+
+typedef struct {
+	const int32_t *const *ids;
+	const int *lens;
+} text_sort_ctx_t;
+
+static text_sort_ctx_t text_sort_ctx; /* qsort has no context argument in C11 */
+
+static int text_cmp_seq(const void *pa, const void *pb)
+{
+	int a = *(const int *)pa, b = *(const int *)pb;
+	int la = text_sort_ctx.lens[a], lb = text_sort_ctx.lens[b];
+	const int32_t *x = text_sort_ctx.ids[a], *y = text_sort_ctx.ids[b];
+	for (int i = 0; i < la && i < lb; i++)
+		if (x[i] != y[i])
+			return x[i] < y[i] ? -1 : 1;
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	return a < b ? -1 : a > b;
+}
+
+/* Length that matters: up to and including the first largest id (CLIP's argmax). */
+static int text_cut(const int32_t *ids, int len)
+{
+	int best = 0;
+	for (int i = 1; i < len; i++)
+		if (ids[i] > ids[best])
+			best = i;
+	return best + 1;
+}
+
+typedef struct {
+	int rows, cap;
+	int32_t *token;
+	int *depth, *parent;
+	float *x, *h, *qkv, *f, *g, *o;
+	int nseq, seqcap;
+	int *seq_leaf, *seq_index;
+} text_batch_t;
+
+/* Run one batch (trie built) through the model; writes out[seq_index[s]]. */
+static int text_run_batch(const text_model_t *m, text_batch_t *bt, int threads, float *out)
+{
+	int W = m->width, N = bt->rows;
+	text_ctx_t c = {.m = m,
+			.rows = N,
+			.token = bt->token,
+			.depth = bt->depth,
+			.parent = bt->parent,
+			.x = bt->x,
+			.h = bt->h,
+			.qkv = bt->qkv,
+			.f = bt->f};
+	text_par_for(threads, (size_t)N, k_embed, &c);
+	for (int l = 0; l < m->layers; l++) {
+		const text_block_t *b = &m->blocks[l];
+		c.ln_w = b->ln_1_w;
+		c.ln_b = b->ln_1_b;
+		text_par_for(threads, (size_t)N, k_layernorm, &c);
+		if (text_linear(bt->h, b->in_proj_w, bt->qkv, N, 3 * W, W, 0.0f))
+			return -1;
+		c.dst = bt->qkv;
+		c.dst_cols = 3 * W;
+		c.bias = b->in_proj_b;
+		text_par_for(threads, (size_t)N, k_bias, &c);
+		text_par_for(threads, (size_t)N, k_attention, &c);
+		if (text_linear(bt->h, b->out_proj_w, bt->x, N, W, W, 1.0f))
+			return -1;
+		c.dst = bt->x;
+		c.dst_cols = W;
+		c.bias = b->out_proj_b;
+		text_par_for(threads, (size_t)N, k_bias, &c);
+		c.ln_w = b->ln_2_w;
+		c.ln_b = b->ln_2_b;
+		text_par_for(threads, (size_t)N, k_layernorm, &c);
+		if (text_linear(bt->h, b->c_fc_w, bt->f, N, 4 * W, W, 0.0f))
+			return -1;
+		c.bias = b->c_fc_b;
+		text_par_for(threads, (size_t)N, k_bias_gelu, &c);
+		if (text_linear(bt->f, b->c_proj_w, bt->x, N, W, 4 * W, 1.0f))
+			return -1;
+		c.dst = bt->x;
+		c.dst_cols = W;
+		c.bias = b->c_proj_b;
+		text_par_for(threads, (size_t)N, k_bias, &c);
+	}
+	/* ln_final on each sequence's last row, then @ text_projection [W, E] */
+	c.gather = bt->seq_leaf;
+	c.h = bt->g;
+	c.ln_w = m->ln_final_w;
+	c.ln_b = m->ln_final_b;
+	text_par_for(threads, (size_t)bt->nseq, k_layernorm, &c);
+	if (dnnl_sgemm('N', 'N', bt->nseq, m->embed, W, 1.0f, bt->g, W, m->text_projection, m->embed, 0.0f, bt->o,
+		       m->embed) != dnnl_success)
+		return -1;
+	for (int s = 0; s < bt->nseq; s++)
+		memcpy(out + (size_t)bt->seq_index[s] * (size_t)m->embed, bt->o + (size_t)s * (size_t)m->embed,
+		       (size_t)m->embed * sizeof *out);
+	return 0;
+}
+
+static void text_batch_free(text_batch_t *bt)
+{
+	free(bt->token);
+	free(bt->depth);
+	free(bt->parent);
+	free(bt->x);
+	free(bt->h);
+	free(bt->qkv);
+	free(bt->f);
+	free(bt->g);
+	free(bt->o);
+	free(bt->seq_leaf);
+	free(bt->seq_index);
+}
+
+int text_encode(const text_model_t *m, const int32_t *const *ids, const int *lens, int n, float *out,
+		const text_encode_opts_t *opts, text_encode_stats_t *stats, char *err, size_t errcap)
+{
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int threads = opts && opts->threads > 0 ? opts->threads : text_cores();
+	int cap = opts && opts->batch_rows > 0 ? opts->batch_rows : 4096;
+	if (cap < m->context)
+		cap = m->context;
+	text_threads_set(threads);
+	int W = m->width, rc = -1;
+	int *cut = malloc((size_t)(n > 0 ? n : 1) * sizeof *cut), *order = malloc((size_t)(n > 0 ? n : 1) * sizeof *order);
+	text_batch_t bt = {0};
+	bt.cap = cap;
+	bt.token = malloc((size_t)cap * sizeof *bt.token);
+	bt.depth = malloc((size_t)cap * sizeof *bt.depth);
+	bt.parent = malloc((size_t)cap * sizeof *bt.parent);
+	bt.x = malloc((size_t)cap * (size_t)W * sizeof(float));
+	bt.h = malloc((size_t)cap * (size_t)W * sizeof(float));
+	bt.qkv = malloc((size_t)cap * 3 * (size_t)W * sizeof(float));
+	bt.f = malloc((size_t)cap * 4 * (size_t)W * sizeof(float));
+	bt.g = malloc((size_t)cap * (size_t)W * sizeof(float));
+	bt.o = malloc((size_t)cap * (size_t)m->embed * sizeof(float));
+	bt.seq_leaf = malloc((size_t)cap * sizeof *bt.seq_leaf);
+	bt.seq_index = malloc((size_t)cap * sizeof *bt.seq_index);
+	if (!cut || !order || !bt.token || !bt.depth || !bt.parent || !bt.x || !bt.h || !bt.qkv || !bt.f || !bt.g ||
+	    !bt.o || !bt.seq_leaf || !bt.seq_index) {
+		text_fail(err, errcap, "out of memory for a batch of %d rows", cap);
+		goto done;
+	}
+	long long positions = 0, rows = 0;
+	for (int i = 0; i < n; i++) {
+		if (lens[i] < 1 || lens[i] > m->context) {
+			text_fail(err, errcap, "text %d: %d tokens, the model's context is %d", i, lens[i], m->context);
+			goto done;
+		}
+		for (int k = 0; k < lens[i]; k++)
+			if (ids[i][k] < 0 || ids[i][k] >= m->vocab) {
+				text_fail(err, errcap, "text %d: token id %d outside the vocabulary (%d)", i,
+					  ids[i][k], m->vocab);
+				goto done;
+			}
+		cut[i] = text_cut(ids[i], lens[i]);
+		order[i] = i;
+		positions += m->context;
+	}
+	text_sort_ctx = (text_sort_ctx_t){ids, cut};
+	qsort(order, (size_t)n, sizeof *order, text_cmp_seq);
+
+	int path[TEXT_MAX_CONTEXT];
+	int prev = -1; /* previous sequence in this batch */
+	for (int oi = 0; oi < n; oi++) {
+		int s = order[oi], len = cut[s];
+		int lcp = 0;
+		if (prev >= 0) {
+			while (lcp < len && lcp < cut[prev] && ids[s][lcp] == ids[prev][lcp])
+				lcp++;
+		}
+		if (prev >= 0 && (bt.rows + (len - lcp) > cap || bt.nseq == cap)) {
+			if (text_run_batch(m, &bt, threads, out) != 0) {
+				text_fail(err, errcap, "dnnl_sgemm failed");
+				goto done;
+			}
+			rows += bt.rows;
+			bt.rows = bt.nseq = 0;
+			lcp = 0;
+		}
+		for (int k = lcp; k < len; k++) {
+			int r = bt.rows++;
+			bt.token[r] = ids[s][k];
+			bt.depth[r] = k;
+			bt.parent[r] = k ? path[k - 1] : -1;
+			path[k] = r;
+		}
+		bt.seq_leaf[bt.nseq] = path[len - 1];
+		bt.seq_index[bt.nseq++] = s;
+		prev = s;
+	}
+	if (bt.nseq > 0) {
+		if (text_run_batch(m, &bt, threads, out) != 0) {
+			text_fail(err, errcap, "dnnl_sgemm failed");
+			goto done;
+		}
+		rows += bt.rows;
+	}
+	rc = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (stats) {
+		stats->seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+		stats->positions = positions;
+		stats->rows = rows;
+		stats->threads = threads;
+	}
+done:
+	free(cut);
+	free(order);
+	text_batch_free(&bt);
+	return rc;
+}

@@ -1,0 +1,215 @@
+# pipelines/study.mk - `make study`: the whole study as cached stages, ending in
+# $(REPORT)/report.md. Included by the top-level Makefile.
+#
+#   make study                          both models, FP32 and FP16, the bundled sample
+#   make study DATA=/imagenet/val       an ImageNet-style folder (class folders named by wnid)
+#   make study DATA=val.tsv IMAGES=/imagenet/val   a labels TSV (file[<TAB>wnid]<TAB>index)
+#   make study MODELS=clip-rn50 PRECISIONS=fp16 DEVICE=cuda BATCH=128
+#   make study-shards SHARDS=4          the same, decode+encode split into 4 parallel shards
+#
+# Stages (each a file under $(CACHE), named by a hash of everything that made it):
+#   dec-PRESET-KEY.mp         imgdecode --preset PRESET (imagenet for resnet50, clip for
+#                             clip-rn50), once per preset     key: data listing, preset
+#   enc-MODEL-PREC-KEY.mp     rnencode (+ .mem.tsv, its memory samples; on a GPU .trace.tsv)
+#                             key: decode key, model, weights sha256, precision, device,
+#                             batch, shard count
+#   classes-KEY.mp            txtencode, CLIP's class embeddings
+#                             key: RN50.pt sha256, names, templates, BPE vocabulary
+#   scores-MODEL-PREC-KEY.mp  zscore                 key: encode key (+ classes key for CLIP)
+#   report-KEY/               pipelines/study-report key: every scores and encode key
+# and $(REPORT)/ is a copy of the current report-KEY/. A stage whose file exists is not
+# run again (make also reruns one whose program in $(STUDY_BIN) was rebuilt); changing a
+# parameter changes the keys of exactly the stages that depend on it, and an earlier
+# setting's files stay in the cache for when it comes back. Every stage writes to
+# NAME.tmp.PID and renames (pipelines/study-run), and logs one line to $(CACHE)/stages.log.
+#
+# How: `study` builds the programs and fetches missing weights, then runs a second make
+# with STUDY_RUN=1 in which the keys are computed (they need the weights' sha256).
+
+# ---- parameters (make variables; the environment works too) ----
+DATA       ?= testdata/images
+LABELS     ?= $(if $(filter testdata/images testdata/images/,$(DATA)),testdata/labels.tsv)
+IMAGES     ?=
+WNIDS      ?= testdata/wnids.txt
+MODELS     ?= resnet50 clip-rn50
+PRECISIONS ?= fp32 fp16
+DEVICE     ?= auto
+BATCH      ?=
+NAMES      ?= data/names-clip.txt
+TEMPLATES  ?= data/templates-clip.txt
+VOCAB      ?= data/clip/bpe_simple_vocab_16e6.txt.gz
+JOBS       ?= $(shell nproc 2>/dev/null || echo 1)
+WEIGHTS    ?= $(or $(RNENC_WEIGHTS),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/rnencode/weights)
+CACHE      ?= cache
+REPORT     ?= report
+SHARDS     ?= 2
+GPUS       ?= 1
+STUDY_BIN  ?= $(BIN)
+
+study_comma := ,
+study_empty :=
+study_space := $(study_empty) $(study_empty)
+STUDY_PROGS := $(addprefix $(STUDY_BIN)/,imgdecode rnencode txtencode zscore errstats errtree fpdiff recview)
+study_preset = $(if $(filter resnet50,$(1)),imagenet,clip)
+study_wfile = $(WEIGHTS)/$(if $(filter resnet50,$(1)),resnet50-0676ba61.pth,RN50.pt)
+STUDY_WANT_CLIP := $(filter clip-rn50,$(MODELS))
+
+# ---- checks, before anything is built or fetched: one clear line each ----
+ifneq ($(filter study study-shards study-stages,$(MAKECMDGOALS)),)
+$(foreach v,DATA LABELS IMAGES WNIDS CACHE REPORT WEIGHTS NAMES TEMPLATES VOCAB STUDY_BIN,\
+  $(if $(word 2,$($(v))),$(error $(v)='$($(v))': paths with spaces are not supported)))
+$(if $(strip $(MODELS)),,$(error MODELS is empty (resnet50 clip-rn50)))
+$(if $(strip $(PRECISIONS)),,$(error PRECISIONS is empty (fp32 fp16)))
+$(foreach m,$(MODELS),$(if $(filter resnet50 clip-rn50,$(m)),,$(error MODELS: unknown model '$(m)' (resnet50 clip-rn50))))
+$(foreach p,$(PRECISIONS),$(if $(filter fp32 fp16,$(p)),,$(error PRECISIONS: unknown precision '$(p)' (fp32 fp16))))
+$(if $(filter auto cpu cuda,$(DEVICE)),,$(error DEVICE='$(DEVICE)': expected auto, cpu or cuda))
+$(if $(shell echo "$(BATCH)$(JOBS)$(SHARDS)$(GPUS)" | grep "[^0-9]"),\
+  $(error BATCH, JOBS, SHARDS and GPUS must be whole numbers (BATCH='$(BATCH)' JOBS='$(JOBS)' SHARDS='$(SHARDS)' GPUS='$(GPUS)')))
+$(if $(filter 0,$(BATCH) $(SHARDS) $(GPUS) $(JOBS)),$(error BATCH, SHARDS, GPUS and JOBS must be at least 1))
+endif
+
+.PHONY: study study-shards study-weights study-stages
+study: $(STUDY_PROGS) study-weights
+	+@$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) STUDY_RUN=1 study-stages
+
+study-shards: $(STUDY_PROGS) study-weights
+	+@$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) STUDY_RUN=1 STUDY_SHARDS=$(SHARDS) \
+	  -j$(SHARDS) study-stages
+
+# Weights already in place are used as they are (the report says whether each one is the
+# published file); a missing one is fetched and checked by pipelines/fetch-weights, which
+# offline says in one line what to download and where to put it.
+study-weights:
+	@$(foreach m,$(MODELS),[ -e $(call study_wfile,$(m)) ] || pipelines/fetch-weights --dir $(WEIGHTS) $(m) || exit 2;) :
+
+ifeq ($(STUDY_RUN),1)
+STUDY_SHARDS ?= 1
+STUDY_LOG := $(CACHE)/stages.log
+STUDY_RUNNER := pipelines/study-run --log $(STUDY_LOG)
+
+# ---- resolved settings ----
+study_gpu := $(if $(filter auto,$(DEVICE)),$(shell nvidia-smi -L 2>/dev/null | grep -q '^GPU' && \
+  ldd $(STUDY_BIN)/rnencode 2>/dev/null | grep -q libcudnn && echo cuda))
+STUDY_DEVICE := $(if $(filter auto,$(DEVICE)),$(or $(study_gpu),cpu),$(DEVICE))
+STUDY_BATCH := $(or $(BATCH),8)
+STUDY_PRESETS := $(sort $(foreach m,$(MODELS),$(call study_preset,$(m))))
+study_hash = $(shell printf '%s\n' $(1) | sha256sum | cut -c1-16)
+study_sha = $(shell pipelines/study-id sha $(CACHE)/ids $(1))
+study_need = $(if $(1),$(1),$(error $(2)))
+
+study_data := $(shell pipelines/study-id data $(CACHE)/lists $(DATA) $(or $(LABELS),-) $(WNIDS) $(IMAGES))
+$(if $(study_data),,$(error DATA=$(DATA): cannot identify the data set (the line above says why)))
+STUDY_DATA_KIND := $(word 1,$(study_data))
+STUDY_DATA_ID := $(word 2,$(study_data))
+STUDY_LIST := $(CACHE)/lists/$(STUDY_DATA_ID)
+$(foreach m,$(MODELS),$(eval STUDY_WSHA_$(m) := $(call study_need,$(call study_sha,$(call study_wfile,$(m))),\
+  $(call study_wfile,$(m)): cannot read the weights)))
+ifneq ($(STUDY_WANT_CLIP),)
+STUDY_TEXT_ID := $(call study_need,$(call study_sha,$(NAMES) $(TEMPLATES) $(VOCAB)),cannot read NAMES, TEMPLATES or VOCAB)
+STUDY_CLASSES := $(CACHE)/classes-$(call study_hash,classes $(STUDY_WSHA_clip-rn50) $(STUDY_TEXT_ID)).mp
+endif
+
+# imgdecode's inputs: the folder itself, or the TSV's list on stdin
+STUDY_DEC_ARGS := $(if $(filter dir,$(STUDY_DATA_KIND)),--wnids $(abspath $(WNIDS)) \
+  $(if $(LABELS),--labels $(abspath $(LABELS))) $(abspath $(DATA)),--labels $(abspath $(STUDY_LIST).tsv) -)
+STUDY_DEC_IN := $(if $(filter tsv,$(STUDY_DATA_KIND)),--in $(STUDY_LIST).list)
+STUDY_SHARD_LIST := $(shell seq 0 $$(($(STUDY_SHARDS) - 1)))
+study_of = $(1)of$(STUDY_SHARDS)
+
+# ---- decode: one stream per preset (and per shard) ----
+define study_decode_rules
+STUDY_DEC_$(1) := $(CACHE)/dec-$(1)-$(call study_hash,decode $(1) $(STUDY_DATA_ID))
+ifeq ($(STUDY_SHARDS),1)
+$$(STUDY_DEC_$(1)).mp: $(STUDY_BIN)/imgdecode
+	@mkdir -p $(CACHE)
+	@$(STUDY_RUNNER) --out $$@ $(STUDY_DEC_IN) -- $(STUDY_BIN)/imgdecode --preset $(1) -j $(JOBS) $(STUDY_DEC_ARGS)
+else
+$(foreach i,$(STUDY_SHARD_LIST),
+$$(STUDY_DEC_$(1))-$(call study_of,$(i)).mp: $(STUDY_BIN)/imgdecode
+	@mkdir -p $(CACHE)
+	@$(STUDY_RUNNER) --out $$@ $(STUDY_DEC_IN) -- $(STUDY_BIN)/imgdecode --preset $(1) -j $(JOBS) \
+	  --shard $(i)/$(STUDY_SHARDS) $(STUDY_DEC_ARGS)
+)
+endif
+endef
+$(foreach p,$(STUDY_PRESETS),$(eval $(call study_decode_rules,$(p))))
+
+# ---- encode: one stream per model and precision ----
+# on a GPU, rnencode writes its device allocation timeline beside the stream (the
+# report plots it; the stage runner samples the host side)
+study_trace = $(if $(filter cuda,$(STUDY_DEVICE)), --mem-trace $$(@:.mp=.trace.tsv))
+study_gpu_of = $(if $(filter cuda,$(STUDY_DEVICE)),--gpu $(shell echo $$(($(1) % $(GPUS)))))
+define study_encode_rules
+STUDY_ENC_$(1)_$(2) := $(CACHE)/enc-$(1)-$(2)-$(call study_hash,encode $(STUDY_DEC_$(call study_preset,$(1))) $(1) \
+  $(STUDY_WSHA_$(1)) $(2) $(STUDY_DEVICE) $(STUDY_BATCH) shards=$(STUDY_SHARDS))
+study_enc_cmd_$(1)_$(2) := $(STUDY_BIN)/rnencode --model $(1) --weights $(call study_wfile,$(1)) \
+  --device $(STUDY_DEVICE) --batch $(STUDY_BATCH)$(if $(filter fp16,$(2)), --fp16)
+ifeq ($(STUDY_SHARDS),1)
+STUDY_MEM_$(1)_$(2) := $$(STUDY_ENC_$(1)_$(2)).mem.tsv
+$$(STUDY_ENC_$(1)_$(2)).mp: $$(STUDY_DEC_$(call study_preset,$(1))).mp $(STUDY_BIN)/rnencode
+	@$(STUDY_RUNNER) --out $$@ --in $$< --mem $$(@:.mp=.mem.tsv) \
+	  -- $$(study_enc_cmd_$(1)_$(2))$(study_trace)
+else
+STUDY_MEM_$(1)_$(2) := $(foreach i,$(STUDY_SHARD_LIST),$$(STUDY_ENC_$(1)_$(2))-$(call study_of,$(i)).mem.tsv)
+$(foreach i,$(STUDY_SHARD_LIST),
+$$(STUDY_ENC_$(1)_$(2))-$(call study_of,$(i)).mp: $$(STUDY_DEC_$(call study_preset,$(1)))-$(call study_of,$(i)).mp \
+  $(STUDY_BIN)/rnencode
+	@$(STUDY_RUNNER) --out $$@ --in $$< --mem $$(@:.mp=.mem.tsv) \
+	  -- $$(study_enc_cmd_$(1)_$(2))$(study_trace) $(call study_gpu_of,$(i))
+)
+# the shards' streams concatenate into one
+$$(STUDY_ENC_$(1)_$(2)).mp: $(foreach i,$(STUDY_SHARD_LIST),$$(STUDY_ENC_$(1)_$(2))-$(call study_of,$(i)).mp)
+	@$(STUDY_RUNNER) --out $$@ -- cat $$^
+endif
+
+# ---- scores ----
+# (doubled dollars: eval expands the key, once the encode key above is defined)
+STUDY_SCORES_$(1)_$(2) := $(CACHE)/scores-$(1)-$(2)-$$(call study_hash,scores $$(STUDY_ENC_$(1)_$(2)) \
+  $(if $(filter clip-rn50,$(1)),$(STUDY_CLASSES)))
+$$(STUDY_SCORES_$(1)_$(2)).mp: $$(STUDY_ENC_$(1)_$(2)).mp $(if $(filter clip-rn50,$(1)),$(STUDY_CLASSES)) \
+  $(STUDY_BIN)/zscore
+	@$(STUDY_RUNNER) --out $$@ --in $$< -- $(STUDY_BIN)/zscore$(if $(filter clip-rn50,$(1)), --classes $(STUDY_CLASSES))
+endef
+$(foreach m,$(MODELS),$(foreach p,$(PRECISIONS),$(eval $(call study_encode_rules,$(m),$(p)))))
+
+# ---- CLIP's class embeddings ----
+ifneq ($(STUDY_WANT_CLIP),)
+$(STUDY_CLASSES): $(STUDY_BIN)/txtencode
+	@mkdir -p $(CACHE)
+	@$(STUDY_RUNNER) --out $@ -- $(STUDY_BIN)/txtencode --weights $(call study_wfile,clip-rn50) \
+	  --names $(NAMES) --templates $(TEMPLATES) --vocab $(VOCAB)
+endif
+
+# ---- the report ----
+STUDY_RUNS := $(foreach m,$(MODELS),$(foreach p,$(PRECISIONS),$(m)_$(p)))
+STUDY_REPORT_KEY := $(call study_hash,report $(foreach r,$(STUDY_RUNS),$(STUDY_SCORES_$(r)) $(STUDY_ENC_$(r))) \
+  $(call study_sha,$(NAMES)))
+STUDY_REPORT_DIR := $(CACHE)/report-$(STUDY_REPORT_KEY)
+study_nlines = $(shell grep -cv '^[[:space:]]*$$' $(1) 2>/dev/null)
+STUDY_SETTINGS := \
+  --set "data=\`$(DATA)\`$(if $(LABELS), (labels \`$(LABELS)\`))$(if $(IMAGES), (images \`$(IMAGES)\`))" \
+  --set "device=$(STUDY_DEVICE)$(if $(filter auto,$(DEVICE)), (DEVICE=auto))" --set "batch=$(STUDY_BATCH)" \
+  --set "shards=$(STUDY_SHARDS)" \
+  $(if $(STUDY_WANT_CLIP),--set "CLIP prompts=\`$(TEMPLATES)\` ($(call study_nlines,$(TEMPLATES)) templates) x \`$(NAMES)\` ($(call study_nlines,$(NAMES)) classes)") \
+  --set "cache=\`$(CACHE)\` (report-$(STUDY_REPORT_KEY))"
+
+$(STUDY_REPORT_DIR)/report.md: $(foreach r,$(STUDY_RUNS),$(STUDY_SCORES_$(r)).mp $(STUDY_ENC_$(r)).mp) \
+  $(addprefix $(STUDY_BIN)/,errstats errtree fpdiff recview) \
+  pipelines/study-report pipelines/json-flat.awk pipelines/memplot.awk
+	@ERRTREE_DATA=$(CURDIR)/testdata $(STUDY_RUNNER) --dir $(STUDY_REPORT_DIR) -- pipelines/study-report \
+	  --bin $(STUDY_BIN) --names $(NAMES) $(STUDY_SETTINGS) \
+	  $(foreach r,$(STUDY_RUNS),--run $(subst _, ,$(r)) $(STUDY_SCORES_$(r)).mp $(STUDY_ENC_$(r)).mp \
+	    $(subst $(study_space),$(study_comma),$(strip $(STUDY_MEM_$(r)))))
+
+# $(REPORT) is replaced only when it is a report this target wrote (or empty): never
+# someone's folder given by mistake
+$(REPORT)/.study-$(STUDY_REPORT_KEY): $(STUDY_REPORT_DIR)/report.md
+	@if [ -d $(REPORT) ] && [ -n "$$(ls -A $(REPORT))" ] && ! ls -A $(REPORT) | grep -q '^\.study-'; then \
+	  echo "study: $(REPORT) holds other files: not replacing it (set REPORT=another folder)" >&2; exit 2; fi
+	@rm -rf $(REPORT).tmp.$$$$ && cp -R $(STUDY_REPORT_DIR) $(REPORT).tmp.$$$$ && touch $(REPORT).tmp.$$$$/$(notdir $@) && \
+	  rm -rf $(REPORT) && mv $(REPORT).tmp.$$$$ $(REPORT)
+
+STUDY_LOG_BEFORE := $(shell cat $(STUDY_LOG) 2>/dev/null | wc -l)
+study-stages: $(REPORT)/.study-$(STUDY_REPORT_KEY)
+	@echo "study: $(REPORT)/report.md ($$(($$(cat $(STUDY_LOG) 2>/dev/null | wc -l) - $(STUDY_LOG_BEFORE))) stages ran; log $(STUDY_LOG))"
+endif

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Checkpoints written by PyTorch itself (tests/py/make_checkpoints.py: torch.save zip
+# and legacy, torch.jit.script(...).save of CLIP RN50, safetensors) read back with
+# every tensor bit-identical: per-tensor sha256, dtype, shape and order against the
+# manifest Python wrote.
+source "$ROOT/tests/lib.sh"
+source "$ROOT/tests/fixtures.sh"
+need_checkpoints
+files="resnet50.pth resnet50-legacy.pth resnet50.safetensors clip-rn50.pt mixed.pth mixed-legacy.pth mixed.safetensors"
+# under ASan hashing is slow: the small mixed.* files cover the legacy and safetensors paths
+[ "${ASAN:-0}" = 1 ] && files="resnet50.pth clip-rn50.pt mixed.pth mixed-legacy.pth mixed.safetensors"
+for f in $files; do
+	# the whole-file hash is checked on the small files and once below (CPU time)
+	case $f in mixed*) nofile= ;; *) nofile=-H ;; esac
+	expect_exit 0 ckptinfo --json --tensor-sha256 $nofile "$CKPT_DIR/$f"
+	$PY "$ROOT/tests/py/ckpt_compare.py" "$CKPT_DIR/checksums.json" "$f" <out ||
+		fail "$f: tensors differ from what PyTorch wrote"
+done
+
+# the text listing: header lines, one row per tensor, the file's sha256
+expect_exit 0 ckptinfo "$CKPT_DIR/resnet50.pth"
+grep -qx '# format: pytorch-zip' out || fail "format line missing"
+grep -qx '# tensors: 320 (102441032 bytes)' out || fail "tensor count line wrong: $(grep tensors: out)"
+grep -qP '^conv1\.weight\tfloat32\t\[64,3,7,7\]\t37632$' out || fail "conv1.weight row missing"
+grep -qP '^layer4\.2\.bn3\.num_batches_tracked\tint64\t\[\]\t8$' out || fail "0-d int64 row missing"
+sum=$(sha256sum "$CKPT_DIR/resnet50.pth" | cut -d' ' -f1)
+grep -qx "# sha256: $sum" out || fail "file sha256 differs from sha256sum's $sum"
+
+# the CLIP archive keeps CLIP's fp16/fp32 split (convert_weights) and its names
+expect_exit 0 ckptinfo -H "$CKPT_DIR/clip-rn50.pt"
+grep -qx '# format: torchscript' out || fail "clip-rn50.pt not seen as TorchScript"
+for row in 'visual\.conv1\.weight\tfloat16\t\[32,3,3,3\]' 'visual\.bn1\.running_var\tfloat32\t\[32\]' \
+	'visual\.layer1\.0\.downsample\.0\.weight\tfloat16\t\[256,64,1,1\]' \
+	'visual\.attnpool\.positional_embedding\tfloat32\t\[50,2048\]' \
+	'visual\.attnpool\.q_proj\.bias\tfloat16\t\[2048\]' 'visual\.attnpool\.c_proj\.weight\tfloat16\t\[1024,2048\]' \
+	'token_embedding\.weight\tfloat32\t\[49408,512\]' 'transformer\.resblocks\.0\.attn\.in_proj_weight\tfloat16\t\[1536,512\]' \
+	'transformer\.resblocks\.11\.attn\.out_proj\.bias\tfloat16\t\[512\]' 'ln_final\.weight\tfloat32\t\[512\]' \
+	'text_projection\tfloat16\t\[512,1024\]' 'logit_scale\tfloat32\t\[\]' \
+	'transformer\.resblocks\.11\.attn_mask\tfloat32\t\[77,77\]'; do
+	grep -qP "^$row\t" out || fail "clip-rn50.pt: no row /$row/"
+done
+
+# several files in one call; a bad one among them gives exit 2 and names it
+echo junk >junk.pth
+expect_exit 2 ckptinfo -H "$CKPT_DIR/mixed.pth" junk.pth "$CKPT_DIR/mixed.safetensors"
+expect_stderr '^ckptinfo: junk\.pth: not a checkpoint'
+[ "$(grep -c '^# format' out)" = 2 ] || fail "the two good files were not both listed"
+exit 0

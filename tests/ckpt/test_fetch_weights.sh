@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# pipelines/fetch-weights: offline it fails with one line naming what to fetch and
+# where; a mirror table (file:// URLs) exercises download, sha256 check, the
+# .bad rename of a wrong file and --check, all without the network.
+source "$ROOT/tests/lib.sh"
+fw=$ROOT/pipelines/fetch-weights
+command -v curl >/dev/null || skip "curl not installed"
+# no network: a proxy that refuses connections
+export https_proxy=http://127.0.0.1:9 http_proxy=http://127.0.0.1:9
+unset RNENC_WEIGHTS
+export XDG_CACHE_HOME=$T/xdg
+expect_exit 2 "$fw" clip-rn50
+expect_empty_stdout
+[ "$(wc -l <err)" = 1 ] || { cat err; fail "offline: more than one line"; }
+expect_stderr "^fetch-weights: cannot download \(offline\?\): fetch https://openaipublic\.azureedge\.net/clip/models/afeb0e10f9e5a86da6080e35cf09123aca3b358a0c3e3b6c78a7b63bc04b6762/RN50\.pt and put the file\(s\) in $T/xdg/rnencode/weights "
+[ -z "$(ls -A "$T/xdg/rnencode/weights")" ] || fail "offline run left files behind"
+RNENC_WEIGHTS=$T/env expect_exit 2 "$fw"
+expect_stderr "resnet50-0676ba61\.pth .*resnet50-11ad3fa6\.pth .*RN50\.pt and put the file\(s\) in $T/env "
+
+# a mirror: one good entry, one whose sha256 is wrong
+printf 'weights bytes\n' >src.bin
+sum=$(sha256sum src.bin | cut -d' ' -f1)
+printf '# mirror\nW.pt file://%s %s w\nX.pt file://%s %s x\n' "$T/src.bin" "$sum" "$T/src.bin" "${sum:0:8}ffff" >table
+expect_exit 0 "$fw" --dir "$T/m" --table table w
+cmp -s src.bin m/W.pt || fail "W.pt not installed"
+expect_exit 2 "$fw" --dir "$T/m" --table table x
+expect_stderr "sha256 $sum does not match ${sum:0:8}ffff"
+[ ! -e m/X.pt ] && [ -z "$(ls -A m | grep part)" ] || fail "a download with the wrong sha256 was kept"
+expect_exit 0 "$fw" --dir "$T/m" --table table --check w
+expect_stderr "m/W\.pt: ok"
+echo tampered >m/W.pt
+expect_exit 2 "$fw" --dir "$T/m" --table table --check w
+expect_stderr "W\.pt: sha256 .* does not match"
+expect_exit 0 "$fw" --dir "$T/m" --table table w     # moved aside and fetched again
+cmp -s src.bin m/W.pt && [ -e m/W.pt.bad ] || fail "tampered W.pt not replaced"
+expect_exit 2 "$fw" --dir "$T/m" nosuchmodel
+expect_stderr "unknown model 'nosuchmodel'"
+exit 0

@@ -1,0 +1,42 @@
+# tests/fixtures.sh - shared checkpoint fixtures for the shell tests (source it after lib.sh).
+#
+#   source "$ROOT/tests/fixtures.sh"
+#   need_checkpoints            # sets CKPT_DIR, or skips the test (exit 77) with a reason
+#   rnencode --model resnet50 --weights "$CKPT_DIR/resnet50.pth" ...
+#
+# CKPT_DIR=$ROOT/build/fixtures holds what tests/py/make_checkpoints.py writes
+# (resnet50.pth, resnet50-legacy.pth, resnet50.safetensors, clip-rn50.pt, mixed.*,
+# checksums.json). The files are made once (about 30 s) and remade when missing or
+# older than the scripts that make them; flock keeps concurrent tests from racing.
+need_checkpoints() {
+	CKPT_DIR=$ROOT/build/fixtures
+	export CKPT_DIR
+	local py=${PY:-/usr/bin/python3}
+	local stamp=$CKPT_DIR/checksums.json
+	local src
+	if [ -s "$stamp" ]; then
+		local stale=0
+		for src in "$ROOT/tests/py/make_checkpoints.py" "$ROOT/tests/py/clip_model.py"; do
+			[ "$src" -nt "$stamp" ] && stale=1
+		done
+		[ $stale = 0 ] && return 0
+	fi
+	"$py" -c 'import torch, torchvision' 2>/dev/null ||
+		skip "checkpoint fixtures need torch and torchvision for $py"
+	command -v flock >/dev/null || skip "checkpoint fixtures need flock (util-linux)"
+	mkdir -p "$CKPT_DIR" || fail "cannot create $CKPT_DIR"
+	(
+		flock 9 || exit 1
+		# another test may have made them while we waited for the lock
+		if [ -s "$stamp" ]; then
+			local fresh=1
+			for src in "$ROOT/tests/py/make_checkpoints.py" "$ROOT/tests/py/clip_model.py"; do
+				[ "$src" -nt "$stamp" ] && fresh=0
+			done
+			[ $fresh = 1 ] && exit 0
+		fi
+		rm -f "$stamp"
+		"$py" "$ROOT/tests/py/make_checkpoints.py" "$CKPT_DIR" >&2
+	) 9>"$CKPT_DIR/.lock" || fail "tests/py/make_checkpoints.py failed"
+	[ -s "$stamp" ] || fail "checkpoint fixtures missing after make_checkpoints.py"
+}

@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# tests/gpu/device-check.sh - THE script a session with a GPU runs, in one go, on
+# the device machine (tests/gpu/README.md has the exact call). It
+#   1. prints the card, driver, toolkit and library versions, finds the venv's
+#      cuDNN and cuBLAS, and fails fast with one line if something is missing;
+#   2. picks rnencode: device-libs/bin/rnencode (built here by
+#      prepare-device.sh), or a rebuild of gpu/ with this machine's nvcc when
+#      that binary does not load, gpu/ changed since, or REBUILD=1;
+#   3. makes the random-weight checkpoints with this machine's torch
+#      (tests/py/gpu_ckpt.py);
+#   4. runs the GPU tests: CUDA vs CPU backend, CUDA vs PyTorch's CUDA results;
+#   5. runs the benchmark (bench/gpu/bench.sh: both models, FP16/FP32, batch
+#      256/1/32, PyTorch eager beside it, torch.compile if time is left);
+#   6. writes $OUT/results.md and $OUT/results.json (card, date, commit, tests,
+#      parity, benchmark, goals), $OUT/device-check.log, and the memory
+#      timelines $OUT/memtrace-*.tsv.
+# Every step is time-limited; DEVICE_BUDGET_S (default 360) is the point after
+# which no new step starts, so the results file is always written.
+# Exit 0 when everything ran and passed, 1 otherwise (the results say what).
+set -u -o pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+OUT=${OUT:-/tmp/device-out}
+mkdir -p "$OUT"
+T0=$(date +%s)
+BUDGET=${DEVICE_BUDGET_S:-360}
+PY=${PY:-python3}
+WORK=$(mktemp -d /tmp/devcheck.XXXXXX)
+STATUS=0
+elapsed() { echo $(($(date +%s) - T0)); }
+left() { echo $((BUDGET - $(elapsed))); }
+step() { echo; echo "=== [$(elapsed) s] $*"; }
+note_test() { printf '%s\t%s\t%s\n' "$1" "$2" "${3:-}" >>"$WORK/tests.tsv"; }
+: >"$WORK/tests.tsv"
+
+finish() {
+	step "results"
+	$PY "$ROOT/bench/gpu/report.py" final --info "$WORK/info.json" --bench "$WORK/bench.jsonl" \
+		--parity "$WORK/parity.jsonl" --tests "$WORK/tests.tsv" --md "$OUT/results.md" --json "$OUT/results.json" \
+		>/dev/null || { echo "device-check: report.py failed"; STATUS=1; }
+	echo "--- summary ($(elapsed) s)"
+	cat "$WORK/tests.tsv"
+	$PY "$ROOT/bench/gpu/report.py" table "$WORK/bench.jsonl" --card "${CARD:-}" 2>/dev/null
+	echo "device-check: exit $STATUS; files in $OUT: $(ls "$OUT" | tr '\n' ' ')"
+	exit $STATUS
+}
+fatal() {
+	echo "device-check: FATAL: $*"
+	note_test "device-check" "FAIL" "$*"
+	STATUS=1
+	[ -s "$WORK/info.json" ] || echo '{}' >"$WORK/info.json"
+	finish
+}
+
+main() {
+# ---- 1. the machine ----
+step "machine"
+nvidia-smi -L || fatal "nvidia-smi -L fails: no GPU visible"
+CARD=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -n 1)
+DRIVER=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -n 1)
+nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,clocks.max.mem,power.limit --format=csv
+CUDA_V=$(nvcc --version 2>/dev/null | tail -n 1)
+echo "nvcc: ${CUDA_V:-not found}"
+$PY - "$WORK/libs.env" <<'EOF' || fatal "python3 lacks torch or the nvidia cudnn/cublas packages"
+import importlib, os, sys, torch
+def libdir(mod):
+    m = importlib.import_module(mod)
+    for d in list(getattr(m, "__path__", [])) + [os.path.dirname(m.__file__ or "")]:
+        if os.path.isdir(os.path.join(d, "lib")):
+            return os.path.join(d, "lib")
+    raise SystemExit(f"no lib/ folder in {mod}")
+cudnn, cublas = libdir("nvidia.cudnn"), libdir("nvidia.cublas")
+with open(sys.argv[1], "w") as f:
+    f.write(f"CUDNN_LIB={cudnn}\nCUBLAS_LIB={cublas}\n")
+gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none visible to torch"
+print(f"python {sys.version.split()[0]}, torch {torch.__version__} (CUDA {torch.version.cuda}, "
+      f"cuDNN {torch.backends.cudnn.version()}), GPU {gpu}")
+print(f"cudnn lib: {cudnn}: {sorted(os.listdir(cudnn))}")
+print(f"cublas lib: {cublas}: {sorted(os.listdir(cublas))}")
+EOF
+. "$WORK/libs.env"
+export CUDNN_LIB CUBLAS_LIB
+[ -d device-libs ] || fatal "device-libs/ did not travel: run tests/gpu/prepare-device.sh here first and carry it"
+cat device-libs/BUILD-INFO
+if [ ! -s device-libs/lib/libdnnl.so.2 ]; then
+	$PY -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' \
+		device-libs/lib/libdnnl.so.2.xz device-libs/lib/libdnnl.so.2 || fatal "cannot unpack libdnnl.so.2.xz"
+fi
+export LD_LIBRARY_PATH=$ROOT/device-libs/lib:$CUDNN_LIB:$CUBLAS_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+TORCH_V=$($PY -c 'import torch; print(torch.__version__, "cuDNN", torch.backends.cudnn.version())')
+
+# ---- 2. rnencode ----
+step "rnencode"
+BINDIR=$ROOT/device-libs/bin
+why=
+[ "${REBUILD:-0}" = 1 ] && why="REBUILD=1"
+if [ -z "$why" ] && ! grep ' gpu/' device-libs/SOURCES.sha256 | sha256sum --quiet -c - 2>/dev/null; then
+	why="gpu/ changed since device-libs was built"
+fi
+grep -v ' gpu/' device-libs/SOURCES.sha256 | sha256sum --quiet -c - >/dev/null 2>&1 ||
+	echo "device-check: WARNING: model/, cmd/ or common/ changed since device-libs was built:" \
+		"rerun tests/gpu/prepare-device.sh (only gpu/ can be rebuilt here)"
+if [ -z "$why" ] && ! "$BINDIR/rnencode" --help >/dev/null 2>"$WORK/load.err"; then
+	why="the carried binary does not start: $(head -n 3 "$WORK/load.err")"
+fi
+BINARY="carried device-libs/bin/rnencode"
+if [ -n "$why" ]; then
+	echo "rebuilding gpu/ here: $why"
+	timeout 300 bash tests/gpu/device-rebuild.sh "$WORK/rebuild" || fatal "rebuild of gpu/ failed"
+	BINDIR=$WORK/rebuild
+	BINARY="rebuilt here with $(nvcc --version | tail -n 1) ($why)"
+fi
+ldd "$BINDIR/rnencode" | grep -E 'cudnn|cublas|dnnl|not found'
+export BIN=$BINDIR PATH=$BINDIR:$PATH
+
+$PY - "$WORK/info.json" "$CARD" "$DRIVER" "${CUDA_V:-}" "$TORCH_V" "$BINARY" <<'EOF'
+import json, sys, time
+info = {"card": sys.argv[2], "driver": sys.argv[3], "cuda": sys.argv[4], "torch": sys.argv[5],
+        "binary": sys.argv[6], "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+for line in open("device-libs/BUILD-INFO"):
+    k, _, v = line.partition(": ")
+    if k in ("commit", "uncommitted"):
+        info[k] = v.strip()
+info["commit"] = f"{info.get('commit', 'unknown')} ({info.get('uncommitted', '?')})"
+json.dump(info, open(sys.argv[1], "w"))
+EOF
+
+# ---- 3. checkpoints ----
+step "checkpoints (this machine's torch)"
+export GPU_CKPT_DIR=$WORK/ckpt
+timeout 240 $PY tests/py/gpu_ckpt.py "$GPU_CKPT_DIR" || fatal "tests/py/gpu_ckpt.py failed"
+
+# the first CUDA run: its stats record names the libraries rnencode really loaded
+$PY tests/py/gpu_ref.py images --preset imagenet --n 2 --records "$WORK/probe.mp" || fatal "gpu_ref.py images failed"
+timeout 120 rnencode --device cuda --model resnet50 --weights "$GPU_CKPT_DIR/resnet50.pth" --batch 1 \
+	<"$WORK/probe.mp" >"$WORK/probe.out" 2>"$WORK/probe.err"
+rc=$?
+cat "$WORK/probe.err"
+if [ $rc != 0 ] && [ "$BINARY" = "carried device-libs/bin/rnencode" ]; then
+	echo "the carried binary failed on the GPU (exit $rc): rebuilding gpu/ here"
+	timeout 300 bash tests/gpu/device-rebuild.sh "$WORK/rebuild" || fatal "rebuild of gpu/ failed"
+	BINDIR=$WORK/rebuild BIN=$WORK/rebuild PATH=$WORK/rebuild:$PATH
+	BINARY="rebuilt here after the carried binary failed (exit $rc)"
+	timeout 120 rnencode --device cuda --model resnet50 --weights "$GPU_CKPT_DIR/resnet50.pth" --batch 1 \
+		<"$WORK/probe.mp" >"$WORK/probe.out" 2>"$WORK/probe.err"
+	rc=$?
+	cat "$WORK/probe.err"
+fi
+[ $rc = 0 ] || fatal "rnencode --device cuda fails on 2 images (exit $rc): $(tail -n 2 "$WORK/probe.err")"
+LIBS=$($PY -c '
+import msgpack, sys
+for r in msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False):
+    if r.get("type") == "stats": print(r["device"])' "$WORK/probe.out")
+echo "backend: $LIBS"
+$PY - "$WORK/info.json" "$LIBS" "$BINARY" <<'EOF'
+import json, sys
+info = json.load(open(sys.argv[1]))
+info["libraries"], info["binary"] = sys.argv[2], sys.argv[3]
+json.dump(info, open(sys.argv[1], "w"))
+EOF
+
+# ---- 4. tests ----
+export ROOT PY TESTDATA=$ROOT/testdata GPU_RESULTS=$WORK/parity.jsonl
+for t in tests/gpu/test_gpu_cpu_parity.sh tests/gpu/test_gpu_torch_parity.sh; do
+	name=$(basename "$t" .sh)
+	if [ "$(left)" -lt 120 ]; then
+		note_test "$name" "not run" "time budget"
+		continue
+	fi
+	step "test $name"
+	export T=$(mktemp -d "$WORK/t.XXXXXX")
+	(cd "$T" && timeout 300 bash "$ROOT/$t") 2>&1 | tee "$WORK/$name.log"
+	rc=${PIPESTATUS[0]}
+	case $rc in
+	0) note_test "$name" "ok" ;;
+	77) note_test "$name" "skip" "$(tail -n 1 "$WORK/$name.log")" ;;
+	*) note_test "$name" "FAIL" "exit $rc"; STATUS=1 ;;
+	esac
+done
+
+# ---- 5. benchmark ----
+if [ "$(left)" -gt 60 ]; then
+	step "benchmark"
+	BENCH_DEADLINE_S=$(($(left) - 30)) BENCH_TRACE_DIR=$OUT BENCH_COMPILE=1 \
+		timeout $(($(left) + 60)) bash bench/gpu/bench.sh "$WORK/bench.jsonl" || STATUS=1
+else
+	echo "device-check: no time left for the benchmark"
+	STATUS=1
+fi
+[ -s "$WORK/bench.jsonl" ] || : >"$WORK/bench.jsonl"
+finish
+}
+
+# everything to the terminal (the device tool's output tail) and to the log
+main 2>&1 | tee "$OUT/device-check.log"
+exit "${PIPESTATUS[0]}"

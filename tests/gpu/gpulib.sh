@@ -1,0 +1,63 @@
+# tests/gpu/gpulib.sh - helpers for the CUDA backend's tests (source after tests/lib.sh).
+#
+#   gpu_weights    sets RN50_W and CLIP_W: $GPU_CKPT_DIR/{resnet50.pth,clip-rn50.pth}
+#                  when set (tests/gpu/device-check.sh makes them with the GPU
+#                  machine's torch), else the suite's fixtures (tests/fixtures.sh)
+#   need_gpu       skips (77) with the reason unless `rnencode --device cuda` runs
+#                  here; call after gpu_weights
+#   gpu_compare    NAME REF CAND DIM RTOL [--top1]: tests/py/gpu_ref.py compare,
+#                  failing the test when out of tolerance
+#
+# Tolerances:
+#   FP32: 1e-4 relative, per element |a - b| <= 1e-4 * (|b| + rms(b's row)).
+#   FP16: 5e-2 in the same form, and the same top-1 class. FP16's unit roundoff
+#   is 2^-11 = 4.9e-4 and each of the ~55 layers rounds its output once;
+#   tests/gpu/test_gpu_plan.sh's FP16 emulation of our GPU numerics measured,
+#   over 12 images per model against exact FP32 PyTorch, a relative L2 error
+#   of at most 6.5e-3 and a worst element of 1.8e-2 (resnet50; clip-rn50
+#   4.6e-3 and 1.6e-2). Comparing two FP16 pipelines (GPU vs CPU, ours vs
+#   PyTorch's half model, whose roundings fall elsewhere) can add both
+#   errors: 2 x 1.8e-2 = 3.6e-2, so 5e-2.
+GPU_PY=$ROOT/tests/py/gpu_ref.py
+GPU_RTOL_FP32=1e-4
+GPU_RTOL_FP16=5e-2
+
+gpu_weights() {
+	if [ -n "${GPU_CKPT_DIR:-}" ]; then
+		RN50_W=$GPU_CKPT_DIR/resnet50.pth
+		CLIP_W=$GPU_CKPT_DIR/clip-rn50.pth
+		[ -s "$RN50_W" ] && [ -s "$CLIP_W" ] || fail "GPU_CKPT_DIR=$GPU_CKPT_DIR lacks resnet50.pth/clip-rn50.pth"
+	else
+		source "$ROOT/tests/fixtures.sh"
+		need_checkpoints
+		RN50_W=$CKPT_DIR/resnet50.pth
+		CLIP_W=$CKPT_DIR/clip-rn50.pt
+	fi
+}
+
+# The CUDA backend is in rnencode when cuDNN's symbols are (dynamic symbol
+# names survive stripping).
+rnencode_has_cuda() {
+	grep -q -a cudnnConvolutionBiasActivationForward "$(command -v rnencode)"
+}
+
+need_gpu() {
+	command -v rnencode >/dev/null || fail "rnencode not built"
+	rnencode_has_cuda || skip "rnencode was built without the CUDA backend (no nvcc at build time)"
+	command -v nvidia-smi >/dev/null || skip "no GPU here (no nvidia-smi)"
+	nvidia-smi -L >gpu.list 2>&1 || skip "no GPU here: $(head -n 1 gpu.list)"
+	$PY "$GPU_PY" images --preset imagenet --n 1 --records probe.mp || fail "gpu_ref.py images failed"
+	rnencode --device cuda --model resnet50 --weights "$RN50_W" --batch 1 <probe.mp >probe.out 2>probe.err
+	local rc=$?
+	if [ $rc = 2 ] && grep -q -- '--device cuda:' probe.err; then
+		skip "no usable GPU here: $(head -n 1 probe.err)"
+	fi
+	[ $rc = 0 ] || { cat probe.err; fail "rnencode --device cuda failed on one image (exit $rc)"; }
+}
+
+gpu_compare() {
+	local name=$1 ref=$2 cand=$3 dim=$4 rtol=$5
+	shift 5
+	$PY "$GPU_PY" compare --name "$name" --dim "$dim" --rtol "$rtol" ${GPU_RESULTS:+--json "$GPU_RESULTS"} "$@" \
+		"$ref" "$cand" || fail "$name: out of tolerance"
+}

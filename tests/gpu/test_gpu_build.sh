@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# test_gpu_build.sh - the CUDA backend compiles with warnings as errors wherever
+# nvcc exists, is linked into rnencode, and on a machine without a GPU
+# `rnencode --device cuda` fails with exit 2 and one clear stderr line while
+# the default device falls back to the CPU with a note.
+source "$ROOT/tests/lib.sh"
+source "$ROOT/tests/gpu/gpulib.sh"
+command -v nvcc >/dev/null || skip "nvcc not found: the CUDA backend is not built on this machine"
+
+# every CUDA source's compile rule carries -Werror for host and device code
+cd "$ROOT"
+n=0
+for src in gpu/*.cu gpu/*.cc; do
+	obj=build/${src%.*}.o
+	make -n -B "$obj" 2>&1 | grep -- "-o $obj" >rule || fail "no make rule for $obj"
+	grep -q -- '-Werror all-warnings' rule && grep -q -- '-Xcompiler [^ ]*-Werror' rule ||
+		fail "$obj is not compiled with warnings as errors: $(cat rule)"
+	n=$((n + 1))
+done
+[ $n -ge 5 ] || fail "only $n CUDA sources found in gpu/"
+# up to date after `make`, else rebuilt here (a warning fails the build)
+make -q bin/rnencode 2>/dev/null || make -s bin/rnencode >"$T/make.log" 2>&1 ||
+	{ cat "$T/make.log"; fail "bin/rnencode does not build with the CUDA backend"; }
+cd "$T"
+[ "$(command -v rnencode)" = "$BIN/rnencode" ] || fail "rnencode is not \$BIN/rnencode"
+if ! rnencode_has_cuda; then
+	# make asan builds without nvcc on purpose (NVCC=)
+	[ "${ASAN:-0}" = 1 ] && skip "ASan build of rnencode is made without the CUDA backend"
+	fail "bin/rnencode was built without the CUDA backend although nvcc is here"
+fi
+
+if nvidia-smi -L >/dev/null 2>&1; then
+	echo "a GPU is present: the no-GPU behaviour is checked on machines without one"
+	exit 0
+fi
+gpu_weights
+$PY "$GPU_PY" images --preset imagenet --n 1 --records one.mp || fail "gpu_ref.py images"
+expect_exit 2 rnencode --device cuda --model resnet50 --weights "$RN50_W" <one.mp
+expect_empty_stdout
+[ "$(wc -l <err)" = 1 ] || { cat err; fail "expected exactly one stderr line"; }
+expect_stderr '^rnencode: --device cuda: (no NVIDIA driver|no usable CUDA device|no CUDA device)'
+
+# auto: a note, then the CPU encodes the image anyway
+expect_exit 0 rnencode --model resnet50 --weights "$RN50_W" <one.mp
+expect_stderr 'no usable GPU'
+$PY - out <<'EOF' || fail "auto device did not produce one logits record"
+import sys, msgpack
+recs = list(msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False))
+n = sum(1 for r in recs if r.get("type") == "logits")
+sys.exit(0 if n == 1 else 1)
+EOF
+exit 0

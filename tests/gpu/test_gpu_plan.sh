@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# test_gpu_plan.sh - the CUDA backend's execution plan, run on the CPU, against PyTorch.
+#
+# tests/gpu/plan_sim.cc executes gpu/gpu_plan.cc's plan (op order, packed
+# weights, padded input, folded downsample bias, arena placement) with
+# gpu/gpu_elem.h's element arithmetic in one arena laid out as on the device;
+# unwritten arena memory is NaN. So without a GPU this checks everything of
+# the backend except the library calls and the attention kernel's own code.
+# FP32: within 1e-4 of PyTorch (CPU, float32). FP16 (half storage, float
+# arithmetic): within 5e-2 and the same top-1 (tests/gpu/gpulib.sh says why).
+source "$ROOT/tests/lib.sh"
+source "$ROOT/tests/gpu/gpulib.sh"
+command -v g++ >/dev/null || skip "g++ not found"
+need_py torch
+lib=$ROOT/build/libcommon.a
+[ -s "$lib" ] || skip "build/libcommon.a missing: run make first"
+gpu_weights
+
+cc -std=c11 -O2 -I"$ROOT/common" -I"$ROOT" -c -o net.o "$ROOT/model/net.c" || fail "model/net.c does not compile"
+g++ -std=c++17 -O3 -march=native -fopenmp -Wall -Wextra -Wshadow -Werror -I"$ROOT" -I"$ROOT/common" -I"$ROOT/gpu" \
+	-o plan_sim "$ROOT/tests/gpu/plan_sim.cc" "$ROOT/gpu/gpu_plan.cc" net.o "$lib" -l:libmsgpackc.a -lm -lpthread ||
+	fail "plan_sim does not build"
+
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+for m in resnet50 clip-rn50; do
+	case $m in
+	resnet50) preset=imagenet w=$RN50_W dim=1000 ;;
+	*) preset=clip w=$CLIP_W dim=1024 ;;
+	esac
+	# two different images: batch placement (image 1 at offset * batch) is checked too
+	feat=()
+	[ $m = resnet50 ] && feat=(--features-out feat.ref.f32)
+	$PY "$GPU_PY" reference --model $m --weights "$w" --make-u8 --u8 $m.u8 --n 2 --out $m.ref.f32 "${feat[@]}" ||
+		fail "PyTorch reference for $m"
+	for p in fp32 fp16; do
+		./plan_sim $m "$w" $m.u8 2 $p $m.$p.f32 || fail "plan_sim $m $p"
+	done
+	gpu_compare "plan $m fp32" $m.ref.f32 $m.fp32.f32 $dim $GPU_RTOL_FP32 --top1
+	gpu_compare "plan $m fp16" $m.ref.f32 $m.fp16.f32 $dim $GPU_RTOL_FP16 --top1
+done
+
+# resnet50 --features: the pooled [2048] straight from the pooling op
+./plan_sim resnet50 "$RN50_W" resnet50.u8 2 fp32 feat.f32 features || fail "plan_sim features"
+gpu_compare "plan resnet50 features fp32" feat.ref.f32 feat.f32 2048 $GPU_RTOL_FP32
+
+# a plan the GPU cannot run is refused with one line, not run
+expect_exit 2 ./plan_sim clip-rn50 "$CLIP_W" clip-rn50.u8 1 fp32 x.f32 features
+expect_stderr 'features is only for resnet50'
+exit 0

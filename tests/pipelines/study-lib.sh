@@ -1,0 +1,62 @@
+# shellcheck shell=bash
+# tests/pipelines/study-lib.sh - set-up shared by the `make study` tests (source it after
+# lib.sh). Not a test itself (tests/run runs test_*.sh only).
+#
+#   study_setup N      random-weight checkpoints under the published names in $W, a
+#                      snapshot of the programs in $SB, a labels TSV of the first N
+#                      sample images in $T/sample.tsv, one CLIP template in $T/t1.txt
+#   study ARGS...      make study (or another target: ARGS) with those, the cache in
+#                      $T/cache and the report in $T/report; output appended to make.log
+#   log_mark           the stage log's current line count
+#   ran_since MARK     the stages run after MARK, one per line, keys cut off, sorted
+#                      (dec-imagenet, enc-resnet50-fp16, classes, report...)
+study_setup() {
+	[ "${ASAN:-0}" = 1 ] && skip "make study runs the encoders for minutes: not under make asan (each program's tests are)"
+	source "$ROOT/tests/fixtures.sh"
+	need_checkpoints
+	W=$T/weights
+	mkdir -p "$W" "$T/bin"
+	ln -s "$CKPT_DIR/resnet50.pth" "$W/resnet50-0676ba61.pth"
+	ln -s "$CKPT_DIR/clip-rn50.pt" "$W/RN50.pt"
+	# a snapshot: a program rebuilt by someone else during the test must not look
+	# like a program change to the study's cache
+	local p
+	for p in imgdecode rnencode txtencode zscore errstats errtree fpdiff recview; do
+		[ -x "$BIN/$p" ] || fail "$BIN/$p missing: run make first"
+		cp -p "$BIN/$p" "$T/bin/$p" || fail "cannot copy $BIN/$p"
+	done
+	SB=$T/bin
+	awk -F'\t' -v n="$1" 'NR == 1 || NR <= n + 1' "$TESTDATA/labels.tsv" >"$T/sample.tsv"
+	head -n 1 "$ROOT/data/templates-clip.txt" >"$T/t1.txt"
+	STUDY_ARGS=(STUDY_BIN="$SB" WEIGHTS="$W" CACHE="$T/cache" REPORT="$T/report"
+		DATA="$T/sample.tsv" IMAGES="$TESTDATA/images" TEMPLATES="$T/t1.txt" JOBS=2 BATCH=1)
+}
+
+study() {
+	local target=study
+	case ${1:-} in study*) target=$1; shift ;; esac
+	echo "== make $target $*" >>"$T/make.log"
+	make -C "$ROOT" --no-print-directory "$target" "${STUDY_ARGS[@]}" "$@" >"$T/make.out" 2>&1
+	local st=$?
+	cat "$T/make.out" >>"$T/make.log"
+	if [ $st != 0 ]; then
+		tail -n 30 "$T/make.out"
+		fail "make $target $* exited $st"
+	fi
+}
+
+log_mark() { cat "$T/cache/stages.log" 2>/dev/null | wc -l; }
+
+ran_since() {
+	tail -n +"$(($1 + 1))" "$T/cache/stages.log" | cut -f3 | sed -E 's/-[0-9a-f]{16}.*//' | LC_ALL=C sort
+}
+
+# expect_ran MARK STAGE... : exactly these stages ran since MARK
+expect_ran() {
+	local mark=$1
+	shift
+	local want got
+	want=$(printf '%s\n' "$@" | sed '/^$/d' | LC_ALL=C sort)
+	got=$(ran_since "$mark")
+	[ "$got" = "$want" ] || fail "stages run: expected [$(echo $want)], got [$(echo $got)]"
+}

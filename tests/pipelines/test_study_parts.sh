@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The study's pieces, fast: study-run keeps nothing from a failed or interrupted stage,
+# study-id's identities change exactly when the data do, json-flat reads the programs'
+# JSON, memplot draws one line per run, encode-shard and make study refuse bad
+# parameters, and missing weights offline stop make study with fetch-weights' line.
+source "$ROOT/tests/lib.sh"
+P=$ROOT/pipelines
+
+# ---- study-run ----
+expect_exit 0 "$P/study-run" --log log --out a.txt -- printf 'one\ntwo\n'
+[ "$(cat a.txt)" = "$(printf 'one\ntwo')" ] || fail "study-run: output not kept"
+grep -qP '^\S+\tran\ta\.txt\t[0-9.]+\t0$' log || fail "study-run: log line: $(cat log)"
+expect_exit 0 "$P/study-run" --log log --out b.txt -- sh -c 'echo partial; exit 1'
+[ "$(cat b.txt)" = partial ] || fail "study-run: status 1 (some inputs failed) must keep the stream"
+expect_exit 2 "$P/study-run" --log log --out c.txt -- sh -c 'echo partial; exit 2'
+[ ! -e c.txt ] && [ -z "$(ls | grep tmp)" ] || fail "study-run: a failed stage left a file"
+expect_stderr "^study-run: c\.txt: 'sh' exited 2; nothing kept"
+grep -qP '\tc\.txt\t[0-9.]+\tfailed 2$' log || fail "study-run: failure not logged"
+printf 'in\n' >in.txt
+expect_exit 0 "$P/study-run" --log log --in in.txt --out d.txt --mem d.mem -- sh -c 'cat; sleep 0.5'
+[ "$(cat d.txt)" = in ] || fail "study-run --in"
+awk -F'\t' 'NF != 2 || $2 !~ /^[0-9]+$/ || $2 < 100 { bad = 1 } END { exit bad || NR < 2 }' d.mem ||
+	fail "study-run --mem: expected samples 'seconds rss_kib', got: $(head -3 d.mem)"
+expect_exit 0 "$P/study-run" --log log --dir outdir -- sh -c 'mkdir "$0" && echo x >"$0/f"'
+[ "$(cat outdir/f)" = x ] || fail "study-run --dir"
+# interrupted: nothing that looks complete, and the command is stopped too
+"$P/study-run" --log log --out e.txt -- sh -c 'echo $$ >pid; echo partial; exec sleep 30' 2>/dev/null &
+runner=$!
+for _ in $(seq 50); do [ -s pid ] && break; sleep 0.1; done
+[ -s pid ] || fail "the interrupted command did not start"
+kill -TERM $runner
+wait $runner
+st=$?
+[ $st = 2 ] || fail "study-run killed: exit $st, expected 2"
+[ ! -e e.txt ] && [ -z "$(ls | grep '^e\.txt\.tmp')" ] || fail "an interrupted stage left $(ls | grep e.txt)"
+sleep 0.2
+case $(ps -o stat= -p "$(cat pid)" 2>/dev/null) in
+"" | Z*) ;; # gone, or a zombie its new parent has not reaped yet
+*) kill "$(cat pid)"; fail "the interrupted stage's command still runs" ;;
+esac
+
+# ---- study-id ----
+mkdir -p imgs/sub
+cp "$TESTDATA/images/n01440764_tench.JPEG" imgs/
+cp "$TESTDATA/images/n01496331_electric_ray.JPEG" imgs/sub/
+id1=$("$P/study-id" data lists imgs - "$TESTDATA/wnids.txt") || fail "study-id data"
+[[ $id1 =~ ^dir\ [0-9a-f]{16}$ ]] || fail "study-id data: '$id1'"
+[ "$("$P/study-id" data lists imgs - "$TESTDATA/wnids.txt")" = "$id1" ] || fail "study-id: not stable"
+touch imgs/.hidden
+[ "$("$P/study-id" data lists imgs - "$TESTDATA/wnids.txt")" = "$id1" ] || fail "study-id: a dot file changed the id"
+touch -d '2001-01-01' imgs/sub/n01496331_electric_ray.JPEG
+id2=$("$P/study-id" data lists imgs - "$TESTDATA/wnids.txt")
+[ "$id2" != "$id1" ] || fail "study-id: a changed file kept the id"
+id3=$("$P/study-id" data lists imgs "$TESTDATA/labels.tsv" "$TESTDATA/wnids.txt")
+[ "$id3" != "$id2" ] || fail "study-id: labels not part of the id"
+printf 'file\tindex\nn01440764_tench.JPEG\t0\nsub/n01496331_electric_ray.JPEG\t5\n' >s.tsv
+t1=$("$P/study-id" data lists s.tsv - "$TESTDATA/wnids.txt" "$T/imgs") || fail "study-id data TSV"
+[[ $t1 =~ ^tsv\ [0-9a-f]{16}$ ]] || fail "study-id TSV: '$t1'"
+[ "$(cat "lists/${t1#tsv }.list")" = "$(printf '%s\n' "$T/imgs/n01440764_tench.JPEG" "$T/imgs/sub/n01496331_electric_ray.JPEG")" ] ||
+	fail "study-id TSV list: $(cat "lists/${t1#tsv }.list")"
+[ "$(sed -n 3p "lists/${t1#tsv }.tsv")" = "$T/imgs/sub/n01496331_electric_ray.JPEG	5" ] || fail "study-id TSV labels"
+expect_exit 2 "$P/study-id" data lists nothere.tsv - -
+expect_stderr '^study-id: nothere\.tsv: no such directory or labels file'
+printf 'weights' >w.bin
+s=$("$P/study-id" sha ids w.bin) && [ "$s" = "$(sha256sum <w.bin | cut -d' ' -f1)" ] || fail "study-id sha"
+printf 'other' >w.bin
+[ "$("$P/study-id" sha ids w.bin)" = "$(sha256sum <w.bin | cut -d' ' -f1)" ] || fail "study-id sha: stale memo"
+
+# ---- json-flat ----
+printf '{"a": {"b": [1, 2.5e-3, "x\\"y"], "c": null, "e": {}}, "d": true}' |
+	awk -f "$P/json-flat.awk" >flat || fail "json-flat"
+[ "$(cat flat)" = "$(printf 'a.b.0\t1\na.b.1\t2.5e-3\na.b.2\tx"y\na.c\tnull\nd\ttrue')" ] || fail "json-flat: $(cat flat)"
+printf '{"a":1}\n{"a":2}\n' | awk -v lines=1 -f "$P/json-flat.awk" >flat
+[ "$(cat flat)" = "$(printf '0.a\t1\n1.a\t2')" ] || fail "json-flat lines=1: $(cat flat)"
+printf '{"a": [1, }' | awk -f "$P/json-flat.awk" >/dev/null 2>err && fail "json-flat accepted bad JSON"
+grep -q '^json-flat: ' err || fail "json-flat: no error line"
+
+# ---- memplot ----
+printf 'resnet50 fp32\t0.1\t1024\t\nresnet50 fp32\t0.2\t204800\t\nresnet50 fp16\t0.1\t2048\t\nclip-rn50 fp32\n' |
+	awk -f "$P/memplot.awk" -v title='t <&>' >m.svg || fail "memplot"
+[ "$(grep -c '<polyline' m.svg)" = 2 ] && grep -q 'stroke-dasharray' m.svg && grep -q 't &lt;&amp;&gt;' m.svg &&
+	grep -q "clip-rn50 fp32: no host samples" m.svg && grep -q "resnet50 fp32: peak 200.0 MiB resident" m.svg || fail "memplot: $(cat m.svg)"
+! grep -q 'GPU memory' m.svg || fail "memplot: a GPU panel without GPU samples"
+printf 'clip-rn50 fp16\t0.1\t1024\t\nclip-rn50 fp16\t0.2\t\t300\nclip-rn50 fp16\t0.5\t\t900\n' | awk -f "$P/memplot.awk" >g.svg
+grep -q 'GPU memory held by rnencode (MiB)' g.svg && grep -q "peak 900.0 MiB on the GPU" g.svg || fail "memplot: no GPU panel"
+
+# ---- refusals ----
+expect_exit 2 "$P/encode-shard" 0-2 x.mp resnet50 fp32 imgs
+expect_stderr "expected I/N"
+expect_exit 2 "$P/encode-shard" 0/2 x.mp resnet51 fp32 imgs
+expect_stderr "MODEL 'resnet51'"
+for bad in MODELS=resnet51 PRECISIONS=fp8 DEVICE=tpu BATCH=x SHARDS=0; do
+	expect_exit 2 make -C "$ROOT" --no-print-directory study "$bad" STUDY_BIN="$T/nobin" CACHE="$T/c" REPORT="$T/r"
+	expect_stderr "^pipelines/study\.mk:[0-9]+: \*\*\* (MODELS|PRECISIONS|DEVICE|BATCH|SHARDS)"
+done
+[ ! -e "$T/c" ] && [ ! -e "$T/r" ] || fail "a refused study left files"
+# missing weights, offline: fetch-weights' one line says what to put where
+mkdir -p bin
+for p in imgdecode rnencode txtencode zscore errstats errtree fpdiff recview; do ln -s "$BIN/$p" bin/$p; done
+https_proxy=http://127.0.0.1:9 http_proxy=http://127.0.0.1:9 \
+	expect_exit 2 make -C "$ROOT" --no-print-directory study STUDY_BIN="$T/bin" WEIGHTS="$T/none" CACHE="$T/c"
+expect_stderr "^fetch-weights: cannot download \(offline\?\): fetch https://download\.pytorch\.org/models/resnet50-0676ba61\.pth and put the file\(s\) in $T/none "
+exit 0

@@ -1,0 +1,280 @@
+#!/usr/bin/env python3
+"""gpu_ref.py - PyTorch and numpy side of the CUDA backend's tests (tests/gpu/).
+
+Runs under Debian's python3 (torch 1.13, numpy 1.24) here and under the GPU
+machine's python3 (torch 2.11, numpy 2).
+
+  images --preset imagenet|clip --n N [--dtype uint8|float32|float16]
+         [--repeat R] [--u8 OUT.u8] [--records OUT.mp]
+      The first N testdata JPEGs (cycled when N > 40), cropped by PIL +
+      torchvision as SPEC section 3 says: raw uint8 [N][224][224][3] (--u8)
+      and/or an image record stream (--records, a header record first; with
+      --dtype float32/float16 the records hold normalized [3,224,224]); --repeat
+      writes the stream R times over (benchmark input).
+  reference --model M --weights FILE --u8 IN.u8 --n N --device cpu|cuda
+            --precision fp32|fp16 [--features] --out OUT.f32 [--make-u8]
+            [--features-out FEAT.f32]
+      PyTorch's own outputs, float32 [N][D] raw (--make-u8: write IN.u8 first,
+      as `images` would; --features-out: resnet50's pooled [N][2048] too). fp32 on CUDA has TF32 off
+      (true FP32, as rnencode's default). fp16: resnet50 as model.half()
+      (BatchNorm in half, PyTorch's usual FP16), clip-rn50 as CLIP's
+      convert_weights mix (convolutions and linears half, BatchNorm float).
+  compare --rtol R [--top1] [--name NAME] [--json FILE] REF CAND
+      REF and CAND: raw float32 .f32 files or record streams (the logits /
+      embedding / features records, in order). Passes when every element has
+          |cand - ref| <= R * (|ref| + rms(ref row))
+      (relative error, with the row's RMS keeping near-zero elements from
+      demanding absolute agreement). --top1 also requires the same argmax on
+      every row, except on rows whose reference top-2 margin is within the
+      tolerance band itself (reported as near-ties). Prints the worst
+      elements; --json appends one result line. Exit 1 when out of tolerance.
+"""
+import argparse
+import glob
+import json
+import os
+import sys
+
+import msgpack
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+PRESETS = {
+    "imagenet": (256, "bilinear", (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "clip": (224, "bicubic", (0.48145466, 0.4578275, 0.40821073),
+             (0.26862954, 0.26130258, 0.27577711)),
+}
+S = 224
+
+
+def crop_u8(path, preset):
+    from PIL import Image
+    from torchvision import transforms as T
+    size, filt, _, _ = PRESETS[preset]
+    interp = T.InterpolationMode.BICUBIC if filt == "bicubic" else T.InterpolationMode.BILINEAR
+    im = Image.open(path)
+    if preset != "clip":
+        im = im.convert("RGB")
+    im = T.CenterCrop(S)(T.Resize(size, interpolation=interp)(im)).convert("RGB")
+    return np.asarray(im, dtype=np.uint8)
+
+
+def normalize_np(u8, preset):
+    """torchvision ToTensor + Normalize in float32: [3,224,224]."""
+    _, _, mean, std = PRESETS[preset]
+    x = u8.transpose(2, 0, 1).astype(np.float32) / np.float32(255)
+    m = np.array(mean, np.float32)[:, None, None]
+    s = np.array(std, np.float32)[:, None, None]
+    return (x - m) / s
+
+
+def cmd_images(a):
+    files = sorted(glob.glob(os.path.join(ROOT, "testdata", "images", "*.JPEG")))
+    if not files:
+        sys.exit("gpu_ref.py: no testdata/images/*.JPEG")
+    picks = [files[i % len(files)] for i in range(a.n)]
+    crops = [crop_u8(p, a.preset) for p in picks]
+    if a.u8:
+        with open(a.u8, "wb") as f:
+            for c in crops:
+                f.write(c.tobytes())
+    if a.records:
+        recs = []
+        for i, (p, c) in enumerate(zip(picks, crops)):
+            t = c if a.dtype == "uint8" else normalize_np(c, a.preset).astype(a.dtype)
+            recs.append(msgpack.packb({"type": "image", "id": f"{i:05d}-{os.path.basename(p)}",
+                                       "path": p, "label": -1, "preset": a.preset,
+                                       "tensor": {"dtype": str(t.dtype), "shape": list(t.shape),
+                                                  "data": t.tobytes()}}))
+        blob = b"".join(recs)
+        with open(a.records, "wb") as f:
+            f.write(msgpack.packb({"type": "header", "producer": "gpu_ref.py", "version": "test",
+                                   "argv": sys.argv, "preset": a.preset}))
+            for _ in range(a.repeat):
+                f.write(blob)
+
+
+def load_state(path):
+    import torch
+    try:
+        return torch.jit.load(path, map_location="cpu").state_dict()
+    except Exception:  # not TorchScript: a plain state dict
+        return torch.load(path, map_location="cpu")
+
+
+def build_model(kind, weights, fp16):
+    """Eager PyTorch model in eval mode, fp32, or PyTorch's own fp16 form."""
+    import torch
+    sd = {k: v.float() if v.is_floating_point() else v for k, v in load_state(weights).items()}
+    if kind == "resnet50":
+        import torchvision
+        m = torchvision.models.resnet50()
+        m.load_state_dict(sd)
+        m = m.eval()
+        return m.half() if fp16 else m
+    import clip_model
+    m = clip_model.ModifiedResNet()
+    m.load_state_dict({k[len("visual."):]: v for k, v in sd.items() if k.startswith("visual.")})
+    m = m.eval()
+    if fp16:
+        clip_model.convert_weights(m)
+    return m
+
+
+_NORM = {}
+
+
+def model_input_gpu(x_u8, preset, fp16):
+    """uint8 [N,224,224,3] torch tensor (on its device) -> normalized
+    [N,3,224,224], channels_last, half when fp16: ToTensor + Normalize."""
+    import torch
+    key = (preset, str(x_u8.device))
+    if key not in _NORM:
+        _, _, mean, std = PRESETS[preset]
+        _NORM[key] = (torch.tensor(mean, device=x_u8.device).view(1, 3, 1, 1),
+                      torch.tensor(std, device=x_u8.device).view(1, 3, 1, 1))
+    m, s = _NORM[key]
+    x = x_u8.permute(0, 3, 1, 2).float().div(255).sub(m).div(s)
+    x = x.contiguous(memory_format=torch.channels_last)
+    return x.half() if fp16 else x
+
+
+def model_input(u8, preset, device, fp16):
+    """uint8 numpy [N,224,224,3] -> model_input_gpu on device."""
+    import torch
+    return model_input_gpu(torch.from_numpy(u8).to(device), preset, fp16)
+
+
+def features_fn(kind, m, features):
+    if kind == "resnet50" and features:
+        import torch
+        return lambda x: torch.flatten(m.avgpool(m.layer4(m.layer3(m.layer2(m.layer1(
+            m.maxpool(m.relu(m.bn1(m.conv1(x))))))))), 1)
+    return m
+
+
+def cmd_reference(a):
+    import torch
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    preset = "clip" if a.model == "clip-rn50" else "imagenet"
+    if a.make_u8:
+        a.preset, a.records, a.dtype, a.repeat = preset, None, "uint8", 1
+        cmd_images(a)
+    u8 = np.fromfile(a.u8, np.uint8, a.n * S * S * 3).reshape(a.n, S, S, 3)
+    fp16 = a.precision == "fp16"
+    if fp16 and a.device == "cpu":
+        sys.exit("gpu_ref.py: fp16 reference needs --device cuda (CPU PyTorch lacks fp16 convolutions)")
+    m = build_model(a.model, a.weights, fp16).to(a.device).to(memory_format=torch.channels_last)
+    x = model_input(u8, preset, a.device, fp16)
+    with torch.no_grad():
+        features_fn(a.model, m, a.features)(x).float().cpu().numpy().astype(np.float32).tofile(a.out)
+        if a.features_out:
+            features_fn(a.model, m, True)(x).float().cpu().numpy().astype(np.float32).tofile(a.features_out)
+
+
+def load_outputs(path, dim):
+    if path.endswith(".f32"):
+        return np.fromfile(path, np.float32).reshape(-1, dim).astype(np.float64)
+    rows = []
+    with open(path, "rb") as f:
+        for r in msgpack.Unpacker(f, raw=False):
+            if r.get("type") in ("logits", "embedding", "features"):
+                t = r["tensor"]
+                rows.append(np.frombuffer(t["data"], t["dtype"]).astype(np.float64))
+    return np.stack(rows) if rows else np.zeros((0, dim))
+
+
+def cmd_compare(a):
+    ref = load_outputs(a.ref, a.dim)
+    out = load_outputs(a.cand, a.dim)
+    name = a.name or os.path.basename(a.cand)
+    res = {"name": name, "rtol": a.rtol, "rows": int(len(ref))}
+    ok = True
+    if out.shape != ref.shape or len(ref) == 0:
+        print(f"{name}: shape {out.shape} vs reference {ref.shape}")
+        ok = False
+    elif not np.all(np.isfinite(out)):
+        print(f"{name}: {int(np.sum(~np.isfinite(out)))} non-finite outputs")
+        ok = False
+    else:
+        rms = np.sqrt(np.mean(ref * ref, axis=1, keepdims=True))
+        err = np.abs(out - ref)
+        bound = a.rtol * (np.abs(ref) + rms)
+        ratio = err / bound
+        rel_l2 = np.linalg.norm(out - ref, axis=1) / np.linalg.norm(ref, axis=1)
+        res.update({"max_ratio": float(ratio.max()), "max_abs": float(err.max()),
+                    "max_rel_l2": float(rel_l2.max()), "mean_rel_l2": float(rel_l2.mean())})
+        ok = bool(ratio.max() <= 1.0)
+        print(f"{name}: {len(ref)} rows, worst error = {ratio.max():.3g} x tolerance "
+              f"(rtol {a.rtol:g}), max abs {err.max():.3g}, relative L2 max {rel_l2.max():.3g} "
+              f"mean {rel_l2.mean():.3g}")
+        if a.top1:
+            flips, ties = [], []
+            top = np.sort(ref, axis=1)
+            for i in range(len(ref)):
+                if np.argmax(out[i]) != np.argmax(ref[i]):
+                    margin = top[i, -1] - top[i, -2]
+                    (ties if margin <= 2 * bound[i].max() else flips).append((i, margin))
+            res.update({"top1_flips": len(flips), "near_ties": len(ties)})
+            print(f"{name}: top-1 identical on {len(ref) - len(flips) - len(ties)}/{len(ref)} rows"
+                  + (f", {len(ties)} near-ties (reference margin within tolerance): {ties}" if ties else ""))
+            if flips:
+                print(f"{name}: top-1 differs on rows (row, reference margin): {flips}")
+                ok = False
+        if not ok or a.verbose:
+            flat = np.argsort(ratio, axis=None)[::-1][:8]
+            for k in flat:
+                i, j = np.unravel_index(k, ratio.shape)
+                print(f"  row {i} [{j}]: ref {ref[i, j]:.7g} got {out[i, j]:.7g} "
+                      f"err {err[i, j]:.3g} ({ratio[i, j]:.3g} x tolerance)")
+    res["ok"] = ok
+    if a.json:
+        with open(a.json, "a") as f:
+            f.write(json.dumps(res) + "\n")
+    return 0 if ok else 1
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("images")
+    s.add_argument("--preset", choices=sorted(PRESETS), required=True)
+    s.add_argument("--n", type=int, required=True)
+    s.add_argument("--dtype", choices=["uint8", "float32", "float16"], default="uint8")
+    s.add_argument("--repeat", type=int, default=1)
+    s.add_argument("--u8")
+    s.add_argument("--records")
+    s = sub.add_parser("reference")
+    s.add_argument("--model", choices=["resnet50", "clip-rn50"], required=True)
+    s.add_argument("--weights", required=True)
+    s.add_argument("--u8", required=True)
+    s.add_argument("--n", type=int, required=True)
+    s.add_argument("--device", default="cpu")
+    s.add_argument("--precision", choices=["fp32", "fp16"], default="fp32")
+    s.add_argument("--features", action="store_true")
+    s.add_argument("--out", required=True)
+    s.add_argument("--make-u8", action="store_true", help="first write the first N testdata crops to --u8")
+    s.add_argument("--features-out", help="resnet50: also the pooled [N][2048] features, to this file")
+    s = sub.add_parser("compare")
+    s.add_argument("--rtol", type=float, required=True)
+    s.add_argument("--dim", type=int, required=True)
+    s.add_argument("--top1", action="store_true")
+    s.add_argument("--name")
+    s.add_argument("--json")
+    s.add_argument("--verbose", action="store_true")
+    s.add_argument("ref")
+    s.add_argument("cand")
+    a = p.parse_args()
+    if a.cmd == "images":
+        return cmd_images(a)
+    if a.cmd == "reference":
+        return cmd_reference(a)
+    return cmd_compare(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main() or 0)

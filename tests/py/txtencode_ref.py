@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""txtencode_ref.py - PyTorch reference for txtencode (tests and bench).
+
+  compare CKPT IDS:OUT.mp[:per-template] ...
+      IDS: txtencode --tokenize output (one prompt per line, class-major,
+      T prompts per class); OUT.mp: txtencode's stream (several pairs: the
+      model is loaded once). Encodes the same ids
+      with the eager CLIP text tower of clip_model.py (CLIP's parameter names,
+      weights read from CKPT, FP32; each batch padded to its longest prompt,
+      which the causal mask makes exact: checked first on 4 prompts against
+      clip.tokenize's padding to 77), builds the table as CLIP's notebook does
+      (normalize each, average per class, normalize) and compares with the
+      classes record: its [K,E] table, or with :per-template its [K,T,E]
+      normalized prompt embeddings. Prints the worst elements; exit 1 when
+      out of tolerance (|a-b| <= 1e-4 * max|ref| + 1e-4 * |ref|).
+  time CKPT IDS THREADS [--trim] [--onednn]
+      Seconds to build the table from IDS with PyTorch (batches of 256,
+      context 77 as clip.tokenize pads; --trim pads each batch only to its
+      longest prompt instead). Prints "seconds N" and the BLAS torch loaded.
+
+Debian's torch 1.13 is built with BLAS_INFO=generic: its Linear layers
+multiply with whatever libblas.so.3 is installed, here netlib's reference
+BLAS (about 1 GFLOP/s). compare (and time with --onednn) route
+torch.nn.functional.linear through torch's own oneDNN kernel
+(torch._C._nn.mkldnn_linear) instead: still PyTorch's FP32 arithmetic, a
+few times faster.
+"""
+import os
+import sys
+import time
+
+import msgpack
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import clip_model  # noqa: E402
+
+RTOL = 1e-4
+
+
+def use_onednn_linear():
+    """F.linear (used by nn.Linear and nn.MultiheadAttention) via torch's
+    oneDNN inner product; weights converted once and cached."""
+    import torch.nn.functional as F
+    dense = F.linear
+    cache = {}
+
+    def linear(x, w, b=None):
+        if x.dtype != torch.float32 or w.dtype != torch.float32 or x.dim() < 2:
+            return dense(x, w, b)
+        key = (w.data_ptr(), None if b is None else b.data_ptr())
+        if key not in cache:
+            cache[key] = (w.to_mkldnn(), None if b is None else b.to_mkldnn())
+        wm, bm = cache[key]
+        shape = x.shape
+        y = torch._C._nn.mkldnn_linear(x.reshape(-1, shape[-1]).contiguous().to_mkldnn(), wm, bm)
+        return y.to_dense().reshape(*shape[:-1], w.shape[0])
+    F.linear = linear
+
+
+def blas_in_use():
+    """The libblas this process mapped (what torch's Linear multiplies with)."""
+    with open("/proc/self/maps") as f:
+        libs = {line.split()[-1] for line in f if "blas" in line.lower() and "/" in line}
+    return ", ".join(sorted(os.path.realpath(x) for x in libs)) or "none mapped"
+
+
+def read_ids(path):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            rows.append([int(x) for x in line.split()])
+    return rows
+
+
+def pad(rows, ctx):
+    t = torch.zeros(len(rows), ctx, dtype=torch.long)
+    for i, r in enumerate(rows):
+        t[i, :len(r)] = torch.tensor(r)
+    return t
+
+
+def encode_text_trimmed(m, text):
+    """clip_model.CLIP.encode_text for [N,L] ids, L < 77: the first L
+    positional embeddings and the top-left LxL of each block's causal mask."""
+    n = text.shape[1]
+    x = m.token_embedding(text) + m.positional_embedding[:n]
+    x = x.permute(1, 0, 2)
+    for blk in m.transformer.resblocks:
+        h = blk.ln_1(x)
+        x = x + blk.attn(h, h, h, need_weights=False, attn_mask=blk.attn_mask[:n, :n])[0]
+        x = x + blk.mlp(blk.ln_2(x))
+    x = m.ln_final(x.permute(1, 0, 2))
+    return x[torch.arange(x.shape[0]), text.argmax(dim=-1)] @ m.text_projection
+
+
+def encode(model, rows, trim=False, batch=256):
+    out = []
+    with torch.no_grad():
+        for s in range(0, len(rows), batch):
+            chunk = rows[s:s + batch]
+            if trim:
+                out.append(encode_text_trimmed(model, pad(chunk, max(len(r) for r in chunk))).float())
+            else:
+                out.append(model.encode_text(pad(chunk, 77)).float())
+    return torch.cat(out).numpy()
+
+
+def table(emb, k):
+    e = emb / np.linalg.norm(emb, axis=-1, keepdims=True)
+    e = e.reshape(k, -1, e.shape[-1]).mean(axis=1)
+    return e / np.linalg.norm(e, axis=-1, keepdims=True)
+
+
+def records(path):
+    with open(path, "rb") as f:
+        for r in msgpack.Unpacker(f, raw=False):
+            yield r
+
+
+def tensor(t):
+    return np.frombuffer(t["data"], t["dtype"]).reshape(t["shape"])
+
+
+def compare(got, ref, what):
+    got = got.astype(np.float64)
+    ref = ref.astype(np.float64)
+    if got.shape != ref.shape:
+        print(f"{what}: shape {got.shape}, reference {ref.shape}")
+        return False
+    tol = RTOL * np.abs(ref).max() + RTOL * np.abs(ref)
+    err = np.abs(got - ref)
+    bad = err > tol
+    rel = err.max() / np.abs(ref).max()
+    print(f"{what}: shape {list(ref.shape)}, max |diff| {err.max():.3g}, relative to max|ref| {rel:.3g}, "
+          f"{int(bad.sum())} elements out of tolerance")
+    if bad.any():
+        idx = np.argsort(-(err - tol).ravel())[:8]
+        for i in idx:
+            pos = np.unravel_index(i, ref.shape)
+            print(f"  at {tuple(int(x) for x in pos)}: got {got[pos]:.8g} ref {ref[pos]:.8g}")
+        return False
+    return True
+
+
+def main():
+    torch.manual_seed(0)
+    mode = sys.argv[1]
+    if mode == "compare":
+        torch.set_num_threads(2)
+        use_onednn_linear()
+        model = clip_model.load(sys.argv[2])
+        scale = float(model.logit_scale.exp())
+        ok = True
+        first = read_ids(sys.argv[3].split(":")[0])[:4]
+        ok &= compare(encode(model, first, trim=True), encode(model, first), "padded to the longest vs to 77")
+        encoded = {}
+        for spec in sys.argv[3:]:
+            ids_path, out_path, *flags = spec.split(":")
+            per_template = "per-template" in flags
+            if ids_path not in encoded:
+                encoded[ids_path] = encode(model, read_ids(ids_path), trim=True)
+            emb = encoded[ids_path]
+            cls = [r for r in records(out_path) if r.get("type") == "classes"]
+            assert len(cls) == 1, f"{out_path}: {len(cls)} classes records"
+            rec = cls[0]
+            got = tensor(rec["tensor"])
+            k = len(rec["names"])
+            if abs(rec["logit_scale"] - scale) > 1e-6 * scale:
+                print(f"{out_path}: logit_scale {rec['logit_scale']} != exp(checkpoint) {scale}")
+                ok = False
+            if per_template:
+                e = emb / np.linalg.norm(emb, axis=-1, keepdims=True)
+                ok &= compare(got, e.reshape(k, -1, e.shape[-1]), f"{out_path}: per-prompt embeddings")
+                ok &= compare(table(got.reshape(-1, got.shape[-1]), k), table(emb, k),
+                              f"{out_path}: classifier from them")
+            else:
+                ok &= compare(got, table(emb, k), f"{out_path}: classifier [K,E]")
+        sys.exit(0 if ok else 1)
+    elif mode == "time":
+        ckpt, ids_path, threads = sys.argv[2], sys.argv[3], int(sys.argv[4])
+        torch.set_num_threads(threads)
+        if "--onednn" in sys.argv:
+            use_onednn_linear()
+        model = clip_model.load(ckpt)
+        rows = read_ids(ids_path)
+        t0 = time.perf_counter()
+        emb = encode(model, rows, trim="--trim" in sys.argv)
+        table(emb, 1 if len(rows) % 80 else len(rows) // 80)
+        print(f"seconds {time.perf_counter() - t0:.3f}")
+        print(f"blas {blas_in_use()}")
+    else:
+        sys.exit(f"unknown mode {mode}")
+
+
+if __name__ == "__main__":
+    main()

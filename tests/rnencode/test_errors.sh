@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# rnencode's stream contract and failures: one output per input in input order with
+# error/unknown/header records passed through (batched and unbatched), an error
+# record for each bad image (shape, dtype, preset, no tensor), and the fatal cases
+# (exit 2, one stderr line, nothing on stdout): missing default weights, a
+# checkpoint of the wrong model or with missing/extra/misshapen tensors, --device
+# cuda without a GPU, a truncated stream; usage errors.
+source "$ROOT/tests/lib.sh"
+source "$ROOT/tests/fixtures.sh"
+need_py msgpack
+need_checkpoints
+REF="$PY $ROOT/tests/py/rnencode_ref.py"
+W=$CKPT_DIR/resnet50.pth
+
+# --- order and pass-through ---
+$REF mixed mixed.mp >want.txt || fail "making the mixed stream"
+for b in 8 1; do
+	expect_exit 1 rnencode --weights "$W" --batch $b --threads 2 <mixed.mp
+	recview out | $PY -c '
+import json, sys
+for line in sys.stdin:
+    r = json.loads(line)
+    if r.get("producer") == "rnencode" and r["type"] in ("header", "stats"):
+        continue
+    print(r["type"], r.get("id", "-"))' >got.txt
+	cmp -s want.txt got.txt || { diff want.txt got.txt; fail "batch $b: records out of order or missing"; }
+	recview -n 1 out | grep -q '"producer":"rnencode"' || fail "batch $b: our header is not first"
+	recview out | tail -n 1 | grep -q '"type":"stats".*"images":3,"failed":4' || fail "batch $b: stats: $(recview out | tail -n 1)"
+	# passed-through records are byte-identical; ours keep the image's keys
+	recview -t error out | grep -qx '{"type":"error","id":"Z","path":"/x/Z.JPEG","label":3,"stage":"imgdecode","message":"not a JPEG"}' ||
+		fail "the input's error record was changed"
+	recview -t logits -n 1 out | grep -q '^{"type":"logits","id":"A","path":"/x/A.JPEG","label":7,"preset":"imagenet","extra":\[1,2\],"model":"resnet50"' ||
+		fail "logits record lost the image's keys: $(recview -t logits -n 1 out)"
+	for id in B D E F; do
+		recview -t error out | grep "\"id\":\"$id\"" | grep -q '"stage":"rnencode"' || fail "no rnencode error record for $id"
+		grep -q "^rnencode: $id: " err || fail "no stderr line for $id"
+	done
+done
+recview -t error out | grep '"id":"B"' | grep -q 'uint8 \[100,100,3\]' || fail "shape error does not name the shape"
+recview -t error out | grep '"id":"D"' | grep -q "preset 'clip' does not match model resnet50" || fail "preset error unclear"
+recview -t error out | grep '"id":"E"' | grep -q 'int32' || fail "dtype error does not name the dtype"
+
+# no images at all: our header and the records, no weights needed
+$REF head 0 mixed.mp header.mp
+expect_exit 0 rnencode --weights /nonexistent <header.mp
+[ "$(recview -c out | awk '$1 == "header" { print $2 }')" = 2 ] || fail "empty stream: $(recview -c out)"
+
+# a truncated stream: what came before is written, then exit 2
+head -c 400000 mixed.mp >trunc.mp
+expect_exit 2 rnencode --weights "$W" <trunc.mp
+expect_stderr 'rnencode: .*(truncated|ends)'
+recview -t logits out | grep -q '"id":"A"' || fail "images before the damage were not written"
+
+# --- fatal: one line on stderr, nothing on stdout ---
+fatal() { # fatal REGEX CMD...: exit 2, empty stdout, one stderr line matching
+	local re=$1; shift
+	expect_exit 2 "$@" <mixed.mp
+	expect_empty_stdout
+	grep -v 'using the CPU' err >err1
+	[ "$(wc -l <err1)" = 1 ] || { cat err; fail "'$*': expected one stderr line"; }
+	grep -Eq -- "$re" err1 || { cat err; fail "'$*': stderr does not match /$re/"; }
+}
+mkdir empty
+RNENC_WEIGHTS=$PWD/empty fatal "no resnet50 weights at .*empty/resnet50-0676ba61.pth: run .make weights." rnencode
+XDG_CACHE_HOME=$PWD/empty RNENC_WEIGHTS= fatal "empty/rnencode/weights/resnet50-0676ba61.pth" rnencode
+fatal "not a clip-rn50 checkpoint: .*it looks like resnet50" rnencode --model clip-rn50 --weights "$W"
+fatal "not a resnet50 checkpoint: .*it looks like clip-rn50" rnencode --model resnet50 --weights "$CKPT_DIR/clip-rn50.pt"
+fatal "nonexistent" rnencode --weights "$T/nonexistent.pth"
+need_py torch
+$PY - "$W" <<'PY' || fail "making a damaged checkpoint"
+import sys, torch
+sd = torch.load(sys.argv[1])
+del sd["layer2.0.bn1.running_var"]
+sd["layer4.3.conv1.weight"] = torch.zeros(512, 2048, 1, 1)
+sd["fc.weight"] = torch.zeros(10, 2048)
+torch.save(sd, "damaged.pth")
+PY
+fatal "1 missing \(layer2.0.bn1.running_var\); 1 wrong \(fc.weight is float32 \[10,2048\], expected float \[1000,2048\]\); 1 unexpected \(layer4.3.conv1.weight\)" \
+	rnencode --weights damaged.pth
+if [ ! -e /dev/nvidia0 ]; then
+	fatal "^rnencode: --device cuda: " rnencode --device cuda --weights "$W"
+fi
+
+# --- usage ---
+expect_exit 0 rnencode --help
+grep -q "FP16 weights and FP16 activations between layers, FP32" out || fail "--help does not explain --fp16"
+expect_exit 2 rnencode --model resnet18
+expect_stderr "not resnet50 or clip-rn50"
+expect_exit 2 rnencode --model clip-rn50 --features
+expect_exit 2 rnencode --batch 0
+expect_exit 2 rnencode --device tpu
+expect_exit 2 rnencode stray-argument
+exit 0
