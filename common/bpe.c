@@ -200,19 +200,18 @@ static int ccc_of(uint32_t c)
 	return 0;
 }
 
+/* bsearch comparator for the tables keyed by a leading uint32_t code point
+ * (bpe_map_t, bpe_decomp_t): key is a uint32_t. */
+static int cmp_leading_cp(const void *key, const void *elem)
+{
+	uint32_t k = *(const uint32_t *)key, e;
+	memcpy(&e, elem, sizeof e);
+	return k < e ? -1 : k > e;
+}
+
 static const bpe_map_t *map_find(const bpe_map_t *m, int n, uint32_t c)
 {
-	int lo = 0, hi = n - 1;
-	while (lo <= hi) {
-		int mid = (lo + hi) / 2;
-		if (c < m[mid].cp)
-			hi = mid - 1;
-		else if (c > m[mid].cp)
-			lo = mid + 1;
-		else
-			return &m[mid];
-	}
-	return NULL;
+	return bsearch(&c, m, (size_t)n, sizeof *m, cmp_leading_cp);
 }
 
 /* One ftfy character map (str.translate or a character-class sub). */
@@ -503,17 +502,7 @@ enum {
 
 static const bpe_decomp_t *decomp_find(uint32_t c)
 {
-	int lo = 0, hi = bpe_ndecomp - 1;
-	while (lo <= hi) {
-		int mid = (lo + hi) / 2;
-		if (c < bpe_decomp[mid].cp)
-			hi = mid - 1;
-		else if (c > bpe_decomp[mid].cp)
-			lo = mid + 1;
-		else
-			return &bpe_decomp[mid];
-	}
-	return NULL;
+	return bsearch(&c, bpe_decomp, (size_t)bpe_ndecomp, sizeof bpe_decomp[0], cmp_leading_cp);
 }
 
 static uint32_t compose_pair(uint32_t a, uint32_t b)
