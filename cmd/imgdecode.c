@@ -2,7 +2,8 @@
  * PIL 9 + torchvision 0.14 preprocess them.
  *
  * Records in: none; it reads image files named by arguments (files, or
- * directories walked recursively in sorted order), or by stdin lines.
+ * directories walked recursively in sorted order, or WebDataset tar shards
+ * read streaming, see tar_next_sample), or by stdin lines.
  * Records out: a header (the preprocessing settings), then one record per
  * input in input order: `image` {id, path, label, preset, source_size [h,w],
  * tensor uint8 [H,W,3] or float32/float16 [3,H,W]}, or `error` {id, path,
@@ -17,13 +18,16 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "diag.h"
 #include "imgproc.h"
+#include "imgtar.h"
 #include "record.h"
 
 enum {
@@ -52,6 +56,15 @@ DIAG_NORETURN static void usage(void)
 	       "(walked recursively, sorted by path; files named *.jpg *.jpeg *.png in any case,\n"
 	       "or whose content is JPEG or PNG; names starting with '.' are skipped), or paths\n"
 	       "read from stdin one per line when no input is named (or for '-').\n"
+	       "A file argument that is a tar (ustar magic at byte 257; any name) is a WebDataset\n"
+	       "shard, read streaming, never extracted: members KEY.jpg|jpeg|png (the image) and\n"
+	       "KEY.cls (class index, decimal: the label, ahead of -l), KEY being the member name\n"
+	       "up to the first '.' after the last '/'; other members are ignored. A sample's id is\n"
+	       "SHARD_BASENAME/KEY, its path SHARD/MEMBER; members are taken in tar order. A bad\n"
+	       "member (absolute or '..' name, not a regular file, pax/GNU long-name header,\n"
+	       "over 8 bytes per --max-pixels pixel or 1 GiB, truncated) gives an error record;\n"
+	       "a broken tar (bad header checksum or size field, truncated header, size past the\n"
+	       "end of the file) one error record for the rest of the shard.\n"
 	       "Output: a `header` record (the settings), one `image` record {id, path, label,\n"
 	       "preset, source_size, tensor} or `error` record per input, in input order, and\n"
 	       "a `stats` record. An id is the path relative to its directory argument, or the\n"
@@ -101,6 +114,7 @@ DIAG_NORETURN static void usage(void)
 	       "  imgdecode --preset imagenet -l labels.tsv images/ > val.mp\n"
 	       "  find val/ -name '*.JPEG' | imgdecode -j 2 --wnids wnids.txt > val.mp\n"
 	       "  imgdecode --shard 0/2 images/ > a.mp & imgdecode --shard 1/2 images/ > b.mp\n"
+	       "  imgdecode --preset imagenet -j 2 shards/part-0.tar shards/part-1.tar > val.mp\n"
 	       "  imgdecode --dtype float32 --preset imagenet x.jpg | recview --npy out/\n"
 	       "\n"
 	       "Exit status: 0 all decoded, 1 some inputs failed (error records written),\n"
@@ -384,8 +398,21 @@ static int64_t label_of(const labeler_t *lb, const char *id, const char *path)
 typedef struct {
 	char *id;
 	char *path;
-	char *error; /* a problem found while listing (unreadable directory) */
+	char *error; /* a problem found while listing (unreadable directory, tar member) */
+	uint8_t *data;  /* a tar member's bytes (owned), or NULL: read the file at path */
+	size_t len;
+	int has_cls;    /* the sample had a .cls member: cls is its label */
+	int64_t cls;
 } input_t;
+
+static void input_free(input_t *in)
+{
+	free(in->id);
+	free(in->path);
+	free(in->error);
+	free(in->data);
+	memset(in, 0, sizeof *in);
+}
 
 typedef struct {
 	input_t *v;
@@ -402,7 +429,7 @@ static void list_add(input_list_t *l, char *id, char *path, char *error)
 	}
 	if (!id || !path)
 		diag_fatal("out of memory listing inputs");
-	l->v[l->n++] = (input_t){id, path, error};
+	l->v[l->n++] = (input_t){.id = id, .path = path, .error = error};
 }
 
 static char *join(const char *a, const char *b)
@@ -486,12 +513,204 @@ typedef struct {
 	size_t line_cap;
 	uint64_t seen;       /* inputs met so far, for sharding */
 	int shard_i, shard_n;
+	/* the WebDataset shard being read (see tar_next_sample) */
+	img_tar_t *tar;
+	char *tar_path;
+	const char *tar_base;
+	img_tar_member_t pending; /* a member read ahead: the first of the next sample */
+	int have_pending;
+	char *tar_broken;         /* a broken structure met after a sample began: reported next */
+	uint64_t max_member;
 } source_t;
+
+/* ---- WebDataset shards: tar members grouped into samples by key ----
+ *
+ * A shard is read streaming, one sample at a time, by whoever asks for the
+ * next input (under the pool's lock with -j: reading is sequential, decoding
+ * parallel, and memory is bounded by the slots in flight, each holding one
+ * image member). Members are taken in tar order. A member's key is its name
+ * up to the first '.' after the last '/'; consecutive members with the same
+ * key make a sample: key.jpg, key.jpeg or key.png (any case) is the image,
+ * key.cls the class index in decimal text (the label, ahead of --labels),
+ * other members are ignored, directories skipped. The id is
+ * SHARD_BASENAME/key, the path SHARD_PATH/member. */
+
+static char *str_printf(const char *fmt, ...) DIAG_PRINTF(1, 2);
+static char *str_printf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+	if (!s)
+		diag_fatal("out of memory");
+	va_start(ap, fmt);
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+static int is_tar_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return 0;
+	uint8_t head[512];
+	size_t n = fread(head, 1, sizeof head, f);
+	fclose(f);
+	return img_tar_sniff(head, n);
+}
+
+/* The key of member name m (into key), and a pointer to its extension ("" if none). */
+static const char *member_key(const char *m, char *key)
+{
+	const char *b = base_name(m), *dot = strchr(b, '.');
+	size_t n = dot ? (size_t)(dot - m) : strlen(m);
+	memcpy(key, m, n);
+	key[n] = 0;
+	return dot ? dot + 1 : "";
+}
+
+static void tar_end(source_t *s)
+{
+	img_tar_close(s->tar);
+	s->tar = NULL;
+	free(s->tar_path);
+	s->tar_path = NULL;
+	s->have_pending = 0;
+}
+
+/* The rest of the shard is unreadable: one error record for it. */
+static void tar_broken_input(source_t *s, const char *why, input_t *in)
+{
+	*in = (input_t){.id = strdup(s->tar_base), .path = strdup(s->tar_path),
+			.error = str_printf("broken tar structure: %s; the rest of the shard is skipped", why)};
+	if (!in->id || !in->path)
+		diag_fatal("out of memory");
+	tar_end(s);
+}
+
+static void tar_sample_error(input_t *in, char *msg)
+{
+	if (!in->error)
+		in->error = msg;
+	else
+		free(msg);
+}
+
+/* The next sample of the open shard into *in: 1, or 0 when the shard ends. */
+static int tar_next_sample(source_t *s, input_t *in)
+{
+	if (s->tar_broken) {
+		char *why = s->tar_broken;
+		s->tar_broken = NULL;
+		tar_broken_input(s, why, in);
+		free(why);
+		return 1;
+	}
+	char key[IMG_TAR_NAME_MAX], mkey[IMG_TAR_NAME_MAX];
+	int started = 0;
+	memset(in, 0, sizeof *in);
+	for (;;) {
+		img_tar_member_t m;
+		int r = 1;
+		if (s->have_pending) {
+			m = s->pending;
+			s->have_pending = 0;
+		} else {
+			r = img_tar_next(s->tar, &m);
+		}
+		if (r < 0 && !started) {
+			tar_broken_input(s, img_tar_error(s->tar), in);
+			return 1;
+		}
+		if (r < 0) {
+			s->tar_broken = strdup(img_tar_error(s->tar));
+			break;
+		}
+		if (r == 0) {
+			tar_end(s);
+			if (!started)
+				return 0;
+			break;
+		}
+		if (m.typeflag == '5' && !m.problem[0])
+			continue;
+		const char *ext = member_key(m.name, mkey);
+		if (started && strcmp(mkey, key) != 0) {
+			s->pending = m;
+			s->have_pending = 1;
+			break;
+		}
+		if (m.problem[0]) {
+			if (started) { /* its own record, after the sample so far */
+				s->pending = m;
+				s->have_pending = 1;
+				break;
+			}
+			*in = (input_t){.id = str_printf("%s/%s", s->tar_base, mkey),
+					.path = str_printf("%s/%s", s->tar_path, m.name),
+					.error = str_printf("tar member: %s", m.problem)};
+			return 1; /* its data is skipped by the next img_tar_next */
+		}
+		if (!started) {
+			started = 1;
+			memcpy(key, mkey, sizeof key);
+			in->id = str_printf("%s/%s", s->tar_base, key);
+			in->path = str_printf("%s/%s", s->tar_path, m.name);
+		}
+		int image = strcasecmp(ext, "jpg") == 0 || strcasecmp(ext, "jpeg") == 0 || strcasecmp(ext, "png") == 0;
+		if (image && in->data) {
+			tar_sample_error(in, str_printf("two image members for key '%s' (%s is the second)", key, m.name));
+		} else if (image) {
+			free(in->path);
+			in->path = str_printf("%s/%s", s->tar_path, m.name);
+			in->data = malloc(m.size ? (size_t)m.size : 1);
+			in->len = (size_t)m.size;
+			if (!in->data)
+				tar_sample_error(in, str_printf("out of memory for %llu bytes", (unsigned long long)m.size));
+			else if (img_tar_read(s->tar, in->data, in->len) != 0)
+				tar_sample_error(in, str_printf("%s", img_tar_error(s->tar)));
+		} else if (strcasecmp(ext, "cls") == 0) {
+			char txt[32];
+			int64_t v;
+			if (m.size >= sizeof txt) {
+				tar_sample_error(in, str_printf("%s: %llu bytes is not a class index", m.name,
+								(unsigned long long)m.size));
+			} else if (img_tar_read(s->tar, txt, (size_t)m.size) != 0) {
+				tar_sample_error(in, str_printf("%s", img_tar_error(s->tar)));
+			} else {
+				size_t n = (size_t)m.size;
+				while (n > 0 && (txt[n - 1] == '\n' || txt[n - 1] == '\r' || txt[n - 1] == ' '))
+					n--;
+				txt[n] = 0;
+				if (parse_index(txt, &v) == 0) {
+					in->has_cls = 1;
+					in->cls = v;
+				} else {
+					tar_sample_error(in, str_printf("%s: not a class index: '%s'", m.name, txt));
+				}
+			}
+		}
+	}
+	if (!in->id || !in->path)
+		diag_fatal("out of memory");
+	if (!in->error && !in->data)
+		in->error = str_printf("no image member (.jpg, .jpeg or .png) for key '%s'", key);
+	if (in->error) {
+		free(in->data);
+		in->data = NULL;
+	}
+	return 1;
+}
 
 /* The next input of any kind, before sharding. Returns 0 at the end. */
 static int source_next_any(source_t *s, input_t *in)
 {
 	for (;;) {
+		if (s->tar && tar_next_sample(s, in))
+			return 1;
 		if (s->dir_pos < s->dir.n) {
 			*in = s->dir.v[s->dir_pos++];
 			return 1;
@@ -508,7 +727,7 @@ static int source_next_any(source_t *s, input_t *in)
 				s->line[--len] = 0;
 			if (len == 0)
 				continue;
-			*in = (input_t){strdup(s->line), strdup(s->line), NULL};
+			*in = (input_t){.id = strdup(s->line), .path = strdup(s->line)};
 			if (!in->id || !in->path)
 				diag_fatal("out of memory");
 			return 1;
@@ -532,7 +751,22 @@ static int source_next_any(source_t *s, input_t *in)
 				diag_msg("%s: no image files in this directory", a);
 			continue;
 		}
-		*in = (input_t){strdup(a), strdup(a), NULL};
+		if (stat(a, &st) == 0 && S_ISREG(st.st_mode) && is_tar_file(a)) {
+			s->tar = img_tar_open(a, s->max_member);
+			if (!s->tar) {
+				*in = (input_t){.id = strdup(a), .path = strdup(a),
+						.error = str_printf("cannot open: %s", strerror(errno))};
+				if (!in->id || !in->path)
+					diag_fatal("out of memory");
+				return 1;
+			}
+			s->tar_path = strdup(a);
+			if (!s->tar_path)
+				diag_fatal("out of memory");
+			s->tar_base = base_name(a);
+			continue;
+		}
+		*in = (input_t){.id = strdup(a), .path = strdup(a)};
 		if (!in->id || !in->path)
 			diag_fatal("out of memory");
 		return 1;
@@ -546,19 +780,17 @@ static int source_next(source_t *s, input_t *in)
 			return 0;
 		if ((s->seen++ % (uint64_t)s->shard_n) == (uint64_t)s->shard_i)
 			return 1;
-		free(in->id);
-		free(in->path);
-		free(in->error);
+		input_free(in);
 	}
 }
 
 static void source_free(source_t *s)
 {
-	for (size_t i = s->dir_pos; i < s->dir.n; i++) {
-		free(s->dir.v[i].id);
-		free(s->dir.v[i].path);
-		free(s->dir.v[i].error);
-	}
+	for (size_t i = s->dir_pos; i < s->dir.n; i++)
+		input_free(&s->dir.v[i]);
+	img_tar_close(s->tar);
+	free(s->tar_path);
+	free(s->tar_broken);
 	free(s->dir.v);
 	free(s->line);
 	memset(s, 0, sizeof *s);
@@ -582,14 +814,17 @@ enum {
 
 static void process_one(const options_t *o, const labeler_t *lb, img_ctx_t *ctx, slot_t *s)
 {
-	s->label = label_of(lb, s->in.id, s->in.path);
+	s->label = s->in.has_cls ? s->in.cls : label_of(lb, s->in.id, s->in.path);
 	if (s->in.error) {
 		s->res.ok = 0;
 		s->res.warning[0] = 0;
 		snprintf(s->res.message, sizeof s->res.message, "%s", s->in.error);
 		return;
 	}
-	img_process_file(ctx, &o->ip, s->in.path, &s->res);
+	if (s->in.data)
+		img_process_memory(ctx, &o->ip, s->in.data, s->in.len, &s->res);
+	else
+		img_process_file(ctx, &o->ip, s->in.path, &s->res);
 }
 
 typedef struct {
@@ -623,10 +858,7 @@ static void emit(rec_writer_t *w, const options_t *o, slot_t *s, counts_t *n)
 		rec_writer_end_record(w);
 		n->ok++;
 	}
-	free(s->in.id);
-	free(s->in.path);
-	free(s->in.error);
-	memset(&s->in, 0, sizeof s->in);
+	input_free(&s->in);
 }
 
 /* ---- the parallel run: workers decode into a ring of slots, main writes in order ---- */
@@ -715,9 +947,7 @@ static void run_parallel(const options_t *o, const labeler_t *lb, source_t *src,
 	for (int i = 0; i < o->jobs; i++)
 		pthread_join(tid[i], NULL);
 	for (size_t i = 0; i < p.nslots; i++) {
-		free(p.slots[i].in.id);
-		free(p.slots[i].in.path);
-		free(p.slots[i].in.error);
+		input_free(&p.slots[i].in);
 		img_result_free(&p.slots[i].res);
 	}
 	free(p.slots);
@@ -793,6 +1023,10 @@ int main(int argc, char **argv)
 	static char *stdin_only[] = {"-"};
 	source_t src = {.args = o.ninputs ? o.inputs : stdin_only, .nargs = o.ninputs ? o.ninputs : 1,
 			.shard_i = o.shard_i, .shard_n = o.shard_n};
+	/* a tar member's limit: what --max-pixels allows an image file, at most 1 GiB */
+	src.max_member = o.ip.max_pixels * IMG_MAX_FILE_BYTES_PER_PIXEL;
+	if (o.ip.max_pixels > (1ULL << 30) || src.max_member > (1ULL << 30))
+		src.max_member = 1ULL << 30;
 	counts_t n = {0, 0, 0};
 	double t0 = time_now();
 	if (o.jobs > 1)

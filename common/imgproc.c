@@ -102,10 +102,6 @@ int img_has_image_extension(const char *name)
 	return strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0 || strcasecmp(dot, ".png") == 0;
 }
 
-enum {
-	IMG_MAX_FILE_BYTES_PER_PIXEL = 8
-};
-
 /* ---- context ---- */
 
 struct img_ctx {

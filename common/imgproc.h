@@ -30,6 +30,9 @@
 #define IMG_DEFAULT_MAX_PIXELS (2ULL * 89478485ULL)
 /* PIL warns (DecompressionBombWarning) above this many pixels. */
 #define IMG_WARN_PIXELS 89478485ULL
+/* No image file needs more bytes per pixel than this (16-bit RGBA PNG,
+ * stored): larger files (and tar members) are refused unread. */
+#define IMG_MAX_FILE_BYTES_PER_PIXEL 8ULL
 
 typedef struct {
 	const char *preset; /* name written into each image record */

@@ -1,0 +1,49 @@
+/* imgtar.h - a streaming reader of tar files (ustar, GNU, the ustar part of
+ * pax), for WebDataset shards: member headers and member bytes in file
+ * order, read with fread (pipes work too), nothing ever written to disk.
+ * The byte layout it reads is described at the top of imgtar.c.
+ *
+ * Two kinds of trouble:
+ *   - a member it refuses (absolute or '..' name, not a regular file, larger
+ *     than the size limit, named through a pax/GNU extended header) comes back
+ *     from img_tar_next with problem set: the caller reports it and calls
+ *     img_tar_skip, and the shard goes on;
+ *   - a broken structure (truncated header, bad checksum, bad octal, a size
+ *     past the end of the file, data that ends early) makes img_tar_next or
+ *     img_tar_read return -1 with img_tar_error(): the rest of the shard is
+ *     unreadable.
+ */
+#ifndef COMMON_IMGTAR_H
+#define COMMON_IMGTAR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum { IMG_TAR_NAME_MAX = 256 }; /* prefix (155) + '/' + name (100) + NUL */
+
+typedef struct {
+	char name[IMG_TAR_NAME_MAX]; /* ustar prefix "/" name, NUL-terminated */
+	uint64_t size;               /* data bytes that follow the header */
+	char typeflag;               /* '0' or '\0' regular, '5' directory, ... */
+	uint64_t offset;             /* of the header in the file, for messages */
+	char problem[160];           /* why the member is refused ("" if it is not) */
+} img_tar_member_t;
+
+typedef struct img_tar img_tar_t;
+
+/* Does a file's first 512 bytes look like a tar header (ustar magic at 257)? */
+int img_tar_sniff(const uint8_t *head, size_t n);
+/* Open path for reading; members over max_member_bytes are refused. NULL
+ * with errno set on failure. */
+img_tar_t *img_tar_open(const char *path, uint64_t max_member_bytes);
+void img_tar_close(img_tar_t *t);
+/* The next member's header: 1, 0 at the end of the archive, -1 broken. */
+int img_tar_next(img_tar_t *t, img_tar_member_t *m);
+/* Read the current member's data, all m->size bytes, into buf: 0, or -1 broken. */
+int img_tar_read(img_tar_t *t, void *buf, size_t n);
+/* Skip what is left of the current member's data: 0, or -1 broken. */
+int img_tar_skip(img_tar_t *t);
+const char *img_tar_error(const img_tar_t *t);
+
+#endif

@@ -1,0 +1,63 @@
+# imgdecode on WebDataset tar shards (built here with Python's tarfile): the
+# same 30 images as files and as two shards give the same tensors and labels
+# (.cls against labels.tsv), ids SHARD/key, -j and --shard work on shards;
+# hostile tars give an error record + stderr line each, exit 1, and the good
+# members before them still come out.
+source "$ROOT/tests/lib.sh"
+need_py msgpack
+R="$PY $ROOT/tests/py/imgdecode_records.py"
+MK="$PY $ROOT/tests/py/webdataset_make.py"
+mkdir files shards
+ls "$TESTDATA/images" | sort | head -30 | while read -r f; do cp "$TESTDATA/images/$f" files/; done
+$MK shards shards "$TESTDATA/labels.tsv" files/* || fail "building shards"
+cp shards/part-1.tar shards/part-1.shard   # a tar is found by its bytes, not its name
+expect_exit 0 imgdecode -p imagenet -l "$TESTDATA/labels.tsv" files
+mv out files.mp
+expect_exit 0 imgdecode --preset imagenet shards/part-0.tar shards/part-1.shard
+mv out shards.mp
+[ "$($R files.mp | wc -l)" = 30 ] || fail "30 images from files"
+cmp <($R files.mp | cut -f1,3-) <($R shards.mp | cut -f1,3-) ||
+	{ diff <($R files.mp | cut -f1,3-) <($R shards.mp | cut -f1,3-) | head; fail "shards differ from files"; }
+$R shards.mp | cut -f3 | sort -u | wc -l | grep -qx 30 || fail "labels should be 30 different classes"
+$R files.mp | cut -f3 | grep -qx -- -1 && fail "a file without label"
+ids=$($R shards.mp | cut -f2 | sed -n '1p;16p' | tr '\n' ' ')
+k16=$(ls files | sed -n 16p); k16=${k16%%.*}
+[ "$ids" = "part-0.tar/n01440764_tench part-1.shard/$k16 " ] || fail "shard ids: $ids"
+# -j 2 and --shard I/N over shards: the same records
+imgdecode -p imagenet -j 2 shards/part-0.tar shards/part-1.shard >j2.mp 2>err || fail "-j 2"
+cmp <($R shards.mp) <($R j2.mp) || fail "-j 2 differs from -j 1 on shards"
+for i in 0 1; do imgdecode -p imagenet --shard $i/2 shards/part-0.tar shards/part-1.shard >s$i.mp 2>/dev/null; done
+cmp <($R shards.mp | sort) <(cat s0.mp s1.mp | $R /dev/stdin | sort) || fail "--shard 0/2 + 1/2 is not the whole"
+# hostile tars: each starts with a good sample (key 'good', class 7)
+$MK hostile . "$TESTDATA/images/n01440764_tench.JPEG" || fail "building hostile tars"
+check() { # tar, then the stderr line's pattern and the number of error records expected
+	local t=$1 pat=$2 nerr=$3
+	expect_exit 1 imgdecode --max-pixels 200000 "$t"
+	expect_stderr "^imgdecode: $pat"
+	$R out >rec
+	head -1 rec | grep -q "^image	$t/good	7	" || fail "$t: the good sample first: $(head -1 rec)"
+	[ "$(grep -c '^error' rec)" = "$nerr" ] || fail "$t: $nerr error records expected: $(cat rec)"
+	$PY -c "
+import msgpack
+r = [r for r in msgpack.Unpacker(open('out', 'rb'), raw=False)]
+assert r[0]['type'] == 'header' and r[-1]['type'] == 'stats' and r[-1]['errors'] == $nerr, r[-1]" ||
+		fail "$t: header/stats records"
+}
+check paths.tar "paths.tar/\.\./up\.jpg: tar member: unsafe name \(absolute or with '\.\.'\)" 4
+expect_stderr "^imgdecode: paths.tar//abs/x.jpg: tar member: unsafe name"
+expect_stderr "^imgdecode: paths.tar/link.jpg: tar member: not a regular file \(tar typeflag '2'\)"
+expect_stderr "^imgdecode: paths.tar/d+: tar member: described by a pax/GNU extended header \(typeflag 'x'\)"
+grep -q "^image	paths.tar/after	-1	" rec || fail "the member after the hostile ones: $(cat rec)"
+check huge.tar "huge.tar/big.jpg: tar member: member too large: 2000000 bytes \(limit 1600000\)" 1
+grep -q "^image	huge.tar/after	-1	" rec || fail "the member after the huge one"
+check trunc.tar "trunc.tar: broken tar structure: member 'cut.jpg' at byte [0-9]+ claims 100582 bytes, only [0-9]+ left" 1
+check badsum.tar "badsum.tar: broken tar structure: bad header checksum at byte [0-9]+.*the rest of the shard is skipped" 1
+check bigsize.tar "bigsize.tar: broken tar structure: member 'x.jpg' at byte [0-9]+ claims 1099511627776 bytes" 1
+check octal.tar "octal.tar: broken tar structure: bad size field" 1
+check shorthdr.tar "shorthdr.tar: broken tar structure: truncated header at byte [0-9]+ \(300 of 512 bytes\)" 1
+# several shards: a broken one does not stop the next
+expect_exit 1 imgdecode -p imagenet badsum.tar shards/part-0.tar
+[ "$($R out | grep -c '^image')" = 16 ] || fail "the shard after a broken one"
+# the README example
+imgdecode --preset imagenet shards/part-0.tar shards/part-1.shard >val.mp 2>err || fail "README example"
+exit 0
