@@ -202,17 +202,6 @@ static void parse_args(int argc, char **argv, options_t *o)
 
 /* ---- reading ---- */
 
-static void run_set_names(run_t *r, const msgpack_object *o)
-{
-	char **v;
-	int64_t n;
-	if (names_from_object(o, &v, &n) != 0)
-		return;
-	names_free(r->names, r->nnames);
-	r->names = v;
-	r->nnames = n;
-}
-
 static void run_read(run_t *r, const char *path, const char *tag)
 {
 	memset(r, 0, sizeof *r);
@@ -229,11 +218,11 @@ static void run_read(run_t *r, const char *path, const char *tag)
 	while (rec_next(rd, &rec, NULL, &r->ninvalid)) {
 		if (prov_add(&r->prov, &rec)) {
 			if (rec_is(&rec, "header") && rec_get(&rec, "class_names"))
-				run_set_names(r, rec_get(&rec, "class_names"));
+				names_replace_from_object(rec_get(&rec, "class_names"), &r->names, &r->nnames);
 			continue;
 		}
 		if (rec_is(&rec, "classes")) {
-			run_set_names(r, rec_get(&rec, "names"));
+			names_replace_from_object(rec_get(&rec, "names"), &r->names, &r->nnames);
 			continue;
 		}
 		if (rec_is(&rec, "embedding"))

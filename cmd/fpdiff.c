@@ -185,17 +185,6 @@ static float *dup_floats(const float *v, int64_t n)
 	return d;
 }
 
-static void set_names(run_t *r, const msgpack_object *o)
-{
-	char **v;
-	int64_t n;
-	if (names_from_object(o, &v, &n) != 0)
-		return;
-	names_free(r->names, r->nnames);
-	r->names = v;
-	r->nnames = n;
-}
-
 static item_t *item_for(run_t *r, const record_t *rec)
 {
 	char *id = rec_dup_str(rec, "id");
@@ -335,11 +324,11 @@ static void run_read(run_t *r, const char *path, const classes_t *cl)
 	while (rec_next(rd, &rec, NULL, &ninvalid)) {
 		if (prov_add(&r->prov, &rec)) {
 			if (rec_is(&rec, "header") && rec_get(&rec, "class_names"))
-				set_names(r, rec_get(&rec, "class_names"));
+				names_replace_from_object(rec_get(&rec, "class_names"), &r->names, &r->nnames);
 			continue;
 		}
 		if (rec_is(&rec, "classes")) {
-			set_names(r, rec_get(&rec, "names"));
+			names_replace_from_object(rec_get(&rec, "names"), &r->names, &r->nnames);
 			continue;
 		}
 		int vec = rec_is(&rec, "scores") || rec_is(&rec, "logits") || rec_is(&rec, "embedding");

@@ -140,17 +140,6 @@ static const char *class_name(const state_t *s, int64_t c)
 	return "";
 }
 
-static void set_stream_names(state_t *s, const msgpack_object *o)
-{
-	char **v;
-	int64_t n;
-	if (names_from_object(o, &v, &n) != 0)
-		return;
-	names_free(s->stream_names, s->nstream_names);
-	s->stream_names = v;
-	s->nstream_names = n;
-}
-
 /* TSV fields must not contain tabs or newlines. */
 static void put_tsv_field(const char *p, size_t n)
 {
@@ -403,9 +392,9 @@ int main(int argc, char **argv)
 					   rec_reader_name(r), (unsigned long long)rec.index);
 			}
 			if (rec_is(&rec, "classes"))
-				set_stream_names(&s, rec_get(&rec, "names"));
+				names_replace_from_object(rec_get(&rec, "names"), &s.stream_names, &s.nstream_names);
 			else if (rec_is(&rec, "header") && rec_get(&rec, "class_names"))
-				set_stream_names(&s, rec_get(&rec, "class_names"));
+				names_replace_from_object(rec_get(&rec, "class_names"), &s.stream_names, &s.nstream_names);
 			if (w)
 				rec_pass(w, &rec);
 			else if (rec_is(&rec, "error"))

@@ -129,6 +129,17 @@ int classes_build_rows(dtype_t dtype, const void *data, int ndim, const int64_t 
 	return 0;
 }
 
+void names_replace_from_object(const msgpack_object *o, char ***names, int64_t *n)
+{
+	char **v;
+	int64_t k;
+	if (names_from_object(o, &v, &k) != 0)
+		return;
+	names_free(*names, *n);
+	*names = v;
+	*n = k;
+}
+
 int names_from_object(const msgpack_object *o, char ***names, int64_t *n)
 {
 	if (!o || o->type != MSGPACK_OBJECT_ARRAY)

@@ -58,6 +58,9 @@ const char *classes_default_path(char *buf, size_t cap);
 int names_load(const char *path, char ***names, int64_t *n, char *err, size_t cap);
 /* Names from a msgpack array of str; -1 if it is not one. */
 int names_from_object(const msgpack_object *o, char ***names, int64_t *n);
+/* Replace the list (*names, *n), freeing the old one, when o is an array of str;
+ * otherwise leave them as they are. */
+void names_replace_from_object(const msgpack_object *o, char ***names, int64_t *n);
 void names_free(char **names, int64_t n);
 
 /* Class indices from a file (format above); each must be < limit. */
