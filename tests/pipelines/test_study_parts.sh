@@ -19,7 +19,10 @@ grep -qP '\tc\.txt\t[0-9.]+\tfailed 2$' log || fail "study-run: failure not logg
 printf 'in\n' >in.txt
 expect_exit 0 "$P/study-run" --log log --in in.txt --out d.txt --mem d.mem -- sh -c 'cat; sleep 0.5'
 [ "$(cat d.txt)" = in ] || fail "study-run --in"
-awk -F'\t' 'NF != 2 || $2 !~ /^[0-9]+$/ || $2 < 100 { bad = 1 } END { exit bad || NR < 2 }' d.mem ||
+# Every line is a well-formed sample; the peak is a real process's RSS. A sample
+# taken mid-exec may read a few KiB (CI once saw 8), so only the peak is bounded.
+awk -F'\t' 'NF != 2 || $1 !~ /^[0-9]+\.[0-9]+$/ || $2 !~ /^[0-9]+$/ { bad = 1 } $2 > peak { peak = $2 }
+	END { exit bad || NR < 2 || peak < 100 }' d.mem ||
 	fail "study-run --mem: expected samples 'seconds rss_kib', got: $(head -3 d.mem)"
 expect_exit 0 "$P/study-run" --log log --dir outdir -- sh -c 'mkdir "$0" && echo x >"$0/f"'
 [ "$(cat outdir/f)" = x ] || fail "study-run --dir"
