@@ -41,6 +41,7 @@ typedef struct {
 	char dtype_name[16];
 	const char *labels_path;
 	const char *wnids_path;
+	int index_folders; /* --index-folders: a folder named N (decimal) is class N */
 	int jobs;
 	int shard_i, shard_n;
 	int strict;
@@ -97,6 +98,9 @@ DIAG_NORETURN static void usage(void)
 	       "  -w, --wnids FILE      ImageNet class folders: one wnid per line, line i is class i;\n"
 	       "                        an input in a folder named by a wnid (n01440764/x.JPEG), or\n"
 	       "                        whose file name starts with one and '_', gets that index\n"
+	       "      --index-folders   class folders named by the class index in decimal: an input\n"
+	       "                        in folder 7/ (not 007/) is class 7 (ImageNet-V2's layout; the\n"
+	       "                        number is read, never a position among sorted names)\n"
 	       "\n"
 	       "Running:\n"
 	       "  -j, --jobs N          decode with N threads (default 1); output order is unchanged\n"
@@ -113,6 +117,7 @@ DIAG_NORETURN static void usage(void)
 	       "  imgdecode photo.jpg | recview\n"
 	       "  imgdecode --preset imagenet -l labels.tsv images/ > val.mp\n"
 	       "  find val/ -name '*.JPEG' | imgdecode -j 2 --wnids wnids.txt > val.mp\n"
+	       "  imgdecode --preset imagenet --index-folders imagenetv2-matched-frequency/ > v2.mp\n"
 	       "  imgdecode --shard 0/2 images/ > a.mp & imgdecode --shard 1/2 images/ > b.mp\n"
 	       "  imgdecode --preset imagenet -j 2 shards/part-0.tar shards/part-1.tar > val.mp\n"
 	       "  imgdecode --dtype float32 --preset imagenet x.jpg | recview --npy out/\n"
@@ -125,7 +130,7 @@ DIAG_NORETURN static void usage(void)
 
 static void parse_args(int argc, char **argv, options_t *o)
 {
-	enum { O_RESIZE = 256, O_CROP, O_FILTER, O_MEAN, O_STD, O_FAST, O_FULL, O_MAXPX, O_SHARD, O_STRICT };
+	enum { O_RESIZE = 256, O_CROP, O_FILTER, O_MEAN, O_STD, O_FAST, O_FULL, O_MAXPX, O_SHARD, O_STRICT, O_INDEXDIR };
 	static const struct option longopts[] = {
 		{"preset", required_argument, NULL, 'p'},   {"dtype", required_argument, NULL, 't'},
 		{"resize", required_argument, NULL, O_RESIZE}, {"crop", required_argument, NULL, O_CROP},
@@ -135,6 +140,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		{"labels", required_argument, NULL, 'l'},     {"wnids", required_argument, NULL, 'w'},
 		{"jobs", required_argument, NULL, 'j'},       {"shard", required_argument, NULL, O_SHARD},
 		{"strict", no_argument, NULL, O_STRICT},      {"help", no_argument, NULL, 'h'},
+		{"index-folders", no_argument, NULL, O_INDEXDIR},
 		{NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	const char *preset = "clip", *dtype = "uint8", *filter = NULL, *mean = NULL, *std = NULL;
@@ -157,6 +163,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case O_MAXPX: o->ip.max_pixels = (unsigned long long)opt_parse_long("--max-pixels", optarg, 1, __LONG_MAX__); break;
 		case 'l': o->labels_path = optarg; break;
 		case 'w': o->wnids_path = optarg; break;
+		case O_INDEXDIR: o->index_folders = 1; break;
 		case 'j': o->jobs = (int)opt_parse_long("--jobs", optarg, 1, MAX_JOBS); break;
 		case O_SHARD: {
 			char *slash = strchr(optarg, '/');
@@ -352,7 +359,7 @@ static void load_wnids(const char *path, table_t *t)
 
 typedef struct {
 	table_t labels, wnids;
-	int have_labels, have_wnids;
+	int have_labels, have_wnids, index_folders;
 } labeler_t;
 
 static const char *base_name(const char *p)
@@ -367,21 +374,27 @@ static int64_t label_of(const labeler_t *lb, const char *id, const char *path)
 	if (lb->have_labels && (table_get(&lb->labels, id, &v) == 0 || table_get(&lb->labels, path, &v) == 0 ||
 				table_get(&lb->labels, base_name(path), &v) == 0))
 		return v;
-	if (lb->have_wnids) {
-		char buf[256];
-		const char *b = base_name(path);
-		if (b > path) { /* the parent folder's name */
-			const char *e = b - 1, *s = e;
-			while (s > path && s[-1] != '/')
-				s--;
-			size_t n = (size_t)(e - s);
-			if (n < sizeof buf) {
-				memcpy(buf, s, n);
-				buf[n] = 0;
-				if (table_get(&lb->wnids, buf, &v) == 0)
-					return v;
-			}
+	char buf[256];
+	const char *b = base_name(path);
+	buf[0] = 0;
+	if (b > path) { /* the parent folder's name */
+		const char *e = b - 1, *s = e;
+		while (s > path && s[-1] != '/')
+			s--;
+		size_t n = (size_t)(e - s);
+		if (n < sizeof buf) {
+			memcpy(buf, s, n);
+			buf[n] = 0;
 		}
+	}
+	/* V2's folders are 0..999: the name is the index. "007" or "+7" is not a
+	 * class folder (a zero-padded tree would be a different layout). */
+	if (lb->index_folders && buf[0] && strlen(buf) <= 9 && strspn(buf, "0123456789") == strlen(buf) &&
+	    (buf[0] != '0' || buf[1] == 0))
+		return strtol(buf, NULL, 10);
+	if (lb->have_wnids) {
+		if (buf[0] && table_get(&lb->wnids, buf, &v) == 0)
+			return v;
 		const char *us = strchr(b, '_');
 		if (us && (size_t)(us - b) < sizeof buf) {
 			memcpy(buf, b, (size_t)(us - b));
@@ -836,7 +849,7 @@ static void emit(rec_writer_t *w, const options_t *o, slot_t *s, counts_t *n)
 {
 	if (s->res.warning[0])
 		diag_msg("%s: %s", s->in.path, s->res.warning);
-	if ((o->labels_path || o->wnids_path) && s->label < 0)
+	if ((o->labels_path || o->wnids_path || o->index_folders) && s->label < 0)
 		n->unlabeled++;
 	if (!s->res.ok) {
 		diag_msg("%s: %s", s->in.path, s->res.message);
@@ -984,7 +997,7 @@ static void pack_floats(msgpack_packer *pk, const char *key, const float *v, int
 
 static void write_header(rec_writer_t *w, const options_t *o, int argc, char **argv)
 {
-	rec_write_header_begin(w, argc, argv, 12);
+	rec_write_header_begin(w, argc, argv, 13);
 	msgpack_packer *pk = rec_writer_pk(w);
 	pk_kv_str(pk, "preset", o->ip.preset);
 	pk_kv_str(pk, "dtype", o->dtype_name);
@@ -997,6 +1010,7 @@ static void write_header(rec_writer_t *w, const options_t *o, int argc, char **a
 	pk_kv_str(pk, "decode", o->ip.fast ? "fast" : "exact");
 	pk_kv_str(pk, "labels", o->labels_path);
 	pk_kv_str(pk, "wnids", o->wnids_path);
+	pk_kv_bool(pk, "index_folders", o->index_folders);
 	char shard[64];
 	snprintf(shard, sizeof shard, "%d/%d", o->shard_i, o->shard_n);
 	pk_kv_str(pk, "shard", o->shard_n > 1 ? shard : NULL);
@@ -1017,6 +1031,7 @@ int main(int argc, char **argv)
 		load_wnids(o.wnids_path, &lb.wnids);
 		lb.have_wnids = 1;
 	}
+	lb.index_folders = o.index_folders;
 	rec_writer_t *w = rec_writer_stdout(0);
 	write_header(w, &o, argc, argv);
 
@@ -1035,10 +1050,11 @@ int main(int argc, char **argv)
 		run_serial(&o, &lb, &src, w, &n);
 	double secs = time_now() - t0;
 
-	if (n.unlabeled > 0)
-		diag_msg("%s: no label for %lld of %lld inputs (label -1)",
-			 o.labels_path && o.wnids_path ? "labels and wnids" : o.labels_path ? o.labels_path : o.wnids_path,
-			 n.unlabeled, n.ok + n.failed);
+	if (n.unlabeled > 0) {
+		const char *from = o.labels_path && o.wnids_path ? "labels and wnids" : o.labels_path ? o.labels_path : o.wnids_path;
+		diag_msg("%s: no label for %lld of %lld inputs (label -1)", from ? from : "--index-folders", n.unlabeled,
+			 n.ok + n.failed);
+	}
 	msgpack_packer *pk = rec_writer_pk(w);
 	msgpack_pack_map(pk, 8);
 	pk_kv_str(pk, "type", "stats");
