@@ -4,6 +4,8 @@
 #   make study                          both models, FP32 and FP16, the bundled sample
 #   make study DATA=/imagenet/val       an ImageNet-style folder (class folders named by wnid)
 #   make study DATA=val.tsv IMAGES=/imagenet/val   a labels TSV (file[<TAB>wnid]<TAB>index)
+#   make study DATASET=imagenet-r DATA=/data/imagenet-r   a published set, as its descriptor
+#                                       (pipelines/datasets/NAME.ds) says: layout, class subset
 #   make study MODELS=clip-rn50 PRECISIONS=fp16 DEVICE=cuda BATCH=128
 #   make study-shards SHARDS=4          the same, decode+encode split into 4 parallel shards
 #
@@ -27,6 +29,7 @@
 # with STUDY_RUN=1 in which the keys are computed (they need the weights' sha256).
 
 # ---- parameters (make variables; the environment works too) ----
+DATASET    ?=
 DATA       ?= testdata/images
 LABELS     ?= $(if $(filter testdata/images testdata/images/,$(DATA)),testdata/labels.tsv)
 IMAGES     ?=
@@ -53,6 +56,10 @@ STUDY_PROGS := $(addprefix $(STUDY_BIN)/,imgdecode rnencode txtencode zscore err
 study_preset = $(if $(filter resnet50,$(1)),imagenet,clip)
 study_wfile = $(WEIGHTS)/$(if $(filter resnet50,$(1)),resnet50-0676ba61.pth,RN50.pt)
 STUDY_WANT_CLIP := $(filter clip-rn50,$(MODELS))
+# a dataset descriptor: its layout (how folders name classes) and class subset
+study_ds = $(shell pipelines/dataset-check get $(DATASET) $(1))
+STUDY_LAYOUT := $(if $(DATASET),$(call study_ds,layout),wnid-folders)
+STUDY_SUBSET := $(if $(DATASET),$(call study_ds,subset))
 
 # ---- checks, before anything is built or fetched: one clear line each ----
 ifneq ($(filter study study-shards study-stages,$(MAKECMDGOALS)),)
@@ -66,6 +73,9 @@ $(if $(filter auto cpu cuda,$(DEVICE)),,$(error DEVICE='$(DEVICE)': expected aut
 $(if $(shell echo "$(BATCH)$(JOBS)$(SHARDS)$(GPUS)" | grep "[^0-9]"),\
   $(error BATCH, JOBS, SHARDS and GPUS must be whole numbers (BATCH='$(BATCH)' JOBS='$(JOBS)' SHARDS='$(SHARDS)' GPUS='$(GPUS)')))
 $(if $(filter 0,$(BATCH) $(SHARDS) $(GPUS) $(JOBS)),$(error BATCH, SHARDS, GPUS and JOBS must be at least 1))
+$(if $(DATASET),$(if $(STUDY_LAYOUT),,$(error DATASET=$(DATASET): see the line above (pipelines/dataset-check list))))
+$(if $(and $(DATASET),$(filter testdata/images testdata/images/,$(DATA))),\
+  $(error DATASET=$(DATASET) needs DATA=the folder (or labels TSV) holding it))
 endif
 
 .PHONY: study study-shards study-weights study-stages
@@ -97,6 +107,15 @@ study_hash = $(shell printf '%s\n' $(1) | sha256sum | cut -c1-16)
 study_sha = $(shell pipelines/study-id sha $(CACHE)/ids $(1))
 study_need = $(if $(1),$(1),$(error $(2)))
 
+# the manifest against the descriptor, before anything long runs: a count that
+# differs is a warning (STRICT=1: an error), labels that would be wrong an error
+ifneq ($(DATASET),)
+study_manifest_st := $(shell mkdir -p $(CACHE) && pipelines/dataset-check $(if $(STRICT),--strict) --wnids $(WNIDS) \
+  $(DATASET) $(DATA) >$(CACHE)/manifest.txt 2>$(CACHE)/manifest.err; st=$$?; cat $(CACHE)/manifest.txt $(CACHE)/manifest.err >&2; \
+  echo $$st)
+$(if $(filter 0,$(study_manifest_st)),,$(error DATASET=$(DATASET): the manifest check failed (the lines above say why)))
+STUDY_MANIFEST := $(shell head -n 1 $(CACHE)/manifest.txt | sed 's/^dataset-check: //')
+endif
 study_data := $(shell pipelines/study-id data $(CACHE)/lists $(DATA) $(or $(LABELS),-) $(WNIDS) $(IMAGES))
 $(if $(study_data),,$(error DATA=$(DATA): cannot identify the data set (the line above says why)))
 STUDY_DATA_KIND := $(word 1,$(study_data))
@@ -108,9 +127,11 @@ ifneq ($(STUDY_WANT_CLIP),)
 STUDY_TEXT_ID := $(call study_need,$(call study_sha,$(NAMES) $(TEMPLATES) $(VOCAB)),cannot read NAMES, TEMPLATES or VOCAB)
 STUDY_CLASSES := $(CACHE)/classes-$(call study_hash,classes $(STUDY_WSHA_clip-rn50) $(STUDY_TEXT_ID)).mp
 endif
+STUDY_SUBSET_ID := $(if $(STUDY_SUBSET),subset=$(call study_sha,$(STUDY_SUBSET)))
 
 # imgdecode's inputs: the folder itself, or the TSV's list on stdin
-STUDY_DEC_ARGS := $(if $(filter dir,$(STUDY_DATA_KIND)),--wnids $(abspath $(WNIDS)) \
+STUDY_DEC_ARGS := $(if $(filter dir,$(STUDY_DATA_KIND)),$(if $(filter index-folders,$(STUDY_LAYOUT)),--index-folders,\
+  --wnids $(abspath $(WNIDS))) \
   $(if $(LABELS),--labels $(abspath $(LABELS))) $(abspath $(DATA)),--labels $(abspath $(STUDY_LIST).tsv) -)
 STUDY_DEC_IN := $(if $(filter tsv,$(STUDY_DATA_KIND)),--in $(STUDY_LIST).list)
 STUDY_SHARD_LIST := $(shell seq 0 $$(($(STUDY_SHARDS) - 1)))
@@ -118,7 +139,7 @@ study_of = $(1)of$(STUDY_SHARDS)
 
 # ---- decode: one stream per preset (and per shard) ----
 define study_decode_rules
-STUDY_DEC_$(1) := $(CACHE)/dec-$(1)-$(call study_hash,decode $(1) $(STUDY_DATA_ID))
+STUDY_DEC_$(1) := $(CACHE)/dec-$(1)-$(call study_hash,decode $(1) $(STUDY_DATA_ID) $(STUDY_LAYOUT))
 ifeq ($(STUDY_SHARDS),1)
 $$(STUDY_DEC_$(1)).mp: $(STUDY_BIN)/imgdecode
 	@mkdir -p $(CACHE)
@@ -165,10 +186,11 @@ endif
 # ---- scores ----
 # (doubled dollars: eval expands the key, once the encode key above is defined)
 STUDY_SCORES_$(1)_$(2) := $(CACHE)/scores-$(1)-$(2)-$$(call study_hash,scores $$(STUDY_ENC_$(1)_$(2)) \
-  $(if $(filter clip-rn50,$(1)),$(STUDY_CLASSES)))
+  $(if $(filter clip-rn50,$(1)),$(STUDY_CLASSES)) $(STUDY_SUBSET_ID))
 $$(STUDY_SCORES_$(1)_$(2)).mp: $$(STUDY_ENC_$(1)_$(2)).mp $(if $(filter clip-rn50,$(1)),$(STUDY_CLASSES)) \
   $(STUDY_BIN)/zscore
-	@$(STUDY_RUNNER) --out $$@ --in $$< -- $(STUDY_BIN)/zscore$(if $(filter clip-rn50,$(1)), --classes $(STUDY_CLASSES))
+	@$(STUDY_RUNNER) --out $$@ --in $$< -- $(STUDY_BIN)/zscore$(if $(filter clip-rn50,$(1)), --classes $(STUDY_CLASSES))\
+	  $(if $(STUDY_SUBSET), --subset $(STUDY_SUBSET))
 endef
 $(foreach m,$(MODELS),$(foreach p,$(PRECISIONS),$(eval $(call study_encode_rules,$(m),$(p)))))
 
@@ -188,6 +210,8 @@ STUDY_REPORT_DIR := $(CACHE)/report-$(STUDY_REPORT_KEY)
 study_nlines = $(shell grep -cv '^[[:space:]]*$$' $(1) 2>/dev/null)
 STUDY_SETTINGS := \
   --set "data=\`$(DATA)\`$(if $(LABELS), (labels \`$(LABELS)\`))$(if $(IMAGES), (images \`$(IMAGES)\`))" \
+  $(if $(DATASET),--set "dataset=$(STUDY_MANIFEST); expected $(call study_ds,images) images in $(call study_ds,classes) classes$(if \
+    $(STUDY_SUBSET), (scored over them only: zscore --subset \`$(notdir $(STUDY_SUBSET))\`)); headline metric: $(call study_ds,metric)") \
   --set "device=$(STUDY_DEVICE)$(if $(filter auto,$(DEVICE)), (DEVICE=auto))" --set "batch=$(STUDY_BATCH)" \
   --set "shards=$(STUDY_SHARDS)" \
   $(if $(STUDY_WANT_CLIP),--set "CLIP prompts=\`$(TEMPLATES)\` ($(call study_nlines,$(TEMPLATES)) templates) x \`$(NAMES)\` ($(call study_nlines,$(NAMES)) classes)") \
