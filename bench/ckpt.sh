@@ -23,14 +23,7 @@ fi
 D=$ROOT/build/fixtures
 [ -x "$BIN/ckptinfo" ] || { echo "ckpt: $BIN/ckptinfo not built (make bin/ckptinfo)"; exit 1; }
 
-best() { # best-of-REPS wall seconds of a shell command
-	local b= s e
-	for _ in $(seq "$REPS"); do
-		s=$(date +%s.%N); bash -c "$1" >/dev/null 2>&1; e=$(date +%s.%N)
-		b=$(echo "$e - $s" | bc | awk -v b="$b" '{ if (b == "" || $1 < b) print $1; else print b }')
-	done
-	echo "$b"
-}
+source "$(dirname "$0")/lib.sh"
 
 torch_best() { # best-of-REPS seconds of torch.load / torch.jit.load inside Python
 	"$PY" - "$1" "$REPS" <<'EOF' 2>/dev/null || echo nan
@@ -55,9 +48,9 @@ for f in resnet50.pth resnet50-legacy.pth resnet50.safetensors clip-rn50.pt; do
 	p=$D/$f
 	cat "$p" >/dev/null
 	mb=$(awk -v b="$(stat -c %s "$p")" 'BEGIN { printf "%.1f", b / 1e6 }')
-	t_cat=$(best "cat '$p' > /dev/null")
-	t_idx=$(best "'$BIN/ckptinfo' -H '$p'")
-	t_load=$(best "'$BIN/ckptinfo' -H --read '$p'")
+	t_cat=$(bench_best "cat '$p' > /dev/null")
+	t_idx=$(bench_best "'$BIN/ckptinfo' -H '$p'")
+	t_load=$(bench_best "'$BIN/ckptinfo' -H --read '$p'")
 	t_torch=nan # torch 1.13 cannot read safetensors (no safetensors package in Debian)
 	case $f in *.safetensors) ;; *) t_torch=$(torch_best "$p") ;; esac
 	awk -v f="$f" -v mb="$mb" -v c="$t_cat" -v i="$t_idx" -v l="$t_load" -v t="$t_torch" 'BEGIN {

@@ -16,18 +16,10 @@ trap 'rm -rf "$dir"' EXIT
 bytes=$(stat -c %s "$dir/s.mp")
 cat "$dir/s.mp" > /dev/null # page cache
 
-best() { # best-of-REPS wall seconds of a shell command
-	local b=
-	for _ in $(seq "$REPS"); do
-		local s e
-		s=$(date +%s.%N); bash -c "$1"; e=$(date +%s.%N)
-		b=$(echo "$e - $s" | bc | awk -v b="$b" '{ if (b == "" || $1 < b) print $1; else print b }')
-	done
-	echo "$b"
-}
-t_cat=$(best "cat '$dir/s.mp' | cat > /dev/null")
-t_read=$(best "cat '$dir/s.mp' | '$RECIO' read 2>/dev/null")
-t_both=$(best "'$RECIO' write $N | '$RECIO' read 2>/dev/null")
+source "$(dirname "$0")/lib.sh"
+t_cat=$(bench_best "cat '$dir/s.mp' | cat > /dev/null")
+t_read=$(bench_best "cat '$dir/s.mp' | '$RECIO' read 2>/dev/null")
+t_both=$(bench_best "'$RECIO' write $N | '$RECIO' read 2>/dev/null")
 echo "record I/O: $N uint8 [224,224,3] image records, $bytes bytes, best of $REPS, $(nproc) cores"
 awk -v n="$N" -v b="$bytes" -v c="$t_cat" -v r="$t_read" -v w="$t_both" 'BEGIN {
 	printf "  %-34s %9.0f rec/s %6.2f GB/s\n", "cat | cat (peer)", n / c, b / c / 1e9
