@@ -4,6 +4,7 @@
 #   make asan       the same suite with ASan+UBSan builds (into build-asan/)
 #   make bench      benchmarks, each as a ratio to its peer measured in the same run
 #   make weights    fetch the published checkpoints (sha256-checked)
+#   make classes    zscore's default class table: CLIP's zero-shot classifier from txtencode
 #   make fuzz       build the libFuzzer targets (clang)
 #   make study      the whole study, cached stage by stage, into report/ (pipelines/study.mk)
 
@@ -60,7 +61,7 @@ endif
 endif
 .SECONDARY: $(GPU_OBJ) $(MODEL_OBJ) # objects reached only through OBJS_<prog>: keep them between builds
 
-.PHONY: all test asan bench weights fuzz clean gpu-note
+.PHONY: all test asan bench weights classes fuzz clean gpu-note
 all: gpu-note $(BINS) $(UNIT_TESTS) $(BUILD)/bench/recio
 
 gpu-note:
@@ -109,6 +110,15 @@ bench: all $(BUILD)/bench/recio
 weights:
 	pipelines/fetch-weights
 
+# zscore's default table, WEIGHTS/classes-clip-rn50.mp: NAMES x TEMPLATES (CLIP's 1000 x 80,
+# 10-20 CPU-minutes) through txtencode; written under a temporary name, then renamed
+classes: $(BIN)/txtencode
+	@[ -e $(WEIGHTS)/RN50.pt ] || pipelines/fetch-weights --dir $(WEIGHTS) clip-rn50
+	@echo "classes: $(NAMES) x $(TEMPLATES) -> $(WEIGHTS)/classes-clip-rn50.mp" >&2
+	@$(BIN)/txtencode --weights $(WEIGHTS)/RN50.pt --names $(NAMES) --templates $(TEMPLATES) \
+	  >$(WEIGHTS)/classes-clip-rn50.mp.tmp.$$$$ && mv -f $(WEIGHTS)/classes-clip-rn50.mp.tmp.$$$$ \
+	  $(WEIGHTS)/classes-clip-rn50.mp || { rm -f $(WEIGHTS)/classes-clip-rn50.mp.tmp.$$$$; exit 2; }
+
 # libFuzzer targets for the checkpoint readers (fuzz/fuzz_ckpt.c); see its header.
 FUZZ_CC ?= clang-14
 FUZZ_CKPT_SRC := common/ckpt.c common/ckpt_zip.c common/ckpt_pickle.c common/ckpt_safetensors.c \
@@ -127,6 +137,13 @@ build-fuzz/fuzz_jpeg: fuzz/fuzz_jpeg.c $(FUZZ_IMG_SRC) $(wildcard common/img*.h)
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	  -o $@ $< $(FUZZ_IMG_SRC) -ljpeg -lpng -lm
+
+# libFuzzer target for the tar reader of WebDataset shards; see fuzz/fuzz_tar.c.
+fuzz: build-fuzz/fuzz_tar
+build-fuzz/fuzz_tar: fuzz/fuzz_tar.c common/imgtar.c common/imgtar.h common/diag.h Makefile
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  -o $@ $< common/imgtar.c
 
 clean:
 	rm -rf $(BUILD) build-asan $(BIN) build-fuzz

@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "brace.h"
 #include "diag.h"
 #include "imgproc.h"
 #include "imgtar.h"
@@ -33,7 +35,8 @@
 enum {
 	MAX_JOBS = 256,
 	SLOTS_PER_JOB = 4, /* results buffered per worker: bounds memory, keeps workers busy */
-	MAX_DIR_DEPTH = 64
+	MAX_DIR_DEPTH = 64,
+	MAX_PATTERN_NAMES = 1000000 /* names one brace pattern may expand to */
 };
 
 typedef struct {
@@ -47,6 +50,7 @@ typedef struct {
 	int strict;
 	char **inputs;
 	int ninputs;
+	int inputs_owned; /* brace patterns were expanded: inputs and its names are malloc'd */
 } options_t;
 
 DIAG_NORETURN static void usage(void)
@@ -57,15 +61,20 @@ DIAG_NORETURN static void usage(void)
 	       "(walked recursively, sorted by path; files named *.jpg *.jpeg *.png in any case,\n"
 	       "or whose content is JPEG or PNG; names starting with '.' are skipped), or paths\n"
 	       "read from stdin one per line when no input is named (or for '-').\n"
+	       "An input that does not exist and holds braces is expanded as bash does, at most\n"
+	       "1000000 names, each then an input: 'shards/part-{000..146}.tar' (quoted: keep\n"
+	       "the shell off it) names part-000.tar ... part-146.tar; {a,b} lists; a malformed\n"
+	       "pattern is a usage error.\n"
 	       "A file argument that is a tar (ustar magic at byte 257; any name) is a WebDataset\n"
 	       "shard, read streaming, never extracted: members KEY.jpg|jpeg|png (the image) and\n"
 	       "KEY.cls (class index, decimal: the label, ahead of -l), KEY being the member name\n"
 	       "up to the first '.' after the last '/'; other members are ignored. A sample's id is\n"
-	       "SHARD_BASENAME/KEY, its path SHARD/MEMBER; members are taken in tar order. A bad\n"
-	       "member (absolute or '..' name, not a regular file, pax/GNU long-name header,\n"
-	       "over 8 bytes per --max-pixels pixel or 1 GiB, truncated) gives an error record;\n"
-	       "a broken tar (bad header checksum or size field, truncated header, size past the\n"
-	       "end of the file) one error record for the rest of the shard.\n"
+	       "SHARD_BASENAME/KEY, its path SHARD/MEMBER; members are taken in tar order; long\n"
+	       "names (pax \"path\", GNU 'L') are read. A bad member (absolute or '..' name, not\n"
+	       "a regular file, malformed pax/GNU long-name header or one over 1 MiB, name over\n"
+	       "4095 bytes, over 8 bytes per --max-pixels pixel or 1 GiB, truncated) gives an\n"
+	       "error record; a broken tar (bad header checksum or size field, truncated header,\n"
+	       "size past the end of the file) one error record for the rest of the shard.\n"
 	       "Output: a `header` record (the settings), one `image` record {id, path, label,\n"
 	       "preset, source_size, tensor} or `error` record per input, in input order, and\n"
 	       "a `stats` record. An id is the path relative to its directory argument, or the\n"
@@ -87,6 +96,8 @@ DIAG_NORETURN static void usage(void)
 	       "                        at least 2x the resize target, fast IDCT, plain upsampling\n"
 	       "      --full-decode     decode whole JPEGs instead of the window the crop needs\n"
 	       "                        (same output, slower: a check of the window decode)\n"
+	       "      --border B        cut B pixels off each edge first, as PIL's img.crop((B, B,\n"
+	       "                        w - B, h - B)) (ObjectNet's evaluation: 2); not with --fast\n"
 	       "      --max-pixels N    refuse images with more pixels (default %llu, PIL's\n"
 	       "                        decompression-bomb error limit), and files over 8 bytes\n"
 	       "                        per such pixel unread\n"
@@ -120,6 +131,7 @@ DIAG_NORETURN static void usage(void)
 	       "  imgdecode --preset imagenet --index-folders imagenetv2-matched-frequency/ > v2.mp\n"
 	       "  imgdecode --shard 0/2 images/ > a.mp & imgdecode --shard 1/2 images/ > b.mp\n"
 	       "  imgdecode --preset imagenet -j 2 shards/part-0.tar shards/part-1.tar > val.mp\n"
+	       "  imgdecode --preset imagenet -j 2 'shards/part-{0000..0146}.tar' > val.mp\n"
 	       "  imgdecode --dtype float32 --preset imagenet x.jpg | recview --npy out/\n"
 	       "\n"
 	       "Exit status: 0 all decoded, 1 some inputs failed (error records written),\n"
@@ -128,9 +140,50 @@ DIAG_NORETURN static void usage(void)
 	exit(EXIT_OK);
 }
 
+/* Inputs that name nothing on disk and hold a '{' are brace patterns
+ * (brace.h): each is replaced by the names it expands to, which are then
+ * ordinary inputs (a missing one gives its usual error record). */
+static void expand_patterns(options_t *o)
+{
+	int any = 0;
+	for (int i = 0; i < o->ninputs && !any; i++)
+		any = strchr(o->inputs[i], '{') != NULL;
+	if (!any)
+		return;
+	size_t n = 0, cap = (size_t)o->ninputs;
+	char **v = malloc(cap * sizeof *v);
+	if (!v)
+		diag_fatal("out of memory");
+	for (int i = 0; i < o->ninputs; i++) {
+		const char *a = o->inputs[i];
+		struct stat st;
+		brace_list_t l = {0};
+		char err[200];
+		if (strchr(a, '{') && stat(a, &st) != 0) {
+			if (brace_expand(a, MAX_PATTERN_NAMES, &l, err, sizeof err) != 0)
+				diag_usage("'%s': bad brace pattern: %s", a, err);
+		} else if (!(l.v = malloc(sizeof *l.v)) || !(l.v[l.n++] = strdup(a))) {
+			diag_fatal("out of memory");
+		}
+		if (l.n > (size_t)INT_MAX - n)
+			diag_usage("too many inputs after brace expansion");
+		if (n + l.n > cap) {
+			cap = 2 * (n + l.n);
+			if (!(v = realloc(v, cap * sizeof *v)))
+				diag_fatal("out of memory");
+		}
+		memcpy(v + n, l.v, l.n * sizeof *v);
+		n += l.n;
+		free(l.v); /* the names now belong to v */
+	}
+	o->inputs = v;
+	o->ninputs = (int)n;
+	o->inputs_owned = 1;
+}
+
 static void parse_args(int argc, char **argv, options_t *o)
 {
-	enum { O_RESIZE = 256, O_CROP, O_FILTER, O_MEAN, O_STD, O_FAST, O_FULL, O_MAXPX, O_SHARD, O_STRICT, O_INDEXDIR };
+	enum { O_RESIZE = 256, O_CROP, O_FILTER, O_MEAN, O_STD, O_FAST, O_FULL, O_MAXPX, O_SHARD, O_STRICT, O_INDEXDIR, O_BORDER };
 	static const struct option longopts[] = {
 		{"preset", required_argument, NULL, 'p'},   {"dtype", required_argument, NULL, 't'},
 		{"resize", required_argument, NULL, O_RESIZE}, {"crop", required_argument, NULL, O_CROP},
@@ -140,7 +193,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		{"labels", required_argument, NULL, 'l'},     {"wnids", required_argument, NULL, 'w'},
 		{"jobs", required_argument, NULL, 'j'},       {"shard", required_argument, NULL, O_SHARD},
 		{"strict", no_argument, NULL, O_STRICT},      {"help", no_argument, NULL, 'h'},
-		{"index-folders", no_argument, NULL, O_INDEXDIR},
+		{"index-folders", no_argument, NULL, O_INDEXDIR}, {"border", required_argument, NULL, O_BORDER},
 		{NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	const char *preset = "clip", *dtype = "uint8", *filter = NULL, *mean = NULL, *std = NULL;
@@ -164,6 +217,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case 'l': o->labels_path = optarg; break;
 		case 'w': o->wnids_path = optarg; break;
 		case O_INDEXDIR: o->index_folders = 1; break;
+		case O_BORDER: o->ip.border = (int)opt_parse_long("--border", optarg, 0, 1 << 20); break;
 		case 'j': o->jobs = (int)opt_parse_long("--jobs", optarg, 1, MAX_JOBS); break;
 		case O_SHARD: {
 			char *slash = strchr(optarg, '/');
@@ -201,8 +255,11 @@ static void parse_args(int argc, char **argv, options_t *o)
 	for (int i = 0; i < 3; i++)
 		if (o->ip.std[i] == 0.0f)
 			diag_usage("--std: values must not be zero");
+	if (o->ip.border && o->ip.fast)
+		diag_usage("--border and --fast: not together (the DCT-scaled decode has no whole-pixel border)");
 	o->inputs = argv + optind;
 	o->ninputs = argc - optind;
+	expand_patterns(o);
 }
 
 /* ---- labels: a small string -> int hash table ---- */
@@ -997,13 +1054,14 @@ static void pack_floats(msgpack_packer *pk, const char *key, const float *v, int
 
 static void write_header(rec_writer_t *w, const options_t *o, int argc, char **argv)
 {
-	rec_write_header_begin(w, argc, argv, 13);
+	rec_write_header_begin(w, argc, argv, 14);
 	msgpack_packer *pk = rec_writer_pk(w);
 	pk_kv_str(pk, "preset", o->ip.preset);
 	pk_kv_str(pk, "dtype", o->dtype_name);
 	pk_kv_int(pk, "resize", o->ip.resize);
 	pk_kv_int(pk, "crop", o->ip.crop);
 	pk_kv_str(pk, "filter", img_filter_name(o->ip.filter));
+	pk_kv_int(pk, "border", o->ip.border);
 	pack_floats(pk, "mean", o->ip.mean, 3);
 	pack_floats(pk, "std", o->ip.std, 3);
 	pk_kv_str(pk, "rgb_convert", o->ip.rgb_first ? "on-load" : "after-resize");
@@ -1069,6 +1127,10 @@ int main(int argc, char **argv)
 	rec_writer_close(w);
 
 	source_free(&src);
+	for (int i = 0; o.inputs_owned && i < o.ninputs; i++)
+		free(o.inputs[i]);
+	if (o.inputs_owned)
+		free(o.inputs);
 	table_free(&lb.labels);
 	table_free(&lb.wnids);
 	return n.failed ? EXIT_SOME_FAILED : EXIT_OK;

@@ -21,8 +21,12 @@
  * --subset FILE restricts the softmax to listed classes (ImageNet-A/-R use
  * 200 of 1000): the tensor is then [S] in the file's order and an "index"
  * list maps each position back to its class index; labels stay in full
- * class numbering. --raw writes cosines (or logits) instead of
- * probabilities and marks the record "raw": true.
+ * class numbering. --groups FILE pools classes into groups (ObjectNet:
+ * each of its classes is one or more ImageNet classes): softmax over every
+ * listed class, then a group's score is its best member's probability, so
+ * the top group holds the top class (ObjectNet's scoring); the tensor is [G]
+ * and "index" gives each group's number. --raw writes cosines (or logits)
+ * instead of probabilities and marks the record "raw": true.
  *
  * Failures per record (error record + stderr line, exit 1 at the end): an
  * embedding whose width is not the table's, NaN/Inf inputs (counted and
@@ -33,6 +37,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +56,7 @@ enum {
 typedef struct {
 	const char *classes_path;
 	const char *subset_path;
+	const char *groups_path;
 	int raw;
 	char **inputs;
 	int ninputs;
@@ -61,7 +67,11 @@ typedef struct {
 	int from_option;     /* the current table came from --classes */
 	int noted_replace;   /* said once that a stream table replaced --classes */
 	char default_path[4096];
-	int64_t *subset, nsubset;
+	int64_t *subset, nsubset; /* the classes scored (--subset, or every class of --groups) */
+	const char *subset_src;   /* the file they came from */
+	int64_t *slot, ngroups;   /* --groups: subset[i] belongs to group number group[slot[i]] */
+	int64_t *group;
+	float *pooled;            /* [ngroups] */
 	float *buf, *out;    /* [max(K, D)] scratch */
 	size_t bufcap;
 	int nfailed, nnonfinite, fail_lines;
@@ -79,12 +89,16 @@ DIAG_NORETURN static void usage(void)
 	       "  -c, --classes FILE    the class table: a stream holding a classes record\n"
 	       "                        (txtembed-load, txtencode). Default: a classes record\n"
 	       "                        earlier in the input, else the default table (made by\n"
-	       "                        'make weights && txtencode > PATH') at\n"
+	       "                        'make classes') at\n"
 	       "                        $RNENC_WEIGHTS/classes-clip-rn50.mp or\n"
 	       "                        ${XDG_CACHE_HOME:-~/.cache}/rnencode/weights/classes-clip-rn50.mp\n"
 	       "  -s, --subset FILE     softmax over these classes only (one index per line, '#'\n"
 	       "                        comments): output tensor [S] in the file's order plus an\n"
 	       "                        \"index\" list giving each position's class index\n"
+	       "  -g, --groups FILE     score groups of classes: lines CLASS GROUP (two indices);\n"
+	       "                        softmax over every listed class, a group scores its best\n"
+	       "                        member's probability (the top group holds the top class:\n"
+	       "                        ObjectNet's scoring); tensor [G], \"index\" = group numbers\n"
 	       "      --raw             keep cosines (embeddings) or logits: no softmax; records\n"
 	       "                        carry \"raw\": true (for multi-label or custom use)\n"
 	       "  -h, --help            this help\n"
@@ -97,6 +111,7 @@ DIAG_NORETURN static void usage(void)
 	       "  imgdecode imgs/ | rnencode --fp16 | zscore | topk\n"
 	       "  zscore --classes classes.mp emb.mp > scores.mp\n"
 	       "  zscore --subset imagenet-r-200.txt < emb.mp | errstats\n"
+	       "  zscore --groups objectnet-groups.tsv < emb.mp | errstats\n"
 	       "  cat classes.mp emb.mp | zscore --raw | recview\n"
 	       "\n"
 	       "Exit status: 0 ok; 1 some records failed (width mismatch, NaN/Inf, zero vector:\n"
@@ -109,20 +124,24 @@ static void parse_args(int argc, char **argv, options_t *o)
 {
 	static const struct option longopts[] = {{"classes", required_argument, NULL, 'c'},
 						 {"subset", required_argument, NULL, 's'},
+						 {"groups", required_argument, NULL, 'g'},
 						 {"raw", no_argument, NULL, 'r'},
 						 {"help", no_argument, NULL, 'h'},
 						 {NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	int c;
-	while ((c = getopt_long(argc, argv, "c:s:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:s:g:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->classes_path = optarg; break;
 		case 's': o->subset_path = optarg; break;
+		case 'g': o->groups_path = optarg; break;
 		case 'r': o->raw = 1; break;
 		case 'h': usage();
 		default: diag_usage("unknown option");
 		}
 	}
+	if (o->subset_path && o->groups_path)
+		diag_usage("--subset and --groups: one or the other (groups name their classes)");
 	o->inputs = argv + optind;
 	o->ninputs = argc - optind;
 }
@@ -141,12 +160,37 @@ static void ensure_buf(state_t *s, int64_t n)
 }
 
 /* A subset index beyond the table is a configuration error, not a record's. */
-static void check_subset(const state_t *s, const options_t *o, int64_t k, const char *what)
+static void check_subset(const state_t *s, int64_t k, const char *what)
 {
 	for (int64_t i = 0; i < s->nsubset; i++)
 		if (s->subset[i] >= k)
-			diag_fatal("%s: class %lld is out of range: the %s has %lld classes", o->subset_path,
+			diag_fatal("%s: class %lld is out of range: the %s has %lld classes", s->subset_src,
 				   (long long)s->subset[i], what, (long long)k);
+}
+
+/* --groups: the classes become the subset; groups numbered in order of first
+ * appearance (slot), each keeping its number from the file. */
+static void load_groups(state_t *s, const char *path)
+{
+	char err[512];
+	int64_t *g;
+	if (index_groups_load(path, INT32_MAX, &s->subset, &g, &s->nsubset, err, sizeof err) != 0)
+		diag_fatal("--groups: %s", err);
+	s->slot = malloc((size_t)s->nsubset * sizeof *s->slot);
+	s->group = malloc((size_t)s->nsubset * sizeof *s->group);
+	s->pooled = malloc((size_t)s->nsubset * sizeof *s->pooled);
+	if (!s->slot || !s->group || !s->pooled)
+		diag_fatal("out of memory");
+	for (int64_t i = 0; i < s->nsubset; i++) {
+		int64_t j = 0;
+		while (j < s->ngroups && s->group[j] != g[i])
+			j++;
+		if (j == s->ngroups)
+			s->group[s->ngroups++] = g[i];
+		s->slot[i] = j;
+	}
+	free(g);
+	s->subset_src = path;
 }
 
 static void fail_record(state_t *s, rec_writer_t *w, const record_t *rec, const char *msg)
@@ -176,6 +220,17 @@ static void write_scores(state_t *s, const options_t *o, rec_writer_t *w, const 
 		sel[i] = vals[s->nsubset ? s->subset[i] : i];
 	if (!o->raw)
 		vec_softmax(sel, sel, m);
+	const int64_t *labels = s->subset;
+	if (s->ngroups) { /* each group: its best member */
+		for (int64_t j = 0; j < s->ngroups; j++)
+			s->pooled[j] = -INFINITY;
+		for (int64_t i = 0; i < m; i++)
+			if (sel[i] > s->pooled[s->slot[i]])
+				s->pooled[s->slot[i]] = sel[i];
+		sel = s->pooled;
+		m = s->ngroups;
+		labels = s->group;
+	}
 	msgpack_packer *pk = rec_writer_pk(w);
 	uint32_t nkeys = 2 + (s->nsubset ? 1 : 0) + (o->raw ? 1 : 0) + rec_count_keys_except(rec, skip);
 	msgpack_pack_map(pk, nkeys);
@@ -185,7 +240,7 @@ static void write_scores(state_t *s, const options_t *o, rec_writer_t *w, const 
 		pk_str(pk, "index");
 		msgpack_pack_array(pk, (size_t)m);
 		for (int64_t i = 0; i < m; i++)
-			msgpack_pack_int64(pk, s->subset[i]);
+			msgpack_pack_int64(pk, labels[i]);
 	}
 	if (o->raw)
 		pk_kv_bool(pk, "raw", 1);
@@ -232,13 +287,13 @@ static void need_classes(state_t *s, const options_t *o, rec_writer_t *w)
 	rec_writer_flush(w);
 	if (access(s->default_path, F_OK) != 0)
 		diag_fatal("no class table: give --classes FILE, put a classes record before the embeddings, "
-			   "or make the default one: make weights && txtencode > %s",
+			   "or make the default one, %s, with: make classes",
 			   s->default_path);
 	char err[512];
 	if (classes_load_path(s->default_path, &s->classes, err, sizeof err) != 0)
 		diag_fatal("default class table: %s", err);
 	if (s->nsubset)
-		check_subset(s, o, s->classes.k, "class table");
+		check_subset(s, s->classes.k, "class table");
 }
 
 static void score_embedding(state_t *s, const options_t *o, rec_writer_t *w, const record_t *rec)
@@ -275,7 +330,7 @@ static void score_logits(state_t *s, const options_t *o, rec_writer_t *w, const 
 	if (n < 0)
 		return;
 	if (s->nsubset)
-		check_subset(s, o, n, "logits vector");
+		check_subset(s, n, "logits vector");
 	write_scores(s, o, w, rec, s->buf, n);
 }
 
@@ -298,13 +353,13 @@ static void take_stream_classes(state_t *s, const options_t *o, const record_t *
 	s->classes = c;
 	s->from_option = 0;
 	if (s->nsubset)
-		check_subset(s, o, c.k, "class table");
+		check_subset(s, c.k, "class table");
 }
 
 static void write_header(rec_writer_t *w, int argc, char **argv, const options_t *o, const state_t *s)
 {
 	const classes_t *c = &s->classes;
-	uint32_t extra = 2 + (o->subset_path ? 1 : 0) + (c->k ? 3 : 0) + (c->k && c->names ? 1 : 0);
+	uint32_t extra = 2 + (o->subset_path ? 1 : 0) + (o->groups_path ? 1 : 0) + (c->k ? 3 : 0) + (c->k && c->names ? 1 : 0);
 	rec_write_header_begin(w, argc, argv, extra);
 	msgpack_packer *pk = rec_writer_pk(w);
 	pk_kv_str(pk, "classes", c->k ? c->source : NULL);
@@ -315,6 +370,8 @@ static void write_header(rec_writer_t *w, int argc, char **argv, const options_t
 	pk_kv_bool(pk, "raw", o->raw);
 	if (o->subset_path)
 		pk_kv_str(pk, "subset", o->subset_path);
+	if (o->groups_path)
+		pk_kv_str(pk, "groups", o->groups_path);
 	if (c->k) {
 		pk_kv_double(pk, "logit_scale", c->logit_scale);
 		pk_kv_str(pk, "classes_model", c->model);
@@ -349,9 +406,12 @@ int main(int argc, char **argv)
 	if (o.subset_path) {
 		if (index_list_load(o.subset_path, INT32_MAX, &s.subset, &s.nsubset, err, sizeof err) != 0)
 			diag_fatal("--subset: %s", err);
-		if (s.classes.k)
-			check_subset(&s, &o, s.classes.k, "class table");
+		s.subset_src = o.subset_path;
 	}
+	if (o.groups_path)
+		load_groups(&s, o.groups_path);
+	if (s.nsubset && s.classes.k)
+		check_subset(&s, s.classes.k, "class table");
 
 	rec_writer_t *w = rec_writer_stdout(0);
 	write_header(w, argc, argv, &o, &s);
@@ -384,6 +444,9 @@ int main(int argc, char **argv)
 		diag_msg("%d of %lld records failed", s.nfailed, s.nscored + s.nfailed);
 	classes_free(&s.classes);
 	free(s.subset);
+	free(s.slot);
+	free(s.group);
+	free(s.pooled);
 	free(s.buf);
 	free(s.out);
 	return s.nfailed ? EXIT_SOME_FAILED : EXIT_OK;

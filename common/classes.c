@@ -338,6 +338,8 @@ typedef struct {
 	int64_t limit;
 	int64_t *v;
 	int64_t n, cap;
+	int64_t *g; /* groups, when the lines are CLASS GROUP pairs; else NULL */
+	int pairs;
 } index_ctx_t;
 
 static int index_line(void *vctx, long lineno, char *line, char *err, size_t cap)
@@ -353,11 +355,23 @@ static int index_line(void *vctx, long lineno, char *line, char *err, size_t cap
 		return 0;
 	char *end;
 	errno = 0;
-	long long v = strtoll(p, &end, 10);
+	long long v = strtoll(p, &end, 10), g = 0;
+	int ok = !errno && end > p && v >= 0;
+	if (ok && c->pairs) { /* CLASS, blanks, GROUP */
+		char *q = end;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		ok = q > end && *q;
+		if (ok) {
+			g = strtoll(q, &end, 10);
+			ok = !errno && end > q && g >= 0;
+		}
+	}
 	while (*end == ' ' || *end == '\t')
 		end++;
-	if (errno || end == p || *end || v < 0) {
-		snprintf(err, cap, "%s: line %ld: '%s' is not a class index", c->path, lineno, p);
+	if (!ok || *end) {
+		snprintf(err, cap, "%s: line %ld: '%s' is not %s", c->path, lineno, p,
+			 c->pairs ? "CLASS GROUP (two class indices)" : "a class index");
 		return -1;
 	}
 	if (v >= c->limit) {
@@ -368,9 +382,11 @@ static int index_line(void *vctx, long lineno, char *line, char *err, size_t cap
 	if (c->n == c->cap) {
 		c->cap = c->cap ? 2 * c->cap : 256;
 		c->v = realloc(c->v, (size_t)c->cap * sizeof *c->v);
-		if (!c->v)
+		if (!c->v || (c->pairs && !(c->g = realloc(c->g, (size_t)c->cap * sizeof *c->g))))
 			diag_fatal("out of memory");
 	}
+	if (c->pairs)
+		c->g[c->n] = g;
 	c->v[c->n++] = v;
 	return 0;
 }
@@ -381,9 +397,35 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+static int index_load(index_ctx_t *cp, char *err, size_t cap);
+
 int index_list_load(const char *path, int64_t limit, int64_t **idx, int64_t *n, char *err, size_t cap)
 {
-	index_ctx_t c = {path, limit, NULL, 0, 0};
+	index_ctx_t c = {.path = path, .limit = limit};
+	if (index_load(&c, err, cap) != 0)
+		return -1;
+	*idx = c.v;
+	*n = c.n;
+	return 0;
+}
+
+int index_groups_load(const char *path, int64_t limit, int64_t **idx, int64_t **group, int64_t *n, char *err,
+		      size_t cap)
+{
+	index_ctx_t c = {.path = path, .limit = limit, .pairs = 1};
+	if (index_load(&c, err, cap) != 0)
+		return -1;
+	*idx = c.v;
+	*group = c.g;
+	*n = c.n;
+	return 0;
+}
+
+/* Read the lines, then refuse an empty list or a class listed twice. */
+static int index_load(index_ctx_t *cp, char *err, size_t cap)
+{
+	index_ctx_t c = *cp;
+	const char *path = c.path;
 	int rc = for_each_line(path, index_line, &c, err, cap);
 	if (rc == 0 && c.n == 0) {
 		snprintf(err, cap, "%s: no class indices in the file", path);
@@ -404,9 +446,9 @@ int index_list_load(const char *path, int64_t limit, int64_t **idx, int64_t *n, 
 	}
 	if (rc != 0) {
 		free(c.v);
+		free(c.g);
 		return -1;
 	}
-	*idx = c.v;
-	*n = c.n;
+	*cp = c;
 	return 0;
 }

@@ -13,6 +13,9 @@
  * newline is fine; an empty line is an error (it would shift every index).
  * Class-index lists (zscore --subset): one decimal index per line, blank
  * lines and '#' comments ignored, no duplicates.
+ * Class groups (zscore --groups): the same, with a second number on each
+ * line after spaces or a tab: CLASS GROUP, GROUP any non-negative integer
+ * (ObjectNet's files name a group by its first ImageNet class).
  */
 #ifndef COMMON_CLASSES_H
 #define COMMON_CLASSES_H
@@ -65,5 +68,8 @@ void names_free(char **names, int64_t n);
 
 /* Class indices from a file (format above); each must be < limit. */
 int index_list_load(const char *path, int64_t limit, int64_t **idx, int64_t *n, char *err, size_t cap);
+/* Class groups from a file (format above): *idx[i] and *group[i], i < n. */
+int index_groups_load(const char *path, int64_t limit, int64_t **idx, int64_t **group, int64_t *n, char *err,
+		      size_t cap);
 
 #endif

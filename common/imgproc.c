@@ -415,6 +415,16 @@ static int check_size(const img_params_t *p, int w, int h, img_result_t *r)
 	return 0;
 }
 
+/* The size left after --border; fails when nothing is. */
+static int border_size(const img_params_t *p, int w, int h, int *cw, int *ch, img_result_t *r)
+{
+	*cw = w - 2 * p->border;
+	*ch = h - 2 * p->border;
+	if (*cw < 1 || *ch < 1)
+		return fail(r, "image too small for a %d-pixel border: %dx%d", p->border, w, h);
+	return 0;
+}
+
 /* Final size checks once the resize target is known. */
 static int target_size(const img_params_t *p, int w, int h, int *nw, int *nh, img_result_t *r)
 {
@@ -437,27 +447,34 @@ static int process_jpeg(img_ctx_t *c, const img_params_t *p, const uint8_t *data
 		return fail(r, "%s", img_jpeg_error(c->jpeg));
 	r->src_w = info.width;
 	r->src_h = info.height;
-	int nw, nh;
-	if (check_size(p, info.width, info.height, r) != 0 || target_size(p, info.width, info.height, &nw, &nh, r) != 0) {
+	int nw, nh, cw, ch; /* cw x ch: what the border leaves */
+	if (check_size(p, info.width, info.height, r) != 0 || border_size(p, info.width, info.height, &cw, &ch, r) != 0 ||
+	    target_size(p, cw, ch, &nw, &nh, r) != 0) {
 		img_jpeg_abort(c->jpeg);
 		return -1;
 	}
 	img_jpeg_opts_t o = {.denom = 1, .fast = p->fast, .full = p->full_decode};
-	if (p->fast && p->resize > 0)
+	if (p->fast && p->resize > 0 && p->border == 0)
 		o.denom = draft_denom(info.width, info.height, nw, nh);
 	int sw, sh;
 	img_jpeg_scaled_size(&info, o.denom, &sw, &sh);
+	sw -= 2 * p->border; /* denom is 1 with a border */
+	sh -= 2 * p->border;
 	/* Pillow's draft box: (0, 0, w / scale, h / scale), as floats */
-	float ew = (float)((double)info.width / o.denom), eh = (float)((double)info.height / o.denom);
+	float ew = (float)((double)cw / o.denom), eh = (float)((double)ch / o.denom);
 	geom_t g;
 	geometry(p, nw, nh, &g);
 	if (plan_axes(c, p, &g, sw, sh, ew, eh, r) != 0) {
 		img_jpeg_abort(c->jpeg);
 		return -1;
 	}
+	/* the plan counts from the border's corner, the decoder from the image's */
+	const int b = p->border;
 	img_view_t src;
-	if (img_jpeg_decode(c->jpeg, &o, c->ax.src_lo, c->ay.src_lo, c->ax.src_hi, c->ay.src_hi, &src) != 0)
+	if (img_jpeg_decode(c->jpeg, &o, c->ax.src_lo + b, c->ay.src_lo + b, c->ax.src_hi + b, c->ay.src_hi + b, &src) != 0)
 		return fail(r, "%s", img_jpeg_error(c->jpeg));
+	src.x0 -= b;
+	src.y0 -= b;
 	int nwarn;
 	const char *warn = img_jpeg_warning(c->jpeg, &nwarn);
 	if (nwarn > 0)
@@ -483,14 +500,20 @@ static int process_png(img_ctx_t *c, const img_params_t *p, const uint8_t *data,
 	char err[256];
 	if (img_png_decode(data, len, p->max_pixels, &c->png, &c->png_cap, &png, err, sizeof err) != 0)
 		return fail(r, "%s", err);
-	const int w = png.width, h = png.height;
-	r->src_w = w;
-	r->src_h = h;
+	r->src_w = png.width;
+	r->src_h = png.height;
 	if (png.nwarnings > 0)
 		add_warning(r, "libpng warning: %s%s", png.warning, png.nwarnings > 1 ? " (and more)" : "");
-	int nw, nh;
-	if (check_size(p, w, h, r) != 0 || target_size(p, w, h, &nw, &nh, r) != 0)
+	int nw, nh, w, h;
+	if (check_size(p, png.width, png.height, r) != 0 || border_size(p, png.width, png.height, &w, &h, r) != 0 ||
+	    target_size(p, w, h, &nw, &nh, r) != 0)
 		return -1;
+	if (p->border) { /* keep the inner w x h, rows packed in place (each moves towards the front) */
+		const size_t row = (size_t)w * (size_t)png.bpp, full = (size_t)png.width * (size_t)png.bpp;
+		for (int y = 0; y < h; y++)
+			memmove(png.pixels + (size_t)y * row,
+				png.pixels + (size_t)(y + p->border) * full + (size_t)p->border * (size_t)png.bpp, row);
+	}
 	geom_t g;
 	geometry(p, nw, nh, &g);
 	if (plan_axes(c, p, &g, w, h, (float)w, (float)h, r) != 0)

@@ -45,6 +45,8 @@ typedef struct {
 	int fast;           /* see above */
 	int full_decode;    /* decode whole JPEGs (for checking the window decode) */
 	unsigned long long max_pixels; /* refuse larger images */
+	int border;         /* pixels cut off each edge before anything else, as PIL's
+			       img.crop((b, b, w - b, h - b)) (ObjectNet's frame); not with fast */
 } img_params_t;
 
 /* Fill p with a preset: "imagenet", "imagenet-v2", "clip". Returns 0, or -1

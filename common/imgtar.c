@@ -25,10 +25,27 @@
  *   345  prefix[155]   ustar only: the name's leading directories (full name
  *                      is prefix "/" name when the prefix is not empty)
  *   500  padding[12]
- * Extended headers ('x', 'g', 'L', 'K') are not interpreted: their data is
- * skipped and the member they describe is refused with a clear problem, so a
- * long name is never silently cut (WebDataset keys are short; Python's
- * tarfile writes no pax header for short ASCII names).
+ * Extended headers: a header block with typeflag 'x', 'g', 'L' or 'K' (its
+ * name, e.g. "././@PaxHeader" or "././@LongLink", is not used), whose data
+ * (size field bytes, padded to 512) says more about the next member:
+ *   'x' pax extended header (POSIX; Python's tarfile writes one for names
+ *       over 100 bytes or not ASCII): records "LEN KEY=VALUE\n" back to back,
+ *       LEN the decimal length of the whole record (LEN's digits, the space,
+ *       KEY=VALUE and the newline). Used: "path" (the next member's name,
+ *       ahead of the ustar name and prefix) and "size" (decimal, ahead of the
+ *       size field, which then may be 0); other keys are ignored, a later
+ *       record wins over an earlier one.
+ *   'g' pax global header: ignored (its data skipped).
+ *   'L' GNU long name: the data is the next member's name, NUL-terminated
+ *       (and NUL-padded); 'K' GNU long link name: ignored.
+ * A malformed 'x' record (LEN not decimal, too short or past the data, no
+ * '=', no closing newline, a NUL in the path), an empty or over-long name,
+ * or 'x'/'L' data over EXT_MAX bytes (not read, skipped) makes the member
+ * they describe refused (problem set; named by the long name if one was read,
+ * else by its ustar name); a "size" value that is not a decimal number
+ * below 2^59 is a broken structure, since where the next header starts is
+ * then unknown. Long names get the same checks as short ones (absolute or
+ * '..' refused).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "imgtar.h"
@@ -39,7 +56,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-enum { TAR_BLOCK = 512 };
+#include "diag.h"
+
+enum {
+	TAR_BLOCK = 512,
+	EXT_MAX = 1 << 20 /* 'x'/'L' data read at most: far more than any name needs */
+};
 
 struct img_tar {
 	FILE *f;
@@ -47,10 +69,15 @@ struct img_tar {
 	uint64_t file_size; /* UINT64_MAX when unknown (a pipe) */
 	uint64_t max_member;
 	uint64_t left, pad; /* of the current member */
-	char ext_flag;      /* typeflag of an extension header for the next member, or 0 */
+	/* what extended headers said about the next member */
+	char long_name[IMG_TAR_NAME_MAX]; /* "" if none */
+	int has_size;
+	uint64_t ext_size;
+	char ext_problem[160]; /* "" if none */
 	char error[300];
 };
 
+static int tar_fail(img_tar_t *t, const char *fmt, ...) DIAG_PRINTF(2, 3);
 static int tar_fail(img_tar_t *t, const char *fmt, ...)
 {
 	va_list ap;
@@ -156,6 +183,100 @@ static int unsafe_name(const char *s)
 	return 0;
 }
 
+static void ext_refuse(img_tar_t *t, const char *fmt, ...) DIAG_PRINTF(2, 3);
+/* The next member is refused; the first reason is kept. */
+static void ext_refuse(img_tar_t *t, const char *fmt, ...)
+{
+	if (t->ext_problem[0])
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(t->ext_problem, sizeof t->ext_problem, fmt, ap);
+	va_end(ap);
+}
+
+static void set_long_name(img_tar_t *t, const char *v, size_t n, const char *what)
+{
+	if (n == 0)
+		ext_refuse(t, "empty name in a %s", what);
+	else if (n >= IMG_TAR_NAME_MAX)
+		ext_refuse(t, "name of %zu bytes in a %s (limit %d)", n, what, IMG_TAR_NAME_MAX - 1);
+	else if (memchr(v, 0, n))
+		ext_refuse(t, "NUL byte in the name in a %s", what);
+	else {
+		memcpy(t->long_name, v, n);
+		t->long_name[n] = 0;
+	}
+}
+
+/* The records of a pax 'x' header's data d[0..n) (layout at the top): 0, or
+ * -1 when a "size" value is unusable (the structure is then lost). */
+static int parse_pax(img_tar_t *t, const char *d, size_t n, uint64_t at)
+{
+	for (size_t i = 0; i < n;) {
+		size_t len = 0, j = i;
+		for (; j < n && d[j] >= '0' && d[j] <= '9' && len <= n; j++)
+			len = len * 10 + (size_t)(d[j] - '0');
+		/* the shortest record is "LEN k=\n" */
+		if (j == i || j == n || d[j] != ' ' || len > n - i || len < j - i + 4) {
+			ext_refuse(t, "malformed pax record at byte %zu of the extended header at byte %llu", i,
+				   (unsigned long long)at);
+			return 0;
+		}
+		const char *kv = d + j + 1, *end = d + i + len - 1; /* end: the record's newline */
+		const char *eq = memchr(kv, '=', (size_t)(end - kv));
+		if (*end != '\n' || !eq || eq == kv) {
+			ext_refuse(t, "malformed pax record at byte %zu of the extended header at byte %llu (%s)", i,
+				   (unsigned long long)at, *end != '\n' ? "no newline at its end" : "no KEY=");
+			return 0;
+		}
+		size_t kn = (size_t)(eq - kv), vn = (size_t)(end - eq - 1);
+		if (kn == 4 && memcmp(kv, "path", 4) == 0) {
+			set_long_name(t, eq + 1, vn, "pax header");
+		} else if (kn == 4 && memcmp(kv, "size", 4) == 0) {
+			uint64_t v = 0;
+			size_t k = 0;
+			for (; k < vn && eq[1 + k] >= '0' && eq[1 + k] <= '9' && !(v >> 59); k++)
+				v = v * 10 + (uint64_t)(eq[1 + k] - '0');
+			if (k == 0 || k < vn)
+				return tar_fail(t, "pax header at byte %llu: size '%.*s' is not a decimal number below 2^59",
+						(unsigned long long)at, vn > 40 ? 40 : (int)vn, eq + 1);
+			t->has_size = 1;
+			t->ext_size = v;
+		}
+		i += len;
+	}
+	return 0;
+}
+
+/* An 'x' or 'L' header's data (size bytes, the header at byte at): read and
+ * applied to the next member, or refused when over EXT_MAX (then skipped).
+ * 0, or -1 broken. */
+static int read_ext(img_tar_t *t, char flag, uint64_t size, uint64_t at)
+{
+	const char *what = flag == 'x' ? "pax header" : "GNU long name header";
+	if (size > EXT_MAX) {
+		ext_refuse(t, "%s of %llu bytes at byte %llu (limit %d): not read", what, (unsigned long long)size,
+			   (unsigned long long)at, EXT_MAX);
+		t->left = size; /* skipped by the next img_tar_skip */
+		return 0;
+	}
+	char *d = malloc(size ? (size_t)size : 1);
+	if (!d)
+		return tar_fail(t, "out of memory for a %s of %llu bytes", what, (unsigned long long)size);
+	size_t k = read_bytes(t, d, (size_t)size);
+	int r = 0;
+	if (k < size)
+		r = tar_fail(t, "truncated %s data at byte %llu (%zu of %llu bytes)", what, (unsigned long long)at, k,
+			     (unsigned long long)size);
+	else if (flag == 'x')
+		r = parse_pax(t, d, (size_t)size, at);
+	else
+		set_long_name(t, d, strnlen(d, (size_t)size), what);
+	free(d);
+	return r;
+}
+
 int img_tar_next(img_tar_t *t, img_tar_member_t *m)
 {
 	memset(m, 0, sizeof *m);
@@ -185,12 +306,17 @@ int img_tar_next(img_tar_t *t, img_tar_member_t *m)
 		uint64_t size;
 		if (parse_size(h + 124, &size) != 0)
 			return tar_fail(t, "bad size field at byte %llu", (unsigned long long)at);
-		t->left = size;
-		t->pad = (TAR_BLOCK - size % TAR_BLOCK) % TAR_BLOCK;
 		char flag = (char)h[156];
 		if (flag == 'x' || flag == 'g' || flag == 'L' || flag == 'K') {
-			t->ext_flag = flag;
-			continue; /* its data is skipped at the top of the loop */
+			if (t->file_size != UINT64_MAX && size > t->file_size - t->pos)
+				return tar_fail(t, "extended header at byte %llu claims %llu bytes, only %llu left in the file",
+						(unsigned long long)at, (unsigned long long)size,
+						(unsigned long long)(t->file_size - t->pos));
+			t->pad = (TAR_BLOCK - size % TAR_BLOCK) % TAR_BLOCK;
+			t->left = flag == 'g' || flag == 'K' ? size : 0; /* ignored: skipped at the top of the loop */
+			if ((flag == 'x' || flag == 'L') && read_ext(t, flag, size, at) != 0)
+				return -1;
+			continue;
 		}
 		size_t nl = strnlen((const char *)h, 100), pl = 0;
 		if (memcmp(h + 257, "ustar\0", 6) == 0)
@@ -202,18 +328,21 @@ int img_tar_next(img_tar_t *t, img_tar_member_t *m)
 		}
 		memcpy(m->name + pl, h, nl);
 		m->name[pl + nl] = 0;
+		if (t->long_name[0])
+			memcpy(m->name, t->long_name, strlen(t->long_name) + 1);
+		if (t->has_size)
+			size = t->ext_size;
 		if (t->file_size != UINT64_MAX && size > t->file_size - t->pos)
-			return tar_fail(t, "member '%s' at byte %llu claims %llu bytes, only %llu left in the file",
+			return tar_fail(t, "member '%.200s' at byte %llu claims %llu bytes, only %llu left in the file",
 					m->name, (unsigned long long)at, (unsigned long long)size,
 					(unsigned long long)(t->file_size - t->pos));
+		t->left = size;
+		t->pad = (TAR_BLOCK - size % TAR_BLOCK) % TAR_BLOCK;
 		m->size = size;
 		m->typeflag = flag;
 		m->offset = at;
-		if (t->ext_flag) {
-			snprintf(m->problem, sizeof m->problem,
-				 "described by a pax/GNU extended header (typeflag '%c'), which this reader does not read",
-				 t->ext_flag);
-			t->ext_flag = 0;
+		if (t->ext_problem[0]) {
+			snprintf(m->problem, sizeof m->problem, "%s", t->ext_problem);
 		} else if (flag != '0' && flag != 0 && flag != '5' && flag != '7') {
 			snprintf(m->problem, sizeof m->problem, "not a regular file (tar typeflag '%c')",
 				 flag >= 32 && flag < 127 ? flag : '?');
@@ -224,6 +353,8 @@ int img_tar_next(img_tar_t *t, img_tar_member_t *m)
 			snprintf(m->problem, sizeof m->problem, "member too large: %llu bytes (limit %llu)",
 				 (unsigned long long)size, (unsigned long long)t->max_member);
 		}
+		t->long_name[0] = t->ext_problem[0] = 0;
+		t->has_size = 0;
 		return 1;
 	}
 }

@@ -1,15 +1,18 @@
-/* imgtar.h - a streaming reader of tar files (ustar, GNU, the ustar part of
- * pax), for WebDataset shards: member headers and member bytes in file
- * order, read with fread (pipes work too), nothing ever written to disk.
+/* imgtar.h - a streaming reader of tar files (ustar, GNU, pax), for
+ * WebDataset shards: member headers and member bytes in file order, read
+ * with fread (pipes work too), nothing ever written to disk. Long names
+ * come from pax "path" records and GNU 'L' headers, sizes from pax "size".
  * The byte layout it reads is described at the top of imgtar.c.
  *
  * Two kinds of trouble:
  *   - a member it refuses (absolute or '..' name, not a regular file, larger
- *     than the size limit, named through a pax/GNU extended header) comes back
- *     from img_tar_next with problem set: the caller reports it and calls
- *     img_tar_skip, and the shard goes on;
+ *     than the size limit, a malformed or oversized pax/GNU extended header,
+ *     a name of IMG_TAR_NAME_MAX bytes or more) comes back from img_tar_next
+ *     with problem set: the caller reports it and calls img_tar_skip, and
+ *     the shard goes on;
  *   - a broken structure (truncated header, bad checksum, bad octal, a size
- *     past the end of the file, data that ends early) makes img_tar_next or
+ *     past the end of the file, data or extended header data that ends early,
+ *     a pax "size" that is not a number) makes img_tar_next or
  *     img_tar_read return -1 with img_tar_error(): the rest of the shard is
  *     unreadable.
  */
@@ -20,11 +23,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum { IMG_TAR_NAME_MAX = 256 }; /* prefix (155) + '/' + name (100) + NUL */
+enum { IMG_TAR_NAME_MAX = 4096 }; /* PATH_MAX: longer names (pax, GNU) are refused */
 
 typedef struct {
-	char name[IMG_TAR_NAME_MAX]; /* ustar prefix "/" name, NUL-terminated */
-	uint64_t size;               /* data bytes that follow the header */
+	char name[IMG_TAR_NAME_MAX]; /* long name, else ustar prefix "/" name; NUL-terminated */
+	uint64_t size;               /* data bytes that follow the header (pax "size" if given) */
 	char typeflag;               /* '0' or '\0' regular, '5' directory, ... */
 	uint64_t offset;             /* of the header in the file, for messages */
 	char problem[160];           /* why the member is refused ("" if it is not) */

@@ -60,6 +60,7 @@ STUDY_WANT_CLIP := $(filter clip-rn50,$(MODELS))
 study_ds = $(shell pipelines/dataset-check get $(DATASET) $(1))
 STUDY_LAYOUT := $(if $(DATASET),$(call study_ds,layout),wnid-folders)
 STUDY_SUBSET := $(if $(DATASET),$(call study_ds,subset))
+STUDY_BORDER := $(if $(DATASET),$(call study_ds,border))
 
 # ---- checks, before anything is built or fetched: one clear line each ----
 ifneq ($(filter study study-shards study-stages,$(MAKECMDGOALS)),)
@@ -116,7 +117,19 @@ study_manifest_st := $(shell mkdir -p $(CACHE) && pipelines/dataset-check $(if $
 $(if $(filter 0,$(study_manifest_st)),,$(error DATASET=$(DATASET): the manifest check failed (the lines above say why)))
 STUDY_MANIFEST := $(shell head -n 1 $(CACHE)/manifest.txt | sed 's/^dataset-check: //')
 endif
-study_data := $(shell pipelines/study-id data $(CACHE)/lists $(DATA) $(or $(LABELS),-) $(WNIDS) $(IMAGES))
+# ObjectNet: its mappings/ make a labels TSV of the overlapping classes' images and the
+# groups zscore scores them by
+ifeq ($(STUDY_LAYOUT),objectnet)
+$(if $(shell pipelines/objectnet-map $(DATA) $(CACHE)/objectnet >&2 && echo ok),,\
+  $(error DATA=$(DATA): cannot read ObjectNet's mappings (the line above says why)))
+STUDY_DATA_IN := $(CACHE)/objectnet/labels.tsv
+STUDY_IMAGES_IN := $(abspath $(DATA))/images
+STUDY_GROUPS := $(CACHE)/objectnet/groups.txt
+else
+STUDY_DATA_IN := $(DATA)
+STUDY_IMAGES_IN := $(IMAGES)
+endif
+study_data := $(shell pipelines/study-id data $(CACHE)/lists $(STUDY_DATA_IN) $(or $(LABELS),-) $(WNIDS) $(STUDY_IMAGES_IN))
 $(if $(study_data),,$(error DATA=$(DATA): cannot identify the data set (the line above says why)))
 STUDY_DATA_KIND := $(word 1,$(study_data))
 STUDY_DATA_ID := $(word 2,$(study_data))
@@ -127,10 +140,12 @@ ifneq ($(STUDY_WANT_CLIP),)
 STUDY_TEXT_ID := $(call study_need,$(call study_sha,$(NAMES) $(TEMPLATES) $(VOCAB)),cannot read NAMES, TEMPLATES or VOCAB)
 STUDY_CLASSES := $(CACHE)/classes-$(call study_hash,classes $(STUDY_WSHA_clip-rn50) $(STUDY_TEXT_ID)).mp
 endif
-STUDY_SUBSET_ID := $(if $(STUDY_SUBSET),subset=$(call study_sha,$(STUDY_SUBSET)))
+STUDY_SUBSET_ID := $(if $(STUDY_SUBSET),subset=$(call study_sha,$(STUDY_SUBSET)))$(if \
+  $(STUDY_GROUPS),groups=$(call study_sha,$(STUDY_GROUPS)))
 
 # imgdecode's inputs: the folder itself, or the TSV's list on stdin
-STUDY_DEC_ARGS := $(if $(filter dir,$(STUDY_DATA_KIND)),$(if $(filter index-folders,$(STUDY_LAYOUT)),--index-folders,\
+STUDY_DEC_ARGS := $(if $(STUDY_BORDER),--border $(STUDY_BORDER) )$(if $(filter dir,$(STUDY_DATA_KIND)),$(if \
+  $(filter index-folders,$(STUDY_LAYOUT)),--index-folders,\
   --wnids $(abspath $(WNIDS))) \
   $(if $(LABELS),--labels $(abspath $(LABELS))) $(abspath $(DATA)),--labels $(abspath $(STUDY_LIST).tsv) -)
 STUDY_DEC_IN := $(if $(filter tsv,$(STUDY_DATA_KIND)),--in $(STUDY_LIST).list)
@@ -139,7 +154,7 @@ study_of = $(1)of$(STUDY_SHARDS)
 
 # ---- decode: one stream per preset (and per shard) ----
 define study_decode_rules
-STUDY_DEC_$(1) := $(CACHE)/dec-$(1)-$(call study_hash,decode $(1) $(STUDY_DATA_ID) $(STUDY_LAYOUT))
+STUDY_DEC_$(1) := $(CACHE)/dec-$(1)-$(call study_hash,decode $(1) $(STUDY_DATA_ID) $(STUDY_LAYOUT) border=$(STUDY_BORDER))
 ifeq ($(STUDY_SHARDS),1)
 $$(STUDY_DEC_$(1)).mp: $(STUDY_BIN)/imgdecode
 	@mkdir -p $(CACHE)
@@ -190,7 +205,7 @@ STUDY_SCORES_$(1)_$(2) := $(CACHE)/scores-$(1)-$(2)-$$(call study_hash,scores $$
 $$(STUDY_SCORES_$(1)_$(2)).mp: $$(STUDY_ENC_$(1)_$(2)).mp $(if $(filter clip-rn50,$(1)),$(STUDY_CLASSES)) \
   $(STUDY_BIN)/zscore
 	@$(STUDY_RUNNER) --out $$@ --in $$< -- $(STUDY_BIN)/zscore$(if $(filter clip-rn50,$(1)), --classes $(STUDY_CLASSES))\
-	  $(if $(STUDY_SUBSET), --subset $(STUDY_SUBSET))
+	  $(if $(STUDY_SUBSET), --subset $(STUDY_SUBSET))$(if $(STUDY_GROUPS), --groups $(STUDY_GROUPS))
 endef
 $(foreach m,$(MODELS),$(foreach p,$(PRECISIONS),$(eval $(call study_encode_rules,$(m),$(p)))))
 
@@ -211,7 +226,9 @@ study_nlines = $(shell grep -cv '^[[:space:]]*$$' $(1) 2>/dev/null)
 STUDY_SETTINGS := \
   --set "data=\`$(DATA)\`$(if $(LABELS), (labels \`$(LABELS)\`))$(if $(IMAGES), (images \`$(IMAGES)\`))" \
   $(if $(DATASET),--set "dataset=$(STUDY_MANIFEST); expected $(call study_ds,images) images in $(call study_ds,classes) classes$(if \
-    $(STUDY_SUBSET), (scored over them only: zscore --subset \`$(notdir $(STUDY_SUBSET))\`)); headline metric: $(call study_ds,metric)") \
+    $(STUDY_SUBSET), (scored over them only: zscore --subset \`$(notdir $(STUDY_SUBSET))\`))$(if $(STUDY_GROUPS), (each a group \
+    of ImageNet classes: zscore --groups))$(if $(STUDY_BORDER), ($(STUDY_BORDER)-pixel border cut: imgdecode --border)); headline \
+    metric: $(call study_ds,metric)") \
   --set "device=$(STUDY_DEVICE)$(if $(filter auto,$(DEVICE)), (DEVICE=auto))" --set "batch=$(STUDY_BATCH)" \
   --set "shards=$(STUDY_SHARDS)" \
   $(if $(STUDY_WANT_CLIP),--set "CLIP prompts=\`$(TEMPLATES)\` ($(call study_nlines,$(TEMPLATES)) templates) x \`$(NAMES)\` ($(call study_nlines,$(NAMES)) classes)") \

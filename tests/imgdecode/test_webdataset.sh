@@ -1,8 +1,9 @@
 # imgdecode on WebDataset tar shards (built here with Python's tarfile): the
 # same 30 images as files and as two shards give the same tensors and labels
-# (.cls against labels.tsv), ids SHARD/key, -j and --shard work on shards;
+# (.cls against labels.tsv), ids SHARD/key, -j and --shard work on shards,
+# quoted brace patterns ('shards/part-{0..1}.tar') name shards;
 # hostile tars give an error record + stderr line each, exit 1, and the good
-# members before them still come out.
+# members before them still come out. Long names: test_webdataset_pax.sh.
 source "$ROOT/tests/lib.sh"
 need_py msgpack
 R="$PY $ROOT/tests/py/imgdecode_records.py"
@@ -43,10 +44,10 @@ r = [r for r in msgpack.Unpacker(open('out', 'rb'), raw=False)]
 assert r[0]['type'] == 'header' and r[-1]['type'] == 'stats' and r[-1]['errors'] == $nerr, r[-1]" ||
 		fail "$t: header/stats records"
 }
-check paths.tar "paths.tar/\.\./up\.jpg: tar member: unsafe name \(absolute or with '\.\.'\)" 4
+check paths.tar "paths.tar/\.\./up\.jpg: tar member: unsafe name \(absolute or with '\.\.'\)" 3
 expect_stderr "^imgdecode: paths.tar//abs/x.jpg: tar member: unsafe name"
 expect_stderr "^imgdecode: paths.tar/link.jpg: tar member: not a regular file \(tar typeflag '2'\)"
-expect_stderr "^imgdecode: paths.tar/d+: tar member: described by a pax/GNU extended header \(typeflag 'x'\)"
+grep -q "^image	paths.tar/$(printf 'd%.0s' {1..120})	-1	" rec || fail "the pax long name: $(cat rec)"
 grep -q "^image	paths.tar/after	-1	" rec || fail "the member after the hostile ones: $(cat rec)"
 check huge.tar "huge.tar/big.jpg: tar member: member too large: 2000000 bytes \(limit 1600000\)" 1
 grep -q "^image	huge.tar/after	-1	" rec || fail "the member after the huge one"
@@ -58,6 +59,26 @@ check shorthdr.tar "shorthdr.tar: broken tar structure: truncated header at byte
 # several shards: a broken one does not stop the next
 expect_exit 1 imgdecode -p imagenet badsum.tar shards/part-0.tar
 [ "$($R out | grep -c '^image')" = 16 ] || fail "the shard after a broken one"
+# brace patterns (the shell leaves them alone when quoted): the same records as the names
+imgdecode --preset imagenet shards/part-0.tar shards/part-1.tar >named.mp 2>/dev/null || fail "two shards named"
+expect_exit 0 imgdecode --preset imagenet 'shards/part-{0..1}.tar'
+cmp <($R named.mp) <($R out) || fail "'shards/part-{0..1}.tar' differs from naming the shards"
+expect_exit 0 imgdecode --preset imagenet 'shards/part-{1.{tar,shard},0.tar}'
+[ "$($R out | cut -f2 | cut -d/ -f1 | uniq | tr '\n' ' ')" = "part-1.tar part-1.shard part-0.tar " ] ||
+	fail "{1.{tar,shard},0.tar}: $($R out | cut -f2 | uniq -c)"
+expect_exit 1 imgdecode --preset imagenet 'shards/part-{0..2}.tar'   # part-2.tar does not exist
+expect_stderr "^imgdecode: shards/part-2.tar: cannot open: No such file"
+$R out | tail -1 | grep -q "^error	shards/part-2.tar	" || fail "error record for the missing part-2.tar"
+[ "$($R out | grep -c '^image')" = 30 ] || fail "the two shards of part-{0..2}"
+for bad in 'shards/part-{0..}.tar' 'shards/part-{0..1.tar' 'shards/part-{0}.tar' 'shards/x-{0..1000000}.tar'; do
+	expect_exit 2 imgdecode "$bad"
+	expect_empty_stdout
+	expect_stderr "^imgdecode: '$(printf '%s' "$bad" | sed 's/[][{}.]/\\&/g')': bad brace pattern: "
+done
+expect_stderr "more than 1000000 names"
+cp shards/part-0.tar 'shards/{a}.tar'   # a name that exists is a name, braces or not
+expect_exit 0 imgdecode --preset imagenet 'shards/{a}.tar'
+[ "$($R out | wc -l)" = 15 ] || fail "'shards/{a}.tar' as a file"
 # the README example
 imgdecode --preset imagenet shards/part-0.tar shards/part-1.shard >val.mp 2>err || fail "README example"
 exit 0

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # pipelines/dataset-check: the manifest of small trees in each layout against the
 # descriptors (counts, per-class spread, subset membership, exit statuses), its get and
-# list commands, and every descriptor's fields and subset files.
+# list commands, every descriptor's fields and subset files; objectnet-map on a made-up
+# tree in ObjectNet's layout (labels, groups, a broken or missing mapping named).
 source "$ROOT/tests/lib.sh"
 P=$ROOT/pipelines/dataset-check
 img=$TESTDATA/images/n01440764_tench.JPEG
 # ---- every descriptor is complete; subsets are 200 ascending class indices ----
 for d in "$ROOT"/pipelines/datasets/*.ds; do
 	n=$(basename "$d" .ds)
-	for k in title source layout classes images metric; do
+	for k in title source layout classes metric $([ "$("$P" get "$n" layout)" = objectnet ] || echo images); do
 		[ -n "$("$P" get "$n" $k)" ] || fail "$n: no '$k'"
 	done
 	s=$("$P" get "$n" subset)
@@ -56,3 +57,25 @@ expect_stderr '^dataset-check: nowhere: no such folder or labels file$'
 expect_exit 2 "$P" --frobnicate imagenet-r r
 expect_exit 0 "$P" --help
 grep -q 'dataset-check get DATASET KEY' out || fail "--help"
+
+# ---- ObjectNet: objectnet-map reads the shipped mappings; a broken one is named ----
+need_py PIL
+$PY "$ROOT/tests/py/objectnet_make.py" on "$TESTDATA/wnids.txt" "$TESTDATA/labels.tsv" \
+	$(ls "$TESTDATA"/images/*.JPEG | head -n 6) || fail "making the ObjectNet tree"
+expect_exit 0 "$ROOT/pipelines/objectnet-map" on m
+grep -qx 'objectnet-map: 4 images in 3 ObjectNet classes (4 ImageNet classes) -> m' out || fail "objectnet-map: $(cat out)"
+# the images of the first two classes (tench 0, electric ray 5) are one group, named 0
+printf 'file\tindex\nalarm_clock/n01440764_tench.png\t0\nalarm_clock/n01496331_electric_ray.png\t0\nbanana/n01630670_common_newt.png\t26\nchair/n01682714_American_chameleon.png\t40\n' |
+	cmp -s - m/labels.tsv || fail "labels.tsv: $(cat m/labels.tsv)"
+[ "$(grep -v '^#' m/groups.txt | tr '\n' ' ')" = '0 0 5 0 26 26 40 40 ' ] || fail "groups.txt: $(cat m/groups.txt)"
+expect_exit 0 "$P" objectnet on
+grep -qx 'dataset-check: objectnet (ObjectNet 1.0 (its 113 ImageNet classes)) at on: 4 images in 3 classes' out &&
+	grep -qx '  expected: 113 classes' out || fail "objectnet manifest: $(cat out)"
+sed -i 's/"Banana": "class 26"/"Banana": "class 1001"/' on/mappings/objectnet_to_imagenet_1k.json
+expect_exit 2 "$ROOT/pipelines/objectnet-map" on m2
+expect_stderr "^objectnet-map: objectnet_to_imagenet_1k.json: 'Banana': ImageNet class 'class 1001' not in imagenet_to_label_2012_v2$"
+expect_exit 2 "$P" objectnet on
+rm on/mappings/folder_to_objectnet_label.json
+expect_exit 2 "$ROOT/pipelines/objectnet-map" on m2
+expect_stderr "folder_to_objectnet_label.json: No such file or directory \(expected ObjectNet's folder -> class names"
+[ ! -e m2 ] || [ -z "$(ls m2)" ] || fail "a failed objectnet-map left files"

@@ -3,7 +3,8 @@
 # manifest is checked before anything runs. An ImageNet-R-style tree (wnid folders, 5
 # sample images of R's classes) is scored over R's 200 classes only, for both models; an
 # ImageNetV2-style tree (folders named by class index) gets its labels from the numbers;
-# labels outside the subset, an unknown dataset and (STRICT=1) a partial copy stop the
+# an ObjectNet-style tree (images/ and mappings/ as shipped, made up here) is scored over
+# its class groups with the 2-pixel border cut; labels outside the subset, an unknown dataset and (STRICT=1) a partial copy stop the
 # study before any stage runs.
 source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/pipelines/study-lib.sh"
@@ -58,6 +59,31 @@ d=$(ls "$C"/dec-imagenet-*.mp | xargs ls -t | head -n 1)
 "$SB/recview" -t image "$d" | sed -E 's/.*"id":"([0-9]+)\/[^"]*".*"label":(-?[0-9]+).*/\1 \2/' >labels
 [ "$(wc -l <labels)" = 4 ] && awk '$1 != $2 { exit 1 }' labels || fail "V2 labels are not the folder numbers: $(cat labels)"
 grep -qF 'headline metric: top-1 over 1000 classes |' "$R/report.md" || fail "V2 report: no dataset row"
+
+# ---- ObjectNet: its mappings give labels and groups; the frame is cut ----
+$PY "$ROOT/tests/py/objectnet_make.py" on "$TESTDATA/wnids.txt" "$TESTDATA/labels.tsv" \
+	$(ls "$TESTDATA"/images/*.JPEG | head -n 6) || fail "making the ObjectNet tree"
+study DATASET=objectnet DATA="$T/on" PRECISIONS=fp32
+grep -q "^dataset-check: objectnet (.*) at $T/on: 4 images in 3 classes$" make.out || fail "objectnet manifest: $(head -n 5 make.out)"
+for m in resnet50 clip-rn50; do
+	s=$(ls -t "$C"/scores-$m-fp32-*.mp | head -n 1)
+	$PY - "$s" <<'PY' || fail "$m: ObjectNet scores are not over its 3 groups"
+import sys, msgpack
+rs = [r for r in msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False)]
+z = [r for r in rs if r["type"] == "header" and r["producer"] == "zscore"][0]
+g = [int(l.split()[1]) for l in open(z["groups"]) if l.strip() and not l.startswith("#")]
+s = [r for r in rs if r["type"] == "scores"]
+assert sorted(r["label"] for r in s) == [0, 0, 26, 40], [r["label"] for r in s]
+for r in s:
+    assert r["index"] == [0, 26, 40] and r["tensor"]["shape"] == [3], r["index"]
+    assert r["path"].endswith(".png") and "/on/images/" in r["path"], r["path"]
+assert sorted(set(g)) == [0, 26, 40], g
+PY
+done
+d=$(ls -t "$C"/dec-imagenet-*.mp | head -n 1)
+"$SB/recview" -t header "$d" | grep -q '"border":2' || fail "ObjectNet decoded without the 2-pixel border"
+grep -qF '(each a group of ImageNet classes: zscore --groups) (2-pixel border cut: imgdecode --border); headline metric: top-1 over the 113 classes' \
+	"$R/report.md" || fail "ObjectNet report: no dataset row: $(grep dataset "$R/report.md")"
 
 # ---- refusals, before any stage runs ----
 mark=$(log_mark)

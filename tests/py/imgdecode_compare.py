@@ -9,6 +9,8 @@ image record recomputes the tensor from its path with PIL and torchvision
 transforms, as the published evaluations ran them:
   imagenet presets: Image.open(p).convert("RGB") -> Resize(S) -> CenterCrop(C)
   clip preset:      Image.open(p) -> Resize(S, bicubic) -> CenterCrop(C) -> convert("RGB")
+  (with imgdecode --border B, im.crop((B, B, w - B, h - B)) right after opening,
+  as ObjectNet's evaluations crop its frame),
   then uint8: np.asarray; float: ToTensor() + Normalize(mean, std) (and .half()).
 uint8 tensors must be byte-identical; float tensors within --tol (absolute).
 Error records count as failures unless --expect-errors says how many to
@@ -44,6 +46,9 @@ def tensor(t):
 
 def reference(path, h):
     im = Image.open(path)
+    b = h.get("border", 0)
+    if b:
+        im = im.crop((b, b, im.width - b, im.height - b))
     rgb_first = h["rgb_convert"] == "on-load"
     if rgb_first:
         im = im.convert("RGB")

@@ -112,6 +112,33 @@ assert np.allclose(untensor(r["x"]["tensor"]), [0.450166, 0.549834], atol=1.5e-6
 assert np.allclose(untensor(r["w"]["tensor"]), [0.731059, 0.268941], atol=1.5e-6)
 EOF
 
+# 3b. --groups: classes a, b -> group 10, d -> group 20 (c left out). x: softmax over
+# cos (0, 1, 0.8) = (0.168242, 0.457329, 0.374429); a group keeps its best member.
+printf '0 10\n1\t10  # a and b\n3 20\n' > groups.txt
+cat c1.mp e.mp | expect_exit 0 zscore --groups groups.txt
+$PY - <<'EOF' || fail "--groups"
+import numpy as np
+from score_numpy import records, untensor
+rs = records("out")
+assert rs[0]["groups"] == "groups.txt", rs[0]
+r = {x.get("id"): x for x in rs if x["type"] == "scores"}
+assert r["x"]["index"] == [10, 20], r["x"]["index"]
+assert np.allclose(untensor(r["x"]["tensor"]), [0.457329, 0.374429], atol=1.5e-6), untensor(r["x"]["tensor"])
+# logits of w over classes 0, 1, 3: (1, 2, 3) -> (0.090031, 0.244728, 0.665241)
+assert np.allclose(untensor(r["w"]["tensor"]), [0.244728, 0.665241], atol=1.5e-6), untensor(r["w"]["tensor"])
+EOF
+printf '0 10\n1\n' > groups-bad.txt
+expect_exit 2 zscore --classes c1.mp --groups groups-bad.txt e.mp
+expect_stderr "groups-bad.txt: line 2: '1' is not CLASS GROUP \(two class indices\)"
+printf '0 10\n0 20\n' > groups-dup.txt
+expect_exit 2 zscore --classes c1.mp --groups groups-dup.txt e.mp
+expect_stderr "class 0 is listed twice"
+printf '0 1\n9 1\n' > groups-range.txt
+expect_exit 2 zscore --classes c1.mp --groups groups-range.txt e.mp
+expect_stderr "groups-range.txt: class 9 is out of range: the class table has 4 classes"
+expect_exit 2 zscore --subset sub.txt --groups groups.txt e.mp
+expect_stderr "one or the other"
+
 # 4. --raw keeps cosines (and logits) and says so
 cat c1.mp e.mp | expect_exit 0 zscore --raw
 $PY - <<'EOF' || fail "--raw"
@@ -141,7 +168,7 @@ EOF
 
 # 6. no table anywhere: one line saying how to get one, exit 2
 expect_exit 2 zscore e.mp
-expect_stderr "no class table: give --classes FILE.*make weights && txtencode > $RNENC_WEIGHTS/classes-clip-rn50.mp"
+expect_stderr "no class table: give --classes FILE.*make the default one, $RNENC_WEIGHTS/classes-clip-rn50.mp, with: make classes"
 # ... but logits alone need no table
 $PY -c "
 import msgpack, numpy as np, sys
