@@ -9,11 +9,8 @@
 # tar/files ratio (the goal: at least 1.0).
 set -u
 cd "$(dirname "$0")/.."
-BIN=${BIN:-bin}
-PY=${PY:-/usr/bin/python3}
+source bench/lib.sh
 REPS=${REPS:-3}
-SHARED=${SHARED:-$(cd ../shared 2>/dev/null && pwd)}
-IMAGES=${IMAGES:-$SHARED/data/imagenet-sample/images}
 LABELS=${LABELS:-$(dirname "$IMAGES")/labels.tsv}
 [ -d "$IMAGES" ] && [ -f "$LABELS" ] || { echo "imgdecode-tar bench skipped: no $IMAGES or $LABELS"; exit 0; }
 dir=$(mktemp -d /tmp/bench-imgdecode-tar.XXXXXX)

@@ -12,11 +12,8 @@
 # the exact crops (mean and max absolute pixel difference).
 set -u
 cd "$(dirname "$0")/.."
-BIN=${BIN:-bin}
-PY=${PY:-/usr/bin/python3}
+source bench/lib.sh
 REPS=${REPS:-3}
-SHARED=${SHARED:-$(cd ../shared 2>/dev/null && pwd)}
-IMAGES=${IMAGES:-$SHARED/data/imagenet-sample/images}
 [ -d "$IMAGES" ] || { echo "imgdecode bench skipped: no $IMAGES"; exit 0; }
 $PY -c 'import PIL, torchvision' 2>/dev/null || { echo "imgdecode bench skipped: $PY lacks PIL or torchvision"; exit 0; }
 dir=$(mktemp -d /tmp/bench-imgdecode.XXXXXX)

@@ -1,5 +1,9 @@
 # shellcheck shell=bash
-# bench/lib.sh - shared by the benchmarks (source it; bench/run does not run it).
+# bench/lib.sh - shared by the benchmarks (source it from the checkout's root;
+# bench/run does not run it).
+#
+# Defaults, each settable in the environment: BIN (the programs), PY (Debian's
+# python3 with torch and PIL), SHARED (../shared), IMAGES (the 1000 sample JPEGs).
 #
 #   bench_best CMD    the best-of-$REPS wall seconds of the shell command CMD
 #                     (its output discarded): the least disturbed run on a
@@ -14,3 +18,8 @@ bench_best() {
 	done
 	echo "$b"
 }
+
+BIN=${BIN:-bin}
+PY=${PY:-/usr/bin/python3}
+SHARED=${SHARED:-$(cd ../shared 2>/dev/null && pwd)}
+IMAGES=${IMAGES:-$SHARED/data/imagenet-sample/images}
