@@ -65,10 +65,11 @@ DIAG_NORETURN static void usage(void)
 	       "1000000 names, each then an input: 'shards/part-{000..146}.tar' (quoted: keep\n"
 	       "the shell off it) names part-000.tar ... part-146.tar; {a,b} lists; a malformed\n"
 	       "pattern is a usage error.\n"
-	       "A file argument that is a tar (ustar magic at byte 257; any name) is a WebDataset\n"
-	       "shard, read streaming, never extracted: members KEY.jpg|jpeg|png (the image) and\n"
-	       "KEY.cls (class index, decimal: the label, ahead of -l), KEY being the member name\n"
-	       "up to the first '.' after the last '/'; other members are ignored. A sample's id is\n"
+	       "A file argument that is a tar (ustar magic at byte 257; any name), or a pipe\n"
+	       "(/dev/stdin, <(curl -s URL)), is a WebDataset shard, read streaming, never\n"
+	       "extracted: members KEY.jpg|jpeg|png (the image) and KEY.cls (class index,\n"
+	       "decimal: the label, ahead of -l), KEY being the member name up to the first '.'\n"
+	       "after the last '/'; other members are ignored. A sample's id is\n"
 	       "SHARD_BASENAME/KEY, its path SHARD/MEMBER; members are taken in tar order; long\n"
 	       "names (pax \"path\", GNU 'L') are read. A bad member (absolute or '..' name, not\n"
 	       "a regular file, malformed pax/GNU long-name header or one over 1 MiB, name over\n"
@@ -821,7 +822,8 @@ static int source_next_any(source_t *s, input_t *in)
 				diag_msg("%s: no image files in this directory", a);
 			continue;
 		}
-		if (stat(a, &st) == 0 && S_ISREG(st.st_mode) && is_tar_file(a)) {
+		/* a pipe cannot be sniffed without losing what was read: it is taken as a tar stream */
+		if (stat(a, &st) == 0 && ((S_ISREG(st.st_mode) && is_tar_file(a)) || S_ISFIFO(st.st_mode))) {
 			s->tar = img_tar_open(a, s->max_member);
 			if (!s->tar) {
 				*in = (input_t){.id = strdup(a), .path = strdup(a),

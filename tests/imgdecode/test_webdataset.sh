@@ -82,3 +82,17 @@ expect_exit 0 imgdecode --preset imagenet 'shards/{a}.tar'
 # the README example
 imgdecode --preset imagenet shards/part-0.tar shards/part-1.shard >val.mp 2>err || fail "README example"
 exit 0
+# a shard through a pipe (curl ... | imgdecode /dev/stdin, or <(...)): read as a tar stream,
+# the same records as the file, ids under the pipe's name
+cat shards/part-0.tar | imgdecode --preset imagenet /dev/stdin >pipe.mp 2>err || fail "/dev/stdin: $(cat err)"
+imgdecode --preset imagenet shards/part-0.tar >p0.mp 2>/dev/null
+cmp <($R p0.mp | cut -f1,3-) <($R pipe.mp | cut -f1,3-) || fail "a shard through a pipe differs from the file"
+$R pipe.mp | head -1 | cut -f2 | grep -qx 'stdin/n01440764_tench' || fail "pipe ids: $($R pipe.mp | head -1)"
+expect_exit 0 imgdecode --preset imagenet <(cat shards/part-1.tar) shards/part-0.tar
+[ "$($R out | grep -c '^image')" = 30 ] || fail "<(...) and a file: $($R out | cut -f1,2 | head -3)"
+# a pipe cut short: the samples before the cut, then one error record; a pipe of no tar: one error record
+head -c 40000 shards/part-0.tar | expect_exit 1 imgdecode /dev/stdin
+$R out | tail -1 | grep -q '^error	stdin' || fail "a truncated pipe: $($R out | tail -2)"
+expect_stderr "^imgdecode: /dev/stdin"
+cat "$TESTDATA/images/n01440764_tench.JPEG" | expect_exit 1 imgdecode /dev/stdin
+[ "$($R out | wc -l)" = 1 ] && $R out | grep -q '^error' || fail "a JPEG through a pipe: $($R out)"
