@@ -350,69 +350,61 @@ static int parse_index(const char *s, int64_t *v)
 }
 
 /* labels.tsv: file<TAB>index or file<TAB>wnid<TAB>index; a first line whose
- * last column is not an index is a header. */
-static void load_labels(const char *path, table_t *t)
+ * last column is not an index is a header; empty lines are skipped. */
+typedef struct {
+	const char *path;
+	table_t *t;
+} table_file_t;
+
+static int label_line(void *ctx, long lineno, char *line, char *err, size_t cap)
 {
-	FILE *f = fopen(path, "r");
-	if (!f)
-		diag_fatal("%s: %s", path, strerror(errno));
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	long lineno = 0;
-	while ((len = getline(&line, &cap, f)) >= 0) {
-		lineno++;
-		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			line[--len] = 0;
-		if (len == 0)
-			continue;
-		char *col[4];
-		int ncol = 0;
-		for (char *p = line; ncol < 4;) {
-			col[ncol++] = p;
-			char *tab = strchr(p, '\t');
-			if (!tab)
-				break;
-			*tab = 0;
-			p = tab + 1;
-		}
-		int64_t idx;
-		if ((ncol == 2 || ncol == 3) && parse_index(col[ncol - 1], &idx) == 0 && col[0][0]) {
-			table_put(t, col[0], idx);
-			continue;
-		}
-		if (lineno == 1 && (ncol == 2 || ncol == 3))
-			continue; /* header */
-		diag_fatal("%s:%ld: expected file<TAB>index or file<TAB>wnid<TAB>index", path, lineno);
+	const table_file_t *tf = ctx;
+	if (!line[0])
+		return 0;
+	char *col[4];
+	int ncol = 0;
+	for (char *p = line; ncol < 4;) {
+		col[ncol++] = p;
+		char *tab = strchr(p, '\t');
+		if (!tab)
+			break;
+		*tab = 0;
+		p = tab + 1;
 	}
-	free(line);
-	if (ferror(f))
-		diag_fatal("%s: read error", path);
-	fclose(f);
-	if (t->n == 0)
-		diag_fatal("%s: no labels in it", path);
+	int64_t idx;
+	if ((ncol == 2 || ncol == 3) && parse_index(col[ncol - 1], &idx) == 0 && col[0][0]) {
+		table_put(tf->t, col[0], idx);
+		return 0;
+	}
+	if (lineno == 1 && (ncol == 2 || ncol == 3))
+		return 0; /* header */
+	snprintf(err, cap, "%s:%ld: expected file<TAB>index or file<TAB>wnid<TAB>index", tf->path, lineno);
+	return -1;
 }
 
-static void load_wnids(const char *path, table_t *t)
+/* wnids.txt: line i is the wnid of class i (trailing spaces dropped). */
+static int wnid_line(void *ctx, long lineno, char *line, char *err, size_t cap)
 {
-	FILE *f = fopen(path, "r");
-	if (!f)
-		diag_fatal("%s: %s", path, strerror(errno));
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	int64_t idx = 0;
-	while ((len = getline(&line, &cap, f)) >= 0) {
-		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' '))
-			line[--len] = 0;
-		if (len == 0)
-			diag_fatal("%s:%lld: empty line (line i must be the wnid of class i)", path, (long long)idx + 1);
-		table_put(t, line, idx++);
+	const table_file_t *tf = ctx;
+	size_t len = strlen(line);
+	while (len > 0 && line[len - 1] == ' ')
+		line[--len] = 0;
+	if (len == 0) {
+		snprintf(err, cap, "%s:%ld: empty line (line i must be the wnid of class i)", tf->path, lineno);
+		return -1;
 	}
-	free(line);
-	fclose(f);
-	if (idx == 0)
-		diag_fatal("%s: no wnids in it", path);
+	table_put(tf->t, line, lineno - 1);
+	return 0;
+}
+
+static void load_table(const char *path, line_fn fn, table_t *t, const char *what)
+{
+	char err[512];
+	table_file_t tf = {path, t};
+	if (file_for_each_line(path, fn, &tf, err, sizeof err) != 0)
+		diag_fatal("%s", err);
+	if (t->n == 0)
+		diag_fatal("%s: no %s in it", path, what);
 }
 
 typedef struct {
@@ -1084,11 +1076,11 @@ int main(int argc, char **argv)
 	labeler_t lb;
 	memset(&lb, 0, sizeof lb);
 	if (o.labels_path) {
-		load_labels(o.labels_path, &lb.labels);
+		load_table(o.labels_path, label_line, &lb.labels, "labels");
 		lb.have_labels = 1;
 	}
 	if (o.wnids_path) {
-		load_wnids(o.wnids_path, &lb.wnids);
+		load_table(o.wnids_path, wnid_line, &lb.wnids, "wnids");
 		lb.have_wnids = 1;
 	}
 	lb.index_folders = o.index_folders;

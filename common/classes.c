@@ -262,38 +262,6 @@ const char *classes_default_path(char *buf, size_t cap)
 	return buf;
 }
 
-/* Split a whole file into lines (CR before LF dropped); calls fn per line
- * with its 1-based number; a last empty line after the final LF is not a line. */
-typedef int (*line_fn)(void *ctx, long lineno, char *line, char *err, size_t cap);
-
-static int for_each_line(const char *path, line_fn fn, void *ctx, char *err, size_t cap)
-{
-	size_t len;
-	char *buf = file_read_all(path, &len);
-	if (!buf) {
-		snprintf(err, cap, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	long lineno = 0;
-	char *p = buf, *end = buf + len;
-	int rc = 0;
-	while (p < end && rc == 0) {
-		char *nl = memchr(p, '\n', (size_t)(end - p));
-		char *e = nl ? nl : end;
-		if (e > p && e[-1] == '\r')
-			e[-1] = 0;
-		*e = 0;
-		rc = fn(ctx, ++lineno, p, err, cap);
-		p = nl ? nl + 1 : end;
-	}
-	free(buf);
-	if (rc == 0 && lineno == 0) {
-		snprintf(err, cap, "%s: the file is empty", path);
-		rc = -1;
-	}
-	return rc;
-}
-
 typedef struct {
 	const char *path;
 	char **v;
@@ -324,7 +292,7 @@ static int names_line(void *vctx, long lineno, char *line, char *err, size_t cap
 int names_load(const char *path, char ***names, int64_t *n, char *err, size_t cap)
 {
 	names_ctx_t c = {path, NULL, 0, 0};
-	if (for_each_line(path, names_line, &c, err, cap) != 0) {
+	if (file_for_each_line(path, names_line, &c, err, cap) != 0) {
 		names_free(c.v, c.n);
 		return -1;
 	}
@@ -426,7 +394,7 @@ static int index_load(index_ctx_t *cp, char *err, size_t cap)
 {
 	index_ctx_t c = *cp;
 	const char *path = c.path;
-	int rc = for_each_line(path, index_line, &c, err, cap);
+	int rc = file_for_each_line(path, index_line, &c, err, cap);
 	if (rc == 0 && c.n == 0) {
 		snprintf(err, cap, "%s: no class indices in the file", path);
 		rc = -1;

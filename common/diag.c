@@ -190,3 +190,31 @@ char *file_read_all(const char *path, size_t *len)
 		*len = n;
 	return buf;
 }
+
+int file_for_each_line(const char *path, line_fn fn, void *ctx, char *err, size_t cap)
+{
+	size_t len;
+	char *buf = file_read_all(path, &len);
+	if (!buf) {
+		snprintf(err, cap, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	long lineno = 0;
+	char *p = buf, *end = buf + len;
+	int rc = 0;
+	while (p < end && rc == 0) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		char *e = nl ? nl : end;
+		if (e > p && e[-1] == '\r')
+			e[-1] = 0;
+		*e = 0;
+		rc = fn(ctx, ++lineno, p, err, cap);
+		p = nl ? nl + 1 : end;
+	}
+	free(buf);
+	if (rc == 0 && lineno == 0) {
+		snprintf(err, cap, "%s: the file is empty", path);
+		rc = -1;
+	}
+	return rc;
+}

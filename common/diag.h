@@ -52,4 +52,11 @@ long long mem_peak_rss(void);
 /* Read a whole file into a malloc'd, NUL-terminated buffer; NULL with errno. */
 char *file_read_all(const char *path, size_t *len);
 
+/* Call fn on each line of a file (the LF and a CR before it dropped; a last
+ * empty line after the final LF is not a line) with its 1-based number, until
+ * fn returns nonzero. 0, or -1 with a message in err: the file cannot be read,
+ * it is empty, or fn's own message. */
+typedef int (*line_fn)(void *ctx, long lineno, char *line, char *err, size_t cap);
+int file_for_each_line(const char *path, line_fn fn, void *ctx, char *err, size_t cap);
+
 #endif
