@@ -52,6 +52,9 @@ PY
 done
 grep -qF '| dataset | imagenet-r (ImageNet-R) at '"$T"'/imr: 5 images in 5 classes; expected 30000 images in 200 classes (scored over them only: zscore --subset `imagenet-r-200.txt`); headline metric: top-1 over the 200 classes |' \
 	"$R/report.md" || fail "report.md: no dataset row: $(grep -i dataset "$R/report.md")"
+head -n 1 "$R/report.md" | grep -qx '# Study: ResNet-50 and CLIP RN50, FP32, on imagenet-r' &&
+	grep -qx 'The headline metric for imagenet-r is top-1 over the 200 classes: the top-1 column.' "$R/report.md" ||
+	fail "report.md: the dataset is not in the title and headline: $(head -n 1 "$R/report.md")"
 
 # ---- ImageNetV2: labels from the folder numbers ----
 study DATASET=imagenet-v2 DATA="$T/v2" MODELS=resnet50 PRECISIONS=fp32
