@@ -2,7 +2,8 @@
 # pipelines/dataset-check: the manifest of small trees in each layout against the
 # descriptors (counts, per-class spread, subset membership, exit statuses), its get and
 # list commands, every descriptor's fields and subset files; objectnet-map on a made-up
-# tree in ObjectNet's layout (labels, groups, a broken or missing mapping named).
+# tree in ObjectNet's layout (labels, groups, a broken or missing mapping named);
+# imagenet-val-labels on a Kaggle-style LOC_val_solution.csv (and three broken ones).
 source "$ROOT/tests/lib.sh"
 P=$ROOT/pipelines/dataset-check
 img=$TESTDATA/images/n01440764_tench.JPEG
@@ -79,3 +80,31 @@ rm on/mappings/folder_to_objectnet_label.json
 expect_exit 2 "$ROOT/pipelines/objectnet-map" on m2
 expect_stderr "folder_to_objectnet_label.json: No such file or directory \(expected ObjectNet's folder -> class names"
 [ ! -e m2 ] || [ -z "$(ls m2)" ] || fail "a failed objectnet-map left files"
+
+# ---- ImageNet val as Kaggle ships it: a flat folder + LOC_val_solution.csv ----
+V=$ROOT/pipelines/imagenet-val-labels
+mkdir -p kaggle/val
+printf 'ImageId,PredictionString\r\n' >loc.csv
+i=0
+for w in n01440764 n02088364 n15075141; do # the labels come from the CSV, whatever the image shows
+	i=$((i + 1))
+	cp "$TESTDATA/images/n01871265_tusker.JPEG" kaggle/val/ILSVRC2012_val_0000000$i.JPEG
+	printf 'ILSVRC2012_val_0000000%d,%s 1 2 30 40 %s 5 6 70 80\r\n' $i $w $w >>loc.csv
+done
+expect_exit 0 "$V" loc.csv
+printf 'file\twnid\tindex\nILSVRC2012_val_00000001.JPEG\tn01440764\t0\nILSVRC2012_val_00000002.JPEG\tn02088364\t162\nILSVRC2012_val_00000003.JPEG\tn15075141\t999\n' |
+	cmp -s - out || fail "imagenet-val-labels: $(cat out)"
+mv out val.tsv
+imgdecode -l val.tsv kaggle/val 2>/dev/null | "$BIN/recview" -t image | sed -E 's/.*"label":(-?[0-9]+).*/\1/' |
+	tr '\n' ' ' | grep -qx '0 162 999 ' || fail "imgdecode -l val.tsv: wrong labels"
+expect_exit 0 "$P" imagenet-val val.tsv
+grep -q 'at val.tsv: 3 images in 3 classes' out || fail "dataset-check on the Kaggle TSV: $(cat out)"
+printf 'ImageId,PredictionString\nX,n01440764 1 2 3 4 n02088364 1 2 3 4\n' >two.csv
+printf 'ImageId,Label\nX,n01440764\n' >hdr.csv
+printf 'ImageId,PredictionString\nX,n99999999 1 2 3 4\n' >unk.csv
+for c in two.csv:'boxes of two classes, n01440764 and n02088364' hdr.csv:'expected the header ImageId,PredictionString' \
+	unk.csv:'"n99999999" is not one of the wnids'; do
+	expect_exit 2 "$V" "${c%%:*}"
+	expect_empty_stdout
+	expect_stderr "^imagenet-val-labels: ${c%%:*}:[12]: ${c#*:}$"
+done
