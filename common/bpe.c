@@ -168,36 +168,30 @@ static char *utf8_encode(const uint32_t *a, size_t n, size_t *outlen)
 
 /* ---------------------------------------------------------------- tables */
 
-static uint32_t prop_of(uint32_t c)
+/* The value of the range in t[0..n) (sorted, disjoint) holding c, or 0. */
+static uint32_t range_value(const bpe_prop_range_t *t, int n, uint32_t c)
 {
-	int lo = 0, hi = bpe_prop_nranges - 1;
+	int lo = 0, hi = n - 1;
 	while (lo <= hi) {
 		int mid = (lo + hi) / 2;
-		if (c < bpe_prop_ranges[mid].lo)
+		if (c < t[mid].lo)
 			hi = mid - 1;
-		else if (c > bpe_prop_ranges[mid].hi)
+		else if (c > t[mid].hi)
 			lo = mid + 1;
 		else
-			return bpe_prop_ranges[mid].v;
+			return t[mid].v;
 	}
 	return 0;
 }
 
+static uint32_t prop_of(uint32_t c)
+{
+	return range_value(bpe_prop_ranges, bpe_prop_nranges, c);
+}
+
 static int ccc_of(uint32_t c)
 {
-	if (c < 0x300)
-		return 0;
-	int lo = 0, hi = bpe_nccc - 1;
-	while (lo <= hi) {
-		int mid = (lo + hi) / 2;
-		if (c < bpe_ccc[mid].lo)
-			hi = mid - 1;
-		else if (c > bpe_ccc[mid].hi)
-			lo = mid + 1;
-		else
-			return (int)bpe_ccc[mid].v;
-	}
-	return 0;
+	return c < 0x300 ? 0 : (int)range_value(bpe_ccc, bpe_nccc, c);
 }
 
 /* bsearch comparator for the tables keyed by a leading uint32_t code point
