@@ -61,16 +61,24 @@ template <class S, class T> __global__ void k_input_chw(const S *in, T *out, lon
 	}
 }
 
+/* Output element i of an [N,Ho,Wo,C] tensor -> its coordinates. */
+__device__ inline void nhwc_index(long i, int Ho, int Wo, int C, long *n, int *ho, int *wo, int *c)
+{
+	*c = (int)(i % C);
+	long r = i / C;
+	*wo = (int)(r % Wo);
+	r /= Wo;
+	*ho = (int)(r % Ho);
+	*n = r / Ho;
+}
+
 template <class T> __global__ void k_maxpool3s2(const T *in, T *out, long total, int H, int W, int C, int Ho, int Wo)
 {
 	GRID_STRIDE(i, total)
 	{
-		int c = (int)(i % C);
-		long r = i / C;
-		int wo = (int)(r % Wo);
-		r /= Wo;
-		int ho = (int)(r % Ho);
-		long n = r / Ho;
+		long n;
+		int ho, wo, c;
+		nhwc_index(i, Ho, Wo, C, &n, &ho, &wo, &c);
 		out[i] = cvt<T>(elem_maxpool3s2(in, H, W, C, n, ho, wo, c));
 	}
 }
@@ -80,12 +88,9 @@ __global__ void k_avgpool(const T *in, T *out, long total, int H, int W, int C, 
 {
 	GRID_STRIDE(i, total)
 	{
-		int c = (int)(i % C);
-		long r = i / C;
-		int wo = (int)(r % Wo);
-		r /= Wo;
-		int ho = (int)(r % Ho);
-		long n = r / Ho;
+		long n;
+		int ho, wo, c;
+		nhwc_index(i, Ho, Wo, C, &n, &ho, &wo, &c);
 		out[i] = cvt<T>(elem_avgpool(in, H, W, C, k, n, ho, wo, c));
 	}
 }
