@@ -42,24 +42,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-PRESETS = {
-    "imagenet": (256, "bilinear", (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
-    "clip": (224, "bicubic", (0.48145466, 0.4578275, 0.40821073),
-             (0.26862954, 0.26130258, 0.27577711)),
-}
+from rnencode_ref import PRESETS, crop_u8  # the crops rnencode's CPU parity tests use
+
 S = 224
-
-
-def crop_u8(path, preset):
-    from PIL import Image
-    from torchvision import transforms as T
-    size, filt, _, _ = PRESETS[preset]
-    interp = T.InterpolationMode.BICUBIC if filt == "bicubic" else T.InterpolationMode.BILINEAR
-    im = Image.open(path)
-    if preset != "clip":
-        im = im.convert("RGB")
-    im = T.CenterCrop(S)(T.Resize(size, interpolation=interp)(im)).convert("RGB")
-    return np.asarray(im, dtype=np.uint8)
 
 
 def normalize_np(u8, preset):
