@@ -15,3 +15,9 @@ expect_empty_stdout() { [ ! -s out ] || fail "stdout not empty ($(wc -c <out) by
 # stderr must match an extended regex
 expect_stderr() { grep -Eq -- "$1" err || { echo "stderr was:"; cat err; fail "stderr does not match /$1/"; }; }
 need_py() { $PY -c "import $1" 2>/dev/null || skip "python module $1 not installed for $PY"; }
+# golden NAME FILE: FILE must equal $G/NAME, the caller's folder of golden files
+# (UPDATE_GOLDEN=1 rewrites the golden file first, for a deliberate change)
+golden() {
+	if [ "${UPDATE_GOLDEN:-0}" = 1 ]; then cp "$2" "$G/$1"; fi
+	diff -u "$G/$1" "$2" || fail "$2 differs from golden/$1"
+}

@@ -8,10 +8,6 @@ export PYTHONPATH=$ROOT/tests/py
 G=$ROOT/tests/score/golden
 SPEC="$PY $ROOT/tests/py/score_spec.py"
 printf '%s\n' apple bear cat dog eel fox gnu hen > names8.txt
-golden() { # golden NAME FILE: FILE must equal tests/score/golden/NAME
-	if [ "${UPDATE_GOLDEN:-0}" = 1 ]; then cp "$2" "$G/$1"; fi
-	diff -u "$G/$1" "$2" || fail "$2 differs from golden/$1"
-}
 
 # One run, 8 classes: id label ranked-classes (best first).
 # Per class (images, top-1 right): 0 (4,1) 1 (2,1) 2 (2,1) 3 (1,0) 4 (4,2) 5 (2,0)

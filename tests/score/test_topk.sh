@@ -40,10 +40,6 @@ with open("emb.mp", "wb") as f:
     f.write(P({"type": "embedding", "id": "e", "label": 0, "tensor": f32([1, 2])}))
 EOF
 
-golden() { # golden NAME FILE: FILE must equal tests/score/golden/NAME
-	if [ "${UPDATE_GOLDEN:-0}" = 1 ]; then cp "$2" "$G/$1"; fi
-	diff -u "$G/$1" "$2" || fail "$2 differs from golden/$1"
-}
 
 # msgpack records: the values worked out above
 expect_exit 0 topk -k 3 --names names.txt s.mp
