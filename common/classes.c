@@ -365,7 +365,34 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int index_load(index_ctx_t *cp, char *err, size_t cap);
+/* Read the lines into c, then refuse an empty list or a class listed twice. */
+static int index_load(index_ctx_t *c, char *err, size_t cap)
+{
+	int rc = file_for_each_line(c->path, index_line, c, err, cap);
+	if (rc == 0 && c->n == 0) {
+		snprintf(err, cap, "%s: no class indices in the file", c->path);
+		rc = -1;
+	}
+	if (rc == 0) { /* a class listed twice would get two shares of the softmax */
+		int64_t *sorted = malloc((size_t)c->n * sizeof *sorted);
+		if (!sorted)
+			diag_fatal("out of memory");
+		memcpy(sorted, c->v, (size_t)c->n * sizeof *sorted);
+		qsort(sorted, (size_t)c->n, sizeof *sorted, cmp_i64);
+		for (int64_t i = 1; i < c->n && rc == 0; i++)
+			if (sorted[i] == sorted[i - 1]) {
+				snprintf(err, cap, "%s: class %lld is listed twice", c->path, (long long)sorted[i]);
+				rc = -1;
+			}
+		free(sorted);
+	}
+	if (rc != 0) {
+		free(c->v);
+		free(c->g);
+		return -1;
+	}
+	return 0;
+}
 
 int index_list_load(const char *path, int64_t limit, int64_t **idx, int64_t *n, char *err, size_t cap)
 {
@@ -386,37 +413,5 @@ int index_groups_load(const char *path, int64_t limit, int64_t **idx, int64_t **
 	*idx = c.v;
 	*group = c.g;
 	*n = c.n;
-	return 0;
-}
-
-/* Read the lines, then refuse an empty list or a class listed twice. */
-static int index_load(index_ctx_t *cp, char *err, size_t cap)
-{
-	index_ctx_t c = *cp;
-	const char *path = c.path;
-	int rc = file_for_each_line(path, index_line, &c, err, cap);
-	if (rc == 0 && c.n == 0) {
-		snprintf(err, cap, "%s: no class indices in the file", path);
-		rc = -1;
-	}
-	if (rc == 0) { /* a class listed twice would get two shares of the softmax */
-		int64_t *sorted = malloc((size_t)c.n * sizeof *sorted);
-		if (!sorted)
-			diag_fatal("out of memory");
-		memcpy(sorted, c.v, (size_t)c.n * sizeof *sorted);
-		qsort(sorted, (size_t)c.n, sizeof *sorted, cmp_i64);
-		for (int64_t i = 1; i < c.n && rc == 0; i++)
-			if (sorted[i] == sorted[i - 1]) {
-				snprintf(err, cap, "%s: class %lld is listed twice", path, (long long)sorted[i]);
-				rc = -1;
-			}
-		free(sorted);
-	}
-	if (rc != 0) {
-		free(c.v);
-		free(c.g);
-		return -1;
-	}
-	*cp = c;
 	return 0;
 }
