@@ -39,13 +39,16 @@ MODEL_OBJ := $(MODEL_SRC:%.c=$(BUILD)/%.o)
 OBJS_rnencode  = $(MODEL_OBJ)
 OBJS_txtencode = $(MODEL_OBJ)
 
-# GPU backend (gpu/*.cu, host-only gpu/*.cc): only rnencode links it, and only
-# when nvcc is there. Machine code for Ampere (sm_80) and Hopper (sm_90), PTX
+# GPU backends (gpu/*.cu, host-only gpu/*.cc): the two encoders link them,
+# rnencode the image one, txtencode gpu_text (and gpu_check), and only when
+# nvcc is there; every other program builds and tests without nvcc. Machine code for Ampere (sm_80) and Hopper (sm_90), PTX
 # for later GPUs; warnings are errors. The CUDA runtime is linked statically,
 # cuDNN and cuBLAS by soname (the GPU machine has them as pip packages: put
 # their lib/ folders on LD_LIBRARY_PATH, see tests/gpu/README.md).
 GPU_SRC := $(wildcard gpu/*.cu gpu/*.cc)
 GPU_OBJ := $(addprefix $(BUILD)/,$(addsuffix .o,$(basename $(GPU_SRC))))
+GPU_TEXT_OBJ := $(BUILD)/gpu/gpu_text.o $(BUILD)/gpu/gpu_check.o
+GPU_IMAGE_OBJ := $(filter-out $(BUILD)/gpu/gpu_text.o,$(GPU_OBJ))
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 GPU_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
             -gencode arch=compute_90,code=compute_90
@@ -53,10 +56,14 @@ NVCCFLAGS ?= -O3 -std=c++17 $(GPU_ARCH) -Xcompiler -Wall,-Wextra,-Wshadow,-Werro
              -I. -Icommon -Igpu
 ifeq ($(HAVE_NVCC),1)
 ifneq ($(GPU_SRC),)
-OBJS_rnencode += $(GPU_OBJ)
-LIBS_rnencode += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart_static \
-                 -ldl -lrt -lstdc++
+CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart_static \
+             -ldl -lrt -lstdc++
+OBJS_rnencode += $(GPU_IMAGE_OBJ)
+LIBS_rnencode += $(CUDA_LIBS)
 CPPFLAGS_rnencode = -DHAVE_CUDA=1
+OBJS_txtencode += $(GPU_TEXT_OBJ)
+LIBS_txtencode += $(CUDA_LIBS)
+CPPFLAGS_txtencode = -DHAVE_CUDA=1
 endif
 endif
 .SECONDARY: $(GPU_OBJ) $(MODEL_OBJ) # objects reached only through OBJS_<prog>: keep them between builds
@@ -65,17 +72,17 @@ endif
 all: gpu-note $(BINS) $(UNIT_TESTS) $(BUILD)/bench/recio
 
 gpu-note:
-	@$(if $(HAVE_NVCC),,echo "make: nvcc not found: building rnencode without the CUDA backend")
+	@$(if $(HAVE_NVCC),,echo "make: nvcc not found: building rnencode and txtencode without the CUDA backends")
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h model/*.h gpu/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/gpu/%.o: gpu/%.cu $(wildcard gpu/*.h common/*.h model/net.h) Makefile
+$(BUILD)/gpu/%.o: gpu/%.cu $(wildcard gpu/*.h common/*.h model/net.h model/text_encoder.h) Makefile
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
 
-$(BUILD)/gpu/%.o: gpu/%.cc $(wildcard gpu/*.h common/*.h model/net.h) Makefile
+$(BUILD)/gpu/%.o: gpu/%.cc $(wildcard gpu/*.h common/*.h model/net.h model/text_encoder.h) Makefile
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
 

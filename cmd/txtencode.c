@@ -17,8 +17,8 @@
  * stats record. --tokenize prints token ids as text instead.
  * Text goes through CLIP's tokenizer as common/bpe.h reproduces it (its one
  * departure from ftfy: no mojibake repair) and the text tower of
- * model/text_encoder.h on the CPU. It does not run on a GPU and does not
- * score images (zscore does).
+ * model/text_encoder.h, on the CPU or (built with nvcc) on the GPU through
+ * gpu/gpu_text.cu. It does not score images (zscore does).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,6 +38,8 @@
 #include "record.h"
 #include "sha256.h"
 
+typedef enum { DEV_AUTO, DEV_CPU, DEV_CUDA } device_t;
+
 typedef struct {
 	const char *weights;
 	const char *names;
@@ -51,6 +53,8 @@ typedef struct {
 	int threads;
 	int fp16;
 	int batch_rows;
+	device_t device;
+	int gpu;
 } options_t;
 
 /* The prompt set: K classes, P prompts (class-major). */
@@ -89,13 +93,18 @@ DIAG_NORETURN static void usage(void)
 	       "                         does (default: such a text is an error naming it)\n"
 	       "      --tokenize         print each prompt's token ids (text, one line per\n"
 	       "                         prompt, class-major) and stop; needs no weights\n"
+	       "  -d, --device D         auto | cpu | cuda (default auto: cuda when this build has\n"
+	       "                         it and a GPU is usable, else the CPU with a note)\n"
+	       "      --gpu N            CUDA device ordinal (default 0)\n"
 	       "  -j, --threads N        CPU threads (default: all cores available)\n"
 	       "      --fp16             round the weights CLIP keeps in float16 through float16\n"
-	       "                         (a no-op for RN50.pt, which stores them so); math is FP32\n"
-	       "      --device cpu       the only device so far (no GPU path yet)\n"
+	       "                         (a no-op for RN50.pt, which stores them so); on the CPU\n"
+	       "                         the math stays FP32, on the GPU the matrix products take\n"
+	       "                         float16 inputs on the tensor cores (FP32 accumulation)\n"
 	       "      --vocab FILE       BPE merges (default: data/clip/bpe_simple_vocab_16e6.txt.gz)\n"
 	       "      --model NAME       model name written into the record (default: clip-rn50)\n"
-	       "      --batch-rows N     rows per batch (distinct token prefixes; default 4096)\n"
+	       "      --batch-rows N     rows per batch (distinct token prefixes; default 4096 on\n"
+	       "                         the CPU, 32768 on the GPU)\n"
 	       "  -h, --help             this help\n"
 	       "\n"
 	       "data/ is found through $RNENC_DATA, else next to the program (bin/../data).\n"
@@ -112,6 +121,7 @@ DIAG_NORETURN static void usage(void)
 	       "  txtencode -t data/templates-clip-7.txt > classes7.mp    # the 7-template set\n"
 	       "  txtencode -n pets.txt -t my-templates.txt -w RN50.pt > pets.mp\n"
 	       "  txtencode -p cupl-imagenet.json > cupl.mp\n"
+	       "  txtencode --device cuda --fp16 > classes.mp             # on the GPU, tensor cores\n"
 	       "  imgdecode imgs/ | rnencode | zscore --classes classes.mp | topk\n"
 	       "  txtencode --tokenize -n names.txt -t templates.txt | awk '{print NF}' | sort -n | tail -1\n"
 	       "\n"
@@ -122,20 +132,21 @@ DIAG_NORETURN static void usage(void)
 
 static void parse_args(int argc, char **argv, options_t *o)
 {
-	enum { O_PER = 256, O_TRUNC, O_TOK, O_FP16, O_DEV, O_VOCAB, O_MODEL, O_BATCH };
+	enum { O_PER = 256, O_TRUNC, O_TOK, O_FP16, O_GPU, O_VOCAB, O_MODEL, O_BATCH };
 	static const struct option longopts[] = {
 		{"weights", required_argument, NULL, 'w'},  {"names", required_argument, NULL, 'n'},
 		{"templates", required_argument, NULL, 't'}, {"prompts", required_argument, NULL, 'p'},
 		{"per-template", no_argument, NULL, O_PER},  {"truncate", no_argument, NULL, O_TRUNC},
 		{"tokenize", no_argument, NULL, O_TOK},      {"threads", required_argument, NULL, 'j'},
-		{"fp16", no_argument, NULL, O_FP16},         {"device", required_argument, NULL, O_DEV},
+		{"fp16", no_argument, NULL, O_FP16},         {"device", required_argument, NULL, 'd'},
+		{"gpu", required_argument, NULL, O_GPU},
 		{"vocab", required_argument, NULL, O_VOCAB}, {"model", required_argument, NULL, O_MODEL},
 		{"batch-rows", required_argument, NULL, O_BATCH}, {"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	o->model = "clip-rn50";
 	int c;
-	while ((c = getopt_long(argc, argv, "w:n:t:p:j:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "w:n:t:p:j:d:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'w': o->weights = optarg; break;
 		case 'n': o->names = optarg; break;
@@ -146,11 +157,17 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case O_TOK: o->tokenize = 1; break;
 		case 'j': o->threads = (int)opt_parse_long("--threads", optarg, 1, 1024); break;
 		case O_FP16: o->fp16 = 1; break;
-		case O_DEV:
-			if (strcmp(optarg, "cpu") != 0)
-				diag_usage("--device %s: only cpu is implemented (the text tower has no GPU path yet)",
-					   optarg);
+		case 'd':
+			if (strcmp(optarg, "auto") == 0)
+				o->device = DEV_AUTO;
+			else if (strcmp(optarg, "cpu") == 0)
+				o->device = DEV_CPU;
+			else if (strcmp(optarg, "cuda") == 0)
+				o->device = DEV_CUDA;
+			else
+				diag_usage("--device: '%s' is not auto, cpu or cuda", optarg);
 			break;
+		case O_GPU: o->gpu = (int)opt_parse_long("--gpu", optarg, 0, 1023); break;
 		case O_VOCAB: o->vocab = optarg; break;
 		case O_MODEL: o->model = optarg; break;
 		case O_BATCH: o->batch_rows = (int)opt_parse_long("--batch-rows", optarg, 77, 1 << 20); break;
@@ -576,7 +593,7 @@ static int normalize_rows(float *v, int64_t n, int64_t d)
 
 static void write_header(rec_writer_t *w, int argc, char **argv, const options_t *o, const prompts_t *ps,
 			 const char *names_path, const char *templates_path, const char *weights, const char *wsha,
-			 const char *vocab, int threads)
+			 const char *vocab, const text_backend_t *be, const text_info_t *info)
 {
 	char nsha[65] = "", tsha[65] = "", vsha[65] = "";
 	const char *in1 = ps->templates ? names_path : o->prompts;
@@ -604,10 +621,33 @@ static void write_header(rec_writer_t *w, int argc, char **argv, const options_t
 	pk_kv_str(pk, "vocab", vocab);
 	pk_kv_str(pk, "vocab_sha256", vsha);
 	pk_kv_str(pk, "tokenizer", "CLIP simple_tokenizer without ftfy mojibake repair");
-	pk_kv_str(pk, "precision", o->fp16 ? "fp16-weights" : "fp32");
-	pk_kv_str(pk, "device", "cpu");
-	pk_kv_int(pk, "threads", threads);
+	pk_kv_str(pk, "precision", !o->fp16 ? "fp32" : be == &text_backend_cpu ? "fp16-weights" : "fp16");
+	pk_kv_str(pk, "device", info->device);
+	pk_kv_int(pk, "threads", info->threads);
 	pk_kv_bool(pk, "truncate", o->truncate);
+}
+
+/* Backend for --device; fatal with one line when it cannot be had. */
+static const text_backend_t *pick_backend(device_t dev)
+{
+	char why[256] = "";
+#ifdef HAVE_CUDA
+	if (dev != DEV_CPU) {
+		if (text_backend_cuda.available(why, sizeof why))
+			return &text_backend_cuda;
+		if (dev == DEV_CUDA)
+			diag_fatal("--device cuda: %s", why);
+		diag_msg("no usable GPU (%s): using the CPU", why);
+	}
+#else
+	if (dev == DEV_CUDA)
+		diag_fatal("--device cuda: this txtencode was built without CUDA (no nvcc at build time); "
+			   "use --device cpu");
+	(void)why;
+	if (dev == DEV_AUTO)
+		diag_msg("built without CUDA: using the CPU");
+#endif
+	return &text_backend_cpu;
 }
 
 int main(int argc, char **argv)
@@ -616,6 +656,8 @@ int main(int argc, char **argv)
 	options_t o;
 	parse_args(argc, argv, &o);
 	double t_start = time_now();
+	/* the device first: a missing GPU fails before minutes of loading */
+	const text_backend_t *be = o.tokenize ? NULL : pick_backend(o.device);
 
 	prompts_t ps = {0};
 	char *names_path = NULL, *templates_path = NULL;
@@ -694,10 +736,16 @@ int main(int argc, char **argv)
 	float *emb = malloc((size_t)ps.p * (size_t)E * sizeof *emb);
 	if (!emb)
 		diag_fatal("out of memory for %d x %lld embeddings", ps.p, (long long)E);
-	text_encode_opts_t eo = {.threads = o.threads, .batch_rows = o.batch_rows};
+	text_config_t cfg = {.fp16 = o.fp16, .threads = o.threads, .batch_rows = o.batch_rows, .device = o.gpu};
+	text_runner_t *runner = be->create(&m, &cfg, err, sizeof err);
+	if (!runner)
+		diag_fatal("%s backend: %s", be->name, err);
 	text_encode_stats_t st = {0};
-	if (text_encode(&m, (const int32_t *const *)tk.ids, tk.lens, ps.p, emb, &eo, &st, err, sizeof err) != 0)
-		diag_fatal("%s", err);
+	if (text_encode(&m, be, runner, (const int32_t *const *)tk.ids, tk.lens, ps.p, emb, &st, err, sizeof err) != 0)
+		diag_fatal("%s backend: %s", be->name, err);
+	text_info_t info;
+	be->info(runner, &info);
+	be->destroy(runner);
 	int bad = normalize_rows(emb, ps.p, E);
 	if (bad >= 0) {
 		char where[1024];
@@ -741,7 +789,7 @@ int main(int argc, char **argv)
 		ndim = 2;
 	}
 
-	write_header(w, argc, argv, &o, &ps, names_path, templates_path, weights, wsha, vocab, st.threads);
+	write_header(w, argc, argv, &o, &ps, names_path, templates_path, weights, wsha, vocab, be, &info);
 	msgpack_packer *pk = rec_writer_pk(w);
 	msgpack_pack_map(pk, 7);
 	pk_kv_str(pk, "type", "classes");
@@ -758,12 +806,16 @@ int main(int argc, char **argv)
 	rec_writer_end_record(w);
 
 	double secs = time_now() - t_start;
-	msgpack_pack_map(pk, 12);
+	msgpack_pack_map(pk, 16);
 	pk_kv_str(pk, "type", "stats");
 	pk_kv_str(pk, "producer", diag_prog());
 	pk_kv_str(pk, "model", o.model);
-	pk_kv_str(pk, "device", "cpu");
-	pk_kv_int(pk, "threads", st.threads);
+	pk_kv_str(pk, "device", info.device);
+	pk_kv_int(pk, "threads", info.threads);
+	pk_kv_int(pk, "batch_rows", info.batch_rows);
+	pk_kv_int(pk, "batches", st.batches);
+	pk_kv_double(pk, "compute_seconds", info.compute_s);
+	pk_kv_int(pk, "backend_peak_bytes", (int64_t)info.peak_bytes);
 	pk_kv_int(pk, "classes", ps.k);
 	pk_kv_int(pk, "prompts", ps.p);
 	pk_kv_int(pk, "rows", st.rows);

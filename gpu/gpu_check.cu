@@ -1,6 +1,8 @@
 /* gpu_check.cu - error messages for the checked-call macros of gpu_check.h. */
 #include "gpu_check.h"
 
+#include <dlfcn.h>
+
 extern "C" {
 #include "diag.h"
 }
@@ -42,6 +44,29 @@ void fail_cublas(cublasStatus_t s, const char *call, const char *file, int line)
 void warn_cuda(cudaError_t e, const char *call, const char *file, int line)
 {
 	diag_msg("cuda: %s: %s: %s (%s:%d)", call, cudaGetErrorName(e), cudaGetErrorString(e), file, line);
+}
+
+bool driver_usable(std::string &why)
+{
+	void *drv = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+	if (!drv) {
+		why = "no NVIDIA driver (libcuda.so.1 not found)";
+		return false;
+	}
+	dlclose(drv);
+	int count = 0;
+	cudaError_t e = cudaGetDeviceCount(&count);
+	if (e != cudaSuccess) {
+		why = std::string("no usable CUDA device: cudaGetDeviceCount: ") + cudaGetErrorName(e) + ": " +
+		      cudaGetErrorString(e);
+		(void)cudaGetLastError();
+		return false;
+	}
+	if (count == 0) {
+		why = "no CUDA device";
+		return false;
+	}
+	return true;
 }
 
 } // namespace gpu

@@ -38,6 +38,9 @@ struct Error : std::runtime_error {
 [[noreturn]] void fail_cublas(cublasStatus_t s, const char *call, const char *file, int line);
 /* Teardown: print the failure on stderr (never throws). */
 void warn_cuda(cudaError_t e, const char *call, const char *file, int line);
+/* The first reasons no GPU can be used, in the order a user would fix them:
+ * no driver (libcuda.so.1), the runtime's error, no device. false with why. */
+bool driver_usable(std::string &why);
 
 } // namespace gpu
 

@@ -17,7 +17,6 @@
  */
 #include "gpu_encoder.h"
 
-#include <dlfcn.h>
 
 #include <cerrno>
 #include <cmath>
@@ -154,24 +153,8 @@ struct Slot {
 /* "no usable GPU" reasons, in the order a user would fix them. */
 bool device_usable(std::string &why)
 {
-	void *drv = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
-	if (!drv) {
-		why = "no NVIDIA driver (libcuda.so.1 not found)";
+	if (!driver_usable(why))
 		return false;
-	}
-	dlclose(drv);
-	int count = 0;
-	cudaError_t e = cudaGetDeviceCount(&count);
-	if (e != cudaSuccess) {
-		why = std::string("no usable CUDA device: cudaGetDeviceCount: ") + cudaGetErrorName(e) + ": " +
-		      cudaGetErrorString(e);
-		(void)cudaGetLastError();
-		return false;
-	}
-	if (count == 0) {
-		why = "no CUDA device";
-		return false;
-	}
 	size_t v = cudnnGetVersion();
 	if (v / 10000 != CUDNN_VERSION / 10000) {
 		why = "cuDNN " + std::to_string(v) + " found, this build needs cuDNN " + std::to_string(CUDNN_MAJOR) + ".x";

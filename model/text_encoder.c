@@ -207,6 +207,13 @@ static int text_cores(void)
 	return 1;
 }
 
+static double text_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* oneDNN's thread count (Debian's build uses OpenMP; the runtime's setter is
  * looked up at run time because only libdnnl links libgomp). */
 static int text_threads_set(int want)
@@ -422,69 +429,167 @@ static int text_cut(const int32_t *ids, int len)
 	return best + 1;
 }
 
-typedef struct {
-	int rows, cap;
-	int32_t *token;
-	int *depth, *parent;
-	float *x, *h, *qkv, *f, *g, *o;
-	int nseq, seqcap;
-	int *seq_leaf, *seq_index;
-} text_batch_t;
+/* ---------------------------------------------------------------- CPU backend */
 
-/* Run one batch (trie built) through the model; writes out[seq_index[s]]. */
-static int text_run_batch(const text_model_t *m, text_batch_t *bt, int threads, float *out)
+struct text_runner {
+	const text_model_t *m;
+	int threads, cap;
+	float *x, *h, *qkv, *f, *g, *o; /* [cap, W], [cap, W], [cap, 3W], [cap, 4W], [cap, W], [cap, E] */
+	size_t bytes;
+	double compute_s;
+};
+
+static int cpu_available(char *why, size_t whycap)
 {
-	int W = m->width, N = bt->rows;
+	(void)why;
+	(void)whycap;
+	return 1;
+}
+
+static void cpu_destroy(text_runner_t *r)
+{
+	if (!r)
+		return;
+	free(r->x);
+	free(r->h);
+	free(r->qkv);
+	free(r->f);
+	free(r->g);
+	free(r->o);
+	free(r);
+}
+
+static text_runner_t *cpu_create(const text_model_t *m, const text_config_t *cfg, char *err, size_t errcap)
+{
+	text_runner_t *r = calloc(1, sizeof *r);
+	if (!r) {
+		text_fail(err, errcap, "out of memory");
+		return NULL;
+	}
+	r->m = m;
+	r->threads = cfg->threads > 0 ? cfg->threads : text_cores();
+	r->cap = cfg->batch_rows > 0 ? cfg->batch_rows : 4096;
+	if (r->cap < m->context)
+		r->cap = m->context;
+	text_threads_set(r->threads);
+	size_t cap = (size_t)r->cap, W = (size_t)m->width;
+	r->bytes = cap * (W * 10 + (size_t)m->embed) * sizeof(float);
+	r->x = malloc(cap * W * sizeof(float));
+	r->h = malloc(cap * W * sizeof(float));
+	r->qkv = malloc(cap * 3 * W * sizeof(float));
+	r->f = malloc(cap * 4 * W * sizeof(float));
+	r->g = malloc(cap * W * sizeof(float));
+	r->o = malloc(cap * (size_t)m->embed * sizeof(float));
+	if (!r->x || !r->h || !r->qkv || !r->f || !r->g || !r->o) {
+		text_fail(err, errcap, "out of memory for a batch of %d rows (%zu MiB)", r->cap, r->bytes >> 20);
+		cpu_destroy(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* Run one batch through the model: out [nseq, E]. */
+static int cpu_run(text_runner_t *r, const text_trie_t *t, float *out, char *err, size_t errcap)
+{
+	double t0 = text_now();
+	const text_model_t *m = r->m;
+	int W = m->width, N = t->rows, threads = r->threads;
+	if (N > r->cap)
+		return text_fail(err, errcap, "batch of %d rows, the runner was made for %d", N, r->cap);
 	text_ctx_t c = {.m = m,
 			.rows = N,
-			.token = bt->token,
-			.depth = bt->depth,
-			.parent = bt->parent,
-			.x = bt->x,
-			.h = bt->h,
-			.qkv = bt->qkv,
-			.f = bt->f};
+			.token = t->token,
+			.depth = t->depth,
+			.parent = t->parent,
+			.x = r->x,
+			.h = r->h,
+			.qkv = r->qkv,
+			.f = r->f};
 	text_par_for(threads, (size_t)N, k_embed, &c);
 	for (int l = 0; l < m->layers; l++) {
 		const text_block_t *b = &m->blocks[l];
 		c.ln_w = b->ln_1_w;
 		c.ln_b = b->ln_1_b;
 		text_par_for(threads, (size_t)N, k_layernorm, &c);
-		if (text_linear(bt->h, b->in_proj_w, bt->qkv, N, 3 * W, W, 0.0f))
-			return -1;
-		c.dst = bt->qkv;
+		if (text_linear(r->h, b->in_proj_w, r->qkv, N, 3 * W, W, 0.0f))
+			return text_fail(err, errcap, "dnnl_sgemm failed");
+		c.dst = r->qkv;
 		c.dst_cols = 3 * W;
 		c.bias = b->in_proj_b;
 		text_par_for(threads, (size_t)N, k_bias, &c);
 		text_par_for(threads, (size_t)N, k_attention, &c);
-		if (text_linear(bt->h, b->out_proj_w, bt->x, N, W, W, 1.0f))
-			return -1;
-		c.dst = bt->x;
+		if (text_linear(r->h, b->out_proj_w, r->x, N, W, W, 1.0f))
+			return text_fail(err, errcap, "dnnl_sgemm failed");
+		c.dst = r->x;
 		c.dst_cols = W;
 		c.bias = b->out_proj_b;
 		text_par_for(threads, (size_t)N, k_bias, &c);
 		c.ln_w = b->ln_2_w;
 		c.ln_b = b->ln_2_b;
 		text_par_for(threads, (size_t)N, k_layernorm, &c);
-		if (text_linear(bt->h, b->c_fc_w, bt->f, N, 4 * W, W, 0.0f))
-			return -1;
+		if (text_linear(r->h, b->c_fc_w, r->f, N, 4 * W, W, 0.0f))
+			return text_fail(err, errcap, "dnnl_sgemm failed");
 		c.bias = b->c_fc_b;
 		text_par_for(threads, (size_t)N, k_bias_gelu, &c);
-		if (text_linear(bt->f, b->c_proj_w, bt->x, N, W, 4 * W, 1.0f))
-			return -1;
-		c.dst = bt->x;
+		if (text_linear(r->f, b->c_proj_w, r->x, N, W, 4 * W, 1.0f))
+			return text_fail(err, errcap, "dnnl_sgemm failed");
+		c.dst = r->x;
 		c.dst_cols = W;
 		c.bias = b->c_proj_b;
 		text_par_for(threads, (size_t)N, k_bias, &c);
 	}
 	/* ln_final on each sequence's last row, then @ text_projection [W, E] */
-	c.gather = bt->seq_leaf;
-	c.h = bt->g;
+	c.gather = t->seq_leaf;
+	c.h = r->g;
 	c.ln_w = m->ln_final_w;
 	c.ln_b = m->ln_final_b;
-	text_par_for(threads, (size_t)bt->nseq, k_layernorm, &c);
-	if (dnnl_sgemm('N', 'N', bt->nseq, m->embed, W, 1.0f, bt->g, W, m->text_projection, m->embed, 0.0f, bt->o,
+	text_par_for(threads, (size_t)t->nseq, k_layernorm, &c);
+	if (dnnl_sgemm('N', 'N', t->nseq, m->embed, W, 1.0f, r->g, W, m->text_projection, m->embed, 0.0f, out,
 		       m->embed) != dnnl_success)
+		return text_fail(err, errcap, "dnnl_sgemm failed");
+	r->compute_s += text_now() - t0;
+	return 0;
+}
+
+static void cpu_info(const text_runner_t *r, text_info_t *info)
+{
+	const dnnl_version_t *v = dnnl_version();
+	memset(info, 0, sizeof *info);
+	snprintf(info->device, sizeof info->device, "cpu: oneDNN %d.%d.%d, %d threads", v->major, v->minor, v->patch,
+		 r->threads);
+	info->threads = r->threads;
+	info->batch_rows = r->cap;
+	info->peak_bytes = r->bytes;
+	info->compute_s = r->compute_s;
+}
+
+const text_backend_t text_backend_cpu = {"cpu", cpu_available, cpu_create, cpu_run, cpu_info, cpu_destroy};
+
+/* ---------------------------------------------------------------- encode */
+
+typedef struct {
+	int rows, cap, nseq;
+	int32_t *token;
+	int *depth, *parent, *seq_leaf, *seq_index;
+	float *o; /* [cap, E] outputs of the batch */
+} text_batch_t;
+
+static void text_batch_free(text_batch_t *bt)
+{
+	free(bt->token);
+	free(bt->depth);
+	free(bt->parent);
+	free(bt->seq_leaf);
+	free(bt->seq_index);
+	free(bt->o);
+}
+
+/* Hand the batch to the backend; scatter its outputs to out[seq_index[s]]. */
+static int text_flush(const text_backend_t *be, text_runner_t *r, const text_model_t *m, text_batch_t *bt, float *out,
+		      char *err, size_t errcap)
+{
+	text_trie_t t = {bt->rows, bt->token, bt->depth, bt->parent, bt->nseq, bt->seq_leaf};
+	if (be->run(r, &t, bt->o, err, errcap) != 0)
 		return -1;
 	for (int s = 0; s < bt->nseq; s++)
 		memcpy(out + (size_t)bt->seq_index[s] * (size_t)m->embed, bt->o + (size_t)s * (size_t)m->embed,
@@ -492,52 +597,28 @@ static int text_run_batch(const text_model_t *m, text_batch_t *bt, int threads, 
 	return 0;
 }
 
-static void text_batch_free(text_batch_t *bt)
+int text_encode(const text_model_t *m, const text_backend_t *be, text_runner_t *r, const int32_t *const *ids,
+		const int *lens, int n, float *out, text_encode_stats_t *stats, char *err, size_t errcap)
 {
-	free(bt->token);
-	free(bt->depth);
-	free(bt->parent);
-	free(bt->x);
-	free(bt->h);
-	free(bt->qkv);
-	free(bt->f);
-	free(bt->g);
-	free(bt->o);
-	free(bt->seq_leaf);
-	free(bt->seq_index);
-}
-
-int text_encode(const text_model_t *m, const int32_t *const *ids, const int *lens, int n, float *out,
-		const text_encode_opts_t *opts, text_encode_stats_t *stats, char *err, size_t errcap)
-{
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	int threads = opts && opts->threads > 0 ? opts->threads : text_cores();
-	int cap = opts && opts->batch_rows > 0 ? opts->batch_rows : 4096;
-	if (cap < m->context)
-		cap = m->context;
-	text_threads_set(threads);
-	int W = m->width, rc = -1;
+	double t0 = text_now();
+	text_info_t info;
+	be->info(r, &info);
+	int cap = info.batch_rows, rc = -1;
 	int *cut = malloc((size_t)(n > 0 ? n : 1) * sizeof *cut), *order = malloc((size_t)(n > 0 ? n : 1) * sizeof *order);
 	text_batch_t bt = {0};
 	bt.cap = cap;
 	bt.token = malloc((size_t)cap * sizeof *bt.token);
 	bt.depth = malloc((size_t)cap * sizeof *bt.depth);
 	bt.parent = malloc((size_t)cap * sizeof *bt.parent);
-	bt.x = malloc((size_t)cap * (size_t)W * sizeof(float));
-	bt.h = malloc((size_t)cap * (size_t)W * sizeof(float));
-	bt.qkv = malloc((size_t)cap * 3 * (size_t)W * sizeof(float));
-	bt.f = malloc((size_t)cap * 4 * (size_t)W * sizeof(float));
-	bt.g = malloc((size_t)cap * (size_t)W * sizeof(float));
-	bt.o = malloc((size_t)cap * (size_t)m->embed * sizeof(float));
 	bt.seq_leaf = malloc((size_t)cap * sizeof *bt.seq_leaf);
 	bt.seq_index = malloc((size_t)cap * sizeof *bt.seq_index);
-	if (!cut || !order || !bt.token || !bt.depth || !bt.parent || !bt.x || !bt.h || !bt.qkv || !bt.f || !bt.g ||
-	    !bt.o || !bt.seq_leaf || !bt.seq_index) {
+	bt.o = malloc((size_t)cap * (size_t)m->embed * sizeof(float));
+	if (!cut || !order || !bt.token || !bt.depth || !bt.parent || !bt.seq_leaf || !bt.seq_index || !bt.o) {
 		text_fail(err, errcap, "out of memory for a batch of %d rows", cap);
 		goto done;
 	}
 	long long positions = 0, rows = 0;
+	int batches = 0;
 	for (int i = 0; i < n; i++) {
 		if (lens[i] < 1 || lens[i] > m->context) {
 			text_fail(err, errcap, "text %d: %d tokens, the model's context is %d", i, lens[i], m->context);
@@ -566,39 +647,36 @@ int text_encode(const text_model_t *m, const int32_t *const *ids, const int *len
 				lcp++;
 		}
 		if (prev >= 0 && (bt.rows + (len - lcp) > cap || bt.nseq == cap)) {
-			if (text_run_batch(m, &bt, threads, out) != 0) {
-				text_fail(err, errcap, "dnnl_sgemm failed");
+			if (text_flush(be, r, m, &bt, out, err, errcap) != 0)
 				goto done;
-			}
 			rows += bt.rows;
+			batches++;
 			bt.rows = bt.nseq = 0;
 			lcp = 0;
 		}
 		for (int k = lcp; k < len; k++) {
-			int r = bt.rows++;
-			bt.token[r] = ids[s][k];
-			bt.depth[r] = k;
-			bt.parent[r] = k ? path[k - 1] : -1;
-			path[k] = r;
+			int row = bt.rows++;
+			bt.token[row] = ids[s][k];
+			bt.depth[row] = k;
+			bt.parent[row] = k ? path[k - 1] : -1;
+			path[k] = row;
 		}
 		bt.seq_leaf[bt.nseq] = path[len - 1];
 		bt.seq_index[bt.nseq++] = s;
 		prev = s;
 	}
 	if (bt.nseq > 0) {
-		if (text_run_batch(m, &bt, threads, out) != 0) {
-			text_fail(err, errcap, "dnnl_sgemm failed");
+		if (text_flush(be, r, m, &bt, out, err, errcap) != 0)
 			goto done;
-		}
 		rows += bt.rows;
+		batches++;
 	}
 	rc = 0;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (stats) {
-		stats->seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+		stats->seconds = text_now() - t0;
 		stats->positions = positions;
 		stats->rows = rows;
-		stats->threads = threads;
+		stats->batches = batches;
 	}
 done:
 	free(cut);

@@ -1,4 +1,5 @@
-/* text_encoder.h - CLIP's text tower on the CPU (oneDNN sgemm + C).
+/* text_encoder.h - CLIP's text tower: the model, the prefix-tree batching,
+ * and the backend interface (CPU here, CUDA in gpu/gpu_text.cu).
  *
  * The model (openai/CLIP clip/model.py encode_text, RN50's sizes in brackets):
  *   x = token_embedding[ids] + positional_embedding      [L, W]   (W = 512)
@@ -61,22 +62,68 @@ typedef struct {
 int text_model_load(text_model_t *m, const ckpt_t *c, int fp16, char *err, size_t errcap);
 void text_model_free(text_model_t *m);
 
+/* ------------------------------------------------------------------ */
+/* Backends. text_encode() builds the prefix trees and hands each batch to a
+ * backend (CPU here, CUDA in gpu/gpu_text.cu), which runs the tower on it. */
+
+/* One batch of token sequences as a prefix tree (trie) of ids. */
 typedef struct {
-	int threads;      /* CPU threads (GEMM and the rest); <= 0: all cores available */
-	int batch_rows;   /* trie rows per batch (memory ~ 20 KiB a row); <= 0: 4096 */
-} text_encode_opts_t;
+	int rows;             /* distinct id prefixes */
+	const int32_t *token; /* [rows] the last id of the row's prefix */
+	const int *depth;     /* [rows] that id's position (prefix length - 1) */
+	const int *parent;    /* [rows] row of the prefix one id shorter (always < the row), -1 at depth 0 */
+	int nseq;             /* sequences in the batch */
+	const int *seq_leaf;  /* [nseq] row of each sequence's eot id */
+} text_trie_t;
 
 typedef struct {
-	double seconds;
+	int fp16;       /* cuda: weights and GEMM inputs in float16, FP32 accumulation; the CPU
+			 * ignores it (text_model_load already rounded the weights) */
+	int threads;    /* CPU threads (GEMM and the rest); <= 0: all cores available */
+	int batch_rows; /* trie rows per batch; <= 0: the backend's default */
+	int device;     /* GPU ordinal (cuda) */
+} text_config_t;
+
+typedef struct {
+	char device[160];  /* e.g. "cpu: oneDNN 2.7.3, 2 threads", "cuda: NVIDIA H100 ..." */
+	int threads;       /* CPU threads, 0 for cuda */
+	int batch_rows;    /* rows per batch in effect */
+	size_t peak_bytes; /* most memory the backend's buffers and weights held (device for cuda) */
+	double compute_s;  /* time inside run() so far */
+} text_info_t;
+
+typedef struct text_runner text_runner_t; /* backend-private */
+
+typedef struct {
+	const char *name; /* "cpu", "cuda" */
+	/* 1 if usable here; else 0 with a one-line reason in why. */
+	int (*available)(char *why, size_t whycap);
+	/* m must outlive the runner. NULL with one line in err on failure. */
+	text_runner_t *(*create)(const text_model_t *m, const text_config_t *cfg, char *err, size_t errcap);
+	/* out [t->nseq, E] row-major: ln_final(x[seq_leaf[s]]) @ text_projection
+	 * for each sequence s of the batch (not normalized). t->rows is at most
+	 * info().batch_rows. 0, or -1 with err. */
+	int (*run)(text_runner_t *r, const text_trie_t *t, float *out, char *err, size_t errcap);
+	void (*info)(const text_runner_t *r, text_info_t *info);
+	void (*destroy)(text_runner_t *r);
+} text_backend_t;
+
+extern const text_backend_t text_backend_cpu; /* this file's C + oneDNN */
+#ifdef HAVE_CUDA
+extern const text_backend_t text_backend_cuda; /* gpu/gpu_text.cu, only built with nvcc */
+#endif
+
+typedef struct {
+	double seconds;      /* whole text_encode(), trie building included */
 	long long positions; /* positions a padded run would compute (n x context) */
 	long long rows;      /* trie rows actually computed */
-	int threads;         /* threads in effect */
+	int batches;
 } text_encode_stats_t;
 
 /* Encode n token sequences: ids[i][0..lens[i]) (clip.tokenize rows without
- * the padding; lens[i] <= context) -> out [n, E] row-major, not normalized.
- * 0, or -1 with a message in err. */
-int text_encode(const text_model_t *m, const int32_t *const *ids, const int *lens, int n, float *out,
-		const text_encode_opts_t *opts, text_encode_stats_t *stats, char *err, size_t errcap);
+ * the padding; lens[i] <= context) -> out [n, E] row-major, not normalized,
+ * on the runner r of backend be (made for m). 0, or -1 with a message in err. */
+int text_encode(const text_model_t *m, const text_backend_t *be, text_runner_t *r, const int32_t *const *ids,
+		const int *lens, int n, float *out, text_encode_stats_t *stats, char *err, size_t errcap);
 
 #endif

@@ -3,16 +3,20 @@
 # the device machine (tests/gpu/README.md has the exact call). It
 #   1. prints the card, driver, toolkit and library versions, finds the venv's
 #      cuDNN and cuBLAS, and fails fast with one line if something is missing;
-#   2. picks rnencode: device-libs/bin/rnencode (built here by
+#   2. picks rnencode and txtencode: device-libs/bin/ (built here by
 #      prepare-device.sh), or a rebuild of gpu/ with this machine's nvcc when
-#      that binary does not load, gpu/ changed since, or REBUILD=1;
+#      those binaries do not load, gpu/ changed since, or REBUILD=1;
 #   3. makes the random-weight checkpoints with this machine's torch
 #      (tests/py/gpu_ckpt.py);
-#   4. runs the GPU tests: CUDA vs CPU backend, CUDA vs PyTorch's CUDA results;
-#   5. runs the benchmark (bench/gpu/bench.sh: both models, FP16/FP32, batch
-#      256/1/32, PyTorch eager beside it, torch.compile if time is left);
+#   4. runs the GPU tests: CUDA vs CPU backend, CUDA vs PyTorch's CUDA results,
+#      txtencode's CUDA backend vs its CPU backend and PyTorch;
+#   5. runs the benchmarks (bench/gpu/bench.sh: both models, FP16/FP32, batch
+#      256/1/32, PyTorch eager beside it, torch.compile if time is left; then
+#      bench/gpu/txtencode.sh: the 1000 x 80 zero-shot classifier, FP32/FP16,
+#      against PyTorch on the same card);
 #   6. writes $OUT/results.md and $OUT/results.json (card, date, commit, tests,
-#      parity, benchmark, goals), $OUT/device-check.log, and the memory
+#      parity, benchmark, goals; results.md ends with the txtencode table),
+#      $OUT/txtencode-bench.jsonl, $OUT/device-check.log, and the memory
 #      timelines $OUT/memtrace-*.tsv.
 # Every step is time-limited; DEVICE_BUDGET_S (default 360) is the point after
 # which no new step starts, so the results file is always written.
@@ -38,9 +42,15 @@ finish() {
 	$PY "$ROOT/bench/gpu/report.py" final --info "$WORK/info.json" --bench "$WORK/bench.jsonl" \
 		--parity "$WORK/parity.jsonl" --tests "$WORK/tests.tsv" --md "$OUT/results.md" --json "$OUT/results.json" \
 		>/dev/null || { echo "device-check: report.py failed"; STATUS=1; }
+	if [ -s "$WORK/text-bench.md" ]; then
+		{ echo; echo "## txtencode: the 1000 x 80 zero-shot classifier (bench/gpu/txtencode.sh)"; echo
+		  cat "$WORK/text-bench.md"; } >>"$OUT/results.md"
+		cp "$WORK/text-bench.jsonl" "$OUT/txtencode-bench.jsonl" 2>/dev/null
+	fi
 	echo "--- summary ($(elapsed) s)"
 	cat "$WORK/tests.tsv"
 	$PY "$ROOT/bench/gpu/report.py" table "$WORK/bench.jsonl" --card "${CARD:-}" 2>/dev/null
+	[ -s "$WORK/text-bench.md" ] && grep '^|' "$WORK/text-bench.md"
 	echo "device-check: exit $STATUS; files in $OUT: $(ls "$OUT" | tr '\n' ' ')"
 	exit $STATUS
 }
@@ -89,8 +99,8 @@ fi
 export LD_LIBRARY_PATH=$ROOT/device-libs/lib:$CUDNN_LIB:$CUBLAS_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 TORCH_V=$($PY -c 'import torch; print(torch.__version__, "cuDNN", torch.backends.cudnn.version())')
 
-# ---- 2. rnencode ----
-step "rnencode"
+# ---- 2. rnencode and txtencode ----
+step "rnencode and txtencode"
 BINDIR=$ROOT/device-libs/bin
 why=
 [ "${REBUILD:-0}" = 1 ] && why="REBUILD=1"
@@ -100,9 +110,11 @@ fi
 grep -v ' gpu/' device-libs/SOURCES.sha256 | sha256sum --quiet -c - >/dev/null 2>&1 ||
 	echo "device-check: WARNING: model/, cmd/ or common/ changed since device-libs was built:" \
 		"rerun tests/gpu/prepare-device.sh (only gpu/ can be rebuilt here)"
-if [ -z "$why" ] && ! "$BINDIR/rnencode" --help >/dev/null 2>"$WORK/load.err"; then
-	why="the carried binary does not start: $(head -n 3 "$WORK/load.err")"
-fi
+for p in rnencode txtencode; do
+	if [ -z "$why" ] && ! "$BINDIR/$p" --help >/dev/null 2>"$WORK/load.err"; then
+		why="the carried $p does not start: $(head -n 3 "$WORK/load.err")"
+	fi
+done
 BINARY="carried device-libs/bin/rnencode"
 if [ -n "$why" ]; then
 	echo "rebuilding gpu/ here: $why"
@@ -110,8 +122,9 @@ if [ -n "$why" ]; then
 	BINDIR=$WORK/rebuild
 	BINARY="rebuilt here with $(nvcc --version | tail -n 1) ($why)"
 fi
-ldd "$BINDIR/rnencode" | grep -E 'cudnn|cublas|dnnl|not found'
+ldd "$BINDIR/rnencode" "$BINDIR/txtencode" | grep -E '^/|cudnn|cublas|dnnl|libz|not found'
 export BIN=$BINDIR PATH=$BINDIR:$PATH
+export RNENC_DATA=$ROOT/data # txtencode's default names, templates and BPE vocabulary (a rebuilt binary is elsewhere)
 
 $PY - "$WORK/info.json" "$CARD" "$DRIVER" "${CUDA_V:-}" "$TORCH_V" "$BINARY" <<'EOF'
 import json, sys, time
@@ -161,7 +174,7 @@ EOF
 
 # ---- 4. tests ----
 export ROOT PY TESTDATA=$ROOT/testdata GPU_RESULTS=$WORK/parity.jsonl
-for t in tests/gpu/test_gpu_cpu_parity.sh tests/gpu/test_gpu_torch_parity.sh; do
+for t in tests/gpu/test_gpu_cpu_parity.sh tests/gpu/test_gpu_torch_parity.sh tests/gpu/test_gpu_txtencode.sh; do
 	name=$(basename "$t" .sh)
 	if [ "$(left)" -lt 120 ]; then
 		note_test "$name" "not run" "time budget"
@@ -179,13 +192,23 @@ for t in tests/gpu/test_gpu_cpu_parity.sh tests/gpu/test_gpu_torch_parity.sh; do
 done
 
 # ---- 5. benchmark ----
+# rnencode's benchmark first (the study's figures), leaving about 90 s for txtencode's
 if [ "$(left)" -gt 60 ]; then
 	step "benchmark"
-	BENCH_DEADLINE_S=$(($(left) - 30)) BENCH_TRACE_DIR=$OUT BENCH_COMPILE=1 \
-		timeout $(($(left) + 60)) bash bench/gpu/bench.sh "$WORK/bench.jsonl" || STATUS=1
+	reserve=90
+	[ "$(left)" -gt 180 ] || reserve=0
+	BENCH_DEADLINE_S=$(($(left) - 30 - reserve)) BENCH_TRACE_DIR=$OUT BENCH_COMPILE=1 \
+		timeout $(($(left) + 60 - reserve)) bash bench/gpu/bench.sh "$WORK/bench.jsonl" || STATUS=1
 else
 	echo "device-check: no time left for the benchmark"
 	STATUS=1
+fi
+if [ "$(left)" -gt 30 ]; then
+	step "benchmark txtencode"
+	timeout $(($(left) + 60)) bash bench/gpu/txtencode.sh "$WORK/text-bench.jsonl" | tee "$WORK/text-bench.md" ||
+		STATUS=1
+else
+	echo "device-check: no time left for the txtencode benchmark"
 fi
 [ -s "$WORK/bench.jsonl" ] || : >"$WORK/bench.jsonl"
 finish

@@ -61,3 +61,30 @@ gpu_compare() {
 	$PY "$GPU_PY" compare --name "$name" --dim "$dim" --rtol "$rtol" ${GPU_RESULTS:+--json "$GPU_RESULTS"} "$@" \
 		"$ref" "$cand" || fail "$name: out of tolerance"
 }
+
+# txtencode's CUDA backend (gpu/gpu_text.cu). FP32: GPU_RTOL_FP32. FP16 (GEMM
+# weights and inputs in half, FP32 accumulation, residual stream, LayerNorm
+# and softmax in FP32) against the CPU backend with the same fp16-rounded
+# weights and FP32 math: tests/gpu/test_gpu_text_sim.sh's emulation of those
+# numerics measured a worst element of 1.9e-3 in this form (relative L2
+# 5.8e-4) over 48 prompts of the fixture; the GPU differs from the emulation
+# only in FP32 summation order (the FP32 comparison: under 1e-5). 1e-2 leaves
+# five times that for other weights and prompts.
+TEXT_RTOL_FP16=1e-2
+
+# skips (77) with the reason unless `txtencode --device cuda` runs here
+need_text_gpu() {
+	command -v txtencode >/dev/null || fail "txtencode not built"
+	grep -q -a cublasGemmEx "$(command -v txtencode)" ||
+		skip "txtencode was built without the CUDA backend (no nvcc at build time)"
+	command -v nvidia-smi >/dev/null || skip "no GPU here (no nvidia-smi)"
+	nvidia-smi -L >gpu.list 2>&1 || skip "no GPU here: $(head -n 1 gpu.list)"
+	printf 'cat\n' >probe-names.txt
+	printf 'a photo of a {}.\n' >probe-templates.txt
+	txtencode --device cuda -w "$CLIP_W" -n probe-names.txt -t probe-templates.txt >probe.out 2>probe.err
+	local rc=$?
+	if [ $rc = 2 ] && grep -q -- '--device cuda:' probe.err; then
+		skip "no usable GPU here: $(head -n 1 probe.err)"
+	fi
+	[ $rc = 0 ] || { cat probe.err; fail "txtencode --device cuda failed on one prompt (exit $rc)"; }
+}

@@ -4,12 +4,14 @@
 # `carry` list for the device tool (see tests/gpu/README.md).
 #
 # device-libs/
-#   bin/rnencode             built here with the CUDA backend (sm_80 + sm_90)
+#   bin/rnencode             built here with the CUDA backends (sm_80 + sm_90)
+#   bin/txtencode
 #   lib/libdnnl.so.2.xz      oneDNN for the CPU backend (the parity reference),
 #   lib/libOpenCL.so.1       which the GPU machine lacks, with what it needs
 #   lib/libgomp.so.1
+#   lib/libz.so.1            (txtencode reads the gzipped BPE vocabulary)
 #   obj/                     for the fallback rebuild there (device-rebuild.sh):
-#                            rnencode.o (-DHAVE_CUDA=1), model/*.o, libcommon.a,
+#                            rnencode.o, txtencode.o (-DHAVE_CUDA=1), model/*.o, libcommon.a,
 #                            libmsgpackc.a, libcudart_static.a
 #   include/                 cuDNN and cuBLAS headers the rebuild compiles against
 #   BUILD-INFO               commit, date, tools, the exact link line
@@ -24,18 +26,19 @@ die() { echo "prepare-device: $*" >&2; exit 1; }
 
 NVCC=$(command -v nvcc) || die "nvcc not found: the CUDA backend cannot be built here"
 CUDA_HOME=${NVCC%/bin/nvcc}
-make -s bin/rnencode || die "make bin/rnencode failed"
+make -s bin/rnencode bin/txtencode || die "make bin/rnencode bin/txtencode failed"
 grep -q -a cudnnConvolutionBiasActivationForward bin/rnencode || die "bin/rnencode has no CUDA backend"
+grep -q -a cublasGemmEx bin/txtencode || die "bin/txtencode has no CUDA backend"
 
 rm -rf "$D"
 mkdir -p "$D/bin" "$D/lib" "$D/obj/model" "$D/include"
-cp bin/rnencode "$D/bin/"
+cp bin/rnencode bin/txtencode "$D/bin/"
 
 # shared libraries of rnencode that the GPU machine does not have (it has glibc,
 # libstdc++, and cuDNN/cuBLAS in its Python venv)
-for so in libdnnl.so.2 libOpenCL.so.1 libgomp.so.1; do
-	path=$(ldd bin/rnencode | awk -v so=$so '$1 == so { print $3 }')
-	[ -n "$path" ] || die "ldd bin/rnencode does not list $so"
+for so in libdnnl.so.2 libOpenCL.so.1 libgomp.so.1 libz.so.1; do
+	path=$(ldd bin/rnencode bin/txtencode | awk -v so=$so '$1 == so { print $3; exit }')
+	[ -n "$path" ] || die "ldd bin/rnencode bin/txtencode does not list $so"
 	cp -L "$path" "$D/lib/$so"
 done
 xz -T2 -6 "$D/lib/libdnnl.so.2" # 40 MB -> 7 MB; device-check unpacks it with python's lzma
@@ -43,6 +46,7 @@ xz -T2 -6 "$D/lib/libdnnl.so.2" # 40 MB -> 7 MB; device-check unpacks it with py
 # the pieces of a relink there: everything except gpu/, compiled here
 CFLAGS_DEV="-std=c11 -O2 -g -Icommon -I. -D_FILE_OFFSET_BITS=64"
 cc $CFLAGS_DEV -DHAVE_CUDA=1 -c -o "$D/obj/rnencode.o" cmd/rnencode.c
+cc $CFLAGS_DEV -DHAVE_CUDA=1 -c -o "$D/obj/txtencode.o" cmd/txtencode.c
 for c in model/*.c; do
 	cc $CFLAGS_DEV -c -o "$D/obj/model/$(basename "${c%.c}").o" "$c"
 done
@@ -51,7 +55,7 @@ cp "$(cc -print-file-name=libmsgpackc.a)" "$D/obj/libmsgpackc.a"
 cp "$CUDA_HOME/lib64/libcudart_static.a" "$D/obj/"
 cp "$CUDA_HOME"/include/cudnn*.h "$CUDA_HOME"/include/cublas_api.h "$CUDA_HOME"/include/cublas_v2.h "$D/include/"
 
-sha256sum gpu/* cmd/rnencode.c model/* common/*.c common/*.h Makefile >"$D/SOURCES.sha256"
+sha256sum gpu/* cmd/rnencode.c cmd/txtencode.c model/* common/*.c common/*.h Makefile >"$D/SOURCES.sha256"
 {
 	echo "commit: $(git rev-parse HEAD 2>/dev/null || echo unknown)"
 	echo "uncommitted: $(git status --short 2>/dev/null | wc -l) paths differ from the commit"
@@ -61,6 +65,7 @@ sha256sum gpu/* cmd/rnencode.c model/* common/*.c common/*.h Makefile >"$D/SOURC
 	echo "cudnn headers: $(awk '/define CUDNN_(MAJOR|MINOR|PATCHLEVEL) /{printf "%s ", $3}' "$CUDA_HOME/include/cudnn_version.h")"
 	echo "cc: $(cc --version | head -n 1)"
 	echo "link: $(make -n -B bin/rnencode 2>/dev/null | grep -- "-o bin/rnencode" | tail -n 1)"
+	echo "link: $(make -n -B bin/txtencode 2>/dev/null | grep -- "-o bin/txtencode" | tail -n 1)"
 } >"$D/BUILD-INFO"
 
 # the carry limit counts the working tree that travels too

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# test_gpu_build.sh - the CUDA backend compiles with warnings as errors wherever
-# nvcc exists, is linked into rnencode, and on a machine without a GPU
-# `rnencode --device cuda` fails with exit 2 and one clear stderr line while
-# the default device falls back to the CPU with a note.
+# test_gpu_build.sh - the CUDA backends compile with warnings as errors wherever
+# nvcc exists, are linked into rnencode and txtencode, and on a machine
+# without a GPU `--device cuda` fails with exit 2 and one clear stderr line
+# while the default device falls back to the CPU with a note.
 source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/gpu/gpulib.sh"
 command -v nvcc >/dev/null || skip "nvcc not found: the CUDA backend is not built on this machine"
@@ -19,8 +19,10 @@ for src in gpu/*.cu gpu/*.cc; do
 done
 [ $n -ge 5 ] || fail "only $n CUDA sources found in gpu/"
 # up to date after `make`, else rebuilt here (a warning fails the build)
-make -q bin/rnencode 2>/dev/null || make -s bin/rnencode >"$T/make.log" 2>&1 ||
-	{ cat "$T/make.log"; fail "bin/rnencode does not build with the CUDA backend"; }
+for p in rnencode txtencode; do
+	make -q bin/$p 2>/dev/null || make -s bin/$p >"$T/make.log" 2>&1 ||
+		{ cat "$T/make.log"; fail "bin/$p does not build with the CUDA backend"; }
+done
 cd "$T"
 [ "$(command -v rnencode)" = "$BIN/rnencode" ] || fail "rnencode is not \$BIN/rnencode"
 if ! rnencode_has_cuda; then
@@ -28,6 +30,7 @@ if ! rnencode_has_cuda; then
 	[ "${ASAN:-0}" = 1 ] && skip "ASan build of rnencode is made without the CUDA backend"
 	fail "bin/rnencode was built without the CUDA backend although nvcc is here"
 fi
+grep -q -a cublasGemmEx "$BIN/txtencode" || fail "bin/txtencode was built without the CUDA backend although nvcc is here"
 
 if nvidia-smi -L >/dev/null 2>&1; then
 	echo "a GPU is present: the no-GPU behaviour is checked on machines without one"
@@ -48,5 +51,23 @@ import sys, msgpack
 recs = list(msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False))
 n = sum(1 for r in recs if r.get("type") == "logits")
 sys.exit(0 if n == 1 else 1)
+EOF
+
+# txtencode the same way
+source "$ROOT/tests/fixtures.sh"
+need_checkpoints
+printf 'cat\n' >names.txt
+printf 'a photo of a {}.\n' >templates.txt
+expect_exit 2 txtencode --device cuda -w "$CKPT_DIR/clip-rn50.pt" -n names.txt -t templates.txt
+expect_empty_stdout
+[ "$(wc -l <err)" = 1 ] || { cat err; fail "expected exactly one stderr line"; }
+expect_stderr '^txtencode: --device cuda: (no NVIDIA driver|no usable CUDA device|no CUDA device)'
+expect_exit 0 txtencode -w "$CKPT_DIR/clip-rn50.pt" -n names.txt -t templates.txt
+expect_stderr '^txtencode: no usable GPU \(.*\): using the CPU$'
+$PY - out <<'EOF' || fail "auto device did not produce the table on the CPU"
+import sys, msgpack
+recs = list(msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False))
+assert [r["type"] for r in recs] == ["header", "classes", "stats"], recs
+assert recs[0]["device"].startswith("cpu: ") and recs[2]["device"].startswith("cpu: "), recs[0]
 EOF
 exit 0

@@ -167,9 +167,14 @@ def load_outputs(path, dim):
     rows = []
     with open(path, "rb") as f:
         for r in msgpack.Unpacker(f, raw=False):
+            if not isinstance(r, dict):
+                continue
             if r.get("type") in ("logits", "embedding", "features"):
                 t = r["tensor"]
                 rows.append(np.frombuffer(t["data"], t["dtype"]).astype(np.float64))
+            elif r.get("type") == "classes":  # txtencode: [K,E] or [K,T,E], one row per E
+                t = r["tensor"]
+                rows.extend(np.frombuffer(t["data"], t["dtype"]).astype(np.float64).reshape(-1, dim))
     return np.stack(rows) if rows else np.zeros((0, dim))
 
 

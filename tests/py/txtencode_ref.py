@@ -13,10 +13,13 @@
       classes record: its [K,E] table, or with :per-template its [K,T,E]
       normalized prompt embeddings. Prints the worst elements; exit 1 when
       out of tolerance (|a-b| <= 1e-4 * max|ref| + 1e-4 * |ref|).
-  time CKPT IDS THREADS [--trim] [--onednn]
-      Seconds to build the table from IDS with PyTorch (batches of 256,
-      context 77 as clip.tokenize pads; --trim pads each batch only to its
+  time CKPT IDS THREADS [--trim] [--onednn] [--device cuda] [--fp16] [--batch N]
+      Seconds to build the table from IDS with PyTorch (batches of N, default
+      256, context 77 as clip.tokenize pads; --trim pads each batch only to its
       longest prompt instead). Prints "seconds N" and the BLAS torch loaded.
+      --device cuda runs on the GPU (one warm-up batch first, not timed;
+      TF32 off), --fp16 with CLIP's own fp16/fp32 mix as clip.load gives it
+      on a GPU (LayerNorm in FP32).
 
 Debian's torch 1.13 is built with BLAS_INFO=generic: its Linear layers
 multiply with whatever libblas.so.3 is installed, here netlib's reference
@@ -95,15 +98,16 @@ def encode_text_trimmed(m, text):
     return x[torch.arange(x.shape[0]), text.argmax(dim=-1)] @ m.text_projection
 
 
-def encode(model, rows, trim=False, batch=256):
+def encode(model, rows, trim=False, batch=256, device="cpu"):
     out = []
     with torch.no_grad():
         for s in range(0, len(rows), batch):
             chunk = rows[s:s + batch]
             if trim:
-                out.append(encode_text_trimmed(model, pad(chunk, max(len(r) for r in chunk))).float())
+                t = pad(chunk, max(len(r) for r in chunk)).to(device)
+                out.append(encode_text_trimmed(model, t).float().cpu())
             else:
-                out.append(model.encode_text(pad(chunk, 77)).float())
+                out.append(model.encode_text(pad(chunk, 77).to(device)).float().cpu())
     return torch.cat(out).numpy()
 
 
@@ -149,7 +153,8 @@ def main():
     mode = sys.argv[1]
     if mode == "compare":
         torch.set_num_threads(2)
-        use_onednn_linear()
+        if hasattr(torch._C._nn, "mkldnn_linear") and torch.backends.mkldnn.is_available():
+            use_onednn_linear()
         model = clip_model.load(sys.argv[2])
         scale = float(model.logit_scale.exp())
         ok = True
@@ -183,13 +188,21 @@ def main():
         torch.set_num_threads(threads)
         if "--onednn" in sys.argv:
             use_onednn_linear()
-        model = clip_model.load(ckpt)
+        opt = sys.argv[5:]
+        device = opt[opt.index("--device") + 1] if "--device" in opt else "cpu"
+        batch = int(opt[opt.index("--batch") + 1]) if "--batch" in opt else 256
+        trim = "--trim" in opt
+        model = clip_model.load(ckpt, dtype=torch.float16 if "--fp16" in opt else torch.float32).to(device)
         rows = read_ids(ids_path)
+        if device != "cpu":
+            torch.backends.cuda.matmul.allow_tf32 = False
+            encode(model, rows[:batch], trim=trim, batch=batch, device=device)  # warm-up
+            torch.cuda.synchronize()
         t0 = time.perf_counter()
-        emb = encode(model, rows, trim="--trim" in sys.argv)
+        emb = encode(model, rows, trim=trim, batch=batch, device=device)
         table(emb, 1 if len(rows) % 80 else len(rows) // 80)
         print(f"seconds {time.perf_counter() - t0:.3f}")
-        print(f"blas {blas_in_use()}")
+        print(f"blas {blas_in_use() if device == 'cpu' else torch.cuda.get_device_name(0)}")
     else:
         sys.exit(f"unknown mode {mode}")
 

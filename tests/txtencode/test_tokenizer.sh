@@ -77,8 +77,8 @@ expect_exit 2 txtencode --tokenize -p nul.json
 expect_stderr 'nul.json: byte [0-9]+: \\u0000 in a string'
 expect_exit 2 txtencode --tokenize --vocab "$TESTDATA/labels.tsv"
 expect_stderr "labels.tsv: [0-9]+ merge lines|labels.tsv: line"
-expect_exit 2 txtencode --device cuda
-expect_stderr "only cpu"
+expect_exit 2 txtencode --device tpu
+expect_stderr "--device: 'tpu' is not auto, cpu or cuda"
 expect_exit 2 txtencode -p uneven.json -n n.txt
 expect_stderr "give one or the other"
 

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# bench/gpu/txtencode.sh - seconds to build CLIP's zero-shot ImageNet classifier
+# (1000 classes x 80 templates = 80000 prompts) on the GPU: txtencode --device
+# cuda, FP32 and FP16, against PyTorch eager on the same card in the same run.
+#
+#   bench/gpu/txtencode.sh [RESULTS.jsonl]
+#
+# Both sides start from token ids with the weights loaded (txtencode's stats
+# "encode_seconds": prefix trees built on the host, batches run on the GPU,
+# outputs back; PyTorch timed inside Python after one warm-up batch, batches
+# of 1000 prompts) and end with the normalized table. PyTorch runs the eager
+# CLIP module of tests/py/clip_model.py (FP32 with TF32 off, or CLIP's own
+# fp16 mix) padded to 77 as clip.tokenize does, and "trimmed": each batch
+# padded only to its longest prompt (exact too, thanks to the causal mask).
+# txtencode: best of 2 runs. Prints a markdown table (ratios = PyTorch
+# seconds / txtencode seconds) and appends one JSON line per precision.
+# Environment: BIN (default bin), PY (python with a CUDA torch, default
+# python3), GPU_CKPT_DIR (clip-rn50.pth; made with tests/py/gpu_ckpt.py into
+# build/gpu-ckpt when unset), CLASSES (default 1000: the first N classes).
+# Without a GPU, a CUDA txtencode or a CUDA torch it says so and exits 0.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=${BIN:-$ROOT/bin}
+PY=${PY:-python3}
+CLASSES=${CLASSES:-1000}
+TX=$BIN/txtencode
+WORK=$(mktemp -d /tmp/gputext.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+RES=${1:-$WORK/results.jsonl}
+
+[ -x "$TX" ] || { echo "skipped: $TX is not built"; exit 0; }
+grep -q -a cublasGemmEx "$TX" || { echo "skipped: txtencode built without CUDA"; exit 0; }
+nvidia-smi -L >/dev/null 2>&1 || { echo "skipped: no GPU here (nvidia-smi -L fails)"; exit 0; }
+$PY -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null ||
+	{ echo "skipped: $PY has no CUDA torch for the PyTorch peer"; exit 0; }
+CARD=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -n 1)
+if [ -z "${GPU_CKPT_DIR:-}" ]; then
+	GPU_CKPT_DIR=$ROOT/build/gpu-ckpt
+	[ -s "$GPU_CKPT_DIR/clip-rn50.pth" ] || $PY "$ROOT/tests/py/gpu_ckpt.py" "$GPU_CKPT_DIR" ||
+		{ echo "bench/gpu/txtencode: cannot make the checkpoint"; exit 1; }
+fi
+W=$GPU_CKPT_DIR/clip-rn50.pth
+
+head -n "$CLASSES" "$ROOT/data/names-clip.txt" >"$WORK/names.txt"
+"$TX" --tokenize -n "$WORK/names.txt" >"$WORK/ids.txt" || exit 1
+N=$(wc -l <"$WORK/ids.txt")
+stat_of() { # $1 stream, $2 key of its stats record
+	$PY -c 'import sys, msgpack
+r = [x for x in msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False) if x["type"] == "stats"][-1]
+print(r[sys.argv[2]])' "$1" "$2"
+}
+torch_s() { # flags for txtencode_ref.py time: prints seconds, or "failed"
+	local s
+	s=$($PY "$ROOT/tests/py/txtencode_ref.py" time "$W" "$WORK/ids.txt" 8 --device cuda --batch 1000 "$@" 2>"$WORK/torch.err" |
+		awk '/^seconds/ { print $2 }')
+	[ -n "$s" ] && echo "$s" || { tail -n 3 "$WORK/torch.err" >&2; echo failed; }
+}
+ratio() { [ "$1" = failed ] && echo "-" || printf '%.1fx' "$(echo "$1 / $2" | bc -l)"; }
+
+echo "bench/gpu/txtencode: $CARD; $CLASSES classes x 80 templates = $N prompts; results in $RES"
+echo
+echo "| precision | txtencode s (GPU compute s) | trie rows | PyTorch padded to 77 s | ratio | PyTorch trimmed s | ratio |"
+echo "|---|---|---|---|---|---|---|"
+for p in fp32 fp16; do
+	flag=()
+	[ $p = fp16 ] && flag=(--fp16)
+	best= gpu= rows=
+	for _ in 1 2; do
+		"$TX" -d cuda "${flag[@]}" -w "$W" -n "$WORK/names.txt" >"$WORK/$p.mp" 2>"$WORK/tx.err" ||
+			{ cat "$WORK/tx.err"; echo "bench/gpu/txtencode: txtencode -d cuda $p failed"; exit 1; }
+		s=$(stat_of "$WORK/$p.mp" encode_seconds)
+		if [ -z "$best" ] || [ "$(echo "$s < $best" | bc -l)" = 1 ]; then
+			best=$s gpu=$(stat_of "$WORK/$p.mp" compute_seconds) rows=$(stat_of "$WORK/$p.mp" rows)
+		fi
+	done
+	t77=$(torch_s "${flag[@]}")
+	ttrim=$(torch_s "${flag[@]}" --trim)
+	printf '| %s | %.3f (%.3f) | %s | %s | %s | %s | %s |\n' $p "$best" "$gpu" "$rows" "$t77" "$(ratio "$t77" "$best")" \
+		"$ttrim" "$(ratio "$ttrim" "$best")"
+	printf '{"bench": "txtencode", "card": "%s", "precision": "%s", "prompts": %d, "txtencode_s": %s, "txtencode_gpu_s": %s, "trie_rows": %s, "torch_padded77_s": "%s", "torch_trimmed_s": "%s"}\n' \
+		"$CARD" $p "$N" "$best" "$gpu" "$rows" "$t77" "$ttrim" >>"$RES"
+done

@@ -1,0 +1,430 @@
+/* gpu_text.cu - txtencode's CUDA backend: CLIP's text tower on the GPU,
+ * text_backend_cuda of model/text_encoder.h (C linkage).
+ *
+ * Same input as the CPU backend: one prefix-tree batch of token ids
+ * (text_trie_t), one row per distinct prefix. The op sequence is
+ * gpu_text_ops.h's text_forward(), run here by Exec: cuBLAS GEMMs
+ * (cublasGemmEx, FP32 accumulation; FP32 inputs by default, FP16 inputs on
+ * the tensor cores with --fp16) and five small kernels (embedding,
+ * LayerNorm, attention over each row's root path, bias, bias + QuickGELU)
+ * whose element arithmetic is gpu_text_ops.h's. Everything the runner needs
+ * is allocated once at create() for batch_rows rows (default 32768, about
+ * 26 KiB a row in FP32, 22 KiB in FP16, plus the weights), so the peak
+ * device memory is known before the first batch.
+ *
+ * Per batch: the trie arrays go to the device, the tower runs on one stream,
+ * the [nseq, E] outputs come back; compute time is measured with CUDA events
+ * from the first kernel to the last.
+ */
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <cublas_v2.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include "gpu_check.h"
+#include "gpu_text_ops.h"
+
+extern "C" {
+#include "tensor.h"
+}
+
+namespace gpu {
+
+namespace {
+
+const int default_rows = 32768;
+const size_t blas_workspace = (size_t)32 << 20;
+const int threads = 256;
+
+template <class T> __device__ __forceinline__ T st(float v);
+template <> __device__ __forceinline__ float st<float>(float v) { return v; }
+template <> __device__ __forceinline__ __half st<__half>(float v) { return __float2half_rn(v); }
+
+unsigned blocks_for(long total)
+{
+	long b = (total + threads - 1) / threads;
+	return (unsigned)(b < 1 ? 1 : b > 65535L * 16 ? 65535L * 16 : b);
+}
+
+#define GRID_STRIDE(i, total)                                                                      \
+	for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < (total); i += (long)gridDim.x * blockDim.x)
+
+__global__ void k_embed(const float *tok, const float *pos, const int *token, const int *depth, int W, long rows,
+			float *x)
+{
+	GRID_STRIDE(e, rows * W)
+	{
+		x[e] = elem_text_embed(tok, pos, token, depth, W, e / W, (int)(e % W));
+	}
+}
+
+/* One warp per row: mean, then the variance of the centred values (two
+ * passes over the row, in FP32), then the normalized row. */
+template <class T>
+__global__ void k_layernorm(const float *in, const int *gather, const float *w, const float *b, int W, long rows,
+			    T *out)
+{
+	long row = ((long)blockIdx.x * blockDim.x + threadIdx.x) / 32;
+	int lane = threadIdx.x % 32;
+	if (row >= rows)
+		return;
+	const float *x = in + (gather ? (long)gather[row] : row) * W;
+	float s = 0.0f;
+	for (int i = lane; i < W; i += 32)
+		s += x[i];
+	for (int d = 16; d > 0; d >>= 1)
+		s += __shfl_xor_sync(0xffffffffu, s, d);
+	float mean = s / (float)W, ss = 0.0f;
+	for (int i = lane; i < W; i += 32)
+		ss += (x[i] - mean) * (x[i] - mean);
+	for (int d = 16; d > 0; d >>= 1)
+		ss += __shfl_xor_sync(0xffffffffu, ss, d);
+	float inv = 1.0f / sqrtf(ss / (float)W + 1e-5f);
+	for (int i = lane; i < W; i += 32)
+		out[row * W + i] = st<T>(elem_layernorm(x[i], mean, inv, w[i], b[i]));
+}
+
+/* One thread per (row, head). */
+template <class T>
+__global__ void k_attention(const float *qkv, const float *bias, const int *parent, int W, int heads, long rows,
+			    T *out)
+{
+	GRID_STRIDE(t, rows * heads)
+	{
+		long r = t / heads;
+		int hd = (int)(t % heads);
+		float o[text_head_dim];
+		text_attn_row(qkv, bias, parent, W, r, hd, o);
+		T *dst = out + r * W + (long)hd * text_head_dim;
+#pragma unroll
+		for (int i = 0; i < text_head_dim; i++)
+			dst[i] = st<T>(o[i]);
+	}
+}
+
+__global__ void k_bias(float *x, const float *b, int cols, long total)
+{
+	GRID_STRIDE(e, total)
+	{
+		x[e] += b[e % cols];
+	}
+}
+
+template <class T> __global__ void k_bias_gelu(const float *in, const float *b, int cols, long total, T *out)
+{
+	GRID_STRIDE(e, total)
+	{
+		out[e] = st<T>(elem_quick_gelu(in[e] + b[e % cols]));
+	}
+}
+
+} // namespace
+
+} // namespace gpu
+
+using namespace gpu;
+
+struct text_runner {
+	const text_model_t *m = nullptr;
+	bool f16 = false;
+	int cap = 0, device = 0;
+	char name[160] = "";
+	cudaStream_t stream = nullptr;
+	cublasHandle_t blas = nullptr;
+	cudaEvent_t ev0 = nullptr, ev1 = nullptr;
+	std::vector<void *> allocs;
+	size_t bytes = 0;
+	double compute_s = 0;
+
+	/* device copies of the model: GEMM weights in Dt per layer (index l * 4 +
+	 * TWgt), then text_projection; every vector in float32 */
+	std::vector<void *> wgt;
+	std::vector<float *> vec; /* index (l + 1) * 10 + TVec, l = -1 for the final ones */
+	float *tok = nullptr, *pos = nullptr;
+	void *buf[text_buf_count] = {};
+	int *d_token = nullptr, *d_depth = nullptr, *d_parent = nullptr, *d_leaf = nullptr;
+	const text_trie_t *trie = nullptr; /* the batch being run */
+
+	void *alloc(size_t n, const char *what)
+	{
+		void *p = nullptr;
+		cudaError_t e = cudaMalloc(&p, n);
+		if (e != cudaSuccess)
+			fail("cuda", "cudaMalloc", std::string(what) + ", " + std::to_string(n) + " bytes: " + cudaGetErrorName(e) +
+							   ": " + cudaGetErrorString(e),
+			     __FILE__, __LINE__);
+		allocs.push_back(p);
+		bytes += n;
+		return p;
+	}
+	size_t dt_size() const { return f16 ? 2 : 4; }
+	void *upload(const float *src, long count, bool as_dt, const char *what)
+	{
+		size_t es = as_dt ? dt_size() : 4;
+		void *d = alloc((size_t)count * es, what);
+		if (as_dt && f16) {
+			std::vector<uint16_t> h((size_t)count);
+			for (long i = 0; i < count; i++)
+				h[(size_t)i] = float_to_half(src[i]);
+			CK_CUDA(cudaMemcpy(d, h.data(), h.size() * 2, cudaMemcpyHostToDevice));
+		} else {
+			CK_CUDA(cudaMemcpy(d, src, (size_t)count * 4, cudaMemcpyHostToDevice));
+		}
+		return d;
+	}
+	void setup();
+	void *b(TBuf t) const { return buf[(int)t]; }
+	const float *v(int l, TVec t) const { return vec[(size_t)((l + 1) * 10 + (int)t)]; }
+
+	/* ---- text_forward's ops ---- */
+	void embed(TBuf x)
+	{
+		long rows = trie->rows;
+		k_embed<<<blocks_for(rows * m->width), threads, 0, stream>>>(tok, pos, d_token, d_depth, m->width, rows,
+									     (float *)b(x));
+		CK_LAUNCH("k_embed");
+	}
+	void layernorm(int l, TVec w, TVec bb, TBuf in, TBuf out, int n, bool gather)
+	{
+		unsigned blocks = (unsigned)(((long)n * 32 + threads - 1) / threads);
+		const int *g = gather ? d_leaf : nullptr;
+		if (f16)
+			k_layernorm<__half><<<blocks, threads, 0, stream>>>((const float *)b(in), g, v(l, w), v(l, bb),
+									    m->width, n, (__half *)b(out));
+		else
+			k_layernorm<float><<<blocks, threads, 0, stream>>>((const float *)b(in), g, v(l, w), v(l, bb),
+									   m->width, n, (float *)b(out));
+		CK_LAUNCH("k_layernorm");
+	}
+	void gemm(const TextGemm &g)
+	{
+		cudaDataType_t t = f16 ? CUDA_R_16F : CUDA_R_32F;
+		const void *a = wgt[(size_t)(g.layer < 0 ? 4 * m->layers : g.layer * 4 + (int)g.a)];
+		const float one = 1.0f;
+		CK_CUBLAS(cublasGemmEx(blas, g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, CUBLAS_OP_N, g.m, g.n, g.k, &one, a, t,
+				       g.lda, b(g.b), t, g.ldb, &g.beta, b(g.c), CUDA_R_32F, g.ldc, CUBLAS_COMPUTE_32F,
+				       CUBLAS_GEMM_DEFAULT));
+	}
+	void attention(int l, TBuf qkv, TBuf out)
+	{
+		long rows = trie->rows;
+		int heads = m->width / text_head_dim;
+		const float *bq = v(l, TVec::IN_PROJ_B);
+		if (f16)
+			k_attention<__half><<<blocks_for(rows * heads), threads, 0, stream>>>(
+				(const float *)b(qkv), bq, d_parent, m->width, heads, rows, (__half *)b(out));
+		else
+			k_attention<float><<<blocks_for(rows * heads), threads, 0, stream>>>(
+				(const float *)b(qkv), bq, d_parent, m->width, heads, rows, (float *)b(out));
+		CK_LAUNCH("k_attention");
+	}
+	void bias(int l, TVec vv, TBuf x, int n, int cols)
+	{
+		long total = (long)n * cols;
+		k_bias<<<blocks_for(total), threads, 0, stream>>>((float *)b(x), v(l, vv), cols, total);
+		CK_LAUNCH("k_bias");
+	}
+	void bias_gelu(int l, TVec vv, TBuf in, TBuf out, int n, int cols)
+	{
+		long total = (long)n * cols;
+		if (f16)
+			k_bias_gelu<__half><<<blocks_for(total), threads, 0, stream>>>((const float *)b(in), v(l, vv),
+										     cols, total, (__half *)b(out));
+		else
+			k_bias_gelu<float><<<blocks_for(total), threads, 0, stream>>>((const float *)b(in), v(l, vv), cols,
+										    total, (float *)b(out));
+		CK_LAUNCH("k_bias_gelu");
+	}
+
+	void run(const text_trie_t *t, float *out);
+	~text_runner();
+};
+
+void text_runner::setup()
+{
+	int count = 0;
+	CK_CUDA(cudaGetDeviceCount(&count));
+	if (device < 0 || device >= count)
+		fail("gpu", "--gpu", "device " + std::to_string(device) + " does not exist (" + std::to_string(count) +
+					     " CUDA device" + (count == 1 ? "" : "s") + ")",
+		     __FILE__, __LINE__);
+	CK_CUDA(cudaSetDevice(device));
+	cudaDeviceProp p;
+	CK_CUDA(cudaGetDeviceProperties(&p, device));
+	if (m->width % text_head_dim != 0 || m->width % 32 != 0)
+		fail("gpu", "text tower", "width " + std::to_string(m->width) + " is not a multiple of 64", __FILE__,
+		     __LINE__);
+	CK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+	CK_CUDA(cudaEventCreate(&ev0));
+	CK_CUDA(cudaEventCreate(&ev1));
+	CK_CUBLAS(cublasCreate(&blas));
+	CK_CUBLAS(cublasSetStream(blas, stream));
+	/* true FP32 unless FP16 inputs were asked for: no TF32 behind the user's back */
+	CK_CUBLAS(cublasSetMathMode(blas, CUBLAS_DEFAULT_MATH));
+	CK_CUBLAS(cublasSetWorkspace(blas, alloc(blas_workspace, "cublas workspace"), blas_workspace));
+	int bv = 0;
+	CK_CUBLAS(cublasGetVersion(blas, &bv));
+	snprintf(name, sizeof name, "cuda: %.100s (sm_%d%d, cuBLAS %d, %s)", p.name, p.major, p.minor, bv,
+		 f16 ? "fp16 tensor cores" : "fp32");
+
+	for (int l = 0; l < m->layers; l++)
+		for (TWgt w : {TWgt::IN_PROJ, TWgt::OUT_PROJ, TWgt::C_FC, TWgt::C_PROJ})
+			wgt.push_back(upload(text_weight(m, l, w), text_weight_count(m, w), true, "weight"));
+	wgt.push_back(upload(text_weight(m, -1, TWgt::TEXT_PROJ), text_weight_count(m, TWgt::TEXT_PROJ), true,
+			     "text_projection"));
+	vec.assign((size_t)(m->layers + 1) * 10, nullptr);
+	for (int l = -1; l < m->layers; l++)
+		for (int t = 0; t < 10; t++) {
+			TVec tv = (TVec)t;
+			bool final_one = tv == TVec::LN_FINAL_W || tv == TVec::LN_FINAL_B;
+			if ((l < 0) != final_one)
+				continue;
+			vec[(size_t)((l + 1) * 10 + t)] =
+				(float *)upload(text_vec(m, l, tv), text_vec_count(m, tv), false, "vector");
+		}
+	tok = (float *)upload(m->token_embedding, (long)m->vocab * m->width, false, "token_embedding");
+	pos = (float *)upload(m->positional_embedding, (long)m->context * m->width, false, "positional_embedding");
+
+	for (int t = 0; t < text_buf_count; t++) {
+		size_t es = text_buf_is_dt((TBuf)t) ? dt_size() : 4;
+		buf[t] = alloc((size_t)cap * (size_t)text_buf_cols((TBuf)t, m->width, m->embed) * es, "activations");
+	}
+	d_token = (int *)alloc((size_t)cap * sizeof(int), "trie");
+	d_depth = (int *)alloc((size_t)cap * sizeof(int), "trie");
+	d_parent = (int *)alloc((size_t)cap * sizeof(int), "trie");
+	d_leaf = (int *)alloc((size_t)cap * sizeof(int), "trie");
+	CK_CUDA(cudaDeviceSynchronize());
+}
+
+void text_runner::run(const text_trie_t *t, float *out)
+{
+	if (t->rows > cap || t->nseq > cap)
+		fail("gpu", "run", "batch of " + std::to_string(t->rows) + " rows, the runner was made for " +
+					   std::to_string(cap),
+		     __FILE__, __LINE__);
+	static_assert(sizeof(int32_t) == sizeof(int), "trie ids are copied as int");
+	size_t rb = (size_t)t->rows * sizeof(int);
+	CK_CUDA(cudaMemcpyAsync(d_token, t->token, rb, cudaMemcpyHostToDevice, stream));
+	CK_CUDA(cudaMemcpyAsync(d_depth, t->depth, rb, cudaMemcpyHostToDevice, stream));
+	CK_CUDA(cudaMemcpyAsync(d_parent, t->parent, rb, cudaMemcpyHostToDevice, stream));
+	CK_CUDA(cudaMemcpyAsync(d_leaf, t->seq_leaf, (size_t)t->nseq * sizeof(int), cudaMemcpyHostToDevice, stream));
+	trie = t;
+	CK_CUDA(cudaEventRecord(ev0, stream));
+	text_forward(*this, m, t->rows, t->nseq);
+	CK_CUDA(cudaEventRecord(ev1, stream));
+	CK_CUDA(cudaMemcpyAsync(out, b(TBuf::OUT), (size_t)t->nseq * (size_t)m->embed * sizeof(float),
+				cudaMemcpyDeviceToHost, stream));
+	CK_CUDA(cudaStreamSynchronize(stream));
+	trie = nullptr;
+	float ms = 0;
+	CK_CUDA(cudaEventElapsedTime(&ms, ev0, ev1));
+	compute_s += ms / 1e3;
+}
+
+text_runner::~text_runner()
+{
+	if (stream)
+		CK_QUIET(cudaStreamSynchronize(stream));
+	if (blas)
+		cublasDestroy(blas); /* before the workspace it was given goes */
+	for (void *p : allocs)
+		CK_QUIET(cudaFree(p));
+	if (ev0)
+		CK_QUIET(cudaEventDestroy(ev0));
+	if (ev1)
+		CK_QUIET(cudaEventDestroy(ev1));
+	if (stream)
+		CK_QUIET(cudaStreamDestroy(stream));
+}
+
+/* ---- the C interface ---- */
+
+namespace {
+
+void set_err(char *err, size_t cap, const std::string &msg)
+{
+	if (err && cap)
+		snprintf(err, cap, "%s", msg.c_str());
+}
+
+/* 1 if this build's text kernels can run on the current device. */
+bool text_kernels_loadable(std::string &why)
+{
+	cudaFuncAttributes a;
+	cudaError_t e = cudaFuncGetAttributes(&a, k_attention<__half>);
+	if (e == cudaSuccess)
+		return true;
+	(void)cudaGetLastError();
+	why = "this build has no kernels for the GPU (built for sm_80 and sm_90): " + std::string(cudaGetErrorName(e)) +
+	      ": " + cudaGetErrorString(e);
+	return false;
+}
+
+int cuda_text_available(char *why, size_t cap)
+{
+	try {
+		std::string w;
+		if (driver_usable(w) && text_kernels_loadable(w))
+			return 1;
+		set_err(why, cap, w);
+	} catch (const std::exception &x) {
+		set_err(why, cap, x.what());
+	}
+	return 0;
+}
+
+text_runner_t *cuda_text_create(const text_model_t *m, const text_config_t *cfg, char *err, size_t errcap)
+{
+	text_runner *r = nullptr;
+	try {
+		r = new text_runner;
+		r->m = m;
+		r->f16 = cfg->fp16 != 0;
+		r->device = cfg->device;
+		r->cap = cfg->batch_rows > 0 ? cfg->batch_rows : default_rows;
+		if (r->cap < m->context)
+			r->cap = m->context;
+		r->setup();
+		return r;
+	} catch (const std::exception &x) {
+		set_err(err, errcap, x.what());
+	} catch (...) {
+		set_err(err, errcap, "cuda: unexpected failure while creating the text runner");
+	}
+	delete r;
+	return nullptr;
+}
+
+int cuda_text_run(text_runner_t *r, const text_trie_t *t, float *out, char *err, size_t errcap)
+{
+	try {
+		r->run(t, out);
+		return 0;
+	} catch (const std::exception &x) {
+		set_err(err, errcap, x.what());
+	} catch (...) {
+		set_err(err, errcap, "cuda: unexpected failure in a text batch");
+	}
+	return -1;
+}
+
+void cuda_text_info(const text_runner_t *r, text_info_t *info)
+{
+	memset(info, 0, sizeof *info);
+	snprintf(info->device, sizeof info->device, "%s", r->name);
+	info->batch_rows = r->cap;
+	info->peak_bytes = r->bytes;
+	info->compute_s = r->compute_s;
+}
+
+void cuda_text_destroy(text_runner_t *r) { delete r; }
+
+} // namespace
+
+extern "C" const text_backend_t text_backend_cuda = {"cuda", cuda_text_available, cuda_text_create, cuda_text_run,
+						     cuda_text_info, cuda_text_destroy};
