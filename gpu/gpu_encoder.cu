@@ -197,9 +197,8 @@ struct encoder {
 	std::string broken;
 	bool graph_note = false;
 	char device_name[160] = "";
-	/* timing, warm-up excluded (Welford) */
-	long batches = 0, timed = 0;
-	double b_mean = 0, b_m2 = 0, i_mean = 0, i_m2 = 0;
+	long batches = 0;
+	timing_t timing{}; /* warm-up batches (the first of each size) excluded */
 
 	~encoder();
 	void *act(int a) const { return d_arena + plan.acts[(size_t)a].off * (size_t)plan.batch * es; }
@@ -645,14 +644,7 @@ int cuda_wait(encoder_t *e, float *out, char *err, size_t errcap)
 		if (s.timed) {
 			float ms = 0;
 			CK_CUDA(cudaEventElapsedTime(&ms, s.start, s.done));
-			double t = ms / 1000.0, ti = t / s.n;
-			e->timed++;
-			double d = t - e->b_mean;
-			e->b_mean += d / (double)e->timed;
-			e->b_m2 += d * (t - e->b_mean);
-			d = ti - e->i_mean;
-			e->i_mean += d / (double)e->timed;
-			e->i_m2 += d * (ti - e->i_mean);
+			timing_add(&e->timing, ms / 1000.0, s.n, s.n == e->plan.batch);
 		}
 		if (s.traced)
 			e->trace_ops(s);
@@ -680,11 +672,7 @@ void cuda_stats(const encoder_t *e, enc_stats_t *st)
 	st->activation_bytes = e->arena_bytes + e->ws_size + blas_workspace + io;
 	st->peak_bytes = e->mem.peak();
 	st->batches = e->batches;
-	st->timed_batches = e->timed;
-	st->batch_mean_s = e->b_mean;
-	st->image_mean_s = e->i_mean;
-	st->batch_std_s = e->timed > 1 ? sqrt(e->b_m2 / (double)(e->timed - 1)) : 0.0;
-	st->image_std_s = e->timed > 1 ? sqrt(e->i_m2 / (double)(e->timed - 1)) : 0.0;
+	enc_stats_timing(st, &e->timing);
 }
 
 void cuda_destroy(encoder_t *e) { delete e; }

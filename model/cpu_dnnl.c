@@ -143,8 +143,8 @@ struct encoder {
 	size_t borrowed_bytes;   /* of those, the net's FP32 arrays used in place */
 	float lut[3][256];       /* uint8 -> normalized value per channel */
 	size_t bytes_now, bytes_peak;
-	long batches, timed, timed_all; /* all; timed full ones; timed of any size */
-	double t_sum, t_sum2, ti_sum, ti_sum2, t_min;
+	long batches;
+	timing_t timing; /* every batch but the first */
 	char device[160];
 };
 
@@ -1230,18 +1230,8 @@ static int cpu_submit(encoder_t *e, enc_input_t fmt, int n, char *err, size_t er
 	}
 	DNNL_TRY(dnnl_stream_wait(e->stream));
 	double dt = time_now() - t0;
-	if (e->batches++ > 0) { /* the first batch is warm-up */
-		e->timed_all++;
-		e->ti_sum += dt / n;
-		e->ti_sum2 += (dt / n) * (dt / n);
-		if (n == e->cfg.batch) { /* batch figures: full batches only */
-			e->timed++;
-			e->t_sum += dt;
-			e->t_sum2 += dt * dt;
-			if (e->timed == 1 || dt < e->t_min)
-				e->t_min = dt;
-		}
-	}
+	if (e->batches++ > 0) /* the first batch is warm-up */
+		timing_add(&e->timing, dt, n, n == e->cfg.batch);
 	e->out_n = n;
 	e->pending = 1;
 	return 0;
@@ -1258,13 +1248,6 @@ static int cpu_wait(encoder_t *e, float *out, char *err, size_t errcap)
 	return 0;
 }
 
-static void mean_std(double sum, double sum2, long n, double *mean, double *sd)
-{
-	*mean = n ? sum / (double)n : 0;
-	double var = n > 1 ? (sum2 - sum * sum / (double)n) / (double)(n - 1) : 0;
-	*sd = var > 0 ? sqrt(var) : 0;
-}
-
 static void cpu_stats(const encoder_t *e, enc_stats_t *st)
 {
 	memset(st, 0, sizeof *st);
@@ -1277,10 +1260,7 @@ static void cpu_stats(const encoder_t *e, enc_stats_t *st)
 	}
 	st->peak_bytes = e->bytes_peak + e->borrowed_bytes;
 	st->batches = e->batches;
-	st->timed_batches = e->timed;
-	mean_std(e->t_sum, e->t_sum2, e->timed, &st->batch_mean_s, &st->batch_std_s);
-	mean_std(e->ti_sum, e->ti_sum2, e->timed_all, &st->image_mean_s, &st->image_std_s);
-	st->batch_min_s = e->t_min;
+	enc_stats_timing(st, &e->timing);
 }
 
 static void cpu_destroy(encoder_t *e)

@@ -69,6 +69,17 @@ int net_output_dim(const net_t *net, int features)
 	return features ? NET_FEATURES : net->out_dim;
 }
 
+void enc_stats_timing(enc_stats_t *st, const timing_t *t)
+{
+	timing_summary_t s = timing_summary(t);
+	st->timed_batches = s.full_batches;
+	st->batch_mean_s = s.batch_mean_s;
+	st->batch_std_s = s.batch_std_s;
+	st->batch_min_s = s.batch_min_s;
+	st->image_mean_s = s.image_mean_s;
+	st->image_std_s = s.image_std_s;
+}
+
 /* ---- binding ---- */
 
 typedef struct {

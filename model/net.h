@@ -56,6 +56,7 @@
 #include <stddef.h>
 
 #include "ckpt.h"
+#include "timing.h"
 
 typedef enum {
 	MODEL_RESNET50,
@@ -216,11 +217,16 @@ typedef struct {
 	size_t activation_bytes; /* planned activation arena(s) + scratch */
 	size_t peak_bytes;     /* peak memory the backend allocated (host for cpu, device for cuda) */
 	long batches;          /* batches completed */
-	long timed_batches;    /* full batches in the batch figures (the first batch is warm-up) */
+	long timed_batches;    /* full batches in the batch figures (warm-up excluded) */
 	double batch_mean_s, batch_std_s; /* per-batch compute time: full batches, warm-up excluded */
-	double image_mean_s, image_std_s; /* per-image time (batch time / n), every batch but the first */
-	double batch_min_s;    /* the fastest timed batch (0: none timed); robust to load spikes */
+	double image_mean_s, image_std_s; /* per-image time (batch time / n), every batch but warm-up */
+	double batch_min_s;    /* the fastest full batch (0: none timed); robust to load spikes */
+	/* warm-up: the first batch on the CPU, the first of each batch size on the GPU
+	 * (it builds the CUDA graph); both fill these through common/timing.h */
 } enc_stats_t;
+
+/* The timing figures of st from a backend's accumulator (common/timing.h). */
+void enc_stats_timing(enc_stats_t *st, const timing_t *t);
 
 typedef struct encoder encoder_t; /* backend-private */
 
