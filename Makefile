@@ -33,7 +33,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/t
 LIBS_imgdecode  = -ljpeg -lpng
 LIBS_errstats   = -ljpeg
 LIBS_rnencode   = -ldnnl
-LIBS_txtencode  = -ldnnl -lz
+LIBS_txtencode  = -ldnnl -l:libz.a # static: one library less to carry to the GPU machine
 MODEL_SRC := $(wildcard model/*.c)
 MODEL_OBJ := $(MODEL_SRC:%.c=$(BUILD)/%.o)
 OBJS_rnencode  = $(MODEL_OBJ)

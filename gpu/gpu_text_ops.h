@@ -34,12 +34,6 @@ extern "C" {
 #include "model/text_encoder.h"
 }
 
-#ifdef __CUDA_ARCH__ /* device compilation only: host compilers do not know the pragma */
-#define GPU_UNROLL _Pragma("unroll")
-#else
-#define GPU_UNROLL
-#endif
-
 namespace gpu {
 
 enum class TBuf { X, A, QKV, F, G, OUT };
@@ -171,40 +165,47 @@ GPU_HD float elem_layernorm(float v, float mean, float inv, float w, float b) { 
 /* QuickGELU(z) = z * sigmoid(1.702 z), written as CPU backend writes it. */
 GPU_HD float elem_quick_gelu(float z) { return z / (1.0f + expf(-1.702f * z)); }
 
-/* Causal attention of trie row r, head hd, over its root path:
- *   qkv [rows][3W] without bias, bias [3W] (in_proj_b), parent [rows];
- *   o[d] = sum_j softmax_j(q . k_j / 8) v_j[d], j = r, parent[r], ... the root,
- * q, k, v the head's 64 columns of each third plus their bias. One pass
- * (running maximum and sum, rescaled as it goes); order is leaf to root. */
-GPU_HD void text_attn_row(const float *qkv, const float *bias, const int *parent, int W, long r, int hd, float *o)
+/* Attention operands of trie row r, head hd, dimension i < 64, bias added:
+ * qkv [rows][3W] holds q | k | v, head hd at columns 64 hd.. of each third;
+ * bias [3W] is in_proj_b. q is scaled by 1/sqrt(64) = 0.125 (exact). */
+GPU_HD float text_attn_q(const float *qkv, const float *bias, int W, long r, int hd, int i)
 {
-	const long ld = 3L * W;
-	const int off = hd * text_head_dim;
-	float q[text_head_dim], acc[text_head_dim];
-	GPU_UNROLL
-	for (int i = 0; i < text_head_dim; i++) {
-		q[i] = (qkv[r * ld + off + i] + bias[off + i]) * 0.125f; /* 1/sqrt(64): exact */
-		acc[i] = 0.0f;
-	}
-	float mx = -__builtin_huge_valf(), sum = 0.0f;
+	int c = hd * text_head_dim + i;
+	return (qkv[r * 3L * W + c] + bias[c]) * 0.125f;
+}
+GPU_HD float text_attn_k(const float *qkv, const float *bias, int W, long j, int hd, int i)
+{
+	int c = W + hd * text_head_dim + i;
+	return qkv[j * 3L * W + c] + bias[c];
+}
+GPU_HD float text_attn_v(const float *qkv, const float *bias, int W, long j, int hd, int i)
+{
+	int c = 2 * W + hd * text_head_dim + i;
+	return qkv[j * 3L * W + c] + bias[c];
+}
+
+/* Causal attention of trie row r, head hd, over its root path, for the two
+ * dimensions lane and lane + 32 of the head (32 lanes cover it):
+ *   o[t] = sum_j softmax_j(score(j)) v_j[lane + 32 t],  j = r, parent[r], ..., the root,
+ * score(j) = q_r . k_j (text_attn_q/k) from the caller: the GPU sums it across
+ * its warp, the host simulator directly. One pass over the path, leaf to
+ * root (running maximum and sum, rescaled as it goes). */
+template <class Score>
+GPU_HD void text_attn_lane(const float *qkv, const float *bias, const int *parent, int W, long r, int hd, int lane,
+			   Score score, float *o)
+{
+	float mx = -__builtin_huge_valf(), sum = 0.0f, a0 = 0.0f, a1 = 0.0f;
 	for (long j = r; j >= 0; j = parent[j]) {
-		const float *k = qkv + j * ld + W + off, *v = qkv + j * ld + 2L * W + off;
-		const float *bk = bias + W + off, *bv = bias + 2L * W + off;
-		float s = 0.0f;
-		GPU_UNROLL
-		for (int i = 0; i < text_head_dim; i++)
-			s += q[i] * (k[i] + bk[i]);
+		float s = score(j);
 		float nm = s > mx ? s : mx;
 		float c = expf(mx - nm), p = expf(s - nm);
 		sum = sum * c + p;
-		GPU_UNROLL
-		for (int i = 0; i < text_head_dim; i++)
-			acc[i] = acc[i] * c + p * (v[i] + bv[i]);
+		a0 = a0 * c + p * text_attn_v(qkv, bias, W, j, hd, lane);
+		a1 = a1 * c + p * text_attn_v(qkv, bias, W, j, hd, lane + 32);
 		mx = nm;
 	}
-	GPU_UNROLL
-	for (int i = 0; i < text_head_dim; i++)
-		o[i] = acc[i] / sum;
+	o[0] = a0 / sum;
+	o[1] = a1 / sum;
 }
 
 } // namespace gpu

@@ -434,7 +434,7 @@ static int text_cut(const int32_t *ids, int len)
 struct text_runner {
 	const text_model_t *m;
 	int threads, cap;
-	float *x, *h, *qkv, *f, *g, *o; /* [cap, W], [cap, W], [cap, 3W], [cap, 4W], [cap, W], [cap, E] */
+	float *x, *h, *qkv, *f, *g; /* [cap, W], [cap, W], [cap, 3W], [cap, 4W], [cap, W] */
 	size_t bytes;
 	double compute_s;
 };
@@ -455,7 +455,6 @@ static void cpu_destroy(text_runner_t *r)
 	free(r->qkv);
 	free(r->f);
 	free(r->g);
-	free(r->o);
 	free(r);
 }
 
@@ -473,14 +472,13 @@ static text_runner_t *cpu_create(const text_model_t *m, const text_config_t *cfg
 		r->cap = m->context;
 	text_threads_set(r->threads);
 	size_t cap = (size_t)r->cap, W = (size_t)m->width;
-	r->bytes = cap * (W * 10 + (size_t)m->embed) * sizeof(float);
+	r->bytes = cap * W * 10 * sizeof(float);
 	r->x = malloc(cap * W * sizeof(float));
 	r->h = malloc(cap * W * sizeof(float));
 	r->qkv = malloc(cap * 3 * W * sizeof(float));
 	r->f = malloc(cap * 4 * W * sizeof(float));
 	r->g = malloc(cap * W * sizeof(float));
-	r->o = malloc(cap * (size_t)m->embed * sizeof(float));
-	if (!r->x || !r->h || !r->qkv || !r->f || !r->g || !r->o) {
+	if (!r->x || !r->h || !r->qkv || !r->f || !r->g) {
 		text_fail(err, errcap, "out of memory for a batch of %d rows (%zu MiB)", r->cap, r->bytes >> 20);
 		cpu_destroy(r);
 		return NULL;

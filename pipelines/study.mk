@@ -214,7 +214,7 @@ ifneq ($(STUDY_WANT_CLIP),)
 $(STUDY_CLASSES): $(STUDY_BIN)/txtencode
 	@mkdir -p $(CACHE)
 	@$(STUDY_RUNNER) --out $@ -- $(STUDY_BIN)/txtencode --weights $(call study_wfile,clip-rn50) \
-	  --names $(NAMES) --templates $(TEMPLATES) --vocab $(VOCAB)
+	  --names $(NAMES) --templates $(TEMPLATES) --vocab $(VOCAB) --device $(STUDY_DEVICE)
 endif
 
 # ---- the report ----

@@ -71,15 +71,21 @@ DRIVER=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -n 1
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,clocks.max.mem,power.limit --format=csv
 CUDA_V=$(nvcc --version 2>/dev/null | tail -n 1)
 echo "nvcc: ${CUDA_V:-not found}"
-$PY - "$WORK/libs.env" <<'EOF' || fatal "python3 lacks torch or the nvidia cudnn/cublas packages"
-import importlib, os, sys, torch
-def libdir(mod):
-    m = importlib.import_module(mod)
-    for d in list(getattr(m, "__path__", [])) + [os.path.dirname(m.__file__ or "")]:
-        if os.path.isdir(os.path.join(d, "lib")):
-            return os.path.join(d, "lib")
-    raise SystemExit(f"no lib/ folder in {mod}")
-cudnn, cublas = libdir("nvidia.cudnn"), libdir("nvidia.cublas")
+$PY - "$WORK/libs.env" <<'EOF' || fatal "python3 lacks torch, or cuDNN 9 / cuBLAS 13 were found nowhere"
+import glob, os, sys, torch
+# The venv's pip packages: nvidia-cudnn-cu13 installs nvidia/cudnn/lib, CUDA 13's
+# nvidia-cublas nvidia/cu13/lib (older layouts nvidia/cublas/lib); else the toolkit's.
+def libdir(soname, subs):
+    bases = [p for p in sys.path if os.path.isdir(os.path.join(p, "nvidia"))]
+    for d in [os.path.join(b, "nvidia", s, "lib") for b in bases for s in subs] + ["/usr/local/cuda/lib64"]:
+        if os.path.exists(os.path.join(d, soname)):
+            return d
+    for b in bases:
+        for hit in sorted(glob.glob(os.path.join(b, "nvidia", "**", soname), recursive=True)):
+            return os.path.dirname(hit)
+    raise SystemExit(f"{soname} not found under the venv's nvidia/*/lib nor in /usr/local/cuda/lib64")
+cudnn = libdir("libcudnn.so.9", ["cudnn", "cu13"])
+cublas = libdir("libcublas.so.13", ["cu13", "cublas"])
 with open(sys.argv[1], "w") as f:
     f.write(f"CUDNN_LIB={cudnn}\nCUBLAS_LIB={cublas}\n")
 gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none visible to torch"
@@ -192,11 +198,11 @@ for t in tests/gpu/test_gpu_cpu_parity.sh tests/gpu/test_gpu_torch_parity.sh tes
 done
 
 # ---- 5. benchmark ----
-# rnencode's benchmark first (the study's figures), leaving about 90 s for txtencode's
+# rnencode's benchmark first (the study's figures), leaving about 120 s for txtencode's
 if [ "$(left)" -gt 60 ]; then
 	step "benchmark"
-	reserve=90
-	[ "$(left)" -gt 180 ] || reserve=0
+	reserve=120
+	[ "$(left)" -gt 210 ] || reserve=0
 	BENCH_DEADLINE_S=$(($(left) - 30 - reserve)) BENCH_TRACE_DIR=$OUT BENCH_COMPILE=1 \
 		timeout $(($(left) + 60 - reserve)) bash bench/gpu/bench.sh "$WORK/bench.jsonl" || STATUS=1
 else

@@ -30,5 +30,5 @@ link() { # OUT MAIN.o GPU-OBJECTS...; $EXTRA: libraries after libcommon.a
 		"$D/obj/libcudart_static.a" -ldl -lrt -lstdc++ "$D/obj/libmsgpackc.a" -lm -lpthread
 }
 link "$OUTDIR/rnencode" "$D/obj/rnencode.o" $(ls "$G"/*.o | grep -v /gpu_text.o)
-EXTRA="-L$D/lib -l:libz.so.1" link "$OUTDIR/txtencode" "$D/obj/txtencode.o" "$G/gpu_text.o" "$G/gpu_check.o"
+EXTRA="$D/obj/libz.a" link "$OUTDIR/txtencode" "$D/obj/txtencode.o" "$G/gpu_text.o" "$G/gpu_check.o"
 echo "device-rebuild: $OUTDIR/rnencode $OUTDIR/txtencode"

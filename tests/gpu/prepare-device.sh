@@ -9,10 +9,9 @@
 #   lib/libdnnl.so.2.xz      oneDNN for the CPU backend (the parity reference),
 #   lib/libOpenCL.so.1       which the GPU machine lacks, with what it needs
 #   lib/libgomp.so.1
-#   lib/libz.so.1            (txtencode reads the gzipped BPE vocabulary)
 #   obj/                     for the fallback rebuild there (device-rebuild.sh):
 #                            rnencode.o, txtencode.o (-DHAVE_CUDA=1), model/*.o, libcommon.a,
-#                            libmsgpackc.a, libcudart_static.a
+#                            libmsgpackc.a, libz.a, libcudart_static.a
 #   include/                 cuDNN and cuBLAS headers the rebuild compiles against
 #   BUILD-INFO               commit, date, tools, the exact link line
 #   SOURCES.sha256           the sources the binary was built from: device-check
@@ -36,7 +35,7 @@ cp bin/rnencode bin/txtencode "$D/bin/"
 
 # shared libraries of rnencode that the GPU machine does not have (it has glibc,
 # libstdc++, and cuDNN/cuBLAS in its Python venv)
-for so in libdnnl.so.2 libOpenCL.so.1 libgomp.so.1 libz.so.1; do
+for so in libdnnl.so.2 libOpenCL.so.1 libgomp.so.1; do
 	path=$(ldd bin/rnencode bin/txtencode | awk -v so=$so '$1 == so { print $3; exit }')
 	[ -n "$path" ] || die "ldd bin/rnencode bin/txtencode does not list $so"
 	cp -L "$path" "$D/lib/$so"
@@ -52,6 +51,7 @@ for c in model/*.c; do
 done
 cp build/libcommon.a "$D/obj/"
 cp "$(cc -print-file-name=libmsgpackc.a)" "$D/obj/libmsgpackc.a"
+cp "$(cc -print-file-name=libz.a)" "$D/obj/libz.a"
 cp "$CUDA_HOME/lib64/libcudart_static.a" "$D/obj/"
 cp "$CUDA_HOME"/include/cudnn*.h "$CUDA_HOME"/include/cublas_api.h "$CUDA_HOME"/include/cublas_v2.h "$D/include/"
 

@@ -70,9 +70,29 @@ struct text_runner {
 				b(out)[i * W + k] = r(elem_layernorm(x[k], mean, inv, lw[k], lb[k]));
 		}
 	}
+	/* cuBLAS's rules for the arguments (lda >= rows of A as stored, ldb >= k,
+	 * ldc >= m), and every element the call may touch inside its buffer. */
+	void gemm_check(const TextGemm &g, size_t a_size)
+	{
+		long a_rows = g.trans_a ? g.k : g.m, a_cols = g.trans_a ? g.m : g.k;
+		if (g.m < 1 || g.n < 1 || g.k < 1 || g.lda < a_rows || g.ldb < g.k || g.ldc < g.m)
+			die_gemm(g, "sizes or leading dimensions break cuBLAS's rules");
+		if ((size_t)(a_rows + (a_cols - 1) * (long)g.lda) > a_size ||
+		    (size_t)(g.k + (g.n - 1) * (long)g.ldb) > buf[(int)g.b].size() ||
+		    (size_t)(g.m + (g.n - 1) * (long)g.ldc) > buf[(int)g.c].size())
+			die_gemm(g, "reaches past the end of a buffer");
+	}
+	[[noreturn]] static void die_gemm(const TextGemm &g, const char *why)
+	{
+		fprintf(stderr, "text_sim: gemm (layer %d, weight %d, trans %d, m %d n %d k %d, lda %d ldb %d ldc %d): %s\n",
+			g.layer, (int)g.a, (int)g.trans_a, g.m, g.n, g.k, g.lda, g.ldb, g.ldc, why);
+		exit(2);
+	}
 	void gemm(const TextGemm &g)
 	{
-		const float *A = wgt[(size_t)(g.layer < 0 ? 4 * m->layers : g.layer * 4 + (int)g.a)].data();
+		const std::vector<float> &Av = wgt[(size_t)(g.layer < 0 ? 4 * m->layers : g.layer * 4 + (int)g.a)];
+		gemm_check(g, Av.size());
+		const float *A = Av.data();
 		const float *B = b(g.b);
 		float *C = b(g.c);
 #pragma omp parallel for schedule(static)
@@ -88,15 +108,24 @@ struct text_runner {
 	void attention(int l, TBuf qkv, TBuf out)
 	{
 		const int W = m->width, heads = W / text_head_dim;
-		const float *bias = text_vec(m, l, TVec::IN_PROJ_B);
+		const float *bias = text_vec(m, l, TVec::IN_PROJ_B), *x = b(qkv);
+		/* the GPU's 32 lanes one after the other; each sums its score directly */
 #pragma omp parallel for schedule(static)
 		for (long row = 0; row < t->rows; row++)
-			for (int hd = 0; hd < heads; hd++) {
-				float o[text_head_dim];
-				text_attn_row(b(qkv), bias, t->parent, W, row, hd, o);
-				for (int i = 0; i < text_head_dim; i++)
-					b(out)[row * W + hd * text_head_dim + i] = r(o[i]);
-			}
+			for (int hd = 0; hd < heads; hd++)
+				for (int lane = 0; lane < 32; lane++) {
+					auto score = [&](long j) {
+						float s = 0.0f;
+						for (int i = 0; i < text_head_dim; i++)
+							s += text_attn_q(x, bias, W, row, hd, i) *
+							     text_attn_k(x, bias, W, j, hd, i);
+						return s;
+					};
+					float o[2];
+					text_attn_lane(x, bias, t->parent, W, row, hd, lane, score, o);
+					b(out)[row * W + hd * text_head_dim + lane] = r(o[0]);
+					b(out)[row * W + hd * text_head_dim + lane + 32] = r(o[1]);
+				}
 	}
 	void bias(int l, TVec v, TBuf x, int n, int cols)
 	{

@@ -88,14 +88,16 @@ def encode_text_trimmed(m, text):
     """clip_model.CLIP.encode_text for [N,L] ids, L < 77: the first L
     positional embeddings and the top-left LxL of each block's causal mask."""
     n = text.shape[1]
-    x = m.token_embedding(text) + m.positional_embedding[:n]
+    dtype = m.visual.conv1.weight.dtype  # as encode_text: CLIP's fp16 mix computes in half
+    x = m.token_embedding(text).to(dtype) + m.positional_embedding[:n].to(dtype)
     x = x.permute(1, 0, 2)
     for blk in m.transformer.resblocks:
         h = blk.ln_1(x)
-        x = x + blk.attn(h, h, h, need_weights=False, attn_mask=blk.attn_mask[:n, :n])[0]
+        mask = blk.attn_mask[:n, :n].to(dtype=x.dtype, device=x.device)  # a plain attribute: .to() skips it
+        x = x + blk.attn(h, h, h, need_weights=False, attn_mask=mask)[0]
         x = x + blk.mlp(blk.ln_2(x))
-    x = m.ln_final(x.permute(1, 0, 2))
-    return x[torch.arange(x.shape[0]), text.argmax(dim=-1)] @ m.text_projection
+    x = m.ln_final(x.permute(1, 0, 2)).to(dtype)
+    return x[torch.arange(x.shape[0]), text.argmax(dim=-1)] @ m.text_projection.to(dtype)
 
 
 def encode(model, rows, trim=False, batch=256, device="cpu"):
