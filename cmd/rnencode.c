@@ -35,12 +35,6 @@ enum {
 	HELD_LIMIT = 64 << 20 /* bytes of queued non-image records that force a partial batch */
 };
 
-typedef enum {
-	DEV_AUTO,
-	DEV_CPU,
-	DEV_CUDA
-} device_t;
-
 typedef struct {
 	const char *model;
 	const char *weights;
@@ -133,16 +127,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case 'F': o->features = 1; break;
 		case 'H': o->fp16 = 1; break;
 		case 'b': o->batch = (int)opt_parse_long("--batch", optarg, 1, 4096); break;
-		case 'd':
-			if (strcmp(optarg, "auto") == 0)
-				o->device = DEV_AUTO;
-			else if (strcmp(optarg, "cpu") == 0)
-				o->device = DEV_CPU;
-			else if (strcmp(optarg, "cuda") == 0)
-				o->device = DEV_CUDA;
-			else
-				diag_usage("--device: '%s' is not auto, cpu or cuda", optarg);
-			break;
+		case 'd': o->device = opt_parse_device(optarg); break;
 		case 'T': o->tf32 = 1; break;
 		case 'R': o->mem_trace = optarg; break;
 		case 'G': o->gpu = (int)opt_parse_long("--gpu", optarg, 0, 64); break;
@@ -485,22 +470,11 @@ static void *hash_thread(void *arg)
 /* Backend for --device; fatal with one line when it cannot be had. */
 static const enc_backend_t *pick_backend(device_t dev)
 {
-	char why[256] = "";
 #ifdef HAVE_CUDA
-	if (dev != DEV_CPU) {
-		if (enc_backend_cuda.available(why, sizeof why))
-			return &enc_backend_cuda;
-		if (dev == DEV_CUDA)
-			diag_fatal("--device cuda: %s", why);
-		diag_msg("no usable GPU (%s): using the CPU", why);
-	}
+	if (device_use_cuda(dev, enc_backend_cuda.available))
+		return &enc_backend_cuda;
 #else
-	if (dev == DEV_CUDA)
-		diag_fatal("--device cuda: this rnencode was built without CUDA (no nvcc at build time); "
-			   "use --device cpu");
-	(void)why;
-	if (dev == DEV_AUTO)
-		diag_msg("built without CUDA: using the CPU");
+	device_use_cuda(dev, NULL);
 #endif
 	return &enc_backend_cpu;
 }

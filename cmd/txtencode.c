@@ -38,8 +38,6 @@
 #include "record.h"
 #include "sha256.h"
 
-typedef enum { DEV_AUTO, DEV_CPU, DEV_CUDA } device_t;
-
 typedef struct {
 	const char *weights;
 	const char *names;
@@ -157,16 +155,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case O_TOK: o->tokenize = 1; break;
 		case 'j': o->threads = (int)opt_parse_long("--threads", optarg, 1, 1024); break;
 		case O_FP16: o->fp16 = 1; break;
-		case 'd':
-			if (strcmp(optarg, "auto") == 0)
-				o->device = DEV_AUTO;
-			else if (strcmp(optarg, "cpu") == 0)
-				o->device = DEV_CPU;
-			else if (strcmp(optarg, "cuda") == 0)
-				o->device = DEV_CUDA;
-			else
-				diag_usage("--device: '%s' is not auto, cpu or cuda", optarg);
-			break;
+		case 'd': o->device = opt_parse_device(optarg); break;
 		case O_GPU: o->gpu = (int)opt_parse_long("--gpu", optarg, 0, 1023); break;
 		case O_VOCAB: o->vocab = optarg; break;
 		case O_MODEL: o->model = optarg; break;
@@ -630,22 +619,11 @@ static void write_header(rec_writer_t *w, int argc, char **argv, const options_t
 /* Backend for --device; fatal with one line when it cannot be had. */
 static const text_backend_t *pick_backend(device_t dev)
 {
-	char why[256] = "";
 #ifdef HAVE_CUDA
-	if (dev != DEV_CPU) {
-		if (text_backend_cuda.available(why, sizeof why))
-			return &text_backend_cuda;
-		if (dev == DEV_CUDA)
-			diag_fatal("--device cuda: %s", why);
-		diag_msg("no usable GPU (%s): using the CPU", why);
-	}
+	if (device_use_cuda(dev, text_backend_cuda.available))
+		return &text_backend_cuda;
 #else
-	if (dev == DEV_CUDA)
-		diag_fatal("--device cuda: this txtencode was built without CUDA (no nvcc at build time); "
-			   "use --device cpu");
-	(void)why;
-	if (dev == DEV_AUTO)
-		diag_msg("built without CUDA: using the CPU");
+	device_use_cuda(dev, NULL);
 #endif
 	return &text_backend_cpu;
 }

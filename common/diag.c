@@ -104,6 +104,38 @@ long opt_parse_long(const char *opt, const char *s, long lo, long hi)
 	return v;
 }
 
+device_t opt_parse_device(const char *s)
+{
+	if (strcmp(s, "auto") == 0)
+		return DEVICE_AUTO;
+	if (strcmp(s, "cpu") == 0)
+		return DEVICE_CPU;
+	if (strcmp(s, "cuda") != 0)
+		diag_usage("--device: '%s' is not auto, cpu or cuda", s);
+	return DEVICE_CUDA;
+}
+
+int device_use_cuda(device_t dev, int (*cuda_available)(char *why, size_t whycap))
+{
+	if (dev == DEVICE_CPU)
+		return 0;
+	if (!cuda_available) {
+		if (dev == DEVICE_CUDA)
+			diag_fatal("--device cuda: this %s was built without CUDA (no nvcc at build time); "
+				   "use --device cpu",
+				   diag_prog());
+		diag_msg("built without CUDA: using the CPU");
+		return 0;
+	}
+	char why[256] = "";
+	if (cuda_available(why, sizeof why))
+		return 1;
+	if (dev == DEVICE_CUDA)
+		diag_fatal("--device cuda: %s", why);
+	diag_msg("no usable GPU (%s): using the CPU", why);
+	return 0;
+}
+
 double opt_parse_double(const char *opt, const char *s)
 {
 	char *end;

@@ -1,6 +1,8 @@
 /* gpu_check.cu - error messages for the checked-call macros of gpu_check.h. */
 #include "gpu_check.h"
 
+#include <cstdio>
+
 #include <dlfcn.h>
 
 extern "C" {
@@ -67,6 +69,24 @@ bool driver_usable(std::string &why)
 		return false;
 	}
 	return true;
+}
+
+bool kernel_loadable(const void *fn, std::string &why)
+{
+	cudaFuncAttributes a;
+	cudaError_t e = cudaFuncGetAttributes(&a, fn);
+	if (e == cudaSuccess)
+		return true;
+	(void)cudaGetLastError();
+	why = "this build has no kernels for the GPU (see GPU_ARCH in the Makefile): " + std::string(cudaGetErrorName(e)) +
+	      ": " + cudaGetErrorString(e);
+	return false;
+}
+
+void set_err(char *err, size_t cap, const std::string &m)
+{
+	if (err && cap)
+		snprintf(err, cap, "%s", m.c_str());
 }
 
 } // namespace gpu

@@ -41,6 +41,11 @@ void warn_cuda(cudaError_t e, const char *call, const char *file, int line);
 /* The first reasons no GPU can be used, in the order a user would fix them:
  * no driver (libcuda.so.1), the runtime's error, no device. false with why. */
 bool driver_usable(std::string &why);
+/* Whether the current device can run kernel fn (this build has machine code
+ * or PTX for it); false with why, naming the architectures built for. */
+bool kernel_loadable(const void *fn, std::string &why);
+/* A message into a C caller's buffer (nothing when err is NULL). */
+void set_err(char *err, size_t cap, const std::string &m);
 
 } // namespace gpu
 

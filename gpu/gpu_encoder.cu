@@ -160,12 +160,7 @@ bool device_usable(std::string &why)
 		why = "cuDNN " + std::to_string(v) + " found, this build needs cuDNN " + std::to_string(CUDNN_MAJOR) + ".x";
 		return false;
 	}
-	std::string k;
-	if (!kernels_loadable(k)) {
-		why = "this build has no kernels for the GPU (built for sm_80 and sm_90): " + k;
-		return false;
-	}
-	return true;
+	return kernels_loadable(why);
 }
 
 } // namespace
@@ -537,12 +532,6 @@ void encoder::trace_ops(const Slot &s)
 /* ---- the C interface ---- */
 
 namespace {
-
-void set_err(char *err, size_t cap, const std::string &m)
-{
-	if (err && cap)
-		snprintf(err, cap, "%s", m.c_str());
-}
 
 int cuda_available(char *why, size_t cap)
 {

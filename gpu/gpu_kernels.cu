@@ -313,15 +313,6 @@ void launch_bias_out(float *out, const void *b, Dt dt, int n, int d, cudaStream_
 	CK_LAUNCH("k_bias_out");
 }
 
-bool kernels_loadable(std::string &why)
-{
-	cudaFuncAttributes a;
-	cudaError_t e = cudaFuncGetAttributes(&a, k_input_u8<__half>);
-	if (e == cudaSuccess)
-		return true;
-	(void)cudaGetLastError();
-	why = std::string(cudaGetErrorName(e)) + ": " + cudaGetErrorString(e);
-	return false;
-}
+bool kernels_loadable(std::string &why) { return kernel_loadable((const void *)k_input_u8<__half>, why); }
 
 } // namespace gpu

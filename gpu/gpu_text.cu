@@ -367,30 +367,11 @@ text_runner::~text_runner()
 
 namespace {
 
-void set_err(char *err, size_t cap, const std::string &msg)
-{
-	if (err && cap)
-		snprintf(err, cap, "%s", msg.c_str());
-}
-
-/* 1 if this build's text kernels can run on the current device. */
-bool text_kernels_loadable(std::string &why)
-{
-	cudaFuncAttributes a;
-	cudaError_t e = cudaFuncGetAttributes(&a, k_attention<__half>);
-	if (e == cudaSuccess)
-		return true;
-	(void)cudaGetLastError();
-	why = "this build has no kernels for the GPU (built for sm_80 and sm_90): " + std::string(cudaGetErrorName(e)) +
-	      ": " + cudaGetErrorString(e);
-	return false;
-}
-
 int cuda_text_available(char *why, size_t cap)
 {
 	try {
 		std::string w;
-		if (driver_usable(w) && text_kernels_loadable(w))
+		if (driver_usable(w) && kernel_loadable((const void *)k_attention<__half>, w))
 			return 1;
 		set_err(why, cap, w);
 	} catch (const std::exception &x) {
