@@ -64,8 +64,12 @@ def load_jsonl(path):
         with open(path) as f:
             for line in f:
                 line = line.strip()
-                if line:
+                if not line:
+                    continue
+                try:
                     rows.append(json.loads(line))
+                except ValueError:  # a line cut off when a step was killed: the rest still counts
+                    print(f"report.py: {path}: skipping a broken line: {line[:80]}", file=sys.stderr)
     except FileNotFoundError:
         pass
     return rows

@@ -67,6 +67,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--deadline-s", type=float, default=1e9, help="stop starting new configurations after this")
     ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--compile-only", action="store_true", help="--compile without the eager runs")
     ap.add_argument("--configs", help="comma list of model:precision:batch")
     a = ap.parse_args()
     t0 = time.time()
@@ -89,7 +90,7 @@ def main():
         print(f"{impl:13s} {m:9s} {p} batch {b:3d}: {b / mean:9.1f} images/s, "
               f"{mean * 1e3:8.3f} +- {std * 1e3:.3f} ms/batch, peak {peak / 2**20:.0f} MiB", flush=True)
 
-    for m, p, b in configs:
+    for m, p, b in [] if a.compile_only else configs:
         if time.time() - t0 > a.deadline_s:
             print(f"torch_peer.py: deadline reached, skipping {m} {p} batch {b}", flush=True)
             continue
@@ -106,12 +107,14 @@ def main():
         mean, std, peak = time_batches(model, inputs[preset][:b], preset, p == "fp16", ITERS[b])
         emit("torch-eager", m, p, b, mean, std, peak, ITERS[b])
 
-    if a.compile:
+    if a.compile or a.compile_only:
         for m, p, b in [c for c in configs if c[1] == "fp16" and c[2] == 256]:
             if time.time() - t0 > a.deadline_s - 90:
                 print(f"torch_peer.py: no time left to compile {m} {p} batch {b}", flush=True)
                 continue
             preset = "clip" if m == "clip-rn50" else "imagenet"
+            if preset not in inputs:
+                inputs[preset] = crops(preset, 256)
             models.clear()
             torch.cuda.empty_cache()
             model = gpu_ref.build_model(m, weights[m], True).cuda().to(memory_format=torch.channels_last)

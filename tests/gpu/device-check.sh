@@ -19,8 +19,13 @@
 #      $OUT/txtencode-bench.jsonl, $OUT/device-check.log, and the memory
 #      timelines $OUT/memtrace-*.tsv.
 # Every step is time-limited; DEVICE_BUDGET_S (default 360) is the point after
-# which no new step starts, so the results file is always written.
-# Exit 0 when everything ran and passed, 1 otherwise (the results say what).
+# which no new step starts, and no step's timeout reaches past it by more than
+# 60 s, so with the device call's timeout_s 450 the results file is always
+# written (no trap could: timeout(1) runs each step in a process group of its
+# own, which a kill of the script does not reach). DEVICE_STEPS (default "tests bench")
+# picks the parts after step 3, e.g. DEVICE_STEPS=tests for a short rerun.
+# Exit 0 when everything ran and passed, 1 otherwise (the results say what):
+# on this machine a test that skips, or a benchmark that says "skipped", fails.
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -29,10 +34,19 @@ mkdir -p "$OUT"
 T0=$(date +%s)
 BUDGET=${DEVICE_BUDGET_S:-360}
 PY=${PY:-python3}
+STEPS=${DEVICE_STEPS:-tests bench}
+export PYTHONUNBUFFERED=1 # a step killed at its timeout still shows what it printed
 WORK=$(mktemp -d /tmp/devcheck.XXXXXX)
 STATUS=0
 elapsed() { echo $(($(date +%s) - T0)); }
 left() { echo $((BUDGET - $(elapsed))); }
+# a step's timeout: what it asks for, but never past the budget + 60 s (at least 10 s)
+cap() {
+	local l=$(($(left) + 60))
+	[ $l -lt 10 ] && l=10
+	echo $(($1 < l ? $1 : l))
+}
+want() { case " $STEPS " in *" $1 "*) return 0 ;; esac; return 1; }
 step() { echo; echo "=== [$(elapsed) s] $*"; }
 note_test() { printf '%s\t%s\t%s\n' "$1" "$2" "${3:-}" >>"$WORK/tests.tsv"; }
 : >"$WORK/tests.tsv"
@@ -45,7 +59,25 @@ finish() {
 	if [ -s "$WORK/text-bench.md" ]; then
 		{ echo; echo "## txtencode: the 1000 x 80 zero-shot classifier (bench/gpu/txtencode.sh)"; echo
 		  cat "$WORK/text-bench.md"; } >>"$OUT/results.md"
-		cp "$WORK/text-bench.jsonl" "$OUT/txtencode-bench.jsonl" 2>/dev/null
+		# its JSON lines go into results.json (at most 8 files come back from $OUT)
+		$PY - "$OUT/results.json" "$WORK/text-bench.jsonl" <<'PYEOF' || echo "device-check: cannot merge txtencode's figures"
+import json, sys
+try:
+    res = json.load(open(sys.argv[1]))
+except (OSError, ValueError):
+    res = {}
+rows = []
+try:
+    for line in open(sys.argv[2]):
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            pass
+except OSError:
+    pass
+res["txtencode"] = rows
+json.dump(res, open(sys.argv[1], "w"), indent=1)
+PYEOF
 	fi
 	echo "--- summary ($(elapsed) s)"
 	cat "$WORK/tests.tsv"
@@ -65,6 +97,7 @@ fatal() {
 main() {
 # ---- 1. the machine ----
 step "machine"
+command -v nvcc >/dev/null || export PATH=/usr/local/cuda/bin:$PATH
 nvidia-smi -L || fatal "nvidia-smi -L fails: no GPU visible"
 CARD=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -n 1)
 DRIVER=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -n 1)
@@ -88,11 +121,14 @@ cudnn = libdir("libcudnn.so.9", ["cudnn", "cu13"])
 cublas = libdir("libcublas.so.13", ["cu13", "cublas"])
 with open(sys.argv[1], "w") as f:
     f.write(f"CUDNN_LIB={cudnn}\nCUBLAS_LIB={cublas}\n")
-gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none visible to torch"
-print(f"python {sys.version.split()[0]}, torch {torch.__version__} (CUDA {torch.version.cuda}, "
-      f"cuDNN {torch.backends.cudnn.version()}), GPU {gpu}")
-print(f"cudnn lib: {cudnn}: {sorted(os.listdir(cudnn))}")
-print(f"cublas lib: {cublas}: {sorted(os.listdir(cublas))}")
+try:  # information only: a failure here must not read as "no torch"
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none visible to torch"
+    print(f"python {sys.version.split()[0]}, torch {torch.__version__} (CUDA {torch.version.cuda}, "
+          f"cuDNN {torch.backends.cudnn.version()}), GPU {gpu}")
+    print(f"cudnn lib: {cudnn}: {sorted(os.listdir(cudnn))}")
+    print(f"cublas lib: {cublas}: {sorted(os.listdir(cublas))}")
+except Exception as e:
+    print(f"device-check: torch/library details unavailable: {e}")
 EOF
 . "$WORK/libs.env"
 export CUDNN_LIB CUBLAS_LIB
@@ -113,9 +149,10 @@ why=
 if [ -z "$why" ] && ! grep ' gpu/' device-libs/SOURCES.sha256 | sha256sum --quiet -c - 2>/dev/null; then
 	why="gpu/ changed since device-libs was built"
 fi
-grep -v ' gpu/' device-libs/SOURCES.sha256 | sha256sum --quiet -c - >/dev/null 2>&1 ||
-	echo "device-check: WARNING: model/, cmd/ or common/ changed since device-libs was built:" \
-		"rerun tests/gpu/prepare-device.sh (only gpu/ can be rebuilt here)"
+# the rest cannot be rebuilt here: testing other sources than the commit's would mislead
+grep -v ' gpu/' device-libs/SOURCES.sha256 | sha256sum --quiet -c - >"$WORK/drift" 2>&1 ||
+	fatal "device-libs/ was built from other model/, cmd/, common/ or Makefile sources than these" \
+		"($(grep -c FAILED "$WORK/drift") differ): run tests/gpu/prepare-device.sh again before the device call"
 for p in rnencode txtencode; do
 	if [ -z "$why" ] && ! "$BINDIR/$p" --help >/dev/null 2>"$WORK/load.err"; then
 		why="the carried $p does not start: $(head -n 3 "$WORK/load.err")"
@@ -124,7 +161,7 @@ done
 BINARY="carried device-libs/bin/rnencode"
 if [ -n "$why" ]; then
 	echo "rebuilding gpu/ here: $why"
-	timeout 300 bash tests/gpu/device-rebuild.sh "$WORK/rebuild" || fatal "rebuild of gpu/ failed"
+	timeout $(cap 300) bash tests/gpu/device-rebuild.sh "$WORK/rebuild" || fatal "rebuild of gpu/ failed"
 	BINDIR=$WORK/rebuild
 	BINARY="rebuilt here with $(nvcc --version | tail -n 1) ($why)"
 fi
@@ -147,20 +184,20 @@ EOF
 # ---- 3. checkpoints ----
 step "checkpoints (this machine's torch)"
 export GPU_CKPT_DIR=$WORK/ckpt
-timeout 240 $PY tests/py/gpu_ckpt.py "$GPU_CKPT_DIR" || fatal "tests/py/gpu_ckpt.py failed"
+timeout $(cap 240) $PY tests/py/gpu_ckpt.py "$GPU_CKPT_DIR" || fatal "tests/py/gpu_ckpt.py failed"
 
 # the first CUDA run: its stats record names the libraries rnencode really loaded
 $PY tests/py/gpu_ref.py images --preset imagenet --n 2 --records "$WORK/probe.mp" || fatal "gpu_ref.py images failed"
-timeout 120 rnencode --device cuda --model resnet50 --weights "$GPU_CKPT_DIR/resnet50.pth" --batch 1 \
+timeout $(cap 120) rnencode --device cuda --model resnet50 --weights "$GPU_CKPT_DIR/resnet50.pth" --batch 1 \
 	<"$WORK/probe.mp" >"$WORK/probe.out" 2>"$WORK/probe.err"
 rc=$?
 cat "$WORK/probe.err"
 if [ $rc != 0 ] && [ "$BINARY" = "carried device-libs/bin/rnencode" ]; then
 	echo "the carried binary failed on the GPU (exit $rc): rebuilding gpu/ here"
-	timeout 300 bash tests/gpu/device-rebuild.sh "$WORK/rebuild" || fatal "rebuild of gpu/ failed"
+	timeout $(cap 300) bash tests/gpu/device-rebuild.sh "$WORK/rebuild" || fatal "rebuild of gpu/ failed"
 	BINDIR=$WORK/rebuild BIN=$WORK/rebuild PATH=$WORK/rebuild:$PATH
 	BINARY="rebuilt here after the carried binary failed (exit $rc)"
-	timeout 120 rnencode --device cuda --model resnet50 --weights "$GPU_CKPT_DIR/resnet50.pth" --batch 1 \
+	timeout $(cap 120) rnencode --device cuda --model resnet50 --weights "$GPU_CKPT_DIR/resnet50.pth" --batch 1 \
 		<"$WORK/probe.mp" >"$WORK/probe.out" 2>"$WORK/probe.err"
 	rc=$?
 	cat "$WORK/probe.err"
@@ -182,39 +219,49 @@ EOF
 export ROOT PY TESTDATA=$ROOT/testdata GPU_RESULTS=$WORK/parity.jsonl
 for t in tests/gpu/test_gpu_cpu_parity.sh tests/gpu/test_gpu_torch_parity.sh tests/gpu/test_gpu_txtencode.sh; do
 	name=$(basename "$t" .sh)
-	if [ "$(left)" -lt 120 ]; then
-		note_test "$name" "not run" "time budget"
+	if ! want tests || [ "$(left)" -lt 60 ]; then
+		note_test "$name" "not run" "$(want tests && echo "time budget" || echo "DEVICE_STEPS=$STEPS")"
+		want tests && STATUS=1
 		continue
 	fi
 	step "test $name"
 	export T=$(mktemp -d "$WORK/t.XXXXXX")
-	(cd "$T" && timeout 300 bash "$ROOT/$t") 2>&1 | tee "$WORK/$name.log"
+	(cd "$T" && timeout $(cap 300) bash "$ROOT/$t") 2>&1 | tee "$WORK/$name.log"
 	rc=${PIPESTATUS[0]}
 	case $rc in
 	0) note_test "$name" "ok" ;;
-	77) note_test "$name" "skip" "$(tail -n 1 "$WORK/$name.log")" ;;
+	77) note_test "$name" "skip" "$(tail -n 1 "$WORK/$name.log")"; STATUS=1 ;; # on a GPU machine a skip is a failure
+	124) note_test "$name" "FAIL" "timed out"; STATUS=1
+	     for f in "$T"/*.err "$T"/err; do [ -s "$f" ] && { echo "--- $f"; tail -n 5 "$f"; }; done ;;
 	*) note_test "$name" "FAIL" "exit $rc"; STATUS=1 ;;
 	esac
 done
 
 # ---- 5. benchmark ----
-# rnencode's benchmark first (the study's figures), leaving about 120 s for txtencode's
-if [ "$(left)" -gt 60 ]; then
+# rnencode's benchmark first (the study's figures), keeping a third of what is
+# left (120 s at most) for txtencode's
+if ! want bench; then
+	echo "device-check: benchmarks not run (DEVICE_STEPS=$STEPS)"
+elif [ "$(left)" -gt 60 ]; then
 	step "benchmark"
-	reserve=120
-	[ "$(left)" -gt 210 ] || reserve=0
+	reserve=$(($(left) / 3))
+	[ $reserve -gt 120 ] && reserve=120
 	BENCH_DEADLINE_S=$(($(left) - 30 - reserve)) BENCH_TRACE_DIR=$OUT BENCH_COMPILE=1 \
-		timeout $(($(left) + 60 - reserve)) bash bench/gpu/bench.sh "$WORK/bench.jsonl" || STATUS=1
+		timeout $(cap $(($(left) + 60 - reserve))) bash bench/gpu/bench.sh "$WORK/bench.jsonl" |
+		tee "$WORK/bench.log" || STATUS=1
+	grep -q '^skipped:' "$WORK/bench.log" && STATUS=1
 else
 	echo "device-check: no time left for the benchmark"
 	STATUS=1
 fi
-if [ "$(left)" -gt 30 ]; then
+if want bench && [ "$(left)" -gt 30 ]; then
 	step "benchmark txtencode"
-	timeout $(($(left) + 60)) bash bench/gpu/txtencode.sh "$WORK/text-bench.jsonl" | tee "$WORK/text-bench.md" ||
+	timeout $(cap 600) bash bench/gpu/txtencode.sh "$WORK/text-bench.jsonl" | tee "$WORK/text-bench.md" ||
 		STATUS=1
-else
+	grep -q '^skipped:' "$WORK/text-bench.md" && STATUS=1
+elif want bench; then
 	echo "device-check: no time left for the txtencode benchmark"
+	STATUS=1
 fi
 [ -s "$WORK/bench.jsonl" ] || : >"$WORK/bench.jsonl"
 finish

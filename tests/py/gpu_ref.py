@@ -66,7 +66,9 @@ def cmd_images(a):
         with open(a.u8, "wb") as f:
             for c in crops:
                 f.write(c.tobytes())
-    if a.records:
+    outs = ([(a.repeat, a.records)] if a.records else []) + [
+        (int(x.split(":", 1)[0]), x.split(":", 1)[1]) for x in (a.also or [])]
+    if outs:
         recs = []
         for i, (p, c) in enumerate(zip(picks, crops)):
             t = c if a.dtype == "uint8" else normalize_np(c, a.preset).astype(a.dtype)
@@ -75,11 +77,12 @@ def cmd_images(a):
                                        "tensor": {"dtype": str(t.dtype), "shape": list(t.shape),
                                                   "data": t.tobytes()}}))
         blob = b"".join(recs)
-        with open(a.records, "wb") as f:
-            f.write(msgpack.packb({"type": "header", "producer": "gpu_ref.py", "version": "test",
-                                   "argv": sys.argv, "preset": a.preset}))
-            for _ in range(a.repeat):
-                f.write(blob)
+        for repeat, path in outs:
+            with open(path, "wb") as f:
+                f.write(msgpack.packb({"type": "header", "producer": "gpu_ref.py", "version": "test",
+                                       "argv": sys.argv, "preset": a.preset}))
+                for _ in range(repeat):
+                    f.write(blob)
 
 
 def load_state(path):
@@ -238,6 +241,8 @@ def main():
     s.add_argument("--repeat", type=int, default=1)
     s.add_argument("--u8")
     s.add_argument("--records")
+    s.add_argument("--also", action="append", metavar="REPEAT:PATH",
+                   help="another records file of the same crops repeated REPEAT times (one decode for all)")
     s = sub.add_parser("reference")
     s.add_argument("--model", choices=["resnet50", "clip-rn50"], required=True)
     s.add_argument("--weights", required=True)
