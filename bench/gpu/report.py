@@ -120,16 +120,19 @@ def goals(rows):
         r = g.get((impl, m, p, b))
         return r["images_per_s"] if r else None
 
-    worst = None
+    worst, pairs = None, 0
     for (impl, m, p, b), r in g.items():
         if impl != "rnencode":
             continue
         e = ips("torch-eager", m, p, b)
         if e:
+            pairs += 1
             x = r["images_per_s"] / e
             worst = x if worst is None or x < worst else worst
+    # "every": met only when all 12 configurations (2 models x 2 precisions x 3 batches) have both sides
     res.append(("at least 2x PyTorch eager at every batch size and precision",
-                f"worst ratio {worst:.2f}x" if worst else "not measured", bool(worst and worst >= 2)))
+                f"worst ratio {worst:.2f}x over {pairs} of 12 configurations" if worst else "not measured",
+                bool(worst and worst >= 2 and pairs >= 12)))
     for m, goal in GOALS_IPS.items():
         v = ips("rnencode", m, "fp16", 256)
         res.append((f"{m} FP16 at least {goal} images/s (batch 256)", f"{v:.0f}" if v else "not measured",
