@@ -66,8 +66,8 @@ def cmd_images(a):
         with open(a.u8, "wb") as f:
             for c in crops:
                 f.write(c.tobytes())
-    outs = ([(a.repeat, a.records)] if a.records else []) + [
-        (int(x.split(":", 1)[0]), x.split(":", 1)[1]) for x in (a.also or [])]
+    outs = ([(a.repeat, a.records)] if a.records else []) + [  # `reference` calls this without --also
+        (int(x.split(":", 1)[0]), x.split(":", 1)[1]) for x in (getattr(a, "also", None) or [])]
     if outs:
         recs = []
         for i, (p, c) in enumerate(zip(picks, crops)):
