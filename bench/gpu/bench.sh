@@ -31,18 +31,9 @@ trap 'rm -rf "$WORK"' EXIT
 RES=${1:-$WORK/results.jsonl}
 elapsed() { echo $(($(date +%s) - T0)); }
 
-[ -x "$RNENC" ] || { echo "skipped: $RNENC is not built"; exit 0; }
-grep -q -a cudnnConvolutionBiasActivationForward "$RNENC" || { echo "skipped: rnencode built without CUDA"; exit 0; }
-nvidia-smi -L >/dev/null 2>&1 || { echo "skipped: no GPU here (nvidia-smi -L fails)"; exit 0; }
-$PY -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null ||
-	{ echo "skipped: $PY has no CUDA torch for the PyTorch peer"; exit 0; }
-CARD=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -n 1)
-
-if [ -z "${GPU_CKPT_DIR:-}" ]; then
-	GPU_CKPT_DIR=$ROOT/build/gpu-ckpt
-	[ -s "$GPU_CKPT_DIR/clip-rn50.pth" ] || $PY "$ROOT/tests/py/gpu_ckpt.py" "$GPU_CKPT_DIR" ||
-		{ echo "bench/gpu: cannot make the checkpoints"; exit 1; }
-fi
+source "$ROOT/bench/gpu/lib.sh"
+gpu_bench_ready "$RNENC" cudnnConvolutionBiasActivationForward
+gpu_bench_checkpoints
 declare -A W=([resnet50]=$GPU_CKPT_DIR/resnet50.pth [clip-rn50]=$GPU_CKPT_DIR/clip-rn50.pth)
 declare -A PRESET=([resnet50]=imagenet [clip-rn50]=clip)
 declare -A REPEAT=([1]=13 [32]=80 [256]=192) # x 16 distinct crops: 208, 1280, 3072 images

@@ -30,17 +30,9 @@ WORK=$(mktemp -d /tmp/gputext.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 RES=${1:-$WORK/results.jsonl}
 
-[ -x "$TX" ] || { echo "skipped: $TX is not built"; exit 0; }
-grep -q -a cublasGemmEx "$TX" || { echo "skipped: txtencode built without CUDA"; exit 0; }
-nvidia-smi -L >/dev/null 2>&1 || { echo "skipped: no GPU here (nvidia-smi -L fails)"; exit 0; }
-$PY -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null ||
-	{ echo "skipped: $PY has no CUDA torch for the PyTorch peer"; exit 0; }
-CARD=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -n 1)
-if [ -z "${GPU_CKPT_DIR:-}" ]; then
-	GPU_CKPT_DIR=$ROOT/build/gpu-ckpt
-	[ -s "$GPU_CKPT_DIR/clip-rn50.pth" ] || $PY "$ROOT/tests/py/gpu_ckpt.py" "$GPU_CKPT_DIR" ||
-		{ echo "bench/gpu/txtencode: cannot make the checkpoint"; exit 1; }
-fi
+source "$ROOT/bench/gpu/lib.sh"
+gpu_bench_ready "$TX" cublasGemmEx
+gpu_bench_checkpoints
 W=$GPU_CKPT_DIR/clip-rn50.pth
 
 head -n "$CLASSES" "$ROOT/data/names-clip.txt" >"$WORK/names.txt"
