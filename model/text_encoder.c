@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "diag.h"
 #include "tensor.h"
@@ -205,13 +204,6 @@ static int text_cores(void)
 	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
 		return CPU_COUNT(&set);
 	return 1;
-}
-
-static double text_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* oneDNN's thread count (Debian's build uses OpenMP; the runtime's setter is
@@ -489,7 +481,7 @@ static text_runner_t *cpu_create(const text_model_t *m, const text_config_t *cfg
 /* Run one batch through the model: out [nseq, E]. */
 static int cpu_run(text_runner_t *r, const text_trie_t *t, float *out, char *err, size_t errcap)
 {
-	double t0 = text_now();
+	double t0 = time_now();
 	const text_model_t *m = r->m;
 	int W = m->width, N = t->rows, threads = r->threads;
 	if (N > r->cap)
@@ -545,7 +537,7 @@ static int cpu_run(text_runner_t *r, const text_trie_t *t, float *out, char *err
 	if (dnnl_sgemm('N', 'N', t->nseq, m->embed, W, 1.0f, r->g, W, m->text_projection, m->embed, 0.0f, out,
 		       m->embed) != dnnl_success)
 		return text_fail(err, errcap, "dnnl_sgemm failed");
-	r->compute_s += text_now() - t0;
+	r->compute_s += time_now() - t0;
 	return 0;
 }
 
@@ -566,7 +558,7 @@ const text_backend_t text_backend_cpu = {"cpu", cpu_available, cpu_create, cpu_r
 /* ---------------------------------------------------------------- encode */
 
 typedef struct {
-	int rows, cap, nseq;
+	int rows, nseq;
 	int32_t *token;
 	int *depth, *parent, *seq_leaf, *seq_index;
 	float *o; /* [cap, E] outputs of the batch */
@@ -582,9 +574,10 @@ static void text_batch_free(text_batch_t *bt)
 	free(bt->o);
 }
 
-/* Hand the batch to the backend; scatter its outputs to out[seq_index[s]]. */
+/* Hand the batch to the backend, scatter its outputs to out[seq_index[s]],
+ * count it in st and empty it. */
 static int text_flush(const text_backend_t *be, text_runner_t *r, const text_model_t *m, text_batch_t *bt, float *out,
-		      char *err, size_t errcap)
+		      text_encode_stats_t *st, char *err, size_t errcap)
 {
 	text_trie_t t = {bt->rows, bt->token, bt->depth, bt->parent, bt->nseq, bt->seq_leaf};
 	if (be->run(r, &t, bt->o, err, errcap) != 0)
@@ -592,19 +585,22 @@ static int text_flush(const text_backend_t *be, text_runner_t *r, const text_mod
 	for (int s = 0; s < bt->nseq; s++)
 		memcpy(out + (size_t)bt->seq_index[s] * (size_t)m->embed, bt->o + (size_t)s * (size_t)m->embed,
 		       (size_t)m->embed * sizeof *out);
+	st->rows += bt->rows;
+	st->batches++;
+	bt->rows = bt->nseq = 0;
 	return 0;
 }
 
 int text_encode(const text_model_t *m, const text_backend_t *be, text_runner_t *r, const int32_t *const *ids,
 		const int *lens, int n, float *out, text_encode_stats_t *stats, char *err, size_t errcap)
 {
-	double t0 = text_now();
+	double t0 = time_now();
 	text_info_t info;
 	be->info(r, &info);
 	int cap = info.batch_rows, rc = -1;
+	text_encode_stats_t st = {0};
 	int *cut = malloc((size_t)(n > 0 ? n : 1) * sizeof *cut), *order = malloc((size_t)(n > 0 ? n : 1) * sizeof *order);
 	text_batch_t bt = {0};
-	bt.cap = cap;
 	bt.token = malloc((size_t)cap * sizeof *bt.token);
 	bt.depth = malloc((size_t)cap * sizeof *bt.depth);
 	bt.parent = malloc((size_t)cap * sizeof *bt.parent);
@@ -615,8 +611,6 @@ int text_encode(const text_model_t *m, const text_backend_t *be, text_runner_t *
 		text_fail(err, errcap, "out of memory for a batch of %d rows", cap);
 		goto done;
 	}
-	long long positions = 0, rows = 0;
-	int batches = 0;
 	for (int i = 0; i < n; i++) {
 		if (lens[i] < 1 || lens[i] > m->context) {
 			text_fail(err, errcap, "text %d: %d tokens, the model's context is %d", i, lens[i], m->context);
@@ -630,7 +624,7 @@ int text_encode(const text_model_t *m, const text_backend_t *be, text_runner_t *
 			}
 		cut[i] = text_cut(ids[i], lens[i]);
 		order[i] = i;
-		positions += m->context;
+		st.positions += m->context;
 	}
 	text_sort_ctx = (text_sort_ctx_t){ids, cut};
 	qsort(order, (size_t)n, sizeof *order, text_cmp_seq);
@@ -645,11 +639,8 @@ int text_encode(const text_model_t *m, const text_backend_t *be, text_runner_t *
 				lcp++;
 		}
 		if (prev >= 0 && (bt.rows + (len - lcp) > cap || bt.nseq == cap)) {
-			if (text_flush(be, r, m, &bt, out, err, errcap) != 0)
+			if (text_flush(be, r, m, &bt, out, &st, err, errcap) != 0)
 				goto done;
-			rows += bt.rows;
-			batches++;
-			bt.rows = bt.nseq = 0;
 			lcp = 0;
 		}
 		for (int k = lcp; k < len; k++) {
@@ -664,18 +655,13 @@ int text_encode(const text_model_t *m, const text_backend_t *be, text_runner_t *
 		prev = s;
 	}
 	if (bt.nseq > 0) {
-		if (text_flush(be, r, m, &bt, out, err, errcap) != 0)
+		if (text_flush(be, r, m, &bt, out, &st, err, errcap) != 0)
 			goto done;
-		rows += bt.rows;
-		batches++;
 	}
 	rc = 0;
-	if (stats) {
-		stats->seconds = text_now() - t0;
-		stats->positions = positions;
-		stats->rows = rows;
-		stats->batches = batches;
-	}
+	st.seconds = time_now() - t0;
+	if (stats)
+		*stats = st;
 done:
 	free(cut);
 	free(order);
