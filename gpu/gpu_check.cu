@@ -71,6 +71,19 @@ bool driver_usable(std::string &why)
 	return true;
 }
 
+cudaDeviceProp device_select(int ordinal)
+{
+	int count = 0;
+	CK_CUDA(cudaGetDeviceCount(&count));
+	if (ordinal < 0 || ordinal >= count)
+		fail("cuda", "device", "GPU " + std::to_string(ordinal) + " asked for, " + std::to_string(count) + " present",
+		     __FILE__, __LINE__);
+	CK_CUDA(cudaSetDevice(ordinal));
+	cudaDeviceProp prop;
+	CK_CUDA(cudaGetDeviceProperties(&prop, ordinal));
+	return prop;
+}
+
 bool kernel_loadable(const void *fn, std::string &why)
 {
 	cudaFuncAttributes a;

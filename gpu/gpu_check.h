@@ -41,6 +41,9 @@ void warn_cuda(cudaError_t e, const char *call, const char *file, int line);
 /* The first reasons no GPU can be used, in the order a user would fix them:
  * no driver (libcuda.so.1), the runtime's error, no device. false with why. */
 bool driver_usable(std::string &why);
+/* Make GPU `ordinal` current and return its properties; throws when there is
+ * no such GPU ("GPU 3 asked for, 1 present"). */
+cudaDeviceProp device_select(int ordinal);
 /* Whether the current device can run kernel fn (this build has machine code
  * or PTX for it); false with why, naming the architectures built for. */
 bool kernel_loadable(const void *fn, std::string &why);

@@ -18,8 +18,6 @@
 #include "gpu_encoder.h"
 
 
-#include <cerrno>
-#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -32,6 +30,7 @@
 #include "gpu_check.h"
 #include "gpu_conv.h"
 #include "gpu_kernels.h"
+#include "gpu_mem.h"
 #include "gpu_plan.h"
 
 extern "C" {
@@ -51,73 +50,6 @@ size_t input_bytes(enc_input_t fmt)
 	size_t px = (size_t)NET_INPUT_SIZE * NET_INPUT_SIZE * 3;
 	return fmt == ENC_INPUT_U8_HWC ? px : fmt == ENC_INPUT_F16_CHW ? 2 * px : 4 * px;
 }
-
-/* Device allocations with a running total, a peak and the optional trace. */
-class Mem {
-public:
-	~Mem()
-	{
-		if (f_)
-			fclose(f_);
-	}
-	void open_trace(const char *path)
-	{
-		f_ = fopen(path, "w");
-		if (!f_)
-			fail("gpu", "fopen", std::string(path) + ": " + strerror(errno), __FILE__, __LINE__);
-		fprintf(f_, "time_s\tbytes_in_use\ttag\n");
-	}
-	void start() { t0_ = time_now(); }
-	double since_start() const { return time_now() - t0_; }
-	void *alloc(size_t bytes, const std::string &tag)
-	{
-		if (bytes == 0)
-			return nullptr;
-		void *p = nullptr;
-		cudaError_t e = cudaMalloc(&p, bytes);
-		if (e != cudaSuccess)
-			fail("cuda", "cudaMalloc", tag + ", " + std::to_string(bytes) + " bytes: " + cudaGetErrorName(e) + ": " +
-							   cudaGetErrorString(e),
-			     __FILE__, __LINE__);
-		live_[p] = Block{bytes, tag};
-		in_use_ += bytes;
-		peak_ = in_use_ > peak_ ? in_use_ : peak_;
-		line(since_start(), in_use_, "alloc " + tag);
-		return p;
-	}
-	/* Teardown path too: never throws. */
-	void release(void *p)
-	{
-		if (!p)
-			return;
-		auto it = live_.find(p);
-		CK_QUIET(cudaFree(p));
-		if (it == live_.end())
-			return;
-		in_use_ -= it->second.bytes;
-		line(since_start(), in_use_, "free " + it->second.tag);
-		live_.erase(it);
-	}
-	void line(double t, size_t bytes, const std::string &tag)
-	{
-		if (f_)
-			fprintf(f_, "%.6f\t%zu\t%s\n", t, bytes, tag.c_str());
-	}
-	void reset_peak() { peak_ = in_use_; }
-	bool tracing() const { return f_ != nullptr; }
-	size_t in_use() const { return in_use_; }
-	size_t peak() const { return peak_; }
-
-private:
-	struct Block {
-		size_t bytes;
-		std::string tag;
-	};
-	std::map<void *, Block> live_;
-	size_t in_use_ = 0, peak_ = 0;
-	double t0_ = 0;
-	FILE *f_ = nullptr;
-};
 
 /* Everything that depends on the batch size n. */
 struct Exec {
@@ -263,14 +195,7 @@ void encoder::setup()
 	std::string why;
 	if (!device_usable(why))
 		fail("cuda", "device", why, __FILE__, __LINE__);
-	int count = 0;
-	CK_CUDA(cudaGetDeviceCount(&count));
-	if (cfg.device < 0 || cfg.device >= count)
-		fail("cuda", "device", "GPU " + std::to_string(cfg.device) + " asked for, " + std::to_string(count) +
-					       " present",
-		     __FILE__, __LINE__);
-	CK_CUDA(cudaSetDevice(cfg.device));
-	CK_CUDA(cudaGetDeviceProperties(&prop, cfg.device));
+	prop = device_select(cfg.device);
 
 	dt = cfg.precision == NET_FP16 ? Dt::F16 : Dt::F32;
 	es = dt_size(dt);
@@ -334,7 +259,7 @@ void encoder::setup()
 	CK_CUDA(cudaRuntimeGetVersion(&rt));
 	int bv = 0;
 	CK_CUBLAS(cublasGetVersion(blas, &bv));
-	snprintf(device_name, sizeof device_name, "cuda:%d %s (sm_%d%d, %d SMs; CUDA %d, cuDNN %zu, cuBLAS %d; %s)",
+	snprintf(device_name, sizeof device_name, "cuda:%d %.100s (sm_%d%d, %d SMs; CUDA %d, cuDNN %zu, cuBLAS %d; %s)",
 		 cfg.device, prop.name, prop.major, prop.minor, prop.multiProcessorCount, rt, cudnnGetVersion(), bv,
 		 convs->math_name());
 }

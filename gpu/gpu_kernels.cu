@@ -7,26 +7,11 @@
 
 #include "gpu_check.h"
 #include "gpu_elem.h"
+#include "gpu_launch.h"
 
 namespace gpu {
 
 namespace {
-
-template <class T> __device__ __forceinline__ T cvt(float v);
-template <> __device__ __forceinline__ float cvt<float>(float v) { return v; }
-template <> __device__ __forceinline__ __half cvt<__half>(float v) { return __float2half_rn(v); }
-
-const int threads = 256;
-
-/* Blocks for a grid-stride loop over total items (capped: the loop covers the rest). */
-unsigned blocks_for(long total)
-{
-	long b = (total + threads - 1) / threads;
-	return (unsigned)(b < 1 ? 1 : b > 65535L * 16 ? 65535L * 16 : b);
-}
-
-#define GRID_STRIDE(i, total)                                                                      \
-	for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < (total); i += (long)gridDim.x * blockDim.x)
 
 /* One thread per pixel writes its CS stored channels as one 16-byte vector. */
 template <class T> struct alignas(16) Pixel {

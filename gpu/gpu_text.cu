@@ -29,6 +29,8 @@
 #include <cuda_runtime.h>
 
 #include "gpu_check.h"
+#include "gpu_launch.h"
+#include "gpu_mem.h"
 #include "gpu_text_ops.h"
 
 extern "C" {
@@ -41,20 +43,6 @@ namespace {
 
 const int default_rows = 32768;
 const size_t blas_workspace = (size_t)32 << 20;
-const int threads = 256;
-
-template <class T> __device__ __forceinline__ T st(float v);
-template <> __device__ __forceinline__ float st<float>(float v) { return v; }
-template <> __device__ __forceinline__ __half st<__half>(float v) { return __float2half_rn(v); }
-
-unsigned blocks_for(long total)
-{
-	long b = (total + threads - 1) / threads;
-	return (unsigned)(b < 1 ? 1 : b > 65535L * 16 ? 65535L * 16 : b);
-}
-
-#define GRID_STRIDE(i, total)                                                                      \
-	for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < (total); i += (long)gridDim.x * blockDim.x)
 
 __global__ void k_embed(const float *tok, const float *pos, const int *token, const int *depth, int W, long rows,
 			float *x)
@@ -88,7 +76,7 @@ __global__ void k_layernorm(const float *in, const int *gather, const float *w, 
 		ss += __shfl_xor_sync(0xffffffffu, ss, d);
 	float inv = 1.0f / sqrtf(ss / (float)W + 1e-5f);
 	for (int i = lane; i < W; i += 32)
-		out[row * W + i] = st<T>(elem_layernorm(x[i], mean, inv, w[i], b[i]));
+		out[row * W + i] = cvt<T>(elem_layernorm(x[i], mean, inv, w[i], b[i]));
 }
 
 /* One warp per (row, head): lane l owns dimensions l and l + 32, so each
@@ -115,8 +103,8 @@ __global__ void k_attention(const float *qkv, const float *bias, const int *pare
 	float o[2];
 	text_attn_lane(qkv, bias, parent, W, r, hd, lane, score, o);
 	T *dst = out + r * W + (long)hd * text_head_dim;
-	dst[lane] = st<T>(o[0]);
-	dst[lane + 32] = st<T>(o[1]);
+	dst[lane] = cvt<T>(o[0]);
+	dst[lane + 32] = cvt<T>(o[1]);
 }
 
 __global__ void k_bias(float *x, const float *b, int cols, long total)
@@ -131,7 +119,7 @@ template <class T> __global__ void k_bias_gelu(const float *in, const float *b, 
 {
 	GRID_STRIDE(e, total)
 	{
-		out[e] = st<T>(elem_quick_gelu(in[e] + b[e % cols]));
+		out[e] = cvt<T>(elem_quick_gelu(in[e] + b[e % cols]));
 	}
 }
 
@@ -149,8 +137,7 @@ struct text_runner {
 	cudaStream_t stream = nullptr;
 	cublasHandle_t blas = nullptr;
 	cudaEvent_t ev0 = nullptr, ev1 = nullptr;
-	std::vector<void *> allocs;
-	size_t bytes = 0;
+	Mem mem;
 	double compute_s = 0;
 
 	/* device copies of the model: GEMM weights in Dt per layer (index l * 4 +
@@ -162,23 +149,11 @@ struct text_runner {
 	int *d_token = nullptr, *d_depth = nullptr, *d_parent = nullptr, *d_leaf = nullptr;
 	const text_trie_t *trie = nullptr; /* the batch being run */
 
-	void *alloc(size_t n, const char *what)
-	{
-		void *p = nullptr;
-		cudaError_t e = cudaMalloc(&p, n);
-		if (e != cudaSuccess)
-			fail("cuda", "cudaMalloc", std::string(what) + ", " + std::to_string(n) + " bytes: " + cudaGetErrorName(e) +
-							   ": " + cudaGetErrorString(e),
-			     __FILE__, __LINE__);
-		allocs.push_back(p);
-		bytes += n;
-		return p;
-	}
 	size_t dt_size() const { return f16 ? 2 : 4; }
 	void *upload(const float *src, long count, bool as_dt, const char *what)
 	{
 		size_t es = as_dt ? dt_size() : 4;
-		void *d = alloc((size_t)count * es, what);
+		void *d = mem.alloc((size_t)count * es, what);
 		if (as_dt && f16) {
 			std::vector<uint16_t> h((size_t)count);
 			for (long i = 0; i < count; i++)
@@ -260,15 +235,8 @@ struct text_runner {
 
 void text_runner::setup()
 {
-	int count = 0;
-	CK_CUDA(cudaGetDeviceCount(&count));
-	if (device < 0 || device >= count)
-		fail("gpu", "--gpu", "device " + std::to_string(device) + " does not exist (" + std::to_string(count) +
-					     " CUDA device" + (count == 1 ? "" : "s") + ")",
-		     __FILE__, __LINE__);
-	CK_CUDA(cudaSetDevice(device));
-	cudaDeviceProp p;
-	CK_CUDA(cudaGetDeviceProperties(&p, device));
+	mem.start();
+	cudaDeviceProp p = device_select(device);
 	if (m->width % text_head_dim != 0 || m->width % 32 != 0)
 		fail("gpu", "text tower", "width " + std::to_string(m->width) + " is not a multiple of 64", __FILE__,
 		     __LINE__);
@@ -279,7 +247,7 @@ void text_runner::setup()
 	CK_CUBLAS(cublasSetStream(blas, stream));
 	/* true FP32 unless FP16 inputs were asked for: no TF32 behind the user's back */
 	CK_CUBLAS(cublasSetMathMode(blas, CUBLAS_DEFAULT_MATH));
-	CK_CUBLAS(cublasSetWorkspace(blas, alloc(blas_workspace, "cublas workspace"), blas_workspace));
+	CK_CUBLAS(cublasSetWorkspace(blas, mem.alloc(blas_workspace, "cublas workspace"), blas_workspace));
 	int bv = 0;
 	CK_CUBLAS(cublasGetVersion(blas, &bv));
 	snprintf(name, sizeof name, "cuda: %.100s (sm_%d%d, cuBLAS %d, %s)", p.name, p.major, p.minor, bv,
@@ -305,12 +273,12 @@ void text_runner::setup()
 
 	for (int t = 0; t < text_buf_count; t++) {
 		size_t es = text_buf_is_dt((TBuf)t) ? dt_size() : 4;
-		buf[t] = alloc((size_t)cap * (size_t)text_buf_cols((TBuf)t, m->width, m->embed) * es, "activations");
+		buf[t] = mem.alloc((size_t)cap * (size_t)text_buf_cols((TBuf)t, m->width, m->embed) * es, "activations");
 	}
-	d_token = (int *)alloc((size_t)cap * sizeof(int), "trie");
-	d_depth = (int *)alloc((size_t)cap * sizeof(int), "trie");
-	d_parent = (int *)alloc((size_t)cap * sizeof(int), "trie");
-	d_leaf = (int *)alloc((size_t)cap * sizeof(int), "trie");
+	d_token = (int *)mem.alloc((size_t)cap * sizeof(int), "trie");
+	d_depth = (int *)mem.alloc((size_t)cap * sizeof(int), "trie");
+	d_parent = (int *)mem.alloc((size_t)cap * sizeof(int), "trie");
+	d_leaf = (int *)mem.alloc((size_t)cap * sizeof(int), "trie");
 	CK_CUDA(cudaDeviceSynchronize());
 
 	/* warm-up: one row (the start token alone), one sequence */
@@ -353,8 +321,7 @@ text_runner::~text_runner()
 		CK_QUIET(cudaStreamSynchronize(stream));
 	if (blas)
 		cublasDestroy(blas); /* before the workspace it was given goes */
-	for (void *p : allocs)
-		CK_QUIET(cudaFree(p));
+	mem.release_all();
 	if (ev0)
 		CK_QUIET(cudaEventDestroy(ev0));
 	if (ev1)
@@ -420,7 +387,7 @@ void cuda_text_info(const text_runner_t *r, text_info_t *info)
 	memset(info, 0, sizeof *info);
 	snprintf(info->device, sizeof info->device, "%s", r->name);
 	info->batch_rows = r->cap;
-	info->peak_bytes = r->bytes;
+	info->peak_bytes = r->mem.peak();
 	info->compute_s = r->compute_s;
 }
 

@@ -1,0 +1,30 @@
+/* gpu_launch.h - what the CUDA backends' own kernels share to launch and to
+ * store: 256-thread blocks, grid-stride loops over a total, and the one
+ * rounding of a float result to the storage type (float, or half to nearest
+ * even). Included by gpu_kernels.cu and gpu_text.cu only (device code). */
+#ifndef GPU_GPU_LAUNCH_H
+#define GPU_GPU_LAUNCH_H
+
+#include <cuda_fp16.h>
+
+namespace gpu {
+
+template <class T> __device__ __forceinline__ T cvt(float v);
+template <> __device__ __forceinline__ float cvt<float>(float v) { return v; }
+template <> __device__ __forceinline__ __half cvt<__half>(float v) { return __float2half_rn(v); }
+
+const int threads = 256;
+
+/* Blocks for a grid-stride loop over total items (capped: the loop covers the rest). */
+inline unsigned blocks_for(long total)
+{
+	long b = (total + threads - 1) / threads;
+	return (unsigned)(b < 1 ? 1 : b > 65535L * 16 ? 65535L * 16 : b);
+}
+
+#define GRID_STRIDE(i, total)                                                                      \
+	for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < (total); i += (long)gridDim.x * blockDim.x)
+
+} // namespace gpu
+
+#endif
