@@ -40,6 +40,10 @@ gpu_weights() {
 rnencode_has_cuda() {
 	grep -q -a cudnnConvolutionBiasActivationForward "$(command -v rnencode)"
 }
+# txtencode's: cuBLAS's GEMM is what only its CUDA backend calls
+txtencode_has_cuda() {
+	grep -q -a cublasGemmEx "$(command -v txtencode)"
+}
 
 need_gpu() {
 	command -v rnencode >/dev/null || fail "rnencode not built"
@@ -75,8 +79,7 @@ TEXT_RTOL_FP16=1e-2
 # skips (77) with the reason unless `txtencode --device cuda` runs here
 need_text_gpu() {
 	command -v txtencode >/dev/null || fail "txtencode not built"
-	grep -q -a cublasGemmEx "$(command -v txtencode)" ||
-		skip "txtencode was built without the CUDA backend (no nvcc at build time)"
+	txtencode_has_cuda || skip "txtencode was built without the CUDA backend (no nvcc at build time)"
 	command -v nvidia-smi >/dev/null || skip "no GPU here (no nvidia-smi)"
 	nvidia-smi -L >gpu.list 2>&1 || skip "no GPU here: $(head -n 1 gpu.list)"
 	printf 'cat\n' >probe-names.txt

@@ -30,7 +30,7 @@ if ! rnencode_has_cuda; then
 	[ "${ASAN:-0}" = 1 ] && skip "ASan build of rnencode is made without the CUDA backend"
 	fail "bin/rnencode was built without the CUDA backend although nvcc is here"
 fi
-grep -q -a cublasGemmEx "$BIN/txtencode" || fail "bin/txtencode was built without the CUDA backend although nvcc is here"
+txtencode_has_cuda || fail "bin/txtencode was built without the CUDA backend although nvcc is here"
 
 if nvidia-smi -L >/dev/null 2>&1; then
 	echo "a GPU is present: the no-GPU behaviour is checked on machines without one"
