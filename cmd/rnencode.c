@@ -130,7 +130,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case 'd': o->device = opt_parse_device(optarg); break;
 		case 'T': o->tf32 = 1; break;
 		case 'R': o->mem_trace = optarg; break;
-		case 'G': o->gpu = (int)opt_parse_long("--gpu", optarg, 0, 64); break;
+		case 'G': o->gpu = (int)opt_parse_long("--gpu", optarg, 0, 1023); break;
 		case 'j': o->threads = (int)opt_parse_long("--threads", optarg, 1, 1024); break;
 		case 'M': o->max_record = (size_t)opt_parse_long("--max-record", optarg, 16, __LONG_MAX__); break;
 		case 'h': usage();
@@ -468,13 +468,13 @@ static void *hash_thread(void *arg)
 }
 
 /* Backend for --device; fatal with one line when it cannot be had. */
-static const enc_backend_t *pick_backend(device_t dev)
+static const enc_backend_t *pick_backend(device_t dev, int gpu)
 {
 #ifdef HAVE_CUDA
-	if (device_use_cuda(dev, enc_backend_cuda.available))
+	if (device_use_cuda(dev, gpu, enc_backend_cuda.available))
 		return &enc_backend_cuda;
 #else
-	device_use_cuda(dev, NULL);
+	device_use_cuda(dev, gpu, NULL);
 #endif
 	return &enc_backend_cpu;
 }
@@ -505,7 +505,7 @@ static void start(run_t *r, int argc, char **argv, net_kind_t kind, const char *
 	const char *fmtname = ckpt_format_name(ckpt_format(ck));
 	ckpt_free(ck);
 
-	r->be = pick_backend(o->device);
+	r->be = pick_backend(o->device, o->gpu);
 	r->batch = o->batch ? o->batch : r->be == &enc_backend_cpu ? DEFAULT_BATCH_CPU : DEFAULT_BATCH_CUDA;
 	enc_config_t cfg = {.precision = o->fp16 ? NET_FP16 : NET_FP32,
 			    .batch = r->batch,

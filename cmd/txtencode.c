@@ -617,13 +617,13 @@ static void write_header(rec_writer_t *w, int argc, char **argv, const options_t
 }
 
 /* Backend for --device; fatal with one line when it cannot be had. */
-static const text_backend_t *pick_backend(device_t dev)
+static const text_backend_t *pick_backend(device_t dev, int gpu)
 {
 #ifdef HAVE_CUDA
-	if (device_use_cuda(dev, text_backend_cuda.available))
+	if (device_use_cuda(dev, gpu, text_backend_cuda.available))
 		return &text_backend_cuda;
 #else
-	device_use_cuda(dev, NULL);
+	device_use_cuda(dev, gpu, NULL);
 #endif
 	return &text_backend_cpu;
 }
@@ -635,7 +635,7 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &o);
 	double t_start = time_now();
 	/* the device first: a missing GPU fails before minutes of loading */
-	const text_backend_t *be = o.tokenize ? NULL : pick_backend(o.device);
+	const text_backend_t *be = o.tokenize ? NULL : pick_backend(o.device, o.gpu);
 
 	prompts_t ps = {0};
 	char *names_path = NULL, *templates_path = NULL;

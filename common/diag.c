@@ -115,7 +115,7 @@ device_t opt_parse_device(const char *s)
 	return DEVICE_CUDA;
 }
 
-int device_use_cuda(device_t dev, int (*cuda_available)(char *why, size_t whycap))
+int device_use_cuda(device_t dev, int gpu, int (*cuda_available)(int gpu, char *why, size_t whycap))
 {
 	if (dev == DEVICE_CPU)
 		return 0;
@@ -128,7 +128,7 @@ int device_use_cuda(device_t dev, int (*cuda_available)(char *why, size_t whycap
 		return 0;
 	}
 	char why[256] = "";
-	if (cuda_available(why, sizeof why))
+	if (cuda_available(gpu, why, sizeof why))
 		return 1;
 	if (dev == DEVICE_CUDA)
 		diag_fatal("--device cuda: %s", why);

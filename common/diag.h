@@ -46,10 +46,10 @@ typedef enum { DEVICE_AUTO, DEVICE_CPU, DEVICE_CUDA } device_t;
 /* "auto" | "cpu" | "cuda"; anything else is a usage error. */
 device_t opt_parse_device(const char *s);
 /* 1 to run on the GPU, 0 on the CPU. cuda_available is the CUDA backend's
- * check (0 with a one-line reason), NULL in a build without CUDA. --device
- * cuda without a usable GPU is fatal with that reason; auto falls back to
- * the CPU with a note on stderr. */
-int device_use_cuda(device_t dev, int (*cuda_available)(char *why, size_t whycap));
+ * check of GPU `gpu` (0 with a one-line reason), NULL in a build without
+ * CUDA. --device cuda without a usable GPU is fatal with that reason; auto
+ * falls back to the CPU with a note on stderr. */
+int device_use_cuda(device_t dev, int gpu, int (*cuda_available)(int gpu, char *why, size_t whycap));
 double opt_parse_double(const char *opt, const char *s);
 /* "a,b,c" -> n floats; exits with usage error unless exactly n are given. */
 void opt_parse_floats(const char *opt, const char *s, float *out, int n);

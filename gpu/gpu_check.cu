@@ -48,7 +48,7 @@ void warn_cuda(cudaError_t e, const char *call, const char *file, int line)
 	diag_msg("cuda: %s: %s: %s (%s:%d)", call, cudaGetErrorName(e), cudaGetErrorString(e), file, line);
 }
 
-bool driver_usable(std::string &why)
+bool driver_usable(int ordinal, std::string &why)
 {
 	void *drv = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
 	if (!drv) {
@@ -66,6 +66,16 @@ bool driver_usable(std::string &why)
 	}
 	if (count == 0) {
 		why = "no CUDA device";
+		return false;
+	}
+	if (ordinal < 0 || ordinal >= count) {
+		why = "GPU " + std::to_string(ordinal) + " asked for, " + std::to_string(count) + " present";
+		return false;
+	}
+	e = cudaSetDevice(ordinal);
+	if (e != cudaSuccess) {
+		why = "cudaSetDevice(" + std::to_string(ordinal) + "): " + cudaGetErrorName(e) + ": " + cudaGetErrorString(e);
+		(void)cudaGetLastError();
 		return false;
 	}
 	return true;

@@ -38,9 +38,11 @@ struct Error : std::runtime_error {
 [[noreturn]] void fail_cublas(cublasStatus_t s, const char *call, const char *file, int line);
 /* Teardown: print the failure on stderr (never throws). */
 void warn_cuda(cudaError_t e, const char *call, const char *file, int line);
-/* The first reasons no GPU can be used, in the order a user would fix them:
- * no driver (libcuda.so.1), the runtime's error, no device. false with why. */
-bool driver_usable(std::string &why);
+/* The first reasons GPU `ordinal` cannot be used, in the order a user would
+ * fix them: no driver (libcuda.so.1), the runtime's error, no such device.
+ * false with why; true with that GPU made current, so that the kernel checks
+ * that follow look at the card --gpu names. */
+bool driver_usable(int ordinal, std::string &why);
 /* Make GPU `ordinal` current and return its properties; throws when there is
  * no such GPU ("GPU 3 asked for, 1 present"). */
 cudaDeviceProp device_select(int ordinal);

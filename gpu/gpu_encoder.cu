@@ -83,9 +83,9 @@ struct Slot {
 };
 
 /* "no usable GPU" reasons, in the order a user would fix them. */
-bool device_usable(std::string &why)
+bool device_usable(int ordinal, std::string &why)
 {
-	if (!driver_usable(why))
+	if (!driver_usable(ordinal, why))
 		return false;
 	size_t v = cudnnGetVersion();
 	if (v / 10000 != CUDNN_VERSION / 10000) {
@@ -193,7 +193,7 @@ void encoder::setup()
 {
 	mem.start();
 	std::string why;
-	if (!device_usable(why))
+	if (!device_usable(cfg.device, why))
 		fail("cuda", "device", why, __FILE__, __LINE__);
 	prop = device_select(cfg.device);
 
@@ -458,11 +458,11 @@ void encoder::trace_ops(const Slot &s)
 
 namespace {
 
-int cuda_available(char *why, size_t cap)
+int cuda_available(int gpu, char *why, size_t cap)
 {
 	try {
 		std::string w;
-		if (device_usable(w))
+		if (device_usable(gpu, w))
 			return 1;
 		set_err(why, cap, w);
 	} catch (const std::exception &x) {

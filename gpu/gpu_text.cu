@@ -334,11 +334,11 @@ text_runner::~text_runner()
 
 namespace {
 
-int cuda_text_available(char *why, size_t cap)
+int cuda_text_available(int gpu, char *why, size_t cap)
 {
 	try {
 		std::string w;
-		if (driver_usable(w) && kernel_loadable((const void *)k_attention<__half>, w))
+		if (driver_usable(gpu, w) && kernel_loadable((const void *)k_attention<__half>, w))
 			return 1;
 		set_err(why, cap, w);
 	} catch (const std::exception &x) {

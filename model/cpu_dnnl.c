@@ -1035,8 +1035,9 @@ static int run_attnpool(encoder_t *e, const plan_t *p, const step_t *s, int n)
 
 /* ---- the backend ---- */
 
-static int cpu_available(char *why, size_t whycap)
+static int cpu_available(int gpu, char *why, size_t whycap)
 {
+	(void)gpu;
 	(void)why;
 	(void)whycap;
 	return 1;

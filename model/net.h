@@ -232,8 +232,9 @@ typedef struct encoder encoder_t; /* backend-private */
 
 typedef struct {
 	const char *name; /* "cpu", "cuda" */
-	/* 1 if usable here; else 0 with a one-line reason in why. */
-	int (*available)(char *why, size_t whycap);
+	/* 1 if usable here (the CUDA backends: GPU `gpu`, as --gpu names it);
+	 * else 0 with a one-line reason in why. */
+	int (*available)(int gpu, char *why, size_t whycap);
 	/* net must outlive the encoder. NULL with one line in err on failure. */
 	encoder_t *(*create)(const net_t *net, const enc_config_t *cfg, char *err, size_t errcap);
 	int depth; /* batches that may be in flight */

@@ -431,8 +431,9 @@ struct text_runner {
 	double compute_s;
 };
 
-static int cpu_available(char *why, size_t whycap)
+static int cpu_available(int gpu, char *why, size_t whycap)
 {
+	(void)gpu;
 	(void)why;
 	(void)whycap;
 	return 1;

@@ -96,8 +96,9 @@ typedef struct text_runner text_runner_t; /* backend-private */
 
 typedef struct {
 	const char *name; /* "cpu", "cuda" */
-	/* 1 if usable here; else 0 with a one-line reason in why. */
-	int (*available)(char *why, size_t whycap);
+	/* 1 if usable here (the CUDA backends: GPU `gpu`, as --gpu names it);
+	 * else 0 with a one-line reason in why. */
+	int (*available)(int gpu, char *why, size_t whycap);
 	/* m must outlive the runner. NULL with one line in err on failure. */
 	text_runner_t *(*create)(const text_model_t *m, const text_config_t *cfg, char *err, size_t errcap);
 	/* out [t->nseq, E] row-major: ln_final(x[seq_leaf[s]]) @ text_projection

@@ -138,7 +138,9 @@ $(foreach m,$(MODELS),$(eval STUDY_WSHA_$(m) := $(call study_need,$(call study_s
   $(call study_wfile,$(m)): cannot read the weights)))
 ifneq ($(STUDY_WANT_CLIP),)
 STUDY_TEXT_ID := $(call study_need,$(call study_sha,$(NAMES) $(TEMPLATES) $(VOCAB)),cannot read NAMES, TEMPLATES or VOCAB)
-STUDY_CLASSES := $(CACHE)/classes-$(call study_hash,classes $(STUDY_WSHA_clip-rn50) $(STUDY_TEXT_ID)).mp
+# the device is in the key: a table made on the CPU is not reused on the GPU (they differ
+# within 1e-4, but a cache must say what made it)
+STUDY_CLASSES := $(CACHE)/classes-$(call study_hash,classes $(STUDY_WSHA_clip-rn50) $(STUDY_TEXT_ID) $(STUDY_DEVICE)).mp
 endif
 STUDY_SUBSET_ID := $(if $(STUDY_SUBSET),subset=$(call study_sha,$(STUDY_SUBSET)))$(if \
   $(STUDY_GROUPS),groups=$(call study_sha,$(STUDY_GROUPS)))

@@ -141,7 +141,7 @@ struct text_runner {
 	}
 };
 
-static int sim_available(char *, size_t) { return 1; }
+static int sim_available(int, char *, size_t) { return 1; }
 
 static text_runner_t *sim_create(const text_model_t *m, const text_config_t *cfg, char *, size_t)
 {
