@@ -152,6 +152,25 @@ build-fuzz/fuzz_tar: fuzz/fuzz_tar.c common/imgtar.c common/imgtar.h common/diag
 	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	  -o $@ $< common/imgtar.c
 
+# libFuzzer targets for the record reader (and what filters do with a record),
+# txtencode's prompt files and tokenizer, and .npy files; see each file's header.
+FUZZ_REC_SRC := common/record.c common/classes.c common/json.c common/tensor.c common/diag.c common/scoring.c
+FUZZ_TEXT_SRC := common/prompts.c common/bpe.c common/bpe_tables.c common/diag.c
+FUZZ_NPY_SRC := common/npy.c common/tensor.c common/diag.c
+fuzz: build-fuzz/fuzz_record build-fuzz/fuzz_text build-fuzz/fuzz_npy
+build-fuzz/fuzz_record: fuzz/fuzz_record.c $(FUZZ_REC_SRC) $(wildcard common/*.h) Makefile
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  -o $@ $< $(FUZZ_REC_SRC) -l:libmsgpackc.a -lm
+build-fuzz/fuzz_text: fuzz/fuzz_text.c $(FUZZ_TEXT_SRC) $(wildcard common/*.h) Makefile
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  -o $@ $< $(FUZZ_TEXT_SRC) -lz -lm
+build-fuzz/fuzz_npy: fuzz/fuzz_npy.c $(FUZZ_NPY_SRC) $(wildcard common/*.h) Makefile
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  -o $@ $< $(FUZZ_NPY_SRC) -lm
+
 clean:
 	rm -rf $(BUILD) build-asan $(BIN) build-fuzz
 

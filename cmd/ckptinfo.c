@@ -58,7 +58,7 @@ DIAG_NORETURN static void usage(void)
 	       "  ckptinfo -H a.pth b.pth | grep '^#'       # formats and counts only\n"
 	       "\n"
 	       "Exit status: 0 ok, 2 usage error or a file that cannot be read.\n");
-	exit(EXIT_OK);
+	diag_help_done();
 }
 
 static void parse_args(int argc, char **argv, options_t *o)
@@ -77,7 +77,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case 'H': o->file_sha256 = 0; break;
 		case 'r': o->read_all = 1; break;
 		case 'h': usage();
-		default: diag_usage("unknown option");
+		default: diag_usage_hint(); /* getopt said why */
 		}
 	}
 	o->files = argv + optind;

@@ -159,7 +159,7 @@ DIAG_NORETURN static void usage(void)
 	       "error); 1 some records could not be read (malformed scores); 2 usage error,\n"
 	       "unreadable or broken stream, an embedding record (run zscore first), grid\n"
 	       "write failure.\n");
-	exit(EXIT_OK);
+	diag_help_done();
 }
 
 static void parse_args(int argc, char **argv, options_t *o)
@@ -188,7 +188,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case 'M': o->grid_max = opt_parse_long("--grid-max", optarg, 1, 10000); break;
 		case 'T': o->grid_thumb = opt_parse_long("--grid-thumb", optarg, 16, 1024); break;
 		case 'h': usage();
-		default: diag_usage("unknown option");
+		default: diag_usage_hint(); /* getopt said why */
 		}
 	}
 	if (nformats > 1)

@@ -124,7 +124,7 @@ DIAG_NORETURN static void usage(void)
 	       "out-of-range records: counted in the report); 2 usage error, missing\n"
 	       "WordNet or class list, or a broken stream.\n",
 	       DEFAULT_TOP, DEFAULT_NEAR, DEFAULT_FAMILIES, DEFAULT_FAMILY_MAX);
-	exit(EXIT_OK);
+	diag_help_done();
 }
 
 static void parse_args(int argc, char **argv, options_t *o)
@@ -165,7 +165,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case OPT_LIST: o->list = 1; break;
 		case OPT_JSON: o->json = 1; break;
 		case 'h': usage();
-		default: diag_usage("unknown option");
+		default: diag_usage_hint(); /* getopt said why */
 		}
 	}
 	if (argc - optind > 1)

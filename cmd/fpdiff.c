@@ -134,7 +134,7 @@ DIAG_NORETURN static void usage(void)
 	       "Exit status: 0 within tolerance; 1 top-1 disagreement above --tolerance, a\n"
 	       "probability difference above --prob-tol, no image in common, or unreadable\n"
 	       "records; 2 usage error or a broken stream.\n");
-	exit(EXIT_OK);
+	diag_help_done();
 }
 
 static void parse_args(int argc, char **argv, options_t *o)
@@ -165,7 +165,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case 'n': o->names_path = optarg; break;
 		case 'J': o->json = 1; break;
 		case 'h': usage();
-		default: diag_usage("unknown option");
+		default: diag_usage_hint(); /* getopt said why */
 		}
 	}
 	if (argc - optind != 2)

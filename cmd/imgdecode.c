@@ -138,7 +138,7 @@ DIAG_NORETURN static void usage(void)
 	       "Exit status: 0 all decoded, 1 some inputs failed (error records written),\n"
 	       "2 usage error or fatal failure.\n",
 	       (unsigned long long)IMG_DEFAULT_MAX_PIXELS);
-	exit(EXIT_OK);
+	diag_help_done();
 }
 
 /* Inputs that name nothing on disk and hold a '{' are brace patterns
@@ -234,7 +234,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		}
 		case O_STRICT: o->strict = 1; break;
 		case 'h': usage();
-		default: diag_usage("unknown option");
+		default: diag_usage_hint(); /* getopt said why */
 		}
 	}
 	if (img_preset(preset, &o->ip) != 0)

@@ -58,7 +58,7 @@ DIAG_NORETURN static void usage(void)
 	       "  recview -t embedding --npy out/ e.mp  # tensors for numpy\n"
 	       "\n"
 	       "Exit status: 0 ok, 1 invalid records seen, 2 usage error or broken stream.\n");
-	exit(EXIT_OK);
+	diag_help_done();
 }
 
 static void parse_args(int argc, char **argv, options_t *o)
@@ -82,7 +82,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case 'N': o->npy_dir = optarg; break;
 		case 'M': o->max_record = (size_t)opt_parse_long("--max-record", optarg, 16, __LONG_MAX__); break;
 		case 'h': usage();
-		default: diag_usage("unknown option");
+		default: diag_usage_hint(); /* getopt said why */
 		}
 	}
 	o->inputs = argv + optind;

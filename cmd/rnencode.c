@@ -104,7 +104,7 @@ DIAG_NORETURN static void usage(void)
 	       "Exit status: 0 ok, 1 some images failed (error records written),\n"
 	       "2 usage error or fatal failure (weights, stream, device).\n",
 	       DEFAULT_BATCH_CPU, DEFAULT_BATCH_CUDA);
-	exit(EXIT_OK);
+	diag_help_done();
 }
 
 static void parse_args(int argc, char **argv, options_t *o)
@@ -134,7 +134,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case 'j': o->threads = (int)opt_parse_long("--threads", optarg, 1, 1024); break;
 		case 'M': o->max_record = (size_t)opt_parse_long("--max-record", optarg, 16, __LONG_MAX__); break;
 		case 'h': usage();
-		default: diag_usage("unknown option");
+		default: diag_usage_hint(); /* getopt said why */
 		}
 	}
 	if (optind < argc)

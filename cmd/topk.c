@@ -92,7 +92,7 @@ DIAG_NORETURN static void usage(void)
 	       "\n"
 	       "Exit status: 0 ok; 1 some records failed (malformed scores, NaN: error records\n"
 	       "written); 2 usage error, an embedding record (run zscore first), broken stream.\n");
-	exit(EXIT_OK);
+	diag_help_done();
 }
 
 static void parse_args(int argc, char **argv, options_t *o)
@@ -122,7 +122,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 				diag_usage("--format: '%s' is not msgpack, text, tsv or json", optarg);
 			break;
 		case 'h': usage();
-		default: diag_usage("unknown option");
+		default: diag_usage_hint(); /* getopt said why */
 		}
 	}
 	o->inputs = argv + optind;

@@ -85,7 +85,7 @@ DIAG_NORETURN static void usage(void)
 	       "\n"
 	       "Exit status: 0 ok; 2 usage error, unreadable file, or a table that does not fit\n"
 	       "(name count vs rows, shape, NaN/Inf, an all-zero row): no output then.\n");
-	exit(EXIT_OK);
+	diag_help_done();
 }
 
 static void parse_args(int argc, char **argv, options_t *o)
@@ -111,7 +111,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case 't': o->tensor_name = optarg; break;
 		case 'T': o->transpose = 1; break;
 		case 'h': usage();
-		default: diag_usage("unknown option");
+		default: diag_usage_hint(); /* getopt said why */
 		}
 	}
 	if (argc - optind > 1)
@@ -130,7 +130,10 @@ static src_format_t sniff(const char *path)
 	if (!f)
 		diag_fatal("%s: %s", path, strerror(errno));
 	unsigned char b[16];
+	errno = 0;
 	size_t n = fread(b, 1, sizeof b, f);
+	if (n == 0 && ferror(f))
+		diag_fatal("%s: %s", path, strerror(errno ? errno : EIO)); /* EISDIR for a directory */
 	long size = -1;
 	if (fseek(f, 0, SEEK_END) == 0)
 		size = ftell(f);

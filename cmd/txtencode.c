@@ -35,6 +35,7 @@
 #include "classes.h"
 #include "diag.h"
 #include "model/text_encoder.h"
+#include "prompts.h"
 #include "record.h"
 #include "sha256.h"
 
@@ -55,18 +56,6 @@ typedef struct {
 	int gpu;
 } options_t;
 
-/* The prompt set: K classes, P prompts (class-major). */
-typedef struct {
-	char **names;
-	int64_t k;
-	char **templates; /* grid form only */
-	int64_t t;
-	char **texts; /* [P] */
-	int *cls;     /* [P] class of each prompt */
-	int *slot;    /* [P] template index, or index within the class (JSON) */
-	int p, cap;
-	char *set_name;
-} prompts_t;
 
 DIAG_NORETURN static void usage(void)
 {
@@ -82,6 +71,7 @@ DIAG_NORETURN static void usage(void)
 	       "  -n, --names FILE       class names, one per line (default: data/names-clip.txt,\n"
 	       "                         the OpenAI ImageNet names)\n"
 	       "  -t, --templates FILE   prompt templates, one per line, {} = the class name\n"
+	       "                         ({0} too; {{ and }} are braces: Python str.format)\n"
 	       "                         (default: data/templates-clip.txt, CLIP's 80)\n"
 	       "  -p, --prompts FILE     per-class prompts as JSON {\"name\": [\"prompt\", ...]}\n"
 	       "                         (CLIP_benchmark / CuPL form) instead of names x templates\n"
@@ -125,7 +115,7 @@ DIAG_NORETURN static void usage(void)
 	       "\n"
 	       "Exit status: 0 ok, 2 usage error or failure (bad input, over-long text,\n"
 	       "unreadable weights): nothing but a complete table is ever written.\n");
-	exit(EXIT_OK);
+	diag_help_done();
 }
 
 static void parse_args(int argc, char **argv, options_t *o)
@@ -161,7 +151,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case O_MODEL: o->model = optarg; break;
 		case O_BATCH: o->batch_rows = (int)opt_parse_long("--batch-rows", optarg, 77, 1 << 20); break;
 		case 'h': usage();
-		default: diag_usage("unknown option");
+		default: diag_usage_hint(); /* getopt said why */
 		}
 	}
 	if (optind < argc)
@@ -229,255 +219,46 @@ static const char *base_name(const char *p)
 
 /* ---- prompts ---- */
 
-static void prompts_add(prompts_t *ps, char *text, int cls, int slot)
+/* names x templates; returns the set's name for the header */
+static char *load_grid(const options_t *o, prompts_t *ps, char **names_path, char **templates_path)
 {
-	if (ps->p == ps->cap) {
-		ps->cap = ps->cap ? ps->cap * 2 : 1024;
-		ps->texts = realloc(ps->texts, (size_t)ps->cap * sizeof *ps->texts);
-		ps->cls = realloc(ps->cls, (size_t)ps->cap * sizeof *ps->cls);
-		ps->slot = realloc(ps->slot, (size_t)ps->cap * sizeof *ps->slot);
-		if (!ps->texts || !ps->cls || !ps->slot)
-			diag_fatal("out of memory");
-	}
-	ps->texts[ps->p] = text;
-	ps->cls[ps->p] = cls;
-	ps->slot[ps->p++] = slot;
-}
-
-/* template.format(name) for the forms CLIP's templates use: "{}" and "{0}"
- * insert the name, "{{" and "}}" are literal braces. NULL (and *why) for
- * anything else. */
-static char *format_template(const char *tpl, const char *name, const char **why)
-{
-	size_t nl = strlen(name), cap = strlen(tpl) + 1, n = 0;
-	for (const char *p = tpl; *p; p++)
-		if (*p == '{')
-			cap += nl;
-	char *out = malloc(cap);
-	if (!out)
-		diag_fatal("out of memory");
-	for (const char *p = tpl; *p;) {
-		if (p[0] == '{' && p[1] == '{') {
-			out[n++] = '{';
-			p += 2;
-		} else if (p[0] == '}' && p[1] == '}') {
-			out[n++] = '}';
-			p += 2;
-		} else if (p[0] == '{' && (p[1] == '}' || (p[1] == '0' && p[2] == '}'))) {
-			memcpy(out + n, name, nl);
-			n += nl;
-			p += p[1] == '}' ? 2 : 3;
-		} else if (*p == '{' || *p == '}') {
-			*why = *p == '{' ? "a '{' that is not {}, {0} or {{" : "a single '}' (write }})";
-			free(out);
-			return NULL;
-		} else {
-			out[n++] = *p++;
-		}
-	}
-	out[n] = 0;
-	return out;
-}
-
-static void load_grid(const options_t *o, prompts_t *ps, char **names_path, char **templates_path)
-{
-	char err[512];
+	char err[1024];
+	char **names, **templates;
+	int64_t k, t;
 	*names_path = o->names ? xstrdup(o->names) : data_path("names-clip.txt");
 	*templates_path = o->templates ? xstrdup(o->templates) : data_path("templates-clip.txt");
-	if (names_load(*names_path, &ps->names, &ps->k, err, sizeof err) != 0)
+	if (names_load(*names_path, &names, &k, err, sizeof err) != 0)
 		diag_fatal("%s", err);
-	if (names_load(*templates_path, &ps->templates, &ps->t, err, sizeof err) != 0)
+	if (names_load(*templates_path, &templates, &t, err, sizeof err) != 0)
 		diag_fatal("%s", err);
-	if (ps->k == 0)
+	if (k == 0)
 		diag_fatal("%s: no class names", *names_path);
-	if (ps->t == 0)
+	if (t == 0)
 		diag_fatal("%s: no templates", *templates_path);
-	for (int64_t j = 0; j < ps->t; j++)
-		if (!strchr(ps->templates[j], '{'))
+	for (int64_t j = 0; j < t; j++)
+		if (!strchr(templates[j], '{'))
 			diag_msg("%s: template %lld '%s' has no {}: every class gets the same text", *templates_path,
-				 (long long)j + 1, ps->templates[j]);
-	for (int64_t i = 0; i < ps->k; i++)
-		for (int64_t j = 0; j < ps->t; j++) {
-			const char *why = NULL;
-			char *s = format_template(ps->templates[j], ps->names[i], &why);
-			if (!s)
-				diag_fatal("%s: template %lld '%s': %s", *templates_path, (long long)j + 1,
-					   ps->templates[j], why);
-			prompts_add(ps, s, (int)i, (int)j);
-		}
+				 (long long)j + 1, templates[j]);
+	if (prompts_from_grid(ps, names, k, templates, t, *templates_path, err, sizeof err) != 0)
+		diag_fatal("%s", err);
 	char buf[1024];
 	snprintf(buf, sizeof buf, "%s x %s", base_name(*names_path), base_name(*templates_path));
-	ps->set_name = xstrdup(buf);
+	return xstrdup(buf);
 }
 
-/* ---- a JSON reader for {"name": ["prompt", ...], ...} ---- */
-
-typedef struct {
-	const char *start, *s, *end, *path;
-} json_in_t;
-
-DIAG_NORETURN static void json_fail(const json_in_t *j, const char *what)
+static char *load_json(const char *path, prompts_t *ps)
 {
-	diag_fatal("%s: byte %ld: %s (expected {\"class name\": [\"prompt\", ...], ...})", j->path,
-		   (long)(j->s - j->start) + 1, what); /* 1-based */
-}
-
-static void json_ws(json_in_t *j)
-{
-	while (j->s < j->end && (*j->s == ' ' || *j->s == '\t' || *j->s == '\n' || *j->s == '\r'))
-		j->s++;
-}
-
-static void json_expect(json_in_t *j, char c, const char *what)
-{
-	json_ws(j);
-	if (j->s >= j->end || *j->s != c)
-		json_fail(j, what);
-	j->s++;
-}
-
-static int json_hex4(json_in_t *j)
-{
-	int v = 0;
-	for (int i = 0; i < 4; i++) {
-		if (j->s >= j->end)
-			json_fail(j, "truncated \\u escape");
-		char c = *j->s++;
-		int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-						       : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
-		if (d < 0)
-			json_fail(j, "bad \\u escape");
-		v = v * 16 + d;
-	}
-	return v;
-}
-
-/* A JSON string as malloc'd UTF-8 (escapes decoded; lone surrogates refused). */
-static char *json_string(json_in_t *j)
-{
-	json_expect(j, '"', "a string");
-	size_t cap = 64, n = 0;
-	char *out = malloc(cap);
-	if (!out)
-		diag_fatal("out of memory");
-	for (;;) {
-		if (j->s >= j->end)
-			json_fail(j, "unterminated string");
-		if (n + 8 > cap && !(out = realloc(out, cap *= 2)))
-			diag_fatal("out of memory");
-		unsigned char c = (unsigned char)*j->s++;
-		if (c == '"')
-			break;
-		if (c < 0x20)
-			json_fail(j, "control character in a string");
-		if (c != '\\') {
-			out[n++] = (char)c;
-			continue;
-		}
-		if (j->s >= j->end)
-			json_fail(j, "unterminated string");
-		char e = *j->s++;
-		switch (e) {
-		case '"': out[n++] = '"'; break;
-		case '\\': out[n++] = '\\'; break;
-		case '/': out[n++] = '/'; break;
-		case 'b': out[n++] = '\b'; break;
-		case 'f': out[n++] = '\f'; break;
-		case 'n': out[n++] = '\n'; break;
-		case 'r': out[n++] = '\r'; break;
-		case 't': out[n++] = '\t'; break;
-		case 'u': {
-			long cp = json_hex4(j);
-			if (cp == 0)
-				json_fail(j, "\\u0000 in a string (prompts are C strings)");
-			if (cp >= 0xDC00 && cp <= 0xDFFF)
-				json_fail(j, "lone low surrogate in \\u escape");
-			if (cp >= 0xD800 && cp <= 0xDBFF) {
-				if (j->end - j->s < 6 || j->s[0] != '\\' || j->s[1] != 'u')
-					json_fail(j, "lone high surrogate in \\u escape");
-				j->s += 2;
-				long lo = json_hex4(j);
-				if (lo < 0xDC00 || lo > 0xDFFF)
-					json_fail(j, "bad surrogate pair");
-				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-			}
-			if (cp < 0x80) {
-				out[n++] = (char)cp;
-			} else if (cp < 0x800) {
-				out[n++] = (char)(0xC0 | (cp >> 6));
-				out[n++] = (char)(0x80 | (cp & 0x3F));
-			} else if (cp < 0x10000) {
-				out[n++] = (char)(0xE0 | (cp >> 12));
-				out[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-				out[n++] = (char)(0x80 | (cp & 0x3F));
-			} else {
-				out[n++] = (char)(0xF0 | (cp >> 18));
-				out[n++] = (char)(0x80 | ((cp >> 12) & 0x3F));
-				out[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-				out[n++] = (char)(0x80 | (cp & 0x3F));
-			}
-			break;
-		}
-		default: json_fail(j, "bad escape");
-		}
-	}
-	out[n] = 0;
-	return out;
-}
-
-static void load_json(const char *path, prompts_t *ps)
-{
+	char err[1024];
 	size_t len;
 	char *text = file_read_all(path, &len);
 	if (!text)
 		diag_fatal("%s: %s", path, strerror(errno));
 	if (strlen(text) != len)
 		diag_fatal("%s: NUL byte in the file", path);
-	json_in_t j = {text, text, text + len, path};
-	json_expect(&j, '{', "'{'");
-	json_ws(&j);
-	int64_t cap = 0;
-	if (j.s < j.end && *j.s == '}')
-		json_fail(&j, "no classes");
-	for (;;) {
-		char *name = json_string(&j);
-		for (int64_t i = 0; i < ps->k; i++)
-			if (strcmp(ps->names[i], name) == 0)
-				diag_fatal("%s: class '%s' appears twice", path, name);
-		if (ps->k == cap && !(ps->names = realloc(ps->names, (size_t)(cap = cap ? cap * 2 : 256) * sizeof *ps->names)))
-			diag_fatal("out of memory");
-		ps->names[ps->k] = name;
-		json_expect(&j, ':', "':'");
-		json_expect(&j, '[', "'[' starting the class's prompt list");
-		json_ws(&j);
-		int count = 0;
-		if (j.s < j.end && *j.s == ']') {
-			diag_fatal("%s: class '%s' has no prompts", path, name);
-		}
-		for (;;) {
-			prompts_add(ps, json_string(&j), (int)ps->k, count++);
-			json_ws(&j);
-			if (j.s < j.end && *j.s == ',') {
-				j.s++;
-				continue;
-			}
-			json_expect(&j, ']', "',' or ']'");
-			break;
-		}
-		ps->k++;
-		json_ws(&j);
-		if (j.s < j.end && *j.s == ',') {
-			j.s++;
-			continue;
-		}
-		json_expect(&j, '}', "',' or '}'");
-		break;
-	}
-	json_ws(&j);
-	if (j.s != j.end)
-		json_fail(&j, "text after the closing '}'");
+	if (prompts_from_json(ps, text, len, path, err, sizeof err) != 0)
+		diag_fatal("%s", err);
 	free(text);
-	ps->set_name = xstrdup(base_name(path));
+	return xstrdup(base_name(path));
 }
 
 /* ---- tokenizing ---- */
@@ -534,25 +315,6 @@ static void tokenize_all(bpe_t *b, const prompts_t *ps, int truncate, int check_
 			   BPE_CONTEXT);
 }
 
-static void prompts_free(prompts_t *ps, int names_from_json)
-{
-	for (int i = 0; i < ps->p; i++)
-		free(ps->texts[i]);
-	free(ps->texts);
-	free(ps->cls);
-	free(ps->slot);
-	if (ps->templates)
-		names_free(ps->templates, ps->t);
-	if (names_from_json) {
-		for (int64_t c = 0; c < ps->k; c++)
-			free(ps->names[c]);
-		free(ps->names);
-	} else {
-		names_free(ps->names, ps->k);
-	}
-	free(ps->set_name);
-}
-
 static void tokens_free(tokens_t *tk, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -581,7 +343,7 @@ static int normalize_rows(float *v, int64_t n, int64_t d)
 }
 
 static void write_header(rec_writer_t *w, int argc, char **argv, const options_t *o, const prompts_t *ps,
-			 const char *names_path, const char *templates_path, const char *weights, const char *wsha,
+			 const char *set_name, const char *names_path, const char *templates_path, const char *weights, const char *wsha,
 			 const char *vocab, const text_backend_t *be, const text_info_t *info)
 {
 	char nsha[65] = "", tsha[65] = "", vsha[65] = "";
@@ -595,7 +357,7 @@ static void write_header(rec_writer_t *w, int argc, char **argv, const options_t
 	rec_write_header_begin(w, argc, argv, ps->templates ? 15 : 13);
 	msgpack_packer *pk = rec_writer_pk(w);
 	pk_kv_str(pk, "model", o->model);
-	pk_kv_str(pk, "prompt_set", ps->set_name);
+	pk_kv_str(pk, "prompt_set", set_name);
 	if (ps->templates) {
 		pk_kv_str(pk, "names", names_path);
 		pk_kv_str(pk, "names_sha256", nsha);
@@ -639,10 +401,7 @@ int main(int argc, char **argv)
 
 	prompts_t ps = {0};
 	char *names_path = NULL, *templates_path = NULL;
-	if (o.prompts)
-		load_json(o.prompts, &ps);
-	else
-		load_grid(&o, &ps, &names_path, &templates_path);
+	char *set_name = o.prompts ? load_json(o.prompts, &ps) : load_grid(&o, &ps, &names_path, &templates_path);
 
 	/* T: prompts per class when every class has the same number, else 0 */
 	int T = 0;
@@ -682,9 +441,10 @@ int main(int argc, char **argv)
 		if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0)
 			diag_fatal("stdout: write error: %s", strerror(errno));
 		tokens_free(&tk, ps.p);
-		prompts_free(&ps, o.prompts != NULL);
+		prompts_free(&ps);
 		free(names_path);
 		free(templates_path);
+		free(set_name);
 		free(vocab);
 		return EXIT_OK;
 	}
@@ -767,7 +527,7 @@ int main(int argc, char **argv)
 		ndim = 2;
 	}
 
-	write_header(w, argc, argv, &o, &ps, names_path, templates_path, weights, wsha, vocab, be, &info);
+	write_header(w, argc, argv, &o, &ps, set_name, names_path, templates_path, weights, wsha, vocab, be, &info);
 	msgpack_packer *pk = rec_writer_pk(w);
 	msgpack_pack_map(pk, 7);
 	pk_kv_str(pk, "type", "classes");
@@ -809,9 +569,10 @@ int main(int argc, char **argv)
 	free(emb);
 	text_model_free(&m);
 	tokens_free(&tk, ps.p);
-	prompts_free(&ps, o.prompts != NULL);
+	prompts_free(&ps);
 	free(names_path);
 	free(templates_path);
+	free(set_name);
 	free(weights);
 	free(vocab);
 	return EXIT_OK;

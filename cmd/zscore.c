@@ -117,7 +117,7 @@ DIAG_NORETURN static void usage(void)
 	       "Exit status: 0 ok; 1 some records failed (width mismatch, NaN/Inf, zero vector:\n"
 	       "error records written, counts on stderr); 2 usage error, no class table, bad\n"
 	       "--subset, or a broken stream.\n");
-	exit(EXIT_OK);
+	diag_help_done();
 }
 
 static void parse_args(int argc, char **argv, options_t *o)
@@ -137,7 +137,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case 'g': o->groups_path = optarg; break;
 		case 'r': o->raw = 1; break;
 		case 'h': usage();
-		default: diag_usage("unknown option");
+		default: diag_usage_hint(); /* getopt said why */
 		}
 	}
 	if (o->subset_path && o->groups_path)

@@ -19,6 +19,7 @@
 #include <zlib.h>
 
 #include "bpe_tables.h"
+#include "diag.h"
 
 /* ---------------------------------------------------------------- arrays */
 
@@ -70,6 +71,7 @@ static int cps_equal(const cps_t *a, const cps_t *b)
 	return a->n == b->n && (a->n == 0 || memcmp(a->v, b->v, a->n * sizeof *a->v) == 0);
 }
 
+static void fmt_err(char *err, size_t cap, const char *fmt, ...) DIAG_PRINTF(3, 4);
 static void fmt_err(char *err, size_t cap, const char *fmt, ...)
 {
 	if (!err || !cap)

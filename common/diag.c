@@ -28,6 +28,7 @@ const char *diag_prog(void)
 	return prog_name;
 }
 
+static void vmsg(const char *fmt, va_list ap) DIAG_PRINTF(1, 0);
 static void vmsg(const char *fmt, va_list ap)
 {
 	if (progress_active)
@@ -60,8 +61,20 @@ void diag_usage(const char *fmt, ...)
 	va_start(ap, fmt);
 	vmsg(fmt, ap);
 	va_end(ap);
+	diag_usage_hint();
+}
+
+void diag_usage_hint(void)
+{
 	fprintf(stderr, "Try '%s --help'.\n", prog_name);
 	exit(EXIT_FATAL);
+}
+
+void diag_help_done(void)
+{
+	if (fflush(stdout) != 0 || ferror(stdout))
+		diag_fatal("stdout: write error: %s", strerror(errno));
+	exit(EXIT_OK);
 }
 
 void diag_progress(const char *fmt, ...)
@@ -193,6 +206,7 @@ char *file_read_all(const char *path, size_t *len)
 		fclose(f);
 		return NULL;
 	}
+	errno = 0; /* fread's own reason (EISDIR for a directory) is the message */
 	for (;;) {
 		size_t got = fread(buf + n, 1, cap - n, f);
 		n += got;
@@ -210,11 +224,11 @@ char *file_read_all(const char *path, size_t *len)
 			cap *= 2;
 		}
 	}
-	int err = ferror(f);
+	int err = ferror(f) ? (errno ? errno : EIO) : 0;
 	fclose(f);
 	if (err) {
 		free(buf);
-		errno = EIO;
+		errno = err;
 		return NULL;
 	}
 	buf[n] = 0;

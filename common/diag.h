@@ -32,6 +32,12 @@ void diag_msg(const char *fmt, ...) DIAG_PRINTF(1, 2);
 void diag_fatal(const char *fmt, ...) DIAG_PRINTF(1, 2) DIAG_NORETURN;
 /* "prog: msg\nTry 'prog --help'." on stderr, then exit(2). */
 void diag_usage(const char *fmt, ...) DIAG_PRINTF(1, 2) DIAG_NORETURN;
+/* After getopt's own message (an unknown option, a missing argument): only
+ * "Try 'prog --help'.", then exit(2). */
+void diag_usage_hint(void) DIAG_NORETURN;
+/* The end of --help: exit(0) once stdout is flushed, exit(2) with a message
+ * when it cannot be (a full disk, a closed pipe). */
+void diag_help_done(void) DIAG_NORETURN;
 
 /* Progress line on stderr, only when stderr is a terminal ("\r" overwrite);
  * diag_progress_done() ends the line. Cheap to call often: rate-limited. */
