@@ -59,8 +59,10 @@ DIAG_NORETURN static void usage(void)
 	       "Decode images (JPEG, PNG) into model-ready `image` records on stdout: the\n"
 	       "crop PIL + torchvision would give, byte for byte. Inputs are files, directories\n"
 	       "(walked recursively, sorted by path; files named *.jpg *.jpeg *.png in any case,\n"
-	       "or whose content is JPEG or PNG; names starting with '.' are skipped), or paths\n"
-	       "read from stdin one per line when no input is named (or for '-').\n"
+	       "or whose content is JPEG or PNG; names starting with '.' are skipped; links\n"
+	       "are followed, each directory entered once: a second way to one is skipped\n"
+	       "with a note), or paths read from stdin one per line when no input is named\n"
+	       "(or for '-').\n"
 	       "An input that does not exist and holds braces is expanded as bash does, at most\n"
 	       "1000000 names, each then an input: 'shards/part-{000..146}.tar' (quoted: keep\n"
 	       "the shell off it) names part-000.tar ... part-146.tar; {a,b} lists; a malformed\n"
@@ -279,7 +281,9 @@ static uint64_t hash_str(const char *s)
 	return h;
 }
 
-static void table_put(table_t *t, const char *key, int64_t val)
+/* Adds key -> val. 0 when key is new or already had val; -1 when it had
+ * another value (*old), which is kept. */
+static int table_put(table_t *t, const char *key, int64_t val, int64_t *old)
 {
 	if (2 * (t->n + 1) > t->cap) {
 		table_t g = {0};
@@ -308,11 +312,11 @@ static void table_put(table_t *t, const char *key, int64_t val)
 				diag_fatal("out of memory for labels");
 			t->vals[j] = val;
 			t->n++;
-			return;
+			return 0;
 		}
 		if (strcmp(t->keys[j], key) == 0) {
-			t->vals[j] = val; /* a later row wins */
-			return;
+			*old = t->vals[j];
+			return t->vals[j] == val ? 0 : -1;
 		}
 	}
 }
@@ -373,7 +377,13 @@ static int label_line(void *ctx, long lineno, char *line, char *err, size_t cap)
 	}
 	int64_t idx;
 	if ((ncol == 2 || ncol == 3) && parse_index(col[ncol - 1], &idx) == 0 && col[0][0]) {
-		table_put(tf->t, col[0], idx);
+		int64_t old;
+		if (table_put(tf->t, col[0], idx, &old) != 0) {
+			/* which row is right cannot be guessed: a silent pick mislabels images */
+			snprintf(err, cap, "%s:%ld: '%s' has label %lld here and %lld on an earlier line", tf->path,
+				 lineno, col[0], (long long)idx, (long long)old);
+			return -1;
+		}
 		return 0;
 	}
 	if (lineno == 1 && (ncol == 2 || ncol == 3))
@@ -393,7 +403,12 @@ static int wnid_line(void *ctx, long lineno, char *line, char *err, size_t cap)
 		snprintf(err, cap, "%s:%ld: empty line (line i must be the wnid of class i)", tf->path, lineno);
 		return -1;
 	}
-	table_put(tf->t, line, lineno - 1);
+	int64_t old;
+	if (table_put(tf->t, line, lineno - 1, &old) != 0) {
+		snprintf(err, cap, "%s:%ld: wnid '%s' is already class %lld (line %lld)", tf->path, lineno, line,
+			 (long long)old, (long long)old + 1);
+		return -1;
+	}
 	return 0;
 }
 
@@ -521,8 +536,55 @@ static int looks_like_image(const char *path)
 	return k && (strcmp(k, "jpeg") == 0 || strcmp(k, "png") == 0);
 }
 
-/* Collect image files under root/rel into l (ids relative to root). */
-static void walk_dir(const char *root, const char *rel, int depth, input_list_t *l)
+/* Directories entered so far in one walk, by device and inode: a link back
+ * up the tree (sub/up -> ..) or a second link to a folder would otherwise
+ * list its images again, or loop until MAX_DIR_DEPTH (exponentially with
+ * two such links). */
+typedef struct {
+	struct {
+		dev_t dev;
+		ino_t ino;
+		char *path;
+	} *v;
+	size_t n, cap;
+} dir_seen_t;
+
+/* NULL when (dev, ino) is new (and now recorded), else the path it was entered as. */
+static const char *dir_seen_add(dir_seen_t *s, const struct stat *st, const char *path)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].dev == st->st_dev && s->v[i].ino == st->st_ino)
+			return s->v[i].path;
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 64;
+		s->v = realloc(s->v, s->cap * sizeof *s->v);
+		if (!s->v)
+			diag_fatal("out of memory listing inputs");
+	}
+	s->v[s->n].dev = st->st_dev;
+	s->v[s->n].ino = st->st_ino;
+	if (!(s->v[s->n++].path = strdup(path)))
+		diag_fatal("out of memory listing inputs");
+	return NULL;
+}
+
+static void dir_seen_free(dir_seen_t *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i].path);
+	free(s->v);
+	memset(s, 0, sizeof *s);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Collect image files under root/rel into l (ids relative to root). Entries
+ * are visited in name order, so which of two links to one folder is kept
+ * does not depend on the file system's order. */
+static void walk_dir(const char *root, const char *rel, int depth, input_list_t *l, dir_seen_t *seen)
 {
 	char *dir = rel[0] ? join(root, rel) : strdup(root);
 	DIR *d = opendir(dir);
@@ -533,31 +595,43 @@ static void walk_dir(const char *root, const char *rel, int depth, input_list_t 
 		free(dir);
 		return;
 	}
+	char **names = NULL;
+	size_t n = 0, cap = 0;
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.')
 			continue;
-		char *r = rel[0] ? join(rel, e->d_name) : strdup(e->d_name);
-		char *p = join(root, r);
-		struct stat st;
-		if (stat(p, &st) != 0) {
-			free(r);
-			free(p);
-			continue; /* a dangling link: nothing to decode */
-		}
-		if (S_ISDIR(st.st_mode)) {
-			if (depth < MAX_DIR_DEPTH)
-				walk_dir(root, r, depth + 1, l);
-			free(r);
-			free(p);
-		} else if (S_ISREG(st.st_mode) && (img_has_image_extension(e->d_name) || looks_like_image(p))) {
-			list_add(l, r, p, NULL);
-		} else {
-			free(r);
-			free(p);
-		}
+		if (n == cap && !(names = realloc(names, (cap = cap ? 2 * cap : 64) * sizeof *names)))
+			diag_fatal("out of memory listing inputs");
+		if (!(names[n++] = strdup(e->d_name)))
+			diag_fatal("out of memory listing inputs");
 	}
 	closedir(d);
+	if (n > 1)
+		qsort(names, n, sizeof *names, cmp_name);
+	for (size_t i = 0; i < n; i++) {
+		char *r = rel[0] ? join(rel, names[i]) : strdup(names[i]);
+		char *p = join(root, r);
+		struct stat st;
+		const char *first;
+		if (stat(p, &st) != 0) {
+			/* a dangling link: nothing to decode */
+		} else if (S_ISDIR(st.st_mode)) {
+			if ((first = dir_seen_add(seen, &st, p)) != NULL)
+				diag_msg("%s: skipped: the same directory as %s (a link), already listed", p, first);
+			else if (depth >= MAX_DIR_DEPTH)
+				diag_msg("%s: skipped: more than %d directory levels", p, MAX_DIR_DEPTH);
+			else
+				walk_dir(root, r, depth + 1, l, seen);
+		} else if (S_ISREG(st.st_mode) && (img_has_image_extension(names[i]) || looks_like_image(p))) {
+			list_add(l, r, p, NULL);
+			r = p = NULL; /* the list owns them */
+		}
+		free(r);
+		free(p);
+		free(names[i]);
+	}
+	free(names);
 	free(dir);
 }
 
@@ -786,6 +860,10 @@ static int source_next_any(source_t *s, input_t *in)
 				s->reading_stdin = 0;
 				continue;
 			}
+			if (memchr(s->line, 0, (size_t)len))
+				diag_fatal("stdin: binary data where a list of image paths was expected (a tar "
+					   "shard? give it as a file: imgdecode shard.tar, or imgdecode /dev/stdin "
+					   "< shard.tar)");
 			while (len > 0 && (s->line[len - 1] == '\n' || s->line[len - 1] == '\r'))
 				s->line[--len] = 0;
 			if (len == 0)
@@ -807,7 +885,10 @@ static int source_next_any(source_t *s, input_t *in)
 			free(s->dir.v);
 			memset(&s->dir, 0, sizeof s->dir);
 			s->dir_pos = 0;
-			walk_dir(a, "", 0, &s->dir);
+			dir_seen_t seen = {0};
+			dir_seen_add(&seen, &st, a);
+			walk_dir(a, "", 0, &s->dir, &seen);
+			dir_seen_free(&seen);
 			if (s->dir.n > 1)
 				qsort(s->dir.v, s->dir.n, sizeof *s->dir.v, cmp_input);
 			if (s->dir.n == 0)
@@ -895,9 +976,67 @@ typedef struct {
 	long long ok, failed, unlabeled;
 } counts_t;
 
+/* Length of the valid UTF-8 sequence at p (strict: no overlongs, surrogates
+ * or values past U+10FFFF), 0 if there is none. */
+static size_t utf8_seq(const unsigned char *p)
+{
+	if (p[0] < 0x80)
+		return 1;
+	size_t n = p[0] >= 0xF0 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC2 ? 2 : 0;
+	if (n == 0 || p[0] > 0xF4)
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+	if ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] > 0x9F) || (p[0] == 0xF0 && p[1] < 0x90) ||
+	    (p[0] == 0xF4 && p[1] > 0x8F))
+		return 0;
+	return n;
+}
+
+/* A msgpack str must be UTF-8 (msgpack-python's raw=False, and so every
+ * reader in Python, refuses anything else), but a Linux file name is bytes:
+ * each byte outside valid UTF-8 becomes the text \xNN. NULL when s is valid. */
+static char *utf8_escape(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t k;
+	while (*p && (k = utf8_seq(p)) > 0)
+		p += k;
+	if (!*p)
+		return NULL;
+	char *out = malloc(4 * strlen(s) + 1), *o = out;
+	if (!out)
+		diag_fatal("out of memory");
+	for (p = (const unsigned char *)s; *p;) {
+		if ((k = utf8_seq(p)) > 0) {
+			memcpy(o, p, k);
+			o += k;
+			p += k;
+		} else {
+			o += sprintf(o, "\\x%02X", *p++);
+		}
+	}
+	*o = 0;
+	return out;
+}
+
 /* Write the slot's record and its stderr lines; frees the input names. */
 static void emit(rec_writer_t *w, const options_t *o, slot_t *s, counts_t *n)
 {
+	char *id = utf8_escape(s->in.id), *path = utf8_escape(s->in.path);
+	if (id || path) {
+		diag_msg("%s: the name is not UTF-8: its id and path carry the other bytes as \\xNN",
+			 path ? path : s->in.path);
+		if (id) {
+			free(s->in.id);
+			s->in.id = id;
+		}
+		if (path) {
+			free(s->in.path);
+			s->in.path = path;
+		}
+	}
 	if (s->res.warning[0])
 		diag_msg("%s: %s", s->in.path, s->res.warning);
 	if ((o->labels_path || o->wnids_path || o->index_folders) && s->label < 0)

@@ -682,6 +682,16 @@ int main(int argc, char **argv)
 		pk_kv_str(rec_writer_pk(w), "model", NULL);
 		r.q = early;
 		queue_drain(&r);
+		/* the stats record still ends the stream: readers count on it */
+		msgpack_packer *pk = rec_writer_pk(w);
+		msgpack_pack_map(pk, 6);
+		pk_kv_str(pk, "type", "stats");
+		pk_kv_str(pk, "producer", diag_prog());
+		pk_kv_str(pk, "model", NULL);
+		pk_kv_int(pk, "images", 0);
+		pk_kv_int(pk, "failed", r.failed);
+		pk_kv_double(pk, "seconds", time_now() - r.t_start);
+		rec_writer_end_record(w);
 	} else {
 		finish_all(&r);
 		diag_progress_done();

@@ -46,6 +46,35 @@ printf 'file\tindex\nx.jpg\tseven\n' >bad.tsv
 expect_exit 2 imgdecode -l bad.tsv d
 expect_stderr "bad.tsv:2: expected file<TAB>index or file<TAB>wnid<TAB>index"
 expect_empty_stdout
+# one file with two different labels: refused (the same label twice is fine)
+printf 'a.jpg\t7\nb/2.jpeg\t9\na.jpg\t7\na.jpg\t8\n' >dup.tsv
+expect_exit 2 imgdecode -l dup.tsv d
+expect_stderr "^imgdecode: dup.tsv:4: 'a.jpg' has label 8 here and 7 on an earlier line$"
+expect_empty_stdout
+# directory links: each folder entered once, in name order, the others named on stderr
+# (two links back to the top once made the walk exponential)
+mkdir -p ln/sub
+cp "$I/n01440764_tench.JPEG" ln/t.jpg
+cp "$I/n01496331_electric_ray.JPEG" ln/sub/r.jpg
+ln -s . ln/a && ln -s . ln/b && ln -s .. ln/sub/up && ln -s sub ln/zsub
+expect_exit 0 timeout 60 imgdecode ln
+[ "$($R out | cut -f2 | tr '\n' ' ')" = "sub/r.jpg t.jpg " ] || fail "walk with links: $($R out | cut -f2)"
+for l in a b sub/up; do expect_stderr "^imgdecode: ln/$l: skipped: the same directory as ln \(a link\), already listed$"; done
+expect_stderr "^imgdecode: ln/zsub: skipped: the same directory as ln/sub \(a link\), already listed$"
+# a file name that is not UTF-8: the record still is (msgpack str), the bytes as \xNN, one note
+mkdir u8
+cp "$I/n01440764_tench.JPEG" "u8/$(printf 'caf\351\377.jpg')"
+expect_exit 0 imgdecode u8
+$PY -c "
+import msgpack
+r = [r for r in msgpack.Unpacker(open('out', 'rb'), raw=False) if r['type'] == 'image']
+assert [(x['id'], x['path']) for x in r] == [('caf\\\\xE9\\\\xFF.jpg', 'u8/caf\\\\xE9\\\\xFF.jpg')], r" || fail "non-UTF-8 name"
+expect_stderr '^imgdecode: u8/caf.xE9.xFF.jpg: the name is not UTF-8'
+# a tar piped in as if it were a path list: one line saying what to do
+tar -cf sh.tar -C d a.jpg
+expect_exit 2 imgdecode <sh.tar
+expect_stderr "^imgdecode: stdin: binary data where a list of image paths was expected \(a tar shard\?"
+[ "$(wc -l <err)" = 1 ] || fail "binary stdin: $(wc -l <err) stderr lines"
 # class folders: --wnids gives the folder's index (n01443537 is class 1);
 # a file name starting with a wnid and '_' counts too
 expect_exit 0 imgdecode -w "$TESTDATA/wnids.txt" d/n01443537 "$I/n01440764_tench.JPEG" "$I/n01496331_electric_ray.JPEG"

@@ -44,6 +44,8 @@ recview -t error out | grep '"id":"E"' | grep -q 'int32' || fail "dtype error do
 $REF head 0 mixed.mp header.mp
 expect_exit 0 rnencode --weights /nonexistent <header.mp
 [ "$(recview -c out | awk '$1 == "header" { print $2 }')" = 2 ] || fail "empty stream: $(recview -c out)"
+recview out | tail -n 1 | grep -q '"type":"stats","producer":"rnencode","model":null,"images":0,"failed":0' ||
+	fail "empty stream: no stats record last: $(recview out | tail -n 1)"
 
 # a truncated stream: what came before is written, then exit 2
 head -c 400000 mixed.mp >trunc.mp
