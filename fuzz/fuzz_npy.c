@@ -1,14 +1,15 @@
 /* fuzz_npy.c - libFuzzer target for the .npy reader (common/npy.c) that
  * txtembed-load uses on a user's saved class embeddings.
  *
- * Input: the bytes of a .npy file (seed it with small files from
- * numpy.save). It is put in a memfd and read by its /proc/self/fd path, as
- * a file on disk. Checks, besides the sanitizers: a refusal always says why;
+ * Input: the bytes of a .npy file (seeds: npy/ of fuzz/make_corpus.py). It
+ * is put in a memfd and read by its /proc/self/fd path, as a file on disk.
+ * Checks, besides the sanitizers: a refusal always says why;
  * an accepted array has a known dtype, its byte count equals its shape
  * times its item size and fits in the input after the header, and every
  * byte is read (so ASan sees a view that escapes the buffer).
  *
- *   make fuzz && build-fuzz/fuzz_npy -max_total_time=300 corpus/
+ *   make fuzz && /usr/bin/python3 fuzz/make_corpus.py seeds
+ *   build-fuzz/fuzz_npy -max_total_time=300 corpus/ seeds/npy
  */
 #define _GNU_SOURCE
 #include <stdint.h>

@@ -3,8 +3,8 @@
  * tensor views (obj_to_tensor), class tables (classes_from_record), name
  * lists (names_from_object) and recview's JSON printing (common/json.c).
  *
- * Input: the bytes of a record stream (seed it with small .mp files made by
- * the test suite; fuzz/record.dict has the keys and msgpack type bytes). It
+ * Input: the bytes of a record stream (seeds: record/ of fuzz/make_corpus.py;
+ * fuzz/record.dict has the keys and msgpack type bytes). It
  * is put in a memfd and read through rec_reader_open as stdin would be, with
  * a 1 MiB record limit. Every record is walked; a tensor the reader accepts
  * has all its data bytes read (so ASan sees a view that escapes the buffer).
@@ -12,7 +12,8 @@
  * numbers and offsets only grow, an accepted tensor's byte count equals its
  * shape times its item size, and a class table has K names and finite rows.
  *
- *   make fuzz && build-fuzz/fuzz_record -dict=fuzz/record.dict -max_total_time=300 corpus/
+ *   make fuzz && /usr/bin/python3 fuzz/make_corpus.py seeds
+ *   build-fuzz/fuzz_record -dict=fuzz/record.dict -max_total_time=300 corpus/ seeds/record
  */
 #define _GNU_SOURCE
 #include <math.h>

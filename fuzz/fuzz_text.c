@@ -16,7 +16,10 @@
  * most 77 ids when truncated, and its cleaned text is refused exactly when
  * the tokenizer refuses it.
  *
- *   make fuzz && build-fuzz/fuzz_text -dict=fuzz/text.dict -max_total_time=300 corpus/
+ * Seeds: text/ of fuzz/make_corpus.py.
+ *
+ *   make fuzz && /usr/bin/python3 fuzz/make_corpus.py seeds
+ *   build-fuzz/fuzz_text -dict=fuzz/text.dict -max_total_time=300 corpus/ seeds/text
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""make_corpus.py OUTDIR - seed corpora for fuzz/fuzz_ckpt.c, one folder per target.
+"""make_corpus.py OUTDIR - seed corpora for the fuzz targets, one folder per target.
 
 Seeds: the handmade good and bad files of tests/py/ckpt_files.py, the small
 mixed.* fixtures and the TorchScript data.pkl of build/fixtures (when
@@ -8,6 +8,11 @@ testdata/ckpt/. Each file goes to the target whose reader it looks like:
   zip/          whole zip files (the clip-rn50.pt pickle in a zip without storages)
   pickle/       legacy files without their 15-byte magic pickle
   safetensors/  whole safetensors files
+and for the other targets (needs numpy and msgpack: run it with /usr/bin/python3):
+  record/       fuzz_record.c: one record of each kind, and a stream of them all
+  text/         fuzz_text.c: JSON prompt files, template + name pairs, and the
+                tricky tokenizer strings of testdata/txtencode/tricky-expected.json
+  npy/          fuzz_npy.c: numpy.save of each dtype txtembed-load reads
 """
 import glob
 import hashlib
@@ -63,7 +68,67 @@ def main():
         with open(os.path.join(out, k, hashlib.sha1(body).hexdigest()), "wb") as f:
             f.write(body)
         n += 1
+    n += other_seeds(out)
     print(f"{n} seeds in {out}")
+
+
+def other_seeds(out):
+    import json
+    import msgpack
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    files = {}
+
+    def t(a):
+        return {"dtype": str(a.dtype), "shape": list(a.shape), "data": a.tobytes()}
+
+    recs = [
+        {"type": "header", "producer": "imgdecode", "version": "0.1.0", "argv": ["imgdecode"]},
+        {"type": "image", "id": "a", "path": "a.jpg", "label": 3, "preset": "imagenet",
+         "tensor": t(np.arange(48, dtype=np.uint8).reshape(4, 4, 3))},
+        {"type": "classes", "model": "clip-rn50", "names": ["cat", "dog", "eel"], "logit_scale": 100.0,
+         "tensor": t(rng.random((3, 4), dtype=np.float32))},
+        {"type": "classes", "names": ["cat", "dog"], "logit_scale": 100.0,
+         "tensor": t(rng.random((2, 2, 4)).astype(np.float16))},
+        {"type": "scores", "id": "a", "label": 1, "tensor": t(rng.random(5, dtype=np.float32))},
+        {"type": "error", "id": "a", "path": "x", "label": -1, "stage": "imgdecode", "message": "bad"},
+        {"type": "embedding", "id": "b", "tensor": t(rng.random(8)),
+         "extra": [1, 2.5, None, True, {"k": b"bin"}]},
+    ]
+    packed = [msgpack.packb(r, use_bin_type=True) for r in recs]
+    for b in packed:
+        files[("record", b)] = b
+    files[("record", b"all")] = b"".join(packed)
+
+    prompts = [{"dog": ["a dog", "a photo of a dog."], "cat": ["a cat"]},
+               {"caf\u00e9": ["\u20ac \U0001F600 it's 3 o'clock"]}]
+    for j in prompts:
+        for ascii_only in (True, False):
+            b = b"\x00" + json.dumps(j, ensure_ascii=ascii_only).encode()
+            files[("text", b)] = b
+    for tpl, name in [("a photo of a {}.", "dog"), ("{{{}}} itap of the {0}", "cat's"), ("a {} in a video game.", "\u00c3\u00a9")]:
+        b = b"\x01" + tpl.encode() + b"\x00" + name.encode()
+        files[("text", b)] = b
+    tricky = json.load(open(os.path.join(ROOT, "testdata/txtencode/tricky-expected.json"), encoding="utf-8"))
+    for row in tricky["rows"]:
+        b = b"\x02" + row["text"].encode()
+        files[("text", b)] = b
+
+    import io
+    arrays = [rng.random((3, 4), dtype=np.float32), rng.random((2, 3)).astype("<f2"), rng.random(5),
+              np.arange(6, dtype=np.uint8).reshape(2, 3), np.arange(4, dtype="<i4"), np.arange(3, dtype="<i8"),
+              np.float32(1.5), np.zeros((0, 4), "<f4")]
+    for a in arrays:
+        f = io.BytesIO()
+        np.save(f, a)
+        files[("npy", f.getvalue())] = f.getvalue()
+
+    for (k, key), body in files.items():
+        os.makedirs(os.path.join(out, k), exist_ok=True)
+        with open(os.path.join(out, k, hashlib.sha1(body).hexdigest()), "wb") as f:
+            f.write(body)
+    return len(files)
 
 
 if __name__ == "__main__":
