@@ -5,7 +5,18 @@
  * logits (softmaxed here), topk (only their k classes are known: top-5
  * accuracy needs k >= 5), error (counted as failures, separately, never in
  * the accuracy figures), header/stats (provenance), classes (names).
- * An embedding record is a pipeline mistake: exit 2, run zscore first.
+ * An image or embedding record is a pipeline mistake: exit 2 with a hint
+ * (run rnencode, and zscore for CLIP, first).
+ * Classes: K is the scores' width (the longest scores/logits record without
+ * an "index" list), else the number of class names (--names, a classes
+ * record, zscore's header); topk and --subset records carry no width, so
+ * without names K is unknown and the tables cover the classes seen. A
+ * record whose label is not -1 (unknown) or in 0..K-1, or whose predicted
+ * class is not in 0..K-1, is an input failure (as in errtree): one stderr
+ * line naming file, record and id, counted, exit 1; the report goes on
+ * without it. A repeated id (same stream) is left out of the figures, the
+ * first record counts; repeats are reported, not failures (as in errtree
+ * and fpdiff).
  * Out: a report on stdout, never records:
  *   text (default)  summary, the N most misclassified classes in the
  *                   study's form "Class 978 (seashore): 3/4 misclassified
@@ -16,10 +27,14 @@
  *   --csv           one row per (run, class), '#' provenance lines first
  *   --jsonl         one JSON line per image, provenance lines first
  * With --compare OTHER: images are matched by id; accuracy side by side on
- * the images both runs scored, the classes where each run does better
+ * the images both runs scored with the same label (ids whose labels differ
+ * are counted and left out; no id in common at all is exit 1, as in
+ * fpdiff), the classes where each run does better
  * (top-1 recall), the images only one run gets right (top-1), and with
  * --grid FILE.jpg a labelled thumbnail grid of those images (decoded from
- * the records' "path" with libjpeg).
+ * the records' "path" with libjpeg). The grid's folder is tried before any
+ * stream is read and the grid is written before the report, so a grid that
+ * cannot be written is exit 2 with nothing on stdout.
  * Definitions: top-1 correct = the best class is the label; top-5 = the
  * label among the best 5. Mean per-class recall = mean over classes with
  * labelled images of correct/images (CLIP_benchmark's "mean per class
@@ -33,11 +48,15 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "classes.h"
 #include "diag.h"
@@ -68,17 +87,21 @@ typedef struct {
 /* One stream's predictions and provenance. */
 typedef struct {
 	const char *path;
+	const char *name; /* path, or "stdin" for "-": for messages */
 	const char *tag; /* "A" or "B" */
 	pred_t *p;
+	uint64_t *recno; /* [n] record number of each prediction, for messages */
 	int64_t n, cap;
-	idmap_t ids;   /* id -> first position */
+	idmap_t ids;   /* id -> first position (built by run_check) */
 	int64_t ndup;  /* records whose id was seen before in this stream */
 	int ninvalid;  /* records errstats could not read */
+	int nbad;      /* records left out: label or class outside 0..K-1 */
 	prov_t prov;
 	char **names; /* from the stream's classes record or a header's class_names */
 	int64_t nnames;
 	char *model, *precision; /* of the first prediction record */
 	int64_t kmax;            /* longest score vector */
+	int64_t kwidth;          /* longest without an "index" list: a class count */
 } run_t;
 
 typedef struct {
@@ -108,6 +131,9 @@ typedef struct {
 typedef struct {
 	unsigned char *use_a, *use_b; /* images both runs scored */
 	int64_t matched, only_a, only_b;
+	int64_t common;        /* ids in both runs, whatever their records hold */
+	int64_t label_differs; /* ids both runs scored under different labels */
+	int64_t first_differs; /* position in A of the first of those, or -1 */
 	stats_t sa, sb;
 	int64_t *right_a, n_right_a; /* positions in A of images only A gets right */
 	int64_t *right_b, n_right_b; /* positions in B ... only B gets right */
@@ -115,7 +141,12 @@ typedef struct {
 	int64_t n_better_a, n_better_b, n_equal;
 } compare_t;
 
-static int64_t g_nclasses;    /* class slots: every index seen or named */
+enum {
+	MAX_CLASSES = 1 << 24 /* per-class tables are dense: a label beyond this is garbage */
+};
+
+static int64_t g_nclasses;    /* K, or the classes seen when unknown */
+static const char *g_classes_from; /* where K came from; NULL: unknown */
 static char **g_names;        /* display names (--names, else a stream's) */
 static int64_t g_nnames;
 
@@ -155,10 +186,20 @@ DIAG_NORETURN static void usage(void)
 	       "A top-1 accuracy no better than chance on labelled images prints a warning: the\n"
 	       "labels and the class order (ILSVRC-2012 index order) likely do not match.\n"
 	       "\n"
-	       "Exit status: 0 report written (failures in the input are reported, not an\n"
-	       "error); 1 some records could not be read (malformed scores); 2 usage error,\n"
-	       "unreadable or broken stream, an embedding record (run zscore first), grid\n"
-	       "write failure.\n");
+	       "Classes: K is the scores' width, else the number of class names; topk and\n"
+	       "--subset records without names leave K unknown (the report says \"at least\").\n"
+	       "A record whose label is neither -1 (unknown) nor in 0..K-1, or whose predicted\n"
+	       "class is not in 0..K-1, is left out and named on stderr (exit 1). A repeated id\n"
+	       "counts once (its first record) and is reported: not an input failure. With\n"
+	       "--compare, ids whose labels differ between the runs are left out of the\n"
+	       "comparison and counted; ids are compared as they are (`imgdecode DIR` gives\n"
+	       "ids relative to DIR, `find DIR | imgdecode` full paths).\n"
+	       "\n"
+	       "Exit status: 0 report written (error records in the input are reported, not\n"
+	       "an error); 1 some records left out (malformed scores, a bad label, a class out\n"
+	       "of range) or, with --compare, no image id in common; 2 usage error, unreadable\n"
+	       "or broken stream, an image or embedding record (run rnencode, and zscore for\n"
+	       "CLIP, first), a --grid file that cannot be written (nothing on stdout).\n");
 	diag_help_done();
 }
 
@@ -198,14 +239,57 @@ static void parse_args(int argc, char **argv, options_t *o)
 	if (argc - optind > 1)
 		diag_usage("one STREAM (plus --compare OTHER), got %d", argc - optind);
 	o->input = optind < argc ? argv[optind] : "-";
+	/* stdin can be read once: the second "run" would be empty */
+	if (o->compare_path && strcmp(o->compare_path, "-") == 0 && strcmp(o->input, "-") == 0)
+		diag_usage("--compare -: stdin is already the first stream (give STREAM as a file)");
 }
 
 /* ---- reading ---- */
+
+/* "FILE: record N (id 'X'): detail" on stderr; no id part when id is empty. */
+DIAG_PRINTF(4, 5) static void record_msg(const char *path, uint64_t recno, const char *id, const char *fmt, ...)
+{
+	char detail[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof detail, fmt, ap);
+	va_end(ap);
+	if (id && *id)
+		diag_msg("%s: record %llu (id '%s'): %s", path, (unsigned long long)recno, id, detail);
+	else
+		diag_msg("%s: record %llu: %s", path, (unsigned long long)recno, detail);
+}
+
+/* The record's id as a C string ("" when it has none). */
+static const char *record_id(const record_t *rec, char *buf, size_t cap)
+{
+	const char *id;
+	size_t n;
+	if (rec_get_str(rec, "id", &id, &n) != 0)
+		return "";
+	snprintf(buf, cap, "%.*s", (int)(n < cap ? n : cap - 1), id);
+	return buf;
+}
+
+/* Records from before scoring: the stream is the wrong one, so stop (exit 2,
+ * nothing on stdout) with what to run, as topk does for embeddings. */
+static void refuse_unscored(const char *path, const record_t *rec)
+{
+	char idbuf[256];
+	const char *id = record_id(rec, idbuf, sizeof idbuf);
+	const char *what = rec_is(rec, "image") ? "an image record" : "an embedding";
+	const char *hint = rec_is(rec, "image") ? "run rnencode (and zscore for CLIP) first" : "put zscore before errstats";
+	if (*id)
+		diag_fatal("%s: record %llu (id '%s'): %s: errstats needs scores; %s", path,
+			   (unsigned long long)rec->index, id, what, hint);
+	diag_fatal("%s: record %llu: %s: errstats needs scores; %s", path, (unsigned long long)rec->index, what, hint);
+}
 
 static void run_read(run_t *r, const char *path, const char *tag)
 {
 	memset(r, 0, sizeof *r);
 	r->path = path;
+	r->name = strcmp(path, "-") == 0 ? "stdin" : path;
 	r->tag = tag;
 	idmap_init(&r->ids);
 	prov_init(&r->prov);
@@ -215,6 +299,7 @@ static void run_read(run_t *r, const char *path, const char *tag)
 	score_vec_t sv;
 	score_vec_init(&sv);
 	record_t rec;
+	char idbuf[256];
 	while (rec_next(rd, &rec, NULL, &r->ninvalid)) {
 		if (prov_add(&r->prov, &rec)) {
 			if (rec_is(&rec, "header") && rec_get(&rec, "class_names"))
@@ -225,22 +310,41 @@ static void run_read(run_t *r, const char *path, const char *tag)
 			names_replace_from_object(rec_get(&rec, "names"), &r->names, &r->nnames);
 			continue;
 		}
-		if (rec_is(&rec, "embedding"))
-			diag_fatal("%s: record %llu is an embedding: errstats needs scores; put zscore before errstats",
-				   path, (unsigned long long)rec.index);
+		if (rec_is(&rec, "embedding") || rec_is(&rec, "image"))
+			refuse_unscored(r->name, &rec);
 		if (!pred_record_kind(&rec))
 			continue;
 		if (r->n == r->cap) {
 			r->cap = r->cap ? 2 * r->cap : 1024;
 			r->p = realloc(r->p, (size_t)r->cap * sizeof *r->p);
-			if (!r->p)
+			r->recno = realloc(r->recno, (size_t)r->cap * sizeof *r->recno);
+			if (!r->p || !r->recno)
 				diag_fatal("out of memory");
 		}
 		pred_t *p = &r->p[r->n];
 		char err[384];
 		if (pred_from_record(&rec, p, &sv, err, sizeof err) != 0) {
-			diag_msg("%s: record %llu: %s", path, (unsigned long long)rec.index, err);
+			record_msg(r->name, rec.index, record_id(&rec, idbuf, sizeof idbuf), "%s", err);
 			r->ninvalid++;
+			continue;
+		}
+		/* pred_from_record reads a non-integer label as -1: that would
+		 * turn a broken label into "unlabelled" without a word */
+		const msgpack_object *lab = rec_get(&rec, "label");
+		if (p->status == PRED_OK && lab && lab->type != MSGPACK_OBJECT_POSITIVE_INTEGER &&
+		    lab->type != MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+			record_msg(r->name, rec.index, record_id(&rec, idbuf, sizeof idbuf),
+				   "label is not an integer (a class index, or -1 for unknown)");
+			r->nbad++;
+			pred_free(p);
+			continue;
+		}
+		if (p->nclasses > MAX_CLASSES) {
+			record_msg(r->name, rec.index, record_id(&rec, idbuf, sizeof idbuf),
+				   "%lld scores: more than %d classes, not a class vector", (long long)p->nclasses,
+				   MAX_CLASSES);
+			r->nbad++;
+			pred_free(p);
 			continue;
 		}
 		if (p->status == PRED_OK && !r->model) {
@@ -249,12 +353,98 @@ static void run_read(run_t *r, const char *path, const char *tag)
 		}
 		if (p->nclasses > r->kmax)
 			r->kmax = p->nclasses;
-		if (idmap_put(&r->ids, p->id, r->n))
-			r->ndup++;
+		/* an "index" list renumbers the positions: its width is not K */
+		if (p->nclasses > r->kwidth && !rec_get(&rec, "index"))
+			r->kwidth = p->nclasses;
+		r->recno[r->n] = rec.index;
 		r->n++;
 	}
 	score_vec_free(&sv);
 	rec_reader_free(rd);
+}
+
+/* K from what the runs carry (see the header comment); b may be NULL. */
+static void classes_decide(const run_t *a, const run_t *b)
+{
+	int64_t w = a->kwidth;
+	if (b && b->kwidth > w)
+		w = b->kwidth;
+	if (w) {
+		g_nclasses = w;
+		g_classes_from = "the scores' width";
+	} else if (g_nnames) {
+		g_nclasses = g_nnames;
+		g_classes_from = "the number of class names";
+	} else {
+		g_nclasses = 0; /* run_check grows it to the classes seen */
+		g_classes_from = NULL;
+	}
+}
+
+/* Leave out (and name) the records whose label or predicted class is
+ * outside the classes, then index the ids; repeats are counted here. */
+static void run_check(run_t *r)
+{
+	int64_t k = g_classes_from ? g_nclasses : MAX_CLASSES, m = 0;
+	for (int64_t i = 0; i < r->n; i++) {
+		pred_t *p = &r->p[i];
+		char why[256] = "";
+		if (p->status == PRED_OK) {
+			if (p->label < -1 || p->label >= k) {
+				if (g_classes_from)
+					snprintf(why, sizeof why, "label %lld is out of range: %lld classes (%s), so 0..%lld, or -1 for unknown",
+						 (long long)p->label, (long long)k, g_classes_from, (long long)(k - 1));
+				else if (p->label < -1)
+					snprintf(why, sizeof why, "label %lld is out of range: a class index, or -1 for unknown",
+						 (long long)p->label);
+				else
+					snprintf(why, sizeof why, "label %lld is beyond %d classes: not a class label",
+						 (long long)p->label, MAX_CLASSES);
+			}
+			for (int j = 0; j < p->ntop && !why[0]; j++) {
+				if (p->top[j] < k)
+					continue;
+				if (g_classes_from)
+					snprintf(why, sizeof why, "predicted class %lld is out of range: %lld classes (%s)",
+						 (long long)p->top[j], (long long)k, g_classes_from);
+				else
+					snprintf(why, sizeof why, "predicted class %lld is beyond %d classes: not a class index",
+						 (long long)p->top[j], MAX_CLASSES);
+			}
+		}
+		if (why[0]) {
+			record_msg(r->name, r->recno[i], p->id, "%s", why);
+			r->nbad++;
+			pred_free(p);
+			continue;
+		}
+		if (!g_classes_from && p->status == PRED_OK) {
+			if (p->label + 1 > g_nclasses)
+				g_nclasses = p->label + 1;
+			for (int j = 0; j < p->ntop; j++)
+				if (p->top[j] + 1 > g_nclasses)
+					g_nclasses = p->top[j] + 1;
+		}
+		r->p[m] = *p;
+		r->recno[m] = r->recno[i];
+		m++;
+	}
+	r->n = m;
+	int64_t first = -1;
+	for (int64_t i = 0; i < r->n; i++)
+		if (idmap_put(&r->ids, r->p[i].id, i) && r->ndup++ == 0)
+			first = i;
+	if (r->ndup) /* not a failure (as in errtree, fpdiff), but never silent */
+		diag_msg("%s: %lld record%s repeat an earlier id (first: record %llu, id '%s'): only the first record of "
+			 "each id counts",
+			 r->name, (long long)r->ndup, r->ndup == 1 ? "" : "s", (unsigned long long)r->recno[first],
+			 r->p[first].id);
+}
+
+/* The first record of its id (repeats stay out of every figure). */
+static int first_of_id(const run_t *r, int64_t i)
+{
+	return idmap_get(&r->ids, r->p[i].id) == i;
 }
 
 static void run_free(run_t *r)
@@ -262,34 +452,12 @@ static void run_free(run_t *r)
 	for (int64_t i = 0; i < r->n; i++)
 		pred_free(&r->p[i]);
 	free(r->p);
+	free(r->recno);
 	idmap_free(&r->ids);
 	prov_free(&r->prov);
 	names_free(r->names, r->nnames);
 	free(r->model);
 	free(r->precision);
-}
-
-enum {
-	MAX_CLASSES = 1 << 24 /* per-class tables are dense: a label beyond this is garbage */
-};
-
-/* Class slots: every label, prediction and name must have one. */
-static int64_t class_count(const run_t *r, int64_t c)
-{
-	c = r->kmax > c ? r->kmax : c;
-	c = r->nnames > c ? r->nnames : c;
-	for (int64_t i = 0; i < r->n; i++) {
-		const pred_t *p = &r->p[i];
-		if (p->label + 1 > c)
-			c = p->label + 1;
-		for (int j = 0; j < p->ntop; j++)
-			if (p->top[j] + 1 > c)
-				c = p->top[j] + 1;
-		if (c > MAX_CLASSES)
-			diag_fatal("%s: %s: class index %lld is beyond %d classes: not a class label", r->path, p->id,
-				   (long long)(c - 1), MAX_CLASSES);
-	}
-	return c;
 }
 
 static const char *cname(int64_t c)
@@ -330,7 +498,7 @@ static void stats_compute(const run_t *r, const unsigned char *use, stats_t *s)
 	s->top5_known = 1;
 	for (int64_t i = 0; i < r->n; i++) {
 		const pred_t *p = &r->p[i];
-		if (use && !use[i])
+		if ((use && !use[i]) || !first_of_id(r, i))
 			continue;
 		if (p->status == PRED_ERROR) {
 			s->failed++;
@@ -447,6 +615,7 @@ static int top1_right(const pred_t *p)
 static void compare_compute(const run_t *a, const run_t *b, compare_t *cm)
 {
 	memset(cm, 0, sizeof *cm);
+	cm->first_differs = -1;
 	cm->use_a = calloc((size_t)a->n + 1, 1);
 	cm->use_b = calloc((size_t)b->n + 1, 1);
 	cm->right_a = malloc(((size_t)a->n + 1) * sizeof *cm->right_a);
@@ -455,16 +624,23 @@ static void compare_compute(const run_t *a, const run_t *b, compare_t *cm)
 		diag_fatal("out of memory");
 	for (int64_t i = 0; i < a->n; i++) {
 		const pred_t *pa = &a->p[i];
-		if (idmap_get(&a->ids, pa->id) != i) /* a repeated id: the first one counts */
+		if (!first_of_id(a, i)) /* a repeated id: the first one counts */
 			continue;
 		int64_t j = idmap_get(&b->ids, pa->id);
 		if (j < 0) {
 			cm->only_a++;
 			continue;
 		}
+		cm->common++;
 		const pred_t *pb = &b->p[j];
 		if (pa->status != PRED_OK || pb->status != PRED_OK)
 			continue;
+		/* per-class recall on different truths compares nothing (as errtree) */
+		if (pa->label != pb->label) {
+			if (cm->label_differs++ == 0)
+				cm->first_differs = i;
+			continue;
+		}
 		cm->use_a[i] = cm->use_b[j] = 1;
 		cm->matched++;
 		int ra = top1_right(pa), rb = top1_right(pb);
@@ -483,8 +659,8 @@ static void compare_compute(const run_t *a, const run_t *b, compare_t *cm)
 	if (!cm->better_a || !cm->better_b)
 		diag_fatal("out of memory");
 	for (int64_t c = 0; c < g_nclasses; c++) {
-		/* matched ids normally carry the same label; a class only one side
-		 * has images of cannot be compared */
+		/* matched ids carry the same label; a class only one side has
+		 * images of cannot be compared */
 		if (!cm->sa.support[c] || !cm->sb.support[c])
 			continue;
 		double d = (double)cm->sa.correct[c] / (double)cm->sa.support[c] -
@@ -558,9 +734,13 @@ static void text_run(FILE *f, const options_t *o, const run_t *r, const stats_t 
 		fputs("Run: ", f);
 	run_describe(f, r);
 	fputc('\n', f);
-	fprintf(f, "  images: %lld scored, %lld failed; %lld labelled, %lld unlabelled; %lld classes\n",
-		(long long)s->scored, (long long)s->failed, (long long)s->labelled, (long long)s->unlabelled,
-		(long long)g_nclasses);
+	fprintf(f, "  images: %lld scored, %lld failed; %lld labelled, %lld unlabelled; ", (long long)s->scored,
+		(long long)s->failed, (long long)s->labelled, (long long)s->unlabelled);
+	if (g_classes_from)
+		fprintf(f, "%lld classes\n", (long long)g_nclasses);
+	else
+		fprintf(f, "at least %lld classes (the records do not carry the class count; --names FILE gives it)\n",
+			(long long)g_nclasses);
 	fputs("  top-1 accuracy: ", f);
 	put_frac(f, s->top1, s->labelled);
 	fputs("\n  top-5 accuracy: ", f);
@@ -573,9 +753,12 @@ static void text_run(FILE *f, const options_t *o, const run_t *r, const stats_t 
 		fprintf(f, "  mean per-class recall: %.4f (%lld classes with labelled images)\n", s->mean_recall,
 			(long long)s->with_support);
 	if (r->ndup)
-		fprintf(f, "  note: %lld records repeat an earlier id\n", (long long)r->ndup);
+		fprintf(f, "  note: %lld records repeat an earlier id: left out, the first record of each id counts\n",
+			(long long)r->ndup);
 	if (r->ninvalid)
 		fprintf(f, "  note: %d records could not be read (see stderr)\n", r->ninvalid);
+	if (r->nbad)
+		fprintf(f, "  note: %d records left out: label or class out of range (see stderr)\n", r->nbad);
 	char wbuf[512];
 	if (s->near_chance)
 		fprintf(f, "  WARNING: %s\n", chance_warning(s, wbuf, sizeof wbuf));
@@ -605,7 +788,7 @@ static void text_run(FILE *f, const options_t *o, const run_t *r, const stats_t 
 			s->failed == 1 ? "" : "s");
 		int64_t shown = 0;
 		for (int64_t i = 0; i < r->n && shown < o->top; i++)
-			if (r->p[i].status == PRED_ERROR) {
+			if (r->p[i].status == PRED_ERROR && first_of_id(r, i)) {
 				fprintf(f, "  %s: %s\n", r->p[i].id, r->p[i].error);
 				shown++;
 			}
@@ -631,8 +814,11 @@ static void text_compare(FILE *f, const options_t *o, const run_t *a, const run_
 	run_describe(f, a);
 	fputs(", B = ", f);
 	run_describe(f, b);
-	fprintf(f, "\n  images both runs scored: %lld; only in A: %lld; only in B: %lld\n", (long long)cm->matched,
+	fprintf(f, "\n  images both runs scored: %lld; only in A: %lld; only in B: %lld", (long long)cm->matched,
 		(long long)cm->only_a, (long long)cm->only_b);
+	if (cm->label_differs)
+		fprintf(f, "; with different labels (left out): %lld", (long long)cm->label_differs);
+	fputc('\n', f);
 	char buf[64];
 	fprintf(f, "  %-24s %-22s %s\n", "on those images", "A", "B");
 	const stats_t *s[2] = {&cm->sa, &cm->sb};
@@ -780,9 +966,9 @@ static void json_run(FILE *f, const options_t *o, const run_t *r, const stats_t 
 	else
 		fputs("null", f);
 	fprintf(f, ",\"classes\":%lld,\"scored\":%lld,\"failed\":%lld,\"labelled\":%lld,\"unlabelled\":%lld,"
-		"\"duplicate_ids\":%lld,\"unreadable\":%d,",
+		"\"duplicate_ids\":%lld,\"unreadable\":%d,\"out_of_range\":%d,\"classes_known\":%s,",
 		(long long)g_nclasses, (long long)s->scored, (long long)s->failed, (long long)s->labelled,
-		(long long)s->unlabelled, (long long)r->ndup, r->ninvalid);
+		(long long)s->unlabelled, (long long)r->ndup, r->ninvalid, r->nbad, g_classes_from ? "true" : "false");
 	json_acc(f, "top1", s->top1, s->labelled, 1);
 	fputc(',', f);
 	json_acc(f, "top5", s->top5, s->labelled, s->top5_known);
@@ -824,7 +1010,7 @@ static void json_run(FILE *f, const options_t *o, const run_t *r, const stats_t 
 	fputs("],\"failures\":[", f);
 	first = 1;
 	for (int64_t i = 0; i < r->n; i++) {
-		if (r->p[i].status != PRED_ERROR)
+		if (r->p[i].status != PRED_ERROR || !first_of_id(r, i))
 			continue;
 		fputs(first ? "{\"id\":" : ",{\"id\":", f);
 		first = 0;
@@ -847,8 +1033,9 @@ static void json_pred_brief(FILE *f, const pred_t *p)
 
 static void json_compare(FILE *f, const run_t *a, const run_t *b, const compare_t *cm)
 {
-	fprintf(f, "{\"matched\":%lld,\"only_a\":%lld,\"only_b\":%lld,\"a\":{", (long long)cm->matched,
-		(long long)cm->only_a, (long long)cm->only_b);
+	fprintf(f, "{\"matched\":%lld,\"only_a\":%lld,\"only_b\":%lld,\"common_ids\":%lld,\"label_differs\":%lld,\"a\":{",
+		(long long)cm->matched, (long long)cm->only_a, (long long)cm->only_b, (long long)cm->common,
+		(long long)cm->label_differs);
 	const stats_t *s[2] = {&cm->sa, &cm->sb};
 	for (int i = 0; i < 2; i++) {
 		if (i)
@@ -1033,6 +1220,8 @@ static void jsonl_report(FILE *f, const run_t *a, const run_t *b)
 		fputs("}\n", f);
 	}
 	for (int64_t i = 0; i < a->n; i++) {
+		if (!first_of_id(a, i)) /* one line per image */
+			continue;
 		const pred_t *p = &a->p[i];
 		const pred_t *q = NULL;
 		if (b) {
@@ -1043,7 +1232,7 @@ static void jsonl_report(FILE *f, const run_t *a, const run_t *b)
 	}
 	if (b) /* images only B has */
 		for (int64_t j = 0; j < b->n; j++)
-			if (idmap_get(&a->ids, b->p[j].id) < 0)
+			if (first_of_id(b, j) && idmap_get(&a->ids, b->p[j].id) < 0)
 				jsonl_line(f, &b->p[j], NULL, &b->p[j], 1);
 }
 
@@ -1093,6 +1282,29 @@ static void grid_cell(rgb_image_t *im, int x, int y, int thumb, const pred_t *pa
 	}
 }
 
+/* Fail before any stream is read or anything is written when the grid
+ * cannot be written where asked (no such folder, read-only, a folder
+ * given): the probe is the temporary file the writer makes there. */
+static void grid_probe(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		diag_fatal("--grid %s: is a directory (give a FILE.jpg)", path);
+	size_t n = strlen(path) + 32;
+	char *tmp = malloc(n);
+	if (!tmp)
+		diag_fatal("out of memory");
+	snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644), e = errno;
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	free(tmp);
+	if (fd < 0)
+		diag_fatal("--grid %s: %s (the grid's folder must exist and be writable)", path, strerror(e));
+}
+
 static void grid_write(const options_t *o, const run_t *a, const run_t *b, const compare_t *cm)
 {
 	const int thumb = (int)o->grid_thumb, pad = 8, cols_max = 8;
@@ -1133,8 +1345,14 @@ static void grid_write(const options_t *o, const run_t *a, const run_t *b, const
 		y += (int)((nshow[k] + cols - 1) / cols) * cell_h + pad;
 	}
 	char err[512];
-	if (rgb_image_write_jpeg(&im, o->grid_path, 90, err, sizeof err) != 0)
-		diag_fatal("--grid: %s", err);
+	if (rgb_image_write_jpeg(&im, o->grid_path, 90, err, sizeof err) != 0) {
+		/* the writer names its temporary file; the user knows the path given */
+		size_t n = strlen(o->grid_path);
+		const char *why = err;
+		if (strncmp(err, o->grid_path, n) == 0 && strstr(err + n, ": "))
+			why = strstr(err + n, ": ") + 2;
+		diag_fatal("--grid %s: %s", o->grid_path, why);
+	}
 	rgb_image_free(&im);
 	if (nmissing)
 		diag_msg("--grid: %d image%s could not be drawn (first: %s)", nmissing, nmissing == 1 ? "" : "s",
@@ -1146,6 +1364,8 @@ int main(int argc, char **argv)
 	diag_init(argv[0]);
 	options_t o;
 	parse_args(argc, argv, &o);
+	if (o.grid_path)
+		grid_probe(o.grid_path);
 	char **file_names = NULL;
 	int64_t nfile_names = 0;
 	char err[512];
@@ -1158,9 +1378,10 @@ int main(int argc, char **argv)
 	const run_t *pb = o.compare_path ? &b : NULL;
 	g_names = file_names ? file_names : a.names ? a.names : pb ? b.names : NULL;
 	g_nnames = file_names ? nfile_names : a.names ? a.nnames : pb ? b.nnames : 0;
-	g_nclasses = class_count(&a, g_nnames);
+	classes_decide(&a, pb);
+	run_check(&a);
 	if (pb)
-		g_nclasses = class_count(pb, g_nclasses);
+		run_check(&b);
 
 	stats_t sa, sb;
 	compare_t cm;
@@ -1173,9 +1394,34 @@ int main(int argc, char **argv)
 	}
 	char wbuf[512];
 	if (sa.near_chance)
-		diag_msg("%s: %s", a.path, chance_warning(&sa, wbuf, sizeof wbuf));
+		diag_msg("%s: %s", a.name, chance_warning(&sa, wbuf, sizeof wbuf));
 	if (pb && sb.near_chance)
-		diag_msg("%s: %s", b.path, chance_warning(&sb, wbuf, sizeof wbuf));
+		diag_msg("%s: %s", b.name, chance_warning(&sb, wbuf, sizeof wbuf));
+	int no_common = 0;
+	if (pb) {
+		if (cm.label_differs) {
+			const pred_t *x = &a.p[cm.first_differs], *y = &b.p[idmap_get(&b.ids, x->id)];
+			diag_msg("%s vs %s: %lld image%s with different labels in the two runs (first: id '%s', label %lld "
+				 "in A, %lld in B): left out of the comparison",
+				 a.name, b.name, (long long)cm.label_differs, cm.label_differs == 1 ? "" : "s", x->id,
+				 (long long)x->label, (long long)y->label);
+		}
+		/* as fpdiff: a comparison of nothing is a failure, not an empty table */
+		if (!cm.common && (a.n || b.n)) {
+			no_common = 1;
+			if (a.n && b.n)
+				diag_msg("%s vs %s: no image id in common (A's first is '%s', B's '%s'): the ids differ, "
+					 "e.g. relative against full paths: `imgdecode DIR` gives ids relative to DIR, "
+					 "`find DIR | imgdecode` full paths",
+					 a.name, b.name, a.p[0].id, b.p[0].id);
+			else
+				diag_msg("%s vs %s: no image id in common: %s has no images", a.name, b.name,
+					 a.n ? b.name : a.name);
+		}
+	}
+	/* the grid first: when it fails (exit 2) stdout stays empty */
+	if (o.grid_path)
+		grid_write(&o, &a, pb, &cm);
 
 	switch (o.format) {
 	case OUT_TEXT: text_report(stdout, &o, &a, &sa, pb, &sb, &cm); break;
@@ -1185,10 +1431,8 @@ int main(int argc, char **argv)
 	}
 	if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0)
 		diag_fatal("stdout: write error: %s", strerror(errno));
-	if (o.grid_path)
-		grid_write(&o, &a, pb, &cm);
 
-	int unreadable = a.ninvalid + (pb ? b.ninvalid : 0);
+	int failed = a.ninvalid + a.nbad + (pb ? b.ninvalid + b.nbad : 0) + no_common;
 	stats_free(&sa);
 	run_free(&a);
 	if (pb) {
@@ -1197,5 +1441,5 @@ int main(int argc, char **argv)
 		run_free(&b);
 	}
 	names_free(file_names, nfile_names);
-	return unreadable ? EXIT_SOME_FAILED : EXIT_OK;
+	return failed ? EXIT_SOME_FAILED : EXIT_OK;
 }

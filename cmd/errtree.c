@@ -5,7 +5,9 @@
  * prediction is the highest score (ties: the lower class) or a topk
  * record's first index. Headers, stats and unknown records are skipped;
  * error records, records with label -1 and malformed records are counted
- * apart and shown, never dropped silently.
+ * apart and shown, never dropped silently. An image or embedding record
+ * means the wrong stream (no scores yet): exit 2 with what to run first,
+ * as errstats and topk do.
  * Out: a report on stdout, text or (--json) one JSON object, not records:
  * like recview this is the end of a pipeline, and a terminal is fine.
  *
@@ -17,7 +19,9 @@
  * a histogram, the most frequent confusions named with their LCA, and a
  * table per family (the large subtrees: dogs, birds, devices...). With
  * --compare, the two models side by side and paired on the images both
- * got wrong. Label-set ambiguity: classes with the same name in a names
+ * got wrong; streams with no labelled image id in common are exit 1 (as
+ * fpdiff and errstats), with a hint about relative and full-path ids.
+ * Label-set ambiguity: classes with the same name in a names
  * file (ImageNet's two cranes, CLIP's two "missile"s) and classes whose
  * synset lies above another class's are listed, and mistakes between them
  * are flagged and also averaged without.
@@ -120,9 +124,14 @@ DIAG_NORETURN static void usage(void)
 	       "  topk -k 1 < clip.mp | errtree --json     # topk records work too\n"
 	       "  errtree --wnids my-wnids.txt --names my-names.txt run.mp\n"
 	       "\n"
+	       "With --compare, images pair by id as the ids are: `imgdecode DIR` gives ids\n"
+	       "relative to DIR, `find DIR | imgdecode` full paths.\n"
+	       "\n"
 	       "Exit status: 0 ok; 1 some inputs failed (error records, malformed or\n"
-	       "out-of-range records: counted in the report); 2 usage error, missing\n"
-	       "WordNet or class list, or a broken stream.\n",
+	       "out-of-range records: counted in the report) or, with --compare, no labelled\n"
+	       "image id in common; 2 usage error, missing WordNet or class list, a broken\n"
+	       "stream, or an image or embedding record (run rnencode, and zscore for CLIP,\n"
+	       "first).\n",
 	       DEFAULT_TOP, DEFAULT_NEAR, DEFAULT_FAMILIES, DEFAULT_FAMILY_MAX);
 	diag_help_done();
 }
@@ -545,6 +554,19 @@ static void bad_record(model_t *m, const record_t *rec, const char *msg)
 	m->bad++;
 }
 
+/* Records from before scoring: the wrong stream, so stop (exit 2, nothing
+ * on stdout) with what to run, as errstats and topk do. */
+static void refuse_unscored(const char *path, const record_t *rec)
+{
+	const char *id = "";
+	size_t n = 0;
+	rec_get_str(rec, "id", &id, &n);
+	int img = rec_is(rec, "image");
+	diag_fatal("%s: record %llu (id '%.*s'): %s: errtree needs scores; %s", strcmp(path, "-") ? path : "stdin",
+		   (unsigned long long)rec->index, (int)n, id, img ? "an image record" : "an embedding",
+		   img ? "run rnencode (and zscore for CLIP) first" : "put zscore before errtree");
+}
+
 static void read_stream(model_t *m, const char *path, const ctx_t *cx)
 {
 	memset(m, 0, sizeof *m);
@@ -567,6 +589,8 @@ static void read_stream(model_t *m, const char *path, const ctx_t *cx)
 		}
 		if (st != REC_OK)
 			diag_fatal("%s", rec_reader_message(r));
+		if (rec_is(&rec, "embedding") || rec_is(&rec, "image"))
+			refuse_unscored(path, &rec);
 		if (!pred_record_kind(&rec))
 			continue;
 		m->preds++;
@@ -588,7 +612,11 @@ static void read_stream(model_t *m, const char *path, const ctx_t *cx)
 			else if (strlen(m->model) != mlen || memcmp(m->model, model, mlen) != 0)
 				m->mixed = 1;
 		}
-		if (p.ntop < 1)
+		/* pred_from_record reads a non-integer label as -1 (unlabelled) */
+		const msgpack_object *lab = rec_get(&rec, "label");
+		if (lab && lab->type != MSGPACK_OBJECT_POSITIVE_INTEGER && lab->type != MSGPACK_OBJECT_NEGATIVE_INTEGER)
+			snprintf(msg, sizeof msg, "label is not an integer (a class index, or -1 for unknown)");
+		else if (p.ntop < 1)
 			snprintf(msg, sizeof msg, "no prediction in it");
 		else if (!rec_is(&rec, "topk") && !rec_get(&rec, "index") && p.nclasses != cx->k)
 			snprintf(msg, sizeof msg, "%lld scores, but %s has %d classes", (long long)p.nclasses,
@@ -715,6 +743,7 @@ static void model_free(model_t *m)
 /* Images both models labelled, matched by id. */
 typedef struct {
 	long both_wrong, only_a, only_b, both_right, unmatched, label_differs, dup_ids;
+	long common; /* ids in both streams' labelled predictions */
 	double sev_a, sev_b;
 	long a_farther, b_farther, equal;
 } paired_t;
@@ -737,6 +766,7 @@ static void pair_models(const model_t *a, const model_t *b, paired_t *p)
 			continue;
 		}
 		seen[j] = 1;
+		p->common++;
 		const entry_t *y = &b->e[j];
 		if (x->label != y->label) {
 			p->label_differs++;
@@ -1152,9 +1182,9 @@ static void print_json(const ctx_t *cx, const options_t *o, model_t *m, int nm, 
 		json_mean(f, "mean_severity_a", pr->sev_a, pr->both_wrong);
 		json_mean(f, "mean_severity_b", pr->sev_b, pr->both_wrong);
 		fprintf(f, ",\"a_farther\":%ld,\"b_farther\":%ld,\"equal\":%ld,\"only_a_wrong\":%ld,\"only_b_wrong\":%ld,"
-			   "\"both_right\":%ld,\"unmatched\":%ld,\"label_differs\":%ld,\"repeated_ids\":%ld}",
+			   "\"both_right\":%ld,\"unmatched\":%ld,\"label_differs\":%ld,\"repeated_ids\":%ld,\"common_ids\":%ld}",
 			pr->a_farther, pr->b_farther, pr->equal, pr->only_a, pr->only_b, pr->both_right, pr->unmatched,
-			pr->label_differs, pr->dup_ids);
+			pr->label_differs, pr->dup_ids, pr->common);
 	}
 	fputs("}\n", f);
 }
@@ -1188,15 +1218,31 @@ int main(int argc, char **argv)
 			m[i].column = xstrndup(m[i].path, strlen(m[i].path));
 		}
 	paired_t pr;
-	if (nm == 2)
+	int no_common = 0;
+	if (nm == 2) {
 		pair_models(&m[0], &m[1], &pr);
+		/* as fpdiff: pairing nothing is a failure, not an empty table */
+		if (!pr.common && (m[0].ne || m[1].ne)) {
+			const char *na = strcmp(m[0].path, "-") ? m[0].path : "stdin";
+			const char *nb = strcmp(m[1].path, "-") ? m[1].path : "stdin";
+			no_common = 1;
+			if (m[0].ne && m[1].ne)
+				diag_msg("%s vs %s: no image id in common among the labelled predictions (first ids "
+					 "'%s' and '%s'): the ids differ, e.g. relative against full paths: `imgdecode DIR` "
+					 "gives ids relative to DIR, `find DIR | imgdecode` full paths",
+					 na, nb, m[0].e[0].id, m[1].e[0].id);
+			else
+				diag_msg("%s vs %s: no image id in common: %s has no labelled predictions", na, nb,
+					 m[0].ne ? nb : na);
+		}
+	}
 	if (o.json)
 		print_json(&cx, &o, m, nm, nm == 2 ? &pr : NULL);
 	else
 		print_text(&cx, &o, m, nm, nm == 2 ? &pr : NULL);
 	if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0)
 		diag_fatal("stdout: write error: %s", strerror(errno));
-	int failed = 0;
+	int failed = no_common;
 	for (int i = 0; i < nm; i++) {
 		failed += m[i].errors || m[i].bad || m[i].invalid;
 		model_free(&m[i]);

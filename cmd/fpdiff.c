@@ -17,7 +17,12 @@
  * Exit 1 when the top-1 disagreement rate exceeds --tolerance (default 0)
  * or the max probability difference exceeds --prob-tol (when given). An
  * image that failed (error record, NaN/Inf) in one run only counts as a
- * disagreement: a candidate that returns NaN has not agreed.
+ * disagreement: a candidate that returns NaN has not agreed. A check that
+ * compared nothing fails too (exit 1, the report says why): no image in
+ * common, no class ranking (embeddings without --classes), no probabilities
+ * for --prob-tol; so does an unreadable record. The verdict line names the
+ * cause. --names must hold one name per class of the streams (else exit 2,
+ * before any report); both streams on stdin is a usage error.
  * It does not compute accuracy (errstats): labels are shown, not scored.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -98,9 +103,18 @@ typedef struct {
 	int64_t *pairs; /* [common] (ref, cand) item positions, reference order */
 	int64_t *flip_items;
 	int64_t nflip_items;
-	double disagreement;
+	double disagreement;      /* meaningful only when top1_measured */
+	int top1_measured;        /* some image counted for top-1 (flip or one-run failure) */
+	int top1_over, prob_over, prob_unchecked;
+	int64_t unreadable;       /* invalid records, both runs */
 	int fail;
 } result_t;
+
+/* --names from a file, checked against the classes of every record read. */
+typedef struct {
+	const char *path;
+	int64_t n;
+} names_check_t;
 
 static char **g_names;
 static int64_t g_nnames;
@@ -131,9 +145,13 @@ DIAG_NORETURN static void usage(void)
 	       "  fpdiff --classes classes.mp cpu-emb.mp gpu-emb.mp\n"
 	       "  fpdiff --tolerance 0.01 exact.mp fast.mp || echo 'more than 1%% flipped'\n"
 	       "\n"
+	       "A check that compares nothing fails: no image in common, no class ranking\n"
+	       "(embeddings without --classes), no probabilities for --prob-tol.\n"
+	       "\n"
 	       "Exit status: 0 within tolerance; 1 top-1 disagreement above --tolerance, a\n"
-	       "probability difference above --prob-tol, no image in common, or unreadable\n"
-	       "records; 2 usage error or a broken stream.\n");
+	       "probability difference above --prob-tol, nothing compared, or unreadable\n"
+	       "records (the verdict line says which); 2 usage error (both streams on stdin,\n"
+	       "--names not one name per class) or a broken stream.\n");
 	diag_help_done();
 }
 
@@ -172,6 +190,9 @@ static void parse_args(int argc, char **argv, options_t *o)
 		diag_usage("need REFERENCE and CANDIDATE streams (got %d)", argc - optind);
 	o->ref_path = argv[optind];
 	o->cand_path = argv[optind + 1];
+	/* reading stdin twice would compare a stream with nothing */
+	if (strcmp(o->ref_path, "-") == 0 && strcmp(o->cand_path, "-") == 0)
+		diag_usage("CANDIDATE -: stdin is already the first stream");
 }
 
 /* ---- reading ---- */
@@ -242,21 +263,48 @@ static void item_set_prob(item_t *it, const float *p, const int64_t *cls, int64_
 
 static void bad_record(run_t *r, const record_t *rec, const char *msg)
 {
-	diag_msg("%s: record %llu: %s", r->path, (unsigned long long)rec->index, msg);
+	char where[320];
+	rec_where(where, sizeof where, r->path, rec);
+	diag_msg("%s: %s", where, msg);
 	r->ninvalid++;
 }
 
+/* --names that do not fit the classes would put wrong names on the report
+ * (or none): a usage error, found while reading, before any output. cls
+ * NULL: a full vector of n classes; else the n class indices a record uses. */
+static void check_names(const names_check_t *nc, const run_t *r, const record_t *rec, const char *what,
+			const int64_t *cls, int64_t n)
+{
+	if (!nc)
+		return;
+	char where[320];
+	rec_where(where, sizeof where, r->path, rec);
+	if (!cls) {
+		if (n != nc->n)
+			diag_fatal("--names %s: %lld names, the %s have %lld classes (%s)", nc->path, (long long)nc->n,
+				   what, (long long)n, where);
+		return;
+	}
+	for (int64_t i = 0; i < n; i++)
+		if (cls[i] >= nc->n)
+			diag_fatal("--names %s: %lld names, the %s index class %lld (%s)", nc->path, (long long)nc->n,
+				   what, (long long)cls[i], where);
+}
+
 /* One vector record (scores/logits/embedding) into its item. */
-static void take_vector(run_t *r, const record_t *rec, const classes_t *cl, score_vec_t *sv, float **scratch,
-			size_t *scap)
+static void take_vector(run_t *r, const record_t *rec, const classes_t *cl, const names_check_t *nc,
+			score_vec_t *sv, float **scratch, size_t *scap)
 {
 	char err[384];
 	if (score_vec_from_record(rec, sv, err, sizeof err) != 0) {
 		bad_record(r, rec, err);
 		return;
 	}
-	item_t *it = item_for(r, rec);
 	int is_emb = rec_is(rec, "embedding");
+	if (!is_emb) /* an embedding's classes are --classes', checked once in main */
+		check_names(nc, r, rec, sv->is_logits ? "logits" : "scores", rec_get(rec, "index") ? sv->cls : NULL,
+			    sv->n);
+	item_t *it = item_for(r, rec);
 	if ((rec_is(rec, "scores") && it->prob) || ((is_emb || sv->is_logits) && it->raw)) {
 		r->ndup++;
 		return;
@@ -306,7 +354,7 @@ static void take_vector(run_t *r, const record_t *rec, const classes_t *cl, scor
 	}
 }
 
-static void run_read(run_t *r, const char *path, const classes_t *cl)
+static void run_read(run_t *r, const char *path, const classes_t *cl, const names_check_t *nc)
 {
 	memset(r, 0, sizeof *r);
 	r->path = path;
@@ -339,7 +387,7 @@ static void run_read(run_t *r, const char *path, const classes_t *cl)
 			r->precision = rec_dup_str(&rec, "precision");
 		}
 		if (vec) {
-			take_vector(r, &rec, cl, &sv, &scratch, &scap);
+			take_vector(r, &rec, cl, nc, &sv, &scratch, &scap);
 			continue;
 		}
 		pred_t p;
@@ -348,6 +396,8 @@ static void run_read(run_t *r, const char *path, const classes_t *cl)
 			bad_record(r, &rec, err);
 			continue;
 		}
+		if (p.status != PRED_ERROR)
+			check_names(nc, r, &rec, "topk records", p.top, p.ntop);
 		item_t *it = item_for(r, &rec);
 		if (p.status == PRED_ERROR) {
 			if (!it->error) {
@@ -504,15 +554,52 @@ static void compare_runs(const options_t *o, const run_t *ref, const run_t *cand
 			res->only_cand++;
 	res->flips = res->nflip_items;
 	int64_t den = res->top1_known + res->fail_one_side;
+	res->top1_measured = den > 0;
 	res->disagreement = den ? (double)(res->flips + res->fail_one_side) / (double)den : 0;
-	if (den && res->disagreement > o->tolerance)
-		res->fail = 1;
-	if (o->prob_tol >= 0 && res->prob_images && res->prob_max > o->prob_tol)
-		res->fail = 1;
-	if (!res->common && (ref->n || cand->n))
-		res->fail = 1;
-	if (ref->ninvalid || cand->ninvalid)
-		res->fail = 1;
+	res->top1_over = den && res->disagreement > o->tolerance;
+	res->prob_over = o->prob_tol >= 0 && res->prob_images && res->prob_max > o->prob_tol;
+	/* a check that compared nothing has not passed: `fpdiff a b || echo
+	 * flipped` must not read empty, disjoint or unranked runs as agreement */
+	res->prob_unchecked = o->prob_tol >= 0 && !res->prob_images;
+	res->unreadable = ref->ninvalid + cand->ninvalid;
+	res->fail = res->top1_over || res->prob_over || !res->top1_measured || res->prob_unchecked || res->unreadable;
+}
+
+/* Why no image has a top-1 class in both runs (top1_known == 0). */
+static const char *top1_missing_reason(const run_t *ref, const run_t *cand, const result_t *res)
+{
+	if (!res->common)
+		return ref->n || cand->n ? "no image in common" : "no image in either run";
+	if (res->compared)
+		return "no class ranking (embeddings need --classes)";
+	return "no image usable in both runs";
+}
+
+/* The causes of a FAIL, joined by "; " (empty when it passed); with_top1: also
+ * a top-1 disagreement above tolerance (the verdict line shows that one). */
+static void fail_causes(char *buf, size_t cap, const options_t *o, const run_t *ref, const run_t *cand,
+			const result_t *res, int with_top1)
+{
+	size_t n = 0;
+	buf[0] = 0;
+#define CAUSE(...)                                                                              \
+	do {                                                                                   \
+		if (n < cap)                                                                   \
+			n += (size_t)snprintf(buf + n, cap - n, "%s", n ? "; " : "");          \
+		if (n < cap)                                                                   \
+			n += (size_t)snprintf(buf + n, cap - n, __VA_ARGS__);                  \
+	} while (0)
+	if (with_top1 && res->top1_over)
+		CAUSE("top-1 disagreement %.6f above tolerance %.6g", res->disagreement, o->tolerance);
+	if (!res->top1_measured)
+		CAUSE("top-1 not compared: %s", top1_missing_reason(ref, cand, res));
+	if (res->prob_over)
+		CAUSE("max probability |diff| %.6g above --prob-tol %.6g", res->prob_max, o->prob_tol);
+	if (res->prob_unchecked)
+		CAUSE("no probabilities compared for --prob-tol");
+	if (res->unreadable)
+		CAUSE("%lld unreadable record%s", (long long)res->unreadable, res->unreadable == 1 ? "" : "s");
+#undef CAUSE
 }
 
 /* ---- text report ---- */
@@ -749,14 +836,25 @@ static void text_report(FILE *f, const options_t *o, const run_t *ref, const run
 				(long long)res->top5_same_set, (long long)res->top5_known, (long long)res->top5_same_order,
 				(long long)res->top5_known, res->top5_overlap_sum / (double)res->top5_known);
 		fputc('\n', f);
-	} else if (res->compared) {
-		fputs("top-1: no class ranking in the streams (embeddings without --classes)\n", f);
+	} else {
+		fprintf(f, "top-1: not compared: %s\n", top1_missing_reason(ref, cand, res));
 	}
-	fprintf(f, "top-1 disagreement: %.6f (flips + one-run failures over %lld images), tolerance %.6g",
-		res->disagreement, (long long)(res->top1_known + res->fail_one_side), o->tolerance);
+	if (res->top1_measured)
+		fprintf(f, "top-1 disagreement: %.6f (flips + one-run failures over %lld images), tolerance %.6g",
+			res->disagreement, (long long)(res->top1_known + res->fail_one_side), o->tolerance);
+	else /* not a 0.000000 that reads as agreement */
+		fprintf(f, "top-1 disagreement: not measured (no image compared), tolerance %.6g", o->tolerance);
 	if (o->prob_tol >= 0)
 		fprintf(f, "; prob-tol %.6g", o->prob_tol);
-	fprintf(f, ": %s\n", res->fail ? "FAIL" : "ok");
+	/* the verdict names its causes, unless the disagreement above is the only one */
+	char causes[512];
+	fail_causes(causes, sizeof causes, o, ref, cand, res, 0);
+	if (!res->fail)
+		fputs(": ok\n", f);
+	else if (!causes[0])
+		fputs(": FAIL\n", f);
+	else
+		fprintf(f, ": FAIL (%s%s)\n", res->top1_over ? "top-1 disagreement above tolerance; " : "", causes);
 	if (res->nflip_items) {
 		fputs("\nTop-1 flips:\n", f);
 		for (int64_t i = 0; i < res->nflip_items && i < (o->show > 10 ? o->show : 10); i++) {
@@ -870,7 +968,10 @@ static void json_report(FILE *f, const options_t *o, const run_t *ref, const run
 	else
 		fputs("null", f);
 	fputs("},\"disagreement\":", f);
-	json_put_double(f, res->disagreement);
+	if (res->top1_measured)
+		json_put_double(f, res->disagreement);
+	else
+		fputs("null", f);
 	fputs(",\"tolerance\":", f);
 	json_put_double(f, o->tolerance);
 	fputs(",\"prob_tol\":", f);
@@ -878,7 +979,11 @@ static void json_report(FILE *f, const options_t *o, const run_t *ref, const run
 		json_put_double(f, o->prob_tol);
 	else
 		fputs("null", f);
-	fprintf(f, ",\"pass\":%s,\"table\":[", res->fail ? "false" : "true");
+	char causes[512];
+	fail_causes(causes, sizeof causes, o, ref, cand, res, 1);
+	fprintf(f, ",\"pass\":%s,\"fail_causes\":", res->fail ? "false" : "true");
+	json_put_cstr(f, causes); /* "" when it passed */
+	fputs(",\"table\":[", f);
 	int64_t shown = 0;
 	for (int64_t p = 0; p < res->common && shown < o->show; p++) {
 		const item_t *a = &ref->v[res->pairs[2 * p]], *b = &cand->v[res->pairs[2 * p + 1]];
@@ -909,9 +1014,13 @@ int main(int argc, char **argv)
 	int64_t nfile_names = 0;
 	if (o.names_path && names_load(o.names_path, &file_names, &nfile_names, err, sizeof err) != 0)
 		diag_fatal("--names: %s", err);
+	names_check_t nc = {o.names_path, nfile_names};
+	if (file_names && cl.k && cl.k != nfile_names)
+		diag_fatal("--names %s: %lld names, --classes %s has %lld classes", o.names_path, (long long)nfile_names,
+			   o.classes_path, (long long)cl.k);
 	run_t ref, cand;
-	run_read(&ref, o.ref_path, &cl);
-	run_read(&cand, o.cand_path, &cl);
+	run_read(&ref, o.ref_path, &cl, file_names ? &nc : NULL);
+	run_read(&cand, o.cand_path, &cl, file_names ? &nc : NULL);
 	if (file_names) {
 		g_names = file_names;
 		g_nnames = nfile_names;
@@ -930,13 +1039,10 @@ int main(int argc, char **argv)
 		text_report(stdout, &o, &ref, &cand, &res);
 	if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0)
 		diag_fatal("stdout: write error: %s", strerror(errno));
-	if (res.fail)
-		diag_msg("%s vs %s: top-1 disagreement %.6f (tolerance %.6g)%s", o.ref_path, o.cand_path,
-			 res.disagreement, o.tolerance,
-			 o.prob_tol >= 0 && res.prob_images && res.prob_max > o.prob_tol ? ", probability difference above --prob-tol"
-			 : !res.common && (ref.n || cand.n)				  ? ", no image in common"
-			 : ref.ninvalid || cand.ninvalid				  ? ", unreadable records"
-											  : "");
+	if (res.fail) {
+		fail_causes(err, sizeof err, &o, &ref, &cand, &res, 1);
+		diag_msg("%s vs %s: %s", o.ref_path, o.cand_path, err);
+	}
 	free(res.pairs);
 	free(res.flip_items);
 	run_free(&ref);

@@ -31,6 +31,7 @@
 #include "imgproc.h"
 #include "imgtar.h"
 #include "record.h"
+#include "utf8.h"
 
 enum {
 	MAX_JOBS = 256,
@@ -976,45 +977,27 @@ typedef struct {
 	long long ok, failed, unlabeled;
 } counts_t;
 
-/* Length of the valid UTF-8 sequence at p (strict: no overlongs, surrogates
- * or values past U+10FFFF), 0 if there is none. */
-static size_t utf8_seq(const unsigned char *p)
-{
-	if (p[0] < 0x80)
-		return 1;
-	size_t n = p[0] >= 0xF0 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC2 ? 2 : 0;
-	if (n == 0 || p[0] > 0xF4)
-		return 0;
-	for (size_t i = 1; i < n; i++)
-		if ((p[i] & 0xC0) != 0x80)
-			return 0;
-	if ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] > 0x9F) || (p[0] == 0xF0 && p[1] < 0x90) ||
-	    (p[0] == 0xF4 && p[1] > 0x8F))
-		return 0;
-	return n;
-}
-
 /* A msgpack str must be UTF-8 (msgpack-python's raw=False, and so every
  * reader in Python, refuses anything else), but a Linux file name is bytes:
  * each byte outside valid UTF-8 becomes the text \xNN. NULL when s is valid. */
 static char *utf8_escape(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t k;
-	while (*p && (k = utf8_seq(p)) > 0)
-		p += k;
-	if (!*p)
+	size_t len = strlen(s), i = 0, k;
+	uint32_t cp;
+	while (i < len && (k = utf8_next(s + i, len - i, &cp)) > 0)
+		i += k;
+	if (i == len)
 		return NULL;
-	char *out = malloc(4 * strlen(s) + 1), *o = out;
+	char *out = malloc(4 * len + 1), *o = out;
 	if (!out)
 		diag_fatal("out of memory");
-	for (p = (const unsigned char *)s; *p;) {
-		if ((k = utf8_seq(p)) > 0) {
-			memcpy(o, p, k);
+	for (i = 0; i < len;) {
+		if ((k = utf8_next(s + i, len - i, &cp)) > 0) {
+			memcpy(o, s + i, k);
 			o += k;
-			p += k;
+			i += k;
 		} else {
-			o += sprintf(o, "\\x%02X", *p++);
+			o += sprintf(o, "\\x%02X", (unsigned char)s[i++]);
 		}
 	}
 	*o = 0;

@@ -17,12 +17,20 @@
  * k larger than the number of classes gives all of them. Ties rank the
  * lower class index first. Names: --names FILE, else the latest classes
  * record, else the latest header carrying "class_names" (zscore writes it).
- * An embedding record is a pipeline mistake (exit 2: run zscore first).
+ * --names must fit the scores: as many names as a full score vector has
+ * classes, and a name for every class a --subset "index" list names; a
+ * mismatch is a usage error (exit 2) at the first record it shows in.
+ * An embedding record (run zscore first) or an image record (run rnencode
+ * and zscore first) is a pipeline mistake: exit 2. A fatal stop before any
+ * image was ranked leaves stdout empty (the tsv column line is written with
+ * the first row), so nothing downstream takes it for a result.
+ * Per-record stderr lines name the stream, the record number and the id.
  * It does not compute accuracy (errstats) or compare runs (fpdiff).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +67,9 @@ typedef struct {
 	int64_t *idx;
 	size_t idxcap;
 	int nfailed;
+	long long nranked;
 	int tsv_header_done;
+	const char *stream; /* name of the stream being read, for messages */
 } state_t;
 
 DIAG_NORETURN static void usage(void)
@@ -70,9 +80,10 @@ DIAG_NORETURN static void usage(void)
 	       "stdin; keeps input order; error records stay errors.\n"
 	       "\n"
 	       "  -k N                  how many classes (default 5; more than K gives all K)\n"
-	       "  -n, --names FILE      class names, one per line in class-index order\n"
-	       "                        (default: the latest classes record in the stream, else\n"
-	       "                        the class_names zscore puts in its header)\n"
+	       "  -n, --names FILE      class names, one per line in class-index order, one per\n"
+	       "                        class of the scores (default: the latest classes record\n"
+	       "                        in the stream, else the class_names zscore puts in its\n"
+	       "                        header)\n"
 	       "  -f, --format F        msgpack: topk records (the default when stdout is not a\n"
 	       "                        terminal); text: a readable block per image (the default\n"
 	       "                        on a terminal); tsv: id label rank class prob name rows;\n"
@@ -91,7 +102,9 @@ DIAG_NORETURN static void usage(void)
 	       "     2  0.0311   391  coho salmon\n"
 	       "\n"
 	       "Exit status: 0 ok; 1 some records failed (malformed scores, NaN: error records\n"
-	       "written); 2 usage error, an embedding record (run zscore first), broken stream.\n");
+	       "written); 2 usage error, --names not one name per class, an embedding record\n"
+	       "(run zscore first) or an image record (run rnencode and zscore first), a broken\n"
+	       "stream.\n");
 	diag_help_done();
 }
 
@@ -131,6 +144,60 @@ static void parse_args(int argc, char **argv, options_t *o)
 		o->format = FORMAT_TEXT;
 }
 
+/* A mistake found at a record that stops the run (exit 2). While no image
+ * has been ranked or failed, the buffered records (headers) are dropped so
+ * that stdout holds nothing a later stage could take for a result; after
+ * that, what was produced goes out as whole records. */
+DIAG_NORETURN DIAG_PRINTF(3, 4) static void stop(const state_t *s, rec_writer_t *w, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (w && (s->nranked || s->nfailed))
+		rec_writer_flush(w);
+	diag_fatal("%s", msg);
+}
+
+/* The wrong kind of record for topk: an earlier stage is missing. */
+DIAG_NORETURN static void wrong_stream(const state_t *s, rec_writer_t *w, const record_t *rec, const char *what)
+{
+	char where[320];
+	rec_where(where, sizeof where, s->stream, rec);
+	stop(s, w, "%s: %s", where, what);
+}
+
+/* --names must name every class of the scores: a short list would leave
+ * most classes blank (and a long one belongs to another label set). */
+static void check_file_names(const state_t *s, rec_writer_t *w, const options_t *o, const record_t *rec)
+{
+	if (!s->file_names)
+		return;
+	const char *what = s->sv.is_logits ? "logits" : "scores";
+	char where[320];
+	rec_where(where, sizeof where, s->stream, rec);
+	if (!rec_get(rec, "index")) {
+		if (s->sv.n != s->nfile_names)
+			stop(s, w, "--names %s: %lld names, the %s have %lld classes (%s)", o->names_path,
+			     (long long)s->nfile_names, what, (long long)s->sv.n, where);
+		return;
+	}
+	for (int64_t i = 0; i < s->sv.n; i++) /* a --subset record: its classes by number */
+		if (s->sv.cls[i] >= s->nfile_names)
+			stop(s, w, "--names %s: %lld names, the %s index class %lld (%s)", o->names_path,
+			     (long long)s->nfile_names, what, (long long)s->sv.cls[i], where);
+}
+
+/* The tsv column line goes out with the first row, so that a run stopped
+ * before any row leaves stdout empty. */
+static void tsv_begin(state_t *s)
+{
+	if (!s->tsv_header_done)
+		printf("id\tlabel\trank\tclass\tprob\tname\n");
+	s->tsv_header_done = 1;
+}
+
 static const char *class_name(const state_t *s, int64_t c)
 {
 	if (s->file_names)
@@ -165,7 +232,7 @@ static void put_id(const record_t *rec, format_t f)
 		fwrite(p, 1, n, stdout);
 }
 
-static void text_error(const record_t *rec, format_t f)
+static void text_error(state_t *s, const record_t *rec, format_t f)
 {
 	const char *stage = "", *msg = "";
 	size_t sl = 0, ml = 0;
@@ -177,6 +244,7 @@ static void text_error(const record_t *rec, format_t f)
 		put_id(rec, f);
 		printf("  ERROR %.*s: %.*s\n", (int)sl, stage, (int)ml, msg);
 	} else if (f == FORMAT_TSV) {
+		tsv_begin(s);
 		put_id(rec, f);
 		printf("\t%lld\terror\t\t\t", (long long)label);
 		put_tsv_field(stage, sl);
@@ -244,6 +312,7 @@ static void emit_tsv(state_t *s, const record_t *rec, int k)
 {
 	int64_t label = -1;
 	rec_get_int(rec, "label", &label);
+	tsv_begin(s);
 	for (int i = 0; i < k; i++) {
 		int64_t c = s->sv.cls[s->idx[i]];
 		const char *nm = class_name(s, c);
@@ -290,7 +359,9 @@ static void emit_json(const state_t *s, const record_t *rec, int k)
 
 static void fail_record(state_t *s, rec_writer_t *w, const options_t *o, const record_t *rec, const char *msg)
 {
-	diag_msg("record %llu: %s", (unsigned long long)rec->index, msg);
+	char where[320];
+	rec_where(where, sizeof where, s->stream, rec);
+	diag_msg("%s: %s", where, msg);
 	s->nfailed++;
 	if (w) {
 		rec_write_error_for(w, rec, msg);
@@ -303,9 +374,10 @@ static void fail_record(state_t *s, rec_writer_t *w, const options_t *o, const r
 	const char *shown = id ? id : "?";
 	if (o->format == FORMAT_TEXT)
 		printf("%s  ERROR topk: %s\n", shown, msg);
-	else if (o->format == FORMAT_TSV)
+	else if (o->format == FORMAT_TSV) {
+		tsv_begin(s);
 		printf("%s\t%lld\terror\t\t\ttopk: %s\n", shown, (long long)label, msg);
-	else {
+	} else {
 		fputs("{\"id\":", stdout);
 		json_put_cstr(stdout, shown);
 		printf(",\"label\":%lld,\"error\":", (long long)label);
@@ -324,6 +396,7 @@ static void rank_record(state_t *s, rec_writer_t *w, const options_t *o, const r
 		fail_record(s, w, o, rec, err);
 		return;
 	}
+	check_file_names(s, w, o, rec);
 	int64_t bad = vec_count_nonfinite(s->sv.v, s->sv.n);
 	if (bad) {
 		snprintf(err, sizeof err, "%lld NaN/Inf values among the %lld scores", (long long)bad, (long long)s->sv.n);
@@ -347,6 +420,7 @@ static void rank_record(state_t *s, rec_writer_t *w, const options_t *o, const r
 	case FORMAT_TSV: emit_tsv(s, rec, k); break;
 	case FORMAT_JSON: emit_json(s, rec, k); break;
 	}
+	s->nranked++;
 }
 
 int main(int argc, char **argv)
@@ -368,8 +442,6 @@ int main(int argc, char **argv)
 		msgpack_packer *pk = rec_writer_pk(w);
 		pk_kv_int(pk, "k", o.k);
 		pk_kv_str(pk, "names", o.names_path);
-	} else if (o.format == FORMAT_TSV) {
-		printf("id\tlabel\trank\tclass\tprob\tname\n");
 	}
 	static char *stdin_only[] = {"-"};
 	char **inputs = o.ninputs ? o.inputs : stdin_only;
@@ -378,19 +450,20 @@ int main(int argc, char **argv)
 		rec_reader_t *r = rec_reader_open_path(inputs[f], 0);
 		if (!r)
 			diag_fatal("%s: %s", inputs[f], strerror(errno));
+		s.stream = rec_reader_name(r);
 		record_t rec;
 		while (rec_next(r, &rec, w, &s.nfailed)) {
 			if (rec_is(&rec, "scores") || rec_is(&rec, "logits")) {
 				rank_record(&s, w, &o, &rec);
 				continue;
 			}
-			if (rec_is(&rec, "embedding")) {
-				if (w)
-					rec_writer_flush(w);
-				fflush(stdout);
-				diag_fatal("%s: record %llu is an embedding: topk ranks scores; put zscore before topk",
-					   rec_reader_name(r), (unsigned long long)rec.index);
-			}
+			/* the wrong kind of stream: an earlier stage is missing */
+			if (rec_is(&rec, "embedding"))
+				wrong_stream(&s, w, &rec, "an embedding record: topk ranks scores; put zscore before topk");
+			if (rec_is(&rec, "image"))
+				wrong_stream(&s, w, &rec,
+					     "an image record (imgdecode output, not encoded): topk ranks scores; put "
+					     "rnencode and zscore before topk");
 			if (rec_is(&rec, "classes"))
 				names_replace_from_object(rec_get(&rec, "names"), &s.stream_names, &s.nstream_names);
 			else if (rec_is(&rec, "header") && rec_get(&rec, "class_names"))
@@ -398,10 +471,12 @@ int main(int argc, char **argv)
 			if (w)
 				rec_pass(w, &rec);
 			else if (rec_is(&rec, "error"))
-				text_error(&rec, o.format);
+				text_error(&s, &rec, o.format);
 		}
 		rec_reader_free(r);
 	}
+	if (o.format == FORMAT_TSV)
+		tsv_begin(&s); /* the column line even for a stream without images */
 	if (w)
 		rec_writer_close(w);
 	else if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0)

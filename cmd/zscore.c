@@ -28,10 +28,13 @@
  * and "index" gives each group's number. --raw writes cosines (or logits)
  * instead of probabilities and marks the record "raw": true.
  *
- * Failures per record (error record + stderr line, exit 1 at the end): an
- * embedding whose width is not the table's, NaN/Inf inputs (counted and
- * reported at the end; never turned into scores), an all-zero embedding, a
- * malformed tensor. A missing table or a bad --subset is fatal (exit 2).
+ * Failures per record (error record + stderr line naming the stream, the
+ * record number and the id; exit 1 at the end): an embedding whose width is
+ * not the table's, NaN/Inf inputs (counted and reported at the end; never
+ * turned into scores), an all-zero embedding, a malformed tensor. A missing
+ * table, a bad --subset or an image record (imgdecode output: rnencode has
+ * not run, so the whole stream is the wrong kind) is fatal (exit 2); an
+ * image record met before anything was scored leaves stdout empty.
  * It does not pick top classes (topk) or compute accuracy (errstats).
  */
 #define _POSIX_C_SOURCE 200809L
@@ -76,6 +79,7 @@ typedef struct {
 	size_t bufcap;
 	int nfailed, nnonfinite, fail_lines;
 	long long nscored;
+	const char *stream; /* name of the stream being read, for messages */
 } state_t;
 
 DIAG_NORETURN static void usage(void)
@@ -116,7 +120,7 @@ DIAG_NORETURN static void usage(void)
 	       "\n"
 	       "Exit status: 0 ok; 1 some records failed (width mismatch, NaN/Inf, zero vector:\n"
 	       "error records written, counts on stderr); 2 usage error, no class table, bad\n"
-	       "--subset, or a broken stream.\n");
+	       "--subset, an image record (run rnencode first), or a broken stream.\n");
 	diag_help_done();
 }
 
@@ -195,15 +199,12 @@ static void load_groups(state_t *s, const char *path)
 
 static void fail_record(state_t *s, rec_writer_t *w, const record_t *rec, const char *msg)
 {
-	char id[160] = "";
-	const char *p;
-	size_t n;
-	if (rec_get_str(rec, "id", &p, &n) == 0)
-		snprintf(id, sizeof id, " (%.*s)", (int)(n > 120 ? 120 : n), p);
+	char where[320];
+	rec_where(where, sizeof where, s->stream, rec);
 	rec_write_error_for(w, rec, msg);
 	s->nfailed++;
 	if (s->fail_lines++ < MAX_FAIL_LINES)
-		diag_msg("record %llu%s: %s", (unsigned long long)rec->index, id, msg);
+		diag_msg("%s: %s", where, msg);
 	else if (s->fail_lines == MAX_FAIL_LINES + 1)
 		diag_msg("further failed records are counted, not listed");
 }
@@ -334,16 +335,31 @@ static void score_logits(state_t *s, const options_t *o, rec_writer_t *w, const 
 	write_scores(s, o, w, rec, s->buf, n);
 }
 
+/* An image record: imgdecode's output reached zscore without rnencode. The
+ * whole stream is the wrong kind, so stop (exit 2) rather than fail every
+ * record. Before anything was scored the buffered headers are dropped, so
+ * stdout holds nothing a later stage could take for a result. */
+DIAG_NORETURN static void image_record(const state_t *s, rec_writer_t *w, const record_t *rec)
+{
+	char where[320];
+	rec_where(where, sizeof where, s->stream, rec);
+	if (s->nscored || s->nfailed)
+		rec_writer_flush(w);
+	diag_fatal("%s: an image record (imgdecode output, not encoded): zscore scores embeddings or logits; "
+		   "put rnencode before zscore",
+		   where);
+}
+
 static void take_stream_classes(state_t *s, const options_t *o, const record_t *rec, rec_writer_t *w)
 {
 	classes_t c;
 	char err[512];
 	if (classes_from_record(rec, &c, err, sizeof err) != 0) {
 		rec_writer_flush(w);
-		diag_fatal("%s", err);
+		diag_fatal("%s: %s", s->stream, err);
 	}
-	char src[64];
-	snprintf(src, sizeof src, "stream record %llu", (unsigned long long)rec->index);
+	char src[320];
+	snprintf(src, sizeof src, "%s record %llu", s->stream, (unsigned long long)rec->index);
 	c.source = strdup(src);
 	if (s->from_option && !s->noted_replace) {
 		diag_msg("the classes record at %s replaces %s from there on", src, o->classes_path);
@@ -422,12 +438,15 @@ int main(int argc, char **argv)
 		rec_reader_t *r = rec_reader_open_path(inputs[f], 0);
 		if (!r)
 			diag_fatal("%s: %s", inputs[f], strerror(errno));
+		s.stream = rec_reader_name(r);
 		record_t rec;
 		while (rec_next(r, &rec, w, &s.nfailed)) {
 			if (rec_is(&rec, "embedding")) {
 				score_embedding(&s, &o, w, &rec);
 			} else if (rec_is(&rec, "logits")) {
 				score_logits(&s, &o, w, &rec);
+			} else if (rec_is(&rec, "image")) {
+				image_record(&s, w, &rec);
 			} else {
 				if (rec_is(&rec, "classes"))
 					take_stream_classes(&s, &o, &rec, w);

@@ -20,6 +20,7 @@
 
 #include "bpe_tables.h"
 #include "diag.h"
+#include "utf8.h"
 
 /* ---------------------------------------------------------------- arrays */
 
@@ -84,73 +85,20 @@ static void fmt_err(char *err, size_t cap, const char *fmt, ...)
 
 /* ---------------------------------------------------------------- UTF-8 */
 
-/* Strict UTF-8 (no overlongs, surrogates or values past U+10FFFF). */
+/* Strict UTF-8 (utf8.h) into code points. */
 static int utf8_decode(const char *s, size_t len, cps_t *out, char *err, size_t cap)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-	while (i < len) {
-		uint32_t c = p[i];
-		int extra;
-		uint32_t min;
-		if (c < 0x80) {
-			extra = 0;
-			min = 0;
-		} else if ((c & 0xE0) == 0xC0) {
-			extra = 1;
-			min = 0x80;
-			c &= 0x1F;
-		} else if ((c & 0xF0) == 0xE0) {
-			extra = 2;
-			min = 0x800;
-			c &= 0x0F;
-		} else if ((c & 0xF8) == 0xF0) {
-			extra = 3;
-			min = 0x10000;
-			c &= 0x07;
-		} else {
-			goto bad;
+	for (size_t i = 0; i < len;) {
+		uint32_t c;
+		size_t n = utf8_next(s + i, len - i, &c);
+		if (n == 0) {
+			fmt_err(err, cap, "invalid UTF-8 at byte %zu", i);
+			return -1;
 		}
-		for (int k = 1; k <= extra; k++) {
-			if (i + (size_t)k >= len || (p[i + (size_t)k] & 0xC0) != 0x80)
-				goto bad;
-			c = (c << 6) | (p[i + (size_t)k] & 0x3F);
-		}
-		if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-			goto bad;
 		cps_push(out, c);
-		i += (size_t)extra + 1;
-		continue;
-	bad:
-		fmt_err(err, cap, "invalid UTF-8 at byte %zu", i);
-		return -1;
+		i += n;
 	}
 	return 0;
-}
-
-/* Appends the UTF-8 of c to buf (at least 4 bytes free); returns bytes written. */
-static size_t utf8_put(char *buf, uint32_t c)
-{
-	if (c < 0x80) {
-		buf[0] = (char)c;
-		return 1;
-	}
-	if (c < 0x800) {
-		buf[0] = (char)(0xC0 | (c >> 6));
-		buf[1] = (char)(0x80 | (c & 0x3F));
-		return 2;
-	}
-	if (c < 0x10000) {
-		buf[0] = (char)(0xE0 | (c >> 12));
-		buf[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-		buf[2] = (char)(0x80 | (c & 0x3F));
-		return 3;
-	}
-	buf[0] = (char)(0xF0 | (c >> 18));
-	buf[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-	buf[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-	buf[3] = (char)(0x80 | (c & 0x3F));
-	return 4;
 }
 
 /* UTF-8 of a[0..n) into a malloc'd NUL-terminated string. */

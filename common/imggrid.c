@@ -298,7 +298,7 @@ int rgb_image_write_jpeg(const rgb_image_t *im, const char *path, int quality, c
 	snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
 	FILE *f = fopen(tmp, "wb");
 	if (!f) {
-		snprintf(err, cap, "%s: %s", tmp, strerror(errno));
+		snprintf(err, cap, "%s: %s", path, strerror(errno)); /* the name the user gave, not our temporary one */
 		free(tmp);
 		return -1;
 	}
@@ -332,7 +332,7 @@ int rgb_image_write_jpeg(const rgb_image_t *im, const char *path, int quality, c
 	jpeg_destroy_compress(&cinfo);
 	int bad = ferror(f);
 	if (fclose(f) != 0 || bad) {
-		snprintf(err, cap, "%s: write error: %s", tmp, strerror(errno));
+		snprintf(err, cap, "%s: write error: %s", path, strerror(errno));
 		unlink(tmp);
 		free(tmp);
 		return -1;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "diag.h"
+#include "utf8.h"
 
 void prompts_free(prompts_t *ps)
 {
@@ -201,31 +202,6 @@ static long json_code_point(json_in_t *j)
 	return cp;
 }
 
-/* UTF-8 of code point cp (< 0x110000) at out; the byte count. */
-static int utf8_put(char *out, long cp)
-{
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (char)(0xC0 | (cp >> 6));
-		out[1] = (char)(0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (char)(0xE0 | (cp >> 12));
-		out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		out[2] = (char)(0x80 | (cp & 0x3F));
-		return 3;
-	}
-	out[0] = (char)(0xF0 | (cp >> 18));
-	out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-	out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-	out[3] = (char)(0x80 | (cp & 0x3F));
-	return 4;
-}
-
 /* A JSON string as malloc'd UTF-8, escapes decoded; NULL after json_fail. */
 static char *json_string(json_in_t *j)
 {
@@ -268,7 +244,7 @@ static char *json_string(json_in_t *j)
 			long cp = json_code_point(j);
 			if (cp < 0)
 				break;
-			n += (size_t)utf8_put(out + n, cp);
+			n += utf8_put(out + n, (uint32_t)cp);
 		} else {
 			json_fail(j, "bad escape");
 			break;

@@ -425,6 +425,18 @@ int obj_str_eq(const msgpack_object *o, const char *s)
 	return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == n && memcmp(o->via.str.ptr, s, n) == 0;
 }
 
+const char *rec_where(char *buf, size_t cap, const char *stream, const record_t *rec)
+{
+	const char *id;
+	size_t n;
+	if (rec_get_str(rec, "id", &id, &n) == 0)
+		snprintf(buf, cap, "%s: record %llu (id '%.*s')", stream, (unsigned long long)rec->index,
+			 (int)(n > 200 ? 200 : n), id);
+	else
+		snprintf(buf, cap, "%s: record %llu", stream, (unsigned long long)rec->index);
+	return buf;
+}
+
 int rec_is(const record_t *rec, const char *type)
 {
 	size_t n = strlen(type);

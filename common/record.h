@@ -70,6 +70,10 @@ void rec_reader_free(rec_reader_t *r);
  * *nfailed is incremented; fatal stream errors flush w and exit 2. */
 int rec_next(rec_reader_t *r, record_t *out, rec_writer_t *w, int *nfailed);
 
+/* "STREAM: record N (id 'X')" into buf (no id part when the record has
+ * none; the id cut at 200 bytes): how every per-record message starts. */
+const char *rec_where(char *buf, size_t cap, const char *stream, const record_t *rec);
+
 /* Does the record have this type? */
 int rec_is(const record_t *rec, const char *type);
 

@@ -45,7 +45,7 @@ $SPEC --classes 8 --model clip-rn50 --precision fp16 --header rnencode precision
 
 expect_exit 1 fpdiff --names names8.txt --show 5 r.mp c.mp
 golden fpdiff-rc.txt out
-expect_stderr "r.mp vs c.mp: top-1 disagreement 0.400000 \(tolerance 0\)"
+expect_stderr "^fpdiff: r.mp vs c.mp: top-1 disagreement 0.400000 above tolerance 0$"
 expect_exit 1 fpdiff --json r.mp c.mp
 $PY - <<'EOF' || fail "json figures"
 import json
@@ -74,15 +74,19 @@ grep -E '^f[01] ' r.spec | $SPEC --classes 8 > r01.mp
 grep -E '^f[01] ' c.spec | $SPEC --classes 8 > c01.mp
 expect_exit 0 fpdiff --prob-tol 0.002 r01.mp c01.mp
 expect_exit 1 fpdiff --prob-tol 0.0005 r01.mp c01.mp
-expect_stderr "probability difference above --prob-tol"
+expect_stderr "^fpdiff: r01.mp vs c01.mp: max probability \|diff\| 0.001 above --prob-tol 0.0005$"
+grep -q "tolerance 0; prob-tol 0.0005: FAIL (max probability |diff| 0.001 above --prob-tol 0.0005)$" out ||
+	fail "the verdict line does not name --prob-tol"
 # nothing in common
 echo "zz 0 0 1 2 3 4" | $SPEC --classes 8 > other.mp
 expect_exit 1 fpdiff r.mp other.mp
-expect_stderr "no image in common"
-# empty streams compare fine
+expect_stderr "^fpdiff: r.mp vs other.mp: top-1 not compared: no image in common$"
+# empty streams: nothing compared is not a pass
 : > empty.mp
-expect_exit 0 fpdiff empty.mp empty.mp
+expect_exit 1 fpdiff empty.mp empty.mp
 grep -q "images in both: 0" out || fail "empty streams"
+grep -q "^top-1 disagreement: not measured (no image compared), tolerance 0: FAIL (top-1 not compared: no image in either run)$" out ||
+	fail "empty streams: verdict"
 
 # embeddings: e1 (1,0,0,0) vs (1,0.01,0,0): max |diff| 0.01, cosine 1/sqrt(1.0001) = 0.999950004;
 # e2 identical (cosine 1). mean |diff| 0.01/8 = 0.00125. With --classes (rows e0..e3, scale 1)
@@ -98,7 +102,10 @@ open("ec.mp", "wb").write(emb("e1", [1, 0.01, 0, 0]) + emb("e2", [0, 3, 4, 0]))
 open("cls.mp", "wb").write(msgpack.packb({"type": "classes", "model": "m", "names": ["a", "b", "c", "d"], "logit_scale": 1.0,
                                           "tensor": tensor(np.eye(4, dtype=np.float32))}))
 EOF
-expect_exit 0 fpdiff --json er.mp ec.mp
+# Without --classes the embeddings are compared raw, but no top-1 check could run:
+# that is no pass (exit 1), and the report says why instead of a 0.000000 disagreement.
+expect_exit 1 fpdiff --json er.mp ec.mp
+expect_stderr "^fpdiff: er.mp vs ec.mp: top-1 not compared: no class ranking \(embeddings need --classes\)$"
 $PY - <<'EOF' || fail "embedding figures"
 import json
 r = json.load(open("out"))
@@ -107,8 +114,20 @@ assert w["kind"] == "embedding" and w["images"] == 2
 assert abs(w["max_abs_diff"] - 0.01) < 1e-7 and abs(w["mean_abs_diff"] - 0.00125) < 1e-8, w
 assert abs(w["cosine_min"] - 0.999950004) < 1e-8 and w["cosine_min_at"] == "e1", w
 assert abs(w["cosine_mean"] - (0.999950004 + 1) / 2) < 1e-8
-assert r["probabilities"] is None and r["top1"]["images"] == 0 and r["pass"] is True
+assert r["probabilities"] is None and r["top1"]["images"] == 0 and r["pass"] is False
+assert r["disagreement"] is None, r["disagreement"]
+assert r["fail_causes"] == "top-1 not compared: no class ranking (embeddings need --classes)", r["fail_causes"]
 EOF
+for tol in "" "--tolerance 0.5"; do
+	expect_exit 1 fpdiff $tol er.mp ec.mp
+	grep -q "^top-1: not compared: no class ranking (embeddings need --classes)$" out || fail "no top-1 line ($tol)"
+	grep -q "^top-1 disagreement: not measured (no image compared), tolerance [0-9.]*: FAIL (top-1 not compared: no class ranking (embeddings need --classes))$" out ||
+		fail "verdict without top-1 ($tol)"
+	grep -q "0.000000" out && fail "a 0.000000 disagreement reported with nothing compared ($tol)"
+done
+# --prob-tol with nothing to compare it on fails too (the top-1 check is also empty here)
+expect_exit 1 fpdiff --prob-tol 0.1 er.mp ec.mp
+expect_stderr "no probabilities compared for --prob-tol"
 expect_exit 0 fpdiff --classes cls.mp --show 1 er.mp ec.mp
 grep -q "probabilities (2 images)" out || fail "--classes gave no probabilities"
 grep -q "1  0.475367    0 a" out || fail "probability of e1 class 0"

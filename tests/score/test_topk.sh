@@ -109,8 +109,11 @@ topk s.mp | head -c 1 | od -An -tx1 | grep -q '8' || fail "a pipe should get msg
 
 # failures: NaN and a bad index list are error records; the good one is ranked
 expect_exit 1 topk bad.mp
-expect_stderr "record 0: 1 NaN/Inf values among the 3 scores"
-expect_stderr "\"index\" must be a list of 3 class indices"
+# each line names the stream, the record and its id
+expect_stderr "^topk: bad.mp: record 0 \(id 'n'\): 1 NaN/Inf values among the 3 scores$"
+expect_stderr "^topk: bad.mp: record 1 \(id 'i'\): \"index\" must be a list of 3 class indices"
+topk < bad.mp > /dev/null 2>err
+expect_stderr "^topk: stdin: record 0 \(id 'n'\): 1 NaN/Inf"
 $PY -c "
 from score_numpy import records
 r = records('out')
@@ -120,7 +123,8 @@ assert r[1]['id'] == 'n' and r[1]['stage'] == 'topk' and r[3]['index'] == [0, 2,
 
 # an embedding stream is a pipeline mistake: say to run zscore
 expect_exit 2 topk emb.mp
-expect_stderr "put zscore before topk"
+expect_stderr "^topk: emb.mp: record 0 \(id 'e'\): an embedding record: topk ranks scores; put zscore before topk$"
+expect_empty_stdout
 expect_exit 2 topk -k 0 s.mp
 expect_exit 2 topk --format xml s.mp
 expect_exit 0 topk --help

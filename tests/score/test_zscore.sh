@@ -153,7 +153,8 @@ EOF
 
 # 5. failures: NaN, Inf, wrong width, zero vector -> error records, counted; the rest scored
 expect_exit 1 zscore --classes c1.mp bad.mp
-expect_stderr "record 1 \(short\): embedding has 2 values but the class table's rows have 3"
+expect_stderr "^zscore: bad.mp: record 1 \(id 'short'\): embedding has 2 values but the class table's rows have 3"
+expect_stderr "^zscore: bad.mp: record 0 \(id 'nan'\): 1 of 3 input values are NaN or Inf"
 expect_stderr "2 records had NaN/Inf inputs"
 expect_stderr "4 of 5 records failed"
 $PY - <<'EOF' || fail "failure records"

@@ -1,0 +1,83 @@
+# topk on the wrong input: an image stream (no encoder ran) and --names that do not
+# fit the scores are usage mistakes (exit 2, one stderr line, no misnamed rows on
+# stdout); per-record lines name the stream, the record and the id.
+source "$ROOT/tests/lib.sh"
+need_py msgpack
+need_py numpy
+export PYTHONPATH=$ROOT/tests/py
+
+$PY - <<'EOF' || fail "making the streams"
+import msgpack, numpy as np
+from score_numpy import tensor
+def P(r): return msgpack.packb(r)
+head = P({"type": "header", "producer": "imgdecode", "version": "x", "argv": []})
+img = P({"type": "image", "id": "n01_tench.JPEG", "path": "/i/n01_tench.JPEG", "label": 0, "preset": "clip",
+         "tensor": tensor(np.zeros((4, 4, 3), np.uint8))})
+open("img.mp", "wb").write(head + img)
+p = np.full(1000, 0.5 / 999, np.float32); p[7] = 0.5
+sc = lambda i, v, **kw: P(dict({"type": "scores", "id": i, "label": 7, "tensor": tensor(np.asarray(v, np.float32))}, **kw))
+open("s1000.mp", "wb").write(P({"type": "header", "producer": "zscore", "version": "x", "argv": []}) + sc("big", p))
+open("l1000.mp", "wb").write(P({"type": "logits", "id": "lg", "label": 7, "tensor": tensor(np.zeros(1000, np.float32))}))
+# a --subset record naming class 4 of 5: 3 names are too few for it
+open("sub.mp", "wb").write(sc("sub", [0.7, 0.3], index=[4, 1]))
+# three good records, then one of 1000 classes: the first rows are right, then exit 2
+open("late.mp", "wb").write(sc("a", [0.2, 0.5, 0.3]) + sc("b", [0.6, 0.3, 0.1]) + sc("big", p))
+# scores, then an image record: the scores already written stay whole
+open("scores-then-image.mp", "wb").write(sc("a", [0.2, 0.5, 0.3]) + img)
+EOF
+printf 'tabby cat\nbeagle\ntench\n' > pets.txt
+
+# 1. an image record: exit 2 in every format, nothing on stdout, one line saying what to run
+for fmt in msgpack text tsv json; do
+	expect_exit 2 topk --format $fmt img.mp
+	expect_empty_stdout
+	expect_stderr "^topk: img.mp: record 1 \(id 'n01_tench.JPEG'\): an image record \(imgdecode output, not encoded\): topk ranks scores; put rnencode and zscore before topk$"
+	[ "$(wc -l <err)" = 1 ] || fail "more than one stderr line: $(cat err)"
+done
+topk <img.mp >out 2>err
+[ $? = 2 ] || fail "image stream on stdin: not exit 2"
+expect_empty_stdout
+expect_stderr "^topk: stdin: record 1 \(id 'n01_tench.JPEG'\): an image record"
+# after a ranked image the records written so far go out whole, then exit 2
+expect_exit 2 topk scores-then-image.mp
+expect_stderr "record 1 \(id 'n01_tench.JPEG'\): an image record"
+$PY -c "
+from score_numpy import records
+r = records('out'); assert [x['type'] for x in r] == ['header', 'topk'] and r[1]['index'][0] == 1, r
+" || fail "records before the image record"
+
+# 2. --names with 3 names against 1000-class scores: exit 2 at the first scores record,
+# stdout empty (no row named 'tabby cat' and the rest blank)
+for fmt in msgpack text tsv json; do
+	expect_exit 2 topk -n pets.txt -k 2 --format $fmt s1000.mp
+	expect_empty_stdout
+	expect_stderr "^topk: --names pets.txt: 3 names, the scores have 1000 classes \(s1000.mp: record 1 \(id 'big'\)\)$"
+done
+expect_exit 2 topk -n pets.txt --format tsv l1000.mp
+expect_stderr "^topk: --names pets.txt: 3 names, the logits have 1000 classes \(l1000.mp: record 0 \(id 'lg'\)\)$"
+expect_empty_stdout
+# a --subset record: its index list names class 4, beyond the 3 names
+expect_exit 2 topk -n pets.txt --format tsv sub.mp
+expect_stderr "^topk: --names pets.txt: 3 names, the scores index class 4 \(sub.mp: record 0 \(id 'sub'\)\)$"
+expect_empty_stdout
+# a mismatch met later: the rows before it are whole and rightly named
+expect_exit 2 topk -n pets.txt -k 1 --format tsv late.mp
+expect_stderr "3 names, the scores have 1000 classes \(late.mp: record 2 \(id 'big'\)\)"
+printf 'id\tlabel\trank\tclass\tprob\tname\na\t7\t1\t1\t0.5\tbeagle\nb\t7\t1\t0\t0.6\ttabby cat\n' > want
+diff -u want out || fail "rows before the late mismatch"
+expect_exit 2 topk -n pets.txt -k 1 late.mp
+$PY -c "
+from score_numpy import records
+r = records('out'); assert [x['type'] for x in r] == ['header', 'topk', 'topk'], r
+assert r[1]['name'] == ['beagle'] and r[2]['name'] == ['tabby cat'], r
+" || fail "records before the late mismatch"
+# names that cover every class the record names: fine
+printf 'a\nb\nc\nd\ne\n' > five.txt
+expect_exit 0 topk -n five.txt -k 1 --format tsv sub.mp
+grep -q "^sub	7	1	4	0.7	e$" out || fail "subset record with enough names: $(cat out)"
+
+# 3. --help says so
+expect_exit 0 topk --help
+grep -q "image record (run rnencode and zscore first)" out || fail "--help: image record"
+grep -q -- "--names not one name per class" out || fail "--help: --names count"
+exit 0
