@@ -29,6 +29,7 @@
 
 #include "gpu_check.h"
 #include "gpu_conv.h"
+#include "gpu_dump.h"
 #include "gpu_kernels.h"
 #include "gpu_mem.h"
 #include "gpu_plan.h"
@@ -123,6 +124,8 @@ struct encoder {
 	std::map<int, std::unique_ptr<Exec>> execs;
 	std::string broken;
 	bool graph_note = false;
+	std::string dump; /* RNENC_GPU_DUMP: the first batch's image 0, op by op (gpu_dump.h) */
+	bool dumped = false;
 	char device_name[160] = "";
 	long batches = 0;
 	timing_t timing{}; /* warm-up batches (the first of each size) excluded */
@@ -134,7 +137,8 @@ struct encoder {
 	void upload_weights();
 	Exec &exec_for(int n);
 	void gemm(int M, int N, int K, const void *X, int ldx, const void *W, void *Y, int ldy, bool y_f32);
-	void run_ops(Exec &e, int n, bool trace);
+	void run_ops(Exec &e, int n, bool trace, bool dumping = false);
+	void dump_op(int i);
 	void launch(Exec &e, int n, Slot &s);
 	bool capture(Exec &e, int n);
 	void trace_ops(const Slot &s);
@@ -200,6 +204,9 @@ void encoder::setup()
 	dt = cfg.precision == NET_FP16 ? Dt::F16 : Dt::F32;
 	es = dt_size(dt);
 	plan = plan_build(net, cfg.batch, cfg.features != 0, dt_input_channels(dt));
+	dump = dump_dir();
+	if (!dump.empty())
+		dump_begin(dump);
 
 	CK_CUDA(cudaStreamCreateWithFlags(&compute, cudaStreamNonBlocking));
 	CK_CUDA(cudaStreamCreateWithFlags(&copy, cudaStreamNonBlocking));
@@ -303,9 +310,40 @@ void encoder::gemm(int M, int N, int K, const void *X, int ldx, const void *W, v
 			       y_f32 ? CUDA_R_32F : t, ldy, ct, CUBLAS_GEMM_DEFAULT));
 }
 
-/* Enqueue ops 1.. (op 0, the input conversion, is launch()'s) on compute. */
-void encoder::run_ops(Exec &e, int n, bool trace)
+/* Op i's output for image 0 into the dump (waits for the GPU: debugging only).
+ * Image 0 of an Act is its first h*w*c elements; fc/attnpool write d_out. */
+void encoder::dump_op(int i)
 {
+	const Op &op = plan.ops[(size_t)i];
+	CK_CUDA(cudaStreamSynchronize(compute));
+	int h = 1, wd = 1, c = plan.out_dim;
+	const void *src = d_out;
+	size_t esz = sizeof(float);
+	if (op.out >= 0) {
+		const Act &a = plan.acts[(size_t)op.out];
+		h = a.h, wd = a.w, c = a.c;
+		src = act(op.out);
+		esz = es;
+	}
+	size_t n = (size_t)h * wd * c;
+	std::vector<unsigned char> raw(n * esz);
+	CK_CUDA(cudaMemcpy(raw.data(), src, raw.size(), cudaMemcpyDeviceToHost));
+	std::vector<float> v(n);
+	if (esz == 2)
+		for (size_t k = 0; k < n; k++)
+			v[k] = __half2float(((const __half *)raw.data())[k]);
+	else
+		memcpy(v.data(), raw.data(), n * sizeof(float));
+	dump_write(dump, i, op.name, h, wd, c, v.data());
+}
+
+/* Enqueue ops 1.. (op 0, the input conversion, is launch()'s) on compute;
+ * with dumping, each op's output is copied out as soon as it is written
+ * (later ops reuse the arena). */
+void encoder::run_ops(Exec &e, int n, bool trace, bool dumping)
+{
+	if (dumping)
+		dump_op(0);
 	for (size_t i = 1; i < plan.ops.size(); i++) {
 		const Op &op = plan.ops[i];
 		const Act *in = op.in >= 0 ? &plan.acts[(size_t)op.in] : nullptr;
@@ -346,6 +384,8 @@ void encoder::run_ops(Exec &e, int n, bool trace)
 		}
 		if (trace)
 			CK_CUDA(cudaEventRecord(e.ev[i], compute));
+		if (dumping)
+			dump_op((int)i);
 	}
 }
 
@@ -424,7 +464,9 @@ void encoder::launch(Exec &e, int n, Slot &s)
 				CK_CUDA(cudaEventCreate(&ev));
 			s.traced = &e;
 		}
-		run_ops(e, n, trace && s.traced);
+		bool dumping = !dump.empty() && !dumped;
+		run_ops(e, n, trace && s.traced, dumping);
+		dumped = dumped || dumping;
 	} else {
 		if (!e.graph && !e.no_graph)
 			capture(e, n);

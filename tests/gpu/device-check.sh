@@ -9,7 +9,10 @@
 #   3. makes the random-weight checkpoints with this machine's torch
 #      (tests/py/gpu_ckpt.py);
 #   4. runs the GPU tests: CUDA vs CPU backend, CUDA vs PyTorch's CUDA results,
-#      txtencode's CUDA backend vs its CPU backend and PyTorch;
+#      txtencode's CUDA backend vs its CPU backend and PyTorch; when a parity
+#      test fails, a per-op table (RNENC_GPU_DUMP, gpu/gpu_dump.h, against
+#      PyTorch's activations: tests/py/gpu_ref.py layers) names the first op
+#      that leaves the reference, for each model and precision;
 #   5. runs the benchmarks (bench/gpu/bench.sh: both models, FP16/FP32, batch
 #      256/1/32, PyTorch eager beside it, torch.compile if time is left; then
 #      bench/gpu/txtencode.sh: the 1000 x 80 zero-shot classifier, FP32/FP16,
@@ -56,6 +59,10 @@ finish() {
 	$PY "$ROOT/bench/gpu/report.py" final --info "$WORK/info.json" --bench "$WORK/bench.jsonl" \
 		--parity "$WORK/parity.jsonl" --tests "$WORK/tests.tsv" --md "$OUT/results.md" --json "$OUT/results.json" \
 		>/dev/null || { echo "device-check: report.py failed"; STATUS=1; }
+	if [ -s "$WORK/layers.md" ]; then
+		{ echo; echo "## Op by op: the first image against PyTorch FP32 (RNENC_GPU_DUMP, gpu_ref.py layers)"
+		  cat "$WORK/layers.md"; } >>"$OUT/results.md"
+	fi
 	if [ -s "$WORK/text-bench.md" ]; then
 		{ echo; echo "## txtencode: the 1000 x 80 zero-shot classifier (bench/gpu/txtencode.sh)"; echo
 		  cat "$WORK/text-bench.md"; } >>"$OUT/results.md"
@@ -236,6 +243,32 @@ for t in tests/gpu/test_gpu_cpu_parity.sh tests/gpu/test_gpu_torch_parity.sh tes
 	*) note_test "$name" "FAIL" "exit $rc"; STATUS=1 ;;
 	esac
 done
+
+# a parity failure: where along the network does the GPU first leave PyTorch?
+if grep -qP '^test_gpu_(cpu|torch)_parity\tFAIL' "$WORK/tests.tsv" && [ "$(left)" -gt 90 ]; then
+	step "layers: the first op beyond tolerance"
+	(
+		source tests/gpu/gpulib.sh
+		gpu_weights
+		for m in resnet50 clip-rn50; do
+			case $m in resnet50) preset=imagenet w=$RN50_W ;; *) preset=clip w=$CLIP_W ;; esac
+			$PY tests/py/gpu_ref.py images --preset $preset --n 1 --u8 "$WORK/$m.l.u8" --records "$WORK/$m.l.mp" || continue
+			for p in fp32 fp16; do
+				[ "$(left)" -gt 60 ] || break 2
+				flag= rtol=$GPU_RTOL_FP32
+				[ $p = fp16 ] && flag=--fp16 rtol=$GPU_RTOL_FP16
+				echo "### $m $p" >>"$WORK/layers.md"
+				RNENC_GPU_DUMP=$WORK/dump.$m.$p timeout $(cap 60) rnencode --device cuda --model $m --weights "$w" \
+					$flag --batch 1 <"$WORK/$m.l.mp" >/dev/null 2>"$WORK/dump.err" ||
+					{ echo "rnencode with RNENC_GPU_DUMP failed: $(tail -n 1 "$WORK/dump.err")" >>"$WORK/layers.md"; continue; }
+				dev=cpu
+				$PY -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null && dev=cuda
+				timeout $(cap 90) $PY tests/py/gpu_ref.py layers --model $m --weights "$w" --u8 "$WORK/$m.l.u8" \
+					--dump "$WORK/dump.$m.$p" --rtol $rtol --device $dev --md "$WORK/layers.md" | head -n 1
+			done
+		done
+	) 2>&1
+fi
 
 # ---- 5. benchmark ----
 # rnencode's benchmark first (the study's figures), keeping a third of what is

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "gpu/gpu_dump.h"
 #include "gpu/gpu_elem.h"
 #include "gpu/gpu_plan.h"
 
@@ -228,7 +229,11 @@ struct Sim {
 
 	void run(const unsigned char *u8, const float *mean, const float *std)
 	{
-		for (const Op &op : p.ops) {
+		const std::string dump = dump_dir(); /* as rnencode --device cuda would write it */
+		if (!dump.empty())
+			dump_begin(dump);
+		for (size_t i = 0; i < p.ops.size(); i++) {
+			const Op &op = p.ops[i];
 			switch (op.kind) {
 			case OpKind::Input: input(u8, mean, std); break;
 			case OpKind::Conv: conv(op); break;
@@ -240,6 +245,14 @@ struct Sim {
 				bias_out(w.data() + p.fc.b, p.fc.out);
 				break;
 			case OpKind::AttnPool: attnpool(op); break;
+			}
+			if (dump.empty())
+				continue;
+			if (op.out >= 0) {
+				const Act &a = p.acts[(size_t)op.out];
+				dump_write(dump, (int)i, op.name, a.h, a.w, a.c, act(op.out));
+			} else {
+				dump_write(dump, (int)i, op.name, 1, 1, p.out_dim, out.data());
 			}
 		}
 	}

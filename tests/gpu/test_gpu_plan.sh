@@ -8,6 +8,7 @@
 # the backend except the library calls and the attention kernel's own code.
 # FP32: within 1e-4 of PyTorch (CPU, float32). FP16 (half storage, float
 # arithmetic): within 5e-2 and the same top-1 (tests/gpu/gpulib.sh says why).
+# Also the per-op dump (RNENC_GPU_DUMP) against PyTorch's activations, op by op.
 source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/gpu/gpulib.sh"
 command -v g++ >/dev/null || skip "g++ not found"
@@ -33,11 +34,26 @@ for m in resnet50 clip-rn50; do
 	$PY "$GPU_PY" reference --model $m --weights "$w" --make-u8 --u8 $m.u8 --n 2 --out $m.ref.f32 "${feat[@]}" ||
 		fail "PyTorch reference for $m"
 	for p in fp32 fp16; do
-		./plan_sim $m "$w" $m.u8 2 $p $m.$p.f32 || fail "plan_sim $m $p"
+		RNENC_GPU_DUMP=dump.$m.$p ./plan_sim $m "$w" $m.u8 2 $p $m.$p.f32 || fail "plan_sim $m $p"
 	done
 	gpu_compare "plan $m fp32" $m.ref.f32 $m.fp32.f32 $dim $GPU_RTOL_FP32 --top1
 	gpu_compare "plan $m fp16" $m.ref.f32 $m.fp16.f32 $dim $GPU_RTOL_FP16 --top1
+	# the per-op dump (gpu/gpu_dump.h, what RNENC_GPU_DUMP gives on a GPU) against
+	# PyTorch's activations at the same points: the op names, layouts and folded
+	# biases the device check's layer table relies on
+	$PY "$GPU_PY" layers --model $m --weights "$w" --u8 $m.u8 --dump dump.$m.fp32 --rtol $GPU_RTOL_FP32 >layers.txt ||
+		{ cat layers.txt; fail "per-op dump of $m fp32 vs PyTorch"; }
+	head -n 1 layers.txt
+	[ "$(grep -c '^| ' layers.txt)" -ge 55 ] || fail "per-op dump of $m: $(grep -c '^| ' layers.txt) table lines"
+	$PY "$GPU_PY" layers --model $m --weights "$w" --u8 $m.u8 --dump dump.$m.fp16 --rtol $GPU_RTOL_FP16 >layers.txt ||
+		{ cat layers.txt; fail "per-op dump of $m fp16 vs PyTorch"; }
+	head -n 1 layers.txt
 done
+# a dump that leaves PyTorch is named at its first op
+f=$(awk -F'\t' '$2 == "layer3.1.conv2" { print $1 }' dump.resnet50.fp32/index.tsv)
+$PY -c "import numpy as np; a = np.fromfile('dump.resnet50.fp32/$f.f32', np.float32); a[5] += 0.01; a.tofile('dump.resnet50.fp32/$f.f32')"
+expect_exit 1 $PY "$GPU_PY" layers --model resnet50 --weights "$RN50_W" --u8 resnet50.u8 --dump dump.resnet50.fp32 --rtol $GPU_RTOL_FP32
+grep -q '^resnet50: first op beyond rtol 0.0001 of PyTorch FP32: layer3.1.conv2$' out || { cat out; fail "layers: the bad op is not named"; }
 
 # resnet50 --features: the pooled [2048] straight from the pooling op
 ./plan_sim resnet50 "$RN50_W" resnet50.u8 2 fp32 feat.f32 features || fail "plan_sim features"

@@ -19,6 +19,12 @@ machine's python3 (torch 2.11, numpy 2).
       (true FP32, as rnencode's default). fp16: resnet50 as model.half()
       (BatchNorm in half, PyTorch's usual FP16), clip-rn50 as CLIP's
       convert_weights mix (convolutions and linears half, BatchNorm float).
+  layers --model M --weights FILE --u8 IN.u8 --dump DIR --rtol R [--device D] [--md FILE]
+      A per-op dump of the first image (RNENC_GPU_DUMP=DIR, gpu/gpu_dump.h) against
+      PyTorch's FP32 activations at the same points (forward hooks; a conv op is
+      relu(bn(conv)), conv3 the block's output, a downsample op the branch without
+      its folded bias): per op the worst element as a fraction of compare's
+      tolerance, relative L2 and max abs, and the first op beyond it. Exit 1 then.
   compare --rtol R [--top1] [--name NAME] [--json FILE] REF CAND
       REF and CAND: raw float32 .f32 files or record streams (the logits /
       embedding / features records, in order). Passes when every element has
@@ -164,6 +170,94 @@ def cmd_reference(a):
             features_fn(a.model, m, True)(x).float().cpu().numpy().astype(np.float32).tofile(a.features_out)
 
 
+def reference_points(kind, m, names):
+    """PyTorch's activation at each plan op name (gpu/gpu_plan.cc names them after
+    the checkpoint's modules), as a function of the hooked module outputs."""
+    import torch
+
+    def folded_bias(bn):
+        return (bn.bias - bn.running_mean * bn.weight / torch.sqrt(bn.running_var + bn.eps)).view(1, -1, 1, 1)
+
+    hooks, get = {}, {}
+    for name in names:
+        parts = name.split(".")
+        if name == "input":
+            continue
+        if name in ("conv1", "conv2", "conv3") or (len(parts) == 3 and parts[2] in ("conv1", "conv2")):
+            # a conv op's output is relu(bn(conv)): BatchNorm is folded into it
+            bn = ".".join(parts[:-1] + ["bn" + parts[-1][-1]]) if len(parts) == 3 else "bn" + name[-1]
+            hooks[bn] = None
+            get[name] = (lambda b: lambda h: torch.relu(h[b]))(bn)
+        elif len(parts) == 3 and parts[2] == "conv3":
+            blk = ".".join(parts[:2])  # relu(bn3(conv3) + identity): the block's output
+            hooks[blk] = None
+            get[name] = (lambda b: lambda h: h[b])(blk)
+        elif name.endswith(".downsample.avgpool"):  # CLIP's branch pools first: its module "-1"
+            mod = name[:-len("avgpool")] + "-1"
+            hooks[mod] = None
+            get[name] = (lambda b: lambda h: h[b])(mod)
+        elif len(parts) == 3 and parts[2] == "downsample":
+            # the op runs without its bias (conv3 adds it): the Sequential's output minus it
+            hooks[name] = None
+            bn = m.get_submodule(name + ".1")
+            get[name] = (lambda b, bias: lambda h: h[b] - bias)(name, folded_bias(bn))
+        else:  # pools, fc, attnpool: the module of that name
+            hooks[name] = None
+            get[name] = (lambda b: lambda h: h[b])(name)
+    return hooks, get
+
+
+def cmd_layers(a):
+    import torch
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    rows = [line.rstrip("\n").split("\t") for line in open(os.path.join(a.dump, "index.tsv")) if line.strip()]
+    names = [r[1] for r in rows]
+    preset = "clip" if a.model == "clip-rn50" else "imagenet"
+    u8 = np.fromfile(a.u8, np.uint8, S * S * 3).reshape(1, S, S, 3)
+    m = build_model(a.model, a.weights, False).to(a.device)
+    x = model_input(u8, preset, a.device, False).contiguous()
+    want, get = reference_points(a.model, m, names)
+    seen = {}
+    for mod in want:
+        m.get_submodule(mod).register_forward_hook(
+            (lambda k: lambda _m, _i, out: seen.__setitem__(k, out.detach().float().clone()))(mod))
+    with torch.no_grad():
+        m(x)
+        seen["input"] = x.float()
+        get["input"] = lambda h: h["input"]
+        refs = {n: get[n](seen) for n in names}
+    lines = ["| op | shape | worst / tolerance | relative L2 | max abs |", "|---|---|---:|---:|---:|"]
+    first_bad, worst = None, 0.0
+    for idx, name, h, w, c in rows:
+        h, w, c = int(h), int(w), int(c)
+        got = np.fromfile(os.path.join(a.dump, idx + ".f32"), np.float32).astype(np.float64).reshape(h, w, c)
+        r = refs[name].cpu().numpy().astype(np.float64)[0]
+        r = r.reshape(-1) if r.ndim == 1 else np.transpose(r, (1, 2, 0))  # NCHW -> HWC
+        r = r.reshape(h, w, -1)
+        got = got[:, :, :r.shape[2]]  # the input's padding channels
+        if not np.all(np.isfinite(got)):
+            ratio, rel, mx = float("inf"), float("inf"), float("inf")
+        else:
+            d = np.abs(got - r)
+            rms = np.sqrt(np.mean(r * r))
+            ratio = float((d / (a.rtol * (np.abs(r) + rms) + 1e-30)).max())
+            rel = float(np.linalg.norm(got - r) / max(np.linalg.norm(r), 1e-30))
+            mx = float(d.max())
+        worst = max(worst, ratio)
+        if ratio > 1 and first_bad is None:
+            first_bad = name
+        lines.append(f"| {name}{' **beyond**' if ratio > 1 else ''} | {h}x{w}x{c} | {ratio:.3g} | {rel:.3g} | {mx:.3g} |")
+    verdict = (f"{a.model}: every op within rtol {a.rtol:g} of PyTorch FP32 (worst {worst:.3g} x)" if first_bad is None
+               else f"{a.model}: first op beyond rtol {a.rtol:g} of PyTorch FP32: {first_bad}")
+    text = "\n".join([verdict, ""] + lines) + "\n"
+    sys.stdout.write(text)
+    if a.md:
+        with open(a.md, "a") as f:
+            f.write("\n" + text)
+    return 0 if first_bad is None else 1
+
+
 def load_outputs(path, dim):
     if path.endswith(".f32"):
         return np.fromfile(path, np.float32).reshape(-1, dim).astype(np.float64)
@@ -254,6 +348,14 @@ def main():
     s.add_argument("--out", required=True)
     s.add_argument("--make-u8", action="store_true", help="first write the first N testdata crops to --u8")
     s.add_argument("--features-out", help="resnet50: also the pooled [N][2048] features, to this file")
+    s = sub.add_parser("layers")
+    s.add_argument("--model", choices=["resnet50", "clip-rn50"], required=True)
+    s.add_argument("--weights", required=True)
+    s.add_argument("--u8", required=True)
+    s.add_argument("--dump", required=True)
+    s.add_argument("--rtol", type=float, required=True)
+    s.add_argument("--device", default="cpu")
+    s.add_argument("--md", help="also append the table to this file")
     s = sub.add_parser("compare")
     s.add_argument("--rtol", type=float, required=True)
     s.add_argument("--dim", type=int, required=True)
@@ -266,6 +368,8 @@ def main():
     a = p.parse_args()
     if a.cmd == "images":
         return cmd_images(a)
+    if a.cmd == "layers":
+        return cmd_layers(a)
     if a.cmd == "reference":
         return cmd_reference(a)
     return cmd_compare(a)
