@@ -42,6 +42,7 @@ enum {
 
 typedef struct {
 	img_params_t ip;
+	int custom_norm; /* --mean/--std other than the preset's: the records say so */
 	char dtype_name[16];
 	const char *labels_path;
 	const char *wnids_path;
@@ -95,7 +96,9 @@ DIAG_NORETURN static void usage(void)
 	       "      --crop C          center crop C x C (0: no crop)\n"
 	       "      --filter F        bilinear, bicubic, box, hamming or lanczos\n"
 	       "      --mean a,b,c      normalization mean and std\n"
-	       "      --std a,b,c       (these override the preset; records keep its name)\n"
+	       "      --std a,b,c       (float32/float16 only; they override the preset's, and\n"
+	       "                        each record then carries its mean and std: rnencode\n"
+	       "                        refuses what its model was not trained on)\n"
 	       "      --fast            faster, not PIL's bytes: DCT-scaled decode when the image is\n"
 	       "                        at least 2x the resize target, fast IDCT, plain upsampling\n"
 	       "      --full-decode     decode whole JPEGs instead of the window the crop needs\n"
@@ -252,6 +255,10 @@ static void parse_args(int argc, char **argv, options_t *o)
 		o->ip.crop = (int)crop;
 	if (filter && img_filter_parse(filter, &o->ip.filter) != 0)
 		diag_usage("--filter: expected bilinear, bicubic, box, hamming or lanczos, got '%s'", filter);
+	if ((mean || std) && o->ip.dtype == DTYPE_UINT8)
+		diag_usage("--mean/--std: only for --dtype float32 or float16 (a uint8 crop is normalized by "
+			   "rnencode, with the model's own mean and std)");
+	img_params_t pre = o->ip;
 	if (mean)
 		opt_parse_floats("--mean", mean, o->ip.mean, 3);
 	if (std)
@@ -259,6 +266,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 	for (int i = 0; i < 3; i++)
 		if (o->ip.std[i] == 0.0f)
 			diag_usage("--std: values must not be zero");
+	o->custom_norm = memcmp(pre.mean, o->ip.mean, sizeof pre.mean) != 0 || memcmp(pre.std, o->ip.std, sizeof pre.std) != 0;
 	if (o->ip.border && o->ip.fast)
 		diag_usage("--border and --fast: not together (the DCT-scaled decode has no whole-pixel border)");
 	o->inputs = argv + optind;
@@ -977,6 +985,14 @@ typedef struct {
 	long long ok, failed, unlabeled;
 } counts_t;
 
+static void pack_floats(msgpack_packer *pk, const char *key, const float *v, int n)
+{
+	pk_str(pk, key);
+	msgpack_pack_array(pk, (size_t)n);
+	for (int i = 0; i < n; i++)
+		msgpack_pack_float(pk, v[i]); /* the float32 values the math uses */
+}
+
 /* A msgpack str must be UTF-8 (msgpack-python's raw=False, and so every
  * reader in Python, refuses anything else), but a Linux file name is bytes:
  * each byte outside valid UTF-8 becomes the text \xNN. NULL when s is valid. */
@@ -1030,7 +1046,7 @@ static void emit(rec_writer_t *w, const options_t *o, slot_t *s, counts_t *n)
 		n->failed++;
 	} else {
 		msgpack_packer *pk = rec_writer_pk(w);
-		msgpack_pack_map(pk, 7);
+		msgpack_pack_map(pk, o->custom_norm ? 9 : 7);
 		pk_kv_str(pk, "type", "image");
 		pk_kv_str(pk, "id", s->in.id);
 		pk_kv_str(pk, "path", s->in.path);
@@ -1041,6 +1057,10 @@ static void emit(rec_writer_t *w, const options_t *o, slot_t *s, counts_t *n)
 		msgpack_pack_int64(pk, s->res.src_h);
 		msgpack_pack_int64(pk, s->res.src_w);
 		pk_kv_tensor(pk, "tensor", s->res.dtype, s->res.ndim, s->res.shape, s->res.data);
+		if (o->custom_norm) { /* the preset's name alone would claim its normalization */
+			pack_floats(pk, "mean", o->ip.mean, 3);
+			pack_floats(pk, "std", o->ip.std, 3);
+		}
 		rec_writer_end_record(w);
 		n->ok++;
 	}
@@ -1160,13 +1180,6 @@ static void run_serial(const options_t *o, const labeler_t *lb, source_t *src, r
 	img_ctx_free(ctx);
 }
 
-static void pack_floats(msgpack_packer *pk, const char *key, const float *v, int n)
-{
-	pk_str(pk, key);
-	msgpack_pack_array(pk, (size_t)n);
-	for (int i = 0; i < n; i++)
-		msgpack_pack_float(pk, v[i]); /* the float32 values the math uses */
-}
 
 static void write_header(rec_writer_t *w, const options_t *o, int argc, char **argv)
 {

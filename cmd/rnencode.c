@@ -17,6 +17,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,7 +100,8 @@ DIAG_NORETURN static void usage(void)
 	       "Environment: RNENC_WEIGHTS (weights directory, above); OMP_WAIT_POLICY:\n"
 	       "rnencode sets PASSIVE unless it or GOMP_SPINCOUNT is set (CPU threads sleep\n"
 	       "instead of spinning between layers: several times faster when other pipeline\n"
-	       "stages share the cores).\n"
+	       "stages share the cores). RNENC_GPU_DUMP=DIR (debugging, --device cuda): every\n"
+	       "op's output for the first image, as DIR/NNN.f32 + DIR/index.tsv (gpu/gpu_dump.h).\n"
 	       "\n"
 	       "Exit status: 0 ok, 1 some images failed (error records written),\n"
 	       "2 usage error or fatal failure (weights, stream, device).\n",
@@ -382,6 +384,25 @@ static int image_check(run_t *r, const record_t *rec, tensor_t *t, enc_input_t *
 			 dtype_name(t->dtype), tensor_shape_str(t->shape, t->ndim, shape, sizeof shape), r->net.name);
 		return -1;
 	}
+	/* imgdecode --mean/--std writes the normalization it used: a float crop is
+	 * taken as already normalized, so it must be the model's */
+	static const char *const key[2] = {"mean", "std"};
+	for (int k = 0; k < 2 && *fmt != ENC_INPUT_U8_HWC; k++) {
+		const msgpack_object *o = rec_get(rec, key[k]);
+		const float *want = k ? r->net.std : r->net.mean;
+		if (!o)
+			continue;
+		int ok = o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size == 3;
+		for (uint32_t c = 0; ok && c < 3; c++) {
+			double v;
+			ok = obj_get_double(&o->via.array.ptr[c], &v) == 0 && fabs(v - want[c]) <= 1e-6 * fabs(want[c]);
+		}
+		if (!ok) {
+			snprintf(msg, cap, "normalized with another %s than %s's (%g,%g,%g): imgdecode --%s", key[k],
+				 r->net.name, want[0], want[1], want[2], key[k]);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -628,9 +649,11 @@ int main(int argc, char **argv)
 		if (st == REC_EOF)
 			break;
 		if (st != REC_OK && st != REC_INVALID) {
+			/* what came before goes out whole; our header alone is no output */
 			if (started) {
 				finish_all(&r);
-				rec_writer_flush(w);
+				if (rec_writer_records(w) > 1)
+					rec_writer_flush(w);
 			}
 			diag_fatal("%s", rec_reader_message(rd));
 		}

@@ -84,7 +84,8 @@ DIAG_NORETURN static void usage(void)
 	       "  zscore --classes classes.mp < emb.mp | topk\n"
 	       "\n"
 	       "Exit status: 0 ok; 2 usage error, unreadable file, or a table that does not fit\n"
-	       "(name count vs rows, shape, NaN/Inf, an all-zero row): no output then.\n");
+	       "(name count vs rows, shape, NaN/Inf, an all-zero row): no output then (a\n"
+	       "record stream stopped after its first megabyte of output may leave part).\n");
 	diag_help_done();
 }
 
@@ -129,7 +130,7 @@ static src_format_t sniff(const char *path)
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		diag_fatal("%s: %s", path, strerror(errno));
-	unsigned char b[16];
+	unsigned char b[64];
 	errno = 0;
 	size_t n = fread(b, 1, sizeof b, f);
 	if (n == 0 && ferror(f))
@@ -142,6 +143,13 @@ static src_format_t sniff(const char *path)
 		diag_fatal("%s: the file is empty", path);
 	if (n >= 6 && memcmp(b, "\x93NUMPY", 6) == 0)
 		return SRC_NPY;
+	/* np.savez: a zip whose first member is NAME.npy (the checkpoint reader
+	 * would only say "no data.pkl") */
+	size_t zn = n >= 30 ? (size_t)(b[26] | b[27] << 8) : 0;
+	if (zn >= 4 && 30 + zn <= n && memcmp(b, "PK\x03\x04", 4) == 0 && memcmp(b + 30 + zn - 4, ".npy", 4) == 0)
+		diag_fatal("%s: a NumPy .npz archive: txtembed-load reads one array; save it alone with "
+			   "numpy.save('table.npy', array)",
+			   path);
 	if (n >= 9 && b[8] == '{') {
 		uint64_t hl = 0;
 		for (int i = 7; i >= 0; i--)
@@ -187,6 +195,16 @@ static void write_header(rec_writer_t *w, int argc, char **argv, const options_t
 }
 
 /* The classes record; extra_from (msgpack input) lends its other keys. */
+/* --model clip-rn50 names the width too: its image embeddings are 1024 wide,
+ * and a table of another width would only fail later, in zscore. */
+static void check_width(const options_t *o, int64_t d, const char *what)
+{
+	if (o->model && strcmp(o->model, "clip-rn50") == 0 && d != 1024)
+		diag_fatal("%s: embeddings are %lld wide; clip-rn50's are 1024 (another CLIP model? then leave out "
+			   "--model clip-rn50)",
+			   what, (long long)d);
+}
+
 static void write_classes(rec_writer_t *w, const options_t *o, const input_t *in, char **names, const char *model,
 			  double scale, const float *rows, int64_t k, int64_t d, int64_t templates,
 			  const record_t *extra_from)
@@ -259,6 +277,7 @@ static void from_array(int argc, char **argv, const options_t *o, input_t *in)
 			       sizeof err) != 0)
 		diag_fatal("%s: %s", o->input, err);
 	check_names(o, in, k, t.shape, t.ndim, o->input);
+	check_width(o, d, o->input);
 	rec_writer_t *w = rec_writer_stdout(0);
 	write_header(w, argc, argv, o, in);
 	write_classes(w, o, in, in->names, o->model ? o->model : "clip-rn50", o->logit_scale, rows, k, d, templates,
@@ -269,8 +288,9 @@ static void from_array(int argc, char **argv, const options_t *o, input_t *in)
 	ckpt_free(ck);
 }
 
-/* Records pass through as they come, so a bad classes record further on is
- * fatal mid-stream (exit 2; what was written is incomplete). The writer is
+/* Records pass through as they come, held in the writer's 1 MiB buffer: a
+ * stream that fails before that much output leaves none (exit 2), a longer
+ * one stops mid-stream with what was written incomplete. The writer is
  * file-scope so it stays reachable when diag_fatal exits. */
 static rec_writer_t *stream_out;
 
@@ -284,7 +304,7 @@ static void from_stream(int argc, char **argv, const options_t *o, input_t *in)
 	write_header(w, argc, argv, o, in);
 	record_t rec;
 	int nclasses = 0, nfailed = 0;
-	while (rec_next(r, &rec, w, &nfailed)) {
+	while (rec_next(r, &rec, NULL, &nfailed)) { /* NULL: a broken stream flushes nothing */
 		if (!rec_is(&rec, "classes")) {
 			rec_pass(w, &rec);
 			continue;
@@ -310,6 +330,7 @@ static void from_stream(int argc, char **argv, const options_t *o, input_t *in)
 		char what[160];
 		snprintf(what, sizeof what, "classes record %llu", (unsigned long long)rec.index);
 		check_names(o, in, k, t.shape, t.ndim, what);
+		check_width(o, d, what);
 		double scale = o->logit_scale;
 		if (!o->scale_given && rec_get_double(&rec, "logit_scale", &scale) == 0 && !(scale > 0))
 			diag_fatal("%s: %s: logit_scale %g is not positive", rec_reader_name(r), what, scale);

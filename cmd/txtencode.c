@@ -63,7 +63,7 @@ DIAG_NORETURN static void usage(void)
 	       "Zero-shot class embeddings with CLIP's text tower: every class name filled\n"
 	       "into every prompt template, tokenized as CLIP does, encoded, normalized,\n"
 	       "averaged per class and normalized again (CLIP's ImageNet notebook). Writes\n"
-	       "a header and one classes record for zscore --classes.\n"
+	       "a header, one classes record for zscore --classes, and a stats record.\n"
 	       "\n"
 	       "  -w, --weights FILE     CLIP checkpoint (default: $RNENC_WEIGHTS/RN50.pt, else\n"
 	       "                         ${XDG_CACHE_HOME:-$HOME/.cache}/rnencode/weights/RN50.pt;\n"

@@ -266,14 +266,22 @@ typedef struct {
 	const char *path;
 	char **v;
 	int64_t n, cap;
+	long blank; /* first empty line so far, 0 if none */
 } names_ctx_t;
 
+/* An empty line inside the list would shift every later index by one, so it
+ * is an error; empty lines at the very end (an editor's extra newline) are not. */
 static int names_line(void *vctx, long lineno, char *line, char *err, size_t cap)
 {
 	names_ctx_t *c = vctx;
 	if (!*line) {
-		snprintf(err, cap, "%s: line %ld is empty (every line names one class, in class-index order)", c->path,
-			 lineno);
+		if (!c->blank)
+			c->blank = lineno;
+		return 0;
+	}
+	if (c->blank) {
+		snprintf(err, cap, "%s: line %ld is empty (one entry per line, in order; empty lines only at the end)",
+			 c->path, c->blank);
 		return -1;
 	}
 	if (c->n == c->cap) {
@@ -291,7 +299,7 @@ static int names_line(void *vctx, long lineno, char *line, char *err, size_t cap
 
 int names_load(const char *path, char ***names, int64_t *n, char *err, size_t cap)
 {
-	names_ctx_t c = {path, NULL, 0, 0};
+	names_ctx_t c = {path, NULL, 0, 0, 0};
 	if (file_for_each_line(path, names_line, &c, err, cap) != 0) {
 		names_free(c.v, c.n);
 		return -1;

@@ -10,7 +10,8 @@
  *
  * Class-name files: one name per line, UTF-8, LF or CRLF, the line number
  * minus one is the class index (testdata/names-clip.txt). A missing final
- * newline is fine; an empty line is an error (it would shift every index).
+ * newline is fine, so are empty lines at the very end; an empty line before
+ * another entry is an error (it would shift every later index).
  * Class-index lists (zscore --subset): one decimal index per line, blank
  * lines and '#' comments ignored, no duplicates.
  * Class groups (zscore --groups): the same, with a second number on each

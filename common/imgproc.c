@@ -408,8 +408,9 @@ static int check_size(const img_params_t *p, int w, int h, img_result_t *r)
 	if (w <= 0 || h <= 0)
 		return fail(r, "image has no pixels (%dx%d)", w, h);
 	if (px > p->max_pixels)
-		return fail(r, "image too large: %dx%d = %llu pixels, over the limit of %llu (--max-pixels; PIL refuses it as a decompression bomb)",
-			    w, h, px, p->max_pixels);
+		return fail(r, "image too large: %dx%d = %llu pixels, over the limit of %llu (--max-pixels%s)", w, h, px,
+			    p->max_pixels,
+			    p->max_pixels == IMG_DEFAULT_MAX_PIXELS ? "; PIL refuses it too, as a decompression bomb" : "");
 	if (px > IMG_WARN_PIXELS)
 		add_warning(r, "large image: %dx%d pixels (PIL warns above %llu)", w, h, IMG_WARN_PIXELS);
 	return 0;

@@ -113,23 +113,31 @@ int npy_read(const char *path, tensor_t *t, void **owned, char *err, size_t errc
 	h[hl] = 0;
 	const char *d = dict_find(h, "descr"), *fo = dict_find(h, "fortran_order"), *sh = dict_find(h, "shape");
 	static const struct {
-		const char *descr;
+		const char *descr; /* after the byte-order character */
 		dtype_t dt;
-	} known[] = {{"'|u1'", DTYPE_UINT8}, {"'<f2'", DTYPE_FLOAT16}, {"'<f4'", DTYPE_FLOAT32},
-		     {"'<f8'", DTYPE_FLOAT64}, {"'<i4'", DTYPE_INT32},   {"'<i8'", DTYPE_INT64}};
-	int ok = 0;
-	for (size_t i = 0; d && i < sizeof known / sizeof known[0]; i++)
-		if (strncmp(d, known[i].descr, strlen(known[i].descr)) == 0) {
-			t->dtype = known[i].dt;
-			ok = 1;
-		}
+	} known[] = {{"u1'", DTYPE_UINT8}, {"f2'", DTYPE_FLOAT16}, {"f4'", DTYPE_FLOAT32},
+		     {"f8'", DTYPE_FLOAT64}, {"i4'", DTYPE_INT32},   {"i8'", DTYPE_INT64}};
+	int ok = 0, swap = 0;
+	if (d && d[0] == '\'' && (d[1] == '<' || d[1] == '>' || d[1] == '|' || d[1] == '='))
+		for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+			if (strncmp(d + 2, known[i].descr, strlen(known[i].descr)) == 0) {
+				t->dtype = known[i].dt;
+				/* '|' is for one-byte types only; '>' is numpy's big-endian */
+				ok = (d[1] == '|') == (dtype_size(t->dtype) == 1) || d[1] == '=';
+				swap = d[1] == '>' && dtype_size(t->dtype) > 1;
+			}
 	if (!ok) {
-		snprintf(err, errcap, "%s: unsupported dtype in header %.80s", path, h);
+		size_t dl = 0;
+		while (d && d[dl] && d[dl] != ',' && d[dl] != '}' && dl < 40)
+			dl++;
+		snprintf(err, errcap, "%s: dtype %.*s is not one of float16/32/64, int32/64, uint8", path, (int)dl,
+			 d ? d : "(none)");
 		free(h);
 		goto bad;
 	}
-	if (!fo || strncmp(fo, "False", 5) != 0) {
-		snprintf(err, errcap, "%s: fortran_order arrays are not supported", path);
+	int fortran = fo && strncmp(fo, "True", 4) == 0;
+	if (!fo || (!fortran && strncmp(fo, "False", 5) != 0)) {
+		snprintf(err, errcap, "%s: no fortran_order in header", path);
 		free(h);
 		goto bad;
 	}
@@ -164,6 +172,37 @@ int npy_read(const char *path, tensor_t *t, void **owned, char *err, size_t errc
 	}
 	t->data = buf + off;
 	t->nbytes = len - off;
+	size_t es = dtype_size(t->dtype);
+	unsigned char *data = buf + off;
+	if (swap) /* big-endian ('>f4', what np.save writes on such a machine or for .byteswap()) */
+		for (size_t i = 0; i < t->nbytes; i += es)
+			for (size_t a = 0, b = es - 1; a < b; a++, b--) {
+				unsigned char c = data[i + a];
+				data[i + a] = data[i + b];
+				data[i + b] = c;
+			}
+	if (fortran && t->ndim > 1) {
+		/* column-major (np.save of a transposed array, e.g. zeroshot_weights.T):
+		 * copy into C order; element (i0..in-1) sits at sum i_k * prod_{j<k} d_j */
+		unsigned char *c = malloc(t->nbytes ? t->nbytes : 1);
+		if (!c)
+			diag_fatal("out of memory");
+		int64_t idx[TENSOR_MAX_DIMS] = {0};
+		for (int64_t e = 0; e < n; e++) {
+			int64_t fo_off = 0, stride = 1;
+			for (int k = 0; k < t->ndim; k++) {
+				fo_off += idx[k] * stride;
+				stride *= t->shape[k];
+			}
+			memcpy(c + (size_t)e * es, data + (size_t)fo_off * es, es);
+			for (int k = t->ndim - 1; k >= 0 && ++idx[k] == t->shape[k]; k--)
+				idx[k] = 0;
+		}
+		free(buf);
+		t->data = c;
+		*owned = c;
+		return 0;
+	}
 	*owned = buf;
 	return 0;
 bad:

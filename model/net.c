@@ -4,12 +4,15 @@
  *   resnet50:  conv1.weight bn1.{weight,bias,running_mean,running_var}
  *              layerS.I.conv{1,2,3}.weight layerS.I.bn{1,2,3}.*
  *              layerS.0.downsample.0.weight layerS.0.downsample.1.*  fc.weight fc.bias
- *              prefix "" or "module." (DataParallel); timm uses the same names.
+ *              prefix "" or "module." (DataParallel), each also under
+ *              "state_dict." (the ImageNet example's checkpoints) or "model."
+ *              (torchvision's reference training script); timm uses the same names.
  *   clip-rn50: conv{1,2,3}.weight bn{1,2,3}.*  layerS.I.* as above (downsample.0
  *              is the conv: the AvgPool "-1" has no tensors)
  *              attnpool.positional_embedding attnpool.{q,k,v,c}_proj.{weight,bias}
  *              prefix "visual." (whole CLIP archive; other keys are the text
- *              tower and are ignored) or "" (visual tower alone).
+ *              tower and are ignored) or "" (visual tower alone), also under
+ *              "module." and "state_dict." (a fine-tuning run's checkpoint).
  * "num_batches_tracked" entries are expected and unused.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -279,11 +282,13 @@ int net_load(net_t *net, const ckpt_t *ckpt, net_kind_t kind, char *err, size_t 
 	net->kind = kind;
 	net->name = net_kind_name(kind);
 	int clip = kind == MODEL_CLIP_RN50;
-	static const char *const rn_prefixes[] = {"", "module."};
-	static const char *const clip_prefixes[] = {"visual.", ""};
+	static const char *const rn_prefixes[] = {"", "module.", "state_dict.", "state_dict.module.", "model.",
+						  "model.module."};
+	static const char *const clip_prefixes[] = {"visual.", "", "module.visual.", "state_dict.visual.",
+						    "state_dict.module.visual."};
 	/* CLIP is recognised by its head, as its stem names are torchvision's. */
-	const char *prefix = clip ? find_prefix(ckpt, "attnpool.c_proj.weight", clip_prefixes, 2)
-				  : find_prefix(ckpt, "conv1.weight", rn_prefixes, 2);
+	const char *prefix = clip ? find_prefix(ckpt, "attnpool.c_proj.weight", clip_prefixes, 5)
+				  : find_prefix(ckpt, "conv1.weight", rn_prefixes, 6);
 	if (!prefix) {
 		const char *other = clip ? "fc.weight" : "visual.attnpool.c_proj.weight";
 		int looks_other = ckpt_find(ckpt, other) != NULL;

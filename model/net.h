@@ -159,7 +159,8 @@ int net_kind_for_preset(const char *preset, size_t len, net_kind_t *kind);
 
 /* Bind checkpoint tensors to the architecture and fold BatchNorm. Accepted
  * names: torchvision's for resnet50 ("conv1.weight", "layer1.0.bn1.running_mean",
- * "fc.weight", optional "module." prefix); CLIP's for clip-rn50 ("visual.conv1.weight",
+ * "fc.weight", optional "module.", "state_dict." or "model." prefixes, as
+ * training scripts save them); CLIP's for clip-rn50 ("visual.conv1.weight",
  * "visual.attnpool.q_proj.bias", or the same without "visual."; text-tower
  * tensors of the full CLIP archive are ignored). Missing tensors, wrong
  * shapes, non-float dtypes and unexpected tensors under the model's prefix are

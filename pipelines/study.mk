@@ -90,8 +90,10 @@ study-shards: $(STUDY_PROGS) study-weights
 # Weights already in place are used as they are (the report says whether each one is the
 # published file); a missing one is fetched and checked by pipelines/fetch-weights, which
 # offline says in one line what to download and where to put it.
+# One fetch-weights call for every missing file, so that offline its line names them all.
 study-weights:
-	@$(foreach m,$(MODELS),[ -e $(call study_wfile,$(m)) ] || pipelines/fetch-weights --dir $(WEIGHTS) $(m) || exit 2;) :
+	@missing="$(foreach m,$(MODELS),$$([ -e $(call study_wfile,$(m)) ] || echo $(m)))"; \
+	  [ -z "$$(echo $$missing)" ] || pipelines/fetch-weights --dir $(WEIGHTS) $$missing || exit 2
 
 ifeq ($(STUDY_RUN),1)
 STUDY_SHARDS ?= 1

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The study's pieces, fast: study-run keeps nothing from a failed or interrupted stage,
 # study-id's identities change exactly when the data do, json-flat reads the programs'
-# JSON, memplot draws one line per run, encode-shard and make study refuse bad
-# parameters, and missing weights offline stop make study with fetch-weights' line.
+# JSON, memplot draws one line per run, study-report refuses a run that scored no
+# image, encode-shard and make study refuse bad parameters, and missing weights
+# offline stop make study with fetch-weights' line.
 source "$ROOT/tests/lib.sh"
 P=$ROOT/pipelines
 
@@ -90,6 +91,13 @@ printf 'resnet50 fp32\t0.1\t1024\t\nresnet50 fp32\t0.2\t204800\t\nresnet50 fp16\
 printf 'clip-rn50 fp16\t0.1\t1024\t\nclip-rn50 fp16\t0.2\t\t300\nclip-rn50 fp16\t0.5\t\t900\n' | awk -f "$P/memplot.awk" >g.svg
 grep -q 'GPU memory held by rnencode (MiB)' g.svg && grep -q "peak 900.0 MiB on the GPU" g.svg || fail "memplot: no GPU panel"
 
+# ---- study-report: a run with no scored image is no study ----
+printf '\x81\xa4type\xa5error' >noimg.mp # one error record: every image failed
+printf 'tench\n' >names1.txt
+expect_exit 2 "$P/study-report" --bin "$BIN" --names names1.txt --run resnet50 fp32 noimg.mp noimg.mp none.mem rep
+expect_stderr "^study-report: resnet50 fp32: no image was scored \(1 failed; recview -t error noimg\.mp \| head shows why\): no report$"
+[ ! -e rep/report.md ] || [ ! -s rep/report.md ] || fail "study-report wrote a report over no image"
+
 # ---- refusals ----
 expect_exit 2 "$P/encode-shard" 0-2 x.mp resnet50 fp32 imgs
 expect_stderr "expected I/N"
@@ -105,5 +113,5 @@ mkdir -p bin
 for p in imgdecode rnencode txtencode zscore errstats errtree fpdiff recview; do ln -s "$BIN/$p" bin/$p; done
 https_proxy=http://127.0.0.1:9 http_proxy=http://127.0.0.1:9 \
 	expect_exit 2 make -C "$ROOT" --no-print-directory study STUDY_BIN="$T/bin" WEIGHTS="$T/none" CACHE="$T/c"
-expect_stderr "^fetch-weights: cannot download \(offline\?\): fetch https://download\.pytorch\.org/models/resnet50-0676ba61\.pth and put the file\(s\) in $T/none "
+expect_stderr "^fetch-weights: cannot download \(offline\?\): fetch https://download\.pytorch\.org/models/resnet50-0676ba61\.pth https://openaipublic\.azureedge\.net/clip/models/[0-9a-f]+/RN50\.pt and put the file\(s\) in $T/none "
 exit 0

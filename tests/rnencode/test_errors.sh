@@ -52,6 +52,23 @@ head -c 400000 mixed.mp >trunc.mp
 expect_exit 2 rnencode --weights "$W" <trunc.mp
 expect_stderr 'rnencode: .*(truncated|ends)'
 recview -t logits out | grep -q '"id":"A"' || fail "images before the damage were not written"
+# float crops normalized with other values (imgdecode --mean/--std say so in each
+# record): an error record naming the option; the preset's own values pass
+I1=$TESTDATA/images/n01440764_tench.JPEG
+imgdecode --preset imagenet --dtype float32 --mean 0,0,0 --std 1,1,1 "$I1" >custom.mp 2>/dev/null || fail "imgdecode --mean"
+expect_exit 1 rnencode --weights "$W" <custom.mp
+expect_stderr "normalized with another mean than resnet50's \(0.485,0.456,0.406\): imgdecode --mean"
+[ "$(recview -c out | awk '$1 == "error" { print $2 }')" = 1 ] || fail "custom normalization: $(recview -c out)"
+imgdecode --preset imagenet --dtype float32 --mean 0.485,0.456,0.406 "$I1" >same.mp 2>/dev/null || fail "imgdecode --mean (the preset's)"
+expect_exit 0 rnencode --weights "$W" <same.mp
+expect_exit 2 imgdecode --mean 0,0,0 "$I1"
+expect_stderr "^imgdecode: --mean/--std: only for --dtype float32 or float16"
+expect_empty_stdout
+# not a record stream at all: our header alone is not written
+echo hello >hello.txt
+expect_exit 2 rnencode --model resnet50 --weights "$W" <hello.txt
+expect_empty_stdout
+expect_stderr '^rnencode: stdin: record 0 at byte 0: not a valid record'
 
 # --- fatal: one line on stderr, nothing on stdout ---
 fatal() { # fatal REGEX CMD...: exit 2, empty stdout, one stderr line matching
@@ -79,6 +96,20 @@ torch.save(sd, "damaged.pth")
 PY
 fatal "1 missing \(layer2.0.bn1.running_var\); 1 wrong \(fc.weight is float32 \[10,2048\], expected float \[1000,2048\]\); 1 unexpected \(layer4.3.conv1.weight\)" \
 	rnencode --weights damaged.pth
+# training scripts' checkpoints: the ImageNet example's {"state_dict": module.*} and
+# torchvision's reference script's {"model": ..., "optimizer": ...} give the same logits
+$PY - "$W" <<'PY' || fail "making training checkpoints"
+import sys, torch
+sd = torch.load(sys.argv[1])
+torch.save({"state_dict": {"module." + k: v for k, v in sd.items()}, "epoch": 90, "arch": "resnet50"}, "example.pth")
+torch.save({"model": sd, "optimizer": {"state": {}, "param_groups": []}, "epoch": 90}, "reference.pth")
+PY
+imgdecode --preset imagenet "$TESTDATA/images/n01440764_tench.JPEG" >one.mp 2>/dev/null
+rnencode --weights "$W" <one.mp 2>/dev/null | recview -t logits >plain.json || fail "plain checkpoint"
+for f in example reference; do
+	rnencode --weights $f.pth <one.mp 2>/dev/null | recview -t logits >$f.json || fail "$f.pth refused"
+	cmp plain.json $f.json || fail "$f.pth gives other logits"
+done
 if [ ! -e /dev/nvidia0 ]; then
 	fatal "^rnencode: --device cuda: " rnencode --device cuda --weights "$W"
 fi

@@ -131,7 +131,9 @@ expect_stderr "class 4: value 3 is NaN"
 expect_exit 2 txtembed-load --names names5.txt int.npy
 expect_stderr "embeddings are int32: a float type is needed"
 expect_exit 2 txtembed-load --names gap.txt kd32.npy
-expect_stderr "gap.txt: line 2 is empty"
+expect_stderr "gap.txt: line 2 is empty \(one entry per line, in order; empty lines only at the end\)"
+{ cat names5.txt; printf '\n\n'; } >trailing.txt # an editor's extra newlines at the end are fine
+expect_exit 0 txtembed-load --names trailing.txt kd32.npy
 expect_exit 2 txtembed-load kd32.npy
 expect_stderr "--names FILE is required"
 printf 'hello' > junk.bin
@@ -139,6 +141,37 @@ expect_exit 2 txtembed-load --names names5.txt junk.bin
 expect_exit 2 txtembed-load --names names5.txt missing.npy
 expect_exit 0 txtembed-load --help
 grep -q "Exit status" out || fail "--help lacks exit statuses"
+
+# numpy's other layouts of the same table: Fortran order (np.save of a transpose)
+# and big-endian give the same record; .npz and an unknown dtype say what they are
+$PY -c "
+import numpy as np
+kd = np.load('kd32.npy')
+np.save('kd.npy', kd); np.save('kdF.npy', np.asfortranarray(kd)); np.save('kdBE.npy', kd.astype('>f4'))
+kt = np.load('kt16.npy'); np.save('kt.npy', kt)
+np.save('ktF.npy', np.asfortranarray(kt)); np.save('ktBE.npy', kt.astype('>f2'))
+np.savez('kd.npz', a=kd); np.save('kdC.npy', kd.astype(np.complex64))" || fail "making layouts"
+for v in F BE; do
+	for b in kd kt; do
+		txtembed-load --names names5.txt $b.npy >ref.mp 2>/dev/null || fail "$b.npy"
+		txtembed-load --names names5.txt $b$v.npy >got.mp || fail "$b$v.npy refused"
+		cmp <(recview -t classes ref.mp | sed 's/"source[^,]*,//g') <(recview -t classes got.mp | sed 's/"source[^,]*,//g') ||
+			fail "$b$v.npy: another table than $b.npy"
+	done
+done
+expect_exit 2 txtembed-load --names names5.txt kd.npz
+expect_stderr "^txtembed-load: kd.npz: a NumPy .npz archive: txtembed-load reads one array"
+expect_empty_stdout
+expect_exit 2 txtembed-load --names names5.txt kdC.npy
+expect_stderr "^txtembed-load: kdC.npy: dtype '<c8' is not one of float16/32/64, int32/64, uint8$"
+# --model clip-rn50 knows its width
+expect_exit 2 txtembed-load --names names5.txt --model clip-rn50 kd32.npy
+expect_stderr "embeddings are [0-9]+ wide; clip-rn50's are 1024"
+expect_empty_stdout
+# not a record stream, or one cut short: exit 2 and nothing on stdout
+echo hello >hello.txt
+expect_exit 2 txtembed-load hello.txt
+expect_empty_stdout
 
 # the record works in zscore: an embedding equal to row 1 scores class 1 best
 $PY -c "
