@@ -261,6 +261,8 @@ if grep -qP '^test_gpu_(cpu|torch)_parity\tFAIL' "$WORK/tests.tsv" && [ "$(left)
 				RNENC_GPU_DUMP=$WORK/dump.$m.$p timeout $(cap 60) rnencode --device cuda --model $m --weights "$w" \
 					$flag --batch 1 <"$WORK/$m.l.mp" >/dev/null 2>"$WORK/dump.err" ||
 					{ echo "rnencode with RNENC_GPU_DUMP failed: $(tail -n 1 "$WORK/dump.err")" >>"$WORK/layers.md"; continue; }
+				[ -s "$WORK/dump.$m.$p/index.tsv" ] ||
+					{ echo "rnencode wrote no dump (a binary without gpu/gpu_dump.h?)" | tee -a "$WORK/layers.md"; continue; }
 				dev=cpu
 				$PY -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null && dev=cuda
 				timeout $(cap 90) $PY tests/py/gpu_ref.py layers --model $m --weights "$w" --u8 "$WORK/$m.l.u8" \
