@@ -5,7 +5,9 @@
  * prediction is the highest score (ties: the lower class) or a topk
  * record's first index. Headers, stats and unknown records are skipped;
  * error records, records with label -1 and malformed records are counted
- * apart and shown, never dropped silently. An image or embedding record
+ * apart and shown, never dropped silently; an id met again in the same
+ * stream counts once (its first record; the repeats are reported, as in
+ * errstats). An image or embedding record
  * means the wrong stream (no scores yet): exit 2 with what to run first,
  * as errstats and topk do.
  * Out: a report on stdout, text or (--json) one JSON object, not records:
@@ -533,6 +535,7 @@ typedef struct {
 	char *model, *column; /* column: the model's heading in the report */
 	int mixed;            /* records of more than one model */
 	long preds, labelled, correct, mistakes, unlabelled, errors, bad, invalid;
+	long repeated; /* labelled predictions whose id came earlier: left out (as errstats does) */
 	entry_t *e; /* labelled predictions, input order */
 	long ne, cap;
 	long *hist; /* [max height + 1] mistakes by severity */
@@ -660,6 +663,27 @@ static void read_stream(model_t *m, const char *path, const ctx_t *cx)
 	}
 	score_vec_free(&sv);
 	rec_reader_free(r);
+	/* an id met again (a stream concatenated twice, a shard decoded twice)
+	 * counts once: its first record */
+	idmap_t seen;
+	idmap_init(&seen);
+	long kept = 0;
+	char first[256] = "";
+	for (long i = 0; i < m->ne; i++) {
+		if (idmap_put(&seen, m->e[i].id, i)) {
+			if (m->repeated++ == 0)
+				snprintf(first, sizeof first, "%s", m->e[i].id);
+			free(m->e[i].id);
+			continue;
+		}
+		m->e[kept++] = m->e[i];
+	}
+	idmap_free(&seen);
+	if (m->repeated)
+		diag_msg("%s: %ld labelled record%s repeat an earlier id (first: '%s'): only the first record of each "
+			 "id counts",
+			 strcmp(path, "-") ? path : "stdin", m->repeated, m->repeated == 1 ? "" : "s", first);
+	m->ne = kept;
 	m->labelled = m->ne;
 }
 
@@ -886,6 +910,8 @@ static void print_text(const ctx_t *cx, const options_t *o, model_t *m, int nm, 
 	ROW("  labelled", labelled);
 	if (m[0].invalid || (nm > 1 && m[1].invalid))
 		ROW("invalid records", invalid);
+	if (m[0].repeated || (nm > 1 && m[1].repeated))
+		ROW("  repeated ids (left out)", repeated);
 	ROW("top-1 correct", correct);
 	ROW("mistakes", mistakes);
 #undef ROW
@@ -1143,9 +1169,10 @@ static void print_json(const ctx_t *cx, const options_t *o, model_t *m, int nm, 
 		else
 			fputs("null", f);
 		fprintf(f, ",\"mixed_models\":%s,\"predictions\":%ld,\"error_records\":%ld,\"bad_records\":%ld,"
-			   "\"invalid_records\":%ld,\"unlabelled\":%ld,\"labelled\":%ld,\"correct\":%ld,\"mistakes\":%ld",
+			   "\"invalid_records\":%ld,\"unlabelled\":%ld,\"labelled\":%ld,\"repeated_ids\":%ld,\"correct\":%ld,"
+			   "\"mistakes\":%ld",
 			x->mixed ? "true" : "false", x->preds, x->errors, x->bad, x->invalid, x->unlabelled, x->labelled,
-			x->correct, x->mistakes);
+			x->repeated, x->correct, x->mistakes);
 		json_mean(f, "mean_severity", x->sev_sum, x->mistakes);
 		fprintf(f, ",\"ambiguous_mistakes\":%ld", x->n_amb);
 		json_mean(f, "mean_severity_unambiguous", x->sev_sum_unamb, x->n_unamb);

@@ -168,6 +168,10 @@ static scan_t scan_object(const unsigned char *p, size_t n, size_t max, size_t *
 
 rec_reader_t *rec_reader_open(int fd, const char *name, size_t max_record)
 {
+	/* a program started without its input would wait for records nobody types */
+	if (isatty(fd))
+		diag_usage("%s is a terminal: no records to read there (pipe a stage in, or name a file)",
+			   name ? name : "stdin");
 	rec_reader_t *r = calloc(1, sizeof *r);
 	if (!r)
 		diag_fatal("out of memory");

@@ -57,7 +57,7 @@ typedef struct rec_reader rec_reader_t;
 typedef struct rec_writer rec_writer_t;
 
 /* ---- reading ---- */
-rec_reader_t *rec_reader_open(int fd, const char *name, size_t max_record);
+rec_reader_t *rec_reader_open(int fd, const char *name, size_t max_record); /* a terminal: usage error */
 rec_reader_t *rec_reader_open_path(const char *path, size_t max_record); /* "-" = stdin; NULL on error */
 rec_status_t rec_reader_next(rec_reader_t *r, record_t *out);
 const char *rec_reader_message(const rec_reader_t *r);

@@ -2,8 +2,8 @@
 # stream is refused as errstats and topk refuse it (exit 2, nothing on
 # stdout, one line with what to run first); a label that is not an integer
 # is a bad record, not "unlabelled"; --compare with no labelled id in common
-# is exit 1 with a hint (as fpdiff and errstats); --compare - - is a usage
-# error.
+# is exit 1 with a hint (as fpdiff and errstats); a repeated id counts once;
+# --compare - - is a usage error.
 source "$ROOT/tests/lib.sh"
 need_py msgpack
 need_py numpy
@@ -67,6 +67,16 @@ expect_exit 1 "${ET[@]}" ok.mp --compare unlab.mp
 expect_stderr "^errtree: ok.mp vs unlab.mp: no image id in common: unlab.mp has no labelled predictions$"
 expect_exit 0 "${ET[@]}" ok.mp --compare ok.mp
 [ ! -s err ] || fail "stderr on a clean comparison: $(cat err)"
+
+# One stream with an id twice (a file concatenated to itself): each id counts
+# once, the repeats are reported, not an input failure (as errstats).
+cat ok.mp ok.mp >twice.mp
+expect_exit 0 "${ET[@]}" twice.mp
+expect_stderr "^errtree: twice.mp: 2 labelled records repeat an earlier id \(first: 'x1'\): only the first record of each id counts$"
+grep -Eq '^  repeated ids \(left out\) +2$' out || { cat out; fail "repeated ids row"; }
+grep -Eq '^  labelled +2$' out || { cat out; fail "each id counted once"; }
+expect_exit 0 "${ET[@]}" --json twice.mp
+grep -q '"labelled":2,"repeated_ids":2,' out || { cat out; fail "json repeated_ids"; }
 
 # stdin once.
 expect_exit 2 "${ET[@]}" --compare - - < ok.mp
