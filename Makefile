@@ -153,11 +153,17 @@ build-fuzz/fuzz_tar: fuzz/fuzz_tar.c common/imgtar.c common/imgtar.h common/diag
 	  -o $@ $< common/imgtar.c
 
 # libFuzzer targets for the record reader (and what filters do with a record),
-# txtencode's prompt files and tokenizer, and .npy files; see each file's header.
+# txtencode's prompt files and tokenizer, .npy files and WordNet's data.noun;
+# see each file's header.
 FUZZ_REC_SRC := common/record.c common/classes.c common/json.c common/tensor.c common/diag.c common/scoring.c
 FUZZ_TEXT_SRC := common/prompts.c common/bpe.c common/bpe_tables.c common/diag.c common/utf8.c
 FUZZ_NPY_SRC := common/npy.c common/tensor.c common/diag.c
-fuzz: build-fuzz/fuzz_record build-fuzz/fuzz_text build-fuzz/fuzz_npy
+FUZZ_WN_SRC := common/wordnet.c common/diag.c
+fuzz: build-fuzz/fuzz_record build-fuzz/fuzz_text build-fuzz/fuzz_npy build-fuzz/fuzz_wordnet
+build-fuzz/fuzz_wordnet: fuzz/fuzz_wordnet.c $(FUZZ_WN_SRC) $(wildcard common/*.h) Makefile
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  -o $@ $< $(FUZZ_WN_SRC) -lm
 build-fuzz/fuzz_record: fuzz/fuzz_record.c $(FUZZ_REC_SRC) $(wildcard common/*.h) Makefile
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \

@@ -13,6 +13,8 @@ and for the other targets (needs numpy and msgpack: run it with /usr/bin/python3
   text/         fuzz_text.c: JSON prompt files, template + name pairs, and the
                 tricky tokenizer strings of testdata/txtencode/tricky-expected.json
   npy/          fuzz_npy.c: numpy.save of each dtype txtembed-load reads
+  wordnet/      fuzz_wordnet.c: the hand-made testdata/errtree/data.noun, and
+                the first 400 lines of Debian's WordNet data.noun when installed
 """
 import glob
 import hashlib
@@ -123,6 +125,13 @@ def other_seeds(out):
         f = io.BytesIO()
         np.save(f, a)
         files[("npy", f.getvalue())] = f.getvalue()
+
+    wn = [open(os.path.join(ROOT, "testdata/errtree/data.noun"), "rb").read()]
+    if os.path.exists("/usr/share/wordnet/data.noun"):
+        with open("/usr/share/wordnet/data.noun", "rb") as f:
+            wn.append(b"".join(f.readline() for _ in range(400)))
+    for b in wn:
+        files[("wordnet", b)] = b
 
     for (k, key), body in files.items():
         os.makedirs(os.path.join(out, k), exist_ok=True)
