@@ -6,6 +6,10 @@
 
 #include "gpu_check.h"
 
+extern "C" {
+#include "diag.h"
+}
+
 namespace gpu {
 
 ConvRun::~ConvRun()
@@ -48,9 +52,9 @@ const char *ConvEngine::math_name() const
 	return tf32_ ? "tf32 tensor cores" : "true fp32 (no tf32)";
 }
 
-ConvEngine::Key ConvEngine::key(const ConvSpec &s, int n) const
+ConvEngine::Key ConvEngine::key(const ConvSpec &s, int n, bool residual) const
 {
-	return Key(n, s.cin_store, s.hin, s.win, s.cout, s.kh, s.kw, s.stride, s.pad, s.relu);
+	return Key(n, s.cin_store, s.hin, s.win, s.cout, s.kh, s.kw, s.stride, s.pad, s.relu, residual);
 }
 
 void ConvEngine::describe(ConvRun &r, const ConvSpec &s, int n)
@@ -84,8 +88,12 @@ void ConvEngine::describe(ConvRun &r, const ConvSpec &s, int n)
 
 void ConvEngine::apply(ConvRun &r, const Choice &c)
 {
-	/* true FP32 stays on FMA kernels whatever the search reported */
-	CK_CUDNN(cudnnSetConvolutionMathType(r.conv, dt_ == Dt::F32 && !tf32_ ? CUDNN_FMA_MATH : c.math));
+	/* true FP32 stays on FMA kernels whatever the search reported, and FP32
+	 * data is never converted down to FP16 (ALLOW_CONVERSION) */
+	cudnnMathType_t m = c.math;
+	if (dt_ == Dt::F32)
+		m = !tf32_ ? CUDNN_FMA_MATH : m == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION ? CUDNN_TENSOR_OP_MATH : m;
+	CK_CUDNN(cudnnSetConvolutionMathType(r.conv, m));
 	r.algo = c.algo;
 	r.fused = c.fused;
 	CK_CUDNN(cudnnGetConvolutionForwardWorkspaceSize(h_, r.x, r.w, r.conv, r.y, r.algo, &r.ws));
@@ -107,18 +115,20 @@ bool ConvEngine::allowed(cudnnConvolutionFwdAlgo_t a) const
  * the plain convolution + our epilogue kernel. If the heuristic offers
  * nothing that runs, every algorithm is tried. A candidate that fails is
  * skipped; the winner is cached by shape. */
-void ConvEngine::choose(ConvRun &r, const ConvSpec &s, int n, const void *x, const void *w, const void *b, void *y,
-			void *ws, size_t ws_cap)
+void ConvEngine::choose(ConvRun &r, const ConvSpec &s, int n, const void *x, const void *w, const void *b,
+			const void *z, void *y, void *ws, size_t ws_cap)
 {
-	auto it = cache_.find(key(s, n));
+	auto it = cache_.find(key(s, n, z != nullptr));
 	if (it != cache_.end()) {
 		apply(r, it->second);
 		return;
 	}
 	cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
 	int got = 0;
-	CK_CUDNN(cudnnGetConvolutionForwardAlgorithm_v7(h_, r.x, r.w, r.conv, r.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
-							&got, perf));
+	/* a failing heuristic leaves the list empty: every algorithm is tried */
+	if (cudnnGetConvolutionForwardAlgorithm_v7(h_, r.x, r.w, r.conv, r.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got,
+						   perf) != CUDNN_STATUS_SUCCESS)
+		got = 0;
 	const size_t max_candidates = 4;
 	std::vector<Choice> ranked, every;
 	for (int i = 0; i < got && ranked.size() < max_candidates; i++)
@@ -136,7 +146,7 @@ void ConvEngine::choose(ConvRun &r, const ConvSpec &s, int n, const void *x, con
 		for (Choice c : list) {
 			c.fused = fused;
 			float ms = 0;
-			if (time_choice(r, c, x, w, b, y, ws, ws_cap, ms) && (!have || ms < best_ms)) {
+			if (time_choice(r, c, x, w, b, z, y, ws, ws_cap, ms) && (!have || ms < best_ms)) {
 				best = c;
 				best_ms = ms;
 				have = true;
@@ -155,14 +165,14 @@ void ConvEngine::choose(ConvRun &r, const ConvSpec &s, int n, const void *x, con
 		     s.name + ": no algorithm ran for batch " + std::to_string(n) + " within " + std::to_string(ws_cap) +
 			     " bytes of workspace",
 		     __FILE__, __LINE__);
-	cache_[key(s, n)] = best;
+	cache_[key(s, n, z != nullptr)] = best;
 	apply(r, best);
 }
 
 /* Run choice c a few times (after one untimed run that loads its kernels);
  * false if it cannot run here. */
-bool ConvEngine::time_choice(ConvRun &r, const Choice &c, const void *x, const void *w, const void *b, void *y,
-			     void *ws, size_t ws_cap, float &ms)
+bool ConvEngine::time_choice(ConvRun &r, const Choice &c, const void *x, const void *w, const void *b,
+			     const void *z, void *y, void *ws, size_t ws_cap, float &ms)
 {
 	const int reps = 3;
 	cudaStream_t st;
@@ -171,10 +181,10 @@ bool ConvEngine::time_choice(ConvRun &r, const Choice &c, const void *x, const v
 		apply(r, c);
 		if (r.ws > ws_cap)
 			return false;
-		run(r, x, w, b, nullptr, y, ws, ws_cap);
+		call(r, x, w, b, z, y, ws, ws_cap, false); /* a refusal here rules the candidate out */
 		CK_CUDA(cudaEventRecord(t0_, st));
 		for (int k = 0; k < reps; k++)
-			run(r, x, w, b, nullptr, y, ws, ws_cap);
+			call(r, x, w, b, z, y, ws, ws_cap, false);
 		CK_CUDA(cudaEventRecord(t1_, st));
 		CK_CUDA(cudaEventSynchronize(t1_));
 		CK_CUDA(cudaEventElapsedTime(&ms, t0_, t1_));
@@ -190,6 +200,12 @@ bool ConvEngine::time_choice(ConvRun &r, const Choice &c, const void *x, const v
 void ConvEngine::run(const ConvRun &r, const void *x, const void *w, const void *b, const void *z, void *y, void *ws,
 		     size_t ws_size) const
 {
+	call(r, x, w, b, z, y, ws, ws_size, true);
+}
+
+void ConvEngine::call(const ConvRun &r, const void *x, const void *w, const void *b, const void *z, void *y, void *ws,
+		      size_t ws_size, bool may_fall_back) const
+{
 	const float one = 1.0f, zero = 0.0f;
 	if (!r.relu || !r.fused) {
 		CK_CUDNN(cudnnConvolutionForward(h_, &one, r.x, x, r.w, w, r.conv, r.algo, ws, ws_size, &zero, r.y, y));
@@ -202,8 +218,25 @@ void ConvEngine::run(const ConvRun &r, const void *x, const void *w, const void 
 	}
 	/* without a residual, z = y with alpha2 = 0: cuDNN does not read it */
 	const float alpha2 = z ? 1.0f : 0.0f;
-	CK_CUDNN(cudnnConvolutionBiasActivationForward(h_, &one, r.x, x, r.w, w, r.conv, r.algo, ws, ws_size, &alpha2, r.y,
-						       z ? z : y, r.b, b, relu_, r.y, y));
+	cudnnStatus_t st = cudnnConvolutionBiasActivationForward(h_, &one, r.x, x, r.w, w, r.conv, r.algo, ws, ws_size,
+								 &alpha2, r.y, z ? z : y, r.b, b, relu_, r.y, y);
+	if (st == CUDNN_STATUS_NOT_SUPPORTED && may_fall_back) {
+		/* choose() ran this very call, so this should not happen; if a
+		 * library refuses it after all, the same result the slower way */
+		static bool noted = false;
+		if (!noted)
+			diag_msg("cudnn: cudnnConvolutionBiasActivationForward: CUDNN_STATUS_NOT_SUPPORTED after the "
+				 "algorithm search: plain convolution + epilogue from here (%s:%d)",
+				 __FILE__, __LINE__);
+		noted = true;
+		CK_CUDNN(cudnnConvolutionForward(h_, &one, r.x, x, r.w, w, r.conv, r.algo, ws, ws_size, &zero, r.y, y));
+		cudaStream_t s;
+		CK_CUDNN(cudnnGetStream(h_, &s));
+		launch_bias_relu(y, b, z, dt_, r.count, r.cout, s);
+		return;
+	}
+	if (st != CUDNN_STATUS_SUCCESS)
+		fail_cudnn(st, "cudnnConvolutionBiasActivationForward", __FILE__, __LINE__);
 }
 
 } // namespace gpu

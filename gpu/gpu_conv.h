@@ -18,9 +18,11 @@
  * FP16 uses the tensor cores (CUDNN_TENSOR_OP_MATH).
  *
  * Algorithms: for each distinct shape and batch size, cuDNN's heuristic
- * ranking gives a few candidates, each timed on the real call and buffers
- * (bounded start-up, unlike an exhaustive search, and the winner is known to
- * run); the choice is cached by shape and batch size.
+ * ranking gives a few candidates, each timed on the real call and buffers,
+ * the residual included (cuDNN takes alpha2 != 0 for another operation):
+ * bounded start-up, unlike an exhaustive search, and the winner is known to
+ * run; the choice is cached by shape, batch size and residual or not. A
+ * fused call refused after all at run time goes the plain way, with a note.
  */
 #ifndef GPU_CONV_H
 #define GPU_CONV_H
@@ -61,10 +63,12 @@ public:
 	/* Descriptors for spec at n images; checks cuDNN's output size against the plan. */
 	void describe(ConvRun &r, const ConvSpec &s, int n);
 	/* Pick the algorithm (and fused or not) by timing candidates on the real
-	 * buffers: x, w, b (null without ReLU), y (overwritten), with up to
-	 * ws_cap bytes of workspace at ws. Synchronizes the handle's stream. */
-	void choose(ConvRun &r, const ConvSpec &s, int n, const void *x, const void *w, const void *b, void *y, void *ws,
-		    size_t ws_cap);
+	 * call and buffers: x, w, b (null without ReLU), z (the residual the op
+	 * adds, or null: cuDNN treats alpha2 != 0 as another operation), y
+	 * (overwritten), with up to ws_cap bytes of workspace at ws.
+	 * Synchronizes the handle's stream. */
+	void choose(ConvRun &r, const ConvSpec &s, int n, const void *x, const void *w, const void *b, const void *z,
+		    void *y, void *ws, size_t ws_cap);
 	/* Enqueue on the handle's stream. z may be null (no residual). */
 	void run(const ConvRun &r, const void *x, const void *w, const void *b, const void *z, void *y, void *ws,
 		 size_t ws_size) const;
@@ -72,18 +76,22 @@ public:
 	const char *math_name() const;
 
 private:
-	using Key = std::tuple<int, int, int, int, int, int, int, int, int, bool>;
+	using Key = std::tuple<int, int, int, int, int, int, int, int, int, bool, bool>;
 	struct Choice {
 		cudnnConvolutionFwdAlgo_t algo;
 		cudnnMathType_t math;
 		size_t ws;
 		bool fused;
 	};
-	Key key(const ConvSpec &s, int n) const;
+	Key key(const ConvSpec &s, int n, bool residual) const;
 	void apply(ConvRun &r, const Choice &c);
 	bool allowed(cudnnConvolutionFwdAlgo_t a) const;
-	bool time_choice(ConvRun &r, const Choice &c, const void *x, const void *w, const void *b, void *y, void *ws,
-			 size_t ws_cap, float &ms);
+	/* run(); with may_fall_back, a fused call cuDNN refuses runs as a plain
+	 * convolution + epilogue (with a note), else the refusal throws */
+	void call(const ConvRun &r, const void *x, const void *w, const void *b, const void *z, void *y, void *ws,
+		  size_t ws_size, bool may_fall_back) const;
+	bool time_choice(ConvRun &r, const Choice &c, const void *x, const void *w, const void *b, const void *z, void *y,
+			 void *ws, size_t ws_cap, float &ms);
 
 	cudnnHandle_t h_;
 	Dt dt_;

@@ -217,6 +217,9 @@ void encoder::setup()
 	convs.reset(new ConvEngine(dnn, dt, tf32));
 
 	upload_weights();
+	/* the pageable copies went through the legacy default stream, which the
+	 * non-blocking compute stream does not wait for */
+	CK_CUDA(cudaDeviceSynchronize());
 	arena_bytes = plan.arena_elems * (size_t)plan.batch * es;
 	d_arena = (char *)mem.alloc(arena_bytes, "activation arena");
 	d_out = (float *)mem.alloc((size_t)plan.batch * plan.out_dim * sizeof(float), "output");
@@ -249,7 +252,7 @@ void encoder::setup()
 			e->conv[i].reset(new ConvRun);
 			convs->describe(*e->conv[i], cs, plan.batch);
 			convs->choose(*e->conv[i], cs, plan.batch, act(op.in), w(cs.w), cs.relu ? w(cs.b) : nullptr,
-				      act(op.out), find_ws, cap);
+				      op.res >= 0 ? act(op.res) : nullptr, act(op.out), find_ws, cap);
 			ws_size = e->conv[i]->ws > ws_size ? e->conv[i]->ws : ws_size;
 		}
 	} catch (...) {
@@ -290,8 +293,8 @@ Exec &encoder::exec_for(int n)
 		e->conv[i].reset(new ConvRun);
 		convs->describe(*e->conv[i], cs, n);
 		/* queued after the batches in flight, which no longer need the arena */
-		convs->choose(*e->conv[i], cs, n, act(op.in), w(cs.w), cs.relu ? w(cs.b) : nullptr, act(op.out), d_ws,
-			      ws_size);
+		convs->choose(*e->conv[i], cs, n, act(op.in), w(cs.w), cs.relu ? w(cs.b) : nullptr,
+			      op.res >= 0 ? act(op.res) : nullptr, act(op.out), d_ws, ws_size);
 	}
 	Exec &r = *e;
 	execs[n] = std::move(e);
