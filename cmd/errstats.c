@@ -1316,6 +1316,22 @@ static void grid_write(const options_t *o, const run_t *a, const run_t *b, const
 	int width = cols * cell_w + pad;
 	if (width < 60 * FONT_CELL_W + 2 * pad)
 		width = 60 * FONT_CELL_W + 2 * pad; /* room for the section titles */
+	/* JPEG holds at most 65500 rows: fewer thumbnails rather than no grid
+	 * (the titles say "first shown"); the rows are shared, half each when
+	 * both sections need more */
+	const int64_t rows_fit = (65500 - pad - 2 * (title_h + pad)) / cell_h;
+	int64_t ra = (nshow[0] + cols - 1) / cols, rb = (nshow[1] + cols - 1) / cols;
+	if (ra + rb > rows_fit) {
+		int64_t half = rows_fit / 2;
+		if (ra <= half)
+			rb = rows_fit - ra;
+		else if (rb <= half)
+			ra = rows_fit - rb;
+		else
+			ra = half, rb = rows_fit - half;
+		nshow[0] = nshow[0] < ra * cols ? nshow[0] : ra * cols;
+		nshow[1] = nshow[1] < rb * cols ? nshow[1] : rb * cols;
+	}
 	int height = pad;
 	for (int k = 0; k < 2; k++)
 		height += title_h + (int)((nshow[k] + cols - 1) / cols) * cell_h + pad;

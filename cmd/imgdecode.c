@@ -395,8 +395,10 @@ static int label_line(void *ctx, long lineno, char *line, char *err, size_t cap)
 		}
 		return 0;
 	}
-	if (lineno == 1 && (ncol == 2 || ncol == 3))
-		return 0; /* header */
+	/* a header names its columns; a first row with a bad number ("7 ", "-1")
+	 * is an error like any other, not a header to skip */
+	if (lineno == 1 && (ncol == 2 || ncol == 3) && !strpbrk(col[ncol - 1], "0123456789"))
+		return 0;
 	snprintf(err, cap, "%s:%ld: expected file<TAB>index or file<TAB>wnid<TAB>index", tf->path, lineno);
 	return -1;
 }

@@ -72,6 +72,8 @@ static void parse_args(int argc, char **argv, options_t *o)
 	o->first_n = -1;
 	o->max_record = REC_DEFAULT_MAX_RECORD;
 	o->types = calloc((size_t)argc, sizeof *o->types);
+	if (!o->types)
+		diag_fatal("out of memory");
 	int c;
 	while ((c = getopt_long(argc, argv, "t:n:ch", longopts, NULL)) != -1) {
 		switch (c) {
@@ -181,7 +183,8 @@ int main(int argc, char **argv)
 					counts = realloc(counts, (size_t)(ncounts + 1) * sizeof *counts);
 					if (!counts)
 						diag_fatal("out of memory");
-					counts[ncounts].type = strndup(rec.type, rec.type_len);
+					if (!(counts[ncounts].type = strndup(rec.type, rec.type_len)))
+						diag_fatal("out of memory");
 					counts[ncounts++].n = 0;
 				}
 				counts[i].n++;

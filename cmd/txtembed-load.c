@@ -105,8 +105,9 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case 'm': o->model = optarg; break;
 		case 's':
 			o->logit_scale = opt_parse_double("--logit-scale", optarg);
-			if (!(o->logit_scale > 0))
-				diag_usage("--logit-scale: %s is not positive", optarg);
+			if (!(o->logit_scale > 0) || !(o->logit_scale <= CLASSES_MAX_LOGIT_SCALE))
+				diag_usage("--logit-scale: %s is not in (0, %g] (CLIP's is 100)", optarg,
+					   CLASSES_MAX_LOGIT_SCALE);
 			o->scale_given = 1;
 			break;
 		case 't': o->tensor_name = optarg; break;
@@ -332,8 +333,9 @@ static void from_stream(int argc, char **argv, const options_t *o, input_t *in)
 		check_names(o, in, k, t.shape, t.ndim, what);
 		check_width(o, d, what);
 		double scale = o->logit_scale;
-		if (!o->scale_given && rec_get_double(&rec, "logit_scale", &scale) == 0 && !(scale > 0))
-			diag_fatal("%s: %s: logit_scale %g is not positive", rec_reader_name(r), what, scale);
+		if (!o->scale_given && rec_get_double(&rec, "logit_scale", &scale) == 0 && !(scale > 0 && scale <= CLASSES_MAX_LOGIT_SCALE))
+			diag_fatal("%s: %s: logit_scale %g is not in (0, %g]", rec_reader_name(r), what, scale,
+				   CLASSES_MAX_LOGIT_SCALE);
 		int64_t rec_templates;
 		if (t.ndim == 2 && rec_get_int(&rec, "templates", &rec_templates) == 0 && rec_templates > 0)
 			templates = rec_templates; /* already averaged upstream: keep its count */

@@ -360,7 +360,8 @@ static void take_stream_classes(state_t *s, const options_t *o, const record_t *
 	}
 	char src[320];
 	snprintf(src, sizeof src, "%s record %llu", s->stream, (unsigned long long)rec->index);
-	c.source = strdup(src);
+	if (!(c.source = strdup(src)))
+		diag_fatal("out of memory");
 	if (s->from_option && !s->noted_replace) {
 		diag_msg("the classes record at %s replaces %s from there on", src, o->classes_path);
 		s->noted_replace = 1;

@@ -199,9 +199,9 @@ int classes_from_record(const record_t *rec, classes_t *c, char *err, size_t cap
 	c->logit_scale = 100.0;
 	if (rec_get(rec, "logit_scale") &&
 	    (rec_get_double(rec, "logit_scale", &c->logit_scale) != 0 || !(c->logit_scale > 0) ||
-	     !isfinite(c->logit_scale))) {
-		snprintf(err, cap, "classes record %llu: \"logit_scale\" is not a positive number",
-			 (unsigned long long)rec->index);
+	     !(c->logit_scale <= CLASSES_MAX_LOGIT_SCALE))) {
+		snprintf(err, cap, "classes record %llu: \"logit_scale\" is not a number in (0, %g]",
+			 (unsigned long long)rec->index, CLASSES_MAX_LOGIT_SCALE);
 		classes_free(c);
 		return -1;
 	}
@@ -304,6 +304,10 @@ int names_load(const char *path, char ***names, int64_t *n, char *err, size_t ca
 		names_free(c.v, c.n);
 		return -1;
 	}
+	if (c.n == 0) { /* callers would take an empty list for "no --names" */
+		snprintf(err, cap, "%s: only empty lines", path);
+		return -1;
+	}
 	*names = c.v;
 	*n = c.n;
 	return 0;
@@ -340,7 +344,7 @@ static int index_line(void *vctx, long lineno, char *line, char *err, size_t cap
 		ok = q > end && *q;
 		if (ok) {
 			g = strtoll(q, &end, 10);
-			ok = !errno && end > q && g >= 0;
+			ok = !errno && end > q && g >= 0 && g <= INT32_MAX; /* the "index" entries it becomes */
 		}
 	}
 	while (*end == ' ' || *end == '\t')

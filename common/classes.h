@@ -26,6 +26,11 @@
 
 #include "record.h"
 
+/* The largest logit scale a table may carry: CLIP's is 100 (exp of its
+ * learned temperature, clamped at 100 in training); far beyond, scale x cosine
+ * overflows float and the softmax gives NaN. */
+#define CLASSES_MAX_LOGIT_SCALE 1e6
+
 typedef struct {
 	int64_t k, d;       /* classes, embedding width */
 	float *rows;        /* [K,D] float32, row-major, each row L2-normalized */

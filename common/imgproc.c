@@ -436,6 +436,11 @@ static int target_size(const img_params_t *p, int w, int h, int *nw, int *nh, im
 		return fail(r, "resized image would be empty (%dx%d)", *nw, *nh);
 	if ((unsigned long long)ow * (unsigned long long)oh > p->max_pixels)
 		return fail(r, "output too large: %dx%d pixels, over --max-pixels", ow, oh);
+	/* a record's tensor is one msgpack bin32: at most 4 GiB */
+	unsigned long long bytes = (unsigned long long)ow * (unsigned long long)oh * 3ULL * dtype_size(p->dtype);
+	if (bytes > 0xffffffffULL)
+		return fail(r, "output too large: %dx%dx3 %s is %llu bytes, over the 4 GiB a record can hold", ow, oh,
+			    dtype_name(p->dtype), bytes);
 	return 0;
 }
 

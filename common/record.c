@@ -675,8 +675,8 @@ rec_writer_t *rec_writer_open_path(const char *path)
 		diag_fatal("out of memory");
 	snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-	if (fd < 0)
-		diag_fatal("%s: cannot create: %s", tmp, strerror(errno));
+	if (fd < 0) /* the name the user gave; the temporary one would puzzle */
+		diag_fatal("%s: cannot create: %s", path, strerror(errno));
 	rec_writer_t *w = rec_writer_open(fd, path);
 	w->tmp_path = tmp;
 	w->final_path = strdup(path);

@@ -68,12 +68,13 @@ int64_t tensor_numel(const tensor_t *t)
 
 char *tensor_shape_str(const int64_t *shape, int ndim, char *buf, size_t cap)
 {
+	/* o stays within the buffer: a pointer past its end is undefined even unused */
 	size_t o = 0;
-	o += (size_t)snprintf(buf + o, o < cap ? cap - o : 0, "[");
-	for (int i = 0; i < ndim; i++)
-		o += (size_t)snprintf(buf + o, o < cap ? cap - o : 0, "%s%lld", i ? "," : "",
-				      (long long)shape[i]);
-	snprintf(buf + o, o < cap ? cap - o : 0, "]");
+	o += (size_t)snprintf(buf, cap, "[");
+	for (int i = 0; i < ndim && o < cap; i++)
+		o += (size_t)snprintf(buf + o, cap - o, "%s%lld", i ? "," : "", (long long)shape[i]);
+	if (o < cap)
+		snprintf(buf + o, cap - o, "]");
 	return buf;
 }
 

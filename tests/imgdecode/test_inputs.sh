@@ -46,6 +46,10 @@ printf 'file\tindex\nx.jpg\tseven\n' >bad.tsv
 expect_exit 2 imgdecode -l bad.tsv d
 expect_stderr "bad.tsv:2: expected file<TAB>index or file<TAB>wnid<TAB>index"
 expect_empty_stdout
+# a first row with a bad number is an error, not a header to skip
+printf 'a.jpg\t7 \nb/2.jpeg\t9\n' >badfirst.tsv
+expect_exit 2 imgdecode -l badfirst.tsv d
+expect_stderr "badfirst.tsv:1: expected file<TAB>index or file<TAB>wnid<TAB>index"
 # one file with two different labels: refused (the same label twice is fine)
 printf 'a.jpg\t7\nb/2.jpeg\t9\na.jpg\t7\na.jpg\t8\n' >dup.tsv
 expect_exit 2 imgdecode -l dup.tsv d

@@ -148,4 +148,18 @@ fi
 expect_exit 0 errstats --compare ok.mp --grid g.jpg relab.mp
 [ -s g.jpg ] && [ -s out ] || fail "grid and report"
 ls | grep -q '\.tmp\.' && fail "a temporary file left behind"
+# more thumbnails than a JPEG has rows for (65500): the first ones that fit, not a failure
+$PY -c "
+with open('a.txt', 'w') as fa, open('b.txt', 'w') as fb:
+    for i in range(3000):
+        fa.write(f'x{i} {i % 12} {i % 12 if i % 2 else (i + 1) % 12}\n')
+        fb.write(f'x{i} {i % 12} {(i + 1) % 12 if i % 2 else i % 12}\n')"
+$PY "$ROOT/tests/py/make_preds.py" --kind scores --model m --classes 12 <a.txt >ga.mp || fail "make_preds"
+$PY "$ROOT/tests/py/make_preds.py" --kind scores --model m --classes 12 <b.txt >gb.mp || fail "make_preds"
+expect_exit 0 errstats --compare ga.mp --grid big.jpg --grid-max 1200 --grid-thumb 400 gb.mp
+$PY -c "
+from PIL import Image
+Image.MAX_IMAGE_PIXELS = None
+w, h = Image.open('big.jpg').size
+assert 60000 < h <= 65500, (w, h)" || fail "a grid of 2 x 1200 thumbnails of 400 pixels"
 exit 0

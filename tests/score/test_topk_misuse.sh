@@ -76,6 +76,11 @@ printf 'a\nb\nc\nd\ne\n' > five.txt
 expect_exit 0 topk -n five.txt -k 1 --format tsv sub.mp
 grep -q "^sub	7	1	4	0.7	e$" out || fail "subset record with enough names: $(cat out)"
 
+# a names file of empty lines is no list of names (not "no --names")
+printf '\n\n' >blank.txt
+expect_exit 2 topk --names blank.txt -f text </dev/null
+expect_stderr "^topk: --names: blank.txt: only empty lines$"
+
 # 3. --help says so
 expect_exit 0 topk --help
 grep -q "image record (run rnencode and zscore first)" out || fail "--help: image record"

@@ -164,6 +164,9 @@ expect_stderr "^txtembed-load: kd.npz: a NumPy .npz archive: txtembed-load reads
 expect_empty_stdout
 expect_exit 2 txtembed-load --names names5.txt kdC.npy
 expect_stderr "^txtembed-load: kdC.npy: dtype '<c8' is not one of float16/32/64, int32/64, uint8$"
+# a logit scale whose product with a cosine would overflow float (softmax NaN)
+expect_exit 2 txtembed-load --names names5.txt --logit-scale 1e39 kd32.npy
+expect_stderr "^txtembed-load: --logit-scale: 1e39 is not in \(0, 1e\+06\]"
 # --model clip-rn50 knows its width
 expect_exit 2 txtembed-load --names names5.txt --model clip-rn50 kd32.npy
 expect_stderr "embeddings are [0-9]+ wide; clip-rn50's are 1024"

@@ -133,6 +133,9 @@ expect_stderr "groups-bad.txt: line 2: '1' is not CLASS GROUP \(two class indice
 printf '0 10\n0 20\n' > groups-dup.txt
 expect_exit 2 zscore --classes c1.mp --groups groups-dup.txt e.mp
 expect_stderr "class 0 is listed twice"
+printf '0 10\n1 9999999999999\n' > groups-big.txt # a group number becomes an int32 "index" entry
+expect_exit 2 zscore --classes c1.mp --groups groups-big.txt e.mp
+expect_stderr "groups-big.txt: line 2: '1 9999999999999' is not CLASS GROUP"
 printf '0 1\n9 1\n' > groups-range.txt
 expect_exit 2 zscore --classes c1.mp --groups groups-range.txt e.mp
 expect_stderr "groups-range.txt: class 9 is out of range: the class table has 4 classes"
