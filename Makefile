@@ -160,11 +160,11 @@ FUZZ_TEXT_SRC := common/prompts.c common/bpe.c common/bpe_tables.c common/diag.c
 FUZZ_NPY_SRC := common/npy.c common/tensor.c common/diag.c
 FUZZ_WN_SRC := common/wordnet.c common/diag.c
 fuzz: build-fuzz/fuzz_record build-fuzz/fuzz_text build-fuzz/fuzz_npy build-fuzz/fuzz_wordnet
-build-fuzz/fuzz_wordnet: fuzz/fuzz_wordnet.c $(FUZZ_WN_SRC) $(wildcard common/*.h) Makefile
+build-fuzz/fuzz_wordnet: fuzz/fuzz_wordnet.c fuzz/fuzz_memfd.h $(FUZZ_WN_SRC) $(wildcard common/*.h) Makefile
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	  -o $@ $< $(FUZZ_WN_SRC) -lm
-build-fuzz/fuzz_record: fuzz/fuzz_record.c $(FUZZ_REC_SRC) $(wildcard common/*.h) Makefile
+build-fuzz/fuzz_record: fuzz/fuzz_record.c fuzz/fuzz_memfd.h $(FUZZ_REC_SRC) $(wildcard common/*.h) Makefile
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	  -o $@ $< $(FUZZ_REC_SRC) -l:libmsgpackc.a -lm
@@ -172,7 +172,7 @@ build-fuzz/fuzz_text: fuzz/fuzz_text.c $(FUZZ_TEXT_SRC) $(wildcard common/*.h) M
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	  -o $@ $< $(FUZZ_TEXT_SRC) -lz -lm
-build-fuzz/fuzz_npy: fuzz/fuzz_npy.c $(FUZZ_NPY_SRC) $(wildcard common/*.h) Makefile
+build-fuzz/fuzz_npy: fuzz/fuzz_npy.c fuzz/fuzz_memfd.h $(FUZZ_NPY_SRC) $(wildcard common/*.h) Makefile
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	  -o $@ $< $(FUZZ_NPY_SRC) -lm

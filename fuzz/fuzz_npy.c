@@ -15,9 +15,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
+#include "fuzz/fuzz_memfd.h"
 #include "npy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -26,11 +26,8 @@ static volatile unsigned sink;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	int fd = memfd_create("fuzz_npy", 0);
-	if (fd < 0 || (size && write(fd, data, size) != (ssize_t)size))
-		abort();
 	char path[64], err[512] = "";
-	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	int fd = fuzz_memfd(data, size, path, sizeof path);
 	tensor_t t;
 	void *owned = NULL;
 	if (npy_read(path, &t, &owned, err, sizeof err) == 0) {

@@ -21,10 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "classes.h"
+#include "fuzz/fuzz_memfd.h"
 #include "json.h"
 #include "record.h"
 
@@ -82,9 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!devnull && !(devnull = fopen("/dev/null", "w")))
 		abort();
-	int fd = memfd_create("fuzz_record", 0);
-	if (fd < 0 || (size && write(fd, data, size) != (ssize_t)size) || lseek(fd, 0, SEEK_SET) != 0)
-		abort();
+	char path[64];
+	int fd = fuzz_memfd(data, size, path, sizeof path);
 	rec_reader_t *r = rec_reader_open(fd, "fuzz", (size_t)1 << 20);
 	if (!r)
 		abort();

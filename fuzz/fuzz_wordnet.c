@@ -18,9 +18,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
+#include "fuzz/fuzz_memfd.h"
 #include "wordnet.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -56,11 +56,8 @@ static void check_hierarchy(const wordnet_t *wn)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	int fd = memfd_create("fuzz_wordnet", 0);
-	if (fd < 0 || (size && write(fd, data, size) != (ssize_t)size))
-		abort();
 	char path[64], err[512] = "";
-	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	int fd = fuzz_memfd(data, size, path, sizeof path);
 	wordnet_t wn;
 	if (wn_load(&wn, path, err, sizeof err) == 0) {
 		for (size_t i = 0; i < wn.n; i++)
