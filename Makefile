@@ -147,7 +147,7 @@ build-fuzz/fuzz_jpeg: fuzz/fuzz_jpeg.c $(FUZZ_IMG_SRC) $(wildcard common/img*.h)
 
 # libFuzzer target for the tar reader of WebDataset shards; see fuzz/fuzz_tar.c.
 fuzz: build-fuzz/fuzz_tar
-build-fuzz/fuzz_tar: fuzz/fuzz_tar.c common/imgtar.c common/imgtar.h common/diag.h Makefile
+build-fuzz/fuzz_tar: fuzz/fuzz_tar.c fuzz/fuzz_memfd.h common/imgtar.c common/imgtar.h common/diag.h Makefile
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	  -o $@ $< common/imgtar.c

@@ -246,43 +246,26 @@ static void parse_args(int argc, char **argv, options_t *o)
 
 /* ---- reading ---- */
 
-/* "FILE: record N (id 'X'): detail" on stderr; no id part when id is empty. */
+/* "FILE: record N (id 'X'): detail" on stderr, for a prediction read earlier. */
 DIAG_PRINTF(4, 5) static void record_msg(const char *path, uint64_t recno, const char *id, const char *fmt, ...)
 {
-	char detail[512];
+	char detail[512], where[768];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof detail, fmt, ap);
 	va_end(ap);
-	if (id && *id)
-		diag_msg("%s: record %llu (id '%s'): %s", path, (unsigned long long)recno, id, detail);
-	else
-		diag_msg("%s: record %llu: %s", path, (unsigned long long)recno, detail);
-}
-
-/* The record's id as a C string ("" when it has none). */
-static const char *record_id(const record_t *rec, char *buf, size_t cap)
-{
-	const char *id;
-	size_t n;
-	if (rec_get_str(rec, "id", &id, &n) != 0)
-		return "";
-	snprintf(buf, cap, "%.*s", (int)(n < cap ? n : cap - 1), id);
-	return buf;
+	diag_msg("%s: %s", rec_where_at(where, sizeof where, path, recno, id, id ? strlen(id) : 0), detail);
 }
 
 /* Records from before scoring: the stream is the wrong one, so stop (exit 2,
  * nothing on stdout) with what to run, as topk does for embeddings. */
 static void refuse_unscored(const char *path, const record_t *rec)
 {
-	char idbuf[256];
-	const char *id = record_id(rec, idbuf, sizeof idbuf);
-	const char *what = rec_is(rec, "image") ? "an image record" : "an embedding";
-	const char *hint = rec_is(rec, "image") ? "run rnencode (and zscore for CLIP) first" : "put zscore before errstats";
-	if (*id)
-		diag_fatal("%s: record %llu (id '%s'): %s: errstats needs scores; %s", path,
-			   (unsigned long long)rec->index, id, what, hint);
-	diag_fatal("%s: record %llu: %s: errstats needs scores; %s", path, (unsigned long long)rec->index, what, hint);
+	char where[320];
+	int img = rec_is(rec, "image");
+	diag_fatal("%s: %s: errstats needs scores; %s", rec_where(where, sizeof where, path, rec),
+		   img ? "an image record" : "an embedding",
+		   img ? "run rnencode (and zscore for CLIP) first" : "put zscore before errstats");
 }
 
 static void run_read(run_t *r, const char *path, const char *tag)
@@ -299,7 +282,7 @@ static void run_read(run_t *r, const char *path, const char *tag)
 	score_vec_t sv;
 	score_vec_init(&sv);
 	record_t rec;
-	char idbuf[256];
+	char where[320];
 	while (rec_next(rd, &rec, NULL, &r->ninvalid)) {
 		if (prov_add(&r->prov, &rec)) {
 			if (rec_is(&rec, "header") && rec_get(&rec, "class_names"))
@@ -324,7 +307,7 @@ static void run_read(run_t *r, const char *path, const char *tag)
 		pred_t *p = &r->p[r->n];
 		char err[384];
 		if (pred_from_record(&rec, p, &sv, err, sizeof err) != 0) {
-			record_msg(r->name, rec.index, record_id(&rec, idbuf, sizeof idbuf), "%s", err);
+			diag_msg("%s: %s", rec_where(where, sizeof where, r->name, &rec), err);
 			r->ninvalid++;
 			continue;
 		}
@@ -333,16 +316,15 @@ static void run_read(run_t *r, const char *path, const char *tag)
 		const msgpack_object *lab = rec_get(&rec, "label");
 		if (p->status == PRED_OK && lab && lab->type != MSGPACK_OBJECT_POSITIVE_INTEGER &&
 		    lab->type != MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-			record_msg(r->name, rec.index, record_id(&rec, idbuf, sizeof idbuf),
-				   "label is not an integer (a class index, or -1 for unknown)");
+			diag_msg("%s: label is not an integer (a class index, or -1 for unknown)",
+				 rec_where(where, sizeof where, r->name, &rec));
 			r->nbad++;
 			pred_free(p);
 			continue;
 		}
 		if (p->nclasses > MAX_CLASSES) {
-			record_msg(r->name, rec.index, record_id(&rec, idbuf, sizeof idbuf),
-				   "%lld scores: more than %d classes, not a class vector", (long long)p->nclasses,
-				   MAX_CLASSES);
+			diag_msg("%s: %lld scores: more than %d classes, not a class vector",
+				 rec_where(where, sizeof where, r->name, &rec), (long long)p->nclasses, MAX_CLASSES);
 			r->nbad++;
 			pred_free(p);
 			continue;

@@ -277,18 +277,10 @@ static void check_names(const names_check_t *nc, const run_t *r, const record_t 
 {
 	if (!nc)
 		return;
-	char where[320];
+	char where[320], err[1024];
 	rec_where(where, sizeof where, r->path, rec);
-	if (!cls) {
-		if (n != nc->n)
-			diag_fatal("--names %s: %lld names, the %s have %lld classes (%s)", nc->path, (long long)nc->n,
-				   what, (long long)n, where);
-		return;
-	}
-	for (int64_t i = 0; i < n; i++)
-		if (cls[i] >= nc->n)
-			diag_fatal("--names %s: %lld names, the %s index class %lld (%s)", nc->path, (long long)nc->n,
-				   what, (long long)cls[i], where);
+	if (names_fit(nc->path, nc->n, what, cls, n, where, err, sizeof err) != 0)
+		diag_fatal("%s", err);
 }
 
 /* One vector record (scores/logits/embedding) into its item. */

@@ -174,19 +174,12 @@ static void check_file_names(const state_t *s, rec_writer_t *w, const options_t 
 {
 	if (!s->file_names)
 		return;
-	const char *what = s->sv.is_logits ? "logits" : "scores";
-	char where[320];
+	char where[320], err[1024];
 	rec_where(where, sizeof where, s->stream, rec);
-	if (!rec_get(rec, "index")) {
-		if (s->sv.n != s->nfile_names)
-			stop(s, w, "--names %s: %lld names, the %s have %lld classes (%s)", o->names_path,
-			     (long long)s->nfile_names, what, (long long)s->sv.n, where);
-		return;
-	}
-	for (int64_t i = 0; i < s->sv.n; i++) /* a --subset record: its classes by number */
-		if (s->sv.cls[i] >= s->nfile_names)
-			stop(s, w, "--names %s: %lld names, the %s index class %lld (%s)", o->names_path,
-			     (long long)s->nfile_names, what, (long long)s->sv.cls[i], where);
+	/* a --subset record ("index") names its classes by number */
+	if (names_fit(o->names_path, s->nfile_names, s->sv.is_logits ? "logits" : "scores",
+		      rec_get(rec, "index") ? s->sv.cls : NULL, s->sv.n, where, err, sizeof err) != 0)
+		stop(s, w, "%s", err);
 }
 
 /* The tsv column line goes out with the first row, so that a run stopped

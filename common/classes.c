@@ -313,6 +313,25 @@ int names_load(const char *path, char ***names, int64_t *n, char *err, size_t ca
 	return 0;
 }
 
+int names_fit(const char *path, int64_t nnames, const char *what, const int64_t *cls, int64_t n, const char *where,
+	      char *err, size_t cap)
+{
+	if (!cls) {
+		if (n == nnames)
+			return 0;
+		snprintf(err, cap, "--names %s: %lld names, the %s have %lld classes (%s)", path, (long long)nnames, what,
+			 (long long)n, where);
+		return -1;
+	}
+	for (int64_t i = 0; i < n; i++)
+		if (cls[i] >= nnames) {
+			snprintf(err, cap, "--names %s: %lld names, the %s index class %lld (%s)", path, (long long)nnames,
+				 what, (long long)cls[i], where);
+			return -1;
+		}
+	return 0;
+}
+
 typedef struct {
 	const char *path;
 	int64_t limit;

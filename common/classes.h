@@ -65,6 +65,12 @@ const char *classes_default_path(char *buf, size_t cap);
 /* Names from a file (format above): *names is a malloc'd array of n
  * malloc'd strings. */
 int names_load(const char *path, char ***names, int64_t *n, char *err, size_t cap);
+/* Do the nnames names of --names PATH fit n values of a record (what:
+ * "scores", "logits", ...; where: rec_where's)? cls NULL: a full vector of n
+ * classes, which needs exactly n names; else the n class indices the record
+ * uses, each of which needs a name. 0, or -1 with the message in err. */
+int names_fit(const char *path, int64_t nnames, const char *what, const int64_t *cls, int64_t n, const char *where,
+	      char *err, size_t cap);
 /* Names from a msgpack array of str; -1 if it is not one. */
 int names_from_object(const msgpack_object *o, char ***names, int64_t *n);
 /* Replace the list (*names, *n), freeing the old one, when o is an array of str;

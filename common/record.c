@@ -433,11 +433,17 @@ const char *rec_where(char *buf, size_t cap, const char *stream, const record_t 
 {
 	const char *id;
 	size_t n;
-	if (rec_get_str(rec, "id", &id, &n) == 0)
-		snprintf(buf, cap, "%s: record %llu (id '%.*s')", stream, (unsigned long long)rec->index,
-			 (int)(n > 200 ? 200 : n), id);
+	if (rec_get_str(rec, "id", &id, &n) != 0)
+		n = 0;
+	return rec_where_at(buf, cap, stream, rec->index, id, n > 200 ? 200 : n);
+}
+
+const char *rec_where_at(char *buf, size_t cap, const char *stream, uint64_t index, const char *id, size_t idlen)
+{
+	if (idlen)
+		snprintf(buf, cap, "%s: record %llu (id '%.*s')", stream, (unsigned long long)index, (int)idlen, id);
 	else
-		snprintf(buf, cap, "%s: record %llu", stream, (unsigned long long)rec->index);
+		snprintf(buf, cap, "%s: record %llu", stream, (unsigned long long)index);
 	return buf;
 }
 

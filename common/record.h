@@ -73,6 +73,9 @@ int rec_next(rec_reader_t *r, record_t *out, rec_writer_t *w, int *nfailed);
 /* "STREAM: record N (id 'X')" into buf (no id part when the record has
  * none; the id cut at 200 bytes): how every per-record message starts. */
 const char *rec_where(char *buf, size_t cap, const char *stream, const record_t *rec);
+/* The same from a record's number and id (idlen bytes; none when 0), for
+ * messages about a record read earlier. */
+const char *rec_where_at(char *buf, size_t cap, const char *stream, uint64_t index, const char *id, size_t idlen);
 
 /* Does the record have this type? */
 int rec_is(const record_t *rec, const char *type);

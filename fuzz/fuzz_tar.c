@@ -20,9 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
+#include "fuzz/fuzz_memfd.h"
 #include "imgtar.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -61,12 +61,9 @@ static uint8_t *fix_checksums(const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t *d = size && (data[size - 1] & 1) ? fix_checksums(data, size) : NULL;
-	int fd = memfd_create("fuzz_tar", 0);
-	if (fd < 0 || write(fd, d ? d : data, size) != (ssize_t)size)
-		abort();
-	free(d);
 	char path[64];
-	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	int fd = fuzz_memfd(d ? d : data, size, path, sizeof path);
+	free(d);
 	img_tar_t *t = img_tar_open(path, 1 << 16);
 	if (!t)
 		abort();
