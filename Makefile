@@ -40,27 +40,34 @@ OBJS_rnencode  = $(MODEL_OBJ)
 OBJS_txtencode = $(MODEL_OBJ)
 
 # GPU backends (gpu/*.cu, host-only gpu/*.cc): the two encoders link them,
-# rnencode the image one, txtencode gpu_text (and gpu_check), and only when
-# nvcc is there; every other program builds and tests without nvcc. Machine code for Ampere (sm_80) and Hopper (sm_90), PTX
-# for later GPUs; warnings are errors. The CUDA runtime is linked statically,
-# cuDNN and cuBLAS by soname (the GPU machine has them as pip packages: put
-# their lib/ folders on LD_LIBRARY_PATH, see tests/gpu/README.md).
+# rnencode the image one (cuDNN + cuBLAS), txtencode gpu_text and gpu_check
+# (cuBLAS only), and only when nvcc is there, the image one only when cuDNN's
+# header is found too (CUDNN_H= builds without it); every other program builds
+# and tests without nvcc. Machine code for Ampere (sm_80) and Hopper (sm_90),
+# PTX for later GPUs; warnings are errors. The CUDA runtime is linked
+# statically, cuDNN and cuBLAS by soname (the GPU machine has them as pip
+# packages: put their lib/ folders on LD_LIBRARY_PATH, see tests/gpu/README.md).
 GPU_SRC := $(wildcard gpu/*.cu gpu/*.cc)
 GPU_OBJ := $(addprefix $(BUILD)/,$(addsuffix .o,$(basename $(GPU_SRC))))
 GPU_TEXT_OBJ := $(BUILD)/gpu/gpu_text.o $(BUILD)/gpu/gpu_check.o
 GPU_IMAGE_OBJ := $(filter-out $(BUILD)/gpu/gpu_text.o,$(GPU_OBJ))
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+CUDNN_H ?= $(firstword $(wildcard $(CUDA_HOME)/include/cudnn.h /usr/include/cudnn.h /usr/include/*/cudnn.h))
 GPU_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
             -gencode arch=compute_90,code=compute_90
 NVCCFLAGS ?= -O3 -std=c++17 $(GPU_ARCH) -Xcompiler -Wall,-Wextra,-Wshadow,-Werror -Werror all-warnings \
              -I. -Icommon -Igpu
 ifeq ($(HAVE_NVCC),1)
 ifneq ($(GPU_SRC),)
-CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart_static \
-             -ldl -lrt -lstdc++
+CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart_static -ldl -lrt -lstdc++
+ifneq ($(CUDNN_H),)
+# a cuDNN outside the CUDA tree (a tarball's or pip's include/ next to lib/)
+CUDNN_INC := $(patsubst %/,%,$(dir $(CUDNN_H)))
+NVCCFLAGS += -I$(CUDNN_INC)
 OBJS_rnencode += $(GPU_IMAGE_OBJ)
-LIBS_rnencode += $(CUDA_LIBS)
+LIBS_rnencode += $(foreach d,$(wildcard $(CUDNN_INC)/../lib),-L$(d) -Wl,-rpath,$(d)) -lcudnn $(CUDA_LIBS)
 CPPFLAGS_rnencode = -DHAVE_CUDA=1
+endif
 OBJS_txtencode += $(GPU_TEXT_OBJ)
 LIBS_txtencode += $(CUDA_LIBS)
 CPPFLAGS_txtencode = -DHAVE_CUDA=1
@@ -73,6 +80,7 @@ all: gpu-note $(BINS) $(UNIT_TESTS) $(BUILD)/bench/recio
 
 gpu-note:
 	@$(if $(HAVE_NVCC),,echo "make: nvcc not found: building rnencode and txtencode without the CUDA backends")
+	@$(if $(HAVE_NVCC),$(if $(CUDNN_H),,echo "make: cudnn.h not found (CUDNN_H=PATH names it): building rnencode without its CUDA backend"))
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h model/*.h gpu/*.h) Makefile
 	@mkdir -p $(dir $@)

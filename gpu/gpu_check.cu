@@ -26,17 +26,6 @@ void fail_cuda(cudaError_t e, const char *call, const char *file, int line)
 	fail("cuda", call, std::string(cudaGetErrorName(e)) + ": " + cudaGetErrorString(e), file, line);
 }
 
-void fail_cudnn(cudnnStatus_t s, const char *call, const char *file, int line)
-{
-	/* cudnnGetLastErrorString adds cuDNN's own explanation where it has one. */
-	char why[256] = "";
-	cudnnGetLastErrorString(why, sizeof why);
-	std::string detail = cudnnGetErrorString(s);
-	if (why[0])
-		detail += std::string(": ") + why;
-	fail("cudnn", call, detail, file, line);
-}
-
 void fail_cublas(cublasStatus_t s, const char *call, const char *file, int line)
 {
 	fail("cublas", call, std::string(cublasGetStatusName(s)) + ": " + cublasGetStatusString(s), file,

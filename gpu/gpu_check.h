@@ -1,12 +1,15 @@
-/* gpu_check.h - checked CUDA, cuDNN and cuBLAS calls for the CUDA backend.
+/* gpu_check.h - checked CUDA and cuBLAS calls for the CUDA backends (cuDNN's
+ * CK_CUDNN is in gpu_conv.h: only rnencode links cuDNN, so txtencode's cuBLAS
+ * backend runs where cuDNN is not installed).
  *
  * Every runtime/library call in gpu/ goes through one of these macros. On
  * failure they throw gpu::Error whose message names the library, the call as
  * written, the library's own error name and text, and file:line, e.g.
- *   cudnn: cudnnCreate(&h): CUDNN_STATUS_NOT_INITIALIZED (gpu/gpu_encoder.cu:212)
- * The C entry points of the backend (gpu_encoder.cu) catch gpu::Error and
- * hand its one-line message to rnencode, which prints it on stderr; no
- * exception ever crosses into C.
+ *   cublas: cublasCreate(&blas): CUBLAS_STATUS_NOT_INITIALIZED: the library was
+ *   not initialized (gpu/gpu_text.cu:246)
+ * The C entry points of the backends (gpu_encoder.cu, gpu_text.cu) catch
+ * gpu::Error and hand its one-line message to the program, which prints it on
+ * stderr; no exception ever crosses into C.
  *
  * CK_LAUNCH() checks the launch of the kernel just before it
  * (cudaGetLastError), so a bad grid or a missing kernel image for this GPU
@@ -19,7 +22,6 @@
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
-#include <cudnn.h>
 
 #include <stdexcept>
 #include <string>
@@ -34,7 +36,6 @@ struct Error : std::runtime_error {
 [[noreturn]] void fail(const char *lib, const char *call, const std::string &detail, const char *file,
 		       int line);
 [[noreturn]] void fail_cuda(cudaError_t e, const char *call, const char *file, int line);
-[[noreturn]] void fail_cudnn(cudnnStatus_t s, const char *call, const char *file, int line);
 [[noreturn]] void fail_cublas(cublasStatus_t s, const char *call, const char *file, int line);
 /* Teardown: print the failure on stderr (never throws). */
 void warn_cuda(cudaError_t e, const char *call, const char *file, int line);
@@ -59,13 +60,6 @@ void set_err(char *err, size_t cap, const std::string &m);
 		cudaError_t ck_e_ = (call);                                                        \
 		if (ck_e_ != cudaSuccess)                                                          \
 			gpu::fail_cuda(ck_e_, #call, __FILE__, __LINE__);                          \
-	} while (0)
-
-#define CK_CUDNN(call)                                                                             \
-	do {                                                                                       \
-		cudnnStatus_t ck_s_ = (call);                                                      \
-		if (ck_s_ != CUDNN_STATUS_SUCCESS)                                                 \
-			gpu::fail_cudnn(ck_s_, #call, __FILE__, __LINE__);                         \
 	} while (0)
 
 #define CK_CUBLAS(call)                                                                            \

@@ -12,6 +12,17 @@ extern "C" {
 
 namespace gpu {
 
+void fail_cudnn(cudnnStatus_t s, const char *call, const char *file, int line)
+{
+	/* cudnnGetLastErrorString adds cuDNN's own explanation where it has one. */
+	char why[256] = "";
+	cudnnGetLastErrorString(why, sizeof why);
+	std::string detail = cudnnGetErrorString(s);
+	if (why[0])
+		detail += std::string(": ") + why;
+	fail("cudnn", call, detail, file, line);
+}
+
 ConvRun::~ConvRun()
 {
 	/* teardown: failures here cannot be acted on */

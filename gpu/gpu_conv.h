@@ -37,6 +37,17 @@
 
 namespace gpu {
 
+/* A failed cuDNN call as gpu_check.h's macros report the others. Here, not
+ * there: only the image backend links cuDNN. */
+[[noreturn]] void fail_cudnn(cudnnStatus_t s, const char *call, const char *file, int line);
+
+#define CK_CUDNN(call)                                                                             \
+	do {                                                                                       \
+		cudnnStatus_t ck_s_ = (call);                                                      \
+		if (ck_s_ != CUDNN_STATUS_SUCCESS)                                                 \
+			gpu::fail_cudnn(ck_s_, #call, __FILE__, __LINE__);                         \
+	} while (0)
+
 struct ConvRun {
 	cudnnTensorDescriptor_t x = nullptr, y = nullptr, b = nullptr;
 	cudnnFilterDescriptor_t w = nullptr;

@@ -19,6 +19,7 @@
 
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -81,6 +82,7 @@ struct Slot {
 	bool timed = false;
 	Exec *traced = nullptr; /* warm-up batch with per-op events */
 	double t_submit = 0;
+	size_t in_use = 0; /* device bytes allocated at launch: the traced ops' base */
 };
 
 /* "no usable GPU" reasons, in the order a user would fix them. */
@@ -124,6 +126,7 @@ struct encoder {
 	std::map<int, std::unique_ptr<Exec>> execs;
 	std::string broken;
 	bool graph_note = false;
+	bool no_graphs = false; /* RNENC_NO_GRAPH: op by op always (debugging: an error names its op) */
 	std::string dump; /* RNENC_GPU_DUMP: the first batch's image 0, op by op (gpu_dump.h) */
 	bool dumped = false;
 	char device_name[160] = "";
@@ -162,15 +165,16 @@ encoder::~encoder()
 				CK_QUIET(cudaEventDestroy(e));
 	}
 	convs.reset();
+	/* the handles first: cuBLAS may still hold its workspace */
+	if (blas)
+		cublasDestroy(blas);
+	if (dnn)
+		cudnnDestroy(dnn);
 	mem.release(d_out);
 	mem.release(d_ws);
 	mem.release(d_blas_ws);
 	mem.release(d_arena);
 	mem.release(d_w);
-	if (blas)
-		cublasDestroy(blas);
-	if (dnn)
-		cudnnDestroy(dnn);
 	if (compute)
 		CK_QUIET(cudaStreamDestroy(compute));
 	if (copy)
@@ -207,6 +211,8 @@ void encoder::setup()
 	dump = dump_dir();
 	if (!dump.empty())
 		dump_begin(dump);
+	const char *ng = getenv("RNENC_NO_GRAPH");
+	no_graphs = ng && *ng && strcmp(ng, "0") != 0;
 
 	CK_CUDA(cudaStreamCreateWithFlags(&compute, cudaStreamNonBlocking));
 	CK_CUDA(cudaStreamCreateWithFlags(&copy, cudaStreamNonBlocking));
@@ -229,7 +235,10 @@ void encoder::setup()
 	for (Slot &s : slot) {
 		CK_CUDA(cudaEventCreateWithFlags(&s.copied, cudaEventDisableTiming));
 		CK_CUDA(cudaEventCreate(&s.start));
-		CK_CUDA(cudaEventCreate(&s.done));
+		/* the host sleeps in wait() instead of spinning a core the pipeline's
+		 * other stages (imgdecode -j N) need; with batches in flight the
+		 * wake-up overlaps the next batch's GPU work */
+		CK_CUDA(cudaEventCreateWithFlags(&s.done, cudaEventBlockingSync));
 		CK_CUDA(cudaHostAlloc((void **)&s.h_out, (size_t)plan.batch * plan.out_dim * sizeof(float),
 				      cudaHostAllocDefault));
 	}
@@ -242,6 +251,7 @@ void encoder::setup()
 	void *find_ws = mem.alloc(cap, "algorithm search workspace");
 	std::unique_ptr<Exec> e(new Exec);
 	e->n = plan.batch;
+	e->no_graph = no_graphs;
 	e->conv.resize(plan.ops.size());
 	try {
 		for (size_t i = 0; i < plan.ops.size(); i++) {
@@ -284,6 +294,7 @@ Exec &encoder::exec_for(int n)
 		return *it->second;
 	std::unique_ptr<Exec> e(new Exec);
 	e->n = n;
+	e->no_graph = no_graphs;
 	e->conv.resize(plan.ops.size());
 	for (size_t i = 0; i < plan.ops.size(); i++) {
 		const Op &op = plan.ops[i];
@@ -458,6 +469,7 @@ void encoder::launch(Exec &e, int n, Slot &s)
 	s.traced = nullptr;
 	s.timed = false;
 	s.t_submit = mem.since_start();
+	s.in_use = mem.in_use();
 	if (e.uses == 0) {
 		/* warm-up: op by op (events per op when tracing memory) */
 		bool trace = mem.tracing();
@@ -471,13 +483,16 @@ void encoder::launch(Exec &e, int n, Slot &s)
 		run_ops(e, n, trace && s.traced, dumping);
 		dumped = dumped || dumping;
 	} else {
-		if (!e.graph && !e.no_graph)
+		/* a batch whose graph is captured here (or fails to be) is not
+		 * timed: its start event may be recorded before the host's capture */
+		bool capturing = !e.graph && !e.no_graph;
+		if (capturing)
 			capture(e, n);
 		if (e.graph)
 			CK_CUDA(cudaGraphLaunch(e.graph, compute));
 		else
 			run_ops(e, n, false);
-		s.timed = true;
+		s.timed = !capturing;
 	}
 	e.uses++;
 	CK_CUDA(cudaMemcpyAsync(s.h_out, d_out, (size_t)n * plan.out_dim * sizeof(float), cudaMemcpyDeviceToHost,
@@ -486,10 +501,13 @@ void encoder::launch(Exec &e, int n, Slot &s)
 }
 
 /* The traced warm-up batch's ops as timeline lines: time from the per-op
- * events, bytes = everything allocated except the arena + the live activations. */
+ * events, bytes = what was allocated when the batch was launched, less the
+ * arena, + the live activations. Written when the batch is waited for, so
+ * these lines may follow alloc lines of later batches in the file (their
+ * times say where they belong). */
 void encoder::trace_ops(const Slot &s)
 {
-	size_t base = mem.in_use() - arena_bytes;
+	size_t base = s.in_use - arena_bytes;
 	size_t per = (size_t)s.n * es;
 	mem.line(s.t_submit, base + plan_live_elems(plan, 0) * per, "op " + plan.ops[0].name);
 	for (size_t i = 1; i < plan.ops.size(); i++) {
@@ -548,11 +566,15 @@ void *cuda_input(encoder_t *e, enc_input_t fmt)
 	Slot &s = e->slot[(e->head + e->inflight) % depth];
 	size_t need = (size_t)e->plan.batch * input_bytes(fmt);
 	if (s.cap_in < need) {
-		if (s.h_in)
-			cudaFreeHost(s.h_in);
+		cudaError_t r = s.h_in ? cudaFreeHost(s.h_in) : cudaSuccess;
 		s.h_in = nullptr;
 		s.cap_in = 0;
-		cudaError_t r = cudaHostAlloc(&s.h_in, need, cudaHostAllocDefault);
+		if (r != cudaSuccess) {
+			e->broken = std::string("cuda: cudaFreeHost(input slot): ") + cudaGetErrorName(r) + ": " +
+				    cudaGetErrorString(r);
+			return nullptr;
+		}
+		r = cudaHostAlloc(&s.h_in, need, cudaHostAllocDefault);
 		if (r != cudaSuccess) {
 			e->broken = std::string("cuda: cudaHostAlloc(") + std::to_string(need) + " bytes): " +
 				    cudaGetErrorName(r) + ": " + cudaGetErrorString(r);

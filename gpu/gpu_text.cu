@@ -143,7 +143,7 @@ struct text_runner {
 	/* device copies of the model: GEMM weights in Dt per layer (index l * 4 +
 	 * TWgt), then text_projection; every vector in float32 */
 	std::vector<void *> wgt;
-	std::vector<float *> vec; /* index (l + 1) * 10 + TVec, l = -1 for the final ones */
+	std::vector<float *> vec; /* index (l + 1) * text_vec_kinds + TVec, l = -1 for the final ones */
 	float *tok = nullptr, *pos = nullptr;
 	void *buf[text_buf_count] = {};
 	int *d_token = nullptr, *d_depth = nullptr, *d_parent = nullptr, *d_leaf = nullptr;
@@ -166,7 +166,7 @@ struct text_runner {
 	}
 	void setup();
 	void *b(TBuf t) const { return buf[(int)t]; }
-	const float *v(int l, TVec t) const { return vec[(size_t)((l + 1) * 10 + (int)t)]; }
+	const float *v(int l, TVec t) const { return vec[(size_t)((l + 1) * text_vec_kinds + (int)t)]; }
 
 	/* ---- text_forward's ops ---- */
 	void embed(TBuf x)
@@ -191,7 +191,7 @@ struct text_runner {
 	void gemm(const TextGemm &g)
 	{
 		cudaDataType_t t = f16 ? CUDA_R_16F : CUDA_R_32F;
-		const void *a = wgt[(size_t)(g.layer < 0 ? 4 * m->layers : g.layer * 4 + (int)g.a)];
+		const void *a = wgt[text_gemm_weight(m, g)];
 		const float one = 1.0f;
 		CK_CUBLAS(cublasGemmEx(blas, g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, CUBLAS_OP_N, g.m, g.n, g.k, &one, a, t,
 				       g.lda, b(g.b), t, g.ldb, &g.beta, b(g.c), CUDA_R_32F, g.ldc, CUBLAS_COMPUTE_32F,
@@ -258,14 +258,14 @@ void text_runner::setup()
 			wgt.push_back(upload(text_weight(m, l, w), text_weight_count(m, w), true, "weight"));
 	wgt.push_back(upload(text_weight(m, -1, TWgt::TEXT_PROJ), text_weight_count(m, TWgt::TEXT_PROJ), true,
 			     "text_projection"));
-	vec.assign((size_t)(m->layers + 1) * 10, nullptr);
+	vec.assign((size_t)(m->layers + 1) * text_vec_kinds, nullptr);
 	for (int l = -1; l < m->layers; l++)
-		for (int t = 0; t < 10; t++) {
+		for (int t = 0; t < text_vec_kinds; t++) {
 			TVec tv = (TVec)t;
 			bool final_one = tv == TVec::LN_FINAL_W || tv == TVec::LN_FINAL_B;
 			if ((l < 0) != final_one)
 				continue;
-			vec[(size_t)((l + 1) * 10 + t)] =
+			vec[(size_t)((l + 1) * text_vec_kinds + t)] =
 				(float *)upload(text_vec(m, l, tv), text_vec_count(m, tv), false, "vector");
 		}
 	tok = (float *)upload(m->token_embedding, (long)m->vocab * m->width, false, "token_embedding");

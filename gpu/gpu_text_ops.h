@@ -40,6 +40,8 @@ enum class TBuf { X, A, QKV, F, G, OUT };
 const int text_buf_count = 6;
 enum class TWgt { IN_PROJ, OUT_PROJ, C_FC, C_PROJ, TEXT_PROJ };
 enum class TVec { IN_PROJ_B, OUT_PROJ_B, C_FC_B, C_PROJ_B, LN_1_W, LN_1_B, LN_2_W, LN_2_B, LN_FINAL_W, LN_FINAL_B };
+const int text_vec_kinds = 10; /* TVec values: per-layer stride of the uploaded vectors */
+static_assert((int)TVec::LN_FINAL_B + 1 == text_vec_kinds, "text_vec_kinds counts TVec");
 
 const int text_head_dim = 64; /* CLIP: heads = width / 64 */
 
@@ -119,6 +121,15 @@ struct TextGemm {
 	TBuf c;
 	int ldc;
 };
+
+/* Where a GEMM's A sits among the uploaded weights: layer l's four in TWgt
+ * order, then text_projection (layer -1). Both executors index by it. The
+ * device passes B as Dt and C as float32 (text_buf_is_dt(b), not (c)); the
+ * simulator checks that every GEMM keeps to it. */
+inline size_t text_gemm_weight(const text_model_t *m, const TextGemm &g)
+{
+	return (size_t)(g.layer < 0 ? 4 * m->layers : g.layer * 4 + (int)g.a);
+}
 
 /* The tower on one batch: rows trie rows, nseq sequences. Ops provides
  *   embed(X)                               X[r] = tok[token[r]] + pos[depth[r]]

@@ -37,8 +37,9 @@ gpu_bench_checkpoints
 declare -A W=([resnet50]=$GPU_CKPT_DIR/resnet50.pth [clip-rn50]=$GPU_CKPT_DIR/clip-rn50.pth)
 declare -A PRESET=([resnet50]=imagenet [clip-rn50]=clip)
 declare -A REPEAT=([1]=13 [32]=80 [256]=192) # x 16 distinct crops: 208, 1280, 3072 images
-# BENCH_QUICK=1: 16, 64 and 512 images (2 timed batches at 256): a smoke run
-[ "${BENCH_QUICK:-0}" = 1 ] && REPEAT=([1]=1 [32]=4 [256]=32)
+# BENCH_QUICK=1: 16, 64 and 768 images (at 256: warm-up, graph capture, one
+# timed batch): a smoke run
+[ "${BENCH_QUICK:-0}" = 1 ] && REPEAT=([1]=1 [32]=4 [256]=48)
 
 for preset in imagenet clip; do # one python (torch import) per preset: seconds count here
 	$PY "$ROOT/tests/py/gpu_ref.py" images --preset $preset --n 16 --also "${REPEAT[1]}:$WORK/$preset-1.mp" \

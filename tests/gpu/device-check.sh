@@ -12,7 +12,9 @@
 #      txtencode's CUDA backend vs its CPU backend and PyTorch; when a parity
 #      test fails, a per-op table (RNENC_GPU_DUMP, gpu/gpu_dump.h, against
 #      PyTorch's activations: tests/py/gpu_ref.py layers) names the first op
-#      that leaves the reference, for each model and precision;
+#      that leaves the reference, for each model and precision, and the
+#      parity test's batches rerun without CUDA graphs (RNENC_NO_GRAPH=1) say
+#      whether the graphs are to blame;
 #   5. runs the benchmarks (bench/gpu/bench.sh: both models, FP16/FP32, batch
 #      256/1/32, PyTorch eager beside it, torch.compile if time is left; then
 #      bench/gpu/txtencode.sh: the 1000 x 80 zero-shot classifier, FP32/FP16,
@@ -258,6 +260,22 @@ if grep -qP '^test_gpu_(cpu|torch)_parity\tFAIL' "$WORK/tests.tsv" && [ "$(left)
 				flag= rtol=$GPU_RTOL_FP32
 				[ $p = fp16 ] && flag=--fp16 rtol=$GPU_RTOL_FP16
 				echo "### $m $p" >>"$WORK/layers.md"
+				# the dump below is the op-by-op warm-up batch; later batches run
+				# as a CUDA graph: the parity test's batches once more, graphs off
+				if [ "$(left)" -gt 100 ] &&
+					$PY tests/py/gpu_ref.py images --preset $preset --n 10 --records "$WORK/$m.g.mp" &&
+					timeout $(cap 30) rnencode --device cpu --model $m --weights "$w" $flag <"$WORK/$m.g.mp" \
+						>"$WORK/g.cpu.mp" 2>/dev/null; then
+					if RNENC_NO_GRAPH=1 CUDA_LAUNCH_BLOCKING=1 timeout $(cap 30) rnencode --device cuda --model $m \
+						--weights "$w" $flag --batch 3 <"$WORK/$m.g.mp" >"$WORK/g.nograph.mp" 2>"$WORK/g.err"; then
+						{ printf '\nWithout CUDA graphs (RNENC_NO_GRAPH=1), 10 images in batches of 3 against the CPU: '
+						  $PY tests/py/gpu_ref.py compare --name "$m $p" --dim $([ $m = resnet50 ] && echo 1000 || echo 1024) \
+							--rtol $rtol "$WORK/g.cpu.mp" "$WORK/g.nograph.mp" | head -n 1; echo; } >>"$WORK/layers.md"
+					else
+						printf '\nWithout CUDA graphs (RNENC_NO_GRAPH=1 CUDA_LAUNCH_BLOCKING=1): rnencode failed: %s\n\n' \
+							"$(tail -n 1 "$WORK/g.err")" >>"$WORK/layers.md"
+					fi
+				fi
 				RNENC_GPU_DUMP=$WORK/dump.$m.$p timeout $(cap 60) rnencode --device cuda --model $m --weights "$w" \
 					$flag --batch 1 <"$WORK/$m.l.mp" >/dev/null 2>"$WORK/dump.err" ||
 					{ echo "rnencode with RNENC_GPU_DUMP failed: $(tail -n 1 "$WORK/dump.err")" >>"$WORK/layers.md"; continue; }

@@ -26,9 +26,10 @@ link() { # OUT MAIN.o GPU-OBJECTS...; $EXTRA: libraries after libcommon.a
 	shift 2
 	cc -o "$out" "$main" "$D"/obj/model/*.o "$@" "$D/obj/libcommon.a" ${EXTRA:-} \
 		-L"$D/lib" -l:libdnnl.so.2 -Wl,-rpath-link,"$D/lib" \
-		-L"$CUDNN_LIB" -l:libcudnn.so.9 -L"$CUBLAS_LIB" -l:libcublas.so.13 -Wl,-rpath-link,"$CUBLAS_LIB" \
+		-L"$CUBLAS_LIB" -l:libcublas.so.13 -Wl,-rpath-link,"$CUBLAS_LIB" \
 		"$D/obj/libcudart_static.a" -ldl -lrt -lstdc++ "$D/obj/libmsgpackc.a" -lm -lpthread
 }
-link "$OUTDIR/rnencode" "$D/obj/rnencode.o" $(ls "$G"/*.o | grep -v /gpu_text.o)
+# only rnencode links cuDNN (as the Makefile does)
+EXTRA="-L$CUDNN_LIB -l:libcudnn.so.9" link "$OUTDIR/rnencode" "$D/obj/rnencode.o" $(ls "$G"/*.o | grep -v /gpu_text.o)
 EXTRA="$D/obj/libz.a" link "$OUTDIR/txtencode" "$D/obj/txtencode.o" "$G/gpu_text.o" "$G/gpu_check.o"
 echo "device-rebuild: $OUTDIR/rnencode $OUTDIR/txtencode"

@@ -12,7 +12,8 @@
 # Expected, and checked: device-check exits 1; the parity rows (CPU against
 # CPU) are all within tolerance; the failures are the ones a CPU stand-in must
 # cause (the stats records name the CPU, torch has no CUDA, no dump is
-# written, the benchmarks are skipped) and nothing else.
+# written, the benchmarks are skipped) and nothing else; the layer step's
+# graph-less rerun compares its four runs.
 # Exit 0 when the run went as expected, 1 otherwise (with the log's tail).
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -72,6 +73,8 @@ assert tests["test_gpu_torch_parity"] == "skip", tests  # torch here has no CUDA
 par = res["parity"]
 assert len(par) == 8 and all(p["ok"] for p in par), par  # 4 rnencode + 4 txtencode, CPU vs CPU
 assert "## Op by op" in md and "wrote no dump" in md, "the layer step did not run or did not say why"
+assert md.count("Without CUDA graphs (RNENC_NO_GRAPH=1), 10 images in batches of 3 against the CPU: ") == 4 \
+    and "worst error" in md, "the layer step's graph-less rerun did not run or compare"
 assert "not measured" in md, "goals"
 print(f"mock: {len(par)} parity rows within tolerance; tests {tests}")
 PYEOF

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test_gpu_build.sh - the CUDA backends compile with warnings as errors wherever
-# nvcc exists, are linked into rnencode and txtencode, and on a machine
+# nvcc exists, are linked into rnencode and txtencode (cuDNN into rnencode
+# only, and only where cudnn.h is found), and on a machine
 # without a GPU `--device cuda` fails with exit 2 and one clear stderr line
 # while the default device falls back to the CPU with a note.
 source "$ROOT/tests/lib.sh"
@@ -23,6 +24,18 @@ for p in rnencode txtencode; do
 	make -q bin/$p 2>/dev/null || make -s bin/$p >"$T/make.log" 2>&1 ||
 		{ cat "$T/make.log"; fail "bin/$p does not build with the CUDA backend"; }
 done
+# only rnencode needs cuDNN: txtencode's cuBLAS backend starts without it, and
+# a machine with nvcc but no cudnn.h builds rnencode for the CPU with a note
+if [ "${ASAN:-0}" != 1 ]; then
+	readelf -d bin/txtencode | grep -q 'NEEDED.*libcublas' || fail "bin/txtencode does not link cuBLAS"
+	! readelf -d bin/txtencode | grep -q 'NEEDED.*libcudnn' || fail "bin/txtencode links cuDNN: $(readelf -d bin/txtencode | grep NEEDED)"
+fi
+make -n -B BIN=bin bin/rnencode CUDNN_H= 2>&1 | grep -- '-o bin/rnencode ' >rule || fail "no link rule for bin/rnencode"
+! grep -q -- '-lcudnn\|build/gpu/\|HAVE_CUDA' rule || fail "CUDNN_H= still links the image backend: $(cat rule)"
+make -s gpu-note CUDNN_H= | grep -q '^make: cudnn.h not found .*building rnencode without its CUDA backend$' ||
+	fail "no note when cudnn.h is missing: $(make -s gpu-note CUDNN_H=)"
+make -n -B BIN=bin bin/txtencode CUDNN_H= 2>&1 | grep -- '-o bin/txtencode ' | grep -q 'gpu_text.o.*-lcublas' ||
+	fail "txtencode's cuBLAS backend needs cuDNN's header"
 cd "$T"
 [ "$(command -v rnencode)" = "$BIN/rnencode" ] || fail "rnencode is not \$BIN/rnencode"
 if ! rnencode_has_cuda; then

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # test_gpu_cpu_parity.sh - rnencode --device cuda against --device cpu on the same
 # random-weight checkpoints and images: FP32 within 1e-4, FP16 within 5e-2 and
-# the same top-1 (tests/gpu/gpulib.sh). 7 images in batches of 3 run every
-# path of the backend: a warm-up batch op by op, a CUDA-graph batch, and a
-# partial last batch with its own algorithms. Also float32/float16 CHW input
+# the same top-1 (tests/gpu/gpulib.sh). 10 images in batches of 3 run every
+# path of the backend: a warm-up batch op by op, the batch that captures the
+# CUDA graph, a batch from the graph, and a partial last batch with its own
+# algorithms. Also float32/float16 CHW input
 # records, --features, and the stats record. Skipped (77) without a GPU.
 source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/gpu/gpulib.sh"
@@ -15,7 +16,7 @@ for m in resnet50 clip-rn50; do
 	resnet50) preset=imagenet w=$RN50_W dim=1000 ;;
 	*) preset=clip w=$CLIP_W dim=1024 ;;
 	esac
-	$PY "$GPU_PY" images --preset $preset --n 7 --records $m.mp || fail "gpu_ref.py images"
+	$PY "$GPU_PY" images --preset $preset --n 10 --records $m.mp || fail "gpu_ref.py images"
 	for p in fp32 fp16; do
 		flag= rtol=$GPU_RTOL_FP32
 		[ $p = fp16 ] && flag=--fp16 rtol=$GPU_RTOL_FP16
@@ -27,8 +28,9 @@ for m in resnet50 clip-rn50; do
 	done
 done
 
-# the stats record: 3 batches, one timed (the warm-up and the partial batch
-# run op by op and are not timed), device memory counted, the GPU named
+# the stats record: 4 batches, one timed (the warm-up and the partial batch
+# run op by op, the second batch captures the graph: none of them is timed),
+# device memory counted, the GPU named
 $PY - gpu.clip-rn50.fp16.mp <<'EOF' || fail "stats record of the CUDA backend"
 import sys, msgpack
 st = [r for r in msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False) if r.get("type") == "stats"]
@@ -36,7 +38,7 @@ assert len(st) == 1, "one stats record"
 s = st[0]
 print({k: s[k] for k in ("device", "batches", "timed_batches", "batch_mean_s", "peak_memory_bytes")})
 assert s["device"].startswith("cuda:"), s["device"]
-assert s["batches"] == 3 and s["timed_batches"] == 1, (s["batches"], s["timed_batches"])
+assert s["batches"] == 4 and s["timed_batches"] == 1, (s["batches"], s["timed_batches"])
 assert s["batch_mean_s"] > 0 and s["image_mean_s"] > 0
 assert s["peak_memory_bytes"] >= s["weight_bytes"] > 0
 EOF

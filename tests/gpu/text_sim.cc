@@ -77,6 +77,9 @@ struct text_runner {
 		long a_rows = g.trans_a ? g.k : g.m, a_cols = g.trans_a ? g.m : g.k;
 		if (g.m < 1 || g.n < 1 || g.k < 1 || g.lda < a_rows || g.ldb < g.k || g.ldc < g.m)
 			die_gemm(g, "sizes or leading dimensions break cuBLAS's rules");
+		/* the buffers' element types as gpu_text.cu passes them: B Dt, C float32 */
+		if (!text_buf_is_dt(g.b) || text_buf_is_dt(g.c))
+			die_gemm(g, "B must be a Dt buffer and C a float32 one (gpu_text.cu's types)");
 		if ((size_t)(a_rows + (a_cols - 1) * (long)g.lda) > a_size ||
 		    (size_t)(g.k + (g.n - 1) * (long)g.ldb) > buf[(int)g.b].size() ||
 		    (size_t)(g.m + (g.n - 1) * (long)g.ldc) > buf[(int)g.c].size())
@@ -90,7 +93,7 @@ struct text_runner {
 	}
 	void gemm(const TextGemm &g)
 	{
-		const std::vector<float> &Av = wgt[(size_t)(g.layer < 0 ? 4 * m->layers : g.layer * 4 + (int)g.a)];
+		const std::vector<float> &Av = wgt[text_gemm_weight(m, g)];
 		gemm_check(g, Av.size());
 		const float *A = Av.data();
 		const float *B = b(g.b);
