@@ -13,9 +13,9 @@ cd "$ROOT"
 n=0
 for src in gpu/*.cu gpu/*.cc; do
 	obj=build/${src%.*}.o
-	make -n -B "$obj" 2>&1 | grep -- "-o $obj" >rule || fail "no make rule for $obj"
-	grep -q -- '-Werror all-warnings' rule && grep -q -- '-Xcompiler [^ ]*-Werror' rule ||
-		fail "$obj is not compiled with warnings as errors: $(cat rule)"
+	make -n -B "$obj" 2>&1 | grep -- "-o $obj" >"$T/rule" || fail "no make rule for $obj"
+	grep -q -- '-Werror all-warnings' "$T/rule" && grep -q -- '-Xcompiler [^ ]*-Werror' "$T/rule" ||
+		fail "$obj is not compiled with warnings as errors: $(cat "$T/rule")"
 	n=$((n + 1))
 done
 [ $n -ge 5 ] || fail "only $n CUDA sources found in gpu/"
@@ -30,8 +30,8 @@ if [ "${ASAN:-0}" != 1 ]; then
 	readelf -d bin/txtencode | grep -q 'NEEDED.*libcublas' || fail "bin/txtencode does not link cuBLAS"
 	! readelf -d bin/txtencode | grep -q 'NEEDED.*libcudnn' || fail "bin/txtencode links cuDNN: $(readelf -d bin/txtencode | grep NEEDED)"
 fi
-make -n -B BIN=bin bin/rnencode CUDNN_H= 2>&1 | grep -- '-o bin/rnencode ' >rule || fail "no link rule for bin/rnencode"
-! grep -q -- '-lcudnn\|build/gpu/\|HAVE_CUDA' rule || fail "CUDNN_H= still links the image backend: $(cat rule)"
+make -n -B BIN=bin bin/rnencode CUDNN_H= 2>&1 | grep -- '-o bin/rnencode ' >"$T/rule" || fail "no link rule for bin/rnencode"
+! grep -q -- '-lcudnn\|build/gpu/\|HAVE_CUDA' "$T/rule" || fail "CUDNN_H= still links the image backend: $(cat "$T/rule")"
 make -s gpu-note CUDNN_H= | grep -q '^make: cudnn.h not found .*building rnencode without its CUDA backend$' ||
 	fail "no note when cudnn.h is missing: $(make -s gpu-note CUDNN_H=)"
 make -n -B BIN=bin bin/txtencode CUDNN_H= 2>&1 | grep -- '-o bin/txtencode ' | grep -q 'gpu_text.o.*-lcublas' ||
