@@ -96,8 +96,8 @@ DIAG_NORETURN static void usage(void)
 	       "      --vocab FILE       BPE merges (default:\n"
 	       "                         data/clip/bpe_simple_vocab_16e6.txt.gz)\n"
 	       "      --model NAME       model name written into the record (default: clip-rn50)\n"
-	       "      --batch-rows N     rows per batch (distinct token prefixes; default 4096\n"
-	       "                         on the CPU, 32768 on the GPU)\n"
+	       "      --batch-rows N     rows per batch (distinct token prefixes, 77 to 524288;\n"
+	       "                         default 4096 on the CPU, 32768 on the GPU)\n"
 	       "  -h, --help             this help\n"
 	       "\n"
 	       "data/ is found through $RNENC_DATA, else next to the program (bin/../data).\n"
@@ -155,7 +155,8 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case O_GPU: o->gpu = (int)opt_parse_long("--gpu", optarg, 0, 1023); break;
 		case O_VOCAB: o->vocab = optarg; break;
 		case O_MODEL: o->model = optarg; break;
-		case O_BATCH: o->batch_rows = (int)opt_parse_long("--batch-rows", optarg, 77, 1 << 20); break;
+		/* 2^19 rows keep every GPU buffer under 2^31 elements (cuBLAS takes int sizes) */
+		case O_BATCH: o->batch_rows = (int)opt_parse_long("--batch-rows", optarg, 77, 1 << 19); break;
 		case 'h': usage();
 		default: diag_usage_hint(); /* getopt said why */
 		}

@@ -89,3 +89,8 @@ printf '{"tench": ["a {tench} b"]}' >fmt.json
 txtencode --tokenize -p fmt.json >ids2 || fail "json prompts"
 cmp -s ids1 ids2 || fail "'a {{{0}}} b' is not 'a {tench} b'"
 echo "ok: 80000 ImageNet prompts and the tricky strings match CLIP's tokenizer"
+
+# --batch-rows: a batch's GPU buffers must stay under 2^31 elements
+expect_exit 2 txtencode --tokenize -n n.txt -t t.txt --batch-rows 524289
+expect_empty_stdout
+expect_stderr "^txtencode: --batch-rows: 524289 is out of range 77..524288$"
