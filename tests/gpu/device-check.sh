@@ -14,7 +14,8 @@
 #      PyTorch's activations: tests/py/gpu_ref.py layers) names the first op
 #      that leaves the reference, for each model and precision, and the
 #      parity test's batches rerun without CUDA graphs (RNENC_NO_GRAPH=1) say
-#      whether the graphs are to blame;
+#      whether the graphs are to blame, compute-sanitizer's memcheck (when the
+#      toolkit has it) whether a kernel reads or writes out of bounds;
 #   5. runs the benchmarks (bench/gpu/bench.sh: both models, FP16/FP32, batch
 #      256/1/32, PyTorch eager beside it, torch.compile if time is left; then
 #      bench/gpu/txtencode.sh: the 1000 x 80 zero-shot classifier, FP32/FP16,
@@ -287,6 +288,17 @@ if grep -qP '^test_gpu_(cpu|torch)_parity\tFAIL' "$WORK/tests.tsv" && [ "$(left)
 					--dump "$WORK/dump.$m.$p" --rtol $rtol --device $dev --md "$WORK/layers.md" | head -n 1
 			done
 		done
+		# out-of-bounds or misaligned device accesses, if the toolkit has the
+		# sanitizer: 3 images one by one (warm-up, graph capture, graph)
+		CS=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
+		if [ -z "$CS" ]; then
+			printf '\n### compute-sanitizer\n\nnot on this machine\n' >>"$WORK/layers.md"
+		elif [ "$(left)" -gt 70 ] && $PY tests/py/gpu_ref.py images --preset imagenet --n 3 --records "$WORK/cs.mp"; then
+			timeout $(cap 60) "$CS" --tool memcheck --print-limit 5 rnencode --device cuda --model resnet50 \
+				--weights "$RN50_W" --fp16 --batch 1 <"$WORK/cs.mp" >/dev/null 2>"$WORK/cs.err"
+			{ printf '\n### compute-sanitizer memcheck: resnet50 fp16, 3 images, batch 1 (exit %s)\n\n```\n' $?
+			  grep -E '^=========' "$WORK/cs.err" | head -n 30; printf '```\n'; } >>"$WORK/layers.md"
+		fi
 	) 2>&1
 fi
 

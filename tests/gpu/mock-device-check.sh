@@ -75,6 +75,7 @@ assert len(par) == 8 and all(p["ok"] for p in par), par  # 4 rnencode + 4 txtenc
 assert "## Op by op" in md and "wrote no dump" in md, "the layer step did not run or did not say why"
 assert md.count("Without CUDA graphs (RNENC_NO_GRAPH=1), 10 images in batches of 3 against the CPU: ") == 4 \
     and "worst error" in md, "the layer step's graph-less rerun did not run or compare"
+assert "### compute-sanitizer" in md, "the layer step's sanitizer part did not run"
 assert "not measured" in md, "goals"
 print(f"mock: {len(par)} parity rows within tolerance; tests {tests}")
 PYEOF
