@@ -40,7 +40,7 @@ OBJS_rnencode  = $(MODEL_OBJ)
 OBJS_txtencode = $(MODEL_OBJ)
 
 # GPU backends (gpu/*.cu, host-only gpu/*.cc): the two encoders link them,
-# rnencode the image one (cuDNN + cuBLAS), txtencode gpu_text and gpu_check
+# rnencode the image one (cuDNN + cuBLAS), txtencode gpu_text*, gpu_check
 # (cuBLAS only), and only when nvcc is there, the image one only when cuDNN's
 # header is found too (CUDNN_H= builds without it); every other program builds
 # and tests without nvcc. Machine code for Ampere (sm_80) and Hopper (sm_90),
@@ -49,8 +49,8 @@ OBJS_txtencode = $(MODEL_OBJ)
 # packages: put their lib/ folders on LD_LIBRARY_PATH, see tests/gpu/README.md).
 GPU_SRC := $(wildcard gpu/*.cu gpu/*.cc)
 GPU_OBJ := $(addprefix $(BUILD)/,$(addsuffix .o,$(basename $(GPU_SRC))))
-GPU_TEXT_OBJ := $(BUILD)/gpu/gpu_text.o $(BUILD)/gpu/gpu_check.o
-GPU_IMAGE_OBJ := $(filter-out $(BUILD)/gpu/gpu_text.o,$(GPU_OBJ))
+GPU_TEXT_OBJ := $(BUILD)/gpu/gpu_text.o $(BUILD)/gpu/gpu_text_kernels.o $(BUILD)/gpu/gpu_check.o
+GPU_IMAGE_OBJ := $(filter-out $(BUILD)/gpu/gpu_text%.o,$(GPU_OBJ))
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 CUDNN_H ?= $(firstword $(wildcard $(CUDA_HOME)/include/cudnn.h /usr/include/cudnn.h /usr/include/*/cudnn.h))
 GPU_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \

@@ -24,7 +24,7 @@
 namespace gpu {
 
 GPU_HD float ldf(const float *p) { return *p; }
-#ifdef __CUDACC__
+#if defined(__CUDACC__) || defined(CUDA_EMU) /* CUDA_EMU: tests/gpu/cuda_emu.h */
 __device__ __forceinline__ float ldf(const __half *p) { return __half2float(*p); }
 #endif
 

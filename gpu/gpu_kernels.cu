@@ -116,7 +116,7 @@ template <class T>
 __global__ void __launch_bounds__(64) k_attn(const T *q, const T *bq, const T *kv, const T *bkv, T *o, int tokens, int dim)
 {
 	const int hd = 64;
-	extern __shared__ float sm[];
+	GPU_DYNAMIC_SHARED(float, sm);
 	float *ks = sm;
 	float *vs = ks + tokens * (hd + 1);
 	float *ps = vs + tokens * hd;

@@ -1,7 +1,8 @@
 /* gpu_launch.h - what the CUDA backends' own kernels share to launch and to
  * store: 256-thread blocks, grid-stride loops over a total, and the one
  * rounding of a float result to the storage type (float, or half to nearest
- * even). Included by gpu_kernels.cu and gpu_text.cu only (device code). */
+ * even). Included by gpu_kernels.cu and gpu_text_kernels.cu only (device
+ * code, or the tests' host emulation of it). */
 #ifndef GPU_GPU_LAUNCH_H
 #define GPU_GPU_LAUNCH_H
 
@@ -21,6 +22,12 @@ inline unsigned blocks_for(long total)
 	long b = (total + threads - 1) / threads;
 	return (unsigned)(b < 1 ? 1 : b > 65535L * 16 ? 65535L * 16 : b);
 }
+
+/* The block's dynamic shared memory as an array of T (the host emulator of
+ * the tests, tests/gpu/cuda_emu.h, has its own definition). */
+#ifndef GPU_DYNAMIC_SHARED
+#define GPU_DYNAMIC_SHARED(T, name) extern __shared__ T name[]
+#endif
 
 #define GRID_STRIDE(i, total)                                                                      \
 	for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < (total); i += (long)gridDim.x * blockDim.x)

@@ -6,8 +6,8 @@
  * gpu_text_ops.h's text_forward(), run here by Exec: cuBLAS GEMMs
  * (cublasGemmEx, FP32 accumulation; FP32 inputs by default, FP16 inputs on
  * the tensor cores with --fp16) and five small kernels (embedding,
- * LayerNorm, attention over each row's root path, bias, bias + QuickGELU)
- * whose element arithmetic is gpu_text_ops.h's. Everything the runner needs
+ * LayerNorm, attention over each row's root path, bias, bias + QuickGELU:
+ * gpu_text_kernels.cu) whose element arithmetic is gpu_text_ops.h's. Everything the runner needs
  * is allocated once at create() for batch_rows rows (default 32768, about
  * 30 KiB a row in FP32, 25 KiB in FP16, plus the weights), so the peak
  * device memory is known before the first batch; create() also runs a
@@ -29,8 +29,8 @@
 #include <cuda_runtime.h>
 
 #include "gpu_check.h"
-#include "gpu_launch.h"
 #include "gpu_mem.h"
+#include "gpu_text_kernels.h"
 #include "gpu_text_ops.h"
 
 extern "C" {
@@ -43,85 +43,6 @@ namespace {
 
 const int default_rows = 32768;
 const size_t blas_workspace = (size_t)32 << 20;
-
-__global__ void k_embed(const float *tok, const float *pos, const int *token, const int *depth, int W, long rows,
-			float *x)
-{
-	GRID_STRIDE(e, rows * W)
-	{
-		x[e] = elem_text_embed(tok, pos, token, depth, W, e / W, (int)(e % W));
-	}
-}
-
-/* One warp per row: mean, then the variance of the centred values (two
- * passes over the row, in FP32), then the normalized row. */
-template <class T>
-__global__ void k_layernorm(const float *in, const int *gather, const float *w, const float *b, int W, long rows,
-			    T *out)
-{
-	long row = ((long)blockIdx.x * blockDim.x + threadIdx.x) / 32;
-	int lane = threadIdx.x % 32;
-	if (row >= rows)
-		return;
-	const float *x = in + (gather ? (long)gather[row] : row) * W;
-	float s = 0.0f;
-	for (int i = lane; i < W; i += 32)
-		s += x[i];
-	for (int d = 16; d > 0; d >>= 1)
-		s += __shfl_xor_sync(0xffffffffu, s, d);
-	float mean = s / (float)W, ss = 0.0f;
-	for (int i = lane; i < W; i += 32)
-		ss += (x[i] - mean) * (x[i] - mean);
-	for (int d = 16; d > 0; d >>= 1)
-		ss += __shfl_xor_sync(0xffffffffu, ss, d);
-	float inv = 1.0f / sqrtf(ss / (float)W + 1e-5f);
-	for (int i = lane; i < W; i += 32)
-		out[row * W + i] = cvt<T>(elem_layernorm(x[i], mean, inv, w[i], b[i]));
-}
-
-/* One warp per (row, head): lane l owns dimensions l and l + 32, so each
- * path step reads k and v of the head as two coalesced 128-byte rows; the
- * score is summed across the warp (xor butterfly: every lane gets the same
- * bits, so all lanes walk the same softmax). */
-template <class T>
-__global__ void k_attention(const float *qkv, const float *bias, const int *parent, int W, int heads, long rows,
-			    T *out)
-{
-	long w = ((long)blockIdx.x * blockDim.x + threadIdx.x) / 32;
-	int lane = threadIdx.x % 32;
-	if (w >= rows * heads)
-		return; /* the whole warp */
-	long r = w / heads;
-	int hd = (int)(w % heads);
-	float q0 = text_attn_q(qkv, bias, W, r, hd, lane), q1 = text_attn_q(qkv, bias, W, r, hd, lane + 32);
-	auto score = [&](long j) {
-		float s = q0 * text_attn_k(qkv, bias, W, j, hd, lane) + q1 * text_attn_k(qkv, bias, W, j, hd, lane + 32);
-		for (int d = 16; d > 0; d >>= 1)
-			s += __shfl_xor_sync(0xffffffffu, s, d);
-		return s;
-	};
-	float o[2];
-	text_attn_lane(qkv, bias, parent, W, r, hd, lane, score, o);
-	T *dst = out + r * W + (long)hd * text_head_dim;
-	dst[lane] = cvt<T>(o[0]);
-	dst[lane + 32] = cvt<T>(o[1]);
-}
-
-__global__ void k_bias(float *x, const float *b, int cols, long total)
-{
-	GRID_STRIDE(e, total)
-	{
-		x[e] += b[e % cols];
-	}
-}
-
-template <class T> __global__ void k_bias_gelu(const float *in, const float *b, int cols, long total, T *out)
-{
-	GRID_STRIDE(e, total)
-	{
-		out[e] = cvt<T>(elem_quick_gelu(in[e] + b[e % cols]));
-	}
-}
 
 } // namespace
 
@@ -169,24 +90,12 @@ struct text_runner {
 	const float *v(int l, TVec t) const { return vec[(size_t)((l + 1) * text_vec_kinds + (int)t)]; }
 
 	/* ---- text_forward's ops ---- */
-	void embed(TBuf x)
-	{
-		long rows = trie->rows;
-		k_embed<<<blocks_for(rows * m->width), threads, 0, stream>>>(tok, pos, d_token, d_depth, m->width, rows,
-									     (float *)b(x));
-		CK_LAUNCH("k_embed");
-	}
+	Dt dt() const { return f16 ? Dt::F16 : Dt::F32; }
+	void embed(TBuf x) { launch_text_embed(tok, pos, d_token, d_depth, m->width, trie->rows, (float *)b(x), stream); }
 	void layernorm(int l, TVec w, TVec bb, TBuf in, TBuf out, int n, bool gather)
 	{
-		unsigned blocks = (unsigned)(((long)n * 32 + threads - 1) / threads);
-		const int *g = gather ? d_leaf : nullptr;
-		if (f16)
-			k_layernorm<__half><<<blocks, threads, 0, stream>>>((const float *)b(in), g, v(l, w), v(l, bb),
-									    m->width, n, (__half *)b(out));
-		else
-			k_layernorm<float><<<blocks, threads, 0, stream>>>((const float *)b(in), g, v(l, w), v(l, bb),
-									   m->width, n, (float *)b(out));
-		CK_LAUNCH("k_layernorm");
+		launch_text_layernorm((const float *)b(in), gather ? d_leaf : nullptr, v(l, w), v(l, bb), m->width, n,
+				      b(out), dt(), stream);
 	}
 	void gemm(const TextGemm &g)
 	{
@@ -199,34 +108,16 @@ struct text_runner {
 	}
 	void attention(int l, TBuf qkv, TBuf out)
 	{
-		long rows = trie->rows;
-		int heads = m->width / text_head_dim;
-		unsigned blocks = (unsigned)((rows * heads * 32 + threads - 1) / threads); /* a warp each */
-		const float *bq = v(l, TVec::IN_PROJ_B);
-		if (f16)
-			k_attention<__half><<<blocks, threads, 0, stream>>>((const float *)b(qkv), bq, d_parent, m->width,
-									  heads, rows, (__half *)b(out));
-		else
-			k_attention<float><<<blocks, threads, 0, stream>>>((const float *)b(qkv), bq, d_parent, m->width,
-									 heads, rows, (float *)b(out));
-		CK_LAUNCH("k_attention");
+		launch_text_attention((const float *)b(qkv), v(l, TVec::IN_PROJ_B), d_parent, m->width, trie->rows, b(out),
+				      dt(), stream);
 	}
 	void bias(int l, TVec vv, TBuf x, int n, int cols)
 	{
-		long total = (long)n * cols;
-		k_bias<<<blocks_for(total), threads, 0, stream>>>((float *)b(x), v(l, vv), cols, total);
-		CK_LAUNCH("k_bias");
+		launch_text_bias((float *)b(x), v(l, vv), cols, (long)n * cols, stream);
 	}
 	void bias_gelu(int l, TVec vv, TBuf in, TBuf out, int n, int cols)
 	{
-		long total = (long)n * cols;
-		if (f16)
-			k_bias_gelu<__half><<<blocks_for(total), threads, 0, stream>>>((const float *)b(in), v(l, vv),
-										     cols, total, (__half *)b(out));
-		else
-			k_bias_gelu<float><<<blocks_for(total), threads, 0, stream>>>((const float *)b(in), v(l, vv), cols,
-										    total, (float *)b(out));
-		CK_LAUNCH("k_bias_gelu");
+		launch_text_bias_gelu((const float *)b(in), v(l, vv), cols, (long)n * cols, b(out), dt(), stream);
 	}
 
 	void run(const text_trie_t *t, float *out);
@@ -338,7 +229,7 @@ int cuda_text_available(int gpu, char *why, size_t cap)
 {
 	try {
 		std::string w;
-		if (driver_usable(gpu, w) && kernel_loadable((const void *)k_attention<__half>, w))
+		if (driver_usable(gpu, w) && text_kernels_loadable(w))
 			return 1;
 		set_err(why, cap, w);
 	} catch (const std::exception &x) {

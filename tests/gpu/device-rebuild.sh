@@ -30,6 +30,6 @@ link() { # OUT MAIN.o GPU-OBJECTS...; $EXTRA: libraries after libcommon.a
 		"$D/obj/libcudart_static.a" -ldl -lrt -lstdc++ "$D/obj/libmsgpackc.a" -lm -lpthread
 }
 # only rnencode links cuDNN (as the Makefile does)
-EXTRA="-L$CUDNN_LIB -l:libcudnn.so.9" link "$OUTDIR/rnencode" "$D/obj/rnencode.o" $(ls "$G"/*.o | grep -v /gpu_text.o)
-EXTRA="$D/obj/libz.a" link "$OUTDIR/txtencode" "$D/obj/txtencode.o" "$G/gpu_text.o" "$G/gpu_check.o"
+EXTRA="-L$CUDNN_LIB -l:libcudnn.so.9" link "$OUTDIR/rnencode" "$D/obj/rnencode.o" $(ls "$G"/*.o | grep -v /gpu_text)
+EXTRA="$D/obj/libz.a" link "$OUTDIR/txtencode" "$D/obj/txtencode.o" "$G/gpu_text.o" "$G/gpu_text_kernels.o" "$G/gpu_check.o"
 echo "device-rebuild: $OUTDIR/rnencode $OUTDIR/txtencode"

@@ -5,7 +5,8 @@
 # weights, padded input, folded downsample bias, arena placement) with
 # gpu/gpu_elem.h's element arithmetic in one arena laid out as on the device;
 # unwritten arena memory is NaN. So without a GPU this checks everything of
-# the backend except the library calls and the attention kernel's own code.
+# the backend except the library calls and the attention kernel's own code
+# (test_gpu_kernels.sh runs the kernels themselves on the host).
 # FP32: within 1e-4 of PyTorch (CPU, float32). FP16 (half storage, float
 # arithmetic): within 5e-2 and the same top-1 (tests/gpu/gpulib.sh says why).
 # Also the per-op dump (RNENC_GPU_DUMP) against PyTorch's activations, op by op.

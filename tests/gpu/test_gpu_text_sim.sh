@@ -9,7 +9,7 @@
 # column-major definition, and buffers that start as NaN; text_encode()
 # feeds it the same prefix-tree batches as the CPU backend. So without a GPU
 # this checks everything of the text backend except the library calls and
-# the kernels' thread mapping. 6 classes x 8 templates of the fixture, one
+# the kernels' thread mapping (test_gpu_kernels.sh runs the kernels). 6 classes x 8 templates of the fixture, one
 # batch and batches of 77 rows; FP32 within 1e-4, FP16 emulation within
 # TEXT_RTOL_FP16 (tests/gpu/gpulib.sh says why).
 source "$ROOT/tests/lib.sh"

@@ -1,0 +1,338 @@
+/* cuda_emu.h - the CUDA backends' own kernels executed on the host, for the
+ * tests of machines without a GPU (tests/gpu/test_gpu_kernels.sh).
+ *
+ * A kernel file (gpu/gpu_kernels.cu, gpu/gpu_text_kernels.cu) is compiled by
+ * g++ with this header included first (-include) and its launches rewritten
+ * by tests/gpu/emu_launch.sed:
+ *     k<T><<<grid, block, smem, stream>>>(args)
+ *  -> cuda_emu::launch(grid, block, smem, stream)("k<T>", k<T>, args)
+ * so the launchers, their grid arithmetic and the kernels' bodies are the
+ * code the GPU runs. Every CUDA thread of a block runs as a coroutine
+ * (ucontext) on one OS thread, blocks one after another; threadIdx,
+ * blockIdx, blockDim and gridDim are the running thread's. __syncthreads()
+ * and __shfl_xor_sync() suspend the thread until its block (or its warp) has
+ * arrived, so the kernels' barrier and warp logic runs as written.
+ *
+ * What a GPU would not forgive stops the program with one line naming the
+ * kernel, block and source line, where CUDA would fail the launch or leave
+ * the result undefined:
+ *   - a launch past the limits (0 or over 1024 threads per block, an empty
+ *     grid, grid.y or grid.z over 65535, over 48 KiB of dynamic shared
+ *     memory): cudaErrorInvalidConfiguration, as the runtime reports it, for
+ *     the launcher's CK_LAUNCH;
+ *   - __syncthreads() that not every thread of the block reaches at the same
+ *     line (some exited, or wait at another barrier);
+ *   - a full-mask __shfl_xor_sync() that not all 32 lanes of the warp reach
+ *     at the same call (a lane exited or diverged), or a partner lane past
+ *     the block.
+ * Dynamic shared memory starts as NaN bytes (0xff), so a read before any
+ * write shows in the results. Memory accesses are plain host accesses: the
+ * test's buffers end at a guard page (emu_alloc), so a read or write past
+ * the end faults.
+ */
+#ifndef CUDA_EMU_H
+#define CUDA_EMU_H
+
+#define CUDA_EMU 1
+
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <vector>
+
+namespace cuda_emu {
+
+enum State { RUN, AT_SYNC, AT_SHFL, DONE };
+
+struct Thread {
+	ucontext_t ctx;
+	uint3 tid;
+	State state = RUN;
+	int line = 0;        /* source line of the barrier it waits at */
+	long passes = 0;     /* barriers of that kind passed: the same line in another pass diverged */
+	long shfl_passes = 0;
+	uint64_t val = 0, res = 0; /* shuffle: the value offered, the partner's */
+	int off = 0;
+	unsigned mask = 0;
+};
+
+struct Emu {
+	dim3 grid, block;
+	uint3 block_idx{0, 0, 0};
+	std::vector<Thread> th;
+	std::vector<std::vector<char>> stacks;
+	std::vector<unsigned char> smem;
+	ucontext_t sched;
+	Thread *cur = nullptr;
+	std::function<void()> body;
+	const char *kernel = "";
+	cudaError_t last = cudaSuccess;
+	long launches = 0, threads_run = 0;
+};
+
+inline Emu &emu()
+{
+	static Emu e;
+	return e;
+}
+
+[[noreturn]] inline void die(const char *fmt, ...)
+{
+	Emu &e = emu();
+	fprintf(stderr, "cuda_emu: %s, block (%u,%u,%u): ", e.kernel, e.block_idx.x, e.block_idx.y, e.block_idx.z);
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+/* A fault inside a kernel (the guard page after a buffer, a wild pointer):
+ * name the kernel and block instead of dying silently. */
+inline void on_fault(int sig, siginfo_t *si, void *)
+{
+	Emu &e = emu();
+	fprintf(stderr, "cuda_emu: %s, block (%u,%u,%u), thread (%u,%u,%u): %s at address %p (past the end of a buffer?)\n",
+		e.kernel, e.block_idx.x, e.block_idx.y, e.block_idx.z, e.cur ? e.cur->tid.x : 0, e.cur ? e.cur->tid.y : 0,
+		e.cur ? e.cur->tid.z : 0, sig == SIGBUS ? "SIGBUS" : "SIGSEGV", si->si_addr);
+	_exit(1);
+}
+
+inline void catch_faults()
+{
+	static bool done = false;
+	if (done)
+		return;
+	done = true;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_fault;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGSEGV, &sa, nullptr);
+	sigaction(SIGBUS, &sa, nullptr);
+}
+
+inline cudaError_t get_last_error()
+{
+	cudaError_t r = emu().last;
+	emu().last = cudaSuccess;
+	return r;
+}
+
+inline void trampoline()
+{
+	Emu &e = emu();
+	e.body();
+	e.cur->state = DONE;
+	/* returning resumes uc_link: the scheduler */
+}
+
+inline void suspend(State s, int line)
+{
+	Emu &e = emu();
+	Thread *t = e.cur;
+	t->state = s;
+	t->line = line;
+	swapcontext(&t->ctx, &e.sched);
+}
+
+inline void syncthreads(int line) { suspend(AT_SYNC, line); }
+
+template <class T> T shfl_xor(unsigned mask, T v, int off, int line)
+{
+	static_assert(sizeof(T) <= sizeof(uint64_t), "shuffle of a value over 8 bytes");
+	Thread *t = emu().cur;
+	t->mask = mask;
+	t->off = off;
+	memcpy(&t->val, &v, sizeof v);
+	suspend(AT_SHFL, line);
+	T r;
+	memcpy(&r, &t->res, sizeof r);
+	return r;
+}
+
+/* Release the warps whose lanes all wait at one shuffle; true if any was. */
+inline bool release_warps(size_t nt)
+{
+	Emu &e = emu();
+	bool any = false;
+	for (size_t lo = 0; lo < nt; lo += 32) {
+		size_t hi = lo + 32 < nt ? lo + 32 : nt, at = 0, done = 0;
+		for (size_t i = lo; i < hi; i++) {
+			at += e.th[i].state == AT_SHFL;
+			done += e.th[i].state == DONE;
+		}
+		if (at == 0)
+			continue;
+		size_t w = lo;
+		while (e.th[w].state != AT_SHFL)
+			w++;
+		const Thread &f = e.th[w];
+		if (at != 32)
+			die("warp %zu: __shfl_xor_sync at line %d reached by %zu of 32 lanes (%zu exited, %zu elsewhere)",
+			    lo / 32, f.line, at, done, hi - lo - at - done);
+		for (size_t i = lo; i < hi; i++) {
+			const Thread &t = e.th[i];
+			if (t.line != f.line || t.shfl_passes != f.shfl_passes)
+				die("warp %zu: lanes at different shuffles (line %d pass %ld, line %d pass %ld)", lo / 32,
+				    f.line, f.shfl_passes, t.line, t.shfl_passes);
+			if (t.mask != 0xffffffffu)
+				die("warp %zu: __shfl_xor_sync mask %#x (this emulator knows full warps only)", lo / 32,
+				    t.mask);
+		}
+		for (size_t i = lo; i < hi; i++) {
+			Thread &t = e.th[i];
+			size_t p = lo + ((i - lo) ^ (size_t)t.off);
+			if (t.off < 0 || t.off > 31 || p >= hi)
+				die("warp %zu: __shfl_xor_sync offset %d at line %d", lo / 32, t.off, t.line);
+			t.res = e.th[p].val;
+		}
+		for (size_t i = lo; i < hi; i++) {
+			e.th[i].state = RUN;
+			e.th[i].shfl_passes++;
+		}
+		any = true;
+	}
+	return any;
+}
+
+/* Run the current block to the end, barrier by barrier. */
+inline void run_block(size_t nt)
+{
+	Emu &e = emu();
+	const size_t stack = 64 << 10;
+	if (e.stacks.size() < nt)
+		e.stacks.resize(nt, std::vector<char>(stack));
+	for (size_t i = 0; i < nt; i++) {
+		Thread &t = e.th[i];
+		t = Thread();
+		t.tid = uint3{(unsigned)(i % e.block.x), (unsigned)(i / e.block.x % e.block.y),
+			      (unsigned)(i / ((size_t)e.block.x * e.block.y))};
+		getcontext(&t.ctx);
+		t.ctx.uc_stack.ss_sp = e.stacks[i].data();
+		t.ctx.uc_stack.ss_size = stack;
+		t.ctx.uc_link = &e.sched;
+		makecontext(&t.ctx, trampoline, 0);
+	}
+	std::fill(e.smem.begin(), e.smem.end(), 0xff);
+	for (;;) {
+		for (size_t i = 0; i < nt; i++)
+			if (e.th[i].state == RUN) {
+				e.cur = &e.th[i];
+				swapcontext(&e.sched, &e.th[i].ctx);
+			}
+		if (release_warps(nt))
+			continue;
+		size_t at = 0, done = 0;
+		int line = 0;
+		for (size_t i = 0; i < nt; i++) {
+			if (e.th[i].state == AT_SYNC) {
+				if (at && (e.th[i].line != line || e.th[i].passes != e.th[0].passes))
+					die("__syncthreads at line %d and at line %d (or another pass) at once", line,
+					    e.th[i].line);
+				line = e.th[i].line;
+				at++;
+			}
+			done += e.th[i].state == DONE;
+		}
+		if (at == 0 && done == nt)
+			break;
+		if (at != nt)
+			die("__syncthreads at line %d reached by %zu of %zu threads (%zu exited)", line, at, nt, done);
+		for (size_t i = 0; i < nt; i++) {
+			e.th[i].state = RUN;
+			e.th[i].passes++;
+		}
+	}
+	e.threads_run += (long)nt;
+}
+
+struct Launch {
+	dim3 grid, block;
+	size_t smem;
+	template <class... P, class... A> void operator()(const char *name, void (*k)(P...), A &&...a)
+	{
+		Emu &e = emu();
+		catch_faults();
+		e.kernel = name;
+		e.launches++;
+		size_t nt = (size_t)block.x * block.y * block.z;
+		if (nt == 0 || nt > 1024 || grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.y > 65535 ||
+		    grid.z > 65535 || smem > 48 * 1024) {
+			fprintf(stderr, "cuda_emu: %s: launch of grid (%u,%u,%u) x block (%u,%u,%u), %zu bytes shared: "
+					"invalid configuration\n",
+				name, grid.x, grid.y, grid.z, block.x, block.y, block.z, smem);
+			e.last = cudaErrorInvalidConfiguration;
+			return;
+		}
+		e.grid = grid;
+		e.block = block;
+		e.th.assign(nt, Thread());
+		e.smem.assign(smem, 0xff);
+		e.body = [&] { k(a...); };
+		for (unsigned z = 0; z < grid.z; z++)
+			for (unsigned y = 0; y < grid.y; y++)
+				for (unsigned x = 0; x < grid.x; x++) {
+					e.block_idx = uint3{x, y, z};
+					run_block(nt);
+				}
+		e.body = nullptr;
+	}
+};
+
+inline Launch launch(dim3 grid, dim3 block, size_t smem = 0, cudaStream_t = nullptr) { return Launch{grid, block, smem}; }
+
+/* n bytes whose end is a guard page: an access past it faults. */
+inline void *emu_alloc(size_t n)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), span = (n + pg - 1) / pg * pg;
+	char *p = (char *)mmap(nullptr, span + pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED || mprotect(p + span, pg, PROT_NONE) != 0) {
+		perror("cuda_emu: mmap");
+		exit(2);
+	}
+	return p + span - n;
+}
+inline void emu_free(void *q, size_t n)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), span = (n + pg - 1) / pg * pg;
+	munmap((char *)q + n - span, span + pg);
+}
+
+} // namespace cuda_emu
+
+/* The device-side names, after the CUDA headers have declared theirs. */
+#undef __global__
+#undef __device__
+#undef __host__
+#undef __forceinline__
+#undef __shared__
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __shared__ static /* one block runs at a time: static storage is the block's */
+#define threadIdx (cuda_emu::emu().cur->tid)
+#define blockIdx (cuda_emu::emu().block_idx)
+#define blockDim (cuda_emu::emu().block)
+#define gridDim (cuda_emu::emu().grid)
+#define __syncthreads() cuda_emu::syncthreads(__LINE__)
+#define __shfl_xor_sync(mask, v, off) cuda_emu::shfl_xor((mask), (v), (off), __LINE__)
+#define cudaGetLastError cuda_emu::get_last_error
+#define GPU_DYNAMIC_SHARED(T, name) T *name = (T *)cuda_emu::emu().smem.data()
+
+#endif

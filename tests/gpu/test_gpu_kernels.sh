@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# test_gpu_kernels.sh - the CUDA backends' own kernels, run on the host.
+#
+# gpu/gpu_kernels.cu (rnencode) and gpu/gpu_text_kernels.cu (txtencode) are
+# compiled by g++ with tests/gpu/cuda_emu.h, which runs each CUDA thread as a
+# coroutine (barriers and warp shuffles as written, launch limits as the
+# runtime's, a fault past a buffer's end named), their launches rewritten by
+# tests/gpu/emu_launch.sed. tests/gpu/kernel_emu.cc calls every launcher on
+# both models' shapes and odd ones, FP32 and FP16, against loops in double.
+# So without a GPU this checks the kernels' indexing, launch arithmetic,
+# shared memory and warp logic, the part test_gpu_plan.sh's simulator
+# replaces; and that the emulator catches a broken kernel (a partial-warp
+# shuffle, a missing __syncthreads, a write past the end).
+source "$ROOT/tests/lib.sh"
+command -v g++ >/dev/null || skip "g++ not found"
+NVCC=$(command -v nvcc || true)
+CUDA_INC=${NVCC:+$(dirname "$(dirname "$NVCC")")/include}
+[ -n "$CUDA_INC" ] && [ -e "$CUDA_INC/cuda_fp16.h" ] || skip "the CUDA headers (nvcc's include/) are not here"
+
+F=(-std=c++17 -O2 -Wall -Wextra -Wshadow -Werror -Wno-unknown-pragmas -include "$ROOT/tests/gpu/cuda_emu.h"
+	-I"$CUDA_INC" -I"$ROOT" -I"$ROOT/gpu" -I"$ROOT/common")
+emu_src() { # gpu/NAME.cu [SED-EXPR] -> NAME.cc, launches rewritten, lines kept
+	{ echo "#line 1 \"gpu/$1.cu\""; sed -f "$ROOT/tests/gpu/emu_launch.sed" "$ROOT/gpu/$1.cu" | sed "${2:-}"; } >"$1.cc"
+}
+for k in gpu_kernels gpu_text_kernels; do
+	emu_src $k
+	g++ "${F[@]}" -c -o $k.o $k.cc || fail "gpu/$k.cu does not compile for the host emulator"
+done
+g++ "${F[@]}" -c -o kernel_emu.o "$ROOT/tests/gpu/kernel_emu.cc" &&
+	g++ -o kernel_emu kernel_emu.o gpu_kernels.o gpu_text_kernels.o || fail "kernel_emu does not build"
+./kernel_emu >emu.out 2>&1
+rc=$?
+cat emu.out
+[ $rc = 0 ] || fail "kernel_emu: $(grep -c '^FAIL' emu.out) checks failed"
+grep -q '^63 checks, 0 failed' emu.out || fail "kernel_emu ran $(tail -n 1 emu.out)"
+
+# the emulator must fail a broken kernel: each a one-line change to k_attn or k_bias_out
+broken() { # WHAT SED-EXPR STDERR-REGEX
+	emu_src gpu_kernels "$2"
+	g++ "${F[@]}" -Wno-error -c -o bad.o gpu_kernels.cc && g++ -o bad kernel_emu.o bad.o gpu_text_kernels.o ||
+		fail "$1: does not build"
+	./bad >bad.out 2>&1 && fail "$1: kernel_emu passed"
+	grep -Eq -- "$3" bad.out || { cat bad.out; fail "$1: not caught as expected"; }
+	echo "caught: $1: $(grep -E -- "$3" bad.out | head -n 1)"
+}
+grep -q 'if (d < 32) {' "$ROOT/gpu/gpu_kernels.cu" && grep -q 'out\[i\] = ldf(&v);' "$ROOT/gpu/gpu_kernels.cu" ||
+	fail "the lines the broken-kernel checks change are gone from gpu/gpu_kernels.cu: update this test"
+broken "half a warp at a full-mask shuffle" 's/if (d < 32) {/if (d < 16) {/' \
+	'^cuda_emu: k_attn<float>, block \(0,0,0\): warp 0: __shfl_xor_sync at line [0-9]+ reached by 16 of 32 lanes'
+broken "the first __syncthreads missing" '0,/__syncthreads();/s/__syncthreads();//' \
+	'^FAIL attn 2 images, 50 tokens, 32 heads fp32 .* beyond tolerance'
+broken "a write one past the end" 's/out\[i\] = ldf(&v);/out[i] = ldf(\&v); if (i == total - 1) out[i + 1] = 0;/' \
+	'^cuda_emu: k_bias_out<float>, block \([0-9]+,0,0\), thread \([0-9]+,0,0\): SIGSEGV'
+exit 0
