@@ -26,7 +26,9 @@
  *     at the same call (a lane exited or diverged), or a partner lane past
  *     the block.
  * Dynamic shared memory starts as NaN bytes (0xff), so a read before any
- * write shows in the results. Memory accesses are plain host accesses: the
+ * write shows in the results; threads run up to their next barrier in
+ * ascending order in one block, descending in the next, so a read of
+ * another thread's write without a barrier between shows too. Memory accesses are plain host accesses: the
  * test's buffers end at a guard page (emu_alloc), so a read or write past
  * the end faults.
  */
@@ -228,12 +230,18 @@ inline void run_block(size_t nt)
 		makecontext(&t.ctx, trampoline, 0);
 	}
 	std::fill(e.smem.begin(), e.smem.end(), 0xff);
+	/* threads resume in ascending order in even blocks, descending in odd
+	 * ones: a read of another thread's write with no barrier between sees
+	 * the NaN start in one of the two */
+	bool down = (e.block_idx.x + e.block_idx.y + e.block_idx.z) & 1;
 	for (;;) {
-		for (size_t i = 0; i < nt; i++)
+		for (size_t k = 0; k < nt; k++) {
+			size_t i = down ? nt - 1 - k : k;
 			if (e.th[i].state == RUN) {
 				e.cur = &e.th[i];
 				swapcontext(&e.sched, &e.th[i].ctx);
 			}
+		}
 		if (release_warps(nt))
 			continue;
 		size_t at = 0, done = 0;
