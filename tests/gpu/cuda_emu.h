@@ -8,7 +8,7 @@
  *  -> cuda_emu::launch(grid, block, smem, stream)("k<T>", k<T>, args)
  * so the launchers, their grid arithmetic and the kernels' bodies are the
  * code the GPU runs. Every CUDA thread of a block runs as a coroutine
- * (ucontext) on one OS thread, blocks one after another; threadIdx,
+ * on one OS thread, blocks one after another; threadIdx,
  * blockIdx, blockDim and gridDim are the running thread's. __syncthreads()
  * and __shfl_xor_sync() suspend the thread until its block (or its warp) has
  * arrived, so the kernels' barrier and warp logic runs as written.
@@ -56,10 +56,58 @@
 
 namespace cuda_emu {
 
+/* Coroutine contexts. glibc's swapcontext saves the signal mask with a
+ * system call on every switch, and the warp-level kernels switch tens of
+ * millions of times; on x86-64 a switch is the callee-saved registers and
+ * the stack pointer, nothing else (ucontext elsewhere). */
+#if defined(__x86_64__)
+extern "C" void cuda_emu_switch(void **save_sp, void *load_sp);
+__asm__(".text\n"
+	".weak cuda_emu_switch\n"
+	".type cuda_emu_switch,@function\n"
+	"cuda_emu_switch:\n"
+	"\tpushq %rbp\n\tpushq %rbx\n\tpushq %r12\n\tpushq %r13\n\tpushq %r14\n\tpushq %r15\n"
+	"\tmovq %rsp, (%rdi)\n\tmovq %rsi, %rsp\n"
+	"\tpopq %r15\n\tpopq %r14\n\tpopq %r13\n\tpopq %r12\n\tpopq %rbx\n\tpopq %rbp\n"
+	"\tret\n"
+	".size cuda_emu_switch, .-cuda_emu_switch\n");
+struct Ctx {
+	void *sp = nullptr;
+};
+inline void ctx_switch(Ctx &from, Ctx &to) { cuda_emu_switch(&from.sp, to.sp); }
+/* A context that starts entry() on the given stack: the six registers the
+ * switch pops, then entry as its return address, 16-byte aligned as a call
+ * leaves it. entry() must never return. */
+inline void ctx_make(Ctx &c, char *stack, size_t size, void (*entry)())
+{
+	uintptr_t top = (uintptr_t)(stack + size) & ~(uintptr_t)15;
+	void **ret = (void **)(top - 16);
+	ret[0] = (void *)entry;
+	ret[1] = nullptr;
+	void **sp = ret - 6;
+	for (int k = 0; k < 6; k++)
+		sp[k] = nullptr;
+	c.sp = sp;
+}
+#else
+struct Ctx {
+	ucontext_t uc;
+};
+inline void ctx_switch(Ctx &from, Ctx &to) { swapcontext(&from.uc, &to.uc); }
+inline void ctx_make(Ctx &c, char *stack, size_t size, void (*entry)())
+{
+	getcontext(&c.uc);
+	c.uc.uc_stack.ss_sp = stack;
+	c.uc.uc_stack.ss_size = size;
+	c.uc.uc_link = nullptr;
+	makecontext(&c.uc, entry, 0);
+}
+#endif
+
 enum State { RUN, AT_SYNC, AT_SHFL, DONE };
 
 struct Thread {
-	ucontext_t ctx;
+	Ctx ctx;
 	uint3 tid;
 	State state = RUN;
 	int line = 0;        /* source line of the barrier it waits at */
@@ -76,12 +124,14 @@ struct Emu {
 	std::vector<Thread> th;
 	std::vector<std::vector<char>> stacks;
 	std::vector<unsigned char> smem;
-	ucontext_t sched;
+	Ctx sched;
 	Thread *cur = nullptr;
 	std::function<void()> body;
 	const char *kernel = "";
 	cudaError_t last = cudaSuccess;
 	long launches = 0, threads_run = 0;
+	long suspends = 0;  /* barriers reached, all blocks */
+	bool plain = false; /* this block's threads run as plain calls (no barrier expected) */
 };
 
 inline Emu &emu()
@@ -139,16 +189,22 @@ inline void trampoline()
 	Emu &e = emu();
 	e.body();
 	e.cur->state = DONE;
-	/* returning resumes uc_link: the scheduler */
+	ctx_switch(e.cur->ctx, e.sched); /* never resumed */
+	abort();
 }
 
 inline void suspend(State s, int line)
 {
 	Emu &e = emu();
+	if (e.plain)
+		die("a barrier at line %d in a block of a kernel whose first block reached none (this emulator runs "
+		    "such blocks without coroutines)",
+		    line);
+	e.suspends++;
 	Thread *t = e.cur;
 	t->state = s;
 	t->line = line;
-	swapcontext(&t->ctx, &e.sched);
+	ctx_switch(t->ctx, e.sched);
 }
 
 inline void syncthreads(int line) { suspend(AT_SYNC, line); }
@@ -223,11 +279,7 @@ inline void run_block(size_t nt)
 		t = Thread();
 		t.tid = uint3{(unsigned)(i % e.block.x), (unsigned)(i / e.block.x % e.block.y),
 			      (unsigned)(i / ((size_t)e.block.x * e.block.y))};
-		getcontext(&t.ctx);
-		t.ctx.uc_stack.ss_sp = e.stacks[i].data();
-		t.ctx.uc_stack.ss_size = stack;
-		t.ctx.uc_link = &e.sched;
-		makecontext(&t.ctx, trampoline, 0);
+		ctx_make(t.ctx, e.stacks[i].data(), stack, trampoline);
 	}
 	std::fill(e.smem.begin(), e.smem.end(), 0xff);
 	/* threads resume in ascending order in even blocks, descending in odd
@@ -239,7 +291,7 @@ inline void run_block(size_t nt)
 			size_t i = down ? nt - 1 - k : k;
 			if (e.th[i].state == RUN) {
 				e.cur = &e.th[i];
-				swapcontext(&e.sched, &e.th[i].ctx);
+				ctx_switch(e.sched, e.th[i].ctx);
 			}
 		}
 		if (release_warps(nt))
@@ -268,14 +320,74 @@ inline void run_block(size_t nt)
 	e.threads_run += (long)nt;
 }
 
+/* A block of a kernel without barriers: each thread is one plain call
+ * (no coroutine to switch to), in the same alternating order. */
+inline void run_block_plain(size_t nt)
+{
+	Emu &e = emu();
+	bool down = (e.block_idx.x + e.block_idx.y + e.block_idx.z) & 1;
+	std::fill(e.smem.begin(), e.smem.end(), 0xff);
+	for (size_t k = 0; k < nt; k++) {
+		size_t i = down ? nt - 1 - k : k;
+		Thread &t = e.th[i];
+		t.tid = uint3{(unsigned)(i % e.block.x), (unsigned)(i / e.block.x % e.block.y),
+			      (unsigned)(i / ((size_t)e.block.x * e.block.y))};
+		e.cur = &t;
+		e.body();
+	}
+	e.threads_run += (long)nt;
+}
+
+/* Run kernel `body` over the whole grid, block after block. The first block
+ * runs on coroutines; if none of its threads reached a barrier, the others
+ * run as plain calls (a barrier there after all stops the program). */
+inline void execute(const char *name, dim3 grid, dim3 block, size_t smem, const std::function<void()> &body)
+{
+	Emu &e = emu();
+	size_t nt = (size_t)block.x * block.y * block.z;
+	e.kernel = name;
+	e.grid = grid;
+	e.block = block;
+	e.th.assign(nt, Thread());
+	e.smem.assign(smem, 0xff);
+	e.body = body;
+	bool first = true, plain = false;
+	for (unsigned z = 0; z < grid.z; z++)
+		for (unsigned y = 0; y < grid.y; y++)
+			for (unsigned x = 0; x < grid.x; x++) {
+				e.block_idx = uint3{x, y, z};
+				if (plain) {
+					e.plain = true;
+					run_block_plain(nt);
+					e.plain = false;
+					continue;
+				}
+				long before = e.suspends;
+				run_block(nt);
+				plain = first && e.suspends == before;
+				first = false;
+			}
+	e.body = nullptr;
+}
+
+/* Where launches go: run at once (default), or handed to a fake runtime's
+ * stream (tests/gpu/fake_cuda.cc), which may run it later, e.g. from a
+ * captured CUDA graph. */
+using Submit = void (*)(cudaStream_t, std::function<void()>);
+inline Submit &submit_hook()
+{
+	static Submit s = nullptr;
+	return s;
+}
+
 struct Launch {
 	dim3 grid, block;
 	size_t smem;
+	cudaStream_t stream;
 	template <class... P, class... A> void operator()(const char *name, void (*k)(P...), A &&...a)
 	{
 		Emu &e = emu();
 		catch_faults();
-		e.kernel = name;
 		e.launches++;
 		size_t nt = (size_t)block.x * block.y * block.z;
 		if (nt == 0 || nt > 1024 || grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.y > 65535 ||
@@ -286,22 +398,22 @@ struct Launch {
 			e.last = cudaErrorInvalidConfiguration;
 			return;
 		}
-		e.grid = grid;
-		e.block = block;
-		e.th.assign(nt, Thread());
-		e.smem.assign(smem, 0xff);
-		e.body = [&] { k(a...); };
-		for (unsigned z = 0; z < grid.z; z++)
-			for (unsigned y = 0; y < grid.y; y++)
-				for (unsigned x = 0; x < grid.x; x++) {
-					e.block_idx = uint3{x, y, z};
-					run_block(nt);
-				}
-		e.body = nullptr;
+		/* the arguments by value, as a launch copies them */
+		std::function<void()> body = [k, a...] { k(a...); };
+		dim3 g = grid, b = block;
+		size_t sm = smem;
+		std::function<void()> run = [name, g, b, sm, body] { execute(name, g, b, sm, body); };
+		if (submit_hook())
+			submit_hook()(stream, run);
+		else
+			run();
 	}
 };
 
-inline Launch launch(dim3 grid, dim3 block, size_t smem = 0, cudaStream_t = nullptr) { return Launch{grid, block, smem}; }
+inline Launch launch(dim3 grid, dim3 block, size_t smem = 0, cudaStream_t stream = nullptr)
+{
+	return Launch{grid, block, smem, stream};
+}
 
 /* n bytes whose end is a guard page: an access past it faults. */
 inline void *emu_alloc(size_t n)

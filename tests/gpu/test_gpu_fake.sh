@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# test_gpu_fake.sh - rnencode and txtencode --device cuda, whole, on a fake GPU.
+#
+# gpu/'s host code (gpu_encoder.cu, gpu_conv.cu, gpu_text.cu, gpu_check.cu,
+# gpu_plan.cc) compiled by g++ as it is, our kernels through the host
+# emulator (tests/gpu/cuda_emu.h), and the CUDA runtime, cuDNN and cuBLAS
+# calls answered by tests/gpu/fake_cuda.cc: host implementations written
+# from their documentation that check pointers against device allocations,
+# descriptors, workspaces and what a stream capture allows. Then the GPU
+# machine's own tests, test_gpu_cpu_parity.sh (both models, FP32/FP16,
+# warm-up, capture, graph and partial batches, CHW input, --features, the
+# stats record) and test_gpu_txtencode.sh (per-prompt and table, FP32/FP16,
+# 77-row batches, PyTorch), run unchanged against these binaries and a fake
+# nvidia-smi. Beyond them: the fallbacks (graphs off by RNENC_NO_GRAPH, a
+# failing capture, cuDNN refusing the fused call), RNENC_GPU_DUMP op by op
+# against PyTorch, and the --mem-trace timeline.
+# What only a GPU can check stays unchecked: NVIDIA's libraries themselves,
+# real concurrency between streams, speed.
+source "$ROOT/tests/lib.sh"
+source "$ROOT/tests/gpu/gpulib.sh"
+command -v g++ >/dev/null || skip "g++ not found"
+NVCC=$(command -v nvcc || true)
+CUDA_INC=${NVCC:+$(dirname "$(dirname "$NVCC")")/include}
+[ -n "$CUDA_INC" ] && [ -e "$CUDA_INC/cudnn.h" ] && [ -e "$CUDA_INC/cublas_v2.h" ] ||
+	skip "the CUDA, cuDNN and cuBLAS headers (nvcc's include/) are not here"
+lib=$ROOT/build/libcommon.a
+[ -s "$lib" ] && ls "$ROOT"/build/model/*.o >/dev/null 2>&1 || skip "build/ has no libcommon.a or model objects: run make first"
+need_py torch
+need_py msgpack
+
+# ---- the fake-GPU builds of rnencode and txtencode ----
+F=(-std=c++17 -O2 -Wall -Wextra -Wshadow -Werror -Wno-unknown-pragmas -include "$ROOT/tests/gpu/cuda_emu.h"
+	-I"$CUDA_INC" -I"$ROOT" -I"$ROOT/gpu" -I"$ROOT/common")
+CF=(-std=c11 -O2 -I"$ROOT/common" -I"$ROOT" -D_FILE_OFFSET_BITS=64 -DHAVE_CUDA=1)
+mkdir -p obj fakebin
+pids=()
+for k in gpu_kernels gpu_text_kernels; do
+	{ echo "#line 1 \"gpu/$k.cu\""; sed -f "$ROOT/tests/gpu/emu_launch.sed" "$ROOT/gpu/$k.cu"; } >obj/$k.cc
+	g++ "${F[@]}" -c -o obj/$k.o obj/$k.cc &
+	pids+=($!)
+done
+for h in gpu_encoder gpu_conv gpu_check gpu_text; do
+	g++ "${F[@]}" -x c++ -c -o obj/$h.o "$ROOT/gpu/$h.cu" &
+	pids+=($!)
+done
+g++ "${F[@]}" -c -o obj/gpu_plan.o "$ROOT/gpu/gpu_plan.cc" &
+pids+=($!)
+g++ "${F[@]}" -O3 -march=native -fopenmp -c -o obj/fake_cuda.o "$ROOT/tests/gpu/fake_cuda.cc" &
+pids+=($!)
+cc "${CF[@]}" -c -o obj/rnencode.o "$ROOT/cmd/rnencode.c" &
+pids+=($!)
+cc "${CF[@]}" -c -o obj/txtencode.o "$ROOT/cmd/txtencode.c" &
+pids+=($!)
+for p in "${pids[@]}"; do wait "$p" || fail "a fake-GPU object does not compile"; done
+L=("$lib" -ldnnl -l:libmsgpackc.a -ldl -lm -lpthread)
+g++ -fopenmp -o fakebin/rnencode obj/rnencode.o "$ROOT"/build/model/*.o obj/gpu_encoder.o obj/gpu_conv.o obj/gpu_check.o \
+	obj/gpu_plan.o obj/gpu_kernels.o obj/fake_cuda.o "${L[@]}" || fail "rnencode does not link against the fake GPU"
+g++ -fopenmp -o fakebin/txtencode obj/txtencode.o "$ROOT"/build/model/*.o obj/gpu_text.o obj/gpu_text_kernels.o \
+	obj/gpu_check.o obj/fake_cuda.o "$ROOT"/build/libcommon.a -ldnnl -l:libz.a -l:libmsgpackc.a -ldl -lm -lpthread ||
+	fail "txtencode does not link against the fake GPU"
+cat >fakebin/nvidia-smi <<'EOF'
+#!/bin/sh
+echo "GPU 0: fake GPU (tests/gpu/fake_cuda.cc)"
+EOF
+chmod +x fakebin/nvidia-smi
+FAKE=$PWD/fakebin
+echo "[$SECONDS s] fake-GPU rnencode and txtencode built"
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} RNENC_DATA=$ROOT/data
+
+# ---- the GPU machine's tests, unchanged, against the fake ----
+for t in test_gpu_cpu_parity test_gpu_txtencode; do
+	mkdir -p run.$t
+	(cd run.$t && PATH=$FAKE:$PATH T=$PWD bash "$ROOT/tests/gpu/$t.sh") >$t.log 2>&1
+	rc=$?
+	sed "s/^/  $t: /" $t.log
+	[ $rc = 0 ] || fail "$t on the fake GPU: exit $rc"
+	echo "[$SECONDS s] $t passed on the fake GPU"
+done
+
+# ---- what those tests do not reach ----
+export PATH=$FAKE:$PATH
+gpu_weights
+# five images in batches of 2: warm-up, graph capture, partial batch
+$PY "$GPU_PY" images --preset imagenet --n 5 --u8 five.u8 --records five.mp || fail "gpu_ref.py images"
+rn() { # OUT [flags]: resnet50 over the five images in batches of 2, on the fake GPU
+	local out=$1
+	shift
+	rnencode --device cuda --model resnet50 --weights "$RN50_W" --batch 2 "$@" <five.mp >"$out" 2>"$out.err" ||
+		{ cat "$out.err"; fail "rnencode --device cuda $* failed"; }
+}
+rnencode --device cpu --model resnet50 --weights "$RN50_W" <five.mp >cpu.mp 2>/dev/null || fail "rnencode --device cpu"
+# with the per-op dump and the memory trace (both from the warm-up batch)
+RNENC_GPU_DUMP=dump rn graphs.mp --mem-trace trace.tsv
+grep -q 'running without CUDA graphs' graphs.mp.err && fail "the graphs were not captured: $(cat graphs.mp.err)"
+RNENC_NO_GRAPH=1 rn nograph.mp
+FAKE_CUDA_NO_CAPTURE=1 rn nocapture.mp
+grep -q '^rnencode: cuda: running without CUDA graphs (capture failed: cudaStreamEndCapture: cudaErrorStreamCaptureInvalidated' \
+	nocapture.mp.err || fail "a failed capture was not noted: $(cat nocapture.mp.err)"
+FAKE_CUDNN_NO_FUSED=1 rn unfused.mp
+FAKE_CUDNN_NO_FUSED=1 rn unfused16.mp --fp16
+rnencode --device cpu --model resnet50 --weights "$RN50_W" --fp16 <five.mp >cpu16.mp 2>/dev/null || fail "cpu --fp16"
+for f in graphs nograph nocapture unfused; do
+	gpu_compare "fake GPU, $f, vs cpu" cpu.mp $f.mp 1000 $GPU_RTOL_FP32 --top1
+done
+gpu_compare "fake GPU, unfused fp16, vs cpu" cpu16.mp unfused16.mp 1000 $GPU_RTOL_FP16 --top1
+# the same host arithmetic op by op or from a graph: the same bits
+gpu_compare "graphs vs op by op" graphs.mp nograph.mp 1000 1e-9
+
+echo "[$SECONDS s] fallbacks checked"
+# RNENC_GPU_DUMP: every op of the first image, against PyTorch's activations
+[ -s dump/index.tsv ] || fail "RNENC_GPU_DUMP wrote no dump/index.tsv"
+$PY "$GPU_PY" layers --model resnet50 --weights "$RN50_W" --u8 five.u8 --dump dump --rtol $GPU_RTOL_FP32 --device cpu \
+	--md layers.md | tee layers.out || fail "the fake GPU's per-op dump differs from PyTorch: $(tail -n 5 layers.md)"
+
+# --mem-trace: allocations, frees and the warm-up batch's ops
+$PY - trace.tsv "$ROOT" <<'PYEOF' || fail "--mem-trace timeline"
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+assert rows[0] == ["time_s", "bytes_in_use", "tag"], rows[0]
+tags = [r[2] for r in rows[1:]]
+ops = [t for t in tags if t.startswith("op ")]
+assert any(t.startswith("alloc weights") for t in tags) and any(t.startswith("free ") for t in tags), tags[:5]
+assert len(ops) >= 50 and ops[0] == "op input", ops[:3]
+assert all(int(r[1]) >= 0 for r in rows[1:])
+print(f"mem-trace: {len(rows) - 1} lines, {len(ops)} op lines, peak {max(int(r[1]) for r in rows[1:]) >> 20} MiB")
+PYEOF
+exit 0
