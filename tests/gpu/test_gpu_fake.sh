@@ -13,7 +13,8 @@
 # 77-row batches, PyTorch), run unchanged against these binaries and a fake
 # nvidia-smi. Beyond them: the fallbacks (graphs off by RNENC_NO_GRAPH, a
 # failing capture, cuDNN refusing the fused call), RNENC_GPU_DUMP op by op
-# against PyTorch, and the --mem-trace timeline.
+# against PyTorch, and the --mem-trace timeline. Under make asan (ASAN=1) the
+# host code is built with ASan + UBSan.
 # What only a GPU can check stays unchecked: NVIDIA's libraries themselves,
 # real concurrency between streams, speed.
 source "$ROOT/tests/lib.sh"
@@ -23,15 +24,21 @@ NVCC=$(command -v nvcc || true)
 CUDA_INC=${NVCC:+$(dirname "$(dirname "$NVCC")")/include}
 [ -n "$CUDA_INC" ] && [ -e "$CUDA_INC/cudnn.h" ] && [ -e "$CUDA_INC/cublas_v2.h" ] ||
 	skip "the CUDA, cuDNN and cuBLAS headers (nvcc's include/) are not here"
-lib=$ROOT/build/libcommon.a
-[ -s "$lib" ] && ls "$ROOT"/build/model/*.o >/dev/null 2>&1 || skip "build/ has no libcommon.a or model objects: run make first"
+# under make asan, the host code too: ASan + UBSan over gpu/'s orchestration
+B=$ROOT/build SAN=()
+if [ "${ASAN:-0}" = 1 ]; then
+	B=$ROOT/build-asan
+	SAN=(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g)
+fi
+lib=$B/libcommon.a
+[ -s "$lib" ] && ls "$B"/model/*.o >/dev/null 2>&1 || skip "$B has no libcommon.a or model objects: run make first"
 need_py torch
 need_py msgpack
 
 # ---- the fake-GPU builds of rnencode and txtencode ----
 F=(-std=c++17 -O2 -Wall -Wextra -Wshadow -Werror -Wno-unknown-pragmas -include "$ROOT/tests/gpu/cuda_emu.h"
-	-I"$CUDA_INC" -I"$ROOT" -I"$ROOT/gpu" -I"$ROOT/common")
-CF=(-std=c11 -O2 -I"$ROOT/common" -I"$ROOT" -D_FILE_OFFSET_BITS=64 -DHAVE_CUDA=1)
+	-I"$CUDA_INC" -I"$ROOT" -I"$ROOT/gpu" -I"$ROOT/common" "${SAN[@]}")
+CF=(-std=c11 -O2 -I"$ROOT/common" -I"$ROOT" -D_FILE_OFFSET_BITS=64 -DHAVE_CUDA=1 "${SAN[@]}")
 mkdir -p obj fakebin
 pids=()
 for k in gpu_kernels gpu_text_kernels; do
@@ -53,10 +60,10 @@ cc "${CF[@]}" -c -o obj/txtencode.o "$ROOT/cmd/txtencode.c" &
 pids+=($!)
 for p in "${pids[@]}"; do wait "$p" || fail "a fake-GPU object does not compile"; done
 L=("$lib" -ldnnl -l:libmsgpackc.a -ldl -lm -lpthread)
-g++ -fopenmp -o fakebin/rnencode obj/rnencode.o "$ROOT"/build/model/*.o obj/gpu_encoder.o obj/gpu_conv.o obj/gpu_check.o \
+g++ "${SAN[@]}" -fopenmp -o fakebin/rnencode obj/rnencode.o "$B"/model/*.o obj/gpu_encoder.o obj/gpu_conv.o obj/gpu_check.o \
 	obj/gpu_plan.o obj/gpu_kernels.o obj/fake_cuda.o "${L[@]}" || fail "rnencode does not link against the fake GPU"
-g++ -fopenmp -o fakebin/txtencode obj/txtencode.o "$ROOT"/build/model/*.o obj/gpu_text.o obj/gpu_text_kernels.o \
-	obj/gpu_check.o obj/fake_cuda.o "$ROOT"/build/libcommon.a -ldnnl -l:libz.a -l:libmsgpackc.a -ldl -lm -lpthread ||
+g++ "${SAN[@]}" -fopenmp -o fakebin/txtencode obj/txtencode.o "$B"/model/*.o obj/gpu_text.o obj/gpu_text_kernels.o \
+	obj/gpu_check.o obj/fake_cuda.o "$lib" -ldnnl -l:libz.a -l:libmsgpackc.a -ldl -lm -lpthread ||
 	fail "txtencode does not link against the fake GPU"
 cat >fakebin/nvidia-smi <<'EOF'
 #!/bin/sh
