@@ -550,26 +550,21 @@ typedef struct {
 /* A prediction record that cannot be used: stderr line, counted. */
 static void bad_record(model_t *m, const record_t *rec, const char *msg)
 {
-	const char *id = "";
-	size_t n = 0;
-	rec_get_str(rec, "id", &id, &n);
-	diag_msg("%s: record %llu (id '%.*s'): %s", m->path, (unsigned long long)rec->index, (int)n, id, msg);
+	char where[320];
+	diag_msg("%s: %s", rec_where(where, sizeof where, m->path, rec), msg);
 	m->bad++;
 }
 
 /* Records from before scoring: the wrong stream, so stop (exit 2, nothing
- * on stdout) with what to run, as errstats and topk do. */
-/* Exit 2 naming the record; the reader (whose buffer rec points into) is
- * freed first, so that the leak checker of make asan sees nothing held. */
+ * on stdout) with what to run, as errstats and topk do. The reader (whose
+ * buffer rec points into) is freed first, so that the leak checker of make
+ * asan sees nothing held. */
 static void refuse_unscored(const char *path, const record_t *rec, rec_reader_t *r, score_vec_t *sv)
 {
-	const char *id = "";
-	size_t n = 0;
-	rec_get_str(rec, "id", &id, &n);
 	int img = rec_is(rec, "image");
-	char msg[1024];
-	snprintf(msg, sizeof msg, "%s: record %llu (id '%.*s'): %s: errtree needs scores; %s",
-		 strcmp(path, "-") ? path : "stdin", (unsigned long long)rec->index, (int)(n > 200 ? 200 : n), id,
+	char where[320], msg[1024];
+	snprintf(msg, sizeof msg, "%s: %s: errtree needs scores; %s",
+		 rec_where(where, sizeof where, strcmp(path, "-") ? path : "stdin", rec),
 		 img ? "an image record" : "an embedding",
 		 img ? "run rnencode (and zscore for CLIP) first" : "put zscore before errtree");
 	score_vec_free(sv);
