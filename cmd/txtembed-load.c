@@ -106,7 +106,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case 'm': o->model = optarg; break;
 		case 's':
 			o->logit_scale = opt_parse_double("--logit-scale", optarg);
-			if (!(o->logit_scale > 0) || !(o->logit_scale <= CLASSES_MAX_LOGIT_SCALE))
+			if (!classes_logit_scale_ok(o->logit_scale))
 				diag_usage("--logit-scale: %s is not in (0, %g] (CLIP's is 100)", optarg,
 					   CLASSES_MAX_LOGIT_SCALE);
 			o->scale_given = 1;
@@ -196,7 +196,6 @@ static void write_header(rec_writer_t *w, int argc, char **argv, const options_t
 	pk_kv_str(pk, "model", o->model ? o->model : "clip-rn50");
 }
 
-/* The classes record; extra_from (msgpack input) lends its other keys. */
 /* --model clip-rn50 names the width too: its image embeddings are 1024 wide,
  * and a table of another width would only fail later, in zscore. */
 static void check_width(const options_t *o, int64_t d, const char *what)
@@ -207,6 +206,7 @@ static void check_width(const options_t *o, int64_t d, const char *what)
 			   what, (long long)d);
 }
 
+/* The classes record; extra_from (msgpack input) lends its other keys. */
 static void write_classes(rec_writer_t *w, const options_t *o, const input_t *in, char **names, const char *model,
 			  double scale, const float *rows, int64_t k, int64_t d, int64_t templates,
 			  const record_t *extra_from)
@@ -334,7 +334,7 @@ static void from_stream(int argc, char **argv, const options_t *o, input_t *in)
 		check_names(o, in, k, t.shape, t.ndim, what);
 		check_width(o, d, what);
 		double scale = o->logit_scale;
-		if (!o->scale_given && rec_get_double(&rec, "logit_scale", &scale) == 0 && !(scale > 0 && scale <= CLASSES_MAX_LOGIT_SCALE))
+		if (!o->scale_given && rec_get_double(&rec, "logit_scale", &scale) == 0 && !classes_logit_scale_ok(scale))
 			diag_fatal("%s: %s: logit_scale %g is not in (0, %g]", rec_reader_name(r), what, scale,
 				   CLASSES_MAX_LOGIT_SCALE);
 		int64_t rec_templates;

@@ -198,8 +198,7 @@ int classes_from_record(const record_t *rec, classes_t *c, char *err, size_t cap
 	}
 	c->logit_scale = 100.0;
 	if (rec_get(rec, "logit_scale") &&
-	    (rec_get_double(rec, "logit_scale", &c->logit_scale) != 0 || !(c->logit_scale > 0) ||
-	     !(c->logit_scale <= CLASSES_MAX_LOGIT_SCALE))) {
+	    (rec_get_double(rec, "logit_scale", &c->logit_scale) != 0 || !classes_logit_scale_ok(c->logit_scale))) {
 		snprintf(err, cap, "classes record %llu: \"logit_scale\" is not a number in (0, %g]",
 			 (unsigned long long)rec->index, CLASSES_MAX_LOGIT_SCALE);
 		classes_free(c);

@@ -30,6 +30,8 @@
  * learned temperature, clamped at 100 in training); far beyond, scale x cosine
  * overflows float and the softmax gives NaN. */
 #define CLASSES_MAX_LOGIT_SCALE 1e6
+/* s in (0, CLASSES_MAX_LOGIT_SCALE]: false for NaN and infinities too */
+static inline int classes_logit_scale_ok(double s) { return s > 0 && s <= CLASSES_MAX_LOGIT_SCALE; }
 
 typedef struct {
 	int64_t k, d;       /* classes, embedding width */
