@@ -218,13 +218,17 @@ void ConvEngine::call(const ConvRun &r, const void *x, const void *w, const void
 		      size_t ws_size, bool may_fall_back) const
 {
 	const float one = 1.0f, zero = 0.0f;
-	if (!r.relu || !r.fused) {
+	/* the plain convolution, then for a ReLU one our epilogue (bias, residual, ReLU) */
+	auto plain = [&] {
 		CK_CUDNN(cudnnConvolutionForward(h_, &one, r.x, x, r.w, w, r.conv, r.algo, ws, ws_size, &zero, r.y, y));
 		if (r.relu) {
-			cudaStream_t st;
-			CK_CUDNN(cudnnGetStream(h_, &st));
-			launch_bias_relu(y, b, z, dt_, r.count, r.cout, st);
+			cudaStream_t s;
+			CK_CUDNN(cudnnGetStream(h_, &s));
+			launch_bias_relu(y, b, z, dt_, r.count, r.cout, s);
 		}
+	};
+	if (!r.relu || !r.fused) {
+		plain();
 		return;
 	}
 	/* without a residual, z = y with alpha2 = 0: cuDNN does not read it */
@@ -240,10 +244,7 @@ void ConvEngine::call(const ConvRun &r, const void *x, const void *w, const void
 				 "algorithm search: plain convolution + epilogue from here (%s:%d)",
 				 __FILE__, __LINE__);
 		noted = true;
-		CK_CUDNN(cudnnConvolutionForward(h_, &one, r.x, x, r.w, w, r.conv, r.algo, ws, ws_size, &zero, r.y, y));
-		cudaStream_t s;
-		CK_CUDNN(cudnnGetStream(h_, &s));
-		launch_bias_relu(y, b, z, dt_, r.count, r.cout, s);
+		plain();
 		return;
 	}
 	if (st != CUDNN_STATUS_SUCCESS)

@@ -7,7 +7,7 @@
  *                  in the plan, the plan's op name, the output's shape)
  *   DIR/NNN.f32    that output, float32 NHWC (H*W*C values; FP16 runs are
  *                  widened), or the float output [1][1][out] for fc/attnpool
- * tests/py/gpu_layers.py compares a dump with PyTorch's own activations.
+ * tests/py/gpu_ref.py layers compares a dump with PyTorch's own activations.
  * Plain host C++: gpu_encoder.cu and tests/gpu/plan_sim.cc both include it.
  */
 #ifndef GPU_DUMP_H

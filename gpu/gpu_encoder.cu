@@ -251,7 +251,6 @@ void encoder::setup()
 	void *find_ws = mem.alloc(cap, "algorithm search workspace");
 	std::unique_ptr<Exec> e(new Exec);
 	e->n = plan.batch;
-	e->no_graph = no_graphs;
 	e->conv.resize(plan.ops.size());
 	try {
 		for (size_t i = 0; i < plan.ops.size(); i++) {
@@ -294,7 +293,6 @@ Exec &encoder::exec_for(int n)
 		return *it->second;
 	std::unique_ptr<Exec> e(new Exec);
 	e->n = n;
-	e->no_graph = no_graphs;
 	e->conv.resize(plan.ops.size());
 	for (size_t i = 0; i < plan.ops.size(); i++) {
 		const Op &op = plan.ops[i];
@@ -485,7 +483,7 @@ void encoder::launch(Exec &e, int n, Slot &s)
 	} else {
 		/* a batch whose graph is captured here (or fails to be) is not
 		 * timed: its start event may be recorded before the host's capture */
-		bool capturing = !e.graph && !e.no_graph;
+		bool capturing = !e.graph && !e.no_graph && !no_graphs;
 		if (capturing)
 			capture(e, n);
 		if (e.graph)
