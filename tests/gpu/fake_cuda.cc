@@ -38,6 +38,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <string>
 #include <vector>
@@ -145,11 +146,8 @@ CUstream_st *capturing = nullptr;
 /* Work on stream s: recorded while s is captured, else done now. */
 void enqueue(cudaStream_t s, std::function<void()> f)
 {
-	if (capturing && !s) {
-		/* the legacy stream synchronizes with every blocking stream */
-		capturing->invalidated = true;
+	if (capturing && !s) /* the legacy stream synchronizes with every blocking stream */
 		die("work on the legacy default stream while stream %p is captured", (void *)capturing);
-	}
 	if (s && s->capturing) {
 		s->captured.push_back(std::move(f));
 		return;
@@ -167,11 +165,12 @@ cudaError_t capture_forbids(const char *call)
 	return cudaErrorStreamCaptureUnsupported;
 }
 
-cudaError_t last_rt = cudaSuccess;
+/* A failing call also sets the error cudaGetLastError returns (the
+ * emulator's, which launches set too), as the runtime does. */
 cudaError_t ret(cudaError_t e)
 {
 	if (e != cudaSuccess)
-		last_rt = e;
+		cuda_emu::emu().last = e;
 	return e;
 }
 
@@ -720,16 +719,44 @@ bool memo_hit(const void *y, size_t ybytes, uint64_t key)
 	return it != conv_memo().end() && it->second.key == key && it->second.out == hash_bytes(y, ybytes);
 }
 void memo_store(const void *y, size_t ybytes, uint64_t key) { conv_memo()[y] = ConvMemo{key, hash_bytes(y, ybytes)}; }
-uint64_t conv_key(const cudnnTensorStruct &x, const void *xp, const cudnnFilterStruct &w, const void *wp,
-		  const cudnnConvolutionStruct &c, uint64_t extra)
+uint64_t hash_ints(std::initializer_list<long> v, uint64_t h)
 {
-	size_t es = dt_bytes(x.dt);
-	uint64_t h = hash_bytes(xp, (size_t)x.n * x.c * x.h * x.w * es);
-	h = hash_bytes(wp, (size_t)w.k * w.c * w.h * w.w * es, h);
-	h = hash_bytes(&x, sizeof x, h);
-	h = hash_bytes(&w, sizeof w, h);
-	h = hash_bytes(&c, sizeof c, h);
-	return h ^ (extra * 0x9e3779b97f4a7c15ull);
+	for (long x : v)
+		h = hash_bytes(&x, sizeof x, h);
+	return h;
+}
+
+/* Enqueue a convolution on h's stream: acc = conv(x, w), then epilogue(acc)
+ * stores y. A call that does not read y is memoized (ConvMemo) under its
+ * inputs: x, w, the descriptors' fields, and what more(key) hashes in. */
+void conv_enqueue(cudnnHandle_t h, const cudnnTensorStruct *x, const void *xp, const cudnnFilterStruct *w,
+		  const void *wp, const cudnnConvolutionStruct *c, const cudnnTensorStruct *y, void *yp, bool reads_y,
+		  std::function<uint64_t(uint64_t)> more, std::function<void(const std::vector<float> &)> epilogue)
+{
+	cudnnTensorStruct xd = *x, yd = *y;
+	cudnnFilterStruct wd = *w;
+	cudnnConvolutionStruct cd = *c;
+	enqueue(h->stream, [=] {
+		size_t es = dt_bytes(yd.dt), ybytes = (size_t)yd.n * yd.c * yd.h * yd.w * es;
+		uint64_t key = 0;
+		if (!reads_y) {
+			key = hash_bytes(xp, (size_t)xd.n * xd.c * xd.h * xd.w * es);
+			key = hash_bytes(wp, (size_t)wd.k * wd.c * wd.h * wd.w * es, key);
+			key = hash_ints({xd.fmt, xd.dt, xd.n, xd.c, xd.h, xd.w, wd.fmt, wd.dt, wd.k, wd.c, wd.h, wd.w, cd.pad_h,
+					 cd.pad_w, cd.u, cd.v, cd.dil_h, cd.dil_w, cd.mode, cd.compute, cd.math},
+					key);
+			key = more(key);
+			if (memo_hit(yp, ybytes, key))
+				return;
+		}
+		std::vector<float> acc;
+		conv_compute(&xd, xp, &wd, wp, &cd, &yd, acc);
+		epilogue(acc);
+		if (!reads_y)
+			memo_store(yp, ybytes, key);
+		else
+			conv_memo().erase(yp);
+	});
 }
 
 } // namespace
@@ -785,28 +812,13 @@ cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t h, const void *alpha, const 
 		return CUDNN_STATUS_NOT_SUPPORTED;
 	conv_check("cudnnConvolutionForward", h, x, xp, w, wp, c, algo, ws, ws_bytes, y, yp);
 	float al = *(const float *)alpha, be = *(const float *)beta;
-	cudnnTensorStruct xd = *x, yd = *y;
-	cudnnFilterStruct wd = *w;
-	cudnnConvolutionStruct cd = *c;
-	enqueue(h->stream, [=] {
-		size_t ybytes = (size_t)yd.n * yd.c * yd.h * yd.w * dt_bytes(yd.dt);
-		uint64_t key = 0;
-		if (be == 0.0f) {
-			uint32_t a32;
-			memcpy(&a32, &al, 4);
-			key = conv_key(xd, xp, wd, wp, cd, a32);
-			if (memo_hit(yp, ybytes, key))
-				return;
-		}
-		std::vector<float> acc;
-		conv_compute(&xd, xp, &wd, wp, &cd, &yd, acc);
-		for (size_t i = 0; i < acc.size(); i++)
-			store(yd.dt, yp, i, al * acc[i] + (be != 0.0f ? be * load(yd.dt, yp, i) : 0.0f));
-		if (be == 0.0f)
-			memo_store(yp, ybytes, key);
-		else
-			conv_memo().erase(yp);
-	});
+	cudnnDataType_t t = y->dt;
+	conv_enqueue(
+		h, x, xp, w, wp, c, y, yp, be != 0.0f, [=](uint64_t k) { return hash_bytes(&al, sizeof al, k); },
+		[=](const std::vector<float> &acc) {
+			for (size_t i = 0; i < acc.size(); i++)
+				store(t, yp, i, al * acc[i] + (be != 0.0f ? be * load(t, yp, i) : 0.0f));
+		});
 	return CUDNN_STATUS_SUCCESS;
 }
 
@@ -835,47 +847,29 @@ cudnnStatus_t cudnnConvolutionBiasActivationForward(
 		die("%s: z descriptor differs from y's", call);
 	if (!b->set || b->n != 1 || b->c != y->c || b->h != 1 || b->w != 1 || b->dt != y->dt)
 		die("%s: bias descriptor is not 1 x %d x 1 x 1 of y's type", call, y->c);
-	size_t es = dt_bytes(y->dt);
-	need_device(bp, (size_t)y->c * es, call, "bias");
+	size_t es = dt_bytes(y->dt), K = (size_t)y->c, ybytes = (size_t)y->n * y->c * y->h * y->w * es;
+	need_device(bp, K * es, call, "bias");
 	float a1 = *(const float *)alpha1, a2 = *(const float *)alpha2;
 	if (a2 != 0.0f)
-		need_device(zp, (size_t)y->n * y->c * y->h * y->w * es, call, "z");
-	cudnnTensorStruct xd = *x, yd = *y;
-	cudnnFilterStruct wd = *w;
-	cudnnConvolutionStruct cd = *c;
+		need_device(zp, ybytes, call, "z");
 	bool relu = act->mode == CUDNN_ACTIVATION_RELU;
-	enqueue(h->stream, [=] {
-		size_t ybytes = (size_t)yd.n * yd.c * yd.h * yd.w * dt_bytes(yd.dt);
-		bool reads_y = a2 != 0.0f && zp == yp;
-		uint64_t key = 0;
-		if (!reads_y) {
-			uint32_t p1, p2;
-			memcpy(&p1, &a1, 4);
-			memcpy(&p2, &a2, 4);
-			key = conv_key(xd, xp, wd, wp, cd, ((uint64_t)p1 << 32 | p2) + relu);
-			key = hash_bytes(bp, (size_t)yd.c * dt_bytes(yd.dt), key);
-			if (a2 != 0.0f)
-				key = hash_bytes(zp, ybytes, key);
-			if (memo_hit(yp, ybytes, key))
-				return;
-		}
-		std::vector<float> acc;
-		conv_compute(&xd, xp, &wd, wp, &cd, &yd, acc);
+	cudnnDataType_t t = y->dt;
+	auto more = [=](uint64_t k) {
+		k = hash_ints({relu}, hash_bytes(&a2, sizeof a2, hash_bytes(&a1, sizeof a1, k)));
+		k = hash_bytes(bp, K * es, k);
+		return a2 != 0.0f ? hash_bytes(zp, ybytes, k) : k;
+	};
+	conv_enqueue(h, x, xp, w, wp, c, y, yp, a2 != 0.0f && zp == yp, more, [=](const std::vector<float> &acc) {
 		/* z is read before y is written: they may be the same buffer */
-		const size_t K = (size_t)yd.c;
 		std::vector<float> bias(K);
 		for (size_t k = 0; k < K; k++)
-			bias[k] = load(yd.dt, bp, k);
+			bias[k] = load(t, bp, k);
 #pragma omp parallel for schedule(static)
 		for (size_t p = 0; p < acc.size() / K; p++)
 			for (size_t k = 0, i = p * K; k < K; k++, i++) {
-				float v = a1 * acc[i] + (a2 != 0.0f ? a2 * load(yd.dt, zp, i) : 0.0f) + bias[k];
-				store(yd.dt, yp, i, relu && v < 0.0f ? 0.0f : v);
+				float v = a1 * acc[i] + (a2 != 0.0f ? a2 * load(t, zp, i) : 0.0f) + bias[k];
+				store(t, yp, i, relu && v < 0.0f ? 0.0f : v);
 			}
-		if (!reads_y)
-			memo_store(yp, ybytes, key);
-		else
-			conv_memo().erase(yp);
 	});
 	return CUDNN_STATUS_SUCCESS;
 }
