@@ -267,6 +267,22 @@ inline bool release_warps(size_t nt)
 	return any;
 }
 
+/* threadIdx of the block's i-th thread (x fastest) */
+inline uint3 thread_index(size_t i)
+{
+	const dim3 &b = emu().block;
+	return uint3{(unsigned)(i % b.x), (unsigned)(i / b.x % b.y), (unsigned)(i / ((size_t)b.x * b.y))};
+}
+
+/* The k-th thread to resume: ascending in even blocks, descending in odd
+ * ones, so a read of another thread's write with no barrier between sees the
+ * NaN start in one of the two. */
+inline size_t resume_order(size_t k, size_t nt)
+{
+	const uint3 &b = emu().block_idx;
+	return (b.x + b.y + b.z) & 1 ? nt - 1 - k : k;
+}
+
 /* Run the current block to the end, barrier by barrier. */
 inline void run_block(size_t nt)
 {
@@ -277,18 +293,13 @@ inline void run_block(size_t nt)
 	for (size_t i = 0; i < nt; i++) {
 		Thread &t = e.th[i];
 		t = Thread();
-		t.tid = uint3{(unsigned)(i % e.block.x), (unsigned)(i / e.block.x % e.block.y),
-			      (unsigned)(i / ((size_t)e.block.x * e.block.y))};
+		t.tid = thread_index(i);
 		ctx_make(t.ctx, e.stacks[i].data(), stack, trampoline);
 	}
 	std::fill(e.smem.begin(), e.smem.end(), 0xff);
-	/* threads resume in ascending order in even blocks, descending in odd
-	 * ones: a read of another thread's write with no barrier between sees
-	 * the NaN start in one of the two */
-	bool down = (e.block_idx.x + e.block_idx.y + e.block_idx.z) & 1;
 	for (;;) {
 		for (size_t k = 0; k < nt; k++) {
-			size_t i = down ? nt - 1 - k : k;
+			size_t i = resume_order(k, nt);
 			if (e.th[i].state == RUN) {
 				e.cur = &e.th[i];
 				ctx_switch(e.sched, e.th[i].ctx);
@@ -325,13 +336,11 @@ inline void run_block(size_t nt)
 inline void run_block_plain(size_t nt)
 {
 	Emu &e = emu();
-	bool down = (e.block_idx.x + e.block_idx.y + e.block_idx.z) & 1;
 	std::fill(e.smem.begin(), e.smem.end(), 0xff);
 	for (size_t k = 0; k < nt; k++) {
-		size_t i = down ? nt - 1 - k : k;
+		size_t i = resume_order(k, nt);
 		Thread &t = e.th[i];
-		t.tid = uint3{(unsigned)(i % e.block.x), (unsigned)(i / e.block.x % e.block.y),
-			      (unsigned)(i / ((size_t)e.block.x * e.block.y))};
+		t.tid = thread_index(i);
 		e.cur = &t;
 		e.body();
 	}
@@ -400,9 +409,7 @@ struct Launch {
 		}
 		/* the arguments by value, as a launch copies them */
 		std::function<void()> body = [k, a...] { k(a...); };
-		dim3 g = grid, b = block;
-		size_t sm = smem;
-		std::function<void()> run = [name, g, b, sm, body] { execute(name, g, b, sm, body); };
+		std::function<void()> run = [name, g = grid, b = block, sm = smem, body] { execute(name, g, b, sm, body); };
 		if (submit_hook())
 			submit_hook()(stream, run);
 		else
@@ -415,10 +422,12 @@ inline Launch launch(dim3 grid, dim3 block, size_t smem = 0, cudaStream_t stream
 	return Launch{grid, block, smem, stream};
 }
 
-/* n bytes whose end is a guard page: an access past it faults. */
+/* n bytes whose end is a guard page: an access past it faults. The mapping
+ * is the whole pages holding n bytes (span) plus the guard page. */
+inline size_t guard_span(size_t n, size_t pg) { return (n + pg - 1) / pg * pg; }
 inline void *emu_alloc(size_t n)
 {
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE), span = (n + pg - 1) / pg * pg;
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), span = guard_span(n, pg);
 	char *p = (char *)mmap(nullptr, span + pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED || mprotect(p + span, pg, PROT_NONE) != 0) {
 		perror("cuda_emu: mmap");
@@ -428,7 +437,7 @@ inline void *emu_alloc(size_t n)
 }
 inline void emu_free(void *q, size_t n)
 {
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE), span = (n + pg - 1) / pg * pg;
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), span = guard_span(n, pg);
 	munmap((char *)q + n - span, span + pg);
 }
 
