@@ -7,6 +7,11 @@
 #                  here; call after gpu_weights
 #   gpu_compare    NAME REF CAND DIM RTOL [--top1]: tests/py/gpu_ref.py compare,
 #                  failing the test when out of tolerance
+#   need_emu       the host emulation of gpu/ (tests/gpu/cuda_emu.h): sets
+#                  CUDA_INC and EMU_FLAGS (g++ flags that compile gpu/ code
+#                  with it); skips (77) without g++ or the CUDA headers
+#   emu_source     NAME OUT [SED-EXPR]: gpu/NAME.cu into OUT, its launches
+#                  rewritten for the emulator (tests/gpu/emu_launch.sed), lines kept
 #
 # Tolerances:
 #   FP32: 1e-4 relative, per element |a - b| <= 1e-4 * (|b| + rms(b's row)).
@@ -57,6 +62,20 @@ need_gpu() {
 		skip "no usable GPU here: $(head -n 1 probe.err)"
 	fi
 	[ $rc = 0 ] || { cat probe.err; fail "rnencode --device cuda failed on one image (exit $rc)"; }
+}
+
+need_emu() {
+	command -v g++ >/dev/null || skip "g++ not found"
+	local nvcc
+	nvcc=$(command -v nvcc || true)
+	CUDA_INC=${nvcc:+$(dirname "$(dirname "$nvcc")")/include}
+	[ -n "$CUDA_INC" ] && [ -e "$CUDA_INC/cuda_fp16.h" ] || skip "the CUDA headers (nvcc's include/) are not here"
+	EMU_FLAGS=(-std=c++17 -O2 -Wall -Wextra -Wshadow -Werror -Wno-unknown-pragmas -include "$ROOT/tests/gpu/cuda_emu.h"
+		-I"$CUDA_INC" -I"$ROOT" -I"$ROOT/gpu" -I"$ROOT/common")
+}
+
+emu_source() {
+	{ echo "#line 1 \"gpu/$1.cu\""; sed -f "$ROOT/tests/gpu/emu_launch.sed" "$ROOT/gpu/$1.cu" | sed "${3:-}"; } >"$2"
 }
 
 gpu_compare() {

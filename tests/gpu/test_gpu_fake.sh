@@ -19,11 +19,9 @@
 # real concurrency between streams, speed.
 source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/gpu/gpulib.sh"
-command -v g++ >/dev/null || skip "g++ not found"
-NVCC=$(command -v nvcc || true)
-CUDA_INC=${NVCC:+$(dirname "$(dirname "$NVCC")")/include}
-[ -n "$CUDA_INC" ] && [ -e "$CUDA_INC/cudnn.h" ] && [ -e "$CUDA_INC/cublas_v2.h" ] ||
-	skip "the CUDA, cuDNN and cuBLAS headers (nvcc's include/) are not here"
+need_emu
+[ -e "$CUDA_INC/cudnn.h" ] && [ -e "$CUDA_INC/cublas_v2.h" ] ||
+	skip "the cuDNN and cuBLAS headers are not in nvcc's include/ ($CUDA_INC)"
 # under make asan, the host code too: ASan + UBSan over gpu/'s orchestration
 B=$ROOT/build SAN=()
 if [ "${ASAN:-0}" = 1 ]; then
@@ -36,13 +34,12 @@ need_py torch
 need_py msgpack
 
 # ---- the fake-GPU builds of rnencode and txtencode ----
-F=(-std=c++17 -O2 -Wall -Wextra -Wshadow -Werror -Wno-unknown-pragmas -include "$ROOT/tests/gpu/cuda_emu.h"
-	-I"$CUDA_INC" -I"$ROOT" -I"$ROOT/gpu" -I"$ROOT/common" "${SAN[@]}")
+F=("${EMU_FLAGS[@]}" "${SAN[@]}")
 CF=(-std=c11 -O2 -I"$ROOT/common" -I"$ROOT" -D_FILE_OFFSET_BITS=64 -DHAVE_CUDA=1 "${SAN[@]}")
 mkdir -p obj fakebin
 pids=()
 for k in gpu_kernels gpu_text_kernels; do
-	{ echo "#line 1 \"gpu/$k.cu\""; sed -f "$ROOT/tests/gpu/emu_launch.sed" "$ROOT/gpu/$k.cu"; } >obj/$k.cc
+	emu_source $k obj/$k.cc
 	g++ "${F[@]}" -c -o obj/$k.o obj/$k.cc &
 	pids+=($!)
 done

@@ -12,18 +12,11 @@
 # replaces; and that the emulator catches a broken kernel (a partial-warp
 # shuffle, a missing __syncthreads, a write past the end).
 source "$ROOT/tests/lib.sh"
-command -v g++ >/dev/null || skip "g++ not found"
-NVCC=$(command -v nvcc || true)
-CUDA_INC=${NVCC:+$(dirname "$(dirname "$NVCC")")/include}
-[ -n "$CUDA_INC" ] && [ -e "$CUDA_INC/cuda_fp16.h" ] || skip "the CUDA headers (nvcc's include/) are not here"
-
-F=(-std=c++17 -O2 -Wall -Wextra -Wshadow -Werror -Wno-unknown-pragmas -include "$ROOT/tests/gpu/cuda_emu.h"
-	-I"$CUDA_INC" -I"$ROOT" -I"$ROOT/gpu" -I"$ROOT/common")
-emu_src() { # gpu/NAME.cu [SED-EXPR] -> NAME.cc, launches rewritten, lines kept
-	{ echo "#line 1 \"gpu/$1.cu\""; sed -f "$ROOT/tests/gpu/emu_launch.sed" "$ROOT/gpu/$1.cu" | sed "${2:-}"; } >"$1.cc"
-}
+source "$ROOT/tests/gpu/gpulib.sh"
+need_emu
+F=("${EMU_FLAGS[@]}")
 for k in gpu_kernels gpu_text_kernels; do
-	emu_src $k
+	emu_source $k $k.cc
 	g++ "${F[@]}" -c -o $k.o $k.cc || fail "gpu/$k.cu does not compile for the host emulator"
 done
 g++ "${F[@]}" -c -o kernel_emu.o "$ROOT/tests/gpu/kernel_emu.cc" &&
@@ -36,7 +29,7 @@ grep -q '^63 checks, 0 failed' emu.out || fail "kernel_emu ran $(tail -n 1 emu.o
 
 # the emulator must fail a broken kernel: each a one-line change to k_attn or k_bias_out
 broken() { # WHAT SED-EXPR STDERR-REGEX
-	emu_src gpu_kernels "$2"
+	emu_source gpu_kernels gpu_kernels.cc "$2"
 	g++ "${F[@]}" -Wno-error -c -o bad.o gpu_kernels.cc && g++ -o bad kernel_emu.o bad.o gpu_text_kernels.o ||
 		fail "$1: does not build"
 	./bad >bad.out 2>&1 && fail "$1: kernel_emu passed"
