@@ -61,11 +61,16 @@ ifeq ($(HAVE_NVCC),1)
 ifneq ($(GPU_SRC),)
 CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart_static -ldl -lrt -lstdc++
 ifneq ($(CUDNN_H),)
-# a cuDNN outside the CUDA tree (a tarball's or pip's include/ next to lib/)
+# CUDNN_H given: a cuDNN outside the default places (a tarball's or pip's
+# include/ next to lib/). The places searched above are the compilers' own:
+# naming them again (-I/usr/include) would break the C++ headers' include_next.
+ifneq ($(filter command line environment,$(origin CUDNN_H)),)
 CUDNN_INC := $(patsubst %/,%,$(dir $(CUDNN_H)))
 NVCCFLAGS += -I$(CUDNN_INC)
+CUDNN_LIBDIR := $(foreach d,$(wildcard $(CUDNN_INC)/../lib),-L$(d) -Wl,-rpath,$(d))
+endif
 OBJS_rnencode += $(GPU_IMAGE_OBJ)
-LIBS_rnencode += $(foreach d,$(wildcard $(CUDNN_INC)/../lib),-L$(d) -Wl,-rpath,$(d)) -lcudnn $(CUDA_LIBS)
+LIBS_rnencode += $(CUDNN_LIBDIR) -lcudnn $(CUDA_LIBS)
 CPPFLAGS_rnencode = -DHAVE_CUDA=1
 endif
 OBJS_txtencode += $(GPU_TEXT_OBJ)
