@@ -263,8 +263,8 @@ if grep -qP '^test_gpu_(cpu|torch)_parity\tFAIL' "$WORK/tests.tsv" && [ "$(left)
 				echo "### $m $p" >>"$WORK/layers.md"
 				# the dump below is the op-by-op warm-up batch; later batches run
 				# as a CUDA graph: the parity test's batches once more, graphs off
-				if [ "$(left)" -gt 100 ] &&
-					$PY tests/py/gpu_ref.py images --preset $preset --n 10 --records "$WORK/$m.g.mp" &&
+				if [ "$(left)" -gt 100 ] && { [ -s "$WORK/$m.g.mp" ] ||
+					$PY tests/py/gpu_ref.py images --preset $preset --n 10 --records "$WORK/$m.g.mp"; } &&
 					timeout $(cap 30) rnencode --device cpu --model $m --weights "$w" $flag <"$WORK/$m.g.mp" \
 						>"$WORK/g.cpu.mp" 2>/dev/null; then
 					if RNENC_NO_GRAPH=1 CUDA_LAUNCH_BLOCKING=1 timeout $(cap 30) rnencode --device cuda --model $m \
