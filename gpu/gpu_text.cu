@@ -7,12 +7,13 @@
  * (cublasGemmEx, FP32 accumulation; FP32 inputs by default, FP16 inputs on
  * the tensor cores with --fp16) and five small kernels (embedding,
  * LayerNorm, attention over each row's root path, bias, bias + QuickGELU:
- * gpu_text_kernels.cu) whose element arithmetic is gpu_text_ops.h's. Everything the runner needs
- * is allocated once at create() for batch_rows rows (default 32768, about
- * 30 KiB a row in FP32, 25 KiB in FP16, plus the weights), so the peak
- * device memory is known before the first batch; create() also runs a
- * one-token batch, so module loading and library start-up are not in the
- * first real batch's time and a broken GPU fails there.
+ * gpu_text_kernels.cu) whose element arithmetic is gpu_text_ops.h's.
+ * Everything the runner needs is allocated once at create() for batch_rows
+ * rows (default 32768, about 30 KiB a row in FP32, 25 KiB in FP16, plus the
+ * weights), so the peak device memory is known before the first batch;
+ * create() also runs a one-token batch, so module loading and library
+ * start-up are not in the first real batch's time and a broken GPU fails
+ * there.
  *
  * Per batch: the trie arrays go to the device, the tower runs on one stream,
  * the [nseq, E] outputs come back; compute time is measured with CUDA events
