@@ -263,11 +263,9 @@ DIAG_PRINTF(4, 5) static void record_msg(const char *path, uint64_t recno, const
  * nothing on stdout) with what to run, as topk does for embeddings. */
 static void refuse_unscored(const char *path, const record_t *rec)
 {
-	char where[320];
-	int img = rec_is(rec, "image");
-	diag_fatal("%s: %s: errstats needs scores; %s", rec_where(where, sizeof where, path, rec),
-		   img ? "an image record" : "an embedding",
-		   img ? "run rnencode (and zscore for CLIP) first" : "put zscore before errstats");
+	char where[320], msg[256];
+	stage_check_record(rec, "errstats", STAGE_WANT_SCORED, msg, sizeof msg);
+	diag_fatal("%s: %s", rec_where(where, sizeof where, path, rec), msg);
 }
 
 static void run_read(run_t *r, const char *path, const char *tag)

@@ -561,15 +561,12 @@ static void bad_record(model_t *m, const record_t *rec, const char *msg)
  * asan sees nothing held. */
 static void refuse_unscored(const char *path, const record_t *rec, rec_reader_t *r, score_vec_t *sv)
 {
-	int img = rec_is(rec, "image");
-	char where[320], msg[1024];
-	snprintf(msg, sizeof msg, "%s: %s: errtree needs scores; %s",
-		 rec_where(where, sizeof where, strcmp(path, "-") ? path : "stdin", rec),
-		 img ? "an image record" : "an embedding",
-		 img ? "run rnencode (and zscore for CLIP) first" : "put zscore before errtree");
+	char where[320], why[256];
+	stage_check_record(rec, "errtree", STAGE_WANT_SCORED, why, sizeof why);
+	rec_where(where, sizeof where, strcmp(path, "-") ? path : "stdin", rec);
 	score_vec_free(sv);
 	rec_reader_free(r);
-	diag_fatal("%s", msg);
+	diag_fatal("%s: %s", where, why);
 }
 
 static void read_stream(model_t *m, const char *path, const ctx_t *cx)

@@ -451,12 +451,9 @@ int main(int argc, char **argv)
 				continue;
 			}
 			/* the wrong kind of stream: an earlier stage is missing */
-			if (rec_is(&rec, "embedding"))
-				wrong_stream(&s, w, &rec, "an embedding record: topk ranks scores; put zscore before topk");
-			if (rec_is(&rec, "image"))
-				wrong_stream(&s, w, &rec,
-					     "an image record (imgdecode output, not encoded): topk ranks scores; put "
-					     "rnencode and zscore before topk");
+			char msg[256];
+			if (stage_check_record(&rec, "topk", STAGE_WANT_SCORED, msg, sizeof msg))
+				wrong_stream(&s, w, &rec, msg);
 			if (rec_is(&rec, "classes"))
 				names_replace_from_object(rec_get(&rec, "names"), &s.stream_names, &s.nstream_names);
 			else if (rec_is(&rec, "header") && rec_get(&rec, "class_names"))

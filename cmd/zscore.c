@@ -346,13 +346,12 @@ static void score_logits(state_t *s, const options_t *o, rec_writer_t *w, const 
  * stdout holds nothing a later stage could take for a result. */
 DIAG_NORETURN static void image_record(const state_t *s, rec_writer_t *w, const record_t *rec)
 {
-	char where[320];
+	char where[320], msg[256];
 	rec_where(where, sizeof where, s->stream, rec);
+	stage_check_record(rec, "zscore", STAGE_WANT_ENCODED, msg, sizeof msg);
 	if (s->nscored || s->nfailed)
 		rec_writer_flush(w);
-	diag_fatal("%s: an image record (imgdecode output, not encoded): zscore scores embeddings or logits; "
-		   "put rnencode before zscore",
-		   where);
+	diag_fatal("%s: %s", where, msg);
 }
 
 static void take_stream_classes(state_t *s, const options_t *o, const record_t *rec, rec_writer_t *w)

@@ -148,6 +148,20 @@ int pred_record_kind(const record_t *rec)
 	return rec_is(rec, "scores") || rec_is(rec, "logits") || rec_is(rec, "topk") || rec_is(rec, "error");
 }
 
+int stage_check_record(const record_t *rec, const char *prog, stage_want_t want, char *msg, size_t n)
+{
+	const char *reads = want == STAGE_WANT_SCORED ? "scores or logits" : "embeddings or logits";
+	if (rec_is(rec, "image"))
+		snprintf(msg, n, "an image record (imgdecode output, not encoded): %s reads %s; put rnencode%s before %s",
+			 prog, reads, want == STAGE_WANT_SCORED ? " (and zscore for CLIP)" : "", prog);
+	else if (want == STAGE_WANT_SCORED && rec_is(rec, "embedding"))
+		snprintf(msg, n, "an embedding record (encoded, not scored): %s reads %s; put zscore before %s", prog,
+			 reads, prog);
+	else
+		return 0;
+	return 1;
+}
+
 void pred_free(pred_t *p)
 {
 	free(p->id);

@@ -69,6 +69,18 @@ typedef struct {
 
 /* Is this a record a pred_t can be made from (scores, logits, topk, error)? */
 int pred_record_kind(const record_t *rec);
+
+typedef enum {
+	STAGE_WANT_ENCODED, /* embeddings or logits (zscore) */
+	STAGE_WANT_SCORED   /* scores or logits (topk, errstats, errtree) */
+} stage_want_t;
+
+/* When rec comes from a stage before the one prog reads (an image record,
+ * or an embedding where scores are wanted), writes into msg the one wording
+ * every filter uses: what the record is, what prog reads and what to put
+ * before it; returns 1. The whole stream is then the wrong one, so callers
+ * stop (exit 2). Returns 0 for any other record. */
+int stage_check_record(const record_t *rec, const char *prog, stage_want_t want, char *msg, size_t n);
 /* Fill p from such a record (scratch is reused for the score vector). On a
  * malformed record returns -1 with a message and p is left empty. */
 int pred_from_record(const record_t *rec, pred_t *p, score_vec_t *scratch, char *err, size_t cap);

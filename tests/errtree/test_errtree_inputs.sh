@@ -35,10 +35,10 @@ with open("strlabel.mp", "wb") as f:
 EOF
 expect_exit 2 "${ET[@]}" img.mp
 expect_empty_stdout
-expect_stderr "^errtree: img.mp: record 1 \(id 'a.JPEG'\): an image record: errtree needs scores; run rnencode \(and zscore for CLIP\) first$"
+expect_stderr "^errtree: img.mp: record 1 \(id 'a.JPEG'\): an image record \(imgdecode output, not encoded\): errtree reads scores or logits; put rnencode \(and zscore for CLIP\) before errtree$"
 expect_exit 2 "${ET[@]}" emb.mp
 expect_empty_stdout
-expect_stderr "^errtree: emb.mp: record 1 \(id 'e1'\): an embedding: errtree needs scores; put zscore before errtree$"
+expect_stderr "^errtree: emb.mp: record 1 \(id 'e1'\): an embedding record \(encoded, not scored\): errtree reads scores or logits; put zscore before errtree$"
 expect_exit 2 "${ET[@]}" < emb.mp
 expect_empty_stdout
 expect_stderr "^errtree: stdin: record 1 \(id 'e1'\): an embedding"

@@ -25,7 +25,7 @@ o.write(msgpack.packb({"type": "image", "id": "a.JPEG", "path": "/x/a.JPEG", "la
 EOF
 expect_exit 2 errstats img.mp
 expect_empty_stdout
-expect_stderr "^errstats: img.mp: record 1 \(id 'a.JPEG'\): an image record: errstats needs scores; run rnencode \(and zscore for CLIP\) first$"
+expect_stderr "^errstats: img.mp: record 1 \(id 'a.JPEG'\): an image record \(imgdecode output, not encoded\): errstats reads scores or logits; put rnencode \(and zscore for CLIP\) before errstats$"
 expect_exit 2 errstats < img.mp
 expect_empty_stdout
 expect_stderr "^errstats: stdin: record 1 \(id 'a.JPEG'\): an image record"
@@ -40,7 +40,7 @@ sys.stdout.buffer.write(msgpack.packb({'type': 'embedding', 'id': 'e', 'label': 
 " > emb.mp || fail "embedding stream"
 expect_exit 2 errstats emb.mp
 expect_empty_stdout
-expect_stderr "^errstats: emb.mp: record 0 \(id 'e'\): an embedding: errstats needs scores; put zscore before errstats$"
+expect_stderr "^errstats: emb.mp: record 0 \(id 'e'\): an embedding record \(encoded, not scored\): errstats reads scores or logits; put zscore before errstats$"
 
 # ---- 2. labels and the class count ----
 # 1000-class scores: l1 l2 l5 have labels outside 0..999 (and not -1): left

@@ -123,7 +123,7 @@ assert r[1]['id'] == 'n' and r[1]['stage'] == 'topk' and r[3]['index'] == [0, 2,
 
 # an embedding stream is a pipeline mistake: say to run zscore
 expect_exit 2 topk emb.mp
-expect_stderr "^topk: emb.mp: record 0 \(id 'e'\): an embedding record: topk ranks scores; put zscore before topk$"
+expect_stderr "^topk: emb.mp: record 0 \(id 'e'\): an embedding record \(encoded, not scored\): topk reads scores or logits; put zscore before topk$"
 expect_empty_stdout
 expect_exit 2 topk -k 0 s.mp
 expect_exit 2 topk --format xml s.mp

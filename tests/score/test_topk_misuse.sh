@@ -31,7 +31,7 @@ printf 'tabby cat\nbeagle\ntench\n' > pets.txt
 for fmt in msgpack text tsv json; do
 	expect_exit 2 topk --format $fmt img.mp
 	expect_empty_stdout
-	expect_stderr "^topk: img.mp: record 1 \(id 'n01_tench.JPEG'\): an image record \(imgdecode output, not encoded\): topk ranks scores; put rnencode and zscore before topk$"
+	expect_stderr "^topk: img.mp: record 1 \(id 'n01_tench.JPEG'\): an image record \(imgdecode output, not encoded\): topk reads scores or logits; put rnencode \(and zscore for CLIP\) before topk$"
 	[ "$(wc -l <err)" = 1 ] || fail "more than one stderr line: $(cat err)"
 done
 topk <img.mp >out 2>err

@@ -30,7 +30,7 @@ EOF
 for cls in "" "--classes c.mp"; do
 	expect_exit 2 zscore $cls img.mp
 	expect_empty_stdout
-	expect_stderr "^zscore: img.mp: record 1 \(id 'n01_tench.JPEG'\): an image record \(imgdecode output, not encoded\): zscore scores embeddings or logits; put rnencode before zscore$"
+	expect_stderr "^zscore: img.mp: record 1 \(id 'n01_tench.JPEG'\): an image record \(imgdecode output, not encoded\): zscore reads embeddings or logits; put rnencode before zscore$"
 	[ "$(wc -l <err)" = 1 ] || fail "one line expected ($cls): $(cat err)"
 done
 # in the reviewer's pipe: zscore stops (2), topk gets an empty stream, nothing is printed
