@@ -10,6 +10,8 @@
  * OpenAI's RN50.pt), legacy torch.save, safetensors; told from the bytes. The
  * reader (common/ckpt.c) executes nothing and refuses a hostile or damaged file
  * with one line naming what is wrong.
+ * Exit 1 when a file cannot be read or is refused (the rest are still
+ * listed), 2 for usage errors.
  * It does not check a checkpoint against a model (rnencode does that when it
  * binds weights) and does not convert files.
  */
@@ -57,7 +59,8 @@ DIAG_NORETURN static void usage(void)
 	       "  ckptinfo --json --tensor-sha256 resnet50.safetensors > sums.json\n"
 	       "  ckptinfo -H a.pth b.pth | grep '^#'       # formats and counts only\n"
 	       "\n"
-	       "Exit status: 0 ok, 2 usage error or a file that cannot be read.\n");
+	       "Exit status: 0 ok; 1 a file could not be read or is not a valid checkpoint\n"
+	       "(the others are still listed); 2 usage error, stdout write error.\n");
 	diag_help_done();
 }
 
@@ -209,5 +212,5 @@ int main(int argc, char **argv)
 	}
 	if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0)
 		diag_fatal("stdout: write error: %s", strerror(errno));
-	return failed ? EXIT_FATAL : EXIT_OK;
+	return failed ? EXIT_SOME_FAILED : EXIT_OK;
 }

@@ -40,9 +40,9 @@ for row in 'visual\.conv1\.weight\tfloat16\t\[32,3,3,3\]' 'visual\.bn1\.running_
 	grep -qP "^$row\t" out || fail "clip-rn50.pt: no row /$row/"
 done
 
-# several files in one call; a bad one among them gives exit 2 and names it
+# several files in one call; a bad one among them gives exit 1 and names it
 echo junk >junk.pth
-expect_exit 2 ckptinfo -H "$CKPT_DIR/mixed.pth" junk.pth "$CKPT_DIR/mixed.safetensors"
+expect_exit 1 ckptinfo -H "$CKPT_DIR/mixed.pth" junk.pth "$CKPT_DIR/mixed.safetensors"
 expect_stderr '^ckptinfo: junk\.pth: not a checkpoint'
 [ "$(grep -c '^# format' out)" = 2 ] || fail "the two good files were not both listed"
 exit 0

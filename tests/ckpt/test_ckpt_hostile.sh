@@ -13,7 +13,7 @@ for f in good/*; do
 done
 n=0
 while IFS=$'\t' read -r f re; do
-	expect_exit 2 ckptinfo "bad/$f"
+	expect_exit 1 ckptinfo "bad/$f"
 	expect_empty_stdout
 	expect_stderr "^ckptinfo: bad/$f: .*($re)"
 	[ "$(wc -l <err)" = 1 ] || fail "bad/$f: more than one error line"
