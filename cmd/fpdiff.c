@@ -48,6 +48,8 @@ typedef struct {
 	const char *names_path;
 	int json;
 	const char *ref_path, *cand_path;
+	const char *label[2]; /* --label: names for the reference, the candidate */
+	int nlabels;
 } options_t;
 
 typedef enum {
@@ -133,6 +135,9 @@ DIAG_NORETURN static void usage(void)
 	       "  -p, --prob-tol P      also fail when a probability differs by more than P\n"
 	       "  -c, --classes FILE    a classes record: probabilities for embedding streams\n"
 	       "  -n, --names FILE      class names, one per line (default: from the streams)\n"
+	       "  -L, --label NAME      name the reference (first -L) and candidate (second)\n"
+	       "                        in messages and the report instead of their paths\n"
+	       "                        (as diff -L does; for <(...) streams)\n"
 	       "      --json            the report as one JSON document\n"
 	       "  -h, --help            this help\n"
 	       "\n"
@@ -144,6 +149,7 @@ DIAG_NORETURN static void usage(void)
 	       "  fpdiff --show 10 --prob-tol 0.01 fp32.mp fp16.mp\n"
 	       "  fpdiff --classes classes.mp cpu-emb.mp gpu-emb.mp\n"
 	       "  fpdiff --tolerance 0.01 exact.mp fast.mp || echo 'more than 1%% flipped'\n"
+	       "  fpdiff -L fp32 -L fp16 <(cat emb32.mp s32.mp) <(cat emb16.mp s16.mp)\n"
 	       "\n"
 	       "A check that compares nothing fails: no image in common, no class ranking\n"
 	       "(embeddings without --classes), no probabilities for --prob-tol.\n"
@@ -161,12 +167,13 @@ static void parse_args(int argc, char **argv, options_t *o)
 		{"show", required_argument, NULL, 's'},    {"tolerance", required_argument, NULL, 't'},
 		{"prob-tol", required_argument, NULL, 'p'}, {"classes", required_argument, NULL, 'c'},
 		{"names", required_argument, NULL, 'n'},   {"json", no_argument, NULL, 'J'},
-		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+		{"label", required_argument, NULL, 'L'},   {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	o->show = 5;
 	o->prob_tol = -1;
 	int c;
-	while ((c = getopt_long(argc, argv, "s:t:p:c:n:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:t:p:c:n:L:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's': o->show = opt_parse_long("--show", optarg, 0, 1000000); break;
 		case 't':
@@ -182,6 +189,13 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case 'c': o->classes_path = optarg; break;
 		case 'n': o->names_path = optarg; break;
 		case 'J': o->json = 1; break;
+		case 'L':
+			if (o->nlabels == 2)
+				diag_usage("--label: given more than twice (one for each stream)");
+			if (!*optarg)
+				diag_usage("--label: empty name");
+			o->label[o->nlabels++] = optarg;
+			break;
 		case 'h': usage();
 		default: diag_usage_hint(); /* getopt said why */
 		}
@@ -346,15 +360,19 @@ static void take_vector(run_t *r, const record_t *rec, const classes_t *cl, cons
 	}
 }
 
-static void run_read(run_t *r, const char *path, const classes_t *cl, const names_check_t *nc)
+/* path is read; name (its --label, else path) is what messages and the
+ * report call it. */
+static void run_read(run_t *r, const char *path, const char *name, const classes_t *cl, const names_check_t *nc)
 {
 	memset(r, 0, sizeof *r);
-	r->path = path;
+	r->path = name ? name : path;
 	idmap_init(&r->ids);
 	prov_init(&r->prov);
 	rec_reader_t *rd = rec_reader_open_path(path, 0);
 	if (!rd)
 		diag_fatal("%s: %s", path, strerror(errno));
+	if (name)
+		rec_reader_set_name(rd, name);
 	score_vec_t sv;
 	score_vec_init(&sv);
 	float *scratch = NULL;
@@ -1011,8 +1029,13 @@ int main(int argc, char **argv)
 		diag_fatal("--names %s: %lld names, --classes %s has %lld classes", o.names_path, (long long)nfile_names,
 			   o.classes_path, (long long)cl.k);
 	run_t ref, cand;
-	run_read(&ref, o.ref_path, &cl, file_names ? &nc : NULL);
-	run_read(&cand, o.cand_path, &cl, file_names ? &nc : NULL);
+	run_read(&ref, o.ref_path, o.label[0], &cl, file_names ? &nc : NULL);
+	run_read(&cand, o.cand_path, o.label[1], &cl, file_names ? &nc : NULL);
+	/* fpdiff is for one model's two runs; two models still compare, but
+	 * their flips are the models' differences, not precision's */
+	if (ref.model && cand.model && strcmp(ref.model, cand.model) != 0)
+		diag_msg("%s vs %s: two models (%s, %s) compared; errstats --compare is the per-class comparison of models",
+			 ref.path, cand.path, ref.model, cand.model);
 	if (file_names) {
 		g_names = file_names;
 		g_nnames = nfile_names;
@@ -1033,7 +1056,7 @@ int main(int argc, char **argv)
 		diag_fatal("stdout: write error: %s", strerror(errno));
 	if (res.fail) {
 		fail_causes(err, sizeof err, &o, &ref, &cand, &res, 1);
-		diag_msg("%s vs %s: %s", o.ref_path, o.cand_path, err);
+		diag_msg("%s vs %s: %s", ref.path, cand.path, err);
 	}
 	free(res.pairs);
 	free(res.flip_items);

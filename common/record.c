@@ -225,6 +225,15 @@ const char *rec_reader_name(const rec_reader_t *r)
 	return r->name;
 }
 
+void rec_reader_set_name(rec_reader_t *r, const char *name)
+{
+	char *copy = strdup(name);
+	if (!copy)
+		diag_fatal("out of memory");
+	free(r->name);
+	r->name = copy;
+}
+
 uint64_t rec_reader_bytes(const rec_reader_t *r)
 {
 	return r->consumed;

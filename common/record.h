@@ -62,6 +62,7 @@ rec_reader_t *rec_reader_open_path(const char *path, size_t max_record); /* "-" 
 rec_status_t rec_reader_next(rec_reader_t *r, record_t *out);
 const char *rec_reader_message(const rec_reader_t *r);
 const char *rec_reader_name(const rec_reader_t *r);
+void rec_reader_set_name(rec_reader_t *r, const char *name); /* what messages call the stream (fpdiff --label) */
 uint64_t rec_reader_bytes(const rec_reader_t *r); /* bytes consumed so far */
 void rec_reader_free(rec_reader_t *r);
 

@@ -62,6 +62,9 @@ for m in resnet50 clip-rn50; do
 		awk -f "$ROOT/pipelines/json-flat.awk" | awk -F'\t' '$1 == "probabilities.max_abs_diff" { printf "%.6f", $2 }')
 	grep -qE "^\| $m \| 3 \| [01]\.[0-9]{4} \| [0-9]+ \| [0-9]/3 \| $want \|" "$md" ||
 		fail "$m: FP32/FP16 row with max |diff| $want not found"
+	# fpdiff's report names the runs by model and precision (--label), not /dev/fd/N
+	grep -q "^reference $m-fp32 " "$R/data/fpdiff-$m.txt" || fail "data/fpdiff-$m.txt: $(head -2 "$R/data/fpdiff-$m.txt")"
+	grep -q "/dev/fd" "$R/data/fpdiff-$m.txt" "$R/data/fpdiff-$m.json" && fail "fpdiff report names /dev/fd"
 	# time per image: the stats record's mean, per run
 	for p in fp32 fp16; do
 		mean=$("$SB/recview" -t stats "$C"/enc-$m-$p-*.mp | grep '"producer":"rnencode"' |

@@ -97,7 +97,28 @@ grep -q "^top-1 disagreement: 1.000000 (flips + one-run failures over 2 images),
 	fail "one-run failures: $(grep '^top-1 disagreement' out)"
 expect_exit 0 fpdiff --tolerance 1 r.mp err.mp
 
-# 5. --help says so
+# 5. --label names each stream (a <(...) stream would be /dev/fd/N) in messages and
+# report; given at most twice
+expect_exit 1 fpdiff -L fp32 -L fp16 <(cat r.mp) <(cat flipbad.mp)
+expect_stderr "^fpdiff: fp16: record 1 \(id 'c'\): tensor is int32, need float32 or float16$"
+expect_stderr "^fpdiff: fp16: record 2 at byte [0-9]+: "
+expect_stderr "^fpdiff: fp32 vs fp16: top-1 disagreement 1.000000 above tolerance 0; 2 unreadable records$"
+grep -q "/dev/fd" err out && fail "--label: a /dev/fd path is still named"
+grep -q "^reference fp32" out || fail "--label: report: $(head -3 out)"
+expect_exit 1 fpdiff -L fp32 r.mp flipbad.mp
+expect_stderr "^fpdiff: fp32 vs flipbad.mp: "
+expect_exit 2 fpdiff -L a -L b -L c r.mp r.mp
+expect_empty_stdout
+expect_stderr "^fpdiff: --label: given more than twice"
+# two models: compared, with a note that errstats --compare is the tool for that
+$SPEC --classes 8 --model resnet50 < r.spec > m1.mp || fail spec
+$SPEC --classes 8 --model clip-rn50 < r.spec > m2.mp || fail spec
+expect_exit 0 fpdiff m1.mp m2.mp
+expect_stderr "^fpdiff: m1.mp vs m2.mp: two models \(resnet50, clip-rn50\) compared; errstats --compare"
+expect_exit 0 fpdiff m1.mp m1.mp
+[ -s err ] && fail "one model: stderr not empty: $(cat err)"
+
+# 6. --help says so
 expect_exit 0 fpdiff --help
 grep -q "A check that compares nothing fails" out || fail "--help: nothing compared"
 grep -q "both streams on stdin" out || fail "--help: stdin twice"
