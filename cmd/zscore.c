@@ -169,12 +169,26 @@ static void ensure_buf(state_t *s, int64_t n)
 }
 
 /* A subset index beyond the table is a configuration error, not a record's. */
-static void check_subset(const state_t *s, int64_t k, const char *what)
+/* The first --subset/--groups class out of range for a vector of k, or -1. */
+static int64_t subset_out_of_range(const state_t *s, int64_t k)
 {
 	for (int64_t i = 0; i < s->nsubset; i++)
 		if (s->subset[i] >= k)
-			diag_fatal("%s: class %lld is out of range: the %s has %lld classes", s->subset_src,
-				   (long long)s->subset[i], what, (long long)k);
+			return s->subset[i];
+	return -1;
+}
+
+/* A class table too small for --subset: every later record would fail, so
+ * stop (exit 2), after the whole records already buffered. */
+static void check_subset(const state_t *s, rec_writer_t *w, int64_t k)
+{
+	int64_t bad = subset_out_of_range(s, k);
+	if (bad < 0)
+		return;
+	if (w)
+		rec_writer_flush(w);
+	diag_fatal("%s: class %lld is out of range: the class table has %lld classes", s->subset_src,
+		   (long long)bad, (long long)k);
 }
 
 /* --groups: the classes become the subset; groups numbered in order of first
@@ -298,8 +312,7 @@ static void need_classes(state_t *s, const options_t *o, rec_writer_t *w)
 	char err[512];
 	if (classes_load_path(s->default_path, &s->classes, err, sizeof err) != 0)
 		diag_fatal("default class table: %s", err);
-	if (s->nsubset)
-		check_subset(s, s->classes.k, "class table");
+	check_subset(s, w, s->classes.k);
 }
 
 static void score_embedding(state_t *s, const options_t *o, rec_writer_t *w, const record_t *rec)
@@ -335,8 +348,16 @@ static void score_logits(state_t *s, const options_t *o, rec_writer_t *w, const 
 	int64_t n = read_vector(s, w, rec);
 	if (n < 0)
 		return;
-	if (s->nsubset)
-		check_subset(s, n, "logits vector");
+	/* one narrow logits record is that record's failure, as an embedding
+	 * of the wrong width is */
+	int64_t bad = subset_out_of_range(s, n);
+	if (bad >= 0) {
+		char err[320];
+		snprintf(err, sizeof err, "class %lld of %s is out of range: the logits vector has %lld classes",
+			 (long long)bad, s->subset_src, (long long)n);
+		fail_record(s, w, rec, err);
+		return;
+	}
 	write_scores(s, o, w, rec, s->buf, n);
 }
 
@@ -373,8 +394,7 @@ static void take_stream_classes(state_t *s, const options_t *o, const record_t *
 	classes_free(&s->classes);
 	s->classes = c;
 	s->from_option = 0;
-	if (s->nsubset)
-		check_subset(s, c.k, "class table");
+	check_subset(s, w, c.k);
 }
 
 static void write_header(rec_writer_t *w, int argc, char **argv, const options_t *o, const state_t *s)
@@ -432,7 +452,7 @@ int main(int argc, char **argv)
 	if (o.groups_path)
 		load_groups(&s, o.groups_path);
 	if (s.nsubset && s.classes.k)
-		check_subset(&s, s.classes.k, "class table");
+		check_subset(&s, NULL, s.classes.k);
 
 	rec_writer_t *w = rec_writer_stdout(0);
 	write_header(w, argc, argv, &o, &s);

@@ -127,6 +127,32 @@ assert np.allclose(untensor(r["x"]["tensor"]), [0.457329, 0.374429], atol=1.5e-6
 # logits of w over classes 0, 1, 3: (1, 2, 3) -> (0.090031, 0.244728, 0.665241)
 assert np.allclose(untensor(r["w"]["tensor"]), [0.244728, 0.665241], atol=1.5e-6), untensor(r["w"]["tensor"])
 EOF
+# 3c. a logits record narrower than --subset is that record's failure (an error record,
+# exit 1, the stream goes on); a class table too small for it, met mid-stream after
+# more than the writer's buffer of scores, stops with whole records on stdout
+$PY - <<'EOF' || fail "making the narrow streams"
+import msgpack, numpy as np
+from score_numpy import tensor
+def lg(i, n): return msgpack.packb({"type": "logits", "id": i, "label": 0, "tensor": tensor(np.arange(n, dtype=np.float32))})
+open("narrow.mp", "wb").write(lg("wide1", 4) + lg("narrow", 2) + lg("wide2", 4))
+rows = np.eye(3, dtype=np.float32)
+small = msgpack.packb({"type": "classes", "model": "toy", "names": ["a", "b", "c"], "logit_scale": 1.0, "tensor": tensor(rows)})
+e = msgpack.packb({"type": "embedding", "id": "e", "label": 0, "tensor": tensor(np.array([1, 0, 0], np.float32))})
+open("late-small.mp", "wb").write(e * 3000 + small + e)
+EOF
+expect_exit 1 zscore --subset sub.txt narrow.mp
+expect_stderr "^zscore: narrow.mp: record 1 \(id 'narrow'\): class 3 of sub.txt is out of range: the logits vector has 2 classes$"
+$PY -c "
+from score_numpy import records
+r = [(x['type'], x.get('id')) for x in records('out') if x['type'] != 'header']
+assert r == [('scores', 'wide1'), ('error', 'narrow'), ('scores', 'wide2')], r
+" || fail "narrow logits: not an error record between two scores"
+zscore --classes c1.mp --subset sub.txt late-small.mp >out 2>err
+[ $? = 2 ] || fail "a late class table too small for --subset: not exit 2"
+expect_stderr "^zscore: sub.txt: class 3 is out of range: the class table has 3 classes$"
+recview -c out >/dev/null 2>rv.err || fail "a late class table too small: stdout ends mid-record: $(cat rv.err)"
+[ "$(recview -t scores out | wc -l)" = 3000 ] || fail "a late class table too small: not the 3000 scores before it"
+
 printf '0 10\n1\n' > groups-bad.txt
 expect_exit 2 zscore --classes c1.mp --groups groups-bad.txt e.mp
 expect_stderr "groups-bad.txt: line 2: '1' is not CLASS GROUP \(two class indices\)"
