@@ -252,8 +252,16 @@ static item_t *item_for(run_t *r, const record_t *rec)
 	return it;
 }
 
-static void item_set_prob(item_t *it, const float *p, const int64_t *cls, int64_t n)
+/* The item's probabilities and top classes from p[n] (class cls[i], NULL:
+ * i). softmax: p holds logits, ranked as they are (softmax ties classes
+ * that underflow to 0) and then turned into probabilities in place. */
+static void item_set_prob(item_t *it, float *p, const int64_t *cls, int64_t n, int softmax)
 {
+	int64_t idx[PRED_MAX_K];
+	int k = n < PRED_MAX_K ? (int)n : PRED_MAX_K;
+	vec_topk(p, cls, n, k, idx);
+	if (softmax)
+		vec_softmax(p, p, n);
 	it->prob = dup_floats(p, n);
 	it->nprob = n;
 	int identity = 1;
@@ -265,9 +273,6 @@ static void item_set_prob(item_t *it, const float *p, const int64_t *cls, int64_
 			diag_fatal("out of memory");
 		memcpy(it->cls, cls, (size_t)n * sizeof *it->cls);
 	}
-	int64_t idx[PRED_MAX_K];
-	int k = n < PRED_MAX_K ? (int)n : PRED_MAX_K;
-	vec_topk(p, cls, n, k, idx);
 	for (int i = 0; i < k; i++) {
 		it->top[i] = cls ? cls[idx[i]] : idx[i];
 		it->topprob[i] = p[idx[i]];
@@ -331,8 +336,7 @@ static void take_vector(run_t *r, const record_t *rec, const classes_t *cl, cons
 	if (it->prob)
 		return; /* a scores record gave them already */
 	if (sv->is_logits) {
-		vec_softmax(sv->v, sv->v, sv->n);
-		item_set_prob(it, sv->v, NULL, sv->n);
+		item_set_prob(it, sv->v, NULL, sv->n, 1);
 	} else if (is_emb) {
 		if (!cl->k)
 			return;
@@ -353,10 +357,9 @@ static void take_vector(run_t *r, const record_t *rec, const classes_t *cl, cons
 			return; /* an all-zero embedding: no direction, no probabilities */
 		for (int64_t k = 0; k < cl->k; k++)
 			(*scratch)[k] = (float)(cl->logit_scale * (*scratch)[k]);
-		vec_softmax(*scratch, *scratch, cl->k);
-		item_set_prob(it, *scratch, NULL, cl->k);
+		item_set_prob(it, *scratch, NULL, cl->k, 1);
 	} else {
-		item_set_prob(it, sv->v, rec_get(rec, "index") ? sv->cls : NULL, sv->n);
+		item_set_prob(it, sv->v, rec_get(rec, "index") ? sv->cls : NULL, sv->n, 0);
 	}
 }
 

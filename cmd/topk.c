@@ -225,14 +225,14 @@ static void put_id(const record_t *rec, format_t f)
 		fwrite(p, 1, n, stdout);
 }
 
-static void text_error(state_t *s, const record_t *rec, format_t f)
+/* A failed image in the text formats: the row it would have had, holding
+ * "stage: message" instead of classes. */
+static void error_row(state_t *s, const record_t *rec, format_t f, const char *stage, size_t sl, const char *msg,
+		      size_t ml)
 {
-	const char *stage = "", *msg = "";
-	size_t sl = 0, ml = 0;
 	int64_t label = -1;
-	rec_get_str(rec, "stage", &stage, &sl);
-	rec_get_str(rec, "message", &msg, &ml);
-	rec_get_int(rec, "label", &label);
+	if (rec_get_int(rec, "label", &label) != 0)
+		label = -1;
 	if (f == FORMAT_TEXT) {
 		put_id(rec, f);
 		printf("  ERROR %.*s: %.*s\n", (int)sl, stage, (int)ml, msg);
@@ -255,6 +255,37 @@ static void text_error(state_t *s, const record_t *rec, format_t f)
 		json_put_str(stdout, both, (size_t)n);
 		free(both);
 		fputs("}\n", stdout);
+	}
+}
+
+/* An error record from an earlier stage, in the text formats. */
+static void text_error(state_t *s, const record_t *rec, format_t f)
+{
+	const char *stage = "", *msg = "";
+	size_t sl = 0, ml = 0;
+	rec_get_str(rec, "stage", &stage, &sl);
+	rec_get_str(rec, "message", &msg, &ml);
+	error_row(s, rec, f, stage, sl, msg, ml);
+}
+
+/* rec_next, except that in the text formats an unreadable record gets its
+ * error row too (rec_next writes error records only to a record stream). */
+static int next_record(state_t *s, rec_reader_t *r, record_t *rec, rec_writer_t *w, format_t f)
+{
+	if (w)
+		return rec_next(r, rec, w, &s->nfailed);
+	for (;;) {
+		rec_status_t st = rec_reader_next(r, rec);
+		if (st == REC_OK)
+			return 1;
+		if (st == REC_EOF)
+			return 0;
+		const char *msg = rec_reader_message(r);
+		if (st != REC_INVALID)
+			diag_fatal("%s", msg);
+		diag_msg("%s", msg);
+		s->nfailed++;
+		error_row(s, rec, f, "topk", 4, msg, strlen(msg));
 	}
 }
 
@@ -361,25 +392,7 @@ static void fail_record(state_t *s, rec_writer_t *w, const options_t *o, const r
 		return;
 	}
 	/* text formats show the failure where the image would be */
-	char *id = rec_dup_str(rec, "id");
-	int64_t label = -1;
-	rec_get_int(rec, "label", &label);
-	const char *shown = id ? id : "?";
-	if (o->format == FORMAT_TEXT)
-		printf("%s  ERROR topk: %s\n", shown, msg);
-	else if (o->format == FORMAT_TSV) {
-		tsv_begin(s);
-		printf("%s\t%lld\terror\t\t\ttopk: %s\n", shown, (long long)label, msg);
-	} else {
-		fputs("{\"id\":", stdout);
-		json_put_cstr(stdout, shown);
-		printf(",\"label\":%lld,\"error\":", (long long)label);
-		char buf[512];
-		snprintf(buf, sizeof buf, "topk: %s", msg);
-		json_put_cstr(stdout, buf);
-		fputs("}\n", stdout);
-	}
-	free(id);
+	error_row(s, rec, o->format, "topk", 4, msg, strlen(msg));
 }
 
 static void rank_record(state_t *s, rec_writer_t *w, const options_t *o, const record_t *rec)
@@ -396,8 +409,6 @@ static void rank_record(state_t *s, rec_writer_t *w, const options_t *o, const r
 		fail_record(s, w, o, rec, err);
 		return;
 	}
-	if (s->sv.is_logits)
-		vec_softmax(s->sv.v, s->sv.v, s->sv.n);
 	int k = o->k < s->sv.n ? (int)o->k : (int)s->sv.n;
 	if ((size_t)k > s->idxcap) {
 		free(s->idx);
@@ -406,7 +417,10 @@ static void rank_record(state_t *s, rec_writer_t *w, const options_t *o, const r
 			diag_fatal("out of memory");
 		s->idxcap = (size_t)k;
 	}
+	/* logits rank as they are: softmax ties classes that underflow to 0 */
 	vec_topk(s->sv.v, s->sv.cls, s->sv.n, k, s->idx);
+	if (s->sv.is_logits)
+		vec_softmax(s->sv.v, s->sv.v, s->sv.n);
 	switch (o->format) {
 	case FORMAT_MSGPACK: emit_msgpack(w, s, rec, k); break;
 	case FORMAT_TEXT: emit_text(s, rec, k); break;
@@ -445,7 +459,7 @@ int main(int argc, char **argv)
 			diag_fatal("%s: %s", inputs[f], strerror(errno));
 		s.stream = rec_reader_name(r);
 		record_t rec;
-		while (rec_next(r, &rec, w, &s.nfailed)) {
+		while (next_record(&s, r, &rec, w, o.format)) {
 			if (rec_is(&rec, "scores") || rec_is(&rec, "logits")) {
 				rank_record(&s, w, &o, &rec);
 				continue;

@@ -224,11 +224,12 @@ int pred_from_record(const record_t *rec, pred_t *p, score_vec_t *scratch, char 
 			snprintf(err, cap, "%lld NaN/Inf values in the %s", (long long)bad, scratch->is_logits ? "logits" : "scores");
 			return -1;
 		}
-		if (scratch->is_logits)
-			vec_softmax(scratch->v, scratch->v, scratch->n);
 		int64_t idx[PRED_MAX_K];
 		int k = scratch->n < PRED_MAX_K ? (int)scratch->n : PRED_MAX_K;
+		/* logits rank as they are: softmax ties classes that underflow to 0 */
 		vec_topk(scratch->v, scratch->cls, scratch->n, k, idx);
+		if (scratch->is_logits)
+			vec_softmax(scratch->v, scratch->v, scratch->n);
 		for (int i = 0; i < k; i++) {
 			p->top[i] = scratch->cls[idx[i]];
 			p->prob[i] = scratch->v[idx[i]];

@@ -26,6 +26,20 @@ open("late.mp", "wb").write(sc("a", [0.2, 0.5, 0.3]) + sc("b", [0.6, 0.3, 0.1]) 
 open("scores-then-image.mp", "wb").write(sc("a", [0.2, 0.5, 0.3]) + img)
 EOF
 printf 'tabby cat\nbeagle\ntench\n' > pets.txt
+$PY - <<'EOF' || fail "making the streams (2)"
+import msgpack, numpy as np
+from score_numpy import tensor
+def P(r): return msgpack.packb(r)
+sc = lambda i, v: P({"type": "scores", "id": i, "label": 1, "tensor": tensor(np.asarray(v, np.float32))})
+# an unreadable record (shape [2], 4 bytes of data) between a good one and a NaN one
+short = P({"type": "scores", "id": "short", "label": 1, "tensor": {"dtype": "float32", "shape": [2], "data": b"1234"}})
+open("unreadable.mp", "wb").write(sc("good", [0.4, 0.6]) + short + sc("nan", [float("nan"), 1]))
+# a failing record whose id holds a tab and a newline
+open("tabid.mp", "wb").write(sc("x\ty\nz", [float("nan"), 1]))
+# logits 103 and more below the best underflow to probability 0 in float32: ranked as logits
+open("far.mp", "wb").write(P({"type": "logits", "id": "far", "label": 1,
+                              "tensor": tensor(np.array([-201, -150, 0, -120, -110, -105, -104], np.float32))}))
+EOF
 
 # 1. an image record: exit 2 in every format, nothing on stdout, one line saying what to run
 for fmt in msgpack text tsv json; do
@@ -85,4 +99,34 @@ expect_stderr "^topk: --names: blank.txt: only empty lines$"
 expect_exit 0 topk --help
 grep -q "image record (run rnencode and zscore first)" out || fail "--help: image record"
 grep -q -- "--names not one name per class" out || fail "--help: --names count"
+# 4. an unreadable record is a row in the text formats too, as a failed one is (exit 1)
+expect_exit 1 topk --format tsv unreadable.mp
+expect_stderr "^topk: unreadable.mp: record 1 at byte [0-9]+: tensor \"tensor\": shape \[2\] of float32 needs 8 bytes, data has 4$"
+[ "$(cut -f1,3 out | tr '\t' ' ' | tr '\n' ';')" = "id rank;good 1;good 2;short error;nan error;" ] ||
+	fail "tsv rows: $(cat out)"
+expect_exit 1 topk --format text unreadable.mp
+grep -q "^short  ERROR topk: unreadable.mp: record 1 at byte" out || fail "text: no row for the unreadable record: $(cat out)"
+expect_exit 1 topk --format json unreadable.mp
+$PY -c "
+import json
+rows = [json.loads(l) for l in open('out')]
+assert [r['id'] for r in rows] == ['good', 'short', 'nan'] and 'error' in rows[1], rows
+" || fail "json: no row for the unreadable record"
+# ... and its id is a tsv field like any other: tabs and newlines become spaces
+expect_exit 1 topk --format tsv tabid.mp
+[ "$(wc -l <out)" = 2 ] && [ "$(awk -F'\t' 'NR == 2 { print NF, $1 }' out)" = "6 x y z" ] ||
+	fail "tsv error row with a tab in its id: $(cat -A out)"
+
+# 5. logits rank as logits: classes that underflow to probability 0 keep their order
+expect_exit 0 topk -k 7 --format tsv far.mp
+[ "$(awk -F'\t' 'NR > 1 { printf "%s ", $4 }' out)" = "2 6 5 4 3 1 0 " ] || fail "logits ranking: $(cat out)"
+expect_exit 0 errstats far.mp
+grep -q "top-5 accuracy: 0.0000 (0/1)" out || fail "errstats: label 1 is 6th of 7: $(grep top-5 out)"
+expect_exit 0 fpdiff --json --show 1 far.mp far.mp
+$PY -c "
+import json
+r = json.load(open('out'))
+s = json.dumps(r)
+assert '[2, 6, 5, 4, 3]' in s, s[:2000]
+" || fail "fpdiff: logits ranking"
 exit 0
