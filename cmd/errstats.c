@@ -322,6 +322,15 @@ static void run_read(run_t *r, const char *path, const char *tag)
 			pred_free(p);
 			continue;
 		}
+		/* ... and so would one beyond int64 */
+		if (p->status == PRED_OK && lab && lab->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+		    lab->via.u64 > INT64_MAX) {
+			diag_msg("%s: label %llu is out of range: a class index, or -1 for unknown",
+				 rec_where(where, sizeof where, r->name, &rec), (unsigned long long)lab->via.u64);
+			r->nbad++;
+			pred_free(p);
+			continue;
+		}
 		if (p->nclasses > MAX_CLASSES) {
 			diag_msg("%s: %lld scores: more than %d classes, not a class vector",
 				 rec_where(where, sizeof where, r->name, &rec), (long long)p->nclasses, MAX_CLASSES);
@@ -1377,6 +1386,11 @@ int main(int argc, char **argv)
 	g_names = file_names ? file_names : a.names ? a.names : pb ? b.names : NULL;
 	g_nnames = file_names ? nfile_names : a.names ? a.nnames : pb ? b.nnames : 0;
 	classes_decide(&a, pb);
+	/* names that do not fit the scores would put wrong names on every row */
+	int64_t width = a.kwidth > (pb ? b.kwidth : 0) ? a.kwidth : (pb ? b.kwidth : 0);
+	if (file_names && width && nfile_names != width)
+		diag_fatal("--names %s: %lld names, the scores have %lld classes", o.names_path, (long long)nfile_names,
+			   (long long)width);
 	run_check(&a);
 	if (pb)
 		run_check(&b);

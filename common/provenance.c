@@ -112,6 +112,35 @@ static void prov_put_json_value(FILE *f, const msgpack_object *o)
 	}
 }
 
+/* A control character as C writes it (\n, \t, \r, \xHH), so that one
+ * header stays one line of text (a CSV comment, a report line). */
+static void put_escaped_ctl(FILE *f, unsigned char c)
+{
+	if (c == '\n')
+		fputs("\\n", f);
+	else if (c == '\t')
+		fputs("\\t", f);
+	else if (c == '\r')
+		fputs("\\r", f);
+	else
+		fprintf(f, "\\x%02x", c);
+}
+
+static int is_ctl(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
+static void put_text_str(FILE *f, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (is_ctl((unsigned char)p[i]))
+			put_escaped_ctl(f, (unsigned char)p[i]);
+		else
+			fputc(p[i], f);
+	}
+}
+
 void prov_put_text_value(FILE *f, const msgpack_object *o)
 {
 	switch (o->type) {
@@ -121,7 +150,7 @@ void prov_put_text_value(FILE *f, const msgpack_object *o)
 	case MSGPACK_OBJECT_NEGATIVE_INTEGER: fprintf(f, "%" PRId64, o->via.i64); return;
 	case MSGPACK_OBJECT_FLOAT32:
 	case MSGPACK_OBJECT_FLOAT64: fprintf(f, "%.6g", o->via.f64); return;
-	case MSGPACK_OBJECT_STR: fwrite(o->via.str.ptr, 1, o->via.str.size, f); return;
+	case MSGPACK_OBJECT_STR: put_text_str(f, o->via.str.ptr, o->via.str.size); return;
 	case MSGPACK_OBJECT_BIN: fprintf(f, "<%u bytes>", o->via.bin.size); return;
 	case MSGPACK_OBJECT_ARRAY:
 		if (o->via.array.size > PROV_LIST_MAX) {
@@ -172,12 +201,22 @@ static void put_argv(FILE *f, const msgpack_object *a)
 			prov_put_text_value(f, s);
 			continue;
 		}
-		fputc('\'', f); /* shell quoting so the line can be pasted back */
+		/* shell quoting so the line can be pasted back: bash's $'...'
+		 * where a control character would break the line */
+		int ctl = 0;
+		for (uint32_t j = 0; j < s->via.str.size; j++)
+			ctl |= is_ctl((unsigned char)s->via.str.ptr[j]);
+		fputs(ctl ? "$'" : "'", f);
 		for (uint32_t j = 0; j < s->via.str.size; j++) {
-			if (s->via.str.ptr[j] == '\'')
-				fputs("'\\''", f);
+			unsigned char c = (unsigned char)s->via.str.ptr[j];
+			if (c == '\'')
+				fputs(ctl ? "\\'" : "'\\''", f);
+			else if (ctl && c == '\\')
+				fputs("\\\\", f);
+			else if (is_ctl(c))
+				put_escaped_ctl(f, c);
 			else
-				fputc(s->via.str.ptr[j], f);
+				fputc(c, f);
 		}
 		fputc('\'', f);
 	}

@@ -91,6 +91,31 @@ cat ok.mp strlabel.mp > mixed.mp
 expect_exit 1 errstats mixed.mp
 expect_stderr "^errstats: mixed.mp: record 1 \(id 's'\): label is not an integer \(a class index, or -1 for unknown\)$"
 grep -q "images: 1 scored" out || fail "string label counted"
+# ... nor is one beyond int64
+$PY -c "
+import msgpack, numpy as np, sys
+from score_numpy import tensor
+sys.stdout.buffer.write(msgpack.packb({'type': 'scores', 'id': 'h', 'label': 2**63, 'tensor': tensor(np.full(8, 0.125, np.float32))}))
+" > hugelabel.mp || fail "huge label"
+cat ok.mp hugelabel.mp > mixed2.mp
+expect_exit 1 errstats mixed2.mp
+expect_stderr "^errstats: mixed2.mp: record 1 \(id 'h'\): label 9223372036854775808 is out of range: a class index, or -1 for unknown$"
+grep -q "images: 1 scored" out || fail "huge label counted"
+# --names must name every class of the scores (as in topk and fpdiff): exit 2, nothing on stdout
+printf 'x\n' > n1.txt
+expect_exit 2 errstats --names n1.txt ok.mp
+expect_empty_stdout
+expect_stderr "^errstats: --names n1.txt: 1 names, the scores have 8 classes$"
+# a header value with a newline stays on its comment line in --csv
+$PY -c "
+import msgpack, sys
+sys.stdout.buffer.write(msgpack.packb({'type': 'header', 'producer': 'imgdecode', 'version': 'x', 'note': 'two\nlines',
+                                       'argv': ['imgdecode', 'a\nb,c', \"it's\"]}))
+" > nlhead.mp || fail "newline header"
+cat nlhead.mp ok.mp > nl.mp
+expect_exit 0 errstats --csv nl.mp
+awk '/^run,/ { exit } !/^#/ { bad = 1 } END { exit bad }' out || fail "--csv: a provenance line without '#': $(head -5 out)"
+grep -qF "note=two\nlines | imgdecode \$'a\nb,c' 'it'\\''s'" out || fail "--csv: provenance line: $(grep imgdecode out)"
 
 # ---- 3. pairing ----
 # a repeated id counts once, and says so (not a failure: as errtree, fpdiff)
