@@ -48,6 +48,7 @@ DIAG_NORETURN static void usage(void)
 	       "  -c, --count           print counts by record type instead of records\n"
 	       "      --full            print every tensor value\n"
 	       "      --npy DIR         also write each tensor to DIR/<record>-<id>-<key>.npy\n"
+	       "                        (<record> counts across the STREAMs in order)\n"
 	       "      --max-record B    refuse records larger than B bytes (default 1 GiB)\n"
 	       "  -h, --help            this help\n"
 	       "\n"
@@ -153,6 +154,9 @@ int main(int argc, char **argv)
 	count_t *counts = NULL;
 	int ncounts = 0, nfailed = 0;
 	long long printed = 0;
+	/* --npy numbers records across the streams, as if concatenated, so
+	 * that a second stream does not overwrite the first one's files */
+	uint64_t base = 0, next_base = 0;
 	for (int f = 0; f < ninputs && (o.first_n < 0 || printed < o.first_n); f++) {
 		rec_reader_t *r = rec_reader_open_path(inputs[f], o.max_record);
 		if (!r)
@@ -166,6 +170,7 @@ int main(int argc, char **argv)
 				fflush(stdout);
 				diag_fatal("%s", rec_reader_message(r));
 			}
+			next_base = base + rec.index + 1;
 			if (st == REC_INVALID) {
 				diag_msg("%s", rec_reader_message(r));
 				nfailed++;
@@ -193,9 +198,10 @@ int main(int argc, char **argv)
 			json_put_object(stdout, &rec.root, o.full ? JSON_TENSOR_FULL : JSON_TENSOR_SUMMARY);
 			putchar('\n');
 			if (o.npy_dir)
-				export_npy(&o, &rec, rec.index);
+				export_npy(&o, &rec, base + rec.index);
 		}
 		rec_reader_free(r);
+		base = next_base;
 	}
 	if (o.count) {
 		for (int i = 0; i < ncounts; i++)

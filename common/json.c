@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "diag.h"
@@ -44,13 +45,53 @@ void json_put_double(FILE *f, double v)
 		fprintf(f, "%.9g", v);
 }
 
-static void put_tensor(FILE *f, const tensor_t *t, json_tensor_mode_t mode)
+/* Element i of an integer tensor, exactly (a float copy rounds int32 and
+ * int64 beyond 2^24). Returns 0 for a floating dtype. */
+static int int_elem(const tensor_t *t, int64_t i, int64_t *v)
 {
-	char sbuf[160];
-	int64_t n = tensor_numel(t);
-	fprintf(f, "{\"dtype\":\"%s\",\"shape\":%s", dtype_name(t->dtype),
-		tensor_shape_str(t->shape, t->ndim, sbuf, sizeof sbuf));
-	/* Summaries in blocks so a large tensor needs no full float copy. */
+	const char *p = (const char *)t->data + (size_t)i * dtype_size(t->dtype);
+	switch (t->dtype) {
+	case DTYPE_UINT8: *v = *(const uint8_t *)p; return 1;
+	case DTYPE_BOOL: *v = *(const uint8_t *)p != 0; return 1;
+	case DTYPE_INT8: *v = *(const int8_t *)p; return 1;
+	case DTYPE_INT16: {
+		int16_t x;
+		memcpy(&x, p, sizeof x);
+		*v = x;
+		return 1;
+	}
+	case DTYPE_INT32: {
+		int32_t x;
+		memcpy(&x, p, sizeof x);
+		*v = x;
+		return 1;
+	}
+	case DTYPE_INT64: memcpy(v, p, sizeof *v); return 1;
+	default: return 0;
+	}
+}
+
+/* Integer tensors: min and max exact, the mean in double. */
+static void put_int_summary(FILE *f, const tensor_t *t, int64_t n)
+{
+	if (!n)
+		return;
+	int64_t mn = INT64_MAX, mx = INT64_MIN, v;
+	double sum = 0;
+	for (int64_t i = 0; i < n; i++) {
+		int_elem(t, i, &v);
+		mn = v < mn ? v : mn;
+		mx = v > mx ? v : mx;
+		sum += (double)v;
+	}
+	fprintf(f, ",\"min\":%lld,\"max\":%lld,\"mean\":", (long long)mn, (long long)mx);
+	json_put_double(f, sum / (double)n);
+}
+
+/* Floating tensors: summaries in blocks so a large tensor needs no full
+ * float copy; NaN/Inf are counted, not summed. */
+static void put_float_summary(FILE *f, const tensor_t *t, int64_t n)
+{
 	double mn = INFINITY, mx = -INFINITY, sum = 0;
 	long long nonfinite = 0;
 	float block[4096];
@@ -78,17 +119,31 @@ static void put_tensor(FILE *f, const tensor_t *t, json_tensor_mode_t mode)
 	}
 	if (nonfinite)
 		fprintf(f, ",\"nonfinite\":%lld", nonfinite);
+}
+
+static void put_tensor(FILE *f, const tensor_t *t, json_tensor_mode_t mode)
+{
+	char sbuf[160];
+	int64_t n = tensor_numel(t), v;
+	fprintf(f, "{\"dtype\":\"%s\",\"shape\":%s", dtype_name(t->dtype),
+		tensor_shape_str(t->shape, t->ndim, sbuf, sizeof sbuf));
+	int is_int = n > 0 && int_elem(t, 0, &v);
+	if (is_int)
+		put_int_summary(f, t, n);
+	else
+		put_float_summary(f, t, n);
 	int64_t shown = mode == JSON_TENSOR_FULL ? n : (n < 8 ? n : 8);
 	fputs(mode == JSON_TENSOR_FULL ? ",\"values\":[" : ",\"first\":[", f);
+	float block[4096];
 	for (int64_t i = 0; i < shown; i += 4096) {
 		size_t m = (size_t)(shown - i < 4096 ? shown - i : 4096);
-		tensor_convert_to_f32(t->dtype, (const char *)t->data + (size_t)i * dtype_size(t->dtype), block, m);
+		if (!is_int)
+			tensor_convert_to_f32(t->dtype, (const char *)t->data + (size_t)i * dtype_size(t->dtype), block, m);
 		for (size_t j = 0; j < m; j++) {
 			if (i + (int64_t)j)
 				fputc(',', f);
-			if (t->dtype == DTYPE_INT64) {
-				int64_t v;
-				memcpy(&v, (const char *)t->data + 8 * (size_t)(i + (int64_t)j), 8);
+			if (is_int) {
+				int_elem(t, i + (int64_t)j, &v);
 				fprintf(f, "%lld", (long long)v);
 			} else {
 				json_put_double(f, block[j]);

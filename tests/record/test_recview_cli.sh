@@ -40,6 +40,18 @@ expect_stderr '^recview: missing.mp: No such file'
 expect_empty_stdout
 expect_exit 2 recview --bogus
 expect_stderr "Try 'recview --help'"
+# integer tensors print exactly (a float copy would round 16777217)
+$PY -c "
+import msgpack, numpy as np, sys
+a = np.array([16777217, 2147483647, -2147483648], np.int32)
+sys.stdout.buffer.write(msgpack.packb({'type': 'x', 'tensor': {'dtype': 'int32', 'shape': [3], 'data': a.tobytes()}}))
+" > ints.mp
+expect_exit 0 recview --full ints.mp
+grep -qF '"min":-2147483648,"max":2147483647,"mean":5592405.33,"values":[16777217,2147483647,-2147483648]' out ||
+	fail "int32 values: $(cat out)"
+# --npy numbers records across the streams: a second stream does not overwrite the first's files
+expect_exit 0 recview --npy npy good.mp good.mp
+[ "$(ls npy | tr '\n' ' ')" = "000001-a-tensor.npy 000004-a-tensor.npy " ] || fail "--npy files: $(ls npy)"
 expect_exit 0 recview --help
 grep -q '^Usage: recview' out || fail "--help"
 exit 0
