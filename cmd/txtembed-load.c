@@ -176,12 +176,12 @@ static void check_names(const options_t *o, const input_t *in, int64_t k, const 
 		return;
 	char sbuf[160];
 	tensor_shape_str(shape, ndim, sbuf, sizeof sbuf);
+	const char *names = o->names_path ? o->names_path : "the record's name list";
 	if (!o->transpose && ndim == 2 && shape[1] == in->nnames)
 		diag_fatal("%s has %lld names but %s has %lld rows (shape %s); if the table is [D,K], add --transpose",
-			   o->names_path, (long long)in->nnames, what, (long long)k, sbuf);
-	diag_fatal("%s has %lld names but %s has %lld classes (shape %s)",
-		   o->names_path ? o->names_path : "the record's name list", (long long)in->nnames, what, (long long)k,
-		   sbuf);
+			   names, (long long)in->nnames, what, (long long)k, sbuf);
+	diag_fatal("%s has %lld names but %s has %lld classes (shape %s)", names, (long long)in->nnames, what,
+		   (long long)k, sbuf);
 }
 
 static void write_header(rec_writer_t *w, int argc, char **argv, const options_t *o, const input_t *in)
@@ -334,9 +334,15 @@ static void from_stream(int argc, char **argv, const options_t *o, input_t *in)
 		check_names(o, in, k, t.shape, t.ndim, what);
 		check_width(o, d, what);
 		double scale = o->logit_scale;
-		if (!o->scale_given && rec_get_double(&rec, "logit_scale", &scale) == 0 && !classes_logit_scale_ok(scale))
-			diag_fatal("%s: %s: logit_scale %g is not in (0, %g]", rec_reader_name(r), what, scale,
-				   CLASSES_MAX_LOGIT_SCALE);
+		if (!o->scale_given && rec_get(&rec, "logit_scale")) {
+			/* a broken scale must not become the default 100 unnoticed */
+			if (rec_get_double(&rec, "logit_scale", &scale) != 0)
+				diag_fatal("%s: %s: logit_scale is not a number (give --logit-scale S)", rec_reader_name(r),
+					   what);
+			if (!classes_logit_scale_ok(scale))
+				diag_fatal("%s: %s: logit_scale %g is not in (0, %g]", rec_reader_name(r), what, scale,
+					   CLASSES_MAX_LOGIT_SCALE);
+		}
 		int64_t rec_templates;
 		if (t.ndim == 2 && rec_get_int(&rec, "templates", &rec_templates) == 0 && rec_templates > 0)
 			templates = rec_templates; /* already averaged upstream: keep its count */

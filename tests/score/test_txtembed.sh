@@ -119,6 +119,20 @@ r = records('stdin.mp'); assert r[0]['source'] == 'stdin' and r[0]['source_sha25
 " || fail "stdin provenance"
 expect_exit 2 txtembed-load --names names4.txt kt16.mp
 expect_stderr "names4.txt has 4 names but classes record 1 has 5 classes"
+$PY -c "
+import msgpack
+r = list(msgpack.Unpacker(open('kt16.mp', 'rb'), raw=False))
+c = dict(r[1]); c['logit_scale'] = 'oops'
+open('badscale.mp', 'wb').write(msgpack.packb(c))
+c = dict(r[1]); c['names'] = ['n%d' % i for i in range(c['tensor']['shape'][-1])]
+open('widenames.mp', 'wb').write(msgpack.packb(c))
+" || fail "making the bad classes records"
+expect_exit 2 txtembed-load badscale.mp
+expect_empty_stdout
+expect_stderr "^txtembed-load: badscale.mp: classes record 0: logit_scale is not a number \(give --logit-scale S\)$"
+expect_exit 0 txtembed-load --logit-scale 30 badscale.mp
+expect_exit 2 txtembed-load widenames.mp
+expect_stderr "^txtembed-load: the record's name list has 16 names but classes record 0 has 5 rows"
 
 # what does not fit is fatal, with both sizes named, and nothing on stdout
 expect_exit 2 txtembed-load --names names4.txt kd32.npy
