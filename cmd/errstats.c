@@ -162,7 +162,8 @@ DIAG_NORETURN static void usage(void)
 	       "provenance from the stream headers. Reads STREAM or stdin.\n"
 	       "\n"
 	       "  -n, --names FILE      class names, one per line in class-index order (default:\n"
-	       "                        the stream's classes record or zscore's header)\n"
+	       "                        the stream's classes record or zscore's header);\n"
+	       "                        one per class of the scores\n"
 	       "  -c, --compare OTHER   a second run of the same images: accuracy side by side,\n"
 	       "                        classes where each run does better, images only one run\n"
 	       "                        gets right (matched by id)\n"
@@ -201,7 +202,8 @@ DIAG_NORETURN static void usage(void)
 	       "an error); 1 some records left out (malformed scores, a bad label, a class out\n"
 	       "of range) or, with --compare, no image id in common; 2 usage error, unreadable\n"
 	       "or broken stream, an image or embedding record (run rnencode, and zscore for\n"
-	       "CLIP, first), a --grid file that cannot be written (nothing on stdout).\n");
+	       "CLIP, first), --names not one name per class, a --grid file that cannot be\n"
+	       "written (nothing on stdout).\n");
 	diag_help_done();
 }
 
