@@ -73,7 +73,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 	memset(o, 0, sizeof *o);
 	o->file_sha256 = 1;
 	int c;
-	while ((c = getopt_long(argc, argv, "jsHrh", longopts, NULL)) != -1) {
+	while ((c = opt_next(argc, argv, "jsHrh", longopts)) != -1) {
 		switch (c) {
 		case 'j': o->json = 1; break;
 		case 's': o->tensor_sha256 = 1; break;

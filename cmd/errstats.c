@@ -221,7 +221,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 	o->grid_max = 24;
 	o->grid_thumb = 128;
 	int c, nformats = 0;
-	while ((c = getopt_long(argc, argv, "n:c:t:g:h", longopts, NULL)) != -1) {
+	while ((c = opt_next(argc, argv, "n:c:t:g:h", longopts)) != -1) {
 		switch (c) {
 		case 'n': o->names_path = optarg; break;
 		case 'c': o->compare_path = optarg; break;

@@ -159,7 +159,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 	o->families = DEFAULT_FAMILIES;
 	o->family_max = DEFAULT_FAMILY_MAX;
 	int c;
-	while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+	while ((c = opt_next(argc, argv, "c:h", longopts)) != -1) {
 		switch (c) {
 		case 'c': o->compare = optarg; break;
 		case OPT_WORDNET: o->wordnet_dir = optarg; break;

@@ -173,7 +173,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 	o->show = 5;
 	o->prob_tol = -1;
 	int c;
-	while ((c = getopt_long(argc, argv, "s:t:p:c:n:L:h", longopts, NULL)) != -1) {
+	while ((c = opt_next(argc, argv, "s:t:p:c:n:L:h", longopts)) != -1) {
 		switch (c) {
 		case 's': o->show = opt_parse_long("--show", optarg, 0, 1000000); break;
 		case 't':

@@ -220,7 +220,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 	o->shard_n = 1;
 	o->ip.max_pixels = IMG_DEFAULT_MAX_PIXELS;
 	int c;
-	while ((c = getopt_long(argc, argv, "p:t:l:w:j:h", longopts, NULL)) != -1) {
+	while ((c = opt_next(argc, argv, "p:t:l:w:j:h", longopts)) != -1) {
 		switch (c) {
 		case 'p': preset = optarg; break;
 		case 't': dtype = optarg; break;

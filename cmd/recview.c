@@ -76,7 +76,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 	if (!o->types)
 		diag_fatal("out of memory");
 	int c;
-	while ((c = getopt_long(argc, argv, "t:n:ch", longopts, NULL)) != -1) {
+	while ((c = opt_next(argc, argv, "t:n:ch", longopts)) != -1) {
 		switch (c) {
 		case 't': o->types[o->ntypes++] = optarg; break;
 		case 'n': o->first_n = opt_parse_long("--first", optarg, 0, __LONG_MAX__); break;

@@ -126,7 +126,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 	memset(o, 0, sizeof *o);
 	o->max_record = REC_DEFAULT_MAX_RECORD;
 	int c;
-	while ((c = getopt_long(argc, argv, "m:w:b:d:j:h", longopts, NULL)) != -1) {
+	while ((c = opt_next(argc, argv, "m:w:b:d:j:h", longopts)) != -1) {
 		switch (c) {
 		case 'm': o->model = optarg; break;
 		case 'w': o->weights = optarg; break;

@@ -117,7 +117,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 	memset(o, 0, sizeof *o);
 	o->k = 5;
 	int c;
-	while ((c = getopt_long(argc, argv, "k:n:f:h", longopts, NULL)) != -1) {
+	while ((c = opt_next(argc, argv, "k:n:f:h", longopts)) != -1) {
 		switch (c) {
 		case 'k': o->k = opt_parse_long("-k", optarg, 1, INT32_MAX); break;
 		case 'n': o->names_path = optarg; break;

@@ -100,7 +100,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 	memset(o, 0, sizeof *o);
 	o->logit_scale = 100.0;
 	int c;
-	while ((c = getopt_long(argc, argv, "n:m:s:t:h", longopts, NULL)) != -1) {
+	while ((c = opt_next(argc, argv, "n:m:s:t:h", longopts)) != -1) {
 		switch (c) {
 		case 'n': o->names_path = optarg; break;
 		case 'm': o->model = optarg; break;

@@ -140,7 +140,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 	memset(o, 0, sizeof *o);
 	o->model = "clip-rn50";
 	int c;
-	while ((c = getopt_long(argc, argv, "w:n:t:p:j:d:h", longopts, NULL)) != -1) {
+	while ((c = opt_next(argc, argv, "w:n:t:p:j:d:h", longopts)) != -1) {
 		switch (c) {
 		case 'w': o->weights = optarg; break;
 		case 'n': o->names = optarg; break;

@@ -139,7 +139,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 						 {NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	int c;
-	while ((c = getopt_long(argc, argv, "c:s:g:h", longopts, NULL)) != -1) {
+	while ((c = opt_next(argc, argv, "c:s:g:h", longopts)) != -1) {
 		switch (c) {
 		case 'c': o->classes_path = optarg; break;
 		case 's': o->subset_path = optarg; break;

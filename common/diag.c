@@ -3,6 +3,7 @@
 #include "diag.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -35,7 +36,22 @@ static void vmsg(const char *fmt, va_list ap)
 		diag_progress_done();
 	char line[4096];
 	vsnprintf(line, sizeof line, fmt, ap);
-	fprintf(stderr, "%s: %s\n", prog_name, line);
+	/* one diagnostic, one line: a newline in a file name or a record's
+	 * text is written as \n (other control characters as \xNN) */
+	flockfile(stderr);
+	fprintf(stderr, "%s: ", prog_name);
+	for (const unsigned char *c = (const unsigned char *)line; *c; c++) {
+		if (*c == '\n')
+			fputs("\\n", stderr);
+		else if (*c == '\r')
+			fputs("\\r", stderr);
+		else if ((*c < 0x20 && *c != '\t') || *c == 0x7f)
+			fprintf(stderr, "\\x%02X", *c);
+		else
+			putc(*c, stderr);
+	}
+	putc('\n', stderr);
+	funlockfile(stderr);
 }
 
 void diag_msg(const char *fmt, ...)
@@ -103,6 +119,15 @@ void diag_progress_done(void)
 		fputc('\n', stderr);
 		progress_active = 0;
 	}
+}
+
+int opt_next(int argc, char **argv, const char *shortopts, const struct option *longopts)
+{
+	char *argv0 = argv[0];
+	argv[0] = (char *)prog_name;
+	int c = getopt_long(argc, argv, shortopts, longopts, NULL);
+	argv[0] = argv0;
+	return c;
 }
 
 long opt_parse_long(const char *opt, const char *s, long lo, long hi)
@@ -254,7 +279,14 @@ int file_for_each_line(const char *path, line_fn fn, void *ctx, char *err, size_
 		if (e > p && e[-1] == '\r')
 			e[-1] = 0;
 		*e = 0;
-		rc = fn(ctx, ++lineno, p, err, cap);
+		++lineno;
+		/* a NUL would cut the line short unseen */
+		if (memchr(p, 0, (size_t)(e - p))) {
+			snprintf(err, cap, "%s: line %ld holds a NUL byte: not a text file", path, lineno);
+			rc = -1;
+			break;
+		}
+		rc = fn(ctx, lineno, p, err, cap);
 		p = nl ? nl + 1 : end;
 	}
 	free(buf);

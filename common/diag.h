@@ -44,6 +44,11 @@ void diag_help_done(void) DIAG_NORETURN;
 void diag_progress(const char *fmt, ...) DIAG_PRINTF(1, 2);
 void diag_progress_done(void);
 
+/* getopt_long with the messages it prints ("unrecognized option ...")
+ * under our name, as diag's lines are, not the full path in argv[0]. */
+struct option;
+int opt_next(int argc, char **argv, const char *shortopts, const struct option *longopts);
+
 /* Option value parsing: exits with a usage error naming the option on bad input. */
 long opt_parse_long(const char *opt, const char *s, long lo, long hi);
 
