@@ -67,8 +67,8 @@ DIAG_NORETURN static void usage(void)
 	       "(or for '-').\n"
 	       "An input that does not exist and holds braces is expanded as bash does, at most\n"
 	       "1000000 names, each then an input: 'shards/part-{000..146}.tar' (quoted: keep\n"
-	       "the shell off it) names part-000.tar ... part-146.tar; {a,b} lists; a malformed\n"
-	       "pattern is a usage error.\n"
+	       "the shell off it) names part-000.tar ... part-146.tar; {a,b} lists, {a..f}\n"
+	       "letters, {0..100..10} steps; a malformed pattern is a usage error.\n"
 	       "A file argument that is a tar (ustar magic at byte 257; any name), or a pipe\n"
 	       "(/dev/stdin, <(curl -s URL)), is a WebDataset shard, read streaming, never\n"
 	       "extracted: members KEY.jpg|jpeg|png (the image) and KEY.cls (class index,\n"
@@ -519,7 +519,8 @@ typedef struct {
 	size_t n, cap;
 } input_list_t;
 
-static void list_add(input_list_t *l, char *id, char *path, char *error)
+/* id and path: malloc'd, the list owns them; error: copied (NULL: none). */
+static void list_add(input_list_t *l, char *id, char *path, const char *error)
 {
 	if (l->n == l->cap) {
 		l->cap = l->cap ? 2 * l->cap : 256;
@@ -527,9 +528,10 @@ static void list_add(input_list_t *l, char *id, char *path, char *error)
 		if (!l->v)
 			diag_fatal("out of memory listing inputs");
 	}
-	if (!id || !path)
+	char *e = error ? strdup(error) : NULL;
+	if (!id || !path || (error && !e))
 		diag_fatal("out of memory listing inputs");
-	l->v[l->n++] = (input_t){.id = id, .path = path, .error = error};
+	l->v[l->n++] = (input_t){.id = id, .path = path, .error = e};
 }
 
 static char *join(const char *a, const char *b)
@@ -613,7 +615,7 @@ static void walk_dir(const char *root, const char *rel, int depth, input_list_t 
 	if (!d) {
 		char msg[300];
 		snprintf(msg, sizeof msg, "cannot read directory: %s", strerror(errno));
-		list_add(l, strdup(rel[0] ? rel : "."), strdup(dir), strdup(msg));
+		list_add(l, strdup(rel[0] ? rel : "."), strdup(dir), msg);
 		free(dir);
 		return;
 	}
@@ -637,7 +639,16 @@ static void walk_dir(const char *root, const char *rel, int depth, input_list_t 
 		struct stat st;
 		const char *first;
 		if (stat(p, &st) != 0) {
-			/* a dangling link: nothing to decode */
+			/* a link to nothing (a link farm whose target is not mounted):
+			 * an image's name gets its error record, so nothing vanishes */
+			char msg[300];
+			snprintf(msg, sizeof msg, "cannot open: %s", strerror(errno));
+			if (img_has_image_extension(names[i])) {
+				list_add(l, r, p, msg);
+				r = p = NULL;
+			} else {
+				diag_msg("%s: skipped: %s", p, msg);
+			}
 		} else if (S_ISDIR(st.st_mode)) {
 			if ((first = dir_seen_add(seen, &st, p)) != NULL)
 				diag_msg("%s: skipped: the same directory as %s (a link), already listed", p, first);
@@ -802,17 +813,6 @@ static int tar_next_sample(source_t *s, input_t *in)
 			s->have_pending = 1;
 			break;
 		}
-		if (m.problem[0]) {
-			if (started) { /* its own record, after the sample so far */
-				s->pending = m;
-				s->have_pending = 1;
-				break;
-			}
-			*in = (input_t){.id = str_printf("%s/%s", s->tar_base, mkey),
-					.path = str_printf("%s/%s", s->tar_path, m.name),
-					.error = str_printf("tar member: %s", m.problem)};
-			return 1; /* its data is skipped by the next img_tar_next */
-		}
 		if (!started) {
 			started = 1;
 			memcpy(key, mkey, sizeof key);
@@ -820,11 +820,32 @@ static int tar_next_sample(source_t *s, input_t *in)
 			in->path = str_printf("%s/%s", s->tar_path, m.name);
 		}
 		int image = strcasecmp(ext, "jpg") == 0 || strcasecmp(ext, "jpeg") == 0 || strcasecmp(ext, "png") == 0;
+		/* A member that cannot be read stays in its sample, so that an id
+		 * gets one record: the sample fails when the member is one it needs
+		 * (image, .cls), and goes on with a warning when it is one ignored
+		 * anyway. Its data is skipped by the next img_tar_next. */
+		if (m.problem[0]) {
+			if ((image || strcasecmp(ext, "cls") == 0) && !in->error) {
+				if (image) {
+					free(in->path);
+					in->path = str_printf("%s/%s", s->tar_path, m.name);
+				}
+				tar_sample_error(in, str_printf("tar member: %s", m.problem));
+			} else if (image || strcasecmp(ext, "cls") == 0) {
+				/* the record tells the first; each further one a line */
+				diag_msg("%s/%s: tar member: %s", s->tar_path, m.name, m.problem);
+			} else {
+				diag_msg("%s/%s: tar member ignored: %s", s->tar_path, m.name, m.problem);
+			}
+			continue;
+		}
 		if (image && in->data) {
 			tar_sample_error(in, str_printf("two image members for key '%s' (%s is the second)", key, m.name));
 		} else if (image) {
-			free(in->path);
-			in->path = str_printf("%s/%s", s->tar_path, m.name);
+			if (!in->error) { /* else the path names the member that failed */
+				free(in->path);
+				in->path = str_printf("%s/%s", s->tar_path, m.name);
+			}
 			in->data = malloc(m.size ? (size_t)m.size : 1);
 			in->len = (size_t)m.size;
 			if (!in->data)
@@ -1006,37 +1027,18 @@ static void pack_floats(msgpack_packer *pk, const char *key, const float *v, int
 		msgpack_pack_float(pk, v[i]); /* the float32 values the math uses */
 }
 
-/* A msgpack str must be UTF-8 (msgpack-python's raw=False, and so every
- * reader in Python, refuses anything else), but a Linux file name is bytes:
- * each byte outside valid UTF-8 becomes the text \xNN. NULL when s is valid. */
-static char *utf8_escape(const char *s)
+/* A name as a record can hold it: NULL when it is UTF-8 already, else a
+ * malloc'd copy with the other bytes as \xNN (utf8_escape). */
+static char *name_escape(const char *s)
 {
-	size_t len = strlen(s), i = 0, k;
-	uint32_t cp;
-	while (i < len && (k = utf8_next(s + i, len - i, &cp)) > 0)
-		i += k;
-	if (i == len)
-		return NULL;
-	char *out = malloc(4 * len + 1), *o = out;
-	if (!out)
-		diag_fatal("out of memory");
-	for (i = 0; i < len;) {
-		if ((k = utf8_next(s + i, len - i, &cp)) > 0) {
-			memcpy(o, s + i, k);
-			o += k;
-			i += k;
-		} else {
-			o += sprintf(o, "\\x%02X", (unsigned char)s[i++]);
-		}
-	}
-	*o = 0;
-	return out;
+	size_t n;
+	return utf8_escape(s, strlen(s), &n);
 }
 
 /* Write the slot's record and its stderr lines; frees the input names. */
 static void emit(rec_writer_t *w, const options_t *o, slot_t *s, counts_t *n)
 {
-	char *id = utf8_escape(s->in.id), *path = utf8_escape(s->in.path);
+	char *id = name_escape(s->in.id), *path = name_escape(s->in.path);
 	if (id || path) {
 		diag_msg("%s: the name is not UTF-8: its id and path carry the other bytes as \\xNN",
 			 path ? path : s->in.path);

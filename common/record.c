@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "diag.h"
+#include "utf8.h"
 
 enum {
 	READ_CHUNK = 1 << 20,
@@ -762,10 +763,21 @@ int rec_writer_close(rec_writer_t *w)
 
 /* ---- packing helpers ---- */
 
+/* Every str we write is UTF-8, as msgpack-python (raw=False) needs: bytes
+ * from outside (argv, file contents in messages, a message cut mid
+ * character) are written as \xNN. Names meant to match across stages are
+ * escaped where they enter (imgdecode), so they pass here unchanged. */
 void pk_strn(msgpack_packer *pk, const char *s, size_t n)
 {
+	size_t en;
+	char *esc = utf8_escape(s, n, &en);
+	if (esc) {
+		s = esc;
+		n = en;
+	}
 	msgpack_pack_str(pk, n);
 	msgpack_pack_str_body(pk, s, n);
+	free(esc);
 }
 
 void pk_str(msgpack_packer *pk, const char *s)

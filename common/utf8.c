@@ -1,6 +1,12 @@
 /* utf8.c - strict UTF-8 (utf8.h). */
 #include "utf8.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+
 size_t utf8_next(const char *s, size_t len, uint32_t *cp)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -55,4 +61,29 @@ size_t utf8_put(char *buf, uint32_t c)
 	buf[2] = (char)(0x80 | ((c >> 6) & 0x3F));
 	buf[3] = (char)(0x80 | (c & 0x3F));
 	return 4;
+}
+
+char *utf8_escape(const char *s, size_t n, size_t *outn)
+{
+	size_t i = 0, k;
+	uint32_t cp;
+	while (i < n && (k = utf8_next(s + i, n - i, &cp)) > 0)
+		i += k;
+	if (i == n)
+		return NULL;
+	char *out = malloc(4 * n + 1), *o = out;
+	if (!out)
+		diag_fatal("out of memory");
+	for (i = 0; i < n;) {
+		if ((k = utf8_next(s + i, n - i, &cp)) > 0) {
+			memcpy(o, s + i, k);
+			o += k;
+			i += k;
+		} else {
+			o += sprintf(o, "\\x%02X", (unsigned char)s[i++]);
+		}
+	}
+	*o = 0;
+	*outn = (size_t)(o - out);
+	return out;
 }

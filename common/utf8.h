@@ -17,4 +17,9 @@ size_t utf8_next(const char *s, size_t len, uint32_t *cp);
  * least 4 bytes free: the bytes written. */
 size_t utf8_put(char *buf, uint32_t cp);
 
+/* s[0..n) with each byte outside valid UTF-8 written as the text \xNN (a
+ * msgpack str must be UTF-8, a Linux file name is bytes): malloc'd and
+ * NUL-terminated, its length in *outn; NULL when s is valid UTF-8 already. */
+char *utf8_escape(const char *s, size_t n, size_t *outn);
+
 #endif

@@ -74,6 +74,27 @@ import msgpack
 r = [r for r in msgpack.Unpacker(open('out', 'rb'), raw=False) if r['type'] == 'image']
 assert [(x['id'], x['path']) for x in r] == [('caf\\\\xE9\\\\xFF.jpg', 'u8/caf\\\\xE9\\\\xFF.jpg')], r" || fail "non-UTF-8 name"
 expect_stderr '^imgdecode: u8/caf.xE9.xFF.jpg: the name is not UTF-8'
+# ... named as an argument, it is in our header's argv too: the stream stays readable
+expect_exit 0 imgdecode u8/*.jpg
+$PY -c "
+import msgpack
+r = list(msgpack.Unpacker(open('out', 'rb'), raw=False))
+assert r[0]['argv'][1] == 'u8/caf\\\\xE9\\\\xFF.jpg' and r[1]['type'] == 'image', r[0]" || fail "non-UTF-8 argv in the header"
+# a newline in a file name: still one stderr line per diagnostic
+mkdir nl && printf 'not a JPEG' >"nl/$(printf 'a\nb.jpg')"
+expect_exit 1 imgdecode nl
+[ "$(wc -l <err)" = 1 ] && grep -q '^imgdecode: nl/a\\nb.jpg: ' err || fail "a newline in a name: $(cat -A err)"
+# a link to nothing (a link farm whose target is not mounted): an error record, exit 1,
+# not a silent empty listing
+mkdir -p farm/n01440764 && ln -s /nonexistent/x.JPEG farm/n01440764/x.JPEG && ln -s /nonexistent/notes farm/notes
+cp "$I/n01440764_tench.JPEG" farm/n01440764/y.JPEG
+expect_exit 1 imgdecode farm
+[ "$($R out | cut -f1,2 | tr '\t\n' ': ')" = "error:n01440764/x.JPEG image:n01440764/y.JPEG " ] || fail "dangling link: $($R out)"
+expect_stderr "^imgdecode: farm/n01440764/x.JPEG: cannot open: No such file or directory$"
+expect_stderr "^imgdecode: farm/notes: skipped: cannot open: No such file or directory$"
+# getopt's own messages carry our name, not the path we were started by
+expect_exit 2 "$BIN/imgdecode" --bogus
+expect_stderr "^imgdecode: unrecognized option '--bogus'$"
 # a tar piped in as if it were a path list: one line saying what to do
 tar -cf sh.tar -C d a.jpg
 expect_exit 2 imgdecode <sh.tar

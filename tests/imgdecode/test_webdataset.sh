@@ -79,15 +79,17 @@ expect_stderr "more than 1000000 names"
 cp shards/part-0.tar 'shards/{a}.tar'   # a name that exists is a name, braces or not
 expect_exit 0 imgdecode --preset imagenet 'shards/{a}.tar'
 [ "$($R out | wc -l)" = 15 ] || fail "'shards/{a}.tar' as a file"
+# steps and letters in brace patterns, as bash has them
+expect_exit 0 imgdecode --preset imagenet 'shards/part-{0..1..1}.tar'
+cmp <($R named.mp) <($R out) || fail "'shards/part-{0..1..1}.tar'"
 # the README example
 imgdecode --preset imagenet shards/part-0.tar shards/part-1.shard >val.mp 2>err || fail "README example"
-exit 0
 # a shard through a pipe (curl ... | imgdecode /dev/stdin, or <(...)): read as a tar stream,
 # the same records as the file, ids under the pipe's name
 cat shards/part-0.tar | imgdecode --preset imagenet /dev/stdin >pipe.mp 2>err || fail "/dev/stdin: $(cat err)"
 imgdecode --preset imagenet shards/part-0.tar >p0.mp 2>/dev/null
 cmp <($R p0.mp | cut -f1,3-) <($R pipe.mp | cut -f1,3-) || fail "a shard through a pipe differs from the file"
-$R pipe.mp | head -1 | cut -f2 | grep -qx 'stdin/n01440764_tench' || fail "pipe ids: $($R pipe.mp | head -1)"
+$R pipe.mp | sed -n 1p | cut -f2 | grep -qx 'stdin/n01440764_tench' || fail "pipe ids: $($R pipe.mp | head -1)"
 expect_exit 0 imgdecode --preset imagenet <(cat shards/part-1.tar) shards/part-0.tar
 [ "$($R out | grep -c '^image')" = 30 ] || fail "<(...) and a file: $($R out | cut -f1,2 | head -3)"
 # a pipe cut short: the samples before the cut, then one error record; a pipe of no tar: one error record
@@ -96,3 +98,37 @@ $R out | tail -1 | grep -q '^error	stdin' || fail "a truncated pipe: $($R out | 
 expect_stderr "^imgdecode: /dev/stdin"
 cat "$TESTDATA/images/n01440764_tench.JPEG" | expect_exit 1 imgdecode /dev/stdin
 [ "$($R out | wc -l)" = 1 ] && $R out | grep -q '^error' || fail "a JPEG through a pipe: $($R out)"
+
+# one record per id: a bad member stays in its sample. One the sample needs (image, .cls)
+# fails the sample; one ignored anyway (.txt, .json) is a warning and the sample goes on.
+# Text from the shard (a .cls file's bytes) in a message stays UTF-8 in the record.
+$PY - "$TESTDATA/images/n01440764_tench.JPEG" <<'PY' || fail "making the member tars"
+import io, sys, tarfile
+jpg = open(sys.argv[1], "rb").read()
+def add(t, name, data=None, link=None):
+    i = tarfile.TarInfo(name)
+    if link:
+        i.type, i.linkname = tarfile.SYMTYPE, link
+        t.addfile(i)
+    else:
+        i.size = len(data)
+        t.addfile(i, io.BytesIO(data))
+with tarfile.open("ign.tar", "w", format=tarfile.USTAR_FORMAT) as t:
+    add(t, "s.jpg", jpg); add(t, "s.txt", link="nowhere"); add(t, "u.jpg", jpg)
+with tarfile.open("need.tar", "w", format=tarfile.USTAR_FORMAT) as t:
+    add(t, "a.cls", link="nowhere"); add(t, "a.jpg", jpg); add(t, "b.jpg", jpg)
+with tarfile.open("cls.tar", "w", format=tarfile.USTAR_FORMAT) as t:
+    add(t, "k.jpg", jpg); add(t, "k.cls", b"\xff")
+PY
+expect_exit 0 imgdecode ign.tar
+[ "$($R out | cut -f1,2 | tr '\t\n' ': ')" = "image:ign.tar/s image:ign.tar/u " ] || fail "ignored bad member: $($R out)"
+expect_stderr "^imgdecode: ign.tar/s.txt: tar member ignored: not a regular file \(tar typeflag '2'\)$"
+expect_exit 1 imgdecode need.tar
+[ "$($R out | cut -f1,2 | tr '\t\n' ': ')" = "error:need.tar/a image:need.tar/b " ] || fail "needed bad member: $($R out)"
+expect_stderr "^imgdecode: need.tar/a.cls: tar member: not a regular file \(tar typeflag '2'\)$"
+expect_exit 1 imgdecode cls.tar
+$PY -c "
+import msgpack
+r = [x for x in msgpack.Unpacker(open('out', 'rb'), raw=False) if x['type'] == 'error']
+assert len(r) == 1 and r[0]['id'] == 'cls.tar/k' and r[0]['message'].endswith('xFF' + chr(39)), r" || fail "a .cls of non-UTF-8 bytes"
+exit 0

@@ -43,7 +43,9 @@ expect_exit 1 imgdecode --max-pixels 200000 paxbad.tar
 $R out >rec
 head -1 rec | grep -q "^image	paxbad.tar/good	7	" || fail "the good sample first: $(head -1 rec)"
 tail -1 rec | grep -q "^image	paxbad.tar/after	-1	" || fail "the member after the bad ones: $(tail -1 rec)"
-[ "$(grep -c '^error' rec)" = 9 ] || fail "9 error records expected: $(cat rec)"
+# the two '..' members (a pax path, a GNU long name) share their key: one sample, one
+# error record, a stderr line each
+[ "$(grep -c '^error' rec)" = 8 ] || fail "8 error records expected: $(cat rec)"
 [ "$(grep -c '^imgdecode: ' err)" = 9 ] || fail "9 stderr lines expected: $(cat err)"
 long="\.\./x{150}\.jpg: tar member: unsafe name \(absolute or with '\.\.'\)"
 expect_stderr "^imgdecode: paxbad.tar/b1.jpg: tar member: malformed pax record at byte 0 of the extended header at byte [0-9]+$"

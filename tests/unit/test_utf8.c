@@ -1,7 +1,8 @@
 /* test_utf8.c - common/utf8.c: what Python's strict decoder accepts and
  * refuses (bytes.decode("utf-8") on the same bytes), and encode/decode
- * round trips at every length boundary. */
+ * round trips at every length boundary; utf8_escape's \xNN for the rest. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -43,6 +44,24 @@ int main(void)
 		uint32_t back = 0xFFFFFFFF;
 		CHECK(n == want && utf8_next(buf, n, &back) == n && back == cps[i], "U+%04X: %zu bytes, back U+%04X",
 		      cps[i], n, back);
+	}
+	/* utf8_escape: valid text is left alone (NULL), other bytes become \xNN */
+	size_t en = 0;
+	CHECK(utf8_escape("caf\xc3\xa9", 5, &en) == NULL, "valid UTF-8 escaped");
+	CHECK(utf8_escape("", 0, &en) == NULL, "empty string escaped");
+	static const struct {
+		const char *in, *want;
+		size_t n, wn;
+	} esc[] = {{"a\xff.jpg", "a\\xFF.jpg", 6, 9},
+		   {"caf\xe9", "caf\\xE9", 4, 7},
+		   {"\xc3", "\\xC3", 1, 4},                          /* a character cut short */
+		   {"x\xc3\xa9\xc3", "x\xc3\xa9\\xC3", 4, 7},          /* the valid part kept */
+		   {"a\0b\x80", "a\0b\\x80", 4, 7}};                    /* NUL is valid UTF-8 */
+	for (size_t i = 0; i < sizeof esc / sizeof *esc; i++) {
+		char *e = utf8_escape(esc[i].in, esc[i].n, &en);
+		CHECK(e && en == esc[i].wn && memcmp(e, esc[i].want, en) == 0 && e[en] == 0,
+		      "escape %zu: got '%s' (%zu bytes)", i, e ? e : "(null)", en);
+		free(e);
 	}
 	return check_report();
 }
