@@ -73,6 +73,11 @@ static int parse_int(const char *s, size_t n, long long *v)
 	return 0;
 }
 
+static int is_letter(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+}
+
 static int zero_led(const char *s, size_t n)
 {
 	size_t i = s[0] == '-' ? 1 : 0;
@@ -112,23 +117,43 @@ static int group(ctx_t *c, const char *b, size_t n, size_t pos, size_t room, bra
 		}
 		return 0;
 	}
-	const char *dots = NULL;
-	for (size_t i = 0; i + 1 < n && !dots; i++)
-		if (b[i] == '.' && b[i + 1] == '.')
-			dots = b + i;
-	long long lo, hi;
-	size_t nl = dots ? (size_t)(dots - b) : 0, nh = dots ? n - nl - 2 : 0;
-	if (!dots || nl == 0 || nh == 0 || parse_int(b, nl, &lo) != 0 || parse_int(dots + 2, nh, &hi) != 0)
-		return fail(c, "'{%.*s}' at byte %zu is neither a list {a,b,...} nor a range {A..B} of integers",
+	/* a range: A..B or A..B..STEP, of integers or of single letters */
+	const char *part[3];
+	size_t plen[3], np = 0, at = 0;
+	for (size_t i = 0; i + 1 < n && np < 2; i++)
+		if (b[i] == '.' && b[i + 1] == '.') {
+			part[np] = b + at;
+			plen[np++] = i - at;
+			at = i + 2;
+			i++;
+		}
+	part[np] = b + at;
+	plen[np++] = n - at;
+	long long lo, hi, step = 1;
+	int letters = np >= 2 && plen[0] == 1 && plen[1] == 1 && is_letter(part[0][0]) && is_letter(part[1][0]);
+	if (np < 2 || (!letters && (parse_int(part[0], plen[0], &lo) != 0 || parse_int(part[1], plen[1], &hi) != 0)) ||
+	    (np == 3 && parse_int(part[2], plen[2], &step) != 0))
+		return fail(c, "'{%.*s}' at byte %zu is neither a list {a,b,...} nor a range {A..B[..STEP]} of integers "
+			       "or letters",
 			    n > 60 ? 60 : (int)n, b, pos - 1);
-	unsigned long long count = (unsigned long long)(hi > lo ? hi - lo : lo - hi) + 1;
+	if (letters) {
+		lo = (unsigned char)part[0][0];
+		hi = (unsigned char)part[1][0];
+	}
+	/* as bash: the step's sign is ignored (the ends give the direction), 0 is 1 */
+	step = step < 0 ? -step : step ? step : 1;
+	unsigned long long count = (unsigned long long)(hi > lo ? hi - lo : lo - hi) / (unsigned long long)step + 1;
 	if (count > room)
 		return fail(c, "more than %zu names", c->max);
-	int width = zero_led(b, nl) || zero_led(dots + 2, nh) ? (int)(nl > nh ? nl : nh) : 0;
-	long long step = hi >= lo ? 1 : -1;
+	int width = !letters && (zero_led(part[0], plen[0]) || zero_led(part[1], plen[1]))
+			    ? (int)(plen[0] > plen[1] ? plen[0] : plen[1])
+			    : 0;
+	if (hi < lo)
+		step = -step;
 	for (unsigned long long k = 0; k < count; k++) {
 		char num[32];
-		int len = snprintf(num, sizeof num, "%0*lld", width, lo + step * (long long)k);
+		long long v = lo + step * (long long)k;
+		int len = letters ? snprintf(num, sizeof num, "%c", (char)v) : snprintf(num, sizeof num, "%0*lld", width, v);
 		if (push(c, alts, &cap, num, (size_t)len, "", 0, "", 0) != 0)
 			return -1;
 	}

@@ -5,12 +5,15 @@
  *              counts down); when A or B is written with a leading zero
  *              ("007", "-05"), every number is zero-padded to the longer of
  *              the two, sign included: {8..010} -> 008 009 010
+ *   {a..e}     single letters, by their ASCII codes (as bash: {Z..a} holds
+ *              the six characters between the cases too)
+ *   {A..B..S}  either range in steps of |S| (S 0 is 1): {0..10..5} -> 0 5 10
  *   {x,y,...}  each item in turn (items may be empty, and may hold braces)
  * Groups multiply left to right: "a{1,2}b{x,y}" -> a1bx a1by a2bx a2by.
  * Every '{' must open a group of one of these two kinds and every '}' close
  * one: anything else ("{a}", "{1..}", "x}") is malformed, not kept literally
  * as bash would, so that a typo is reported instead of read as a file name.
- * No escapes, no {a..e} letter ranges, no {A..B..STEP}.
+ * No backslash escapes.
  */
 #ifndef COMMON_BRACE_H
 #define COMMON_BRACE_H

@@ -1,5 +1,5 @@
 /* test_brace.c - common/brace.c: ranges (padding, descending, negative),
- * lists (empty items, nesting), several groups multiplying left to right,
+ * steps and letter ranges, lists (empty items, nesting), several groups multiplying left to right,
  * the name limit, and malformed patterns with their messages. Expected
  * lists are what bash and Python's braceexpand give for the same patterns. */
 #define _POSIX_C_SOURCE 200809L
@@ -64,6 +64,17 @@ int main(void)
 	expect("x{a,b{c,d}}y", 10, "xay xbcy xbdy");
 	expect("d/{a,b}/s-{00..01}.tar", 10, "d/a/s-00.tar d/a/s-01.tar d/b/s-00.tar d/b/s-01.tar");
 	expect("{0..2}{0..2}", 9, "00 01 02 10 11 12 20 21 22");
+	/* steps and letters, as bash 5 gives them */
+	expect("{1..2..3}", 10, "1");
+	expect("{0..10..5}", 10, "0 5 10");
+	expect("{10..0..3}", 10, "10 7 4 1");
+	expect("{1..10..-3}", 10, "1 4 7 10");
+	expect("{1..5..0}", 10, "1 2 3 4 5");
+	expect("{007..10..2}", 10, "007 009");
+	expect("{a..e}", 10, "a b c d e");
+	expect("{e..a..2}", 10, "e c a");
+	expect("{a..c..0}", 10, "a b c");
+	expect("s-{A..B}{0..1}", 10, "s-A0 s-A1 s-B0 s-B1");
 
 	/* the limit: exactly max names is fine, one more is not */
 	brace_list_t l;
@@ -79,6 +90,7 @@ int main(void)
 	refused("s{0..9}{0..9}{0..9}{0..9}{0..9}{0..9}{0,1}", 1000000, "more than 1000000 names");
 	refused("{0,1}s{0..9}{0..9}{0..9}{0..9}{0..9}{0..9}", 1000000, "more than 1000000 names");
 	refused("{0..999999999999999999}", 1000000, "more than 1000000 names");
+	refused("{-999999999999999999..999999999999999999..1}", 1000000, "more than 1000000 names");
 	refused("{a,b,c}", 2, "more than 2 names");
 	refused("{{a,b},{c,d}}", 3, "more than 3 names");
 
@@ -86,13 +98,17 @@ int main(void)
 	refused("x}", 10, "'}' at byte 1 closes no '{'");
 	refused("{a,b", 10, "'{' at byte 0 has no matching '}'");
 	refused("ab{a,{b}", 10, "'{' at byte 2 has no matching '}'");
-	refused("p{a}", 10, "'{a}' at byte 1 is neither a list {a,b,...} nor a range {A..B} of integers");
+	refused("p{a}", 10, "'{a}' at byte 1 is neither a list {a,b,...} nor a range {A..B[..STEP]} of integers or letters");
 	refused("{}", 10, "'{}' at byte 0 is neither");
 	refused("{1..}", 10, "is neither");
 	refused("{..3}", 10, "is neither");
 	refused("{1...3}", 10, "is neither");
-	refused("{1..2..3}", 10, "is neither");
-	refused("{a..e}", 10, "is neither");
+	refused("{1..3..}", 10, "is neither");
+	refused("{1..3..x}", 10, "is neither");
+	refused("{1..3..1..2}", 10, "is neither");
+	refused("{a..5}", 10, "is neither");
+	refused("{aa..c}", 10, "is neither");
+	refused("{a..c..}", 10, "is neither");
 	refused("{1.5..3}", 10, "is neither");
 	refused("{-..3}", 10, "is neither");
 	refused("{0000000000000000001..2}", 10, "is neither");
