@@ -148,6 +148,8 @@ static void parse_args(int argc, char **argv, options_t *o)
 	net_kind_t k;
 	if (o->model && net_kind_parse(o->model, &k) != 0)
 		diag_usage("--model: '%s' is not resnet50 or clip-rn50", o->model);
+	if (o->model && o->features && k != MODEL_RESNET50)
+		diag_usage("--features is for resnet50 (the layer before its fc), not %s", o->model);
 	if (o->tf32 && o->fp16)
 		diag_usage("--tf32 is for FP32 runs; --fp16 already uses the tensor cores");
 	if (o->model && o->features && k != MODEL_RESNET50)
@@ -328,30 +330,41 @@ static void pass_or_queue(run_t *r, const record_t *rec)
 		finish_all(r);
 }
 
-static void fail_record(run_t *r, const record_t *rec, const char *msg)
+/* A queued error record for rec, named as rec_write_error_for names it
+ * (its id, else "#<record number>"). */
+static void error_item_fill(item_t *it, const record_t *rec, const char *msg)
 {
-	char *id = rec_dup_str(rec, "id");
-	diag_msg("%s: %s", id ? id : "record", msg);
-	r->failed++;
-	if (r->q.n == 0 && r->fill == 0) {
-		rec_write_error_for(r->w, rec, msg);
-		free(id);
-		return;
-	}
-	item_t *it = queue_push(&r->q);
 	it->kind = ITEM_ERROR;
-	if (!id) {
+	it->id = rec_dup_str(rec, "id");
+	if (!it->id) {
 		char buf[64];
 		snprintf(buf, sizeof buf, "#%llu", (unsigned long long)rec->index);
-		id = strdup(buf);
+		it->id = strdup(buf);
 	}
-	it->id = id;
 	it->path = rec_dup_str(rec, "path");
 	if (rec_get_int(rec, "label", &it->label) != 0)
 		it->label = -1;
 	it->message = strdup(msg);
 	if (!it->id || !it->message)
 		diag_fatal("out of memory");
+}
+
+/* rec failed: a stderr line and its error record, in stream order.
+ * located: msg names the stream and record already (the reader's messages
+ * do); else rec_where's "stdin: record N (id 'X')" goes before it. */
+static void fail_record(run_t *r, const record_t *rec, const char *msg, int located)
+{
+	char where[320];
+	if (located)
+		diag_msg("%s", msg);
+	else
+		diag_msg("%s: %s", rec_where(where, sizeof where, "stdin", rec), msg);
+	r->failed++;
+	if (r->q.n == 0 && r->fill == 0) {
+		rec_write_error_for(r->w, rec, msg);
+		return;
+	}
+	error_item_fill(queue_push(&r->q), rec, msg);
 }
 
 /* Check an image record against the model; fills fmt and the tensor view.
@@ -416,7 +429,7 @@ static void add_image(run_t *r, const record_t *rec)
 	enc_input_t fmt;
 	char msg[512];
 	if (image_check(r, rec, &t, &fmt, msg, sizeof msg) != 0) {
-		fail_record(r, rec, msg);
+		fail_record(r, rec, msg, 0);
 		return;
 	}
 	if (r->fill > 0 && fmt != r->fmt) /* one input format per batch */
@@ -637,16 +650,11 @@ int main(int argc, char **argv)
 		diag_fatal("stdin: %s", strerror(errno));
 	run_t r = {.o = &o, .w = w, .t_start = time_now()};
 
-	/* Records before the first image wait here until the model (from its
-	 * preset, without --model) is known and our header is out. */
+	/* Records before the first image wait here until the model (--model,
+	 * else the image's preset) and its weights (imagenet-v2 crops take
+	 * resnet50's V2 file) are known and our header is out. */
 	queue_t early = {0};
 	int started = 0;
-	if (o.model) {
-		net_kind_t k;
-		net_kind_parse(o.model, &k);
-		start(&r, argc, argv, k, NULL, 0);
-		started = 1;
-	}
 	record_t rec;
 	for (;;) {
 		rec_status_t st = rec_reader_next(rd, &rec);
@@ -665,26 +673,27 @@ int main(int argc, char **argv)
 			item_t *it = queue_push(&early);
 			it->kind = ITEM_RAW;
 			if (st == REC_INVALID) { /* turn it into its error record later */
-				it->kind = ITEM_ERROR;
-				it->id = rec_dup_str(&rec, "id");
-				it->path = rec_dup_str(&rec, "path");
-				if (rec_get_int(&rec, "label", &it->label) != 0)
-					it->label = -1;
-				it->message = strdup(rec_reader_message(rd));
+				error_item_fill(it, &rec, rec_reader_message(rd));
 				diag_msg("%s", rec_reader_message(rd));
 				r.failed++;
 			} else {
 				it->bytes = memdup(rec.raw, rec.raw_len);
 				it->len = rec.raw_len;
+				early.held_bytes += rec.raw_len; /* counted as pass_or_queue counts */
 			}
 			continue;
 		}
 		if (!started) {
-			const char *preset;
-			size_t plen;
+			const char *preset = NULL;
+			size_t plen = 0;
 			net_kind_t k;
-			if (rec_get_str(&rec, "preset", &preset, &plen) != 0 ||
-			    net_kind_for_preset(preset, plen, &k) != 0)
+			if (rec_get_str(&rec, "preset", &preset, &plen) != 0) {
+				preset = NULL;
+				plen = 0;
+			}
+			if (o.model)
+				net_kind_parse(o.model, &k);
+			else if (!preset || net_kind_for_preset(preset, plen, &k) != 0)
 				diag_fatal("record %llu: the first image has no known preset (clip, imagenet, "
 					   "imagenet-v2) to choose the model from: pass --model",
 					   (unsigned long long)rec.index);
@@ -695,7 +704,7 @@ int main(int argc, char **argv)
 			queue_drain(&r);
 		}
 		if (st == REC_INVALID) {
-			fail_record(&r, &rec, rec_reader_message(rd));
+			fail_record(&r, &rec, rec_reader_message(rd), 1);
 			continue;
 		}
 		if (rec_is(&rec, "image"))
@@ -706,7 +715,7 @@ int main(int argc, char **argv)
 	if (!started) {
 		/* No image at all: nothing to encode, no weights needed. */
 		rec_write_header_begin(w, argc, argv, 1);
-		pk_kv_str(rec_writer_pk(w), "model", NULL);
+		pk_kv_str(rec_writer_pk(w), "model", o.model);
 		r.q = early;
 		queue_drain(&r);
 		/* the stats record still ends the stream: readers count on it */
@@ -714,7 +723,7 @@ int main(int argc, char **argv)
 		msgpack_pack_map(pk, 6);
 		pk_kv_str(pk, "type", "stats");
 		pk_kv_str(pk, "producer", diag_prog());
-		pk_kv_str(pk, "model", NULL);
+		pk_kv_str(pk, "model", o.model);
 		pk_kv_int(pk, "images", 0);
 		pk_kv_int(pk, "failed", r.failed);
 		pk_kv_double(pk, "seconds", time_now() - r.t_start);

@@ -3,7 +3,8 @@
 # batch gets primitives of its own size), 8 (one partial batch) and the default;
 # every logit within 1e-5 relative (|a-b| <= 1e-5 (|b| + rms)) of batch 1's.
 # oneDNN picks kernels per batch size, so summation order, and the last bits, may
-# differ. Also: the stats record's figures and the threads setting.
+# differ. Also: the stats record's figures and the threads setting, and records
+# passed through between images do not cut a batch short.
 source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/fixtures.sh"
 need_py torch
@@ -36,4 +37,12 @@ for b in 2 8 ""; do
 done
 recview -t stats out | grep -q '"threads":2,"batch":8,"images":5,"failed":0,"batches":1,' ||
 	fail "default batch stats: $(recview -t stats out)"
+# a header first and an error record amid the images (every imgdecode stream with a
+# failure): still one batch of 6, the records in order
+set -- "$TESTDATA"/images/*.JPEG
+imgdecode --preset imagenet "$1" "$2" "$3" /nonexistent.JPEG "$4" "$5" "$6" >six.mp 2>/dev/null
+expect_exit 0 rnencode --weights "$W" --batch 8 --threads 2 <six.mp
+recview -t stats out | grep -q '"batch":8,"images":6,"failed":0,"batches":1,' || fail "six images, one error: $(recview -t stats out)"
+[ "$(recview out | sed -E 's/^\{"type":"([a-z]+)".*/\1/' | tr '\n' ' ')" = "header header logits logits logits error logits logits logits stats stats " ] ||
+	fail "six images, one error: order: $(recview -c out)"
 exit 0

@@ -33,7 +33,7 @@ for line in sys.stdin:
 		fail "logits record lost the image's keys: $(recview -t logits -n 1 out)"
 	for id in B D E F; do
 		recview -t error out | grep "\"id\":\"$id\"" | grep -q '"stage":"rnencode"' || fail "no rnencode error record for $id"
-		grep -q "^rnencode: $id: " err || fail "no stderr line for $id"
+		grep -q "^rnencode: stdin: record [0-9]* (id '$id'): " err || fail "no stderr line for $id: $(cat err)"
 	done
 done
 recview -t error out | grep '"id":"B"' | grep -q 'uint8 \[100,100,3\]' || fail "shape error does not name the shape"
@@ -114,12 +114,25 @@ if [ ! -e /dev/nvidia0 ]; then
 	fatal "^rnencode: --device cuda: " rnencode --device cuda --weights "$W"
 fi
 
+# --model with imagenet-v2 crops takes resnet50's V2 file, as the preset alone does
+mkdir v2w && ln -s "$W" v2w/resnet50-11ad3fa6.pth
+imgdecode --preset imagenet-v2 "$TESTDATA/images/n01440764_tench.JPEG" >v2.mp 2>/dev/null
+for m in "" "--model resnet50"; do
+	RNENC_WEIGHTS=$PWD/v2w expect_exit 0 rnencode $m <v2.mp
+	recview -t header out | grep -q '"weights":"[^"]*v2w/resnet50-11ad3fa6.pth"' || fail "'$m' on imagenet-v2: $(recview -t header out)"
+done
+# --model and no images: no weights needed, the header names the model given
+expect_exit 0 rnencode --model clip-rn50 --weights /nonexistent <header.mp
+recview out | tail -n 1 | grep -q '"type":"stats","producer":"rnencode","model":"clip-rn50","images":0' ||
+	fail "--model, no images: $(recview out | tail -n 1)"
+
 # --- usage ---
 expect_exit 0 rnencode --help
 grep -q "FP16 weights and FP16 activations between layers, FP32" out || fail "--help does not explain --fp16"
 expect_exit 2 rnencode --model resnet18
 expect_stderr "not resnet50 or clip-rn50"
 expect_exit 2 rnencode --model clip-rn50 --features
+expect_stderr "^rnencode: --features is for resnet50 \(the layer before its fc\), not clip-rn50$"
 expect_exit 2 rnencode --batch 0
 expect_exit 2 rnencode --device tpu
 expect_exit 2 rnencode stray-argument
