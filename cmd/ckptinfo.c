@@ -138,13 +138,23 @@ static void list_text(const options_t *o, const char *path, const ckpt_t *c, con
 	}
 }
 
-static void list_json(const options_t *o, const char *path, const ckpt_t *c, const char *hex)
+/* --read: every tensor byte touched once, and how long that and the open took. */
+typedef struct {
+	size_t bytes;
+	unsigned long long checksum;
+	double open_s, read_s;
+} read_info_t;
+
+static void list_json(const options_t *o, const char *path, const ckpt_t *c, const char *hex, const read_info_t *rd)
 {
 	printf("{\"file\":");
 	json_put_cstr(stdout, path);
 	printf(",\"format\":\"%s\",\"size\":%zu", ckpt_format_name(ckpt_format(c)), ckpt_file_size(c));
 	if (hex)
 		printf(",\"sha256\":\"%s\"", hex);
+	if (rd)
+		printf(",\"read\":{\"bytes\":%zu,\"checksum\":\"%016llx\",\"open_s\":%.6f,\"read_s\":%.6f}", rd->bytes,
+		       rd->checksum, rd->open_s, rd->read_s);
 	printf(",\"tensors\":[");
 	for (size_t i = 0; i < ckpt_count(c); i++) {
 		const ckpt_entry_t *e = ckpt_entry(c, i);
@@ -191,22 +201,23 @@ int main(int argc, char **argv)
 			}
 			hex = hexbuf;
 		}
-		if (o.json)
-			list_json(&o, path, c, hex);
-		else
-			list_text(&o, path, c, hex);
+		read_info_t rd = {.open_s = t1 - t0};
 		if (o.read_all) {
 			double t2 = time_now();
-			unsigned long long sum = 0;
-			size_t bytes = 0;
 			for (size_t i = 0; i < ckpt_count(c); i++) {
 				const ckpt_entry_t *e = ckpt_entry(c, i);
-				sum += touch(e->t.data, e->t.nbytes);
-				bytes += e->t.nbytes;
+				rd.checksum += touch(e->t.data, e->t.nbytes);
+				rd.bytes += e->t.nbytes;
 			}
-			double t3 = time_now();
-			printf("# read: %zu bytes, checksum %016llx, open %.6f s, read %.6f s\n", bytes, sum, t1 - t0,
-			       t3 - t2);
+			rd.read_s = time_now() - t2;
+		}
+		if (o.json) {
+			list_json(&o, path, c, hex, o.read_all ? &rd : NULL);
+		} else {
+			list_text(&o, path, c, hex);
+			if (o.read_all)
+				printf("# read: %zu bytes, checksum %016llx, open %.6f s, read %.6f s\n", rd.bytes, rd.checksum,
+				       rd.open_s, rd.read_s);
 		}
 		ckpt_free(c);
 	}

@@ -40,6 +40,19 @@ for row in 'visual\.conv1\.weight\tfloat16\t\[32,3,3,3\]' 'visual\.bn1\.running_
 	grep -qP "^$row\t" out || fail "clip-rn50.pt: no row /$row/"
 done
 
+# --read in --json: the figures inside the file's object, every line still JSON
+expect_exit 0 ckptinfo --json --read -H "$CKPT_DIR/mixed.safetensors" "$CKPT_DIR/mixed.pth"
+$PY -c "
+import json
+objs = [json.loads(l) for l in open('out')]
+assert len(objs) == 2, objs
+for o in objs:
+    r = o['read']
+    assert r['bytes'] == sum(t['nbytes'] for t in o['tensors']) and len(r['checksum']) == 16, r
+    assert r['open_s'] >= 0 and r['read_s'] >= 0, r
+" || fail "--json --read: $(cat out)"
+expect_exit 0 ckptinfo --read -H "$CKPT_DIR/mixed.safetensors"
+grep -q '^# read: [0-9]* bytes, checksum [0-9a-f]\{16\}, open ' out || fail "--read: $(tail -1 out)"
 # several files in one call; a bad one among them gives exit 1 and names it
 echo junk >junk.pth
 expect_exit 1 ckptinfo -H "$CKPT_DIR/mixed.pth" junk.pth "$CKPT_DIR/mixed.safetensors"
