@@ -228,6 +228,19 @@ static char *json_string(json_in_t *j)
 			json_fail(j, c ? "control character in a string" : "NUL byte in a string");
 			break;
 		}
+		if (c >= 0x80) { /* JSON text is UTF-8: a class name must decode */
+			uint32_t cp;
+			size_t k = utf8_next(j->s - 1, (size_t)(j->end - (j->s - 1)), &cp);
+			if (!k) {
+				j->s--;
+				json_fail(j, "invalid UTF-8 in a string");
+				break;
+			}
+			memcpy(out + n, j->s - 1, k);
+			n += k;
+			j->s += k - 1;
+			continue;
+		}
 		if (c != '\\') {
 			out[n++] = (char)c;
 			continue;

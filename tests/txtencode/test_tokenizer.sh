@@ -60,9 +60,21 @@ expect_stderr "class 1 'tench', template 2 'word word.*: 8[0-9] tokens, over"
 expect_empty_stdout
 
 # bad inputs: one line naming the file or the prompt, exit 2, no output
+# a class name goes into the classes record as text: it must be UTF-8, whether or not
+# a template holds {} (the name alone would otherwise pass the tokenizer's check)
 printf 'caf\xe9\n' >latin1.txt
-expect_exit 2 txtencode --tokenize -n latin1.txt -t t.txt
-expect_stderr "template 1 'a photo of \{\}\.': invalid UTF-8 at byte 14"
+printf 'a photo\n' >nobrace.txt
+for tpl in t.txt nobrace.txt; do
+	expect_exit 2 txtencode --tokenize -n latin1.txt -t $tpl
+	expect_empty_stdout
+	expect_stderr "^txtencode: latin1.txt: line 1 is not UTF-8 \(byte 4\): names must be UTF-8 text"
+done
+printf '{"\xffcat": ["a cat"], "dog": ["a dog"]}' >bad8.json
+expect_exit 2 txtencode --tokenize -p bad8.json
+expect_stderr "bad8.json: byte 3: invalid UTF-8 in a string"
+printf 'tench\nca\000t\n' >nul.txt
+expect_exit 2 txtencode --tokenize -n nul.txt -t t.txt
+expect_stderr "nul.txt: line 2 holds a NUL byte: not a text file"
 printf 'a {x} photo\n' >badtpl.txt
 expect_exit 2 txtencode --tokenize -n n.txt -t badtpl.txt
 expect_stderr "badtpl.txt: template 1 'a \{x\} photo': a '\{' that is not"
