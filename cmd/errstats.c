@@ -200,10 +200,10 @@ DIAG_NORETURN static void usage(void)
 	       "\n"
 	       "Exit status: 0 report written (error records in the input are reported, not\n"
 	       "an error); 1 some records left out (malformed scores, a bad label, a class out\n"
-	       "of range) or, with --compare, no image id in common; 2 usage error, unreadable\n"
-	       "or broken stream, an image or embedding record (run rnencode, and zscore for\n"
-	       "CLIP, first), --names not one name per class, a --grid file that cannot be\n"
-	       "written (nothing on stdout).\n");
+	       "of range) or, with --compare, no image id in common while a run has images;\n"
+	       "2 usage error, unreadable or broken stream, an image or embedding record (run\n"
+	       "rnencode, and zscore for CLIP, first), --names not one name per class, a\n"
+	       "--grid file that cannot be written (nothing on stdout).\n");
 	diag_help_done();
 }
 

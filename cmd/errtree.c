@@ -131,9 +131,9 @@ DIAG_NORETURN static void usage(void)
 	       "\n"
 	       "Exit status: 0 ok; 1 some inputs failed (error records, malformed or\n"
 	       "out-of-range records: counted in the report) or, with --compare, no labelled\n"
-	       "image id in common; 2 usage error, missing WordNet or class list, a broken\n"
-	       "stream, or an image or embedding record (run rnencode, and zscore for CLIP,\n"
-	       "first).\n",
+	       "image id in common while a run has some (two runs with none: 0, nothing to\n"
+	       "pair); 2 usage error, missing WordNet or class list, a broken stream, or an\n"
+	       "image or embedding record (run rnencode, and zscore for CLIP, first).\n",
 	       DEFAULT_TOP, DEFAULT_NEAR, DEFAULT_FAMILIES, DEFAULT_FAMILY_MAX);
 	diag_help_done();
 }
@@ -1247,7 +1247,8 @@ int main(int argc, char **argv)
 	int no_common = 0;
 	if (nm == 2) {
 		pair_models(&m[0], &m[1], &pr);
-		/* as fpdiff: pairing nothing is a failure, not an empty table */
+		/* pairing nothing is a failure, not an empty table; two runs
+		 * with nothing to pair are not (as errstats --compare) */
 		if (!pr.common && (m[0].ne || m[1].ne)) {
 			const char *na = strcmp(m[0].path, "-") ? m[0].path : "stdin";
 			const char *nb = strcmp(m[1].path, "-") ? m[1].path : "stdin";

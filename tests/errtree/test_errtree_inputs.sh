@@ -67,6 +67,8 @@ expect_exit 1 "${ET[@]}" ok.mp --compare unlab.mp
 expect_stderr "^errtree: ok.mp vs unlab.mp: no image id in common: unlab.mp has no labelled predictions$"
 expect_exit 0 "${ET[@]}" ok.mp --compare ok.mp
 [ ! -s err ] || fail "stderr on a clean comparison: $(cat err)"
+# two runs with nothing labelled: nothing to pair, not a mismatch (as errstats --compare)
+expect_exit 0 "${ET[@]}" unlab.mp --compare unlab.mp
 
 # One stream with an id twice (a file concatenated to itself): each id counts
 # once, the repeats are reported, not an input failure (as errstats).
