@@ -276,9 +276,6 @@ int file_for_each_line(const char *path, line_fn fn, void *ctx, char *err, size_
 	while (p < end && rc == 0) {
 		char *nl = memchr(p, '\n', (size_t)(end - p));
 		char *e = nl ? nl : end;
-		if (e > p && e[-1] == '\r')
-			e[-1] = 0;
-		*e = 0;
 		++lineno;
 		/* a NUL would cut the line short unseen */
 		if (memchr(p, 0, (size_t)(e - p))) {
@@ -286,6 +283,9 @@ int file_for_each_line(const char *path, line_fn fn, void *ctx, char *err, size_
 			rc = -1;
 			break;
 		}
+		if (e > p && e[-1] == '\r')
+			e[-1] = 0;
+		*e = 0;
 		rc = fn(ctx, lineno, p, err, cap);
 		p = nl ? nl + 1 : end;
 	}
