@@ -30,7 +30,7 @@ BINS  := $(PROGS:%=$(BIN)/%)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
 # Per-program libraries and extra objects.
-LIBS_imgdecode  = -ljpeg -lpng
+LIBS_imgdecode  = -ljpeg -lpng -lz
 LIBS_errstats   = -ljpeg
 LIBS_rnencode   = -ldnnl
 LIBS_txtencode  = -ldnnl -l:libz.a # static: one library less to carry to the GPU machine
@@ -156,7 +156,7 @@ fuzz: build-fuzz/fuzz_jpeg
 build-fuzz/fuzz_jpeg: fuzz/fuzz_jpeg.c $(FUZZ_IMG_SRC) $(wildcard common/img*.h) Makefile
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	  -o $@ $< $(FUZZ_IMG_SRC) -ljpeg -lpng -lm
+	  -o $@ $< $(FUZZ_IMG_SRC) -ljpeg -lpng -lz -lm
 
 # libFuzzer target for the tar reader of WebDataset shards; see fuzz/fuzz_tar.c.
 fuzz: build-fuzz/fuzz_tar

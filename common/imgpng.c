@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "imgresample.h"
 
@@ -42,6 +43,73 @@ static void on_png_read(png_structp png, png_bytep dst, png_size_t n)
 	}
 	memcpy(dst, s->data + s->pos, n);
 	s->pos += n;
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* Pillow's rules for the chunks before the image data, which libpng's
+ * differ from: every chunk before the first IDAT has its CRC checked (a bad
+ * one refuses the file, ancillary chunks too), IDAT's CRC is not; a palette
+ * image with no PLTE decodes with a grey ramp. Walks the chunks up to the
+ * first IDAT: -1 with err for a bad CRC; else 0, and *plte_at is the offset
+ * of that IDAT when a grey PLTE must go before it (0: none needed). A file
+ * too short or malformed to walk is left to libpng to name. */
+static int png_prescan(const uint8_t *d, size_t len, size_t *plte_at, char *err, size_t errcap)
+{
+	*plte_at = 0;
+	int palette = 0, have_plte = 0;
+	for (size_t at = 8; len >= 12 && at <= len - 12;) {
+		uint32_t n = be32(d + at);
+		const uint8_t *type = d + at + 4;
+		if (n > len - 12 - at)
+			return 0;
+		if (memcmp(type, "IDAT", 4) == 0) {
+			if (palette && !have_plte)
+				*plte_at = at;
+			return 0;
+		}
+		uLong crc = crc32(crc32(0L, Z_NULL, 0), type, n + 4);
+		if (crc != be32(d + at + 8 + n)) {
+			snprintf(err, errcap, "corrupt PNG: bad CRC in the %.4s chunk (before the image data)", (const char *)type);
+			return -1;
+		}
+		if (memcmp(type, "IHDR", 4) == 0 && n >= 13)
+			palette = d[at + 8 + 9] == PNG_COLOR_TYPE_PALETTE;
+		have_plte |= memcmp(type, "PLTE", 4) == 0;
+		at += 12 + (size_t)n;
+	}
+	return 0;
+}
+
+/* d with a PLTE chunk of the grey ramp Pillow gives a palette image that
+ * has none inserted at byte at (malloc'd, *outlen its length). */
+static uint8_t *png_with_grey_plte(const uint8_t *d, size_t len, size_t at, size_t *outlen)
+{
+	size_t add = 12 + 768;
+	uint8_t *o = malloc(len + add);
+	if (!o)
+		return NULL;
+	memcpy(o, d, at);
+	uint8_t *c = o + at;
+	put_be32(c, 768);
+	memcpy(c + 4, "PLTE", 4);
+	for (int i = 0; i < 256; i++)
+		c[8 + 3 * i] = c[9 + 3 * i] = c[10 + 3 * i] = (uint8_t)i;
+	put_be32(c + 8 + 768, (uint32_t)crc32(crc32(0L, Z_NULL, 0), c + 4, 4 + 768));
+	memcpy(o + at + add, d + at, len - at);
+	*outlen = len + add;
+	return o;
 }
 
 /* The libpng calls; errors longjmp out of here. */
@@ -122,20 +190,39 @@ int img_png_decode(const uint8_t *data, size_t len, unsigned long long max_pixel
 {
 	memset(out, 0, sizeof *out);
 	err[0] = 0;
+	size_t plte_at;
+	if (png_prescan(data, len, &plte_at, err, errcap) != 0)
+		return -1;
+	uint8_t *patched = NULL;
+	if (plte_at) {
+		if (!(patched = png_with_grey_plte(data, len, plte_at, &len))) {
+			snprintf(err, errcap, "out of memory for a PNG");
+			return -1;
+		}
+		data = patched;
+	}
 	png_src_t s = {.data = data, .len = len, .out = out, .err = err, .errcap = errcap};
 	png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &s, on_png_error, on_png_warning);
 	png_infop info = png ? png_create_info_struct(png) : NULL;
 	if (!png || !info) {
 		png_destroy_read_struct(&png, NULL, NULL);
+		free(patched);
 		snprintf(err, errcap, "out of memory starting libpng");
 		return -1;
 	}
 	volatile int rc = -1; /* set after setjmp, read after a longjmp */
 	if (setjmp(png_jmpbuf(png)) == 0) {
 		png_set_read_fn(png, &s, on_png_read);
+		/* the chunks before IDAT were checked above; IDAT's CRC Pillow
+		 * does not check */
+		png_set_crc_action(png, PNG_CRC_QUIET_USE, PNG_CRC_DEFAULT);
+		/* Pillow has no width limit (libpng's default is 1000000): the
+		 * size is bounded by --max-pixels instead */
+		png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
 		rc = decode_body(png, info, &s, max_pixels, buf, cap);
 	}
 	png_destroy_read_struct(&png, &info, NULL);
+	free(patched);
 	free(s.rows);
 	if (rc != 0 && !err[0])
 		snprintf(err, errcap, "corrupt PNG");

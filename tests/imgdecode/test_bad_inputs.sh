@@ -24,7 +24,7 @@ for pat in \
 	"$D/huge_dims.jpg: image too large: 30000x30000 = 900000000 pixels, over the limit of 178956970" \
 	"$D/two_comp.jpg: cannot handle 2-component JPEG" \
 	"$D/truncated.png: truncated PNG" \
-	"$D/bad_crc.png: corrupt PNG: IHDR: CRC error" \
+	"$D/bad_crc.png: corrupt PNG: bad CRC in the IHDR chunk \\(before the image data\\)" \
 	"$D/many_scans.jpg: corrupt JPEG: more than 500 progressive scans" \
 	"$D/corrupt_data.jpg: libjpeg warning: Corrupt JPEG data"; do
 	expect_stderr "^imgdecode: $pat"
@@ -89,6 +89,13 @@ expect_exit 2 imgdecode --std 1,0,1 good.jpg
 expect_exit 2 imgdecode --labels missing.tsv good.jpg
 expect_stderr "missing.tsv: No such file"
 expect_empty_stdout
+# a PNG over libpng's default width limit (1000000), which Pillow has not: --max-pixels is the bound
+$PY -c "from PIL import Image; Image.new('RGB', (1000001, 2), (10, 20, 30)).save('wide.png')" || fail "wide.png"
+expect_exit 0 imgdecode wide.png
+$PY -c "
+import msgpack
+r = [x for x in msgpack.Unpacker(open('out', 'rb'), raw=False) if x['type'] == 'image']
+assert len(r) == 1 and r[0]['source_size'] == [2, 1000001], r[0]['source_size']" || fail "wide.png: $(cat err)"
 if [ "$(id -u)" != 0 ]; then
 	cp good.jpg locked.jpg && chmod 000 locked.jpg
 	expect_exit 1 imgdecode locked.jpg

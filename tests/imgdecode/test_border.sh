@@ -8,7 +8,11 @@ need_py torchvision
 need_py msgpack
 C="$PY $ROOT/tests/py/imgdecode_compare.py --quiet"
 E=$TESTDATA/imgdecode
-extra=("$E"/png_*.png "$E"/cmyk.jpg "$E"/ycck.jpg "$E"/gray.jpg "$E"/progressive.jpg "$E"/sub411.jpg
+extra=()
+for f in "$E"/png_*.png; do # every PNG that decodes (png_text_crc.png is refused, as by PIL)
+	[ "$f" = "$E/png_text_crc.png" ] || extra+=("$f")
+done
+extra+=("$E"/cmyk.jpg "$E"/ycck.jpg "$E"/gray.jpg "$E"/progressive.jpg "$E"/sub411.jpg
 	"$E"/tall_40x900.jpg "$E"/wide_1200x40.jpg "$E"/small_100x80.jpg "$E"/tiny_7x5.jpg)
 expect_exit 0 imgdecode --preset imagenet --border 2 "$TESTDATA/images" "${extra[@]}"
 mv out in2.mp

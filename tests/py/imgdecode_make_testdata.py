@@ -25,11 +25,14 @@ Good images (decoded by PIL; imgdecode must match it byte for byte):
   corrupt_data.jpg              damaged entropy data: libjpeg warns, recovers
   png_*.png                     every PNG color type and depth, interlaced,
                                 palette with tRNS, 16-bit
+  png_no_plte.png               a palette image without PLTE (Pillow: grey ramp)
+  png_idat_crc.png              a bad IDAT CRC (Pillow never checks it)
 Bad inputs (error records):
   empty.jpg, text.jpg, gif.gif, truncated.jpg, truncated_prog.jpg,
   bad_header.jpg, huge_dims.jpg (30000 x 30000 header), two_comp.jpg,
   many_scans.jpg (600 scans: refused after 500; PIL decodes it, slowly),
-  truncated.png, bad_crc.png
+  truncated.png, bad_crc.png, png_text_crc.png (a bad CRC in a chunk before
+  the image data: Pillow refuses it, ancillary or not)
 """
 import io
 import os
@@ -107,6 +110,28 @@ def encoder():
 
 def png_chunk(t, data):
     return struct.pack(">I", len(data)) + t + data + struct.pack(">I", zlib.crc32(t + data) & 0xFFFFFFFF)
+
+
+def png_chunks(b):
+    """(type, whole chunk bytes) of a PNG file, in order."""
+    out, i = [], 8
+    while i < len(b):
+        n = struct.unpack(">I", b[i:i + 4])[0]
+        out.append((b[i + 4:i + 8], b[i:i + 12 + n]))
+        i += 12 + n
+    return out
+
+
+def png_chunk_cases(good_png, pal_png):
+    """Where Pillow's chunk handling and libpng's differ (from png_rgb.png and png_p.png)."""
+    sig = b"\x89PNG\r\n\x1a\n"
+    open(path("png_no_plte.png"), "wb").write(sig + b"".join(c for t, c in png_chunks(pal_png) if t != b"PLTE"))
+    idat = b"".join(c[:-4] + b"\0\0\0\0" if t == b"IDAT" else c for t, c in png_chunks(good_png))
+    open(path("png_idat_crc.png"), "wb").write(sig + idat)
+    chunks = png_chunks(good_png)
+    text = png_chunk(b"tEXt", b"Comment\0hello")
+    text = text[:-4] + bytes(4)
+    open(path("png_text_crc.png"), "wb").write(sig + chunks[0][1] + text + b"".join(c for t, c in chunks[1:]))
 
 
 def main():
@@ -208,6 +233,7 @@ def main():
     crc = bytearray(good_png)
     crc[29] ^= 0xFF  # the IHDR CRC
     open(path("bad_crc.png"), "wb").write(bytes(crc))
+    png_chunk_cases(good_png, open(path("png_p.png"), "rb").read())
     # 600 copies of the last scan of a small progressive file: libjpeg warns
     # and goes on; imgdecode stops at 500 scans (a hang guard)
     buf = io.BytesIO()
