@@ -148,8 +148,6 @@ static void parse_args(int argc, char **argv, options_t *o)
 	net_kind_t k;
 	if (o->model && net_kind_parse(o->model, &k) != 0)
 		diag_usage("--model: '%s' is not resnet50 or clip-rn50", o->model);
-	if (o->model && o->features && k != MODEL_RESNET50)
-		diag_usage("--features is for resnet50 (the layer before its fc), not %s", o->model);
 	if (o->tf32 && o->fp16)
 		diag_usage("--tf32 is for FP32 runs; --fp16 already uses the tensor cores");
 	if (o->model && o->features && k != MODEL_RESNET50)

@@ -196,7 +196,8 @@ static void put_argv(FILE *f, const msgpack_object *a)
 			fputc(' ', f);
 		int plain = s->type == MSGPACK_OBJECT_STR && s->via.str.size > 0;
 		for (uint32_t j = 0; plain && j < s->via.str.size; j++)
-			plain = strchr(" \t\n'\"\\$`*?|&;<>()", s->via.str.ptr[j]) == NULL;
+			plain = strchr(" \t\n'\"\\$`*?|&;<>()", s->via.str.ptr[j]) == NULL &&
+				!is_ctl((unsigned char)s->via.str.ptr[j]);
 		if (plain || s->type != MSGPACK_OBJECT_STR) {
 			prov_put_text_value(f, s);
 			continue;

@@ -132,7 +132,7 @@ grep -q "FP16 weights and FP16 activations between layers, FP32" out || fail "--
 expect_exit 2 rnencode --model resnet18
 expect_stderr "not resnet50 or clip-rn50"
 expect_exit 2 rnencode --model clip-rn50 --features
-expect_stderr "^rnencode: --features is for resnet50 \(the layer before its fc\), not clip-rn50$"
+expect_stderr "^rnencode: --features is for resnet50 \(clip-rn50's embedding is its feature vector\)$"
 expect_exit 2 rnencode --batch 0
 expect_exit 2 rnencode --device tpu
 expect_exit 2 rnencode stray-argument

@@ -110,12 +110,12 @@ expect_stderr "^errstats: --names n1.txt: 1 names, the scores have 8 classes$"
 $PY -c "
 import msgpack, sys
 sys.stdout.buffer.write(msgpack.packb({'type': 'header', 'producer': 'imgdecode', 'version': 'x', 'note': 'two\nlines',
-                                       'argv': ['imgdecode', 'a\nb,c', \"it's\"]}))
+                                       'argv': ['imgdecode', 'a\nb,c', \"it's\", 'c\rr']}))
 " > nlhead.mp || fail "newline header"
 cat nlhead.mp ok.mp > nl.mp
 expect_exit 0 errstats --csv nl.mp
 awk '/^run,/ { exit } !/^#/ { bad = 1 } END { exit bad }' out || fail "--csv: a provenance line without '#': $(head -5 out)"
-grep -qF "note=two\nlines | imgdecode \$'a\nb,c' 'it'\\''s'" out || fail "--csv: provenance line: $(grep imgdecode out)"
+grep -qF "note=two\nlines | imgdecode \$'a\nb,c' 'it'\\''s' \$'c\rr'" out || fail "--csv: provenance line: $(grep imgdecode out)"
 
 # ---- 3. pairing ----
 # a repeated id counts once, and says so (not a failure: as errtree, fpdiff)
