@@ -356,8 +356,9 @@ static void run_read(run_t *r, const char *path, const char *tag)
 	rec_reader_free(rd);
 }
 
-/* K from what the runs carry (see the header comment); b may be NULL. */
-static void classes_decide(const run_t *a, const run_t *b)
+/* K from what the runs carry (see the header comment); b may be NULL.
+ * Returns the scores' width (0: the records carry none). */
+static int64_t classes_decide(const run_t *a, const run_t *b)
 {
 	int64_t w = a->kwidth;
 	if (b && b->kwidth > w)
@@ -372,6 +373,7 @@ static void classes_decide(const run_t *a, const run_t *b)
 		g_nclasses = 0; /* run_check grows it to the classes seen */
 		g_classes_from = NULL;
 	}
+	return w;
 }
 
 /* Leave out (and name) the records whose label or predicted class is
@@ -1387,9 +1389,8 @@ int main(int argc, char **argv)
 	const run_t *pb = o.compare_path ? &b : NULL;
 	g_names = file_names ? file_names : a.names ? a.names : pb ? b.names : NULL;
 	g_nnames = file_names ? nfile_names : a.names ? a.nnames : pb ? b.nnames : 0;
-	classes_decide(&a, pb);
+	int64_t width = classes_decide(&a, pb);
 	/* names that do not fit the scores would put wrong names on every row */
-	int64_t width = a.kwidth > (pb ? b.kwidth : 0) ? a.kwidth : (pb ? b.kwidth : 0);
 	if (file_names && width && nfile_names != width)
 		diag_fatal("--names %s: %lld names, the scores have %lld classes", o.names_path, (long long)nfile_names,
 			   (long long)width);

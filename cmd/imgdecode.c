@@ -826,17 +826,15 @@ static int tar_next_sample(source_t *s, input_t *in)
 		 * (image, .cls), and goes on with a warning when it is one ignored
 		 * anyway. Its data is skipped by the next img_tar_next. */
 		if (m.problem[0]) {
-			if ((image || strcasecmp(ext, "cls") == 0) && !in->error) {
+			int needed = image || strcasecmp(ext, "cls") == 0;
+			if (needed && !in->error) {
 				if (image) {
 					free(in->path);
 					in->path = str_printf("%s/%s", s->tar_path, m.name);
 				}
 				tar_sample_error(in, str_printf("tar member: %s", m.problem));
-			} else if (image || strcasecmp(ext, "cls") == 0) {
-				/* the record tells the first; each further one a line */
-				diag_msg("%s/%s: tar member: %s", s->tar_path, m.name, m.problem);
-			} else {
-				diag_msg("%s/%s: tar member ignored: %s", s->tar_path, m.name, m.problem);
+			} else { /* the record tells the first needed one; each further one a line */
+				diag_msg("%s/%s: tar member%s: %s", s->tar_path, m.name, needed ? "" : " ignored", m.problem);
 			}
 			continue;
 		}

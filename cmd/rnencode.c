@@ -682,13 +682,10 @@ int main(int argc, char **argv)
 			continue;
 		}
 		if (!started) {
-			const char *preset = NULL;
+			const char *preset = NULL; /* stays NULL without a "preset" str */
 			size_t plen = 0;
 			net_kind_t k;
-			if (rec_get_str(&rec, "preset", &preset, &plen) != 0) {
-				preset = NULL;
-				plen = 0;
-			}
+			rec_get_str(&rec, "preset", &preset, &plen);
 			if (o.model)
 				net_kind_parse(o.model, &k);
 			else if (!preset || net_kind_for_preset(preset, plen, &k) != 0)

@@ -285,14 +285,11 @@ static int names_line(void *vctx, long lineno, char *line, char *err, size_t cap
 		return -1;
 	}
 	/* names go into records as msgpack str, which readers decode as UTF-8 */
-	size_t len = strlen(line);
-	for (size_t i = 0, k; i < len; i += k) {
-		uint32_t cp;
-		if (!(k = utf8_next(line + i, len - i, &cp))) {
-			snprintf(err, cap, "%s: line %ld is not UTF-8 (byte %zu): names must be UTF-8 text (iconv -f latin1 -t utf-8)",
-				 c->path, lineno, i + 1);
-			return -1;
-		}
+	size_t len = strlen(line), valid = utf8_valid_len(line, len);
+	if (valid < len) {
+		snprintf(err, cap, "%s: line %ld is not UTF-8 (byte %zu): names must be UTF-8 text (iconv -f latin1 -t utf-8)",
+			 c->path, lineno, valid + 1);
+		return -1;
 	}
 	if (c->n == c->cap) {
 		c->cap = c->cap ? 2 * c->cap : 1024;

@@ -37,21 +37,37 @@ static void vmsg(const char *fmt, va_list ap)
 	char line[4096];
 	vsnprintf(line, sizeof line, fmt, ap);
 	/* one diagnostic, one line: a newline in a file name or a record's
-	 * text is written as \n (other control characters as \xNN) */
+	 * text is written as \n */
 	flockfile(stderr);
 	fprintf(stderr, "%s: ", prog_name);
-	for (const unsigned char *c = (const unsigned char *)line; *c; c++) {
-		if (*c == '\n')
-			fputs("\\n", stderr);
-		else if (*c == '\r')
-			fputs("\\r", stderr);
-		else if ((*c < 0x20 && *c != '\t') || *c == 0x7f)
-			fprintf(stderr, "\\x%02X", *c);
-		else
-			putc(*c, stderr);
-	}
+	diag_put_text(stderr, line, strlen(line));
 	putc('\n', stderr);
 	funlockfile(stderr);
+}
+
+int diag_is_ctl(unsigned char c)
+{
+	return (c < 0x20 && c != '\t') || c == 0x7f;
+}
+
+void diag_put_ctl(FILE *f, unsigned char c)
+{
+	if (c == '\n')
+		fputs("\\n", f);
+	else if (c == '\r')
+		fputs("\\r", f);
+	else
+		fprintf(f, "\\x%02X", c);
+}
+
+void diag_put_text(FILE *f, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (diag_is_ctl((unsigned char)s[i]))
+			diag_put_ctl(f, (unsigned char)s[i]);
+		else
+			putc(s[i], f);
+	}
 }
 
 void diag_msg(const char *fmt, ...)

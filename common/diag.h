@@ -44,6 +44,14 @@ void diag_help_done(void) DIAG_NORETURN;
 void diag_progress(const char *fmt, ...) DIAG_PRINTF(1, 2);
 void diag_progress_done(void);
 
+/* Text that must stay on one line (a diagnostic, a provenance line):
+ * diag_is_ctl says which bytes would break it (control characters but the
+ * tab), diag_put_ctl writes one as C does (\n, \r, else \xNN), and
+ * diag_put_text writes s[0..n) with every such byte escaped. */
+int diag_is_ctl(unsigned char c);
+void diag_put_ctl(FILE *f, unsigned char c);
+void diag_put_text(FILE *f, const char *s, size_t n);
+
 /* getopt_long with the messages it prints ("unrecognized option ...")
  * under our name, as diag's lines are, not the full path in argv[0]. */
 struct option;

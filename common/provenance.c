@@ -112,35 +112,6 @@ static void prov_put_json_value(FILE *f, const msgpack_object *o)
 	}
 }
 
-/* A control character as C writes it (\n, \t, \r, \xHH), so that one
- * header stays one line of text (a CSV comment, a report line). */
-static void put_escaped_ctl(FILE *f, unsigned char c)
-{
-	if (c == '\n')
-		fputs("\\n", f);
-	else if (c == '\t')
-		fputs("\\t", f);
-	else if (c == '\r')
-		fputs("\\r", f);
-	else
-		fprintf(f, "\\x%02x", c);
-}
-
-static int is_ctl(unsigned char c)
-{
-	return c < 0x20 || c == 0x7f;
-}
-
-static void put_text_str(FILE *f, const char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (is_ctl((unsigned char)p[i]))
-			put_escaped_ctl(f, (unsigned char)p[i]);
-		else
-			fputc(p[i], f);
-	}
-}
-
 void prov_put_text_value(FILE *f, const msgpack_object *o)
 {
 	switch (o->type) {
@@ -150,7 +121,9 @@ void prov_put_text_value(FILE *f, const msgpack_object *o)
 	case MSGPACK_OBJECT_NEGATIVE_INTEGER: fprintf(f, "%" PRId64, o->via.i64); return;
 	case MSGPACK_OBJECT_FLOAT32:
 	case MSGPACK_OBJECT_FLOAT64: fprintf(f, "%.6g", o->via.f64); return;
-	case MSGPACK_OBJECT_STR: put_text_str(f, o->via.str.ptr, o->via.str.size); return;
+	case MSGPACK_OBJECT_STR: /* one header, one line of text (a CSV comment, a report line) */
+		diag_put_text(f, o->via.str.ptr, o->via.str.size);
+		return;
 	case MSGPACK_OBJECT_BIN: fprintf(f, "<%u bytes>", o->via.bin.size); return;
 	case MSGPACK_OBJECT_ARRAY:
 		if (o->via.array.size > PROV_LIST_MAX) {
@@ -197,7 +170,7 @@ static void put_argv(FILE *f, const msgpack_object *a)
 		int plain = s->type == MSGPACK_OBJECT_STR && s->via.str.size > 0;
 		for (uint32_t j = 0; plain && j < s->via.str.size; j++)
 			plain = strchr(" \t\n'\"\\$`*?|&;<>()", s->via.str.ptr[j]) == NULL &&
-				!is_ctl((unsigned char)s->via.str.ptr[j]);
+				!diag_is_ctl((unsigned char)s->via.str.ptr[j]);
 		if (plain || s->type != MSGPACK_OBJECT_STR) {
 			prov_put_text_value(f, s);
 			continue;
@@ -206,7 +179,7 @@ static void put_argv(FILE *f, const msgpack_object *a)
 		 * where a control character would break the line */
 		int ctl = 0;
 		for (uint32_t j = 0; j < s->via.str.size; j++)
-			ctl |= is_ctl((unsigned char)s->via.str.ptr[j]);
+			ctl |= diag_is_ctl((unsigned char)s->via.str.ptr[j]);
 		fputs(ctl ? "$'" : "'", f);
 		for (uint32_t j = 0; j < s->via.str.size; j++) {
 			unsigned char c = (unsigned char)s->via.str.ptr[j];
@@ -214,8 +187,8 @@ static void put_argv(FILE *f, const msgpack_object *a)
 				fputs(ctl ? "\\'" : "'\\''", f);
 			else if (ctl && c == '\\')
 				fputs("\\\\", f);
-			else if (is_ctl(c))
-				put_escaped_ctl(f, c);
+			else if (diag_is_ctl(c))
+				diag_put_ctl(f, c);
 			else
 				fputc(c, f);
 		}

@@ -63,14 +63,21 @@ size_t utf8_put(char *buf, uint32_t c)
 	return 4;
 }
 
-char *utf8_escape(const char *s, size_t n, size_t *outn)
+size_t utf8_valid_len(const char *s, size_t n)
 {
 	size_t i = 0, k;
 	uint32_t cp;
 	while (i < n && (k = utf8_next(s + i, n - i, &cp)) > 0)
 		i += k;
-	if (i == n)
+	return i;
+}
+
+char *utf8_escape(const char *s, size_t n, size_t *outn)
+{
+	if (utf8_valid_len(s, n) == n)
 		return NULL;
+	size_t i, k;
+	uint32_t cp;
 	char *out = malloc(4 * n + 1), *o = out;
 	if (!out)
 		diag_fatal("out of memory");

@@ -17,6 +17,10 @@ size_t utf8_next(const char *s, size_t len, uint32_t *cp);
  * least 4 bytes free: the bytes written. */
 size_t utf8_put(char *buf, uint32_t cp);
 
+/* The length of the longest valid UTF-8 prefix of s[0..n): n when all of
+ * it is valid, else the offset of the first byte that is not. */
+size_t utf8_valid_len(const char *s, size_t n);
+
 /* s[0..n) with each byte outside valid UTF-8 written as the text \xNN (a
  * msgpack str must be UTF-8, a Linux file name is bytes): malloc'd and
  * NUL-terminated, its length in *outn; NULL when s is valid UTF-8 already. */

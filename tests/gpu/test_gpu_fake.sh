@@ -60,7 +60,7 @@ L=("$lib" -ldnnl -l:libmsgpackc.a -ldl -lm -lpthread)
 g++ "${SAN[@]}" -fopenmp -o fakebin/rnencode obj/rnencode.o "$B"/model/*.o obj/gpu_encoder.o obj/gpu_conv.o obj/gpu_check.o \
 	obj/gpu_plan.o obj/gpu_kernels.o obj/fake_cuda.o "${L[@]}" || fail "rnencode does not link against the fake GPU"
 g++ "${SAN[@]}" -fopenmp -o fakebin/txtencode obj/txtencode.o "$B"/model/*.o obj/gpu_text.o obj/gpu_text_kernels.o \
-	obj/gpu_check.o obj/fake_cuda.o "$lib" -ldnnl -l:libz.a -l:libmsgpackc.a -ldl -lm -lpthread ||
+	obj/gpu_check.o obj/fake_cuda.o "${L[@]}" -l:libz.a ||
 	fail "txtencode does not link against the fake GPU"
 cat >fakebin/nvidia-smi <<'EOF'
 #!/bin/sh
