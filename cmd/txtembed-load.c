@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ckpt.h"
 #include "classes.h"
@@ -65,7 +67,9 @@ DIAG_NORETURN static void usage(void)
 	       "EMBEDDINGS is a .npy file (float16/32 [K,D], or [K,T,D] per template, averaged\n"
 	       "as CLIP's notebook does: normalize each, mean over T, normalize), a safetensors\n"
 	       "file (one tensor, or --tensor NAME), or a msgpack stream holding classes\n"
-	       "records ('-' or nothing: stdin). The format is read from the file's bytes.\n"
+	       "records ('-' or nothing: stdin). The format is read from the file's bytes;\n"
+	       "a named file is read more than once, so it must be a regular file (a pipe\n"
+	       "brings a record stream on stdin).\n"
 	       "\n"
 	       "  -n, --names FILE        class names, one per line, line i = class i-1\n"
 	       "                          (required unless a msgpack input brings its own)\n"
@@ -124,23 +128,30 @@ static void parse_args(int argc, char **argv, options_t *o)
 
 /* The format from the first bytes: "\x93NUMPY"; safetensors = u64 LE header
  * length N, then '{' and the JSON header within the file; a msgpack map
- * (0x80-0x8f, 0xde, 0xdf); anything else goes to the checkpoint reader. */
+ * (0x80-0x8f, 0xde, 0xdf); the other checkpoint formats by their magic
+ * (ckpt_sniff); anything else is refused here, naming what was looked for.
+ * A named file is read up to three times (here, for its sha256, then in
+ * full), so it must be a regular file: a pipe gives its record stream on
+ * stdin instead. */
 static src_format_t sniff(const char *path)
 {
 	if (strcmp(path, "-") == 0)
 		return SRC_MSGPACK;
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		diag_fatal("%s: %s", path, strerror(errno));
+	char err[1024];
+	int fd = file_open_input(path, 1, err, sizeof err);
+	struct stat st;
+	if (fd < 0)
+		diag_fatal("%s%s", err,
+			   stat(path, &st) == 0 && S_ISFIFO(st.st_mode) ? "; a record stream can come on stdin ('-')" : "");
 	unsigned char b[64];
-	errno = 0;
-	size_t n = fread(b, 1, sizeof b, f);
-	if (n == 0 && ferror(f))
-		diag_fatal("%s: %s", path, strerror(errno ? errno : EIO)); /* EISDIR for a directory */
-	long size = -1;
-	if (fseek(f, 0, SEEK_END) == 0)
-		size = ftell(f);
-	fclose(f);
+	ssize_t got;
+	while ((got = read(fd, b, sizeof b)) < 0 && errno == EINTR)
+		;
+	if (got < 0)
+		diag_fatal("%s: %s", path, strerror(errno));
+	off_t size = fstat(fd, &st) == 0 ? st.st_size : -1;
+	close(fd);
+	size_t n = (size_t)got;
 	if (n == 0)
 		diag_fatal("%s: the file is empty", path);
 	if (n >= 6 && memcmp(b, "\x93NUMPY", 6) == 0)
@@ -161,7 +172,11 @@ static src_format_t sniff(const char *path)
 	}
 	if ((b[0] & 0xf0) == 0x80 || b[0] == 0xde || b[0] == 0xdf)
 		return SRC_MSGPACK;
-	return SRC_CKPT;
+	if (ckpt_sniff(b, n))
+		return SRC_CKPT;
+	diag_fatal("%s: not a format txtembed-load reads: no .npy magic (\\x93NUMPY), msgpack map, safetensors "
+		   "header, PyTorch/TorchScript zip or legacy torch.save pickle at its start",
+		   path);
 }
 
 static const char *format_name(src_format_t f)

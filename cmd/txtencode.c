@@ -226,22 +226,37 @@ static const char *base_name(const char *p)
 
 /* ---- prompts ---- */
 
+/* An input file read once: its bytes serve both the prompts and the sha256
+ * in the header, so a pipe or `<(...)` gives a header that matches what was
+ * encoded (a second read of a pipe would hash nothing, or wait forever). */
+static char *read_input(const char *opt, const char *path, size_t *len, char sha[65])
+{
+	char err[1024];
+	char *text = file_read_all(path, len, err, sizeof err);
+	if (!text)
+		diag_fatal("%s: %s", opt, err);
+	sha256_hex(text, *len, sha);
+	return text;
+}
+
 /* names x templates; returns the set's name for the header */
-static char *load_grid(const options_t *o, prompts_t *ps, char **names_path, char **templates_path)
+static char *load_grid(const options_t *o, prompts_t *ps, char **names_path, char **templates_path, char nsha[65],
+		       char tsha[65])
 {
 	char err[1024];
 	char **names, **templates;
 	int64_t k, t;
+	size_t len;
 	*names_path = o->names ? xstrdup(o->names) : data_path("names-clip.txt");
 	*templates_path = o->templates ? xstrdup(o->templates) : data_path("templates-clip.txt");
-	if (names_load(*names_path, &names, &k, err, sizeof err) != 0)
-		diag_fatal("%s", err);
-	if (names_load(*templates_path, &templates, &t, err, sizeof err) != 0)
-		diag_fatal("%s", err);
-	if (k == 0)
-		diag_fatal("%s: no class names", *names_path);
-	if (t == 0)
-		diag_fatal("%s: no templates", *templates_path);
+	char *text = read_input("--names", *names_path, &len, nsha);
+	if (names_parse(*names_path, text, len, &names, &k, err, sizeof err) != 0)
+		diag_fatal("--names: %s", err);
+	free(text);
+	text = read_input("--templates", *templates_path, &len, tsha);
+	if (names_parse(*templates_path, text, len, &templates, &t, err, sizeof err) != 0)
+		diag_fatal("--templates: %s", err);
+	free(text);
 	for (int64_t j = 0; j < t; j++)
 		if (!strchr(templates[j], '{'))
 			diag_msg("%s: template %lld '%s' has no {}: every class gets the same text", *templates_path,
@@ -253,17 +268,15 @@ static char *load_grid(const options_t *o, prompts_t *ps, char **names_path, cha
 	return xstrdup(buf);
 }
 
-static char *load_json(const char *path, prompts_t *ps)
+static char *load_json(const char *path, prompts_t *ps, char sha[65])
 {
 	char err[1024];
 	size_t len;
-	char *text = file_read_all(path, &len);
-	if (!text)
-		diag_fatal("%s: %s", path, strerror(errno));
+	char *text = read_input("--prompts", path, &len, sha);
 	if (strlen(text) != len)
-		diag_fatal("%s: NUL byte in the file", path);
+		diag_fatal("--prompts: %s: NUL byte in the file", path);
 	if (prompts_from_json(ps, text, len, path, err, sizeof err) != 0)
-		diag_fatal("%s", err);
+		diag_fatal("--prompts: %s", err);
 	free(text);
 	return xstrdup(base_name(path));
 }
@@ -349,18 +362,22 @@ static int normalize_rows(float *v, int64_t n, int64_t d)
 	return -1;
 }
 
-static void write_header(rec_writer_t *w, int argc, char **argv, const options_t *o, const prompts_t *ps,
-			 const char *set_name, const char *names_path, const char *templates_path, const char *weights, const char *wsha,
-			 const char *vocab, const text_backend_t *be, const text_info_t *info)
+/* sha256 of a file that is read twice (the vocabulary, the weights); a
+ * pipe is refused, as it could not give the same bytes again. */
+static void hash_file(const char *opt, const char *path, char hex[65])
 {
-	char nsha[65] = "", tsha[65] = "", vsha[65] = "";
-	const char *in1 = ps->templates ? names_path : o->prompts;
-	if (file_sha256(in1, nsha) != 0)
-		diag_fatal("%s: %s", in1, strerror(errno));
-	if (ps->templates && file_sha256(templates_path, tsha) != 0)
-		diag_fatal("%s: %s", templates_path, strerror(errno));
-	if (file_sha256(vocab, vsha) != 0)
-		diag_fatal("%s: %s", vocab, strerror(errno));
+	if (file_sha256(path, hex) != 0)
+		diag_fatal("%s: %s: %s", opt, path,
+			   errno == ESPIPE ? "a pipe or FIFO, not a regular file (it is read a second time, for its sha256)"
+					   : strerror(errno));
+}
+
+/* nsha: of --names or --prompts; tsha: of --templates */
+static void write_header(rec_writer_t *w, int argc, char **argv, const options_t *o, const prompts_t *ps,
+			 const char *set_name, const char *names_path, const char *nsha, const char *templates_path,
+			 const char *tsha, const char *weights, const char *wsha, const char *vocab, const char *vsha,
+			 const text_backend_t *be, const text_info_t *info)
+{
 	rec_write_header_begin(w, argc, argv, ps->templates ? 15 : 13);
 	msgpack_packer *pk = rec_writer_pk(w);
 	pk_kv_str(pk, "model", o->model);
@@ -408,7 +425,9 @@ int main(int argc, char **argv)
 
 	prompts_t ps = {0};
 	char *names_path = NULL, *templates_path = NULL;
-	char *set_name = o.prompts ? load_json(o.prompts, &ps) : load_grid(&o, &ps, &names_path, &templates_path);
+	char nsha[65] = "", tsha[65] = "", vsha[65] = "";
+	char *set_name = o.prompts ? load_json(o.prompts, &ps, nsha)
+				   : load_grid(&o, &ps, &names_path, &templates_path, nsha, tsha);
 
 	/* T: prompts per class when every class has the same number, else 0 */
 	int T = 0;
@@ -432,6 +451,8 @@ int main(int argc, char **argv)
 
 	char *vocab = o.vocab ? xstrdup(o.vocab) : data_path("clip/bpe_simple_vocab_16e6.txt.gz");
 	char err[1024] = "";
+	if (!o.tokenize) /* before the load, which would wait on a FIFO's writer */
+		hash_file("--vocab", vocab, vsha);
 	bpe_t *bpe = bpe_load(vocab, err, sizeof err);
 	if (!bpe)
 		diag_fatal("%s", err);
@@ -461,12 +482,11 @@ int main(int argc, char **argv)
 	if (access(weights, R_OK) != 0)
 		diag_fatal("%s: %s%s", weights, strerror(errno),
 			   o.weights ? "" : " (run `make weights`, or give --weights FILE)");
-	char wsha[65];
-	if (file_sha256(weights, wsha) != 0)
-		diag_fatal("%s: %s", weights, strerror(errno));
-	ckpt_t *ck = ckpt_open(weights, err, sizeof err);
+	ckpt_t *ck = ckpt_open(weights, err, sizeof err); /* refuses a pipe before the hash would read it */
 	if (!ck)
 		diag_fatal("%s", err);
+	char wsha[65];
+	hash_file("--weights", weights, wsha);
 	text_model_t m;
 	if (text_model_load(&m, ck, o.fp16, err, sizeof err) != 0)
 		diag_fatal("%s: %s", weights, err);
@@ -534,7 +554,8 @@ int main(int argc, char **argv)
 		ndim = 2;
 	}
 
-	write_header(w, argc, argv, &o, &ps, set_name, names_path, templates_path, weights, wsha, vocab, be, &info);
+	write_header(w, argc, argv, &o, &ps, set_name, names_path, nsha, templates_path, tsha, weights, wsha, vocab, vsha,
+		     be, &info);
 	msgpack_packer *pk = rec_writer_pk(w);
 	msgpack_pack_map(pk, 7);
 	pk_kv_str(pk, "type", "classes");

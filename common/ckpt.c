@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "ckpt_internal.h"
+#include "diag.h"
 #include "sha256.h"
 
 struct ckpt {
@@ -238,6 +239,11 @@ static int build_index(ckpt_t *c, char *err, size_t cap)
 	return 0;
 }
 
+int ckpt_sniff(const void *p, size_t n)
+{
+	return ckpt_zip_sniff(p, n) || ckpt_legacy_sniff(p, n) || ckpt_safetensors_sniff(p, n);
+}
+
 static int read_any(ckpt_t *c, char *err, size_t cap)
 {
 	const uint8_t *p = c->bytes;
@@ -272,19 +278,13 @@ static ckpt_t *open_bytes(ckpt_t *c, const char *label, char *err, size_t errcap
 
 ckpt_t *ckpt_open(const char *path, char *err, size_t errcap)
 {
-	int fd = open(path, O_RDONLY);
-	if (fd < 0) {
-		ckpt_errf(err, errcap, "%s: %s", path, strerror(errno));
+	/* mapped: a regular file; a FIFO is refused, not waited on */
+	int fd = file_open_input(path, 1, err, errcap);
+	if (fd < 0)
 		return NULL;
-	}
 	struct stat st;
 	if (fstat(fd, &st) != 0) {
 		ckpt_errf(err, errcap, "%s: %s", path, strerror(errno));
-		close(fd);
-		return NULL;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		ckpt_errf(err, errcap, "%s: not a regular file", path);
 		close(fd);
 		return NULL;
 	}
@@ -384,9 +384,23 @@ size_t ckpt_file_size(const ckpt_t *c)
 
 int file_sha256(const char *path, char hex[65])
 {
-	int fd = open(path, O_RDONLY);
+	/* the hash reads the file a second time: a pipe would give other bytes
+	 * (or wait forever for a writer that is gone) */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
 	if (fd < 0)
 		return -1;
+	int why = fstat(fd, &st) != 0 ? errno
+		  : S_ISREG(st.st_mode)	 ? 0
+		  : S_ISDIR(st.st_mode)	 ? EISDIR
+		  : S_ISFIFO(st.st_mode) ? ESPIPE
+					 : ENODEV;
+	if (why) {
+		close(fd);
+		errno = why;
+		return -1;
+	}
+	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	sha256_t s;
 	sha256_init(&s);
 	uint8_t buf[1 << 16];

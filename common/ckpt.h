@@ -43,13 +43,19 @@ size_t ckpt_count(const ckpt_t *c);
 const ckpt_entry_t *ckpt_entry(const ckpt_t *c, size_t i); /* in file order */
 const ckpt_entry_t *ckpt_find(const ckpt_t *c, const char *name);
 
+/* Do the first n bytes of a file (at least 16, or the whole file) look like
+ * one of the formats above? 1 or 0; ckpt_open has the last word. */
+int ckpt_sniff(const void *p, size_t n);
+
 /* Added for the fuzz targets and tests: the same over bytes in memory, which
  * must stay valid and unchanged until ckpt_free. label names it in errors. */
 ckpt_t *ckpt_open_mem(const void *data, size_t size, const char *label, char *err, size_t errcap);
 /* Size in bytes of the file (or memory) the table was read from. */
 size_t ckpt_file_size(const ckpt_t *c);
 
-/* sha256 of a whole file as 64 lowercase hex digits + NUL; 0 or -1 (errno). */
+/* sha256 of a whole regular file as 64 lowercase hex digits + NUL; 0 or -1
+ * (errno; ESPIPE for a pipe or FIFO, which cannot be read a second time,
+ * EISDIR, ENODEV for a device or socket). */
 int file_sha256(const char *path, char hex[65]);
 
 #endif

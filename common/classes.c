@@ -287,7 +287,7 @@ static int names_line(void *vctx, long lineno, char *line, char *err, size_t cap
 	/* names go into records as msgpack str, which readers decode as UTF-8 */
 	size_t len = strlen(line), valid = utf8_valid_len(line, len);
 	if (valid < len) {
-		snprintf(err, cap, "%s: line %ld is not UTF-8 (byte %zu): names must be UTF-8 text (iconv -f latin1 -t utf-8)",
+		snprintf(err, cap, "%s: line %ld is not UTF-8 (byte %zu): the file must be UTF-8 text (iconv -f latin1 -t utf-8)",
 			 c->path, lineno, valid + 1);
 		return -1;
 	}
@@ -304,20 +304,33 @@ static int names_line(void *vctx, long lineno, char *line, char *err, size_t cap
 	return 0;
 }
 
-int names_load(const char *path, char ***names, int64_t *n, char *err, size_t cap)
+/* The list the lines gave: handed over, or freed when reading failed (rc). */
+static int names_done(names_ctx_t *c, int rc, char ***names, int64_t *n, char *err, size_t cap)
 {
-	names_ctx_t c = {path, NULL, 0, 0, 0};
-	if (file_for_each_line(path, names_line, &c, err, cap) != 0) {
-		names_free(c.v, c.n);
+	const char *path = c->path;
+	if (rc != 0) {
+		names_free(c->v, c->n);
 		return -1;
 	}
-	if (c.n == 0) { /* callers would take an empty list for "no --names" */
+	if (c->n == 0) { /* callers would take an empty list for "no --names" */
 		snprintf(err, cap, "%s: only empty lines", path);
 		return -1;
 	}
-	*names = c.v;
-	*n = c.n;
+	*names = c->v;
+	*n = c->n;
 	return 0;
+}
+
+int names_load(const char *path, char ***names, int64_t *n, char *err, size_t cap)
+{
+	names_ctx_t c = {path, NULL, 0, 0, 0};
+	return names_done(&c, file_for_each_line(path, names_line, &c, err, cap), names, n, err, cap);
+}
+
+int names_parse(const char *path, char *text, size_t len, char ***names, int64_t *n, char *err, size_t cap)
+{
+	names_ctx_t c = {path, NULL, 0, 0, 0};
+	return names_done(&c, text_for_each_line(path, text, len, names_line, &c, err, cap), names, n, err, cap);
 }
 
 int names_fit(const char *path, int64_t nnames, const char *what, const int64_t *cls, int64_t n, const char *where,

@@ -65,8 +65,10 @@ int classes_load_path(const char *path, classes_t *c, char *err, size_t cap);
 const char *classes_default_path(char *buf, size_t cap);
 
 /* Names from a file (format above): *names is a malloc'd array of n
- * malloc'd strings. */
+ * malloc'd strings. names_parse: the same from the file's text already read
+ * (text[len], NUL-terminated, modified), path naming it in messages. */
 int names_load(const char *path, char ***names, int64_t *n, char *err, size_t cap);
+int names_parse(const char *path, char *text, size_t len, char ***names, int64_t *n, char *err, size_t cap);
 /* Do the nnames names of --names PATH fit n values of a record (what:
  * "scores", "logits", ...; where: rec_where's)? cls NULL: a full vector of n
  * classes, which needs exactly n names; else the n class indices the record

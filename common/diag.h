@@ -78,14 +78,28 @@ double time_now(void);
 /* Peak resident set size of this process in bytes (getrusage). */
 long long mem_peak_rss(void);
 
-/* Read a whole file into a malloc'd, NUL-terminated buffer; NULL with errno. */
-char *file_read_all(const char *path, size_t *len);
+/* Named input files. The rule: an input read once from start to end (record
+ * streams, text lists, .npy, image files and shards) may be a pipe, a FIFO
+ * or `<(...)`, whose open waits for the writer as cat's does; one that is
+ * memory-mapped or read twice (checkpoints, a file hashed for a header after
+ * it was read) must be a regular file, and a FIFO there is refused at once,
+ * never waited on. A directory, device or socket is refused everywhere
+ * (reading /dev/zero would never end, a terminal waits for typing).
+ * file_open_input opens path so: an fd (O_CLOEXEC), or -1 with "PATH: why"
+ * in err. */
+int file_open_input(const char *path, int need_regular, char *err, size_t cap);
+
+/* Read a whole input (the rule above, need_regular 0) into a malloc'd,
+ * NUL-terminated buffer; NULL with "PATH: why" in err. */
+char *file_read_all(const char *path, size_t *len, char *err, size_t cap);
 
 /* Call fn on each line of a file (the LF and a CR before it dropped; a last
  * empty line after the final LF is not a line) with its 1-based number, until
  * fn returns nonzero. 0, or -1 with a message in err: the file cannot be read,
- * it is empty, or fn's own message. */
+ * it is empty, or fn's own message. text_for_each_line does the same over
+ * text[0..len) already read (NUL-terminated; modified), path naming it. */
 typedef int (*line_fn)(void *ctx, long lineno, char *line, char *err, size_t cap);
 int file_for_each_line(const char *path, line_fn fn, void *ctx, char *err, size_t cap);
+int text_for_each_line(const char *path, char *text, size_t len, line_fn fn, void *ctx, char *err, size_t cap);
 
 #endif

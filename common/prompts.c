@@ -118,7 +118,7 @@ typedef struct {
 static void json_fail(json_in_t *j, const char *what)
 {
 	if (!j->failed)
-		snprintf(j->err, j->cap, "%s: byte %ld: %s (expected {\"class name\": [\"prompt\", ...], ...})", j->path,
+		snprintf(j->err, j->cap, "%s: byte %ld: %s (the form is {\"class name\": [\"prompt\", ...], ...})", j->path,
 			 (long)(j->s - j->start) + 1, what); /* 1-based */
 	j->failed = 1;
 	j->s = j->end;
@@ -141,11 +141,20 @@ static int json_accept(json_in_t *j, char c)
 	return 0;
 }
 
+/* Consume c, else fail with "expected WHAT, found ..." */
 static int json_expect(json_in_t *j, char c, const char *what)
 {
 	if (json_accept(j, c))
 		return 0;
-	json_fail(j, what);
+	char msg[160];
+	unsigned char b = j->s < j->end ? (unsigned char)*j->s : 0;
+	if (j->s >= j->end)
+		snprintf(msg, sizeof msg, "expected %s, found the end of the file", what);
+	else if (b > 0x20 && b < 0x7f)
+		snprintf(msg, sizeof msg, "expected %s, found '%c'", what, b);
+	else
+		snprintf(msg, sizeof msg, "expected %s, found byte 0x%02x", what, b);
+	json_fail(j, msg);
 	return -1;
 }
 
@@ -271,6 +280,11 @@ int prompts_from_json(prompts_t *ps, const char *text, size_t len, const char *p
 {
 	json_in_t j = {text, text, text + len, path, err, cap, 0};
 	int64_t names_cap = 0;
+	json_ws(&j);
+	if (j.s == j.end) {
+		json_fail(&j, len ? "only blanks, no JSON object" : "the file is empty");
+		return -1;
+	}
 	if (json_expect(&j, '{', "'{'") != 0)
 		return -1;
 	if (json_accept(&j, '}')) {

@@ -217,11 +217,9 @@ int wn_load(wordnet_t *wn, const char *path, char *err, size_t cap)
 {
 	memset(wn, 0, sizeof *wn);
 	size_t len;
-	char *buf = file_read_all(path, &len);
-	if (!buf) {
-		snprintf(err, cap, "%s: %s", path, strerror(errno));
+	char *buf = file_read_all(path, &len, err, cap);
+	if (!buf)
 		return -1;
-	}
 	wn->path = strdup(path);
 	/* Words joined with ", " take no more room than "word lex_id " did. */
 	wn->text = malloc(len + 1);

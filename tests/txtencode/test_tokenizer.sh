@@ -67,8 +67,17 @@ printf 'a photo\n' >nobrace.txt
 for tpl in t.txt nobrace.txt; do
 	expect_exit 2 txtencode --tokenize -n latin1.txt -t $tpl
 	expect_empty_stdout
-	expect_stderr "^txtencode: latin1.txt: line 1 is not UTF-8 \(byte 4\): names must be UTF-8 text"
+	expect_stderr "^txtencode: --names: latin1.txt: line 1 is not UTF-8 \(byte 4\): the file must be UTF-8 text"
 done
+# the same in a templates file names that file and option, not "names"
+expect_exit 2 txtencode --tokenize -n n.txt -t latin1.txt
+expect_empty_stdout
+expect_stderr "^txtencode: --templates: latin1.txt: line 1 is not UTF-8 \(byte 4\): the file must be UTF-8 text"
+# an empty or blank prompts file says so, not "byte 1: '{'"
+: >empty.json
+expect_exit 2 txtencode --tokenize -p empty.json
+expect_empty_stdout
+expect_stderr "^txtencode: --prompts: empty.json: byte 1: the file is empty \(the form is \{"
 printf '{"\xffcat": ["a cat"], "dog": ["a dog"]}' >bad8.json
 expect_exit 2 txtencode --tokenize -p bad8.json
 expect_stderr "bad8.json: byte 3: invalid UTF-8 in a string"
@@ -83,7 +92,7 @@ expect_exit 2 txtencode -p uneven.json --per-template -w /nonexistent
 expect_stderr "class 'a' has 2 prompts, class 'b' 1"
 printf '{"a": ["x", ]}' >bad.json
 expect_exit 2 txtencode --tokenize -p bad.json
-expect_stderr "bad.json: byte 13: a string"
+expect_stderr "bad.json: byte 13: expected a string, found '\]'"
 printf '{"a": ["x\\u0000"]}' >nul.json
 expect_exit 2 txtencode --tokenize -p nul.json
 expect_stderr 'nul.json: byte [0-9]+: \\u0000 in a string'

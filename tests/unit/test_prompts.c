@@ -101,18 +101,20 @@ int main(void)
 	json_ok("{\"raw\": [\"caf\xc3\xa9 \xe2\x82\xac\"]}", "raw=caf\xc3\xa9 \xe2\x82\xac");
 	json_ok("{\"e\": [\"\"]}", "e=");
 
-	json_refused("", "byte 1: '{'");
-	json_refused("[]", "byte 1: '{'");
+	/* each message says what was expected and what came instead */
+	json_refused("", "byte 1: the file is empty");
+	json_refused(" \n\t", "byte 4: only blanks, no JSON object");
+	json_refused("[]", "byte 1: expected '{', found '['");
 	json_refused("{}", "byte 2: no classes");
 	json_refused("{\"a\": []}", "class 'a' has no prompts");
 	json_refused("{\"a\": [\"x\"], \"a\": [\"y\"]}", "class 'a' appears twice");
-	json_refused("{\"a\" [\"x\"]}", "byte 6: ':'");
+	json_refused("{\"a\" [\"x\"]}", "byte 6: expected ':', found '['");
 	json_refused("{\"a\": \"x\"}", "'[' starting");
 	json_refused("{\"a\": [\"x\" \"y\"]}", "',' or ']'");
-	json_refused("{\"a\": [\"x\",]}", "a string");
+	json_refused("{\"a\": [\"x\",]}", "byte 12: expected a string, found ']'");
 	json_refused("{\"a\": [\"x\"] \"b\": [\"y\"]}", "',' or '}'");
 	json_refused("{\"a\": [\"x\"]} x", "text after the closing '}'");
-	json_refused("{\"a\": [\"x\"]", "',' or '}'");
+	json_refused("{\"a\": [\"x\"]", "byte 12: expected ',' or '}', found the end of the file");
 	json_refused("{\"a\": [\"x", "unterminated string");
 	json_refused("{\"a\": [\"x\\", "unterminated string");
 	json_refused("{\"a\": [\"x\ty\"]}", "control character");

@@ -154,7 +154,8 @@ static void test_pass_and_concat(void)
 	CHECK(n == 2, "two records from a concatenation, got %d", n);
 	rec_writer_flush(w);
 	size_t len;
-	char *out = file_read_all(path, &len);
+	char ferr[256];
+	char *out = file_read_all(path, &len, ferr, sizeof ferr);
 	CHECK(out && len == na + nb && memcmp(out, both, len) == 0, "pass-through byte-exact");
 	free(out);
 	rec_reader_free(r);
