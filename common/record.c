@@ -26,8 +26,7 @@
 enum {
 	READ_CHUNK = 1 << 20,
 	WRITE_BUF = 1 << 20,
-	SCAN_MAX_DEPTH = 32,        /* msgpack-c's own unpack stack limit */
-	SCAN_MAX_ITEMS = 1 << 24,   /* container elements per record: bounds msgpack-c's allocation */
+	SCAN_MAX_DEPTH = 32, /* msgpack-c's own unpack stack limit */
 };
 
 struct rec_reader {
@@ -46,7 +45,7 @@ struct rec_reader {
 
 /* ---- scanner ---- */
 
-typedef enum { SCAN_DONE, SCAN_MORE, SCAN_BAD, SCAN_BIG } scan_t;
+typedef enum { SCAN_DONE, SCAN_MORE, SCAN_BAD, SCAN_BIG, SCAN_MANY } scan_t;
 
 static uint64_t be(const unsigned char *p, int n)
 {
@@ -58,9 +57,12 @@ static uint64_t be(const unsigned char *p, int n)
 
 /* Find the length of one msgpack object at p[0, n). On SCAN_MORE, *need is
  * a lower bound of the total length known so far; on SCAN_BAD, *len is the
- * offset of the offending byte and *why says what is wrong. */
-static scan_t scan_object(const unsigned char *p, size_t n, size_t max, size_t *len, size_t *need,
-			  const char **why)
+ * offset of the offending byte and *why says what is wrong; SCAN_BIG: over
+ * max bytes (*need: at least how many); SCAN_MANY: over max_values values
+ * in containers (*need: at least how many), told from the container
+ * headers before msgpack-c allocates anything for them. */
+static scan_t scan_object(const unsigned char *p, size_t n, size_t max, uint64_t max_values, size_t *len,
+			  size_t *need, const char **why)
 {
 	uint64_t stack[SCAN_MAX_DEPTH + 1];
 	int depth = 0;
@@ -136,10 +138,9 @@ static scan_t scan_object(const unsigned char *p, size_t n, size_t max, size_t *
 		}
 		if (container) {
 			items += count;
-			if (items > SCAN_MAX_ITEMS) {
-				*len = i;
-				*why = "more than 16M container elements in one record";
-				return SCAN_BAD;
+			if (items > max_values) {
+				*need = (size_t)(items > SIZE_MAX ? SIZE_MAX : items);
+				return SCAN_MANY;
 			}
 			if (count) {
 				if (depth >= SCAN_MAX_DEPTH) {
@@ -247,6 +248,11 @@ static int reader_fill(rec_reader_t *r, size_t want)
 	if (r->eof)
 		return 0;
 	size_t have = r->end - r->start;
+	/* toward want no faster than doubling what has arrived: a record that
+	 * declares 1 GiB in a short stream is truncated, not out of memory */
+	size_t grow = have + (have > READ_CHUNK ? have : READ_CHUNK);
+	if (want > grow)
+		want = grow;
 	if (want < have + READ_CHUNK)
 		want = have + READ_CHUNK;
 	if (r->start > 0 && (r->cap - r->end < READ_CHUNK || r->start + want > r->cap)) {
@@ -303,8 +309,49 @@ static const char *obj_type_name(msgpack_object_type t)
 
 static const char *const tensor_probe_keys[] = {"dtype", NULL};
 
-/* A record is a map with str keys and a str "type"; every top-level value
- * that looks like a tensor (a map with "dtype") must be a valid one. */
+static int str_cmp(const msgpack_object *a, const msgpack_object *b)
+{
+	if (a->via.str.size != b->via.str.size)
+		return a->via.str.size < b->via.str.size ? -1 : 1;
+	return memcmp(a->via.str.ptr, b->via.str.ptr, a->via.str.size);
+}
+
+static int key_ptr_cmp(const void *a, const void *b)
+{
+	return str_cmp(*(const msgpack_object *const *)a, *(const msgpack_object *const *)b);
+}
+
+/* A str key that appears twice in map m (other keys are not compared), or
+ * NULL: pairwise for small maps, sorted for big ones (a hostile record may
+ * hold millions of keys). */
+static const msgpack_object *map_repeated_key(const msgpack_object_map *m)
+{
+	if (m->size <= 32) {
+		for (uint32_t i = 0; i < m->size; i++)
+			for (uint32_t j = 0; m->ptr[i].key.type == MSGPACK_OBJECT_STR && j < i; j++)
+				if (m->ptr[j].key.type == MSGPACK_OBJECT_STR && str_cmp(&m->ptr[i].key, &m->ptr[j].key) == 0)
+					return &m->ptr[i].key;
+		return NULL;
+	}
+	const msgpack_object **k = malloc(m->size * sizeof *k);
+	if (!k)
+		diag_fatal("out of memory");
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < m->size; i++)
+		if (m->ptr[i].key.type == MSGPACK_OBJECT_STR)
+			k[n++] = &m->ptr[i].key;
+	qsort(k, n, sizeof *k, key_ptr_cmp);
+	const msgpack_object *dup = NULL;
+	for (uint32_t i = 1; i < n && !dup; i++)
+		if (str_cmp(k[i - 1], k[i]) == 0)
+			dup = k[i];
+	free(k);
+	return dup;
+}
+
+/* A record is a map with str keys, none twice, and a str "type"; every
+ * top-level value that looks like a tensor (a map with "dtype") must be a
+ * valid one, with no key twice either. */
 static int record_validate(record_t *rec, char *err, size_t cap)
 {
 	const msgpack_object_map *m = &rec->root.via.map;
@@ -312,11 +359,20 @@ static int record_validate(record_t *rec, char *err, size_t cap)
 	rec->type_len = 0;
 	int have_type = 0;
 	for (uint32_t i = 0; i < m->size; i++) {
-		const msgpack_object *k = &m->ptr[i].key, *v = &m->ptr[i].val;
+		const msgpack_object *k = &m->ptr[i].key;
 		if (k->type != MSGPACK_OBJECT_STR) {
 			snprintf(err, cap, "key %u is a %s, not a str", i, obj_type_name(k->type));
 			return -1;
 		}
+	}
+	const msgpack_object *dup = map_repeated_key(m);
+	if (dup) {
+		snprintf(err, cap, "key \"%.*s\" appears twice (readers would disagree on its value)",
+			 (int)(dup->via.str.size > 64 ? 64 : dup->via.str.size), dup->via.str.ptr);
+		return -1;
+	}
+	for (uint32_t i = 0; i < m->size; i++) {
+		const msgpack_object *k = &m->ptr[i].key, *v = &m->ptr[i].val;
 		if (k->via.str.size == 4 && memcmp(k->via.str.ptr, "type", 4) == 0) {
 			if (v->type != MSGPACK_OBJECT_STR) {
 				snprintf(err, cap, "\"type\" is a %s, not a str", obj_type_name(v->type));
@@ -328,6 +384,12 @@ static int record_validate(record_t *rec, char *err, size_t cap)
 		} else if (v->type == MSGPACK_OBJECT_MAP && obj_map_get(v, tensor_probe_keys[0])) {
 			tensor_t t;
 			char terr[256];
+			if ((dup = map_repeated_key(&v->via.map)) != NULL) {
+				snprintf(err, cap, "tensor \"%.*s\": key \"%.*s\" appears twice",
+					 (int)(k->via.str.size > 64 ? 64 : k->via.str.size), k->via.str.ptr,
+					 (int)(dup->via.str.size > 64 ? 64 : dup->via.str.size), dup->via.str.ptr);
+				return -1;
+			}
 			if (obj_to_tensor(v, &t, terr, sizeof terr) != 0) {
 				snprintf(err, cap, "tensor \"%.*s\": %s", (int)k->via.str.size, k->via.str.ptr, terr);
 				return -1;
@@ -347,7 +409,8 @@ rec_status_t rec_reader_next(rec_reader_t *r, record_t *out)
 	for (;;) {
 		size_t have = r->end - r->start, len = 0, need = 0;
 		const char *why = "";
-		scan_t s = have ? scan_object(r->buf + r->start, have, r->max_record, &len, &need, &why)
+		scan_t s = have ? scan_object(r->buf + r->start, have, r->max_record, REC_MAX_VALUES(r->max_record),
+					      &len, &need, &why)
 				: SCAN_MORE;
 		if (s == SCAN_MORE) {
 			int f = reader_fill(r, need);
@@ -367,6 +430,14 @@ rec_status_t rec_reader_next(rec_reader_t *r, record_t *out)
 				 "%s: record %llu at byte %llu: oversize: at least %zu bytes, limit %zu (--max-record)",
 				 r->name, (unsigned long long)r->nrec, (unsigned long long)r->consumed, need,
 				 r->max_record);
+			return REC_OVERSIZE;
+		}
+		if (s == SCAN_MANY) {
+			snprintf(r->msg, sizeof r->msg,
+				 "%s: record %llu at byte %llu: oversize: at least %zu msgpack values, limit %llu "
+				 "(one per 256 bytes of --max-record)",
+				 r->name, (unsigned long long)r->nrec, (unsigned long long)r->consumed, need,
+				 (unsigned long long)REC_MAX_VALUES(r->max_record));
 			return REC_OVERSIZE;
 		}
 		if (s == SCAN_BAD) {

@@ -8,16 +8,28 @@
  * The reader keeps one buffer (bounded by the largest record, itself bounded
  * by max_record) and hands out records whose strings and tensor data point
  * into that buffer: valid until the next rec_reader_next() call. Raw bytes of
- * each record are kept so that pass-through is byte-exact.
+ * each record are kept so that pass-through is byte-exact. The buffer grows
+ * as bytes arrive, never to a size a record only declares.
+ * Memory per record: its bytes (at most max_record) and msgpack-c's decoded
+ * tree, 24 bytes per value inside a container (a nil costs one byte in the
+ * stream); REC_MAX_VALUES(max_record) bounds the values, counted from the
+ * container headers before msgpack-c allocates, so a record costs at most
+ * max_record plus under a tenth of it (or 1.5 MiB) however it is built
+ * (4M values for the default 1 GiB).
+ * A record is a map with str keys, none twice ("label" twice would be the
+ * first to us and the last to Python's msgpack), and the same holds inside
+ * each tensor map.
  *
  * Outcomes of rec_reader_next():
  *   REC_OK        a record
  *   REC_EOF       clean end at a record boundary
  *   REC_INVALID   a well-framed map that is not a valid record (no "type",
- *                 bad tensor): the stream can go on; write an error record
+ *                 a key twice, bad tensor): the stream can go on; write an
+ *                 error record
  *   REC_TRUNCATED the stream ends inside a record            (fatal)
  *   REC_GARBAGE   bytes that are not msgpack, or not a map   (fatal)
- *   REC_OVERSIZE  a record larger than max_record            (fatal)
+ *   REC_OVERSIZE  a record larger than max_record, or with more values
+ *                 than REC_MAX_VALUES(max_record)           (fatal)
  *   REC_IOERR     read(2) failed                             (fatal)
  * rec_reader_message() names the stream, record number and byte offset.
  */
@@ -32,6 +44,9 @@
 
 #define PROJECT_VERSION "0.1.0"
 #define REC_DEFAULT_MAX_RECORD ((size_t)1 << 30)
+/* Values a record may hold in its containers: one per 256 bytes of the
+ * record limit, and never fewer than 65536. */
+#define REC_MAX_VALUES(max_record) ((max_record) / 256 > 65536 ? (uint64_t)(max_record) / 256 : (uint64_t)65536)
 
 typedef enum {
 	REC_OK,

@@ -188,6 +188,20 @@ static void test_failures(void)
 		 LIT("\x82\xa4type\xa1t\xa1t\x83\xa5" "dtype\xa7" "float32\xa5shape\x91\x02\xa4" "data\xc4\x04" "abcd"), 0, REC_INVALID, "needs 8 bytes, data has 4"},
 		{"unknown dtype",
 		 LIT("\x82\xa4type\xa1t\xa1t\x83\xa5" "dtype\xa7" "float99\xa5shape\x91\x01\xa4" "data\xc4\x04" "abcd"), 0, REC_INVALID, "unknown dtype \"float99\""},
+		/* a key twice: we would read the first "label", Python's msgpack the last */
+		{"key twice", LIT("\x83\xa4type\xa1x\xa5label\x01\xa5label\x02"), 0, REC_INVALID,
+		 "key \"label\" appears twice"},
+		/* the same inside a tensor map: two "data" */
+		{"tensor key twice",
+		 LIT("\x82\xa4type\xa1t\xa1t\x84\xa5" "dtype\xa5uint8\xa5shape\x91\x01\xa4" "data\xc4\x01" "a\xa4" "data\xc4\x01" "b"),
+		 0, REC_INVALID, "tensor \"t\": key \"data\" appears twice"},
+		/* bin32 declaring 1008 MiB (under the limit) in a 21-byte stream: truncated,
+		 * not a buffer of the declared size first ("out of memory" where it fails) */
+		{"declared 1008 MiB", LIT("\x82\xa4type\xa1x\xa4" "data\xc6\x3f\x00\x00\x00" "abc"), 0, REC_TRUNCATED,
+		 "truncated: the stream ends after 21 of at least 1056964626 bytes"},
+		/* an array declaring 2^32-1 nils: refused from its header, before msgpack-c allocates */
+		{"too many values", LIT("\x82\xa4type\xa1x\xa1v\xdd\xff\xff\xff\xff\xc0\xc0"), 0, REC_OVERSIZE,
+		 "oversize: at least 4294967299 msgpack values, limit 4194304"},
 		{"shape overflow",
 		 LIT("\x82\xa4type\xa1t\xa1t\x83\xa5" "dtype\xa5uint8\xa5shape\x92\xcf\x7f\xff\xff\xff\xff\xff\xff\xff\x03\xa4" "data\xc4\x00"), 0, REC_INVALID, "overflows"},
 	};
@@ -205,6 +219,53 @@ static void test_failures(void)
 			CHECK(rec_reader_next(r, &rec) == REC_EOF, "%s: EOF after invalid", cases[i].name);
 		rec_reader_free(r);
 	}
+}
+
+/* Big hostile records: a key repeated among many (the sorted check), and
+ * more values than the limit allows for a small --max-record (the floor). */
+static void test_many_keys_and_values(void)
+{
+	size_t n = 70000, cap = 16 + n * 8;
+	unsigned char *b = malloc(cap);
+	size_t o = 0;
+	b[o++] = 0xde; /* map16 of 1000 keys: "type" and k0..k998, with k500 twice */
+	b[o++] = 1000 >> 8;
+	b[o++] = 1000 & 0xff;
+	memcpy(b + o, "\xa4type\xa1x", 7);
+	o += 7;
+	for (int i = 0; i < 999; i++) {
+		char key[8];
+		int kl = snprintf(key, sizeof key, "k%d", i == 998 ? 500 : i);
+		b[o++] = (unsigned char)(0xa0 | kl);
+		memcpy(b + o, key, (size_t)kl);
+		o += (size_t)kl;
+		b[o++] = 0xc0;
+	}
+	rec_reader_t *r = reader_for_bytes(b, o, 0);
+	record_t rec;
+	CHECK(rec_reader_next(r, &rec) == REC_INVALID && strstr(rec_reader_message(r), "key \"k500\" appears twice"),
+	      "1000 keys, one twice: %s", rec_reader_message(r));
+	rec_reader_free(r);
+
+	/* {"type": "x", "v": [nil x 70000]}: under 1 MiB, over the 65536 values of the floor */
+	memcpy(b, "\x82\xa4type\xa1x\xa1v\xdd", 11);
+	o = 11;
+	b[o++] = 0;
+	b[o++] = (unsigned char)(n >> 16);
+	b[o++] = (unsigned char)(n >> 8);
+	b[o++] = (unsigned char)n;
+	memset(b + o, 0xc0, n);
+	o += n;
+	r = reader_for_bytes(b, o, 1 << 20);
+	CHECK(rec_reader_next(r, &rec) == REC_OVERSIZE &&
+		      strstr(rec_reader_message(r), "record 0 at byte 0: oversize: at least 70004 msgpack values, limit 65536"),
+	      "70000 nils: %s", rec_reader_message(r));
+	rec_reader_free(r);
+	/* the default limit takes them */
+	r = reader_for_bytes(b, o, 0);
+	CHECK(rec_reader_next(r, &rec) == REC_OK, "70000 nils, default limit: %s", rec_reader_message(r));
+	rec_reader_free(r);
+	free(b);
 }
 
 /* A record larger than the reader's initial buffer arrives through small reads. */
@@ -267,6 +328,7 @@ int main(int argc, char **argv)
 	test_round_trip();
 	test_pass_and_concat();
 	test_failures();
+	test_many_keys_and_values();
 	test_large_record();
 	test_half();
 	return check_report();
