@@ -86,12 +86,16 @@ DIAG_NORETURN static void usage(void)
 	       "                       (TSV: time_s bytes_in_use tag)\n"
 	       "  -j, --threads N      CPU threads (default: all cores available)\n"
 	       "      --max-record B   refuse input records larger than B bytes (default 1 GiB)\n"
+	       "                       or holding more than B/256 msgpack values (at least\n"
+	       "                       65536)\n"
 	       "  -h, --help           this help\n"
 	       "\n"
 	       "Input images: uint8 [224,224,3] (normalized here with the model's mean/std),\n"
 	       "or float32/float16 [3,224,224] taken as normalized. An image whose preset\n"
 	       "does not match the model, or of another shape or dtype, becomes an `error`\n"
-	       "record and the run goes on.\n"
+	       "record and the run goes on; so does a float image holding NaN, Inf or values\n"
+	       "beyond +-65504, and an image whose output comes out NaN or Inf (an overflow\n"
+	       "inside; with --fp16 on the CPU, any activation beyond float16's range).\n"
 	       "\n"
 	       "Examples:\n"
 	       "  imgdecode --preset clip photos/ | rnencode --fp16 | zscore | topk\n"
@@ -166,10 +170,12 @@ typedef struct {
 	item_kind_t kind;
 	unsigned char *bytes; /* RAW: the record; IMAGE: map header + keys up to "tensor" */
 	size_t len;
-	char *id, *path, *message; /* ERROR */
+	char *id, *path, *message; /* ERROR; IMAGE: id and path for an error record */
 	int64_t label;
 	long seq;  /* IMAGE: batch number */
 	int slot;  /* IMAGE: index in the batch */
+	uint64_t index; /* IMAGE: record number, for messages */
+	int has_id;     /* IMAGE: id is the record's own, not "#N" */
 } item_t;
 
 typedef struct {
@@ -233,8 +239,29 @@ typedef struct {
 
 static void write_image(run_t *r, const item_t *it)
 {
-	rec_write_raw(r->w, it->bytes, it->len);
 	const float *y = r->out + (size_t)it->slot * (size_t)r->out_dim;
+	/* a finite input can still overflow inside (float16's range in --fp16):
+	 * an Inf or NaN out is the image's error, never a plausible answer */
+	int bad = 0, first = -1;
+	for (int k = 0; k < r->out_dim; k++)
+		if (!isfinite(y[k])) {
+			bad++;
+			if (first < 0)
+				first = k;
+		}
+	if (bad) {
+		char msg[256], where[320];
+		snprintf(msg, sizeof msg,
+			 "%s has %d non-finite value%s of %d (the first at [%d]): the image overflows the network's "
+			 "arithmetic%s",
+			 r->out_type, bad, bad == 1 ? "" : "s", r->out_dim, first, r->o->fp16 ? " (float16's range of +-65504 with --fp16)" : "");
+		diag_msg("%s: %s", rec_where_at(where, sizeof where, "stdin", it->index, it->id, it->has_id ? strlen(it->id) : 0),
+			 msg);
+		rec_write_error(r->w, it->id, it->path, it->label, msg);
+		r->failed++;
+		return;
+	}
+	rec_write_raw(r->w, it->bytes, it->len);
 	int64_t shape[1] = {r->out_dim};
 	if (r->o->fp16) {
 		uint16_t *h = malloc((size_t)r->out_dim * sizeof *h);
@@ -328,22 +355,32 @@ static void pass_or_queue(run_t *r, const record_t *rec)
 		finish_all(r);
 }
 
-/* A queued error record for rec, named as rec_write_error_for names it
- * (its id, else "#<record number>"). */
-static void error_item_fill(item_t *it, const record_t *rec, const char *msg)
+/* What an error record for rec names, as rec_write_error_for names it (its
+ * id, else "#<record number>"), kept in an item. */
+static void item_names(item_t *it, const record_t *rec)
 {
-	it->kind = ITEM_ERROR;
 	it->id = rec_dup_str(rec, "id");
+	it->has_id = it->id != NULL;
 	if (!it->id) {
 		char buf[64];
 		snprintf(buf, sizeof buf, "#%llu", (unsigned long long)rec->index);
 		it->id = strdup(buf);
+		if (!it->id)
+			diag_fatal("out of memory");
 	}
 	it->path = rec_dup_str(rec, "path");
 	if (rec_get_int(rec, "label", &it->label) != 0)
 		it->label = -1;
+	it->index = rec->index;
+}
+
+/* A queued error record for rec. */
+static void error_item_fill(item_t *it, const record_t *rec, const char *msg)
+{
+	it->kind = ITEM_ERROR;
+	item_names(it, rec);
 	it->message = strdup(msg);
-	if (!it->id || !it->message)
+	if (!it->message)
 		diag_fatal("out of memory");
 }
 
@@ -363,6 +400,54 @@ static void fail_record(run_t *r, const record_t *rec, const char *msg, int loca
 		return;
 	}
 	error_item_fill(queue_push(&r->q), rec, msg);
+}
+
+/* A float image [3,224,224] must hold finite values within +-65504
+ * (float16's largest): a normalized pixel lies within about +-3, and beyond
+ * that the network's arithmetic overflows (--fp16 at once, FP32 at values
+ * near 3e38), where PyTorch answers NaN and a ReLU here could answer a
+ * plausible number. 0, or -1 with msg naming how many and the first. */
+static int float_image_check(const tensor_t *t, int f16, char *msg, size_t cap)
+{
+	const size_t n = (size_t)3 * NET_INPUT_SIZE * NET_INPUT_SIZE;
+	size_t nonfinite = 0, big = 0, first_nf = 0, first_big = 0;
+	float v_nf = 0, v_big = 0;
+	for (size_t i = 0; i < n; i++) {
+		float v;
+		if (f16) {
+			uint16_t h;
+			memcpy(&h, (const unsigned char *)t->data + 2 * i, 2);
+			v = half_to_float(h);
+		} else {
+			memcpy(&v, (const unsigned char *)t->data + 4 * i, 4);
+		}
+		if (!isfinite(v)) {
+			if (!nonfinite++) {
+				first_nf = i;
+				v_nf = v;
+			}
+		} else if (fabsf(v) > 65504.0f) {
+			if (!big++) {
+				first_big = i;
+				v_big = v;
+			}
+		}
+	}
+	if (!nonfinite && !big)
+		return 0;
+	const size_t plane = (size_t)NET_INPUT_SIZE * NET_INPUT_SIZE;
+	size_t at = nonfinite ? first_nf : first_big;
+	char pos[64];
+	snprintf(pos, sizeof pos, "[%zu,%zu,%zu]", at / plane, at % plane / NET_INPUT_SIZE, at % NET_INPUT_SIZE);
+	if (nonfinite)
+		snprintf(msg, cap, "image tensor has %zu non-finite value%s (the first, %s, at %s): a float image must be finite",
+			 nonfinite, nonfinite == 1 ? "" : "s", isnan(v_nf) ? "NaN" : v_nf > 0 ? "+Inf" : "-Inf", pos);
+	else
+		snprintf(msg, cap,
+			 "image tensor has %zu value%s beyond +-65504 (the first, %g, at %s): a normalized image lies "
+			 "within a few units, and such values overflow the network's arithmetic",
+			 big, big == 1 ? "" : "s", (double)v_big, pos);
+	return -1;
 }
 
 /* Check an image record against the model; fills fmt and the tensor view.
@@ -418,7 +503,7 @@ static int image_check(run_t *r, const record_t *rec, tensor_t *t, enc_input_t *
 			return -1;
 		}
 	}
-	return 0;
+	return *fmt == ENC_INPUT_U8_HWC ? 0 : float_image_check(t, *fmt == ENC_INPUT_F16_CHW, msg, cap);
 }
 
 static void add_image(run_t *r, const record_t *rec)
@@ -453,6 +538,7 @@ static void add_image(run_t *r, const record_t *rec)
 	pk_kv_str(&pk, "precision", r->precision);
 	pk_str(&pk, "tensor");
 	item_t *it = queue_push(&r->q);
+	item_names(it, rec);
 	it->kind = ITEM_IMAGE;
 	it->bytes = (unsigned char *)sb.data; /* sbuffer memory is malloc'd: the item owns it */
 	it->len = sb.size;

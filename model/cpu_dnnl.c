@@ -133,6 +133,7 @@ struct encoder {
 	void *input[3];          /* host input buffers by enc_input_t, cfg.batch images */
 	size_t input_bytes[3];
 	float *out;              /* [batch][out_dim] of the batch just computed */
+	unsigned char *overflow; /* [batch] FP16: an activation of the image overflowed */
 	int out_n, pending;
 	/* head scratch, [batch][...] f32 */
 	float *head_buf;
@@ -205,13 +206,23 @@ __attribute__((target("avx,f16c"))) static void f16_to_f32_f16c(const uint16_t *
 		dst[i] = half_to_float(src[i]);
 }
 
-__attribute__((target("avx,f16c"))) static void f32_to_f16_f16c(const float *src, uint16_t *dst, size_t n)
+/* Returns 1 when some half came out Inf or NaN (exponent all ones). */
+__attribute__((target("avx,f16c"))) static int f32_to_f16_f16c(const float *src, uint16_t *dst, size_t n)
 {
 	size_t i = 0;
-	for (; i + 8 <= n; i += 8)
-		_mm_storeu_si128((__m128i *)(void *)(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
-	for (; i < n; i++)
+	const __m128i ex = _mm_set1_epi16(0x7c00);
+	__m128i bad = _mm_setzero_si128();
+	for (; i + 8 <= n; i += 8) {
+		__m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT);
+		_mm_storeu_si128((__m128i *)(void *)(dst + i), h);
+		bad = _mm_or_si128(bad, _mm_cmpeq_epi16(_mm_and_si128(h, ex), ex));
+	}
+	int any = !_mm_testz_si128(bad, bad);
+	for (; i < n; i++) {
 		dst[i] = float_to_half(src[i]);
+		any |= (dst[i] & 0x7c00) == 0x7c00;
+	}
+	return any;
 }
 
 static int have_f16c(void)
@@ -234,15 +245,18 @@ static void cvt_f16_to_f32(const uint16_t *src, float *dst, size_t n)
 	tensor_convert_to_f32(DTYPE_FLOAT16, src, dst, n);
 }
 
-static void cvt_f32_to_f16(const float *src, uint16_t *dst, size_t n)
+/* 1 when some value is Inf or NaN in f16: overflowed, or was already. */
+static int cvt_f32_to_f16(const float *src, uint16_t *dst, size_t n)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-	if (have_f16c()) {
-		f32_to_f16_f16c(src, dst, n);
-		return;
-	}
+	if (have_f16c())
+		return f32_to_f16_f16c(src, dst, n);
 #endif
 	tensor_f32_to_f16(src, dst, n);
+	int any = 0;
+	for (size_t i = 0; i < n; i++)
+		any |= (dst[i] & 0x7c00) == 0x7c00;
+	return any;
 }
 
 /* ---- threads ---- */
@@ -847,13 +861,21 @@ static plan_t *plan_build(encoder_t *e, int n, plan_t *prev)
 
 /* ---- the plain-C steps ---- */
 
-static void run_cvt(const step_t *s)
+/* An activation stored as f16 that overflows it (or a NaN) marks its image:
+ * the GPU's FP16 path and PyTorch's would carry an Inf or NaN on, where a
+ * ReLU here could turn it into a plausible number. Images are the outermost
+ * dimension of every layout used (nchw, nhwc, nChw8c, nChw16c). */
+static void run_cvt(encoder_t *e, const step_t *s, int n)
 {
 	const ref_t *a = &s->ref[0], *b = &s->ref[1];
-	if (a->md.data_type == dnnl_f16)
+	if (a->md.data_type == dnnl_f16) {
 		cvt_f16_to_f32(a->ptr, b->ptr, dnnl_memory_desc_get_size(&a->md) / 2);
-	else
-		cvt_f32_to_f16(a->ptr, b->ptr, dnnl_memory_desc_get_size(&a->md) / 4);
+		return;
+	}
+	size_t per = dnnl_memory_desc_get_size(&a->md) / 4 / (size_t)n;
+	for (int i = 0; i < n; i++)
+		if (cvt_f32_to_f16((const float *)a->ptr + (size_t)i * per, (uint16_t *)b->ptr + (size_t)i * per, per))
+			e->overflow[i] = 1;
 }
 
 static void *act_ptr(const plan_t *p, int id)
@@ -1053,7 +1075,8 @@ static int head_prepare(encoder_t *e)
 		e->head_bytes = (3 * B * (size_t)net->attn.tokens + 2 * B) * (size_t)net->attn.dim * sizeof(float);
 	e->head_buf = enc_alloc(e, e->head_bytes);
 	e->out = enc_alloc(e, B * (size_t)e->out_dim * sizeof(float));
-	if (!e->head_buf || !e->out)
+	e->overflow = calloc(B, 1);
+	if (!e->head_buf || !e->out || !e->overflow)
 		return fail("out of memory for the head buffers");
 	const net_attnpool_t *a = &net->attn;
 	size_t fc = ((size_t)net->fc.in + 1) * (size_t)net->fc.out * sizeof(float);
@@ -1216,6 +1239,7 @@ static int cpu_submit(encoder_t *e, enc_input_t fmt, int n, char *err, size_t er
 	}
 	double t0 = time_now();
 	plan_t *p = e->plan;
+	memset(e->overflow, 0, (size_t)n);
 	for (int i = 0; i < p->nstep; i++) {
 		step_t *s = &p->step[i];
 		int r = 0;
@@ -1224,11 +1248,15 @@ static int cpu_submit(encoder_t *e, enc_input_t fmt, int n, char *err, size_t er
 		case STEP_PRIM: DNNL_TRY(dnnl_primitive_execute(s->prim, e->stream, s->nref, s->args)); break;
 		case STEP_HEAD_FC: r = run_head_fc(e, p, s, n); break;
 		case STEP_ATTNPOOL: r = run_attnpool(e, p, s, n); break;
-		case STEP_CVT: run_cvt(s); break;
+		case STEP_CVT: run_cvt(e, s, n); break;
 		}
 		if (r)
 			return -1;
 	}
+	for (int i = 0; i < n; i++) /* the caller refuses non-finite outputs */
+		if (e->overflow[i])
+			for (int k = 0; k < e->out_dim; k++)
+				e->out[(size_t)i * (size_t)e->out_dim + (size_t)k] = NAN;
 	DNNL_TRY(dnnl_stream_wait(e->stream));
 	double dt = time_now() - t0;
 	if (e->batches++ > 0) /* the first batch is warm-up */
@@ -1273,6 +1301,7 @@ static void cpu_destroy(encoder_t *e)
 		free(e->input[i]);
 	free(e->head_buf);
 	free(e->out);
+	free(e->overflow);
 	for (int i = 0; i < 5; i++)
 		free(e->head_w16[i]);
 	free(e->head_w32);

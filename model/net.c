@@ -166,6 +166,18 @@ static float *bind_tensor(binder_t *b, const char *name, int ndim, const int64_t
 		return NULL;
 	}
 	tensor_convert_to_f32(t->dtype, t->data, f, n);
+	/* a NaN weight would not always reach the output: ReLU and max-pool
+	 * can turn it into plausible numbers */
+	size_t bad = 0;
+	for (size_t i = 0; i < n; i++)
+		bad += !isfinite(f[i]);
+	if (bad) {
+		char item[300];
+		snprintf(item, sizeof item, "%s holds %zu NaN/Inf value%s", full, bad, bad == 1 ? "" : "s");
+		note_add(b->badshape, sizeof b->badshape, b->nbadshape++, item);
+		free(f);
+		return NULL;
+	}
 	if (t->dtype == DTYPE_FLOAT16)
 		b->saw_fp16 = 1;
 	b->bytes += n * sizeof *f;
@@ -205,14 +217,33 @@ static void bind_conv_bn(binder_t *b, net_conv_t *c, const char *conv, const cha
 	/* Expected but unused: tracked by BN in training only. */
 	snprintf(name, sizeof name, "%s%s.num_batches_tracked", b->prefix, bn);
 	expect_name(b, name);
-	if (c->w && p[0] && p[1] && p[2] && p[3]) {
+	int nonpos = 0;
+	for (int o = 0; p[3] && o < cout; o++)
+		nonpos += !((double)p[3][o] + bn_eps > 0);
+	if (nonpos) { /* sqrt of a negative: NaN folded into every weight of the channel */
+		char item[300];
+		snprintf(item, sizeof item, "%s%s.running_var has %d value%s of -eps or less", b->prefix, bn, nonpos,
+			 nonpos == 1 ? "" : "s");
+		note_add(b->badshape, sizeof b->badshape, b->nbadshape++, item);
+	}
+	if (c->w && p[0] && p[1] && p[2] && p[3] && !nonpos) {
 		size_t per = (size_t)cin * (size_t)k * (size_t)k;
+		int big = 0;
 		for (int o = 0; o < cout; o++) {
 			double s = (double)p[0][o] / sqrt((double)p[3][o] + bn_eps);
-			for (size_t j = 0; j < per; j++)
+			for (size_t j = 0; j < per; j++) {
 				c->w[(size_t)o * per + j] = (float)((double)c->w[(size_t)o * per + j] * s);
+				big |= !isfinite(c->w[(size_t)o * per + j]);
+			}
 			/* Reuse the beta buffer as the folded bias. */
 			p[1][o] = (float)((double)p[1][o] - (double)p[2][o] * s);
+			big |= !isfinite(p[1][o]);
+		}
+		if (big) {
+			char item[300];
+			snprintf(item, sizeof item, "%s%s folded into %s%s overflows float32", b->prefix, bn, b->prefix,
+				 conv);
+			note_add(b->badshape, sizeof b->badshape, b->nbadshape++, item);
 		}
 		c->b = p[1];
 		p[1] = NULL;

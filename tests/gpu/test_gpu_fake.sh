@@ -12,8 +12,9 @@
 # stats record) and test_gpu_txtencode.sh (per-prompt and table, FP32/FP16,
 # 77-row batches, PyTorch), run unchanged against these binaries and a fake
 # nvidia-smi. Beyond them: the fallbacks (graphs off by RNENC_NO_GRAPH, a
-# failing capture, cuDNN refusing the fused call), RNENC_GPU_DUMP op by op
-# against PyTorch, and the --mem-trace timeline. Under make asan (ASAN=1) the
+# failing capture, cuDNN refusing the fused call), a NaN image and one that
+# overflows float16 (error records, checked on the host), RNENC_GPU_DUMP op by
+# op against PyTorch, and the --mem-trace timeline. Under make asan (ASAN=1) the
 # host code is built with ASan + UBSan.
 # What only a GPU can check stays unchecked: NVIDIA's libraries themselves,
 # real concurrency between streams, speed.
@@ -111,6 +112,24 @@ gpu_compare "fake GPU, unfused fp16, vs cpu" cpu16.mp unfused16.mp 1000 $GPU_RTO
 gpu_compare "graphs vs op by op" graphs.mp nograph.mp 1000 1e-9
 
 echo "[$SECONDS s] fallbacks checked"
+# garbage in, an error record out, on the GPU path too: a NaN pixel is refused on the
+# host before the upload; all 60000 is finite but overflows float16 inside, and the
+# logits that come back non-finite are refused on the host after the download
+$PY - <<'PYEOF' >bad.mp || fail "making the float images"
+import sys, msgpack, numpy as np
+ok = np.random.default_rng(0).standard_normal((3, 224, 224)).astype(np.float32)
+nan = ok.copy(); nan[1, 5, 7] = np.nan
+for i, x in (("ok", ok), ("nan", nan), ("60000", np.full_like(ok, 60000))):
+    sys.stdout.buffer.write(msgpack.packb({"type": "image", "id": i, "preset": "imagenet",
+        "tensor": {"dtype": "float32", "shape": [3, 224, 224], "data": x.tobytes()}}))
+PYEOF
+rnencode --device cuda --model resnet50 --weights "$RN50_W" --fp16 <bad.mp >bad.out 2>bad.err
+[ $? = 1 ] || fail "NaN and overflowing images on the fake GPU: not exit 1: $(cat bad.err)"
+[ "$(recview -t logits bad.out | grep -c '"id":"ok"')" = 1 ] || fail "the good image was not encoded: $(cat bad.err)"
+grep -q "^rnencode: stdin: record 1 (id 'nan'): image tensor has 1 non-finite value (the first, NaN, at \[1,5,7\])" bad.err &&
+	grep -q "^rnencode: stdin: record 2 (id '60000'): logits has 1000 non-finite values of 1000" bad.err ||
+	fail "NaN / overflow on the fake GPU: $(cat bad.err)"
+[ "$(recview -t error bad.out | grep -c '"stage":"rnencode"')" = 2 ] || fail "no two error records: $(recview bad.out)"
 # RNENC_GPU_DUMP: every op of the first image, against PyTorch's activations
 [ -s dump/index.tsv ] || fail "RNENC_GPU_DUMP wrote no dump/index.tsv"
 $PY "$GPU_PY" layers --model resnet50 --weights "$RN50_W" --u8 five.u8 --dump dump --rtol $GPU_RTOL_FP32 --device cpu \
