@@ -142,7 +142,7 @@ classes: $(BIN)/txtencode
 # libFuzzer targets for the checkpoint readers (fuzz/fuzz_ckpt.c); see its header.
 FUZZ_CC ?= clang-14
 FUZZ_CKPT_SRC := common/ckpt.c common/ckpt_zip.c common/ckpt_pickle.c common/ckpt_safetensors.c \
-                 common/sha256.c common/tensor.c
+                 common/sha256.c common/tensor.c common/diag.c
 fuzz: build-fuzz/fuzz_ckpt_zip build-fuzz/fuzz_ckpt_pickle build-fuzz/fuzz_ckpt_safetensors
 
 build-fuzz/fuzz_ckpt_%: fuzz/fuzz_ckpt.c $(FUZZ_CKPT_SRC) common/ckpt.h common/ckpt_internal.h Makefile
