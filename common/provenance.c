@@ -167,30 +167,34 @@ static void put_argv(FILE *f, const msgpack_object *a)
 		const msgpack_object *s = &a->via.array.ptr[i];
 		if (i)
 			fputc(' ', f);
-		int plain = s->type == MSGPACK_OBJECT_STR && s->via.str.size > 0;
+		int plain = s->type == MSGPACK_OBJECT_STR && s->via.str.size > 0, ctl = 0;
 		for (uint32_t j = 0; plain && j < s->via.str.size; j++)
 			plain = strchr(" \t\n'\"\\$`*?|&;<>()", s->via.str.ptr[j]) == NULL &&
-				!diag_is_ctl((unsigned char)s->via.str.ptr[j]);
+				!diag_ctl_len(s->via.str.ptr + j, s->via.str.size - j);
 		if (plain || s->type != MSGPACK_OBJECT_STR) {
 			prov_put_text_value(f, s);
 			continue;
 		}
 		/* shell quoting so the line can be pasted back: bash's $'...'
 		 * where a control character would break the line */
-		int ctl = 0;
 		for (uint32_t j = 0; j < s->via.str.size; j++)
-			ctl |= diag_is_ctl((unsigned char)s->via.str.ptr[j]);
+			ctl |= diag_ctl_len(s->via.str.ptr + j, s->via.str.size - j) != 0;
 		fputs(ctl ? "$'" : "'", f);
-		for (uint32_t j = 0; j < s->via.str.size; j++) {
+		for (uint32_t j = 0; j < s->via.str.size;) {
 			unsigned char c = (unsigned char)s->via.str.ptr[j];
+			size_t k = diag_ctl_len(s->via.str.ptr + j, s->via.str.size - j);
+			if (k) {
+				diag_put_ctl(f, s->via.str.ptr + j, k);
+				j += (uint32_t)k;
+				continue;
+			}
 			if (c == '\'')
 				fputs(ctl ? "\\'" : "'\\''", f);
 			else if (ctl && c == '\\')
 				fputs("\\\\", f);
-			else if (diag_is_ctl(c))
-				diag_put_ctl(f, c);
 			else
 				fputc(c, f);
+			j++;
 		}
 		fputc('\'', f);
 	}
