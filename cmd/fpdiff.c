@@ -740,13 +740,29 @@ static void stats_cell(char *line, size_t cap, const msgpack_object *v, int isby
 
 /* One producer's figures side by side: keys of the reference's record, then
  * keys only the candidate's has. */
-static void stats_pair(FILE *f, const msgpack_object *prod, const msgpack_object *rm, const msgpack_object *cm)
+/* How many kept stats records of a run have this producer. */
+static int stats_count(const run_t *r, const msgpack_object *prod)
+{
+	int n = 0;
+	for (int i = 0; i < r->prov.nstats; i++)
+		n += same_str(obj_map_get(&r->prov.stats[i].obj.data, "producer"), prod);
+	return n;
+}
+
+static void stats_pair(FILE *f, const run_t *ref, const run_t *cand, const msgpack_object *prod,
+		       const msgpack_object *rm, const msgpack_object *cm)
 {
 	fputs("  ", f);
 	if (prod)
 		prov_put_text_value(f, prod);
 	else
 		fputs("(no producer)", f);
+	/* a run of several shards has a stats record per shard: the figures
+	 * below are one shard's, and must not read as the whole run's */
+	int nr = stats_count(ref, prod), nc = stats_count(cand, prod);
+	if (nr > 1 || nc > 1 || ref->prov.more_stats || cand->prov.more_stats)
+		fprintf(f, " (the last of %d%s and %d%s stats records: one shard's figures, not the run's)", nr,
+			ref->prov.more_stats ? "+" : "", nc, cand->prov.more_stats ? "+" : "");
 	fprintf(f, "\n    %-18s %-20s %-20s %s\n", "", "reference", "candidate", "ratio");
 	for (int side = 0; side < 2; side++) {
 		const msgpack_object *m = side ? cm : rm;
@@ -807,12 +823,12 @@ static void text_stats(FILE *f, const run_t *ref, const run_t *cand)
 	for (int i = 0; i < ref->prov.nstats; i++) {
 		const msgpack_object *m = &ref->prov.stats[i].obj.data, *prod = obj_map_get(m, "producer");
 		if (stats_of(ref, prod) == m) /* the last record of each producer */
-			stats_pair(f, prod, m, stats_of(cand, prod));
+			stats_pair(f, ref, cand, prod, m, stats_of(cand, prod));
 	}
 	for (int i = 0; i < cand->prov.nstats; i++) {
 		const msgpack_object *m = &cand->prov.stats[i].obj.data, *prod = obj_map_get(m, "producer");
 		if (stats_of(cand, prod) == m && !stats_of(ref, prod))
-			stats_pair(f, prod, NULL, m);
+			stats_pair(f, ref, cand, prod, NULL, m);
 	}
 }
 
