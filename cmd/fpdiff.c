@@ -399,12 +399,16 @@ static void run_read(run_t *r, const char *path, const char *name, const classes
 			r->model = rec_dup_str(&rec, "model");
 			r->precision = rec_dup_str(&rec, "precision");
 		}
+		char err[384];
+		if (vec && pred_id_check(&rec, err, sizeof err) != 0) {
+			bad_record(r, &rec, err);
+			continue;
+		}
 		if (vec) {
 			take_vector(r, &rec, cl, nc, &sv, &scratch, &scap);
 			continue;
 		}
 		pred_t p;
-		char err[384];
 		if (pred_from_record(&rec, &p, &sv, err, sizeof err) != 0) {
 			bad_record(r, &rec, err);
 			continue;

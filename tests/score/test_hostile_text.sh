@@ -141,6 +141,30 @@ expect_exit 1 "${ET[@]}" --json a.mp --compare b.mp && json_doc out
 expect_exit 1 fpdiff --show 6 a.mp b.mp && text_clean out && not_forged out
 expect_exit 1 fpdiff --json --show 6 a.mp b.mp && json_lines out
 
+# ---- ids that are not text: a NUL cut the C string ("a\0x" and "a\0y" were the
+# same image, the second a repeat), an int id was named by its record number
+# (so two runs matched by position): malformed records, named, exit 1 ----
+$PY - <<'EOF' || fail "id streams"
+import msgpack
+import numpy as np
+from score_numpy import tensor
+p = tensor(np.array([0.7, 0.1, 0.1, 0.1], np.float32))
+with open("nul.mp", "wb") as f:
+    for id_ in ["a\0x", "a\0y", 7, "ok"]:
+        f.write(msgpack.packb({"type": "scores", "id": id_, "label": 0, "tensor": p}))
+EOF
+for cmd in "errstats nul.mp" "fpdiff nul.mp nul.mp" "${ET[*]} nul.mp"; do
+	expect_exit 1 $cmd
+	expect_stderr "record 0 [^:]*: the id holds a NUL byte: images are matched by their id text"
+	expect_stderr "record 1 [^:]*: the id holds a NUL byte"
+	expect_stderr "record 2: \"id\" is not a str"
+done
+expect_exit 1 errstats --json nul.mp
+$PY -c "
+import json
+r = json.load(open('out'))['runs'][0]
+assert r['scored'] == 1 and r['unreadable'] == 3 and r['duplicate_ids'] == 0, r" || fail "errstats: NUL ids counted"
+
 # ---- ckptinfo -j: tensor names that are not UTF-8 ----
 $PY - <<'EOF' || fail "safetensors"
 import json, struct
