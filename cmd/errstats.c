@@ -34,7 +34,9 @@
  * --grid FILE.jpg a labelled thumbnail grid of those images (decoded from
  * the records' "path" with libjpeg). The grid's folder is tried before any
  * stream is read and the grid is written before the report, so a grid that
- * cannot be written is exit 2 with nothing on stdout.
+ * cannot be written is exit 2 with nothing on stdout; it is written by
+ * common/outfile.h's rule (a new or regular file, never a FIFO, a device or
+ * an input stream), and only regular files are read for thumbnails.
  * Definitions: top-1 correct = the best class is the label; top-5 = the
  * label among the best 5. Mean per-class recall = mean over classes with
  * labelled images of correct/images (CLIP_benchmark's "mean per class
@@ -175,7 +177,10 @@ DIAG_NORETURN static void usage(void)
 	       "                        first\n"
 	       "      --jsonl           one JSON line per image (provenance lines first)\n"
 	       "  -g, --grid FILE.jpg   with --compare: a labelled grid of the images only one\n"
-	       "                        run gets right (thumbnails of each record's \"path\")\n"
+	       "                        run gets right (thumbnails of each record's \"path\";\n"
+	       "                        one unreadable or not a regular file: a gray tile);\n"
+	       "                        FILE.jpg is a new file or a regular one, replaced\n"
+	       "                        whole (a symlink's target is replaced, the link kept)\n"
 	       "      --grid-max N      at most N images per run in the grid (default 24)\n"
 	       "      --grid-thumb PX   thumbnail size (default 128)\n"
 	       "  -h, --help            this help\n"
@@ -203,7 +208,8 @@ DIAG_NORETURN static void usage(void)
 	       "of range) or, with --compare, no image id in common while a run has images;\n"
 	       "2 usage error, unreadable or broken stream, an image or embedding record (run\n"
 	       "rnencode, and zscore for CLIP, first), --names not one name per class, a\n"
-	       "--grid file that cannot be written (nothing on stdout).\n");
+	       "--grid file that cannot be written or is a FIFO, a device, a folder or one of\n"
+	       "the streams (nothing on stdout; a failed write leaves the old file).\n");
 	diag_help_done();
 }
 

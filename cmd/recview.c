@@ -4,8 +4,9 @@
  *   default   one JSON line per record, tensors summarised
  *             (dtype, shape, min, max, mean, first 8 values)
  *   --full    tensors with every value
- *   --count   a table of record counts by type
+ *   --count   a table of record counts by type (and of invalid records)
  *   --npy DIR every tensor also written as DIR/<record>-<id>-<key>.npy
+ *             (common/outfile.h's rule: a new or regular file)
  * It checks the stream as it goes: a truncated or garbled stream stops it
  * with exit 2 naming the record and byte offset; an invalid record (bad
  * tensor, no type) is reported and counted, and the exit status is 1.
@@ -47,9 +48,12 @@ DIAG_NORETURN static void usage(void)
 	       "  -t, --type TYPE       only records of TYPE (repeatable: -t image -t error)\n"
 	       "  -n, --first N         stop after N printed records\n"
 	       "  -c, --count           print counts by record type instead of records\n"
+	       "                        ('(invalid)': records that could not be read)\n"
 	       "      --full            print every tensor value\n"
 	       "      --npy DIR         also write each tensor to DIR/<record>-<id>-<key>.npy\n"
-	       "                        (<record> counts across the STREAMs in order)\n"
+	       "                        (<record> counts across the STREAMs in order; a new\n"
+	       "                        file, or a regular one replaced: a FIFO or device\n"
+	       "                        there is refused)\n"
 	       "      --max-record B    refuse records larger than B bytes (default 1 GiB)\n"
 	       "  -h, --help            this help\n"
 	       "\n"

@@ -11,7 +11,10 @@
  *     with header/error/unknown records passed through, input order kept;
  *   text (default on a terminal): a block per image, errors inline;
  *   tsv: id, label, rank, class, prob, name; one row per rank (an error
- *     record is one row with rank "error" and its message as the name);
+ *     record is one row with rank "error" and its message as the name; a
+ *     tab in a field becomes a space);
+ * In the text formats, control characters of ids, names and messages are
+ * escaped as in diagnostics (\n, \x1B); JSON is valid UTF-8 (common/json.h).
  *   json: one JSON object per image (JSON Lines).
  * The text formats skip header and unknown records (they are not images).
  * k larger than the number of classes gives all of them. Ties rank the
@@ -86,7 +89,8 @@ DIAG_NORETURN static void usage(void)
 	       "                        header)\n"
 	       "  -f, --format F        msgpack: topk records (the default when stdout is not a\n"
 	       "                        terminal); text: a readable block per image (the default\n"
-	       "                        on a terminal); tsv: id label rank class prob name rows;\n"
+	       "                        on a terminal); tsv: id label rank class prob name rows\n"
+	       "                        (a tab in a field becomes a space);\n"
 	       "                        json: one JSON object per image (JSON Lines)\n"
 	       "  -h, --help            this help\n"
 	       "\n"
