@@ -202,6 +202,24 @@ static void jerr_quiet(j_common_ptr cinfo)
 	(void)cinfo; /* warnings on a thumbnail are not worth a line */
 }
 
+enum {
+	/* a record's path may name any file: the limits imgdecode applies to
+	 * a decode (PIL's decompression-bomb limit, twice; its hang guard on
+	 * progressive scans, each a pass over the whole image) */
+	THUMB_MAX_SCANS = 500
+};
+static const unsigned long long THUMB_MAX_PIXELS = 2ULL * 89478485ULL;
+
+static void thumb_progress(j_common_ptr cinfo)
+{
+	j_decompress_ptr d = (j_decompress_ptr)cinfo;
+	jerr_t *e = (jerr_t *)cinfo->err;
+	if (d->input_scan_number > THUMB_MAX_SCANS) {
+		snprintf(e->msg, sizeof e->msg, "more than %d progressive scans", THUMB_MAX_SCANS);
+		longjmp(e->jump, 1);
+	}
+}
+
 /* Area-average src (sw x sh x nc) into dst (dw x dh RGB). */
 static void area_resize(const unsigned char *src, int sw, int sh, int nc, rgb_image_t *dst)
 {
@@ -271,9 +289,18 @@ int rgb_image_load_jpeg_thumb(const char *path, int box, rgb_image_t *out, char 
 		rgb_image_free(out);
 		return -1;
 	}
+	struct jpeg_progress_mgr progress = {.progress_monitor = thumb_progress};
 	jpeg_create_decompress(&cinfo);
+	cinfo.progress = &progress;
 	jpeg_stdio_src(&cinfo, f);
 	jpeg_read_header(&cinfo, TRUE);
+	/* a progressive image is buffered whole (coefficients): a header
+	 * claiming 60000 x 60000 would take 20 GB */
+	if ((unsigned long long)cinfo.image_width * cinfo.image_height > THUMB_MAX_PIXELS) {
+		snprintf(jerr.msg, sizeof jerr.msg, "%ux%u: more than %llu pixels", (unsigned)cinfo.image_width,
+			 (unsigned)cinfo.image_height, THUMB_MAX_PIXELS);
+		longjmp(jerr.jump, 1);
+	}
 	/* the largest DCT reduction that still leaves at least box pixels */
 	unsigned long longest = cinfo.image_width > cinfo.image_height ? cinfo.image_width : cinfo.image_height;
 	unsigned denom = 1;

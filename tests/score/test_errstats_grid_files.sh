@@ -3,7 +3,8 @@
 # FIFO, a device, a symlink to nothing or one of the input streams is
 # refused before any output (exit 2), left as it was; a failed write is
 # exit 2 with the old file whole. A record whose "path" is a FIFO or a
-# device gets a placeholder tile and one stderr line, never a hang.
+# device, a decompression bomb or a file of endless scans gets a placeholder
+# tile and one stderr line, never a hang.
 source "$ROOT/tests/lib.sh"
 need_py msgpack
 need_py numpy
@@ -30,6 +31,27 @@ is_jpeg g.jpg
 expect_stderr "^errstats: --grid: 1 image could not be drawn \(first: $T/pipe.jpg: not a regular file\)$"
 [ "$(wc -l < err)" = 1 ] || fail "one stderr line: $(cat err)"
 [ -p pipe.jpg ] || fail "the FIFO was replaced"
+
+# ... a path to a decompression bomb (a progressive header claiming 60000 x
+# 60000: its coefficients alone 20 GB) or to a file of 600 progressive scans
+# (each a pass over the image): refused as imgdecode refuses them (under a
+# memory limit here, so that code without the guard fails, not the machine)
+$PY -c "
+from PIL import Image
+import io, struct
+b = io.BytesIO()
+Image.new('RGB', (16, 16), (200, 10, 10)).save(b, 'JPEG', progressive=True)
+d = bytearray(b.getvalue())
+i = d.find(b'\xff\xc2')
+d[i + 5:i + 9] = struct.pack('>HH', 60000, 60000)
+open('bomb.jpg', 'wb').write(d)" || fail "bomb.jpg"
+for f in "$T/bomb.jpg" "$TESTDATA/imgdecode/many_scans.jpg"; do
+	echo "c0 0 0 1 2 path=$f" | $SPEC --classes 4 > ba.mp && echo "c0 0 1 0 2 path=$f" | $SPEC --classes 4 > bb.mp ||
+		fail "spec bomb"
+	( ulimit -v 2000000; exec timeout 60 errstats --compare bb.mp --grid g.jpg ba.mp ) >out 2>err ||
+		fail "errstats on $f: exit $?: $(cat err)"
+	expect_stderr "^errstats: --grid: 1 image could not be drawn \(first: $f: (60000x60000: more than 178956970 pixels|more than 500 progressive scans)\)$"
+done
 
 # ---- 2. a symlink: the target replaced, the link kept ----
 echo old > target.jpg
