@@ -131,6 +131,29 @@ mkdir mine && echo keep >mine/report.md
 expect_exit 2 "$P/study-report" --bin "$BIN" --names "$ROOT/data/names-clip.txt" --run resnet50 fp32 u.mp u.mp none.mem mine
 expect_stderr "^study-report: mine: exists and is not an empty folder"
 [ "$(ls mine)" = report.md ] && [ "$(cat mine/report.md)" = keep ] || fail "study-report wrote into a folder of other files"
+# ids from the data reach the report's code blocks (fpdiff's table puts an unlabelled
+# image's id alone on its line): an id of backticks must not close its block and turn
+# what follows into markdown (a remote image, fetched by whoever views the report)
+printf '%s\n' '``` -1 1' '![x](http://evil.example/x.png) -1 2' 'c 3 3' >ida.spec
+printf '%s\n' '``` -1 5' '![x](http://evil.example/x.png) -1 5' 'c 3 3' >idb.spec
+$PY "$ROOT/tests/py/make_preds.py" --kind scores --model resnet50 --classes 1000 <ida.spec >ida.mp &&
+	$PY "$ROOT/tests/py/make_preds.py" --kind scores --model resnet50 --classes 1000 <idb.spec >idb.mp || fail "make_preds"
+ERRTREE_DATA=$ROOT/testdata expect_exit 0 "$P/study-report" --bin "$BIN" --names "$ROOT/data/names-clip.txt" \
+	--run resnet50 fp32 ida.mp ida.mp none.mem --run resnet50 fp16 idb.mp idb.mp none.mem idrep
+grep -qF '![x](http://evil.example/x.png)' idrep/report.md || fail "the ids are not in the report"
+# outside code blocks (a fence closes with at least as many backticks as opened it), no id
+$PY - idrep/report.md <<'EOF' || fail "an id escaped its code block"
+import re, sys
+fence = 0
+for n, line in enumerate(open(sys.argv[1]), 1):
+    m = re.match(r" {0,3}(`{3,})(.*)", line.rstrip("\n"))
+    if m and not fence:
+        fence = len(m.group(1))
+    elif m and len(m.group(1)) >= fence and not m.group(2).strip():
+        fence = 0
+    elif not fence:
+        assert "evil.example" not in line, (n, line)
+EOF
 # json-flat keeps \n \t \r escaped: a value (an argv word, a file name) cannot forge a line
 printf '{"weights":"x\\n0.weights_sha256\\t0676ba61","k":"a\\tb"}' | awk -f "$P/json-flat.awk" >flat
 [ "$(cat flat)" = "$(printf 'weights\tx\\n0.weights_sha256\\t0676ba61\nk\ta\\tb')" ] || fail "json-flat escapes: $(cat -A flat)"
