@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ckpt.h"
@@ -405,8 +406,13 @@ static void write_header(rec_writer_t *w, int argc, char **argv, const options_t
 	msgpack_packer *pk = rec_writer_pk(w);
 	pk_kv_str(pk, "classes", c->k ? c->source : NULL);
 	if (c->k) {
+		/* only a regular file can be read a second time: a pipe
+		 * (--classes <(...)) would hash as the empty file, a named FIFO
+		 * whose writer is gone would block for ever; those get nil */
 		char sha[65];
-		pk_kv_str(pk, "classes_sha256", file_sha256(c->source, sha) == 0 ? sha : NULL);
+		struct stat st;
+		int ok = stat(c->source, &st) == 0 && S_ISREG(st.st_mode) && file_sha256(c->source, sha) == 0;
+		pk_kv_str(pk, "classes_sha256", ok ? sha : NULL);
 	}
 	pk_kv_bool(pk, "raw", o->raw);
 	if (o->subset_path)
