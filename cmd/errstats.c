@@ -1315,13 +1315,14 @@ static void grid_probe(const options_t *o)
 			diag_fatal("--grid %s: %s (the grid's folder must exist and be writable)", o->grid_path, why);
 		diag_fatal("--grid %s: %s", o->grid_path, why);
 	}
-	const char *inputs[2] = {o->input, o->compare_path};
-	for (int k = 0; k < 2 && st.st_ino; k++) {
+	const char *inputs[3] = {o->input, o->compare_path, o->names_path};
+	for (int k = 0; k < 3 && st.st_ino; k++) {
 		if (!inputs[k])
 			continue;
 		int ok = strcmp(inputs[k], "-") == 0 ? fstat(0, &in) == 0 : stat(inputs[k], &in) == 0;
 		if (ok && in.st_dev == st.st_dev && in.st_ino == st.st_ino)
-			diag_fatal("--grid %s: is the stream %s: the grid would replace it", o->grid_path,
+			diag_fatal("--grid %s: is the %s %s: the grid would replace it", o->grid_path,
+				   k == 2 ? "--names file" : "stream",
 				   strcmp(inputs[k], "-") == 0 ? "on stdin" : inputs[k]);
 	}
 }

@@ -127,8 +127,8 @@ DIAG_NORETURN static void usage(void)
 	       "\n"
 	       "Exit status: 0 ok; 1 some records failed (width mismatch, NaN/Inf, zero vector:\n"
 	       "error records written, one stderr line each for the first 10, then one line\n"
-	       "counting the rest); 2 usage error, no class table, bad --subset, an image\n"
-	       "record (run rnencode first), or a broken stream.\n");
+	       "counting the rest); 2 usage error, no class table, bad --subset,\n"
+	       "an image record (run rnencode first), or a broken stream.\n");
 	diag_help_done();
 }
 

@@ -1,6 +1,6 @@
 # errstats --grid writes a new file or a regular one and nothing else
 # (common/outfile.h): a symlink's target is replaced and the link kept; a
-# FIFO, a device, a symlink to nothing or one of the input streams is
+# FIFO, a device, a symlink to nothing or one of the input files is
 # refused before any output (exit 2), left as it was; a failed write is
 # exit 2 with the old file whole. A record whose "path" is a FIFO or a
 # device, a decompression bomb or a file of endless scans gets a placeholder
@@ -61,8 +61,8 @@ expect_exit 0 errstats --compare b.mp --grid link.jpg a.mp
 is_jpeg target.jpg
 
 # ---- 3. refused, before anything is read or written, and left alone ----
-refused() { # PATH STDERR-REGEX: exit 2, nothing on stdout, one line
-	expect_exit 2 timeout 60 errstats --compare b.mp --grid "$1" a.mp
+refused() { # PATH STDERR-REGEX [OPTION...]: exit 2, nothing on stdout, one line
+	expect_exit 2 timeout 60 errstats "${@:3}" --compare b.mp --grid "$1" a.mp
 	expect_empty_stdout
 	expect_stderr "$2"
 	[ "$(wc -l < err)" = 1 ] || fail "$1: one stderr line: $(cat err)"
@@ -84,6 +84,9 @@ fi
 cp a.mp a-copy.mp
 refused a.mp "^errstats: --grid a.mp: is the stream a.mp: the grid would replace it"
 refused b.mp "^errstats: --grid b.mp: is the stream b.mp"
+printf 'tench\nray\nc\nd\n' >names.txt
+refused names.txt "^errstats: --grid names.txt: is the --names file names.txt: the grid would replace it$" --names names.txt
+[ "$(wc -l < names.txt)" = 4 ] || fail "the names file was changed"
 cmp -s a.mp a-copy.mp || fail "the input stream was changed"
 ln -s a.mp in.mp
 expect_exit 2 errstats --compare b.mp --grid in.mp - < a.mp
