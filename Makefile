@@ -168,7 +168,8 @@ build-fuzz/fuzz_tar: fuzz/fuzz_tar.c fuzz/fuzz_memfd.h common/imgtar.c common/im
 # libFuzzer targets for the record reader (and what filters do with a record),
 # txtencode's prompt files and tokenizer, .npy files and WordNet's data.noun;
 # see each file's header.
-FUZZ_REC_SRC := common/record.c common/classes.c common/json.c common/tensor.c common/diag.c common/scoring.c common/utf8.c
+FUZZ_REC_SRC := common/record.c common/classes.c common/json.c common/tensor.c common/diag.c common/scoring.c common/utf8.c \
+                common/outfile.c
 FUZZ_TEXT_SRC := common/prompts.c common/bpe.c common/bpe_tables.c common/diag.c common/utf8.c
 FUZZ_NPY_SRC := common/npy.c common/tensor.c common/diag.c
 FUZZ_WN_SRC := common/wordnet.c common/diag.c

@@ -34,7 +34,9 @@
  * --grid FILE.jpg a labelled thumbnail grid of those images (decoded from
  * the records' "path" with libjpeg). The grid's folder is tried before any
  * stream is read and the grid is written before the report, so a grid that
- * cannot be written is exit 2 with nothing on stdout.
+ * cannot be written is exit 2 with nothing on stdout; it is written by
+ * common/outfile.h's rule (a new or regular file, never a FIFO, a device or
+ * an input stream), and only regular files are read for thumbnails.
  * Definitions: top-1 correct = the best class is the label; top-5 = the
  * label among the best 5. Mean per-class recall = mean over classes with
  * labelled images of correct/images (CLIP_benchmark's "mean per class
@@ -48,7 +50,6 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
@@ -62,6 +63,7 @@
 #include "diag.h"
 #include "imggrid.h"
 #include "json.h"
+#include "outfile.h"
 #include "provenance.h"
 #include "record.h"
 #include "scoring.h"
@@ -175,7 +177,10 @@ DIAG_NORETURN static void usage(void)
 	       "                        first\n"
 	       "      --jsonl           one JSON line per image (provenance lines first)\n"
 	       "  -g, --grid FILE.jpg   with --compare: a labelled grid of the images only one\n"
-	       "                        run gets right (thumbnails of each record's \"path\")\n"
+	       "                        run gets right (thumbnails of each record's \"path\";\n"
+	       "                        one unreadable or not a regular file: a gray tile);\n"
+	       "                        FILE.jpg is a new file or a regular one, replaced\n"
+	       "                        whole (a symlink's target is replaced, the link kept)\n"
 	       "      --grid-max N      at most N images per run in the grid (default 24)\n"
 	       "      --grid-thumb PX   thumbnail size (default 128)\n"
 	       "  -h, --help            this help\n"
@@ -203,7 +208,8 @@ DIAG_NORETURN static void usage(void)
 	       "of range) or, with --compare, no image id in common while a run has images;\n"
 	       "2 usage error, unreadable or broken stream, an image or embedding record (run\n"
 	       "rnencode, and zscore for CLIP, first), --names not one name per class, a\n"
-	       "--grid file that cannot be written (nothing on stdout).\n");
+	       "--grid file that cannot be written or is a FIFO, a device, a folder or one of\n"
+	       "the streams (nothing on stdout; a failed write leaves the old file).\n");
 	diag_help_done();
 }
 
@@ -688,10 +694,12 @@ static void compare_free(compare_t *cm)
 static void put_class(FILE *f, int64_t c)
 {
 	const char *nm = cname(c);
-	if (nm)
-		fprintf(f, "%lld (%s)", (long long)c, nm);
-	else
-		fprintf(f, "%lld", (long long)c);
+	fprintf(f, "%lld", (long long)c);
+	if (nm) { /* text from a names file or a record: control characters escaped, as everywhere */
+		fputs(" (", f);
+		diag_put_cstr(f, nm);
+		fputc(')', f);
+	}
 }
 
 static void put_frac(FILE *f, int64_t num, int64_t den)
@@ -704,10 +712,14 @@ static void put_frac(FILE *f, int64_t num, int64_t den)
 
 static void run_describe(FILE *f, const run_t *r)
 {
-	fprintf(f, "%s", strcmp(r->path, "-") == 0 ? "stdin" : r->path);
-	if (r->model || r->precision)
-		fprintf(f, " (%s%s%s)", r->model ? r->model : "", r->model && r->precision ? " " : "",
-			r->precision ? r->precision : "");
+	diag_put_cstr(f, r->name);
+	if (r->model || r->precision) {
+		fputs(" (", f);
+		diag_put_cstr(f, r->model ? r->model : "");
+		fputs(r->model && r->precision ? " " : "", f);
+		diag_put_cstr(f, r->precision ? r->precision : "");
+		fputc(')', f);
+	}
 }
 
 static const char *chance_warning(const stats_t *s, char *buf, size_t cap)
@@ -763,9 +775,9 @@ static void text_run(FILE *f, const options_t *o, const run_t *r, const stats_t 
 	fprintf(f, "\nMost misclassified classes (%lld of %lld classes with errors; by rate, count, index):\n",
 		(long long)(nmis < o->top ? nmis : o->top), (long long)nmis);
 	for (int64_t i = 0; i < nmis && i < o->top; i++) {
-		const char *nm = cname(mis[i].c);
-		fprintf(f, "  Class %lld%s%s%s: %lld/%lld misclassified (%.2f)\n", (long long)mis[i].c, nm ? " (" : "",
-			nm ? nm : "", nm ? ")" : "", (long long)mis[i].mis, (long long)mis[i].n,
+		fputs("  Class ", f);
+		put_class(f, mis[i].c);
+		fprintf(f, ": %lld/%lld misclassified (%.2f)\n", (long long)mis[i].mis, (long long)mis[i].n,
 			(double)mis[i].mis / (double)mis[i].n);
 	}
 	free(mis);
@@ -784,7 +796,11 @@ static void text_run(FILE *f, const options_t *o, const run_t *r, const stats_t 
 		int64_t shown = 0;
 		for (int64_t i = 0; i < r->n && shown < o->top; i++)
 			if (r->p[i].status == PRED_ERROR && first_of_id(r, i)) {
-				fprintf(f, "  %s: %s\n", r->p[i].id, r->p[i].error);
+				fputs("  ", f);
+				diag_put_cstr(f, r->p[i].id);
+				fputs(": ", f);
+				diag_put_cstr(f, r->p[i].error);
+				fputc('\n', f);
 				shown++;
 			}
 		if (s->failed > shown)
@@ -868,7 +884,9 @@ static void text_compare(FILE *f, const options_t *o, const run_t *a, const run_
 		for (int64_t i = 0; i < nright[k] && i < o->top; i++) {
 			const pred_t *p = &runs[k]->p[right[k][i]];
 			const pred_t *q = &others[k]->p[idmap_get(&others[k]->ids, p->id)];
-			fprintf(f, "  %s  label ", p->id);
+			fputs("  ", f);
+			diag_put_cstr(f, p->id);
+			fputs("  label ", f);
 			put_class(f, p->label);
 			text_pred(f, "A", k ? q : p);
 			text_pred(f, "B", k ? p : q);
@@ -1098,18 +1116,20 @@ static void json_report(FILE *f, const options_t *o, const run_t *a, const stats
 
 /* ---- CSV and JSON Lines ---- */
 
+/* A CSV field: quoted when it holds a comma or a quote; control characters
+ * escaped as in every text output (so a row is one line) */
 static void csv_field(FILE *f, const char *s)
 {
-	if (!strpbrk(s, ",\"\n\r")) {
-		fputs(s, f);
+	if (!strpbrk(s, ",\"")) {
+		diag_put_cstr(f, s);
 		return;
 	}
 	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
+	for (const char *q; (q = strchr(s, '"')); s = q + 1) {
+		diag_put_text(f, s, (size_t)(q - s) + 1);
+		fputc('"', f);
 	}
+	diag_put_cstr(f, s);
 	fputc('"', f);
 }
 
@@ -1121,7 +1141,9 @@ static void csv_ratio(FILE *f, int64_t num, int64_t den)
 
 static void csv_provenance(FILE *f, const run_t *r)
 {
-	fprintf(f, "# run %s: %s\n", r->tag, r->path);
+	fprintf(f, "# run %s: ", r->tag);
+	diag_put_cstr(f, r->path);
+	fputc('\n', f);
 	prov_print_text(f, &r->prov, "# ");
 }
 
@@ -1278,26 +1300,31 @@ static void grid_cell(rgb_image_t *im, int x, int y, int thumb, const pred_t *pa
 }
 
 /* Fail before any stream is read or anything is written when the grid
- * cannot be written where asked (no such folder, read-only, a folder
- * given): the probe is the temporary file the writer makes there. */
-static void grid_probe(const char *path)
+ * cannot be written where asked (no such folder, read-only, a folder, a
+ * FIFO or device: common/outfile.h's rule), or would replace an input. */
+static void grid_probe(const options_t *o)
 {
-	struct stat st;
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-		diag_fatal("--grid %s: is a directory (give a FILE.jpg)", path);
-	size_t n = strlen(path) + 32;
-	char *tmp = malloc(n);
-	if (!tmp)
-		diag_fatal("out of memory");
-	snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644), e = errno;
-	if (fd >= 0) {
-		close(fd);
-		unlink(tmp);
+	struct stat st, in;
+	char err[1024];
+	if (outfile_check(o->grid_path, &st, err, sizeof err) != 0) {
+		int e = errno;
+		/* outfile names the path first: say it once, as given */
+		size_t n = strlen(o->grid_path);
+		const char *why = strncmp(err, o->grid_path, n) == 0 && err[n] == ':' ? err + n + 2 : err;
+		if (e == ENOENT || e == ENOTDIR || e == EACCES || e == EPERM || e == EROFS)
+			diag_fatal("--grid %s: %s (the grid's folder must exist and be writable)", o->grid_path, why);
+		diag_fatal("--grid %s: %s", o->grid_path, why);
 	}
-	free(tmp);
-	if (fd < 0)
-		diag_fatal("--grid %s: %s (the grid's folder must exist and be writable)", path, strerror(e));
+	const char *inputs[3] = {o->input, o->compare_path, o->names_path};
+	for (int k = 0; k < 3 && st.st_ino; k++) {
+		if (!inputs[k])
+			continue;
+		int ok = strcmp(inputs[k], "-") == 0 ? fstat(0, &in) == 0 : stat(inputs[k], &in) == 0;
+		if (ok && in.st_dev == st.st_dev && in.st_ino == st.st_ino)
+			diag_fatal("--grid %s: is the %s %s: the grid would replace it", o->grid_path,
+				   k == 2 ? "--names file" : "stream",
+				   strcmp(inputs[k], "-") == 0 ? "on stdin" : inputs[k]);
+	}
 }
 
 static void grid_write(const options_t *o, const run_t *a, const run_t *b, const compare_t *cm)
@@ -1376,7 +1403,7 @@ int main(int argc, char **argv)
 	options_t o;
 	parse_args(argc, argv, &o);
 	if (o.grid_path)
-		grid_probe(o.grid_path);
+		grid_probe(&o);
 	char **file_names = NULL;
 	int64_t nfile_names = 0;
 	char err[512];

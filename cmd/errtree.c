@@ -843,7 +843,7 @@ static void put_node(FILE *f, const ctx_t *cx, int node)
 {
 	int len;
 	const char *s = node_name(cx, node, &len);
-	fprintf(f, "%.*s", len, s);
+	diag_put_text(f, s, (size_t)len);
 }
 
 static void put_amb_text(FILE *f, const ctx_t *cx, int amb)
@@ -851,17 +851,17 @@ static void put_amb_text(FILE *f, const ctx_t *cx, int amb)
 	const amb_pair_t *a = &cx->amb[amb];
 	if (a->collision >= 0) {
 		const collision_t *co = &cx->coll[a->collision];
-		fprintf(f, " [same name '%s' in %s]", co->name, base_name(cx->names_path[co->file]));
+		fprintf(f, " [same name '%s' in %s]", diag_str(co->name), diag_str(base_name(cx->names_path[co->file])));
 	}
 	if (a->ancestor >= 0) {
 		int other = a->ancestor == a->a ? a->b : a->a;
-		fprintf(f, " [%s is above %s in WordNet]", cx->display[a->ancestor], cx->display[other]);
+		fprintf(f, " [%s is above %s in WordNet]", diag_str(cx->display[a->ancestor]), diag_str(cx->display[other]));
 	}
 }
 
 static void put_mistake_text(FILE *f, const ctx_t *cx, int label, int pred, int lca, int sev, int amb)
 {
-	fprintf(f, "%s -> %s (both: ", cx->display[label], cx->display[pred]);
+	fprintf(f, "%s -> %s (both: ", diag_str(cx->display[label]), diag_str(cx->display[pred]));
 	put_node(f, cx, lca);
 	fprintf(f, ", severity %d)", sev);
 	if (amb >= 0)
@@ -874,7 +874,7 @@ static void print_text(const ctx_t *cx, const options_t *o, model_t *m, int nm, 
 	FILE *f = stdout;
 	const wn_hier_t *h = &cx->h;
 	fprintf(f, "errtree: mistake severity in the WordNet noun hierarchy\n");
-	fprintf(f, "wordnet    %s\nclasses    %d (%s)\n", cx->wn.path, cx->k, cx->wnids_path);
+	fprintf(f, "wordnet    %s\nclasses    %d (%s)\n", diag_str(cx->wn.path), cx->k, diag_str(cx->wnids_path));
 	fprintf(f, "hierarchy  %d synsets (the classes and all above them), root ", h->nnodes);
 	put_node(f, cx, h->root);
 	fprintf(f, " (height %d)\n", h->height[h->root]);
@@ -888,7 +888,7 @@ static void print_text(const ctx_t *cx, const options_t *o, model_t *m, int nm, 
 		fprintf(f, " %16s", m[i].column);
 	fprintf(f, "\n%-26s", "stream");
 	for (int i = 0; i < nm; i++)
-		fprintf(f, " %16s", m[i].path);
+		fprintf(f, " %16s", diag_str(m[i].path));
 #define ROW(label, field)                                     \
 	do {                                                  \
 		fprintf(f, "\n%-26s", label);                 \
@@ -929,7 +929,7 @@ static void print_text(const ctx_t *cx, const options_t *o, model_t *m, int nm, 
 	}
 	for (int i = 0; i < nm; i++)
 		if (m[i].mixed)
-			fprintf(f, "\nnote: %s holds records of more than one model", m[i].path);
+			fprintf(f, "\nnote: %s holds records of more than one model", diag_str(m[i].path));
 	fputc('\n', f);
 
 	int hmax = 0;
@@ -977,8 +977,9 @@ static void print_text(const ctx_t *cx, const options_t *o, model_t *m, int nm, 
 			ncls += g < shown ? cx->class_fam[c] == g : cx->class_fam[c] >= shown;
 		if (g < shown) {
 			int len;
+			char esc[96];
 			const char *s = node_name(cx, cx->fam[g], &len);
-			snprintf(fam, sizeof fam, "%.*s (%d)", len, s, ncls);
+			snprintf(fam, sizeof fam, "%s (%d)", diag_escape(esc, sizeof esc, s, (size_t)len), ncls);
 		} else {
 			snprintf(fam, sizeof fam, "other %d families (%d)", cx->nfam - shown, ncls);
 		}
@@ -1022,7 +1023,7 @@ static void print_text(const ctx_t *cx, const options_t *o, model_t *m, int nm, 
 		fprintf(f, "  (none)\n");
 	for (int i = 0; i < cx->ncoll; i++) {
 		const collision_t *co = &cx->coll[i];
-		fprintf(f, "  same name '%s' in %s:", co->name, base_name(cx->names_path[co->file]));
+		fprintf(f, "  same name '%s' in %s:", diag_str(co->name), diag_str(base_name(cx->names_path[co->file])));
 		for (int j = 0; j < co->n; j++) {
 			fprintf(f, "%s %d n%08u (", j ? "," : "", co->classes[j],
 				wn_hier_synset(&cx->h, cx->h.class_node[co->classes[j]])->offset);
@@ -1036,8 +1037,9 @@ static void print_text(const ctx_t *cx, const options_t *o, model_t *m, int nm, 
 		if (a->ancestor < 0)
 			continue;
 		int other = a->ancestor == a->a ? a->b : a->a;
-		fprintf(f, "  %d %s (n%08u) is above %d %s (n%08u) in WordNet\n", a->ancestor, cx->display[a->ancestor],
-			wn_hier_synset(h, h->class_node[a->ancestor])->offset, other, cx->display[other],
+		fprintf(f, "  %d %s (n%08u) is above %d %s (n%08u) in WordNet\n", a->ancestor,
+			diag_str(cx->display[a->ancestor]), wn_hier_synset(h, h->class_node[a->ancestor])->offset, other,
+			diag_str(cx->display[other]),
 			wn_hier_synset(h, h->class_node[other])->offset);
 	}
 
@@ -1048,7 +1050,7 @@ static void print_text(const ctx_t *cx, const options_t *o, model_t *m, int nm, 
 				const entry_t *e = &m[i].e[j];
 				if (e->label == e->pred)
 					continue;
-				fprintf(f, "  %s: ", e->id);
+				fprintf(f, "  %s: ", diag_str(e->id));
 				put_mistake_text(f, cx, e->label, e->pred, e->lca, e->sev, e->amb);
 			}
 		}
@@ -1234,14 +1236,16 @@ int main(int argc, char **argv)
 		read_stream(&m[1], o.compare, &cx);
 	for (int i = 0; i < nm; i++) {
 		analyse(&m[i], &cx, (int)o.near);
-		const char *col = m[i].model ? m[i].model : m[i].path;
+		/* a heading of the text report only: escaped once here */
+		const char *col = diag_str(m[i].model ? m[i].model : m[i].path);
 		m[i].column = xstrndup(col, strlen(col));
 	}
 	/* Two runs of one model (fp32 and fp16, say): tell them by stream. */
 	if (nm == 2 && strcmp(m[0].column, m[1].column) == 0)
 		for (int i = 0; i < nm; i++) {
 			free(m[i].column);
-			m[i].column = xstrndup(m[i].path, strlen(m[i].path));
+			const char *col = diag_str(m[i].path);
+			m[i].column = xstrndup(col, strlen(col));
 		}
 	paired_t pr;
 	int no_common = 0;

@@ -399,12 +399,16 @@ static void run_read(run_t *r, const char *path, const char *name, const classes
 			r->model = rec_dup_str(&rec, "model");
 			r->precision = rec_dup_str(&rec, "precision");
 		}
+		char err[384];
+		if (vec && pred_id_check(&rec, err, sizeof err) != 0) {
+			bad_record(r, &rec, err);
+			continue;
+		}
 		if (vec) {
 			take_vector(r, &rec, cl, nc, &sv, &scratch, &scap);
 			continue;
 		}
 		pred_t p;
-		char err[384];
 		if (pred_from_record(&rec, &p, &sv, err, sizeof err) != 0) {
 			bad_record(r, &rec, err);
 			continue;
@@ -624,10 +628,10 @@ static const char *cname(int64_t c)
 
 static void run_line(FILE *f, const char *role, const run_t *r)
 {
-	fprintf(f, "%s %s", role, r->path);
+	fprintf(f, "%s %s", role, diag_str(r->path));
 	if (r->model || r->precision)
-		fprintf(f, " (%s%s%s)", r->model ? r->model : "", r->model && r->precision ? " " : "",
-			r->precision ? r->precision : "");
+		fprintf(f, " (%s%s%s)", r->model ? diag_str(r->model) : "", r->model && r->precision ? " " : "",
+			r->precision ? diag_str(r->precision) : "");
 	fprintf(f, ": %lld images; error records %lld; NaN/Inf in %lld images (%lld values)", (long long)r->n,
 		(long long)r->nerrors, (long long)r->nonfinite_items, (long long)r->nonfinite_values);
 	if (r->ninvalid)
@@ -646,7 +650,7 @@ static void table_cell(FILE *f, const item_t *it, int rank, int width)
 		return;
 	}
 	const char *nm = cname(it->top[rank]);
-	snprintf(buf, sizeof buf, "%.6f %4lld %s", (double)it->topprob[rank], (long long)it->top[rank], nm ? nm : "");
+	snprintf(buf, sizeof buf, "%.6f %4lld %s", (double)it->topprob[rank], (long long)it->top[rank], nm ? diag_str(nm) : "");
 	if ((int)strlen(buf) > width - 1)
 		buf[width - 1] = 0;
 	fprintf(f, "%-*s", width, buf);
@@ -676,15 +680,15 @@ static void text_table(FILE *f, const options_t *o, const run_t *ref, const run_
 		if (!a->ntop && !b->ntop && !a->error && !b->error)
 			continue;
 		shown++;
-		fprintf(f, "\n%s", a->id);
+		fprintf(f, "\n%s", diag_str(a->id));
 		if (a->label >= 0) {
 			const char *nm = cname(a->label);
-			fprintf(f, "  label %lld%s%s%s", (long long)a->label, nm ? " (" : "", nm ? nm : "", nm ? ")" : "");
+			fprintf(f, "  label %lld%s%s%s", (long long)a->label, nm ? " (" : "", nm ? diag_str(nm) : "", nm ? ")" : "");
 		}
 		fputc('\n', f);
 		if (a->error || b->error || a->nonfinite || b->nonfinite) {
-			fprintf(f, "  reference: %s\n", a->error ? a->error : a->nonfinite ? "NaN/Inf values" : "ok");
-			fprintf(f, "  candidate: %s\n", b->error ? b->error : b->nonfinite ? "NaN/Inf values" : "ok");
+			fprintf(f, "  reference: %s\n", a->error ? diag_str(a->error) : a->nonfinite ? "NaN/Inf values" : "ok");
+			fprintf(f, "  candidate: %s\n", b->error ? diag_str(b->error) : b->nonfinite ? "NaN/Inf values" : "ok");
 			continue;
 		}
 		fprintf(f, "  %4s  %-34s  %-34s  %s\n", "rank", "reference", "candidate", "cand-ref (ref class)");
@@ -740,13 +744,29 @@ static void stats_cell(char *line, size_t cap, const msgpack_object *v, int isby
 
 /* One producer's figures side by side: keys of the reference's record, then
  * keys only the candidate's has. */
-static void stats_pair(FILE *f, const msgpack_object *prod, const msgpack_object *rm, const msgpack_object *cm)
+/* How many kept stats records of a run have this producer. */
+static int stats_count(const run_t *r, const msgpack_object *prod)
+{
+	int n = 0;
+	for (int i = 0; i < r->prov.nstats; i++)
+		n += same_str(obj_map_get(&r->prov.stats[i].obj.data, "producer"), prod);
+	return n;
+}
+
+static void stats_pair(FILE *f, const run_t *ref, const run_t *cand, const msgpack_object *prod,
+		       const msgpack_object *rm, const msgpack_object *cm)
 {
 	fputs("  ", f);
 	if (prod)
 		prov_put_text_value(f, prod);
 	else
 		fputs("(no producer)", f);
+	/* a run of several shards has a stats record per shard: the figures
+	 * below are one shard's, and must not read as the whole run's */
+	int nr = stats_count(ref, prod), nc = stats_count(cand, prod);
+	if (nr > 1 || nc > 1 || ref->prov.more_stats || cand->prov.more_stats)
+		fprintf(f, " (the last of %d%s and %d%s stats records: one shard's figures, not the run's)", nr,
+			ref->prov.more_stats ? "+" : "", nc, cand->prov.more_stats ? "+" : "");
 	fprintf(f, "\n    %-18s %-20s %-20s %s\n", "", "reference", "candidate", "ratio");
 	for (int side = 0; side < 2; side++) {
 		const msgpack_object *m = side ? cm : rm;
@@ -765,11 +785,11 @@ static void stats_pair(FILE *f, const msgpack_object *prod, const msgpack_object
 			if ((rv && rv->type == MSGPACK_OBJECT_STR) || (cv && cv->type == MSGPACK_OBJECT_STR)) {
 				/* text (a device name) does not fit the columns: its own lines */
 				if (rv && cv && same_str(rv, cv)) {
-					fprintf(f, "    %-18s both: ", kname);
+					fprintf(f, "    %-18s both: ", diag_str(kname));
 					prov_put_text_value(f, rv);
 					fputc('\n', f);
 				} else {
-					fprintf(f, "    %-18s reference: ", kname);
+					fprintf(f, "    %-18s reference: ", diag_str(kname));
 					if (rv)
 						prov_put_text_value(f, rv);
 					else
@@ -784,7 +804,7 @@ static void stats_pair(FILE *f, const msgpack_object *prod, const msgpack_object
 				continue;
 			}
 			int isbytes = strstr(kname, "bytes") != NULL;
-			snprintf(line, sizeof line, "    %-18s ", kname);
+			snprintf(line, sizeof line, "    %-18s ", diag_str(kname));
 			stats_cell(line, sizeof line, rv, isbytes);
 			stats_cell(line, sizeof line, cv, isbytes);
 			double x, y;
@@ -807,12 +827,12 @@ static void text_stats(FILE *f, const run_t *ref, const run_t *cand)
 	for (int i = 0; i < ref->prov.nstats; i++) {
 		const msgpack_object *m = &ref->prov.stats[i].obj.data, *prod = obj_map_get(m, "producer");
 		if (stats_of(ref, prod) == m) /* the last record of each producer */
-			stats_pair(f, prod, m, stats_of(cand, prod));
+			stats_pair(f, ref, cand, prod, m, stats_of(cand, prod));
 	}
 	for (int i = 0; i < cand->prov.nstats; i++) {
 		const msgpack_object *m = &cand->prov.stats[i].obj.data, *prod = obj_map_get(m, "producer");
 		if (stats_of(cand, prod) == m && !stats_of(ref, prod))
-			stats_pair(f, prod, NULL, m);
+			stats_pair(f, ref, cand, prod, NULL, m);
 	}
 }
 
@@ -827,7 +847,7 @@ static void text_report(FILE *f, const options_t *o, const run_t *ref, const run
 	if (res->prob_images) {
 		const item_t *it = &ref->v[res->prob_max_item];
 		fprintf(f, "probabilities (%lld images): max |diff| %.6g (%s, class %lld), mean |diff| %.6g\n",
-			(long long)res->prob_images, res->prob_max, it->id, (long long)res->prob_max_class,
+			(long long)res->prob_images, res->prob_max, diag_str(it->id), (long long)res->prob_max_class,
 			res->prob_sum / (double)res->prob_values);
 	}
 	if (res->prob_len_mismatch)
@@ -836,8 +856,8 @@ static void text_report(FILE *f, const options_t *o, const run_t *ref, const run
 	if (res->raw_images) {
 		fprintf(f, "%s (%lld images): max |diff| %.6g (%s), mean |diff| %.6g; cosine mean %.9f, min %.9f (%s)\n",
 			res->raw_kind == RAW_EMBEDDING ? "embeddings" : "logits", (long long)res->raw_images, res->raw_max,
-			ref->v[res->raw_max_item].id, res->raw_sum / (double)res->raw_values,
-			res->cos_sum / (double)res->raw_images, res->cos_min, ref->v[res->cos_min_item].id);
+			diag_str(ref->v[res->raw_max_item].id), res->raw_sum / (double)res->raw_values,
+			res->cos_sum / (double)res->raw_images, res->cos_min, diag_str(ref->v[res->cos_min_item].id));
 	}
 	if (res->raw_mismatch)
 		fprintf(f, "embeddings/logits: %lld images differ in kind or length (not compared)\n",
@@ -874,9 +894,9 @@ static void text_report(FILE *f, const options_t *o, const run_t *ref, const run
 			const item_t *a = &ref->v[res->flip_items[i]];
 			const item_t *b = &cand->v[idmap_get(&cand->ids, a->id)];
 			const char *na = cname(a->top[0]), *nb = cname(b->top[0]);
-			fprintf(f, "  %s: %lld%s%s%s %.6f -> %lld%s%s%s %.6f\n", a->id, (long long)a->top[0], na ? " (" : "",
-				na ? na : "", na ? ")" : "", (double)a->topprob[0], (long long)b->top[0], nb ? " (" : "",
-				nb ? nb : "", nb ? ")" : "", (double)b->topprob[0]);
+			fprintf(f, "  %s: %lld%s%s%s %.6f -> %lld%s%s%s %.6f\n", diag_str(a->id), (long long)a->top[0],
+				na ? " (" : "", na ? diag_str(na) : "", na ? ")" : "", (double)a->topprob[0], (long long)b->top[0],
+				nb ? " (" : "", nb ? diag_str(nb) : "", nb ? ")" : "", (double)b->topprob[0]);
 		}
 	}
 	if (o->show > 0 && res->common)

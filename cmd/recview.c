@@ -4,8 +4,9 @@
  *   default   one JSON line per record, tensors summarised
  *             (dtype, shape, min, max, mean, first 8 values)
  *   --full    tensors with every value
- *   --count   a table of record counts by type
+ *   --count   a table of record counts by type (and of invalid records)
  *   --npy DIR every tensor also written as DIR/<record>-<id>-<key>.npy
+ *             (common/outfile.h's rule: a new or regular file)
  * It checks the stream as it goes: a truncated or garbled stream stops it
  * with exit 2 naming the record and byte offset; an invalid record (bad
  * tensor, no type) is reported and counted, and the exit status is 1.
@@ -22,6 +23,7 @@
 #include "diag.h"
 #include "json.h"
 #include "npy.h"
+#include "outfile.h"
 #include "record.h"
 
 typedef struct {
@@ -46,9 +48,12 @@ DIAG_NORETURN static void usage(void)
 	       "  -t, --type TYPE       only records of TYPE (repeatable: -t image -t error)\n"
 	       "  -n, --first N         stop after N printed records\n"
 	       "  -c, --count           print counts by record type instead of records\n"
+	       "                        ('(invalid)': records that could not be read)\n"
 	       "      --full            print every tensor value\n"
 	       "      --npy DIR         also write each tensor to DIR/<record>-<id>-<key>.npy\n"
-	       "                        (<record> counts across the STREAMs in order)\n"
+	       "                        (<record> counts across the STREAMs in order; a new\n"
+	       "                        file, or a regular one replaced: a FIFO or device\n"
+	       "                        there is refused)\n"
 	       "      --max-record B    refuse records larger than B bytes (default 1 GiB)\n"
 	       "  -h, --help            this help\n"
 	       "\n"
@@ -123,37 +128,64 @@ static void export_npy(const options_t *o, const record_t *rec, uint64_t index)
 	for (uint32_t i = 0; i < rec->root.via.map.size; i++) {
 		const msgpack_object_kv *kv = &rec->root.via.map.ptr[i];
 		tensor_t t;
-		char err[256];
+		char err[1024];
 		if (kv->val.type != MSGPACK_OBJECT_MAP || !obj_map_get(&kv->val, "dtype") ||
 		    obj_to_tensor(&kv->val, &t, err, sizeof err) != 0)
 			continue;
 		char key[64], path[4096];
-		safe_name(key, sizeof key, kv->key.via.str.ptr, kv->key.via.str.size);
+		safe_name(key, sizeof key, kv->key.via.str.ptr, kv->key.via.str.size); /* the reader checked: a str */
 		snprintf(path, sizeof path, "%s/%06llu-%s-%s.npy", o->npy_dir, (unsigned long long)index, id, key);
-		if (npy_write(path, t.dtype, t.ndim, t.shape, t.data) != 0)
-			diag_fatal("%s: %s", path, strerror(errno));
+		/* a new file, or a regular one replaced: never through a FIFO or
+		 * onto a device a name in DIR points at (common/outfile.h) */
+		outfile_t of;
+		if (outfile_open(&of, path, err, sizeof err) != 0)
+			diag_fatal("--npy: %s", err);
+		/* npy_write takes a name: the temporary outfile made, a fresh file */
+		if (npy_write(of.tmp, t.dtype, t.ndim, t.shape, t.data) != 0) {
+			int e = errno;
+			outfile_abort(&of);
+			diag_fatal("--npy: %s: write error: %s", path, strerror(e));
+		}
+		if (outfile_commit(&of, err, sizeof err) != 0)
+			diag_fatal("--npy: %s", err);
 	}
 }
 
 typedef struct {
-	char *type;
+	char *type; /* type_len bytes, not NUL-terminated (a type may hold a NUL) */
+	size_t len;
 	long long n;
 } count_t;
+
+enum {
+	MAX_COUNT_TYPES = 256 /* rows of --count; further types are pooled (a stream of distinct types is garbage) */
+};
+
+/* A --count row's name: its bytes with control characters escaped (one
+ * line per row, no terminal escapes; a long one cut), padded to 12 columns. */
+static void put_count_row(const char *name, size_t n, long long count)
+{
+	char buf[1024];
+	printf("%-12s %lld\n", diag_escape(buf, sizeof buf, name, n), count);
+}
 
 int main(int argc, char **argv)
 {
 	diag_init(argv[0]);
 	options_t o;
 	parse_args(argc, argv, &o);
-	if (o.npy_dir && mkdir(o.npy_dir, 0777) != 0 && errno != EEXIST)
-		diag_fatal("%s: %s", o.npy_dir, strerror(errno));
+	struct stat dst;
+	if (o.npy_dir && ((mkdir(o.npy_dir, 0777) != 0 && errno != EEXIST) || stat(o.npy_dir, &dst) != 0))
+		diag_fatal("--npy %s: %s", o.npy_dir, strerror(errno));
+	if (o.npy_dir && !S_ISDIR(dst.st_mode))
+		diag_usage("--npy %s: not a directory", o.npy_dir);
 
 	static char *stdin_only[] = {"-"};
 	char **inputs = o.ninputs ? o.inputs : stdin_only;
 	int ninputs = o.ninputs ? o.ninputs : 1;
 	count_t *counts = NULL;
 	int ncounts = 0, nfailed = 0;
-	long long printed = 0;
+	long long printed = 0, other = 0;
 	/* --npy numbers records across the streams, as if concatenated, so
 	 * that a second stream does not overwrite the first one's files */
 	uint64_t base = 0, next_base = 0;
@@ -182,14 +214,18 @@ int main(int argc, char **argv)
 			if (o.count) {
 				int i;
 				for (i = 0; i < ncounts; i++)
-					if (rec_is(&rec, counts[i].type))
+					if (counts[i].len == rec.type_len && memcmp(counts[i].type, rec.type, rec.type_len) == 0)
 						break;
+				if (i == ncounts && ncounts == MAX_COUNT_TYPES) {
+					other++;
+					continue;
+				}
 				if (i == ncounts) {
 					counts = realloc(counts, (size_t)(ncounts + 1) * sizeof *counts);
-					if (!counts)
+					if (!counts || !(counts[ncounts].type = malloc(rec.type_len + 1)))
 						diag_fatal("out of memory");
-					if (!(counts[ncounts].type = strndup(rec.type, rec.type_len)))
-						diag_fatal("out of memory");
+					memcpy(counts[ncounts].type, rec.type, rec.type_len);
+					counts[ncounts].len = rec.type_len;
 					counts[ncounts++].n = 0;
 				}
 				counts[i].n++;
@@ -205,8 +241,14 @@ int main(int argc, char **argv)
 	}
 	if (o.count) {
 		for (int i = 0; i < ncounts; i++)
-			printf("%-12s %lld\n", counts[i].type, counts[i].n);
-		printf("%-12s %lld\n", "total", printed);
+			put_count_row(counts[i].type, counts[i].len, counts[i].n);
+		if (other)
+			printf("%-12s %lld\n", "(other types)", other);
+		/* invalid records are records too: a count without them would
+		 * say the stream is smaller than it is */
+		if (nfailed)
+			printf("%-12s %lld\n", "(invalid)", (long long)nfailed);
+		printf("%-12s %lld\n", "total", printed + nfailed);
 	}
 	if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0)
 		diag_fatal("stdout: write error: %s", strerror(errno));

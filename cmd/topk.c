@@ -11,7 +11,10 @@
  *     with header/error/unknown records passed through, input order kept;
  *   text (default on a terminal): a block per image, errors inline;
  *   tsv: id, label, rank, class, prob, name; one row per rank (an error
- *     record is one row with rank "error" and its message as the name);
+ *     record is one row with rank "error" and its message as the name; a
+ *     tab in a field becomes a space);
+ * In the text formats, control characters of ids, names and messages are
+ * escaped as in diagnostics (\n, \x1B); JSON is valid UTF-8 (common/json.h).
  *   json: one JSON object per image (JSON Lines).
  * The text formats skip header and unknown records (they are not images).
  * k larger than the number of classes gives all of them. Ties rank the
@@ -86,7 +89,8 @@ DIAG_NORETURN static void usage(void)
 	       "                        header)\n"
 	       "  -f, --format F        msgpack: topk records (the default when stdout is not a\n"
 	       "                        terminal); text: a readable block per image (the default\n"
-	       "                        on a terminal); tsv: id label rank class prob name rows;\n"
+	       "                        on a terminal); tsv: id label rank class prob name rows\n"
+	       "                        (a tab in a field becomes a space);\n"
 	       "                        json: one JSON object per image (JSON Lines)\n"
 	       "  -h, --help            this help\n"
 	       "\n"
@@ -200,11 +204,21 @@ static const char *class_name(const state_t *s, int64_t c)
 	return "";
 }
 
-/* TSV fields must not contain tabs or newlines. */
+/* A TSV field: a tab would split it (a space instead); other control
+ * characters escaped as in every text output (a row stays one line, a
+ * terminal gets no escapes). */
 static void put_tsv_field(const char *p, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		putchar(p[i] == '\t' || p[i] == '\n' || p[i] == '\r' ? ' ' : p[i]);
+	for (size_t i = 0; i < n;) {
+		size_t k = diag_ctl_len(p + i, n - i);
+		if (k) {
+			diag_put_ctl(stdout, p + i, k);
+			i += k;
+		} else {
+			putchar(p[i] == '\t' ? ' ' : p[i]);
+			i++;
+		}
+	}
 }
 
 static void put_id(const record_t *rec, format_t f)
@@ -222,7 +236,7 @@ static void put_id(const record_t *rec, format_t f)
 	else if (f == FORMAT_TSV)
 		put_tsv_field(p, n);
 	else
-		fwrite(p, 1, n, stdout);
+		diag_put_text(stdout, p, n);
 }
 
 /* A failed image in the text formats: the row it would have had, holding
@@ -235,7 +249,11 @@ static void error_row(state_t *s, const record_t *rec, format_t f, const char *s
 		label = -1;
 	if (f == FORMAT_TEXT) {
 		put_id(rec, f);
-		printf("  ERROR %.*s: %.*s\n", (int)sl, stage, (int)ml, msg);
+		fputs("  ERROR ", stdout);
+		diag_put_text(stdout, stage, sl);
+		fputs(": ", stdout);
+		diag_put_text(stdout, msg, ml);
+		putchar('\n');
 	} else if (f == FORMAT_TSV) {
 		tsv_begin(s);
 		put_id(rec, f);
@@ -295,7 +313,7 @@ static void emit_msgpack(rec_writer_t *w, const state_t *s, const record_t *rec,
 	msgpack_packer *pk = rec_writer_pk(w);
 	msgpack_pack_map(pk, 4 + rec_count_keys_except(rec, skip));
 	pk_kv_str(pk, "type", "topk");
-	pk_copy_keys_except(pk, rec, skip);
+	pk_copy_keys_utf8(pk, rec, skip);
 	pk_str(pk, "index");
 	msgpack_pack_array(pk, (size_t)k);
 	for (int i = 0; i < k; i++)
@@ -318,14 +336,20 @@ static void emit_text(const state_t *s, const record_t *rec, int k)
 	put_id(rec, FORMAT_TEXT);
 	if (label >= 0) {
 		const char *ln = class_name(s, label);
-		printf("  label %lld%s%s%s", (long long)label, *ln ? " (" : "", ln, *ln ? ")" : "");
+		printf("  label %lld", (long long)label);
+		if (*ln) {
+			fputs(" (", stdout);
+			diag_put_cstr(stdout, ln);
+			putchar(')');
+		}
 	}
 	putchar('\n');
 	int seen_label = 0;
 	for (int i = 0; i < k; i++) {
 		int64_t c = s->sv.cls[s->idx[i]];
-		printf("  %4d  %.4f  %4lld  %s%s\n", i + 1, (double)s->sv.v[s->idx[i]], (long long)c, class_name(s, c),
-		       c == label ? "  <- label" : "");
+		printf("  %4d  %.4f  %4lld  ", i + 1, (double)s->sv.v[s->idx[i]], (long long)c);
+		diag_put_cstr(stdout, class_name(s, c));
+		printf("%s\n", c == label ? "  <- label" : "");
 		seen_label |= c == label;
 	}
 	if (label >= 0 && !seen_label)
@@ -485,8 +509,6 @@ int main(int argc, char **argv)
 		rec_writer_close(w);
 	else if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0)
 		diag_fatal("stdout: write error: %s", strerror(errno));
-	if (s.nfailed)
-		diag_msg("%d record%s failed", s.nfailed, s.nfailed == 1 ? "" : "s");
 	names_free(s.file_names, s.nfile_names);
 	names_free(s.stream_names, s.nstream_names);
 	score_vec_free(&s.sv);

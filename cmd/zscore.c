@@ -28,10 +28,11 @@
  * and "index" gives each group's number. --raw writes cosines (or logits)
  * instead of probabilities and marks the record "raw": true.
  *
- * Failures per record (error record + stderr line naming the stream, the
- * record number and the id; exit 1 at the end): an embedding whose width is
- * not the table's, NaN/Inf inputs (counted and reported at the end; never
- * turned into scores), an all-zero embedding, a malformed tensor. A missing
+ * Failures per record (error record + one stderr line naming the stream,
+ * the record number and the id, for the first 10; one line at the end
+ * counts the rest; exit 1): an embedding whose width is not the table's,
+ * NaN/Inf inputs (never turned into scores), an all-zero embedding, a
+ * malformed tensor. A missing
  * table, a bad --subset or an image record (imgdecode output: rnencode has
  * not run, so the whole stream is the wrong kind) is fatal (exit 2); an
  * image record met before anything was scored leaves stdout empty.
@@ -44,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ckpt.h"
@@ -124,8 +126,9 @@ DIAG_NORETURN static void usage(void)
 	       "  cat classes.mp emb.mp | zscore --raw | recview\n"
 	       "\n"
 	       "Exit status: 0 ok; 1 some records failed (width mismatch, NaN/Inf, zero vector:\n"
-	       "error records written, counts on stderr); 2 usage error, no class table, bad\n"
-	       "--subset, an image record (run rnencode first), or a broken stream.\n");
+	       "error records written, one stderr line each for the first 10, then one line\n"
+	       "counting the rest); 2 usage error, no class table, bad --subset,\n"
+	       "an image record (run rnencode first), or a broken stream.\n");
 	diag_help_done();
 }
 
@@ -222,10 +225,8 @@ static void fail_record(state_t *s, rec_writer_t *w, const record_t *rec, const 
 	rec_where(where, sizeof where, s->stream, rec);
 	rec_write_error_for(w, rec, msg);
 	s->nfailed++;
-	if (s->fail_lines++ < MAX_FAIL_LINES)
+	if (s->fail_lines++ < MAX_FAIL_LINES) /* one failure, one line; the rest counted at the end */
 		diag_msg("%s: %s", where, msg);
-	else if (s->fail_lines == MAX_FAIL_LINES + 1)
-		diag_msg("further failed records are counted, not listed");
 }
 
 /* Write the scores record: vals[0,n) are the full vector; the subset (if
@@ -255,7 +256,7 @@ static void write_scores(state_t *s, const options_t *o, rec_writer_t *w, const 
 	uint32_t nkeys = 2 + (s->nsubset ? 1 : 0) + (o->raw ? 1 : 0) + rec_count_keys_except(rec, skip);
 	msgpack_pack_map(pk, nkeys);
 	pk_kv_str(pk, "type", "scores");
-	pk_copy_keys_except(pk, rec, skip);
+	pk_copy_keys_utf8(pk, rec, skip);
 	if (s->nsubset) {
 		pk_str(pk, "index");
 		msgpack_pack_array(pk, (size_t)m);
@@ -405,8 +406,13 @@ static void write_header(rec_writer_t *w, int argc, char **argv, const options_t
 	msgpack_packer *pk = rec_writer_pk(w);
 	pk_kv_str(pk, "classes", c->k ? c->source : NULL);
 	if (c->k) {
+		/* only a regular file can be read a second time: a pipe
+		 * (--classes <(...)) would hash as the empty file, a named FIFO
+		 * whose writer is gone would block for ever; those get nil */
 		char sha[65];
-		pk_kv_str(pk, "classes_sha256", file_sha256(c->source, sha) == 0 ? sha : NULL);
+		struct stat st;
+		int ok = stat(c->source, &st) == 0 && S_ISREG(st.st_mode) && file_sha256(c->source, sha) == 0;
+		pk_kv_str(pk, "classes_sha256", ok ? sha : NULL);
 	}
 	pk_kv_bool(pk, "raw", o->raw);
 	if (o->subset_path)
@@ -481,11 +487,10 @@ int main(int argc, char **argv)
 		rec_reader_free(r);
 	}
 	rec_writer_close(w);
-	if (s.nnonfinite)
-		diag_msg("%d record%s had NaN/Inf inputs (error records written, not scored)", s.nnonfinite,
-			 s.nnonfinite == 1 ? "" : "s");
-	if (s.nfailed)
-		diag_msg("%d of %lld records failed", s.nfailed, s.nscored + s.nfailed);
+	if (s.fail_lines > MAX_FAIL_LINES)
+		diag_msg("%d more failed records not named (%d of %lld failed in all, %d of them with NaN/Inf inputs; "
+			 "recview -t error names them)",
+			 s.fail_lines - MAX_FAIL_LINES, s.nfailed, s.nscored + s.nfailed, s.nnonfinite);
 	classes_free(&s.classes);
 	free(s.subset);
 	free(s.slot);

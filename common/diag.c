@@ -47,29 +47,87 @@ static void vmsg(const char *fmt, va_list ap)
 	funlockfile(stderr);
 }
 
-int diag_is_ctl(unsigned char c)
+size_t diag_ctl_len(const char *s, size_t n)
 {
-	return (c < 0x20 && c != '\t') || c == 0x7f;
+	unsigned char c = n ? (unsigned char)s[0] : 0;
+	if (n && ((c < 0x20 && c != '\t') || c == 0x7f))
+		return 1;
+	if (n >= 2 && c == 0xC2 && (unsigned char)s[1] < 0xA0 && (unsigned char)s[1] >= 0x80)
+		return 2;
+	return 0;
 }
 
-void diag_put_ctl(FILE *f, unsigned char c)
+void diag_put_ctl(FILE *f, const char *s, size_t k)
 {
-	if (c == '\n')
-		fputs("\\n", f);
-	else if (c == '\r')
-		fputs("\\r", f);
-	else
-		fprintf(f, "\\x%02X", c);
+	for (size_t i = 0; i < k; i++) {
+		if (s[i] == '\n')
+			fputs("\\n", f);
+		else if (s[i] == '\r')
+			fputs("\\r", f);
+		else
+			fprintf(f, "\\x%02X", (unsigned char)s[i]);
+	}
 }
 
 void diag_put_text(FILE *f, const char *s, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (diag_is_ctl((unsigned char)s[i]))
-			diag_put_ctl(f, (unsigned char)s[i]);
-		else
-			putc(s[i], f);
+	for (size_t i = 0; i < n;) {
+		size_t k = diag_ctl_len(s + i, n - i);
+		if (k) {
+			diag_put_ctl(f, s + i, k);
+			i += k;
+		} else {
+			putc(s[i++], f);
+		}
 	}
+}
+
+void diag_put_cstr(FILE *f, const char *s)
+{
+	diag_put_text(f, s, strlen(s));
+}
+
+char *diag_escape(char *buf, size_t cap, const char *s, size_t n)
+{
+	size_t o = 0;
+	if (!cap)
+		return buf;
+	for (size_t i = 0; i < n;) {
+		size_t k = diag_ctl_len(s + i, n - i);
+		char e[16];
+		size_t m = 0;
+		if (!k) { /* a character: its lead byte and the continuation bytes after it */
+			e[m++] = s[i];
+			while (i + m < n && m < 4 && ((unsigned char)s[i] & 0xC0) == 0xC0 &&
+			       ((unsigned char)s[i + m] & 0xC0) == 0x80) {
+				e[m] = s[i + m];
+				m++;
+			}
+		}
+		for (size_t j = 0; j < k; j++) {
+			if (s[i + j] == '\n')
+				m += (size_t)snprintf(e + m, sizeof e - m, "\\n");
+			else if (s[i + j] == '\r')
+				m += (size_t)snprintf(e + m, sizeof e - m, "\\r");
+			else
+				m += (size_t)snprintf(e + m, sizeof e - m, "\\x%02X", (unsigned char)s[i + j]);
+		}
+		if (o + m + 1 > cap)
+			break;
+		memcpy(buf + o, e, m);
+		o += m;
+		i += k ? k : m;
+	}
+	buf[o] = 0;
+	return buf;
+}
+
+const char *diag_str(const char *s)
+{
+	static char buf[4][1024];
+	static int next;
+	next = (next + 1) % 4;
+	return diag_escape(buf[next], sizeof buf[next], s, strlen(s));
 }
 
 void diag_msg(const char *fmt, ...)

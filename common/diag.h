@@ -44,13 +44,25 @@ void diag_help_done(void) DIAG_NORETURN;
 void diag_progress(const char *fmt, ...) DIAG_PRINTF(1, 2);
 void diag_progress_done(void);
 
-/* Text that must stay on one line (a diagnostic, a provenance line):
- * diag_is_ctl says which bytes would break it (control characters but the
- * tab), diag_put_ctl writes one as C does (\n, \r, else \xNN), and
- * diag_put_text writes s[0..n) with every such byte escaped. */
-int diag_is_ctl(unsigned char c);
-void diag_put_ctl(FILE *f, unsigned char c);
+/* Text that must stay on one line and reach a terminal as text (a
+ * diagnostic, a report line, a provenance line): diag_ctl_len says how many
+ * bytes at s[0..n) are a control character that would break it or drive
+ * the terminal (1: C0 but the tab, DEL; 2: a C1 control, U+0080..U+009F,
+ * in UTF-8, U+009B being CSI; 0: none), diag_put_ctl writes those k bytes
+ * as C does (\n, \r, else \xNN each), and diag_put_text writes s[0..n)
+ * with every such character escaped. */
+size_t diag_ctl_len(const char *s, size_t n);
+void diag_put_ctl(FILE *f, const char *s, size_t k);
 void diag_put_text(FILE *f, const char *s, size_t n);
+/* diag_put_text of a C string: how a report prints text that came from a
+ * record or a file (an id, a class name, an error message). */
+void diag_put_cstr(FILE *f, const char *s);
+/* The same into buf (cap bytes, NUL-terminated, cut at a whole character
+ * or escape), for text laid out with printf's widths: returns buf. */
+char *diag_escape(char *buf, size_t cap, const char *s, size_t n);
+/* diag_escape of a C string into one of 4 static buffers of 1 KiB taken in
+ * turn: for printf's %s, at most 4 per call; not thread-safe. */
+const char *diag_str(const char *s);
 
 /* getopt_long with the messages it prints ("unrecognized option ...")
  * under our name, as diag's lines are, not the full path in argv[0]. */

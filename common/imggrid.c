@@ -9,15 +9,18 @@
 #include "imggrid.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jpeglib.h>
 
 #include "diag.h"
+#include "outfile.h"
 
 static const unsigned char font5x7[95][8] = {
 	{0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}, /* space */
@@ -199,6 +202,24 @@ static void jerr_quiet(j_common_ptr cinfo)
 	(void)cinfo; /* warnings on a thumbnail are not worth a line */
 }
 
+enum {
+	/* a record's path may name any file: the limits imgdecode applies to
+	 * a decode (PIL's decompression-bomb limit, twice; its hang guard on
+	 * progressive scans, each a pass over the whole image) */
+	THUMB_MAX_SCANS = 500
+};
+static const unsigned long long THUMB_MAX_PIXELS = 2ULL * 89478485ULL;
+
+static void thumb_progress(j_common_ptr cinfo)
+{
+	j_decompress_ptr d = (j_decompress_ptr)cinfo;
+	jerr_t *e = (jerr_t *)cinfo->err;
+	if (d->input_scan_number > THUMB_MAX_SCANS) {
+		snprintf(e->msg, sizeof e->msg, "more than %d progressive scans", THUMB_MAX_SCANS);
+		longjmp(e->jump, 1);
+	}
+}
+
 /* Area-average src (sw x sh x nc) into dst (dw x dh RGB). */
 static void area_resize(const unsigned char *src, int sw, int sh, int nc, rgb_image_t *dst)
 {
@@ -231,9 +252,27 @@ static void area_resize(const unsigned char *src, int sw, int sh, int nc, rgb_im
 int rgb_image_load_jpeg_thumb(const char *path, int box, rgb_image_t *out, char *err, size_t cap)
 {
 	memset(out, 0, sizeof *out);
-	FILE *f = fopen(path, "rb");
-	if (!f) {
+	/* only a regular file: a FIFO or a terminal named by a record's path
+	 * would block the run for ever, a device (/dev/zero) never end. The
+	 * open itself must not block (a FIFO without a writer), so O_NONBLOCK
+	 * until the type is known. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0) {
 		snprintf(err, cap, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, cap, "%s: %s", path, S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+		close(fd);
+		return -1;
+	}
+	FILE *f = NULL;
+	if (fcntl(fd, F_SETFL, 0) != 0 || !(f = fdopen(fd, "rb"))) {
+		snprintf(err, cap, "%s: %s", path, strerror(errno));
+		close(fd);
 		return -1;
 	}
 	struct jpeg_decompress_struct cinfo;
@@ -250,9 +289,18 @@ int rgb_image_load_jpeg_thumb(const char *path, int box, rgb_image_t *out, char 
 		rgb_image_free(out);
 		return -1;
 	}
+	struct jpeg_progress_mgr progress = {.progress_monitor = thumb_progress};
 	jpeg_create_decompress(&cinfo);
+	cinfo.progress = &progress;
 	jpeg_stdio_src(&cinfo, f);
 	jpeg_read_header(&cinfo, TRUE);
+	/* a progressive image is buffered whole (coefficients): a header
+	 * claiming 60000 x 60000 would take 20 GB */
+	if ((unsigned long long)cinfo.image_width * cinfo.image_height > THUMB_MAX_PIXELS) {
+		snprintf(jerr.msg, sizeof jerr.msg, "%ux%u: more than %llu pixels", (unsigned)cinfo.image_width,
+			 (unsigned)cinfo.image_height, THUMB_MAX_PIXELS);
+		longjmp(jerr.jump, 1);
+	}
 	/* the largest DCT reduction that still leaves at least box pixels */
 	unsigned long longest = cinfo.image_width > cinfo.image_height ? cinfo.image_width : cinfo.image_height;
 	unsigned denom = 1;
@@ -291,17 +339,12 @@ int rgb_image_load_jpeg_thumb(const char *path, int box, rgb_image_t *out, char 
 
 int rgb_image_write_jpeg(const rgb_image_t *im, const char *path, int quality, char *err, size_t cap)
 {
-	size_t n = strlen(path) + 32;
-	char *tmp = malloc(n);
-	if (!tmp)
-		diag_fatal("out of memory");
-	snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-	FILE *f = fopen(tmp, "wb");
-	if (!f) {
-		snprintf(err, cap, "%s: %s", path, strerror(errno)); /* the name the user gave, not our temporary one */
-		free(tmp);
+	outfile_t of;
+	if (outfile_open(&of, path, err, cap) != 0)
 		return -1;
-	}
+	FILE *f = outfile_stream(&of);
+	if (!f)
+		diag_fatal("out of memory");
 	struct jpeg_compress_struct cinfo;
 	jerr_t jerr;
 	cinfo.err = jpeg_std_error(&jerr.pub);
@@ -310,9 +353,7 @@ int rgb_image_write_jpeg(const rgb_image_t *im, const char *path, int quality, c
 	if (setjmp(jerr.jump)) {
 		snprintf(err, cap, "%s: %s", path, jerr.msg);
 		jpeg_destroy_compress(&cinfo);
-		fclose(f);
-		unlink(tmp);
-		free(tmp);
+		outfile_abort(&of);
 		return -1;
 	}
 	jpeg_create_compress(&cinfo);
@@ -330,19 +371,5 @@ int rgb_image_write_jpeg(const rgb_image_t *im, const char *path, int quality, c
 	}
 	jpeg_finish_compress(&cinfo);
 	jpeg_destroy_compress(&cinfo);
-	int bad = ferror(f);
-	if (fclose(f) != 0 || bad) {
-		snprintf(err, cap, "%s: write error: %s", path, strerror(errno));
-		unlink(tmp);
-		free(tmp);
-		return -1;
-	}
-	if (rename(tmp, path) != 0) {
-		snprintf(err, cap, "%s: %s", path, strerror(errno));
-		unlink(tmp);
-		free(tmp);
-		return -1;
-	}
-	free(tmp);
-	return 0;
+	return outfile_commit(&of, err, cap);
 }

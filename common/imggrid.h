@@ -23,8 +23,9 @@ void rgb_image_free(rgb_image_t *im);
 
 /* Decode a JPEG, scaled (libjpeg DCT scaling, then area averaging) to fit a
  * box x box square with its aspect ratio kept. Grayscale becomes gray RGB;
- * CMYK/YCCK is converted roughly (a thumbnail, not a measurement). Returns
- * 0, or -1 with libjpeg's message in err. */
+ * CMYK/YCCK is converted roughly (a thumbnail, not a measurement). Only a
+ * regular file is read (a FIFO or device named here would block or never
+ * end). Returns 0, or -1 with the reason (libjpeg's message) in err. */
 int rgb_image_load_jpeg_thumb(const char *path, int box, rgb_image_t *out, char *err, size_t cap);
 
 /* Copy src into dst at (x, y), clipped. */
@@ -36,7 +37,9 @@ void rgb_image_fill(rgb_image_t *im, int x, int y, int w, int h, const unsigned 
  * longer string ends in '~'); clipped to the canvas. Returns the width. */
 int rgb_image_text(rgb_image_t *im, int x, int y, const char *s, int maxchars, const unsigned char c[3], int scale);
 
-/* Write as a baseline JPEG (via a temporary file renamed over path). */
+/* Write as a baseline JPEG by common/outfile.h's rule (a new file or a
+ * regular one, replaced whole; a FIFO, device or folder is refused). 0, or
+ * -1 with "path: why" in err. */
 int rgb_image_write_jpeg(const rgb_image_t *im, const char *path, int quality, char *err, size_t cap);
 
 #endif

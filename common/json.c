@@ -10,12 +10,29 @@
 
 #include "diag.h"
 #include "record.h"
+#include "utf8.h"
 
 void json_put_str(FILE *f, const char *s, size_t n)
 {
 	fputc('"', f);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n;) {
 		unsigned char c = (unsigned char)s[i];
+		uint32_t cp;
+		size_t k = c < 0x80 ? 1 : utf8_next(s + i, n - i, &cp);
+		if (k == 0) { /* not UTF-8: the text \xNN, as pk_strn writes it into records */
+			fprintf(f, "\\\\x%02X", c);
+			i++;
+			continue;
+		}
+		if (k > 1) {
+			/* C1 controls (U+0080..U+009F) are terminal escapes too (U+009B is CSI) */
+			if (cp < 0xA0)
+				fprintf(f, "\\u%04x", (unsigned)cp);
+			else
+				fwrite(s + i, 1, k, f);
+			i += k;
+			continue;
+		}
 		switch (c) {
 		case '"': fputs("\\\"", f); break;
 		case '\\': fputs("\\\\", f); break;
@@ -23,11 +40,12 @@ void json_put_str(FILE *f, const char *s, size_t n)
 		case '\r': fputs("\\r", f); break;
 		case '\t': fputs("\\t", f); break;
 		default:
-			if (c < 0x20)
+			if (c < 0x20 || c == 0x7f)
 				fprintf(f, "\\u%04x", c);
 			else
 				fputc(c, f);
 		}
+		i++;
 	}
 	fputc('"', f);
 }

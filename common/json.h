@@ -5,7 +5,11 @@
 #include <msgpack.h>
 #include <stdio.h>
 
-/* A JSON string literal of s[0, n) (UTF-8 passed through, controls escaped). */
+/* A JSON string literal of s[0, n): valid UTF-8 passed through, control
+ * characters (C0, DEL and C1) as \uXXXX, and each byte that is not UTF-8
+ * as the text \xNN (the JSON "\\xNN"), as pk_strn writes such bytes into
+ * records: so every line loads in a strict reader (Python's json.loads)
+ * and prints nothing a terminal would take for an escape. */
 void json_put_str(FILE *f, const char *s, size_t n);
 void json_put_cstr(FILE *f, const char *s);
 /* A finite double as JSON (NaN/Inf become null: JSON has no spelling for them). */

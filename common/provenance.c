@@ -8,6 +8,7 @@
 
 #include "diag.h"
 #include "json.h"
+#include "sha256.h"
 
 enum {
 	PROV_LIST_MAX = 32 /* longer lists are summarised by their length */
@@ -31,14 +32,65 @@ void prov_free(prov_t *p)
 {
 	recs_free(p->headers, p->nheaders);
 	recs_free(p->stats, p->nstats);
+	free(p->seen_headers.slot);
+	free(p->seen_stats.slot);
 	prov_init(p);
 }
 
-static void recs_add(prov_rec_t **v, int *n, const record_t *rec)
+static uint64_t digest64(const unsigned char *b, size_t n)
 {
-	for (int i = 0; i < *n; i++)
-		if ((*v)[i].len == rec->raw_len && memcmp((*v)[i].raw, rec->raw, rec->raw_len) == 0)
-			return;
+	sha256_t s;
+	uint8_t d[32];
+	uint64_t h = 0;
+	sha256_init(&s);
+	sha256_update(&s, b, n);
+	sha256_final(&s, d);
+	for (int i = 0; i < 8; i++)
+		h = h << 8 | d[i];
+	return h ? h : 1; /* 0 marks an empty slot */
+}
+
+/* Add h to the set: 1 when it was new, 0 when seen, -1 when the set is full. */
+static int seen_add(prov_seen_t *s, uint64_t h)
+{
+	if (2 * (s->n + 1) > s->cap) {
+		if (s->n >= PROV_SEEN_MAX)
+			return -1;
+		size_t ncap = s->cap ? 2 * s->cap : 256;
+		uint64_t *ns = calloc(ncap, sizeof *ns);
+		if (!ns)
+			diag_fatal("out of memory");
+		for (size_t i = 0; i < s->cap; i++)
+			if (s->slot[i]) {
+				size_t j = s->slot[i] & (ncap - 1);
+				while (ns[j])
+					j = (j + 1) & (ncap - 1);
+				ns[j] = s->slot[i];
+			}
+		free(s->slot);
+		s->slot = ns;
+		s->cap = ncap;
+	}
+	size_t j = h & (s->cap - 1);
+	for (; s->slot[j]; j = (j + 1) & (s->cap - 1))
+		if (s->slot[j] == h)
+			return 0;
+	s->slot[j] = h;
+	s->n++;
+	return 1;
+}
+
+static void recs_add(prov_rec_t **v, int *n, int64_t *more, prov_seen_t *seen, const record_t *rec)
+{
+	int fresh = seen_add(seen, digest64(rec->raw, rec->raw_len));
+	if (fresh < 0) /* too many to tell apart: counted as new */
+		seen->full = 1;
+	if (fresh == 0) /* a repeat (two distinct records share a 64-bit SHA-256 prefix about never) */
+		return;
+	if (*n == PROV_KEEP) {
+		(*more)++;
+		return;
+	}
 	*v = realloc(*v, (size_t)(*n + 1) * sizeof **v);
 	if (!*v)
 		diag_fatal("out of memory");
@@ -59,9 +111,9 @@ static void recs_add(prov_rec_t **v, int *n, const record_t *rec)
 int prov_add(prov_t *p, const record_t *rec)
 {
 	if (rec_is(rec, "header"))
-		recs_add(&p->headers, &p->nheaders, rec);
+		recs_add(&p->headers, &p->nheaders, &p->more_headers, &p->seen_headers, rec);
 	else if (rec_is(rec, "stats"))
-		recs_add(&p->stats, &p->nstats, rec);
+		recs_add(&p->stats, &p->nstats, &p->more_stats, &p->seen_stats, rec);
 	else
 		return 0;
 	return 1;
@@ -167,30 +219,34 @@ static void put_argv(FILE *f, const msgpack_object *a)
 		const msgpack_object *s = &a->via.array.ptr[i];
 		if (i)
 			fputc(' ', f);
-		int plain = s->type == MSGPACK_OBJECT_STR && s->via.str.size > 0;
+		int plain = s->type == MSGPACK_OBJECT_STR && s->via.str.size > 0, ctl = 0;
 		for (uint32_t j = 0; plain && j < s->via.str.size; j++)
 			plain = strchr(" \t\n'\"\\$`*?|&;<>()", s->via.str.ptr[j]) == NULL &&
-				!diag_is_ctl((unsigned char)s->via.str.ptr[j]);
+				!diag_ctl_len(s->via.str.ptr + j, s->via.str.size - j);
 		if (plain || s->type != MSGPACK_OBJECT_STR) {
 			prov_put_text_value(f, s);
 			continue;
 		}
 		/* shell quoting so the line can be pasted back: bash's $'...'
 		 * where a control character would break the line */
-		int ctl = 0;
 		for (uint32_t j = 0; j < s->via.str.size; j++)
-			ctl |= diag_is_ctl((unsigned char)s->via.str.ptr[j]);
+			ctl |= diag_ctl_len(s->via.str.ptr + j, s->via.str.size - j) != 0;
 		fputs(ctl ? "$'" : "'", f);
-		for (uint32_t j = 0; j < s->via.str.size; j++) {
+		for (uint32_t j = 0; j < s->via.str.size;) {
 			unsigned char c = (unsigned char)s->via.str.ptr[j];
+			size_t k = diag_ctl_len(s->via.str.ptr + j, s->via.str.size - j);
+			if (k) {
+				diag_put_ctl(f, s->via.str.ptr + j, k);
+				j += (uint32_t)k;
+				continue;
+			}
 			if (c == '\'')
 				fputs(ctl ? "\\'" : "'\\''", f);
 			else if (ctl && c == '\\')
 				fputs("\\\\", f);
-			else if (diag_is_ctl(c))
-				diag_put_ctl(f, c);
 			else
 				fputc(c, f);
+			j++;
 		}
 		fputc('\'', f);
 	}
@@ -228,14 +284,28 @@ static void print_text_rec(FILE *f, const msgpack_object *m, const char *indent,
 	fputc('\n', f);
 }
 
+/* "... and N more KIND records, not shown" when some were not kept */
+static void print_more(FILE *f, const char *indent, int64_t more, const prov_seen_t *seen, const char *kind)
+{
+	if (!more)
+		return;
+	fprintf(f, "%s... and %s%lld more distinct %s record%s, not shown (the first %d are)", indent,
+		seen->full ? "up to " : "", (long long)more, kind, more == 1 ? "" : "s", PROV_KEEP);
+	if (seen->full)
+		fprintf(f, " (past %d distinct ones a repeat is not told apart)", PROV_SEEN_MAX);
+	fputc('\n', f);
+}
+
 void prov_print_text(FILE *f, const prov_t *p, const char *indent)
 {
 	if (!p->nheaders)
 		fprintf(f, "%s(no header records)\n", indent);
 	for (int i = 0; i < p->nheaders; i++)
 		print_text_rec(f, &p->headers[i].obj.data, indent, "");
+	print_more(f, indent, p->more_headers, &p->seen_headers, "header");
 	for (int i = 0; i < p->nstats; i++)
 		print_text_rec(f, &p->stats[i].obj.data, indent, "stats of ");
+	print_more(f, indent, p->more_stats, &p->seen_stats, "stats");
 }
 
 static void print_json_list(FILE *f, const prov_rec_t *v, int n)
@@ -255,5 +325,9 @@ void prov_print_json(FILE *f, const prov_t *p)
 	print_json_list(f, p->headers, p->nheaders);
 	fputs(",\"stats\":", f);
 	print_json_list(f, p->stats, p->nstats);
-	fputc('}', f);
+	/* how many distinct ones past the kept ones were left out ("up to"
+	 * when there were too many to tell repeats apart) */
+	fprintf(f, ",\"headers_not_shown\":%lld,\"stats_not_shown\":%lld,\"not_shown_exact\":%s}",
+		(long long)p->more_headers, (long long)p->more_stats,
+		p->seen_headers.full || p->seen_stats.full ? "false" : "true");
 }

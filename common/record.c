@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "diag.h"
+#include "outfile.h"
 #include "utf8.h"
 
 enum {
@@ -756,17 +757,16 @@ rec_writer_t *rec_writer_open_path(const char *path)
 {
 	if (strcmp(path, "-") == 0)
 		return rec_writer_stdout(0);
-	size_t n = strlen(path) + 32;
-	char *tmp = malloc(n);
-	if (!tmp)
-		diag_fatal("out of memory");
-	snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-	if (fd < 0) /* the name the user gave; the temporary one would puzzle */
-		diag_fatal("%s: cannot create: %s", path, strerror(errno));
-	rec_writer_t *w = rec_writer_open(fd, path);
-	w->tmp_path = tmp;
-	w->final_path = strdup(path);
+	/* a new file or a regular one, never through a FIFO or onto a device
+	 * (common/outfile.h); close renames the temporary over the target */
+	outfile_t of;
+	char err[1024];
+	if (outfile_open(&of, path, err, sizeof err) != 0)
+		diag_fatal("cannot create %s", err);
+	rec_writer_t *w = rec_writer_open(of.fd, path);
+	w->tmp_path = of.tmp;
+	w->final_path = of.target;
+	free(of.path);
 	return w;
 }
 

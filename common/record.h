@@ -115,7 +115,8 @@ int rec_get_tensor(const record_t *rec, const char *key, tensor_t *t, char *err,
 rec_writer_t *rec_writer_open(int fd, const char *name);
 /* stdout, refusing a terminal with a hint (exit 2) unless allow_tty. */
 rec_writer_t *rec_writer_stdout(int allow_tty);
-/* Write to path via a temporary name, renamed over path at close. */
+/* Write to path by common/outfile.h's rule (a new file or a regular one; a
+ * FIFO or device is refused, exit 2) via a temporary renamed at close. */
 rec_writer_t *rec_writer_open_path(const char *path);
 msgpack_packer *rec_writer_pk(rec_writer_t *w);
 void rec_write_raw(rec_writer_t *w, const void *data, size_t len);

@@ -196,9 +196,27 @@ static int pred_from_topk(const record_t *rec, pred_t *p, char *err, size_t cap)
 	return 0;
 }
 
+int pred_id_check(const record_t *rec, char *err, size_t cap)
+{
+	const msgpack_object *id = rec_get(rec, "id");
+	if (!id)
+		return 0;
+	if (id->type != MSGPACK_OBJECT_STR) {
+		snprintf(err, cap, "\"id\" is not a str: images are matched by their id text");
+		return -1;
+	}
+	if (memchr(id->via.str.ptr, 0, id->via.str.size)) {
+		snprintf(err, cap, "the id holds a NUL byte: images are matched by their id text, which a NUL would cut");
+		return -1;
+	}
+	return 0;
+}
+
 int pred_from_record(const record_t *rec, pred_t *p, score_vec_t *scratch, char *err, size_t cap)
 {
 	memset(p, 0, sizeof *p);
+	if (pred_id_check(rec, err, cap) != 0)
+		return -1;
 	p->label = -1;
 	if (rec_get_int(rec, "label", &p->label) != 0)
 		p->label = -1;
@@ -259,6 +277,23 @@ int pred_rank_of(const pred_t *p, int64_t c)
 		if (p->top[i] == c)
 			return i;
 	return -1;
+}
+
+void pk_copy_keys_utf8(msgpack_packer *pk, const record_t *rec, const char *const *skip)
+{
+	for (uint32_t i = 0; i < rec->root.via.map.size; i++) {
+		const msgpack_object_kv *kv = &rec->root.via.map.ptr[i];
+		int skipped = 0;
+		for (const char *const *k = skip; *k && !skipped; k++)
+			skipped = obj_str_eq(&kv->key, *k);
+		if (skipped)
+			continue;
+		msgpack_pack_object(pk, kv->key);
+		if (kv->val.type == MSGPACK_OBJECT_STR)
+			pk_strn(pk, kv->val.via.str.ptr, kv->val.via.str.size);
+		else
+			msgpack_pack_object(pk, kv->val);
+	}
 }
 
 /* ---- id map: open addressing, FNV-1a, grown at half load ---- */

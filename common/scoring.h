@@ -81,12 +81,26 @@ typedef enum {
  * before it; returns 1. The whole stream is then the wrong one, so callers
  * stop (exit 2). Returns 0 for any other record. */
 int stage_check_record(const record_t *rec, const char *prog, stage_want_t want, char *msg, size_t n);
+/* The id images are matched by: absent (the record is then named "#N" by its
+ * position), or a str without NUL bytes. An id of another type or with a
+ * NUL (C strings would cut it, and "a\0x" match "a\0y") is a malformed
+ * record: -1 with a message. */
+int pred_id_check(const record_t *rec, char *err, size_t cap);
 /* Fill p from such a record (scratch is reused for the score vector). On a
- * malformed record returns -1 with a message and p is left empty. */
+ * malformed record (pred_id_check too) returns -1 with a message and p is
+ * left empty. */
 int pred_from_record(const record_t *rec, pred_t *p, score_vec_t *scratch, char *err, size_t cap);
 void pred_free(pred_t *p);
 /* Rank of class c among p's top (0-based), or -1 when not there. */
 int pred_rank_of(const pred_t *p, int64_t c);
+
+/* pk_copy_keys_except for the records a filter builds from its input (a
+ * scores record from an embedding, a topk record from scores): each str
+ * value at the top level is packed by pk_strn, so an id or path that is not
+ * UTF-8 arrives as its \xNN text and the new record is readable with
+ * msgpack's raw=False; nested values are copied as they are. (Records passed
+ * through whole, rec_pass, stay byte-exact.) */
+void pk_copy_keys_utf8(msgpack_packer *pk, const record_t *rec, const char *const *skip);
 
 /* A string -> int64 hash map (ids to positions); keys are copied. */
 typedef struct {

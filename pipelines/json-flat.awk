@@ -7,8 +7,10 @@
 #   runs.0.top1.accuracy	0.5
 #
 # Paths join object keys and array indices with '.'; strings are printed
-# without their quotes, with \" \\ \/ \t \n \r unescaped (\uXXXX is kept as
-# written); null, true and false as those words; empty objects and arrays
+# without their quotes, with \" \\ \/ unescaped; \t \n \r and \uXXXX are
+# kept as written, so that a value (an id, a file name, an argv word from a
+# record) can never split its line or forge a "path<TAB>value" line of its
+# own; null, true and false as those words; empty objects and arrays
 # print nothing. Input may hold several documents (JSON Lines): each one's
 # paths are prefixed with its index when there is more than one,
 # "0.producer", "1.producer"... unless -v lines=0 (the default, one document).
@@ -84,10 +86,7 @@ function parse_string(  s, c, e) {
 		if (c == "\"") { pos++; return s }
 		if (c == "\\") {
 			e = substr(text, pos + 1, 1)
-			if (e == "n") s = s "\n"
-			else if (e == "t") s = s "\t"
-			else if (e == "r") s = s "\r"
-			else if (e == "u") { s = s "\\u"; }
+			if (e == "n" || e == "t" || e == "r" || e == "u") s = s "\\" e
 			else s = s e
 			pos += 2
 			continue

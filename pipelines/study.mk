@@ -23,7 +23,7 @@
 # run again (make also reruns one whose program in $(STUDY_BIN) was rebuilt); changing a
 # parameter changes the keys of exactly the stages that depend on it, and an earlier
 # setting's files stay in the cache for when it comes back. Every stage writes to
-# NAME.tmp.PID and renames (pipelines/study-run), and logs one line to $(CACHE)/stages.log.
+# NAME.tmp.XXXXXX and renames (pipelines/study-run), and logs one line to $(CACHE)/stages.log.
 #
 # How: `study` builds the programs and fetches missing weights, then runs a second make
 # with STUDY_RUN=1 in which the keys are computed (they need the weights' sha256).
@@ -247,8 +247,10 @@ $(STUDY_REPORT_DIR)/report.md: $(foreach r,$(STUDY_RUNS),$(STUDY_SCORES_$(r)).mp
 	    $(subst $(study_space),$(study_comma),$(strip $(STUDY_MEM_$(r)))))
 
 # $(REPORT) is replaced only when it is a report this target wrote (or empty): never
-# someone's folder given by mistake
+# someone's folder or file given by mistake
 $(REPORT)/.study-$(STUDY_REPORT_KEY): $(STUDY_REPORT_DIR)/report.md
+	@if [ -e $(REPORT) ] && [ ! -d $(REPORT) ]; then \
+	  echo "study: $(REPORT) is not a folder: not replacing it (set REPORT=another folder)" >&2; exit 2; fi
 	@if [ -d $(REPORT) ] && [ -n "$$(ls -A $(REPORT))" ] && ! ls -A $(REPORT) | grep -q '^\.study-'; then \
 	  echo "study: $(REPORT) holds other files: not replacing it (set REPORT=another folder)" >&2; exit 2; fi
 	@rm -rf $(REPORT).tmp.$$$$ && cp -R $(STUDY_REPORT_DIR) $(REPORT).tmp.$$$$ && touch $(REPORT).tmp.$$$$/$(notdir $@) && \

@@ -99,6 +99,12 @@ grep -q "(0 stages ran; " "$T/make.out" || fail "second run: $(tail -n 1 "$T/mak
 snap >after
 cmp -s before after || { diff before after; fail "the second run rewrote files"; }
 key1=$(cd "$R" && ls -A | grep '^\.study-')
+# REPORT names a file, not a folder: refused, the file kept (rm -rf deleted it)
+echo mine >notes.txt
+make -C "$ROOT" --no-print-directory study "${STUDY_ARGS[@]}" REPORT="$T/notes.txt" >make.out 2>&1 &&
+	fail "REPORT=a file: make study succeeded"
+grep -q "^study: $T/notes.txt is not a folder: not replacing it" make.out || fail "REPORT=a file: $(tail -n 3 make.out)"
+[ "$(cat notes.txt)" = mine ] || fail "REPORT=a file: the file was replaced"
 
 # ---- TEMPLATES: CLIP's classes, CLIP's scores and the report only ----
 head -n 2 "$ROOT/data/templates-clip.txt" >t2.txt

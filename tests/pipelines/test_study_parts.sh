@@ -27,6 +27,27 @@ awk -F'\t' 'NF != 2 || $1 !~ /^[0-9]+\.[0-9]+$/ || $2 !~ /^[0-9]+$/ { bad = 1 } 
 	fail "study-run --mem: expected samples 'seconds rss_kib', got: $(head -3 d.mem)"
 expect_exit 0 "$P/study-run" --log log --dir outdir -- sh -c 'mkdir "$0" && echo x >"$0/f"'
 [ "$(cat outdir/f)" = x ] || fail "study-run --dir"
+# what a stage writes is a new file or a regular one (common/outfile.h's rule):
+# a symlink's target is replaced and the link kept; a FIFO, or a folder where
+# a file goes, is refused before the command runs and left as it was (mv put
+# the stream inside the folder, or replaced the FIFO, and said all was well)
+echo old >target.txt && ln -s target.txt link.txt
+expect_exit 0 "$P/study-run" --log log --out link.txt -- echo new
+[ -L link.txt ] && [ "$(cat target.txt)" = new ] || fail "study-run through a symlink: $(ls -l link.txt)"
+mkfifo fifo.mp && mkdir dir.mp
+for o in fifo.mp dir.mp; do
+	expect_exit 2 timeout 20 "$P/study-run" --log log --out $o -- sh -c 'touch ran; echo x'
+	expect_stderr "^study-run: $o: not a regular file: only a regular file or a new name is written$"
+	[ ! -e ran ] || fail "study-run --out $o: the command ran"
+done
+[ -p fifo.mp ] && [ -d dir.mp ] && [ -z "$(ls dir.mp)" ] || fail "study-run replaced or filled what it refused"
+expect_exit 2 timeout 20 "$P/study-run" --log fifo.mp --out f.txt -- echo x
+[ ! -e f.txt ] && [ -p fifo.mp ] || fail "study-run --log a FIFO"
+expect_exit 2 timeout 20 "$P/study-run" --log log --out g.txt --mem fifo.mp -- echo x
+[ ! -e g.txt ] && [ -p fifo.mp ] || fail "study-run --mem a FIFO"
+expect_exit 2 "$P/study-run" --log log --dir a.txt -- sh -c 'mkdir "$0"'
+expect_stderr "^study-run: a.txt: not a directory$"
+[ -z "$(ls | grep '\.tmp\.')" ] || fail "a temporary left behind: $(ls)"
 # interrupted: nothing that looks complete, and the command is stopped too
 "$P/study-run" --log log --out e.txt -- sh -c 'echo $$ >pid; echo partial; exec sleep 30' 2>/dev/null &
 runner=$!
@@ -97,6 +118,45 @@ printf 'tench\n' >names1.txt
 expect_exit 2 "$P/study-report" --bin "$BIN" --names names1.txt --run resnet50 fp32 noimg.mp noimg.mp none.mem rep
 expect_stderr "^study-report: resnet50 fp32: no image was scored \(1 failed; recview -t error noimg\.mp \| head shows why\): no report$"
 [ ! -e rep/report.md ] || [ ! -s rep/report.md ] || fail "study-report wrote a report over no image"
+
+# ... a run of unlabelled images has no accuracy: n/a in the table, not 0.0000
+printf 'u0 -1 3\nu1 -1 5\n' | $PY "$ROOT/tests/py/make_preds.py" --kind scores --model resnet50 --classes 1000 >u.mp ||
+	fail "make_preds"
+ERRTREE_DATA=$ROOT/testdata expect_exit 0 "$P/study-report" --bin "$BIN" --names "$ROOT/data/names-clip.txt" \
+	--run resnet50 fp32 u.mp u.mp none.mem urep
+grep -qF '| resnet50 | fp32 | 2 | 0 | n/a | n/a | 0/0 | 0/0 | n/a |' urep/report.md ||
+	fail "unlabelled run: $(grep '^| resnet50' urep/report.md)"
+# ... and its folder is its own: one holding other files is refused, left as it was
+mkdir mine && echo keep >mine/report.md
+expect_exit 2 "$P/study-report" --bin "$BIN" --names "$ROOT/data/names-clip.txt" --run resnet50 fp32 u.mp u.mp none.mem mine
+expect_stderr "^study-report: mine: exists and is not an empty folder"
+[ "$(ls mine)" = report.md ] && [ "$(cat mine/report.md)" = keep ] || fail "study-report wrote into a folder of other files"
+# ids from the data reach the report's code blocks (fpdiff's table puts an unlabelled
+# image's id alone on its line): an id of backticks must not close its block and turn
+# what follows into markdown (a remote image, fetched by whoever views the report)
+printf '%s\n' '``` -1 1' '![x](http://evil.example/x.png) -1 2' 'c 3 3' >ida.spec
+printf '%s\n' '``` -1 5' '![x](http://evil.example/x.png) -1 5' 'c 3 3' >idb.spec
+$PY "$ROOT/tests/py/make_preds.py" --kind scores --model resnet50 --classes 1000 <ida.spec >ida.mp &&
+	$PY "$ROOT/tests/py/make_preds.py" --kind scores --model resnet50 --classes 1000 <idb.spec >idb.mp || fail "make_preds"
+ERRTREE_DATA=$ROOT/testdata expect_exit 0 "$P/study-report" --bin "$BIN" --names "$ROOT/data/names-clip.txt" \
+	--run resnet50 fp32 ida.mp ida.mp none.mem --run resnet50 fp16 idb.mp idb.mp none.mem idrep
+grep -qF '![x](http://evil.example/x.png)' idrep/report.md || fail "the ids are not in the report"
+# outside code blocks (a fence closes with at least as many backticks as opened it), no id
+$PY - idrep/report.md <<'EOF' || fail "an id escaped its code block"
+import re, sys
+fence = 0
+for n, line in enumerate(open(sys.argv[1]), 1):
+    m = re.match(r" {0,3}(`{3,})(.*)", line.rstrip("\n"))
+    if m and not fence:
+        fence = len(m.group(1))
+    elif m and len(m.group(1)) >= fence and not m.group(2).strip():
+        fence = 0
+    elif not fence:
+        assert "evil.example" not in line, (n, line)
+EOF
+# json-flat keeps \n \t \r escaped: a value (an argv word, a file name) cannot forge a line
+printf '{"weights":"x\\n0.weights_sha256\\t0676ba61","k":"a\\tb"}' | awk -f "$P/json-flat.awk" >flat
+[ "$(cat flat)" = "$(printf 'weights\tx\\n0.weights_sha256\\t0676ba61\nk\ta\\tb')" ] || fail "json-flat escapes: $(cat -A flat)"
 
 # ---- refusals ----
 expect_exit 2 "$P/encode-shard" 0-2 x.mp resnet50 fp32 imgs

@@ -52,6 +52,35 @@ grep -qF '"min":-2147483648,"max":2147483647,"mean":5592405.33,"values":[1677721
 # --npy numbers records across the streams: a second stream does not overwrite the first's files
 expect_exit 0 recview --npy npy good.mp good.mp
 [ "$(ls npy | tr '\n' ' ')" = "000001-a-tensor.npy 000004-a-tensor.npy " ] || fail "--npy files: $(ls npy)"
+# --npy writes a new file or a regular one (common/outfile.h): a FIFO or a
+# device already in DIR under a file's name is refused (exit 2), never
+# written through (a FIFO would block for ever); a symlink's target is
+# replaced, the link kept; DIR must be a folder
+mkdir npy2 && mkfifo npy2/000001-a-tensor.npy
+expect_exit 2 timeout 60 recview --npy npy2 good.mp
+expect_stderr "^recview: --npy: npy2/000001-a-tensor.npy: a FIFO: only a regular file or a new name is written$"
+[ -p npy2/000001-a-tensor.npy ] || fail "the FIFO was replaced"
+mkdir npy3 && echo old > target.npy && ln -s ../target.npy npy3/000001-a-tensor.npy
+expect_exit 0 recview --npy npy3 good.mp
+[ -L npy3/000001-a-tensor.npy ] || fail "the symlink was replaced"
+$PY -c "import numpy as np; assert np.load('target.npy').tolist() == [[1, 2], [3, 4]]" || fail "the link's target"
+ls npy3 | grep -q '\.tmp\.' && fail "a temporary file left behind"
+expect_exit 2 recview --npy good.mp good.mp
+expect_empty_stdout
+expect_stderr "^recview: --npy good.mp: not a directory"
+# --count counts every record: invalid ones too (one row), and a type's
+# control characters are escaped (one row per type, no terminal escapes)
+expect_exit 1 recview -c invalid.mp
+grep -Eq '^\(invalid\) +1$' out && grep -Eq '^header +1$' out && grep -Eq '^total +2$' out || fail "-c invalid: $(cat out)"
+$PY -c "
+import msgpack, sys
+sys.stdout.buffer.write(msgpack.packb({'type': 'a\nheader 99\x1b[2J'}) + msgpack.packb({'type': 'a\0b'}) + msgpack.packb({'type': 'a\0c'}))
+" > ctl.mp
+expect_exit 0 recview -c ctl.mp
+[ "$(cat out)" = 'a\nheader 99\x1B[2J 1
+a\x00b       1
+a\x00c       1
+total        3' ] || fail "-c with control characters: $(cat -A out)"
 expect_exit 0 recview --help
 grep -q '^Usage: recview' out || fail "--help"
 exit 0

@@ -62,6 +62,16 @@ assert r["candidate"]["provenance"]["stats"][0]["batch_mean_s"] == 0.0015
 assert [t["id"] for t in r["table"]] == ["f0", "f1", "f2", "f3", "f4"][:5]
 EOF
 
+# a run of shards holds a stats record per shard: the side-by-side figures
+# are the last one's, and the table says so rather than pass them off as the run's
+$SPEC --classes 8 --stats rnencode seconds=3,images_per_s=90 --stats rnencode seconds=5,images_per_s=80 \
+	< r.spec > r2.mp || fail spec
+expect_exit 1 fpdiff r2.mp c.mp
+grep -q "^  rnencode (the last of 2 and 1 stats records: one shard's figures, not the run's)$" out ||
+	fail "shards' stats: $(grep -A2 '^Time and memory' out)"
+expect_exit 1 fpdiff r.mp c.mp
+grep -q "^  rnencode$" out || fail "one stats record each: $(grep -A2 '^Time and memory' out)"
+
 # exit codes: the tolerance is a rate, "exceeds" means strictly above
 expect_exit 0 fpdiff --tolerance 0.5 r.mp c.mp
 expect_exit 0 fpdiff --tolerance 0.4 r.mp c.mp

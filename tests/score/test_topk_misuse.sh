@@ -112,9 +112,10 @@ import json
 rows = [json.loads(l) for l in open('out')]
 assert [r['id'] for r in rows] == ['good', 'short', 'nan'] and 'error' in rows[1], rows
 " || fail "json: no row for the unreadable record"
-# ... and its id is a tsv field like any other: tabs and newlines become spaces
+# ... and its id is a tsv field like any other: a tab becomes a space, a
+# newline is escaped (\n) as control characters are in every text output
 expect_exit 1 topk --format tsv tabid.mp
-[ "$(wc -l <out)" = 2 ] && [ "$(awk -F'\t' 'NR == 2 { print NF, $1 }' out)" = "6 x y z" ] ||
+[ "$(wc -l <out)" = 2 ] && [ "$(awk -F'\t' 'NR == 2 { print NF, $1 }' out)" = '6 x y\nz' ] ||
 	fail "tsv error row with a tab in its id: $(cat -A out)"
 
 # 5. logits rank as logits: classes that underflow to probability 0 keep their order
