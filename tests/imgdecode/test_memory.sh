@@ -49,6 +49,14 @@ r = [x for x in msgpack.Unpacker(open('out', 'rb'), raw=False) if x['type'] == '
 assert [x['id'] for x in r] == ['tall.png', 'prog13k.jpg'] * 2 and all('--max-memory 67108864' in x['message'] for x in r), r
 h = next(msgpack.Unpacker(open('out', 'rb'), raw=False))
 assert h['max_memory'] == 64 << 20, h" || fail "error records and header"
+# past the bound (4G), a malloc that fails (ulimit -v) is said as that, in one line, not
+# as a corrupt file after a "large image" warning (ASan's shadow memory needs no ulimit)
+if [ "${ASAN:-0}" != 1 ]; then
+	(ulimit -v 400000 && exec imgdecode --max-memory 4G prog13k.jpg) >out 2>err
+	[ $? = 1 ] || fail "4G under ulimit -v: exit status"
+	[ "$(wc -l <err)" = 1 ] || fail "4G under ulimit -v: one line expected: $(cat err)"
+	expect_stderr "^imgdecode: prog13k.jpg: out of memory in libjpeg \(Insufficient memory \(case [0-9]+\)\)$"
+fi
 # an ordinary image: decoded under a small bound, refused under a smaller one
 G=$TESTDATA/images/n01440764_tench.JPEG
 expect_exit 0 imgdecode --max-memory 4M "$G"
