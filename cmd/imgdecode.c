@@ -127,7 +127,7 @@ DIAG_NORETURN static void usage(void)
 	       "                        JPEG's DCT coefficients, a PNG's pixels, the resize's\n"
 	       "                        buffers, the output, each checked before it is\n"
 	       "                        allocated; over it the image fails naming the bound (a\n"
-	       "                        hostile 15 KB JPEG can claim 1 GB). -j N holds N images\n"
+	       "                        70-byte JPEG can claim 1.5 GB). -j N holds N images\n"
 	       "                        at once; a shard's sample keys count against it too.\n"
 	       "                        Images near --max-pixels may need a larger bound\n"
 	       "      --resize-order R  which pass of Pillow's two-pass resize goes first (the\n"
