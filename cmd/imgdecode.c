@@ -31,7 +31,11 @@
 #include "imgproc.h"
 #include "imgtar.h"
 #include "record.h"
+#include "scoring.h"
 #include "utf8.h"
+
+/* --max-memory's default: -j 16 stays within a 16 GiB machine */
+#define DEFAULT_MAX_MEMORY (1ULL << 30)
 
 enum {
 	MAX_JOBS = 256,
@@ -72,15 +76,20 @@ DIAG_NORETURN static void usage(void)
 	       "A file argument that is a tar (ustar magic at byte 257; any name), or a pipe\n"
 	       "(/dev/stdin, <(curl -s URL)), is a WebDataset shard, read streaming, never\n"
 	       "extracted: members KEY.jpg|jpeg|png (the image) and KEY.cls (class index,\n"
-	       "decimal: the label, ahead of -l), KEY being the member name up to the first '.'\n"
-	       "after the last '/'; other members are ignored. A sample's id is\n"
-	       "SHARD_BASENAME/KEY, its path SHARD/MEMBER; members are taken in tar order; long\n"
-	       "names (pax \"path\", GNU 'L') are read. A bad member (absolute or '..' name, not\n"
-	       "a regular file, malformed pax/GNU long-name header or one over 1 MiB, name over\n"
-	       "4095 bytes, over 8 bytes per --max-pixels pixel or 1 GiB, truncated) fails its\n"
-	       "sample (one error record per id) when the sample needs it (image, .cls), else\n"
-	       "is a warning; a broken tar (bad header checksum or size field, truncated header,\n"
-	       "size past the end of the file) one error record for the rest of the shard.\n"
+	       "decimal: the label), KEY being the member name up to the first '.' after the\n"
+	       "last '/'; other members are ignored. A sample is a run of consecutive members\n"
+	       "with one KEY (WebDataset's rule): its id is SHARD_BASENAME/KEY, its path\n"
+	       "SHARD/MEMBER; long names (pax \"path\", GNU 'L') are read. A bad member\n"
+	       "(absolute or '..' name, not a regular file, malformed pax/GNU long-name header\n"
+	       "or one over 1 MiB, name over 4095 bytes, over 8 bytes per --max-pixels pixel,\n"
+	       "1 GiB or --max-memory, truncated, a second .cls) fails its sample (one error\n"
+	       "record per id) when the sample needs it (image, .cls), else is a warning. One\n"
+	       "error record for the rest of the shard: a broken tar (bad header checksum or\n"
+	       "size field, truncated header, size past the end of the file, data that ends\n"
+	       "without the two zero blocks ending a tar, as a shard cut at a member boundary\n"
+	       "does, data after them), a KEY met again after other samples (its members were\n"
+	       "not consecutive; the samples before went out without them); a shard that gives\n"
+	       "no record at all (an empty pipe: a failed download) gives one too.\n"
 	       "Output: a `header` record (the settings), one `image` record {id, path, label,\n"
 	       "preset, source_size, tensor} or `error` record per input, in input order, and\n"
 	       "a `stats` record. An id is the path relative to its directory argument, or the\n"
@@ -113,8 +122,26 @@ DIAG_NORETURN static void usage(void)
 	       "      --max-pixels N    refuse images with more pixels (default %llu, PIL's\n"
 	       "                        decompression-bomb error limit), and files over 8 bytes\n"
 	       "                        per such pixel unread\n"
+	       "      --max-memory B    bytes one image may hold while it is decoded (default\n"
+	       "                        1G; K, M, G: KiB, MiB, GiB): its file, a progressive\n"
+	       "                        JPEG's DCT coefficients, a PNG's pixels, the resize's\n"
+	       "                        buffers, the output, each checked before it is\n"
+	       "                        allocated; over it the image fails naming the bound (a\n"
+	       "                        70-byte JPEG can claim 1.5 GB). -j N holds N images\n"
+	       "                        at once; a shard's sample keys count against it too.\n"
+	       "                        Images near --max-pixels may need a larger bound\n"
+	       "      --resize-order R  which pass of Pillow's two-pass resize goes first (the\n"
+	       "                        8-bit rounding between them moves a few levels): pil9\n"
+	       "                        (default: Pillow 9.x to 12.1, horizontal first), pil12.2\n"
+	       "                        (Pillow 12.2, 12.3: vertical first for an image over 100\n"
+	       "                        times taller than wide whose height shrinks), pil13\n"
+	       "                        (Pillow 13: vertical first when the height shrinks by\n"
+	       "                        more than twice as many pixels as the width: a portrait\n"
+	       "                        over twice as tall as wide, shrunk). Only the order:\n"
+	       "                        Pillow 11+ also opens 16-bit grey PNGs as I;16\n"
 	       "\n"
-	       "Labels (default -1):\n"
+	       "Labels (default -1; a shard's KEY.cls, -l, --index-folders and -w may be\n"
+	       "combined: an input two of them give different labels fails, naming both):\n"
 	       "  -l, --labels FILE     TSV of file<TAB>index, or file<TAB>wnid<TAB>index, an\n"
 	       "                        optional header line; rows match an input's id (path\n"
 	       "                        relative to its directory argument), its path, or its\n"
@@ -138,9 +165,9 @@ DIAG_NORETURN static void usage(void)
 	       "  -h, --help            this help\n"
 	       "\n"
 	       "A file that cannot be decoded (unreadable, empty, not JPEG/PNG, truncated,\n"
-	       "corrupt, too large) gives an `error` record and a stderr line naming it, and\n"
-	       "the run goes on. libjpeg/libpng warnings about recoverable corruption are\n"
-	       "printed, the image kept.\n"
+	       "corrupt, too large), or a directory with no image files, gives an `error`\n"
+	       "record and a stderr line naming it, and the run goes on. libjpeg/libpng\n"
+	       "warnings about recoverable corruption are printed, the image kept.\n"
 	       "\n"
 	       "Examples:\n"
 	       "  imgdecode photo.jpg | recview\n"
@@ -200,9 +227,29 @@ static void expand_patterns(options_t *o)
 	o->inputs_owned = 1;
 }
 
+/* BYTES, or with a K, M or G suffix (KiB, MiB, GiB): 1 to 2^50. */
+static unsigned long long parse_bytes(const char *opt, const char *s)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	int shift = 0;
+	if (*end && !end[1]) {
+		const char *u = strchr("KMG", *end == 'k' || *end == 'm' || *end == 'g' ? *end - 32 : *end);
+		shift = u && *u ? 10 * (int)(u - "KMG" + 1) : -1;
+	} else if (*end) {
+		shift = -1;
+	}
+	if (errno || s[0] < '0' || s[0] > '9' || shift < 0 || v == 0 || v > (1ULL << 50) >> shift)
+		diag_usage("%s: expected a number of bytes from 1 to 2^50, with K, M or G for KiB, MiB, GiB (e.g. 512M), "
+			   "got '%s'", opt, s);
+	return v << shift;
+}
+
 static void parse_args(int argc, char **argv, options_t *o)
 {
-	enum { O_RESIZE = 256, O_CROP, O_FILTER, O_MEAN, O_STD, O_FAST, O_FULL, O_MAXPX, O_SHARD, O_STRICT, O_INDEXDIR, O_BORDER };
+	enum { O_RESIZE = 256, O_CROP, O_FILTER, O_MEAN, O_STD, O_FAST, O_FULL, O_MAXPX, O_SHARD, O_STRICT, O_INDEXDIR, O_BORDER,
+	       O_MAXMEM, O_ORDER };
 	static const struct option longopts[] = {
 		{"preset", required_argument, NULL, 'p'},   {"dtype", required_argument, NULL, 't'},
 		{"resize", required_argument, NULL, O_RESIZE}, {"crop", required_argument, NULL, O_CROP},
@@ -213,6 +260,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		{"jobs", required_argument, NULL, 'j'},       {"shard", required_argument, NULL, O_SHARD},
 		{"strict", no_argument, NULL, O_STRICT},      {"help", no_argument, NULL, 'h'},
 		{"index-folders", no_argument, NULL, O_INDEXDIR}, {"border", required_argument, NULL, O_BORDER},
+		{"max-memory", required_argument, NULL, O_MAXMEM}, {"resize-order", required_argument, NULL, O_ORDER},
 		{NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	const char *preset = "clip", *dtype = "uint8", *filter = NULL, *mean = NULL, *std = NULL;
@@ -220,6 +268,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 	o->jobs = 1;
 	o->shard_n = 1;
 	o->ip.max_pixels = IMG_DEFAULT_MAX_PIXELS;
+	o->ip.max_memory = DEFAULT_MAX_MEMORY;
 	int c;
 	while ((c = opt_next(argc, argv, "p:t:l:w:j:h", longopts)) != -1) {
 		switch (c) {
@@ -237,6 +286,11 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case 'w': o->wnids_path = optarg; break;
 		case O_INDEXDIR: o->index_folders = 1; break;
 		case O_BORDER: o->ip.border = (int)opt_parse_long("--border", optarg, 0, 1 << 20); break;
+		case O_MAXMEM: o->ip.max_memory = parse_bytes("--max-memory", optarg); break;
+		case O_ORDER:
+			if (img_order_parse(optarg, &o->ip.resize_order) != 0)
+				diag_usage("--resize-order: expected pil9, pil12.2 or pil13, got '%s'", optarg);
+			break;
 		case 'j': o->jobs = (int)opt_parse_long("--jobs", optarg, 1, MAX_JOBS); break;
 		case O_SHARD: {
 			char *slash = strchr(optarg, '/');
@@ -286,81 +340,22 @@ static void parse_args(int argc, char **argv, options_t *o)
 	expand_patterns(o);
 }
 
-/* ---- labels: a small string -> int hash table ---- */
+/* ---- labels ---- */
 
-typedef struct {
-	char **keys;
-	int64_t *vals;
-	size_t cap, n;
-} table_t;
-
-static uint64_t hash_str(const char *s)
+/* Adds key -> val to a table (idmap, scoring.h). 0 when key is new or
+ * already had val; -1 when it had another value (*old), which is kept. */
+static int table_put(idmap_t *t, const char *key, int64_t val, int64_t *old)
 {
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
+	if (idmap_put(t, key, val) == 0)
+		return 0;
+	*old = idmap_get(t, key);
+	return *old == val ? 0 : -1;
 }
 
-/* Adds key -> val. 0 when key is new or already had val; -1 when it had
- * another value (*old), which is kept. */
-static int table_put(table_t *t, const char *key, int64_t val, int64_t *old)
+static int table_get(const idmap_t *t, const char *key, int64_t *val)
 {
-	if (2 * (t->n + 1) > t->cap) {
-		table_t g = {0};
-		g.cap = t->cap ? 2 * t->cap : 1024;
-		g.keys = calloc(g.cap, sizeof *g.keys);
-		g.vals = calloc(g.cap, sizeof *g.vals);
-		if (!g.keys || !g.vals)
-			diag_fatal("out of memory for labels");
-		for (size_t i = 0; i < t->cap; i++)
-			if (t->keys[i])
-				for (size_t j = hash_str(t->keys[i]) & (g.cap - 1);; j = (j + 1) & (g.cap - 1))
-					if (!g.keys[j]) {
-						g.keys[j] = t->keys[i];
-						g.vals[j] = t->vals[i];
-						g.n++;
-						break;
-					}
-		free(t->keys);
-		free(t->vals);
-		*t = g;
-	}
-	for (size_t j = hash_str(key) & (t->cap - 1);; j = (j + 1) & (t->cap - 1)) {
-		if (!t->keys[j]) {
-			t->keys[j] = strdup(key);
-			if (!t->keys[j])
-				diag_fatal("out of memory for labels");
-			t->vals[j] = val;
-			t->n++;
-			return 0;
-		}
-		if (strcmp(t->keys[j], key) == 0) {
-			*old = t->vals[j];
-			return t->vals[j] == val ? 0 : -1;
-		}
-	}
-}
-
-static int table_get(const table_t *t, const char *key, int64_t *val)
-{
-	if (!t->cap)
-		return -1;
-	for (size_t j = hash_str(key) & (t->cap - 1); t->keys[j]; j = (j + 1) & (t->cap - 1))
-		if (strcmp(t->keys[j], key) == 0) {
-			*val = t->vals[j];
-			return 0;
-		}
-	return -1;
-}
-
-static void table_free(table_t *t)
-{
-	for (size_t i = 0; i < t->cap; i++)
-		free(t->keys[i]);
-	free(t->keys);
-	free(t->vals);
-	memset(t, 0, sizeof *t);
+	*val = idmap_get(t, key);
+	return *val < 0 ? -1 : 0;
 }
 
 static int parse_index(const char *s, int64_t *v)
@@ -378,7 +373,7 @@ static int parse_index(const char *s, int64_t *v)
  * last column is not an index is a header; empty lines are skipped. */
 typedef struct {
 	const char *path;
-	table_t *t;
+	idmap_t *t;
 } table_file_t;
 
 static int label_line(void *ctx, long lineno, char *line, char *err, size_t cap)
@@ -435,19 +430,22 @@ static int wnid_line(void *ctx, long lineno, char *line, char *err, size_t cap)
 	return 0;
 }
 
-static void load_table(const char *path, line_fn fn, table_t *t, const char *what)
+/* The file of option opt (--labels, --wnids) into t: a problem names both. */
+static void load_table(const char *opt, const char *path, line_fn fn, idmap_t *t, const char *what)
 {
 	char err[512];
 	table_file_t tf = {path, t};
+	idmap_init(t);
 	if (file_for_each_line(path, fn, &tf, err, sizeof err) != 0)
-		diag_fatal("%s", err);
+		diag_fatal("%s: %s", opt, err);
 	if (t->n == 0)
-		diag_fatal("%s: no %s in it", path, what);
+		diag_fatal("%s: %s: no %s in it", opt, path, what);
 }
 
 typedef struct {
-	table_t labels, wnids;
-	int have_labels, have_wnids, index_folders;
+	idmap_t labels, wnids;
+	const char *labels_path, *wnids_path; /* NULL: not given */
+	int index_folders;
 } labeler_t;
 
 static const char *base_name(const char *p)
@@ -456,42 +454,79 @@ static const char *base_name(const char *p)
 	return s ? s + 1 : p;
 }
 
-static int64_t label_of(const labeler_t *lb, const char *id, const char *path)
+/* The parent folder's name of path into buf ("" if none or too long). */
+static void parent_name(const char *path, char *buf, size_t cap)
 {
-	int64_t v;
-	if (lb->have_labels && (table_get(&lb->labels, id, &v) == 0 || table_get(&lb->labels, path, &v) == 0 ||
-				table_get(&lb->labels, base_name(path), &v) == 0))
-		return v;
-	char buf[256];
 	const char *b = base_name(path);
 	buf[0] = 0;
-	if (b > path) { /* the parent folder's name */
+	if (b > path) {
 		const char *e = b - 1, *s = e;
 		while (s > path && s[-1] != '/')
 			s--;
 		size_t n = (size_t)(e - s);
-		if (n < sizeof buf) {
+		if (n < cap) {
 			memcpy(buf, s, n);
 			buf[n] = 0;
 		}
 	}
+}
+
+enum { LABEL_CONFLICT = -2 };
+
+/* One more source's label v (from what) for an input: *label takes the
+ * first; a different one makes it LABEL_CONFLICT, why saying which sources
+ * gave what. */
+static void label_vote(int64_t *label, int64_t *first, const char **first_from, int64_t v, const char *what,
+		       char *why, size_t cap)
+{
+	if (v < 0)
+		return;
+	if (*first < 0) {
+		*first = *label = v;
+		*first_from = what;
+	} else if (v != *first && *label != LABEL_CONFLICT) {
+		*label = LABEL_CONFLICT;
+		snprintf(why, cap, "labels disagree: %s gives %lld, %s gives %lld (which is right cannot be told)",
+			 *first_from, (long long)*first, what, (long long)v);
+	}
+}
+
+/* The label of an input from every source it has: the shard's KEY.cls
+ * member, a --labels row (by id, path, or file name), its folder's number
+ * (--index-folders), its folder's or file name's wnid (--wnids). -1 when
+ * none gives one; LABEL_CONFLICT (why set) when two give different ones:
+ * a silent pick would mislabel the image. */
+static int64_t label_of(const labeler_t *lb, int has_cls, int64_t cls, const char *id, const char *path, char *why,
+			size_t cap)
+{
+	int64_t label = -1, first = -1, v;
+	const char *from = NULL;
+	char buf[256], what[300];
+	if (has_cls)
+		label_vote(&label, &first, &from, cls, "its .cls member", why, cap);
+	if (lb->labels_path && (table_get(&lb->labels, id, &v) == 0 || table_get(&lb->labels, path, &v) == 0 ||
+				table_get(&lb->labels, base_name(path), &v) == 0)) {
+		snprintf(what, sizeof what, "--labels %s", lb->labels_path);
+		label_vote(&label, &first, &from, v, what, why, cap);
+	}
+	parent_name(path, buf, sizeof buf);
 	/* V2's folders are 0..999: the name is the index. "007" or "+7" is not a
 	 * class folder (a zero-padded tree would be a different layout). */
 	if (lb->index_folders && buf[0] && strlen(buf) <= 9 && strspn(buf, "0123456789") == strlen(buf) &&
 	    (buf[0] != '0' || buf[1] == 0))
-		return strtol(buf, NULL, 10);
-	if (lb->have_wnids) {
+		label_vote(&label, &first, &from, strtol(buf, NULL, 10), "its folder's number (--index-folders)", why, cap);
+	if (lb->wnids_path) {
 		if (buf[0] && table_get(&lb->wnids, buf, &v) == 0)
-			return v;
-		const char *us = strchr(b, '_');
+			label_vote(&label, &first, &from, v, "its folder's wnid (--wnids)", why, cap);
+		const char *b = base_name(path), *us = strchr(b, '_');
 		if (us && (size_t)(us - b) < sizeof buf) {
 			memcpy(buf, b, (size_t)(us - b));
 			buf[us - b] = 0;
 			if (table_get(&lb->wnids, buf, &v) == 0)
-				return v;
+				label_vote(&label, &first, &from, v, "its file name's wnid (--wnids)", why, cap);
 		}
 	}
-	return -1;
+	return label;
 }
 
 /* ---- inputs: arguments, directory walks, stdin lines ---- */
@@ -692,19 +727,28 @@ typedef struct {
 	int have_pending;
 	char *tar_broken;         /* a broken structure met after a sample began: reported next */
 	uint64_t max_member;
+	uint64_t tar_records;     /* records the shard gave so far */
+	idmap_t tar_keys;         /* the keys of its samples so far (a key met again is an error) */
+	uint64_t tar_keys_bytes, max_keys_bytes;
 } source_t;
 
 /* ---- WebDataset shards: tar members grouped into samples by key ----
  *
  * A shard is read streaming, one sample at a time, by whoever asks for the
  * next input (under the pool's lock with -j: reading is sequential, decoding
- * parallel, and memory is bounded by the slots in flight, each holding one
- * image member). Members are taken in tar order. A member's key is its name
+ * parallel; an image member is held until its input is decoded, so at
+ * most one per worker). Members are taken in tar order. A member's key is its name
  * up to the first '.' after the last '/'; consecutive members with the same
- * key make a sample: key.jpg, key.jpeg or key.png (any case) is the image,
- * key.cls the class index in decimal text (the label, ahead of --labels),
- * other members are ignored, directories skipped. The id is
- * SHARD_BASENAME/key, the path SHARD_PATH/member. */
+ * key make a sample (as WebDataset's reader groups them): key.jpg, key.jpeg
+ * or key.png (any case) is the image, key.cls the class index in decimal
+ * text (the label), other members are ignored, directories skipped. The id
+ * is SHARD_BASENAME/key, the path SHARD_PATH/member.
+ * One id, one record: a key met again after other samples (s0.jpg s1.jpg
+ * s0.cls) ends the shard with an error record (its earlier sample went out
+ * without what came later; grouping them would mean holding a shard's
+ * images until its end). The keys met are kept for that check, counted
+ * against --max-memory. A shard that gives no record at all (an empty pipe:
+ * a failed download) gives an error record. */
 
 static char *str_printf(const char *fmt, ...) DIAG_PRINTF(1, 2);
 static char *str_printf(const char *fmt, ...)
@@ -750,16 +794,26 @@ static void tar_end(source_t *s)
 	free(s->tar_path);
 	s->tar_path = NULL;
 	s->have_pending = 0;
+	idmap_free(&s->tar_keys);
+	s->tar_keys_bytes = 0;
 }
 
-/* The rest of the shard is unreadable: one error record for it. */
-static void tar_broken_input(source_t *s, const char *why, input_t *in)
+/* The shard ends with one error record for it (id: its base name), msg. */
+static void tar_shard_error(source_t *s, char *msg, input_t *in)
 {
-	*in = (input_t){.id = strdup(s->tar_base), .path = strdup(s->tar_path),
-			.error = str_printf("broken tar structure: %s; the rest of the shard is skipped", why)};
+	*in = (input_t){.id = strdup(s->tar_base), .path = strdup(s->tar_path), .error = msg};
 	if (!in->id || !in->path)
 		diag_fatal("out of memory");
 	tar_end(s);
+}
+
+/* The rest of the shard is unreadable, or missing when its data ended. */
+static void tar_broken_input(source_t *s, const char *why, input_t *in)
+{
+	tar_shard_error(s,
+			img_tar_at_end(s->tar) ? str_printf("broken tar structure: %s", why)
+					       : str_printf("broken tar structure: %s; the rest of the shard is skipped", why),
+			in);
 }
 
 static void tar_sample_error(input_t *in, char *msg)
@@ -781,7 +835,7 @@ static int tar_next_sample(source_t *s, input_t *in)
 		return 1;
 	}
 	char key[IMG_TAR_NAME_MAX], mkey[IMG_TAR_NAME_MAX];
-	int started = 0;
+	int started = 0, cls_seen = 0;
 	memset(in, 0, sizeof *in);
 	for (;;) {
 		img_tar_member_t m;
@@ -800,6 +854,10 @@ static int tar_next_sample(source_t *s, input_t *in)
 			s->tar_broken = strdup(img_tar_error(s->tar));
 			break;
 		}
+		if (r == 0 && !started && s->tar_records == 0) {
+			tar_shard_error(s, str_printf("no samples in this shard (only directories, or an empty tar)"), in);
+			return 1;
+		}
 		if (r == 0) {
 			tar_end(s);
 			if (!started)
@@ -815,6 +873,27 @@ static int tar_next_sample(source_t *s, input_t *in)
 			break;
 		}
 		if (!started) {
+			/* a key met before, after other samples: that sample went out already */
+			if (idmap_put(&s->tar_keys, mkey, (int64_t)m.offset) != 0) {
+				tar_shard_error(s,
+						str_printf("the members of sample '%s' are not consecutive: %s at byte %llu "
+							   "comes after other samples (a sample is a run of members with "
+							   "its key, as WebDataset reads them: make shards with members "
+							   "sorted by name); the rest of the shard is skipped",
+							   mkey, m.name, (unsigned long long)m.offset),
+						in);
+				return 1;
+			}
+			s->tar_keys_bytes += strlen(mkey) + 1 + 2 * sizeof(void *) + 2 * sizeof(int64_t);
+			if (s->tar_keys_bytes > s->max_keys_bytes) {
+				tar_shard_error(s,
+						str_printf("memory bound: its sample keys (kept to find one met again) "
+							   "take more than --max-memory %llu bytes; the rest of the "
+							   "shard is skipped",
+							   (unsigned long long)s->max_keys_bytes),
+						in);
+				return 1;
+			}
 			started = 1;
 			memcpy(key, mkey, sizeof key);
 			in->id = str_printf("%s/%s", s->tar_base, key);
@@ -854,7 +933,9 @@ static int tar_next_sample(source_t *s, input_t *in)
 		} else if (strcasecmp(ext, "cls") == 0) {
 			char txt[32];
 			int64_t v;
-			if (m.size >= sizeof txt) {
+			if (cls_seen++) {
+				tar_sample_error(in, str_printf("two .cls members for key '%s' (%s is the second)", key, m.name));
+			} else if (m.size >= sizeof txt) {
 				tar_sample_error(in, str_printf("%s: %llu bytes is not a class index", m.name,
 								(unsigned long long)m.size));
 			} else if (img_tar_read(s->tar, txt, (size_t)m.size) != 0) {
@@ -881,6 +962,7 @@ static int tar_next_sample(source_t *s, input_t *in)
 		free(in->data);
 		in->data = NULL;
 	}
+	s->tar_records++;
 	return 1;
 }
 
@@ -933,8 +1015,15 @@ static int source_next_any(source_t *s, input_t *in)
 			dir_seen_free(&seen);
 			if (s->dir.n > 1)
 				qsort(s->dir.v, s->dir.n, sizeof *s->dir.v, cmp_input);
-			if (s->dir.n == 0)
-				diag_msg("%s: no image files in this directory", a);
+			if (s->dir.n == 0) {
+				/* an error record, as for a shard: an empty mount point
+				 * must not look like a successful empty run */
+				*in = (input_t){.id = strdup(a), .path = strdup(a),
+						.error = strdup("no image files in this directory")};
+				if (!in->id || !in->path || !in->error)
+					diag_fatal("out of memory");
+				return 1;
+			}
 			continue;
 		}
 		/* a pipe cannot be sniffed without losing what was read: it is taken as a tar stream */
@@ -951,6 +1040,8 @@ static int source_next_any(source_t *s, input_t *in)
 			if (!s->tar_path)
 				diag_fatal("out of memory");
 			s->tar_base = base_name(a);
+			s->tar_records = 0;
+			idmap_init(&s->tar_keys);
 			continue;
 		}
 		*in = (input_t){.id = strdup(a), .path = strdup(a)};
@@ -976,6 +1067,7 @@ static void source_free(source_t *s)
 	for (size_t i = s->dir_pos; i < s->dir.n; i++)
 		input_free(&s->dir.v[i]);
 	img_tar_close(s->tar);
+	idmap_free(&s->tar_keys);
 	free(s->tar_path);
 	free(s->tar_broken);
 	free(s->dir.v);
@@ -988,6 +1080,7 @@ static void source_free(source_t *s)
 typedef struct {
 	input_t in;
 	int64_t label;
+	int label_conflict; /* its label sources disagree: it failed, not unlabeled */
 	img_result_t res;
 	uint64_t seq;
 	int state; /* SLOT_* */
@@ -1001,17 +1094,25 @@ enum {
 
 static void process_one(const options_t *o, const labeler_t *lb, img_ctx_t *ctx, slot_t *s)
 {
-	s->label = s->in.has_cls ? s->in.cls : label_of(lb, s->in.id, s->in.path);
-	if (s->in.error) {
+	char why[sizeof s->res.message];
+	s->label_conflict = 0;
+	s->label = label_of(lb, s->in.has_cls, s->in.cls, s->in.id, s->in.path, why, sizeof why);
+	if (s->label == LABEL_CONFLICT || s->in.error) {
 		s->res.ok = 0;
 		s->res.warning[0] = 0;
-		snprintf(s->res.message, sizeof s->res.message, "%s", s->in.error);
-		return;
-	}
-	if (s->in.data)
+		snprintf(s->res.message, sizeof s->res.message, "%s", s->in.error ? s->in.error : why);
+		s->label_conflict = s->label == LABEL_CONFLICT;
+		if (s->label_conflict)
+			s->label = -1;
+	} else if (s->in.data) {
 		img_process_memory(ctx, &o->ip, s->in.data, s->in.len, &s->res);
-	else
+	} else {
 		img_process_file(ctx, &o->ip, s->in.path, &s->res);
+	}
+	/* a tar member's bytes are done with: a slot waiting for its turn to
+	 * be written holds the small result only */
+	free(s->in.data);
+	s->in.data = NULL;
 }
 
 typedef struct {
@@ -1052,7 +1153,7 @@ static void emit(rec_writer_t *w, const options_t *o, slot_t *s, counts_t *n)
 	}
 	if (s->res.warning[0])
 		diag_msg("%s: %s", s->in.path, s->res.warning);
-	if ((o->labels_path || o->wnids_path || o->index_folders) && s->label < 0)
+	if ((o->labels_path || o->wnids_path || o->index_folders) && s->label < 0 && !s->label_conflict)
 		n->unlabeled++;
 	if (!s->res.ok) {
 		diag_msg("%s: %s", s->in.path, s->res.message);
@@ -1079,6 +1180,8 @@ static void emit(rec_writer_t *w, const options_t *o, slot_t *s, counts_t *n)
 		n->ok++;
 	}
 	input_free(&s->in);
+	if (s->res.data_cap > ((size_t)4 << 20)) /* a slot keeps no large tensor for its next input */
+		img_result_free(&s->res);
 }
 
 /* ---- the parallel run: workers decode into a ring of slots, main writes in order ---- */
@@ -1197,7 +1300,7 @@ static void run_serial(const options_t *o, const labeler_t *lb, source_t *src, r
 
 static void write_header(rec_writer_t *w, const options_t *o, int argc, char **argv)
 {
-	rec_write_header_begin(w, argc, argv, 14);
+	rec_write_header_begin(w, argc, argv, 16);
 	msgpack_packer *pk = rec_writer_pk(w);
 	pk_kv_str(pk, "preset", o->ip.preset);
 	pk_kv_str(pk, "dtype", o->dtype_name);
@@ -1209,6 +1312,8 @@ static void write_header(rec_writer_t *w, const options_t *o, int argc, char **a
 	pack_floats(pk, "std", o->ip.std, 3);
 	pk_kv_str(pk, "rgb_convert", o->ip.rgb_first ? "on-load" : "after-resize");
 	pk_kv_str(pk, "decode", o->ip.fast ? "fast" : "exact");
+	pk_kv_str(pk, "resize_order", img_order_name(o->ip.resize_order));
+	pk_kv_int(pk, "max_memory", (int64_t)o->ip.max_memory);
 	pk_kv_str(pk, "labels", o->labels_path);
 	pk_kv_str(pk, "wnids", o->wnids_path);
 	pk_kv_bool(pk, "index_folders", o->index_folders);
@@ -1224,14 +1329,12 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &o);
 	labeler_t lb;
 	memset(&lb, 0, sizeof lb);
-	if (o.labels_path) {
-		load_table(o.labels_path, label_line, &lb.labels, "labels");
-		lb.have_labels = 1;
-	}
-	if (o.wnids_path) {
-		load_table(o.wnids_path, wnid_line, &lb.wnids, "wnids");
-		lb.have_wnids = 1;
-	}
+	if (o.labels_path)
+		load_table("--labels", o.labels_path, label_line, &lb.labels, "labels");
+	if (o.wnids_path)
+		load_table("--wnids", o.wnids_path, wnid_line, &lb.wnids, "wnids");
+	lb.labels_path = o.labels_path;
+	lb.wnids_path = o.wnids_path;
 	lb.index_folders = o.index_folders;
 	rec_writer_t *w = rec_writer_stdout(0);
 	write_header(w, &o, argc, argv);
@@ -1243,6 +1346,9 @@ int main(int argc, char **argv)
 	src.max_member = o.ip.max_pixels * IMG_MAX_FILE_BYTES_PER_PIXEL;
 	if (o.ip.max_pixels > (1ULL << 30) || src.max_member > (1ULL << 30))
 		src.max_member = 1ULL << 30;
+	if (src.max_member > o.ip.max_memory) /* the member is held whole */
+		src.max_member = o.ip.max_memory;
+	src.max_keys_bytes = o.ip.max_memory;
 	counts_t n = {0, 0, 0};
 	double t0 = time_now();
 	if (o.jobs > 1)
@@ -1274,7 +1380,7 @@ int main(int argc, char **argv)
 		free(o.inputs[i]);
 	if (o.inputs_owned)
 		free(o.inputs);
-	table_free(&lb.labels);
-	table_free(&lb.wnids);
+	idmap_free(&lb.labels);
+	idmap_free(&lb.wnids);
 	return n.failed ? EXIT_SOME_FAILED : EXIT_OK;
 }

@@ -39,6 +39,7 @@ typedef struct {
 	char error[JMSG_LENGTH_MAX + 64];
 	char warning[JMSG_LENGTH_MAX];
 	int nwarnings;
+	size_t mem_need; /* the failure was over the memory limit: what was needed (else 0) */
 } err_mgr_t;
 
 struct img_jpeg {
@@ -55,14 +56,32 @@ struct img_jpeg {
 	size_t rows_cap;
 	uint8_t *scratch;
 	size_t scratch_cap;
+	size_t mem_used; /* buf's bytes after the last decode */
 };
+
+/* Fail the decode from inside libjpeg's calls: over the memory limit, what
+ * (the error text) needs need bytes. */
+static void over_memory(j_common_ptr cinfo, size_t need, const char *what)
+{
+	err_mgr_t *e = (err_mgr_t *)cinfo->err;
+	snprintf(e->error, sizeof e->error, "%s", what);
+	e->mem_need = need ? need : 1;
+	longjmp(e->jb, 1);
+}
 
 static void on_error_exit(j_common_ptr cinfo)
 {
 	err_mgr_t *e = (err_mgr_t *)cinfo->err;
 	char msg[JMSG_LENGTH_MAX];
 	(*cinfo->err->format_message)(cinfo, msg);
-	snprintf(e->error, sizeof e->error, "corrupt JPEG: %s", msg);
+	/* max_memory_to_use is only a safety net behind decode_body's own
+	 * estimate: past it libjpeg asks for backing store, which it lacks */
+	if (e->pub.msg_code == JERR_NO_BACKING_STORE)
+		over_memory(cinfo, 0, "libjpeg's buffers for this image");
+	if (e->pub.msg_code == JERR_OUT_OF_MEMORY)
+		snprintf(e->error, sizeof e->error, "out of memory in libjpeg (%s)", msg);
+	else
+		snprintf(e->error, sizeof e->error, "corrupt JPEG: %s", msg);
 	longjmp(e->jb, 1);
 }
 
@@ -124,6 +143,35 @@ const char *img_jpeg_error(const img_jpeg_t *j)
 	return j->err.error;
 }
 
+size_t img_jpeg_mem_need(const img_jpeg_t *j)
+{
+	return j->err.mem_need;
+}
+
+size_t img_jpeg_mem_used(const img_jpeg_t *j)
+{
+	return j->mem_used;
+}
+
+void img_jpeg_trim(img_jpeg_t *j, size_t keep)
+{
+	if (j->cap > keep) {
+		free(j->buf);
+		j->buf = NULL;
+		j->cap = 0;
+	}
+	if (j->rows_cap > keep) {
+		free(j->rows);
+		j->rows = NULL;
+		j->rows_cap = 0;
+	}
+	if (j->scratch_cap > keep) {
+		free(j->scratch);
+		j->scratch = NULL;
+		j->scratch_cap = 0;
+	}
+}
+
 const char *img_jpeg_warning(const img_jpeg_t *j, int *count)
 {
 	*count = j->err.nwarnings;
@@ -169,6 +217,8 @@ int img_jpeg_begin(img_jpeg_t *j, const uint8_t *data, size_t len, img_jpeg_info
 	j->err.warning[0] = 0;
 	j->err.nwarnings = 0;
 	j->err.pub.num_warnings = 0;
+	j->err.mem_need = 0;
+	j->mem_used = 0;
 	j->err.phase = PHASE_HEADER;
 	if (setjmp(j->err.jb) || begin_body(j, data, len, info) != 0) {
 		img_jpeg_abort(j);
@@ -218,18 +268,18 @@ static void decode_body(img_jpeg_t *j, const img_jpeg_opts_t *o, int x0, int y0,
 		ci->dct_method = JDCT_IFAST;
 		ci->do_fancy_upsampling = FALSE;
 	}
-	jpeg_start_decompress(ci);
+	jpeg_calc_output_dimensions(ci); /* the output size, before anything is allocated */
 	const int W = (int)ci->output_width, H = (int)ci->output_height, nc = ci->output_components;
 	/* Rows per iMCU row, as jpeg_skip_scanlines counts them. Every skip here
 	 * starts and ends on an iMCU row boundary, and after a skip rows are
 	 * read one per call: libjpeg-turbo 2.1's skip can return stale rows or
 	 * over-read when a skip starts inside a row group (libjpeg-turbo #915). */
 	const int imcu_h = ci->min_DCT_scaled_size * ci->max_v_samp_factor;
+	/* columns per iMCU, jpeg_crop_scanline's alignment */
+	const int imcu_w = ci->min_DCT_scaled_size * (ci->num_components == 1 ? 1 : ci->max_h_samp_factor);
 	if (o->full) {
 		x0 = 0, x1 = W, y0 = 0, y1 = H;
 	} else {
-		int imcu_w = ci->min_DCT_scaled_size *
-			     (ci->comps_in_scan == 1 && ci->num_components == 1 ? 1 : ci->max_h_samp_factor);
 		int margin = imcu_w * (ci->progressive_mode ? JPEG_MARGIN_IMCU_X_PROGRESSIVE : JPEG_MARGIN_IMCU_X);
 		x0 = clampi(x0 - margin, 0, W - 1);
 		x1 = clampi(x1 + margin, x0 + 1, W);
@@ -238,15 +288,49 @@ static void decode_body(img_jpeg_t *j, const img_jpeg_opts_t *o, int x0, int y0,
 		y0 -= y0 % imcu_h;
 		y1 = y1 % imcu_h ? clampi(y1 + imcu_h - y1 % imcu_h, y0 + 1, H) : y1;
 	}
+	/* What the decode holds, checked before jpeg_start_decompress: a
+	 * progressive or multi-scan image is held whole as DCT coefficients
+	 * (jdcoefct.c: each component padded to whole iMCUs, 128 bytes a
+	 * block; a 15 KB file can claim a gigabyte), which that call allocates
+	 * and fills from the whole file; then the decoded window, which
+	 * jpeg_crop_scanline widens by less than an iMCU. */
+	size_t coef = 0;
+	if (jpeg_has_multiple_scans(ci))
+		for (int c = 0; c < ci->num_components; c++) {
+			const jpeg_component_info *cp = &ci->comp_info[c];
+			size_t bw = (cp->width_in_blocks + (JDIMENSION)cp->h_samp_factor - 1) / (JDIMENSION)cp->h_samp_factor;
+			size_t bh = (cp->height_in_blocks + (JDIMENSION)cp->v_samp_factor - 1) / (JDIMENSION)cp->v_samp_factor;
+			coef += bw * (size_t)cp->h_samp_factor * bh * (size_t)cp->v_samp_factor * sizeof(JBLOCK);
+		}
+	const JDIMENSION nrows = (JDIMENSION)(y1 - y0);
+	const size_t most_w = (size_t)(x1 - x0 + imcu_w < W ? x1 - x0 + imcu_w : W);
+	const size_t most = most_w * (size_t)nc * (nrows + 1) + IMG_RESAMPLE_PAD + nrows * sizeof(JSAMPROW);
+	if (o->mem_limit && coef + most > o->mem_limit) {
+		char what[200];
+		if (coef)
+			snprintf(what, sizeof what, "the DCT coefficients of this %ux%u %s JPEG (held whole) and its decoded %zux%u window",
+				 (unsigned)ci->image_width, (unsigned)ci->image_height,
+				 ci->progressive_mode ? "progressive" : "multi-scan", most_w, (unsigned)nrows);
+		else
+			snprintf(what, sizeof what, "its decoded %zux%u window", most_w, (unsigned)nrows);
+		over_memory((j_common_ptr)ci, coef + most, what);
+	}
+	if (o->mem_limit) /* a safety net for the coefficients: libjpeg checks it, on_error_exit reports it */
+		ci->mem->max_memory_to_use = (long)(o->mem_limit - most > (size_t)__LONG_MAX__ ? (size_t)__LONG_MAX__ : o->mem_limit - most);
+	jpeg_start_decompress(ci);
 	JDIMENSION xoff = (JDIMENSION)x0, cw = (JDIMENSION)(x1 - x0);
 	if ((int)cw < W)
 		jpeg_crop_scanline(ci, &xoff, &cw);
 	const size_t stride = (size_t)cw * (size_t)nc;
-	const JDIMENSION nrows = (JDIMENSION)(y1 - y0);
+	const size_t bytes = stride * (nrows + 1) + IMG_RESAMPLE_PAD + nrows * sizeof(JSAMPROW);
 	if (reserve((void **)&j->buf, &j->cap, stride * nrows + IMG_RESAMPLE_PAD) != 0 ||
 	    reserve((void **)&j->rows, &j->rows_cap, nrows * sizeof(JSAMPROW)) != 0 ||
-	    reserve((void **)&j->scratch, &j->scratch_cap, stride) != 0)
-		ERREXIT1(ci, JERR_OUT_OF_MEMORY, 0);
+	    reserve((void **)&j->scratch, &j->scratch_cap, stride) != 0) {
+		snprintf(j->err.error, sizeof j->err.error, "out of memory for the %ux%u decoded window", (unsigned)cw,
+			 (unsigned)nrows);
+		longjmp(j->err.jb, 1);
+	}
+	j->mem_used = bytes;
 	for (JDIMENSION r = 0; r < nrows; r++)
 		j->rows[r] = j->buf + (size_t)r * stride;
 	if (y0 > 0) {

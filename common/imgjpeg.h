@@ -15,7 +15,9 @@
  * truncation and corrupt data are found exactly as a whole decode finds them.
  *
  * Errors never abort the process: libjpeg's error_exit longjmps back here and
- * the call returns -1 with img_jpeg_error() set. Data running out before the
+ * the call returns -1 with img_jpeg_error() set. What a decode would
+ * allocate beyond libjpeg's row buffers (a few rows: JPEG sizes stop at
+ * 65535) is checked against a limit before it is allocated. Data running out before the
  * last row ("Premature end of JPEG file") is an error, as it is in Pillow
  * (its "image file is truncated"); other libjpeg warnings (corrupt data that
  * libjpeg recovers from) are kept: img_jpeg_warning().
@@ -39,6 +41,9 @@ typedef struct {
 	int denom; /* DCT scaling 1/denom: 1, 2, 4 or 8 */
 	int fast;  /* fast integer IDCT and plain upsampling (not Pillow's output) */
 	int full;  /* decode the whole image, ignoring the window */
+	size_t mem_limit; /* bytes the decode may hold: the DCT coefficients of a
+			     progressive or multi-scan image and the decoded window,
+			     checked before either is allocated (0: no limit) */
 } img_jpeg_opts_t;
 
 img_jpeg_t *img_jpeg_new(void);
@@ -57,6 +62,13 @@ int img_jpeg_decode(img_jpeg_t *j, const img_jpeg_opts_t *o, int x0, int y0, int
 void img_jpeg_abort(img_jpeg_t *j);
 
 const char *img_jpeg_error(const img_jpeg_t *j);
+/* After a failed decode: the bytes it needed when it failed for being over
+ * mem_limit (img_jpeg_error then says what needed them; 1: unknown), else 0. */
+size_t img_jpeg_mem_need(const img_jpeg_t *j);
+/* After a decode: the bytes its output window holds (until the next call). */
+size_t img_jpeg_mem_used(const img_jpeg_t *j);
+/* Free the buffers over keep bytes (a large image's are not kept for the next). */
+void img_jpeg_trim(img_jpeg_t *j, size_t keep);
 /* First libjpeg warning of the last image ("" if none); *count gets how many. */
 const char *img_jpeg_warning(const img_jpeg_t *j, int *count);
 

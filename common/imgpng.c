@@ -16,7 +16,7 @@ typedef struct {
 	img_png_t *out;
 	char *err;
 	size_t errcap;
-	png_bytep *rows; /* freed by img_png_decode, also after a longjmp */
+	size_t extra; /* bytes held besides the pixels: a copy of the file with a PLTE added */
 } png_src_t;
 
 static void on_png_error(png_structp png, png_const_charp msg)
@@ -113,8 +113,8 @@ static uint8_t *png_with_grey_plte(const uint8_t *d, size_t len, size_t at, size
 }
 
 /* The libpng calls; errors longjmp out of here. */
-static int decode_body(png_structp png, png_infop info, png_src_t *s, unsigned long long max_pixels, uint8_t **buf,
-		       size_t *cap)
+static int decode_body(png_structp png, png_infop info, png_src_t *s, unsigned long long max_pixels,
+		       size_t mem_limit, uint8_t **buf, size_t *cap)
 {
 	img_png_t *o = s->out;
 	png_read_info(png, info);
@@ -166,27 +166,53 @@ static int decode_body(png_structp png, png_infop info, png_src_t *s, unsigned l
 		if (probe.b[0] == 1)
 			png_set_swap(png); /* PNG is big-endian; keep native uint16 */
 	}
-	if (interlace != PNG_INTERLACE_NONE)
-		png_set_interlace_handling(png);
+	int passes = interlace != PNG_INTERLACE_NONE ? png_set_interlace_handling(png) : 1;
+	const size_t file_rowbytes = png_get_rowbytes(png, info); /* before the transformations */
 	png_read_update_info(png, info);
 	size_t rowbytes = png_get_rowbytes(png, info);
 	o->bpp = (int)(rowbytes / w);
-	s->rows = malloc((size_t)h * sizeof *s->rows);
-	if (!s->rows || img_buf_reserve(buf, cap, rowbytes * h + IMG_RESAMPLE_PAD) != 0) {
+	/* The whole image (Pillow holds it whole too), and libpng's row
+	 * buffers: the current row at the wider of the two depths, the
+	 * previous one at the file's (png_read_start_row). */
+	size_t need = SIZE_MAX;
+	if (rowbytes == 0 || h <= (SIZE_MAX / 4) / rowbytes)
+		need = s->extra + rowbytes * h + IMG_RESAMPLE_PAD + file_rowbytes +
+		       (rowbytes > file_rowbytes ? rowbytes : file_rowbytes) + 128;
+	if (mem_limit && need > mem_limit) {
+		snprintf(s->err, s->errcap, "the decoded %lux%lu PNG", (unsigned long)w, (unsigned long)h);
+		o->mem_need = need;
+		return -1;
+	}
+	if (img_buf_reserve(buf, cap, rowbytes * h + IMG_RESAMPLE_PAD) != 0) {
 		snprintf(s->err, s->errcap, "out of memory for a %lux%lu PNG", (unsigned long)w, (unsigned long)h);
 		return -1;
 	}
 	o->pixels = *buf;
-	for (png_uint_32 y = 0; y < h; y++)
-		s->rows[y] = *buf + (size_t)y * rowbytes;
-	png_read_image(png, s->rows);
+	o->mem_used = rowbytes * h + IMG_RESAMPLE_PAD;
+	/* row by row (png_read_image's loop without its array of row
+	 * pointers: 8 bytes a row, a gigabyte for a 1 x 170000000 image) */
+	for (int pass = 0; pass < passes; pass++)
+		for (png_uint_32 y = 0; y < h; y++)
+			png_read_row(png, *buf + (size_t)y * rowbytes, NULL);
 	/* Pillow stops at the end of the image data too: whatever follows
 	 * (text chunks, IEND) is not read. */
 	return 0;
 }
 
-int img_png_decode(const uint8_t *data, size_t len, unsigned long long max_pixels, uint8_t **buf, size_t *cap,
-		   img_png_t *out, char *err, size_t errcap)
+int img_png_size(const uint8_t *d, size_t len, int *w, int *h)
+{
+	if (len < 24 || memcmp(d, "\x89PNG\r\n\x1a\n", 8) != 0 || memcmp(d + 12, "IHDR", 4) != 0)
+		return -1;
+	uint32_t pw = be32(d + 16), ph = be32(d + 20);
+	if (pw == 0 || ph == 0 || pw > 0x7fffffff || ph > 0x7fffffff)
+		return -1; /* libpng says what is wrong */
+	*w = (int)pw;
+	*h = (int)ph;
+	return 0;
+}
+
+int img_png_decode(const uint8_t *data, size_t len, unsigned long long max_pixels, size_t mem_limit, uint8_t **buf,
+		   size_t *cap, img_png_t *out, char *err, size_t errcap)
 {
 	memset(out, 0, sizeof *out);
 	err[0] = 0;
@@ -201,7 +227,7 @@ int img_png_decode(const uint8_t *data, size_t len, unsigned long long max_pixel
 		}
 		data = patched;
 	}
-	png_src_t s = {.data = data, .len = len, .out = out, .err = err, .errcap = errcap};
+	png_src_t s = {.data = data, .len = len, .out = out, .err = err, .errcap = errcap, .extra = patched ? len : 0};
 	png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &s, on_png_error, on_png_warning);
 	png_infop info = png ? png_create_info_struct(png) : NULL;
 	if (!png || !info) {
@@ -219,11 +245,10 @@ int img_png_decode(const uint8_t *data, size_t len, unsigned long long max_pixel
 		/* Pillow has no width limit (libpng's default is 1000000): the
 		 * size is bounded by --max-pixels instead */
 		png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
-		rc = decode_body(png, info, &s, max_pixels, buf, cap);
+		rc = decode_body(png, info, &s, max_pixels, mem_limit, buf, cap);
 	}
 	png_destroy_read_struct(&png, &info, NULL);
 	free(patched);
-	free(s.rows);
 	if (rc != 0 && !err[0])
 		snprintf(err, errcap, "corrupt PNG");
 	return rc;

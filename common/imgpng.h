@@ -34,12 +34,19 @@ typedef struct {
 	uint8_t palette[256 * 3]; /* P: RGB entries; Pillow's gray ramp where the file has none */
 	char warning[256];        /* first libpng warning, "" if none */
 	int nwarnings;
+	size_t mem_used;  /* bytes of *buf the pixels take */
+	size_t mem_need;  /* refused for mem_limit: the bytes the decode needed (err says what), else 0 */
 } img_png_t;
 
+/* The width and height in the IHDR chunk of data[0..len) (for size checks
+ * before decoding): 0, or -1 when there is no plausible one. */
+int img_png_size(const uint8_t *data, size_t len, int *w, int *h);
 /* Decode data[0..len) into *out; pixels go to *buf (grown as needed).
- * Images over max_pixels are refused before any pixel is decoded. Returns 0,
- * or -1 with err set. */
-int img_png_decode(const uint8_t *data, size_t len, unsigned long long max_pixels, uint8_t **buf, size_t *cap,
-		   img_png_t *out, char *err, size_t errcap);
+ * Images over max_pixels are refused before any pixel is decoded, and those
+ * whose decode would hold over mem_limit bytes (the pixels, libpng's row
+ * buffers; 0: no limit) before any is allocated. Returns 0, or -1 with err
+ * set. */
+int img_png_decode(const uint8_t *data, size_t len, unsigned long long max_pixels, size_t mem_limit, uint8_t **buf,
+		   size_t *cap, img_png_t *out, char *err, size_t errcap);
 
 #endif

@@ -119,7 +119,36 @@ struct img_ctx {
 	uint8_t *rgb;    /* the RGB crop, when the output is float */
 	size_t rgb_cap;
 	img_axis_t ax, ay;
+	size_t mem; /* bytes the current image holds (--max-memory): its file, its buffers */
 };
+
+/* Buffers over this many bytes are freed after their image, so that a
+ * large image's memory is not kept, uncounted, for the next. */
+#define KEEP_BYTES ((size_t)4 << 20)
+
+static void trim(uint8_t **buf, size_t *cap)
+{
+	if (*cap > KEEP_BYTES) {
+		free(*buf);
+		*buf = NULL;
+		*cap = 0;
+	}
+}
+
+static void ctx_trim(img_ctx_t *c)
+{
+	img_jpeg_trim(c->jpeg, KEEP_BYTES);
+	trim(&c->file, &c->file_cap);
+	trim(&c->png, &c->png_cap);
+	trim(&c->conv, &c->conv_cap);
+	trim(&c->tmp, &c->tmp_cap);
+	trim(&c->region, &c->region_cap);
+	trim(&c->rgb, &c->rgb_cap);
+	if (img_axis_plan_bytes(c->ax.in_size, c->ax.in_extent, c->ax.out_size, c->ax.filter, c->ax.out_n) > KEEP_BYTES)
+		img_axis_free(&c->ax);
+	if (img_axis_plan_bytes(c->ay.in_size, c->ay.in_extent, c->ay.out_size, c->ay.filter, c->ay.out_n) > KEEP_BYTES)
+		img_axis_free(&c->ay);
+}
 
 img_ctx_t *img_ctx_new(void)
 {
@@ -186,6 +215,33 @@ static int fail(img_result_t *r, const char *fmt, ...)
 	vsnprintf(r->message, sizeof r->message, fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+/* --max-memory: what (a phrase) would bring the image to total bytes. */
+static int mem_fail(const img_params_t *p, const char *what, unsigned long long total, img_result_t *r)
+{
+	if (total <= p->max_memory) /* a library that could not say how much */
+		return fail(r, "memory bound: %s would take this image over --max-memory %llu bytes", what, p->max_memory);
+	return fail(r, "memory bound: %s would take this image to %llu bytes, over --max-memory %llu", what, total,
+		    p->max_memory);
+}
+
+/* Count n more bytes for what, before they are allocated: fails past
+ * --max-memory (none when it is 0). */
+static int mem_take(img_ctx_t *c, const img_params_t *p, size_t n, const char *what, img_result_t *r)
+{
+	if (p->max_memory && (n > p->max_memory || c->mem > p->max_memory - n))
+		return mem_fail(p, what, (unsigned long long)c->mem + n, r);
+	c->mem += n;
+	return 0;
+}
+
+/* What a decoder may still take (0: no limit, as the decoders read it). */
+static size_t mem_left(const img_ctx_t *c, const img_params_t *p)
+{
+	if (!p->max_memory)
+		return 0;
+	return c->mem < p->max_memory ? (size_t)(p->max_memory - c->mem) : 1;
 }
 
 /* Append to r->warning ("; " between warnings): all go on one stderr line. */
@@ -319,6 +375,8 @@ static int finish(img_ctx_t *c, const img_params_t *p, const geom_t *g, wmode_t 
 {
 	const size_t npix = (size_t)g->out_w * (size_t)g->out_h;
 	uint8_t *rgb;
+	if (mem_take(c, p, npix * 3 * (p->dtype == DTYPE_UINT8 ? 1 : 1 + dtype_size(p->dtype)), "the output tensor", r) != 0)
+		return -1;
 	if (p->dtype == DTYPE_UINT8) {
 		if (reserve_result(r, npix * 3) != 0)
 			return fail(r, "out of memory for the output");
@@ -382,10 +440,19 @@ static int finish(img_ctx_t *c, const img_params_t *p, const geom_t *g, wmode_t 
 static int plan_axes(img_ctx_t *c, const img_params_t *p, const geom_t *g, int sw, int sh, float ew, float eh,
 		     img_result_t *r)
 {
+	size_t n = img_axis_plan_bytes(sw, ew, g->nw, p->filter, g->rw) + img_axis_plan_bytes(sh, eh, g->nh, p->filter, g->rh);
+	if (mem_take(c, p, n, "the resize's weights", r) != 0)
+		return -1;
 	if (img_axis_plan(&c->ax, sw, ew, g->nw, p->filter, g->rx0, g->rw) != 0 ||
 	    img_axis_plan(&c->ay, sh, eh, g->nh, p->filter, g->ry0, g->rh) != 0)
 		return fail(r, "out of memory planning the resize");
 	return 0;
+}
+
+/* The pass order p asks for, for the planned resize. */
+static int vertical_first(const img_ctx_t *c, const img_params_t *p)
+{
+	return img_vertical_first(p->resize_order, c->ax.in_size, c->ay.in_size, c->ax.out_size, c->ay.out_size);
 }
 
 /* Resample src (mode m) over the planned region and finish. */
@@ -394,10 +461,14 @@ static int resample_and_finish(img_ctx_t *c, const img_params_t *p, const geom_t
 {
 	img_view_t dst;
 	dst.stride = (size_t)g->rw * (size_t)src->nc;
+	const int vfirst = vertical_first(c, p);
+	if (mem_take(c, p, img_resample_scratch(&c->ax, &c->ay, (size_t)src->nc, vfirst) + dst.stride * (size_t)g->rh + 1,
+		     "the resize's buffers", r) != 0)
+		return -1;
 	if (img_buf_reserve(&c->region, &c->region_cap, dst.stride * (size_t)g->rh + 1) != 0)
 		return fail(r, "out of memory for the resized image");
 	dst.data = c->region;
-	if (img_resample(src, &c->ax, &c->ay, &dst, &c->tmp, &c->tmp_cap) != 0)
+	if (img_resample(src, &c->ax, &c->ay, vfirst, &dst, &c->tmp, &c->tmp_cap) != 0)
 		return fail(r, "out of memory resizing");
 	return finish(c, p, g, m, dst.data, dst.stride, palette, r);
 }
@@ -477,8 +548,14 @@ static int process_jpeg(img_ctx_t *c, const img_params_t *p, const uint8_t *data
 	/* the plan counts from the border's corner, the decoder from the image's */
 	const int b = p->border;
 	img_view_t src;
-	if (img_jpeg_decode(c->jpeg, &o, c->ax.src_lo + b, c->ay.src_lo + b, c->ax.src_hi + b, c->ay.src_hi + b, &src) != 0)
+	o.mem_limit = mem_left(c, p);
+	if (img_jpeg_decode(c->jpeg, &o, c->ax.src_lo + b, c->ay.src_lo + b, c->ax.src_hi + b, c->ay.src_hi + b, &src) != 0) {
+		size_t need = img_jpeg_mem_need(c->jpeg);
+		if (need)
+			return mem_fail(p, img_jpeg_error(c->jpeg), (unsigned long long)c->mem + need, r);
 		return fail(r, "%s", img_jpeg_error(c->jpeg));
+	}
+	c->mem += img_jpeg_mem_used(c->jpeg);
 	src.x0 -= b;
 	src.y0 -= b;
 	int nwarn;
@@ -502,18 +579,31 @@ static int process_jpeg(img_ctx_t *c, const img_params_t *p, const uint8_t *data
 
 static int process_png(img_ctx_t *c, const img_params_t *p, const uint8_t *data, size_t len, img_result_t *r)
 {
+	int w, h, nw, nh;
+	/* the size checks before decoding, when the header gives the size: an
+	 * image too elongated to resize is not decoded first */
+	if (img_png_size(data, len, &w, &h) == 0) {
+		r->src_w = w;
+		r->src_h = h;
+		if (check_size(p, w, h, r) != 0 || border_size(p, w, h, &w, &h, r) != 0 || target_size(p, w, h, &nw, &nh, r) != 0)
+			return -1;
+		r->warning[0] = 0; /* check_size again below */
+	}
 	img_png_t png;
 	char err[256];
-	if (img_png_decode(data, len, p->max_pixels, &c->png, &c->png_cap, &png, err, sizeof err) != 0)
+	if (img_png_decode(data, len, p->max_pixels, mem_left(c, p), &c->png, &c->png_cap, &png, err, sizeof err) != 0) {
+		if (png.mem_need)
+			return mem_fail(p, err, (unsigned long long)c->mem + png.mem_need, r);
 		return fail(r, "%s", err);
+	}
+	c->mem += png.mem_used;
 	r->src_w = png.width;
 	r->src_h = png.height;
-	if (png.nwarnings > 0)
-		add_warning(r, "libpng warning: %s%s", png.warning, png.nwarnings > 1 ? " (and more)" : "");
-	int nw, nh, w, h;
 	if (check_size(p, png.width, png.height, r) != 0 || border_size(p, png.width, png.height, &w, &h, r) != 0 ||
 	    target_size(p, w, h, &nw, &nh, r) != 0)
 		return -1;
+	if (png.nwarnings > 0)
+		add_warning(r, "libpng warning: %s%s", png.warning, png.nwarnings > 1 ? " (and more)" : "");
 	if (p->border) { /* keep the inner w x h, rows packed in place (each moves towards the front) */
 		const size_t row = (size_t)w * (size_t)png.bpp, full = (size_t)png.width * (size_t)png.bpp;
 		for (int y = 0; y < h; y++)
@@ -533,23 +623,28 @@ static int process_png(img_ctx_t *c, const img_params_t *p, const uint8_t *data,
 	 * dropping alpha first or last gives the same bytes. */
 	const int alpha_unresized = (png.mode == IMG_PNG_LA || png.mode == IMG_PNG_RGBA) && nw == w && nh == h;
 	if (p->rgb_first || alpha_unresized) {
-		/* convert("RGB") on load: every mode becomes RGB (gray kept as one channel: same bytes) */
-		const uint8_t *in = png.pixels;
+		/* convert("RGB") on load: every mode becomes RGB (gray kept as one
+		 * channel: same bytes). In place, front to back, where a pixel
+		 * does not grow; a palette image (1 -> 3 bytes) into c->conv. */
+		uint8_t *in = png.pixels, *o = in;
 		int to_rgb = png.mode == IMG_PNG_RGB || png.mode == IMG_PNG_P || png.mode == IMG_PNG_RGBA;
-		if (img_buf_reserve(&c->conv, &c->conv_cap, npix * (to_rgb ? 3 : 1) + IMG_RESAMPLE_PAD) != 0)
-			return fail(r, "out of memory for a %dx%d PNG", w, h);
-		uint8_t *o = c->conv;
-		for (size_t i = 0; i < npix; i++)
+		if (png.mode == IMG_PNG_P) {
+			if (mem_take(c, p, npix * 3 + IMG_RESAMPLE_PAD, "the RGB copy of a palette image", r) != 0)
+				return -1;
+			if (img_buf_reserve(&c->conv, &c->conv_cap, npix * 3 + IMG_RESAMPLE_PAD) != 0)
+				return fail(r, "out of memory for a %dx%d PNG", w, h);
+			o = c->conv;
+		}
+		const int same = png.mode == IMG_PNG_1 || png.mode == IMG_PNG_L || png.mode == IMG_PNG_RGB;
+		for (size_t i = 0; i < npix && !same; i++)
 			switch (png.mode) {
-			case IMG_PNG_1:
-			case IMG_PNG_L: o[i] = in[i]; break;
 			case IMG_PNG_I16: o[i] = clip8i(((const uint16_t *)(const void *)in)[i]); break; /* i2rgb clips */
 			case IMG_PNG_LA: o[i] = in[2 * i]; break;
-			case IMG_PNG_RGB: memcpy(o + 3 * i, in + 3 * i, 3); break;
 			case IMG_PNG_P: memcpy(o + 3 * i, png.palette + 3 * in[i], 3); break;
-			case IMG_PNG_RGBA: memcpy(o + 3 * i, in + 4 * i, 3); break;
+			case IMG_PNG_RGBA: memmove(o + 3 * i, in + 4 * i, 3); break;
+			default: break;
 			}
-		src.data = c->conv;
+		src.data = o;
 		src.nc = to_rgb ? 3 : 1;
 		src.stride = (size_t)w * (size_t)src.nc;
 		m = to_rgb ? WM_RGB : WM_L;
@@ -572,13 +667,18 @@ static int process_png(img_ctx_t *c, const img_params_t *p, const uint8_t *data,
 		case IMG_PNG_I16: {
 			/* Pillow's "I" mode: 32-bit resample in double, then i2rgb clips to 0..255 */
 			int32_t *wide = NULL, *out = NULL;
-			if (img_buf_reserve(&c->conv, &c->conv_cap, npix * 4 + (size_t)g.rw * (size_t)g.rh * 4) != 0)
+			const int vfirst = vertical_first(c, p);
+			size_t n = npix * 4 + (size_t)g.rw * (size_t)g.rh * 4;
+			if (mem_take(c, p, n + img_resample_scratch(&c->ax, &c->ay, sizeof(int32_t), vfirst),
+				     "the 32-bit copy of a 16-bit image and its resize", r) != 0)
+				return -1;
+			if (img_buf_reserve(&c->conv, &c->conv_cap, n) != 0)
 				return fail(r, "out of memory for a %dx%d PNG", w, h);
 			wide = (int32_t *)(void *)c->conv;
 			out = wide + npix;
 			for (size_t i = 0; i < npix; i++)
 				wide[i] = ((const uint16_t *)(const void *)png.pixels)[i];
-			if (img_resample_i32(wide, w, h, &c->ax, &c->ay, out, &c->tmp, &c->tmp_cap) != 0)
+			if (img_resample_i32(wide, w, h, &c->ax, &c->ay, vfirst, out, &c->tmp, &c->tmp_cap) != 0)
 				return fail(r, "out of memory resizing");
 			uint8_t *l = (uint8_t *)out; /* narrowed in place, front to back */
 			for (size_t i = 0; i < (size_t)g.rw * (size_t)g.rh; i++)
@@ -591,6 +691,9 @@ static int process_png(img_ctx_t *c, const img_params_t *p, const uint8_t *data,
 	if (!nearest)
 		return resample_and_finish(c, p, &g, m, &src, png.palette, r);
 	/* NEAREST (ImagingScaleAffine): gather through index tables */
+	if (mem_take(c, p, ((size_t)g.rw + (size_t)g.rh) * sizeof(int) + (size_t)g.rw * (size_t)g.rh + 1,
+		     "the resize's buffers", r) != 0)
+		return -1;
 	int *xi = malloc(((size_t)g.rw + (size_t)g.rh) * sizeof *xi);
 	if (!xi || img_buf_reserve(&c->region, &c->region_cap, (size_t)g.rw * (size_t)g.rh + 1) != 0) {
 		free(xi);
@@ -609,31 +712,40 @@ static int process_png(img_ctx_t *c, const img_params_t *p, const uint8_t *data,
 
 /* ---- entry points ---- */
 
-int img_process_memory(img_ctx_t *c, const img_params_t *p, const uint8_t *data, size_t len, img_result_t *r)
+static int process_memory(img_ctx_t *c, const img_params_t *p, const uint8_t *data, size_t len, img_result_t *r)
 {
-	r->ok = 0;
-	r->message[0] = 0;
-	r->warning[0] = 0;
-	r->src_w = r->src_h = 0;
 	if (len == 0)
 		return fail(r, "empty file");
 	const char *kind = img_sniff(data, len < 64 ? len : 64);
-	if (kind && strcmp(kind, "jpeg") == 0) {
+	if (kind && strcmp(kind, "jpeg") == 0)
 		return process_jpeg(c, p, data, len, r);
-	}
-	if (kind && strcmp(kind, "png") == 0) {
+	if (kind && strcmp(kind, "png") == 0)
 		return process_png(c, p, data, len, r);
-	}
 	if (kind)
 		return fail(r, "not a JPEG or PNG file: %s", kind);
 	return fail(r, "not a JPEG or PNG file (unknown format, first bytes %02x %02x %02x)", data[0],
 		    len > 1 ? data[1] : 0, len > 2 ? data[2] : 0);
 }
 
-int img_process_file(img_ctx_t *c, const img_params_t *p, const char *path, img_result_t *r)
+int img_process_memory(img_ctx_t *c, const img_params_t *p, const uint8_t *data, size_t len, img_result_t *r)
 {
 	r->ok = 0;
+	r->message[0] = 0;
 	r->warning[0] = 0;
+	r->src_w = r->src_h = 0;
+	c->mem = 0;
+	int rc = mem_take(c, p, len, "the file's bytes", r);
+	if (rc == 0)
+		rc = process_memory(c, p, data, len, r);
+	if (rc != 0)
+		r->warning[0] = 0; /* one failure, one line: its message */
+	ctx_trim(c);
+	return rc;
+}
+
+/* The file at path into c->file (*len bytes): 0, or -1 with r's message. */
+static int read_whole(img_ctx_t *c, const img_params_t *p, const char *path, size_t *lenp, img_result_t *r)
+{
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return fail(r, "cannot open: %s", strerror(errno));
@@ -653,6 +765,12 @@ int img_process_file(img_ctx_t *c, const img_params_t *p, const char *path, img_
 		return fail(r, "file too large: %lld bytes for at most %llu pixels (--max-pixels)", (long long)st.st_size,
 			    p->max_pixels);
 	}
+	/* the file is held whole: --max-memory bounds it, before it is read
+	 * (a pipe or a device, of no known size, as it grows) */
+	if (S_ISREG(st.st_mode) && p->max_memory && (unsigned long long)st.st_size > p->max_memory) {
+		close(fd);
+		return mem_fail(p, "the file's bytes", (unsigned long long)st.st_size, r);
+	}
 	/* Read the head first: a large file that is not an image is not read whole. */
 	size_t len = 0, cap_hint = S_ISREG(st.st_mode) ? (size_t)st.st_size : 0;
 	if (img_buf_reserve(&c->file, &c->file_cap, (cap_hint > 64 ? cap_hint : 64) + 1) != 0) {
@@ -662,13 +780,20 @@ int img_process_file(img_ctx_t *c, const img_params_t *p, const char *path, img_
 	int sniffed = 0;
 	for (;;) {
 		if (len == c->file_cap) {
-			uint8_t *bigger = realloc(c->file, c->file_cap * 2);
+			size_t cap = c->file_cap * 2;
+			if (p->max_memory && cap > p->max_memory + 1)
+				cap = (size_t)p->max_memory + 1;
+			if (cap <= len) { /* len is over --max-memory */
+				close(fd);
+				return mem_fail(p, "the file's bytes", (unsigned long long)len, r);
+			}
+			uint8_t *bigger = realloc(c->file, cap);
 			if (!bigger) {
 				close(fd);
 				return fail(r, "out of memory reading %zu bytes", len);
 			}
 			c->file = bigger;
-			c->file_cap *= 2;
+			c->file_cap = cap;
 		}
 		size_t want = c->file_cap - len;
 		if (!sniffed && want > 64 - len && len < 64)
@@ -692,5 +817,19 @@ int img_process_file(img_ctx_t *c, const img_params_t *p, const char *path, img_
 		}
 	}
 	close(fd);
+	*lenp = len;
+	return 0;
+}
+
+int img_process_file(img_ctx_t *c, const img_params_t *p, const char *path, img_result_t *r)
+{
+	r->ok = 0;
+	r->message[0] = 0;
+	r->warning[0] = 0;
+	size_t len = 0;
+	if (read_whole(c, p, path, &len, r) != 0) {
+		ctx_trim(c);
+		return -1;
+	}
 	return img_process_memory(c, p, c->file, len, r);
 }

@@ -47,10 +47,13 @@ typedef struct {
 	unsigned long long max_pixels; /* refuse larger images */
 	int border;         /* pixels cut off each edge before anything else, as PIL's
 			       img.crop((b, b, w - b, h - b)) (ObjectNet's frame); not with fast */
+	img_order_t resize_order; /* which resize pass goes first (imgresample.h) */
+	unsigned long long max_memory; /* bytes one image may hold (0: no bound), see below */
 } img_params_t;
 
 /* Fill p with a preset: "imagenet", "imagenet-v2", "clip". Returns 0, or -1
- * if the name is unknown. Leaves dtype, fast, full_decode, max_pixels alone. */
+ * if the name is unknown. Leaves dtype, fast, full_decode, max_pixels,
+ * border, resize_order and max_memory alone. */
 int img_preset(const char *name, img_params_t *p);
 /* Comma-separated list of the preset names, for help and messages. */
 const char *img_preset_names(void);
@@ -74,7 +77,15 @@ img_ctx_t *img_ctx_new(void);
 void img_ctx_free(img_ctx_t *c);
 
 /* Process the image file at path, or the bytes data[0..len). Returns 0 and
- * fills r (r->ok = 1), or returns -1 with r->ok = 0 and r->message set. */
+ * fills r (r->ok = 1), or returns -1 with r->ok = 0 and r->message set (and
+ * no warning: one failure, one message).
+ * Memory: what one image holds (its file's bytes, the decoder's buffers:
+ * DCT coefficients of a progressive JPEG, a PNG's pixels, the resize's
+ * weights and buffers, the output) is counted before each allocation, and
+ * past max_memory the image fails with a message naming the bound; buffers
+ * over 4 MiB are freed after their image. Outside the count: libjpeg's and
+ * libpng's row buffers (a few rows; JPEG rows stop at 65535 pixels) and
+ * what a thread keeps between images (under 4 MiB a buffer). */
 int img_process_file(img_ctx_t *c, const img_params_t *p, const char *path, img_result_t *r);
 int img_process_memory(img_ctx_t *c, const img_params_t *p, const uint8_t *data, size_t len, img_result_t *r);
 void img_result_free(img_result_t *r);

@@ -130,6 +130,31 @@ void img_axis_free(img_axis_t *a)
 	memset(a, 0, sizeof *a);
 }
 
+/* Taps per output sample (Pillow's ksize): 2 ceil(support * max(scale, 1)) + 1. */
+static int plan_ksize(float in_extent, int out_size, img_filter_t f)
+{
+	double scale = (double)(in_extent - 0.0f) / out_size;
+	return (int)ceil(filters[f].support * (scale < 1.0 ? 1.0 : scale)) * 2 + 1;
+}
+
+size_t img_axis_plan_bytes(int in_size, float in_extent, int out_size, img_filter_t f, int out_n)
+{
+	if (in_size == out_size && in_extent == (float)in_size)
+		return 0;
+	size_t k = (size_t)plan_ksize(in_extent, out_size, f);
+	/* xmin, count; k, kd; kw */
+	return (size_t)out_n * (2 * sizeof(int) + k * (sizeof(int32_t) + sizeof(double)) + (k + 3) / 4 * 32 * sizeof(int16_t));
+}
+
+size_t img_resample_scratch(const img_axis_t *ax, const img_axis_t *ay, size_t sample_bytes, int vertical_first)
+{
+	if (ax->identity)
+		return 0;
+	if (vertical_first && !ay->identity)
+		return (size_t)(ax->src_hi - ax->src_lo) * sample_bytes * (size_t)ay->out_n + IMG_RESAMPLE_PAD;
+	return (size_t)ax->out_n * sample_bytes * (size_t)(ay->src_hi - ay->src_lo) + 1;
+}
+
 int img_axis_plan(img_axis_t *a, int in_size, float in_extent, int out_size, img_filter_t f, int out_start,
 		  int out_n)
 {
@@ -155,7 +180,7 @@ int img_axis_plan(img_axis_t *a, int in_size, float in_extent, int out_size, img
 	double filterscale = scale < 1.0 ? 1.0 : scale;
 	double support = filters[f].support * filterscale;
 	double (*fn)(double) = filters[f].fn;
-	int ksize = (int)ceil(support) * 2 + 1;
+	int ksize = plan_ksize(in_extent, out_size, f);
 	a->ksize = ksize;
 	a->xmin = malloc((size_t)out_n * sizeof *a->xmin);
 	a->count = malloc((size_t)out_n * sizeof *a->count);
@@ -439,57 +464,69 @@ static const uint8_t *view_px(const img_view_t *v, int x, int y)
 	return v->data + (size_t)(y - v->y0) * v->stride + (size_t)(x - v->x0) * (size_t)v->nc;
 }
 
-int img_resample(const img_view_t *src, const img_axis_t *ax, const img_axis_t *ay, img_view_t *dst,
-		 uint8_t **tmp, size_t *tmp_cap)
+const char *img_order_name(img_order_t o)
+{
+	return o == IMG_ORDER_PIL13 ? "pil13" : o == IMG_ORDER_PIL12_2 ? "pil12.2" : "pil9";
+}
+
+int img_order_parse(const char *s, img_order_t *out)
+{
+	for (int o = IMG_ORDER_PIL9; o <= IMG_ORDER_PIL13; o++)
+		if (strcmp(s, img_order_name((img_order_t)o)) == 0) {
+			*out = (img_order_t)o;
+			return 0;
+		}
+	return -1;
+}
+
+int img_vertical_first(img_order_t o, int in_w, int in_h, int out_w, int out_h)
+{
+	long long dw = (long long)in_w - out_w, dh = (long long)in_h - out_h;
+	switch (o) {
+	case IMG_ORDER_PIL12_2: /* Image.resize: two core resizes, the vertical one first */
+		return (long long)in_h > (long long)in_w * 100 && out_h < in_h;
+	case IMG_ORDER_PIL13: /* ImagingResampleInner's horizontal_first, negated */
+		return dh > 0 && dh > dw * 2;
+	default:
+		return 0;
+	}
+}
+
+/* Horizontal pass: out row y - r0 (out_stride apart, ax->out_n pixels from
+ * x = ax->out_start) from src row y, for r0 <= y < r1. src must be followed
+ * by IMG_RESAMPLE_PAD readable bytes. */
+static void pass_h(const img_view_t *src, const img_axis_t *ax, int r0, int r1, uint8_t *out, size_t out_stride)
 {
 	const int nc = src->nc;
-	const size_t row_bytes = (size_t)ax->out_n * (size_t)nc;
-	img_view_t mid = *src; /* source of the vertical pass */
-	if (!ax->identity) {
-		/* Horizontal pass over the source rows the vertical pass reads. */
-		int r0 = ay->src_lo, r1 = ay->src_hi;
-		if (img_buf_reserve(tmp, tmp_cap, row_bytes * (size_t)(r1 - r0) + 1) != 0)
-			return -1;
-		int y = r0;
+	int y = r0;
 #ifdef IMG_X86
-		if ((nc == 3 || nc == 4) && have_avx512bw())
-			for (; y + 4 <= r1; y += 4) {
-				const uint8_t *in[4];
-				uint8_t *out[4];
-				for (int r = 0; r < 4; r++) {
-					in[r] = view_px(src, src->x0, y + r);
-					out[r] = *tmp + (size_t)(y + r - r0) * row_bytes;
-				}
-				resample_rows_h_avx512(in, src->x0, out, ax, nc);
+	if ((nc == 3 || nc == 4) && have_avx512bw())
+		for (; y + 4 <= r1; y += 4) {
+			const uint8_t *in[4];
+			uint8_t *o[4];
+			for (int r = 0; r < 4; r++) {
+				in[r] = view_px(src, src->x0, y + r);
+				o[r] = out + (size_t)(y + r - r0) * out_stride;
 			}
-		if ((nc == 3 || nc == 4) && have_avx2())
-			for (; y < r1; y += 2) {
-				int y2 = y + 1 < r1 ? y + 1 : y; /* an odd last row pairs with itself */
-				resample_rows_h_avx2(view_px(src, src->x0, y), view_px(src, src->x0, y2), src->x0,
-						     *tmp + (size_t)(y - r0) * row_bytes, *tmp + (size_t)(y2 - r0) * row_bytes,
-						     ax, nc);
-			}
-#endif
-		for (; y < r1; y++)
-			resample_row_h(view_px(src, src->x0, y), src->x0, *tmp + (size_t)(y - r0) * row_bytes, ax, nc);
-		mid.data = *tmp;
-		mid.x0 = ax->out_start;
-		mid.y0 = r0;
-		mid.w = ax->out_n;
-		mid.h = r1 - r0;
-		mid.stride = row_bytes;
-	}
-	dst->x0 = ax->out_start;
-	dst->y0 = ay->out_start;
-	dst->w = ax->out_n;
-	dst->h = ay->out_n;
-	dst->nc = nc;
-	for (int j = 0; j < ay->out_n; j++) {
-		uint8_t *out = dst->data + (size_t)j * dst->stride;
-		if (ay->identity) {
-			memcpy(out, view_px(&mid, ax->out_start, ay->out_start + j), row_bytes);
-			continue;
+			resample_rows_h_avx512(in, src->x0, o, ax, nc);
 		}
+	if ((nc == 3 || nc == 4) && have_avx2())
+		for (; y < r1; y += 2) {
+			int y2 = y + 1 < r1 ? y + 1 : y; /* an odd last row pairs with itself */
+			resample_rows_h_avx2(view_px(src, src->x0, y), view_px(src, src->x0, y2), src->x0,
+					     out + (size_t)(y - r0) * out_stride, out + (size_t)(y2 - r0) * out_stride, ax, nc);
+		}
+#endif
+	for (; y < r1; y++)
+		resample_row_h(view_px(src, src->x0, y), src->x0, out + (size_t)(y - r0) * out_stride, ax, nc);
+}
+
+/* Vertical pass: out row j (out_stride apart) from the nbytes of src's rows
+ * that start at column x, for the ay->out_n output rows. */
+static int pass_v(const img_view_t *src, const img_axis_t *ay, int x, size_t nbytes, uint8_t *out, size_t out_stride)
+{
+	for (int j = 0; j < ay->out_n; j++) {
+		uint8_t *o = out + (size_t)j * out_stride;
 		const uint8_t *rows[64];
 		const uint8_t *const *rp = rows;
 		const uint8_t **heap = NULL;
@@ -502,17 +539,61 @@ int img_resample(const img_view_t *src, const img_axis_t *ax, const img_axis_t *
 		}
 		const uint8_t **wr = heap ? heap : rows;
 		for (int t = 0; t < n; t++)
-			wr[t] = view_px(&mid, ax->out_start, ay->xmin[j] + t);
+			wr[t] = view_px(src, x, ay->xmin[j] + t);
 		const int32_t *k = ay->k + (size_t)j * (size_t)ay->ksize;
 		size_t done = 0;
 #ifdef IMG_X86
 		if (have_avx2())
-			done = resample_row_v_avx2(rp, k, n, out, row_bytes);
+			done = resample_row_v_avx2(rp, k, n, o, nbytes);
 #endif
-		resample_row_v(rp, k, n, out, done, row_bytes);
+		resample_row_v(rp, k, n, o, done, nbytes);
 		free(heap);
 	}
 	return 0;
+}
+
+int img_resample(const img_view_t *src, const img_axis_t *ax, const img_axis_t *ay, int vertical_first,
+		 img_view_t *dst, uint8_t **tmp, size_t *tmp_cap)
+{
+	const int nc = src->nc;
+	const size_t row_bytes = (size_t)ax->out_n * (size_t)nc;
+	dst->x0 = ax->out_start;
+	dst->y0 = ay->out_start;
+	dst->w = ax->out_n;
+	dst->h = ay->out_n;
+	dst->nc = nc;
+	if (vertical_first && !ax->identity && !ay->identity) {
+		/* Vertical pass over the source columns the horizontal pass reads,
+		 * into an 8-bit intermediate, then horizontal. */
+		const size_t mid_bytes = (size_t)(ax->src_hi - ax->src_lo) * (size_t)nc;
+		if (img_buf_reserve(tmp, tmp_cap, img_resample_scratch(ax, ay, (size_t)nc, 1)) != 0)
+			return -1;
+		if (pass_v(src, ay, ax->src_lo, mid_bytes, *tmp, mid_bytes) != 0)
+			return -1;
+		img_view_t mid = {*tmp, ax->src_lo, ay->out_start, ax->src_hi - ax->src_lo, ay->out_n, nc, mid_bytes};
+		pass_h(&mid, ax, ay->out_start, ay->out_start + ay->out_n, dst->data, dst->stride);
+		return 0;
+	}
+	img_view_t mid = *src; /* source of the vertical pass */
+	if (!ax->identity) {
+		/* Horizontal pass over the source rows the vertical pass reads. */
+		int r0 = ay->src_lo, r1 = ay->src_hi;
+		if (img_buf_reserve(tmp, tmp_cap, img_resample_scratch(ax, ay, (size_t)nc, 0)) != 0)
+			return -1;
+		pass_h(src, ax, r0, r1, *tmp, row_bytes);
+		mid.data = *tmp;
+		mid.x0 = ax->out_start;
+		mid.y0 = r0;
+		mid.w = ax->out_n;
+		mid.h = r1 - r0;
+		mid.stride = row_bytes;
+	}
+	if (ay->identity) {
+		for (int j = 0; j < ay->out_n; j++)
+			memcpy(dst->data + (size_t)j * dst->stride, view_px(&mid, ax->out_start, ay->out_start + j), row_bytes);
+		return 0;
+	}
+	return pass_v(&mid, ay, ax->out_start, row_bytes, dst->data, dst->stride);
 }
 
 /* Pillow's ROUND_UP: half away from zero, with a float 0.5. */
@@ -521,46 +602,60 @@ static int32_t round_up(double v)
 	return (int32_t)(v >= 0.0 ? v + 0.5F : v - 0.5F);
 }
 
-int img_resample_i32(const int32_t *src, int w, int h, const img_axis_t *ax, const img_axis_t *ay, int32_t *dst,
-		     uint8_t **tmp, size_t *tmp_cap)
+/* One output sample of Pillow's 32-bit pass: n taps of k over p, step apart. */
+static int32_t taps_i32(const int32_t *p, size_t step, const double *k, int n)
+{
+	double ss = 0.0;
+	for (int t = 0; t < n; t++)
+		ss += p[(size_t)t * step] * k[t];
+	return round_up(ss);
+}
+
+int img_resample_i32(const int32_t *src, int w, int h, const img_axis_t *ax, const img_axis_t *ay, int vertical_first,
+		     int32_t *dst, uint8_t **tmp, size_t *tmp_cap)
 {
 	(void)h;
+	const size_t on = (size_t)ax->out_n;
+	if (vertical_first && !ax->identity && !ay->identity) {
+		const int c0 = ax->src_lo, nc = ax->src_hi - ax->src_lo;
+		if (img_buf_reserve(tmp, tmp_cap, img_resample_scratch(ax, ay, sizeof(int32_t), 1)) != 0)
+			return -1;
+		int32_t *t = (int32_t *)(void *)*tmp;
+		for (int j = 0; j < ay->out_n; j++)
+			for (int x = 0; x < nc; x++)
+				t[(size_t)j * (size_t)nc + (size_t)x] =
+					taps_i32(src + (size_t)ay->xmin[j] * (size_t)w + (size_t)(c0 + x), (size_t)w,
+						 ay->kd + (size_t)j * (size_t)ay->ksize, ay->count[j]);
+		for (int j = 0; j < ay->out_n; j++)
+			for (size_t i = 0; i < on; i++)
+				dst[(size_t)j * on + i] = taps_i32(t + (size_t)j * (size_t)nc + (size_t)(ax->xmin[i] - c0), 1,
+								 ax->kd + i * (size_t)ax->ksize, ax->count[i]);
+		return 0;
+	}
 	const int32_t *mid = src;
 	size_t mid_stride = (size_t)w;
 	int mid_x0 = 0, mid_y0 = 0;
 	if (!ax->identity) {
 		int r0 = ay->src_lo, r1 = ay->src_hi;
-		size_t n = (size_t)ax->out_n * (size_t)(r1 - r0) * sizeof(int32_t);
-		if (img_buf_reserve(tmp, tmp_cap, n + 1) != 0)
+		if (img_buf_reserve(tmp, tmp_cap, img_resample_scratch(ax, ay, sizeof(int32_t), 0)) != 0)
 			return -1;
 		int32_t *t = (int32_t *)(void *)*tmp;
 		for (int y = r0; y < r1; y++)
-			for (int i = 0; i < ax->out_n; i++) {
-				const double *k = ax->kd + (size_t)i * (size_t)ax->ksize;
-				const int32_t *p = src + (size_t)y * (size_t)w + ax->xmin[i];
-				double ss = 0.0;
-				for (int x = 0; x < ax->count[i]; x++)
-					ss += p[x] * k[x];
-				t[(size_t)(y - r0) * (size_t)ax->out_n + (size_t)i] = round_up(ss);
-			}
+			for (size_t i = 0; i < on; i++)
+				t[(size_t)(y - r0) * on + i] = taps_i32(src + (size_t)y * (size_t)w + ax->xmin[i], 1,
+									 ax->kd + i * (size_t)ax->ksize, ax->count[i]);
 		mid = t;
-		mid_stride = (size_t)ax->out_n;
+		mid_stride = on;
 		mid_x0 = ax->out_start;
 		mid_y0 = r0;
 	}
 	for (int j = 0; j < ay->out_n; j++)
-		for (int i = 0; i < ax->out_n; i++) {
-			int x = ax->out_start + i - mid_x0;
-			if (ay->identity) {
-				dst[(size_t)j * (size_t)ax->out_n + (size_t)i] =
-					mid[(size_t)(ay->out_start + j - mid_y0) * mid_stride + (size_t)x];
-				continue;
-			}
-			const double *k = ay->kd + (size_t)j * (size_t)ay->ksize;
-			double ss = 0.0;
-			for (int t = 0; t < ay->count[j]; t++)
-				ss += mid[(size_t)(ay->xmin[j] + t - mid_y0) * mid_stride + (size_t)x] * k[t];
-			dst[(size_t)j * (size_t)ax->out_n + (size_t)i] = round_up(ss);
+		for (size_t i = 0; i < on; i++) {
+			size_t x = (size_t)(ax->out_start - mid_x0) + i;
+			dst[(size_t)j * on + i] =
+				ay->identity ? mid[(size_t)(ay->out_start + j - mid_y0) * mid_stride + x]
+					     : taps_i32(mid + (size_t)(ay->xmin[j] - mid_y0) * mid_stride + x, mid_stride,
+							ay->kd + (size_t)j * (size_t)ay->ksize, ay->count[j]);
 		}
 	return 0;
 }

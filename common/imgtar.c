@@ -2,7 +2,11 @@
  *
  * A tar file is a sequence of 512-byte blocks: for each member a header
  * block, then its data padded with zeros to a multiple of 512; the archive
- * ends with two all-zero blocks (one, or plain end of file, is accepted too).
+ * ends with two all-zero blocks, then zeros to the end of the file (tar pads
+ * to 10240 bytes). Missing end blocks are a truncated archive (a shard cut at
+ * a member boundary reads as a whole one otherwise: GNU tar and Python's
+ * tarfile accept it), and data after them a broken one (members there, of
+ * two tars concatenated, would be lost: tar reads them only with -i).
  * Header block, byte offsets (POSIX ustar; GNU tar writes the same fields):
  *     0  name[100]     member name, NUL-terminated unless all 100 bytes used
  *   100  mode[8]       octal (not used here)
@@ -69,6 +73,7 @@ struct img_tar {
 	uint64_t file_size; /* UINT64_MAX when unknown (a pipe) */
 	uint64_t max_member;
 	uint64_t left, pad; /* of the current member */
+	int at_end;         /* the data has ended (a short read) */
 	/* what extended headers said about the next member */
 	char long_name[IMG_TAR_NAME_MAX]; /* "" if none */
 	int has_size;
@@ -127,7 +132,50 @@ static size_t read_bytes(img_tar_t *t, void *buf, size_t n)
 {
 	size_t k = fread(buf, 1, n, t->f);
 	t->pos += k;
+	if (k < n)
+		t->at_end = 1;
 	return k;
+}
+
+int img_tar_at_end(const img_tar_t *t)
+{
+	return t->at_end;
+}
+
+static int all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+/* After the first zero block at byte at: the second one, then zeros only
+ * to the end of the data. 0 (the archive ends), or -1 with the reason. */
+static int read_end(img_tar_t *t, uint64_t at)
+{
+	uint8_t buf[65536];
+	size_t k = read_bytes(t, buf, TAR_BLOCK);
+	if (ferror(t->f))
+		return tar_fail(t, "read error at byte %llu: %s", (unsigned long long)t->pos, strerror(errno));
+	if (k < TAR_BLOCK || !all_zero(buf, TAR_BLOCK))
+		return tar_fail(t, k < TAR_BLOCK ? "truncated: one zero block at byte %llu where the archive ends with two"
+						  : "a lone zero block at byte %llu, data after it (the archive ends with two)",
+				(unsigned long long)at);
+	for (;;) {
+		uint64_t from = t->pos;
+		k = read_bytes(t, buf, sizeof buf);
+		if (ferror(t->f))
+			return tar_fail(t, "read error at byte %llu: %s", (unsigned long long)t->pos, strerror(errno));
+		for (size_t i = 0; i < k; i++)
+			if (buf[i])
+				return tar_fail(t,
+						"data at byte %llu after the end of the archive (byte %llu): two tars "
+						"joined? members there would be lost",
+						(unsigned long long)(from + i), (unsigned long long)at);
+		if (k < sizeof buf)
+			return 0;
+	}
 }
 
 /* An octal field: optional leading spaces, digits, then NUL/space to the end.
@@ -288,15 +336,16 @@ int img_tar_next(img_tar_t *t, img_tar_member_t *m)
 		size_t k = read_bytes(t, h, TAR_BLOCK);
 		if (ferror(t->f))
 			return tar_fail(t, "read error at byte %llu: %s", (unsigned long long)at, strerror(errno));
+		if (k == 0 && at == 0)
+			return tar_fail(t, "no data at all (an empty file or pipe: a failed download?)");
 		if (k == 0)
-			return 0; /* end of file without end blocks: accepted, as tar does */
+			return tar_fail(t, "truncated: the data ends at byte %llu, a member boundary, without the "
+					   "end-of-archive blocks: members after it may be missing",
+					(unsigned long long)at);
 		if (k < TAR_BLOCK)
 			return tar_fail(t, "truncated header at byte %llu (%zu of 512 bytes)", (unsigned long long)at, k);
-		int zero = 1;
-		for (int i = 0; i < TAR_BLOCK && zero; i++)
-			zero = h[i] == 0;
-		if (zero)
-			return 0;
+		if (all_zero(h, TAR_BLOCK))
+			return read_end(t, at) == 0 ? 0 : -1;
 		uint64_t sum = 0, want;
 		for (int i = 0; i < TAR_BLOCK; i++)
 			sum += (i >= 148 && i < 156) ? ' ' : h[i];

@@ -12,9 +12,10 @@
  *     the shard goes on;
  *   - a broken structure (truncated header, bad checksum, bad octal, a size
  *     past the end of the file, data or extended header data that ends early,
- *     a pax "size" that is not a number) makes img_tar_next or
- *     img_tar_read return -1 with img_tar_error(): the rest of the shard is
- *     unreadable.
+ *     a pax "size" that is not a number, no data at all, data that ends
+ *     without the two zero blocks that end an archive, data after them)
+ *     makes img_tar_next or img_tar_read return -1 with img_tar_error(): the
+ *     rest of the shard is unreadable, or missing when img_tar_at_end().
  */
 #ifndef COMMON_IMGTAR_H
 #define COMMON_IMGTAR_H
@@ -48,5 +49,7 @@ int img_tar_read(img_tar_t *t, void *buf, size_t n);
 /* Skip what is left of the current member's data: 0, or -1 broken. */
 int img_tar_skip(img_tar_t *t);
 const char *img_tar_error(const img_tar_t *t);
+/* Has the data ended (nothing is left to read)? */
+int img_tar_at_end(const img_tar_t *t);
 
 #endif

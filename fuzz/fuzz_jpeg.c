@@ -1,8 +1,8 @@
 /* fuzz_jpeg.c - libFuzzer target for imgdecode's decode path (imgproc.h).
  *
  * Input: the bytes of an image file (JPEG, PNG or anything else); seed it
- * with testdata/imgdecode. Settings (preset, resize, crop, dtype, --fast)
- * come from a hash of the input, so one input always runs the same way.
+ * with testdata/imgdecode. Settings (preset, resize, crop, dtype, --fast,
+ * --resize-order) come from a hash of the input, so one input always runs the same way.
  * Checks, besides the sanitizers: the window decode and the whole-image
  * decode agree (same success, same bytes, same warning), and a failure
  * always says why. The pixel cap is low so that a hostile header cannot
@@ -40,7 +40,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	p.dtype = (h >> 24) % 3 == 0 ? DTYPE_FLOAT32 : (h >> 24) % 3 == 1 ? DTYPE_FLOAT16 : DTYPE_UINT8;
 	p.fast = (h >> 27) % 3 == 0;
+	p.resize_order = (img_order_t)((h >> 29) % 3);
 	p.max_pixels = 4u << 20;
+	/* far over what 4M pixels need, whole or windowed: both decodes must
+	 * succeed alike (test_memory.sh tests the bound itself) */
+	p.max_memory = 1ULL << 30;
 
 	int a = img_process_memory(ctx, &p, data, size, &win);
 	if (a != 0 && !win.message[0])

@@ -10,8 +10,9 @@
  * member is
  * read (small ones) or skipped, the way imgdecode does. Checks, besides
  * the sanitizers: a broken structure always says why, a refused member
- * always says why, a member the reader accepts has a safe name, and the
- * reader always ends (no member more than once per 512 bytes).
+ * always says why, a member the reader accepts has a safe name, the reader
+ * always ends (no member more than once per 512 bytes), and an archive it
+ * reads to its end leaves no data after it unread.
  *
  *   make fuzz && build-fuzz/fuzz_tar -dict=fuzz/tar.dict -max_total_time=300 corpus/
  */
@@ -85,6 +86,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (r < 0 && !img_tar_error(t)[0])
 		abort(); /* a failure must say why */
+	if (r == 0 && !img_tar_at_end(t))
+		abort(); /* an archive ends where its data does: nothing after it goes unread */
 	img_tar_close(t);
 	close(fd);
 	return 0;

@@ -72,8 +72,11 @@ cmp <($PY "$ROOT/tests/py/imgdecode_records.py" out1) <($PY "$ROOT/tests/py/imgd
 printf 'adir\ngood.jpg\n' | imgdecode >out 2>err
 [ $? = 1 ] || fail "stdin directory: exit status"
 expect_stderr "^imgdecode: adir: is a directory$"
-expect_exit 0 imgdecode adir good.jpg
+# ... and when it holds no image (an empty mount point), an error record, not an empty run
+expect_exit 1 imgdecode adir good.jpg
 expect_stderr "^imgdecode: adir: no image files in this directory$"
+$PY "$ROOT/tests/py/imgdecode_records.py" out | cut -f1,2 | tr '\t\n' ': ' | grep -qx 'error:adir image:good.jpg ' ||
+	fail "an empty directory: $($PY "$ROOT/tests/py/imgdecode_records.py" out)"
 # a directory of only bad files: exit 1, nothing but error records
 mkdir bad && cp "$D/empty.jpg" "$D/truncated.jpg" bad/
 expect_exit 1 imgdecode bad

@@ -53,7 +53,7 @@ expect_stderr "badfirst.tsv:1: expected file<TAB>index or file<TAB>wnid<TAB>inde
 # one file with two different labels: refused (the same label twice is fine)
 printf 'a.jpg\t7\nb/2.jpeg\t9\na.jpg\t7\na.jpg\t8\n' >dup.tsv
 expect_exit 2 imgdecode -l dup.tsv d
-expect_stderr "^imgdecode: dup.tsv:4: 'a.jpg' has label 8 here and 7 on an earlier line$"
+expect_stderr "^imgdecode: --labels: dup.tsv:4: 'a.jpg' has label 8 here and 7 on an earlier line$"
 expect_empty_stdout
 # directory links: each folder entered once, in name order, the others named on stderr
 # (two links back to the top once made the walk exponential)
