@@ -26,6 +26,8 @@ run_dir() { echo "$C/slurm/$(cat "$C/slurm/last")"; }
 job_of() { awk -F'\t' -v n="$1" '$2 == n { print $1 }' "$(run_dir)/jobs.tsv"; }
 # the job (and array task) ids Slurm has queued, sorted
 queued() { squeue -h -r -o '%i' | LC_ALL=C sort; }
+# stop_group PID: stop the process group PID leads (a background make and what it started)
+stop_group() { kill -TERM -- "-$1" 2>/dev/null; }
 # wait_for SECONDS CMD...: poll CMD every 0.2 s
 wait_for() {
 	local n=$(($1 * 5))
@@ -39,12 +41,15 @@ wait_for() {
 
 line=$(readme_block study-slurm)
 [ "$line" = "make study-slurm SHARDS=4" ] || fail "the README's study-slurm block changed: [$line]"
-env_args=("${STUDY_ARGS[@]}" JOB_GPUS=1 DEVICE=cpu)
+# as from a shell: without the make test's MAKEFLAGS (its jobserver, its "Entering directory")
+env_args=(-u MAKEFLAGS -u MFLAGS -u MAKELEVEL "${STUDY_ARGS[@]}" JOB_GPUS=1 DEVICE=cpu)
 
 # ---- the first run: one shard gets another weights file ----
 start=$EPOCHREALTIME
-(cd "$ROOT" && env "${env_args[@]}" JOB_OPTS=--hold bash -c "$line") >run1.out 2>&1 &
+# in a process group of its own, which the test stops if it ends first
+(cd "$ROOT" && exec setsid -w env "${env_args[@]}" JOB_OPTS=--hold bash -c "$line") >run1.out 2>&1 &
 mk=$!
+at_exit "stop_group $mk"
 wait_for 60 grep -q '^study-slurm: .*: submitted ' run1.out || { cat run1.out; fail "make study-slurm submitted nothing"; }
 grep -q 'submitted 15 jobs, 27 tasks: enc-resnet50-fp32 (4 of 4 tasks), enc-resnet50-fp16 (4 of 4 tasks), enc-clip-rn50-fp32 (4 of 4 tasks), enc-clip-rn50-fp16 (4 of 4 tasks), classes, merge-resnet50-fp32, merge-resnet50-fp16, merge-clip-rn50-fp32, merge-clip-rn50-fp16, scores-resnet50-fp32, scores-resnet50-fp16, scores-clip-rn50-fp32, scores-clip-rn50-fp16, report, publish; logs in ' run1.out ||
 	fail "first run: $(grep submitted run1.out)"
@@ -114,12 +119,11 @@ export VAL=$T/imgs RUN=$T/run RNENC_WEIGHTS=$W STUDY_BIN=$SB
 export RNENC_SHA256=$(sha256sum <"$CKPT_DIR/resnet50.pth" | cut -c1-64)
 readme_block sbatch >cmds
 [ "$(wc -l <cmds)" = 4 ] && grep -q '^sbatch ' cmds || fail "the README's sbatch block changed: $(cat cmds)"
-(
-	while read -r cmd; do
-		(cd "$ROOT" && bash -c "$cmd") >>sbatch.out 2>&1 || { echo "README: '$cmd' failed" >>sbatch.out; exit 1; }
-	done <cmds
-) &
+setsid -w bash -c 'while read -r cmd; do
+	(cd "$ROOT" && bash -c "$cmd") >>sbatch.out 2>&1 || { echo "README: '\''$cmd'\'' failed" >>sbatch.out; exit 1; }
+done' <cmds &
 by_hand=$!
+at_exit "stop_group $by_hand"
 mark=$(log_mark)
 start=$EPOCHREALTIME
 study
