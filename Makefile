@@ -7,6 +7,7 @@
 #   make classes    zscore's default class table: CLIP's zero-shot classifier from txtencode
 #   make fuzz       build the libFuzzer targets (clang)
 #   make study      the whole study, cached stage by stage, into report/ (pipelines/study.mk)
+#   make study-slurm  the same as Slurm jobs (pipelines/README.md, "On a Slurm cluster")
 
 BUILD   ?= build
 BIN     ?= bin
@@ -194,5 +195,5 @@ build-fuzz/fuzz_npy: fuzz/fuzz_npy.c fuzz/fuzz_memfd.h $(FUZZ_NPY_SRC) $(wildcar
 clean:
 	rm -rf $(BUILD) build-asan $(BIN) build-fuzz
 
-# make study, make study-shards: the whole study as cached stages (variables and stages there)
+# make study, make study-shards, make study-slurm: the whole study as cached stages (variables and stages there)
 include pipelines/study.mk

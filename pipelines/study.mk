@@ -8,6 +8,9 @@
 #                                       (pipelines/datasets/NAME.ds) says: layout, class subset
 #   make study MODELS=clip-rn50 PRECISIONS=fp16 DEVICE=cuda BATCH=128
 #   make study-shards SHARDS=4          the same, decode+encode split into 4 parallel shards
+#   make study-slurm SHARDS=8 JOB_GPUS=1   the same as Slurm jobs: a decode+encode job array per
+#                                       model and precision, then dependent merge, score and
+#                                       report jobs (pipelines/study-slurm submits and waits)
 #
 # Stages (each a file under $(CACHE), named by a hash of everything that made it):
 #   dec-PRESET-KEY.mp         imgdecode --preset PRESET (imagenet for resnet50, clip for
@@ -47,6 +50,8 @@ CACHE      ?= cache
 REPORT     ?= report
 SHARDS     ?= 2
 GPUS       ?= 1
+JOB_GPUS   ?= 0
+JOB_OPTS   ?=
 STUDY_BIN  ?= $(BIN)
 
 study_comma := ,
@@ -63,7 +68,7 @@ STUDY_SUBSET := $(if $(DATASET),$(call study_ds,subset))
 STUDY_BORDER := $(if $(DATASET),$(call study_ds,border))
 
 # ---- checks, before anything is built or fetched: one clear line each ----
-ifneq ($(filter study study-shards study-stages,$(MAKECMDGOALS)),)
+ifneq ($(filter study study-shards study-slurm study-stages,$(MAKECMDGOALS)),)
 $(foreach v,DATA LABELS IMAGES WNIDS CACHE REPORT WEIGHTS NAMES TEMPLATES VOCAB STUDY_BIN,\
   $(if $(word 2,$($(v))),$(error $(v)='$($(v))': paths with spaces are not supported)))
 $(if $(strip $(MODELS)),,$(error MODELS is empty (resnet50 clip-rn50)))
@@ -71,21 +76,29 @@ $(if $(strip $(PRECISIONS)),,$(error PRECISIONS is empty (fp32 fp16)))
 $(foreach m,$(MODELS),$(if $(filter resnet50 clip-rn50,$(m)),,$(error MODELS: unknown model '$(m)' (resnet50 clip-rn50))))
 $(foreach p,$(PRECISIONS),$(if $(filter fp32 fp16,$(p)),,$(error PRECISIONS: unknown precision '$(p)' (fp32 fp16))))
 $(if $(filter auto cpu cuda,$(DEVICE)),,$(error DEVICE='$(DEVICE)': expected auto, cpu or cuda))
-$(if $(shell echo "$(BATCH)$(JOBS)$(SHARDS)$(GPUS)" | grep "[^0-9]"),\
-  $(error BATCH, JOBS, SHARDS and GPUS must be whole numbers (BATCH='$(BATCH)' JOBS='$(JOBS)' SHARDS='$(SHARDS)' GPUS='$(GPUS)')))
+$(if $(shell echo "$(BATCH)$(JOBS)$(SHARDS)$(GPUS)$(JOB_GPUS)" | grep "[^0-9]"),\
+  $(error BATCH, JOBS, SHARDS, GPUS and JOB_GPUS must be whole numbers (BATCH='$(BATCH)' JOBS='$(JOBS)' SHARDS='$(SHARDS)' GPUS='$(GPUS)' JOB_GPUS='$(JOB_GPUS)')))
 $(if $(filter 0,$(BATCH) $(SHARDS) $(GPUS) $(JOBS)),$(error BATCH, SHARDS, GPUS and JOBS must be at least 1))
+$(if $(and $(filter study-slurm,$(MAKECMDGOALS)),$(filter cuda,$(DEVICE)),$(filter 0,$(JOB_GPUS))),\
+  $(error DEVICE=cuda on Slurm needs JOB_GPUS=1 (or more): the GPUs each job asks for))
 $(if $(DATASET),$(if $(STUDY_LAYOUT),,$(error DATASET=$(DATASET): see the line above (pipelines/dataset-check list))))
 $(if $(and $(DATASET),$(filter testdata/images testdata/images/,$(DATA))),\
   $(error DATASET=$(DATASET) needs DATA=the folder (or labels TSV) holding it))
 endif
 
-.PHONY: study study-shards study-weights study-stages
+.PHONY: study study-shards study-slurm study-weights study-stages study-slurm-run
 study: $(STUDY_PROGS) study-weights
 	+@$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) STUDY_RUN=1 study-stages
 
 study-shards: $(STUDY_PROGS) study-weights
 	+@$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) STUDY_RUN=1 STUDY_SHARDS=$(SHARDS) \
 	  -j$(SHARDS) study-stages
+
+# the same stages as Slurm jobs: this make computes the keys, writes the plan of the stages
+# (pipelines/study-slurm reads it), submits what is missing and waits for it
+study-slurm: $(STUDY_PROGS) study-weights
+	+@$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) STUDY_RUN=1 STUDY_SHARDS=$(SHARDS) STUDY_SLURM=1 \
+	  study-slurm-run
 
 # Weights already in place are used as they are (the report says whether each one is the
 # published file); a missing one is fetched and checked by pipelines/fetch-weights, which
@@ -101,9 +114,17 @@ STUDY_LOG := $(CACHE)/stages.log
 STUDY_RUNNER := pipelines/study-run --log $(STUDY_LOG)
 
 # ---- resolved settings ----
+ifeq ($(STUDY_SLURM),1)
+study_cuda_built = $(shell ldd $(STUDY_BIN)/rnencode 2>/dev/null | grep -q libcudnn && echo cuda)
+# on Slurm the jobs' GPUs are JOB_GPUS (--gres=gpu:N): this host's do not count
+$(if $(and $(filter auto,$(DEVICE)),$(filter-out 0,$(JOB_GPUS)),$(if $(study_cuda_built),,x)),\
+  $(error JOB_GPUS=$(JOB_GPUS): $(STUDY_BIN)/rnencode was built without CUDA (DEVICE=cpu runs the jobs on the CPU)))
+STUDY_DEVICE := $(if $(filter auto,$(DEVICE)),$(if $(filter 0,$(JOB_GPUS)),cpu,cuda),$(DEVICE))
+else
 study_gpu := $(if $(filter auto,$(DEVICE)),$(shell nvidia-smi -L 2>/dev/null | grep -q '^GPU' && \
   ldd $(STUDY_BIN)/rnencode 2>/dev/null | grep -q libcudnn && echo cuda))
 STUDY_DEVICE := $(if $(filter auto,$(DEVICE)),$(or $(study_gpu),cpu),$(DEVICE))
+endif
 STUDY_BATCH := $(or $(BATCH),8)
 STUDY_PRESETS := $(sort $(foreach m,$(MODELS),$(call study_preset,$(m))))
 study_hash = $(shell printf '%s\n' $(1) | sha256sum | cut -c1-16)
@@ -156,9 +177,11 @@ STUDY_DEC_IN := $(if $(filter tsv,$(STUDY_DATA_KIND)),--in $(STUDY_LIST).list)
 STUDY_SHARD_LIST := $(shell seq 0 $$(($(STUDY_SHARDS) - 1)))
 study_of = $(1)of$(STUDY_SHARDS)
 
-# ---- decode: one stream per preset (and per shard) ----
+# ---- decode: one stream per preset (and per shard; on Slurm each shard's decode feeds its
+# encoder through a pipe, pipelines/encode-shard, and is not kept) ----
 define study_decode_rules
 STUDY_DEC_$(1) := $(CACHE)/dec-$(1)-$(call study_hash,decode $(1) $(STUDY_DATA_ID) $(STUDY_LAYOUT) border=$(STUDY_BORDER))
+ifneq ($(STUDY_SLURM),1)
 ifeq ($(STUDY_SHARDS),1)
 $$(STUDY_DEC_$(1)).mp: $(STUDY_BIN)/imgdecode
 	@mkdir -p $(CACHE)
@@ -171,6 +194,7 @@ $$(STUDY_DEC_$(1))-$(call study_of,$(i)).mp: $(STUDY_BIN)/imgdecode
 	  --shard $(i)/$(STUDY_SHARDS) $(STUDY_DEC_ARGS)
 )
 endif
+endif
 endef
 $(foreach p,$(STUDY_PRESETS),$(eval $(call study_decode_rules,$(p))))
 
@@ -179,46 +203,55 @@ $(foreach p,$(STUDY_PRESETS),$(eval $(call study_decode_rules,$(p))))
 # report plots it; the stage runner samples the host side)
 study_trace = $(if $(filter cuda,$(STUDY_DEVICE)), --mem-trace $$(@:.mp=.trace.tsv))
 study_gpu_of = $(if $(filter cuda,$(STUDY_DEVICE)),--gpu $(shell echo $$(($(1) % $(GPUS)))))
+study_enc_opts = --weights $(call study_wfile,$(1)) --device $(STUDY_DEVICE) --batch $(STUDY_BATCH)
 define study_encode_rules
 STUDY_ENC_$(1)_$(2) := $(CACHE)/enc-$(1)-$(2)-$(call study_hash,encode $(STUDY_DEC_$(call study_preset,$(1))) $(1) \
   $(STUDY_WSHA_$(1)) $(2) $(STUDY_DEVICE) $(STUDY_BATCH) shards=$(STUDY_SHARDS))
-study_enc_cmd_$(1)_$(2) := $(STUDY_BIN)/rnencode --model $(1) --weights $(call study_wfile,$(1)) \
-  --device $(STUDY_DEVICE) --batch $(STUDY_BATCH)$(if $(filter fp16,$(2)), --fp16)
+study_enc_cmd_$(1)_$(2) := $(STUDY_BIN)/rnencode --model $(1) $(call study_enc_opts,$(1))$(if $(filter fp16,$(2)), --fp16)
 ifeq ($(STUDY_SHARDS),1)
 STUDY_MEM_$(1)_$(2) := $$(STUDY_ENC_$(1)_$(2)).mem.tsv
+ifneq ($(STUDY_SLURM),1)
 $$(STUDY_ENC_$(1)_$(2)).mp: $$(STUDY_DEC_$(call study_preset,$(1))).mp $(STUDY_BIN)/rnencode
 	@$(STUDY_RUNNER) --out $$@ --in $$< --mem $$(@:.mp=.mem.tsv) \
 	  -- $$(study_enc_cmd_$(1)_$(2))$(study_trace)
+endif
 else
 STUDY_MEM_$(1)_$(2) := $(foreach i,$(STUDY_SHARD_LIST),$$(STUDY_ENC_$(1)_$(2))-$(call study_of,$(i)).mem.tsv)
+# the shards' streams concatenate into one
+study_merge_cmd_$(1)_$(2) := $(STUDY_RUNNER) --out $$(STUDY_ENC_$(1)_$(2)).mp -- cat \
+  $(foreach i,$(STUDY_SHARD_LIST),$$(STUDY_ENC_$(1)_$(2))-$(call study_of,$(i)).mp)
+ifneq ($(STUDY_SLURM),1)
 $(foreach i,$(STUDY_SHARD_LIST),
 $$(STUDY_ENC_$(1)_$(2))-$(call study_of,$(i)).mp: $$(STUDY_DEC_$(call study_preset,$(1)))-$(call study_of,$(i)).mp \
   $(STUDY_BIN)/rnencode
 	@$(STUDY_RUNNER) --out $$@ --in $$< --mem $$(@:.mp=.mem.tsv) \
 	  -- $$(study_enc_cmd_$(1)_$(2))$(study_trace) $(call study_gpu_of,$(i))
 )
-# the shards' streams concatenate into one
 $$(STUDY_ENC_$(1)_$(2)).mp: $(foreach i,$(STUDY_SHARD_LIST),$$(STUDY_ENC_$(1)_$(2))-$(call study_of,$(i)).mp)
-	@$(STUDY_RUNNER) --out $$@ -- cat $$^
+	@$$(study_merge_cmd_$(1)_$(2))
+endif
 endif
 
 # ---- scores ----
 # (doubled dollars: eval expands the key, once the encode key above is defined)
 STUDY_SCORES_$(1)_$(2) := $(CACHE)/scores-$(1)-$(2)-$$(call study_hash,scores $$(STUDY_ENC_$(1)_$(2)) \
   $(if $(filter clip-rn50,$(1)),$(STUDY_CLASSES)) $(STUDY_SUBSET_ID))
+study_scores_cmd_$(1)_$(2) := $(STUDY_RUNNER) --out $$(STUDY_SCORES_$(1)_$(2)).mp --in $$(STUDY_ENC_$(1)_$(2)).mp \
+  -- $(STUDY_BIN)/zscore$(if $(filter clip-rn50,$(1)), --classes $(STUDY_CLASSES))$(if \
+  $(STUDY_SUBSET), --subset $(STUDY_SUBSET))$(if $(STUDY_GROUPS), --groups $(STUDY_GROUPS))
 $$(STUDY_SCORES_$(1)_$(2)).mp: $$(STUDY_ENC_$(1)_$(2)).mp $(if $(filter clip-rn50,$(1)),$(STUDY_CLASSES)) \
   $(STUDY_BIN)/zscore
-	@$(STUDY_RUNNER) --out $$@ --in $$< -- $(STUDY_BIN)/zscore$(if $(filter clip-rn50,$(1)), --classes $(STUDY_CLASSES))\
-	  $(if $(STUDY_SUBSET), --subset $(STUDY_SUBSET))$(if $(STUDY_GROUPS), --groups $(STUDY_GROUPS))
+	@$$(study_scores_cmd_$(1)_$(2))
 endef
 $(foreach m,$(MODELS),$(foreach p,$(PRECISIONS),$(eval $(call study_encode_rules,$(m),$(p)))))
 
 # ---- CLIP's class embeddings ----
 ifneq ($(STUDY_WANT_CLIP),)
+STUDY_CLASSES_CMD := $(STUDY_RUNNER) --out $(STUDY_CLASSES) -- $(STUDY_BIN)/txtencode --weights $(call study_wfile,clip-rn50) \
+  --names $(NAMES) --templates $(TEMPLATES) --vocab $(VOCAB) --device $(STUDY_DEVICE)
 $(STUDY_CLASSES): $(STUDY_BIN)/txtencode
 	@mkdir -p $(CACHE)
-	@$(STUDY_RUNNER) --out $@ -- $(STUDY_BIN)/txtencode --weights $(call study_wfile,clip-rn50) \
-	  --names $(NAMES) --templates $(TEMPLATES) --vocab $(VOCAB) --device $(STUDY_DEVICE)
+	@$(STUDY_CLASSES_CMD)
 endif
 
 # ---- the report ----
@@ -237,26 +270,81 @@ STUDY_SETTINGS := \
   --set "shards=$(STUDY_SHARDS)" \
   $(if $(STUDY_WANT_CLIP),--set "CLIP prompts=\`$(TEMPLATES)\` ($(call study_nlines,$(TEMPLATES)) templates) x \`$(NAMES)\` ($(call study_nlines,$(NAMES)) classes)") \
   --set "cache=\`$(CACHE)\` (report-$(STUDY_REPORT_KEY))"
+STUDY_REPORT_PROGS := $(addprefix $(STUDY_BIN)/,errstats errtree fpdiff recview) \
+  pipelines/study-report pipelines/json-flat.awk pipelines/memplot.awk
+STUDY_REPORT_CMD := ERRTREE_DATA=$(CURDIR)/testdata $(STUDY_RUNNER) --dir $(STUDY_REPORT_DIR) -- pipelines/study-report \
+  --bin $(STUDY_BIN) --names $(NAMES) $(STUDY_SETTINGS) \
+  $(foreach r,$(STUDY_RUNS),--run $(subst _, ,$(r)) $(STUDY_SCORES_$(r)).mp $(STUDY_ENC_$(r)).mp \
+    $(subst $(study_space),$(study_comma),$(strip $(STUDY_MEM_$(r)))))
 
 $(STUDY_REPORT_DIR)/report.md: $(foreach r,$(STUDY_RUNS),$(STUDY_SCORES_$(r)).mp $(STUDY_ENC_$(r)).mp) \
-  $(addprefix $(STUDY_BIN)/,errstats errtree fpdiff recview) \
-  pipelines/study-report pipelines/json-flat.awk pipelines/memplot.awk
-	@ERRTREE_DATA=$(CURDIR)/testdata $(STUDY_RUNNER) --dir $(STUDY_REPORT_DIR) -- pipelines/study-report \
-	  --bin $(STUDY_BIN) --names $(NAMES) $(STUDY_SETTINGS) \
-	  $(foreach r,$(STUDY_RUNS),--run $(subst _, ,$(r)) $(STUDY_SCORES_$(r)).mp $(STUDY_ENC_$(r)).mp \
-	    $(subst $(study_space),$(study_comma),$(strip $(STUDY_MEM_$(r)))))
+  $(STUDY_REPORT_PROGS)
+	@$(STUDY_REPORT_CMD)
 
 # $(REPORT) is replaced only when it is a report this target wrote (or empty): never
 # someone's folder or file given by mistake
-$(REPORT)/.study-$(STUDY_REPORT_KEY): $(STUDY_REPORT_DIR)/report.md
-	@if [ -e $(REPORT) ] && [ ! -d $(REPORT) ]; then \
-	  echo "study: $(REPORT) is not a folder: not replacing it (set REPORT=another folder)" >&2; exit 2; fi
-	@if [ -d $(REPORT) ] && [ -n "$$(ls -A $(REPORT))" ] && ! ls -A $(REPORT) | grep -q '^\.study-'; then \
-	  echo "study: $(REPORT) holds other files: not replacing it (set REPORT=another folder)" >&2; exit 2; fi
-	@rm -rf $(REPORT).tmp.$$$$ && cp -R $(STUDY_REPORT_DIR) $(REPORT).tmp.$$$$ && touch $(REPORT).tmp.$$$$/$(notdir $@) && \
-	  rm -rf $(REPORT) && mv $(REPORT).tmp.$$$$ $(REPORT)
+STUDY_PUBLISHED := $(REPORT)/.study-$(STUDY_REPORT_KEY)
+STUDY_PUBLISH_CMD = if [ -e $(REPORT) ] && [ ! -d $(REPORT) ]; then \
+  echo "study: $(REPORT) is not a folder: not replacing it (set REPORT=another folder)" >&2; exit 2; fi; \
+  if [ -d $(REPORT) ] && [ -n "$$(ls -A $(REPORT))" ] && ! ls -A $(REPORT) | grep -q '^\.study-'; then \
+  echo "study: $(REPORT) holds other files: not replacing it (set REPORT=another folder)" >&2; exit 2; fi; \
+  rm -rf $(REPORT).tmp.$$$$ && cp -R $(STUDY_REPORT_DIR) $(REPORT).tmp.$$$$ && \
+  touch $(REPORT).tmp.$$$$/$(notdir $(STUDY_PUBLISHED)) && rm -rf $(REPORT) && mv $(REPORT).tmp.$$$$ $(REPORT)
+$(STUDY_PUBLISHED): $(STUDY_REPORT_DIR)/report.md
+	@$(STUDY_PUBLISH_CMD)
+
+# ---- on Slurm: the plan of the same stages, for pipelines/study-slurm ----
+# One line per job, tab-separated: NAME, TASKS (an array's task count, 0 for one job),
+# OUTPUT (%a: the task's index), AFTER (the jobs it needs, comma-separated), GPU (gpu: it
+# gets the JOB_GPUS GPUs), PREREQS (files newer than OUTPUT make it stale: programs and
+# inputs), COMMAND (run in this folder; ${SLURM_ARRAY_TASK_ID} is an array task's index).
+# An array task decodes and encodes its shard in one pipe (pipelines/encode-shard), which
+# checks that rnencode used the weights whose sha256 is in the keys.
+ifeq ($(STUDY_SLURM),1)
+study_tab := $(study_empty)	$(study_empty)
+define study_nl
+
+
+endef
+study_task := $${SLURM_ARRAY_TASK_ID}
+# R is a run, MODEL_PRECISION (as in STUDY_RUNS); $(2) a shard index (or %a, or the task's)
+study_model = $(word 1,$(subst _, ,$(1)))
+study_prec = $(word 2,$(subst _, ,$(1)))
+study_shard_file = $(STUDY_ENC_$(1))$(if $(filter-out 1,$(STUDY_SHARDS)),-$(2)of$(STUDY_SHARDS))
+study_shard_cmd = STUDY_BIN=$(STUDY_BIN) RNENC_SHA256=$(STUDY_WSHA_$(call study_model,$(1))) \
+  RNENCODE_OPTS='$(call study_enc_opts,$(call study_model,$(1)))$(if $(filter cuda,$(STUDY_DEVICE)), --mem-trace \
+  $(call study_shard_file,$(1),$(study_task)).trace.tsv)' \
+  pipelines/encode-shard --log $(STUDY_LOG) --mem $(call study_shard_file,$(1),$(study_task)).mem.tsv \
+  $(study_task)/$(STUDY_SHARDS) $(call study_shard_file,$(1),$(study_task)).mp $(call study_model,$(1)) \
+  $(call study_prec,$(1)) -j $(JOBS) $(STUDY_DEC_ARGS)$(if $(STUDY_DEC_IN), <$(STUDY_LIST).list)
+study_is_clip = $(filter clip-rn50,$(call study_model,$(1)))
+# (the reader trims the spaces that line continuations and foreach leave around fields)
+study_plan_line = $(1)$(study_tab)$(2)$(study_tab)$(3)$(study_tab)$(4)$(study_tab)$(5)$(study_tab)$(6)$(study_tab)$(7)$(study_nl)
+study_plan_enc = $(call study_plan_line,enc-$(subst _,-,$(1)),$(STUDY_SHARDS),$(call study_shard_file,$(1),%a).mp,-,gpu,\
+  $(STUDY_BIN)/imgdecode $(STUDY_BIN)/rnencode,$(call study_shard_cmd,$(1)))
+study_plan_merge = $(call study_plan_line,merge-$(subst _,-,$(1)),0,$(STUDY_ENC_$(1)).mp,enc-$(subst _,-,$(1)),-,\
+  $(foreach i,$(STUDY_SHARD_LIST),$(call study_shard_file,$(1),$(i)).mp),$(study_merge_cmd_$(1)))
+study_plan_scores = $(call study_plan_line,scores-$(subst _,-,$(1)),0,$(STUDY_SCORES_$(1)).mp,\
+  $(if $(filter 1,$(STUDY_SHARDS)),enc,merge)-$(subst _,-,$(1))$(if $(call study_is_clip,$(1)),$(study_comma)classes),-,\
+  $(STUDY_ENC_$(1)).mp $(if $(call study_is_clip,$(1)),$(STUDY_CLASSES)) $(STUDY_BIN)/zscore,$(study_scores_cmd_$(1)))
+STUDY_PLAN_TEXT = $(foreach r,$(STUDY_RUNS),$(call study_plan_enc,$(r)))$(if $(STUDY_WANT_CLIP),$(call \
+  study_plan_line,classes,0,$(STUDY_CLASSES),-,gpu,$(STUDY_BIN)/txtencode,$(STUDY_CLASSES_CMD)))$(if \
+  $(filter-out 1,$(STUDY_SHARDS)),$(foreach r,$(STUDY_RUNS),$(call study_plan_merge,$(r))))$(foreach \
+  r,$(STUDY_RUNS),$(call study_plan_scores,$(r)))$(call study_plan_line,report,0,$(STUDY_REPORT_DIR)/report.md,\
+  $(subst $(study_space),$(study_comma),$(foreach r,$(STUDY_RUNS),scores-$(subst _,-,$(r)))),-,\
+  $(foreach r,$(STUDY_RUNS),$(STUDY_SCORES_$(r)).mp $(STUDY_ENC_$(r)).mp) $(STUDY_REPORT_PROGS),\
+  $(STUDY_REPORT_CMD))$(call study_plan_line,publish,0,$(STUDY_PUBLISHED),report,-,$(STUDY_REPORT_DIR)/report.md,\
+  $(STUDY_PUBLISH_CMD))
+STUDY_SLURM_RUNS := $(CACHE)/slurm
+STUDY_PLAN := $(STUDY_SLURM_RUNS)/plan-$(STUDY_REPORT_KEY).tsv
+
+study-slurm-run:
+	@$(shell mkdir -p $(STUDY_SLURM_RUNS))$(file >$(STUDY_PLAN),$(STUDY_PLAN_TEXT))
+	@run=$$(pipelines/study-slurm submit --plan $(STUDY_PLAN) --runs $(STUDY_SLURM_RUNS) --gpus $(JOB_GPUS) \
+	  --log $(STUDY_LOG) --report $(REPORT)/report.md -- $(JOB_OPTS)) && pipelines/study-slurm wait "$$run"
+endif
 
 STUDY_LOG_BEFORE := $(shell cat $(STUDY_LOG) 2>/dev/null | wc -l)
-study-stages: $(REPORT)/.study-$(STUDY_REPORT_KEY)
+study-stages: $(STUDY_PUBLISHED)
 	@echo "study: $(REPORT)/report.md ($$(($$(cat $(STUDY_LOG) 2>/dev/null | wc -l) - $(STUDY_LOG_BEFORE))) stages ran; log $(STUDY_LOG))"
 endif

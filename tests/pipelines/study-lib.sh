@@ -10,6 +10,10 @@
 #   log_mark           the stage log's current line count
 #   ran_since MARK     the stages run after MARK, one per line, keys cut off, sorted
 #                      (dec-imagenet, enc-resnet50-fp16, classes, report...)
+#   expect_ran MARK STAGE...   exactly these stages ran since MARK
+#   readme_block NAME  the lines of a scale-out block of pipelines/README.md
+#   study_folder       the sample as an ImageNet-style folder $T/imgs
+#   records TYPES F... the records of those types in the streams F, sorted JSON lines
 study_setup() {
 	[ "${ASAN:-0}" = 1 ] && skip "make study runs the encoders for minutes: not under make asan (each program's tests are)"
 	source "$ROOT/tests/fixtures.sh"
@@ -59,4 +63,29 @@ expect_ran() {
 	want=$(printf '%s\n' "$@" | sed '/^$/d' | LC_ALL=C sort)
 	got=$(ran_since "$mark")
 	[ "$got" = "$want" ] || fail "stages run: expected [$(echo $want)], got [$(echo $got)]"
+}
+
+# readme_block NAME: the lines of the fenced block after the marker "<!-- scale-out NAME"
+# in pipelines/README.md (blank and comment lines dropped), for a test to run verbatim
+readme_block() {
+	awk -v tag="<!-- scale-out $1" 'index($0, tag) == 1 { m = 1; next }
+		m && /^```/ { if (on) exit; on = 1; next } on' "$ROOT/pipelines/README.md" |
+		grep -v '^[[:space:]]*\(#.*\)\{0,1\}$'
+}
+
+# study_folder: an ImageNet-style folder $T/imgs of the sample TSV's images (class folders
+# named by wnid: the labels come from them, and the records' ids are paths relative to it)
+study_folder() {
+	mkdir -p "$T/imgs"
+	awk -F'\t' 'NR > 1 { print $1, $2 }' "$T/sample.tsv" | while read -r f wnid; do
+		mkdir -p "$T/imgs/$wnid" && ln -s "$TESTDATA/images/$f" "$T/imgs/$wnid/$f"
+	done
+}
+
+# records TYPES STREAM...: the records of the given types (-t X -t Y), one JSON line each
+# with every value, sorted (a merged stream is grouped by shard)
+records() {
+	local types=$1
+	shift
+	cat "$@" | "$SB/recview" --full $types | LC_ALL=C sort
 }

@@ -163,10 +163,23 @@ expect_exit 2 "$P/encode-shard" 0-2 x.mp resnet50 fp32 imgs
 expect_stderr "expected I/N"
 expect_exit 2 "$P/encode-shard" 0/2 x.mp resnet51 fp32 imgs
 expect_stderr "MODEL 'resnet51'"
-for bad in MODELS=resnet51 PRECISIONS=fp8 DEVICE=tpu BATCH=x SHARDS=0; do
+RNENC_SHA256=0676ba expect_exit 2 "$P/encode-shard" 0/2 x/x.mp resnet50 fp32 imgs
+expect_stderr "^encode-shard: RNENC_SHA256='0676ba': expected the weights' sha256 \(8 to 64 hex digits\)$"
+expect_exit 2 "$P/encode-shard" --frob 0/2 x/x.mp resnet50 fp32 imgs
+expect_stderr "^encode-shard: unknown option '--frob' \(try --help\)$"
+[ ! -e x ] || fail "a refused encode-shard made its folder"
+[ "$("$P/fetch-weights" --sha256 resnet50 clip-rn50)" = "$(printf '0676ba61\nafeb0e10f9e5a86da6080e35cf09123aca3b358a0c3e3b6c78a7b63bc04b6762')" ] ||
+	fail "fetch-weights --sha256: $("$P/fetch-weights" --sha256 resnet50 clip-rn50)"
+expect_exit 2 "$P/study-slurm" wait nowhere
+expect_stderr "^study-slurm: nowhere: not a run folder of study-slurm"
+expect_exit 2 "$P/study-slurm" launch
+expect_stderr "^study-slurm: usage: "
+for bad in MODELS=resnet51 PRECISIONS=fp8 DEVICE=tpu BATCH=x SHARDS=0 JOB_GPUS=-1; do
 	expect_exit 2 make -C "$ROOT" --no-print-directory study "$bad" STUDY_BIN="$T/nobin" CACHE="$T/c" REPORT="$T/r"
 	expect_stderr "^pipelines/study\.mk:[0-9]+: \*\*\* (MODELS|PRECISIONS|DEVICE|BATCH|SHARDS)"
 done
+expect_exit 2 make -C "$ROOT" --no-print-directory study-slurm DEVICE=cuda STUDY_BIN="$T/nobin" CACHE="$T/c" REPORT="$T/r"
+expect_stderr "^pipelines/study\.mk:[0-9]+: \*\*\* DEVICE=cuda on Slurm needs JOB_GPUS=1 \(or more\): the GPUs each job asks for"
 [ ! -e "$T/c" ] && [ ! -e "$T/r" ] || fail "a refused study left files"
 # missing weights, offline: fetch-weights' one line says what to put where
 mkdir -p bin

@@ -1,26 +1,16 @@
 #!/usr/bin/env bash
 # Scale-out gives the same records as one process: make study-shards with SHARDS=2
 # and SHARDS=3 against make study (decoded images and encoder outputs, both models,
-# FP32), then the README's xargs and Slurm job-array examples (pipelines/encode-shard,
-# merged with cat) against the same single run. Four sample images in an ImageNet-style
-# folder (class folders named by wnid: the labels come from them), so the records' ids
-# are the same relative paths in every run; records are compared as sets (a merged
-# stream is grouped by shard).
+# FP32). Four sample images in an ImageNet-style folder (class folders named by wnid:
+# the labels come from them), so the records' ids are the same relative paths in every
+# run; records are compared as sets (a merged stream is grouped by shard). The README's
+# by-hand lines run in test_scaleout.sh and test_study_slurm.sh.
 source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/pipelines/study-lib.sh"
 study_setup 4
 C=$T/cache
-mkdir imgs
-awk -F'\t' 'NR > 1 { print $1, $2 }' "$T/sample.tsv" | while read -r f wnid; do
-	mkdir -p "imgs/$wnid" && ln -s "$TESTDATA/images/$f" "imgs/$wnid/$f"
-done
+study_folder
 STUDY_ARGS+=(DATA="$T/imgs" IMAGES= PRECISIONS=fp32)
-# the records of the given types in streams, one JSON line each with every value, sorted
-records() {
-	local types=$1
-	shift
-	cat "$@" | "$SB/recview" --full $types | LC_ALL=C sort
-}
 
 study
 expect_ran 0 dec-clip dec-imagenet classes enc-clip-rn50-fp32 enc-resnet50-fp32 scores-clip-rn50-fp32 \
@@ -64,28 +54,4 @@ for n in 2 3; do
 		fail "report's time row does not pool the $n shards"
 done
 
-# ---- the README's examples: xargs on one machine, a Slurm job array ----
-export RNENC_WEIGHTS=$W STUDY_BIN=$SB
-mkdir out
-cd "$ROOT" || fail "cd $ROOT"
-seq 0 1 | xargs -P 2 -I{} pipelines/encode-shard {}/2 "$T/out/resnet50-fp32-{}.mp" resnet50 fp32 \
-	--wnids testdata/wnids.txt "$T/imgs" 2>"$T/err" || { cat "$T/err"; fail "xargs example"; }
-for i in 0 1; do # what sbatch --array=0-1 --wrap '...' runs, task by task
-	SLURM_ARRAY_TASK_ID=$i bash -c 'pipelines/encode-shard $SLURM_ARRAY_TASK_ID/2 '"$T"'/out/clip-rn50-fp32-$SLURM_ARRAY_TASK_ID.mp clip-rn50 fp32 --wnids testdata/wnids.txt '"$T/imgs" \
-		2>"$T/err" || { cat "$T/err"; fail "Slurm example, task $i"; }
-done
-cd "$T" || fail "cd $T"
-for m in resnet50 clip-rn50; do
-	single=$(ls "$C"/enc-$m-fp32-*.mp | grep -v 'of[0-9]*\.mp$' | while read -r f; do
-		[ "$("$SB/recview" -t stats "$f" | grep -c '"producer":"rnencode"')" = 1 ] && echo "$f"; done)
-	# the examples keep rnencode's default batch (8), make study here ran BATCH=1: another
-	# batch size may move the numbers by rounding (about 1e-5), so compare within a tolerance
-	cat out/$m-fp32-0.mp out/$m-fp32-1.mp >merged.mp
-	"$SB/fpdiff" --prob-tol 1e-4 --classes "$(ls "$C"/classes-*.mp)" "$single" merged.mp >fp.txt ||
-		{ cat fp.txt; fail "$m: the README example's shards disagree with make study's records"; }
-	grep -q "^compared: 4; failed in one run only: 0; failed in both: 0$" fp.txt || fail "$m: examples: $(sed -n 4p fp.txt)"
-	[ "$("$SB/recview" -t logits -t embedding merged.mp | sed -E 's/.*"id":"([^"]*)".*"label":(-?[0-9]+).*/\1 \2/' | sort)" = \
-		"$("$SB/recview" -t logits -t embedding "$single" | sed -E 's/.*"id":"([^"]*)".*"label":(-?[0-9]+).*/\1 \2/' | sort)" ] ||
-		fail "$m: examples: other ids or labels than make study's"
-done
 exit 0
