@@ -22,7 +22,7 @@ LDLIBS_COMMON = -l:libmsgpackc.a -lm -lpthread  # static: the GPU machine has no
 NVCC    ?= $(shell command -v nvcc 2>/dev/null)
 HAVE_NVCC := $(if $(NVCC),1,)
 
-COMMON_SRC := $(wildcard common/*.c)
+COMMON_SRC := $(wildcard common/*/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 COMMON_LIB := $(BUILD)/libcommon.a
 
@@ -88,15 +88,15 @@ gpu-note:
 	@$(if $(HAVE_NVCC),,echo "make: nvcc not found: building rnencode and txtencode without the CUDA backends")
 	@$(if $(HAVE_NVCC),$(if $(CUDNN_H),,echo "make: cudnn.h not found (CUDNN_H=PATH names it): building rnencode without its CUDA backend"))
 
-$(BUILD)/%.o: %.c $(wildcard common/*.h model/*.h gpu/*.h) Makefile
+$(BUILD)/%.o: %.c $(wildcard common/*/*.h model/*.h gpu/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/gpu/%.o: gpu/%.cu $(wildcard gpu/*.h common/*.h model/net.h model/text_encoder.h) Makefile
+$(BUILD)/gpu/%.o: gpu/%.cu $(wildcard gpu/*.h common/*/*.h model/net.h model/text_encoder.h) Makefile
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
 
-$(BUILD)/gpu/%.o: gpu/%.cc $(wildcard gpu/*.h common/*.h model/net.h model/text_encoder.h) Makefile
+$(BUILD)/gpu/%.o: gpu/%.cc $(wildcard gpu/*.h common/*/*.h model/net.h model/text_encoder.h) Makefile
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
 
@@ -104,15 +104,15 @@ $(COMMON_LIB): $(COMMON_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 .SECONDEXPANSION:
-$(BIN)/%: cmd/%.c $(COMMON_LIB) $$(OBJS_$$*) $(wildcard common/*.h model/*.h gpu/*.h) Makefile
+$(BIN)/%: cmd/%.c $(COMMON_LIB) $$(OBJS_$$*) $(wildcard common/*/*.h model/*.h gpu/*.h) Makefile
 	@mkdir -p $(BIN)
 	$(CC) $(WARN) $(CPPFLAGS) $(CPPFLAGS_$*) $(CFLAGS) -o $@ $< $(OBJS_$*) $(COMMON_LIB) $(LIBS_$*) $(LDLIBS_COMMON) $(LDFLAGS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(COMMON_LIB) $(wildcard common/*.h) Makefile
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(COMMON_LIB) $(wildcard common/*/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(COMMON_LIB) $(LDLIBS_COMMON) $(LDFLAGS)
 
-$(BUILD)/bench/%: bench/%.c $(COMMON_LIB) $(wildcard common/*.h) Makefile
+$(BUILD)/bench/%: bench/%.c $(COMMON_LIB) $(wildcard common/*/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(COMMON_LIB) $(LDLIBS_COMMON) $(LDFLAGS)
 
@@ -142,52 +142,52 @@ classes: $(BIN)/txtencode
 
 # libFuzzer targets for the checkpoint readers (fuzz/fuzz_ckpt.c); see its header.
 FUZZ_CC ?= clang-14
-FUZZ_CKPT_SRC := common/ckpt.c common/ckpt_zip.c common/ckpt_pickle.c common/ckpt_safetensors.c \
-                 common/sha256.c common/tensor.c common/diag.c
+FUZZ_CKPT_SRC := common/ckpt/ckpt.c common/ckpt/zip.c common/ckpt/pickle.c common/ckpt/safetensors.c \
+                 common/util/sha256.c common/util/tensor.c common/util/diag.c
 fuzz: build-fuzz/fuzz_ckpt_zip build-fuzz/fuzz_ckpt_pickle build-fuzz/fuzz_ckpt_safetensors
 
-build-fuzz/fuzz_ckpt_%: fuzz/fuzz_ckpt.c $(FUZZ_CKPT_SRC) common/ckpt.h common/ckpt_internal.h Makefile
+build-fuzz/fuzz_ckpt_%: fuzz/fuzz_ckpt.c $(FUZZ_CKPT_SRC) common/ckpt/ckpt.h common/ckpt/internal.h Makefile
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	  -DFUZZ_CKPT_$(shell echo $* | tr a-z A-Z) -o $@ $< $(FUZZ_CKPT_SRC)
 
 # libFuzzer target for the image decode path (imgdecode); see fuzz/fuzz_jpeg.c.
-FUZZ_IMG_SRC := common/imgproc.c common/imgjpeg.c common/imgpng.c common/imgresample.c common/tensor.c
+FUZZ_IMG_SRC := common/image/proc.c common/image/jpeg.c common/image/png.c common/image/resample.c common/util/tensor.c
 fuzz: build-fuzz/fuzz_jpeg
-build-fuzz/fuzz_jpeg: fuzz/fuzz_jpeg.c $(FUZZ_IMG_SRC) $(wildcard common/img*.h) Makefile
+build-fuzz/fuzz_jpeg: fuzz/fuzz_jpeg.c $(FUZZ_IMG_SRC) $(wildcard common/image/*.h common/util/*.h) Makefile
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	  -o $@ $< $(FUZZ_IMG_SRC) -ljpeg -lpng -lz -lm
 
 # libFuzzer target for the tar reader of WebDataset shards; see fuzz/fuzz_tar.c.
 fuzz: build-fuzz/fuzz_tar
-build-fuzz/fuzz_tar: fuzz/fuzz_tar.c fuzz/fuzz_memfd.h common/imgtar.c common/imgtar.h common/diag.h Makefile
+build-fuzz/fuzz_tar: fuzz/fuzz_tar.c fuzz/fuzz_memfd.h common/image/tar.c common/image/image.h common/util/util.h Makefile
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	  -o $@ $< common/imgtar.c
+	  -o $@ $< common/image/tar.c
 
 # libFuzzer targets for the record reader (and what filters do with a record),
 # txtencode's prompt files and tokenizer, .npy files and WordNet's data.noun;
 # see each file's header.
-FUZZ_REC_SRC := common/record.c common/classes.c common/json.c common/tensor.c common/diag.c common/scoring.c common/utf8.c \
-                common/outfile.c
-FUZZ_TEXT_SRC := common/prompts.c common/bpe.c common/bpe_tables.c common/diag.c common/utf8.c
-FUZZ_NPY_SRC := common/npy.c common/tensor.c common/diag.c
-FUZZ_WN_SRC := common/wordnet.c common/diag.c
+FUZZ_REC_SRC := common/stream/record.c common/eval/classes.c common/stream/json.c common/util/tensor.c common/util/diag.c common/eval/scoring.c common/util/utf8.c \
+                common/util/outfile.c
+FUZZ_TEXT_SRC := common/text/prompts.c common/text/bpe.c common/text/bpe_tables.c common/util/diag.c common/util/utf8.c
+FUZZ_NPY_SRC := common/stream/npy.c common/util/tensor.c common/util/diag.c
+FUZZ_WN_SRC := common/eval/wordnet.c common/util/diag.c
 fuzz: build-fuzz/fuzz_record build-fuzz/fuzz_text build-fuzz/fuzz_npy build-fuzz/fuzz_wordnet
-build-fuzz/fuzz_wordnet: fuzz/fuzz_wordnet.c fuzz/fuzz_memfd.h $(FUZZ_WN_SRC) $(wildcard common/*.h) Makefile
+build-fuzz/fuzz_wordnet: fuzz/fuzz_wordnet.c fuzz/fuzz_memfd.h $(FUZZ_WN_SRC) $(wildcard common/*/*.h) Makefile
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	  -o $@ $< $(FUZZ_WN_SRC) -lm
-build-fuzz/fuzz_record: fuzz/fuzz_record.c fuzz/fuzz_memfd.h $(FUZZ_REC_SRC) $(wildcard common/*.h) Makefile
+build-fuzz/fuzz_record: fuzz/fuzz_record.c fuzz/fuzz_memfd.h $(FUZZ_REC_SRC) $(wildcard common/*/*.h) Makefile
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	  -o $@ $< $(FUZZ_REC_SRC) -l:libmsgpackc.a -lm
-build-fuzz/fuzz_text: fuzz/fuzz_text.c $(FUZZ_TEXT_SRC) $(wildcard common/*.h) Makefile
+build-fuzz/fuzz_text: fuzz/fuzz_text.c $(FUZZ_TEXT_SRC) $(wildcard common/*/*.h) Makefile
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	  -o $@ $< $(FUZZ_TEXT_SRC) -lz -lm
-build-fuzz/fuzz_npy: fuzz/fuzz_npy.c fuzz/fuzz_memfd.h $(FUZZ_NPY_SRC) $(wildcard common/*.h) Makefile
+build-fuzz/fuzz_npy: fuzz/fuzz_npy.c fuzz/fuzz_memfd.h $(FUZZ_NPY_SRC) $(wildcard common/*/*.h) Makefile
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	  -o $@ $< $(FUZZ_NPY_SRC) -lm

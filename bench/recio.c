@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diag.h"
-#include "record.h"
+#include "util/util.h"
+#include "stream/stream.h"
 
 static int bench_write(long n, int64_t h, int64_t w)
 {

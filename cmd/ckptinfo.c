@@ -8,7 +8,7 @@
  *   --json    one JSON object per file and line instead
  * Formats: PyTorch zip (torch.save), TorchScript archives (torch.jit.save, e.g.
  * OpenAI's RN50.pt), legacy torch.save, safetensors; told from the bytes. The
- * reader (common/ckpt.c) executes nothing and refuses a hostile or damaged file
+ * reader (common/ckpt/ckpt.c) executes nothing and refuses a hostile or damaged file
  * with one line naming what is wrong.
  * Exit 1 when a file cannot be read or is refused (the rest are still
  * listed), 2 for usage errors.
@@ -22,10 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ckpt.h"
-#include "diag.h"
-#include "json.h"
-#include "sha256.h"
+#include "ckpt/ckpt.h"
+#include "util/util.h"
+#include "stream/stream.h"
 
 typedef struct {
 	int json;

@@ -35,7 +35,7 @@
  * the records' "path" with libjpeg). The grid's folder is tried before any
  * stream is read and the grid is written before the report, so a grid that
  * cannot be written is exit 2 with nothing on stdout; it is written by
- * common/outfile.h's rule (a new or regular file, never a FIFO, a device or
+ * the outfile rule of common/util/util.h (a new or regular file, never a FIFO, a device or
  * an input stream), and only regular files are read for thumbnails.
  * Definitions: top-1 correct = the best class is the label; top-5 = the
  * label among the best 5. Mean per-class recall = mean over classes with
@@ -59,14 +59,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "classes.h"
-#include "diag.h"
-#include "imggrid.h"
-#include "json.h"
-#include "outfile.h"
-#include "provenance.h"
-#include "record.h"
-#include "scoring.h"
+#include "eval/eval.h"
+#include "util/util.h"
+#include "image/image.h"
+#include "stream/stream.h"
 
 typedef enum {
 	OUT_TEXT,
@@ -1301,7 +1297,7 @@ static void grid_cell(rgb_image_t *im, int x, int y, int thumb, const pred_t *pa
 
 /* Fail before any stream is read or anything is written when the grid
  * cannot be written where asked (no such folder, read-only, a folder, a
- * FIFO or device: common/outfile.h's rule), or would replace an input. */
+ * FIFO or device: the outfile rule of common/util/util.h), or would replace an input. */
 static void grid_probe(const options_t *o)
 {
 	struct stat st, in;

@@ -16,7 +16,7 @@
  * ImageNet's classes are WordNet noun synsets (wnid n01440764 = synset
  * 01440764). For every top-1 mistake it finds the lowest common ancestor
  * (LCA) of the true and predicted synsets and calls its height the
- * mistake's severity (common/wordnet.h defines height, depth and the LCA
+ * mistake's severity (common/eval/eval.h defines height, depth and the LCA
  * in WordNet's DAG). Per model: mean severity, the share of near misses,
  * a histogram, the most frequent confusions named with their LCA, and a
  * table per family (the large subtrees: dogs, birds, devices...). With
@@ -41,12 +41,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "classes.h"
-#include "diag.h"
-#include "json.h"
-#include "record.h"
-#include "scoring.h"
-#include "wordnet.h"
+#include "eval/eval.h"
+#include "util/util.h"
+#include "stream/stream.h"
 
 enum {
 	MAX_NAME_FILES = 8,

@@ -33,12 +33,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "classes.h"
-#include "diag.h"
-#include "json.h"
-#include "provenance.h"
-#include "record.h"
-#include "scoring.h"
+#include "eval/eval.h"
+#include "util/util.h"
+#include "stream/stream.h"
 
 typedef struct {
 	long show;

@@ -9,7 +9,7 @@
  * tensor uint8 [H,W,3] or float32/float16 [3,H,W]}, or `error` {id, path,
  * label, stage, message} with a stderr line; then a `stats` record.
  * Presets (SPEC.md section 3): imagenet, imagenet-v2, clip; the decode,
- * resize and crop are byte-identical to PIL + torchvision (imgproc.h).
+ * resize and crop are byte-identical to PIL + torchvision (image/image.h).
  * It does not apply EXIF orientation or ICC profiles (neither does PIL's
  * loader), read formats other than JPEG and PNG, or do random augmentation.
  */
@@ -26,13 +26,10 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "brace.h"
-#include "diag.h"
-#include "imgproc.h"
-#include "imgtar.h"
-#include "record.h"
-#include "scoring.h"
-#include "utf8.h"
+#include "util/util.h"
+#include "image/image.h"
+#include "stream/stream.h"
+#include "eval/eval.h"
 
 /* --max-memory's default: -j 16 stays within a 16 GiB machine */
 #define DEFAULT_MAX_MEMORY (1ULL << 30)
@@ -187,7 +184,7 @@ DIAG_NORETURN static void usage(void)
 }
 
 /* Inputs that name nothing on disk and hold a '{' are brace patterns
- * (brace.h): each is replaced by the names it expands to, which are then
+ * (util/util.h): each is replaced by the names it expands to, which are then
  * ordinary inputs (a missing one gives its usual error record). */
 static void expand_patterns(options_t *o)
 {
@@ -342,7 +339,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 
 /* ---- labels ---- */
 
-/* Adds key -> val to a table (idmap, scoring.h). 0 when key is new or
+/* Adds key -> val to a table (idmap, eval/eval.h). 0 when key is new or
  * already had val; -1 when it had another value (*old), which is kept. */
 static int table_put(idmap_t *t, const char *key, int64_t val, int64_t *old)
 {

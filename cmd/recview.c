@@ -6,7 +6,7 @@
  *   --full    tensors with every value
  *   --count   a table of record counts by type (and of invalid records)
  *   --npy DIR every tensor also written as DIR/<record>-<id>-<key>.npy
- *             (common/outfile.h's rule: a new or regular file)
+ *             (the outfile rule of common/util/util.h: a new or regular file)
  * It checks the stream as it goes: a truncated or garbled stream stops it
  * with exit 2 naming the record and byte offset; an invalid record (bad
  * tensor, no type) is reported and counted, and the exit status is 1.
@@ -20,11 +20,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "diag.h"
-#include "json.h"
-#include "npy.h"
-#include "outfile.h"
-#include "record.h"
+#include "util/util.h"
+#include "stream/stream.h"
 
 typedef struct {
 	const char **types;
@@ -136,7 +133,7 @@ static void export_npy(const options_t *o, const record_t *rec, uint64_t index)
 		safe_name(key, sizeof key, kv->key.via.str.ptr, kv->key.via.str.size); /* the reader checked: a str */
 		snprintf(path, sizeof path, "%s/%06llu-%s-%s.npy", o->npy_dir, (unsigned long long)index, id, key);
 		/* a new file, or a regular one replaced: never through a FIFO or
-		 * onto a device a name in DIR points at (common/outfile.h) */
+		 * onto a device a name in DIR points at (common/util/util.h) */
 		outfile_t of;
 		if (outfile_open(&of, path, err, sizeof err) != 0)
 			diag_fatal("--npy: %s", err);

@@ -24,11 +24,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ckpt.h"
-#include "diag.h"
+#include "ckpt/ckpt.h"
+#include "util/util.h"
 #include "model/net.h"
-#include "record.h"
-#include "tensor.h"
+#include "stream/stream.h"
 
 enum {
 	DEFAULT_BATCH_CPU = 8,

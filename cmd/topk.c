@@ -14,7 +14,7 @@
  *     record is one row with rank "error" and its message as the name; a
  *     tab in a field becomes a space);
  * In the text formats, control characters of ids, names and messages are
- * escaped as in diagnostics (\n, \x1B); JSON is valid UTF-8 (common/json.h).
+ * escaped as in diagnostics (\n, \x1B); JSON is valid UTF-8 (common/stream/stream.h).
  *   json: one JSON object per image (JSON Lines).
  * The text formats skip header and unknown records (they are not images).
  * k larger than the number of classes gives all of them. Ties rank the
@@ -39,11 +39,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "classes.h"
-#include "diag.h"
-#include "json.h"
-#include "record.h"
-#include "scoring.h"
+#include "eval/eval.h"
+#include "util/util.h"
+#include "stream/stream.h"
 
 typedef enum {
 	FORMAT_MSGPACK,

@@ -3,7 +3,7 @@
  * In: EMBEDDINGS, one of (recognised from its bytes, not its name)
  *   .npy          float16/32/64 [K,D], or [K,T,D] (one vector per template)
  *   safetensors   one tensor (or --tensor NAME) of those shapes; also any
- *                 checkpoint format common/ckpt.h reads
+ *                 checkpoint format common/ckpt/ckpt.h reads
  *   msgpack       a record stream holding classes records (txtencode's
  *                 output, an older table): each is rebuilt, the other
  *                 records (headers first of all) pass through in order
@@ -29,11 +29,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ckpt.h"
-#include "classes.h"
-#include "diag.h"
-#include "npy.h"
-#include "record.h"
+#include "ckpt/ckpt.h"
+#include "eval/eval.h"
+#include "util/util.h"
+#include "stream/stream.h"
 
 typedef enum {
 	SRC_NPY,

@@ -4,7 +4,7 @@
  * templates (--templates, one per line, "{}" where the name goes, Python
  * str.format rules), or per-class prompt lists (--prompts FILE.json, the
  * {"class name": ["prompt", ...], ...} form of CLIP_benchmark and CuPL), and
- * CLIP's checkpoint (--weights, RN50.pt or any format common/ckpt.h reads).
+ * CLIP's checkpoint (--weights, RN50.pt or any format common/ckpt/ckpt.h reads).
  * Defaults: the OpenAI ImageNet names and 80 templates shipped in data/.
  * Out: this program's header (prompt set, sha256 of each input file and of
  * the weights), one classes record (SPEC.md section 1)
@@ -15,7 +15,7 @@
  * averaged over the class's prompts, normalized again; with --per-template
  * the tensor is [K,T,E] of the normalized prompt embeddings instead), and a
  * stats record. --tokenize prints token ids as text instead.
- * Text goes through CLIP's tokenizer as common/bpe.h reproduces it (its one
+ * Text goes through CLIP's tokenizer as common/text/text.h reproduces it (its one
  * departure from ftfy: no mojibake repair) and the text tower of
  * model/text_encoder.h, on the CPU or (built with nvcc) on the GPU through
  * gpu/gpu_text.cu. It does not score images (zscore does).
@@ -30,14 +30,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bpe.h"
-#include "ckpt.h"
-#include "classes.h"
-#include "diag.h"
+#include "text/text.h"
+#include "ckpt/ckpt.h"
+#include "eval/eval.h"
+#include "util/util.h"
 #include "model/text_encoder.h"
-#include "prompts.h"
-#include "record.h"
-#include "sha256.h"
+#include "stream/stream.h"
 
 typedef struct {
 	const char *weights;

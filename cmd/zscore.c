@@ -48,11 +48,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ckpt.h"
-#include "classes.h"
-#include "diag.h"
-#include "record.h"
-#include "scoring.h"
+#include "ckpt/ckpt.h"
+#include "eval/eval.h"
+#include "util/util.h"
+#include "stream/stream.h"
 
 enum {
 	MAX_FAIL_LINES = 10 /* stderr lines for failed records before only counting them */

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ckpt.h"
-#include "ckpt_internal.h"
+#include "ckpt/ckpt.h"
+#include "ckpt/internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

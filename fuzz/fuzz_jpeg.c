@@ -1,4 +1,4 @@
-/* fuzz_jpeg.c - libFuzzer target for imgdecode's decode path (imgproc.h).
+/* fuzz_jpeg.c - libFuzzer target for imgdecode's decode path (image/image.h).
  *
  * Input: the bytes of an image file (JPEG, PNG or anything else); seed it
  * with testdata/imgdecode. Settings (preset, resize, crop, dtype, --fast,
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "imgproc.h"
+#include "image/image.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,4 +1,4 @@
-/* fuzz_npy.c - libFuzzer target for the .npy reader (common/npy.c) that
+/* fuzz_npy.c - libFuzzer target for the .npy reader (common/stream/npy.c) that
  * txtembed-load uses on a user's saved class embeddings.
  *
  * Input: the bytes of a .npy file (seeds: npy/ of fuzz/make_corpus.py). It
@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "fuzz/fuzz_memfd.h"
-#include "npy.h"
+#include "stream/stream.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

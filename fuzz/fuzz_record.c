@@ -1,7 +1,7 @@
 /* fuzz_record.c - libFuzzer target for the record stream reader
- * (common/record.c) and what every filter does with a record it is handed:
+ * (common/stream/record.c) and what every filter does with a record it is handed:
  * tensor views (obj_to_tensor), class tables (classes_from_record), name
- * lists (names_from_object) and recview's JSON printing (common/json.c).
+ * lists (names_from_object) and recview's JSON printing (common/stream/json.c).
  *
  * Input: the bytes of a record stream (seeds: record/ of fuzz/make_corpus.py;
  * fuzz/record.dict has the keys and msgpack type bytes). It
@@ -23,10 +23,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "classes.h"
+#include "eval/eval.h"
 #include "fuzz/fuzz_memfd.h"
-#include "json.h"
-#include "record.h"
+#include "stream/stream.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

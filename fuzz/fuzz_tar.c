@@ -1,4 +1,4 @@
-/* fuzz_tar.c - libFuzzer target for the streaming tar reader (common/imgtar.c),
+/* fuzz_tar.c - libFuzzer target for the streaming tar reader (common/image/tar.c),
  * as imgdecode drives it over a WebDataset shard.
  *
  * Input: the bytes of a tar file (seed it with shards from
@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "fuzz/fuzz_memfd.h"
-#include "imgtar.h"
+#include "image/image.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

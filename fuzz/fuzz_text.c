@@ -1,6 +1,6 @@
 /* fuzz_text.c - libFuzzer target for txtencode's text inputs: the JSON
- * prompt lists and templates (common/prompts.c) and CLIP's tokenizer
- * (common/bpe.c), which gets every prompt the first two produce.
+ * prompt lists and templates (common/text/prompts.c) and CLIP's tokenizer
+ * (common/text/bpe.c), which gets every prompt the first two produce.
  *
  * Input: first byte picks the part, the rest is its text:
  *   0 mod 3   a --prompts JSON file; each prompt it yields is tokenized
@@ -26,8 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bpe.h"
-#include "prompts.h"
+#include "text/text.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

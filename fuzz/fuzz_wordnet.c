@@ -1,5 +1,5 @@
 /* fuzz_wordnet.c - libFuzzer target for the WordNet reader and the class
- * hierarchy built on it (common/wordnet.c), which errtree runs on a
+ * hierarchy built on it (common/eval/wordnet.c), which errtree runs on a
  * data.noun file given with --wordnet.
  *
  * Input: the bytes of a data.noun file (seeds: testdata/errtree/data.noun,
@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "fuzz/fuzz_memfd.h"
-#include "wordnet.h"
+#include "eval/eval.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,7 +6,7 @@
 #include <dlfcn.h>
 
 extern "C" {
-#include "diag.h"
+#include "util/util.h"
 }
 
 namespace gpu {

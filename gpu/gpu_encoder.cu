@@ -36,7 +36,7 @@
 #include "gpu_plan.h"
 
 extern "C" {
-#include "diag.h"
+#include "util/util.h"
 }
 
 namespace gpu {

@@ -21,7 +21,7 @@
  * (CUDA events; the host->device copy overlaps the previous batch and is not
  * in it); the first batch of each batch size runs op by op, is the warm-up
  * and is not timed. Batch figures count full batches, per-image figures every
- * timed batch (common/timing.h, shared with the CPU backend). peak_bytes is the most device memory the backend held at
+ * timed batch (common/util/util.h, shared with the CPU backend). peak_bytes is the most device memory the backend held at
  * once while encoding (weights, activation arena, workspaces, I/O buffers),
  * not counting the CUDA context, the library handles, or the temporary
  * workspace of the start-up algorithm search (which the memory trace shows).

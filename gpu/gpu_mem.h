@@ -18,7 +18,7 @@
 #include "gpu_check.h"
 
 extern "C" {
-#include "diag.h"
+#include "util/util.h"
 }
 
 namespace gpu {

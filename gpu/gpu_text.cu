@@ -35,7 +35,7 @@
 #include "gpu_text_ops.h"
 
 extern "C" {
-#include "tensor.h"
+#include "util/util.h"
 }
 
 namespace gpu {

@@ -43,9 +43,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diag.h"
+#include "util/util.h"
 #include "net.h"
-#include "tensor.h"
 
 enum {
 	MAX_REFS = 6,

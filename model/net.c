@@ -18,7 +18,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "net.h"
 
-#include "diag.h"
+#include "util/util.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -55,8 +55,8 @@
 
 #include <stddef.h>
 
-#include "ckpt.h"
-#include "timing.h"
+#include "ckpt/ckpt.h"
+#include "util/util.h"
 
 typedef enum {
 	MODEL_RESNET50,
@@ -223,10 +223,10 @@ typedef struct {
 	double image_mean_s, image_std_s; /* per-image time (batch time / n), every batch but warm-up */
 	double batch_min_s;    /* the fastest full batch (0: none timed); robust to load spikes */
 	/* warm-up: the first batch on the CPU, the first of each batch size on the GPU
-	 * (it builds the CUDA graph); both fill these through common/timing.h */
+	 * (it builds the CUDA graph); both fill these through common/util/util.h */
 } enc_stats_t;
 
-/* The timing figures of st from a backend's accumulator (common/timing.h). */
+/* The timing figures of st from a backend's accumulator (common/util/util.h). */
 void enc_stats_timing(enc_stats_t *st, const timing_t *t);
 
 typedef struct encoder encoder_t; /* backend-private */

@@ -22,8 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diag.h"
-#include "tensor.h"
+#include "util/util.h"
 
 enum {
 	TEXT_HEAD_DIM = 64, /* CLIP: heads = width / 64 */

@@ -18,7 +18,7 @@
  * [N,77] batch PyTorch runs, a fraction of the rows (the 80 ImageNet
  * templates x 1000 classes: 328k rows instead of 6.2M).
  *
- * Weights are read from a checkpoint table (common/ckpt.h) under CLIP's
+ * Weights are read from a checkpoint table (common/ckpt/ckpt.h) under CLIP's
  * names (token_embedding.weight, transformer.resblocks.N.attn.in_proj_weight,
  * ...), any float dtype, converted to FP32 once.
  */
@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ckpt.h"
+#include "ckpt/ckpt.h"
 
 typedef struct {
 	float *ln_1_w, *ln_1_b;    /* [W] */

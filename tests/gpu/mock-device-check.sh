@@ -41,7 +41,7 @@ done
 dnnl=$(ldd "$ROOT/bin/rnencode" | awk '$1 == "libdnnl.so.2" { print $3 }')
 [ -n "$dnnl" ] || fail "bin/rnencode does not link libdnnl.so.2"
 ln -s "$dnnl" "$R/device-libs/lib/libdnnl.so.2"
-(cd "$R" && sha256sum gpu/* cmd/rnencode.c cmd/txtencode.c model/* common/*.c common/*.h Makefile) \
+(cd "$R" && sha256sum gpu/* cmd/rnencode.c cmd/txtencode.c model/* common/*/*.c common/*/*.h Makefile) \
 	>"$R/device-libs/SOURCES.sha256"
 printf 'commit: mock\nuncommitted: mock\n' >"$R/device-libs/BUILD-INFO"
 cat >"$W/fakebin/nvidia-smi" <<'EOF'

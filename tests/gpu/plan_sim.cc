@@ -29,8 +29,8 @@
 #include "gpu/gpu_plan.h"
 
 extern "C" {
-#include "ckpt.h"
-#include "tensor.h"
+#include "ckpt/ckpt.h"
+#include "util/util.h"
 }
 
 using namespace gpu;

@@ -55,7 +55,7 @@ cp "$(cc -print-file-name=libz.a)" "$D/obj/libz.a"
 cp "$CUDA_HOME/lib64/libcudart_static.a" "$D/obj/"
 cp "$CUDA_HOME"/include/cudnn*.h "$CUDA_HOME"/include/cublas_api.h "$CUDA_HOME"/include/cublas_v2.h "$D/include/"
 
-sha256sum gpu/* cmd/rnencode.c cmd/txtencode.c model/* common/*.c common/*.h Makefile >"$D/SOURCES.sha256"
+sha256sum gpu/* cmd/rnencode.c cmd/txtencode.c model/* common/*/*.c common/*/*.h Makefile >"$D/SOURCES.sha256"
 {
 	echo "commit: $(git rev-parse HEAD 2>/dev/null || echo unknown)"
 	echo "uncommitted: $(git status --short 2>/dev/null | wc -l) paths differ from the commit"

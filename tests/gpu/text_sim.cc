@@ -28,8 +28,8 @@
 #include "gpu_text_ops.h"
 
 extern "C" {
-#include "ckpt.h"
-#include "tensor.h"
+#include "ckpt/ckpt.h"
+#include "util/util.h"
 }
 
 using namespace gpu;

@@ -27,7 +27,7 @@ awk -F'\t' 'NF != 2 || $1 !~ /^[0-9]+\.[0-9]+$/ || $2 !~ /^[0-9]+$/ { bad = 1 } 
 	fail "study-run --mem: expected samples 'seconds rss_kib', got: $(head -3 d.mem)"
 expect_exit 0 "$P/study-run" --log log --dir outdir -- sh -c 'mkdir "$0" && echo x >"$0/f"'
 [ "$(cat outdir/f)" = x ] || fail "study-run --dir"
-# what a stage writes is a new file or a regular one (common/outfile.h's rule):
+# what a stage writes is a new file or a regular one (the outfile rule of common/util/util.h):
 # a symlink's target is replaced and the link kept; a FIFO, or a folder where
 # a file goes, is refused before the command runs and left as it was (mv put
 # the stream inside the folder, or replaced the FIFO, and said all was well)

@@ -52,7 +52,7 @@ grep -qF '"min":-2147483648,"max":2147483647,"mean":5592405.33,"values":[1677721
 # --npy numbers records across the streams: a second stream does not overwrite the first's files
 expect_exit 0 recview --npy npy good.mp good.mp
 [ "$(ls npy | tr '\n' ' ')" = "000001-a-tensor.npy 000004-a-tensor.npy " ] || fail "--npy files: $(ls npy)"
-# --npy writes a new file or a regular one (common/outfile.h): a FIFO or a
+# --npy writes a new file or a regular one (common/util/util.h): a FIFO or a
 # device already in DIR under a file's name is refused (exit 2), never
 # written through (a FIFO would block for ever); a symlink's target is
 # replaced, the link kept; DIR must be a folder

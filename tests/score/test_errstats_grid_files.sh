@@ -1,5 +1,5 @@
 # errstats --grid writes a new file or a regular one and nothing else
-# (common/outfile.h): a symlink's target is replaced and the link kept; a
+# (common/util/util.h): a symlink's target is replaced and the link kept; a
 # FIFO, a device, a symlink to nothing or one of the input files is
 # refused before any output (exit 2), left as it was; a failed write is
 # exit 2 with the old file whole. A record whose "path" is a FIFO or a

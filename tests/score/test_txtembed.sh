@@ -87,7 +87,7 @@ expect_empty_stdout
 expect_exit 0 txtembed-load --names names5.txt --transpose dk32.npy
 check out dk32.npy transpose
 
-# safetensors through common/ckpt.h
+# safetensors through common/ckpt/ckpt.h
 expect_exit 0 txtembed-load --names names5.txt one.safetensors
 check out kd32.npy
 $PY -c "

@@ -1,4 +1,4 @@
-/* test_brace.c - common/brace.c: ranges (padding, descending, negative),
+/* test_brace.c - common/util/brace.c: ranges (padding, descending, negative),
  * steps and letter ranges, lists (empty items, nesting), several groups multiplying left to right,
  * the name limit, and malformed patterns with their messages. Expected
  * lists are what bash and Python's braceexpand give for the same patterns. */
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "brace.h"
+#include "util/util.h"
 #include "check.h"
 
 /* pattern expands (limit max) to the names in want, separated by spaces

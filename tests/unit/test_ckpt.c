@@ -1,5 +1,5 @@
-/* test_ckpt.c - common/sha256.c on the FIPS 180-4 example vectors, and the
- * ckpt.h API on small safetensors files built here in memory: lookups, file
+/* test_ckpt.c - common/util/sha256.c on the FIPS 180-4 example vectors, and the
+ * ckpt/ckpt.h API on small safetensors files built here in memory: lookups, file
  * order, alignment of misaligned data (copied), values, errors naming the
  * file, and file_sha256 against a known digest. The PyTorch formats are tested
  * end to end against files PyTorch writes (tests/ckpt/).
@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ckpt.h"
-#include "sha256.h"
+#include "ckpt/ckpt.h"
+#include "util/util.h"
 #include "check.h"
 
 

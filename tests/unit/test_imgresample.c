@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "imgresample.h"
+#include "image/image.h"
 #include "check.h"
 
 
@@ -162,7 +162,7 @@ static void random_against_reference(void)
 	free(tmp);
 }
 
-/* The pass-order rules, from Pillow's sources (imgresample.h). */
+/* The pass-order rules, from Pillow's sources (image/image.h). */
 static void orders(void)
 {
 	/* 13: (in_h - out_h) > 0 and > 2 (in_w - out_w) */

@@ -1,4 +1,4 @@
-/* test_outfile.c - common/outfile.c's rule for a named output file, and
+/* test_outfile.c - common/util/outfile.c's rule for a named output file, and
  * rec_writer_open_path, which follows it: a new name and a regular file are
  * written (a symlink's target replaced, the link kept, the mode kept); a
  * FIFO, a device, a folder and a symlink to nothing are refused and left as
@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "outfile.h"
-#include "record.h"
+#include "util/util.h"
+#include "stream/stream.h"
 
 static void put(const char *path, const char *text)
 {

@@ -1,4 +1,4 @@
-/* test_prompts.c - common/prompts.c: template filling as Python's str.format
+/* test_prompts.c - common/text/prompts.c: template filling as Python's str.format
  * does it for "{}", "{0}", "{{", "}}"; the JSON reader on accepted objects
  * (escapes, surrogate pairs, blanks) with the classes and prompts Python's
  * json.loads gives for the same text, and on malformed ones with the byte
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "prompts.h"
+#include "text/text.h"
 
 static void format_ok(const char *tpl, const char *name, const char *want)
 {

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "diag.h"
-#include "record.h"
+#include "util/util.h"
+#include "stream/stream.h"
 #include "check.h"
 
 

@@ -1,4 +1,4 @@
-/* test_scoring - common/scoring.c and common/classes.c on hand-worked cases:
+/* test_scoring - common/eval/scoring.c and common/eval/classes.c on hand-worked cases:
  * top-k ties and NaN, softmax with large logits, cosines, template
  * averaging, the id map under growth, name and index files. */
 #define _POSIX_C_SOURCE 200809L
@@ -7,9 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "classes.h"
-#include "diag.h"
-#include "scoring.h"
+#include "eval/eval.h"
+#include "util/util.h"
 
 static int failures;
 

@@ -1,4 +1,4 @@
-/* test_timing.c - common/timing.c: the batch figures against the two-pass
+/* test_timing.c - common/util/timing.c: the batch figures against the two-pass
  * formulas (mean, then the sample standard deviation of the deviations),
  * full vs partial batches, the minimum, fewer than two batches, and a long
  * run of nearly equal times where sums of squares would cancel. */
@@ -6,7 +6,7 @@
 #include <stdio.h>
 
 #include "check.h"
-#include "timing.h"
+#include "util/util.h"
 
 static int close_to(double a, double b) { return fabs(a - b) <= 1e-12 + 1e-9 * fabs(b); }
 

@@ -1,4 +1,4 @@
-/* test_utf8.c - common/utf8.c: what Python's strict decoder accepts and
+/* test_utf8.c - common/util/utf8.c: what Python's strict decoder accepts and
  * refuses (bytes.decode("utf-8") on the same bytes), and encode/decode
  * round trips at every length boundary; utf8_escape's \xNN for the rest. */
 #include <stdio.h>
@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "utf8.h"
+#include "util/util.h"
 
 /* s (n bytes) starts with a valid sequence of want bytes holding cp
  * (want 0: refused). */

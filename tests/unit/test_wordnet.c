@@ -1,4 +1,4 @@
-/* test_wordnet.c - common/wordnet.c on the hand-made hierarchy in
+/* test_wordnet.c - common/eval/wordnet.c on the hand-made hierarchy in
  * testdata/errtree/data.noun (drawn, with every height and depth, in that
  * file's header lines) and on malformed data.noun lines.
  *
@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "diag.h"
-#include "wordnet.h"
+#include "util/util.h"
+#include "eval/eval.h"
 #include "check.h"
 
 

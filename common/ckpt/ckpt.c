@@ -1,0 +1,425 @@
+/* ckpt.c - checkpoint files as a name -> tensor table (see ckpt/ckpt.h).
+ *
+ * The file is mapped read-only and its format told from its first bytes:
+ *   "PK\3\4" (or an empty zip's "PK\5\6")        zip: PyTorch or TorchScript
+ *   80 02 8a 0a 6c fc 9c 46 f9 20 6a a8 50 19 2e  legacy torch.save magic pickle
+ *   u64 LE N, then '{' with 8 + N <= file size    safetensors
+ * and the bytes are handed to the reader of that format (ckpt_zip.c,
+ * ckpt_pickle.c, ckpt_safetensors.c). Those readers trust nothing: every count,
+ * offset, size and stride is checked against the file before use, and the
+ * memory they may allocate is bounded (ckpt/internal.h). This file keeps the
+ * table: entries in file order, the contiguous copies made for strided or
+ * misaligned tensors, and a hash index for ckpt_find.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "ckpt/ckpt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ckpt/internal.h"
+#include "util/util.h"
+
+struct ckpt {
+	ckpt_format_t format;
+	const uint8_t *bytes; /* the whole file */
+	size_t size;
+	int mapped;           /* bytes is our mmap (else the caller's memory) */
+	ckpt_entry_t *entries;
+	size_t n, cap;
+	void **owned;         /* copies, freed with the table */
+	size_t nowned, capowned;
+	size_t owned_bytes;
+	size_t *index;        /* open addressing over entries, SIZE_MAX = empty */
+	size_t index_cap;
+};
+
+void ckpt_errf(char *err, size_t cap, const char *fmt, ...)
+{
+	if (!err || cap == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, cap, fmt, ap);
+	va_end(ap);
+}
+
+void ckpt_printable(char *dst, size_t cap, const char *s, size_t n)
+{
+	if (cap == 0)
+		return;
+	size_t j = 0;
+	for (size_t i = 0; i < n && j + 4 < cap; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		dst[j++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
+	}
+	if (j + 4 >= cap && j < n) {
+		memcpy(dst + j, "...", 3);
+		j += 3;
+	}
+	dst[j] = 0;
+}
+
+void ckpt_table_set_format(ckpt_t *c, ckpt_format_t f)
+{
+	c->format = f;
+}
+
+int ckpt_table_add(ckpt_t *c, const char *name, size_t name_len, const tensor_t *t, char *err, size_t cap)
+{
+	if (c->n >= CKPT_MAX_TENSORS) {
+		ckpt_errf(err, cap, "more than %d tensors", CKPT_MAX_TENSORS);
+		return -1;
+	}
+	if (memchr(name, 0, name_len)) {
+		ckpt_errf(err, cap, "tensor name contains a NUL byte");
+		return -1;
+	}
+	if (c->n == c->cap) {
+		size_t ncap = c->cap ? c->cap * 2 : 64;
+		ckpt_entry_t *ne = realloc(c->entries, ncap * sizeof *ne);
+		if (!ne) {
+			ckpt_errf(err, cap, "out of memory");
+			return -1;
+		}
+		c->entries = ne;
+		c->cap = ncap;
+	}
+	char *s = malloc(name_len + 1);
+	if (!s) {
+		ckpt_errf(err, cap, "out of memory");
+		return -1;
+	}
+	memcpy(s, name, name_len);
+	s[name_len] = 0;
+	c->entries[c->n].name = s;
+	c->entries[c->n].t = *t;
+	c->n++;
+	return 0;
+}
+
+void *ckpt_table_alloc(ckpt_t *c, size_t nbytes, char *err, size_t cap)
+{
+	if (nbytes > CKPT_COPY_LIMIT(c->size) || c->owned_bytes > CKPT_COPY_LIMIT(c->size) - nbytes) {
+		ckpt_errf(err, cap, "strided or misaligned tensors need %zu bytes of copies, over the limit of %zu",
+			  c->owned_bytes + nbytes, (size_t)CKPT_COPY_LIMIT(c->size));
+		return NULL;
+	}
+	if (c->nowned == c->capowned) {
+		size_t ncap = c->capowned ? c->capowned * 2 : 16;
+		void **no = realloc(c->owned, ncap * sizeof *no);
+		if (!no) {
+			ckpt_errf(err, cap, "out of memory");
+			return NULL;
+		}
+		c->owned = no;
+		c->capowned = ncap;
+	}
+	/* calloc's alignment suits every dtype; one byte for empty tensors */
+	void *p = calloc(1, nbytes ? nbytes : 1);
+	if (!p) {
+		ckpt_errf(err, cap, "out of memory for a %zu-byte copy", nbytes);
+		return NULL;
+	}
+	c->owned[c->nowned++] = p;
+	c->owned_bytes += nbytes;
+	return p;
+}
+
+/* Copy the strided elements of t (shape t->shape) from storage into dst, C order:
+ * row by row over the last dimension, one memcpy per row when it is dense. */
+static void copy_strided(uint8_t *dst, const uint8_t *storage, int64_t offset, const int64_t *stride,
+			 const tensor_t *t, size_t isz)
+{
+	int nd = t->ndim;
+	if (nd == 0) {
+		memcpy(dst, storage + (size_t)offset * isz, isz);
+		return;
+	}
+	int64_t idx[TENSOR_MAX_DIMS] = {0};
+	int64_t rows = tensor_numel(t) / t->shape[nd - 1];
+	size_t rowlen = (size_t)t->shape[nd - 1], last = (size_t)stride[nd - 1];
+	for (int64_t r = 0; r < rows; r++) {
+		int64_t src = offset;
+		for (int d = 0; d < nd - 1; d++)
+			src += idx[d] * stride[d];
+		const uint8_t *s = storage + (size_t)src * isz;
+		if (last == 1 || rowlen == 1) {
+			memcpy(dst, s, rowlen * isz);
+		} else {
+			for (size_t k = 0; k < rowlen; k++)
+				memcpy(dst + k * isz, s + k * last * isz, isz);
+		}
+		dst += rowlen * isz;
+		for (int d = nd - 2; d >= 0; d--) {
+			if (++idx[d] < t->shape[d])
+				break;
+			idx[d] = 0;
+		}
+	}
+}
+
+int ckpt_table_view(ckpt_t *c, tensor_t *t, const uint8_t *storage, int64_t offset, const int64_t *stride,
+		    char *err, size_t cap)
+{
+	size_t isz = dtype_size(t->dtype);
+	int64_t numel = tensor_numel(t);
+	t->nbytes = (size_t)numel * isz;
+	int contiguous = 1;
+	int64_t expect = 1;
+	for (int d = t->ndim - 1; d >= 0; d--) {
+		if (t->shape[d] != 1 && stride[d] != expect)
+			contiguous = 0;
+		expect *= t->shape[d];
+	}
+	const uint8_t *start = storage + (size_t)offset * isz;
+	if (numel == 0) {
+		static const uint64_t empty;
+		t->data = &empty;
+		return 0;
+	}
+	if (contiguous && (uintptr_t)start % isz == 0) {
+		t->data = start;
+		return 0;
+	}
+	uint8_t *dst = ckpt_table_alloc(c, t->nbytes, err, cap);
+	if (!dst)
+		return -1;
+	if (contiguous)
+		memcpy(dst, start, t->nbytes); /* only misaligned */
+	else
+		copy_strided(dst, storage, offset, stride, t, isz);
+	t->data = dst;
+	return 0;
+}
+
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+/* Build the name index; -1 with err on a duplicate name. */
+static int build_index(ckpt_t *c, char *err, size_t cap)
+{
+	size_t icap = 16;
+	while (icap < c->n * 2)
+		icap *= 2;
+	c->index = malloc(icap * sizeof *c->index);
+	if (!c->index) {
+		ckpt_errf(err, cap, "out of memory");
+		return -1;
+	}
+	c->index_cap = icap;
+	for (size_t i = 0; i < icap; i++)
+		c->index[i] = SIZE_MAX;
+	for (size_t i = 0; i < c->n; i++) {
+		size_t h = (size_t)name_hash(c->entries[i].name) & (icap - 1);
+		while (c->index[h] != SIZE_MAX) {
+			if (strcmp(c->entries[c->index[h]].name, c->entries[i].name) == 0) {
+				char nm[128];
+				ckpt_printable(nm, sizeof nm, c->entries[i].name, strlen(c->entries[i].name));
+				ckpt_errf(err, cap, "tensor name '%s' appears twice", nm);
+				return -1;
+			}
+			h = (h + 1) & (icap - 1);
+		}
+		c->index[h] = i;
+	}
+	return 0;
+}
+
+int ckpt_sniff(const void *p, size_t n)
+{
+	return ckpt_zip_sniff(p, n) || ckpt_legacy_sniff(p, n) || ckpt_safetensors_sniff(p, n);
+}
+
+static int read_any(ckpt_t *c, char *err, size_t cap)
+{
+	const uint8_t *p = c->bytes;
+	size_t n = c->size;
+	if (n == 0) {
+		ckpt_errf(err, cap, "empty file");
+		return -1;
+	}
+	if (ckpt_zip_sniff(p, n))
+		return ckpt_read_torch_zip(c, p, n, err, cap);
+	if (ckpt_legacy_sniff(p, n))
+		return ckpt_read_legacy(c, p, n, err, cap);
+	if (ckpt_safetensors_sniff(p, n))
+		return ckpt_read_safetensors(c, p, n, err, cap);
+	ckpt_errf(err, cap,
+		  "not a checkpoint this reader knows (PyTorch zip, TorchScript, legacy torch.save, safetensors)");
+	return -1;
+}
+
+/* Read the table from c->bytes; on failure err gets "label: detail". */
+static ckpt_t *open_bytes(ckpt_t *c, const char *label, char *err, size_t errcap)
+{
+	char detail[1024];
+	detail[0] = 0;
+	if (read_any(c, detail, sizeof detail) != 0 || build_index(c, detail, sizeof detail) != 0) {
+		ckpt_errf(err, errcap, "%s: %s", label, detail[0] ? detail : "unreadable checkpoint");
+		ckpt_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+ckpt_t *ckpt_open(const char *path, char *err, size_t errcap)
+{
+	/* mapped: a regular file; a FIFO is refused, not waited on */
+	int fd = file_open_input(path, 1, err, errcap);
+	if (fd < 0)
+		return NULL;
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		ckpt_errf(err, errcap, "%s: %s", path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	ckpt_t *c = calloc(1, sizeof *c);
+	if (!c) {
+		ckpt_errf(err, errcap, "%s: out of memory", path);
+		close(fd);
+		return NULL;
+	}
+	c->size = (size_t)st.st_size;
+	if (c->size > 0) {
+		void *m = mmap(NULL, c->size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (m == MAP_FAILED) {
+			ckpt_errf(err, errcap, "%s: mmap: %s", path, strerror(errno));
+			close(fd);
+			free(c);
+			return NULL;
+		}
+		c->bytes = m;
+		c->mapped = 1;
+	}
+	close(fd);
+	return open_bytes(c, path, err, errcap);
+}
+
+ckpt_t *ckpt_open_mem(const void *data, size_t size, const char *label, char *err, size_t errcap)
+{
+	ckpt_t *c = calloc(1, sizeof *c);
+	if (!c) {
+		ckpt_errf(err, errcap, "%s: out of memory", label);
+		return NULL;
+	}
+	c->bytes = data;
+	c->size = size;
+	return open_bytes(c, label, err, errcap);
+}
+
+void ckpt_free(ckpt_t *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		free(c->entries[i].name);
+	free(c->entries);
+	for (size_t i = 0; i < c->nowned; i++)
+		free(c->owned[i]);
+	free(c->owned);
+	free(c->index);
+	if (c->mapped)
+		munmap((void *)c->bytes, c->size);
+	free(c);
+}
+
+ckpt_format_t ckpt_format(const ckpt_t *c)
+{
+	return c->format;
+}
+
+const char *ckpt_format_name(ckpt_format_t f)
+{
+	switch (f) {
+	case CKPT_PYTORCH_ZIP: return "pytorch-zip";
+	case CKPT_TORCHSCRIPT: return "torchscript";
+	case CKPT_PYTORCH_LEGACY: return "pytorch-legacy";
+	case CKPT_SAFETENSORS: return "safetensors";
+	}
+	return "?";
+}
+
+size_t ckpt_count(const ckpt_t *c)
+{
+	return c->n;
+}
+
+const ckpt_entry_t *ckpt_entry(const ckpt_t *c, size_t i)
+{
+	return i < c->n ? &c->entries[i] : NULL;
+}
+
+const ckpt_entry_t *ckpt_find(const ckpt_t *c, const char *name)
+{
+	if (!c->index_cap)
+		return NULL;
+	size_t h = (size_t)name_hash(name) & (c->index_cap - 1);
+	while (c->index[h] != SIZE_MAX) {
+		if (strcmp(c->entries[c->index[h]].name, name) == 0)
+			return &c->entries[c->index[h]];
+		h = (h + 1) & (c->index_cap - 1);
+	}
+	return NULL;
+}
+
+size_t ckpt_file_size(const ckpt_t *c)
+{
+	return c->size;
+}
+
+int file_sha256(const char *path, char hex[65])
+{
+	/* the hash reads the file a second time: a pipe would give other bytes
+	 * (or wait forever for a writer that is gone) */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+	if (fd < 0)
+		return -1;
+	int why = fstat(fd, &st) != 0 ? errno
+		  : S_ISREG(st.st_mode)	 ? 0
+		  : S_ISDIR(st.st_mode)	 ? EISDIR
+		  : S_ISFIFO(st.st_mode) ? ESPIPE
+					 : ENODEV;
+	if (why) {
+		close(fd);
+		errno = why;
+		return -1;
+	}
+	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	sha256_t s;
+	sha256_init(&s);
+	uint8_t buf[1 << 16];
+	for (;;) {
+		ssize_t r = read(fd, buf, sizeof buf);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		sha256_update(&s, buf, (size_t)r);
+	}
+	close(fd);
+	uint8_t d[32];
+	sha256_final(&s, d);
+	sha256_to_hex(d, hex);
+	return 0;
+}

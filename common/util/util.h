@@ -1,0 +1,344 @@
+/* util.h - what every other group builds on, and nothing of ours below it:
+ * diagnostics and the exit status, option parsing, device choice, clocks,
+ * input files, tensors and dtypes, UTF-8, SHA-256, brace patterns, batch
+ * timing, and writing a named output file. Each section below keeps the
+ * comment of the header it was.
+ */
+#ifndef COMMON_UTIL_UTIL_H
+#define COMMON_UTIL_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+/* ---- diag.c ----
+ * diagnostics on stderr and the exit-status convention.
+ *
+ * Every line is "prog: context: detail". Exit 0 all good, 1 some inputs failed
+ * or a comparison is out of tolerance, 2 usage error or fatal failure.
+ */
+
+enum {
+	EXIT_OK = 0,
+	EXIT_SOME_FAILED = 1,
+	EXIT_FATAL = 2
+};
+
+#if defined(__GNUC__)
+#define DIAG_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define DIAG_NORETURN __attribute__((noreturn))
+#else
+#define DIAG_PRINTF(a, b)
+#define DIAG_NORETURN
+#endif
+
+/* Program name used as the prefix of every diagnostic (basename of argv0). */
+void diag_init(const char *argv0);
+const char *diag_prog(void);
+
+/* "prog: msg" on stderr. */
+void diag_msg(const char *fmt, ...) DIAG_PRINTF(1, 2);
+/* "prog: msg" on stderr, then exit(2). */
+void diag_fatal(const char *fmt, ...) DIAG_PRINTF(1, 2) DIAG_NORETURN;
+/* "prog: msg\nTry 'prog --help'." on stderr, then exit(2). */
+void diag_usage(const char *fmt, ...) DIAG_PRINTF(1, 2) DIAG_NORETURN;
+/* After getopt's own message (an unknown option, a missing argument): only
+ * "Try 'prog --help'.", then exit(2). */
+void diag_usage_hint(void) DIAG_NORETURN;
+/* The end of --help: exit(0) once stdout is flushed, exit(2) with a message
+ * when it cannot be (a full disk, a closed pipe). */
+void diag_help_done(void) DIAG_NORETURN;
+
+/* Progress line on stderr, only when stderr is a terminal ("\r" overwrite);
+ * diag_progress_done() ends the line. Cheap to call often: rate-limited. */
+void diag_progress(const char *fmt, ...) DIAG_PRINTF(1, 2);
+void diag_progress_done(void);
+
+/* Text that must stay on one line and reach a terminal as text (a
+ * diagnostic, a report line, a provenance line): diag_ctl_len says how many
+ * bytes at s[0..n) are a control character that would break it or drive
+ * the terminal (1: C0 but the tab, DEL; 2: a C1 control, U+0080..U+009F,
+ * in UTF-8, U+009B being CSI; 0: none), diag_put_ctl writes those k bytes
+ * as C does (\n, \r, else \xNN each), and diag_put_text writes s[0..n)
+ * with every such character escaped. */
+size_t diag_ctl_len(const char *s, size_t n);
+void diag_put_ctl(FILE *f, const char *s, size_t k);
+void diag_put_text(FILE *f, const char *s, size_t n);
+/* diag_put_text of a C string: how a report prints text that came from a
+ * record or a file (an id, a class name, an error message). */
+void diag_put_cstr(FILE *f, const char *s);
+/* The same into buf (cap bytes, NUL-terminated, cut at a whole character
+ * or escape), for text laid out with printf's widths: returns buf. */
+char *diag_escape(char *buf, size_t cap, const char *s, size_t n);
+/* diag_escape of a C string into one of 4 static buffers of 1 KiB taken in
+ * turn: for printf's %s, at most 4 per call; not thread-safe. */
+const char *diag_str(const char *s);
+
+/* getopt_long with the messages it prints ("unrecognized option ...")
+ * under our name, as diag's lines are, not the full path in argv[0]. */
+struct option;
+int opt_next(int argc, char **argv, const char *shortopts, const struct option *longopts);
+
+/* Option value parsing: exits with a usage error naming the option on bad input. */
+long opt_parse_long(const char *opt, const char *s, long lo, long hi);
+
+/* --device of the encoders (rnencode, txtencode) */
+typedef enum { DEVICE_AUTO, DEVICE_CPU, DEVICE_CUDA } device_t;
+/* "auto" | "cpu" | "cuda"; anything else is a usage error. */
+device_t opt_parse_device(const char *s);
+/* 1 to run on the GPU, 0 on the CPU. cuda_available is the CUDA backend's
+ * check of GPU `gpu` (0 with a one-line reason), NULL in a build without
+ * CUDA. --device cuda without a usable GPU is fatal with that reason; auto
+ * falls back to the CPU with a note on stderr. */
+int device_use_cuda(device_t dev, int gpu, int (*cuda_available)(int gpu, char *why, size_t whycap));
+double opt_parse_double(const char *opt, const char *s);
+/* "a,b,c" -> n floats; exits with usage error unless exactly n are given. */
+void opt_parse_floats(const char *opt, const char *s, float *out, int n);
+
+/* Monotonic seconds. */
+double time_now(void);
+/* Peak resident set size of this process in bytes (getrusage). */
+long long mem_peak_rss(void);
+
+/* Named input files. The rule: an input read once from start to end (record
+ * streams, text lists, .npy, image files and shards) may be a pipe, a FIFO
+ * or `<(...)`, whose open waits for the writer as cat's does; one that is
+ * memory-mapped or read twice (checkpoints, a file hashed for a header after
+ * it was read) must be a regular file, and a FIFO there is refused at once,
+ * never waited on. A directory, device or socket is refused everywhere
+ * (reading /dev/zero would never end, a terminal waits for typing).
+ * file_open_input opens path so: an fd (O_CLOEXEC), or -1 with "PATH: why"
+ * in err. */
+int file_open_input(const char *path, int need_regular, char *err, size_t cap);
+
+/* Read a whole input (the rule above, need_regular 0) into a malloc'd,
+ * NUL-terminated buffer; NULL with "PATH: why" in err. */
+char *file_read_all(const char *path, size_t *len, char *err, size_t cap);
+
+/* Call fn on each line of a file (the LF and a CR before it dropped; a last
+ * empty line after the final LF is not a line) with its 1-based number, until
+ * fn returns nonzero. 0, or -1 with a message in err: the file cannot be read,
+ * it is empty, or fn's own message. text_for_each_line does the same over
+ * text[0..len) already read (NUL-terminated; modified), path naming it. */
+typedef int (*line_fn)(void *ctx, long lineno, char *line, char *err, size_t cap);
+int file_for_each_line(const char *path, line_fn fn, void *ctx, char *err, size_t cap);
+int text_for_each_line(const char *path, char *text, size_t len, line_fn fn, void *ctx, char *err, size_t cap);
+
+/* ---- tensor.c ----
+ * the tensor value every record carries, and dtype helpers.
+ *
+ * A tensor here is a view: dtype, shape and a pointer to C-order little-endian
+ * data that someone else owns (a record's buffer, a mapped checkpoint, a
+ * caller's array). Nothing in this header allocates.
+ */
+
+enum {
+	TENSOR_MAX_DIMS = 8
+};
+
+typedef enum {
+	DTYPE_UINT8,
+	DTYPE_FLOAT16,
+	DTYPE_FLOAT32,
+	DTYPE_INT32,
+	DTYPE_INT64,
+	DTYPE_BFLOAT16, /* checkpoints only; never written into records */
+	DTYPE_FLOAT64,  /* checkpoints only */
+	DTYPE_INT8,     /* checkpoints only */
+	DTYPE_INT16,    /* checkpoints only */
+	DTYPE_BOOL,     /* checkpoints only */
+	DTYPE_COUNT
+} dtype_t;
+
+typedef struct {
+	dtype_t dtype;
+	int ndim;
+	int64_t shape[TENSOR_MAX_DIMS];
+	const void *data;
+	size_t nbytes;
+} tensor_t;
+
+/* numpy name ("float32") of a dtype. */
+const char *dtype_name(dtype_t d);
+/* Parse a numpy name; returns 0 and sets *out, or -1 if unknown. Only the
+ * record dtypes (uint8 float16 float32 int32 int64) are accepted when
+ * records_only is nonzero. */
+int dtype_parse(const char *s, size_t len, int records_only, dtype_t *out);
+size_t dtype_size(dtype_t d);
+
+/* Number of elements of shape[0..ndim), or -1 if a dimension is negative or
+ * the product overflows int64 (or exceeds SIZE_MAX bytes at itemsize). */
+int64_t tensor_shape_numel(const int64_t *shape, int ndim, size_t itemsize);
+int64_t tensor_numel(const tensor_t *t);
+
+/* Format "[224,224,3]" into buf; returns buf. */
+char *tensor_shape_str(const int64_t *shape, int ndim, char *buf, size_t cap);
+
+/* IEEE half <-> float, round to nearest even. */
+float half_to_float(uint16_t h);
+uint16_t float_to_half(float f);
+float bf16_to_float(uint16_t h);
+
+/* Convert n elements of any numeric dtype to float32. */
+void tensor_convert_to_f32(dtype_t d, const void *src, float *dst, size_t n);
+/* float32 -> float16, n elements. */
+void tensor_f32_to_f16(const float *src, uint16_t *dst, size_t n);
+
+/* ---- utf8.c ----
+ * strict UTF-8: one code point at a time, both ways.
+ *
+ * Strict as Python's decoder: no overlong forms, no surrogates
+ * (U+D800..U+DFFF), nothing past U+10FFFF; so a text this accepts is one a
+ * Python str (and a msgpack str read with raw=False) can hold. */
+
+/* The code point at s[0..len) into *cp: its length in bytes (1..4), or 0
+ * when s does not start with a valid sequence (or len is 0). */
+size_t utf8_next(const char *s, size_t len, uint32_t *cp);
+
+/* The UTF-8 of cp (at most U+10FFFF, not a surrogate) at buf, which has at
+ * least 4 bytes free: the bytes written. */
+size_t utf8_put(char *buf, uint32_t cp);
+
+/* The length of the longest valid UTF-8 prefix of s[0..n): n when all of
+ * it is valid, else the offset of the first byte that is not. */
+size_t utf8_valid_len(const char *s, size_t n);
+
+/* s[0..n) with each byte outside valid UTF-8 written as the text \xNN (a
+ * msgpack str must be UTF-8, a Linux file name is bytes): malloc'd and
+ * NUL-terminated, its length in *outn; NULL when s is valid UTF-8 already. */
+char *utf8_escape(const char *s, size_t n, size_t *outn);
+
+/* ---- sha256.c ----
+ * SHA-256 (FIPS 180-4), streaming. */
+
+typedef struct {
+	uint32_t h[8];
+	uint64_t nbytes;   /* total bytes fed so far */
+	uint8_t buf[64];   /* partial block */
+	size_t nbuf;
+} sha256_t;
+
+void sha256_init(sha256_t *s);
+void sha256_update(sha256_t *s, const void *data, size_t n);
+/* Final digest as 32 bytes; s must be re-initialised before reuse. */
+void sha256_final(sha256_t *s, uint8_t out[32]);
+/* One-shot: 64 lowercase hex digits + NUL into hex. */
+void sha256_hex(const void *data, size_t n, char hex[65]);
+/* 32 digest bytes -> 64 lowercase hex digits + NUL. */
+void sha256_to_hex(const uint8_t digest[32], char hex[65]);
+
+/* ---- brace.c ----
+ * shell-style brace expansion of a name pattern, as WebDataset
+ * users name shard sets ("shards/part-{000..099}.tar", quoted so that the
+ * shell leaves it alone), following bash and Python's braceexpand:
+ *   {A..B}     decimal integers from A to B (either may be negative; B < A
+ *              counts down); when A or B is written with a leading zero
+ *              ("007", "-05"), every number is zero-padded to the longer of
+ *              the two, sign included: {8..010} -> 008 009 010
+ *   {a..e}     single letters, by their ASCII codes (as bash: {Z..a} holds
+ *              the six characters between the cases too)
+ *   {A..B..S}  either range in steps of |S| (S 0 is 1): {0..10..5} -> 0 5 10
+ *   {x,y,...}  each item in turn (items may be empty, and may hold braces)
+ * Groups multiply left to right: "a{1,2}b{x,y}" -> a1bx a1by a2bx a2by.
+ * Every '{' must open a group of one of these two kinds and every '}' close
+ * one: anything else ("{a}", "{1..}", "x}") is malformed, not kept literally
+ * as bash would, so that a typo is reported instead of read as a file name.
+ * No backslash escapes.
+ */
+
+enum { BRACE_PATTERN_MAX = 4096 }; /* longer patterns are refused */
+
+typedef struct {
+	char **v; /* malloc'd names */
+	size_t n;
+} brace_list_t;
+
+/* Expand pattern into *out (names in order). Returns 0, or -1 with err set
+ * (malformed pattern, more than max_names names, longer than
+ * BRACE_PATTERN_MAX, out of memory) and *out empty. */
+int brace_expand(const char *pattern, size_t max_names, brace_list_t *out, char *err, size_t errlen);
+void brace_list_free(brace_list_t *l);
+
+/* ---- timing.c ----
+ * the batch timing figures of the encoders' stats records.
+ *
+ * Both rnencode backends (model/cpu_dnnl.c, gpu/gpu_encoder.cu) feed every
+ * timed batch here, so their "batch_mean_s", "batch_std_s", "batch_min_s",
+ * "image_mean_s" and "image_std_s" mean the same thing. The caller decides
+ * which batches are warm-up and leaves them out. Batch figures count full
+ * batches only (a last partial batch would drag the mean down); per-image
+ * figures (batch time / n) count every timed batch. Running means and sums
+ * of squared deviations (Welford): no cancellation however long the run.
+ */
+
+typedef struct {
+	long batches;        /* timed batches */
+	long full;           /* of which full: the batch figures */
+	double b_mean, b_m2; /* full batches: mean seconds, sum of squared deviations */
+	double b_min;        /* the fastest full batch, 0 before the first */
+	double i_mean, i_m2; /* per image, every timed batch */
+} timing_t;
+
+/* One timed batch of n images that took `seconds`; full: n is the batch size. */
+void timing_add(timing_t *t, double seconds, int n, int full);
+
+typedef struct {
+	long full_batches;
+	double batch_mean_s, batch_std_s, batch_min_s; /* sample std (n - 1); 0 below two batches */
+	double image_mean_s, image_std_s;
+} timing_summary_t;
+
+timing_summary_t timing_summary(const timing_t *t);
+
+/* ---- outfile.c ----
+ * writing a file the user named, without destroying anything
+ * that is not that file.
+ *
+ * Every program that writes a named file (errstats --grid, recview --npy,
+ * rec_writer_open_path) goes through here, with one rule for what the name
+ * may be:
+ *   - a new name in an existing folder: created;
+ *   - an existing regular file: replaced as a whole, its permission bits
+ *     kept (written under a temporary name beside it, renamed over it at
+ *     the end: a failed write leaves the old content);
+ *   - a symlink: followed to the end; its target must be one of the above,
+ *     and the target is replaced, the link kept (as `cmd > link` would);
+ *   - anything else is refused: a folder, a FIFO (writing would block, and
+ *     its reader would get a file's bytes), a device (/dev/full, /dev/sda:
+ *     renaming over it would replace the device node), a socket, a symlink
+ *     to nothing (creating its target is how /tmp link attacks work).
+ * The temporary is TARGET.tmp.XXXXXX, made by mkstemp: never an existing
+ * name, never through a link. Nothing here writes to stdout.
+ */
+
+typedef struct {
+	char *path;   /* the name given, for messages */
+	char *target; /* the file replaced: path, or the end of its symlinks */
+	char *tmp;    /* the temporary being written (a fresh regular file) */
+	int fd;       /* open on tmp for writing */
+	FILE *f;      /* outfile_stream's, else NULL */
+} outfile_t;
+
+/* Could path be written by the rule above? Checks the name and makes (and
+ * removes) a temporary beside the target, so that a folder that is missing
+ * or not writable shows before any work is done. 0, or -1 with "PATH:
+ * why" in err and errno set (EISDIR, EINVAL for another kind of file, else
+ * the system's: ENOENT, EACCES...). When the target exists, *st (if not NULL) gets its stat
+ * (callers refuse to overwrite their own input); else st->st_ino is 0. */
+int outfile_check(const char *path, struct stat *st, char *err, size_t cap);
+
+/* Start writing path: 0 with o->fd open on the temporary, or -1 with "PATH:
+ * why" in err (nothing created). */
+int outfile_open(outfile_t *o, const char *path, char *err, size_t cap);
+/* o->fd as a stdio stream ("wb"), made on the first call; NULL only when
+ * memory runs out. */
+FILE *outfile_stream(outfile_t *o);
+/* Finish: flush, fsync, close and rename the temporary over the target. 0,
+ * or -1 with "PATH: why" in err, the temporary removed and the target as it
+ * was. o is released either way. */
+int outfile_commit(outfile_t *o, char *err, size_t cap);
+/* Give up: close and remove the temporary; the target is untouched. */
+void outfile_abort(outfile_t *o);
+
+#endif
