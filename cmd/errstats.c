@@ -303,10 +303,8 @@ static void run_read(run_t *r, const char *path, const char *tag)
 			continue;
 		if (r->n == r->cap) {
 			r->cap = r->cap ? 2 * r->cap : 1024;
-			r->p = realloc(r->p, (size_t)r->cap * sizeof *r->p);
-			r->recno = realloc(r->recno, (size_t)r->cap * sizeof *r->recno);
-			if (!r->p || !r->recno)
-				diag_fatal("out of memory");
+			r->p = xrealloc(r->p, (size_t)r->cap * sizeof *r->p);
+			r->recno = xrealloc(r->recno, (size_t)r->cap * sizeof *r->recno);
 		}
 		pred_t *p = &r->p[r->n];
 		char err[384];
@@ -484,13 +482,11 @@ static void stats_compute(const run_t *r, const unsigned char *use, stats_t *s)
 {
 	memset(s, 0, sizeof *s);
 	int64_t C = g_nclasses;
-	s->support = calloc((size_t)C + 1, sizeof *s->support);
-	s->correct = calloc((size_t)C + 1, sizeof *s->correct);
-	s->predicted = calloc((size_t)C + 1, sizeof *s->predicted);
-	s->correct5 = calloc((size_t)C + 1, sizeof *s->correct5);
-	confusion_t *pairs = malloc(((size_t)r->n + 1) * sizeof *pairs);
-	if (!s->support || !s->correct || !s->predicted || !s->correct5 || !pairs)
-		diag_fatal("out of memory");
+	s->support = xcalloc((size_t)C + 1, sizeof *s->support);
+	s->correct = xcalloc((size_t)C + 1, sizeof *s->correct);
+	s->predicted = xcalloc((size_t)C + 1, sizeof *s->predicted);
+	s->correct5 = xcalloc((size_t)C + 1, sizeof *s->correct5);
+	confusion_t *pairs = xmalloc(((size_t)r->n + 1) * sizeof *pairs);
 	int64_t npairs = 0;
 	s->top5_known = 1;
 	for (int64_t i = 0; i < r->n; i++) {
@@ -582,9 +578,7 @@ static int cmp_misclass(const void *a, const void *b)
 /* Classes with at least one misclassified image, ranked; *n gets the count. */
 static misclass_t *misclassified(const stats_t *s, int64_t *n)
 {
-	misclass_t *v = malloc(((size_t)g_nclasses + 1) * sizeof *v);
-	if (!v)
-		diag_fatal("out of memory");
+	misclass_t *v = xmalloc(((size_t)g_nclasses + 1) * sizeof *v);
 	int64_t m = 0;
 	for (int64_t c = 0; c < g_nclasses; c++)
 		if (s->support[c] > s->correct[c])
@@ -613,12 +607,10 @@ static void compare_compute(const run_t *a, const run_t *b, compare_t *cm)
 {
 	memset(cm, 0, sizeof *cm);
 	cm->first_differs = -1;
-	cm->use_a = calloc((size_t)a->n + 1, 1);
-	cm->use_b = calloc((size_t)b->n + 1, 1);
-	cm->right_a = malloc(((size_t)a->n + 1) * sizeof *cm->right_a);
-	cm->right_b = malloc(((size_t)b->n + 1) * sizeof *cm->right_b);
-	if (!cm->use_a || !cm->use_b || !cm->right_a || !cm->right_b)
-		diag_fatal("out of memory");
+	cm->use_a = xcalloc((size_t)a->n + 1, 1);
+	cm->use_b = xcalloc((size_t)b->n + 1, 1);
+	cm->right_a = xmalloc(((size_t)a->n + 1) * sizeof *cm->right_a);
+	cm->right_b = xmalloc(((size_t)b->n + 1) * sizeof *cm->right_b);
 	for (int64_t i = 0; i < a->n; i++) {
 		const pred_t *pa = &a->p[i];
 		if (!first_of_id(a, i)) /* a repeated id: the first one counts */
@@ -651,10 +643,8 @@ static void compare_compute(const run_t *a, const run_t *b, compare_t *cm)
 			cm->only_b++;
 	stats_compute(a, cm->use_a, &cm->sa);
 	stats_compute(b, cm->use_b, &cm->sb);
-	cm->better_a = malloc(((size_t)g_nclasses + 1) * sizeof *cm->better_a);
-	cm->better_b = malloc(((size_t)g_nclasses + 1) * sizeof *cm->better_b);
-	if (!cm->better_a || !cm->better_b)
-		diag_fatal("out of memory");
+	cm->better_a = xmalloc(((size_t)g_nclasses + 1) * sizeof *cm->better_a);
+	cm->better_b = xmalloc(((size_t)g_nclasses + 1) * sizeof *cm->better_b);
 	for (int64_t c = 0; c < g_nclasses; c++) {
 		/* matched ids carry the same label; a class only one side has
 		 * images of cannot be compared */

@@ -240,22 +240,6 @@ typedef struct {
 	int *class_fam; /* [k] */
 } ctx_t;
 
-static char *xstrndup(const char *s, size_t n)
-{
-	char *d = strndup(s, n);
-	if (!d)
-		diag_fatal("out of memory");
-	return d;
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-	void *q = realloc(p, n ? n : 1);
-	if (!q)
-		diag_fatal("out of memory");
-	return q;
-}
-
 /* A class's name in a names file: the text before the first comma. */
 static char *first_synonym(const char *s)
 {
@@ -331,10 +315,8 @@ static const amb_pair_t *amb_find(const ctx_t *cx, int x, int y)
 
 static void find_collisions(ctx_t *cx, int file, char **names)
 {
-	name_cls_t *v = calloc((size_t)cx->k, sizeof *v);
-	char **first = calloc((size_t)cx->k, sizeof *first);
-	if (!v || !first)
-		diag_fatal("out of memory");
+	name_cls_t *v = xcalloc((size_t)cx->k, sizeof *v);
+	char **first = xcalloc((size_t)cx->k, sizeof *first);
 	for (int c = 0; c < cx->k; c++) {
 		first[c] = first_synonym(names[c]);
 		v[c].name = first[c], v[c].cls = c;
@@ -350,9 +332,7 @@ static void find_collisions(ctx_t *cx, int file, char **names)
 			co->file = file;
 			co->name = xstrndup(v[i].name, strlen(v[i].name));
 			co->n = j - i;
-			co->classes = calloc((size_t)co->n, sizeof *co->classes);
-			if (!co->classes)
-				diag_fatal("out of memory");
+			co->classes = xcalloc((size_t)co->n, sizeof *co->classes);
 			for (int m = i; m < j; m++)
 				co->classes[m - i] = v[m].cls;
 			for (int x = i; x < j; x++)
@@ -412,9 +392,7 @@ static void load_classes(ctx_t *cx, const options_t *o)
 	if (k > INT_MAX / 2)
 		diag_fatal("%s: %lld classes is too many", cx->wnids_path, (long long)k);
 	cx->k = (int)k;
-	uint32_t *offsets = calloc((size_t)k, sizeof *offsets);
-	if (!offsets)
-		diag_fatal("out of memory");
+	uint32_t *offsets = xcalloc((size_t)k, sizeof *offsets);
 	for (int c = 0; c < cx->k; c++)
 		if (wn_parse_wnid(wnids[c], strlen(wnids[c]), &offsets[c]) != 0)
 			diag_fatal("%s: line %d: '%s' is not a noun wnid ('n' and 8 digits)", cx->wnids_path, c + 1,
@@ -446,9 +424,7 @@ static void load_classes(ctx_t *cx, const options_t *o)
 		names_free(names, n);
 	}
 	if (!cx->display) {
-		cx->display = calloc((size_t)cx->k, sizeof *cx->display);
-		if (!cx->display)
-			diag_fatal("out of memory");
+		cx->display = xcalloc((size_t)cx->k, sizeof *cx->display);
 		for (int c = 0; c < cx->k; c++) {
 			int len;
 			const char *s = node_name(cx, cx->h.class_node[c], &len);
@@ -456,22 +432,16 @@ static void load_classes(ctx_t *cx, const options_t *o)
 		}
 	}
 	/* A report line must tell the two cranes apart. */
-	name_cls_t *byname = calloc((size_t)cx->k, sizeof *byname);
-	if (!byname)
-		diag_fatal("out of memory");
+	name_cls_t *byname = xcalloc((size_t)cx->k, sizeof *byname);
 	for (int c = 0; c < cx->k; c++)
 		byname[c].name = cx->display[c], byname[c].cls = c;
 	qsort(byname, (size_t)cx->k, sizeof *byname, cmp_name_cls);
-	char **unique = calloc((size_t)cx->k, sizeof *unique);
-	if (!unique)
-		diag_fatal("out of memory");
+	char **unique = xcalloc((size_t)cx->k, sizeof *unique);
 	for (int i = 0; i < cx->k; i++) {
 		int dup = (i > 0 && strcmp(byname[i].name, byname[i - 1].name) == 0) ||
 			  (i + 1 < cx->k && strcmp(byname[i].name, byname[i + 1].name) == 0);
 		size_t n = strlen(byname[i].name) + 16;
-		unique[byname[i].cls] = malloc(n);
-		if (!unique[byname[i].cls])
-			diag_fatal("out of memory");
+		unique[byname[i].cls] = xmalloc(n);
 		snprintf(unique[byname[i].cls], n, dup ? "%s #%d" : "%s", byname[i].name, byname[i].cls);
 	}
 	for (int c = 0; c < cx->k; c++)
@@ -491,9 +461,7 @@ static void load_classes(ctx_t *cx, const options_t *o)
 			}
 	}
 	amb_merge(cx);
-	cx->class_fam = calloc((size_t)cx->k, sizeof *cx->class_fam);
-	if (!cx->class_fam)
-		diag_fatal("out of memory");
+	cx->class_fam = xcalloc((size_t)cx->k, sizeof *cx->class_fam);
 	cx->nfam = wn_hier_families(&cx->h, (int)o->family_max, &cx->fam, cx->class_fam);
 }
 
@@ -696,14 +664,12 @@ static void analyse(model_t *m, const ctx_t *cx, int near)
 {
 	const wn_hier_t *h = &cx->h;
 	int maxh = h->height[h->root];
-	m->hist = calloc((size_t)maxh + 1, sizeof *m->hist);
-	m->fam_images = calloc((size_t)cx->nfam, sizeof *m->fam_images);
-	m->fam_mistakes = calloc((size_t)cx->nfam, sizeof *m->fam_mistakes);
-	m->fam_in = calloc((size_t)cx->nfam, sizeof *m->fam_in);
-	m->fam_sev = calloc((size_t)cx->nfam, sizeof *m->fam_sev);
-	m->conf = calloc((size_t)m->ne + 1, sizeof *m->conf);
-	if (!m->hist || !m->fam_images || !m->fam_mistakes || !m->fam_in || !m->fam_sev || !m->conf)
-		diag_fatal("out of memory");
+	m->hist = xcalloc((size_t)maxh + 1, sizeof *m->hist);
+	m->fam_images = xcalloc((size_t)cx->nfam, sizeof *m->fam_images);
+	m->fam_mistakes = xcalloc((size_t)cx->nfam, sizeof *m->fam_mistakes);
+	m->fam_in = xcalloc((size_t)cx->nfam, sizeof *m->fam_in);
+	m->fam_sev = xcalloc((size_t)cx->nfam, sizeof *m->fam_sev);
+	m->conf = xcalloc((size_t)m->ne + 1, sizeof *m->conf);
 	for (long i = 0; i < m->ne; i++) {
 		entry_t *e = &m->e[i];
 		int f = cx->class_fam[e->label];
@@ -775,9 +741,7 @@ static void pair_models(const model_t *a, const model_t *b, paired_t *p)
 	idmap_init(&map);
 	for (long i = 0; i < b->ne; i++)
 		p->dup_ids += idmap_put(&map, b->e[i].id, i);
-	char *seen = calloc((size_t)b->ne + 1, 1);
-	if (!seen)
-		diag_fatal("out of memory");
+	char *seen = xcalloc((size_t)b->ne + 1, 1);
 	for (long i = 0; i < a->ne; i++) {
 		const entry_t *x = &a->e[i];
 		int64_t j = idmap_get(&map, x->id);

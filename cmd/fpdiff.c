@@ -208,24 +208,13 @@ static void parse_args(int argc, char **argv, options_t *o)
 
 /* ---- reading ---- */
 
-static float *dup_floats(const float *v, int64_t n)
-{
-	float *d = malloc((size_t)n * sizeof *d + 1);
-	if (!d)
-		diag_fatal("out of memory");
-	memcpy(d, v, (size_t)n * sizeof *d);
-	return d;
-}
-
 static item_t *item_for(run_t *r, const record_t *rec)
 {
 	char *id = rec_dup_str(rec, "id");
 	if (!id) {
 		char buf[64];
 		snprintf(buf, sizeof buf, "#%llu", (unsigned long long)rec->index);
-		id = strdup(buf);
-		if (!id)
-			diag_fatal("out of memory");
+		id = xstrdup(buf);
 	}
 	int64_t at = idmap_get(&r->ids, id);
 	if (at >= 0) {
@@ -234,9 +223,7 @@ static item_t *item_for(run_t *r, const record_t *rec)
 	}
 	if (r->n == r->cap) {
 		r->cap = r->cap ? 2 * r->cap : 1024;
-		r->v = realloc(r->v, (size_t)r->cap * sizeof *r->v);
-		if (!r->v)
-			diag_fatal("out of memory");
+		r->v = xrealloc(r->v, (size_t)r->cap * sizeof *r->v);
 	}
 	item_t *it = &r->v[r->n];
 	memset(it, 0, sizeof *it);
@@ -259,16 +246,13 @@ static void item_set_prob(item_t *it, float *p, const int64_t *cls, int64_t n, i
 	vec_topk(p, cls, n, k, idx);
 	if (softmax)
 		vec_softmax(p, p, n);
-	it->prob = dup_floats(p, n);
+	it->prob = xmemdup(p, (size_t)n * sizeof *p);
 	it->nprob = n;
 	int identity = 1;
 	for (int64_t i = 0; i < n && cls; i++)
 		identity &= cls[i] == i;
 	if (cls && !identity) {
-		it->cls = malloc((size_t)n * sizeof *it->cls);
-		if (!it->cls)
-			diag_fatal("out of memory");
-		memcpy(it->cls, cls, (size_t)n * sizeof *it->cls);
+		it->cls = xmemdup(cls, (size_t)n * sizeof *cls);
 	}
 	for (int i = 0; i < k; i++) {
 		it->top[i] = cls ? cls[idx[i]] : idx[i];
@@ -326,7 +310,7 @@ static void take_vector(run_t *r, const record_t *rec, const classes_t *cl, cons
 		return;
 	}
 	if (is_emb || sv->is_logits) {
-		it->raw = dup_floats(sv->v, sv->n);
+		it->raw = xmemdup(sv->v, (size_t)sv->n * sizeof *sv->v);
 		it->nraw = sv->n;
 		it->raw_kind = is_emb ? RAW_EMBEDDING : RAW_LOGITS;
 	}
@@ -345,9 +329,7 @@ static void take_vector(run_t *r, const record_t *rec, const classes_t *cl, cons
 		}
 		if ((size_t)cl->k > *scap) {
 			free(*scratch);
-			*scratch = malloc((size_t)cl->k * sizeof **scratch);
-			if (!*scratch)
-				diag_fatal("out of memory");
+			*scratch = xmalloc((size_t)cl->k * sizeof **scratch);
 			*scap = (size_t)cl->k;
 		}
 		if (classes_cosines(cl, sv->v, *scratch) != 0)
@@ -537,10 +519,8 @@ static void compare_runs(const options_t *o, const run_t *ref, const run_t *cand
 	memset(res, 0, sizeof *res);
 	res->prob_max_item = res->raw_max_item = res->cos_min_item = -1;
 	res->cos_min = 1;
-	res->pairs = malloc(((size_t)ref->n + 1) * 2 * sizeof *res->pairs);
-	res->flip_items = malloc(((size_t)ref->n + 1) * sizeof *res->flip_items);
-	if (!res->pairs || !res->flip_items)
-		diag_fatal("out of memory");
+	res->pairs = xmalloc(((size_t)ref->n + 1) * 2 * sizeof *res->pairs);
+	res->flip_items = xmalloc(((size_t)ref->n + 1) * sizeof *res->flip_items);
 	for (int64_t i = 0; i < ref->n; i++) {
 		int64_t j = idmap_get(&cand->ids, ref->v[i].id);
 		if (j < 0) {

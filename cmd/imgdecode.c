@@ -194,9 +194,7 @@ static void expand_patterns(options_t *o)
 	if (!any)
 		return;
 	size_t n = 0, cap = (size_t)o->ninputs;
-	char **v = malloc(cap * sizeof *v);
-	if (!v)
-		diag_fatal("out of memory");
+	char **v = xmalloc(cap * sizeof *v);
 	for (int i = 0; i < o->ninputs; i++) {
 		const char *a = o->inputs[i];
 		struct stat st;
@@ -571,9 +569,7 @@ static char *join(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
 	int slash = la > 0 && a[la - 1] != '/';
-	char *s = malloc(la + lb + 2);
-	if (!s)
-		diag_fatal("out of memory");
+	char *s = xmalloc(la + lb + 2);
 	memcpy(s, a, la);
 	if (slash)
 		s[la++] = '/';
@@ -1033,9 +1029,7 @@ static int source_next_any(source_t *s, input_t *in)
 					diag_fatal("out of memory");
 				return 1;
 			}
-			s->tar_path = strdup(a);
-			if (!s->tar_path)
-				diag_fatal("out of memory");
+			s->tar_path = xstrdup(a);
 			s->tar_base = base_name(a);
 			s->tar_records = 0;
 			idmap_init(&s->tar_keys);
@@ -1233,10 +1227,8 @@ static void run_parallel(const options_t *o, const labeler_t *lb, source_t *src,
 {
 	pool_t p = {.o = o, .lb = lb, .src = src};
 	p.nslots = (size_t)o->jobs * SLOTS_PER_JOB;
-	p.slots = calloc(p.nslots, sizeof *p.slots);
-	pthread_t *tid = calloc((size_t)o->jobs, sizeof *tid);
-	if (!p.slots || !tid)
-		diag_fatal("out of memory");
+	p.slots = xcalloc(p.nslots, sizeof *p.slots);
+	pthread_t *tid = xcalloc((size_t)o->jobs, sizeof *tid);
 	pthread_mutex_init(&p.mu, NULL);
 	pthread_cond_init(&p.done, NULL);
 	pthread_cond_init(&p.space, NULL);

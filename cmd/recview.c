@@ -74,9 +74,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 	memset(o, 0, sizeof *o);
 	o->first_n = -1;
 	o->max_record = REC_DEFAULT_MAX_RECORD;
-	o->types = calloc((size_t)argc, sizeof *o->types);
-	if (!o->types)
-		diag_fatal("out of memory");
+	o->types = xcalloc((size_t)argc, sizeof *o->types);
 	int c;
 	while ((c = opt_next(argc, argv, "t:n:ch", longopts)) != -1) {
 		switch (c) {
@@ -218,9 +216,8 @@ int main(int argc, char **argv)
 					continue;
 				}
 				if (i == ncounts) {
-					counts = realloc(counts, (size_t)(ncounts + 1) * sizeof *counts);
-					if (!counts || !(counts[ncounts].type = malloc(rec.type_len + 1)))
-						diag_fatal("out of memory");
+					counts = xrealloc(counts, (size_t)(ncounts + 1) * sizeof *counts);
+					counts[ncounts].type = xmalloc(rec.type_len + 1);
 					memcpy(counts[ncounts].type, rec.type, rec.type_len);
 					counts[ncounts].len = rec.type_len;
 					counts[ncounts++].n = 0;

@@ -187,9 +187,7 @@ static item_t *queue_push(queue_t *q)
 {
 	if (q->n == q->cap) {
 		size_t cap = q->cap ? 2 * q->cap : 64;
-		item_t *v = malloc(cap * sizeof *v);
-		if (!v)
-			diag_fatal("out of memory");
+		item_t *v = xmalloc(cap * sizeof *v);
 		for (size_t i = 0; i < q->n; i++)
 			v[i] = q->v[(q->head + i) % q->cap];
 		free(q->v);
@@ -200,15 +198,6 @@ static item_t *queue_push(queue_t *q)
 	item_t *it = &q->v[(q->head + q->n++) % q->cap];
 	memset(it, 0, sizeof *it);
 	return it;
-}
-
-static void *memdup(const void *p, size_t n)
-{
-	void *d = malloc(n ? n : 1);
-	if (!d)
-		diag_fatal("out of memory");
-	memcpy(d, p, n);
-	return d;
 }
 
 /* ---- the run ---- */
@@ -263,9 +252,7 @@ static void write_image(run_t *r, const item_t *it)
 	rec_write_raw(r->w, it->bytes, it->len);
 	int64_t shape[1] = {r->out_dim};
 	if (r->o->fp16) {
-		uint16_t *h = malloc((size_t)r->out_dim * sizeof *h);
-		if (!h)
-			diag_fatal("out of memory");
+		uint16_t *h = xmalloc((size_t)r->out_dim * sizeof *h);
 		tensor_f32_to_f16(y, h, (size_t)r->out_dim);
 		pk_tensor(rec_writer_pk(r->w), DTYPE_FLOAT16, 1, shape, h);
 		free(h);
@@ -347,7 +334,7 @@ static void pass_or_queue(run_t *r, const record_t *rec)
 	}
 	item_t *it = queue_push(&r->q);
 	it->kind = ITEM_RAW;
-	it->bytes = memdup(rec->raw, rec->raw_len);
+	it->bytes = xmemdup(rec->raw, rec->raw_len);
 	it->len = rec->raw_len;
 	r->q.held_bytes += rec->raw_len;
 	if (r->q.held_bytes > HELD_LIMIT) /* many records behind a partial batch: finish it */
@@ -363,9 +350,7 @@ static void item_names(item_t *it, const record_t *rec)
 	if (!it->id) {
 		char buf[64];
 		snprintf(buf, sizeof buf, "#%llu", (unsigned long long)rec->index);
-		it->id = strdup(buf);
-		if (!it->id)
-			diag_fatal("out of memory");
+		it->id = xstrdup(buf);
 	}
 	it->path = rec_dup_str(rec, "path");
 	if (rec_get_int(rec, "label", &it->label) != 0)
@@ -378,9 +363,7 @@ static void error_item_fill(item_t *it, const record_t *rec, const char *msg)
 {
 	it->kind = ITEM_ERROR;
 	item_names(it, rec);
-	it->message = strdup(msg);
-	if (!it->message)
-		diag_fatal("out of memory");
+	it->message = xstrdup(msg);
 }
 
 /* rec failed: a stderr line and its error record, in stream order.
@@ -568,9 +551,7 @@ static char *default_weights_path(const char *name)
 		snprintf(buf, sizeof buf, "%s/rnencode/weights/%s", xdg, name);
 	else
 		snprintf(buf, sizeof buf, "%s/.cache/rnencode/weights/%s", home ? home : ".", name);
-	char *p = strdup(buf);
-	if (!p)
-		diag_fatal("out of memory");
+	char *p = xstrdup(buf);
 	return p;
 }
 
@@ -604,9 +585,7 @@ static const enc_backend_t *pick_backend(device_t dev, int gpu)
 static void start(run_t *r, int argc, char **argv, net_kind_t kind, const char *preset, size_t plen)
 {
 	options_t *o = r->o;
-	char *wpath = o->weights ? strdup(o->weights) : default_weights_path(default_weights_name(kind, preset, plen));
-	if (!wpath)
-		diag_fatal("out of memory");
+	char *wpath = o->weights ? xstrdup(o->weights) : default_weights_path(default_weights_name(kind, preset, plen));
 	if (!o->weights && access(wpath, R_OK) != 0)
 		diag_fatal("no %s weights at %s: run `make weights` to fetch them, or pass --weights FILE",
 			   net_kind_name(kind), wpath);
@@ -648,9 +627,7 @@ static void start(run_t *r, int argc, char **argv, net_kind_t kind, const char *
 	r->out_dim = net_output_dim(&r->net, o->features);
 	r->out_type = o->features ? "features" : r->net.out_type;
 	r->precision = o->fp16 ? "fp16" : "fp32";
-	r->out = malloc((size_t)r->batch * (size_t)r->out_dim * sizeof *r->out);
-	if (!r->out)
-		diag_fatal("out of memory");
+	r->out = xmalloc((size_t)r->batch * (size_t)r->out_dim * sizeof *r->out);
 
 	if (threaded)
 		pthread_join(tid, NULL);
@@ -760,7 +737,7 @@ int main(int argc, char **argv)
 				diag_msg("%s", rec_reader_message(rd));
 				r.failed++;
 			} else {
-				it->bytes = memdup(rec.raw, rec.raw_len);
+				it->bytes = xmemdup(rec.raw, rec.raw_len);
 				it->len = rec.raw_len;
 				early.held_bytes += rec.raw_len; /* counted as pass_or_queue counts */
 			}

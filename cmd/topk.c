@@ -264,9 +264,7 @@ static void error_row(state_t *s, const record_t *rec, format_t f, const char *s
 		fputs("{\"id\":", stdout);
 		put_id(rec, f);
 		printf(",\"label\":%lld,\"error\":", (long long)label);
-		char *both = malloc(sl + ml + 3);
-		if (!both)
-			diag_fatal("out of memory");
+		char *both = xmalloc(sl + ml + 3);
 		int n = snprintf(both, sl + ml + 3, "%.*s: %.*s", (int)sl, stage, (int)ml, msg);
 		json_put_str(stdout, both, (size_t)n);
 		free(both);
@@ -434,9 +432,7 @@ static void rank_record(state_t *s, rec_writer_t *w, const options_t *o, const r
 	int k = o->k < s->sv.n ? (int)o->k : (int)s->sv.n;
 	if ((size_t)k > s->idxcap) {
 		free(s->idx);
-		s->idx = malloc((size_t)k * sizeof *s->idx);
-		if (!s->idx)
-			diag_fatal("out of memory");
+		s->idx = xmalloc((size_t)k * sizeof *s->idx);
 		s->idxcap = (size_t)k;
 	}
 	/* logits rank as they are: softmax ties classes that underflow to 0 */

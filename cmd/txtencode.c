@@ -168,14 +168,6 @@ static void parse_args(int argc, char **argv, options_t *o)
 
 /* ---- default places ---- */
 
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s);
-	if (!p)
-		diag_fatal("out of memory");
-	return p;
-}
-
 /* $RNENC_DATA/rel, else the first of <dir of this program>/../data/rel (bin/)
  * and <dir>/../../data/rel (build-asan/bin/) that exists. */
 static char *data_path(const char *rel)
@@ -299,10 +291,8 @@ static void prompt_where(const prompts_t *ps, int i, char *buf, size_t cap)
 
 static void tokenize_all(bpe_t *b, const prompts_t *ps, int truncate, int check_length, tokens_t *tk)
 {
-	tk->ids = calloc((size_t)ps->p, sizeof *tk->ids);
-	tk->lens = calloc((size_t)ps->p, sizeof *tk->lens);
-	if (!tk->ids || !tk->lens)
-		diag_fatal("out of memory");
+	tk->ids = xcalloc((size_t)ps->p, sizeof *tk->ids);
+	tk->lens = xcalloc((size_t)ps->p, sizeof *tk->lens);
 	bpe_ids_t ids = {0};
 	int over = 0;
 	char err[256], where[1024];
@@ -322,9 +312,7 @@ static void tokenize_all(bpe_t *b, const prompts_t *ps, int truncate, int check_
 			over++;
 		}
 		tk->lens[i] = (int)ids.n;
-		tk->ids[i] = malloc(ids.n * sizeof **tk->ids);
-		if (!tk->ids[i])
-			diag_fatal("out of memory");
+		tk->ids[i] = xmalloc(ids.n * sizeof **tk->ids);
 		memcpy(tk->ids[i], ids.v, ids.n * sizeof **tk->ids);
 	}
 	bpe_ids_free(&ids);
@@ -430,9 +418,7 @@ int main(int argc, char **argv)
 	/* T: prompts per class when every class has the same number, else 0 */
 	int T = 0;
 	{
-		int64_t *count = calloc((size_t)ps.k, sizeof *count);
-		if (!count)
-			diag_fatal("out of memory");
+		int64_t *count = xcalloc((size_t)ps.k, sizeof *count);
 		for (int i = 0; i < ps.p; i++)
 			count[ps.cls[i]]++;
 		int64_t c = 1;
@@ -527,16 +513,12 @@ int main(int argc, char **argv)
 		shape[2] = E;
 		ndim = 3;
 	} else {
-		double *acc = calloc((size_t)ps.k * (size_t)E, sizeof *acc);
-		table = malloc((size_t)ps.k * (size_t)E * sizeof *table);
-		if (!acc || !table)
-			diag_fatal("out of memory");
+		double *acc = xcalloc((size_t)ps.k * (size_t)E, sizeof *acc);
+		table = xmalloc((size_t)ps.k * (size_t)E * sizeof *table);
 		for (int i = 0; i < ps.p; i++)
 			for (int64_t k = 0; k < E; k++)
 				acc[(size_t)ps.cls[i] * (size_t)E + (size_t)k] += emb[(size_t)i * (size_t)E + (size_t)k];
-		int *count = calloc((size_t)ps.k, sizeof *count);
-		if (!count)
-			diag_fatal("out of memory");
+		int *count = xcalloc((size_t)ps.k, sizeof *count);
 		for (int i = 0; i < ps.p; i++)
 			count[ps.cls[i]]++;
 		for (int64_t c = 0; c < ps.k; c++)

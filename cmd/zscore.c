@@ -163,10 +163,8 @@ static void ensure_buf(state_t *s, int64_t n)
 		return;
 	free(s->buf);
 	free(s->out);
-	s->buf = malloc((size_t)n * sizeof *s->buf);
-	s->out = malloc((size_t)n * sizeof *s->out);
-	if (!s->buf || !s->out)
-		diag_fatal("out of memory");
+	s->buf = xmalloc((size_t)n * sizeof *s->buf);
+	s->out = xmalloc((size_t)n * sizeof *s->out);
 	s->bufcap = (size_t)n;
 }
 
@@ -201,11 +199,9 @@ static void load_groups(state_t *s, const char *path)
 	int64_t *g;
 	if (index_groups_load(path, INT32_MAX, &s->subset, &g, &s->nsubset, err, sizeof err) != 0)
 		diag_fatal("--groups: %s", err);
-	s->slot = malloc((size_t)s->nsubset * sizeof *s->slot);
-	s->group = malloc((size_t)s->nsubset * sizeof *s->group);
-	s->pooled = malloc((size_t)s->nsubset * sizeof *s->pooled);
-	if (!s->slot || !s->group || !s->pooled)
-		diag_fatal("out of memory");
+	s->slot = xmalloc((size_t)s->nsubset * sizeof *s->slot);
+	s->group = xmalloc((size_t)s->nsubset * sizeof *s->group);
+	s->pooled = xmalloc((size_t)s->nsubset * sizeof *s->pooled);
 	for (int64_t i = 0; i < s->nsubset; i++) {
 		int64_t j = 0;
 		while (j < s->ngroups && s->group[j] != g[i])
@@ -328,9 +324,7 @@ static void score_embedding(state_t *s, const options_t *o, rec_writer_t *w, con
 		fail_record(s, w, rec, err);
 		return;
 	}
-	float *cos = malloc((size_t)s->classes.k * sizeof *cos);
-	if (!cos)
-		diag_fatal("out of memory");
+	float *cos = xmalloc((size_t)s->classes.k * sizeof *cos);
 	if (classes_cosines(&s->classes, s->buf, cos) != 0) {
 		free(cos);
 		fail_record(s, w, rec, "the embedding is all zeros: no direction to score");
@@ -385,8 +379,7 @@ static void take_stream_classes(state_t *s, const options_t *o, const record_t *
 	}
 	char src[320];
 	snprintf(src, sizeof src, "%s record %llu", s->stream, (unsigned long long)rec->index);
-	if (!(c.source = strdup(src)))
-		diag_fatal("out of memory");
+	c.source = xstrdup(src);
 	if (s->from_option && !s->noted_replace) {
 		diag_msg("the classes record at %s replaces %s from there on", src, o->classes_path);
 		s->noted_replace = 1;

@@ -148,9 +148,7 @@ int names_from_object(const msgpack_object *o, char ***names, int64_t *n)
 	for (uint32_t i = 0; i < m; i++)
 		if (o->via.array.ptr[i].type != MSGPACK_OBJECT_STR)
 			return -1;
-	char **v = calloc(m ? m : 1, sizeof *v);
-	if (!v)
-		diag_fatal("out of memory");
+	char **v = xcalloc(m ? m : 1, sizeof *v);
 	for (uint32_t i = 0; i < m; i++)
 		v[i] = obj_dup_str(&o->via.array.ptr[i]);
 	*names = v;
@@ -237,9 +235,7 @@ int classes_load_path(const char *path, classes_t *c, char *err, size_t cap)
 			snprintf(err, cap, "%s: %s", path, cerr);
 			break;
 		}
-		c->source = strdup(path);
-		if (!c->source)
-			diag_fatal("out of memory");
+		c->source = xstrdup(path);
 		rc = 0;
 		break;
 	}
@@ -292,13 +288,9 @@ static int names_line(void *vctx, long lineno, char *line, char *err, size_t cap
 	}
 	if (c->n == c->cap) {
 		c->cap = c->cap ? 2 * c->cap : 1024;
-		c->v = realloc(c->v, (size_t)c->cap * sizeof *c->v);
-		if (!c->v)
-			diag_fatal("out of memory");
+		c->v = xrealloc(c->v, (size_t)c->cap * sizeof *c->v);
 	}
-	c->v[c->n] = strdup(line);
-	if (!c->v[c->n])
-		diag_fatal("out of memory");
+	c->v[c->n] = xstrdup(line);
 	c->n++;
 	return 0;
 }
@@ -399,9 +391,9 @@ static int index_line(void *vctx, long lineno, char *line, char *err, size_t cap
 	}
 	if (c->n == c->cap) {
 		c->cap = c->cap ? 2 * c->cap : 256;
-		c->v = realloc(c->v, (size_t)c->cap * sizeof *c->v);
-		if (!c->v || (c->pairs && !(c->g = realloc(c->g, (size_t)c->cap * sizeof *c->g))))
-			diag_fatal("out of memory");
+		c->v = xrealloc(c->v, (size_t)c->cap * sizeof *c->v);
+		if (c->pairs)
+			c->g = xrealloc(c->g, (size_t)c->cap * sizeof *c->g);
 	}
 	if (c->pairs)
 		c->g[c->n] = g;
@@ -424,9 +416,7 @@ static int index_load(index_ctx_t *c, char *err, size_t cap)
 		rc = -1;
 	}
 	if (rc == 0) { /* a class listed twice would get two shares of the softmax */
-		int64_t *sorted = malloc((size_t)c->n * sizeof *sorted);
-		if (!sorted)
-			diag_fatal("out of memory");
+		int64_t *sorted = xmalloc((size_t)c->n * sizeof *sorted);
 		memcpy(sorted, c->v, (size_t)c->n * sizeof *sorted);
 		qsort(sorted, (size_t)c->n, sizeof *sorted, cmp_i64);
 		for (int64_t i = 1; i < c->n && rc == 0; i++)

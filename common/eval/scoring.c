@@ -113,10 +113,8 @@ int score_vec_from_record(const record_t *rec, score_vec_t *s, char *err, size_t
 	if ((size_t)n > s->cap) {
 		free(s->v);
 		free(s->cls);
-		s->v = malloc((size_t)n * sizeof *s->v);
-		s->cls = malloc((size_t)n * sizeof *s->cls);
-		if (!s->v || !s->cls)
-			diag_fatal("out of memory");
+		s->v = xmalloc((size_t)n * sizeof *s->v);
+		s->cls = xmalloc((size_t)n * sizeof *s->cls);
 		s->cap = (size_t)n;
 	}
 	s->n = n;
@@ -226,9 +224,7 @@ int pred_from_record(const record_t *rec, pred_t *p, score_vec_t *scratch, char 
 		rec_get_str(rec, "stage", &stage, &sl);
 		rec_get_str(rec, "message", &msg, &ml);
 		size_t n = sl + ml + 3;
-		p->error = malloc(n);
-		if (!p->error)
-			diag_fatal("out of memory");
+		p->error = xmalloc(n);
 		snprintf(p->error, n, "%.*s: %.*s", (int)sl, stage, (int)ml, msg);
 		p->status = PRED_ERROR;
 	} else if (rec_is(rec, "topk")) {
@@ -259,9 +255,7 @@ int pred_from_record(const record_t *rec, pred_t *p, score_vec_t *scratch, char 
 	if (!p->id) {
 		char buf[64];
 		snprintf(buf, sizeof buf, "#%llu", (unsigned long long)rec->index);
-		p->id = strdup(buf);
-		if (!p->id)
-			diag_fatal("out of memory");
+		p->id = xstrdup(buf);
 	}
 	p->path = rec_dup_str(rec, "path");
 	if (p->path && !*p->path) {
@@ -323,10 +317,8 @@ void idmap_free(idmap_t *m)
 static void idmap_grow(idmap_t *m)
 {
 	size_t ncap = m->cap ? 2 * m->cap : 1024;
-	char **keys = calloc(ncap, sizeof *keys);
-	int64_t *vals = calloc(ncap, sizeof *vals);
-	if (!keys || !vals)
-		diag_fatal("out of memory");
+	char **keys = xcalloc(ncap, sizeof *keys);
+	int64_t *vals = xcalloc(ncap, sizeof *vals);
 	for (size_t i = 0; i < m->cap; i++) {
 		if (!m->keys[i])
 			continue;
@@ -353,9 +345,7 @@ int idmap_put(idmap_t *m, const char *key, int64_t val)
 			return 1;
 		j = (j + 1) & (m->cap - 1);
 	}
-	m->keys[j] = strdup(key);
-	if (!m->keys[j])
-		diag_fatal("out of memory");
+	m->keys[j] = xstrdup(key);
 	m->vals[j] = val;
 	m->n++;
 	return 0;

@@ -46,14 +46,6 @@
 
 #include "util/util.h"
 
-static void *xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size);
-	if (!p)
-		diag_fatal("out of memory");
-	return p;
-}
-
 /* Next space-separated field of [*p, end); 0 when there is none. */
 static int next_field(const char **p, const char *end, const char **s, size_t *n)
 {
@@ -124,9 +116,7 @@ static int load_line(loader_t *L, unsigned line, const char *p, const char *end,
 
 	if (wn->n == L->syn_cap) {
 		L->syn_cap = L->syn_cap ? 2 * L->syn_cap : 1024;
-		wn_synset_t *ns = realloc(wn->synsets, L->syn_cap * sizeof *ns);
-		if (!ns)
-			diag_fatal("out of memory");
+		wn_synset_t *ns = xrealloc(wn->synsets, L->syn_cap * sizeof *ns);
 		wn->synsets = ns;
 	}
 	wn_synset_t *sy = &wn->synsets[wn->n];
@@ -191,9 +181,7 @@ static int load_line(loader_t *L, unsigned line, const char *p, const char *end,
 			continue;
 		if (L->par_n == L->par_cap) {
 			L->par_cap = L->par_cap ? 2 * L->par_cap : 1024;
-			uint32_t *np = realloc(wn->parents, L->par_cap * sizeof *np);
-			if (!np)
-				diag_fatal("out of memory");
+			uint32_t *np = xrealloc(wn->parents, L->par_cap * sizeof *np);
 			wn->parents = np;
 		}
 		wn->parents[L->par_n++] = (uint32_t)target; /* an offset until resolved */
@@ -220,11 +208,9 @@ int wn_load(wordnet_t *wn, const char *path, char *err, size_t cap)
 	char *buf = file_read_all(path, &len, err, cap);
 	if (!buf)
 		return -1;
-	wn->path = strdup(path);
+	wn->path = xstrdup(path);
 	/* Words joined with ", " take no more room than "word lex_id " did. */
-	wn->text = malloc(len + 1);
-	if (!wn->path || !wn->text)
-		diag_fatal("out of memory");
+	wn->text = xmalloc(len + 1);
 	loader_t L = {.wn = wn, .path = path};
 	unsigned line = 0;
 	int rc = 0;

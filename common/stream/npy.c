@@ -284,9 +284,7 @@ int npy_read(const char *path, tensor_t *t, void **owned, char *err, size_t errc
 	if (fortran && t->ndim > 1) {
 		/* column-major (np.save of a transposed array, e.g. zeroshot_weights.T):
 		 * copy into C order; element (i0..in-1) sits at sum i_k * prod_{j<k} d_j */
-		unsigned char *c = malloc(t->nbytes ? t->nbytes : 1);
-		if (!c)
-			diag_fatal("out of memory");
+		unsigned char *c = xmalloc(t->nbytes ? t->nbytes : 1);
 		int64_t idx[TENSOR_MAX_DIMS] = {0};
 		for (int64_t e = 0; e < n; e++) {
 			int64_t fo_off = 0, stride = 1;

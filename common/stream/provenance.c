@@ -55,9 +55,7 @@ static int seen_add(prov_seen_t *s, uint64_t h)
 		if (s->n >= PROV_SEEN_MAX)
 			return -1;
 		size_t ncap = s->cap ? 2 * s->cap : 256;
-		uint64_t *ns = calloc(ncap, sizeof *ns);
-		if (!ns)
-			diag_fatal("out of memory");
+		uint64_t *ns = xcalloc(ncap, sizeof *ns);
 		for (size_t i = 0; i < s->cap; i++)
 			if (s->slot[i]) {
 				size_t j = s->slot[i] & (ncap - 1);
@@ -89,13 +87,9 @@ static void recs_add(prov_rec_t **v, int *n, int64_t *more, prov_seen_t *seen, c
 		(*more)++;
 		return;
 	}
-	*v = realloc(*v, (size_t)(*n + 1) * sizeof **v);
-	if (!*v)
-		diag_fatal("out of memory");
+	*v = xrealloc(*v, (size_t)(*n + 1) * sizeof **v);
 	prov_rec_t *r = &(*v)[*n];
-	r->raw = malloc(rec->raw_len ? rec->raw_len : 1);
-	if (!r->raw)
-		diag_fatal("out of memory");
+	r->raw = xmalloc(rec->raw_len ? rec->raw_len : 1);
 	memcpy(r->raw, rec->raw, rec->raw_len);
 	r->len = rec->raw_len;
 	msgpack_unpacked_init(&r->obj);

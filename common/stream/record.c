@@ -173,16 +173,12 @@ rec_reader_t *rec_reader_open(int fd, const char *name, size_t max_record)
 	if (isatty(fd))
 		diag_usage("%s is a terminal: no records to read there (pipe a stage in, or name a file)",
 			   name ? name : "stdin");
-	rec_reader_t *r = calloc(1, sizeof *r);
-	if (!r)
-		diag_fatal("out of memory");
+	rec_reader_t *r = xcalloc(1, sizeof *r);
 	r->fd = fd;
-	r->name = strdup(name ? name : "stdin");
+	r->name = xstrdup(name ? name : "stdin");
 	r->max_record = max_record ? max_record : REC_DEFAULT_MAX_RECORD;
 	r->cap = 4 * READ_CHUNK;
-	r->buf = malloc(r->cap);
-	if (!r->name || !r->buf)
-		diag_fatal("out of memory");
+	r->buf = xmalloc(r->cap);
 	msgpack_unpacked_init(&r->unpacked);
 	/* A 1 MiB pipe (Linux; default 64 KiB) lets the writer hand over whole
 	 * tensors per wakeup; failure (not a pipe, a limit) changes nothing. */
@@ -228,9 +224,7 @@ const char *rec_reader_name(const rec_reader_t *r)
 
 void rec_reader_set_name(rec_reader_t *r, const char *name)
 {
-	char *copy = strdup(name);
-	if (!copy)
-		diag_fatal("out of memory");
+	char *copy = xstrdup(name);
 	free(r->name);
 	r->name = copy;
 }
@@ -332,9 +326,7 @@ static const msgpack_object *map_repeated_key(const msgpack_object_map *m)
 					return &m->ptr[i].key;
 		return NULL;
 	}
-	const msgpack_object **k = malloc(m->size * sizeof *k);
-	if (!k)
-		diag_fatal("out of memory");
+	const msgpack_object **k = xmalloc(m->size * sizeof *k);
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < m->size; i++)
 		if (m->ptr[i].key.type == MSGPACK_OBJECT_STR)
@@ -562,9 +554,7 @@ char *obj_dup_str(const msgpack_object *o)
 {
 	if (!o || o->type != MSGPACK_OBJECT_STR)
 		return NULL;
-	char *s = malloc(o->via.str.size + 1);
-	if (!s)
-		diag_fatal("out of memory");
+	char *s = xmalloc(o->via.str.size + 1);
 	memcpy(s, o->via.str.ptr, o->via.str.size);
 	s[o->via.str.size] = 0;
 	return s;
@@ -731,14 +721,10 @@ static int pk_callback(void *data, const char *buf, size_t len)
 
 rec_writer_t *rec_writer_open(int fd, const char *name)
 {
-	rec_writer_t *w = calloc(1, sizeof *w);
-	if (!w)
-		diag_fatal("out of memory");
+	rec_writer_t *w = xcalloc(1, sizeof *w);
 	w->fd = fd;
-	w->name = strdup(name ? name : "stdout");
-	w->buf = malloc(WRITE_BUF);
-	if (!w->name || !w->buf)
-		diag_fatal("out of memory");
+	w->name = xstrdup(name ? name : "stdout");
+	w->buf = xmalloc(WRITE_BUF);
 	msgpack_packer_init(&w->pk, w, pk_callback);
 	return w;
 }

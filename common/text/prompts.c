@@ -29,11 +29,9 @@ static void prompts_add(prompts_t *ps, char *text, int cls, int slot)
 {
 	if (ps->p == ps->cap) {
 		ps->cap = ps->cap ? ps->cap * 2 : 1024;
-		ps->texts = realloc(ps->texts, (size_t)ps->cap * sizeof *ps->texts);
-		ps->cls = realloc(ps->cls, (size_t)ps->cap * sizeof *ps->cls);
-		ps->slot = realloc(ps->slot, (size_t)ps->cap * sizeof *ps->slot);
-		if (!ps->texts || !ps->cls || !ps->slot)
-			diag_fatal("out of memory");
+		ps->texts = xrealloc(ps->texts, (size_t)ps->cap * sizeof *ps->texts);
+		ps->cls = xrealloc(ps->cls, (size_t)ps->cap * sizeof *ps->cls);
+		ps->slot = xrealloc(ps->slot, (size_t)ps->cap * sizeof *ps->slot);
 	}
 	ps->texts[ps->p] = text;
 	ps->cls[ps->p] = cls;
@@ -46,9 +44,7 @@ char *prompt_format(const char *tpl, const char *name, const char **why)
 	for (const char *p = tpl; *p; p++)
 		if (*p == '{')
 			cap += nl;
-	char *out = malloc(cap);
-	if (!out)
-		diag_fatal("out of memory");
+	char *out = xmalloc(cap);
 	int automatic = 0, manual = 0; /* "{}" and "{0}" seen */
 	for (const char *p = tpl; *p;) {
 		if (p[0] == '{' && p[1] == '{') {
@@ -216,17 +212,15 @@ static char *json_string(json_in_t *j)
 	if (json_expect(j, '"', "a string") != 0)
 		return NULL;
 	size_t cap = 64, n = 0;
-	char *out = malloc(cap);
-	if (!out)
-		diag_fatal("out of memory");
+	char *out = xmalloc(cap);
 	static const char esc_in[] = "\"\\/bfnrt", esc_out[] = "\"\\/\b\f\n\r\t";
 	for (;;) {
 		if (j->s >= j->end) {
 			json_fail(j, "unterminated string");
 			break;
 		}
-		if (n + 8 > cap && !(out = realloc(out, cap *= 2)))
-			diag_fatal("out of memory");
+		if (n + 8 > cap)
+			out = xrealloc(out, cap *= 2);
 		unsigned char c = (unsigned char)*j->s++;
 		if (c == '"') {
 			out[n] = 0;
@@ -295,10 +289,9 @@ int prompts_from_json(prompts_t *ps, const char *text, size_t len, const char *p
 		char *name = json_string(&j);
 		if (!name)
 			return -1;
-		if (ps->k == names_cap &&
-		    !(ps->names = realloc(ps->names, (size_t)(names_cap = names_cap ? names_cap * 2 : 256) *
-							     sizeof *ps->names)))
-			diag_fatal("out of memory");
+		if (ps->k == names_cap)
+			ps->names = xrealloc(ps->names, (size_t)(names_cap = names_cap ? names_cap * 2 : 256) *
+								sizeof *ps->names);
 		ps->names[ps->k++] = name; /* owned by ps from here */
 		for (int64_t i = 0; i + 1 < ps->k; i++)
 			if (strcmp(ps->names[i], name) == 0) {

@@ -61,10 +61,8 @@ static int resolve(const char *path, char **target, struct stat *st, char *err, 
 		*target = real;
 	} else {
 		*st = lst;
-		*target = strdup(path);
+		*target = xstrdup(path);
 	}
-	if (!*target)
-		diag_fatal("out of memory");
 	if (st->st_ino && S_ISDIR(st->st_mode)) {
 		snprintf(err, cap, "%s: is a directory", path);
 	} else if (st->st_ino && !S_ISREG(st->st_mode)) {
@@ -86,10 +84,8 @@ int outfile_open(outfile_t *o, const char *path, char *err, size_t cap)
 	if (resolve(path, &o->target, &st, err, cap) != 0)
 		return -1;
 	size_t n = strlen(o->target) + 16;
-	o->tmp = malloc(n);
-	o->path = strdup(path);
-	if (!o->tmp || !o->path)
-		diag_fatal("out of memory");
+	o->tmp = xmalloc(n);
+	o->path = xstrdup(path);
 	snprintf(o->tmp, n, "%s.tmp.XXXXXX", o->target);
 	o->fd = mkstemp(o->tmp);
 	if (o->fd < 0) {

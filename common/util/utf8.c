@@ -77,9 +77,7 @@ char *utf8_escape(const char *s, size_t n, size_t *outn)
 		return NULL;
 	size_t i, k;
 	uint32_t cp;
-	char *out = malloc(4 * n + 1), *o = out;
-	if (!out)
-		diag_fatal("out of memory");
+	char *out = xmalloc(4 * n + 1), *o = out;
 	for (i = 0; i < n;) {
 		if ((k = utf8_next(s + i, n - i, &cp)) > 0) {
 			memcpy(o, s + i, k);

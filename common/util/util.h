@@ -125,6 +125,18 @@ typedef int (*line_fn)(void *ctx, long lineno, char *line, char *err, size_t cap
 int file_for_each_line(const char *path, line_fn fn, void *ctx, char *err, size_t cap);
 int text_for_each_line(const char *path, char *text, size_t len, line_fn fn, void *ctx, char *err, size_t cap);
 
+/* ---- alloc.c ----
+ * Allocation that does not return NULL: running out of memory is fatal
+ * ("prog: out of memory", exit 2) in every program here, so callers need no
+ * check. A size of 0 allocates 1 byte. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* A malloc'd copy of p[0..n). */
+void *xmemdup(const void *p, size_t n);
+
 /* ---- tensor.c ----
  * the tensor value every record carries, and dtype helpers.
  *
