@@ -90,7 +90,7 @@ typedef struct {
 	pred_t *p;
 	uint64_t *recno; /* [n] record number of each prediction, for messages */
 	int64_t n, cap;
-	idmap_t ids;   /* id -> first position (built by run_check) */
+	strmap_t ids;   /* id -> first position (built by run_check) */
 	int64_t ndup;  /* records whose id was seen before in this stream */
 	int ninvalid;  /* records errstats could not read */
 	int nbad;      /* records left out: label or class outside 0..K-1 */
@@ -278,7 +278,7 @@ static void run_read(run_t *r, const char *path, const char *tag)
 	r->path = path;
 	r->name = strcmp(path, "-") == 0 ? "stdin" : path;
 	r->tag = tag;
-	idmap_init(&r->ids);
+	strmap_init(&r->ids);
 	prov_init(&r->prov);
 	rec_reader_t *rd = rec_reader_open_path(path, 0);
 	if (!rd)
@@ -427,7 +427,7 @@ static void run_check(run_t *r)
 	r->n = m;
 	int64_t first = -1;
 	for (int64_t i = 0; i < r->n; i++)
-		if (idmap_put(&r->ids, r->p[i].id, i) && r->ndup++ == 0)
+		if (strmap_put(&r->ids, r->p[i].id, i) && r->ndup++ == 0)
 			first = i;
 	if (r->ndup) /* not a failure (as in errtree, fpdiff), but never silent */
 		diag_msg("%s: %lld record%s repeat an earlier id (first: record %llu, id '%s'): only the first record of "
@@ -439,7 +439,7 @@ static void run_check(run_t *r)
 /* The first record of its id (repeats stay out of every figure). */
 static int first_of_id(const run_t *r, int64_t i)
 {
-	return idmap_get(&r->ids, r->p[i].id) == i;
+	return strmap_get(&r->ids, r->p[i].id) == i;
 }
 
 static void run_free(run_t *r)
@@ -448,7 +448,7 @@ static void run_free(run_t *r)
 		pred_free(&r->p[i]);
 	free(r->p);
 	free(r->recno);
-	idmap_free(&r->ids);
+	strmap_free(&r->ids);
 	prov_free(&r->prov);
 	names_free(r->names, r->nnames);
 	free(r->model);
@@ -615,7 +615,7 @@ static void compare_compute(const run_t *a, const run_t *b, compare_t *cm)
 		const pred_t *pa = &a->p[i];
 		if (!first_of_id(a, i)) /* a repeated id: the first one counts */
 			continue;
-		int64_t j = idmap_get(&b->ids, pa->id);
+		int64_t j = strmap_get(&b->ids, pa->id);
 		if (j < 0) {
 			cm->only_a++;
 			continue;
@@ -639,7 +639,7 @@ static void compare_compute(const run_t *a, const run_t *b, compare_t *cm)
 			cm->right_b[cm->n_right_b++] = j;
 	}
 	for (int64_t j = 0; j < b->n; j++)
-		if (idmap_get(&b->ids, b->p[j].id) == j && idmap_get(&a->ids, b->p[j].id) < 0)
+		if (strmap_get(&b->ids, b->p[j].id) == j && strmap_get(&a->ids, b->p[j].id) < 0)
 			cm->only_b++;
 	stats_compute(a, cm->use_a, &cm->sa);
 	stats_compute(b, cm->use_b, &cm->sb);
@@ -869,7 +869,7 @@ static void text_compare(FILE *f, const options_t *o, const run_t *a, const run_
 			(long long)(nright[k] < o->top ? nright[k] : o->top), (long long)nright[k]);
 		for (int64_t i = 0; i < nright[k] && i < o->top; i++) {
 			const pred_t *p = &runs[k]->p[right[k][i]];
-			const pred_t *q = &others[k]->p[idmap_get(&others[k]->ids, p->id)];
+			const pred_t *q = &others[k]->p[strmap_get(&others[k]->ids, p->id)];
 			fputs("  ", f);
 			diag_put_cstr(f, p->id);
 			fputs("  label ", f);
@@ -1069,7 +1069,7 @@ static void json_compare(FILE *f, const run_t *a, const run_t *b, const compare_
 		fprintf(f, ",\"%s\":[", k ? "only_b_right" : "only_a_right");
 		for (int64_t i = 0; i < nright[k]; i++) {
 			const pred_t *p = &runs[k]->p[right[k][i]];
-			const pred_t *q = &others[k]->p[idmap_get(&others[k]->ids, p->id)];
+			const pred_t *q = &others[k]->p[strmap_get(&others[k]->ids, p->id)];
 			fputs(i ? ",{\"id\":" : "{\"id\":", f);
 			json_put_cstr(f, p->id);
 			fprintf(f, ",\"label\":%lld,\"a\":", (long long)p->label);
@@ -1228,14 +1228,14 @@ static void jsonl_report(FILE *f, const run_t *a, const run_t *b)
 		const pred_t *p = &a->p[i];
 		const pred_t *q = NULL;
 		if (b) {
-			int64_t j = idmap_get(&b->ids, p->id);
+			int64_t j = strmap_get(&b->ids, p->id);
 			q = j >= 0 ? &b->p[j] : NULL;
 		}
 		jsonl_line(f, p, p, q, b != NULL);
 	}
 	if (b) /* images only B has */
 		for (int64_t j = 0; j < b->n; j++)
-			if (first_of_id(b, j) && idmap_get(&a->ids, b->p[j].id) < 0)
+			if (first_of_id(b, j) && strmap_get(&a->ids, b->p[j].id) < 0)
 				jsonl_line(f, &b->p[j], NULL, &b->p[j], 1);
 }
 
@@ -1362,7 +1362,7 @@ static void grid_write(const options_t *o, const run_t *a, const run_t *b, const
 		y += title_h;
 		for (int64_t i = 0; i < nshow[k]; i++) {
 			const pred_t *p = &runs[k]->p[right[k][i]];
-			const pred_t *q = &others[k]->p[idmap_get(&others[k]->ids, p->id)];
+			const pred_t *q = &others[k]->p[strmap_get(&others[k]->ids, p->id)];
 			grid_cell(&im, pad + (int)(i % cols) * cell_w, y + (int)(i / cols) * cell_h, thumb, k ? q : p,
 				  k ? p : q, &nmissing, first_missing, sizeof first_missing);
 		}
@@ -1428,7 +1428,7 @@ int main(int argc, char **argv)
 	int no_common = 0;
 	if (pb) {
 		if (cm.label_differs) {
-			const pred_t *x = &a.p[cm.first_differs], *y = &b.p[idmap_get(&b.ids, x->id)];
+			const pred_t *x = &a.p[cm.first_differs], *y = &b.p[strmap_get(&b.ids, x->id)];
 			diag_msg("%s vs %s: %lld image%s with different labels in the two runs (first: id '%s', label %lld "
 				 "in A, %lld in B): left out of the comparison",
 				 a.name, b.name, (long long)cm.label_differs, cm.label_differs == 1 ? "" : "s", x->id,

@@ -622,12 +622,12 @@ static void read_stream(model_t *m, const char *path, const ctx_t *cx)
 	rec_reader_free(r);
 	/* an id met again (a stream concatenated twice, a shard decoded twice)
 	 * counts once: its first record */
-	idmap_t seen;
-	idmap_init(&seen);
+	strmap_t seen;
+	strmap_init(&seen);
 	long kept = 0;
 	char first[256] = "";
 	for (long i = 0; i < m->ne; i++) {
-		if (idmap_put(&seen, m->e[i].id, i)) {
+		if (strmap_put(&seen, m->e[i].id, i)) {
 			if (m->repeated++ == 0)
 				snprintf(first, sizeof first, "%s", m->e[i].id);
 			free(m->e[i].id);
@@ -635,7 +635,7 @@ static void read_stream(model_t *m, const char *path, const ctx_t *cx)
 		}
 		m->e[kept++] = m->e[i];
 	}
-	idmap_free(&seen);
+	strmap_free(&seen);
 	if (m->repeated)
 		diag_msg("%s: %ld labelled record%s repeat an earlier id (first: '%s'): only the first record of each "
 			 "id counts",
@@ -737,14 +737,14 @@ typedef struct {
 static void pair_models(const model_t *a, const model_t *b, paired_t *p)
 {
 	memset(p, 0, sizeof *p);
-	idmap_t map;
-	idmap_init(&map);
+	strmap_t map;
+	strmap_init(&map);
 	for (long i = 0; i < b->ne; i++)
-		p->dup_ids += idmap_put(&map, b->e[i].id, i);
+		p->dup_ids += strmap_put(&map, b->e[i].id, i);
 	char *seen = xcalloc((size_t)b->ne + 1, 1);
 	for (long i = 0; i < a->ne; i++) {
 		const entry_t *x = &a->e[i];
-		int64_t j = idmap_get(&map, x->id);
+		int64_t j = strmap_get(&map, x->id);
 		if (j < 0 || seen[j]) {
 			p->unmatched++;
 			continue;
@@ -776,7 +776,7 @@ static void pair_models(const model_t *a, const model_t *b, paired_t *p)
 	for (long j = 0; j < b->ne; j++)
 		p->unmatched += !seen[j];
 	free(seen);
-	idmap_free(&map);
+	strmap_free(&map);
 }
 
 /* ---- text report ---- */

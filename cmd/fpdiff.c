@@ -76,7 +76,7 @@ typedef struct {
 	const char *path;
 	item_t *v;
 	int64_t n, cap;
-	idmap_t ids;
+	strmap_t ids;
 	prov_t prov;
 	char **names;
 	int64_t nnames;
@@ -216,7 +216,7 @@ static item_t *item_for(run_t *r, const record_t *rec)
 		snprintf(buf, sizeof buf, "#%llu", (unsigned long long)rec->index);
 		id = xstrdup(buf);
 	}
-	int64_t at = idmap_get(&r->ids, id);
+	int64_t at = strmap_get(&r->ids, id);
 	if (at >= 0) {
 		free(id);
 		return &r->v[at];
@@ -231,7 +231,7 @@ static item_t *item_for(run_t *r, const record_t *rec)
 	it->label = -1;
 	rec_get_int(rec, "label", &it->label);
 	it->path = rec_dup_str(rec, "path");
-	idmap_put(&r->ids, id, r->n);
+	strmap_put(&r->ids, id, r->n);
 	r->n++;
 	return it;
 }
@@ -348,7 +348,7 @@ static void run_read(run_t *r, const char *path, const char *name, const classes
 {
 	memset(r, 0, sizeof *r);
 	r->path = name ? name : path;
-	idmap_init(&r->ids);
+	strmap_init(&r->ids);
 	prov_init(&r->prov);
 	rec_reader_t *rd = rec_reader_open_path(path, 0);
 	if (!rd)
@@ -426,7 +426,7 @@ static void run_free(run_t *r)
 		free(it->raw);
 	}
 	free(r->v);
-	idmap_free(&r->ids);
+	strmap_free(&r->ids);
 	prov_free(&r->prov);
 	names_free(r->names, r->nnames);
 	free(r->model);
@@ -522,7 +522,7 @@ static void compare_runs(const options_t *o, const run_t *ref, const run_t *cand
 	res->pairs = xmalloc(((size_t)ref->n + 1) * 2 * sizeof *res->pairs);
 	res->flip_items = xmalloc(((size_t)ref->n + 1) * sizeof *res->flip_items);
 	for (int64_t i = 0; i < ref->n; i++) {
-		int64_t j = idmap_get(&cand->ids, ref->v[i].id);
+		int64_t j = strmap_get(&cand->ids, ref->v[i].id);
 		if (j < 0) {
 			res->only_ref++;
 			continue;
@@ -544,7 +544,7 @@ static void compare_runs(const options_t *o, const run_t *ref, const run_t *cand
 		compare_items(res, a, b, i);
 	}
 	for (int64_t j = 0; j < cand->n; j++)
-		if (idmap_get(&ref->ids, cand->v[j].id) < 0)
+		if (strmap_get(&ref->ids, cand->v[j].id) < 0)
 			res->only_cand++;
 	res->flips = res->nflip_items;
 	int64_t den = res->top1_known + res->fail_one_side;
@@ -869,7 +869,7 @@ static void text_report(FILE *f, const options_t *o, const run_t *ref, const run
 		fputs("\nTop-1 flips:\n", f);
 		for (int64_t i = 0; i < res->nflip_items && i < (o->show > 10 ? o->show : 10); i++) {
 			const item_t *a = &ref->v[res->flip_items[i]];
-			const item_t *b = &cand->v[idmap_get(&cand->ids, a->id)];
+			const item_t *b = &cand->v[strmap_get(&cand->ids, a->id)];
 			const char *na = cname(a->top[0]), *nb = cname(b->top[0]);
 			fprintf(f, "  %s: %lld%s%s%s %.6f -> %lld%s%s%s %.6f\n", diag_str(a->id), (long long)a->top[0],
 				na ? " (" : "", na ? diag_str(na) : "", na ? ")" : "", (double)a->topprob[0], (long long)b->top[0],

@@ -337,19 +337,19 @@ static void parse_args(int argc, char **argv, options_t *o)
 
 /* ---- labels ---- */
 
-/* Adds key -> val to a table (idmap, eval/eval.h). 0 when key is new or
+/* Adds key -> val to a table (strmap, util.h). 0 when key is new or
  * already had val; -1 when it had another value (*old), which is kept. */
-static int table_put(idmap_t *t, const char *key, int64_t val, int64_t *old)
+static int table_put(strmap_t *t, const char *key, int64_t val, int64_t *old)
 {
-	if (idmap_put(t, key, val) == 0)
+	if (strmap_put(t, key, val) == 0)
 		return 0;
-	*old = idmap_get(t, key);
+	*old = strmap_get(t, key);
 	return *old == val ? 0 : -1;
 }
 
-static int table_get(const idmap_t *t, const char *key, int64_t *val)
+static int table_get(const strmap_t *t, const char *key, int64_t *val)
 {
-	*val = idmap_get(t, key);
+	*val = strmap_get(t, key);
 	return *val < 0 ? -1 : 0;
 }
 
@@ -368,7 +368,7 @@ static int parse_index(const char *s, int64_t *v)
  * last column is not an index is a header; empty lines are skipped. */
 typedef struct {
 	const char *path;
-	idmap_t *t;
+	strmap_t *t;
 } table_file_t;
 
 static int label_line(void *ctx, long lineno, char *line, char *err, size_t cap)
@@ -426,11 +426,11 @@ static int wnid_line(void *ctx, long lineno, char *line, char *err, size_t cap)
 }
 
 /* The file of option opt (--labels, --wnids) into t: a problem names both. */
-static void load_table(const char *opt, const char *path, line_fn fn, idmap_t *t, const char *what)
+static void load_table(const char *opt, const char *path, line_fn fn, strmap_t *t, const char *what)
 {
 	char err[512];
 	table_file_t tf = {path, t};
-	idmap_init(t);
+	strmap_init(t);
 	if (file_for_each_line(path, fn, &tf, err, sizeof err) != 0)
 		diag_fatal("%s: %s", opt, err);
 	if (t->n == 0)
@@ -438,7 +438,7 @@ static void load_table(const char *opt, const char *path, line_fn fn, idmap_t *t
 }
 
 typedef struct {
-	idmap_t labels, wnids;
+	strmap_t labels, wnids;
 	const char *labels_path, *wnids_path; /* NULL: not given */
 	int index_folders;
 } labeler_t;
@@ -721,7 +721,7 @@ typedef struct {
 	char *tar_broken;         /* a broken structure met after a sample began: reported next */
 	uint64_t max_member;
 	uint64_t tar_records;     /* records the shard gave so far */
-	idmap_t tar_keys;         /* the keys of its samples so far (a key met again is an error) */
+	strmap_t tar_keys;         /* the keys of its samples so far (a key met again is an error) */
 	uint64_t tar_keys_bytes, max_keys_bytes;
 } source_t;
 
@@ -787,7 +787,7 @@ static void tar_end(source_t *s)
 	free(s->tar_path);
 	s->tar_path = NULL;
 	s->have_pending = 0;
-	idmap_free(&s->tar_keys);
+	strmap_free(&s->tar_keys);
 	s->tar_keys_bytes = 0;
 }
 
@@ -867,7 +867,7 @@ static int tar_next_sample(source_t *s, input_t *in)
 		}
 		if (!started) {
 			/* a key met before, after other samples: that sample went out already */
-			if (idmap_put(&s->tar_keys, mkey, (int64_t)m.offset) != 0) {
+			if (strmap_put(&s->tar_keys, mkey, (int64_t)m.offset) != 0) {
 				tar_shard_error(s,
 						str_printf("the members of sample '%s' are not consecutive: %s at byte %llu "
 							   "comes after other samples (a sample is a run of members with "
@@ -1032,7 +1032,7 @@ static int source_next_any(source_t *s, input_t *in)
 			s->tar_path = xstrdup(a);
 			s->tar_base = base_name(a);
 			s->tar_records = 0;
-			idmap_init(&s->tar_keys);
+			strmap_init(&s->tar_keys);
 			continue;
 		}
 		*in = (input_t){.id = strdup(a), .path = strdup(a)};
@@ -1058,7 +1058,7 @@ static void source_free(source_t *s)
 	for (size_t i = s->dir_pos; i < s->dir.n; i++)
 		input_free(&s->dir.v[i]);
 	img_tar_close(s->tar);
-	idmap_free(&s->tar_keys);
+	strmap_free(&s->tar_keys);
 	free(s->tar_path);
 	free(s->tar_broken);
 	free(s->dir.v);
@@ -1369,7 +1369,7 @@ int main(int argc, char **argv)
 		free(o.inputs[i]);
 	if (o.inputs_owned)
 		free(o.inputs);
-	idmap_free(&lb.labels);
-	idmap_free(&lb.wnids);
+	strmap_free(&lb.labels);
+	strmap_free(&lb.wnids);
 	return n.failed ? EXIT_SOME_FAILED : EXIT_OK;
 }

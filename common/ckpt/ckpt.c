@@ -37,8 +37,7 @@ struct ckpt {
 	void **owned;         /* copies, freed with the table */
 	size_t nowned, capowned;
 	size_t owned_bytes;
-	size_t *index;        /* open addressing over entries, SIZE_MAX = empty */
-	size_t index_cap;
+	strmap_t index;       /* name -> entry */
 };
 
 void ckpt_errf(char *err, size_t cap, const char *fmt, ...)
@@ -200,40 +199,16 @@ int ckpt_table_view(ckpt_t *c, tensor_t *t, const uint8_t *storage, int64_t offs
 	return 0;
 }
 
-static uint64_t name_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
 /* Build the name index; -1 with err on a duplicate name. */
 static int build_index(ckpt_t *c, char *err, size_t cap)
 {
-	size_t icap = 16;
-	while (icap < c->n * 2)
-		icap *= 2;
-	c->index = malloc(icap * sizeof *c->index);
-	if (!c->index) {
-		ckpt_errf(err, cap, "out of memory");
-		return -1;
-	}
-	c->index_cap = icap;
-	for (size_t i = 0; i < icap; i++)
-		c->index[i] = SIZE_MAX;
 	for (size_t i = 0; i < c->n; i++) {
-		size_t h = (size_t)name_hash(c->entries[i].name) & (icap - 1);
-		while (c->index[h] != SIZE_MAX) {
-			if (strcmp(c->entries[c->index[h]].name, c->entries[i].name) == 0) {
-				char nm[128];
-				ckpt_printable(nm, sizeof nm, c->entries[i].name, strlen(c->entries[i].name));
-				ckpt_errf(err, cap, "tensor name '%s' appears twice", nm);
-				return -1;
-			}
-			h = (h + 1) & (icap - 1);
+		if (strmap_put(&c->index, c->entries[i].name, (int64_t)i) != 0) {
+			char nm[128];
+			ckpt_printable(nm, sizeof nm, c->entries[i].name, strlen(c->entries[i].name));
+			ckpt_errf(err, cap, "tensor name '%s' appears twice", nm);
+			return -1;
 		}
-		c->index[h] = i;
 	}
 	return 0;
 }
@@ -331,7 +306,7 @@ void ckpt_free(ckpt_t *c)
 	for (size_t i = 0; i < c->nowned; i++)
 		free(c->owned[i]);
 	free(c->owned);
-	free(c->index);
+	strmap_free(&c->index);
 	if (c->mapped)
 		munmap((void *)c->bytes, c->size);
 	free(c);
@@ -365,15 +340,8 @@ const ckpt_entry_t *ckpt_entry(const ckpt_t *c, size_t i)
 
 const ckpt_entry_t *ckpt_find(const ckpt_t *c, const char *name)
 {
-	if (!c->index_cap)
-		return NULL;
-	size_t h = (size_t)name_hash(name) & (c->index_cap - 1);
-	while (c->index[h] != SIZE_MAX) {
-		if (strcmp(c->entries[c->index[h]].name, name) == 0)
-			return &c->entries[c->index[h]];
-		h = (h + 1) & (c->index_cap - 1);
-	}
-	return NULL;
+	int64_t i = strmap_get(&c->index, name);
+	return i < 0 ? NULL : &c->entries[i];
 }
 
 size_t ckpt_file_size(const ckpt_t *c)

@@ -192,20 +192,6 @@ int pred_rank_of(const pred_t *p, int64_t c);
  * through whole, rec_pass, stay byte-exact.) */
 void pk_copy_keys_utf8(msgpack_packer *pk, const record_t *rec, const char *const *skip);
 
-/* A string -> int64 hash map (ids to positions); keys are copied. */
-typedef struct {
-	char **keys;
-	int64_t *vals;
-	size_t cap, n;
-} idmap_t;
-
-void idmap_init(idmap_t *m);
-void idmap_free(idmap_t *m);
-/* Insert; returns 0, or 1 (and leaves the old value) when the key exists. */
-int idmap_put(idmap_t *m, const char *key, int64_t val);
-/* Value, or -1 when absent. */
-int64_t idmap_get(const idmap_t *m, const char *key);
-
 /* ---- wordnet.c ----
  * the WordNet 3.0 noun hierarchy (data.noun) and the part of it
  * that a set of classes spans: lowest common ancestors, heights, depths,

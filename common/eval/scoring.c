@@ -1,4 +1,4 @@
-/* scoring.c - softmax, cosines, top-k, score vectors, predictions, id map. */
+/* scoring.c - softmax, cosines, top-k, score vectors, predictions. */
 #define _POSIX_C_SOURCE 200809L
 #include "eval/eval.h"
 
@@ -288,78 +288,4 @@ void pk_copy_keys_utf8(msgpack_packer *pk, const record_t *rec, const char *cons
 		else
 			msgpack_pack_object(pk, kv->val);
 	}
-}
-
-/* ---- id map: open addressing, FNV-1a, grown at half load ---- */
-
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-void idmap_init(idmap_t *m)
-{
-	memset(m, 0, sizeof *m);
-}
-
-void idmap_free(idmap_t *m)
-{
-	for (size_t i = 0; i < m->cap; i++)
-		free(m->keys[i]);
-	free(m->keys);
-	free(m->vals);
-	idmap_init(m);
-}
-
-static void idmap_grow(idmap_t *m)
-{
-	size_t ncap = m->cap ? 2 * m->cap : 1024;
-	char **keys = xcalloc(ncap, sizeof *keys);
-	int64_t *vals = xcalloc(ncap, sizeof *vals);
-	for (size_t i = 0; i < m->cap; i++) {
-		if (!m->keys[i])
-			continue;
-		size_t j = hash_str(m->keys[i]) & (ncap - 1);
-		while (keys[j])
-			j = (j + 1) & (ncap - 1);
-		keys[j] = m->keys[i];
-		vals[j] = m->vals[i];
-	}
-	free(m->keys);
-	free(m->vals);
-	m->keys = keys;
-	m->vals = vals;
-	m->cap = ncap;
-}
-
-int idmap_put(idmap_t *m, const char *key, int64_t val)
-{
-	if (2 * (m->n + 1) > m->cap)
-		idmap_grow(m);
-	size_t j = hash_str(key) & (m->cap - 1);
-	while (m->keys[j]) {
-		if (strcmp(m->keys[j], key) == 0)
-			return 1;
-		j = (j + 1) & (m->cap - 1);
-	}
-	m->keys[j] = xstrdup(key);
-	m->vals[j] = val;
-	m->n++;
-	return 0;
-}
-
-int64_t idmap_get(const idmap_t *m, const char *key)
-{
-	if (!m->cap)
-		return -1;
-	size_t j = hash_str(key) & (m->cap - 1);
-	while (m->keys[j]) {
-		if (strcmp(m->keys[j], key) == 0)
-			return m->vals[j];
-		j = (j + 1) & (m->cap - 1);
-	}
-	return -1;
 }

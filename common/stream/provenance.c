@@ -30,55 +30,31 @@ void prov_free(prov_t *p)
 {
 	recs_free(p->headers, p->nheaders);
 	recs_free(p->stats, p->nstats);
-	free(p->seen_headers.slot);
-	free(p->seen_stats.slot);
+	strmap_free(&p->seen_headers.digests);
+	strmap_free(&p->seen_stats.digests);
 	prov_init(p);
 }
 
-static uint64_t digest64(const unsigned char *b, size_t n)
+/* Add the record's bytes to the set (by the first 8 bytes of their SHA-256):
+ * 1 when it was new, 0 when seen, -1 when the set is full. */
+static int seen_add(prov_seen_t *s, const unsigned char *b, size_t n)
 {
-	sha256_t s;
+	sha256_t st;
 	uint8_t d[32];
-	uint64_t h = 0;
-	sha256_init(&s);
-	sha256_update(&s, b, n);
-	sha256_final(&s, d);
-	for (int i = 0; i < 8; i++)
-		h = h << 8 | d[i];
-	return h ? h : 1; /* 0 marks an empty slot */
-}
-
-/* Add h to the set: 1 when it was new, 0 when seen, -1 when the set is full. */
-static int seen_add(prov_seen_t *s, uint64_t h)
-{
-	if (2 * (s->n + 1) > s->cap) {
-		if (s->n >= PROV_SEEN_MAX)
-			return -1;
-		size_t ncap = s->cap ? 2 * s->cap : 256;
-		uint64_t *ns = xcalloc(ncap, sizeof *ns);
-		for (size_t i = 0; i < s->cap; i++)
-			if (s->slot[i]) {
-				size_t j = s->slot[i] & (ncap - 1);
-				while (ns[j])
-					j = (j + 1) & (ncap - 1);
-				ns[j] = s->slot[i];
-			}
-		free(s->slot);
-		s->slot = ns;
-		s->cap = ncap;
-	}
-	size_t j = h & (s->cap - 1);
-	for (; s->slot[j]; j = (j + 1) & (s->cap - 1))
-		if (s->slot[j] == h)
-			return 0;
-	s->slot[j] = h;
-	s->n++;
+	sha256_init(&st);
+	sha256_update(&st, b, n);
+	sha256_final(&st, d);
+	if (strmap_findn(&s->digests, d, 8))
+		return 0;
+	if (s->digests.n >= PROV_SEEN_MAX)
+		return -1;
+	strmap_putn(&s->digests, d, 8, 1);
 	return 1;
 }
 
 static void recs_add(prov_rec_t **v, int *n, int64_t *more, prov_seen_t *seen, const record_t *rec)
 {
-	int fresh = seen_add(seen, digest64(rec->raw, rec->raw_len));
+	int fresh = seen_add(seen, rec->raw, rec->raw_len);
 	if (fresh < 0) /* too many to tell apart: counted as new */
 		seen->full = 1;
 	if (fresh == 0) /* a repeat (two distinct records share a 64-bit SHA-256 prefix about never) */

@@ -231,9 +231,8 @@ enum {
 };
 
 typedef struct {
-	uint64_t *slot; /* open addressing, 0 = empty */
-	size_t cap, n;
-	int full;       /* PROV_SEEN_MAX reached */
+	strmap_t digests; /* the 64-bit hashes of the records met (8-byte keys) */
+	int full;         /* PROV_SEEN_MAX reached */
 } prov_seen_t;
 
 typedef struct {

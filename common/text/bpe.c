@@ -685,33 +685,20 @@ typedef struct {
 	int32_t rank, merged;
 } pair_slot_t;
 
-typedef struct word_entry {
-	struct word_entry *next;
-	size_t klen, n;
+typedef struct {
+	size_t n;
 	int32_t *ids;
-	char key[]; /* klen bytes */
 } word_entry_t;
-
-enum {
-	WORD_BUCKETS = 1 << 16
-};
 
 struct bpe {
 	int32_t byte_id[256]; /* id of the byte's character; + 256 with "</w>" */
 	pair_slot_t *pairs;
 	size_t pair_mask;
 	int32_t sot, eot;
-	word_entry_t **words; /* WORD_BUCKETS chains: token bytes -> ids */
+	strmap_t word_index;  /* token bytes -> index into words: the cache of bpe_word */
+	word_entry_t *words;
+	size_t nwords, capwords;
 };
-
-static uint64_t hash_bytes(const void *p, size_t n)
-{
-	const unsigned char *s = p;
-	uint64_t h = 1469598103934665603ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ s[i]) * 1099511628211ull;
-	return h;
-}
 
 static size_t pair_hash(uint32_t a, uint32_t b, size_t mask)
 {
@@ -727,39 +714,21 @@ static pair_slot_t *pair_slot(const bpe_t *b, uint32_t x, uint32_t y)
 	return &b->pairs[i];
 }
 
-/* The vocabulary strings -> id map used while loading (Python's encoder). */
-typedef struct {
-	const char *s;
-	size_t n;
-	int32_t id;
-} str_slot_t;
-
-typedef struct {
-	str_slot_t *v;
-	size_t mask;
-} str_map_t;
-
-static str_slot_t *str_slot(str_map_t *m, const char *s, size_t n)
+/* The vocabulary strings -> id map used while loading (Python's encoder),
+ * with dict semantics: a later insertion of the same string wins. */
+static void str_put(strmap_t *m, const char *s, size_t n, int32_t id)
 {
-	size_t i = (size_t)hash_bytes(s, n) & m->mask;
-	while (m->v[i].s && !(m->v[i].n == n && memcmp(m->v[i].s, s, n) == 0))
-		i = (i + 1) & m->mask;
-	return &m->v[i];
+	int64_t *v = strmap_findn(m, s, n);
+	if (v)
+		*v = id;
+	else
+		strmap_putn(m, s, n, id);
 }
 
-/* dict semantics: a later insertion of the same string wins. */
-static void str_put(str_map_t *m, const char *s, size_t n, int32_t id)
+static int32_t str_get(const strmap_t *m, const char *s, size_t n)
 {
-	str_slot_t *e = str_slot(m, s, n);
-	e->s = s;
-	e->n = n;
-	e->id = id;
-}
-
-static int32_t str_get(str_map_t *m, const char *s, size_t n)
-{
-	str_slot_t *e = str_slot(m, s, n);
-	return e->s ? e->id : -1;
+	const int64_t *v = strmap_findn(m, s, n);
+	return v ? (int32_t)*v : -1;
 }
 
 /* bytes_to_unicode(): printable Latin-1 bytes stand for themselves, the rest
@@ -847,11 +816,11 @@ bpe_t *bpe_load(const char *path, char *err, size_t errcap)
 	size_t *vlen = calloc(NVOCAB, sizeof *vlen);
 	char **ma = calloc(BPE_MERGES, sizeof *ma), **mb = calloc(BPE_MERGES, sizeof *mb);
 	size_t *malen = calloc(BPE_MERGES, sizeof *malen), *mblen = calloc(BPE_MERGES, sizeof *mblen);
-	str_map_t enc = {calloc(1 << 17, sizeof(str_slot_t)), (1 << 17) - 1};
+	strmap_t enc;
+	strmap_init(&enc);
 	b->pair_mask = (1 << 17) - 1;
 	b->pairs = malloc((b->pair_mask + 1) * sizeof *b->pairs);
-	b->words = calloc(WORD_BUCKETS, sizeof *b->words);
-	int ok = vocab && vlen && ma && mb && malen && mblen && enc.v && b->pairs && b->words;
+	int ok = vocab && vlen && ma && mb && malen && mblen && b->pairs;
 	if (!ok) {
 		fmt_err(err, errcap, "%s: out of memory", path);
 		goto done;
@@ -957,7 +926,7 @@ done:
 	free(mb);
 	free(malen);
 	free(mblen);
-	free(enc.v);
+	strmap_free(&enc);
 	free(text);
 	if (!ok) {
 		bpe_free(b);
@@ -970,14 +939,10 @@ void bpe_free(bpe_t *b)
 {
 	if (!b)
 		return;
-	if (b->words)
-		for (size_t i = 0; i < WORD_BUCKETS; i++)
-			for (word_entry_t *e = b->words[i], *nx; e; e = nx) {
-				nx = e->next;
-				free(e->ids);
-				free(e);
-			}
+	for (size_t i = 0; i < b->nwords; i++)
+		free(b->words[i].ids);
 	free(b->words);
+	strmap_free(&b->word_index);
 	free(b->pairs);
 	free(b);
 }
@@ -1014,17 +979,23 @@ static int ids_push(bpe_ids_t *ids, int32_t v)
 
 /* SimpleTokenizer.bpe on one piece's bytes: start from one symbol per byte
  * (the last with "</w>"), then repeatedly merge every occurrence, left to
- * right, of the adjacent pair with the lowest rank. Result cached. */
+ * right, of the adjacent pair with the lowest rank. Result cached (the
+ * pointer is good until the next call). */
 static const word_entry_t *bpe_word(bpe_t *b, const char *s, size_t n)
 {
-	size_t h = (size_t)hash_bytes(s, n) & (WORD_BUCKETS - 1);
-	for (word_entry_t *e = b->words[h]; e; e = e->next)
-		if (e->klen == n && memcmp(e->key, s, n) == 0)
-			return e;
-	word_entry_t *e = malloc(sizeof *e + n);
+	const int64_t *cached = strmap_findn(&b->word_index, s, n);
+	if (cached)
+		return &b->words[*cached];
+	if (b->nwords == b->capwords) {
+		size_t cap = b->capwords ? 2 * b->capwords : 1024;
+		word_entry_t *v = realloc(b->words, cap * sizeof *v);
+		if (!v)
+			return NULL;
+		b->words = v;
+		b->capwords = cap;
+	}
 	int32_t *w = malloc(n * sizeof *w), *tmp = malloc(n * sizeof *tmp);
-	if (!e || !w || !tmp) {
-		free(e);
+	if (!w || !tmp) {
 		free(w);
 		free(tmp);
 		return NULL;
@@ -1059,12 +1030,9 @@ static const word_entry_t *bpe_word(bpe_t *b, const char *s, size_t n)
 		len = k;
 	}
 	free(tmp);
-	e->next = b->words[h];
-	e->klen = n;
-	e->n = len;
-	e->ids = w;
-	memcpy(e->key, s, n);
-	b->words[h] = e;
+	word_entry_t *e = &b->words[b->nwords];
+	*e = (word_entry_t){.n = len, .ids = w};
+	strmap_putn(&b->word_index, s, n, (int64_t)b->nwords++);
 	return e;
 }
 

@@ -137,6 +137,34 @@ char *xstrndup(const char *s, size_t n);
 /* A malloc'd copy of p[0..n). */
 void *xmemdup(const void *p, size_t n);
 
+/* ---- map.c ----
+ * The one hash map: byte strings (C strings, or any bytes with a length) to
+ * int64 values, e.g. ids to positions. Keys are copied (into one growing
+ * buffer); open addressing, FNV-1a. Memory runs out fatally (xmalloc). */
+typedef struct {
+	uint64_t hash;
+	size_t off, len; /* key at keys + off, len bytes + 1 (0: a free slot) */
+	int64_t val;
+} strmap_slot_t;
+
+typedef struct {
+	strmap_slot_t *slot;
+	size_t cap;        /* slots, a power of two; 0 before the first put */
+	size_t n;          /* keys held */
+	char *keys;        /* every key, NUL-terminated, back to back */
+	size_t keys_len, keys_cap;
+} strmap_t;
+
+void strmap_init(strmap_t *m);
+void strmap_free(strmap_t *m);
+/* Insert key -> val: 0, or 1 (the old value kept) when key is there. */
+int strmap_put(strmap_t *m, const char *key, int64_t val);
+int strmap_putn(strmap_t *m, const void *key, size_t len, int64_t val);
+/* The value of a C-string key, or -1 when it is absent. */
+int64_t strmap_get(const strmap_t *m, const char *key);
+/* The value of key[0..len) in place (valid until the next put), or NULL. */
+int64_t *strmap_findn(const strmap_t *m, const void *key, size_t len);
+
 /* ---- tensor.c ----
  * the tensor value every record carries, and dtype helpers.
  *

@@ -89,23 +89,6 @@ static void test_rows(void)
 	CHECK(strstr(err, "class 2: the embedding is all zeros") != NULL);
 }
 
-static void test_idmap(void)
-{
-	idmap_t m;
-	idmap_init(&m);
-	char key[32];
-	for (int i = 0; i < 5000; i++) {
-		snprintf(key, sizeof key, "img%05d.JPEG", i);
-		CHECK(idmap_put(&m, key, i) == 0);
-	}
-	CHECK(idmap_put(&m, "img00042.JPEG", 7) == 1);
-	CHECK(idmap_get(&m, "img00042.JPEG") == 42);
-	CHECK(idmap_get(&m, "img04999.JPEG") == 4999);
-	CHECK(idmap_get(&m, "nope") == -1);
-	CHECK(m.n == 5000);
-	idmap_free(&m);
-}
-
 static void test_files(void)
 {
 	FILE *f = fopen("names.txt", "w");
@@ -140,7 +123,6 @@ int main(int argc, char **argv)
 	test_topk();
 	test_softmax();
 	test_rows();
-	test_idmap();
 	test_files();
 	if (failures)
 		fprintf(stderr, "%d checks failed\n", failures);
