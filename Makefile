@@ -18,6 +18,9 @@ WARN     = -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prot
            -Wmissing-prototypes -Wformat=2 -Wundef -Wno-unused-parameter
 CPPFLAGS += -Icommon -I. -D_FILE_OFFSET_BITS=64
 LDLIBS_COMMON = -l:libmsgpackc.a -lm -lpthread  # static: the GPU machine has no msgpack-c
+# data/ when installed (common/util/path.c's lookup)
+PREFIX  ?= /usr/local
+DATADIR ?= $(PREFIX)/share/rnencode
 
 NVCC    ?= $(shell command -v nvcc 2>/dev/null)
 HAVE_NVCC := $(if $(NVCC),1,)
@@ -99,6 +102,9 @@ $(BUILD)/gpu/%.o: gpu/%.cu $(wildcard gpu/*.h common/*/*.h model/net.h model/tex
 $(BUILD)/gpu/%.o: gpu/%.cc $(wildcard gpu/*.h common/*/*.h model/net.h model/text_encoder.h) Makefile
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
+
+# an installed program's data/ (a checkout's bin/../data comes first)
+$(BUILD)/common/util/path.o: CPPFLAGS += -DRNENC_DATADIR='"$(DATADIR)"'
 
 $(COMMON_LIB): $(COMMON_OBJ)
 	rm -f $@ && ar rcs $@ $^

@@ -112,8 +112,8 @@ DIAG_NORETURN static void usage(void)
 	       "      --list              also list every mistake (--json always does)\n"
 	       "      --json              one JSON object instead of the text report\n"
 	       "  -h, --help              this help\n"
-	       "DATA is $ERRTREE_DATA if set, else testdata/ of the checkout the binary was\n"
-	       "built in (BINDIR/../testdata).\n"
+	       "DATA is $RNENC_DATA if set, else data/ of the checkout the binary was built\n"
+	       "in (BINDIR/../data), else PREFIX/share/rnencode when installed.\n"
 	       "\n"
 	       "Examples:\n"
 	       "  imgdecode --preset imagenet --labels labels.tsv DIR | rnencode | zscore \\\n"
@@ -185,27 +185,6 @@ static int file_exists(const char *path)
 {
 	struct stat st;
 	return stat(path, &st) == 0;
-}
-
-/* DATA (see usage): $ERRTREE_DATA, else BINDIR/../testdata. */
-static void data_dir(char *buf, size_t cap)
-{
-	const char *env = getenv("ERRTREE_DATA");
-	if (env && *env) {
-		snprintf(buf, cap, "%s", env);
-		return;
-	}
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n <= 0) {
-		snprintf(buf, cap, "testdata");
-		return;
-	}
-	exe[n] = 0;
-	char *slash = strrchr(exe, '/');
-	if (slash)
-		*slash = 0;
-	snprintf(buf, cap, "%s/../testdata", exe);
 }
 
 /* ---- the class table and its ambiguities ---- */
@@ -352,12 +331,22 @@ static void find_collisions(ctx_t *cx, int file, char **names)
 	free(v);
 }
 
+/* DATA/rel (see usage) into buf; fatal when there is no data folder. */
+static void data_file(const char *rel, char *buf, size_t cap)
+{
+	char err[PATH_MAX + 256];
+	char *p = data_path(rel, err, sizeof err);
+	if (!p)
+		diag_fatal("no default class list: %s, or give --wnids FILE", err);
+	snprintf(buf, cap, "%s", p);
+	free(p);
+}
+
 static void load_classes(ctx_t *cx, const options_t *o)
 {
 	memset(cx, 0, sizeof *cx);
 	char dir[PATH_MAX], wnpath[PATH_MAX + 16], err[PATH_MAX + 256];
-	static char data[PATH_MAX + 16], def_wnids[PATH_MAX + 48], def_names[2][PATH_MAX + 48];
-	data_dir(data, sizeof data);
+	static char def_wnids[PATH_MAX + 48], def_names[2][PATH_MAX + 48];
 
 	if (o->wordnet_dir)
 		snprintf(dir, sizeof dir, "%s", o->wordnet_dir);
@@ -378,9 +367,9 @@ static void load_classes(ctx_t *cx, const options_t *o)
 	if (o->wnids) {
 		cx->wnids_path = o->wnids;
 	} else {
-		snprintf(def_wnids, sizeof def_wnids, "%s/wnids.txt", data);
+		data_file("wnids.txt", def_wnids, sizeof def_wnids);
 		if (!file_exists(def_wnids))
-			diag_fatal("%s: %s: no default class list (set ERRTREE_DATA to a directory with wnids.txt, "
+			diag_fatal("%s: %s: no default class list (set RNENC_DATA to a directory with wnids.txt, "
 				   "or give --wnids FILE)",
 				   def_wnids, strerror(errno));
 		cx->wnids_path = def_wnids;
@@ -406,8 +395,8 @@ static void load_classes(ctx_t *cx, const options_t *o)
 		cx->nnames = o->nnames;
 		memcpy(cx->names_path, o->names, sizeof o->names);
 	} else if (!o->wnids) {
-		snprintf(def_names[0], sizeof def_names[0], "%s/names-imagenet.txt", data);
-		snprintf(def_names[1], sizeof def_names[1], "%s/names-clip.txt", data);
+		data_file("names-imagenet.txt", def_names[0], sizeof def_names[0]);
+		data_file("names-clip.txt", def_names[1], sizeof def_names[1]);
 		cx->names_path[0] = def_names[0];
 		cx->names_path[1] = def_names[1];
 		cx->nnames = 2;

@@ -541,20 +541,6 @@ static const char *default_weights_name(net_kind_t kind, const char *preset, siz
 	return "resnet50-0676ba61.pth";
 }
 
-static char *default_weights_path(const char *name)
-{
-	const char *dir = getenv("RNENC_WEIGHTS"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-	char buf[4096];
-	if (dir && *dir)
-		snprintf(buf, sizeof buf, "%s/%s", dir, name);
-	else if (xdg && *xdg)
-		snprintf(buf, sizeof buf, "%s/rnencode/weights/%s", xdg, name);
-	else
-		snprintf(buf, sizeof buf, "%s/.cache/rnencode/weights/%s", home ? home : ".", name);
-	char *p = xstrdup(buf);
-	return p;
-}
-
 typedef struct {
 	const char *path;
 	char hex[65];
@@ -585,7 +571,7 @@ static const enc_backend_t *pick_backend(device_t dev, int gpu)
 static void start(run_t *r, int argc, char **argv, net_kind_t kind, const char *preset, size_t plen)
 {
 	options_t *o = r->o;
-	char *wpath = o->weights ? xstrdup(o->weights) : default_weights_path(default_weights_name(kind, preset, plen));
+	char *wpath = o->weights ? xstrdup(o->weights) : weights_path(default_weights_name(kind, preset, plen));
 	if (!o->weights && access(wpath, R_OK) != 0)
 		diag_fatal("no %s weights at %s: run `make weights` to fetch them, or pass --weights FILE",
 			   net_kind_name(kind), wpath);

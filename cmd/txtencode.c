@@ -98,7 +98,8 @@ DIAG_NORETURN static void usage(void)
 	       "                         default 4096 on the CPU, 32768 on the GPU)\n"
 	       "  -h, --help             this help\n"
 	       "\n"
-	       "data/ is found through $RNENC_DATA, else next to the program (bin/../data).\n"
+	       "data/ is found through $RNENC_DATA, else next to the program (bin/../data),\n"
+	       "else PREFIX/share/rnencode when installed.\n"
 	       "\n"
 	       "Tokenizer: CLIP's simple_tokenizer.py (ftfy.fix_text, html.unescape twice,\n"
 	       "whitespace cleanup, lower case, its regex, byte-level BPE; start 49406, end\n"
@@ -168,44 +169,14 @@ static void parse_args(int argc, char **argv, options_t *o)
 
 /* ---- default places ---- */
 
-/* $RNENC_DATA/rel, else the first of <dir of this program>/../data/rel (bin/)
- * and <dir>/../../data/rel (build-asan/bin/) that exists. */
-static char *data_path(const char *rel)
+/* data/rel (util.h's rule); fatal when there is no data folder. */
+static char *data_file(const char *rel)
 {
-	char buf[PATH_MAX + 64];
-	const char *env = getenv("RNENC_DATA");
-	if (env && *env) {
-		snprintf(buf, sizeof buf, "%s/%s", env, rel);
-		return xstrdup(buf);
-	}
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n <= 0)
-		diag_fatal("cannot locate data/%s: /proc/self/exe unreadable; set RNENC_DATA", rel);
-	exe[n] = 0;
-	char *slash = strrchr(exe, '/');
-	if (slash)
-		*slash = 0;
-	static const char *const up[] = {"/..", "/../.."};
-	for (size_t i = 0; i < sizeof up / sizeof *up; i++) {
-		snprintf(buf, sizeof buf, "%s%s/data/%s", exe, up[i], rel);
-		if (access(buf, R_OK) == 0)
-			return xstrdup(buf);
-	}
-	diag_fatal("data/%s not found next to %s (set RNENC_DATA to the project's data/ directory)", rel, exe);
-}
-
-static char *default_weights(void)
-{
-	const char *dir = getenv("RNENC_WEIGHTS"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-	char buf[PATH_MAX];
-	if (dir && *dir)
-		snprintf(buf, sizeof buf, "%s/RN50.pt", dir);
-	else if (xdg && *xdg)
-		snprintf(buf, sizeof buf, "%s/rnencode/weights/RN50.pt", xdg);
-	else
-		snprintf(buf, sizeof buf, "%s/.cache/rnencode/weights/RN50.pt", home ? home : ".");
-	return xstrdup(buf);
+	char err[PATH_MAX + 256];
+	char *p = data_path(rel, err, sizeof err);
+	if (!p)
+		diag_fatal("%s", err);
+	return p;
 }
 
 static const char *base_name(const char *p)
@@ -237,8 +208,8 @@ static char *load_grid(const options_t *o, prompts_t *ps, char **names_path, cha
 	char **names, **templates;
 	int64_t k, t;
 	size_t len;
-	*names_path = o->names ? xstrdup(o->names) : data_path("names-clip.txt");
-	*templates_path = o->templates ? xstrdup(o->templates) : data_path("templates-clip.txt");
+	*names_path = o->names ? xstrdup(o->names) : data_file("names-clip.txt");
+	*templates_path = o->templates ? xstrdup(o->templates) : data_file("templates-clip.txt");
 	char *text = read_input("--names", *names_path, &len, nsha);
 	if (names_parse(*names_path, text, len, &names, &k, err, sizeof err) != 0)
 		diag_fatal("--names: %s", err);
@@ -433,7 +404,7 @@ int main(int argc, char **argv)
 		T = c < ps.k ? 0 : (int)n0;
 	}
 
-	char *vocab = o.vocab ? xstrdup(o.vocab) : data_path("clip/bpe_simple_vocab_16e6.txt.gz");
+	char *vocab = o.vocab ? xstrdup(o.vocab) : data_file("clip/bpe_simple_vocab_16e6.txt.gz");
 	char err[1024] = "";
 	if (!o.tokenize) /* before the load, which would wait on a FIFO's writer */
 		hash_file("--vocab", vocab, vsha);
@@ -462,7 +433,7 @@ int main(int argc, char **argv)
 	}
 
 	rec_writer_t *w = rec_writer_stdout(0);
-	char *weights = o.weights ? xstrdup(o.weights) : default_weights();
+	char *weights = o.weights ? xstrdup(o.weights) : weights_path("RN50.pt");
 	if (access(weights, R_OK) != 0)
 		diag_fatal("%s: %s%s", weights, strerror(errno),
 			   o.weights ? "" : " (run `make weights`, or give --weights FILE)");

@@ -36,7 +36,7 @@ DATASET    ?=
 DATA       ?= testdata/images
 LABELS     ?= $(if $(filter testdata/images testdata/images/,$(DATA)),testdata/labels.tsv)
 IMAGES     ?=
-WNIDS      ?= testdata/wnids.txt
+WNIDS      ?= data/wnids.txt
 MODELS     ?= resnet50 clip-rn50
 PRECISIONS ?= fp32 fp16
 DEVICE     ?= auto
@@ -272,7 +272,7 @@ STUDY_SETTINGS := \
   --set "cache=\`$(CACHE)\` (report-$(STUDY_REPORT_KEY))"
 STUDY_REPORT_PROGS := $(addprefix $(STUDY_BIN)/,errstats errtree fpdiff recview) \
   pipelines/study-report pipelines/json-flat.awk pipelines/memplot.awk
-STUDY_REPORT_CMD := ERRTREE_DATA=$(CURDIR)/testdata $(STUDY_RUNNER) --dir $(STUDY_REPORT_DIR) -- pipelines/study-report \
+STUDY_REPORT_CMD := RNENC_DATA=$(CURDIR)/data $(STUDY_RUNNER) --dir $(STUDY_REPORT_DIR) -- pipelines/study-report \
   --bin $(STUDY_BIN) --names $(NAMES) $(STUDY_SETTINGS) \
   $(foreach r,$(STUDY_RUNS),--run $(subst _, ,$(r)) $(STUDY_SCORES_$(r)).mp $(STUDY_ENC_$(r)).mp \
     $(subst $(study_space),$(study_comma),$(strip $(STUDY_MEM_$(r)))))

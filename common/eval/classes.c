@@ -245,15 +245,9 @@ int classes_load_path(const char *path, classes_t *c, char *err, size_t cap)
 
 const char *classes_default_path(char *buf, size_t cap)
 {
-	const char *w = getenv("RNENC_WEIGHTS");
-	const char *xdg = getenv("XDG_CACHE_HOME");
-	const char *home = getenv("HOME");
-	if (w && *w)
-		snprintf(buf, cap, "%s/classes-clip-rn50.mp", w);
-	else if (xdg && *xdg)
-		snprintf(buf, cap, "%s/rnencode/weights/classes-clip-rn50.mp", xdg);
-	else
-		snprintf(buf, cap, "%s/.cache/rnencode/weights/classes-clip-rn50.mp", home ? home : ".");
+	char *p = weights_path("classes-clip-rn50.mp");
+	snprintf(buf, cap, "%s", p);
+	free(p);
 	return buf;
 }
 

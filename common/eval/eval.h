@@ -23,7 +23,7 @@
  * through float16 still scores true cosines.
  *
  * Class-name files: one name per line, UTF-8, LF or CRLF, the line number
- * minus one is the class index (testdata/names-clip.txt). A missing final
+ * minus one is the class index (data/names-clip.txt). A missing final
  * newline is fine, so are empty lines at the very end; an empty line before
  * another entry is an error (it would shift every later index).
  * Class-index lists (zscore --subset): one decimal index per line, blank
@@ -66,9 +66,9 @@ int classes_from_record(const record_t *rec, classes_t *c, char *err, size_t cap
 /* The first classes record of a stream file. */
 int classes_load_path(const char *path, classes_t *c, char *err, size_t cap);
 
-/* Where `make weights` puts CLIP's ImageNet table: $RNENC_WEIGHTS/classes-
- * clip-rn50.mp, else ${XDG_CACHE_HOME:-$HOME/.cache}/rnencode/weights/
- * classes-clip-rn50.mp. Writes the path into buf; returns buf. */
+/* Where `make classes` puts CLIP's ImageNet table: classes-clip-rn50.mp in
+ * the weights folder (weights_path, util.h). Writes the path into buf;
+ * returns buf. */
 const char *classes_default_path(char *buf, size_t cap);
 
 /* Names from a file (format above): *names is a malloc'd array of n

@@ -165,6 +165,22 @@ int64_t strmap_get(const strmap_t *m, const char *key);
 /* The value of key[0..len) in place (valid until the next put), or NULL. */
 int64_t *strmap_findn(const strmap_t *m, const void *key, size_t len);
 
+/* ---- path.c ----
+ * Where the programs find their files: one rule for each folder.
+ * The weights folder (checkpoints, zscore's class table) is $RNENC_WEIGHTS,
+ * else ${XDG_CACHE_HOME:-$HOME/.cache}/rnencode/weights (where `make weights`
+ * and pipelines/fetch-weights put them); weights_path gives its file name
+ * (malloc'd). */
+char *weights_path(const char *name);
+/* The data folder (class names, wnids, prompt templates, CLIP's BPE
+ * vocabulary): $RNENC_DATA; else data/ of the checkout the program was built
+ * in (found from /proc/self/exe: BINDIR/../data, or BINDIR/../../data for
+ * build-asan/bin); else RNENC_DATADIR, where an installed program finds it
+ * (the Makefile's $(DATADIR), PREFIX/share/rnencode). data_path gives its
+ * file rel (malloc'd; not checked: opening it says what is wrong), or NULL
+ * with a message in err when there is no such folder. */
+char *data_path(const char *rel, char *err, size_t cap);
+
 /* ---- tensor.c ----
  * the tensor value every record carries, and dtype helpers.
  *

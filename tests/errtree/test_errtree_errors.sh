@@ -33,8 +33,8 @@ expect_stderr "^errtree: badwn/data.noun:32: pointer 2: synset_offset 'a' is not
 expect_exit 2 errtree --wordnet h --wnids nofile.txt ok.mp
 expect_empty_stdout
 expect_stderr '^errtree: nofile.txt: No such file'
-ERRTREE_DATA=$PWD/nodata expect_exit 2 errtree --wordnet h ok.mp
-expect_stderr 'nodata/wnids.txt: No such file or directory: no default class list \(set ERRTREE_DATA'
+RNENC_DATA=$PWD/nodata expect_exit 2 errtree --wordnet h ok.mp
+expect_stderr 'nodata/wnids.txt: No such file or directory: no default class list \(set RNENC_DATA'
 sed '3s/.*/n0000830x/' h/wnids.txt > w1.txt
 expect_exit 2 errtree --wordnet h --wnids w1.txt ok.mp
 expect_stderr "^errtree: w1.txt: line 3: 'n0000830x' is not a noun wnid"

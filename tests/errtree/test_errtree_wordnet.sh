@@ -34,7 +34,7 @@ source "$ROOT/tests/lib.sh"
 [ -r /usr/share/wordnet/data.noun ] || skip "Debian's wordnet-base is not installed (/usr/share/wordnet/data.noun)"
 need_py msgpack
 need_py numpy
-export ERRTREE_DATA=$TESTDATA
+export RNENC_DATA=$ROOT/data
 mk() { $PY "$ROOT/tests/py/make_preds.py" "$@"; }
 cat > known.spec <<'EOF'
 p1 151 250
@@ -97,14 +97,14 @@ $PY -c '
 import json, sys
 for m in json.load(open("out"))["models"][0]["mistake_list"]:
     print(m["true"], m["pred"], m["lca"], m["severity"])' > got.txt || fail "read JSON"
-$PY "$ROOT/tests/py/wordnet_ref.py" /usr/share/wordnet/data.noun "$TESTDATA/wnids.txt" pairs.txt want.txt ||
+$PY "$ROOT/tests/py/wordnet_ref.py" /usr/share/wordnet/data.noun "$ROOT/data/wnids.txt" pairs.txt want.txt ||
 	fail "wordnet_ref.py"
 [ "$(wc -l < want.txt)" = 600 ] || fail "reference wrote $(wc -l < want.txt) lines"
 diff want.txt got.txt > diff.txt || { head diff.txt; fail "errtree and wordnet_ref.py disagree"; }
 
-# The default class list: testdata/ beside the binary's bin/ (a checkout).
-if [ -r "$BIN/../testdata/wnids.txt" ]; then
-	env -u ERRTREE_DATA errtree known.mp > out2 || fail "default data dir: exit $?"
-	grep -q "^classes    1000 ($BIN/../testdata/wnids.txt)\$" out2 || fail "default data dir: $(sed -n 3p out2)"
+# The default class list: data/ beside the binary's bin/ (a checkout).
+if [ -r "$BIN/../data/wnids.txt" ]; then
+	env -u RNENC_DATA errtree known.mp > out2 || fail "default data dir: exit $?"
+	grep -q "^classes    1000 ($BIN/../data/wnids.txt)\$" out2 || fail "default data dir: $(sed -n 3p out2)"
 fi
 exit 0

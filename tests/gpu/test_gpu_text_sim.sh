@@ -26,8 +26,8 @@ g++ -std=c++17 -O3 -march=native -fopenmp -Wall -Wextra -Wshadow -Werror -I"$ROO
 	fail "text_sim does not build"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
-{ head -n 4 "$TESTDATA/names-clip.txt"; grep "'" "$TESTDATA/names-clip.txt" | head -n 2; } >names.txt
-head -n 8 "$TESTDATA/templates-clip.txt" >templates.txt
+{ head -n 4 "$ROOT/data/names-clip.txt"; grep "'" "$ROOT/data/names-clip.txt" | head -n 2; } >names.txt
+head -n 8 "$ROOT/data/templates-clip.txt" >templates.txt
 txtencode --tokenize -n names.txt -t templates.txt >ids.txt || fail "tokenize"
 [ "$(wc -l <ids.txt)" = 48 ] || fail "expected 48 prompts"
 

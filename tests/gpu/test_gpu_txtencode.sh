@@ -15,8 +15,8 @@ need_py msgpack
 gpu_weights
 need_text_gpu
 
-{ head -n 4 "$TESTDATA/names-clip.txt"; grep "'" "$TESTDATA/names-clip.txt" | head -n 2; } >names.txt
-head -n 8 "$TESTDATA/templates-clip.txt" >templates.txt
+{ head -n 4 "$ROOT/data/names-clip.txt"; grep "'" "$ROOT/data/names-clip.txt" | head -n 2; } >names.txt
+head -n 8 "$ROOT/data/templates-clip.txt" >templates.txt
 txtencode --tokenize -n names.txt -t templates.txt >ids.txt || fail "tokenize"
 tx() { # OUT DEVICE [flags]: one run, failing the test on an error
 	local out=$1 dev=$2

@@ -14,7 +14,7 @@ cp "$J" d/n01443537/n01440764_named.jpg   # folder: class 1, file name: class 0
 cp "$J" d/3/n01440764_x.jpg               # --index-folders: 3, --wnids: 0
 cp "$J" d/3/plain.jpg
 printf 'agree.jpg\t1\ndiffer.jpg\t7\n' >l.tsv
-W=$TESTDATA/wnids.txt
+W=$ROOT/data/wnids.txt
 expect_exit 1 imgdecode -l l.tsv -w "$W" d/n01443537
 [ "$($R out | cut -f1-3 | tr '\t\n' ': ')" = "image:agree.jpg:1 error:differ.jpg:-1 error:n01440764_named.jpg:-1 " ] ||
 	fail "-l with -w: $($R out)"

@@ -19,7 +19,7 @@ done <"$TESTDATA/labels.tsv"
 $PY "$ROOT/tests/py/webdataset_make.py" shards shards "$TESTDATA/labels.tsv" files/* || fail "building shards"
 
 imgdecode -p imagenet -l "$TESTDATA/labels.tsv" files >files.mp 2>err || fail "files: $(cat err)"
-imgdecode -p imagenet --wnids "$TESTDATA/wnids.txt" folder >folder.mp 2>err || fail "folder: $(cat err)"
+imgdecode -p imagenet --wnids "$ROOT/data/wnids.txt" folder >folder.mp 2>err || fail "folder: $(cat err)"
 expect_exit 0 imgdecode -p imagenet -j 2 --index-folders v2
 mv out v2.mp
 imgdecode -p imagenet shards/part-0.tar shards/part-1.tar >shards.mp 2>err || fail "shards: $(cat err)"

@@ -61,7 +61,7 @@ grep -q 'dataset-check get DATASET KEY' out || fail "--help"
 
 # ---- ObjectNet: objectnet-map reads the shipped mappings; a broken one is named ----
 need_py PIL
-$PY "$ROOT/tests/py/objectnet_make.py" on "$TESTDATA/wnids.txt" "$TESTDATA/labels.tsv" \
+$PY "$ROOT/tests/py/objectnet_make.py" on "$ROOT/data/wnids.txt" "$TESTDATA/labels.tsv" \
 	$(ls "$TESTDATA"/images/*.JPEG | head -n 6) || fail "making the ObjectNet tree"
 expect_exit 0 "$ROOT/pipelines/objectnet-map" on m
 grep -qx 'objectnet-map: 4 images in 3 ObjectNet classes (4 ImageNet classes) -> m' out || fail "objectnet-map: $(cat out)"

@@ -24,7 +24,7 @@ run_line() { (cd "$ROOT" && bash -c "$2") >>"$1.out" 2>&1; }
 # one process, one image per batch
 for p in fp32 fp16; do
 	RNENCODE_OPTS="--batch 1" "$ROOT/pipelines/encode-shard" 0/1 "$T/one-$p.mp" resnet50 $p \
-		--wnids "$TESTDATA/wnids.txt" "$VAL" 2>>one.out || { cat one.out; fail "one process, $p"; }
+		--wnids "$ROOT/data/wnids.txt" "$VAL" 2>>one.out || { cat one.out; fail "one process, $p"; }
 	records "-t logits -t error" "one-$p.mp" >"one-$p"
 	[ "$(wc -l <"one-$p")" = 2 ] || fail "one process $p: $(wc -l <"one-$p") records"
 done

@@ -81,7 +81,7 @@ grep -qF '| CLIP prompts | `'"$T"'/t1.txt` (1 templates)' "$md" || fail "templat
 e=$(ls "$C"/enc-resnet50-fp16-*.mp) s=$(ls "$C"/scores-resnet50-fp16-*.mp)
 cp "${e%.mp}.mem.tsv" g.mem.tsv
 printf '0.01\t104857600\talloc weights\n0.02\t209715200\talloc arena\n0.5\t1000\top conv1\n0.9\t0\tfree arena\n' >g.trace.tsv
-ERRTREE_DATA=$ROOT/testdata expect_exit 0 "$ROOT/pipelines/study-report" --bin "$SB" --names "$ROOT/data/names-clip.txt" \
+RNENC_DATA=$ROOT/data expect_exit 0 "$ROOT/pipelines/study-report" --bin "$SB" --names "$ROOT/data/names-clip.txt" \
 	--run resnet50 fp16 "$s" "$e" "$T/g.mem.tsv" one
 grep -q 'GPU memory held by rnencode' one/memory.svg && grep -q 'peak 200.0 MiB on the GPU' one/memory.svg &&
 	cmp -s g.trace.tsv one/data/trace-resnet50-fp16.tsv && grep -q 'rnencode --mem-trace' one/report.md ||

@@ -64,7 +64,7 @@ d=$(ls "$C"/dec-imagenet-*.mp | xargs ls -t | head -n 1)
 grep -qF 'headline metric: top-1 over 1000 classes |' "$R/report.md" || fail "V2 report: no dataset row"
 
 # ---- ObjectNet: its mappings give labels and groups; the frame is cut ----
-$PY "$ROOT/tests/py/objectnet_make.py" on "$TESTDATA/wnids.txt" "$TESTDATA/labels.tsv" \
+$PY "$ROOT/tests/py/objectnet_make.py" on "$ROOT/data/wnids.txt" "$TESTDATA/labels.tsv" \
 	$(ls "$TESTDATA"/images/*.JPEG | head -n 6) || fail "making the ObjectNet tree"
 study DATASET=objectnet DATA="$T/on" PRECISIONS=fp32
 grep -q "^dataset-check: objectnet (.*) at $T/on: 4 images in 3 classes$" make.out || fail "objectnet manifest: $(head -n 5 make.out)"

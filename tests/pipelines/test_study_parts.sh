@@ -71,18 +71,18 @@ done
 mkdir -p imgs/sub
 cp "$TESTDATA/images/n01440764_tench.JPEG" imgs/
 cp "$TESTDATA/images/n01496331_electric_ray.JPEG" imgs/sub/
-id1=$("$P/study-id" data lists imgs - "$TESTDATA/wnids.txt") || fail "study-id data"
+id1=$("$P/study-id" data lists imgs - "$ROOT/data/wnids.txt") || fail "study-id data"
 [[ $id1 =~ ^dir\ [0-9a-f]{16}$ ]] || fail "study-id data: '$id1'"
-[ "$("$P/study-id" data lists imgs - "$TESTDATA/wnids.txt")" = "$id1" ] || fail "study-id: not stable"
+[ "$("$P/study-id" data lists imgs - "$ROOT/data/wnids.txt")" = "$id1" ] || fail "study-id: not stable"
 touch imgs/.hidden
-[ "$("$P/study-id" data lists imgs - "$TESTDATA/wnids.txt")" = "$id1" ] || fail "study-id: a dot file changed the id"
+[ "$("$P/study-id" data lists imgs - "$ROOT/data/wnids.txt")" = "$id1" ] || fail "study-id: a dot file changed the id"
 touch -d '2001-01-01' imgs/sub/n01496331_electric_ray.JPEG
-id2=$("$P/study-id" data lists imgs - "$TESTDATA/wnids.txt")
+id2=$("$P/study-id" data lists imgs - "$ROOT/data/wnids.txt")
 [ "$id2" != "$id1" ] || fail "study-id: a changed file kept the id"
-id3=$("$P/study-id" data lists imgs "$TESTDATA/labels.tsv" "$TESTDATA/wnids.txt")
+id3=$("$P/study-id" data lists imgs "$TESTDATA/labels.tsv" "$ROOT/data/wnids.txt")
 [ "$id3" != "$id2" ] || fail "study-id: labels not part of the id"
 printf 'file\tindex\nn01440764_tench.JPEG\t0\nsub/n01496331_electric_ray.JPEG\t5\n' >s.tsv
-t1=$("$P/study-id" data lists s.tsv - "$TESTDATA/wnids.txt" "$T/imgs") || fail "study-id data TSV"
+t1=$("$P/study-id" data lists s.tsv - "$ROOT/data/wnids.txt" "$T/imgs") || fail "study-id data TSV"
 [[ $t1 =~ ^tsv\ [0-9a-f]{16}$ ]] || fail "study-id TSV: '$t1'"
 [ "$(cat "lists/${t1#tsv }.list")" = "$(printf '%s\n' "$T/imgs/n01440764_tench.JPEG" "$T/imgs/sub/n01496331_electric_ray.JPEG")" ] ||
 	fail "study-id TSV list: $(cat "lists/${t1#tsv }.list")"
@@ -122,7 +122,7 @@ expect_stderr "^study-report: resnet50 fp32: no image was scored \(1 failed; rec
 # ... a run of unlabelled images has no accuracy: n/a in the table, not 0.0000
 printf 'u0 -1 3\nu1 -1 5\n' | $PY "$ROOT/tests/py/make_preds.py" --kind scores --model resnet50 --classes 1000 >u.mp ||
 	fail "make_preds"
-ERRTREE_DATA=$ROOT/testdata expect_exit 0 "$P/study-report" --bin "$BIN" --names "$ROOT/data/names-clip.txt" \
+RNENC_DATA=$ROOT/data expect_exit 0 "$P/study-report" --bin "$BIN" --names "$ROOT/data/names-clip.txt" \
 	--run resnet50 fp32 u.mp u.mp none.mem urep
 grep -qF '| resnet50 | fp32 | 2 | 0 | n/a | n/a | 0/0 | 0/0 | n/a |' urep/report.md ||
 	fail "unlabelled run: $(grep '^| resnet50' urep/report.md)"
@@ -138,7 +138,7 @@ printf '%s\n' '``` -1 1' '![x](http://evil.example/x.png) -1 2' 'c 3 3' >ida.spe
 printf '%s\n' '``` -1 5' '![x](http://evil.example/x.png) -1 5' 'c 3 3' >idb.spec
 $PY "$ROOT/tests/py/make_preds.py" --kind scores --model resnet50 --classes 1000 <ida.spec >ida.mp &&
 	$PY "$ROOT/tests/py/make_preds.py" --kind scores --model resnet50 --classes 1000 <idb.spec >idb.mp || fail "make_preds"
-ERRTREE_DATA=$ROOT/testdata expect_exit 0 "$P/study-report" --bin "$BIN" --names "$ROOT/data/names-clip.txt" \
+RNENC_DATA=$ROOT/data expect_exit 0 "$P/study-report" --bin "$BIN" --names "$ROOT/data/names-clip.txt" \
 	--run resnet50 fp32 ida.mp ida.mp none.mem --run resnet50 fp16 idb.mp idb.mp none.mem idrep
 grep -qF '![x](http://evil.example/x.png)' idrep/report.md || fail "the ids are not in the report"
 # outside code blocks (a fence closes with at least as many backticks as opened it), no id

@@ -3,7 +3,7 @@
 
 Writes into testdata/txtencode/:
   tokens-imagenet80.txt.gz  ids of all 1000 x 80 filled templates
-                            (testdata/names-clip.txt x testdata/templates-clip.txt,
+                            (data/names-clip.txt x data/templates-clip.txt,
                             class-major), one prompt per line:
                             [49406] + encode(text) + [49407], space-separated,
                             not padded, not truncated (txtencode --tokenize's form)
@@ -42,7 +42,7 @@ spec = importlib.util.spec_from_file_location("simple_tokenizer",
                                               os.path.join(args.clip, "clip", "simple_tokenizer.py"))
 st = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(st)
-tok = st.SimpleTokenizer(os.path.join(ROOT, "testdata/clip/bpe_simple_vocab_16e6.txt.gz"))
+tok = st.SimpleTokenizer(os.path.join(ROOT, "data/clip/bpe_simple_vocab_16e6.txt.gz"))
 SOT, EOT = tok.encoder["<|startoftext|>"], tok.encoder["<|endoftext|>"]
 
 
@@ -105,8 +105,8 @@ TRICKY = [
 def main():
     out = os.path.join(ROOT, "testdata/txtencode")
     os.makedirs(out, exist_ok=True)
-    names = open(os.path.join(ROOT, "testdata/names-clip.txt"), encoding="utf-8").read().splitlines()
-    templates = open(os.path.join(ROOT, "testdata/templates-clip.txt"), encoding="utf-8").read().splitlines()
+    names = open(os.path.join(ROOT, "data/names-clip.txt"), encoding="utf-8").read().splitlines()
+    templates = open(os.path.join(ROOT, "data/templates-clip.txt"), encoding="utf-8").read().splitlines()
     lines = [" ".join(map(str, clip_ids(t.format(n)))) for n in names for t in templates]
     with gzip.GzipFile(os.path.join(out, "tokens-imagenet80.txt.gz"), "wb", mtime=0) as f:
         f.write(("\n".join(lines) + "\n").encode())

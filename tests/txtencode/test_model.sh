@@ -18,8 +18,8 @@ CK=$CKPT_DIR/clip-rn50.pt
 REF="$PY $ROOT/tests/py/txtencode_ref.py"
 
 # 6 classes (two with apostrophes) x 8 templates
-{ head -n 4 "$TESTDATA/names-clip.txt"; grep "'" "$TESTDATA/names-clip.txt" | head -n 2; } >names.txt
-head -n 8 "$TESTDATA/templates-clip.txt" >templates.txt
+{ head -n 4 "$ROOT/data/names-clip.txt"; grep "'" "$ROOT/data/names-clip.txt" | head -n 2; } >names.txt
+head -n 8 "$ROOT/data/templates-clip.txt" >templates.txt
 txtencode --tokenize -n names.txt -t templates.txt >ids.txt || fail "tokenize"
 expect_exit 0 txtencode -w "$CK" -n names.txt -t templates.txt --per-template
 mv out per.mp

@@ -18,7 +18,7 @@ if ! cmp -s ids.txt want.txt; then
 	fail "token ids differ from CLIP's tokenizer on the ImageNet prompts"
 fi
 # the same set named explicitly, from testdata/
-txtencode --tokenize -n "$TESTDATA/names-clip.txt" -t "$TESTDATA/templates-clip.txt" | cmp -s - want.txt ||
+txtencode --tokenize -n "$ROOT/data/names-clip.txt" -t "$ROOT/data/templates-clip.txt" | cmp -s - want.txt ||
 	fail "explicit --names/--templates give other ids than the defaults"
 
 # tricky strings, as a --prompts file
