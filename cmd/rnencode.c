@@ -555,18 +555,6 @@ static void *hash_thread(void *arg)
 	return NULL;
 }
 
-/* Backend for --device; fatal with one line when it cannot be had. */
-static const enc_backend_t *pick_backend(device_t dev, int gpu)
-{
-#ifdef HAVE_CUDA
-	if (device_use_cuda(dev, gpu, enc_backend_cuda.available))
-		return &enc_backend_cuda;
-#else
-	device_use_cuda(dev, gpu, NULL);
-#endif
-	return &enc_backend_cpu;
-}
-
 /* Load the model and start the backend; then write our header. */
 static void start(run_t *r, int argc, char **argv, net_kind_t kind, const char *preset, size_t plen)
 {
@@ -591,7 +579,7 @@ static void start(run_t *r, int argc, char **argv, net_kind_t kind, const char *
 	const char *fmtname = ckpt_format_name(ckpt_format(ck));
 	ckpt_free(ck);
 
-	r->be = pick_backend(o->device, o->gpu);
+	r->be = DEVICE_BACKEND(o->device, o->gpu, &enc_backend_cpu, &enc_backend_cuda);
 	r->batch = o->batch ? o->batch : r->be == &enc_backend_cpu ? DEFAULT_BATCH_CPU : DEFAULT_BATCH_CUDA;
 	enc_config_t cfg = {.precision = o->fp16 ? NET_FP16 : NET_FP32,
 			    .batch = r->batch,

@@ -359,18 +359,6 @@ static void write_header(rec_writer_t *w, int argc, char **argv, const options_t
 	pk_kv_bool(pk, "truncate", o->truncate);
 }
 
-/* Backend for --device; fatal with one line when it cannot be had. */
-static const text_backend_t *pick_backend(device_t dev, int gpu)
-{
-#ifdef HAVE_CUDA
-	if (device_use_cuda(dev, gpu, text_backend_cuda.available))
-		return &text_backend_cuda;
-#else
-	device_use_cuda(dev, gpu, NULL);
-#endif
-	return &text_backend_cpu;
-}
-
 int main(int argc, char **argv)
 {
 	diag_init(argv[0]);
@@ -378,7 +366,7 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &o);
 	double t_start = time_now();
 	/* the device first: a missing GPU fails before minutes of loading */
-	const text_backend_t *be = o.tokenize ? NULL : pick_backend(o.device, o.gpu);
+	const text_backend_t *be = o.tokenize ? NULL : DEVICE_BACKEND(o.device, o.gpu, &text_backend_cpu, &text_backend_cuda);
 
 	prompts_t ps = {0};
 	char *names_path = NULL, *templates_path = NULL;

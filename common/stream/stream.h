@@ -49,7 +49,6 @@
  * rec_reader_message() names the stream, record number and byte offset.
  */
 
-#define PROJECT_VERSION "0.1.0"
 #define REC_DEFAULT_MAX_RECORD ((size_t)1 << 30)
 /* Values a record may hold in its containers: one per 256 bytes of the
  * record limit, and never fewer than 65536. */

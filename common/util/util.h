@@ -25,6 +25,9 @@ enum {
 	EXIT_FATAL = 2
 };
 
+/* The suite's version: every header record and JSON report carries it. */
+#define PROJECT_VERSION "0.1.0"
+
 #if defined(__GNUC__)
 #define DIAG_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #define DIAG_NORETURN __attribute__((noreturn))
@@ -92,6 +95,15 @@ device_t opt_parse_device(const char *s);
  * CUDA. --device cuda without a usable GPU is fatal with that reason; auto
  * falls back to the CPU with a note on stderr. */
 int device_use_cuda(device_t dev, int gpu, int (*cuda_available)(int gpu, char *why, size_t whycap));
+/* The backend for --device, by that rule: cuda or cpu, pointers to backend
+ * structs whose member `available` is the check (model/net.h,
+ * model/text_encoder.h). In a build without CUDA (no HAVE_CUDA) cuda is not
+ * compiled at all, so it may name a backend that is not linked in. */
+#ifdef HAVE_CUDA
+#define DEVICE_BACKEND(dev, gpu, cpu, cuda) (device_use_cuda((dev), (gpu), (cuda)->available) ? (cuda) : (cpu))
+#else
+#define DEVICE_BACKEND(dev, gpu, cpu, cuda) (device_use_cuda((dev), (gpu), NULL), (cpu))
+#endif
 double opt_parse_double(const char *opt, const char *s);
 /* "a,b,c" -> n floats; exits with usage error unless exactly n are given. */
 void opt_parse_floats(const char *opt, const char *s, float *out, int n);
