@@ -149,7 +149,7 @@ classes: $(BIN)/txtencode
 # libFuzzer targets for the checkpoint readers (fuzz/fuzz_ckpt.c); see its header.
 FUZZ_CC ?= clang-14
 FUZZ_CKPT_SRC := common/ckpt/ckpt.c common/ckpt/zip.c common/ckpt/pickle.c common/ckpt/safetensors.c \
-                 common/util/sha256.c common/util/tensor.c common/util/diag.c
+                 common/util/sha256.c common/util/tensor.c common/util/diag.c common/util/opt.c common/util/file.c common/util/timing.c
 fuzz: build-fuzz/fuzz_ckpt_zip build-fuzz/fuzz_ckpt_pickle build-fuzz/fuzz_ckpt_safetensors
 
 build-fuzz/fuzz_ckpt_%: fuzz/fuzz_ckpt.c $(FUZZ_CKPT_SRC) common/ckpt/ckpt.h common/ckpt/internal.h Makefile
@@ -175,11 +175,11 @@ build-fuzz/fuzz_tar: fuzz/fuzz_tar.c fuzz/fuzz_memfd.h common/image/tar.c common
 # libFuzzer targets for the record reader (and what filters do with a record),
 # txtencode's prompt files and tokenizer, .npy files and WordNet's data.noun;
 # see each file's header.
-FUZZ_REC_SRC := common/stream/record.c common/eval/classes.c common/stream/json.c common/util/tensor.c common/util/diag.c common/eval/scoring.c common/util/utf8.c \
+FUZZ_REC_SRC := common/stream/record.c common/eval/classes.c common/stream/json.c common/util/tensor.c common/util/diag.c common/util/opt.c common/util/file.c common/util/timing.c common/eval/scoring.c common/util/utf8.c \
                 common/util/outfile.c
-FUZZ_TEXT_SRC := common/text/prompts.c common/text/bpe.c common/text/bpe_tables.c common/util/diag.c common/util/utf8.c
-FUZZ_NPY_SRC := common/stream/npy.c common/util/tensor.c common/util/diag.c
-FUZZ_WN_SRC := common/eval/wordnet.c common/util/diag.c
+FUZZ_TEXT_SRC := common/text/prompts.c common/text/bpe.c common/text/bpe_tables.c common/util/diag.c common/util/opt.c common/util/file.c common/util/timing.c common/util/utf8.c
+FUZZ_NPY_SRC := common/stream/npy.c common/util/tensor.c common/util/diag.c common/util/opt.c common/util/file.c common/util/timing.c
+FUZZ_WN_SRC := common/eval/wordnet.c common/util/diag.c common/util/opt.c common/util/file.c common/util/timing.c
 fuzz: build-fuzz/fuzz_record build-fuzz/fuzz_text build-fuzz/fuzz_npy build-fuzz/fuzz_wordnet
 build-fuzz/fuzz_wordnet: fuzz/fuzz_wordnet.c fuzz/fuzz_memfd.h $(FUZZ_WN_SRC) $(wildcard common/*/*.h) Makefile
 	@mkdir -p build-fuzz

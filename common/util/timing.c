@@ -1,7 +1,10 @@
-/* timing.c - see util/util.h. */
+/* timing.c - clocks, peak memory, and the encoders' batch timing figures. */
+#define _POSIX_C_SOURCE 200809L
 #include "util/util.h"
 
 #include <math.h>
+#include <sys/resource.h>
+#include <time.h>
 
 static void welford_add(double *mean, double *m2, long count, double x)
 {
@@ -39,4 +42,19 @@ timing_summary_t timing_summary(const timing_t *t)
 	s.image_mean_s = t->i_mean;
 	s.image_std_s = sample_std(t->i_m2, t->batches);
 	return s;
+}
+
+double time_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+long long mem_peak_rss(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return -1;
+	return (long long)ru.ru_maxrss * 1024;
 }

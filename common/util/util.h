@@ -78,6 +78,9 @@ char *diag_escape(char *buf, size_t cap, const char *s, size_t n);
  * turn: for printf's %s, at most 4 per call; not thread-safe. */
 const char *diag_str(const char *s);
 
+/* ---- opt.c ----
+ * Options: getopt under our name, option values, --device. */
+
 /* getopt_long with the messages it prints ("unrecognized option ...")
  * under our name, as diag's lines are, not the full path in argv[0]. */
 struct option;
@@ -85,6 +88,9 @@ int opt_next(int argc, char **argv, const char *shortopts, const struct option *
 
 /* Option value parsing: exits with a usage error naming the option on bad input. */
 long opt_parse_long(const char *opt, const char *s, long lo, long hi);
+double opt_parse_double(const char *opt, const char *s);
+/* "a,b,c" -> n floats; exits with usage error unless exactly n are given. */
+void opt_parse_floats(const char *opt, const char *s, float *out, int n);
 
 /* --device of the encoders (rnencode, txtencode) */
 typedef enum { DEVICE_AUTO, DEVICE_CPU, DEVICE_CUDA } device_t;
@@ -104,16 +110,9 @@ int device_use_cuda(device_t dev, int gpu, int (*cuda_available)(int gpu, char *
 #else
 #define DEVICE_BACKEND(dev, gpu, cpu, cuda) (device_use_cuda((dev), (gpu), NULL), (cpu))
 #endif
-double opt_parse_double(const char *opt, const char *s);
-/* "a,b,c" -> n floats; exits with usage error unless exactly n are given. */
-void opt_parse_floats(const char *opt, const char *s, float *out, int n);
 
-/* Monotonic seconds. */
-double time_now(void);
-/* Peak resident set size of this process in bytes (getrusage). */
-long long mem_peak_rss(void);
-
-/* Named input files. The rule: an input read once from start to end (record
+/* ---- file.c ----
+ * Named input files. The rule: an input read once from start to end (record
  * streams, text lists, .npy, image files and shards) may be a pipe, a FIFO
  * or `<(...)`, whose open waits for the writer as cat's does; one that is
  * memory-mapped or read twice (checkpoints, a file hashed for a header after
@@ -329,7 +328,8 @@ int brace_expand(const char *pattern, size_t max_names, brace_list_t *out, char 
 void brace_list_free(brace_list_t *l);
 
 /* ---- timing.c ----
- * the batch timing figures of the encoders' stats records.
+ * clocks and peak memory, and the batch timing figures of the encoders'
+ * stats records.
  *
  * Both rnencode backends (model/cpu_dnnl.c, gpu/gpu_encoder.cu) feed every
  * timed batch here, so their "batch_mean_s", "batch_std_s", "batch_min_s",
@@ -339,6 +339,11 @@ void brace_list_free(brace_list_t *l);
  * figures (batch time / n) count every timed batch. Running means and sums
  * of squared deviations (Welford): no cancellation however long the run.
  */
+
+/* Monotonic seconds. */
+double time_now(void);
+/* Peak resident set size of this process in bytes (getrusage). */
+long long mem_peak_rss(void);
 
 typedef struct {
 	long batches;        /* timed batches */

@@ -1,0 +1,93 @@
+/* opt.c - option parsing under our name, option values, --device. */
+#define _POSIX_C_SOURCE 200809L
+#include "util/util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int opt_next(int argc, char **argv, const char *shortopts, const struct option *longopts)
+{
+	char *argv0 = argv[0];
+	argv[0] = (char *)diag_prog();
+	int c = getopt_long(argc, argv, shortopts, longopts, NULL);
+	argv[0] = argv0;
+	return c;
+}
+
+long opt_parse_long(const char *opt, const char *s, long lo, long hi)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end)
+		diag_usage("%s: '%s' is not an integer", opt, s);
+	if (v < lo || v > hi)
+		diag_usage("%s: %ld is out of range %ld..%ld", opt, v, lo, hi);
+	return v;
+}
+
+device_t opt_parse_device(const char *s)
+{
+	if (strcmp(s, "auto") == 0)
+		return DEVICE_AUTO;
+	if (strcmp(s, "cpu") == 0)
+		return DEVICE_CPU;
+	if (strcmp(s, "cuda") != 0)
+		diag_usage("--device: '%s' is not auto, cpu or cuda", s);
+	return DEVICE_CUDA;
+}
+
+int device_use_cuda(device_t dev, int gpu, int (*cuda_available)(int gpu, char *why, size_t whycap))
+{
+	if (dev == DEVICE_CPU)
+		return 0;
+	if (!cuda_available) {
+		if (dev == DEVICE_CUDA)
+			diag_fatal("--device cuda: this %s was built without CUDA (no nvcc at build time); "
+				   "use --device cpu",
+				   diag_prog());
+		diag_msg("built without CUDA: using the CPU");
+		return 0;
+	}
+	char why[256] = "";
+	if (cuda_available(gpu, why, sizeof why))
+		return 1;
+	if (dev == DEVICE_CUDA)
+		diag_fatal("--device cuda: %s", why);
+	diag_msg("no usable GPU (%s): using the CPU", why);
+	return 0;
+}
+
+double opt_parse_double(const char *opt, const char *s)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v))
+		diag_usage("%s: '%s' is not a finite number", opt, s);
+	return v;
+}
+
+void opt_parse_floats(const char *opt, const char *s, float *out, int n)
+{
+	const char *p = s;
+	for (int i = 0; i < n; i++) {
+		char *end;
+		errno = 0;
+		double v = strtod(p, &end);
+		if (errno || end == p || !isfinite(v))
+			diag_usage("%s: '%s' is not %d comma-separated numbers", opt, s, n);
+		out[i] = (float)v;
+		p = end;
+		if (i + 1 < n) {
+			if (*p != ',')
+				diag_usage("%s: '%s' is not %d comma-separated numbers", opt, s, n);
+			p++;
+		}
+	}
+	if (*p)
+		diag_usage("%s: '%s' is not %d comma-separated numbers", opt, s, n);
+}
