@@ -8,6 +8,11 @@
 #   make fuzz       build the libFuzzer targets (clang)
 #   make study      the whole study, cached stage by stage, into report/ (pipelines/study.mk)
 #   make study-slurm  the same as Slurm jobs (pipelines/README.md, "On a Slurm cluster")
+#
+# Layout (doc/architecture.md): common/*/ is built into libcommon.a; cmd/X.c is
+# the program X, linked against it; model/ and gpu/ are the encoders' backends.
+# Every object depends on the headers it includes, as the compiler lists them
+# (-MMD -MP: BUILD/.../X.d beside X.o).
 
 BUILD   ?= build
 BIN     ?= bin
@@ -17,13 +22,12 @@ CFLAGS  ?= $(OPT) -g
 WARN     = -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2 -Wundef -Wno-unused-parameter
 CPPFLAGS += -Icommon -I. -D_FILE_OFFSET_BITS=64
-LDLIBS_COMMON = -l:libmsgpackc.a -lm -lpthread  # static: the GPU machine has no msgpack-c
+DEPFLAGS = -MMD -MP
+# static: the GPU machine has no msgpack-c
+LDLIBS_COMMON = -l:libmsgpackc.a -lm -lpthread
 # data/ when installed (common/util/path.c's lookup)
 PREFIX  ?= /usr/local
 DATADIR ?= $(PREFIX)/share/rnencode
-
-NVCC    ?= $(shell command -v nvcc 2>/dev/null)
-HAVE_NVCC := $(if $(NVCC),1,)
 
 COMMON_SRC := $(wildcard common/*/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
@@ -37,71 +41,76 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/t
 LIBS_imgdecode  = -ljpeg -lpng -lz
 LIBS_errstats   = -ljpeg
 LIBS_rnencode   = -ldnnl
-LIBS_txtencode  = -ldnnl -l:libz.a # static: one library less to carry to the GPU machine
+# static: one library less to carry to the GPU machine
+LIBS_txtencode  = -ldnnl -l:libz.a
 MODEL_SRC := $(wildcard model/*.c)
 MODEL_OBJ := $(MODEL_SRC:%.c=$(BUILD)/%.o)
 OBJS_rnencode  = $(MODEL_OBJ)
 OBJS_txtencode = $(MODEL_OBJ)
 
-# GPU backends (gpu/*.cu, host-only gpu/*.cc): the two encoders link them,
-# rnencode the image one (cuDNN + cuBLAS), txtencode gpu_text*, gpu_check
-# (cuBLAS only), and only when nvcc is there, the image one only when cuDNN's
-# header is found too (CUDNN_H= builds without it); every other program builds
-# and tests without nvcc. Machine code for Ampere (sm_80) and Hopper (sm_90),
-# PTX for later GPUs; warnings are errors. The CUDA runtime is linked
-# statically, cuDNN and cuBLAS by soname (the GPU machine has them as pip
-# packages: put their lib/ folders on LD_LIBRARY_PATH, see tests/gpu/README.md).
-GPU_SRC := $(wildcard gpu/*.cu gpu/*.cc)
-GPU_OBJ := $(addprefix $(BUILD)/,$(addsuffix .o,$(basename $(GPU_SRC))))
-GPU_TEXT_OBJ := $(BUILD)/gpu/gpu_text.o $(BUILD)/gpu/gpu_text_kernels.o $(BUILD)/gpu/gpu_check.o
-GPU_IMAGE_OBJ := $(filter-out $(BUILD)/gpu/gpu_text%.o,$(GPU_OBJ))
+# ---- CUDA (gpu/): only where nvcc is -------------------------------------
+# rnencode links the image backend (cuDNN + cuBLAS) when cudnn.h is found
+# too (CUDNN_H= builds without it); txtencode links the text backend
+# (gpu_text*, gpu_check: cuBLAS only). Either is then compiled with
+# -DHAVE_CUDA=1. Every other program builds and tests without nvcc.
+# Machine code for Ampere (sm_80) and Hopper (sm_90), PTX for later GPUs;
+# warnings are errors. The CUDA runtime is linked statically, cuDNN and
+# cuBLAS by soname (the GPU machine has them as pip packages: put their lib/
+# folders on LD_LIBRARY_PATH, see tests/gpu/README.md).
+NVCC      ?= $(shell command -v nvcc 2>/dev/null)
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
-CUDNN_H ?= $(firstword $(wildcard $(CUDA_HOME)/include/cudnn.h /usr/include/cudnn.h /usr/include/*/cudnn.h))
-GPU_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
-            -gencode arch=compute_90,code=compute_90
+CUDNN_H   ?= $(firstword $(wildcard $(CUDA_HOME)/include/cudnn.h /usr/include/cudnn.h /usr/include/*/cudnn.h))
+GPU_ARCH  ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+             -gencode arch=compute_90,code=compute_90
 NVCCFLAGS ?= -O3 -std=c++17 $(GPU_ARCH) -Xcompiler -Wall,-Wextra,-Wshadow,-Werror -Werror all-warnings \
              -I. -Icommon -Igpu
-ifeq ($(HAVE_NVCC),1)
-ifneq ($(GPU_SRC),)
-CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart_static -ldl -lrt -lstdc++
-ifneq ($(CUDNN_H),)
+GPU_SRC       := $(wildcard gpu/*.cu gpu/*.cc)
+GPU_OBJ       := $(addprefix $(BUILD)/,$(addsuffix .o,$(basename $(GPU_SRC))))
+GPU_TEXT_OBJ  := $(BUILD)/gpu/gpu_text.o $(BUILD)/gpu/gpu_text_kernels.o $(BUILD)/gpu/gpu_check.o
+GPU_IMAGE_OBJ := $(filter-out $(BUILD)/gpu/gpu_text%.o,$(GPU_OBJ))
+CUDA_LIBS     := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart_static -ldl -lrt -lstdc++
 # CUDNN_H given: a cuDNN outside the default places (a tarball's or pip's
 # include/ next to lib/). The places searched above are the compilers' own:
 # naming them again (-I/usr/include) would break the C++ headers' include_next.
+ifneq ($(CUDNN_H),)
 ifneq ($(filter command line environment,$(origin CUDNN_H)),)
-CUDNN_INC := $(patsubst %/,%,$(dir $(CUDNN_H)))
-NVCCFLAGS += -I$(CUDNN_INC)
+CUDNN_INC    := $(patsubst %/,%,$(dir $(CUDNN_H)))
+NVCCFLAGS    += -I$(CUDNN_INC)
 CUDNN_LIBDIR := $(foreach d,$(wildcard $(CUDNN_INC)/../lib),-L$(d) -Wl,-rpath,$(d))
 endif
-OBJS_rnencode += $(GPU_IMAGE_OBJ)
-LIBS_rnencode += $(CUDNN_LIBDIR) -lcudnn $(CUDA_LIBS)
-CPPFLAGS_rnencode = -DHAVE_CUDA=1
 endif
+CUDA_TEXT  := $(if $(NVCC),$(GPU_SRC))
+CUDA_IMAGE := $(if $(CUDA_TEXT),$(CUDNN_H))
+ifneq ($(CUDA_TEXT),)
 OBJS_txtencode += $(GPU_TEXT_OBJ)
 LIBS_txtencode += $(CUDA_LIBS)
-CPPFLAGS_txtencode = -DHAVE_CUDA=1
+$(BUILD)/cmd/txtencode.o: CPPFLAGS += -DHAVE_CUDA=1
 endif
+ifneq ($(CUDA_IMAGE),)
+OBJS_rnencode += $(GPU_IMAGE_OBJ)
+LIBS_rnencode += $(CUDNN_LIBDIR) -lcudnn $(CUDA_LIBS)
+$(BUILD)/cmd/rnencode.o: CPPFLAGS += -DHAVE_CUDA=1
 endif
-.SECONDARY: $(GPU_OBJ) $(MODEL_OBJ) # objects reached only through OBJS_<prog>: keep them between builds
 
+$(BUILD)/gpu/%.o: gpu/%.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) $(DEPFLAGS) -MF $(@:.o=.d) -c -o $@ $<
+
+$(BUILD)/gpu/%.o: gpu/%.cc
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) $(DEPFLAGS) -MF $(@:.o=.d) -c -o $@ $<
+
+# ---- programs, libcommon.a, unit tests ------------------------------------
 .PHONY: all test asan bench weights classes fuzz clean gpu-note
 all: gpu-note $(BINS) $(UNIT_TESTS) $(BUILD)/bench/recio
 
 gpu-note:
-	@$(if $(HAVE_NVCC),,echo "make: nvcc not found: building rnencode and txtencode without the CUDA backends")
-	@$(if $(HAVE_NVCC),$(if $(CUDNN_H),,echo "make: cudnn.h not found (CUDNN_H=PATH names it): building rnencode without its CUDA backend"))
+	@$(if $(NVCC),,echo "make: nvcc not found: building rnencode and txtencode without the CUDA backends")
+	@$(if $(NVCC),$(if $(CUDNN_H),,echo "make: cudnn.h not found (CUDNN_H=PATH names it): building rnencode without its CUDA backend"))
 
-$(BUILD)/%.o: %.c $(wildcard common/*/*.h model/*.h gpu/*.h) Makefile
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
-
-$(BUILD)/gpu/%.o: gpu/%.cu $(wildcard gpu/*.h common/*/*.h model/net.h model/text_encoder.h) Makefile
-	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
-
-$(BUILD)/gpu/%.o: gpu/%.cc $(wildcard gpu/*.h common/*/*.h model/net.h model/text_encoder.h) Makefile
-	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
+	$(CC) $(WARN) $(CPPFLAGS) $(DEPFLAGS) $(CFLAGS) -c -o $@ $<
 
 # an installed program's data/ (a checkout's bin/../data comes first)
 $(BUILD)/common/util/path.o: CPPFLAGS += -DRNENC_DATADIR='"$(DATADIR)"'
@@ -110,17 +119,21 @@ $(COMMON_LIB): $(COMMON_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 .SECONDEXPANSION:
-$(BIN)/%: cmd/%.c $(COMMON_LIB) $$(OBJS_$$*) $(wildcard common/*/*.h model/*.h gpu/*.h) Makefile
+$(BIN)/%: $(BUILD)/cmd/%.o $$(OBJS_$$*) $(COMMON_LIB)
 	@mkdir -p $(BIN)
-	$(CC) $(WARN) $(CPPFLAGS) $(CPPFLAGS_$*) $(CFLAGS) -o $@ $< $(OBJS_$*) $(COMMON_LIB) $(LIBS_$*) $(LDLIBS_COMMON) $(LDFLAGS)
+	$(CC) $(CFLAGS) -o $@ $< $(OBJS_$*) $(COMMON_LIB) $(LIBS_$*) $(LDLIBS_COMMON) $(LDFLAGS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(COMMON_LIB) $(wildcard common/*/*.h) Makefile
-	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(COMMON_LIB) $(LDLIBS_COMMON) $(LDFLAGS)
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(COMMON_LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(COMMON_LIB) $(LDLIBS_COMMON) $(LDFLAGS)
 
-$(BUILD)/bench/%: bench/%.c $(COMMON_LIB) $(wildcard common/*/*.h) Makefile
-	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(COMMON_LIB) $(LDLIBS_COMMON) $(LDFLAGS)
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(COMMON_LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(COMMON_LIB) $(LDLIBS_COMMON) $(LDFLAGS)
+
+# objects reached only through a pattern: kept between builds
+.SECONDARY: $(GPU_OBJ) $(MODEL_OBJ) $(PROGS:%=$(BUILD)/cmd/%.o) $(UNIT_TESTS:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.o) \
+            $(BUILD)/bench/recio.o
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 test: all
 	tests/run
@@ -146,57 +159,34 @@ classes: $(BIN)/txtencode
 	  >$(WEIGHTS)/classes-clip-rn50.mp.tmp.$$$$ && mv -f $(WEIGHTS)/classes-clip-rn50.mp.tmp.$$$$ \
 	  $(WEIGHTS)/classes-clip-rn50.mp || { rm -f $(WEIGHTS)/classes-clip-rn50.mp.tmp.$$$$; exit 2; }
 
-# libFuzzer targets for the checkpoint readers (fuzz/fuzz_ckpt.c); see its header.
-FUZZ_CC ?= clang-14
-FUZZ_CKPT_SRC := common/ckpt/ckpt.c common/ckpt/zip.c common/ckpt/pickle.c common/ckpt/safetensors.c \
-                 common/util/sha256.c common/util/tensor.c common/util/diag.c common/util/opt.c common/util/file.c common/util/timing.c
-fuzz: build-fuzz/fuzz_ckpt_zip build-fuzz/fuzz_ckpt_pickle build-fuzz/fuzz_ckpt_safetensors
+# ---- libFuzzer targets (fuzz/fuzz_X.c -> build-fuzz/fuzz_X; see each file's header) ----
+# Each links a fuzz-instrumented build of the whole common library, so a new
+# dependency of a parser needs no change here. fuzz_ckpt.c is three targets,
+# one per checkpoint format (-DFUZZ_CKPT_ZIP, _PICKLE, _SAFETENSORS).
+FUZZ_CC     ?= clang-14
+FUZZ_FLAGS   = $(WARN) $(CPPFLAGS) $(DEPFLAGS) -g -O1 -fno-sanitize-recover=undefined
+FUZZ_LIB    := build-fuzz/libcommon.a
+FUZZ_LIBS    = -ljpeg -lpng -lz -l:libmsgpackc.a -lm -lpthread
+FUZZ_CKPT   := zip pickle safetensors
+FUZZ_TARGETS := $(patsubst fuzz/%.c,build-fuzz/%,$(filter-out fuzz/fuzz_ckpt.c,$(wildcard fuzz/fuzz_*.c))) \
+                $(FUZZ_CKPT:%=build-fuzz/fuzz_ckpt_%)
+fuzz: $(FUZZ_TARGETS)
 
-build-fuzz/fuzz_ckpt_%: fuzz/fuzz_ckpt.c $(FUZZ_CKPT_SRC) common/ckpt/ckpt.h common/ckpt/internal.h Makefile
-	@mkdir -p build-fuzz
-	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	  -DFUZZ_CKPT_$(shell echo $* | tr a-z A-Z) -o $@ $< $(FUZZ_CKPT_SRC)
+build-fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
 
-# libFuzzer target for the image decode path (imgdecode); see fuzz/fuzz_jpeg.c.
-FUZZ_IMG_SRC := common/image/proc.c common/image/jpeg.c common/image/png.c common/image/resample.c common/util/tensor.c
-fuzz: build-fuzz/fuzz_jpeg
-build-fuzz/fuzz_jpeg: fuzz/fuzz_jpeg.c $(FUZZ_IMG_SRC) $(wildcard common/image/*.h common/util/*.h) Makefile
-	@mkdir -p build-fuzz
-	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	  -o $@ $< $(FUZZ_IMG_SRC) -ljpeg -lpng -lz -lm
+$(FUZZ_LIB): $(COMMON_SRC:%.c=build-fuzz/obj/%.o)
+	rm -f $@ && ar rcs $@ $^
 
-# libFuzzer target for the tar reader of WebDataset shards; see fuzz/fuzz_tar.c.
-fuzz: build-fuzz/fuzz_tar
-build-fuzz/fuzz_tar: fuzz/fuzz_tar.c fuzz/fuzz_memfd.h common/image/tar.c common/image/image.h common/util/util.h Makefile
-	@mkdir -p build-fuzz
-	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	  -o $@ $< common/image/tar.c
+build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_LIB) $(FUZZ_LIBS)
 
-# libFuzzer targets for the record reader (and what filters do with a record),
-# txtencode's prompt files and tokenizer, .npy files and WordNet's data.noun;
-# see each file's header.
-FUZZ_REC_SRC := common/stream/record.c common/eval/classes.c common/stream/json.c common/util/tensor.c common/util/diag.c common/util/opt.c common/util/file.c common/util/timing.c common/eval/scoring.c common/util/utf8.c \
-                common/util/outfile.c
-FUZZ_TEXT_SRC := common/text/prompts.c common/text/bpe.c common/text/bpe_tables.c common/util/diag.c common/util/opt.c common/util/file.c common/util/timing.c common/util/utf8.c
-FUZZ_NPY_SRC := common/stream/npy.c common/util/tensor.c common/util/diag.c common/util/opt.c common/util/file.c common/util/timing.c
-FUZZ_WN_SRC := common/eval/wordnet.c common/util/diag.c common/util/opt.c common/util/file.c common/util/timing.c
-fuzz: build-fuzz/fuzz_record build-fuzz/fuzz_text build-fuzz/fuzz_npy build-fuzz/fuzz_wordnet
-build-fuzz/fuzz_wordnet: fuzz/fuzz_wordnet.c fuzz/fuzz_memfd.h $(FUZZ_WN_SRC) $(wildcard common/*/*.h) Makefile
-	@mkdir -p build-fuzz
-	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	  -o $@ $< $(FUZZ_WN_SRC) -lm
-build-fuzz/fuzz_record: fuzz/fuzz_record.c fuzz/fuzz_memfd.h $(FUZZ_REC_SRC) $(wildcard common/*/*.h) Makefile
-	@mkdir -p build-fuzz
-	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	  -o $@ $< $(FUZZ_REC_SRC) -l:libmsgpackc.a -lm
-build-fuzz/fuzz_text: fuzz/fuzz_text.c $(FUZZ_TEXT_SRC) $(wildcard common/*/*.h) Makefile
-	@mkdir -p build-fuzz
-	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	  -o $@ $< $(FUZZ_TEXT_SRC) -lz -lm
-build-fuzz/fuzz_npy: fuzz/fuzz_npy.c fuzz/fuzz_memfd.h $(FUZZ_NPY_SRC) $(wildcard common/*/*.h) Makefile
-	@mkdir -p build-fuzz
-	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	  -o $@ $< $(FUZZ_NPY_SRC) -lm
+build-fuzz/fuzz_ckpt_%: fuzz/fuzz_ckpt.c $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -DFUZZ_CKPT_$(shell echo $* | tr a-z A-Z) \
+	  -o $@ $< $(FUZZ_LIB) $(FUZZ_LIBS)
+
+-include $(shell find build-fuzz -name '*.d' 2>/dev/null)
 
 clean:
 	rm -rf $(BUILD) build-asan $(BIN) build-fuzz
