@@ -176,17 +176,19 @@ build-fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
 
+build-fuzz/obj/fuzz/fuzz_ckpt_%.o: fuzz/fuzz_ckpt.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined -DFUZZ_CKPT_$(shell echo $* | tr a-z A-Z) \
+	  -c -o $@ $<
+
 $(FUZZ_LIB): $(COMMON_SRC:%.c=build-fuzz/obj/%.o)
 	rm -f $@ && ar rcs $@ $^
 
-build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIB)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_LIB) $(FUZZ_LIBS)
+build-fuzz/fuzz_%: build-fuzz/obj/fuzz/fuzz_%.o $(FUZZ_LIB)
+	$(FUZZ_CC) -g -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_LIB) $(FUZZ_LIBS)
 
-build-fuzz/fuzz_ckpt_%: fuzz/fuzz_ckpt.c $(FUZZ_LIB)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -DFUZZ_CKPT_$(shell echo $* | tr a-z A-Z) \
-	  -o $@ $< $(FUZZ_LIB) $(FUZZ_LIBS)
-
--include $(shell find build-fuzz -name '*.d' 2>/dev/null)
+.SECONDARY: $(FUZZ_TARGETS:build-fuzz/%=build-fuzz/obj/fuzz/%.o)
+-include $(shell find build-fuzz/obj -name '*.d' 2>/dev/null)
 
 clean:
 	rm -rf $(BUILD) build-asan $(BIN) build-fuzz
