@@ -3,7 +3,7 @@
  *
  * Records in: none; it reads image files named by arguments (files, or
  * directories walked recursively in sorted order, or WebDataset tar shards
- * read streaming, see tar_next_sample), or by stdin lines.
+ * read streaming, see image.h's shard.c), or by stdin lines.
  * Records out: a header (the preprocessing settings), then one record per
  * input in input order: `image` {id, path, label, preset, source_size [h,w],
  * tensor uint8 [H,W,3] or float32/float16 [3,H,W]}, or `error` {id, path,
@@ -14,22 +14,16 @@
  * loader), read formats other than JPEG and PNG, or do random augmentation.
  */
 #define _POSIX_C_SOURCE 200809L
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 
 #include "util/util.h"
 #include "image/image.h"
 #include "stream/stream.h"
-#include "eval/eval.h"
 
 /* --max-memory's default: -j 16 stays within a 16 GiB machine */
 #define DEFAULT_MAX_MEMORY (1ULL << 30)
@@ -37,7 +31,6 @@
 enum {
 	MAX_JOBS = 256,
 	SLOTS_PER_JOB = 4, /* results buffered per worker: bounds memory, keeps workers busy */
-	MAX_DIR_DEPTH = 64,
 	MAX_PATTERN_NAMES = 1000000 /* names one brace pattern may expand to */
 };
 
@@ -353,17 +346,6 @@ static int table_get(const strmap_t *t, const char *key, int64_t *val)
 	return *val < 0 ? -1 : 0;
 }
 
-static int parse_index(const char *s, int64_t *v)
-{
-	char *end;
-	errno = 0;
-	long long x = strtoll(s, &end, 10);
-	if (errno || end == s || *end || x < 0 || x > INT32_MAX)
-		return -1;
-	*v = x;
-	return 0;
-}
-
 /* labels.tsv: file<TAB>index or file<TAB>wnid<TAB>index; a first line whose
  * last column is not an index is a header; empty lines are skipped. */
 typedef struct {
@@ -524,58 +506,11 @@ static int64_t label_of(const labeler_t *lb, int has_cls, int64_t cls, const cha
 	return label;
 }
 
-/* ---- inputs: arguments, directory walks, stdin lines ---- */
+/* ---- inputs: arguments, directory walks, stdin lines, shards ---- */
 
-typedef struct {
-	char *id;
-	char *path;
-	char *error; /* a problem found while listing (unreadable directory, tar member) */
-	uint8_t *data;  /* a tar member's bytes (owned), or NULL: read the file at path */
-	size_t len;
-	int has_cls;    /* the sample had a .cls member: cls is its label */
-	int64_t cls;
-} input_t;
-
-static void input_free(input_t *in)
-{
-	free(in->id);
-	free(in->path);
-	free(in->error);
-	free(in->data);
-	memset(in, 0, sizeof *in);
-}
-
-typedef struct {
-	input_t *v;
-	size_t n, cap;
-} input_list_t;
-
-/* id and path: malloc'd, the list owns them; error: copied (NULL: none). */
-static void list_add(input_list_t *l, char *id, char *path, const char *error)
-{
-	if (l->n == l->cap) {
-		l->cap = l->cap ? 2 * l->cap : 256;
-		l->v = realloc(l->v, l->cap * sizeof *l->v);
-		if (!l->v)
-			diag_fatal("out of memory listing inputs");
-	}
-	char *e = error ? strdup(error) : NULL;
-	if (!id || !path || (error && !e))
-		diag_fatal("out of memory listing inputs");
-	l->v[l->n++] = (input_t){.id = id, .path = path, .error = e};
-}
-
-static char *join(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	int slash = la > 0 && a[la - 1] != '/';
-	char *s = xmalloc(la + lb + 2);
-	memcpy(s, a, la);
-	if (slash)
-		s[la++] = '/';
-	memcpy(s + la, b, lb + 1);
-	return s;
-}
+/* An input is a file to decode (data NULL: read path) or a shard's sample
+ * (data: its image member), or an error found while listing. */
+typedef img_sample_t input_t;
 
 static int looks_like_image(const char *path)
 {
@@ -589,384 +524,44 @@ static int looks_like_image(const char *path)
 	return k && (strcmp(k, "jpeg") == 0 || strcmp(k, "png") == 0);
 }
 
-/* Directories entered so far in one walk, by device and inode: a link back
- * up the tree (sub/up -> ..) or a second link to a folder would otherwise
- * list its images again, or loop until MAX_DIR_DEPTH (exponentially with
- * two such links). */
-typedef struct {
-	struct {
-		dev_t dev;
-		ino_t ino;
-		char *path;
-	} *v;
-	size_t n, cap;
-} dir_seen_t;
-
-/* NULL when (dev, ino) is new (and now recorded), else the path it was entered as. */
-static const char *dir_seen_add(dir_seen_t *s, const struct stat *st, const char *path)
+/* A folder's images (walk_tree): named *.jpg *.jpeg *.png in any case, or
+ * JPEG or PNG by content; a name that cannot be opened, by its name. */
+static int want_image(void *ctx, const char *path, const char *name, const struct stat *st)
 {
-	for (size_t i = 0; i < s->n; i++)
-		if (s->v[i].dev == st->st_dev && s->v[i].ino == st->st_ino)
-			return s->v[i].path;
-	if (s->n == s->cap) {
-		s->cap = s->cap ? 2 * s->cap : 64;
-		s->v = realloc(s->v, s->cap * sizeof *s->v);
-		if (!s->v)
-			diag_fatal("out of memory listing inputs");
-	}
-	s->v[s->n].dev = st->st_dev;
-	s->v[s->n].ino = st->st_ino;
-	if (!(s->v[s->n++].path = strdup(path)))
-		diag_fatal("out of memory listing inputs");
-	return NULL;
-}
-
-static void dir_seen_free(dir_seen_t *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		free(s->v[i].path);
-	free(s->v);
-	memset(s, 0, sizeof *s);
-}
-
-static int cmp_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Collect image files under root/rel into l (ids relative to root). Entries
- * are visited in name order, so which of two links to one folder is kept
- * does not depend on the file system's order. */
-static void walk_dir(const char *root, const char *rel, int depth, input_list_t *l, dir_seen_t *seen)
-{
-	char *dir = rel[0] ? join(root, rel) : strdup(root);
-	DIR *d = opendir(dir);
-	if (!d) {
-		char msg[300];
-		snprintf(msg, sizeof msg, "cannot read directory: %s", strerror(errno));
-		list_add(l, strdup(rel[0] ? rel : "."), strdup(dir), msg);
-		free(dir);
-		return;
-	}
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		if (n == cap && !(names = realloc(names, (cap = cap ? 2 * cap : 64) * sizeof *names)))
-			diag_fatal("out of memory listing inputs");
-		if (!(names[n++] = strdup(e->d_name)))
-			diag_fatal("out of memory listing inputs");
-	}
-	closedir(d);
-	if (n > 1)
-		qsort(names, n, sizeof *names, cmp_name);
-	for (size_t i = 0; i < n; i++) {
-		char *r = rel[0] ? join(rel, names[i]) : strdup(names[i]);
-		char *p = join(root, r);
-		struct stat st;
-		const char *first;
-		if (stat(p, &st) != 0) {
-			/* a link to nothing (a link farm whose target is not mounted):
-			 * an image's name gets its error record, so nothing vanishes */
-			char msg[300];
-			snprintf(msg, sizeof msg, "cannot open: %s", strerror(errno));
-			if (img_has_image_extension(names[i])) {
-				list_add(l, r, p, msg);
-				r = p = NULL;
-			} else {
-				diag_msg("%s: skipped: %s", p, msg);
-			}
-		} else if (S_ISDIR(st.st_mode)) {
-			if ((first = dir_seen_add(seen, &st, p)) != NULL)
-				diag_msg("%s: skipped: the same directory as %s (a link), already listed", p, first);
-			else if (depth >= MAX_DIR_DEPTH)
-				diag_msg("%s: skipped: more than %d directory levels", p, MAX_DIR_DEPTH);
-			else
-				walk_dir(root, r, depth + 1, l, seen);
-		} else if (S_ISREG(st.st_mode) && (img_has_image_extension(names[i]) || looks_like_image(p))) {
-			list_add(l, r, p, NULL);
-			r = p = NULL; /* the list owns them */
-		}
-		free(r);
-		free(p);
-		free(names[i]);
-	}
-	free(names);
-	free(dir);
-}
-
-static int cmp_input(const void *a, const void *b)
-{
-	return strcmp(((const input_t *)a)->id, ((const input_t *)b)->id);
+	return img_has_image_extension(name) || (st && looks_like_image(path));
 }
 
 typedef struct {
 	char **args;
 	int nargs, arg;      /* next argument */
-	input_list_t dir;    /* the current directory's files, sorted */
+	walk_list_t dir;     /* the current directory's files, sorted */
 	size_t dir_pos;
 	int reading_stdin;
 	char *line;
 	size_t line_cap;
 	uint64_t seen;       /* inputs met so far, for sharding */
 	int shard_i, shard_n;
-	/* the WebDataset shard being read (see tar_next_sample) */
-	img_tar_t *tar;
-	char *tar_path;
-	const char *tar_base;
-	img_tar_member_t pending; /* a member read ahead: the first of the next sample */
-	int have_pending;
-	char *tar_broken;         /* a broken structure met after a sample began: reported next */
-	uint64_t max_member;
-	uint64_t tar_records;     /* records the shard gave so far */
-	strmap_t tar_keys;         /* the keys of its samples so far (a key met again is an error) */
-	uint64_t tar_keys_bytes, max_keys_bytes;
+	img_shard_t *shard;  /* the WebDataset shard being read */
+	uint64_t max_member, max_keys_bytes;
 } source_t;
 
-/* ---- WebDataset shards: tar members grouped into samples by key ----
- *
- * A shard is read streaming, one sample at a time, by whoever asks for the
- * next input (under the pool's lock with -j: reading is sequential, decoding
- * parallel; an image member is held until its input is decoded, so at
- * most one per worker). Members are taken in tar order. A member's key is its name
- * up to the first '.' after the last '/'; consecutive members with the same
- * key make a sample (as WebDataset's reader groups them): key.jpg, key.jpeg
- * or key.png (any case) is the image, key.cls the class index in decimal
- * text (the label), other members are ignored, directories skipped. The id
- * is SHARD_BASENAME/key, the path SHARD_PATH/member.
- * One id, one record: a key met again after other samples (s0.jpg s1.jpg
- * s0.cls) ends the shard with an error record (its earlier sample went out
- * without what came later; grouping them would mean holding a shard's
- * images until its end). The keys met are kept for that check, counted
- * against --max-memory. A shard that gives no record at all (an empty pipe:
- * a failed download) gives an error record. */
-
-static char *str_printf(const char *fmt, ...) DIAG_PRINTF(1, 2);
-static char *str_printf(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
-	if (!s)
-		diag_fatal("out of memory");
-	va_start(ap, fmt);
-	vsnprintf(s, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	return s;
-}
-
-static int is_tar_file(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return 0;
-	uint8_t head[512];
-	size_t n = fread(head, 1, sizeof head, f);
-	fclose(f);
-	return img_tar_sniff(head, n);
-}
-
-/* The key of member name m (into key), and a pointer to its extension ("" if none). */
-static const char *member_key(const char *m, char *key)
-{
-	const char *b = base_name(m), *dot = strchr(b, '.');
-	size_t n = dot ? (size_t)(dot - m) : strlen(m);
-	memcpy(key, m, n);
-	key[n] = 0;
-	return dot ? dot + 1 : "";
-}
-
-static void tar_end(source_t *s)
-{
-	img_tar_close(s->tar);
-	s->tar = NULL;
-	free(s->tar_path);
-	s->tar_path = NULL;
-	s->have_pending = 0;
-	strmap_free(&s->tar_keys);
-	s->tar_keys_bytes = 0;
-}
-
-/* The shard ends with one error record for it (id: its base name), msg. */
-static void tar_shard_error(source_t *s, char *msg, input_t *in)
-{
-	*in = (input_t){.id = strdup(s->tar_base), .path = strdup(s->tar_path), .error = msg};
-	if (!in->id || !in->path)
-		diag_fatal("out of memory");
-	tar_end(s);
-}
-
-/* The rest of the shard is unreadable, or missing when its data ended. */
-static void tar_broken_input(source_t *s, const char *why, input_t *in)
-{
-	tar_shard_error(s,
-			img_tar_at_end(s->tar) ? str_printf("broken tar structure: %s", why)
-					       : str_printf("broken tar structure: %s; the rest of the shard is skipped", why),
-			in);
-}
-
-static void tar_sample_error(input_t *in, char *msg)
-{
-	if (!in->error)
-		in->error = msg;
-	else
-		free(msg);
-}
-
-/* The next sample of the open shard into *in: 1, or 0 when the shard ends. */
-static int tar_next_sample(source_t *s, input_t *in)
-{
-	if (s->tar_broken) {
-		char *why = s->tar_broken;
-		s->tar_broken = NULL;
-		tar_broken_input(s, why, in);
-		free(why);
-		return 1;
-	}
-	char key[IMG_TAR_NAME_MAX], mkey[IMG_TAR_NAME_MAX];
-	int started = 0, cls_seen = 0;
-	memset(in, 0, sizeof *in);
-	for (;;) {
-		img_tar_member_t m;
-		int r = 1;
-		if (s->have_pending) {
-			m = s->pending;
-			s->have_pending = 0;
-		} else {
-			r = img_tar_next(s->tar, &m);
-		}
-		if (r < 0 && !started) {
-			tar_broken_input(s, img_tar_error(s->tar), in);
-			return 1;
-		}
-		if (r < 0) {
-			s->tar_broken = strdup(img_tar_error(s->tar));
-			break;
-		}
-		if (r == 0 && !started && s->tar_records == 0) {
-			tar_shard_error(s, str_printf("no samples in this shard (only directories, or an empty tar)"), in);
-			return 1;
-		}
-		if (r == 0) {
-			tar_end(s);
-			if (!started)
-				return 0;
-			break;
-		}
-		if (m.typeflag == '5' && !m.problem[0])
-			continue;
-		const char *ext = member_key(m.name, mkey);
-		if (started && strcmp(mkey, key) != 0) {
-			s->pending = m;
-			s->have_pending = 1;
-			break;
-		}
-		if (!started) {
-			/* a key met before, after other samples: that sample went out already */
-			if (strmap_put(&s->tar_keys, mkey, (int64_t)m.offset) != 0) {
-				tar_shard_error(s,
-						str_printf("the members of sample '%s' are not consecutive: %s at byte %llu "
-							   "comes after other samples (a sample is a run of members with "
-							   "its key, as WebDataset reads them: make shards with members "
-							   "sorted by name); the rest of the shard is skipped",
-							   mkey, m.name, (unsigned long long)m.offset),
-						in);
-				return 1;
-			}
-			s->tar_keys_bytes += strlen(mkey) + 1 + 2 * sizeof(void *) + 2 * sizeof(int64_t);
-			if (s->tar_keys_bytes > s->max_keys_bytes) {
-				tar_shard_error(s,
-						str_printf("memory bound: its sample keys (kept to find one met again) "
-							   "take more than --max-memory %llu bytes; the rest of the "
-							   "shard is skipped",
-							   (unsigned long long)s->max_keys_bytes),
-						in);
-				return 1;
-			}
-			started = 1;
-			memcpy(key, mkey, sizeof key);
-			in->id = str_printf("%s/%s", s->tar_base, key);
-			in->path = str_printf("%s/%s", s->tar_path, m.name);
-		}
-		int image = strcasecmp(ext, "jpg") == 0 || strcasecmp(ext, "jpeg") == 0 || strcasecmp(ext, "png") == 0;
-		/* A member that cannot be read stays in its sample, so that an id
-		 * gets one record: the sample fails when the member is one it needs
-		 * (image, .cls), and goes on with a warning when it is one ignored
-		 * anyway. Its data is skipped by the next img_tar_next. */
-		if (m.problem[0]) {
-			int needed = image || strcasecmp(ext, "cls") == 0;
-			if (needed && !in->error) {
-				if (image) {
-					free(in->path);
-					in->path = str_printf("%s/%s", s->tar_path, m.name);
-				}
-				tar_sample_error(in, str_printf("tar member: %s", m.problem));
-			} else { /* the record tells the first needed one; each further one a line */
-				diag_msg("%s/%s: tar member%s: %s", s->tar_path, m.name, needed ? "" : " ignored", m.problem);
-			}
-			continue;
-		}
-		if (image && in->data) {
-			tar_sample_error(in, str_printf("two image members for key '%s' (%s is the second)", key, m.name));
-		} else if (image) {
-			if (!in->error) { /* else the path names the member that failed */
-				free(in->path);
-				in->path = str_printf("%s/%s", s->tar_path, m.name);
-			}
-			in->data = malloc(m.size ? (size_t)m.size : 1);
-			in->len = (size_t)m.size;
-			if (!in->data)
-				tar_sample_error(in, str_printf("out of memory for %llu bytes", (unsigned long long)m.size));
-			else if (img_tar_read(s->tar, in->data, in->len) != 0)
-				tar_sample_error(in, str_printf("%s", img_tar_error(s->tar)));
-		} else if (strcasecmp(ext, "cls") == 0) {
-			char txt[32];
-			int64_t v;
-			if (cls_seen++) {
-				tar_sample_error(in, str_printf("two .cls members for key '%s' (%s is the second)", key, m.name));
-			} else if (m.size >= sizeof txt) {
-				tar_sample_error(in, str_printf("%s: %llu bytes is not a class index", m.name,
-								(unsigned long long)m.size));
-			} else if (img_tar_read(s->tar, txt, (size_t)m.size) != 0) {
-				tar_sample_error(in, str_printf("%s", img_tar_error(s->tar)));
-			} else {
-				size_t n = (size_t)m.size;
-				while (n > 0 && (txt[n - 1] == '\n' || txt[n - 1] == '\r' || txt[n - 1] == ' '))
-					n--;
-				txt[n] = 0;
-				if (parse_index(txt, &v) == 0) {
-					in->has_cls = 1;
-					in->cls = v;
-				} else {
-					tar_sample_error(in, str_printf("%s: not a class index: '%s'", m.name, txt));
-				}
-			}
-		}
-	}
-	if (!in->id || !in->path)
-		diag_fatal("out of memory");
-	if (!in->error && !in->data)
-		in->error = str_printf("no image member (.jpg, .jpeg or .png) for key '%s'", key);
-	if (in->error) {
-		free(in->data);
-		in->data = NULL;
-	}
-	s->tar_records++;
-	return 1;
-}
-
-/* The next input of any kind, before sharding. Returns 0 at the end. */
+/* The next input of any kind, before sharding. Returns 0 at the end. A
+ * shard is read one sample at a time by whoever asks for the next input
+ * (under the pool's lock with -j: reading is sequential, decoding parallel;
+ * an image member is held until its input is decoded, so at most one per
+ * slot). */
 static int source_next_any(source_t *s, input_t *in)
 {
 	for (;;) {
-		if (s->tar && tar_next_sample(s, in))
-			return 1;
+		if (s->shard) {
+			if (img_shard_next(s->shard, in))
+				return 1;
+			img_shard_close(s->shard);
+			s->shard = NULL;
+		}
 		if (s->dir_pos < s->dir.n) {
-			*in = s->dir.v[s->dir_pos++];
+			walk_entry_t *e = &s->dir.v[s->dir_pos++];
+			*in = (input_t){.id = e->rel, .path = e->path, .error = e->error};
 			return 1;
 		}
 		if (s->reading_stdin) {
@@ -985,9 +580,7 @@ static int source_next_any(source_t *s, input_t *in)
 				s->line[--len] = 0;
 			if (len == 0)
 				continue;
-			*in = (input_t){.id = strdup(s->line), .path = strdup(s->line)};
-			if (!in->id || !in->path)
-				diag_fatal("out of memory");
+			*in = (input_t){.id = xstrdup(s->line), .path = xstrdup(s->line)};
 			return 1;
 		}
 		if (s->arg >= s->nargs)
@@ -999,45 +592,28 @@ static int source_next_any(source_t *s, input_t *in)
 		}
 		struct stat st;
 		if (stat(a, &st) == 0 && S_ISDIR(st.st_mode)) {
-			free(s->dir.v);
-			memset(&s->dir, 0, sizeof s->dir);
+			walk_list_free(&s->dir, s->dir_pos);
 			s->dir_pos = 0;
-			dir_seen_t seen = {0};
-			dir_seen_add(&seen, &st, a);
-			walk_dir(a, "", 0, &s->dir, &seen);
-			dir_seen_free(&seen);
-			if (s->dir.n > 1)
-				qsort(s->dir.v, s->dir.n, sizeof *s->dir.v, cmp_input);
+			walk_tree(a, &st, want_image, NULL, &s->dir);
 			if (s->dir.n == 0) {
 				/* an error record, as for a shard: an empty mount point
 				 * must not look like a successful empty run */
-				*in = (input_t){.id = strdup(a), .path = strdup(a),
-						.error = strdup("no image files in this directory")};
-				if (!in->id || !in->path || !in->error)
-					diag_fatal("out of memory");
+				*in = (input_t){.id = xstrdup(a), .path = xstrdup(a),
+						.error = xstrdup("no image files in this directory")};
 				return 1;
 			}
 			continue;
 		}
-		/* a pipe cannot be sniffed without losing what was read: it is taken as a tar stream */
-		if (stat(a, &st) == 0 && ((S_ISREG(st.st_mode) && is_tar_file(a)) || S_ISFIFO(st.st_mode))) {
-			s->tar = img_tar_open(a, s->max_member);
-			if (!s->tar) {
-				*in = (input_t){.id = strdup(a), .path = strdup(a),
-						.error = str_printf("cannot open: %s", strerror(errno))};
-				if (!in->id || !in->path)
-					diag_fatal("out of memory");
+		if (stat(a, &st) == 0 && img_shard_is(a, &st)) {
+			s->shard = img_shard_open(a, s->max_member, s->max_keys_bytes);
+			if (!s->shard) {
+				*in = (input_t){.id = xstrdup(a), .path = xstrdup(a),
+						.error = xasprintf("cannot open: %s", strerror(errno))};
 				return 1;
 			}
-			s->tar_path = xstrdup(a);
-			s->tar_base = base_name(a);
-			s->tar_records = 0;
-			strmap_init(&s->tar_keys);
 			continue;
 		}
-		*in = (input_t){.id = strdup(a), .path = strdup(a)};
-		if (!in->id || !in->path)
-			diag_fatal("out of memory");
+		*in = (input_t){.id = xstrdup(a), .path = xstrdup(a)};
 		return 1;
 	}
 }
@@ -1049,19 +625,14 @@ static int source_next(source_t *s, input_t *in)
 			return 0;
 		if ((s->seen++ % (uint64_t)s->shard_n) == (uint64_t)s->shard_i)
 			return 1;
-		input_free(in);
+		img_sample_free(in);
 	}
 }
 
 static void source_free(source_t *s)
 {
-	for (size_t i = s->dir_pos; i < s->dir.n; i++)
-		input_free(&s->dir.v[i]);
-	img_tar_close(s->tar);
-	strmap_free(&s->tar_keys);
-	free(s->tar_path);
-	free(s->tar_broken);
-	free(s->dir.v);
+	walk_list_free(&s->dir, s->dir_pos);
+	img_shard_close(s->shard);
 	free(s->line);
 	memset(s, 0, sizeof *s);
 }
@@ -1072,16 +643,8 @@ typedef struct {
 	input_t in;
 	int64_t label;
 	int label_conflict; /* its label sources disagree: it failed, not unlabeled */
-	img_result_t res;
-	uint64_t seq;
-	int state; /* SLOT_* */
+	img_result_t res;   /* its buffers are reused by the slot's next input */
 } slot_t;
-
-enum {
-	SLOT_FREE,
-	SLOT_BUSY,
-	SLOT_DONE
-};
 
 static void process_one(const options_t *o, const labeler_t *lb, img_ctx_t *ctx, slot_t *s)
 {
@@ -1170,122 +733,60 @@ static void emit(rec_writer_t *w, const options_t *o, slot_t *s, counts_t *n)
 		rec_writer_end_record(w);
 		n->ok++;
 	}
-	input_free(&s->in);
+	img_sample_free(&s->in);
 	if (s->res.data_cap > ((size_t)4 << 20)) /* a slot keeps no large tensor for its next input */
 		img_result_free(&s->res);
 }
 
-/* ---- the parallel run: workers decode into a ring of slots, main writes in order ---- */
+/* ---- the run: decoded in parallel (pool_run), written in input order ---- */
 
 typedef struct {
 	const options_t *o;
 	const labeler_t *lb;
 	source_t *src;
-	pthread_mutex_t mu;
-	pthread_cond_t done, space;
-	slot_t *slots;
-	size_t nslots;
-	uint64_t next_seq; /* next input to hand out */
-	uint64_t written;  /* next record to write */
-	int eof, stop;
-} pool_t;
+	rec_writer_t *w;
+	counts_t n;
+} run_t;
 
-static void *worker(void *arg)
+static void *run_decoder(void *ctx)
 {
-	pool_t *p = arg;
-	img_ctx_t *ctx = img_ctx_new();
-	if (!ctx)
+	img_ctx_t *c = img_ctx_new();
+	if (!c)
 		diag_fatal("out of memory starting a decoder");
-	pthread_mutex_lock(&p->mu);
-	for (;;) {
-		while (!p->stop && !p->eof && p->next_seq - p->written >= p->nslots)
-			pthread_cond_wait(&p->space, &p->mu);
-		if (p->stop || p->eof)
-			break;
-		input_t in;
-		if (!source_next(p->src, &in)) {
-			p->eof = 1;
-			pthread_cond_broadcast(&p->done);
-			break;
-		}
-		slot_t *s = &p->slots[p->next_seq % p->nslots];
-		s->seq = p->next_seq++;
-		s->in = in;
-		s->state = SLOT_BUSY;
-		pthread_mutex_unlock(&p->mu);
-		process_one(p->o, p->lb, ctx, s);
-		pthread_mutex_lock(&p->mu);
-		s->state = SLOT_DONE;
-		pthread_cond_broadcast(&p->done);
-	}
-	pthread_mutex_unlock(&p->mu);
-	img_ctx_free(ctx);
-	return NULL;
+	return c;
 }
 
-static void run_parallel(const options_t *o, const labeler_t *lb, source_t *src, rec_writer_t *w, counts_t *n)
+static void run_decoder_free(void *ctx, void *decoder)
 {
-	pool_t p = {.o = o, .lb = lb, .src = src};
-	p.nslots = (size_t)o->jobs * SLOTS_PER_JOB;
-	p.slots = xcalloc(p.nslots, sizeof *p.slots);
-	pthread_t *tid = xcalloc((size_t)o->jobs, sizeof *tid);
-	pthread_mutex_init(&p.mu, NULL);
-	pthread_cond_init(&p.done, NULL);
-	pthread_cond_init(&p.space, NULL);
-	for (int i = 0; i < o->jobs; i++)
-		if (pthread_create(&tid[i], NULL, worker, &p) != 0)
-			diag_fatal("cannot start thread: %s", strerror(errno));
-	pthread_mutex_lock(&p.mu);
-	for (;;) {
-		slot_t *s = &p.slots[p.written % p.nslots];
-		while (!(s->state == SLOT_DONE && s->seq == p.written) && !(p.eof && p.written == p.next_seq))
-			pthread_cond_wait(&p.done, &p.mu);
-		if (s->state != SLOT_DONE || s->seq != p.written)
-			break; /* all written */
-		pthread_mutex_unlock(&p.mu);
-		emit(w, o, s, n);
-		int failed = !s->res.ok;
-		pthread_mutex_lock(&p.mu);
-		s->state = SLOT_FREE;
-		p.written++;
-		pthread_cond_broadcast(&p.space);
-		if (failed && o->strict) {
-			p.stop = 1;
-			pthread_cond_broadcast(&p.space);
-			break;
-		}
-	}
-	pthread_mutex_unlock(&p.mu);
-	for (int i = 0; i < o->jobs; i++)
-		pthread_join(tid[i], NULL);
-	for (size_t i = 0; i < p.nslots; i++) {
-		input_free(&p.slots[i].in);
-		img_result_free(&p.slots[i].res);
-	}
-	free(p.slots);
-	free(tid);
-	pthread_mutex_destroy(&p.mu);
-	pthread_cond_destroy(&p.done);
-	pthread_cond_destroy(&p.space);
+	img_ctx_free(decoder);
 }
 
-static void run_serial(const options_t *o, const labeler_t *lb, source_t *src, rec_writer_t *w, counts_t *n)
+static int run_next(void *ctx, void *slot)
 {
-	img_ctx_t *ctx = img_ctx_new();
-	if (!ctx)
-		diag_fatal("out of memory starting a decoder");
-	slot_t s;
-	memset(&s, 0, sizeof s);
-	while (source_next(src, &s.in)) {
-		process_one(o, lb, ctx, &s);
-		emit(w, o, &s, n);
-		if (!s.res.ok && o->strict)
-			break;
-	}
-	img_result_free(&s.res);
-	img_ctx_free(ctx);
+	run_t *r = ctx;
+	return source_next(r->src, &((slot_t *)slot)->in);
 }
 
+static void run_work(void *ctx, void *decoder, void *slot)
+{
+	run_t *r = ctx;
+	process_one(r->o, r->lb, decoder, slot);
+}
+
+static int run_done(void *ctx, void *slot)
+{
+	run_t *r = ctx;
+	slot_t *s = slot;
+	emit(r->w, r->o, s, &r->n);
+	return !s->res.ok && r->o->strict;
+}
+
+static void run_release(void *ctx, void *slot)
+{
+	slot_t *s = slot;
+	img_sample_free(&s->in);
+	img_result_free(&s->res);
+}
 
 static void write_header(rec_writer_t *w, const options_t *o, int argc, char **argv)
 {
@@ -1338,13 +839,14 @@ int main(int argc, char **argv)
 	if (src.max_member > o.ip.max_memory) /* the member is held whole */
 		src.max_member = o.ip.max_memory;
 	src.max_keys_bytes = o.ip.max_memory;
-	counts_t n = {0, 0, 0};
+	run_t run = {.o = &o, .lb = &lb, .src = &src, .w = w};
+	pool_spec_t spec = {.ctx = &run, .item_size = sizeof(slot_t), .threads = o.jobs, .per_thread = SLOTS_PER_JOB,
+			    .thread_init = run_decoder, .thread_done = run_decoder_free, .next = run_next,
+			    .work = run_work, .done = run_done, .release = run_release};
 	double t0 = time_now();
-	if (o.jobs > 1)
-		run_parallel(&o, &lb, &src, w, &n);
-	else
-		run_serial(&o, &lb, &src, w, &n);
+	pool_run(&spec);
 	double secs = time_now() - t0;
+	counts_t n = run.n;
 
 	if (n.unlabeled > 0) {
 		const char *from = o.labels_path && o.wnids_path ? "labels and wnids" : o.labels_path ? o.labels_path : o.wnids_path;

@@ -229,7 +229,7 @@ int img_has_image_extension(const char *name);
  * WebDataset shards: member headers and member bytes in file order, read
  * with fread (pipes work too), nothing ever written to disk. Long names
  * come from pax "path" records and GNU 'L' headers, sizes from pax "size".
- * The byte layout it reads is described at the top of imgtar.c.
+ * The byte layout it reads is described at the top of tar.c.
  *
  * Two kinds of trouble:
  *   - a member it refuses (absolute or '..' name, not a regular file, larger
@@ -272,6 +272,49 @@ int img_tar_skip(img_tar_t *t);
 const char *img_tar_error(const img_tar_t *t);
 /* Has the data ended (nothing is left to read)? */
 int img_tar_at_end(const img_tar_t *t);
+
+/* ---- shard.c ----
+ * WebDataset shards: tar members grouped into samples by key, read
+ * streaming, one sample at a time. Members are taken in tar order. A
+ * member's key is its name up to the first '.' after the last '/';
+ * consecutive members with the same key make a sample (as WebDataset's
+ * reader groups them): key.jpg, key.jpeg or key.png (any case) is the
+ * image, key.cls the class index in decimal text (the label), other members
+ * are ignored, directories skipped. The id is SHARD_BASENAME/key, the path
+ * SHARD_PATH/member.
+ * One id, one sample: a member that cannot be read fails its sample when
+ * the sample needs it (image, .cls), else it is a note on stderr. A key met
+ * again after other samples (s0.jpg s1.jpg s0.cls) ends the shard with an
+ * error sample (its earlier sample went out without what came later;
+ * grouping them would mean holding a shard's images until its end). The
+ * keys met are kept for that check, counted against max_keys_bytes. A
+ * broken tar structure ends the shard with an error sample too, and a shard
+ * that gives no sample at all (an empty pipe: a failed download) gives one.
+ * An image member is held whole (max_member bytes at most) until its
+ * sample is freed. */
+typedef struct {
+	char *id;      /* SHARD_BASENAME/KEY; the shard's base name for a shard's error */
+	char *path;    /* SHARD_PATH/MEMBER: the image member, or the one that failed */
+	char *error;   /* NULL, or why the sample (or the rest of the shard) failed */
+	uint8_t *data; /* the image member's bytes (NULL with an error) */
+	size_t len;
+	int has_cls;   /* the sample had a .cls member: cls is its label */
+	int64_t cls;
+} img_sample_t;
+
+void img_sample_free(img_sample_t *s);
+
+typedef struct img_shard img_shard_t;
+
+/* Is the file st (path's stat) a shard: a tar by its magic, or a pipe (which
+ * cannot be sniffed without losing what was read)? */
+int img_shard_is(const char *path, const struct stat *st);
+/* NULL with errno set when path cannot be opened. */
+img_shard_t *img_shard_open(const char *path, uint64_t max_member, uint64_t max_keys_bytes);
+/* The next sample into *out (all malloc'd; img_sample_free): 1, or 0 when
+ * the shard has ended. */
+int img_shard_next(img_shard_t *s, img_sample_t *out);
+void img_shard_close(img_shard_t *s);
 
 /* ---- grid.c ----
  * small RGB canvases for report figures: JPEG thumbnails,

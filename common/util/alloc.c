@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "util/util.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,4 +44,19 @@ void *xmemdup(const void *p, size_t n)
 	if (n)
 		memcpy(d, p, n);
 	return d;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		diag_fatal("internal: a message cannot be formatted");
+	char *s = xmalloc((size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return s;
 }

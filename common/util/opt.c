@@ -3,6 +3,7 @@
 #include "util/util.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
@@ -90,4 +91,15 @@ void opt_parse_floats(const char *opt, const char *s, float *out, int n)
 	}
 	if (*p)
 		diag_usage("%s: '%s' is not %d comma-separated numbers", opt, s, n);
+}
+
+int parse_index(const char *s, int64_t *v)
+{
+	char *end;
+	errno = 0;
+	long long x = strtoll(s, &end, 10);
+	if (errno || end == s || *end || x < 0 || x > INT32_MAX)
+		return -1;
+	*v = x;
+	return 0;
 }

@@ -13,13 +13,14 @@
 #define RNENC_DATADIR "/usr/local/share/rnencode"
 #endif
 
-static char *join_path(const char *dir, const char *rel)
+char *path_join(const char *dir, const char *name)
 {
-	size_t a = strlen(dir), b = strlen(rel);
+	size_t a = strlen(dir), b = strlen(name);
 	char *p = xmalloc(a + b + 2);
 	memcpy(p, dir, a);
-	p[a] = '/';
-	memcpy(p + a + 1, rel, b + 1);
+	if (a > 0 && dir[a - 1] != '/')
+		p[a++] = '/';
+	memcpy(p + a, name, b + 1);
 	return p;
 }
 
@@ -33,7 +34,7 @@ char *weights_path(const char *name)
 		snprintf(buf, sizeof buf, "%s/rnencode/weights", xdg);
 	else
 		snprintf(buf, sizeof buf, "%s/.cache/rnencode/weights", home ? home : ".");
-	return join_path(buf, name);
+	return path_join(buf, name);
 }
 
 static int is_dir(const char *path)
@@ -46,7 +47,7 @@ char *data_path(const char *rel, char *err, size_t cap)
 {
 	const char *env = getenv("RNENC_DATA");
 	if (env && *env)
-		return join_path(env, rel);
+		return path_join(env, rel);
 	/* a checkout: bin/../data, or build-asan/bin/../../data */
 	char exe[PATH_MAX], dir[PATH_MAX + 16];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -59,11 +60,11 @@ char *data_path(const char *rel, char *err, size_t cap)
 		for (size_t i = 0; i < sizeof up / sizeof *up; i++) {
 			snprintf(dir, sizeof dir, "%s%s", exe, up[i]);
 			if (is_dir(dir))
-				return join_path(dir, rel);
+				return path_join(dir, rel);
 		}
 	}
 	if (is_dir(RNENC_DATADIR))
-		return join_path(RNENC_DATADIR, rel);
+		return path_join(RNENC_DATADIR, rel);
 	snprintf(err, cap, "no data folder for %s: none beside this program (%s/../data) nor at %s (set RNENC_DATA)",
 		 rel, n > 0 ? exe : "/proc/self/exe unreadable", RNENC_DATADIR);
 	return NULL;

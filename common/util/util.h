@@ -91,6 +91,10 @@ long opt_parse_long(const char *opt, const char *s, long lo, long hi);
 double opt_parse_double(const char *opt, const char *s);
 /* "a,b,c" -> n floats; exits with usage error unless exactly n are given. */
 void opt_parse_floats(const char *opt, const char *s, float *out, int n);
+/* A class index as a labels file or a shard's .cls member holds it: a
+ * decimal integer 0..INT32_MAX (as strtoll reads one) with nothing after
+ * it. 0 with *v, or -1. */
+int parse_index(const char *s, int64_t *v);
 
 /* --device of the encoders (rnencode, txtencode) */
 typedef enum { DEVICE_AUTO, DEVICE_CPU, DEVICE_CUDA } device_t;
@@ -147,6 +151,8 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 /* A malloc'd copy of p[0..n). */
 void *xmemdup(const void *p, size_t n);
+/* printf into a malloc'd string. */
+char *xasprintf(const char *fmt, ...) DIAG_PRINTF(1, 2);
 
 /* ---- map.c ----
  * The one hash map: byte strings (C strings, or any bytes with a length) to
@@ -191,6 +197,66 @@ char *weights_path(const char *name);
  * file rel (malloc'd; not checked: opening it says what is wrong), or NULL
  * with a message in err when there is no such folder. */
 char *data_path(const char *rel, char *err, size_t cap);
+/* dir/name, malloc'd ("name" when dir is empty; no second '/' when dir ends in one). */
+char *path_join(const char *dir, const char *name);
+
+/* ---- walk.c ----
+ * The files of a directory tree, as imgdecode lists a folder: walked
+ * recursively, names starting with '.' skipped, links followed, each
+ * directory entered once (by device and inode: a second way to one, a link
+ * back up the tree, is skipped with a note on stderr), at most
+ * WALK_MAX_DEPTH levels deep (deeper ones skipped with a note). want()
+ * picks the files: it sees each regular file (st set), and each name whose
+ * stat failed (st NULL: a link to nothing), which, wanted, is listed with
+ * an error ("cannot open: ..."; one not wanted gets a note). A folder that
+ * cannot be read is listed with an error (rel: its own, "." for root). The
+ * list is sorted by rel (strcmp). */
+enum { WALK_MAX_DEPTH = 64 };
+
+typedef struct {
+	char *rel;   /* the path below root */
+	char *path;  /* root/rel */
+	char *error; /* NULL, or why it cannot be read */
+} walk_entry_t;
+
+typedef struct {
+	walk_entry_t *v; /* all malloc'd */
+	size_t n, cap;
+} walk_list_t;
+
+typedef int (*walk_want_fn)(void *ctx, const char *path, const char *name, const struct stat *st);
+
+/* root_st: root's stat (a directory). */
+void walk_tree(const char *root, const struct stat *root_st, walk_want_fn want, void *ctx, walk_list_t *l);
+/* Free the entries from `from` on (those before were taken over) and the list. */
+void walk_list_free(walk_list_t *l, size_t from);
+
+/* ---- pool.c ----
+ * An ordered parallel map over a sequential source: `threads` workers each
+ * take the next item from next() (called under one lock: the source is read
+ * in order, by one thread at a time), run work() on it in parallel, and
+ * done() gets the items back on the calling thread in next()'s order. Items
+ * live in threads x per_thread slots (which bounds the memory held, and
+ * keeps the workers busy while done() waits for a slow item); a slot is
+ * reused as it is (next() fills what it needs, buffers of the last item
+ * stay), and release() frees each slot at the end. done() returning nonzero
+ * stops the run: no further item is taken, those being worked on are
+ * finished and not handed to done(). threads <= 1: all on the calling
+ * thread, one slot. thread_init() makes a worker's own state (a decoder),
+ * passed to work() and then to thread_done(). */
+typedef struct {
+	void *ctx;
+	size_t item_size;
+	int threads, per_thread;
+	void *(*thread_init)(void *ctx);
+	void (*thread_done)(void *ctx, void *local);
+	int (*next)(void *ctx, void *item);            /* 1: an item; 0: the end */
+	void (*work)(void *ctx, void *local, void *item);
+	int (*done)(void *ctx, void *item);            /* nonzero: stop */
+	void (*release)(void *ctx, void *item);
+} pool_spec_t;
+
+void pool_run(const pool_spec_t *spec);
 
 /* ---- tensor.c ----
  * the tensor value every record carries, and dtype helpers.
