@@ -4,8 +4,8 @@
  *   "PK\3\4" (or an empty zip's "PK\5\6")        zip: PyTorch or TorchScript
  *   80 02 8a 0a 6c fc 9c 46 f9 20 6a a8 50 19 2e  legacy torch.save magic pickle
  *   u64 LE N, then '{' with 8 + N <= file size    safetensors
- * and the bytes are handed to the reader of that format (ckpt_zip.c,
- * ckpt_pickle.c, ckpt_safetensors.c). Those readers trust nothing: every count,
+ * and the bytes are handed to the reader of that format (zip.c,
+ * pickle.c, safetensors.c). Those readers trust nothing: every count,
  * offset, size and stride is checked against the file before use, and the
  * memory they may allocate is bounded (ckpt/internal.h). This file keeps the
  * table: entries in file order, the contiguous copies made for strided or

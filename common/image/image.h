@@ -137,9 +137,9 @@ int img_buf_reserve(uint8_t **buf, size_t *cap, size_t n);
  * image file -> model-ready crop, as PIL 9 + torchvision 0.14 make it.
  *
  * The path, per image (SPEC.md section 3):
- *   decode (imgjpeg.c, imgpng.c) -> [RGB conversion, imagenet presets]
+ *   decode (jpeg.c, png.c) -> [RGB conversion, imagenet presets]
  *   -> Resize(S): short side S, long side int(S * long / short), Pillow's
- *      resampler (imgresample.c), skipped when the size does not change
+ *      resampler (resample.c), skipped when the size does not change
  *   -> CenterCrop(C): offsets round_half_even((n - C) / 2), zero padding
  *      (in the image's own mode) where the image is smaller than C
  *   -> [RGB conversion, clip preset: grayscale resized as 1 channel, CMYK as 4]
