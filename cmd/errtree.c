@@ -783,12 +783,6 @@ static void put_mean(FILE *f, double sum, long n, int width)
 		fprintf(f, "%*s", width, "-");
 }
 
-static const char *base_name(const char *path)
-{
-	const char *s = strrchr(path, '/');
-	return s ? s + 1 : path;
-}
-
 static void put_node(FILE *f, const ctx_t *cx, int node)
 {
 	int len;
@@ -801,7 +795,7 @@ static void put_amb_text(FILE *f, const ctx_t *cx, int amb)
 	const amb_pair_t *a = &cx->amb[amb];
 	if (a->collision >= 0) {
 		const collision_t *co = &cx->coll[a->collision];
-		fprintf(f, " [same name '%s' in %s]", diag_str(co->name), diag_str(base_name(cx->names_path[co->file])));
+		fprintf(f, " [same name '%s' in %s]", diag_str(co->name), diag_str(path_base(cx->names_path[co->file])));
 	}
 	if (a->ancestor >= 0) {
 		int other = a->ancestor == a->a ? a->b : a->a;
@@ -973,7 +967,7 @@ static void print_text(const ctx_t *cx, const options_t *o, model_t *m, int nm, 
 		fprintf(f, "  (none)\n");
 	for (int i = 0; i < cx->ncoll; i++) {
 		const collision_t *co = &cx->coll[i];
-		fprintf(f, "  same name '%s' in %s:", diag_str(co->name), diag_str(base_name(cx->names_path[co->file])));
+		fprintf(f, "  same name '%s' in %s:", diag_str(co->name), diag_str(path_base(cx->names_path[co->file])));
 		for (int j = 0; j < co->n; j++) {
 			fprintf(f, "%s %d n%08u (", j ? "," : "", co->classes[j],
 				wn_hier_synset(&cx->h, cx->h.class_node[co->classes[j]])->offset);

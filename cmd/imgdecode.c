@@ -425,16 +425,10 @@ typedef struct {
 	int index_folders;
 } labeler_t;
 
-static const char *base_name(const char *p)
-{
-	const char *s = strrchr(p, '/');
-	return s ? s + 1 : p;
-}
-
 /* The parent folder's name of path into buf ("" if none or too long). */
 static void parent_name(const char *path, char *buf, size_t cap)
 {
-	const char *b = base_name(path);
+	const char *b = path_base(path);
 	buf[0] = 0;
 	if (b > path) {
 		const char *e = b - 1, *s = e;
@@ -482,7 +476,7 @@ static int64_t label_of(const labeler_t *lb, int has_cls, int64_t cls, const cha
 	if (has_cls)
 		label_vote(&label, &first, &from, cls, "its .cls member", why, cap);
 	if (lb->labels_path && (table_get(&lb->labels, id, &v) == 0 || table_get(&lb->labels, path, &v) == 0 ||
-				table_get(&lb->labels, base_name(path), &v) == 0)) {
+				table_get(&lb->labels, path_base(path), &v) == 0)) {
 		snprintf(what, sizeof what, "--labels %s", lb->labels_path);
 		label_vote(&label, &first, &from, v, what, why, cap);
 	}
@@ -495,7 +489,7 @@ static int64_t label_of(const labeler_t *lb, int has_cls, int64_t cls, const cha
 	if (lb->wnids_path) {
 		if (buf[0] && table_get(&lb->wnids, buf, &v) == 0)
 			label_vote(&label, &first, &from, v, "its folder's wnid (--wnids)", why, cap);
-		const char *b = base_name(path), *us = strchr(b, '_');
+		const char *b = path_base(path), *us = strchr(b, '_');
 		if (us && (size_t)(us - b) < sizeof buf) {
 			memcpy(buf, b, (size_t)(us - b));
 			buf[us - b] = 0;

@@ -179,12 +179,6 @@ static char *data_file(const char *rel)
 	return p;
 }
 
-static const char *base_name(const char *p)
-{
-	const char *s = strrchr(p, '/');
-	return s ? s + 1 : p;
-}
-
 /* ---- prompts ---- */
 
 /* An input file read once: its bytes serve both the prompts and the sha256
@@ -225,7 +219,7 @@ static char *load_grid(const options_t *o, prompts_t *ps, char **names_path, cha
 	if (prompts_from_grid(ps, names, k, templates, t, *templates_path, err, sizeof err) != 0)
 		diag_fatal("%s", err);
 	char buf[1024];
-	snprintf(buf, sizeof buf, "%s x %s", base_name(*names_path), base_name(*templates_path));
+	snprintf(buf, sizeof buf, "%s x %s", path_base(*names_path), path_base(*templates_path));
 	return xstrdup(buf);
 }
 
@@ -239,7 +233,7 @@ static char *load_json(const char *path, prompts_t *ps, char sha[65])
 	if (prompts_from_json(ps, text, len, path, err, sizeof err) != 0)
 		diag_fatal("--prompts: %s", err);
 	free(text);
-	return xstrdup(base_name(path));
+	return xstrdup(path_base(path));
 }
 
 /* ---- tokenizing ---- */

@@ -31,12 +31,6 @@ void img_sample_free(img_sample_t *s)
 	memset(s, 0, sizeof *s);
 }
 
-static const char *base_name(const char *p)
-{
-	const char *s = strrchr(p, '/');
-	return s ? s + 1 : p;
-}
-
 int img_shard_is(const char *path, const struct stat *st)
 {
 	/* a pipe cannot be sniffed without losing what was read: it is taken as a tar stream */
@@ -61,7 +55,7 @@ img_shard_t *img_shard_open(const char *path, uint64_t max_member, uint64_t max_
 	img_shard_t *s = xcalloc(1, sizeof *s);
 	s->tar = t;
 	s->path = xstrdup(path);
-	s->base = base_name(s->path);
+	s->base = path_base(s->path);
 	s->max_keys_bytes = max_keys_bytes;
 	return s;
 }
@@ -80,7 +74,7 @@ void img_shard_close(img_shard_t *s)
 /* The key of member name m (into key), and a pointer to its extension ("" if none). */
 static const char *member_key(const char *m, char *key)
 {
-	const char *b = base_name(m), *dot = strchr(b, '.');
+	const char *b = path_base(m), *dot = strchr(b, '.');
 	size_t n = dot ? (size_t)(dot - m) : strlen(m);
 	memcpy(key, m, n);
 	key[n] = 0;

@@ -24,6 +24,12 @@ char *path_join(const char *dir, const char *name)
 	return p;
 }
 
+const char *path_base(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s ? s + 1 : path;
+}
+
 char *weights_path(const char *name)
 {
 	const char *dir = getenv("RNENC_WEIGHTS"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");

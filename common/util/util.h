@@ -199,6 +199,8 @@ char *weights_path(const char *name);
 char *data_path(const char *rel, char *err, size_t cap);
 /* dir/name, malloc'd ("name" when dir is empty; no second '/' when dir ends in one). */
 char *path_join(const char *dir, const char *name);
+/* The last component of path: what follows its last '/'. */
+const char *path_base(const char *path);
 
 /* ---- walk.c ----
  * The files of a directory tree, as imgdecode lists a folder: walked
