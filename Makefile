@@ -192,6 +192,17 @@ build-fuzz/fuzz_npy: fuzz/fuzz_npy.c fuzz/fuzz_memfd.h $(FUZZ_NPY_SRC) $(wildcar
 	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	  -o $@ $< $(FUZZ_NPY_SRC) -lm
 
+# make hostile: tests/hostile/ (mutated streams, checkpoints, images and shards
+# through the programs, the rules of the README's "What hostile input cannot
+# do" checked) for HOSTILE_SECONDS from HOSTILE_SEED (default: the time);
+# HOSTILE_BIN=build-asan/bin runs make asan's build instead of BIN's.
+HOSTILE_SECONDS ?= 600
+HOSTILE_SEED ?= $(shell date +%s)
+HOSTILE_BIN ?= $(BIN)
+.PHONY: hostile
+hostile: $(if $(filter $(BIN),$(HOSTILE_BIN)),$(BINS))
+	/usr/bin/python3 tests/hostile/hostile.py --seconds $(HOSTILE_SECONDS) --seed $(HOSTILE_SEED) --bin $(HOSTILE_BIN)
+
 clean:
 	rm -rf $(BUILD) build-asan $(BIN) build-fuzz
 
