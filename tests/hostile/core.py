@@ -267,6 +267,8 @@ def check(run, case):
         prob.append("wrote %d bytes on stdout" % len(run.stdout))
     if run.rc == 0:
         prob += _exit0(run, case, built)
+    elif run.rc == 1 and run.consumes and run.out == "records" and not prob:
+        prob += ["exit 1: " + p for p in align(run, case)[1]]
     if run.oracle and not prob:
         prob += run.oracle(run, case) or []
     return prob
@@ -295,22 +297,45 @@ def _exit0(run, case, built):
                 prob.append("exit 0 on %s whose record %d is invalid: %s" % (name, n, p))
                 break
     if run.consumes and run.out == "records" and not prob:
-        want = []
-        for name in run.streams:
-            s = case.stream(run.stdin if name == "-" else name)
-            want += [r.get("id") for r, _, _ in s.records if r.get("type") in run.consumes | {"error"}]
-        # results it built, and error records (built or passed on)
-        got = [r.get("id") for r, a, b in mp.Stream(run.stdout).records
-               if isinstance(r, mp.Pairs) and (r.get("type") == "error" or (
-                   r.get("type") in run.produces and not in_inputs(case, run, run.stdout[a:b])))]
-        if len(got) != len(want):
-            prob.append("exit 0, %d %s records in, %d results out" % (len(want), "/".join(sorted(run.consumes)), len(got)))
-        else:
-            for a, b in zip(want, got):
-                if isinstance(a, str) and mp.utf8_ok(a) and a != b:
-                    prob.append("exit 0, the results' ids are not the inputs' in order: %.80r for %.80r" % (b, a))
-                    break
+        prob += align(run, case)[1]
     return prob
+
+
+def align(run, case):
+    """A filter's output against its one input stream, which it keeps in order:
+    its own header first, then for each input record either one record it
+    built (a result, or an error record for one it consumed or found
+    invalid) or the same record byte for byte, then its stats record.
+    Returns ([(input record, built record)], problems)."""
+    name = run.stdin if run.streams[0] == "-" else run.streams[0]
+    src, data = case.stream(name), case.read(name)
+    out = mp.Stream(run.stdout).records
+    i, pairs = 0, []
+    while i < len(out) and isinstance(out[i][0], mp.Pairs) and out[i][0].get("type") == "header" \
+            and out[i][0].get("producer") == run.prog:
+        i += 1
+    for n, (r, a, b) in enumerate(src.records):
+        if i >= len(out):
+            return pairs, ["%d records in, the output ends at input record %d" % (len(src.records), n)]
+        o, oa, ob = out[i]
+        i += 1
+        if not isinstance(r, mp.Pairs):
+            break
+        if mp.record_problem(r) or r.get("type") in run.consumes:
+            if not isinstance(o, mp.Pairs) or o.get("type") not in run.produces | {"error"}:
+                return pairs, ["input record %d (%s) was answered by a %s record" % (
+                    n, r.get("type") if not mp.record_problem(r) else "invalid", o.get("type") if isinstance(o, mp.Pairs) else "?")]
+            rid = r.get("id")
+            if isinstance(rid, str) and mp.utf8_ok(rid) and o.get("id") != rid:
+                return pairs, ["input record %d (id %.60r) was answered by id %.60r" % (n, rid, o.get("id"))]
+            pairs.append((r, o))
+        elif run.stdout[oa:ob] != data[a:b]:
+            return pairs, ["input record %d (%s) was not passed on byte for byte" % (n, r.get("type"))]
+    rest = [o for o, _, _ in out[i:] if not (isinstance(o, mp.Pairs) and o.get("type") == "stats"
+                                              and o.get("producer") == run.prog)]
+    if rest and not src.broken:
+        return pairs, ["%d records after the last input's" % len(rest)]
+    return pairs, []
 
 
 def run_case(case, bindir, env, timeout):

@@ -159,7 +159,9 @@ def main():
                       " | ".join("%s->%s" % (r.cmdline(), r.rc) for r in case.runs)), flush=True)
             if not prob:
                 continue
-            rerun = "tests/hostile/hostile.py --kinds %s --seed %s --case %d --bin %s" % (kind, a.seed, i, a.bin)
+            # rnencode's runs are rationed (--rnencode): the rerun gets one when the case had one
+            rerun = "tests/hostile/hostile.py --kinds %s --seed %s --case %d --rnencode %d --bin %s" % (
+                kind, a.seed, i, any(r.prog == "rnencode" for r in case.runs), a.bin)
             where = "%s (%s)" % (run.cmdline(), "; ".join(case.what)) if run else "; ".join(case.what)
             msg = "%s seed=%s case=%d: %s: %s" % (kind, a.seed, i, where, prob[0])
             k = next((n for n, rx in known if rx.search(msg)), None)

@@ -324,28 +324,20 @@ def parse_seed(data):
 
 # ---- oracles ----
 
-def built(run, case, types):
-    """Output records of these types that the program built (error records
-    too when passed on: they stand for an input)."""
-    from core import in_inputs
-    return [r for r, a, b in mp.Stream(run.stdout).records
-            if isinstance(r, mp.Pairs) and r.get("type") in types
-            and (r.get("type") == "error" or not in_inputs(case, run, run.stdout[a:b]))]
-
-
 def softmax_oracle(raw):
     """zscore on logits: each scores record for a valid, finite logits record
     is its softmax (or the logits themselves with --raw)."""
     def oracle(run, case):
-        ins = [r for r, _, _ in case.stream(run.stdin or run.streams[0]).records
-               if isinstance(r, mp.Pairs) and (mp.record_problem(r) or r.get("type") in ("logits", "error"))]
-        outs = built(run, case, ("scores", "error"))
-        if len(ins) != len(outs):
-            return [] if run.rc else ["%d logits/error/invalid records in, %d scores/error out" % (len(ins), len(outs))]
-        for a, b in zip(ins, outs):
-            if b.get("type") != "scores" or mp.record_problem(a) or a.get("type") != "logits":
-                if b.get("type") == "scores" and mp.record_problem(a):
-                    return ["an invalid record (%s) gave a scores record" % mp.record_problem(a)]
+        from core import align
+        pairs, prob = align(run, case)
+        if prob:
+            return [] if run.rc else prob
+        for a, b in pairs:
+            if b.get("type") != "scores":
+                continue
+            if mp.record_problem(a):
+                return ["an invalid record (%s) gave a scores record" % mp.record_problem(a)]
+            if a.get("type") != "logits":
                 continue
             t = a.get("tensor")
             if not isinstance(t, mp.Pairs) or mp.tensor_problem(t) or t.get("dtype") not in ("float32", "float16"):
@@ -365,12 +357,11 @@ def softmax_oracle(raw):
 def topk_oracle(k):
     """topk on scores: the k largest, best first, ties to the lower index."""
     def oracle(run, case):
-        ins = [r for r, _, _ in case.stream(run.stdin or run.streams[0]).records
-               if isinstance(r, mp.Pairs) and (mp.record_problem(r) or r.get("type") in ("scores", "logits", "error"))]
-        outs = built(run, case, ("topk", "error"))
-        if len(ins) != len(outs):
-            return [] if run.rc else ["%d scores/error/invalid records in, %d topk/error out" % (len(ins), len(outs))]
-        for a, b in zip(ins, outs):
+        from core import align
+        pairs, prob = align(run, case)
+        if prob:
+            return [] if run.rc else prob
+        for a, b in pairs:
             if b.get("type") != "topk":
                 continue
             if mp.record_problem(a) or a.get("type") == "error":

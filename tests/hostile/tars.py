@@ -107,7 +107,7 @@ def mutate(rng, b):
                         b"\x80" + b"\0" * 3 + b"\xff" * 8, b"\xff" * 12, b"12345678901234", b"%011o\0" % 1,
                         b"%011o\0" % 513, b"%011o " % 100])
         if rng.random() < 0.5:
-            cur = int(h[124:136].split(b"\0")[0].strip() or b"0", 8)
+            cur = octal(h[124:136]) or 0
             v = b"%011o\0" % max(0, cur + rng.choice([-1, 1, -512, 512, 1024, 1 << 20]))
         h[124:136] = v[:12].ljust(12, b"\0")
         what = "member %d size field %r" % (i, bytes(v[:12]))
@@ -324,6 +324,8 @@ def tar_oracle(name, ctx):
                 return ["imgdecode: the shard read from a pipe gives other records than from the file"]
         if a.rc != 0:
             return []
+        if case.read(name)[257:262] != b"ustar":
+            return []  # no tar by its bytes: imgdecode reads it as an image file
         why = structure(case.read(name))
         if why:
             return ["imgdecode exit 0 on a broken tar: %s" % why]
