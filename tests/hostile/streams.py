@@ -409,6 +409,76 @@ def jsonl_top1_oracle(run, case):
     return []
 
 
+def recview_oracle(run, case):
+    """recview's tensor summaries: min, max and mean of the finite values, the
+    count of the others, the first values (null for a non-finite one)."""
+    import json
+    recs = case.stream(run.streams[0]).records
+    lines = run.stdout.decode("utf-8").splitlines()
+    if len(lines) != len(recs) or run.rc == 2:
+        return []
+    for n, ((r, _, _), line) in enumerate(zip(recs, lines)):
+        if not isinstance(r, mp.Pairs) or mp.record_problem(r):
+            continue
+        o = json.loads(line)
+        for k, v in r:
+            if not (isinstance(v, mp.Pairs) and "dtype" in [x for x, _ in v]) or v.get("dtype") == "int64":
+                continue
+            a = mp.tensor_values(v).astype(np.float64)
+            got = o.get(k) if isinstance(o, dict) else None
+            if not isinstance(got, dict):
+                return ["recview: record %d's tensor %r not summarised: %.100r" % (n, k, got)]
+            fin = a[np.isfinite(a)]
+            want = {"min": fin.min() if fin.size else None, "max": fin.max() if fin.size else None}
+            for key, w in want.items():
+                g = got.get(key)
+                if (w is None) != (g is None) or (w is not None and np.float32(g) != np.float32(w)):
+                    return ["recview: record %d tensor %r: %s %r, the values' is %r" % (n, k, key, g, w)]
+            if fin.size and abs(got.get("mean", math.inf) - fin.mean()) > 1e-6 * max(1.0, np.abs(fin).max()):
+                return ["recview: record %d tensor %r: mean %r, the values' is %r" % (n, k, got.get("mean"), fin.mean())]
+            if got.get("nonfinite", 0) != a.size - fin.size:
+                return ["recview: record %d tensor %r: nonfinite %r, the values hold %d" % (n, k, got.get("nonfinite"), a.size - fin.size)]
+            first = got.get("first", got.get("values"))
+            want_first = [None if not np.isfinite(x) else x for x in a[:len(first or [])]]
+            if first is None or len(first) != min(a.size, 8 if "first" in got else a.size) or any(
+                    (x is None) != (y is None) or (x is not None and np.float32(x) != np.float32(y)) for x, y in zip(first, want_first)):
+                return ["recview: record %d tensor %r: first values %.80r, the tensor's %.80r" % (n, k, first, want_first)]
+    return []
+
+
+def fpdiff_oracle(ref, cand):
+    """fpdiff at tolerance 0 passes only when every image both runs hold (one
+    record of an id in each) has finite values and the same top-1."""
+    def oracle(run, case):
+        if run.rc != 0:
+            return []
+        def firsts(name):
+            seen, dup = {}, set()
+            for r, _, _ in case.stream(name).records:
+                if not isinstance(r, mp.Pairs) or mp.record_problem(r) or r.get("type") not in ("scores", "logits"):
+                    continue
+                i = r.get("id")
+                if i in seen:
+                    dup.add(i)
+                seen[i] = r
+            return {i: r for i, r in seen.items() if i not in dup and isinstance(i, str)}
+        a, b = firsts(ref), firsts(cand)
+        for i in sorted(set(a) & set(b)):
+            ta, tb = a[i].get("tensor"), b[i].get("tensor")
+            if not isinstance(ta, mp.Pairs) or not isinstance(tb, mp.Pairs):
+                continue
+            x, y = mp.tensor_values(ta).astype(np.float64), mp.tensor_values(tb).astype(np.float64)
+            if x.size == 0 or y.size == 0 or len(ta.get("shape")) != 1 or len(tb.get("shape")) != 1:
+                continue
+            if not np.all(np.isfinite(x)) or not np.all(np.isfinite(y)):
+                return ["fpdiff exit 0, but image %r holds NaN or Inf in one run" % i]
+            if x.size == y.size and int(np.argmax(x)) != int(np.argmax(y)):
+                return ["fpdiff exit 0 at tolerance 0, but image %r's top-1 is %d in one run, %d in the other" % (
+                    i, int(np.argmax(x)), int(np.argmax(y)))]
+        return []
+    return oracle
+
+
 # ---- the case ----
 
 SEEDS = ["logits", "logits16", "emb", "embonly", "classes", "scores", "scoresemb", "topk", "images"]
@@ -426,7 +496,7 @@ def runs_for(rng, seed, m, seeddir, case, ctx):
                 rec("zscore", ["--raw"], stdin=m, streams=["-"], consumes={"logits", "embedding"}, produces={"scores"}, oracle=softmax_oracle(True)),
                 rec("topk", ["-k", "3"], stdin=m, streams=["-"], consumes={"logits", "scores"}, produces={"topk"}, oracle=topk_oracle(3)),
                 rec("errstats", ["--json", m], out="json", streams=[m]),
-                rec("fpdiff", ["--json", seed + ".mp", m], out="json", streams=[m])]
+                rec("fpdiff", ["--json", seed + ".mp", m], out="json", streams=[m], oracle=fpdiff_oracle(seed + ".mp", m))]
     if seed == "emb":
         out += [rec("zscore", [], stdin=m, streams=["-"], consumes={"logits", "embedding"}, produces={"scores"}),
                 rec("fpdiff", ["--classes", cls, "embonly.mp", m], out="text", streams=[m])]
@@ -450,7 +520,7 @@ def runs_for(rng, seed, m, seeddir, case, ctx):
                     streams=[m], writes=["grid.jpg"]),
                 rec("errtree", et + ["--json", m], out="json", streams=[m]),
                 rec("errtree", et + ["--list", m, "--compare", seed + ".mp"], out="text", streams=[m]),
-                rec("fpdiff", [seed + ".mp", m], out="text", streams=[m]),
+                rec("fpdiff", [seed + ".mp", m], out="text", streams=[m], oracle=fpdiff_oracle(seed + ".mp", m)),
                 rec("fpdiff", ["--json", "--prob-tol", "0.5", m, seed + ".mp"], out="json", streams=[m])]
     if seed == "topk":
         out += [rec("errstats", ["--json", m], out="json", streams=[m]),
@@ -462,7 +532,7 @@ def runs_for(rng, seed, m, seeddir, case, ctx):
             case.extern.append(ctx.weights)
             out.append(rec("rnencode", ["--threads", "1", "--weights", ctx.weights], stdin=m, streams=["-"],
                            consumes={"image"}, produces={"logits", "embedding", "features"}, timeout=120))
-    out += [rec("recview", [m], out="jsonl", streams=[m]),
+    out += [rec("recview", [m], out="jsonl", streams=[m], oracle=recview_oracle),
             rec("recview", ["-c", m], out="text", streams=[m]),
             rec("recview", ["--npy", "npy", m], out="jsonl", streams=[m], writes=["npy"], oracle=npy_oracle(m)),
             rec("recview", ["--max-record", "4096", m], out="jsonl", ok_exit=(0, 1, 2))]
