@@ -205,6 +205,11 @@ def utf8_ok(s):
     return not any("\udc80" <= c <= "\udcff" for c in s)
 
 
+def spelled(s):
+    """A str as the programs write it: a byte that is not UTF-8 as the text \\xFF."""
+    return "".join("\\x%02X" % (ord(c) - 0xdc00) if "\udc80" <= c <= "\udcff" else c for c in s)
+
+
 def repeated_key(pairs):
     seen = set()
     for k, _ in pairs:

@@ -425,6 +425,7 @@ def recview_oracle(run, case):
             if not (isinstance(v, mp.Pairs) and "dtype" in [x for x, _ in v]) or v.get("dtype") == "int64":
                 continue
             a = mp.tensor_values(v).astype(np.float64)
+            k = mp.spelled(k)
             got = o.get(k) if isinstance(o, dict) else None
             if not isinstance(got, dict):
                 return ["recview: record %d's tensor %r not summarised: %.100r" % (n, k, got)]

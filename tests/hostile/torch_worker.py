@@ -40,7 +40,7 @@ def read(path):
     torchscript = False
     try:
         with zipfile.ZipFile(path) as z:
-            torchscript = any(n.endswith("/constants.pkl") for n in z.namelist())
+            torchscript = any(n.endswith("/constants.pkl") or "/code/" in n for n in z.namelist())
     except Exception:  # noqa: BLE001 - not a zip: legacy or other
         pass
     if torchscript:
