@@ -190,6 +190,17 @@ build-fuzz/fuzz_%: build-fuzz/obj/fuzz/fuzz_%.o $(FUZZ_LIB)
 .SECONDARY: $(FUZZ_TARGETS:build-fuzz/%=build-fuzz/obj/fuzz/%.o)
 -include $(shell find build-fuzz/obj -name '*.d' 2>/dev/null)
 
+# make hostile: tests/hostile/ (mutated streams, checkpoints, images and shards
+# through the programs, the rules of the README's "What hostile input cannot
+# do" checked) for HOSTILE_SECONDS from HOSTILE_SEED (default: the time);
+# HOSTILE_BIN=build-asan/bin runs make asan's build instead of BIN's.
+HOSTILE_SECONDS ?= 600
+HOSTILE_SEED ?= $(shell date +%s)
+HOSTILE_BIN ?= $(BIN)
+.PHONY: hostile
+hostile: $(if $(filter $(BIN),$(HOSTILE_BIN)),$(BINS))
+	/usr/bin/python3 tests/hostile/hostile.py --seconds $(HOSTILE_SECONDS) --seed $(HOSTILE_SEED) --bin $(HOSTILE_BIN)
+
 clean:
 	rm -rf $(BUILD) build-asan $(BIN) build-fuzz
 
