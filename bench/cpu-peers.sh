@@ -62,7 +62,7 @@ for model in $MODELS; do
 	# shellcheck disable=SC2086 # word lists
 	"$VPY" bench/peers/peers.py vision --model $model --weights "$w" --onnx "$ONNX/$model.onnx" \
 		--rnencode "$BIN/rnencode" --threads "$THREADS" --rounds "$ROUNDS" --batches $BATCHES \
-		${ENGINES:+--engines $ENGINES} --json "$T/$model.json" | sed "s/^/$model: /"
+		${ENGINES:+--engines $ENGINES} --json "$T/$model.json" | sed -u "s/^/$model: /"
 	rc=${PIPESTATUS[0]}
 	[ "$rc" = 0 ] || status=1
 	[ -s "$T/$model.json" ] && jsons+=("$T/$model.json")

@@ -24,6 +24,10 @@ from bench/peers/export.py.
       compare's tolerance) and the two paddings too; extrapolates to the prompts
       ALL: txtencode by its trie rows, ONNX Runtime trimmed by token positions,
       padded to 77 by prompts (a fixed cost each).
+  profile-rn OUT
+      rnencode's time by oneDNN primitive from its ONEDNN_VERBOSE=1 lines (warm-up
+      batch left out) in OUT, its stdout, and its stats record there: the rest is
+      its plain-C steps.
   profile-ov --onnx F --batch B [--threads T] [--precision f32|bf16] [--iters K]
       OpenVINO's per-layer times (PERF_COUNT), summed by layer type and listed for
       the slowest layers.
@@ -478,6 +482,58 @@ def cmd_profile_ov(a):
     return 0
 
 
+def conv_flops(prob):
+    """2 x MACs of a convolution from oneDNN's verbose problem string
+    (mb1_ic64oc64_ih56oh56kh1..._iw56ow56kw1...; g groups when present)."""
+    import re
+    v = {k: int(n) for k, n in re.findall(r"([a-z]+)(\d+)", prob)}
+    return 2.0 * v.get("mb", 1) * v["ic"] * v["oc"] * v["oh"] * v["ow"] * v.get("kh", 1) * v.get("kw", 1) / v.get("g", 1)
+
+
+def cmd_profile_rn(a):
+    """rnencode's oneDNN primitives from its ONEDNN_VERBOSE=1 output: the batches
+    after the first (warm-up), summed by primitive and implementation; the batch
+    time from its stats record; the rest (plain-C steps: input, attention pool,
+    FC head, FP16 conversions; and waits between primitives) by difference."""
+    import re
+    # oneDNN 2.6 prints to stdout, where the records go: whole lines (stdbuf -oL)
+    # between the records' writes
+    raw = open(a.out, "rb").read()
+    verbose = re.compile(rb"(?:dnnl|onednn)_verbose,[^\n]*\n")
+    lines = [m.group().decode().rstrip().split(",") for m in verbose.finditer(raw)]
+    lines = [ln for ln in lines if ln[1] == "exec"]
+    st = [r for r in msgpack.Unpacker(io.BytesIO(verbose.sub(b"", raw)), raw=False)
+          if isinstance(r, dict) and r.get("type") == "stats"][-1]
+    nb = st["batches"]
+    # the first batch also runs one-off weight reorders: find the period of the
+    # calls (lines less their times) over the last nb - 1 batches
+    sig = [",".join(ln[:-1]) for ln in lines]
+    per = next((p for p in range(1, len(sig) // (nb - 1) + 1)
+                if sig[len(sig) - (nb - 1) * p:] == sig[-p:] * (nb - 1)), None)
+    if nb < 2 or per is None:
+        raise SystemExit(f"peers.py: {len(lines)} oneDNN calls for {nb} batches: no repeating batch")
+    lines = lines[len(lines) - (nb - 1) * per - per:]  # one batch before the timed ones, skipped below
+    by, tot, flops = {}, 0.0, {}
+    for ln in lines[per:]:
+        prim, impl, t = ln[3], ln[4], float(ln[-1]) / 1e3
+        key = f"{prim} [{impl}]"
+        n, s = by.get(key, (0, 0.0))
+        by[key] = (n + 1, s + t)
+        tot += t
+        if prim == "convolution":
+            f, s2 = flops.get(key, (0.0, 0.0))
+            flops[key] = (f + conv_flops(ln[-2]), s2 + t)
+    k = nb - 1
+    batch = st["batch_mean_s"]
+    print(f"rnencode {st['precision']} b{st['batch']}: batch mean {batch * 1e3:.1f} ms, min"
+          f" {st['batch_min_s'] * 1e3:.1f} ms ({k} timed batches); oneDNN primitives {tot / k * 1e3:.1f} ms a"
+          f" batch ({per} calls); the rest {(batch - tot / k) * 1e3:.1f} ms")
+    for key, (n, s) in sorted(by.items(), key=lambda kv: -kv[1][1])[:12]:
+        g = f", {flops[key][0] / flops[key][1] / 1e9:.0f} GFLOP/s" if key in flops else ""
+        print(f"  {s / k * 1e3:8.2f} ms {100 * s / k / batch:5.1f}%  {n // k:3d} x {key}{g}")
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -504,6 +560,8 @@ def main():
     s.add_argument("--npad", type=int, default=256)
     s.add_argument("--rounds", type=int, default=2)
     s.add_argument("txtencode", nargs=argparse.REMAINDER)
+    s = sub.add_parser("profile-rn")
+    s.add_argument("out")
     s = sub.add_parser("profile-ov")
     s.add_argument("--onnx", required=True)
     s.add_argument("--batch", type=int, default=1)
@@ -511,7 +569,7 @@ def main():
     s.add_argument("--precision", default="fp32")
     s.add_argument("--iters", type=int, default=5)
     a = p.parse_args()
-    return {"vision": cmd_vision, "table": cmd_table, "text": cmd_text, "profile-ov": cmd_profile_ov}[a.cmd](a)
+    return {"vision": cmd_vision, "table": cmd_table, "text": cmd_text, "profile-rn": cmd_profile_rn, "profile-ov": cmd_profile_ov}[a.cmd](a)
 
 
 if __name__ == "__main__":
