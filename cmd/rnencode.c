@@ -1,10 +1,10 @@
-/* rnencode - encode images with torchvision ResNet-50 or CLIP RN50.
+/* rnencode - encode images with a torchvision ResNet or a CLIP ModifiedResNet.
  *
  * Records in (stdin): `image` records (SPEC.md section 1): tensor uint8
- * [224,224,3] RGB crops (normalized here with the model's mean/std) or
- * float32/float16 [3,224,224] already normalized.
- * Records out: our header, then per image one `logits` [1000] (resnet50;
- * `features` [2048] with --features) or `embedding` [1024] (clip-rn50) with
+ * [S,S,3] RGB crops (S = the model's input size; normalized here with the
+ * model's mean/std) or float32/float16 [3,S,S] already normalized.
+ * Records out: our header, then per image one `logits` [classes] (torchvision;
+ * `features` with --features) or `embedding` (CLIP) with
  * the image record's other keys kept, or an `error` record; earlier headers,
  * error records and unknown records pass through unchanged, in input order;
  * a `stats` record at the end.
@@ -52,22 +52,27 @@ typedef struct {
 DIAG_NORETURN static void usage(void)
 {
 	printf("Usage: rnencode [OPTIONS] < images.mp > encodings.mp\n"
-	       "Encode `image` records with torchvision ResNet-50 (-> `logits` [1000]) or\n"
-	       "OpenAI CLIP RN50 (-> `embedding` [1024], not normalized). Other records pass\n"
-	       "through in order; a `stats` record (time, images/s, peak memory) ends the\n"
-	       "output.\n"
+	       "Encode `image` records with a torchvision ResNet (-> `logits` [classes]) or an\n"
+	       "OpenAI CLIP ModifiedResNet (-> `embedding`, not normalized). Other records\n"
+	       "pass through in order; a `stats` record (time, images/s, peak memory) ends\n"
+	       "the output.\n"
 	       "\n"
-	       "  -m, --model M        resnet50 | clip-rn50 (default: from the first image's\n"
-	       "                       preset: clip -> clip-rn50, imagenet* -> resnet50)\n"
-	       "  -w, --weights FILE   checkpoint: torchvision .pth, CLIP's RN50.pt\n"
+	       "  -m, --model M        auto, or one of: %s\n"
+	       "                       (default: auto with --weights: the network is what the\n"
+	       "                       file holds, read from its tensors; without --weights,\n"
+	       "                       from the first image's preset: clip -> clip-rn50,\n"
+	       "                       clip-288 -> clip-rn50x4, ..., imagenet* -> resnet50)\n"
+	       "  -w, --weights FILE   checkpoint: torchvision .pth, CLIP's RN50.pt etc.\n"
 	       "                       (TorchScript), a state dict with or without the\n"
 	       "                       `visual.` prefix, or\n"
-	       "                       safetensors (default: $RNENC_WEIGHTS/, else\n"
-	       "                       ${XDG_CACHE_HOME:-~/.cache}/rnencode/weights/, files\n"
-	       "                       resnet50-0676ba61.pth (resnet50; resnet50-11ad3fa6.pth\n"
-	       "                       for the imagenet-v2 preset) and RN50.pt; `make weights`)\n"
-	       "      --features       resnet50: write `features` [2048], the pooled vector\n"
-	       "                       before the classifier, instead of logits\n"
+	       "                       safetensors (default: the model's published file in\n"
+	       "                       $RNENC_WEIGHTS/, else ${XDG_CACHE_HOME:-~/.cache}/\n"
+	       "                       rnencode/weights/, e.g. resnet50-0676ba61.pth (V2,\n"
+	       "                       resnet50-11ad3fa6.pth, for the imagenet-v2 preset) and\n"
+	       "                       RN50.pt; `make weights`)\n"
+	       "      --features       torchvision: write `features` (2048 wide; 512 for\n"
+	       "                       resnet18/34), the pooled vector before the classifier,\n"
+	       "                       instead of logits\n"
 	       "      --fp16           FP16 weights and FP16 activations between layers, FP32\n"
 	       "                       arithmetic inside each layer (BatchNorm folded in FP32\n"
 	       "                       first); outputs are float16. On the CPU this emulates\n"
@@ -89,8 +94,9 @@ DIAG_NORETURN static void usage(void)
 	       "                       65536)\n"
 	       "  -h, --help           this help\n"
 	       "\n"
-	       "Input images: uint8 [224,224,3] (normalized here with the model's mean/std),\n"
-	       "or float32/float16 [3,224,224] taken as normalized. An image whose preset\n"
+	       "Input images: uint8 [S,S,3] (normalized here with the model's mean/std), or\n"
+	       "float32/float16 [3,S,S] taken as normalized; S is the model's input size\n"
+	       "(224; CLIP RN50x4 288, RN50x16 384, RN50x64 448). An image whose preset\n"
 	       "does not match the model, or of another shape or dtype, becomes an `error`\n"
 	       "record and the run goes on; so does a float image holding NaN, Inf or values\n"
 	       "beyond +-65504, and an image whose output comes out NaN or Inf (an overflow\n"
@@ -112,7 +118,7 @@ DIAG_NORETURN static void usage(void)
 	       "\n"
 	       "Exit status: 0 ok, 1 some images failed (error records written),\n"
 	       "2 usage error or fatal failure (weights, stream, device).\n",
-	       DEFAULT_BATCH_CPU, DEFAULT_BATCH_CUDA);
+	       net_model_names(), DEFAULT_BATCH_CPU, DEFAULT_BATCH_CUDA);
 	diag_help_done();
 }
 
@@ -148,13 +154,15 @@ static void parse_args(int argc, char **argv, options_t *o)
 	}
 	if (optind < argc)
 		diag_usage("unexpected argument '%s' (records come on stdin)", argv[optind]);
-	net_kind_t k;
-	if (o->model && net_kind_parse(o->model, &k) != 0)
-		diag_usage("--model: '%s' is not resnet50 or clip-rn50", o->model);
+	if (o->model && strcmp(o->model, "auto") == 0)
+		o->model = NULL;
+	const net_model_t *m = o->model ? net_model_find(o->model) : NULL;
+	if (o->model && !m)
+		diag_usage("--model: '%s' is not auto or one of %s", o->model, net_model_names());
 	if (o->tf32 && o->fp16)
 		diag_usage("--tf32 is for FP32 runs; --fp16 already uses the tensor cores");
-	if (o->model && o->features && k != MODEL_RESNET50)
-		diag_usage("--features is for resnet50 (clip-rn50's embedding is its feature vector)");
+	if (m && o->features && m->arch.family != NET_TORCHVISION)
+		diag_usage("--features is for torchvision ResNets (%s's embedding is its feature vector)", o->model);
 }
 
 /* ---- the queue of records waiting for their batch ---- */
@@ -389,9 +397,9 @@ static void fail_record(run_t *r, const record_t *rec, const char *msg, int loca
  * that the network's arithmetic overflows (--fp16 at once, FP32 at values
  * near 3e38), where PyTorch answers NaN and a ReLU here could answer a
  * plausible number. 0, or -1 with msg naming how many and the first. */
-static int float_image_check(const tensor_t *t, int f16, char *msg, size_t cap)
+static int float_image_check(const tensor_t *t, int f16, int S, char *msg, size_t cap)
 {
-	const size_t n = (size_t)3 * NET_INPUT_SIZE * NET_INPUT_SIZE;
+	const size_t n = (size_t)3 * (size_t)S * (size_t)S;
 	size_t nonfinite = 0, big = 0, first_nf = 0, first_big = 0;
 	float v_nf = 0, v_big = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -417,10 +425,10 @@ static int float_image_check(const tensor_t *t, int f16, char *msg, size_t cap)
 	}
 	if (!nonfinite && !big)
 		return 0;
-	const size_t plane = (size_t)NET_INPUT_SIZE * NET_INPUT_SIZE;
+	const size_t plane = (size_t)S * (size_t)S;
 	size_t at = nonfinite ? first_nf : first_big;
 	char pos[64];
-	snprintf(pos, sizeof pos, "[%zu,%zu,%zu]", at / plane, at % plane / NET_INPUT_SIZE, at % NET_INPUT_SIZE);
+	snprintf(pos, sizeof pos, "[%d,%d,%d]", (int)(at / plane), (int)(at % plane / (size_t)S), (int)(at % (size_t)S));
 	if (nonfinite)
 		snprintf(msg, cap, "image tensor has %zu non-finite value%s (the first, %s, at %s): a float image must be finite",
 			 nonfinite, nonfinite == 1 ? "" : "s", isnan(v_nf) ? "NaN" : v_nf > 0 ? "+Inf" : "-Inf", pos);
@@ -447,12 +455,12 @@ static int image_check(run_t *r, const record_t *rec, tensor_t *t, enc_input_t *
 	}
 	const char *preset;
 	size_t plen;
-	if (rec_get_str(rec, "preset", &preset, &plen) == 0 && !net_preset_matches(r->net.kind, preset, plen)) {
+	if (rec_get_str(rec, "preset", &preset, &plen) == 0 && !net_preset_matches(&r->net, preset, plen)) {
 		snprintf(msg, cap, "preset '%.*s' does not match model %s (it needs %s)", (int)plen, preset,
-			 r->net.name, r->net.kind == MODEL_CLIP_RN50 ? "clip" : "imagenet or imagenet-v2");
+			 r->net.name, r->net.arch.family == NET_CLIP ? "a clip preset" : "imagenet or imagenet-v2");
 		return -1;
 	}
-	const int64_t S = NET_INPUT_SIZE;
+	const int64_t S = r->net.input_size;
 	int hwc = t->ndim == 3 && t->shape[0] == S && t->shape[1] == S && t->shape[2] == 3;
 	int chw = t->ndim == 3 && t->shape[0] == 3 && t->shape[1] == S && t->shape[2] == S;
 	if (t->dtype == DTYPE_UINT8 && hwc)
@@ -462,8 +470,9 @@ static int image_check(run_t *r, const record_t *rec, tensor_t *t, enc_input_t *
 	else if (t->dtype == DTYPE_FLOAT16 && chw)
 		*fmt = ENC_INPUT_F16_CHW;
 	else {
-		snprintf(msg, cap, "image tensor is %s %s; %s needs uint8 [224,224,3] or float32/float16 [3,224,224]",
-			 dtype_name(t->dtype), tensor_shape_str(t->shape, t->ndim, shape, sizeof shape), r->net.name);
+		snprintf(msg, cap, "image tensor is %s %s; %s needs uint8 [%d,%d,3] or float32/float16 [3,%d,%d]",
+			 dtype_name(t->dtype), tensor_shape_str(t->shape, t->ndim, shape, sizeof shape), r->net.name,
+			 (int)S, (int)S, (int)S, (int)S);
 		return -1;
 	}
 	/* imgdecode --mean/--std writes the normalization it used: a float crop is
@@ -485,7 +494,7 @@ static int image_check(run_t *r, const record_t *rec, tensor_t *t, enc_input_t *
 			return -1;
 		}
 	}
-	return *fmt == ENC_INPUT_U8_HWC ? 0 : float_image_check(t, *fmt == ENC_INPUT_F16_CHW, msg, cap);
+	return *fmt == ENC_INPUT_U8_HWC ? 0 : float_image_check(t, *fmt == ENC_INPUT_F16_CHW, (int)S, msg, cap);
 }
 
 static void add_image(run_t *r, const record_t *rec)
@@ -532,13 +541,14 @@ static void add_image(run_t *r, const record_t *rec)
 
 /* ---- weights ---- */
 
-static const char *default_weights_name(net_kind_t kind, const char *preset, size_t plen)
+/* The model's published file, the one evaluated with the images' preset
+ * where it has several (resnet50: V1 for imagenet, V2 for imagenet-v2). */
+static const char *default_weights_name(const net_model_t *m, const char *preset, size_t plen)
 {
-	if (kind == MODEL_CLIP_RN50)
-		return "RN50.pt";
-	if (preset && plen == 11 && memcmp(preset, "imagenet-v2", 11) == 0)
-		return "resnet50-11ad3fa6.pth";
-	return "resnet50-0676ba61.pth";
+	for (int i = 0; i < 2 && preset; i++)
+		if (m->weights[i].file && strlen(m->weights[i].preset) == plen && memcmp(m->weights[i].preset, preset, plen) == 0)
+			return m->weights[i].file;
+	return m->weights[0].file;
 }
 
 typedef struct {
@@ -556,13 +566,15 @@ static void *hash_thread(void *arg)
 }
 
 /* Load the model and start the backend; then write our header. */
-static void start(run_t *r, int argc, char **argv, net_kind_t kind, const char *preset, size_t plen)
+/* model: a known model (--model, or the preset's without --weights), or
+ * NULL for what --weights holds. */
+static void start(run_t *r, int argc, char **argv, const net_model_t *model, const char *preset, size_t plen)
 {
 	options_t *o = r->o;
-	char *wpath = o->weights ? xstrdup(o->weights) : weights_path(default_weights_name(kind, preset, plen));
+	char *wpath = o->weights ? xstrdup(o->weights) : weights_path(default_weights_name(model, preset, plen));
 	if (!o->weights && access(wpath, R_OK) != 0)
 		diag_fatal("no %s weights at %s: run `make weights` to fetch them, or pass --weights FILE",
-			   net_kind_name(kind), wpath);
+			   model->name, wpath);
 	char err[1024];
 	ckpt_t *ck = ckpt_open(wpath, err, sizeof err);
 	if (!ck)
@@ -574,7 +586,7 @@ static void start(run_t *r, int argc, char **argv, net_kind_t kind, const char *
 	int threaded = pthread_create(&tid, NULL, hash_thread, &hash) == 0;
 	if (!threaded)
 		hash_thread(&hash);
-	if (net_load(&r->net, ck, kind, err, sizeof err) != 0)
+	if (net_load(&r->net, ck, model ? model->name : NULL, err, sizeof err) != 0)
 		diag_fatal("%s: %s", wpath, err);
 	const char *fmtname = ckpt_format_name(ckpt_format(ck));
 	ckpt_free(ck);
@@ -593,8 +605,8 @@ static void start(run_t *r, int argc, char **argv, net_kind_t kind, const char *
 		diag_msg("--tf32: no TF32 on the CPU: computing in FP32");
 	if (on_cpu && o->mem_trace)
 		diag_msg("--mem-trace: the CPU backend writes no trace (its stats record has the peak)");
-	if (o->features && kind != MODEL_RESNET50)
-		diag_fatal("--features is for resnet50; the images are for %s", net_kind_name(kind));
+	if (o->features && r->net.features < 0)
+		diag_fatal("--features is for torchvision ResNets; %s holds %s", wpath, r->net.name);
 	r->enc = r->be->create(&r->net, &cfg, err, sizeof err);
 	if (!r->enc)
 		diag_fatal("%s backend: %s", r->be->name, err);
@@ -720,15 +732,14 @@ int main(int argc, char **argv)
 		if (!started) {
 			const char *preset = NULL; /* stays NULL without a "preset" str */
 			size_t plen = 0;
-			net_kind_t k;
+			const char *name = o.model;
 			rec_get_str(&rec, "preset", &preset, &plen);
-			if (o.model)
-				net_kind_parse(o.model, &k);
-			else if (!preset || net_kind_for_preset(preset, plen, &k) != 0)
-				diag_fatal("record %llu: the first image has no known preset (clip, imagenet, "
-					   "imagenet-v2) to choose the model from: pass --model",
+			if (!name && !o.weights && (!preset || !(name = net_default_model_for_preset(preset, plen))))
+				diag_fatal("record %llu: the first image has no known preset (clip, clip-288, clip-384, "
+					   "clip-448, imagenet, imagenet-v2) to choose the model from: pass --model or "
+					   "--weights",
 					   (unsigned long long)rec.index);
-			start(&r, argc, argv, k, preset, plen);
+			start(&r, argc, argv, name ? net_model_find(name) : NULL, preset, plen);
 			started = 1;
 			r.q = early; /* in order, ahead of everything else */
 			memset(&early, 0, sizeof early);

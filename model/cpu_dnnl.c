@@ -22,7 +22,9 @@
  *     f16 (round to nearest even; F16C instructions, as oneDNN's own f16
  *     reorder is a slow generic one). That is FP16 storage with FP32
  *     arithmetic, the numbers a GPU's FP16 path with FP32 accumulation gives.
- * Heads: resnet50 = global average pool primitive + sgemm; clip-rn50 = the
+ * The network is the description's op list (net.h); grouped convolutions
+ * use oneDNN's 5-D goihw weights.
+ * Heads: torchvision = global average pool primitive + sgemm; CLIP = the
  * attention pool in C around sgemm (dnnl_sgemm is row-major).
  * Threads: Debian builds oneDNN 2.6 with the OpenMP runtime; the thread count
  * is set with omp_set_num_threads, looked up at run time (libgomp comes in
@@ -378,6 +380,20 @@ static void ref_add(plan_t *p, step_t *s, int arg, loc_t loc, int id, void *ptr,
 static int reorder_now(encoder_t *e, const dnnl_memory_desc_t *smd, const void *src, const dnnl_memory_desc_t *dmd,
 		       void *dst);
 
+/* A convolution's weights: [cout][cin][kh][kw], or grouped
+ * [g][cout/g][cin/g][kh][kw] (the same bytes as PyTorch's [cout][cin/g][kh][kw]);
+ * plain: that layout, else any (the primitive picks). */
+static int weights_md(const net_conv_t *c, dnnl_data_type_t dt, int plain, dnnl_memory_desc_t *md)
+{
+	int g = c->groups;
+	if (g == 1) {
+		dnnl_dims_t wd = {c->cout, c->cin, c->kh, c->kw};
+		return dnnl_memory_desc_init_by_tag(md, 4, wd, dt, plain ? dnnl_oihw : dnnl_format_tag_any);
+	}
+	dnnl_dims_t wd = {g, c->cout / g, c->cin / g, c->kh, c->kw};
+	return dnnl_memory_desc_init_by_tag(md, 5, wd, dt, plain ? dnnl_goihw : dnnl_format_tag_any);
+}
+
 /* Weights of conv in layout md (act dtype): taken over from the previous
  * plan when it has them in that layout, else made from the net's FP32. */
 static wgt_t *wgt_get(encoder_t *e, plan_t *p, plan_t *prev, const net_conv_t *c, const dnnl_memory_desc_t *md,
@@ -412,8 +428,7 @@ static wgt_t *wgt_get(encoder_t *e, plan_t *p, plan_t *prev, const net_conv_t *c
 		return NULL;
 	}
 	dnnl_memory_desc_t plain;
-	dnnl_dims_t wd = {c->cout, c->cin, c->kh, c->kw};
-	dnnl_memory_desc_init_by_tag(&plain, 4, wd, dnnl_f32, dnnl_oihw);
+	weights_md(c, dnnl_f32, 1, &plain);
 	memcpy(g->b, c->b, g->bbytes);
 	if (e->act_dt == dnnl_f32)
 		return reorder_now(e, &plain, c->w, md, g->w) ? NULL : g;
@@ -581,8 +596,8 @@ static int add_conv(encoder_t *e, plan_t *p, plan_t *prev, const net_conv_t *c, 
 		return fail("internal: residual shape does not match conv output");
 
 	dnnl_memory_desc_t s32 = md_with_type(&as->md, dnnl_f32), d32 = md_with_type(&ad->md, dnnl_f32), wmd, bmd;
-	dnnl_dims_t wd = {c->cout, c->cin, c->kh, c->kw}, bd = {c->cout};
-	DNNL_TRY(dnnl_memory_desc_init_by_tag(&wmd, 4, wd, dnnl_f32, dnnl_format_tag_any));
+	dnnl_dims_t bd = {c->cout};
+	DNNL_TRY(weights_md(c, dnnl_f32, 0, &wmd));
 	DNNL_TRY(dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_a));
 	dnnl_convolution_desc_t cd;
 	dnnl_dims_t strides = {c->stride, c->stride}, pad = {c->pad, c->pad};
@@ -656,73 +671,91 @@ static int add_pool(encoder_t *e, plan_t *p, int src, dnnl_alg_kind_t alg, int k
 	return r < 0 ? -1 : dst;
 }
 
+/* The description's ops as steps. Values map to arena tensors; a
+ * convolution that adds a residual writes into the residual's tensor (its
+ * last use: a sum post-op in place). */
 static int build_steps(encoder_t *e, plan_t *p, plan_t *prev)
 {
 	const net_t *net = e->net;
-	int x = act_new(e, p, 3, NET_INPUT_SIZE, NET_INPUT_SIZE, e->in_tag);
-	if (x < 0)
-		return -1;
-	step_t *s = step_new(p, STEP_INPUT);
-	if (!s)
-		return -1;
+	int S = net->input_size;
+	int *act = malloc((size_t)net->nval * sizeof *act), *last = malloc((size_t)net->nval * sizeof *last);
+	if (!act || !last) {
+		free(act);
+		free(last);
+		return fail("out of memory planning the network");
+	}
+	for (int v = 0; v < net->nval; v++)
+		act[v] = last[v] = -1;
+	for (int i = 0; i < net->nop; i++) {
+		last[net->op[i].in] = i;
+		if (net->op[i].res >= 0)
+			last[net->op[i].res] = i;
+	}
+	int rc = -1;
+	step_t *s;
+	int x = act[0] = act_new(e, p, 3, S, S, e->in_tag);
+	if (x < 0 || !(s = step_new(p, STEP_INPUT)))
+		goto done;
 	s->out = x;
 	act_use(p, x, p->nstep - 1);
-
-	for (int i = 0; i < net->nstem; i++)
-		if ((x = add_conv(e, p, prev, &net->stem[i], x, -1, 1)) < 0)
-			return -1;
-	if (net->stem_pool == NET_STEM_MAXPOOL)
-		x = add_pool(e, p, x, dnnl_pooling_max, 3, 2, 1);
-	else
-		x = add_pool(e, p, x, dnnl_pooling_avg_exclude_padding, 2, 2, 0);
-	if (x < 0)
-		return -1;
-
-	int clip = net->kind == MODEL_CLIP_RN50;
-	for (int b = 0; b < NET_BLOCKS; b++) {
-		const net_block_t *k = &net->block[b];
-		int y = add_conv(e, p, prev, &k->conv1, x, -1, 1);
-		if (y >= 0)
-			y = add_conv(e, p, prev, &k->conv2, y, -1, 1);
-		if (y >= 0 && clip && k->stride > 1)
-			y = add_pool(e, p, y, dnnl_pooling_avg_exclude_padding, k->stride, k->stride, 0);
-		if (y < 0)
-			return -1;
-		int r = x;
-		if (k->has_down) {
-			int d = x;
-			if (clip && k->stride > 1 &&
-			    (d = add_pool(e, p, x, dnnl_pooling_avg_exclude_padding, k->stride, k->stride, 0)) < 0)
-				return -1;
-			if ((r = add_conv(e, p, prev, &k->down, d, -1, 0)) < 0)
-				return -1;
+	int stop = e->cfg.features ? net->features : -1;
+	for (int i = 0; i < net->nop; i++) {
+		const net_op_t *op = &net->op[i];
+		int in = act[op->in], h = (int)p->act[in].md.dims[2], w = (int)p->act[in].md.dims[3];
+		switch (op->kind) {
+		case NET_OP_CONV:
+			if (op->res >= 0 && last[op->res] != i) {
+				fail("internal: %s's residual is read after it", op->name);
+				goto done;
+			}
+			x = add_conv(e, p, prev, &net->conv[op->conv], in, op->res >= 0 ? act[op->res] : -1, op->relu);
+			break;
+		case NET_OP_MAXPOOL: x = add_pool(e, p, in, dnnl_pooling_max, op->k, op->stride, op->pad); break;
+		case NET_OP_AVGPOOL:
+			x = add_pool(e, p, in, dnnl_pooling_avg_exclude_padding, op->k, op->stride, op->pad);
+			break;
+		case NET_OP_GAP:
+			/* [n,c,1,1] in the activation layout is plain [n][c]: NHWC has
+			 * channels innermost, nChw16c/nChw8c blocks divide c (a multiple of 64) */
+			if (w != h || p->act[in].md.dims[1] % 16) {
+				fail("internal: global pool over %dx%d, %d channels", h, w, (int)p->act[in].md.dims[1]);
+				goto done;
+			}
+			x = add_pool(e, p, in, dnnl_pooling_avg_exclude_padding, h, 1, 0);
+			break;
+		case NET_OP_FC:
+		case NET_OP_ATTNPOOL:
+			x = in;
+			if (op->kind == NET_OP_ATTNPOOL && e->tag != dnnl_nhwc) {
+				/* tokens: NHWC, i.e. [n][h*w][c]; a reorder unless already so */
+				x = act_new(e, p, (int)p->act[in].md.dims[1], h, w, dnnl_nhwc);
+				if (x < 0 || add_reorder(e, p, at_arena(p, in), at_arena(p, x)))
+					goto done;
+			}
+			if (!(s = step_new(p, op->kind == NET_OP_FC ? STEP_HEAD_FC : STEP_ATTNPOOL)))
+				goto done;
+			s->in = x;
+			act_use(p, x, p->nstep - 1);
+			rc = 0;
+			goto done;
 		}
-		if ((x = add_conv(e, p, prev, &k->conv3, y, r, 1)) < 0)
-			return -1;
-	}
-
-	int h = (int)p->act[x].md.dims[2];
-	if (net->head == NET_HEAD_FC) {
-		/* [n,2048,1,1] in the activation layout is plain [n][2048]: NHWC
-		 * has channels innermost, nChw16c/nChw8c blocks divide 2048. */
-		int g = add_pool(e, p, x, dnnl_pooling_avg_exclude_padding, h, 1, 0);
-		if (g < 0 || !(s = step_new(p, STEP_HEAD_FC)))
-			return -1;
-		s->in = g;
-	} else {
-		/* tokens: NHWC, i.e. [n][h*w][2048]; a reorder unless already so */
-		int t = x;
-		if (e->tag != dnnl_nhwc) {
-			t = act_new(e, p, NET_FEATURES, h, h, dnnl_nhwc);
-			if (t < 0 || add_reorder(e, p, at_arena(p, x), at_arena(p, t)))
-				return -1;
+		if (x < 0)
+			goto done;
+		act[op->out] = x;
+		if (op->out == stop) { /* --features: the pooled vector is the output */
+			if (!(s = step_new(p, STEP_HEAD_FC)))
+				goto done;
+			s->in = x;
+			act_use(p, x, p->nstep - 1);
+			rc = 0;
+			goto done;
 		}
-		if (!(s = step_new(p, STEP_ATTNPOOL)))
-			return -1;
-		s->in = t;
 	}
-	act_use(p, s->in, p->nstep - 1);
-	return 0;
+	fail("internal: the network has no head");
+done:
+	free(act);
+	free(last);
+	return rc;
 }
 
 /* Greedy offsets: largest tensor first, at the lowest offset that does not
@@ -891,7 +924,7 @@ static float round_h(float v)
  * NHWC (e->in_tag), act dtype. uint8 goes through the normalization table. */
 static void run_input(encoder_t *e, const plan_t *p, const step_t *s, enc_input_t fmt, int n)
 {
-	const size_t plane = (size_t)NET_INPUT_SIZE * NET_INPUT_SIZE, img = 3 * plane;
+	const size_t plane = (size_t)e->net->input_size * (size_t)e->net->input_size, img = 3 * plane;
 	const int f16 = e->act_dt == dnnl_f16, nhwc = e->in_tag == dnnl_nhwc;
 	/* element (c, k) of an image, k = y * W + x, in the tensor */
 	const size_t cs = nhwc ? 1 : plane, ks = nhwc ? 3 : 1;
@@ -962,9 +995,9 @@ static int run_head_fc(encoder_t *e, const plan_t *p, const step_t *s, int n)
 {
 	const net_fc_t *fc = &e->net->fc;
 	float *feat = e->head_buf;
-	to_f32(e, act_ptr(p, s->in), feat, (size_t)n * NET_FEATURES);
+	to_f32(e, act_ptr(p, s->in), feat, (size_t)n * (size_t)fc->in);
 	if (e->cfg.features) {
-		memcpy(e->out, feat, (size_t)n * NET_FEATURES * sizeof *feat);
+		memcpy(e->out, feat, (size_t)n * (size_t)fc->in * sizeof *feat);
 		return 0;
 	}
 	return linear(e, 0, fc->w, fc->b, fc->in, fc->out, feat, n, e->out);
@@ -982,7 +1015,7 @@ static int run_attnpool(encoder_t *e, const plan_t *p, const step_t *s, int n)
 	float *kk = q + (size_t)n * (size_t)D;             /* [n][T][D] */
 	float *vv = kk + (size_t)n * (size_t)T * (size_t)D; /* [n][T][D] */
 	float *o = vv + (size_t)n * (size_t)T * (size_t)D; /* [n][D] */
-	float *t0 = malloc((size_t)D * sizeof *t0);
+	float *t0 = malloc((size_t)(D + T + hd) * sizeof *t0), *sc = t0 + D, *qh = sc + T;
 	if (!t0)
 		return fail("out of memory in the attention pool");
 	for (int i = 0; i < n; i++) {
@@ -1006,21 +1039,19 @@ static int run_attnpool(encoder_t *e, const plan_t *p, const step_t *s, int n)
 				ti[(size_t)j * (size_t)D + (size_t)c] += pe;
 			}
 	}
-	free(t0);
 	round_all(e, tok, (size_t)n * (size_t)T * (size_t)D);
 	/* q from the mean token only (rows i*T of tok: stride T*D). */
 	float *t0s = o; /* borrow o as [n][D] for the gathered mean tokens */
 	for (int i = 0; i < n; i++)
 		memcpy(t0s + (size_t)i * (size_t)D, tok + (size_t)i * (size_t)T * (size_t)D, (size_t)D * sizeof(float));
 	if (linear(e, 1, a->wq, a->bq, D, D, t0s, n, q) || linear(e, 2, a->wk, a->bk, D, D, tok, n * T, kk) ||
-	    linear(e, 3, a->wv, a->bv, D, D, tok, n * T, vv))
+	    linear(e, 3, a->wv, a->bv, D, D, tok, n * T, vv)) {
+		free(t0);
 		return -1;
+	}
 	const float scale = 1.0f / sqrtf((float)hd);
 	for (int i = 0; i < n; i++)
 		for (int h = 0; h < H; h++) {
-			float sc[64 + 1], qh[64];
-			if (T > 65 || hd > 64)
-				return fail("internal: attention pool larger than planned");
 			for (int c = 0; c < hd; c++) {
 				qh[c] = q[(size_t)i * (size_t)D + (size_t)(h * hd + c)] * scale;
 				if (e->act_dt == dnnl_f16)
@@ -1051,6 +1082,7 @@ static int run_attnpool(encoder_t *e, const plan_t *p, const step_t *s, int n)
 				oh[c] = e->act_dt == dnnl_f16 ? round_h(acc) : acc;
 			}
 		}
+	free(t0);
 	return linear(e, 4, a->wc, a->bc, D, a->out, o, n, e->out);
 }
 
@@ -1068,8 +1100,9 @@ static int head_prepare(encoder_t *e)
 {
 	const net_t *net = e->net;
 	size_t B = (size_t)e->cfg.batch;
-	if (net->head == NET_HEAD_FC)
-		e->head_bytes = B * NET_FEATURES * sizeof(float);
+	int tv = net->features >= 0;
+	if (tv)
+		e->head_bytes = B * (size_t)net->fc.in * sizeof(float);
 	else
 		e->head_bytes = (3 * B * (size_t)net->attn.tokens + 2 * B) * (size_t)net->attn.dim * sizeof(float);
 	e->head_buf = enc_alloc(e, e->head_bytes);
@@ -1084,13 +1117,13 @@ static int head_prepare(encoder_t *e)
 	if (e->cfg.features)
 		return 0;
 	if (e->act_dt != dnnl_f16) {
-		e->borrowed_bytes = net->head == NET_HEAD_FC ? fc : small + big;
+		e->borrowed_bytes = tv ? fc : small + big;
 		e->head_w_bytes = e->borrowed_bytes;
 		return 0;
 	}
 	/* biases (and CLIP's positional embedding) are rounded as they are used */
-	e->borrowed_bytes = net->head == NET_HEAD_FC ? (size_t)net->fc.out * sizeof(float) : small;
-	e->head_w_bytes = e->borrowed_bytes + (net->head == NET_HEAD_FC ? fc - e->borrowed_bytes : big) / 2;
+	e->borrowed_bytes = tv ? (size_t)net->fc.out * sizeof(float) : small;
+	e->head_w_bytes = e->borrowed_bytes + (tv ? fc - e->borrowed_bytes : big) / 2;
 	/* FP16: the head's matrices are held as f16. */
 	const float *w[5] = {net->fc.w, net->attn.wq, net->attn.wk, net->attn.wv, net->attn.wc};
 	size_t sz[5] = {(size_t)net->fc.in * (size_t)net->fc.out, (size_t)net->attn.dim * (size_t)net->attn.dim,
@@ -1149,9 +1182,10 @@ static int choose_layouts(encoder_t *e)
 {
 	static const dnnl_format_tag_t act[] = {dnnl_nChw16c, dnnl_nChw8c, dnnl_nhwc};
 	static const dnnl_format_tag_t in[] = {dnnl_nhwc, dnnl_nchw};
-	const net_conv_t *c = &e->net->stem[0];
+	const net_conv_t *c = &e->net->conv[0];
 	dnnl_dims_t mid = {e->cfg.batch, 128, 28, 28}, mid_w = {128, 128, 3, 3};
-	dnnl_dims_t src = {e->cfg.batch, 3, NET_INPUT_SIZE, NET_INPUT_SIZE}, w = {c->cout, c->cin, c->kh, c->kw};
+	int S = e->net->input_size;
+	dnnl_dims_t src = {e->cfg.batch, 3, S, S}, w = {c->cout, c->cin, c->kh, c->kw};
 	if (preferred_tag(e, mid, mid_w, 1, 1, dnnl_format_tag_any, act, 3, &e->tag))
 		return -1;
 	return preferred_tag(e, src, w, c->stride, c->pad, e->tag, in, 2, &e->in_tag);
@@ -1167,8 +1201,8 @@ static encoder_t *cpu_create(const net_t *net, const enc_config_t *cfg, char *er
 		fail("batch size must be at least 1");
 		return NULL;
 	}
-	if (cfg->features && net->kind != MODEL_RESNET50) {
-		fail("features output is for resnet50 only");
+	if (cfg->features && net->features < 0) {
+		fail("features output is for torchvision ResNets only");
 		return NULL;
 	}
 	encoder_t *e = calloc(1, sizeof *e);
@@ -1211,7 +1245,7 @@ static void *cpu_input(encoder_t *e, enc_input_t fmt)
 	if ((unsigned)fmt > ENC_INPUT_F16_CHW)
 		return NULL;
 	if (!e->input[fmt]) {
-		size_t per = (size_t)3 * NET_INPUT_SIZE * NET_INPUT_SIZE;
+		size_t per = net_input_elems(e->net);
 		per *= fmt == ENC_INPUT_U8_HWC ? 1 : fmt == ENC_INPUT_F32_CHW ? 4 : 2;
 		e->input_bytes[fmt] = per * (size_t)e->cfg.batch;
 		e->input[fmt] = enc_alloc(e, e->input_bytes[fmt]);

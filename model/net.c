@@ -1,19 +1,25 @@
-/* net.c - bind checkpoint tensors to ResNet-50 / CLIP RN50 and fold BatchNorm.
+/* net.c - read a ResNet's architecture from a checkpoint, bind its tensors,
+ * fold BatchNorm and write the network down as values and ops (net.h).
  *
  * Names (state-dict keys after the prefix):
- *   resnet50:  conv1.weight bn1.{weight,bias,running_mean,running_var}
- *              layerS.I.conv{1,2,3}.weight layerS.I.bn{1,2,3}.*
+ *   torchvision: conv1.weight bn1.{weight,bias,running_mean,running_var}
+ *              layerS.I.conv{1,2[,3]}.weight layerS.I.bn{1,2[,3]}.*
  *              layerS.0.downsample.0.weight layerS.0.downsample.1.*  fc.weight fc.bias
  *              prefix "" or "module." (DataParallel), each also under
  *              "state_dict." (the ImageNet example's checkpoints) or "model."
  *              (torchvision's reference training script); timm uses the same names.
- *   clip-rn50: conv{1,2,3}.weight bn{1,2,3}.*  layerS.I.* as above (downsample.0
+ *   clip:      conv{1,2,3}.weight bn{1,2,3}.*  layerS.I.* as above (downsample.0
  *              is the conv: the AvgPool "-1" has no tensors)
  *              attnpool.positional_embedding attnpool.{q,k,v,c}_proj.{weight,bias}
  *              prefix "visual." (whole CLIP archive; other keys are the text
  *              tower and are ignored) or "" (visual tower alone), also under
  *              "module." and "state_dict." (a fine-tuning run's checkpoint).
  * "num_batches_tracked" entries are expected and unused.
+ * The architecture comes from the names and shapes as CLIP's build_model reads
+ * it: blocks per stage from the layerS.I names, basic or bottleneck from conv3,
+ * width from layer1.0.conv1, groups from layer1.0.conv2's input channels, the
+ * classes or embedding size from the head, CLIP's input resolution from the
+ * positional embedding's rows and its heads as width * 32 / 64.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "net.h"
@@ -26,50 +32,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const int stage_blocks[NET_STAGES] = {3, 4, 6, 3};
 static const double bn_eps = 1e-5;
-
-int net_kind_parse(const char *name, net_kind_t *kind)
-{
-	if (strcmp(name, "resnet50") == 0)
-		*kind = MODEL_RESNET50;
-	else if (strcmp(name, "clip-rn50") == 0)
-		*kind = MODEL_CLIP_RN50;
-	else
-		return -1;
-	return 0;
-}
-
-const char *net_kind_name(net_kind_t kind)
-{
-	return kind == MODEL_CLIP_RN50 ? "clip-rn50" : "resnet50";
-}
-
-static int str_is(const char *s, size_t len, const char *lit)
-{
-	return strlen(lit) == len && memcmp(s, lit, len) == 0;
-}
-
-int net_kind_for_preset(const char *preset, size_t len, net_kind_t *kind)
-{
-	if (str_is(preset, len, "clip"))
-		*kind = MODEL_CLIP_RN50;
-	else if (str_is(preset, len, "imagenet") || str_is(preset, len, "imagenet-v2"))
-		*kind = MODEL_RESNET50;
-	else
-		return -1;
-	return 0;
-}
-
-int net_preset_matches(net_kind_t kind, const char *preset, size_t len)
-{
-	net_kind_t k;
-	return net_kind_for_preset(preset, len, &k) == 0 && k == kind;
-}
 
 int net_output_dim(const net_t *net, int features)
 {
-	return features ? NET_FEATURES : net->out_dim;
+	return features && net->features >= 0 ? net->val[net->features].c : net->out_dim;
+}
+
+size_t net_input_elems(const net_t *net)
+{
+	return (size_t)3 * (size_t)net->input_size * (size_t)net->input_size;
 }
 
 void enc_stats_timing(enc_stats_t *st, const timing_t *t)
@@ -196,16 +168,17 @@ static float *bind2(binder_t *b, const char *name, int64_t d0, int64_t d1)
 }
 
 /* conv weight "<conv>.weight" + BatchNorm "<bn>.*", folded into c. */
-static void bind_conv_bn(binder_t *b, net_conv_t *c, const char *conv, const char *bn, int cin, int cout, int k,
-			 int stride, int pad)
+static void bind_conv_bn(binder_t *b, net_conv_t *c, const char *conv, const char *bn, int cin, int cout, int groups,
+			 int k, int stride, int pad)
 {
 	char name[200];
 	c->cin = cin;
 	c->cout = cout;
+	c->groups = groups;
 	c->kh = c->kw = k;
 	c->stride = stride;
 	c->pad = pad;
-	int64_t wd[4] = {cout, cin, k, k};
+	int64_t wd[4] = {cout, cin / groups, k, k};
 	snprintf(name, sizeof name, "%s.weight", conv);
 	c->w = bind_tensor(b, name, 4, wd);
 	float *p[4];
@@ -227,7 +200,7 @@ static void bind_conv_bn(binder_t *b, net_conv_t *c, const char *conv, const cha
 		note_add(b->badshape, sizeof b->badshape, b->nbadshape++, item);
 	}
 	if (c->w && p[0] && p[1] && p[2] && p[3] && !nonpos) {
-		size_t per = (size_t)cin * (size_t)k * (size_t)k;
+		size_t per = (size_t)(cin / groups) * (size_t)k * (size_t)k;
 		int big = 0;
 		for (int o = 0; o < cout; o++) {
 			double s = (double)p[0][o] / sqrt((double)p[3][o] + bn_eps);
@@ -253,43 +226,6 @@ static void bind_conv_bn(binder_t *b, net_conv_t *c, const char *conv, const cha
 		free(p[i]);
 }
 
-static void bind_blocks(binder_t *b, net_t *net, int clip, int hw)
-{
-	int cin = 64, i = 0;
-	for (int s = 0; s < NET_STAGES; s++) {
-		int width = 64 << s;
-		for (int j = 0; j < stage_blocks[s]; j++, i++) {
-			net_block_t *k = &net->block[i];
-			k->stride = (s > 0 && j == 0) ? 2 : 1;
-			k->cin = cin;
-			k->width = width;
-			k->cout = 4 * width;
-			k->hin = k->win = hw;
-			int s2 = clip ? 1 : k->stride;
-			char conv[64], bn[64];
-			for (int c = 1; c <= 3; c++) {
-				net_conv_t *cv = c == 1 ? &k->conv1 : c == 2 ? &k->conv2 : &k->conv3;
-				snprintf(conv, sizeof conv, "layer%d.%d.conv%d", s + 1, j, c);
-				snprintf(bn, sizeof bn, "layer%d.%d.bn%d", s + 1, j, c);
-				if (c == 1)
-					bind_conv_bn(b, cv, conv, bn, cin, width, 1, 1, 0);
-				else if (c == 2)
-					bind_conv_bn(b, cv, conv, bn, width, width, 3, s2, 1);
-				else
-					bind_conv_bn(b, cv, conv, bn, width, 4 * width, 1, 1, 0);
-			}
-			k->has_down = k->stride > 1 || cin != 4 * width;
-			if (k->has_down) {
-				snprintf(conv, sizeof conv, "layer%d.%d.downsample.0", s + 1, j);
-				snprintf(bn, sizeof bn, "layer%d.%d.downsample.1", s + 1, j);
-				bind_conv_bn(b, &k->down, conv, bn, cin, 4 * width, 1, s2, 0);
-			}
-			cin = 4 * width;
-			hw /= k->stride;
-		}
-	}
-}
-
 static int has_prefix(const char *s, const char *p)
 {
 	return strncmp(s, p, strlen(p)) == 0;
@@ -307,92 +243,325 @@ static const char *find_prefix(const ckpt_t *c, const char *probe, const char *c
 	return NULL;
 }
 
-int net_load(net_t *net, const ckpt_t *ckpt, net_kind_t kind, char *err, size_t errcap)
+static const char *const tv_prefixes[] = {"", "module.", "state_dict.", "state_dict.module.", "model.",
+					  "model.module."};
+static const char *const clip_prefixes[] = {"visual.", "", "module.visual.", "state_dict.visual.",
+					    "state_dict.module.visual."};
+
+static const tensor_t *find_t(const ckpt_t *c, const char *prefix, const char *name)
 {
-	memset(net, 0, sizeof *net);
-	net->kind = kind;
-	net->name = net_kind_name(kind);
-	int clip = kind == MODEL_CLIP_RN50;
-	static const char *const rn_prefixes[] = {"", "module.", "state_dict.", "state_dict.module.", "model.",
-						  "model.module."};
-	static const char *const clip_prefixes[] = {"visual.", "", "module.visual.", "state_dict.visual.",
-						    "state_dict.module.visual."};
+	char full[256];
+	snprintf(full, sizeof full, "%s%s", prefix, name);
+	const ckpt_entry_t *e = ckpt_find(c, full);
+	return e ? &e->t : NULL;
+}
+
+/* Architecture and prefix from names and shapes; 0, or -1 with err. */
+static int probe(const ckpt_t *c, net_arch_t *a, const char **prefix, char *err, size_t errcap)
+{
+	memset(a, 0, sizeof *a);
 	/* CLIP is recognised by its head, as its stem names are torchvision's. */
-	const char *prefix = clip ? find_prefix(ckpt, "attnpool.c_proj.weight", clip_prefixes, 5)
-				  : find_prefix(ckpt, "conv1.weight", rn_prefixes, 6);
-	if (!prefix) {
-		const char *other = clip ? "fc.weight" : "visual.attnpool.c_proj.weight";
-		int looks_other = ckpt_find(ckpt, other) != NULL;
-		snprintf(err, errcap, "not a %s checkpoint: no %s found (%zu tensors in the file%s%s)", net->name,
-			 clip ? "visual.attnpool.c_proj.weight or attnpool.c_proj.weight" : "conv1.weight",
-			 ckpt_count(ckpt),
-			 looks_other ? "; it looks like " : "", looks_other ? net_kind_name(clip ? MODEL_RESNET50 : MODEL_CLIP_RN50) : "");
+	const char *p = find_prefix(c, "attnpool.c_proj.weight", clip_prefixes, 5);
+	a->family = NET_CLIP;
+	if (!p) {
+		p = find_prefix(c, "fc.weight", tv_prefixes, 6);
+		a->family = NET_TORCHVISION;
+	}
+	if (!p || !find_t(c, p, "layer1.0.conv1.weight")) {
+		const char *first = ckpt_count(c) ? ckpt_entry(c, 0)->name : "none";
+		snprintf(err, errcap,
+			 "not a ResNet of a known family: no torchvision ResNet (conv1.weight, layer1.0.conv1.weight, "
+			 "fc.weight) or CLIP ModifiedResNet (visual.attnpool.c_proj.weight) found among its %zu tensors "
+			 "(the first is %.80s)",
+			 ckpt_count(c), first);
 		return -1;
 	}
-	binder_t b = {.ckpt = ckpt, .prefix = prefix};
+	*prefix = p;
+	for (int s = 0; s < NET_STAGES; s++) {
+		char name[64];
+		for (;; a->depths[s]++) {
+			snprintf(name, sizeof name, "layer%d.%d.conv1.weight", s + 1, a->depths[s]);
+			if (!find_t(c, p, name))
+				break;
+		}
+		if (a->depths[s] == 0) {
+			snprintf(err, errcap, "a ResNet without %slayer%d.0.conv1.weight: stage %d is missing", p, s + 1,
+				 s + 1);
+			return -1;
+		}
+	}
+	const tensor_t *c1 = find_t(c, p, "layer1.0.conv1.weight"), *c2 = find_t(c, p, "layer1.0.conv2.weight");
+	const tensor_t *head = find_t(c, p, a->family == NET_CLIP ? "attnpool.c_proj.weight" : "fc.weight");
+	a->bottleneck = find_t(c, p, "layer1.0.conv3.weight") != NULL;
+	if (c1->ndim != 4 || !c2 || c2->ndim != 4 || head->ndim != 2 || c1->shape[0] < 1 || c2->shape[1] < 1 ||
+	    c1->shape[0] > 65536 || head->shape[0] < 1 || head->shape[0] > 1 << 20) {
+		snprintf(err, errcap, "%slayer1.0.conv1/conv2 or the head have shapes no ResNet has", p);
+		return -1;
+	}
+	a->width = (int)c1->shape[0];
+	a->groups = 1;
+	if (a->bottleneck && c2->shape[1] != a->width) {
+		if (a->width % c2->shape[1] != 0) {
+			snprintf(err, errcap, "%slayer1.0.conv2.weight has %lld input channels, which do not divide its width %d",
+				 p, (long long)c2->shape[1], a->width);
+			return -1;
+		}
+		a->groups = (int)(a->width / c2->shape[1]);
+	}
+	a->out_dim = (int)head->shape[0];
+	if (a->family == NET_TORCHVISION) {
+		a->input = 224;
+		return 0;
+	}
+	const tensor_t *pos = find_t(c, p, "attnpool.positional_embedding");
+	if (!pos || pos->ndim != 2 || pos->shape[0] < 2 || pos->shape[0] > 1 + 256 * 256) {
+		snprintf(err, errcap, "%sattnpool.positional_embedding is missing or not [1 + g*g][dim]", p);
+		return -1;
+	}
+	int g = (int)lround(sqrt((double)(pos->shape[0] - 1)));
+	if ((int64_t)g * g + 1 != pos->shape[0]) {
+		snprintf(err, errcap, "%sattnpool.positional_embedding has %lld rows, not 1 + a square", p,
+			 (long long)pos->shape[0]);
+		return -1;
+	}
+	a->input = g * 32;
+	a->heads = a->width * 32 / 64;
+	if (a->heads < 1) {
+		snprintf(err, errcap, "%slayer1.0.conv1 is %d wide: CLIP's attention pool would have no heads", p, a->width);
+		return -1;
+	}
+	return 0;
+}
+
+int net_probe(const ckpt_t *ckpt, net_arch_t *arch, char *err, size_t errcap)
+{
+	const char *prefix;
+	return probe(ckpt, arch, &prefix, err, errcap);
+}
+
+/* ---- the description ---- */
+
+typedef struct {
+	net_t *net;
+	binder_t *b;
+	int capval, capop, capconv;
+	int oom;
+} build_t;
+
+static int val_new(build_t *B, int c, int h, int w)
+{
+	net_t *n = B->net;
+	if (n->nval == B->capval) {
+		B->capval = B->capval ? 2 * B->capval : 64;
+		n->val = xrealloc(n->val, (size_t)B->capval * sizeof *n->val);
+	}
+	n->val[n->nval] = (net_val_t){c, h, w};
+	return n->nval++;
+}
+
+static net_op_t *op_new(build_t *B, net_op_kind_t kind, const char *name, int in)
+{
+	net_t *n = B->net;
+	if (n->nop == B->capop) {
+		B->capop = B->capop ? 2 * B->capop : 64;
+		n->op = xrealloc(n->op, (size_t)B->capop * sizeof *n->op);
+	}
+	net_op_t *o = &n->op[n->nop++];
+	memset(o, 0, sizeof *o);
+	o->kind = kind;
+	snprintf(o->name, sizeof o->name, "%s", name);
+	o->in = in;
+	o->res = -1;
+	o->conv = -1;
+	return o;
+}
+
+/* conv + BN under names "<conv>.weight", "<bn>.*"; returns the output value. */
+static int add_conv(build_t *B, const char *name, const char *conv, const char *bn, int in, int cout, int groups,
+		    int k, int stride, int pad, int relu, int res)
+{
+	net_t *n = B->net;
+	if (n->nconv == B->capconv) {
+		B->capconv = B->capconv ? 2 * B->capconv : 64;
+		n->conv = xrealloc(n->conv, (size_t)B->capconv * sizeof *n->conv);
+	}
+	net_conv_t *c = &n->conv[n->nconv];
+	memset(c, 0, sizeof *c);
+	net_val_t x = n->val[in];
+	bind_conv_bn(B->b, c, conv, bn, x.c, cout, groups, k, stride, pad);
+	int out = val_new(B, cout, (x.h + 2 * pad - k) / stride + 1, (x.w + 2 * pad - k) / stride + 1);
+	net_op_t *o = op_new(B, NET_OP_CONV, name, in);
+	o->conv = n->nconv++;
+	o->out = out;
+	o->relu = relu;
+	o->res = res;
+	return out;
+}
+
+static int add_pool(build_t *B, net_op_kind_t kind, const char *name, int in, int k, int stride, int pad)
+{
+	net_val_t x = B->net->val[in];
+	int out = val_new(B, x.c, (x.h + 2 * pad - k) / stride + 1, (x.w + 2 * pad - k) / stride + 1);
+	net_op_t *o = op_new(B, kind, name, in);
+	o->out = out;
+	o->k = k;
+	o->stride = stride;
+	o->pad = pad;
+	return out;
+}
+
+/* One block: layer<s+1>.<j>; returns its output value. */
+static int add_block(build_t *B, int s, int j, int x)
+{
+	const net_arch_t *a = &B->net->arch;
+	int clip = a->family == NET_CLIP, stride = s > 0 && j == 0 ? 2 : 1;
+	int width = a->width << s;
+	int cout = !a->bottleneck ? 64 << s : clip ? 4 * width : 256 << s;
+	char L[32], nm[64], cv[64], bn[64];
+	snprintf(L, sizeof L, "layer%d.%d", s + 1, j);
+#define NAMES(conv_, bn_)                                          \
+	(snprintf(nm, sizeof nm, "%s.%s", L, conv_), snprintf(cv, sizeof cv, "%s.%s", L, conv_), \
+	 snprintf(bn, sizeof bn, "%s.%s", L, bn_))
+	int cin = B->net->val[x].c;
+	int y;
+	if (!a->bottleneck) {
+		NAMES("conv1", "bn1");
+		y = add_conv(B, nm, cv, bn, x, width, 1, 3, stride, 1, 1, -1);
+	} else {
+		NAMES("conv1", "bn1");
+		y = add_conv(B, nm, cv, bn, x, width, 1, 1, 1, 0, 1, -1);
+		NAMES("conv2", "bn2");
+		y = add_conv(B, nm, cv, bn, y, width, a->groups, 3, clip ? 1 : stride, 1, 1, -1);
+		if (clip && stride > 1) {
+			snprintf(nm, sizeof nm, "%s.avgpool", L);
+			y = add_pool(B, NET_OP_AVGPOOL, nm, y, stride, stride, 0);
+		}
+	}
+	int r = x;
+	if (stride > 1 || cin != cout) {
+		int d = x;
+		if (clip && stride > 1) {
+			snprintf(nm, sizeof nm, "%s.downsample.avgpool", L);
+			d = add_pool(B, NET_OP_AVGPOOL, nm, x, stride, stride, 0);
+		}
+		snprintf(nm, sizeof nm, "%s.downsample", L);
+		snprintf(cv, sizeof cv, "%s.downsample.0", L);
+		snprintf(bn, sizeof bn, "%s.downsample.1", L);
+		r = add_conv(B, nm, cv, bn, d, cout, 1, 1, clip ? 1 : stride, 0, 0, -1);
+	}
+	if (!a->bottleneck)
+		NAMES("conv2", "bn2");
+	else
+		NAMES("conv3", "bn3");
+	return add_conv(B, nm, cv, bn, y, cout, 1, a->bottleneck ? 1 : 3, 1, a->bottleneck ? 0 : 1, 1, r);
+#undef NAMES
+}
+
+static void build(build_t *B)
+{
+	net_t *net = B->net;
+	binder_t *b = B->b;
+	const net_arch_t *a = &net->arch;
+	int S = a->input;
+	int x = val_new(B, 3, S, S);
+	if (a->family == NET_TORCHVISION) {
+		x = add_conv(B, "conv1", "conv1", "bn1", x, 64, 1, 7, 2, 3, 1, -1);
+		x = add_pool(B, NET_OP_MAXPOOL, "maxpool", x, 3, 2, 1);
+	} else {
+		x = add_conv(B, "conv1", "conv1", "bn1", x, a->width / 2, 1, 3, 2, 1, 1, -1);
+		x = add_conv(B, "conv2", "conv2", "bn2", x, a->width / 2, 1, 3, 1, 1, 1, -1);
+		x = add_conv(B, "conv3", "conv3", "bn3", x, a->width, 1, 3, 1, 1, 1, -1);
+		x = add_pool(B, NET_OP_AVGPOOL, "avgpool", x, 2, 2, 0);
+	}
 	for (int s = 0; s < NET_STAGES; s++)
-		net->stage_blocks[s] = stage_blocks[s];
-	if (!clip) {
+		for (int j = 0; j < a->depths[s]; j++)
+			x = add_block(B, s, j, x);
+	net_val_t last = net->val[x];
+	if (a->family == NET_TORCHVISION) {
+		int g = val_new(B, last.c, 1, 1);
+		net_op_t *o = op_new(B, NET_OP_GAP, "avgpool", x);
+		o->out = g;
+		net->features = g;
+		net->fc.in = last.c;
+		net->fc.out = a->out_dim;
+		net->fc.w = bind2(b, "fc.weight", a->out_dim, last.c);
+		net->fc.b = bind1(b, "fc.bias", a->out_dim);
+		int y = val_new(B, a->out_dim, 1, 1);
+		o = op_new(B, NET_OP_FC, "fc", g);
+		o->out = y;
+		return;
+	}
+	net->features = -1;
+	net_attnpool_t *t = &net->attn;
+	t->tokens = last.h * last.w + 1;
+	t->dim = last.c;
+	t->heads = a->heads;
+	t->head_dim = t->dim / t->heads;
+	t->out = a->out_dim;
+	if (t->head_dim * t->heads != t->dim) {
+		char item[160];
+		snprintf(item, sizeof item, "attnpool: %d channels do not split into %d heads", t->dim, t->heads);
+		note_add(b->badshape, sizeof b->badshape, b->nbadshape++, item);
+	}
+	t->pos = bind2(b, "attnpool.positional_embedding", t->tokens, t->dim);
+	t->wq = bind2(b, "attnpool.q_proj.weight", t->dim, t->dim);
+	t->bq = bind1(b, "attnpool.q_proj.bias", t->dim);
+	t->wk = bind2(b, "attnpool.k_proj.weight", t->dim, t->dim);
+	t->bk = bind1(b, "attnpool.k_proj.bias", t->dim);
+	t->wv = bind2(b, "attnpool.v_proj.weight", t->dim, t->dim);
+	t->bv = bind1(b, "attnpool.v_proj.bias", t->dim);
+	t->wc = bind2(b, "attnpool.c_proj.weight", t->out, t->dim);
+	t->bc = bind1(b, "attnpool.c_proj.bias", t->out);
+	int y = val_new(B, t->out, 1, 1);
+	net_op_t *o = op_new(B, NET_OP_ATTNPOOL, "attnpool", x);
+	o->out = y;
+}
+
+int net_load(net_t *net, const ckpt_t *ckpt, const char *want, char *err, size_t errcap)
+{
+	memset(net, 0, sizeof *net);
+	net->features = -1;
+	const char *prefix;
+	if (probe(ckpt, &net->arch, &prefix, err, errcap) != 0)
+		return -1;
+	net_arch_name(&net->arch, net->name, sizeof net->name);
+	if (want && strcmp(want, net->name) != 0) {
+		snprintf(err, errcap, "not a %s checkpoint: it holds %s", want, net->name);
+		return -1;
+	}
+	const net_arch_t *a = &net->arch;
+	net->input_size = a->input;
+	net->out_dim = a->out_dim;
+	if (a->family == NET_TORCHVISION) {
 		static const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
 		memcpy(net->mean, mean, sizeof mean);
 		memcpy(net->std, std, sizeof std);
 		net->out_type = "logits";
-		net->out_dim = 1000;
-		net->nstem = 1;
-		bind_conv_bn(&b, &net->stem[0], "conv1", "bn1", 3, 64, 7, 2, 3);
-		net->stem_pool = NET_STEM_MAXPOOL;
-		bind_blocks(&b, net, 0, 56);
-		net->head = NET_HEAD_FC;
-		net->fc.in = NET_FEATURES;
-		net->fc.out = 1000;
-		net->fc.w = bind2(&b, "fc.weight", 1000, NET_FEATURES);
-		net->fc.b = bind1(&b, "fc.bias", 1000);
 	} else {
 		static const float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f},
 				   std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
 		memcpy(net->mean, mean, sizeof mean);
 		memcpy(net->std, std, sizeof std);
 		net->out_type = "embedding";
-		net->out_dim = 1024;
-		net->nstem = 3;
-		bind_conv_bn(&b, &net->stem[0], "conv1", "bn1", 3, 32, 3, 2, 1);
-		bind_conv_bn(&b, &net->stem[1], "conv2", "bn2", 32, 32, 3, 1, 1);
-		bind_conv_bn(&b, &net->stem[2], "conv3", "bn3", 32, 64, 3, 1, 1);
-		net->stem_pool = NET_STEM_AVGPOOL;
-		bind_blocks(&b, net, 1, 56);
-		net->head = NET_HEAD_ATTNPOOL;
-		net_attnpool_t *a = &net->attn;
-		a->tokens = 50;
-		a->dim = NET_FEATURES;
-		a->heads = 32;
-		a->head_dim = 64;
-		a->out = 1024;
-		a->pos = bind2(&b, "attnpool.positional_embedding", a->tokens, a->dim);
-		a->wq = bind2(&b, "attnpool.q_proj.weight", a->dim, a->dim);
-		a->bq = bind1(&b, "attnpool.q_proj.bias", a->dim);
-		a->wk = bind2(&b, "attnpool.k_proj.weight", a->dim, a->dim);
-		a->bk = bind1(&b, "attnpool.k_proj.bias", a->dim);
-		a->wv = bind2(&b, "attnpool.v_proj.weight", a->dim, a->dim);
-		a->bv = bind1(&b, "attnpool.v_proj.bias", a->dim);
-		a->wc = bind2(&b, "attnpool.c_proj.weight", a->out, a->dim);
-		a->bc = bind1(&b, "attnpool.c_proj.bias", a->out);
 	}
+	binder_t b = {.ckpt = ckpt, .prefix = prefix};
+	build_t B = {.net = net, .b = &b};
+	build(&B);
 
 	/* Tensors under the prefix that the architecture does not have: a
-	 * deeper ResNet, a different head, a wrong --model. */
+	 * different head, a stage block the names skip. */
+	strmap_t seen;
+	strmap_init(&seen);
+	for (size_t j = 0; j < b.nexpected; j++)
+		strmap_put(&seen, b.expected[j], 1);
 	char extra[512] = "";
 	int nextra = 0;
 	for (size_t i = 0; i < ckpt_count(ckpt) && !b.oom; i++) {
 		const char *name = ckpt_entry(ckpt, i)->name;
-		if (!has_prefix(name, prefix))
-			continue;
-		size_t j;
-		for (j = 0; j < b.nexpected; j++)
-			if (strcmp(b.expected[j], name) == 0)
-				break;
-		if (j == b.nexpected)
+		if (has_prefix(name, prefix) && strmap_get(&seen, name) < 0)
 			note_add(extra, sizeof extra, nextra++, name);
 	}
+	strmap_free(&seen);
 	for (size_t j = 0; j < b.nexpected; j++)
 		free(b.expected[j]);
 	free(b.expected);
@@ -422,30 +591,21 @@ int net_load(net_t *net, const ckpt_t *ckpt, net_kind_t kind, char *err, size_t 
 	return -1;
 }
 
-static void conv_free(net_conv_t *c)
-{
-	free(c->w);
-	free(c->b);
-	c->w = c->b = NULL;
-}
-
 void net_free(net_t *net)
 {
-	for (int i = 0; i < NET_MAX_STEM; i++)
-		conv_free(&net->stem[i]);
-	for (int i = 0; i < NET_BLOCKS; i++) {
-		conv_free(&net->block[i].conv1);
-		conv_free(&net->block[i].conv2);
-		conv_free(&net->block[i].conv3);
-		conv_free(&net->block[i].down);
+	for (int i = 0; i < net->nconv; i++) {
+		free(net->conv[i].w);
+		free(net->conv[i].b);
 	}
+	free(net->conv);
+	free(net->op);
+	free(net->val);
 	free(net->fc.w);
 	free(net->fc.b);
 	net_attnpool_t *a = &net->attn;
-	float **p[] = {&a->pos, &a->wq, &a->bq, &a->wk, &a->bk, &a->wv, &a->bv, &a->wc, &a->bc};
-	for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) {
-		free(*p[i]);
-		*p[i] = NULL;
-	}
-	net->fc.w = net->fc.b = NULL;
+	float *p[] = {a->pos, a->wq, a->bq, a->wk, a->bk, a->wv, a->bv, a->wc, a->bc};
+	for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
+		free(p[i]);
+	memset(net, 0, sizeof *net);
+	net->features = -1;
 }

@@ -1,53 +1,46 @@
-/* net.h - the two image encoders as backend-independent data, and the
- * interface every compute backend (oneDNN CPU, CUDA) implements.
+/* net.h - the image encoders as one backend-independent description, and
+ * the interface every compute backend (oneDNN CPU, CUDA, the reference) runs.
  *
- * net_load() binds a checkpoint to one architecture (SPEC.md section 4),
- * checks every tensor's presence and shape, converts to FP32 and folds each
- * BatchNorm (eval mode, eps 1e-5) into the convolution before it:
+ * Families (the architecture is read from the checkpoint's tensors, as CLIP's
+ * build_model does; net_load):
+ *   torchvision ResNet: resnet18/34 (basic blocks), resnet50/101/152,
+ *     wide_resnet50_2/101_2 (wider bottlenecks), resnext50_32x4d,
+ *     resnext101_32x8d/64x4d (grouped 3x3 convolutions). Input 224.
+ *     stem: conv1 7x7/2 pad 3 (3->64) +ReLU; maxpool 3x3/2 pad 1
+ *     stages 1..4 of basic or bottleneck blocks; global average pool; fc.
+ *   OpenAI CLIP ModifiedResNet: RN50, RN101, RN50x4, RN50x16, RN50x64.
+ *     width W = layer1.0.conv1.weight.shape[0]; depths = blocks per layerN;
+ *     input = round(sqrt(positional_embedding rows - 1)) * 32; heads = W*32/64.
+ *     stem: conv1 3x3/2 (3->W/2), conv2 3x3 (W/2->W/2), conv3 3x3 (W/2->W),
+ *     each +ReLU; avgpool 2x2/2; stages of bottlenecks; attention pool.
+ * Blocks (stride s = 2 in the first block of stages 2..4, else 1):
+ *   basic:      y = relu(conv1(x)) 3x3 stride s;  out = relu(conv2(y) + r)
+ *   bottleneck: y = relu(conv1(x)) 1x1;  y = relu(conv2(y)) 3x3, `groups` groups;
+ *               out = relu(conv3(y) + r) 1x1
+ *     torchvision: conv2 (basic: conv1) has stride s; r = x or downsample(x),
+ *                  a 1x1 conv with stride s
+ *     clip:        conv2 stride 1, then avgpool s x s / s when s > 1;
+ *                  r = x or downsample.0(avgpool_s(x)), a 1x1 conv stride 1
+ * BatchNorm (eval mode, eps 1e-5) is folded into the convolution before it:
  *     s = gamma / sqrt(var + eps)          (computed in double)
  *     w'[o][...] = w[o][...] * s[o]        b'[o] = beta[o] - mean[o] * s[o]
- * so a backend sees only convolutions with bias. Everything a backend needs is
- * in net_t; it never looks at the checkpoint.
  *
- * Layouts: every weight is FP32, C-order, PyTorch's own layout (shapes beside
- * each field). Activations are described logically as NCHW; a backend picks
- * its own memory layout. Input is 224x224 for both models.
+ * The description: values (activations of one image, logically [c][h][w])
+ * and ops over them, in execution order; value 0 is the normalized input
+ * [3][input][input]. Every op writes one new value. Data types are not part of
+ * it: weights are FP32 as folded, and a backend stores what it likes.
  *
- * ResNet-50 (torchvision, v1.5):
- *   stem[0] 7x7/2 pad 3 (3->64) +ReLU; maxpool 3x3/2 pad 1       -> 64x56x56
- *   16 bottlenecks (stages of 3,4,6,3)                           -> 2048x7x7
- *   global average pool -> [2048]  (--features stops here)
- *   fc: y = W x + b, W [1000][2048]                              -> logits [1000]
- * CLIP RN50 (ModifiedResNet):
- *   stem[0] 3x3/2 pad 1 (3->32) +ReLU, stem[1] 3x3 pad 1 (32->32) +ReLU,
- *   stem[2] 3x3 pad 1 (32->64) +ReLU; avgpool 2x2/2              -> 64x56x56
- *   16 bottlenecks (stages of 3,4,6,3)                           -> 2048x7x7
- *   attention pool (NET_HEAD_ATTNPOOL below)                     -> embedding [1024]
+ * Attention pool (CLIP), X = the last map as h*w tokens in row-major order:
+ *   t0 = mean of the tokens; T = [t0; X] + pos                T [tokens][dim]
+ *   q  = (T[0] Wq^T + bq) / sqrt(head_dim)                    [dim]
+ *   K  = T Wk^T + bk,  V = T Wv^T + bv                        [tokens][dim]
+ *   head h (channels head_dim*h ..):
+ *       a = softmax_j(q_h . K_h[j]);  o_h = sum_j a_j V_h[j]
+ *   out = concat(o_0..) Wc^T + bc                             [out], not normalized
+ * AvgPool is kernel = stride, no padding; MaxPool pads with -inf.
  *
- * Bottleneck (both models), stride s in {1,2}:
- *   y1 = relu(conv1(x))                        1x1, cin -> width
- *   y2 = relu(conv2(y1))                       3x3 pad 1, width -> width
- *        resnet50: conv2 has stride s
- *        clip:     conv2 has stride 1, then avgpool s x s / s when s > 1
- *   r  = x                                     when !has_down
- *        resnet50: down(x), 1x1 stride s
- *        clip:     down(avgpool_s(x)), avgpool s x s / s (identity when s == 1),
- *                  then 1x1 stride 1
- *   out = relu(conv3(y2) + r)                  1x1, width -> cout (= 4 width)
- * AvgPool everywhere here is kernel = stride, no padding (count_include_pad is
- * moot). MaxPool pads with -inf.
- *
- * Attention pool (CLIP), X = the 7x7x2048 map as 49 tokens in row-major
- * (h, w) order:
- *   t0 = mean of the 49 tokens; T = [t0; X] + pos          T [50][2048]
- *   q  = (T[0] Wq^T + bq) / 8                              [2048]  (8 = sqrt(64))
- *   K  = T Wk^T + bk,  V = T Wv^T + bv                     [50][2048]
- *   head h (32 of them, channels 64h..64h+63):
- *       a = softmax_j(q_h . K_h[j])  (j over 50 tokens);  o_h = sum_j a_j V_h[j]
- *   out = concat(o_0..o_31) Wc^T + bc                      [1024], not normalized
- *
- * Input preprocessing for uint8 images (SPEC.md section 3), in float32 exactly
- * as torchvision does it (division, not multiplication by a reciprocal):
+ * Input preprocessing for uint8 images, in float32 exactly as torchvision
+ * does it (division, not multiplication by a reciprocal):
  *   x = ((float)u8 / 255.0f - mean[c]) / std[c]
  */
 #ifndef MODEL_NET_H
@@ -59,64 +52,60 @@
 #include "util/util.h"
 
 typedef enum {
-	MODEL_RESNET50,
-	MODEL_CLIP_RN50
-} net_kind_t;
+	NET_TORCHVISION, /* torchvision ResNet: logits */
+	NET_CLIP         /* CLIP ModifiedResNet: embedding */
+} net_family_t;
 
 enum {
-	NET_INPUT_SIZE = 224, /* input H = W */
-	NET_BLOCKS = 16,      /* bottlenecks: stages of 3, 4, 6, 3 */
 	NET_STAGES = 4,
-	NET_FEATURES = 2048,  /* channels of the last stage */
-	NET_MAX_STEM = 3
+	NET_MAX_NAME = 48
 };
 
-/* One convolution with BatchNorm folded in; ReLU etc. are decided by its
- * place in the network (see above), not stored here. No dilation, no groups. */
+/* One convolution with BatchNorm folded in. */
 typedef struct {
-	int cin, cout;
+	int cin, cout, groups;
 	int kh, kw;
 	int stride;  /* same in H and W */
 	int pad;     /* same on all four sides */
-	float *w;    /* [cout][cin][kh][kw], FP32, BN folded */
-	float *b;    /* [cout], FP32, BN folded (the convs themselves have no bias) */
+	float *w;    /* [cout][cin/groups][kh][kw], BN folded */
+	float *b;    /* [cout], BN folded (the convs themselves have no bias) */
 } net_conv_t;
 
 typedef struct {
-	int stride;    /* 1 or 2: where and how it applies differs, see above */
-	int cin;       /* input channels */
-	int width;     /* channels of conv1/conv2 */
-	int cout;      /* output channels = 4 * width */
-	int hin, win;  /* input spatial size (output is hin/stride x win/stride) */
-	net_conv_t conv1;
-	net_conv_t conv2; /* resnet50: stride = block stride; clip: stride 1 */
-	net_conv_t conv3;
-	int has_down;     /* 0: residual is the block input itself */
-	net_conv_t down;  /* resnet50: stride = block stride; clip: stride 1 after the avgpool */
-} net_block_t;
+	int c, h, w; /* one image */
+} net_val_t;
 
 typedef enum {
-	NET_STEM_MAXPOOL, /* resnet50: maxpool 3x3 stride 2 pad 1 after stem[0] */
-	NET_STEM_AVGPOOL  /* clip: avgpool 2x2 stride 2 after stem[2] */
-} net_stem_pool_t;
-
-typedef enum {
-	NET_HEAD_FC,       /* resnet50: global average pool + fc */
-	NET_HEAD_ATTNPOOL  /* clip: attention pool */
-} net_head_kind_t;
+	NET_OP_CONV,     /* out = conv(in) + b [+ res] [then ReLU] */
+	NET_OP_MAXPOOL,  /* k x k / stride, pad (padding never wins) */
+	NET_OP_AVGPOOL,  /* k x k / k, no padding */
+	NET_OP_GAP,      /* global average pool -> [c][1][1] */
+	NET_OP_FC,       /* [c][1][1] -> [out][1][1]: net->fc */
+	NET_OP_ATTNPOOL  /* [c][h][w] -> [out][1][1]: net->attn */
+} net_op_kind_t;
 
 typedef struct {
-	int in, out; /* 2048, 1000 */
+	net_op_kind_t kind;
+	char name[NET_MAX_NAME]; /* PyTorch's module path: "layer2.0.conv2", "maxpool" */
+	int in, out; /* values */
+	int res;     /* CONV: value added before the ReLU, or -1 */
+	int relu;    /* CONV */
+	int conv;    /* CONV: index into net->conv */
+	int k, stride, pad; /* pools */
+} net_op_t;
+
+typedef struct {
+	int in, out;
 	float *w;    /* [out][in] */
 	float *b;    /* [out] */
 } net_fc_t;
 
 typedef struct {
-	int tokens;   /* 50 = 1 + 7*7 */
-	int dim;      /* 2048 */
-	int heads;    /* 32 */
-	int head_dim; /* 64 */
-	int out;      /* 1024 */
+	int tokens;   /* 1 + h*w of the last map */
+	int dim;      /* channels of the last map */
+	int heads;
+	int head_dim; /* dim / heads */
+	int out;      /* embedding size */
 	float *pos;   /* [tokens][dim] positional embedding */
 	float *wq, *bq; /* [dim][dim], [dim]  q_proj (out, in) */
 	float *wk, *bk; /* [dim][dim], [dim]  k_proj */
@@ -124,53 +113,105 @@ typedef struct {
 	float *wc, *bc; /* [out][dim], [out]  c_proj */
 } net_attnpool_t;
 
+/* What the checkpoint holds, as read from its tensors. */
 typedef struct {
-	net_kind_t kind;
-	const char *name;        /* "resnet50" / "clip-rn50": the records' "model" */
+	net_family_t family;
+	int bottleneck;          /* 0: basic blocks */
+	int depths[NET_STAGES];  /* blocks per stage */
+	int width;               /* layer1.0.conv1's output channels */
+	int groups;              /* of the 3x3 convolutions in bottlenecks */
+	int input;               /* input H = W */
+	int out_dim;             /* classes (fc) or embedding size */
+	int heads;               /* CLIP */
+} net_arch_t;
+
+typedef struct {
+	char name[64];           /* "resnet101", "clip-rn50x4", or a description of an unlisted variant */
 	const char *out_type;    /* "logits" / "embedding": the output record type */
-	int out_dim;             /* 1000 / 1024 */
-	float mean[3], std[3];   /* RGB normalization of the model's preset */
+	net_arch_t arch;
+	int input_size;          /* = arch.input */
+	int out_dim;
+	float mean[3], std[3];   /* RGB normalization of the family's preset */
 
-	int nstem;               /* 1 (resnet50) or 3 (clip) */
-	net_conv_t stem[NET_MAX_STEM]; /* each followed by ReLU */
-	net_stem_pool_t stem_pool;
-
-	net_block_t block[NET_BLOCKS];  /* in order: layer1.0 .. layer4.2 */
-	int stage_blocks[NET_STAGES];   /* 3, 4, 6, 3 */
-
-	net_head_kind_t head;
-	net_fc_t fc;             /* NET_HEAD_FC */
-	net_attnpool_t attn;     /* NET_HEAD_ATTNPOOL */
+	net_val_t *val;
+	int nval;
+	net_op_t *op;
+	int nop;
+	net_conv_t *conv;
+	int nconv;
+	net_fc_t fc;             /* torchvision */
+	net_attnpool_t attn;     /* clip */
+	int features;            /* torchvision: the value before fc (global average pool); else -1 */
 
 	int src_fp16;            /* 1 when the checkpoint stored some weights as fp16 */
 	size_t weight_bytes;     /* FP32 bytes held by this net */
 } net_t;
 
-/* Model name ("resnet50", "clip-rn50") -> kind; 0 ok, -1 unknown. */
-int net_kind_parse(const char *name, net_kind_t *kind);
-const char *net_kind_name(net_kind_t kind);
+/* ---- the published models (model/models.c) ---- */
 
-/* Does a record's preset ("imagenet", "imagenet-v2", "clip") go with this
- * model? resnet50 takes both imagenet presets (same mean/std), clip-rn50
- * takes clip. 1 yes, 0 no. */
-int net_preset_matches(net_kind_t kind, const char *preset, size_t len);
-/* The model a preset implies (clip -> clip-rn50, imagenet* -> resnet50); 0 ok, -1 unknown. */
-int net_kind_for_preset(const char *preset, size_t len, net_kind_t *kind);
+typedef struct {
+	const char *file;   /* name in the weights folder (the URL's last part) */
+	const char *url;
+	const char *sha256; /* of the whole file */
+	const char *tag;    /* torchvision's weights enum name ("IMAGENET1K_V2"), or "openai" */
+	const char *preset; /* imgdecode preset those weights were evaluated with */
+	double acc1;        /* published ImageNet top-1 (%), 0 where none is published */
+} net_weights_t;
 
-/* Bind checkpoint tensors to the architecture and fold BatchNorm. Accepted
- * names: torchvision's for resnet50 ("conv1.weight", "layer1.0.bn1.running_mean",
- * "fc.weight", optional "module.", "state_dict." or "model." prefixes, as
- * training scripts save them); CLIP's for clip-rn50 ("visual.conv1.weight",
+typedef struct {
+	const char *name;   /* --model name */
+	net_arch_t arch;    /* must equal what net_load reads from the file */
+	net_weights_t weights[2]; /* [0] the default; file NULL where absent */
+} net_model_t;
+
+/* The known models, NULL-terminated by name. */
+extern const net_model_t net_models[];
+const net_model_t *net_model_find(const char *name);
+/* The known model whose architecture this is, or NULL. */
+const net_model_t *net_model_of(const net_arch_t *a);
+/* Comma-separated list of the known names, for help and messages. */
+const char *net_model_names(void);
+/* The family of a preset name: "imagenet*" -> torchvision, "clip*" -> CLIP.
+ * 0 ok, -1 unknown. */
+int net_family_of_preset(const char *preset, size_t len, net_family_t *f);
+/* "resnet50" for imagenet*, "clip-rn50" for clip (the 224 px one), else NULL. */
+const char *net_default_model_for_preset(const char *preset, size_t len);
+/* Does a record's preset go with this net? Same family (the image size is
+ * checked separately). 1 yes, 0 no. */
+int net_preset_matches(const net_t *net, const char *preset, size_t len);
+
+/* ---- loading ---- */
+
+/* Read the architecture from the checkpoint's tensor names and shapes, bind
+ * the tensors, fold BatchNorm and build the description. Accepted names:
+ * torchvision's ("conv1.weight", "layer1.0.bn1.running_mean", "fc.weight",
+ * optional "module.", "state_dict." or "model." prefixes, as training
+ * scripts save them); CLIP's ("visual.conv1.weight",
  * "visual.attnpool.q_proj.bias", or the same without "visual."; text-tower
- * tensors of the full CLIP archive are ignored). Missing tensors, wrong
- * shapes, non-float dtypes and unexpected tensors under the model's prefix are
- * errors; err gets one line naming them (the first few, and how many).
+ * tensors of the full CLIP archive are ignored). want: a model name the
+ * file must hold (net_models), or NULL for whatever it holds (an unlisted
+ * variant of a family gets a descriptive name). Missing tensors, wrong
+ * shapes, non-float dtypes and unexpected tensors under the model's prefix
+ * are errors; err gets one line naming them (the first few, and how many).
  * Returns 0, or -1 with net left empty (net_free is still safe). */
-int net_load(net_t *net, const ckpt_t *ckpt, net_kind_t kind, char *err, size_t errcap);
+int net_load(net_t *net, const ckpt_t *ckpt, const char *want, char *err, size_t errcap);
+/* Only the architecture (no weights bound): for ckptinfo. 0 or -1 with err. */
+int net_probe(const ckpt_t *ckpt, net_arch_t *arch, char *err, size_t errcap);
+/* The name of what arch is: a known model's, else a description such as
+ * "resnet(bottleneck,2-2-2-2,w32,g1)". */
+void net_arch_name(const net_arch_t *arch, char *buf, size_t cap);
 void net_free(net_t *net);
 
-/* Output width for an encoder: out_dim, or NET_FEATURES with features (resnet50 only). */
+/* Output width for an encoder: out_dim, or the features' width with features. */
 int net_output_dim(const net_t *net, int features);
+/* Elements of one input image (3 * input_size^2). */
+size_t net_input_elems(const net_t *net);
+
+/* The plain C reference forward (model/ref.c): no threads, no libraries,
+ * one image x [3][input][input] (normalized) -> out [net_output_dim]. The
+ * definition of what every backend computes, used by the tests as a second
+ * oracle beside PyTorch. 0, or -1 when out of memory. */
+int net_ref_forward(const net_t *net, const float *x, int features, float *out);
 
 /* ------------------------------------------------------------------ */
 /* Backend interface. Flow per batch, from one thread:
@@ -193,16 +234,16 @@ typedef enum {
 } net_precision_t;
 
 typedef enum {
-	ENC_INPUT_U8_HWC,  /* uint8 [n][224][224][3] RGB, raw: the backend normalizes */
-	ENC_INPUT_F32_CHW, /* float32 [n][3][224][224], already normalized */
-	ENC_INPUT_F16_CHW  /* float16 (IEEE half bits) [n][3][224][224], already normalized */
+	ENC_INPUT_U8_HWC,  /* uint8 [n][S][S][3] RGB (S = input_size), raw: the backend normalizes */
+	ENC_INPUT_F32_CHW, /* float32 [n][3][S][S], already normalized */
+	ENC_INPUT_F16_CHW  /* float16 (IEEE half bits) [n][3][S][S], already normalized */
 } enc_input_t;
 
 typedef struct {
 	net_precision_t precision;
 	int batch;     /* maximum images per submit, >= 1 */
 	int threads;   /* CPU threads; 0 = all cores */
-	int features;  /* 1: output the pooled [2048] instead of the head (resnet50 only) */
+	int features;  /* 1: output the pooled features instead of the head (torchvision only) */
 	int device;    /* GPU ordinal (cuda); ignored on the CPU */
 	int tf32;      /* 1: FP32 convolutions/GEMMs may use TF32 tensor cores (cuda); CPU ignores it */
 	const char *mem_trace; /* NULL, or a file for the backend's allocation timeline

@@ -82,19 +82,24 @@ fatal() { # fatal REGEX CMD...: exit 2, empty stdout, one stderr line matching
 mkdir empty
 RNENC_WEIGHTS=$PWD/empty fatal "no resnet50 weights at .*empty/resnet50-0676ba61.pth: run .make weights." rnencode
 XDG_CACHE_HOME=$PWD/empty RNENC_WEIGHTS= fatal "empty/rnencode/weights/resnet50-0676ba61.pth" rnencode
-fatal "not a clip-rn50 checkpoint: .*it looks like resnet50" rnencode --model clip-rn50 --weights "$W"
-fatal "not a resnet50 checkpoint: .*it looks like clip-rn50" rnencode --model resnet50 --weights "$CKPT_DIR/clip-rn50.pt"
+fatal "not a clip-rn50 checkpoint: it holds resnet50$" rnencode --model clip-rn50 --weights "$W"
+fatal "not a resnet50 checkpoint: it holds clip-rn50$" rnencode --model resnet50 --weights "$CKPT_DIR/clip-rn50.pt"
+# --model auto (the default with --weights): a file of no known family is refused, naming what it holds
+fatal "mixed.pth: not a ResNet of a known family: .* found among its [0-9]+ tensors \(the first is [^)]+\)$" \
+	rnencode --weights "$CKPT_DIR/mixed.pth"
 fatal "nonexistent" rnencode --weights "$T/nonexistent.pth"
 need_py torch
 $PY - "$W" <<'PY' || fail "making a damaged checkpoint"
 import sys, torch
 sd = torch.load(sys.argv[1])
 del sd["layer2.0.bn1.running_var"]
-sd["layer4.3.conv1.weight"] = torch.zeros(512, 2048, 1, 1)
+sd["layer4.2.conv4.weight"] = torch.zeros(512, 2048, 1, 1)
 sd["fc.weight"] = torch.zeros(10, 2048)
 torch.save(sd, "damaged.pth")
 PY
-fatal "1 missing \(layer2.0.bn1.running_var\); 1 wrong \(fc.weight is float32 \[10,2048\], expected float \[1000,2048\]\); 1 unexpected \(layer4.3.conv1.weight\)" \
+# the architecture is read from the tensors (fc.weight says 10 classes); what then
+# does not fit is named
+fatal "not a resnet\(bottleneck,3-4-6-3,w64,g1,out10\) checkpoint: 1 missing \(layer2.0.bn1.running_var\); 1 wrong \(fc.bias is float32 \[1000\], expected float \[10\]\); 1 unexpected \(layer4.2.conv4.weight\)" \
 	rnencode --weights damaged.pth
 # training scripts' checkpoints: the ImageNet example's {"state_dict": module.*} and
 # torchvision's reference script's {"model": ..., "optimizer": ...} give the same logits
@@ -129,10 +134,10 @@ recview out | tail -n 1 | grep -q '"type":"stats","producer":"rnencode","model":
 # --- usage ---
 expect_exit 0 rnencode --help
 grep -q "FP16 weights and FP16 activations between layers, FP32" out || fail "--help does not explain --fp16"
-expect_exit 2 rnencode --model resnet18
-expect_stderr "not resnet50 or clip-rn50"
+expect_exit 2 rnencode --model resnet19
+expect_stderr "'resnet19' is not auto or one of resnet18, resnet34, "
 expect_exit 2 rnencode --model clip-rn50 --features
-expect_stderr "^rnencode: --features is for resnet50 \(clip-rn50's embedding is its feature vector\)$"
+expect_stderr "^rnencode: --features is for torchvision ResNets \(clip-rn50's embedding is its feature vector\)$"
 expect_exit 2 rnencode --batch 0
 expect_exit 2 rnencode --device tpu
 expect_exit 2 rnencode stray-argument
