@@ -102,7 +102,7 @@ $(BUILD)/gpu/%.o: gpu/%.cc
 
 # ---- programs, libcommon.a, unit tests ------------------------------------
 .PHONY: all test asan bench weights classes fuzz clean gpu-note
-all: gpu-note $(BINS) $(UNIT_TESTS) $(BUILD)/bench/recio
+all: gpu-note $(BINS) $(UNIT_TESTS) $(BUILD)/bench/recio $(BUILD)/tests/netref
 
 gpu-note:
 	@$(if $(NVCC),,echo "make: nvcc not found: building rnencode and txtencode without the CUDA backends")
@@ -126,11 +126,17 @@ $(BIN)/%: $(BUILD)/cmd/%.o $$(OBJS_$$*) $(COMMON_LIB)
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(COMMON_LIB)
 	$(CC) $(CFLAGS) -o $@ $< $(COMMON_LIB) $(LDLIBS_COMMON) $(LDFLAGS)
 
+# the reference forward (model/ref.c) as the parity tests' second oracle
+NETREF_OBJ := $(BUILD)/model/net.o $(BUILD)/model/models.o $(BUILD)/model/ref.o
+$(BUILD)/tests/netref: $(BUILD)/tests/unit/netref.o $(NETREF_OBJ) $(COMMON_LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(NETREF_OBJ) $(COMMON_LIB) $(LDLIBS_COMMON) $(LDFLAGS)
+
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(COMMON_LIB)
 	$(CC) $(CFLAGS) -o $@ $< $(COMMON_LIB) $(LDLIBS_COMMON) $(LDFLAGS)
 
 # objects reached only through a pattern: kept between builds
 .SECONDARY: $(GPU_OBJ) $(MODEL_OBJ) $(PROGS:%=$(BUILD)/cmd/%.o) $(UNIT_TESTS:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.o) \
+            $(BUILD)/tests/unit/netref.o \
             $(BUILD)/bench/recio.o
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
