@@ -65,7 +65,7 @@ const char *ConvEngine::math_name() const
 
 ConvEngine::Key ConvEngine::key(const ConvSpec &s, int n, bool residual) const
 {
-	return Key(n, s.cin_store, s.hin, s.win, s.cout, s.kh, s.kw, s.stride, s.pad, s.relu, residual);
+	return Key(n, s.cin_store, s.hin, s.win, s.cout, s.kh, s.kw, s.stride, s.pad, s.groups, s.relu, residual);
 }
 
 void ConvEngine::describe(ConvRun &r, const ConvSpec &s, int n)
@@ -79,9 +79,11 @@ void ConvEngine::describe(ConvRun &r, const ConvSpec &s, int n)
 	CK_CUDNN(cudnnSetTensor4dDescriptor(r.x, CUDNN_TENSOR_NHWC, t, n, s.cin_store, s.hin, s.win));
 	CK_CUDNN(cudnnSetTensor4dDescriptor(r.y, CUDNN_TENSOR_NHWC, t, n, s.cout, s.hout, s.wout));
 	CK_CUDNN(cudnnSetTensor4dDescriptor(r.b, CUDNN_TENSOR_NHWC, t, 1, s.cout, 1, 1));
-	CK_CUDNN(cudnnSetFilter4dDescriptor(r.w, t, CUDNN_TENSOR_NHWC, s.cout, s.cin_store, s.kh, s.kw));
+	CK_CUDNN(cudnnSetFilter4dDescriptor(r.w, t, CUDNN_TENSOR_NHWC, s.cout, s.cin_store / s.groups, s.kh, s.kw));
 	CK_CUDNN(cudnnSetConvolution2dDescriptor(r.conv, s.pad, s.pad, s.stride, s.stride, 1, 1,
 						 CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+	if (s.groups > 1)
+		CK_CUDNN(cudnnSetConvolutionGroupCount(r.conv, s.groups));
 	CK_CUDNN(cudnnSetConvolutionMathType(r.conv, dt_ == Dt::F32 && !tf32_ ? CUDNN_FMA_MATH
 									       : CUDNN_TENSOR_OP_MATH));
 	int on, oc, oh, ow;

@@ -11,7 +11,8 @@
  * with no bias; its bias lives in conv3's (see gpu_plan.h).
  *
  * Tensors: x [n][hin][win][cin_store], y and z [n][hout][wout][cout],
- * w [cout][kh][kw][cin_store] (cuDNN's NHWC filter), b [1][cout][1][1];
+ * w [cout][kh][kw][cin_store/groups] (cuDNN's NHWC filter; grouped
+ * convolutions through cudnnSetConvolutionGroupCount), b [1][cout][1][1];
  * all of the storage type, FP32 compute (FP16 mode: cuDNN's PSEUDO_HALF).
  * Math: FP32 is true FP32 (CUDNN_FMA_MATH: no TF32; and only algorithms
  * that sum products directly: no FFT/Winograd) unless tf32 is asked for;
@@ -87,7 +88,7 @@ public:
 	const char *math_name() const;
 
 private:
-	using Key = std::tuple<int, int, int, int, int, int, int, int, int, bool, bool>;
+	using Key = std::tuple<int, int, int, int, int, int, int, int, int, int, bool, bool>;
 	struct Choice {
 		cudnnConvolutionFwdAlgo_t algo;
 		cudnnMathType_t math;

@@ -47,9 +47,10 @@ const int depth = 3;
 const size_t blas_workspace = (size_t)32 << 20; /* cuBLAS's advice for Hopper */
 const size_t find_workspace_max = (size_t)1 << 30;
 
-size_t input_bytes(enc_input_t fmt)
+/* One image of fmt, S x S pixels. */
+size_t input_bytes(enc_input_t fmt, int S)
 {
-	size_t px = (size_t)NET_INPUT_SIZE * NET_INPUT_SIZE * 3;
+	size_t px = (size_t)S * S * 3;
 	return fmt == ENC_INPUT_U8_HWC ? px : fmt == ENC_INPUT_F16_CHW ? 2 * px : 4 * px;
 }
 
@@ -439,14 +440,14 @@ bool encoder::capture(Exec &e, int n)
 /* Enqueue slot s's batch: copy in, convert, network, copy out. */
 void encoder::launch(Exec &e, int n, Slot &s)
 {
-	size_t bytes = (size_t)n * input_bytes(s.fmt);
+	size_t bytes = (size_t)n * input_bytes(s.fmt, plan.in_h);
 	if (s.cap_d < bytes) {
 		mem.release(s.d_in);
 		s.d_in = nullptr;
 		s.cap_d = 0;
-		s.d_in = mem.alloc((size_t)plan.batch * input_bytes(s.fmt),
+		s.d_in = mem.alloc((size_t)plan.batch * input_bytes(s.fmt, plan.in_h),
 				   "input slot " + std::to_string(&s - slot));
-		s.cap_d = (size_t)plan.batch * input_bytes(s.fmt);
+		s.cap_d = (size_t)plan.batch * input_bytes(s.fmt, plan.in_h);
 	}
 	CK_CUDA(cudaMemcpyAsync(s.d_in, s.h_in, bytes, cudaMemcpyHostToDevice, copy));
 	CK_CUDA(cudaEventRecord(s.copied, copy));
@@ -562,7 +563,7 @@ void *cuda_input(encoder_t *e, enc_input_t fmt)
 		return nullptr;
 	}
 	Slot &s = e->slot[(e->head + e->inflight) % depth];
-	size_t need = (size_t)e->plan.batch * input_bytes(fmt);
+	size_t need = (size_t)e->plan.batch * input_bytes(fmt, e->plan.in_h);
 	if (s.cap_in < need) {
 		cudaError_t r = s.h_in ? cudaFreeHost(s.h_in) : cudaSuccess;
 		s.h_in = nullptr;

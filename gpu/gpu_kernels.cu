@@ -109,57 +109,59 @@ template <class T> __global__ void k_attn_tokens(const T *x, const T *pos, T *to
 	}
 }
 
-/* One block of 64 threads per (head, image). Shared memory: K [tokens][65]
- * (padded: thread j reads row j, so rows must start in different banks),
- * V [tokens][64], probabilities [tokens]. */
+/* One block of 64 threads per (head, image), any number of tokens: thread d
+ * scores tokens d, d + 64, ... (the head's 64 K channels read from kv), the
+ * block reduces their maximum and sum in shared memory, then thread d sums
+ * its output channel over every token. Dynamic shared memory: the
+ * probabilities [tokens]. */
 template <class T>
 __global__ void __launch_bounds__(64) k_attn(const T *q, const T *bq, const T *kv, const T *bkv, T *o, int tokens, int dim)
 {
 	const int hd = 64;
-	GPU_DYNAMIC_SHARED(float, sm);
-	float *ks = sm;
-	float *vs = ks + tokens * (hd + 1);
-	float *ps = vs + tokens * hd;
-	__shared__ float qs[hd];
+	GPU_DYNAMIC_SHARED(float, ps);
+	__shared__ float qs[hd], bks[hd], red[hd];
 	int h = blockIdx.x, d = threadIdx.x;
 	long n = blockIdx.y;
 	int col = h * hd + d;
 	qs[d] = (ldf(q + n * dim + col) + ldf(bq + col)) * 0.125f; /* 1/sqrt(64), exact */
-	float bk = ldf(bkv + col), bv = ldf(bkv + dim + col);
-	for (int j = 0; j < tokens; j++) {
-		const T *row = kv + (n * tokens + j) * 2L * dim;
-		ks[j * (hd + 1) + d] = ldf(row + col) + bk;
-		vs[j * hd + d] = ldf(row + dim + col) + bv;
-	}
+	bks[d] = ldf(bkv + col);
+	float bv = ldf(bkv + dim + col);
 	__syncthreads();
-	if (d < tokens) {
+	float m = -__builtin_huge_valf();
+	for (int j = d; j < tokens; j += hd) {
+		const T *k = kv + (n * tokens + j) * 2L * dim + h * hd;
 		float s = 0.0f;
 		for (int e = 0; e < hd; e++)
-			s += qs[e] * ks[d * (hd + 1) + e];
-		ps[d] = s;
+			s += qs[e] * (ldf(k + e) + bks[e]);
+		ps[j] = s;
+		m = fmaxf(m, s);
 	}
+	red[d] = m;
 	__syncthreads();
-	if (d < 32) {
-		/* softmax over tokens <= 64 scores: lane d holds j = d and j = d + 32 */
-		float a = d < tokens ? ps[d] : -__builtin_huge_valf();
-		float b = d + 32 < tokens ? ps[d + 32] : -__builtin_huge_valf();
-		float m = fmaxf(a, b);
-		for (int off = 16; off > 0; off >>= 1)
-			m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, off));
-		float ea = d < tokens ? expf(a - m) : 0.0f;
-		float eb = d + 32 < tokens ? expf(b - m) : 0.0f;
-		float sum = ea + eb;
-		for (int off = 16; off > 0; off >>= 1)
-			sum += __shfl_xor_sync(0xffffffffu, sum, off);
-		if (d < tokens)
-			ps[d] = ea / sum;
-		if (d + 32 < tokens)
-			ps[d + 32] = eb / sum;
+	for (int off = hd / 2; off > 0; off >>= 1) {
+		if (d < off)
+			red[d] = fmaxf(red[d], red[d + off]);
+		__syncthreads();
 	}
+	m = red[0];
+	__syncthreads();
+	float sum = 0.0f;
+	for (int j = d; j < tokens; j += hd)
+		sum += ps[j] = expf(ps[j] - m);
+	red[d] = sum;
+	__syncthreads();
+	for (int off = hd / 2; off > 0; off >>= 1) {
+		if (d < off)
+			red[d] += red[d + off];
+		__syncthreads();
+	}
+	sum = red[0];
+	for (int j = d; j < tokens; j += hd)
+		ps[j] /= sum;
 	__syncthreads();
 	float acc = 0.0f;
 	for (int j = 0; j < tokens; j++)
-		acc += ps[j] * vs[j * hd + d];
+		acc += ps[j] * (ldf(kv + (n * tokens + j) * 2L * dim + dim + col) + bv);
 	o[n * dim + col] = cvt<T>(acc);
 }
 
@@ -262,12 +264,12 @@ void launch_attn_tokens(const void *x, const void *pos, void *tokens, Dt dt, int
 void launch_attn(const void *q, const void *bq, const void *kv, const void *bkv, void *o, Dt dt, int n, int tokens,
 		 int dim, int heads, int head_dim, cudaStream_t s)
 {
-	if (head_dim != 64 || tokens < 1 || tokens > 64 || heads * head_dim != dim)
-		fail("gpu", "launch_attn", "needs 64-wide heads and at most 64 tokens, got " + std::to_string(heads) +
+	if (head_dim != 64 || tokens < 1 || tokens > 8192 || heads * head_dim != dim)
+		fail("gpu", "launch_attn", "needs 64-wide heads and 1 to 8192 tokens, got " + std::to_string(heads) +
 			     " heads of " + std::to_string(head_dim) + " over " + std::to_string(tokens) + " tokens",
 		     __FILE__, __LINE__);
 	dim3 grid((unsigned)heads, (unsigned)n);
-	size_t smem = (size_t)tokens * (65 + 64 + 1) * sizeof(float);
+	size_t smem = (size_t)tokens * sizeof(float);
 	if (dt == Dt::F16)
 		k_attn<__half><<<grid, 64, smem, s>>>((const __half *)q, (const __half *)bq, (const __half *)kv,
 						     (const __half *)bkv, (__half *)o, tokens, dim);

@@ -44,7 +44,8 @@ void launch_attn_tokens(const void *x, const void *pos, void *tokens, Dt dt, int
  *   q [n][dim] and kv [n][tokens][2*dim] are the projections WITHOUT bias
  *   (K in kv columns 0..dim-1, V in dim..2dim-1); bq [dim], bkv [2*dim].
  *   o[n][h*64 + d] = sum_j softmax_j(((q + bq)_h / 8) . (K_j + bk)_h) (V_j + bv)_h[d]
- * head_dim must be 64 and tokens at most 64 (CLIP RN50: 50 tokens, 32 heads). */
+ * head_dim must be 64 (every CLIP ResNet's: width*32 channels in width/2 heads);
+ * tokens 1 to 8192 (RN50: 50, RN50x64: 197). */
 void launch_attn(const void *q, const void *bq, const void *kv, const void *bkv, void *o, Dt dt, int n, int tokens,
 		 int dim, int heads, int head_dim, cudaStream_t s);
 /* Convolution epilogue where cuDNN cannot fuse it: y [count] (C fastest,

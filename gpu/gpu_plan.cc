@@ -3,7 +3,6 @@
 #include "gpu_plan.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <stdexcept>
 
 namespace gpu {
@@ -12,13 +11,6 @@ namespace {
 
 const size_t act_align = 128;  /* elements: keeps every Act 256-byte aligned in any batch */
 const size_t weight_align = 64; /* elements: 128-byte aligned pieces even in FP16 */
-
-std::string fmt(const char *f, int a, int b = 0)
-{
-	char buf[96];
-	snprintf(buf, sizeof buf, f, a, b);
-	return buf;
-}
 
 struct Builder {
 	const net_t *net;
@@ -80,6 +72,9 @@ struct Builder {
 		s.name = name;
 		s.cin = cv.cin;
 		s.cin_store = x.c;
+		s.groups = cv.groups;
+		if (s.groups > 1 && s.cin_store != s.cin)
+			throw std::runtime_error(name + ": a grouped convolution of the padded input");
 		s.cout = cv.cout;
 		s.kh = cv.kh;
 		s.kw = cv.kw;
@@ -92,15 +87,17 @@ struct Builder {
 		s.relu = relu;
 		if (s.hout <= 0 || s.wout <= 0)
 			throw std::runtime_error(name + ": empty output");
-		/* [cout][cin][kh][kw] -> [cout][kh][kw][cin_store] */
-		s.w = reserve((size_t)s.cout * s.kh * s.kw * s.cin_store);
+		/* [cout][cpg][kh][kw] -> [cout][kh][kw][cpg_store] (cpg = cin/groups:
+		 * a grouped filter holds its group's channels only, as cuDNN's) */
+		int cpg = s.cin / s.groups, cpg_store = s.cin_store / s.groups;
+		s.w = reserve((size_t)s.cout * s.kh * s.kw * cpg_store);
 		float *w = p.weights.data() + s.w;
 		for (int o = 0; o < s.cout; o++)
 			for (int y = 0; y < s.kh; y++)
 				for (int xx = 0; xx < s.kw; xx++)
-					for (int ci = 0; ci < s.cin; ci++)
-						w[((size_t)(o * s.kh + y) * s.kw + xx) * s.cin_store + ci] =
-							cv.w[((size_t)(o * s.cin + ci) * s.kh + y) * s.kw + xx];
+					for (int ci = 0; ci < cpg; ci++)
+						w[((size_t)(o * s.kh + y) * s.kw + xx) * cpg_store + ci] =
+							cv.w[((size_t)(o * cpg + ci) * s.kh + y) * s.kw + xx];
 		if (relu) {
 			s.b = reserve((size_t)s.cout);
 			float *b = p.weights.data() + s.b;
@@ -194,104 +191,124 @@ Plan plan_build(const net_t *net, int batch, bool features, int cin_store)
 	Builder b{net, p};
 	if (batch < 1)
 		throw std::runtime_error("plan: batch must be at least 1");
-	if (features && net->head != NET_HEAD_FC)
-		throw std::runtime_error("--features is only for resnet50");
+	if (features && net->features < 0)
+		throw std::runtime_error(std::string("--features is for torchvision ResNets, not ") + net->name);
 	p.batch = batch;
 	p.cin_store = cin_store;
-	p.in_h = p.in_w = NET_INPUT_SIZE;
+	p.in_h = p.in_w = net->input_size;
 	p.features = features;
 	p.out_dim = net_output_dim(net, features);
 
+	/* per value: its Act, which op reads it last, and (for a convolution
+	 * without ReLU) the op that produced it */
+	std::vector<int> act((size_t)net->nval, -1), last((size_t)net->nval, -1), made((size_t)net->nval, -1);
+	for (int i = 0; i < net->nop; i++) {
+		last[(size_t)net->op[i].in] = i;
+		if (net->op[i].res >= 0)
+			last[(size_t)net->op[i].res] = i;
+		made[(size_t)net->op[i].out] = i;
+	}
 	Op in;
 	in.kind = OpKind::Input;
 	in.name = "input";
 	in.out = b.act("input", p.in_h, p.in_w, cin_store);
 	b.add(in);
-	int cur = in.out;
+	act[0] = in.out;
 
-	for (int i = 0; i < net->nstem; i++)
-		cur = b.conv(net->nstem == 1 ? std::string("conv1") : fmt("conv%d", i + 1), net->stem[i], cur, true,
-			     -1, nullptr);
-	if (net->stem_pool == NET_STEM_MAXPOOL)
-		cur = b.pool(OpKind::MaxPool, "maxpool", cur, 3);
-	else
-		cur = b.pool(OpKind::AvgPool, "avgpool", cur, 2);
-
-	bool clip = net->kind == MODEL_CLIP_RN50;
-	int blk = 0;
-	for (int s = 0; s < NET_STAGES; s++) {
-		for (int i = 0; i < net->stage_blocks[s]; i++, blk++) {
-			const net_block_t &B = net->block[blk];
-			std::string nm = fmt("layer%d.%d", s + 1, i);
-			int x = cur;
-			int y = b.conv(nm + ".conv1", B.conv1, x, true, -1, nullptr);
-			y = b.conv(nm + ".conv2", B.conv2, y, true, -1, nullptr);
-			if (clip && B.stride > 1)
-				y = b.pool(OpKind::AvgPool, nm + ".avgpool", y, B.stride);
-			int r = x;
-			const float *extra = nullptr;
-			if (B.has_down) {
-				int xin = x;
-				if (clip && B.stride > 1)
-					xin = b.pool(OpKind::AvgPool, nm + ".downsample.avgpool", x, B.stride);
-				r = b.conv(nm + ".downsample", B.down, xin, false, -1, nullptr);
-				extra = B.down.b;
+	for (int i = 0; i < net->nop; i++) {
+		const net_op_t &op = net->op[i];
+		int x = act[(size_t)op.in], out = -1;
+		switch (op.kind) {
+		case NET_OP_CONV: {
+			const net_conv_t &cv = net->conv[op.conv];
+			if (!op.relu) {
+				/* no ReLU: the downsample branch, whose only reader adds it
+				 * as its residual and takes its bias (gpu_plan.h) */
+				int reader = last[(size_t)op.out];
+				if (reader < 0 || net->op[reader].res != op.out || net->op[reader].in == op.out)
+					throw std::runtime_error(std::string(op.name) + ": a convolution without ReLU must be "
+											 "read once, as a residual");
 			}
-			cur = b.conv(nm + ".conv3", B.conv3, y, true, r, extra);
+			const float *extra = nullptr;
+			if (op.res >= 0) {
+				int m = made[(size_t)op.res];
+				if (m >= 0 && net->op[m].kind == NET_OP_CONV && !net->op[m].relu)
+					extra = net->conv[net->op[m].conv].b;
+			}
+			out = b.conv(op.name, cv, x, op.relu != 0, op.res >= 0 ? act[(size_t)op.res] : -1, extra);
+			break;
 		}
-	}
-
-	const Act last = p.acts[cur];
-	if (net->head == NET_HEAD_FC) {
-		Op g;
-		g.kind = OpKind::Gap;
-		g.name = "avgpool";
-		g.in = cur;
-		g.out = b.act("pooled", 1, 1, last.c);
-		b.add(g);
-		if (!features) {
-			if (net->fc.in != last.c)
-				throw std::runtime_error("fc: input is " + std::to_string(last.c) + " wide, expected " +
-							 std::to_string(net->fc.in));
+		case NET_OP_MAXPOOL:
+			if (op.k != 3 || op.stride != 2 || op.pad != 1)
+				throw std::runtime_error(std::string(op.name) + ": only 3x3/2 pad 1 max pooling is planned");
+			out = b.pool(OpKind::MaxPool, op.name, x, 3);
+			break;
+		case NET_OP_AVGPOOL:
+			if (op.k != op.stride || op.pad != 0)
+				throw std::runtime_error(std::string(op.name) + ": average pooling must have kernel = stride");
+			out = b.pool(OpKind::AvgPool, op.name, x, op.k);
+			break;
+		case NET_OP_GAP: {
+			Op g;
+			g.kind = OpKind::Gap;
+			g.name = op.name;
+			g.in = x;
+			g.out = b.act("pooled", 1, 1, p.acts[(size_t)x].c);
+			b.add(g);
+			out = g.out;
+			break;
+		}
+		case NET_OP_FC: {
+			if (net->fc.in != p.acts[(size_t)x].c)
+				throw std::runtime_error("fc: input is " + std::to_string(p.acts[(size_t)x].c) +
+							 " wide, expected " + std::to_string(net->fc.in));
 			p.fc.in = net->fc.in;
 			p.fc.out = net->fc.out;
 			p.fc.w = b.put(net->fc.w, (size_t)p.fc.in * p.fc.out);
 			p.fc.b = b.put(net->fc.b, (size_t)p.fc.out);
 			Op f;
 			f.kind = OpKind::Fc;
-			f.name = "fc";
-			f.in = g.out;
+			f.name = op.name;
+			f.in = x;
 			b.add(f);
+			break;
 		}
-	} else {
-		const net_attnpool_t &A = net->attn;
-		AttnSpec &a = p.attn;
-		a.tokens = A.tokens;
-		a.dim = A.dim;
-		a.heads = A.heads;
-		a.head_dim = A.head_dim;
-		a.out = A.out;
-		if (last.h * last.w + 1 != a.tokens || last.c != a.dim || a.heads * a.head_dim != a.dim)
-			throw std::runtime_error("attnpool: feature map does not match the positional embedding");
-		size_t dd = (size_t)a.dim * a.dim;
-		a.pos = b.put(A.pos, (size_t)a.tokens * a.dim);
-		a.wq = b.put(A.wq, dd);
-		a.bq = b.put(A.bq, (size_t)a.dim);
-		a.wkv = b.reserve(2 * dd);
-		std::copy(A.wk, A.wk + dd, p.weights.begin() + (long)a.wkv);
-		std::copy(A.wv, A.wv + dd, p.weights.begin() + (long)(a.wkv + dd));
-		a.bkv = b.reserve(2 * (size_t)a.dim);
-		std::copy(A.bk, A.bk + a.dim, p.weights.begin() + (long)a.bkv);
-		std::copy(A.bv, A.bv + a.dim, p.weights.begin() + (long)(a.bkv + a.dim));
-		a.wc = b.put(A.wc, (size_t)a.out * a.dim);
-		a.bc = b.put(A.bc, (size_t)a.out);
-		Op op;
-		op.kind = OpKind::AttnPool;
-		op.name = "attnpool";
-		op.in = cur;
-		op.tmp = {b.act("attnpool.tokens", a.tokens, 1, a.dim), b.act("attnpool.q", 1, 1, a.dim),
-			  b.act("attnpool.kv", a.tokens, 1, 2 * a.dim), b.act("attnpool.o", 1, 1, a.dim)};
-		b.add(op);
+		case NET_OP_ATTNPOOL: {
+			const Act last_map = p.acts[(size_t)x];
+			const net_attnpool_t &A = net->attn;
+			AttnSpec &a = p.attn;
+			a.tokens = A.tokens;
+			a.dim = A.dim;
+			a.heads = A.heads;
+			a.head_dim = A.head_dim;
+			a.out = A.out;
+			if (last_map.h * last_map.w + 1 != a.tokens || last_map.c != a.dim || a.heads * a.head_dim != a.dim)
+				throw std::runtime_error("attnpool: feature map does not match the positional embedding");
+			size_t dd = (size_t)a.dim * a.dim;
+			a.pos = b.put(A.pos, (size_t)a.tokens * a.dim);
+			a.wq = b.put(A.wq, dd);
+			a.bq = b.put(A.bq, (size_t)a.dim);
+			a.wkv = b.reserve(2 * dd);
+			std::copy(A.wk, A.wk + dd, p.weights.begin() + (long)a.wkv);
+			std::copy(A.wv, A.wv + dd, p.weights.begin() + (long)(a.wkv + dd));
+			a.bkv = b.reserve(2 * (size_t)a.dim);
+			std::copy(A.bk, A.bk + a.dim, p.weights.begin() + (long)a.bkv);
+			std::copy(A.bv, A.bv + a.dim, p.weights.begin() + (long)(a.bkv + a.dim));
+			a.wc = b.put(A.wc, (size_t)a.out * a.dim);
+			a.bc = b.put(A.bc, (size_t)a.out);
+			Op o;
+			o.kind = OpKind::AttnPool;
+			o.name = op.name;
+			o.in = x;
+			o.tmp = {b.act("attnpool.tokens", a.tokens, 1, a.dim), b.act("attnpool.q", 1, 1, a.dim),
+				 b.act("attnpool.kv", a.tokens, 1, 2 * a.dim), b.act("attnpool.o", 1, 1, a.dim)};
+			b.add(o);
+			break;
+		}
+		}
+		act[(size_t)op.out] = out;
+		if (op.kind == NET_OP_FC || op.kind == NET_OP_ATTNPOOL || (features && op.out == net->features))
+			break;
 	}
 	b.place();
 	return p;

@@ -1,4 +1,5 @@
-/* gpu_plan.h - the CUDA backend's execution plan, built on the host from net_t.
+/* gpu_plan.h - the CUDA backend's execution plan, built on the host from the
+ * network description (net_t's ops, model/net.h) for any ResNet it describes.
  *
  * A plan is the network as a flat list of ops over activation tensors (Act),
  * with every activation placed in ONE arena by lifetime, and all weights
@@ -16,13 +17,13 @@
  *
  * Packed weights (FP32 here; the encoder converts to FP16 on upload in FP16
  * mode), each piece at an element offset that is a multiple of 64:
- *   conv   w [cout][kh][kw][cin_store]  (KRSC = cuDNN's NHWC filter layout;
+ *   conv   w [cout][kh][kw][cin_store/groups]  (KRSC = cuDNN's NHWC filter layout;
  *          channels cin..cin_store-1 zero), b [cout]
  *   fc     w [out][in] (PyTorch's), b [out]
  *   attn   pos [tokens][dim], wq [dim][dim], bq [dim],
  *          wkv [2*dim][dim] (k_proj rows then v_proj rows), bkv [2*dim],
  *          wc [out][dim], bc [out]
- * BatchNorm is already folded by net_load(). A bottleneck's downsample conv
+ * BatchNorm is already folded by net_load(). A block's downsample conv
  * runs with no bias and no ReLU; its bias is added to conv3's bias, since
  * conv3 adds the downsample output (cuDNN's z input) before its ReLU:
  *     relu(conv3(y) + b3 + (down(x) + bd)) == relu(conv3(y) + (b3 + bd) + down(x))
@@ -43,7 +44,7 @@ namespace gpu {
 enum class OpKind {
 	Input,    /* host image batch (device copy) -> Act 0; runs outside the graph */
 	Conv,     /* out = act(conv(in) + b [+ res]); act = ReLU or identity */
-	MaxPool,  /* 3x3 stride 2 pad 1 */
+	MaxPool,  /* 3x3 stride 2 pad 1 (the only one the description has) */
 	AvgPool,  /* k x k stride k */
 	Gap,      /* mean over H*W -> [1][1][C]; with features also the float output */
 	Fc,       /* float output [n][out] = in . W^T + b */
@@ -61,6 +62,7 @@ struct Act {
 struct ConvSpec {
 	std::string name;
 	int cin = 0, cin_store = 0; /* cin_store > cin only for the stem's padded input */
+	int groups = 1;             /* grouped: each of cout/groups outputs sees cin/groups inputs */
 	int cout = 0, kh = 0, kw = 0, stride = 1, pad = 0;
 	int hin = 0, win = 0, hout = 0, wout = 0;
 	bool relu = true;  /* false: identity and no bias (downsample branch) */
@@ -90,7 +92,7 @@ struct Plan {
 	int batch = 0;      /* B: most images per batch */
 	int cin_store = 0;  /* stored input channels (3 padded to 4 or 8) */
 	int in_h = 0, in_w = 0;
-	bool features = false; /* resnet50 --features: output the pooled [2048] */
+	bool features = false; /* torchvision --features: output the pooled vector */
 	int out_dim = 0;
 	std::vector<Act> acts;
 	std::vector<ConvSpec> convs;
@@ -104,7 +106,7 @@ struct Plan {
 
 /* Build the plan for net with batches of up to `batch` images, storing the
  * input with cin_store channels (>= 3). Throws std::runtime_error with one
- * line on a net it cannot run (features on clip-rn50, inconsistent sizes). */
+ * line on a net it cannot run (features on CLIP, inconsistent sizes). */
 Plan plan_build(const net_t *net, int batch, bool features, int cin_store);
 
 /* Sum of the per-image elements of the Acts live at op i (for the memory

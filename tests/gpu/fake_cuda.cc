@@ -85,6 +85,7 @@ struct cudnnFilterStruct {
 struct cudnnConvolutionStruct {
 	bool set = false;
 	int pad_h = 0, pad_w = 0, u = 1, v = 1, dil_h = 1, dil_w = 1;
+	int groups = 1; /* filter channels = x channels / groups */
 	cudnnConvolutionMode_t mode = CUDNN_CONVOLUTION;
 	cudnnDataType_t compute = CUDNN_DATA_FLOAT;
 	cudnnMathType_t math = CUDNN_DEFAULT_MATH;
@@ -559,6 +560,13 @@ cudnnStatus_t cudnnSetConvolution2dDescriptor(cudnnConvolutionDescriptor_t d, in
 	d->pad_h = ph, d->pad_w = pw, d->u = u, d->v = v, d->dil_h = dh, d->dil_w = dw, d->mode = m, d->compute = ct;
 	return CUDNN_STATUS_SUCCESS;
 }
+cudnnStatus_t cudnnSetConvolutionGroupCount(cudnnConvolutionDescriptor_t d, int g)
+{
+	if (g < 1)
+		return CUDNN_STATUS_BAD_PARAM;
+	d->groups = g;
+	return CUDNN_STATUS_SUCCESS;
+}
 cudnnStatus_t cudnnSetConvolutionMathType(cudnnConvolutionDescriptor_t d, cudnnMathType_t m)
 {
 	d->math = m;
@@ -568,7 +576,7 @@ cudnnStatus_t cudnnGetConvolution2dForwardOutputDim(const cudnnConvolutionDescri
 						    const cudnnTensorDescriptor_t x, const cudnnFilterDescriptor_t w,
 						    int *n, int *k, int *h, int *wo)
 {
-	if (!c->set || !x->set || !w->set || x->c != w->c)
+	if (!c->set || !x->set || !w->set || x->c != w->c * c->groups || w->k % c->groups)
 		return CUDNN_STATUS_BAD_PARAM;
 	*n = x->n;
 	*k = w->k;
@@ -632,9 +640,9 @@ void conv_check(const char *call, cudnnHandle_t h, const cudnnTensorStruct *x, c
 	int n = 0, k = 0, ho = 0, wo = 0;
 	cudnnGetConvolution2dForwardOutputDim(const_cast<cudnnConvolutionStruct *>(c), const_cast<cudnnTensorStruct *>(x),
 					      const_cast<cudnnFilterStruct *>(w), &n, &k, &ho, &wo);
-	if (x->c != w->c || y->n != n || y->c != k || y->h != ho || y->w != wo)
-		die("%s: y descriptor %dx%dx%dx%d, the convolution gives %dx%dx%dx%d (x channels %d, filter %d)", call,
-		    y->n, y->c, y->h, y->w, n, k, ho, wo, x->c, w->c);
+	if (x->c != w->c * c->groups || w->k % c->groups || y->n != n || y->c != k || y->h != ho || y->w != wo)
+		die("%s: y descriptor %dx%dx%dx%d, the convolution gives %dx%dx%dx%d (x channels %d, filter %d, %d groups)",
+		    call, y->n, y->c, y->h, y->w, n, k, ho, wo, x->c, w->c, c->groups);
 	if (!algo_known(algo))
 		die("%s: algorithm %d was not offered by this fake's heuristics", call, (int)algo);
 	size_t need = algo_workspace(algo, y, w);
@@ -648,18 +656,21 @@ void conv_check(const char *call, cudnnHandle_t h, const cudnnTensorStruct *x, c
 	need_device(yp, (size_t)y->n * y->c * y->h * y->w * es, call, "y");
 }
 
-/* out[n][ho][wo][k] = sum over r, s, c of x[n][ho*u - pad + r*dil][..][c] * w[k][r][s][c] (KRSC),
- * in float, into acc ([n*ho*wo][k]): the patches as rows (zero where the
- * window leaves the image) times the filters, one float GEMM (oneDNN's). */
+/* out[n][ho][wo][k] = sum over r, s, c of x[n][ho*u - pad + r*dil][..][g*C + c] * w[k][r][s][c]
+ * (KRSC; g = k's group, C = the filter's channels), in float, into acc
+ * ([n*ho*wo][k]): per group the patches as rows (zero where the window
+ * leaves the image) times the group's filters, one float GEMM (oneDNN's). */
 void conv_compute(const cudnnTensorStruct *x, const void *xp, const cudnnFilterStruct *w, const void *wp,
 		  const cudnnConvolutionStruct *c, const cudnnTensorStruct *y, std::vector<float> &acc)
 {
-	const long C = w->c, K = w->k, R = w->h, S = w->w, RSC = R * S * C;
+	const long C = w->c, K = w->k, R = w->h, S = w->w, RSC = R * S * C, G = c->groups, KG = K / G;
 	std::vector<float> wf((size_t)(K * RSC));
 	for (size_t i = 0; i < wf.size(); i++)
 		wf[i] = load(w->dt, wp, i);
 	const long pix = (long)y->n * y->h * y->w;
 	std::vector<float> cols((size_t)(pix * RSC));
+	acc.assign((size_t)(pix * K), 0.0f);
+	for (long g = 0; g < G; g++) {
 #pragma omp parallel for schedule(static)
 	for (long p = 0; p < pix; p++) {
 		int ox = (int)(p % y->w), oy = (int)(p / y->w % y->h);
@@ -673,15 +684,15 @@ void conv_compute(const cudnnTensorStruct *x, const void *xp, const cudnnFilterS
 					std::fill(dst, dst + C, 0.0f);
 					continue;
 				}
-				size_t base = (((size_t)n * x->h + iy) * x->w + ix) * C;
+				size_t base = (((size_t)n * x->h + iy) * x->w + ix) * x->c + g * C;
 				for (long ci = 0; ci < C; ci++)
 					dst[ci] = load(x->dt, xp, base + ci);
 			}
 	}
-	acc.assign((size_t)(pix * K), 0.0f);
-	if (dnnl_sgemm('N', 'T', pix, K, RSC, 1.0f, cols.data(), RSC, wf.data(), RSC, 0.0f, acc.data(), K) !=
-	    dnnl_success)
+	if (dnnl_sgemm('N', 'T', pix, KG, RSC, 1.0f, cols.data(), RSC, wf.data() + g * KG * RSC, RSC, 0.0f,
+		       acc.data() + g * KG, K) != dnnl_success)
 		die("dnnl_sgemm failed (the fake convolution)");
+	}
 }
 
 /* Hash of a buffer's bytes (64-bit words, then the tail). */
@@ -743,7 +754,7 @@ void conv_enqueue(cudnnHandle_t h, const cudnnTensorStruct *x, const void *xp, c
 			key = hash_bytes(xp, (size_t)xd.n * xd.c * xd.h * xd.w * es);
 			key = hash_bytes(wp, (size_t)wd.k * wd.c * wd.h * wd.w * es, key);
 			key = hash_ints({xd.fmt, xd.dt, xd.n, xd.c, xd.h, xd.w, wd.fmt, wd.dt, wd.k, wd.c, wd.h, wd.w, cd.pad_h,
-					 cd.pad_w, cd.u, cd.v, cd.dil_h, cd.dil_w, cd.mode, cd.compute, cd.math},
+					 cd.pad_w, cd.u, cd.v, cd.dil_h, cd.dil_w, cd.groups, cd.mode, cd.compute, cd.math},
 					key);
 			key = more(key);
 			if (memo_hit(yp, ybytes, key))

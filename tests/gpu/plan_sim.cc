@@ -2,8 +2,9 @@
  *
  *   plan_sim MODEL CKPT IMAGES.u8 N fp32|fp16 OUT.f32 [features]
  *
- * IMAGES.u8: N uint8 [224][224][3] RGB crops back to back. OUT.f32: float32
- * [N][out_dim], the values the GPU would write for them.
+ * MODEL: auto (what CKPT holds) or a model name it must hold. IMAGES.u8: N
+ * uint8 [S][S][3] RGB crops back to back (S: the model's input size).
+ * OUT.f32: float32 [N][out_dim], the values the GPU would write for them.
  *
  * Why: this machine has no GPU, yet the plan (gpu/gpu_plan.cc: op order,
  * shapes, KRSC weight packing, padded input channels, downsample bias
@@ -67,11 +68,12 @@ struct Sim {
 	}
 
 	/* Loops in an order the compiler vectorizes (over output channels, from a
-	 * [kh][kw][cin_store][cout] copy of the plan's packed KRSC weights). */
+	 * [kh][kw][cpg][cout] copy of the plan's packed KRSC weights; output
+	 * channel co of group g = co / (cout/groups) reads input g*cpg + c). */
 	void conv(const Op &op)
 	{
 		const ConvSpec &s = p.convs[(size_t)op.conv];
-		const int C = s.cin_store, K = s.cout;
+		const int C = s.cin_store / s.groups, K = s.cout, G = s.groups, KG = K / G;
 		std::vector<float> wt((size_t)s.kh * s.kw * C * K);
 		const float *krsc = w.data() + s.w;
 		for (int co = 0; co < K; co++)
@@ -94,14 +96,15 @@ struct Sim {
 							int xx = wo * s.stride - s.pad + kx;
 							if (xx < 0 || xx >= s.win)
 								continue;
-							const float *xp = x + (((size_t)i * s.hin + yy) * s.win + xx) * C;
+							const float *xp = x + (((size_t)i * s.hin + yy) * s.win + xx) * s.cin_store;
 							const float *wp = wt.data() + ((size_t)ky * s.kw + kx) * C * K;
-							for (int c = 0; c < C; c++) {
-								const float xv = xp[c], *wr = wp + (size_t)c * K;
-								float *a = acc.data();
-								for (int co = 0; co < K; co++)
-									a[co] += xv * wr[co];
-							}
+							for (int g = 0; g < G; g++)
+								for (int c = 0; c < C; c++) {
+									const float xv = xp[g * C + c], *wr = wp + (size_t)c * K;
+									float *a = acc.data();
+									for (int co = g * KG; co < (g + 1) * KG; co++)
+										a[co] += xv * wr[co];
+								}
 						}
 					}
 					float *yp = y + (((size_t)i * s.hout + ho) * s.wout + wo) * K;
@@ -266,11 +269,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: plan_sim MODEL CKPT IMAGES.u8 N fp32|fp16 OUT.f32 [features]\n");
 		return 2;
 	}
-	net_kind_t kind;
-	if (net_kind_parse(argv[1], &kind) != 0) {
-		fprintf(stderr, "plan_sim: unknown model %s\n", argv[1]);
-		return 2;
-	}
+	const char *want = strcmp(argv[1], "auto") == 0 ? nullptr : argv[1];
 	int n = atoi(argv[4]);
 	bool half = strcmp(argv[5], "fp16") == 0;
 	bool features = argc == 8 && strcmp(argv[7], "features") == 0;
@@ -282,12 +281,12 @@ int main(int argc, char **argv)
 	}
 	net_t net;
 	memset(&net, 0, sizeof net);
-	if (net_load(&net, ck, kind, err, sizeof err) != 0) {
+	if (net_load(&net, ck, want, err, sizeof err) != 0) {
 		fprintf(stderr, "plan_sim: %s\n", err);
 		return 2;
 	}
 	ckpt_free(ck);
-	size_t img = (size_t)NET_INPUT_SIZE * NET_INPUT_SIZE * 3;
+	size_t img = net_input_elems(&net);
 	std::vector<unsigned char> u8(img * (size_t)n);
 	FILE *f = fopen(argv[3], "rb");
 	if (!f || fread(u8.data(), 1, u8.size(), f) != u8.size()) {
@@ -306,7 +305,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		printf("plan_sim: %s %s: %zu ops, %zu convs, arena %zu elements/image (peak live %zu), weights %zu\n",
-		       argv[1], argv[5], plan.ops.size(), plan.convs.size(), plan.arena_elems, plan.peak_live_elems,
+		       net.name, argv[5], plan.ops.size(), plan.convs.size(), plan.arena_elems, plan.peak_live_elems,
 		       plan.weights.size());
 	} catch (const std::exception &x) {
 		fprintf(stderr, "plan_sim: %s\n", x.what());

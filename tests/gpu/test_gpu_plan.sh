@@ -18,9 +18,9 @@ lib=$ROOT/build/libcommon.a
 [ -s "$lib" ] || skip "build/libcommon.a missing: run make first"
 gpu_weights
 
-cc -std=c11 -O2 -I"$ROOT/common" -I"$ROOT" -c -o net.o "$ROOT/model/net.c" || fail "model/net.c does not compile"
+cc -std=c11 -O2 -I"$ROOT/common" -I"$ROOT" -c -o net.o "$ROOT/model/net.c" && cc -std=c11 -O2 -I"$ROOT/common" -I"$ROOT" -c -o models.o "$ROOT/model/models.c" || fail "model/net.c does not compile"
 g++ -std=c++17 -O3 -march=native -fopenmp -Wall -Wextra -Wshadow -Werror -I"$ROOT" -I"$ROOT/common" -I"$ROOT/gpu" \
-	-o plan_sim "$ROOT/tests/gpu/plan_sim.cc" "$ROOT/gpu/gpu_plan.cc" net.o "$lib" -l:libmsgpackc.a -lm -lpthread ||
+	-o plan_sim "$ROOT/tests/gpu/plan_sim.cc" "$ROOT/gpu/gpu_plan.cc" net.o models.o "$lib" -l:libmsgpackc.a -lm -lpthread ||
 	fail "plan_sim does not build"
 
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
@@ -62,5 +62,5 @@ gpu_compare "plan resnet50 features fp32" feat.ref.f32 feat.f32 2048 $GPU_RTOL_F
 
 # a plan the GPU cannot run is refused with one line, not run
 expect_exit 2 ./plan_sim clip-rn50 "$CLIP_W" clip-rn50.u8 1 fp32 x.f32 features
-expect_stderr 'features is only for resnet50'
+expect_stderr 'features is for torchvision ResNets'
 exit 0
