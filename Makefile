@@ -46,6 +46,8 @@ LIBS_txtencode  = -ldnnl -l:libz.a
 MODEL_SRC := $(wildcard model/*.c)
 MODEL_OBJ := $(MODEL_SRC:%.c=$(BUILD)/%.o)
 OBJS_rnencode  = $(MODEL_OBJ)
+# ckptinfo names the model a file holds (net_probe)
+OBJS_ckptinfo  = $(BUILD)/model/net.o $(BUILD)/model/models.o
 OBJS_txtencode = $(MODEL_OBJ)
 
 # ---- CUDA (gpu/): only where nvcc is -------------------------------------

@@ -3,7 +3,7 @@
  * Records in: none (checkpoint files named on the command line). Out: text on
  * stdout, never records:
  *   default   a few "# key: value" lines (file, format, size, sha256, tensor
- *             count), then one tab-separated line per tensor:
+ *             count, model), then one tab-separated line per tensor:
  *             name, dtype, shape, bytes [, sha256 of its bytes]
  *   --json    one JSON object per file and line instead
  * Formats: PyTorch zip (torch.save), TorchScript archives (torch.jit.save, e.g.
@@ -12,8 +12,11 @@
  * with one line naming what is wrong.
  * Exit 1 when a file cannot be read or is refused (the rest are still
  * listed), 2 for usage errors.
- * It does not check a checkpoint against a model (rnencode does that when it
- * binds weights) and does not convert files.
+ * model: which ResNet the tensor names and shapes describe, read as rnencode
+ * reads it (model/net.c's net_probe): a published name (resnet50, clip-rn50x4),
+ * a description of an unlisted variant, or none with the reason. It does not
+ * check every tensor against the model (rnencode does that when it binds
+ * weights) and does not convert files.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -23,6 +26,7 @@
 #include <string.h>
 
 #include "ckpt/ckpt.h"
+#include "model/net.h"
 #include "util/util.h"
 #include "stream/stream.h"
 
@@ -43,7 +47,10 @@ DIAG_NORETURN static void usage(void)
 	       "TorchScript archives (torch.jit.save, e.g. OpenAI's RN50.pt), legacy\n"
 	       "torch.save files and safetensors, telling them apart by their bytes.\n"
 	       "Nothing in a file is executed; a hostile or damaged file is refused with\n"
-	       "one line saying what is wrong.\n"
+	       "one line saying what is wrong. The model line says which ResNet the\n"
+	       "tensors describe, as rnencode --model auto reads them: a published name\n"
+	       "(resnet50, clip-rn50x4, ...), a description of another variant of those\n"
+	       "families, or none and why.\n"
 	       "\n"
 	       "  -j, --json            one JSON object per file (one line each)\n"
 	       "  -s, --tensor-sha256   also the sha256 of each tensor's bytes (C order,\n"
@@ -111,6 +118,16 @@ static unsigned long long touch(const void *data, size_t n)
 	return s;
 }
 
+/* The model the tensors describe: 0 and its name, or -1 and why not. */
+static int model_of(const ckpt_t *c, char *buf, size_t cap)
+{
+	net_arch_t a;
+	if (net_probe(c, &a, buf, cap) != 0)
+		return -1;
+	net_arch_name(&a, buf, cap);
+	return 0;
+}
+
 static void list_text(const options_t *o, const char *path, const ckpt_t *c, const char *hex)
 {
 	size_t n = ckpt_count(c), total = 0;
@@ -122,6 +139,11 @@ static void list_text(const options_t *o, const char *path, const ckpt_t *c, con
 	if (hex)
 		printf("# sha256: %s\n", hex);
 	printf("# tensors: %zu (%zu bytes)\n", n, total);
+	char model[1024];
+	int known = model_of(c, model, sizeof model) == 0;
+	printf("# model: %s", known ? "" : "none (");
+	put_text_name(model);
+	printf("%s\n", known ? "" : ")");
 	for (size_t i = 0; i < n; i++) {
 		const ckpt_entry_t *e = ckpt_entry(c, i);
 		char shape[256];
@@ -154,6 +176,14 @@ static void list_json(const options_t *o, const char *path, const ckpt_t *c, con
 	if (rd)
 		printf(",\"read\":{\"bytes\":%zu,\"checksum\":\"%016llx\",\"open_s\":%.6f,\"read_s\":%.6f}", rd->bytes,
 		       rd->checksum, rd->open_s, rd->read_s);
+	char model[1024];
+	if (model_of(c, model, sizeof model) == 0) {
+		printf(",\"model\":");
+		json_put_cstr(stdout, model);
+	} else {
+		printf(",\"model\":null,\"model_why\":");
+		json_put_cstr(stdout, model);
+	}
 	printf(",\"tensors\":[");
 	for (size_t i = 0; i < ckpt_count(c); i++) {
 		const ckpt_entry_t *e = ckpt_entry(c, i);

@@ -40,3 +40,31 @@ need_checkpoints() {
 	) 9>"$CKPT_DIR/.lock" || fail "tests/py/make_checkpoints.py failed"
 	[ -s "$stamp" ] || fail "checkpoint fixtures missing after make_checkpoints.py"
 }
+
+# need_family_fixtures: FAM_DIR=$ROOT/build/fixtures/family with, per reduced
+# variant (tests/py/resnets.py: tv-basic, tv-grouped, clip-small), the checkpoint
+# in its published format, 2 image records at its input size (.mp and raw .u8)
+# and PyTorch's FP32 outputs (.npy). Made once (about 20 s), remade when
+# resnets.py or the scripts it uses are newer.
+FAMILY_SPECS="tv-basic tv-grouped clip-small"
+need_family_fixtures() {
+	FAM_DIR=$ROOT/build/fixtures/family
+	export FAM_DIR
+	local py=${PY:-/usr/bin/python3} src stale=0
+	for src in "$ROOT/tests/py/resnets.py" "$ROOT/tests/py/make_checkpoints.py" "$ROOT/tests/py/clip_model.py"; do
+		[ "$src" -nt "$FAM_DIR/done" ] && stale=1
+	done
+	[ $stale = 0 ] && return 0
+	"$py" -c 'import torch, torchvision' 2>/dev/null || skip "family fixtures need torch and torchvision for $py"
+	command -v flock >/dev/null || skip "family fixtures need flock (util-linux)"
+	mkdir -p "$FAM_DIR" || fail "cannot create $FAM_DIR"
+	(
+		flock 9 || exit 1
+		for src in "$ROOT/tests/py/resnets.py" "$ROOT/tests/py/make_checkpoints.py" "$ROOT/tests/py/clip_model.py"; do
+			[ "$src" -nt "$FAM_DIR/done" ] && stale=2
+		done
+		[ $stale = 2 ] || exit 0
+		rm -f "$FAM_DIR/done"
+		"$py" "$ROOT/tests/py/resnets.py" fixtures "$FAM_DIR" 2 $FAMILY_SPECS >&2
+	) 9>"$FAM_DIR/.lock" || fail "tests/py/resnets.py fixtures failed"
+}

@@ -28,6 +28,13 @@ static const struct {
 	{"imagenet-v2", 232, 224, IMG_FILTER_BILINEAR, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}, 1},
 	{"clip", 224, 224, IMG_FILTER_BICUBIC, {0.48145466f, 0.4578275f, 0.40821073f},
 	 {0.26862954f, 0.26130258f, 0.27577711f}, 0},
+	/* CLIP RN50x4, RN50x16, RN50x64: CLIP's own transform at the model's resolution */
+	{"clip-288", 288, 288, IMG_FILTER_BICUBIC, {0.48145466f, 0.4578275f, 0.40821073f},
+	 {0.26862954f, 0.26130258f, 0.27577711f}, 0},
+	{"clip-384", 384, 384, IMG_FILTER_BICUBIC, {0.48145466f, 0.4578275f, 0.40821073f},
+	 {0.26862954f, 0.26130258f, 0.27577711f}, 0},
+	{"clip-448", 448, 448, IMG_FILTER_BICUBIC, {0.48145466f, 0.4578275f, 0.40821073f},
+	 {0.26862954f, 0.26130258f, 0.27577711f}, 0},
 };
 
 int img_preset(const char *name, img_params_t *p)
@@ -48,7 +55,7 @@ int img_preset(const char *name, img_params_t *p)
 
 const char *img_preset_names(void)
 {
-	return "imagenet, imagenet-v2, clip";
+	return "imagenet, imagenet-v2, clip, clip-288, clip-384, clip-448";
 }
 
 /* ---- file type ---- */

@@ -25,10 +25,18 @@ grep -qP '^conv1\.weight\tfloat32\t\[64,3,7,7\]\t37632$' out || fail "conv1.weig
 grep -qP '^layer4\.2\.bn3\.num_batches_tracked\tint64\t\[\]\t8$' out || fail "0-d int64 row missing"
 sum=$(sha256sum "$CKPT_DIR/resnet50.pth" | cut -d' ' -f1)
 grep -qx "# sha256: $sum" out || fail "file sha256 differs from sha256sum's $sum"
+# the model the tensors describe, as rnencode --model auto reads it; or none and why
+grep -qx '# model: resnet50' out || fail "model line: $(grep model: out)"
+expect_exit 0 ckptinfo -H "$CKPT_DIR/mixed.pth"
+grep -qx '# model: none (not a ResNet of a known family: .* found among its 20 tensors (the first is f32))' out ||
+	fail "model line of mixed.pth: $(grep model: out)"
+expect_exit 0 ckptinfo -H --json "$CKPT_DIR/mixed.pth"
+grep -q '"model":null,"model_why":"not a ResNet of a known family' out || fail "--json model of mixed.pth: $(head -c 300 out)"
 
 # the CLIP archive keeps CLIP's fp16/fp32 split (convert_weights) and its names
 expect_exit 0 ckptinfo -H "$CKPT_DIR/clip-rn50.pt"
 grep -qx '# format: torchscript' out || fail "clip-rn50.pt not seen as TorchScript"
+grep -qx '# model: clip-rn50' out || fail "clip-rn50.pt: model line: $(grep model: out)"
 for row in 'visual\.conv1\.weight\tfloat16\t\[32,3,3,3\]' 'visual\.bn1\.running_var\tfloat32\t\[32\]' \
 	'visual\.layer1\.0\.downsample\.0\.weight\tfloat16\t\[256,64,1,1\]' \
 	'visual\.attnpool\.positional_embedding\tfloat32\t\[50,2048\]' \

@@ -35,4 +35,15 @@ expect_exit 0 "$fw" --dir "$T/m" --table table w     # moved aside and fetched a
 cmp -s src.bin m/W.pt && [ -e m/W.pt.bad ] || fail "tampered W.pt not replaced"
 expect_exit 2 "$fw" --dir "$T/m" nosuchmodel
 expect_stderr "unknown model 'nosuchmodel'"
+# the default is the three files of the study; `all` is every model rnencode knows,
+# and each file and hash is model/models.c's (rnencode's default weights)
+expect_exit 0 "$fw" --sha256
+[ "$(wc -l <out)" = 3 ] || fail "default: $(cat out)"
+expect_exit 0 "$fw" --sha256 all
+[ "$(wc -l <out)" = 22 ] || fail "all: $(wc -l <out) files"
+while read -r name url sum model; do
+	[[ $name = \#* || -z $name ]] && continue
+	[ "${url##*/}" = "$name" ] && grep -qF "\"$name\"" "$ROOT/model/models.c" && grep -qF "\"$sum\"" "$ROOT/model/models.c" ||
+		fail "$model: $name $sum is not model/models.c's"
+done < <(sed -n "/^builtin_table()/,/^EOF$/p" "$fw" | sed '1,2d;$d')
 exit 0

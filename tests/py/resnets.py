@@ -11,6 +11,9 @@
                                     PyTorch's FP32 outputs; the architecture read from
                                     the checkpoint's tensors, as CLIP's build_model does
   resnets.py compare --rtol R REF.npy OUT.f32|OUT.mp   max |out-ref|/(|ref|+rms(row))
+  resnets.py fixtures DIR N SPEC...  for each SPEC, in one process: DIR/SPEC.pth (or .pt),
+                                    DIR/SPEC.mp (N images), DIR/SPEC.u8 (the same crops back
+                                    to back), DIR/SPEC.npy (PyTorch FP32); DIR/done last
 
 SPEC: a published name (resnet18 .. resnext101_64x4d, clip-rn50 .. clip-rn50x64) or a
 reduced test variant with the same code paths:
@@ -140,6 +143,8 @@ def cmd_make(a):
 def cmd_images(a):
     clip = a.spec in CLIP_SPECS
     u8, files = crops(input_size(a.spec), clip, a.n)
+    if getattr(a, "raw", None):
+        u8.tofile(a.raw)
     preset = ("clip" if input_size(a.spec) == 224 else f"clip-{input_size(a.spec)}") if clip else "imagenet"
     with open(a.out, "wb") as f:
         for t, p in zip(u8, files):
@@ -221,6 +226,18 @@ def cmd_compare(a):
     return 0 if np.isfinite(ratio).all() and ratio.max() <= a.rtol else 1
 
 
+def cmd_fixtures(a):
+    for spec in a.specs:
+        base = os.path.join(a.dir, spec)
+        ck = base + (".pt" if spec in CLIP_SPECS else ".pth")
+        ns = argparse.Namespace
+        cmd_make(ns(spec=spec, out=ck))
+        cmd_images(ns(spec=spec, n=a.n, out=base + ".mp", raw=base + ".u8"))
+        cmd_reference(ns(ckpt=ck, images=base + ".mp", out=base + ".npy", features=False))
+    open(os.path.join(a.dir, "done"), "w").close()
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -241,8 +258,12 @@ def main():
     s.add_argument("--name", default="compare")
     s.add_argument("ref")
     s.add_argument("out")
+    s = sub.add_parser("fixtures")
+    s.add_argument("dir")
+    s.add_argument("n", type=int)
+    s.add_argument("specs", nargs="+")
     a = ap.parse_args()
-    return {"make": cmd_make, "images": cmd_images, "reference": cmd_reference, "compare": cmd_compare}[a.cmd](a)
+    return {"fixtures": cmd_fixtures, "make": cmd_make, "images": cmd_images, "reference": cmd_reference, "compare": cmd_compare}[a.cmd](a)
 
 
 if __name__ == "__main__":

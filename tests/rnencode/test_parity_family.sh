@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Every ResNet code path rnencode has, against PyTorch and the reference forward
+# (model/ref.c through build/tests/netref), on reduced variants of the families in
+# their published formats (tests/py/resnets.py; full-size models: make parity-all):
+#   tv-basic    torchvision BasicBlock (resnet18/34's path), torch.save .pth
+#   tv-grouped  torchvision Bottleneck with 8 groups (the ResNeXt path), .pth
+#   clip-small  CLIP ModifiedResNet, TorchScript archive with fp16 weights as
+#               published, 288 px (RN50x4's resolution: 82 attention tokens)
+# The architecture comes from the file alone (--model auto). FP32 within 1e-4 of
+# PyTorch for rnencode and for the reference forward; FP16 within 3e-2 of PyTorch
+# FP32 (test_parity_resnet50.sh gives the reasons).
+source "$ROOT/tests/lib.sh"
+source "$ROOT/tests/fixtures.sh"
+need_py torch
+need_family_fixtures
+NETREF=${UNITDIR:-$ROOT/build/tests}/netref
+[ -x "$NETREF" ] || skip "$NETREF missing: run make first"
+cmp_ref() { $PY "$ROOT/tests/py/resnets.py" compare --name "$1" --rtol "$2" "$3" "$4" || fail "$1: beyond $2 of PyTorch"; }
+
+for s in $FAMILY_SPECS; do
+	w=$FAM_DIR/$s.pth
+	[ -e "$w" ] || w=$FAM_DIR/$s.pt
+	expect_exit 0 rnencode --weights "$w" --threads 2 --batch 2 <"$FAM_DIR/$s.mp"
+	cmp_ref "$s rnencode fp32" 1e-4 "$FAM_DIR/$s.npy" out
+	"$NETREF" "$w" "$FAM_DIR/$s.mp" ref.f32 || fail "netref $s"
+	cmp_ref "$s reference forward" 1e-4 "$FAM_DIR/$s.npy" ref.f32
+	expect_exit 0 rnencode --weights "$w" --threads 2 --fp16 <"$FAM_DIR/$s.mp"
+	cmp_ref "$s rnencode fp16" 3e-2 "$FAM_DIR/$s.npy" out
+done
+# the header and records name what the file holds
+expect_exit 0 rnencode --weights "$FAM_DIR/clip-small.pt" <"$FAM_DIR/clip-small.mp"
+recview -t header out | grep -q '"model":"clip-resnet(1-1-1-1,w32,288px,out96)"' || fail "header: $(recview -t header out)"
+recview -t embedding -n 1 out | grep -q '"preset":"clip-288".*"tensor":{"dtype":"float32","shape":\[96\]' ||
+	fail "record: $(recview -t embedding -n 1 out | head -c 400)"
+# a 224 px crop for a 288 px model is the image's error, not a crash
+imgdecode --preset clip "$TESTDATA/images/n01440764_tench.JPEG" >c224.mp 2>/dev/null
+expect_exit 1 rnencode --weights "$FAM_DIR/clip-small.pt" <c224.mp
+expect_stderr 'needs uint8 \[288,288,3\]'
+exit 0
