@@ -327,11 +327,11 @@ void t_attn_refused()
 	checks++;
 	Buf q(128, 4), kv(65 * 256, 4), o(128, 4);
 	try {
-		gpu::launch_attn(q.p, q.p, kv.p, kv.p, o.p, Dt::F32, 1, 65, 128, 2, 64, nullptr);
-		printf("FAIL attn over 65 tokens was launched (the kernel holds 64)\n");
+		gpu::launch_attn(q.p, q.p, kv.p, kv.p, o.p, Dt::F32, 1, 65, 128, 4, 32, nullptr);
+		printf("FAIL attn with 32-wide heads was launched (the kernel's are 64 wide)\n");
 		failures++;
 	} catch (const std::exception &e) {
-		printf("ok   attn over 65 tokens refused: %s\n", e.what());
+		printf("ok   attn with 32-wide heads refused: %s\n", e.what());
 	}
 }
 
@@ -477,7 +477,8 @@ int main()
 			t_gap(dt);
 			t_attn_tokens(dt);
 			t_attn(dt, 2, 50, 32); /* CLIP RN50's attention pool */
-			for (int tokens : {1, 31, 32, 33, 64})
+			t_attn(dt, 1, 197, 64); /* RN50x64's: 14x14 + 1 tokens */
+			for (int tokens : {1, 31, 32, 33, 64, 65, 82, 128, 145})
 				t_attn(dt, 3, tokens, 2);
 			t_bias_relu(dt, true);
 			t_bias_relu(dt, false);

@@ -9,7 +9,8 @@
 # (test_gpu_kernels.sh runs the kernels themselves on the host).
 # FP32: within 1e-4 of PyTorch (CPU, float32). FP16 (half storage, float
 # arithmetic): within 5e-2 and the same top-1 (tests/gpu/gpulib.sh says why).
-# Also the per-op dump (RNENC_GPU_DUMP) against PyTorch's activations, op by op.
+# Also the per-op dump (RNENC_GPU_DUMP) against PyTorch's activations, op by op,
+# and the reduced variants of the other ResNets (FP32).
 source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/gpu/gpulib.sh"
 command -v g++ >/dev/null || skip "g++ not found"
@@ -59,6 +60,18 @@ grep -q '^resnet50: first op beyond rtol 0.0001 of PyTorch FP32: layer3.1.conv2$
 # resnet50 --features: the pooled [2048] straight from the pooling op
 ./plan_sim resnet50 "$RN50_W" resnet50.u8 2 fp32 feat.f32 features || fail "plan_sim features"
 gpu_compare "plan resnet50 features fp32" feat.ref.f32 feat.f32 2048 $GPU_RTOL_FP32
+
+# the other code paths of the family (tests/rnencode/test_parity_family.sh's
+# variants): basic blocks, grouped convolutions, a 288 px CLIP tower (82 tokens)
+source "$ROOT/tests/fixtures.sh"
+need_family_fixtures
+for s in $FAMILY_SPECS; do
+	w=$FAM_DIR/$s.pth
+	[ -e "$w" ] || w=$FAM_DIR/$s.pt
+	./plan_sim auto "$w" "$FAM_DIR/$s.u8" 2 fp32 $s.f32 || fail "plan_sim $s"
+	$PY "$ROOT/tests/py/resnets.py" compare --name "plan $s fp32" --rtol $GPU_RTOL_FP32 "$FAM_DIR/$s.npy" $s.f32 ||
+		fail "plan $s fp32 beyond $GPU_RTOL_FP32 of PyTorch"
+done
 
 # a plan the GPU cannot run is refused with one line, not run
 expect_exit 2 ./plan_sim clip-rn50 "$CLIP_W" clip-rn50.u8 1 fp32 x.f32 features
