@@ -3,6 +3,7 @@
 #   make test       run the whole test suite (tests/run)
 #   make asan       the same suite with ASan+UBSan builds (into build-asan/)
 #   make bench      benchmarks, each as a ratio to its peer measured in the same run
+#   make parity-all every listed ResNet at full size against PyTorch (tests/parity-all.sh; minutes)
 #   make weights    fetch the published checkpoints (sha256-checked)
 #   make classes    zscore's default class table: CLIP's zero-shot classifier from txtencode
 #   make fuzz       build the libFuzzer targets (clang)
@@ -103,7 +104,7 @@ $(BUILD)/gpu/%.o: gpu/%.cc
 	$(NVCC) $(NVCCFLAGS) $(DEPFLAGS) -MF $(@:.o=.d) -c -o $@ $<
 
 # ---- programs, libcommon.a, unit tests ------------------------------------
-.PHONY: all test asan bench weights classes fuzz clean gpu-note
+.PHONY: all test asan bench weights classes fuzz clean gpu-note parity-all
 all: gpu-note $(BINS) $(UNIT_TESTS) $(BUILD)/bench/recio $(BUILD)/tests/netref
 
 gpu-note:
@@ -154,6 +155,9 @@ asan:
 
 bench: all $(BUILD)/bench/recio
 	bench/run
+
+parity-all: all
+	tests/parity-all.sh
 
 weights:
 	pipelines/fetch-weights

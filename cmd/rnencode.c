@@ -49,6 +49,23 @@ typedef struct {
 	size_t max_record;
 } options_t;
 
+/* The model names as help lines: indented, wrapped before 80 columns. */
+static const char *model_lines(void)
+{
+	static char buf[1024];
+	size_t o = 0, col = 0;
+	for (const net_model_t *m = net_models; m->name; m++) {
+		size_t len = strlen(m->name) + (m[1].name ? 1 : 0);
+		if (col && col + 1 + len > 78) {
+			o += (size_t)snprintf(buf + o, sizeof buf - o, "\n");
+			col = 0;
+		}
+		o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s%s", col ? " " : "  ", m->name, m[1].name ? "," : "\n");
+		col += (col ? 1 : 2) + len;
+	}
+	return buf;
+}
+
 DIAG_NORETURN static void usage(void)
 {
 	printf("Usage: rnencode [OPTIONS] < images.mp > encodings.mp\n"
@@ -57,7 +74,7 @@ DIAG_NORETURN static void usage(void)
 	       "pass through in order; a `stats` record (time, images/s, peak memory) ends\n"
 	       "the output.\n"
 	       "\n"
-	       "  -m, --model M        auto, or one of: %s\n"
+	       "  -m, --model M        auto, or a model name (below)\n"
 	       "                       (default: auto with --weights: the network is what the\n"
 	       "                       file holds, read from its tensors; without --weights,\n"
 	       "                       from the first image's preset: clip -> clip-rn50,\n"
@@ -94,6 +111,9 @@ DIAG_NORETURN static void usage(void)
 	       "                       65536)\n"
 	       "  -h, --help           this help\n"
 	       "\n"
+	       "Models:\n"
+	       "%s"
+	       "\n"
 	       "Input images: uint8 [S,S,3] (normalized here with the model's mean/std), or\n"
 	       "float32/float16 [3,S,S] taken as normalized; S is the model's input size\n"
 	       "(224; CLIP RN50x4 288, RN50x16 384, RN50x64 448). An image whose preset\n"
@@ -118,7 +138,7 @@ DIAG_NORETURN static void usage(void)
 	       "\n"
 	       "Exit status: 0 ok, 1 some images failed (error records written),\n"
 	       "2 usage error or fatal failure (weights, stream, device).\n",
-	       net_model_names(), DEFAULT_BATCH_CPU, DEFAULT_BATCH_CUDA);
+	       DEFAULT_BATCH_CPU, DEFAULT_BATCH_CUDA, model_lines());
 	diag_help_done();
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """resnets.py - every ResNet rnencode knows, in PyTorch, for the parity tests.
 
-  resnets.py make SPEC OUT          random-weight checkpoint in the published format:
+  resnets.py make SPEC OUT [--calib N]  random-weight checkpoint in the published format:
                                     torchvision: torch.save(state_dict) .pth;
                                     CLIP: torch.jit.script(CLIP).save() after
                                     convert_weights (fp16 convs and linears), as OpenAI's
@@ -104,7 +104,7 @@ def cmd_make(a):
     g = torch.Generator().manual_seed(11)
     torch.manual_seed(3)
     clip = a.spec in CLIP_SPECS
-    u8, _ = crops(input_size(a.spec), clip, 8)
+    u8, _ = crops(input_size(a.spec), clip, getattr(a, "calib", 8))
     x = normalize(u8, clip)
     with torch.no_grad():
         if not clip:
@@ -244,6 +244,7 @@ def main():
     s = sub.add_parser("make")
     s.add_argument("spec")
     s.add_argument("out")
+    s.add_argument("--calib", type=int, default=8, help="images for the BatchNorm statistics")
     s = sub.add_parser("images")
     s.add_argument("spec")
     s.add_argument("n", type=int)
