@@ -193,7 +193,9 @@ build-fuzz/obj/fuzz/fuzz_ckpt_%.o: fuzz/fuzz_ckpt.c
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined -DFUZZ_CKPT_$(shell echo $* | tr a-z A-Z) \
 	  -c -o $@ $<
 
-$(FUZZ_LIB): $(COMMON_SRC:%.c=build-fuzz/obj/%.o)
+# model/net.c too: the checkpoint targets also read the architecture and bind
+# the tensors (net_probe, net_load) of every file the readers accept
+$(FUZZ_LIB): $(COMMON_SRC:%.c=build-fuzz/obj/%.o) build-fuzz/obj/model/net.o build-fuzz/obj/model/models.o
 	rm -f $@ && ar rcs $@ $^
 
 build-fuzz/fuzz_%: build-fuzz/obj/fuzz/fuzz_%.o $(FUZZ_LIB)

@@ -7,7 +7,9 @@
  *                            and the storages, so the pickle reader sees every byte
  *   -DFUZZ_CKPT_SAFETENSORS  input is a whole file; only safetensors-looking ones
  * Each input is opened with ckpt_open_mem and, when accepted, every tensor byte
- * is read (so ASan sees any view that escapes its buffer) and each name looked up.
+ * is read (so ASan sees any view that escapes its buffer) and each name looked up;
+ * then the architecture is read from it and bound as rnencode binds it
+ * (model/net.c: net_probe, net_load).
  * Build: make fuzz (clang-14, -fsanitize=fuzzer,address,undefined); run:
  *   build-fuzz/fuzz_ckpt_pickle -max_total_time=300 CORPUS_DIR
  */
@@ -17,6 +19,7 @@
 
 #include "ckpt/ckpt.h"
 #include "ckpt/internal.h"
+#include "model/net.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -40,6 +43,10 @@ static void exercise(const uint8_t *p, size_t n)
 			abort();
 	}
 	sink += sum;
+	net_arch_t a;
+	net_t net;
+	if (net_probe(c, &a, err, sizeof err) == 0 && net_load(&net, c, NULL, err, sizeof err) == 0)
+		net_free(&net);
 	ckpt_free(c);
 }
 

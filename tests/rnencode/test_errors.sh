@@ -126,6 +126,13 @@ for m in "" "--model resnet50"; do
 	RNENC_WEIGHTS=$PWD/v2w expect_exit 0 rnencode $m <v2.mp
 	recview -t header out | grep -q '"weights":"[^"]*v2w/resnet50-11ad3fa6.pth"' || fail "'$m' on imagenet-v2: $(recview -t header out)"
 done
+# the other models' default files: the preset's (clip-288 -> clip-rn50x4) or --model's,
+# V2 for imagenet-v2 crops where torchvision has V2 weights
+imgdecode --preset clip-288 "$TESTDATA/images/n01440764_tench.JPEG" >c288.mp 2>/dev/null
+RNENC_WEIGHTS=$PWD/empty expect_exit 2 rnencode <c288.mp
+expect_stderr "^rnencode: no clip-rn50x4 weights at .*empty/RN50x4.pt: run .make weights."
+RNENC_WEIGHTS=$PWD/empty expect_exit 2 rnencode --model resnet101 <v2.mp
+expect_stderr "^rnencode: no resnet101 weights at .*empty/resnet101-cd907fc2.pth: "
 # --model and no images: no weights needed, the header names the model given
 expect_exit 0 rnencode --model clip-rn50 --weights /nonexistent <header.mp
 recview out | tail -n 1 | grep -q '"type":"stats","producer":"rnencode","model":"clip-rn50","images":0' ||
