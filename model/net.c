@@ -269,11 +269,15 @@ static int probe(const ckpt_t *c, net_arch_t *a, const char **prefix, char *err,
 	}
 	if (!p || !find_t(c, p, "layer1.0.conv1.weight")) {
 		const char *first = ckpt_count(c) ? ckpt_entry(c, 0)->name : "none";
+		size_t len = strlen(first);
+		if (len > 80) /* cut at a character boundary: the line stays UTF-8 */
+			for (len = 80; len > 0 && ((unsigned char)first[len] & 0xc0) == 0x80;)
+				len--;
 		snprintf(err, errcap,
 			 "not a ResNet of a known family: no torchvision ResNet (conv1.weight, layer1.0.conv1.weight, "
 			 "fc.weight) or CLIP ModifiedResNet (visual.attnpool.c_proj.weight) found among its %zu tensors "
-			 "(the first is %.80s)",
-			 ckpt_count(c), first);
+			 "(the first is %.*s)",
+			 ckpt_count(c), (int)len, first);
 		return -1;
 	}
 	*prefix = p;

@@ -32,6 +32,14 @@ grep -qx '# model: none (not a ResNet of a known family: .* found among its 20 t
 	fail "model line of mixed.pth: $(grep model: out)"
 expect_exit 0 ckptinfo -H --json "$CKPT_DIR/mixed.pth"
 grep -q '"model":null,"model_why":"not a ResNet of a known family' out || fail "--json model of mixed.pth: $(head -c 300 out)"
+# the first name, cut to 80 bytes in the reason, is cut between characters, not inside one
+$PY - <<'PY' || fail "making cut.safetensors"
+import json, struct
+h = json.dumps({"a" * 79 + "\u00e9b": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}, ensure_ascii=False).encode()
+open("cut.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + bytes(4))
+PY
+expect_exit 0 ckptinfo -H --json cut.safetensors
+grep -q '(the first is a\{79\})"' out || fail "the first name cut inside a character: $(grep -o 'the first is[^"]*' out)"
 
 # the CLIP archive keeps CLIP's fp16/fp32 split (convert_weights) and its names
 expect_exit 0 ckptinfo -H "$CKPT_DIR/clip-rn50.pt"

@@ -13,7 +13,8 @@ source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/fixtures.sh"
 need_py torch
 need_family_fixtures
-NETREF=${UNITDIR:-$ROOT/build/tests}/netref
+NETREF=${UNITDIR:-build/tests}/netref
+[[ $NETREF = /* ]] || NETREF=$ROOT/$NETREF
 [ -x "$NETREF" ] || skip "$NETREF missing: run make first"
 cmp_ref() { $PY "$ROOT/tests/py/resnets.py" compare --name "$1" --rtol "$2" "$3" "$4" || fail "$1: beyond $2 of PyTorch"; }
 
