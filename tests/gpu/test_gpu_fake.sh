@@ -112,6 +112,20 @@ gpu_compare "fake GPU, unfused fp16, vs cpu" cpu16.mp unfused16.mp 1000 $GPU_RTO
 gpu_compare "graphs vs op by op" graphs.mp nograph.mp 1000 1e-9
 
 echo "[$SECONDS s] fallbacks checked"
+# the other ResNets' code paths (tests/py/resnets.py's reduced variants) against
+# PyTorch: basic blocks, grouped convolutions (cuDNN's group count), a 288 px CLIP
+# tower (82 attention tokens), the architecture read from each file
+source "$ROOT/tests/fixtures.sh"
+need_family_fixtures
+for s in $FAMILY_SPECS; do
+	w=$FAM_DIR/$s.pth
+	[ -e "$w" ] || w=$FAM_DIR/$s.pt
+	rnencode --device cuda --weights "$w" --batch 2 <"$FAM_DIR/$s.mp" >fam.$s.mp 2>fam.$s.err ||
+		{ cat fam.$s.err; fail "rnencode --device cuda on $s failed"; }
+	$PY "$ROOT/tests/py/resnets.py" compare --name "fake GPU $s fp32" --rtol $GPU_RTOL_FP32 "$FAM_DIR/$s.npy" fam.$s.mp ||
+		fail "fake GPU $s beyond $GPU_RTOL_FP32 of PyTorch"
+done
+echo "[$SECONDS s] the other ResNets checked"
 # garbage in, an error record out, on the GPU path too: a NaN pixel is refused on the
 # host before the upload; all 60000 is finite but overflows float16 inside, and the
 # logits that come back non-finite are refused on the host after the download
