@@ -7,8 +7,8 @@
                                     convert_weights (fp16 convs and linears), as OpenAI's
   resnets.py images SPEC N OUT.mp   N uint8 crops at the model's input size (testdata
                                     images, the model's preset)
-  resnets.py reference CKPT IN.mp OUT.npy [--features]
-                                    PyTorch's FP32 outputs; the architecture read from
+  resnets.py reference CKPT IN.mp OUT.npy [--features] [--double]
+                                    PyTorch's FP32 (or float64) outputs; the architecture read from
                                     the checkpoint's tensors, as CLIP's build_model does
   resnets.py compare --rtol R REF.npy OUT.f32|OUT.mp   max |out-ref|/(|ref|+rms(row))
   resnets.py fixtures DIR N SPEC...  for each SPEC, in one process: DIR/SPEC.pth (or .pt),
@@ -196,6 +196,8 @@ def cmd_reference(a):
     torch = torch_setup()
     m, clip = build_from_state(load_state(a.ckpt))
     x = normalize(read_images(a.images), clip)
+    if getattr(a, "double", False):  # the exact answer: float64 throughout
+        m, x = m.double(), x.double()
     with torch.no_grad():
         if a.features:
             y = torch.flatten(m.avgpool(m.layer4(m.layer3(m.layer2(m.layer1(
@@ -254,6 +256,7 @@ def main():
     s.add_argument("images")
     s.add_argument("out")
     s.add_argument("--features", action="store_true")
+    s.add_argument("--double", action="store_true", help="float64 weights and activations (the exact answer)")
     s = sub.add_parser("compare")
     s.add_argument("--rtol", type=float, required=True)
     s.add_argument("--name", default="compare")
