@@ -82,7 +82,7 @@ typedef struct {
 	int64_t nnames;
 	char *model, *precision;
 	int64_t nerrors, nonfinite_items, nonfinite_values, ninvalid, ndup;
-} run_t;
+} side_t;
 
 typedef struct {
 	int64_t common, only_ref, only_cand;
@@ -208,7 +208,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 
 /* ---- reading ---- */
 
-static item_t *item_for(run_t *r, const record_t *rec)
+static item_t *item_for(side_t *r, const record_t *rec)
 {
 	char *id = rec_dup_str(rec, "id");
 	if (!id) {
@@ -261,7 +261,7 @@ static void item_set_prob(item_t *it, float *p, const int64_t *cls, int64_t n, i
 	it->ntop = k;
 }
 
-static void bad_record(run_t *r, const record_t *rec, const char *msg)
+static void bad_record(side_t *r, const record_t *rec, const char *msg)
 {
 	char where[320];
 	rec_where(where, sizeof where, r->path, rec);
@@ -272,7 +272,7 @@ static void bad_record(run_t *r, const record_t *rec, const char *msg)
 /* --names that do not fit the classes would put wrong names on the report
  * (or none): a usage error, found while reading, before any output. cls
  * NULL: a full vector of n classes; else the n class indices a record uses. */
-static void check_names(const names_check_t *nc, const run_t *r, const record_t *rec, const char *what,
+static void check_names(const names_check_t *nc, const side_t *r, const record_t *rec, const char *what,
 			const int64_t *cls, int64_t n)
 {
 	if (!nc)
@@ -284,7 +284,7 @@ static void check_names(const names_check_t *nc, const run_t *r, const record_t 
 }
 
 /* One vector record (scores/logits/embedding) into its item. */
-static void take_vector(run_t *r, const record_t *rec, const classes_t *cl, const names_check_t *nc,
+static void take_vector(side_t *r, const record_t *rec, const classes_t *cl, const names_check_t *nc,
 			score_vec_t *sv, float **scratch, size_t *scap)
 {
 	char err[384];
@@ -344,7 +344,7 @@ static void take_vector(run_t *r, const record_t *rec, const classes_t *cl, cons
 
 /* path is read; name (its --label, else path) is what messages and the
  * report call it. */
-static void run_read(run_t *r, const char *path, const char *name, const classes_t *cl, const names_check_t *nc)
+static void side_read(side_t *r, const char *path, const char *name, const classes_t *cl, const names_check_t *nc)
 {
 	memset(r, 0, sizeof *r);
 	r->path = name ? name : path;
@@ -414,7 +414,7 @@ static void run_read(run_t *r, const char *path, const char *name, const classes
 	rec_reader_free(rd);
 }
 
-static void run_free(run_t *r)
+static void side_free(side_t *r)
 {
 	for (int64_t i = 0; i < r->n; i++) {
 		item_t *it = &r->v[i];
@@ -514,7 +514,7 @@ static void compare_items(result_t *res, const item_t *a, const item_t *b, int64
 	}
 }
 
-static void compare_runs(const options_t *o, const run_t *ref, const run_t *cand, result_t *res)
+static void compare_runs(const options_t *o, const side_t *ref, const side_t *cand, result_t *res)
 {
 	memset(res, 0, sizeof *res);
 	res->prob_max_item = res->raw_max_item = res->cos_min_item = -1;
@@ -560,7 +560,7 @@ static void compare_runs(const options_t *o, const run_t *ref, const run_t *cand
 }
 
 /* Why no image has a top-1 class in both runs (top1_known == 0). */
-static const char *top1_missing_reason(const run_t *ref, const run_t *cand, const result_t *res)
+static const char *top1_missing_reason(const side_t *ref, const side_t *cand, const result_t *res)
 {
 	if (!res->common)
 		return ref->n || cand->n ? "no image in common" : "no image in either run";
@@ -571,7 +571,7 @@ static const char *top1_missing_reason(const run_t *ref, const run_t *cand, cons
 
 /* The causes of a FAIL, joined by "; " (empty when it passed); with_top1: also
  * a top-1 disagreement above tolerance (the verdict line shows that one). */
-static void fail_causes(char *buf, size_t cap, const options_t *o, const run_t *ref, const run_t *cand,
+static void fail_causes(char *buf, size_t cap, const options_t *o, const side_t *ref, const side_t *cand,
 			const result_t *res, int with_top1)
 {
 	size_t n = 0;
@@ -603,7 +603,7 @@ static const char *cname(int64_t c)
 	return c >= 0 && c < g_nnames ? g_names[c] : NULL;
 }
 
-static void run_line(FILE *f, const char *role, const run_t *r)
+static void run_line(FILE *f, const char *role, const side_t *r)
 {
 	fprintf(f, "%s %s", role, diag_str(r->path));
 	if (r->model || r->precision)
@@ -649,7 +649,7 @@ static double prob_of(const item_t *it, int64_t c)
 	return NAN;
 }
 
-static void text_table(FILE *f, const options_t *o, const run_t *ref, const run_t *cand, const result_t *res)
+static void text_table(FILE *f, const options_t *o, const side_t *ref, const side_t *cand, const result_t *res)
 {
 	int64_t shown = 0;
 	for (int64_t p = 0; p < res->common && shown < o->show; p++) {
@@ -692,7 +692,7 @@ static int same_str(const msgpack_object *a, const msgpack_object *b)
 }
 
 /* The last stats record of a run with this producer (NULL producer: none). */
-static const msgpack_object *stats_of(const run_t *r, const msgpack_object *prod)
+static const msgpack_object *stats_of(const side_t *r, const msgpack_object *prod)
 {
 	for (int i = r->prov.nstats - 1; i >= 0; i--) {
 		const msgpack_object *m = &r->prov.stats[i].obj.data;
@@ -722,7 +722,7 @@ static void stats_cell(char *line, size_t cap, const msgpack_object *v, int isby
 /* One producer's figures side by side: keys of the reference's record, then
  * keys only the candidate's has. */
 /* How many kept stats records of a run have this producer. */
-static int stats_count(const run_t *r, const msgpack_object *prod)
+static int stats_count(const side_t *r, const msgpack_object *prod)
 {
 	int n = 0;
 	for (int i = 0; i < r->prov.nstats; i++)
@@ -730,7 +730,7 @@ static int stats_count(const run_t *r, const msgpack_object *prod)
 	return n;
 }
 
-static void stats_pair(FILE *f, const run_t *ref, const run_t *cand, const msgpack_object *prod,
+static void stats_pair(FILE *f, const side_t *ref, const side_t *cand, const msgpack_object *prod,
 		       const msgpack_object *rm, const msgpack_object *cm)
 {
 	fputs("  ", f);
@@ -796,7 +796,7 @@ static void stats_pair(FILE *f, const run_t *ref, const run_t *cand, const msgpa
 	}
 }
 
-static void text_stats(FILE *f, const run_t *ref, const run_t *cand)
+static void text_stats(FILE *f, const side_t *ref, const side_t *cand)
 {
 	if (!ref->prov.nstats && !cand->prov.nstats)
 		return;
@@ -813,7 +813,7 @@ static void text_stats(FILE *f, const run_t *ref, const run_t *cand)
 	}
 }
 
-static void text_report(FILE *f, const options_t *o, const run_t *ref, const run_t *cand, const result_t *res)
+static void text_report(FILE *f, const options_t *o, const side_t *ref, const side_t *cand, const result_t *res)
 {
 	run_line(f, "reference", ref);
 	run_line(f, "candidate", cand);
@@ -895,7 +895,7 @@ static void json_str_or_null(FILE *f, const char *s)
 		fputs("null", f);
 }
 
-static void json_run(FILE *f, const run_t *r)
+static void json_run(FILE *f, const side_t *r)
 {
 	fputs("{\"stream\":", f);
 	json_put_cstr(f, r->path);
@@ -925,7 +925,7 @@ static void json_top(FILE *f, const item_t *it)
 	fputs("]}", f);
 }
 
-static void json_report(FILE *f, const options_t *o, const run_t *ref, const run_t *cand, const result_t *res)
+static void json_report(FILE *f, const options_t *o, const side_t *ref, const side_t *cand, const result_t *res)
 {
 	fputs("{\"reference\":", f);
 	json_run(f, ref);
@@ -1028,9 +1028,9 @@ int main(int argc, char **argv)
 	if (file_names && cl.k && cl.k != nfile_names)
 		diag_fatal("--names %s: %lld names, --classes %s has %lld classes", o.names_path, (long long)nfile_names,
 			   o.classes_path, (long long)cl.k);
-	run_t ref, cand;
-	run_read(&ref, o.ref_path, o.label[0], &cl, file_names ? &nc : NULL);
-	run_read(&cand, o.cand_path, o.label[1], &cl, file_names ? &nc : NULL);
+	side_t ref, cand;
+	side_read(&ref, o.ref_path, o.label[0], &cl, file_names ? &nc : NULL);
+	side_read(&cand, o.cand_path, o.label[1], &cl, file_names ? &nc : NULL);
 	/* fpdiff is for one model's two runs; two models still compare, but
 	 * their flips are the models' differences, not precision's */
 	if (ref.model && cand.model && strcmp(ref.model, cand.model) != 0)
@@ -1060,8 +1060,8 @@ int main(int argc, char **argv)
 	}
 	free(res.pairs);
 	free(res.flip_items);
-	run_free(&ref);
-	run_free(&cand);
+	side_free(&ref);
+	side_free(&cand);
 	names_free(file_names, nfile_names);
 	classes_free(&cl);
 	return res.fail ? EXIT_SOME_FAILED : EXIT_OK;

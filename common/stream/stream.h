@@ -179,6 +179,40 @@ typedef enum {
 /* msgpack object as JSON; bin that is not part of a tensor prints as {"bin": N}. */
 void json_put_object(FILE *f, const msgpack_object *o, json_tensor_mode_t mode);
 
+/* A JSON document written as it is built: objects and arrays count their own
+ * entries, so commas and nesting come from the calls, never from the caller.
+ * Every value call takes a key: the entry's name inside an object, NULL inside
+ * an array (or for the top-level value). */
+enum { JW_MAX_DEPTH = 32 };
+
+typedef struct {
+	FILE *f;
+	int depth;
+	uint64_t n[JW_MAX_DEPTH]; /* entries written at each open level */
+	char close[JW_MAX_DEPTH]; /* '}' or ']' of each open level */
+	const char *brk;          /* whitespace before the next entry, after its comma */
+} jw_t;
+
+void jw_init(jw_t *w, FILE *f);
+void jw_obj(jw_t *w, const char *key); /* opens an object: entries until jw_end */
+void jw_arr(jw_t *w, const char *key); /* opens an array */
+void jw_end(jw_t *w);                  /* closes the innermost one */
+void jw_int(jw_t *w, const char *key, int64_t v);
+void jw_double(jw_t *w, const char *key, double v); /* NaN/Inf: null */
+void jw_bool(jw_t *w, const char *key, int v);
+void jw_null(jw_t *w, const char *key);
+void jw_str(jw_t *w, const char *key, const char *s); /* NULL: null */
+void jw_strn(jw_t *w, const char *key, const char *s, size_t n);
+/* num/den, or null when den is 0 */
+void jw_ratio(jw_t *w, const char *key, double num, double den);
+/* A value another writer puts (json_put_object, prov_print_json): the key
+ * and separator are written, and the stream returned for the value. */
+FILE *jw_value(jw_t *w, const char *key);
+/* Whitespace (a line break: for long documents a reader pages through)
+ * before the next entry, after its comma; the document is the same JSON.
+ * ws must outlive that entry (a string literal). */
+void jw_break(jw_t *w, const char *ws);
+
 /* ---- npy.c ----
  * NumPy .npy files (format version 1.0/2.0/3.0), read and write.
  *

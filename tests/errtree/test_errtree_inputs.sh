@@ -74,7 +74,7 @@ expect_exit 0 "${ET[@]}" unlab.mp --compare unlab.mp
 # once, the repeats are reported, not an input failure (as errstats).
 cat ok.mp ok.mp >twice.mp
 expect_exit 0 "${ET[@]}" twice.mp
-expect_stderr "^errtree: twice.mp: 2 labelled records repeat an earlier id \(first: 'x1'\): only the first record of each id counts$"
+expect_stderr "^errtree: twice.mp: 2 labelled records repeat an earlier id \(first: record 4, id 'x1'\): only the first record of each id counts$"
 grep -Eq '^  repeated ids \(left out\) +2$' out || { cat out; fail "repeated ids row"; }
 grep -Eq '^  labelled +2$' out || { cat out; fail "each id counted once"; }
 expect_exit 0 "${ET[@]}" --json twice.mp
