@@ -12,24 +12,25 @@
  * record, zscore's header); topk and --subset records carry no width, so
  * without names K is unknown and the tables cover the classes seen. A
  * record whose label is not -1 (unknown) or in 0..K-1, or whose predicted
- * class is not in 0..K-1, is an input failure (as in errtree): one stderr
- * line naming file, record and id, counted, exit 1; the report goes on
- * without it. A repeated id (same stream) is left out of the figures, the
- * first record counts; repeats are reported, not failures (as in errtree
- * and fpdiff).
+ * class is not in 0..K-1, is an input failure: one stderr line naming
+ * file, record and id, counted, exit 1; the report goes on without it. A
+ * repeated id (same stream) is left out of the figures, the first record
+ * counts; repeats are reported, not failures (common/eval/run.c's rules).
  * Out: a report on stdout, never records:
  *   text (default)  summary, the N most misclassified classes in the
  *                   study's form "Class 978 (seashore): 3/4 misclassified
  *                   (0.75)" (order: rate desc, then misclassified count
- *                   desc, then class index asc), the N most frequent
+ *                   desc, then the mean probability of the wrong
+ *                   predictions desc, then class index asc; a line says
+ *                   when every class listed ties), the N most frequent
  *                   confusions, the failures, the provenance
  *   --json          everything, one JSON document
  *   --csv           one row per (run, class), '#' provenance lines first
  *   --jsonl         one JSON line per image, provenance lines first
  * With --compare OTHER: images are matched by id; accuracy side by side on
  * the images both runs scored with the same label (ids whose labels differ
- * are counted and left out; no id in common at all is exit 1, as in
- * fpdiff), the classes where each run does better
+ * are counted and left out; no id in common at all is exit 1), the
+ * classes where each run does better
  * (top-1 recall), the images only one run gets right (top-1), and with
  * --grid FILE.jpg a labelled thumbnail grid of those images (decoded from
  * the records' "path" with libjpeg). The grid's folder is tried before any
@@ -117,9 +118,10 @@ DIAG_NORETURN static void usage(void)
 	       "with labels): top-1/top-5 accuracy with counts, mean per-class recall, per-class\n"
 	       "precision/recall/F1, the most misclassified classes in the study's form\n"
 	       "  Class 978 (seashore): 3/4 misclassified (0.75)\n"
-	       "(ordered by rate, then misclassified count, then class index), the most frequent\n"
-	       "confusions (by class index), failures (error records, counted apart), and the\n"
-	       "provenance from the stream headers. Reads STREAM or stdin.\n"
+	       "(ordered by rate, then misclassified count, then the mean probability of the\n"
+	       "wrong predictions; with one image per class all tie, and a line says so), the\n"
+	       "most frequent confusions (by class index), failures (error records, counted\n"
+	       "apart), and the provenance from the stream headers. Reads STREAM or stdin.\n"
 	       "\n"
 	       "  -n, --names FILE      class names, one per line in class-index order (default:\n"
 	       "                        the stream's classes record or zscore's header);\n"
@@ -127,8 +129,9 @@ DIAG_NORETURN static void usage(void)
 	       "  -c, --compare OTHER   a second run of the same images: accuracy side by side,\n"
 	       "                        classes where each run does better, images only one run\n"
 	       "                        gets right (matched by id)\n"
-	       "  -t, --top N           list N classes/confusions/images per section\n"
-	       "                        (default 10)\n"
+	       "  -k, --top N           list N classes/confusions/images per section\n"
+	       "                        (default 10; -t N, the old spelling, works one more\n"
+	       "                        release with a note on stderr)\n"
 	       "      --json            the whole report as one JSON document\n"
 	       "      --csv             one row per (run, class): support, correct, recall,\n"
 	       "                        top-5, predicted, precision, F1; '#' provenance lines\n"
@@ -1173,18 +1176,7 @@ int main(int argc, char **argv)
 				 a.name, b.name, (long long)cm.label_differs, cm.label_differs == 1 ? "" : "s", x->id,
 				 (long long)x->label, (long long)y->label);
 		}
-		/* a comparison of nothing is a failure, not an empty table */
-		if (!cm.pr.n && (a.n || b.n)) {
-			no_common = 1;
-			if (a.n && b.n)
-				diag_msg("%s vs %s: no image id in common (A's first is '%s', B's '%s'): the ids differ, "
-					 "e.g. relative against full paths: `imgdecode DIR` gives ids relative to DIR, "
-					 "`find DIR | imgdecode` full paths",
-					 a.name, b.name, a.p[0].id, b.p[0].id);
-			else
-				diag_msg("%s vs %s: no image id in common: %s has no images", a.name, b.name,
-					 a.n ? b.name : a.name);
-		}
+		no_common = pairing_none(&cm.pr, &a.ids, &b.ids, a.name, b.name, NULL);
 	}
 	/* the grid first: when it fails (exit 2) stdout stays empty */
 	if (o.grid_path)

@@ -6,10 +6,9 @@
  * record's first index. Headers, stats and unknown records are skipped;
  * error records, records with label -1 and malformed records are counted
  * apart and shown, never dropped silently; an id met again in the same
- * stream counts once (its first record; the repeats are reported, as in
- * errstats). An image or embedding record
- * means the wrong stream (no scores yet): exit 2 with what to run first,
- * as errstats and topk do.
+ * stream counts once (its first record; the repeats are reported). An
+ * image or embedding record means the wrong stream (no scores yet): exit 2
+ * with what to run first (common/eval/run.c's rules, shared with errstats).
  * Out: a report on stdout, text or (--json) one JSON object, not records:
  * like recview this is the end of a pipeline, and a terminal is fine.
  *
@@ -21,8 +20,8 @@
  * a histogram, the most frequent confusions named with their LCA, and a
  * table per family (the large subtrees: dogs, birds, devices...). With
  * --compare, the two models side by side and paired on the images both
- * got wrong; streams with no labelled image id in common are exit 1 (as
- * fpdiff and errstats), with a hint about relative and full-path ids.
+ * got wrong; streams with no labelled image id in common are exit 1, with
+ * a hint about relative and full-path ids.
  * Label-set ambiguity: classes with the same name in a names
  * file (ImageNet's two cranes, CLIP's two "missile"s) and classes whose
  * synset lies above another class's are listed, and mistakes between them
@@ -100,11 +99,11 @@ DIAG_NORETURN static void usage(void)
 	       "                          wordnet-base)\n"
 	       "      --wnids FILE        class index -> wnid, one per line (default\n"
 	       "                          DATA/wnids.txt, ImageNet's 1000 in torchvision order)\n"
-	       "      --names FILE        class names, one per line (repeatable; the first\n"
+	       "  -n, --names FILE        class names, one per line (repeatable; the first\n"
 	       "                          names the classes in the report). Default with the\n"
 	       "                          default wnids: DATA/names-imagenet.txt and\n"
 	       "                          DATA/names-clip.txt; with --wnids: WordNet's words\n"
-	       "      --top N             confusions listed per model (default %d)\n"
+	       "  -k, --top N             confusions listed per model (default %d)\n"
 	       "      --near N            a near miss has severity <= N (default %d)\n"
 	       "      --families N        families shown (default %d; the rest as 'other')\n"
 	       "      --family-max M      largest family size (default %d: ImageNet's\n"
@@ -137,12 +136,12 @@ DIAG_NORETURN static void usage(void)
 
 static void parse_args(int argc, char **argv, options_t *o)
 {
-	enum { OPT_WORDNET = 256, OPT_WNIDS, OPT_NAMES, OPT_TOP, OPT_NEAR, OPT_FAMILIES, OPT_FAMILY_MAX, OPT_LIST, OPT_JSON };
+	enum { OPT_WORDNET = 256, OPT_WNIDS, OPT_NEAR, OPT_FAMILIES, OPT_FAMILY_MAX, OPT_LIST, OPT_JSON };
 	static const struct option longopts[] = {{"compare", required_argument, NULL, 'c'},
 						 {"wordnet", required_argument, NULL, OPT_WORDNET},
 						 {"wnids", required_argument, NULL, OPT_WNIDS},
-						 {"names", required_argument, NULL, OPT_NAMES},
-						 {"top", required_argument, NULL, OPT_TOP},
+						 {"names", required_argument, NULL, 'n'},
+						 {"top", required_argument, NULL, 'k'},
 						 {"near", required_argument, NULL, OPT_NEAR},
 						 {"families", required_argument, NULL, OPT_FAMILIES},
 						 {"family-max", required_argument, NULL, OPT_FAMILY_MAX},
@@ -156,17 +155,17 @@ static void parse_args(int argc, char **argv, options_t *o)
 	o->families = DEFAULT_FAMILIES;
 	o->family_max = DEFAULT_FAMILY_MAX;
 	int c;
-	while ((c = opt_next(argc, argv, "c:h", longopts)) != -1) {
+	while ((c = opt_next(argc, argv, "c:n:k:h", longopts)) != -1) {
 		switch (c) {
 		case 'c': o->compare = optarg; break;
 		case OPT_WORDNET: o->wordnet_dir = optarg; break;
 		case OPT_WNIDS: o->wnids = optarg; break;
-		case OPT_NAMES:
+		case 'n':
 			if (o->nnames == MAX_NAME_FILES)
 				diag_usage("--names: at most %d files", MAX_NAME_FILES);
 			o->names[o->nnames++] = optarg;
 			break;
-		case OPT_TOP: o->top = opt_parse_long("--top", optarg, 0, INT_MAX); break;
+		case 'k': o->top = opt_parse_long("--top", optarg, 0, INT_MAX); break;
 		case OPT_NEAR: o->near = opt_parse_long("--near", optarg, 0, INT_MAX); break;
 		case OPT_FAMILIES: o->families = opt_parse_long("--families", optarg, 1, INT_MAX); break;
 		case OPT_FAMILY_MAX: o->family_max = opt_parse_long("--family-max", optarg, 1, INT_MAX); break;
@@ -626,13 +625,11 @@ typedef struct {
 	long a_farther, b_farther, equal;
 } paired_t;
 
-static void pair_models(const model_t *a, const model_t *b, paired_t *p)
+static void pair_models(const model_t *a, const model_t *b, const pairing_t *pr, paired_t *p)
 {
 	memset(p, 0, sizeof *p);
-	pairing_t pr;
-	pairing_build(&pr, &a->run.ids, &b->run.ids);
-	for (int64_t k = 0; k < pr.n; k++) {
-		const entry_t *x = &a->e[a->at[pr.pair[k].a]], *y = &b->e[b->at[pr.pair[k].b]];
+	for (int64_t k = 0; k < pr->n; k++) {
+		const entry_t *x = &a->e[a->at[pr->pair[k].a]], *y = &b->e[b->at[pr->pair[k].b]];
 		if (x->label != y->label) {
 			p->label_differs++;
 			continue;
@@ -653,11 +650,10 @@ static void pair_models(const model_t *a, const model_t *b, paired_t *p)
 			p->both_right++;
 		}
 	}
-	p->common = (long)pr.n;
-	p->unmatched = (long)(pr.only_a + pr.only_b);
+	p->common = (long)pr->n;
+	p->unmatched = (long)(pr->only_a + pr->only_b);
 	/* repeats of an id were left out when reading: they pair with nothing */
 	p->dup_ids = a->repeated + b->repeated;
-	pairing_free(&pr);
 }
 
 /* ---- text report ---- */
@@ -1123,24 +1119,13 @@ int main(int argc, char **argv)
 			m[i].column = xstrndup(col, strlen(col));
 		}
 	paired_t pr;
+	pairing_t pr_ids = {0};
 	int no_common = 0;
 	if (nm == 2) {
-		pair_models(&m[0], &m[1], &pr);
-		/* pairing nothing is a failure, not an empty table; two runs
-		 * with nothing to pair are not (as errstats --compare) */
-		if (!pr.common && (m[0].ne || m[1].ne)) {
-			const char *na = strcmp(m[0].path, "-") ? m[0].path : "stdin";
-			const char *nb = strcmp(m[1].path, "-") ? m[1].path : "stdin";
-			no_common = 1;
-			if (m[0].ne && m[1].ne)
-				diag_msg("%s vs %s: no image id in common among the labelled predictions (first ids "
-					 "'%s' and '%s'): the ids differ, e.g. relative against full paths: `imgdecode DIR` "
-					 "gives ids relative to DIR, `find DIR | imgdecode` full paths",
-					 na, nb, m[0].e[0].id, m[1].e[0].id);
-			else
-				diag_msg("%s vs %s: no image id in common: %s has no labelled predictions", na, nb,
-					 m[0].ne ? nb : na);
-		}
+		pairing_build(&pr_ids, &m[0].run.ids, &m[1].run.ids);
+		pair_models(&m[0], &m[1], &pr_ids, &pr);
+		no_common = pairing_none(&pr_ids, &m[0].run.ids, &m[1].run.ids, m[0].run.name, m[1].run.name,
+					 "labelled predictions");
 	}
 	if (o.json)
 		print_json(&cx, &o, m, nm, nm == 2 ? &pr : NULL);
@@ -1153,6 +1138,7 @@ int main(int argc, char **argv)
 		failed += m[i].errors || m[i].bad || m[i].invalid;
 		model_free(&m[i]);
 	}
+	pairing_free(&pr_ids);
 	ctx_free(&cx);
 	return failed ? EXIT_SOME_FAILED : EXIT_OK;
 }

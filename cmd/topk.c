@@ -80,7 +80,7 @@ DIAG_NORETURN static void usage(void)
 	       "(softmaxed first), best first, ties to the lower class index. Reads STREAMs or\n"
 	       "stdin; keeps input order; error records stay errors.\n"
 	       "\n"
-	       "  -k N                  how many classes (default 5; more than K gives all K)\n"
+	       "  -k, --top N           how many classes (default 5; more than K gives all K)\n"
 	       "  -n, --names FILE      class names, one per line in class-index order, one per\n"
 	       "                        class of the scores (default: the latest classes record\n"
 	       "                        in the stream, else the class_names zscore puts in its\n"
@@ -90,13 +90,15 @@ DIAG_NORETURN static void usage(void)
 	       "                        on a terminal); tsv: id label rank class prob name rows\n"
 	       "                        (a tab in a field becomes a space);\n"
 	       "                        json: one JSON object per image (JSON Lines)\n"
+	       "      --json            the same as --format json (-f json, the old spelling,\n"
+	       "                        works one more release with a note on stderr)\n"
 	       "  -h, --help            this help\n"
 	       "\n"
 	       "Examples:\n"
 	       "  imgdecode imgs/ | rnencode | zscore | topk            # table on the terminal\n"
 	       "  zscore < emb.mp | topk -k 1 --format tsv > top1.tsv\n"
 	       "  topk -k 5 --names names-clip.txt scores.mp > top5.mp\n"
-	       "  topk --format json scores.mp | jq -r '.name[0]'\n"
+	       "  topk --json scores.mp | jq -r '.name[0]'\n"
 	       "\n"
 	       "Text output (one block per image; '<- label' marks the labelled class):\n"
 	       "  n01440764_tench.JPEG  label 0 (tench)\n"
@@ -112,8 +114,11 @@ DIAG_NORETURN static void usage(void)
 
 static void parse_args(int argc, char **argv, options_t *o)
 {
+	enum { OPT_FORMAT = 256, OPT_JSON };
 	static const struct option longopts[] = {{"names", required_argument, NULL, 'n'},
-						 {"format", required_argument, NULL, 'f'},
+						 {"top", required_argument, NULL, 'k'},
+						 {"format", required_argument, NULL, OPT_FORMAT},
+						 {"json", no_argument, NULL, OPT_JSON},
 						 {"help", no_argument, NULL, 'h'},
 						 {NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
@@ -121,9 +126,17 @@ static void parse_args(int argc, char **argv, options_t *o)
 	int c;
 	while ((c = opt_next(argc, argv, "k:n:f:h", longopts)) != -1) {
 		switch (c) {
-		case 'k': o->k = opt_parse_long("-k", optarg, 1, INT32_MAX); break;
+		case 'k': o->k = opt_parse_long("--top", optarg, 1, INT32_MAX); break;
 		case 'n': o->names_path = optarg; break;
+		case OPT_JSON:
+			o->format_given = 1;
+			o->format = FORMAT_JSON;
+			break;
 		case 'f':
+			if (strcmp(optarg, "json") == 0) /* the old spelling: one release more */
+				diag_msg("-f json is the old spelling of --json: it goes in the next release");
+			/* fall through */
+		case OPT_FORMAT:
 			o->format_given = 1;
 			if (strcmp(optarg, "msgpack") == 0)
 				o->format = FORMAT_MSGPACK;
@@ -219,7 +232,9 @@ static void put_tsv_field(const char *p, size_t n)
 	}
 }
 
-static void put_id(const record_t *rec, format_t f)
+/* The record's id (or "#N"): as text in the text formats, the "id" entry
+ * of w in JSON. */
+static void put_id(const record_t *rec, format_t f, jw_t *w)
 {
 	const char *p;
 	size_t n;
@@ -230,7 +245,7 @@ static void put_id(const record_t *rec, format_t f)
 		n = strlen(buf);
 	}
 	if (f == FORMAT_JSON)
-		json_put_str(stdout, p, n);
+		jw_strn(w, "id", p, n);
 	else if (f == FORMAT_TSV)
 		put_tsv_field(p, n);
 	else
@@ -246,7 +261,7 @@ static void error_row(state_t *s, const record_t *rec, format_t f, const char *s
 	if (rec_get_int(rec, "label", &label) != 0)
 		label = -1;
 	if (f == FORMAT_TEXT) {
-		put_id(rec, f);
+		put_id(rec, f, NULL);
 		fputs("  ERROR ", stdout);
 		diag_put_text(stdout, stage, sl);
 		fputs(": ", stdout);
@@ -254,21 +269,24 @@ static void error_row(state_t *s, const record_t *rec, format_t f, const char *s
 		putchar('\n');
 	} else if (f == FORMAT_TSV) {
 		tsv_begin(s);
-		put_id(rec, f);
+		put_id(rec, f, NULL);
 		printf("\t%lld\terror\t\t\t", (long long)label);
 		put_tsv_field(stage, sl);
 		fputs(": ", stdout);
 		put_tsv_field(msg, ml);
 		putchar('\n');
 	} else {
-		fputs("{\"id\":", stdout);
-		put_id(rec, f);
-		printf(",\"label\":%lld,\"error\":", (long long)label);
+		jw_t w;
+		jw_init(&w, stdout);
+		jw_obj(&w, NULL);
+		put_id(rec, f, &w);
+		jw_int(&w, "label", label);
 		char *both = xmalloc(sl + ml + 3);
 		int n = snprintf(both, sl + ml + 3, "%.*s: %.*s", (int)sl, stage, (int)ml, msg);
-		json_put_str(stdout, both, (size_t)n);
+		jw_strn(&w, "error", both, (size_t)n);
 		free(both);
-		fputs("}\n", stdout);
+		jw_end(&w);
+		putchar('\n');
 	}
 }
 
@@ -329,7 +347,7 @@ static void emit_text(const state_t *s, const record_t *rec, int k)
 {
 	int64_t label = -1;
 	rec_get_int(rec, "label", &label);
-	put_id(rec, FORMAT_TEXT);
+	put_id(rec, FORMAT_TEXT, NULL);
 	if (label >= 0) {
 		const char *ln = class_name(s, label);
 		printf("  label %lld", (long long)label);
@@ -360,7 +378,7 @@ static void emit_tsv(state_t *s, const record_t *rec, int k)
 	for (int i = 0; i < k; i++) {
 		int64_t c = s->sv.cls[s->idx[i]];
 		const char *nm = class_name(s, c);
-		put_id(rec, FORMAT_TSV);
+		put_id(rec, FORMAT_TSV, NULL);
 		printf("\t%lld\t%d\t%lld\t%.6g\t", (long long)label, i + 1, (long long)c, (double)s->sv.v[s->idx[i]]);
 		put_tsv_field(nm, strlen(nm));
 		putchar('\n');
@@ -371,34 +389,32 @@ static void emit_json(const state_t *s, const record_t *rec, int k)
 {
 	int64_t label = -1;
 	rec_get_int(rec, "label", &label);
-	fputs("{\"id\":", stdout);
-	put_id(rec, FORMAT_JSON);
-	printf(",\"label\":%lld", (long long)label);
+	jw_t w;
+	jw_init(&w, stdout);
+	jw_obj(&w, NULL);
+	put_id(rec, FORMAT_JSON, &w);
+	jw_int(&w, "label", label);
 	static const char *const keys[] = {"model", "precision", NULL};
 	for (int i = 0; keys[i]; i++) {
 		const char *p;
 		size_t n;
-		if (rec_get_str(rec, keys[i], &p, &n) == 0) {
-			printf(",\"%s\":", keys[i]);
-			json_put_str(stdout, p, n);
-		}
+		if (rec_get_str(rec, keys[i], &p, &n) == 0)
+			jw_strn(&w, keys[i], p, n);
 	}
-	fputs(",\"index\":[", stdout);
+	jw_arr(&w, "index");
 	for (int i = 0; i < k; i++)
-		printf("%s%lld", i ? "," : "", (long long)s->sv.cls[s->idx[i]]);
-	fputs("],\"prob\":[", stdout);
-	for (int i = 0; i < k; i++) {
-		if (i)
-			putchar(',');
-		json_put_double(stdout, s->sv.v[s->idx[i]]);
-	}
-	fputs("],\"name\":[", stdout);
-	for (int i = 0; i < k; i++) {
-		if (i)
-			putchar(',');
-		json_put_cstr(stdout, class_name(s, s->sv.cls[s->idx[i]]));
-	}
-	fputs("]}\n", stdout);
+		jw_int(&w, NULL, s->sv.cls[s->idx[i]]);
+	jw_end(&w);
+	jw_arr(&w, "prob");
+	for (int i = 0; i < k; i++)
+		jw_double(&w, NULL, s->sv.v[s->idx[i]]);
+	jw_end(&w);
+	jw_arr(&w, "name");
+	for (int i = 0; i < k; i++)
+		jw_str(&w, NULL, class_name(s, s->sv.cls[s->idx[i]]));
+	jw_end(&w);
+	jw_end(&w);
+	putchar('\n');
 }
 
 static void fail_record(state_t *s, rec_writer_t *w, const options_t *o, const record_t *rec, const char *msg)

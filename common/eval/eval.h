@@ -245,6 +245,14 @@ typedef struct {
 
 void pairing_build(pairing_t *p, const id_index_t *a, const id_index_t *b);
 void pairing_free(pairing_t *p);
+/* A comparison of nothing is a failure, not an empty table: when the runs
+ * named na and nb have ids (a->n or b->n) but none in common, one stderr
+ * line says so (with the usual cause when both have ids: relative against
+ * full paths) and it returns 1; else 0 (two empty runs compare nothing, and
+ * fail nothing). what: what the ids are of ("labelled predictions"), NULL
+ * for all records. */
+int pairing_none(const pairing_t *p, const id_index_t *a, const id_index_t *b, const char *na, const char *nb,
+		 const char *what);
 
 typedef struct {
 	const char *path;       /* as given; "-" is stdin */

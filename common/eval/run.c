@@ -77,6 +77,20 @@ void pairing_free(pairing_t *p)
 	memset(p, 0, sizeof *p);
 }
 
+int pairing_none(const pairing_t *p, const id_index_t *a, const id_index_t *b, const char *na, const char *nb,
+		 const char *what)
+{
+	if (p->n || (!a->n && !b->n))
+		return 0;
+	if (a->n && b->n)
+		diag_msg("%s vs %s: no image id in common%s%s (A's first is '%s', B's '%s'): the ids differ, e.g. relative "
+			 "against full paths: `imgdecode DIR` gives ids relative to DIR, `find DIR | imgdecode` full paths",
+			 na, nb, what ? " among the " : "", what ? what : "", a->id[0], b->id[0]);
+	else
+		diag_msg("%s vs %s: no image id in common: %s has no %s", na, nb, a->n ? nb : na, what ? what : "images");
+	return 1;
+}
+
 /* ---- reading ---- */
 
 int run_take_context(const record_t *rec, prov_t *prov, char ***names, int64_t *nnames)

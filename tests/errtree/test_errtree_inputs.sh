@@ -57,7 +57,7 @@ $PY -c "import json; m = json.load(open('out'))['models'][0]; assert (m['bad_rec
 # with the hint; a stream with no labelled predictions pairs nothing either.
 printf '/data/val/x1 0 1\n/data/val/x2 2 2\n' | mk --kind scores --model m --classes 12 > full.mp || fail "make_preds"
 expect_exit 1 "${ET[@]}" ok.mp --compare full.mp
-expect_stderr "^errtree: ok.mp vs full.mp: no image id in common among the labelled predictions \(first ids 'x1' and '/data/val/x1'\): the ids differ, e.g. relative against full paths: .imgdecode DIR. gives ids relative to DIR, .find DIR \| imgdecode. full paths$"
+expect_stderr "^errtree: ok.mp vs full.mp: no image id in common among the labelled predictions \(A's first is 'x1', B's '/data/val/x1'\): the ids differ, e.g. relative against full paths: .imgdecode DIR. gives ids relative to DIR, .find DIR \| imgdecode. full paths$"
 grep -q "not paired: 4 ids in one stream only" out || fail "no-common report: $(grep paired out)"
 expect_exit 1 "${ET[@]}" --json ok.mp --compare full.mp
 $PY -c "import json; p = json.load(open('out'))['paired']; assert (p['common_ids'], p['unmatched']) == (0, 4), p" ||
