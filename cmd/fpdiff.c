@@ -12,7 +12,7 @@
  *   - max and mean |difference| of probabilities and of embeddings/logits,
  *     embedding cosine (mean, worst)
  *   - top-1 flips, top-5 agreement (identical sets; mean overlap)
- *   - the first N images' top-5 probabilities side by side (--show N)
+ *   - the first N images' top-5 probabilities side by side (--top N)
  *   - time and memory from the stats records, candidate/reference ratios
  * Exit 1 when the top-1 disagreement rate exceeds --tolerance (default 0)
  * or the max probability difference exceeds --prob-tol (when given). An
@@ -121,6 +121,7 @@ static int64_t g_nnames;
 DIAG_NORETURN static void usage(void)
 {
 	printf("Usage: fpdiff [OPTIONS] REFERENCE CANDIDATE\n"
+	       "       fpdiff [OPTIONS] REFERENCE --compare CANDIDATE\n"
 	       "Compare two runs over the same images (FP32 vs FP16, exact vs --fast decode,\n"
 	       "two batch sizes, CPU vs GPU), images matched by id: max/mean |diff| of\n"
 	       "probabilities and of embeddings or logits, embedding cosine, NaN/Inf counts,\n"
@@ -131,8 +132,8 @@ DIAG_NORETURN static void usage(void)
 	       "      --tolerance R     allowed top-1 disagreement rate (default 0: none)\n"
 	       "      --prob-tol P      also fail when a probability differs by more than P\n"
 	       "      --classes FILE    a classes record: probabilities for embedding streams\n"
-	       "      --compare CAND    the candidate, as errstats and errtree take a second\n"
-	       "                        run (REFERENCE --compare CANDIDATE = REFERENCE CANDIDATE)\n"
+	       "      --compare CAND    the candidate: REFERENCE --compare CANDIDATE is\n"
+	       "                        REFERENCE CANDIDATE (errstats and errtree spell it so)\n"
 	       "  -n, --names FILE      class names, one per line (default: from the streams)\n"
 	       "  -L, --label NAME      name the reference (first -L) and candidate (second)\n"
 	       "                        in messages and the report instead of their paths\n"
