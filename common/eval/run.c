@@ -261,9 +261,10 @@ void run_index(run_t *r, const char *what)
 		ids_add(&r->ids, r->p[i].id);
 	int64_t nd = r->ids.ndup, f = r->ids.first_dup;
 	if (nd) /* not an input failure, but never silent */
-		diag_msg("%s: %lld %s%s repeat an earlier id (first: record %llu, id '%s'): only the first record of "
+		diag_msg("%s: %lld %s%s repeat%s an earlier id (first: record %llu, id '%s'): only the first record of "
 			 "each id counts",
-			 r->name, (long long)nd, what, nd == 1 ? "" : "s", (unsigned long long)r->recno[f], r->p[f].id);
+			 r->name, (long long)nd, what, nd == 1 ? "" : "s", nd == 1 ? "s" : "", (unsigned long long)r->recno[f],
+			 r->p[f].id);
 }
 
 void run_free(run_t *r)

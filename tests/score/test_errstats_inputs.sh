@@ -121,7 +121,7 @@ grep -qF "note=two\nlines | imgdecode \$'a\nb,c' 'it'\\''s' \$'c\rr'" out || fai
 # a repeated id counts once, and says so (not a failure: as errtree, fpdiff)
 cat ok.mp ok.mp > twice.mp
 expect_exit 0 errstats twice.mp
-expect_stderr "^errstats: twice.mp: 1 record repeat an earlier id \(first: record 1, id 'ok'\): only the first record of each id counts$"
+expect_stderr "^errstats: twice.mp: 1 record repeats an earlier id \(first: record 1, id 'ok'\): only the first record of each id counts$"
 grep -q "images: 1 scored" out || fail "repeat counted twice: $(head -3 out)"
 grep -q "note: 1 records repeat an earlier id: left out" out || fail "no note of the repeat"
 expect_exit 0 errstats --json twice.mp
