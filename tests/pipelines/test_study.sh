@@ -74,6 +74,14 @@ for m in resnet50 clip-rn50; do
 	done
 done
 grep -qE '^mean severity +[0-9.]+ +[0-9.]+$' "$md" || fail "errtree's severity table missing"
+# errtree names the classes as the rest of the report does (the --names file: CLIP's
+# names, whose same-name pairs are missile and sunglasses), not by ImageNet's lemmas
+$PY - "$R/data/errtree-fp32.json" <<'EOF' || fail "errtree's class names are not the report's"
+import json, sys
+same = json.load(open(sys.argv[1]))["ambiguity"]["same_name"]
+assert sorted(s["name"] for s in same) == ["missile", "sunglasses"], same
+assert all(s["names_file"].endswith("names-clip.txt") for s in same), same
+EOF
 grep -qF '| CLIP prompts | `'"$T"'/t1.txt` (1 templates)' "$md" || fail "templates setting not reported"
 
 # ---- the report alone: one run, with a GPU allocation timeline (rnencode --mem-trace on
