@@ -563,6 +563,19 @@ static void text_pred(FILE *f, const char *tag, const pred_t *p)
 	}
 }
 
+/* Row 0 top-1, 1 top-5, 2 mean per-class recall of the side-by-side table. */
+static void compare_cell(char *buf, size_t cap, const stats_t *s, int row)
+{
+	int64_t num = row ? s->top5 : s->top1;
+	if (row < 2 && s->labelled && (row == 0 || s->top5_known))
+		snprintf(buf, cap, "%.4f (%lld/%lld)", (double)num / (double)s->labelled, (long long)num,
+			 (long long)s->labelled);
+	else if (row == 2 && s->with_support)
+		snprintf(buf, cap, "%.4f", s->mean_recall);
+	else
+		snprintf(buf, cap, "n/a");
+}
+
 static void text_compare(FILE *f, const options_t *o, const run_t *a, const run_t *b, const compare_t *cm)
 {
 	fputs("\nComparison: A = ", f);
@@ -576,32 +589,14 @@ static void text_compare(FILE *f, const options_t *o, const run_t *a, const run_
 	fputc('\n', f);
 	char buf[64];
 	fprintf(f, "  %-24s %-22s %s\n", "on those images", "A", "B");
+	static const char *const rows[3] = {"top-1 accuracy", "top-5 accuracy", "mean per-class recall"};
 	const stats_t *s[2] = {&cm->sa, &cm->sb};
-	fprintf(f, "  %-24s", "top-1 accuracy");
-	for (int i = 0; i < 2; i++) {
-		if (s[i]->labelled)
-			snprintf(buf, sizeof buf, "%.4f (%lld/%lld)", (double)s[i]->top1 / (double)s[i]->labelled,
-				 (long long)s[i]->top1, (long long)s[i]->labelled);
-		else
-			snprintf(buf, sizeof buf, "n/a");
-		fprintf(f, i ? " %s\n" : " %-22s", buf);
-	}
-	fprintf(f, "  %-24s", "top-5 accuracy");
-	for (int i = 0; i < 2; i++) {
-		if (s[i]->labelled && s[i]->top5_known)
-			snprintf(buf, sizeof buf, "%.4f (%lld/%lld)", (double)s[i]->top5 / (double)s[i]->labelled,
-				 (long long)s[i]->top5, (long long)s[i]->labelled);
-		else
-			snprintf(buf, sizeof buf, "n/a");
-		fprintf(f, i ? " %s\n" : " %-22s", buf);
-	}
-	fprintf(f, "  %-24s", "mean per-class recall");
-	for (int i = 0; i < 2; i++) {
-		if (s[i]->with_support)
-			snprintf(buf, sizeof buf, "%.4f", s[i]->mean_recall);
-		else
-			snprintf(buf, sizeof buf, "n/a");
-		fprintf(f, i ? " %s\n" : " %-22s", buf);
+	for (int row = 0; row < 3; row++) {
+		fprintf(f, "  %-24s", rows[row]);
+		for (int i = 0; i < 2; i++) {
+			compare_cell(buf, sizeof buf, s[i], row);
+			fprintf(f, i ? " %s\n" : " %-22s", buf);
+		}
 	}
 	fprintf(f, "  classes (top-1 recall): A better in %lld, B better in %lld, equal in %lld\n",
 		(long long)cm->n_better_a, (long long)cm->n_better_b, (long long)cm->n_equal);

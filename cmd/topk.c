@@ -469,9 +469,7 @@ int main(int argc, char **argv)
 	diag_init(argv[0]);
 	options_t o;
 	parse_args(argc, argv, &o);
-	state_t s;
-	memset(&s, 0, sizeof s);
-	score_vec_init(&s.sv);
+	state_t s = {0}; /* score_vec_init's empty vector too */
 	char err[512];
 	if (o.names_path && names_load(o.names_path, &s.file_names, &s.nfile_names, err, sizeof err) != 0)
 		diag_fatal("--names: %s", err);
@@ -484,13 +482,9 @@ int main(int argc, char **argv)
 		pk_kv_int(pk, "k", o.k);
 		pk_kv_str(pk, "names", o.names_path);
 	}
-	static char *stdin_only[] = {"-"};
-	char **inputs = o.ninputs ? o.inputs : stdin_only;
-	int ninputs = o.ninputs ? o.ninputs : 1;
-	for (int f = 0; f < ninputs; f++) {
-		rec_reader_t *r = rec_reader_open_path(inputs[f], 0);
-		if (!r)
-			diag_fatal("%s: %s", inputs[f], strerror(errno));
+	rec_inputs_t in;
+	rec_inputs_init(&in, o.inputs, o.ninputs);
+	for (rec_reader_t *r; (r = rec_inputs_next(&in, 0));) {
 		s.stream = rec_reader_name(r);
 		record_t rec;
 		while (next_record(&s, r, &rec, w, o.format)) {

@@ -212,6 +212,25 @@ void rec_reader_free(rec_reader_t *r)
 	free(r);
 }
 
+void rec_inputs_init(rec_inputs_t *in, char **paths, int n)
+{
+	static char *stdin_only[] = {"-"};
+	in->paths = n ? paths : stdin_only;
+	in->n = n ? n : 1;
+	in->next = 0;
+}
+
+rec_reader_t *rec_inputs_next(rec_inputs_t *in, size_t max_record)
+{
+	if (in->next == in->n)
+		return NULL;
+	const char *path = in->paths[in->next++];
+	rec_reader_t *r = rec_reader_open_path(path, max_record);
+	if (!r)
+		diag_fatal("%s: %s", path, strerror(errno));
+	return r;
+}
+
 const char *rec_reader_message(const rec_reader_t *r)
 {
 	return r->msg;

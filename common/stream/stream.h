@@ -86,6 +86,15 @@ const char *rec_reader_name(const rec_reader_t *r);
 void rec_reader_set_name(rec_reader_t *r, const char *name); /* what messages call the stream (fpdiff --label) */
 uint64_t rec_reader_bytes(const rec_reader_t *r); /* bytes consumed so far */
 void rec_reader_free(rec_reader_t *r);
+/* The streams a filter reads in turn: the files named, else stdin. */
+typedef struct {
+	char **paths;
+	int n, next;
+} rec_inputs_t;
+void rec_inputs_init(rec_inputs_t *in, char **paths, int n);
+/* The next stream, open (one that cannot be opened is fatal, exit 2), or
+ * NULL after the last; the caller frees each with rec_reader_free. */
+rec_reader_t *rec_inputs_next(rec_inputs_t *in, size_t max_record);
 
 /* The usual filter loop step: returns 1 with a record, 0 at clean EOF. An
  * invalid record becomes an error record on w (if w is non-NULL) and
