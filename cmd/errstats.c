@@ -831,8 +831,7 @@ static void json_report(FILE *f, const options_t *o, const run_t *a, const stats
 		json_compare(&w, a, b, cm);
 	else
 		jw_null(&w, "compare");
-	jw_end(&w);
-	fputc('\n', f);
+	jw_close(&w);
 }
 
 /* ---- CSV and JSON Lines ---- */
@@ -910,14 +909,7 @@ static void jsonl_side(jw_t *w, const char *key, const pred_t *p)
 		jw_end(w);
 		return;
 	}
-	jw_arr(w, "index");
-	for (int i = 0; i < p->ntop; i++)
-		jw_int(w, NULL, p->top[i]);
-	jw_end(w);
-	jw_arr(w, "prob");
-	for (int i = 0; i < p->ntop; i++)
-		jw_double(w, NULL, p->prob[i]);
-	jw_end(w);
+	pred_json_top(w, p->top, p->prob, p->ntop);
 	if (p->label >= 0) {
 		int rank = pred_rank_of(p, p->label);
 		jw_bool(w, "top1", rank == 0);
@@ -942,8 +934,7 @@ static void jsonl_line(FILE *f, const pred_t *p, const pred_t *pa, const pred_t 
 	jsonl_side(&w, "a", pa);
 	if (compare)
 		jsonl_side(&w, "b", pb);
-	jw_end(&w);
-	fputc('\n', f);
+	jw_close(&w);
 }
 
 static void jsonl_report(FILE *f, const run_t *a, const run_t *b)
@@ -957,8 +948,7 @@ static void jsonl_report(FILE *f, const run_t *a, const run_t *b)
 		jw_str(&w, "run", TAG[k]);
 		jw_str(&w, "stream", runs[k]->path);
 		prov_print_json(jw_value(&w, "provenance"), &runs[k]->prov);
-		jw_end(&w);
-		fputc('\n', f);
+		jw_close(&w);
 	}
 	for (int64_t i = 0; i < a->n; i++) {
 		if (!first_of_id(a, i)) /* one line per image */

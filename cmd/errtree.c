@@ -1082,10 +1082,8 @@ static void print_json(const ctx_t *cx, const options_t *o, model_t *m, int nm, 
 		jw_int(&w, "label_differs", pr->label_differs);
 		jw_int(&w, "repeated_ids", pr->dup_ids);
 		jw_int(&w, "common_ids", pr->common);
-		jw_end(&w);
 	}
-	jw_end(&w);
-	fputc('\n', stdout);
+	jw_close(&w);
 }
 
 int main(int argc, char **argv)

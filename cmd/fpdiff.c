@@ -960,14 +960,7 @@ static void json_run(jw_t *w, const char *key, const side_t *r)
 static void json_top(jw_t *w, const char *key, const item_t *it)
 {
 	jw_obj(w, key);
-	jw_arr(w, "index");
-	for (int i = 0; i < it->ntop; i++)
-		jw_int(w, NULL, it->top[i]);
-	jw_end(w);
-	jw_arr(w, "prob");
-	for (int i = 0; i < it->ntop; i++)
-		jw_double(w, NULL, it->topprob[i]);
-	jw_end(w);
+	pred_json_top(w, it->top, it->topprob, it->ntop);
 	jw_end(w);
 }
 
@@ -1049,9 +1042,7 @@ static void json_report(FILE *f, const options_t *o, const side_t *ref, const si
 		json_top(&w, "candidate", b);
 		jw_end(&w);
 	}
-	jw_end(&w);
-	jw_end(&w);
-	fputc('\n', f);
+	jw_close(&w);
 }
 
 int main(int argc, char **argv)

@@ -285,8 +285,7 @@ static void error_row(state_t *s, const record_t *rec, format_t f, const char *s
 		int n = snprintf(both, sl + ml + 3, "%.*s: %.*s", (int)sl, stage, (int)ml, msg);
 		jw_strn(&w, "error", both, (size_t)n);
 		free(both);
-		jw_end(&w);
-		putchar('\n');
+		jw_close(&w);
 	}
 }
 
@@ -412,9 +411,7 @@ static void emit_json(const state_t *s, const record_t *rec, int k)
 	jw_arr(&w, "name");
 	for (int i = 0; i < k; i++)
 		jw_str(&w, NULL, class_name(s, s->sv.cls[s->idx[i]]));
-	jw_end(&w);
-	jw_end(&w);
-	putchar('\n');
+	jw_close(&w);
 }
 
 static void fail_record(state_t *s, rec_writer_t *w, const options_t *o, const record_t *rec, const char *msg)

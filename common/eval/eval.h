@@ -184,6 +184,9 @@ int pred_from_record(const record_t *rec, pred_t *p, score_vec_t *scratch, char 
 void pred_free(pred_t *p);
 /* Rank of class c among p's top (0-based), or -1 when not there. */
 int pred_rank_of(const pred_t *p, int64_t c);
+/* "index": [top...], "prob": [prob...] (n of each) into the object open in w:
+ * the best classes as topk records hold them. */
+void pred_json_top(jw_t *w, const int64_t *top, const float *prob, int n);
 
 /* pk_copy_keys_except for the records a filter builds from its input (a
  * scores record from an embedding, a topk record from scores): each str

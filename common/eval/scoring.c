@@ -265,6 +265,18 @@ int pred_from_record(const record_t *rec, pred_t *p, score_vec_t *scratch, char 
 	return 0;
 }
 
+void pred_json_top(jw_t *w, const int64_t *top, const float *prob, int n)
+{
+	jw_arr(w, "index");
+	for (int i = 0; i < n; i++)
+		jw_int(w, NULL, top[i]);
+	jw_end(w);
+	jw_arr(w, "prob");
+	for (int i = 0; i < n; i++)
+		jw_double(w, NULL, prob[i]);
+	jw_end(w);
+}
+
 int pred_rank_of(const pred_t *p, int64_t c)
 {
 	for (int i = 0; i < p->ntop; i++)

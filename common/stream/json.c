@@ -274,6 +274,13 @@ void jw_end(jw_t *w)
 	w->depth--;
 }
 
+void jw_close(jw_t *w)
+{
+	while (w->depth)
+		jw_end(w);
+	fputc('\n', w->f);
+}
+
 void jw_int(jw_t *w, const char *key, int64_t v)
 {
 	jw_entry(w, key);

@@ -206,6 +206,7 @@ void jw_init(jw_t *w, FILE *f);
 void jw_obj(jw_t *w, const char *key); /* opens an object: entries until jw_end */
 void jw_arr(jw_t *w, const char *key); /* opens an array */
 void jw_end(jw_t *w);                  /* closes the innermost one */
+void jw_close(jw_t *w);                /* closes every one, then a newline: the document's end */
 void jw_int(jw_t *w, const char *key, int64_t v);
 void jw_double(jw_t *w, const char *key, double v); /* NaN/Inf: null */
 void jw_bool(jw_t *w, const char *key, int v);

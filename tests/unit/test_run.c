@@ -165,6 +165,16 @@ static void test_json_writer(void)
 	CHECK(strcmp(buf, want) == 0, "got %s", buf);
 	CHECK(w.depth == 0, "everything closed");
 	free(buf);
+	/* jw_close: whatever is open, then the newline that ends a document */
+	f = open_memstream(&buf, &len);
+	jw_init(&w, f);
+	jw_obj(&w, NULL);
+	jw_arr(&w, "a");
+	jw_obj(&w, NULL);
+	jw_close(&w);
+	fclose(f);
+	CHECK(strcmp(buf, "{\"a\":[{}]}\n") == 0 && w.depth == 0, "jw_close: %s", buf);
+	free(buf);
 }
 
 int main(void)
