@@ -94,7 +94,7 @@ cal = " ".join(texts("rep/calibration.svg"))
 recall = {}
 for m in pretty:
     s = scores(m, "fp32")
-    conf = np.array([v.max() for l, v in s.values()])
+    conf = np.array([float(v.max()) for l, v in s.values()])
     right = np.array([int(v.argmax()) == l for l, v in s.values()])
     b = np.minimum((conf * 10).astype(int), 9)
     ece = sum(abs(right[b == k].mean() - conf[b == k].mean()) * (b == k).sum() / len(b) for k in range(10) if (b == k).any())
