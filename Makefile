@@ -40,6 +40,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/t
 # Per-program libraries and extra objects.
 LIBS_imgdecode  = -ljpeg -lpng -lz
 LIBS_errstats   = -ljpeg
+LIBS_test_grid  = -ljpeg
 LIBS_rnencode   = -ldnnl
 # static: one library less to carry to the GPU machine
 LIBS_txtencode  = -ldnnl -l:libz.a
@@ -124,7 +125,7 @@ $(BIN)/%: $(BUILD)/cmd/%.o $$(OBJS_$$*) $(COMMON_LIB)
 	$(CC) $(CFLAGS) -o $@ $< $(OBJS_$*) $(COMMON_LIB) $(LIBS_$*) $(LDLIBS_COMMON) $(LDFLAGS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(COMMON_LIB)
-	$(CC) $(CFLAGS) -o $@ $< $(COMMON_LIB) $(LDLIBS_COMMON) $(LDFLAGS)
+	$(CC) $(CFLAGS) -o $@ $< $(COMMON_LIB) $(LIBS_$*) $(LDLIBS_COMMON) $(LDFLAGS)
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(COMMON_LIB)
 	$(CC) $(CFLAGS) -o $@ $< $(COMMON_LIB) $(LDLIBS_COMMON) $(LDFLAGS)

@@ -1001,13 +1001,19 @@ static void grid_cell(rgb_image_t *im, int x, int y, int thumb, const pred_t *pa
 	}
 	char line[256];
 	int ty = y + thumb + 3;
-	rgb_image_text(im, x, ty, pa->id, chars, COL_TEXT, 1);
+	rgb_image_text_mid(im, x, ty, pa->id, chars, COL_TEXT, 1);
 	grid_label(line, sizeof line, "true: ", pa->label);
 	rgb_image_text(im, x, ty + FONT_CELL_H, line, chars, COL_TEXT, 1);
 	const pred_t *side[2] = {pa, pb};
 	for (int k = 0; k < 2; k++) {
 		const pred_t *p = side[k];
-		grid_label(line, sizeof line, k ? "B: " : "A: ", p->ntop ? p->top[0] : -1);
+		/* each model's probability for its top-1 class, before the name a long name cuts */
+		char prefix[32];
+		if (p->ntop)
+			snprintf(prefix, sizeof prefix, "%s %.2f: ", k ? "B" : "A", (double)p->prob[0]);
+		else
+			snprintf(prefix, sizeof prefix, "%s: ", k ? "B" : "A");
+		grid_label(line, sizeof line, prefix, p->ntop ? p->top[0] : -1);
 		rgb_image_text(im, x, ty + (2 + k) * FONT_CELL_H, line, chars, top1_right(p) ? COL_OK : COL_BAD, 1);
 	}
 }

@@ -271,7 +271,7 @@ STUDY_SETTINGS := \
   $(if $(STUDY_WANT_CLIP),--set "CLIP prompts=\`$(TEMPLATES)\` ($(call study_nlines,$(TEMPLATES)) templates) x \`$(NAMES)\` ($(call study_nlines,$(NAMES)) classes)") \
   --set "cache=\`$(CACHE)\` (report-$(STUDY_REPORT_KEY))"
 STUDY_REPORT_PROGS := $(addprefix $(STUDY_BIN)/,errstats errtree fpdiff recview) \
-  pipelines/study-report pipelines/json-flat.awk pipelines/memplot.awk
+  pipelines/study-report pipelines/json-flat.awk pipelines/memplot.awk pipelines/studyplot.awk
 STUDY_REPORT_CMD := RNENC_DATA=$(CURDIR)/data $(STUDY_RUNNER) --dir $(STUDY_REPORT_DIR) -- pipelines/study-report \
   --bin $(STUDY_BIN) --names $(NAMES) $(STUDY_SETTINGS) \
   $(foreach r,$(STUDY_RUNS),--run $(subst _, ,$(r)) $(STUDY_SCORES_$(r)).mp $(STUDY_ENC_$(r)).mp \

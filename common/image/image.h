@@ -351,6 +351,10 @@ void rgb_image_fill(rgb_image_t *im, int x, int y, int w, int h, const unsigned 
  * scale square; other bytes draw as '?'. At most maxchars characters (a
  * longer string ends in '~'); clipped to the canvas. Returns the width. */
 int rgb_image_text(rgb_image_t *im, int x, int y, const char *s, int maxchars, const unsigned char c[3], int scale);
+/* The same, a longer string cut in the middle instead: its first third and
+ * its end around a '~' (an image id, a path: their unique part is the end). */
+int rgb_image_text_mid(rgb_image_t *im, int x, int y, const char *s, int maxchars, const unsigned char c[3],
+		       int scale);
 
 /* Write as a baseline JPEG by the outfile rule of common/util/util.h (a new file or a
  * regular one, replaced whole; a FIFO, device or folder is refused). 0, or
