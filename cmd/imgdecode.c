@@ -667,14 +667,6 @@ typedef struct {
 	long long ok, failed, unlabeled;
 } counts_t;
 
-static void pack_floats(msgpack_packer *pk, const char *key, const float *v, int n)
-{
-	pk_str(pk, key);
-	msgpack_pack_array(pk, (size_t)n);
-	for (int i = 0; i < n; i++)
-		msgpack_pack_float(pk, v[i]); /* the float32 values the math uses */
-}
-
 /* A name as a record can hold it: NULL when it is UTF-8 already, else a
  * malloc'd copy with the other bytes as \xNN (utf8_escape). */
 static char *name_escape(const char *s)
@@ -708,23 +700,20 @@ static void emit(rec_writer_t *w, const options_t *o, slot_t *s, counts_t *n)
 		rec_write_error(w, s->in.id, s->in.path, s->label, s->res.message);
 		n->failed++;
 	} else {
-		msgpack_packer *pk = rec_writer_pk(w);
-		msgpack_pack_map(pk, o->custom_norm ? 9 : 7);
-		pk_kv_str(pk, "type", "image");
-		pk_kv_str(pk, "id", s->in.id);
-		pk_kv_str(pk, "path", s->in.path);
-		pk_kv_int(pk, "label", s->label);
-		pk_kv_str(pk, "preset", o->ip.preset);
-		pk_str(pk, "source_size");
-		msgpack_pack_array(pk, 2);
-		msgpack_pack_int64(pk, s->res.src_h);
-		msgpack_pack_int64(pk, s->res.src_w);
-		pk_kv_tensor(pk, "tensor", s->res.dtype, s->res.ndim, s->res.shape, s->res.data);
+		rec_builder_t *b = rec_begin(w, "image");
+		rb_str(b, "id", s->in.id);
+		rb_str(b, "path", s->in.path);
+		rb_int(b, "label", s->label);
+		rb_str(b, "preset", o->ip.preset);
+		int64_t size[2] = {s->res.src_h, s->res.src_w};
+		rb_ints(b, "source_size", size, 2);
+		rb_tensor(b, "tensor", s->res.dtype, s->res.ndim, s->res.shape, s->res.data);
 		if (o->custom_norm) { /* the preset's name alone would claim its normalization */
-			pack_floats(pk, "mean", o->ip.mean, 3);
-			pack_floats(pk, "std", o->ip.std, 3);
+			/* the float32 values the math uses */
+			rb_floats(b, "mean", o->ip.mean, 3);
+			rb_floats(b, "std", o->ip.std, 3);
 		}
-		rec_writer_end_record(w);
+		rec_end(b);
 		n->ok++;
 	}
 	img_sample_free(&s->in);
@@ -784,26 +773,26 @@ static void run_release(void *ctx, void *slot)
 
 static void write_header(rec_writer_t *w, const options_t *o, int argc, char **argv)
 {
-	rec_write_header_begin(w, argc, argv, 16);
-	msgpack_packer *pk = rec_writer_pk(w);
-	pk_kv_str(pk, "preset", o->ip.preset);
-	pk_kv_str(pk, "dtype", o->dtype_name);
-	pk_kv_int(pk, "resize", o->ip.resize);
-	pk_kv_int(pk, "crop", o->ip.crop);
-	pk_kv_str(pk, "filter", img_filter_name(o->ip.filter));
-	pk_kv_int(pk, "border", o->ip.border);
-	pack_floats(pk, "mean", o->ip.mean, 3);
-	pack_floats(pk, "std", o->ip.std, 3);
-	pk_kv_str(pk, "rgb_convert", o->ip.rgb_first ? "on-load" : "after-resize");
-	pk_kv_str(pk, "decode", o->ip.fast ? "fast" : "exact");
-	pk_kv_str(pk, "resize_order", img_order_name(o->ip.resize_order));
-	pk_kv_int(pk, "max_memory", (int64_t)o->ip.max_memory);
-	pk_kv_str(pk, "labels", o->labels_path);
-	pk_kv_str(pk, "wnids", o->wnids_path);
-	pk_kv_bool(pk, "index_folders", o->index_folders);
+	rec_builder_t *b = rec_begin_header(w, argc, argv);
+	rb_str(b, "preset", o->ip.preset);
+	rb_str(b, "dtype", o->dtype_name);
+	rb_int(b, "resize", o->ip.resize);
+	rb_int(b, "crop", o->ip.crop);
+	rb_str(b, "filter", img_filter_name(o->ip.filter));
+	rb_int(b, "border", o->ip.border);
+	rb_floats(b, "mean", o->ip.mean, 3);
+	rb_floats(b, "std", o->ip.std, 3);
+	rb_str(b, "rgb_convert", o->ip.rgb_first ? "on-load" : "after-resize");
+	rb_str(b, "decode", o->ip.fast ? "fast" : "exact");
+	rb_str(b, "resize_order", img_order_name(o->ip.resize_order));
+	rb_int(b, "max_memory", (int64_t)o->ip.max_memory);
+	rb_str(b, "labels", o->labels_path);
+	rb_str(b, "wnids", o->wnids_path);
+	rb_bool(b, "index_folders", o->index_folders);
 	char shard[64];
 	snprintf(shard, sizeof shard, "%d/%d", o->shard_i, o->shard_n);
-	pk_kv_str(pk, "shard", o->shard_n > 1 ? shard : NULL);
+	rb_str(b, "shard", o->shard_n > 1 ? shard : NULL);
+	rec_end(b);
 }
 
 int main(int argc, char **argv)
@@ -847,17 +836,15 @@ int main(int argc, char **argv)
 		diag_msg("%s: no label for %lld of %lld inputs (label -1)", from ? from : "--index-folders", n.unlabeled,
 			 n.ok + n.failed);
 	}
-	msgpack_packer *pk = rec_writer_pk(w);
-	msgpack_pack_map(pk, 8);
-	pk_kv_str(pk, "type", "stats");
-	pk_kv_str(pk, "producer", diag_prog());
-	pk_kv_int(pk, "images", n.ok);
-	pk_kv_int(pk, "errors", n.failed);
-	pk_kv_double(pk, "seconds", secs);
-	pk_kv_double(pk, "images_per_s", secs > 0 ? (double)(n.ok + n.failed) / secs : 0.0);
-	pk_kv_int(pk, "peak_memory_bytes", mem_peak_rss());
-	pk_kv_int(pk, "threads", o.jobs);
-	rec_writer_end_record(w);
+	rec_builder_t *b = rec_begin(w, "stats");
+	rb_str(b, "producer", diag_prog());
+	rb_int(b, "images", n.ok);
+	rb_int(b, "errors", n.failed);
+	rb_double(b, "seconds", secs);
+	rb_double(b, "images_per_s", secs > 0 ? (double)(n.ok + n.failed) / secs : 0.0);
+	rb_int(b, "peak_memory_bytes", mem_peak_rss());
+	rb_int(b, "threads", o.jobs);
+	rec_end(b);
 	rec_writer_close(w);
 
 	source_free(&src);

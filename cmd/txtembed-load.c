@@ -200,14 +200,14 @@ static void check_names(const options_t *o, const input_t *in, int64_t k, const 
 
 static void write_header(rec_writer_t *w, int argc, char **argv, const options_t *o, const input_t *in)
 {
-	rec_write_header_begin(w, argc, argv, 6);
-	msgpack_packer *pk = rec_writer_pk(w);
-	pk_kv_str(pk, "source", strcmp(o->input, "-") == 0 ? "stdin" : o->input);
-	pk_kv_str(pk, "source_sha256", in->have_sha ? in->sha : NULL);
-	pk_kv_str(pk, "source_format", format_name(in->format));
-	pk_kv_str(pk, "tensor", o->tensor_name);
-	pk_kv_str(pk, "names", o->names_path);
-	pk_kv_str(pk, "model", o->model ? o->model : "clip-rn50");
+	rec_builder_t *b = rec_begin_header(w, argc, argv);
+	rb_str(b, "source", strcmp(o->input, "-") == 0 ? "stdin" : o->input);
+	rb_str(b, "source_sha256", in->have_sha ? in->sha : NULL);
+	rb_str(b, "source_format", format_name(in->format));
+	rb_str(b, "tensor", o->tensor_name);
+	rb_str(b, "names", o->names_path);
+	rb_str(b, "model", o->model ? o->model : "clip-rn50");
+	rec_end(b);
 }
 
 /* --model clip-rn50 names the width too: its image embeddings are 1024 wide,
@@ -228,25 +228,19 @@ static void write_classes(rec_writer_t *w, const options_t *o, const input_t *in
 	static const char *const own[] = {"type",		"model",	 "names",	  "logit_scale",
 					  "tensor",		"templates",	 "source",	  "source_sha256",
 					  "source_format",	NULL};
-	msgpack_packer *pk = rec_writer_pk(w);
-	uint32_t nextra = extra_from ? rec_count_keys_except(extra_from, own) : 0;
-	msgpack_pack_map(pk, 9 + nextra);
-	pk_kv_str(pk, "type", "classes");
-	pk_kv_str(pk, "model", model);
-	pk_str(pk, "names");
-	msgpack_pack_array(pk, (size_t)k);
-	for (int64_t i = 0; i < k; i++)
-		pk_str(pk, names[i]);
-	pk_kv_double(pk, "logit_scale", scale);
-	pk_kv_int(pk, "templates", templates);
-	pk_kv_str(pk, "source", strcmp(o->input, "-") == 0 ? "stdin" : o->input);
-	pk_kv_str(pk, "source_sha256", in->have_sha ? in->sha : NULL);
-	pk_kv_str(pk, "source_format", format_name(in->format));
+	rec_builder_t *b = rec_begin(w, "classes");
+	rb_str(b, "model", model);
+	rb_strs(b, "names", (const char *const *)names, (size_t)k);
+	rb_double(b, "logit_scale", scale);
+	rb_int(b, "templates", templates);
+	rb_str(b, "source", strcmp(o->input, "-") == 0 ? "stdin" : o->input);
+	rb_str(b, "source_sha256", in->have_sha ? in->sha : NULL);
+	rb_str(b, "source_format", format_name(in->format));
 	if (extra_from)
-		pk_copy_keys_except(pk, extra_from, own);
+		rb_copy_keys_except(b, extra_from, own);
 	int64_t shape[2] = {k, d};
-	pk_kv_tensor(pk, "tensor", DTYPE_FLOAT32, 2, shape, rows);
-	rec_writer_end_record(w);
+	rb_tensor(b, "tensor", DTYPE_FLOAT32, 2, shape, rows);
+	rec_end(b);
 }
 
 static void load_table(const options_t *o, input_t *in, tensor_t *t, void **owned, ckpt_t **ck)

@@ -329,28 +329,28 @@ static void write_header(rec_writer_t *w, int argc, char **argv, const options_t
 			 const char *tsha, const char *weights, const char *wsha, const char *vocab, const char *vsha,
 			 const text_backend_t *be, const text_info_t *info)
 {
-	rec_write_header_begin(w, argc, argv, ps->templates ? 15 : 13);
-	msgpack_packer *pk = rec_writer_pk(w);
-	pk_kv_str(pk, "model", o->model);
-	pk_kv_str(pk, "prompt_set", set_name);
+	rec_builder_t *b = rec_begin_header(w, argc, argv);
+	rb_str(b, "model", o->model);
+	rb_str(b, "prompt_set", set_name);
 	if (ps->templates) {
-		pk_kv_str(pk, "names", names_path);
-		pk_kv_str(pk, "names_sha256", nsha);
-		pk_kv_str(pk, "templates", templates_path);
-		pk_kv_str(pk, "templates_sha256", tsha);
+		rb_str(b, "names", names_path);
+		rb_str(b, "names_sha256", nsha);
+		rb_str(b, "templates", templates_path);
+		rb_str(b, "templates_sha256", tsha);
 	} else {
-		pk_kv_str(pk, "prompts", o->prompts);
-		pk_kv_str(pk, "prompts_sha256", nsha);
+		rb_str(b, "prompts", o->prompts);
+		rb_str(b, "prompts_sha256", nsha);
 	}
-	pk_kv_str(pk, "weights", weights);
-	pk_kv_str(pk, "weights_sha256", wsha);
-	pk_kv_str(pk, "vocab", vocab);
-	pk_kv_str(pk, "vocab_sha256", vsha);
-	pk_kv_str(pk, "tokenizer", "CLIP simple_tokenizer without ftfy mojibake repair");
-	pk_kv_str(pk, "precision", !o->fp16 ? "fp32" : be == &text_backend_cpu ? "fp16-weights" : "fp16");
-	pk_kv_str(pk, "device", info->device);
-	pk_kv_int(pk, "threads", info->threads);
-	pk_kv_bool(pk, "truncate", o->truncate);
+	rb_str(b, "weights", weights);
+	rb_str(b, "weights_sha256", wsha);
+	rb_str(b, "vocab", vocab);
+	rb_str(b, "vocab_sha256", vsha);
+	rb_str(b, "tokenizer", "CLIP simple_tokenizer without ftfy mojibake repair");
+	rb_str(b, "precision", !o->fp16 ? "fp32" : be == &text_backend_cpu ? "fp16-weights" : "fp16");
+	rb_str(b, "device", info->device);
+	rb_int(b, "threads", info->threads);
+	rb_bool(b, "truncate", o->truncate);
+	rec_end(b);
 }
 
 int main(int argc, char **argv)
@@ -489,40 +489,34 @@ int main(int argc, char **argv)
 
 	write_header(w, argc, argv, &o, &ps, set_name, names_path, nsha, templates_path, tsha, weights, wsha, vocab, vsha,
 		     be, &info);
-	msgpack_packer *pk = rec_writer_pk(w);
-	msgpack_pack_map(pk, 7);
-	pk_kv_str(pk, "type", "classes");
-	pk_kv_str(pk, "model", o.model);
-	pk_str(pk, "names");
-	msgpack_pack_array(pk, (uint32_t)ps.k);
-	for (int64_t c = 0; c < ps.k; c++)
-		pk_str(pk, ps.names[c]);
+	rec_builder_t *b = rec_begin(w, "classes");
+	rb_str(b, "model", o.model);
+	rb_strs(b, "names", (const char *const *)ps.names, (size_t)ps.k);
 	/* in FP32 as CLIP's logit_scale.exp(): exactly 100 for ln(100) stored as float */
-	pk_kv_double(pk, "logit_scale", (double)expf((float)m.logit_scale));
-	pk_kv_int(pk, "templates", T);
-	pk_kv_int(pk, "prompts", ps.p);
-	pk_kv_tensor(pk, "tensor", DTYPE_FLOAT32, ndim, shape, table);
-	rec_writer_end_record(w);
+	rb_double(b, "logit_scale", (double)expf((float)m.logit_scale));
+	rb_int(b, "templates", T);
+	rb_int(b, "prompts", ps.p);
+	rb_tensor(b, "tensor", DTYPE_FLOAT32, ndim, shape, table);
+	rec_end(b);
 
 	double secs = time_now() - t_start;
-	msgpack_pack_map(pk, 16);
-	pk_kv_str(pk, "type", "stats");
-	pk_kv_str(pk, "producer", diag_prog());
-	pk_kv_str(pk, "model", o.model);
-	pk_kv_str(pk, "device", info.device);
-	pk_kv_int(pk, "threads", info.threads);
-	pk_kv_int(pk, "batch_rows", info.batch_rows);
-	pk_kv_int(pk, "batches", st.batches);
-	pk_kv_double(pk, "compute_seconds", info.compute_s);
-	pk_kv_int(pk, "backend_peak_bytes", (int64_t)info.peak_bytes);
-	pk_kv_int(pk, "classes", ps.k);
-	pk_kv_int(pk, "prompts", ps.p);
-	pk_kv_int(pk, "rows", st.rows);
-	pk_kv_int(pk, "padded_positions", st.positions);
-	pk_kv_double(pk, "encode_seconds", st.seconds);
-	pk_kv_double(pk, "seconds", secs);
-	pk_kv_int(pk, "peak_memory_bytes", mem_peak_rss());
-	rec_writer_end_record(w);
+	b = rec_begin(w, "stats");
+	rb_str(b, "producer", diag_prog());
+	rb_str(b, "model", o.model);
+	rb_str(b, "device", info.device);
+	rb_int(b, "threads", info.threads);
+	rb_int(b, "batch_rows", info.batch_rows);
+	rb_int(b, "batches", st.batches);
+	rb_double(b, "compute_seconds", info.compute_s);
+	rb_int(b, "backend_peak_bytes", (int64_t)info.peak_bytes);
+	rb_int(b, "classes", ps.k);
+	rb_int(b, "prompts", ps.p);
+	rb_int(b, "rows", st.rows);
+	rb_int(b, "padded_positions", st.positions);
+	rb_double(b, "encode_seconds", st.seconds);
+	rb_double(b, "seconds", secs);
+	rb_int(b, "peak_memory_bytes", mem_peak_rss());
+	rec_end(b);
 	rec_writer_close(w);
 
 	if (table != emb)
