@@ -217,6 +217,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		{"csv", no_argument, NULL, 'C'},            {"jsonl", no_argument, NULL, 'L'},
 		{"grid", required_argument, NULL, 'g'},     {"grid-max", required_argument, NULL, 'M'},
 		{"grid-thumb", required_argument, NULL, 'T'}, {"help", no_argument, NULL, 'h'},
+		OPT_VERSION_ENTRY,
 		{NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	o->top = 10;

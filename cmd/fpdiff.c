@@ -165,6 +165,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		{"prob-tol", required_argument, NULL, 'p'}, {"classes", required_argument, NULL, 'c'},
 		{"names", required_argument, NULL, 'n'},   {"json", no_argument, NULL, 'J'},
 		{"label", required_argument, NULL, 'L'},   {"help", no_argument, NULL, 'h'},
+		OPT_VERSION_ENTRY,
 		{NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	o->show = 5;

@@ -88,6 +88,7 @@ DIAG_NORETURN static void usage(void)
 	       "                       or holding more than B/256 msgpack values (at least\n"
 	       "                       65536)\n"
 	       "  -h, --help           this help\n"
+	       "      --version        print the version and exit\n"
 	       "\n"
 	       "Input images: uint8 [224,224,3] (normalized here with the model's mean/std),\n"
 	       "or float32/float16 [3,224,224] taken as normalized. An image whose preset\n"
@@ -125,6 +126,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		{"gpu", required_argument, NULL, 'G'},     {"threads", required_argument, NULL, 'j'},
 		{"max-record", required_argument, NULL, 'M'}, {"help", no_argument, NULL, 'h'},
 		{"tf32", no_argument, NULL, 'T'},          {"mem-trace", required_argument, NULL, 'R'},
+		OPT_VERSION_ENTRY,
 		{NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	o->max_record = REC_DEFAULT_MAX_RECORD;

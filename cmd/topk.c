@@ -115,6 +115,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 	static const struct option longopts[] = {{"names", required_argument, NULL, 'n'},
 						 {"format", required_argument, NULL, 'f'},
 						 {"help", no_argument, NULL, 'h'},
+						 OPT_VERSION_ENTRY,
 						 {NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	o->k = 5;
