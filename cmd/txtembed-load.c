@@ -73,11 +73,12 @@ DIAG_NORETURN static void usage(void)
 	       "  -n, --names FILE        class names, one per line, line i = class i-1\n"
 	       "                          (required unless a msgpack input brings its own)\n"
 	       "  -m, --model M           the image model the table is for (default clip-rn50)\n"
-	       "  -s, --logit-scale S     multiplies cosines before the softmax (default 100,\n"
+	       "      --logit-scale S     multiplies cosines before the softmax (default 100,\n"
 	       "                          CLIP's exp(logit_scale); msgpack input keeps its own)\n"
-	       "  -t, --tensor NAME       which tensor of a safetensors/checkpoint file\n"
+	       "      --tensor NAME       which tensor of a safetensors/checkpoint file\n"
 	       "      --transpose         the table is [D,K] (CLIP's zeroshot_weights layout)\n"
 	       "  -h, --help              this help\n"
+	       "      --version           print the version and exit\n"
 	       "\n"
 	       "Examples:\n"
 	       "  txtembed-load --names names-clip.txt zeroshot.npy > classes.mp\n"
@@ -95,10 +96,12 @@ DIAG_NORETURN static void usage(void)
 
 static void parse_args(int argc, char **argv, options_t *o)
 {
+	enum { O_SCALE = 256, O_TENSOR };
 	static const struct option longopts[] = {
 		{"names", required_argument, NULL, 'n'},       {"model", required_argument, NULL, 'm'},
-		{"logit-scale", required_argument, NULL, 's'}, {"tensor", required_argument, NULL, 't'},
+		{"logit-scale", required_argument, NULL, O_SCALE}, {"tensor", required_argument, NULL, O_TENSOR},
 		{"transpose", no_argument, NULL, 'T'},         {"help", no_argument, NULL, 'h'},
+		OPT_VERSION_ENTRY,
 		{NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	o->logit_scale = 100.0;
@@ -107,14 +110,16 @@ static void parse_args(int argc, char **argv, options_t *o)
 		switch (c) {
 		case 'n': o->names_path = optarg; break;
 		case 'm': o->model = optarg; break;
-		case 's':
+		case 's': opt_old_spelling("-s", "--logit-scale"); /* fall through */
+		case O_SCALE:
 			o->logit_scale = opt_parse_double("--logit-scale", optarg);
 			if (!classes_logit_scale_ok(o->logit_scale))
 				diag_usage("--logit-scale: %s is not in (0, %g] (CLIP's is 100)", optarg,
 					   CLASSES_MAX_LOGIT_SCALE);
 			o->scale_given = 1;
 			break;
-		case 't': o->tensor_name = optarg; break;
+		case 't': opt_old_spelling("-t", "--tensor"); /* fall through */
+		case O_TENSOR: o->tensor_name = optarg; break;
 		case 'T': o->transpose = 1; break;
 		case 'h': usage();
 		default: diag_usage_hint(); /* getopt said why */

@@ -68,10 +68,10 @@ DIAG_NORETURN static void usage(void)
 	       "                         weights/RN50.pt; `make weights` puts it there)\n"
 	       "  -n, --names FILE       class names, one per line (default:\n"
 	       "                         data/names-clip.txt, the OpenAI ImageNet names)\n"
-	       "  -t, --templates FILE   prompt templates, one per line, {} = the class name\n"
+	       "      --templates FILE   prompt templates, one per line, {} = the class name\n"
 	       "                         ({0} too; {{ and }} are braces: Python str.format)\n"
 	       "                         (default: data/templates-clip.txt, CLIP's 80)\n"
-	       "  -p, --prompts FILE     per-class prompts as JSON {\"name\": [\"prompt\", ...]}\n"
+	       "      --prompts FILE     per-class prompts as JSON {\"name\": [\"prompt\", ...]}\n"
 	       "                         (CLIP_benchmark / CuPL form) instead of names x\n"
 	       "                         templates\n"
 	       "      --per-template     keep every prompt's normalized embedding: tensor\n"
@@ -93,10 +93,11 @@ DIAG_NORETURN static void usage(void)
 	       "                         (FP32 accumulation)\n"
 	       "      --vocab FILE       BPE merges (default:\n"
 	       "                         data/clip/bpe_simple_vocab_16e6.txt.gz)\n"
-	       "      --model NAME       model name written into the record (default: clip-rn50)\n"
+	       "  -m, --model NAME       model name written into the record (default: clip-rn50)\n"
 	       "      --batch-rows N     rows per batch (distinct token prefixes, 77 to 524288;\n"
 	       "                         default 4096 on the CPU, 32768 on the GPU)\n"
 	       "  -h, --help             this help\n"
+	       "      --version          print the version and exit\n"
 	       "\n"
 	       "data/ is found through $RNENC_DATA, else next to the program (bin/../data),\n"
 	       "else PREFIX/share/rnencode when installed.\n"
@@ -110,12 +111,12 @@ DIAG_NORETURN static void usage(void)
 	       "\n"
 	       "Examples:\n"
 	       "  txtencode > classes.mp                                # ImageNet, 80 templates\n"
-	       "  txtencode -t data/templates-clip-7.txt > classes7.mp  # the 7-template set\n"
-	       "  txtencode -n pets.txt -t my-templates.txt -w RN50.pt > pets.mp\n"
-	       "  txtencode -p cupl-imagenet.json > cupl.mp\n"
+	       "  txtencode --templates data/templates-clip-7.txt > classes7.mp  # 7 templates\n"
+	       "  txtencode -n pets.txt --templates my-templates.txt -w RN50.pt > pets.mp\n"
+	       "  txtencode --prompts cupl-imagenet.json > cupl.mp\n"
 	       "  txtencode --device cuda --fp16 > classes.mp          # GPU, tensor cores\n"
 	       "  imgdecode imgs/ | rnencode | zscore --classes classes.mp | topk\n"
-	       "  txtencode --tokenize -n names.txt -t templates.txt |\n"
+	       "  txtencode --tokenize -n names.txt --templates templates.txt |\n"
 	       "      awk '{print NF}' | sort -n | tail -1              # longest prompt, tokens\n"
 	       "\n"
 	       "Exit status: 0 ok, 2 usage error or failure (bad input, over-long text,\n"
@@ -125,26 +126,29 @@ DIAG_NORETURN static void usage(void)
 
 static void parse_args(int argc, char **argv, options_t *o)
 {
-	enum { O_PER = 256, O_TRUNC, O_TOK, O_FP16, O_GPU, O_VOCAB, O_MODEL, O_BATCH };
+	enum { O_PER = 256, O_TRUNC, O_TOK, O_FP16, O_GPU, O_VOCAB, O_BATCH, O_TEMPLATES, O_PROMPTS };
 	static const struct option longopts[] = {
 		{"weights", required_argument, NULL, 'w'},  {"names", required_argument, NULL, 'n'},
-		{"templates", required_argument, NULL, 't'}, {"prompts", required_argument, NULL, 'p'},
+		{"templates", required_argument, NULL, O_TEMPLATES}, {"prompts", required_argument, NULL, O_PROMPTS},
 		{"per-template", no_argument, NULL, O_PER},  {"truncate", no_argument, NULL, O_TRUNC},
 		{"tokenize", no_argument, NULL, O_TOK},      {"threads", required_argument, NULL, 'j'},
 		{"fp16", no_argument, NULL, O_FP16},         {"device", required_argument, NULL, 'd'},
 		{"gpu", required_argument, NULL, O_GPU},
-		{"vocab", required_argument, NULL, O_VOCAB}, {"model", required_argument, NULL, O_MODEL},
+		{"vocab", required_argument, NULL, O_VOCAB}, {"model", required_argument, NULL, 'm'},
 		{"batch-rows", required_argument, NULL, O_BATCH}, {"help", no_argument, NULL, 'h'},
+		OPT_VERSION_ENTRY,
 		{NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	o->model = "clip-rn50";
 	int c;
-	while ((c = opt_next(argc, argv, "w:n:t:p:j:d:h", longopts)) != -1) {
+	while ((c = opt_next(argc, argv, "w:n:t:p:j:d:m:h", longopts)) != -1) {
 		switch (c) {
 		case 'w': o->weights = optarg; break;
 		case 'n': o->names = optarg; break;
-		case 't': o->templates = optarg; break;
-		case 'p': o->prompts = optarg; break;
+		case 't': opt_old_spelling("-t", "--templates"); /* fall through */
+		case O_TEMPLATES: o->templates = optarg; break;
+		case 'p': opt_old_spelling("-p", "--prompts"); /* fall through */
+		case O_PROMPTS: o->prompts = optarg; break;
 		case O_PER: o->per_template = 1; break;
 		case O_TRUNC: o->truncate = 1; break;
 		case O_TOK: o->tokenize = 1; break;
@@ -153,7 +157,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case 'd': o->device = opt_parse_device(optarg); break;
 		case O_GPU: o->gpu = (int)opt_parse_long("--gpu", optarg, 0, 1023); break;
 		case O_VOCAB: o->vocab = optarg; break;
-		case O_MODEL: o->model = optarg; break;
+		case 'm': o->model = optarg; break;
 		/* 2^19 rows keep every GPU buffer under 2^31 elements (cuBLAS takes int sizes) */
 		case O_BATCH: o->batch_rows = (int)opt_parse_long("--batch-rows", optarg, 77, 1 << 19); break;
 		case 'h': usage();

@@ -92,7 +92,7 @@ DIAG_NORETURN static void usage(void)
 	       "records (torchvision classifiers) become softmax(logits). Reads STREAMs or\n"
 	       "stdin.\n"
 	       "\n"
-	       "  -c, --classes FILE    the class table: a stream holding a classes record\n"
+	       "      --classes FILE    the class table: a stream holding a classes record\n"
 	       "                        (txtembed-load, txtencode). Default: a classes record\n"
 	       "                        earlier in the input, else the default table (made by\n"
 	       "                        'make classes') at\n"
@@ -103,7 +103,7 @@ DIAG_NORETURN static void usage(void)
 	       "                        '#' comments): output tensor [S] in the file's order\n"
 	       "                        plus an \"index\" list giving each position's class\n"
 	       "                        index\n"
-	       "  -g, --groups FILE     score groups of classes: lines CLASS GROUP (two\n"
+	       "      --groups FILE     score groups of classes: lines CLASS GROUP (two\n"
 	       "                        indices); softmax over every listed class, a group\n"
 	       "                        scores its best member's probability (the top group\n"
 	       "                        holds the top class: ObjectNet's scoring); tensor [G],\n"
@@ -111,6 +111,7 @@ DIAG_NORETURN static void usage(void)
 	       "      --raw             keep cosines (embeddings) or logits: no softmax; records\n"
 	       "                        carry \"raw\": true (for multi-label or custom use)\n"
 	       "  -h, --help            this help\n"
+	       "      --version         print the version and exit\n"
 	       "\n"
 	       "Records: embedding/logits in -> scores out (id, label, model, precision and\n"
 	       "every other key copied); header, classes, error and unknown records pass\n"
@@ -133,19 +134,23 @@ DIAG_NORETURN static void usage(void)
 
 static void parse_args(int argc, char **argv, options_t *o)
 {
-	static const struct option longopts[] = {{"classes", required_argument, NULL, 'c'},
+	enum { O_CLASSES = 256, O_GROUPS };
+	static const struct option longopts[] = {{"classes", required_argument, NULL, O_CLASSES},
 						 {"subset", required_argument, NULL, 's'},
-						 {"groups", required_argument, NULL, 'g'},
+						 {"groups", required_argument, NULL, O_GROUPS},
 						 {"raw", no_argument, NULL, 'r'},
 						 {"help", no_argument, NULL, 'h'},
+						 OPT_VERSION_ENTRY,
 						 {NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	int c;
 	while ((c = opt_next(argc, argv, "c:s:g:h", longopts)) != -1) {
 		switch (c) {
-		case 'c': o->classes_path = optarg; break;
+		case 'c': opt_old_spelling("-c", "--classes"); /* fall through */
+		case O_CLASSES: o->classes_path = optarg; break;
 		case 's': o->subset_path = optarg; break;
-		case 'g': o->groups_path = optarg; break;
+		case 'g': opt_old_spelling("-g", "--groups"); /* fall through */
+		case O_GROUPS: o->groups_path = optarg; break;
 		case 'r': o->raw = 1; break;
 		case 'h': usage();
 		default: diag_usage_hint(); /* getopt said why */
