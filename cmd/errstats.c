@@ -181,6 +181,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		{"csv", no_argument, NULL, 'C'},            {"jsonl", no_argument, NULL, 'L'},
 		{"grid", required_argument, NULL, 'g'},     {"grid-max", required_argument, NULL, 'M'},
 		{"grid-thumb", required_argument, NULL, 'T'}, {"help", no_argument, NULL, 'h'},
+		OPT_VERSION_ENTRY,
 		{NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	o->top = 10;
@@ -192,7 +193,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case 'n': o->names_path = optarg; break;
 		case 'c': o->compare_path = optarg; break;
 		case 't': /* the old spelling: one release more */
-			diag_msg("-t N is the old spelling of --top N (-k N): it goes in the next release");
+			opt_old_spelling("-t N", "--top N (-k N)");
 			/* fall through */
 		case 'k': o->top = opt_parse_long("--top", optarg, 0, 1000000); break;
 		case 'J': o->format = OUT_JSON; nformats++; break;

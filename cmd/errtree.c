@@ -148,6 +148,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 						 {"list", no_argument, NULL, OPT_LIST},
 						 {"json", no_argument, NULL, OPT_JSON},
 						 {"help", no_argument, NULL, 'h'},
+						 OPT_VERSION_ENTRY,
 						 {NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	o->top = DEFAULT_TOP;

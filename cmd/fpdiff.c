@@ -164,12 +164,6 @@ DIAG_NORETURN static void usage(void)
 	diag_help_done();
 }
 
-/* An old spelling still works for one release, with a note naming the new one. */
-static void old_spelling(const char *old, const char *now)
-{
-	diag_msg("%s is the old spelling of %s: it goes in the next release", old, now);
-}
-
 static void parse_args(int argc, char **argv, options_t *o)
 {
 	enum { OPT_SHOW = 256, OPT_TOLERANCE, OPT_PROB_TOL, OPT_CLASSES, OPT_COMPARE, OPT_JSON };
@@ -179,6 +173,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		{"classes", required_argument, NULL, OPT_CLASSES}, {"compare", required_argument, NULL, OPT_COMPARE},
 		{"names", required_argument, NULL, 'n'},        {"json", no_argument, NULL, OPT_JSON},
 		{"label", required_argument, NULL, 'L'},        {"help", no_argument, NULL, 'h'},
+		OPT_VERSION_ENTRY,
 		{NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	o->top = 5;
@@ -187,22 +182,22 @@ static void parse_args(int argc, char **argv, options_t *o)
 	int c;
 	while ((c = opt_next(argc, argv, "k:s:t:p:c:n:L:h", longopts)) != -1) {
 		switch (c) {
-		case 's': old_spelling("-s N", "--top N (-k N)"); o->top = opt_parse_long("--top", optarg, 0, 1000000); break;
-		case OPT_SHOW: old_spelling("--show N", "--top N (-k N)"); /* fall through */
+		case 's': opt_old_spelling("-s N", "--top N (-k N)"); o->top = opt_parse_long("--top", optarg, 0, 1000000); break;
+		case OPT_SHOW: opt_old_spelling("--show N", "--top N (-k N)"); /* fall through */
 		case 'k': o->top = opt_parse_long("--top", optarg, 0, 1000000); break;
-		case 't': old_spelling("-t R", "--tolerance R"); /* fall through */
+		case 't': opt_old_spelling("-t R", "--tolerance R"); /* fall through */
 		case OPT_TOLERANCE:
 			o->tolerance = opt_parse_double("--tolerance", optarg);
 			if (o->tolerance < 0 || o->tolerance > 1)
 				diag_usage("--tolerance: %s is not a rate in 0..1", optarg);
 			break;
-		case 'p': old_spelling("-p P", "--prob-tol P"); /* fall through */
+		case 'p': opt_old_spelling("-p P", "--prob-tol P"); /* fall through */
 		case OPT_PROB_TOL:
 			o->prob_tol = opt_parse_double("--prob-tol", optarg);
 			if (o->prob_tol < 0)
 				diag_usage("--prob-tol: %s is negative", optarg);
 			break;
-		case 'c': old_spelling("-c FILE", "--classes FILE"); /* fall through */
+		case 'c': opt_old_spelling("-c FILE", "--classes FILE"); /* fall through */
 		case OPT_CLASSES: o->classes_path = optarg; break;
 		case OPT_COMPARE: compare = optarg; break;
 		case 'n': o->names_path = optarg; break;

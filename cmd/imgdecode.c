@@ -91,7 +91,7 @@ DIAG_NORETURN static void usage(void)
 	       "                        imagenet: RGB on load, Resize(256, bilinear) +\n"
 	       "                        CenterCrop(224);\n"
 	       "                        imagenet-v2: the same with Resize(232)\n"
-	       "  -t, --dtype D         uint8 (default): [H,W,3] RGB crop, the encoder\n"
+	       "      --dtype D         uint8 (default): [H,W,3] RGB crop, the encoder\n"
 	       "                        normalizes;\n"
 	       "                        float32 | float16: [3,H,W], (x/255 - mean)/std\n"
 	       "      --resize S        short side S (0: no resize)\n"
@@ -130,13 +130,13 @@ DIAG_NORETURN static void usage(void)
 	       "                        over twice as tall as wide, shrunk). Only the order:\n"
 	       "                        Pillow 11+ also opens 16-bit grey PNGs as I;16\n"
 	       "\n"
-	       "Labels (default -1; a shard's KEY.cls, -l, --index-folders and -w may be\n"
+	       "Labels (default -1; a shard's KEY.cls, -l, --index-folders and --wnids may be\n"
 	       "combined: an input two of them give different labels fails, naming both):\n"
 	       "  -l, --labels FILE     TSV of file<TAB>index, or file<TAB>wnid<TAB>index, an\n"
 	       "                        optional header line; rows match an input's id (path\n"
 	       "                        relative to its directory argument), its path, or its\n"
 	       "                        file name\n"
-	       "  -w, --wnids FILE      ImageNet class folders: one wnid per line, line i is\n"
+	       "      --wnids FILE      ImageNet class folders: one wnid per line, line i is\n"
 	       "                        class i; an input in a folder named by a wnid\n"
 	       "                        (n01440764/x.JPEG), or whose file name starts with one\n"
 	       "                        and '_', gets that index\n"
@@ -146,13 +146,14 @@ DIAG_NORETURN static void usage(void)
 	       "                        sorted names)\n"
 	       "\n"
 	       "Running:\n"
-	       "  -j, --jobs N          decode with N threads (default 1); output order is\n"
+	       "  -j, --threads N       decode with N threads (default 1); output order is\n"
 	       "                        unchanged\n"
 	       "      --shard I/N       take only inputs number I, I+N, I+2N, ... (0-based,\n"
 	       "                        counted after sorting): N processes split a run, `cat`\n"
 	       "                        joins them\n"
 	       "      --strict          stop at the first input that fails\n"
 	       "  -h, --help            this help\n"
+	       "      --version         print the version and exit\n"
 	       "\n"
 	       "A file that cannot be decoded (unreadable, empty, not JPEG/PNG, truncated,\n"
 	       "corrupt, too large), or a directory with no image files, gives an `error`\n"
@@ -237,18 +238,19 @@ static unsigned long long parse_bytes(const char *opt, const char *s)
 static void parse_args(int argc, char **argv, options_t *o)
 {
 	enum { O_RESIZE = 256, O_CROP, O_FILTER, O_MEAN, O_STD, O_FAST, O_FULL, O_MAXPX, O_SHARD, O_STRICT, O_INDEXDIR, O_BORDER,
-	       O_MAXMEM, O_ORDER };
+	       O_MAXMEM, O_ORDER, O_DTYPE, O_WNIDS, O_JOBS };
 	static const struct option longopts[] = {
-		{"preset", required_argument, NULL, 'p'},   {"dtype", required_argument, NULL, 't'},
+		{"preset", required_argument, NULL, 'p'},   {"dtype", required_argument, NULL, O_DTYPE},
 		{"resize", required_argument, NULL, O_RESIZE}, {"crop", required_argument, NULL, O_CROP},
 		{"filter", required_argument, NULL, O_FILTER}, {"mean", required_argument, NULL, O_MEAN},
 		{"std", required_argument, NULL, O_STD},      {"fast", no_argument, NULL, O_FAST},
 		{"full-decode", no_argument, NULL, O_FULL},   {"max-pixels", required_argument, NULL, O_MAXPX},
-		{"labels", required_argument, NULL, 'l'},     {"wnids", required_argument, NULL, 'w'},
-		{"jobs", required_argument, NULL, 'j'},       {"shard", required_argument, NULL, O_SHARD},
+		{"labels", required_argument, NULL, 'l'},     {"wnids", required_argument, NULL, O_WNIDS},
+		{"threads", required_argument, NULL, 'j'}, {"jobs", required_argument, NULL, O_JOBS},      {"shard", required_argument, NULL, O_SHARD},
 		{"strict", no_argument, NULL, O_STRICT},      {"help", no_argument, NULL, 'h'},
 		{"index-folders", no_argument, NULL, O_INDEXDIR}, {"border", required_argument, NULL, O_BORDER},
 		{"max-memory", required_argument, NULL, O_MAXMEM}, {"resize-order", required_argument, NULL, O_ORDER},
+		OPT_VERSION_ENTRY,
 		{NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	const char *preset = "clip", *dtype = "uint8", *filter = NULL, *mean = NULL, *std = NULL;
@@ -261,7 +263,8 @@ static void parse_args(int argc, char **argv, options_t *o)
 	while ((c = opt_next(argc, argv, "p:t:l:w:j:h", longopts)) != -1) {
 		switch (c) {
 		case 'p': preset = optarg; break;
-		case 't': dtype = optarg; break;
+		case 't': opt_old_spelling("-t", "--dtype"); /* fall through */
+		case O_DTYPE: dtype = optarg; break;
 		case O_RESIZE: resize = opt_parse_long("--resize", optarg, 0, 65536); break;
 		case O_CROP: crop = opt_parse_long("--crop", optarg, 0, 65536); break;
 		case O_FILTER: filter = optarg; break;
@@ -271,7 +274,8 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case O_FULL: o->ip.full_decode = 1; break;
 		case O_MAXPX: o->ip.max_pixels = (unsigned long long)opt_parse_long("--max-pixels", optarg, 1, __LONG_MAX__); break;
 		case 'l': o->labels_path = optarg; break;
-		case 'w': o->wnids_path = optarg; break;
+		case 'w': opt_old_spelling("-w", "--wnids"); /* fall through */
+		case O_WNIDS: o->wnids_path = optarg; break;
 		case O_INDEXDIR: o->index_folders = 1; break;
 		case O_BORDER: o->ip.border = (int)opt_parse_long("--border", optarg, 0, 1 << 20); break;
 		case O_MAXMEM: o->ip.max_memory = parse_bytes("--max-memory", optarg); break;
@@ -279,7 +283,8 @@ static void parse_args(int argc, char **argv, options_t *o)
 			if (img_order_parse(optarg, &o->ip.resize_order) != 0)
 				diag_usage("--resize-order: expected pil9, pil12.2 or pil13, got '%s'", optarg);
 			break;
-		case 'j': o->jobs = (int)opt_parse_long("--jobs", optarg, 1, MAX_JOBS); break;
+		case O_JOBS: opt_old_spelling("--jobs", "--threads"); /* fall through */
+		case 'j': o->jobs = (int)opt_parse_long("--threads", optarg, 1, MAX_JOBS); break;
 		case O_SHARD: {
 			char *slash = strchr(optarg, '/');
 			if (!slash)
@@ -667,14 +672,6 @@ typedef struct {
 	long long ok, failed, unlabeled;
 } counts_t;
 
-static void pack_floats(msgpack_packer *pk, const char *key, const float *v, int n)
-{
-	pk_str(pk, key);
-	msgpack_pack_array(pk, (size_t)n);
-	for (int i = 0; i < n; i++)
-		msgpack_pack_float(pk, v[i]); /* the float32 values the math uses */
-}
-
 /* A name as a record can hold it: NULL when it is UTF-8 already, else a
  * malloc'd copy with the other bytes as \xNN (utf8_escape). */
 static char *name_escape(const char *s)
@@ -708,23 +705,20 @@ static void emit(rec_writer_t *w, const options_t *o, slot_t *s, counts_t *n)
 		rec_write_error(w, s->in.id, s->in.path, s->label, s->res.message);
 		n->failed++;
 	} else {
-		msgpack_packer *pk = rec_writer_pk(w);
-		msgpack_pack_map(pk, o->custom_norm ? 9 : 7);
-		pk_kv_str(pk, "type", "image");
-		pk_kv_str(pk, "id", s->in.id);
-		pk_kv_str(pk, "path", s->in.path);
-		pk_kv_int(pk, "label", s->label);
-		pk_kv_str(pk, "preset", o->ip.preset);
-		pk_str(pk, "source_size");
-		msgpack_pack_array(pk, 2);
-		msgpack_pack_int64(pk, s->res.src_h);
-		msgpack_pack_int64(pk, s->res.src_w);
-		pk_kv_tensor(pk, "tensor", s->res.dtype, s->res.ndim, s->res.shape, s->res.data);
+		rec_builder_t *b = rec_begin(w, "image");
+		rb_str(b, "id", s->in.id);
+		rb_str(b, "path", s->in.path);
+		rb_int(b, "label", s->label);
+		rb_str(b, "preset", o->ip.preset);
+		int64_t size[2] = {s->res.src_h, s->res.src_w};
+		rb_ints(b, "source_size", size, 2);
+		rb_tensor(b, "tensor", s->res.dtype, s->res.ndim, s->res.shape, s->res.data);
 		if (o->custom_norm) { /* the preset's name alone would claim its normalization */
-			pack_floats(pk, "mean", o->ip.mean, 3);
-			pack_floats(pk, "std", o->ip.std, 3);
+			/* the float32 values the math uses */
+			rb_floats(b, "mean", o->ip.mean, 3);
+			rb_floats(b, "std", o->ip.std, 3);
 		}
-		rec_writer_end_record(w);
+		rec_end(b);
 		n->ok++;
 	}
 	img_sample_free(&s->in);
@@ -784,26 +778,26 @@ static void run_release(void *ctx, void *slot)
 
 static void write_header(rec_writer_t *w, const options_t *o, int argc, char **argv)
 {
-	rec_write_header_begin(w, argc, argv, 16);
-	msgpack_packer *pk = rec_writer_pk(w);
-	pk_kv_str(pk, "preset", o->ip.preset);
-	pk_kv_str(pk, "dtype", o->dtype_name);
-	pk_kv_int(pk, "resize", o->ip.resize);
-	pk_kv_int(pk, "crop", o->ip.crop);
-	pk_kv_str(pk, "filter", img_filter_name(o->ip.filter));
-	pk_kv_int(pk, "border", o->ip.border);
-	pack_floats(pk, "mean", o->ip.mean, 3);
-	pack_floats(pk, "std", o->ip.std, 3);
-	pk_kv_str(pk, "rgb_convert", o->ip.rgb_first ? "on-load" : "after-resize");
-	pk_kv_str(pk, "decode", o->ip.fast ? "fast" : "exact");
-	pk_kv_str(pk, "resize_order", img_order_name(o->ip.resize_order));
-	pk_kv_int(pk, "max_memory", (int64_t)o->ip.max_memory);
-	pk_kv_str(pk, "labels", o->labels_path);
-	pk_kv_str(pk, "wnids", o->wnids_path);
-	pk_kv_bool(pk, "index_folders", o->index_folders);
+	rec_builder_t *b = rec_begin_header(w, argc, argv);
+	rb_str(b, "preset", o->ip.preset);
+	rb_str(b, "dtype", o->dtype_name);
+	rb_int(b, "resize", o->ip.resize);
+	rb_int(b, "crop", o->ip.crop);
+	rb_str(b, "filter", img_filter_name(o->ip.filter));
+	rb_int(b, "border", o->ip.border);
+	rb_floats(b, "mean", o->ip.mean, 3);
+	rb_floats(b, "std", o->ip.std, 3);
+	rb_str(b, "rgb_convert", o->ip.rgb_first ? "on-load" : "after-resize");
+	rb_str(b, "decode", o->ip.fast ? "fast" : "exact");
+	rb_str(b, "resize_order", img_order_name(o->ip.resize_order));
+	rb_int(b, "max_memory", (int64_t)o->ip.max_memory);
+	rb_str(b, "labels", o->labels_path);
+	rb_str(b, "wnids", o->wnids_path);
+	rb_bool(b, "index_folders", o->index_folders);
 	char shard[64];
 	snprintf(shard, sizeof shard, "%d/%d", o->shard_i, o->shard_n);
-	pk_kv_str(pk, "shard", o->shard_n > 1 ? shard : NULL);
+	rb_str(b, "shard", o->shard_n > 1 ? shard : NULL);
+	rec_end(b);
 }
 
 int main(int argc, char **argv)
@@ -847,17 +841,15 @@ int main(int argc, char **argv)
 		diag_msg("%s: no label for %lld of %lld inputs (label -1)", from ? from : "--index-folders", n.unlabeled,
 			 n.ok + n.failed);
 	}
-	msgpack_packer *pk = rec_writer_pk(w);
-	msgpack_pack_map(pk, 8);
-	pk_kv_str(pk, "type", "stats");
-	pk_kv_str(pk, "producer", diag_prog());
-	pk_kv_int(pk, "images", n.ok);
-	pk_kv_int(pk, "errors", n.failed);
-	pk_kv_double(pk, "seconds", secs);
-	pk_kv_double(pk, "images_per_s", secs > 0 ? (double)(n.ok + n.failed) / secs : 0.0);
-	pk_kv_int(pk, "peak_memory_bytes", mem_peak_rss());
-	pk_kv_int(pk, "threads", o.jobs);
-	rec_writer_end_record(w);
+	rec_builder_t *b = rec_begin(w, "stats");
+	rb_str(b, "producer", diag_prog());
+	rb_int(b, "images", n.ok);
+	rb_int(b, "errors", n.failed);
+	rb_double(b, "seconds", secs);
+	rb_double(b, "images_per_s", secs > 0 ? (double)(n.ok + n.failed) / secs : 0.0);
+	rb_int(b, "peak_memory_bytes", mem_peak_rss());
+	rb_int(b, "threads", o.jobs);
+	rec_end(b);
 	rec_writer_close(w);
 
 	source_free(&src);

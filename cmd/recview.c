@@ -43,9 +43,11 @@ DIAG_NORETURN static void usage(void)
 	       "and their first 8 values.\n"
 	       "\n"
 	       "  -t, --type TYPE       only records of TYPE (repeatable: -t image -t error)\n"
-	       "  -n, --first N         stop after N printed records\n"
-	       "  -c, --count           print counts by record type instead of records\n"
+	       "      --first N         stop after N printed records\n"
+	       "      --count           print counts by record type instead of records\n"
 	       "                        ('(invalid)': records that could not be read)\n"
+	       "      --json            JSON lines (the default: accepted as every program\n"
+	       "                        takes it)\n"
 	       "      --full            print every tensor value\n"
 	       "      --npy DIR         also write each tensor to DIR/<record>-<id>-<key>.npy\n"
 	       "                        (<record> counts across the STREAMs in order; a new\n"
@@ -53,10 +55,11 @@ DIAG_NORETURN static void usage(void)
 	       "                        there is refused)\n"
 	       "      --max-record B    refuse records larger than B bytes (default 1 GiB)\n"
 	       "  -h, --help            this help\n"
+	       "      --version         print the version and exit\n"
 	       "\n"
 	       "Examples:\n"
 	       "  imgdecode photo.jpg | recview\n"
-	       "  recview -c cache/decode.mp            # how many images, errors, headers\n"
+	       "  recview --count cache/decode.mp       # how many images, errors, headers\n"
 	       "  recview -t error run.mp               # what failed, and why\n"
 	       "  recview -t embedding --npy out/ e.mp  # tensors for numpy\n"
 	       "\n"
@@ -66,11 +69,12 @@ DIAG_NORETURN static void usage(void)
 
 static void parse_args(int argc, char **argv, options_t *o)
 {
+	enum { O_FIRST = 256, O_COUNT, O_JSON };
 	static const struct option longopts[] = {
-		{"type", required_argument, NULL, 't'}, {"first", required_argument, NULL, 'n'},
-		{"count", no_argument, NULL, 'c'},      {"full", no_argument, NULL, 'F'},
+		{"type", required_argument, NULL, 't'}, {"first", required_argument, NULL, O_FIRST},
+		{"count", no_argument, NULL, O_COUNT}, {"json", no_argument, NULL, O_JSON},     {"full", no_argument, NULL, 'F'},
 		{"npy", required_argument, NULL, 'N'},  {"max-record", required_argument, NULL, 'M'},
-		{"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+		{"help", no_argument, NULL, 'h'},       OPT_VERSION_ENTRY, {NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	o->first_n = -1;
 	o->max_record = REC_DEFAULT_MAX_RECORD;
@@ -79,8 +83,11 @@ static void parse_args(int argc, char **argv, options_t *o)
 	while ((c = opt_next(argc, argv, "t:n:ch", longopts)) != -1) {
 		switch (c) {
 		case 't': o->types[o->ntypes++] = optarg; break;
-		case 'n': o->first_n = opt_parse_long("--first", optarg, 0, __LONG_MAX__); break;
-		case 'c': o->count = 1; break;
+		case 'n': opt_old_spelling("-n", "--first"); /* fall through */
+		case O_FIRST: o->first_n = opt_parse_long("--first", optarg, 0, __LONG_MAX__); break;
+		case 'c': opt_old_spelling("-c", "--count"); /* fall through */
+		case O_COUNT: o->count = 1; break;
+		case O_JSON: break; /* JSON lines are what recview writes */
 		case 'F': o->full = 1; break;
 		case 'N': o->npy_dir = optarg; break;
 		case 'M': o->max_record = (size_t)opt_parse_long("--max-record", optarg, 16, __LONG_MAX__); break;

@@ -88,6 +88,7 @@ DIAG_NORETURN static void usage(void)
 	       "                       or holding more than B/256 msgpack values (at least\n"
 	       "                       65536)\n"
 	       "  -h, --help           this help\n"
+	       "      --version        print the version and exit\n"
 	       "\n"
 	       "Input images: uint8 [224,224,3] (normalized here with the model's mean/std),\n"
 	       "or float32/float16 [3,224,224] taken as normalized. An image whose preset\n"
@@ -125,6 +126,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		{"gpu", required_argument, NULL, 'G'},     {"threads", required_argument, NULL, 'j'},
 		{"max-record", required_argument, NULL, 'M'}, {"help", no_argument, NULL, 'h'},
 		{"tf32", no_argument, NULL, 'T'},          {"mem-trace", required_argument, NULL, 'R'},
+		OPT_VERSION_ENTRY,
 		{NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	o->max_record = REC_DEFAULT_MAX_RECORD;
@@ -162,13 +164,14 @@ static void parse_args(int argc, char **argv, options_t *o)
 typedef enum {
 	ITEM_RAW,   /* pass through: raw bytes */
 	ITEM_ERROR, /* an error record to write */
-	ITEM_IMAGE  /* prefix bytes of the output record; the tensor comes from batch `seq` */
+	ITEM_IMAGE  /* the output record begun; its tensor comes from batch `seq` */
 } item_kind_t;
 
 typedef struct {
 	item_kind_t kind;
-	unsigned char *bytes; /* RAW: the record; IMAGE: map header + keys up to "tensor" */
+	unsigned char *bytes; /* RAW: the record */
 	size_t len;
+	rec_builder_t *rb; /* IMAGE: its keys up to "tensor" */
 	char *id, *path, *message; /* ERROR; IMAGE: id and path for an error record */
 	int64_t label;
 	long seq;  /* IMAGE: batch number */
@@ -249,17 +252,17 @@ static void write_image(run_t *r, const item_t *it)
 		r->failed++;
 		return;
 	}
-	rec_write_raw(r->w, it->bytes, it->len);
 	int64_t shape[1] = {r->out_dim};
 	if (r->o->fp16) {
 		uint16_t *h = xmalloc((size_t)r->out_dim * sizeof *h);
 		tensor_f32_to_f16(y, h, (size_t)r->out_dim);
-		pk_tensor(rec_writer_pk(r->w), DTYPE_FLOAT16, 1, shape, h);
+		rb_tensor(it->rb, "tensor", DTYPE_FLOAT16, 1, shape, h);
+		rec_end(it->rb);
 		free(h);
 	} else {
-		pk_tensor(rec_writer_pk(r->w), DTYPE_FLOAT32, 1, shape, y);
+		rb_tensor(it->rb, "tensor", DTYPE_FLOAT32, 1, shape, y);
+		rec_end(it->rb);
 	}
-	rec_writer_end_record(r->w);
 }
 
 /* Write queued items up to the first image of a batch not yet finished. */
@@ -280,6 +283,7 @@ static void queue_drain(run_t *r)
 			write_image(r, it);
 		}
 		free(it->bytes);
+		rec_builder_free(it->rb);
 		free(it->id);
 		free(it->path);
 		free(it->message);
@@ -509,21 +513,14 @@ static void add_image(run_t *r, const record_t *rec)
 
 	/* The output record: the image's keys except these, then ours. */
 	static const char *const skip[] = {"type", "tensor", "model", "precision", NULL};
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, rec_count_keys_except(rec, skip) + 4);
-	pk_kv_str(&pk, "type", r->out_type);
-	pk_copy_keys_except(&pk, rec, skip);
-	pk_kv_str(&pk, "model", r->net.name);
-	pk_kv_str(&pk, "precision", r->precision);
-	pk_str(&pk, "tensor");
 	item_t *it = queue_push(&r->q);
 	item_names(it, rec);
 	it->kind = ITEM_IMAGE;
-	it->bytes = (unsigned char *)sb.data; /* sbuffer memory is malloc'd: the item owns it */
-	it->len = sb.size;
+	it->rb = rec_builder_new(r->w);
+	rec_builder_begin(it->rb, r->out_type);
+	rb_copy_keys_except(it->rb, rec, skip);
+	rb_str(it->rb, "model", r->net.name);
+	rb_str(it->rb, "precision", r->precision);
 	it->seq = r->seq;
 	it->slot = r->fill;
 	if (++r->fill == r->batch)
@@ -609,18 +606,18 @@ static void start(run_t *r, int argc, char **argv, net_kind_t kind, const char *
 		diag_fatal("%s: %s", wpath, strerror(hash.err));
 	enc_stats_t st;
 	r->be->stats(r->enc, &st);
-	rec_write_header_begin(r->w, argc, argv, 10);
-	msgpack_packer *pk = rec_writer_pk(r->w);
-	pk_kv_str(pk, "model", r->net.name);
-	pk_kv_str(pk, "output", r->out_type);
-	pk_kv_str(pk, "weights", wpath);
-	pk_kv_str(pk, "weights_sha256", hash.hex);
-	pk_kv_str(pk, "weights_format", fmtname);
-	pk_kv_str(pk, "precision", r->precision);
-	pk_kv_str(pk, "math", o->fp16 ? "fp16" : o->tf32 && !on_cpu ? "tf32" : "fp32");
-	pk_kv_str(pk, "device", st.device);
-	pk_kv_int(pk, "threads", st.threads);
-	pk_kv_int(pk, "batch", r->batch);
+	rec_builder_t *b = rec_begin_header(r->w, argc, argv);
+	rb_str(b, "model", r->net.name);
+	rb_str(b, "output", r->out_type);
+	rb_str(b, "weights", wpath);
+	rb_str(b, "weights_sha256", hash.hex);
+	rb_str(b, "weights_format", fmtname);
+	rb_str(b, "precision", r->precision);
+	rb_str(b, "math", o->fp16 ? "fp16" : o->tf32 && !on_cpu ? "tf32" : "fp32");
+	rb_str(b, "device", st.device);
+	rb_int(b, "threads", st.threads);
+	rb_int(b, "batch", r->batch);
+	rec_end(b);
 	free(wpath);
 }
 
@@ -629,31 +626,29 @@ static void write_stats(run_t *r)
 	enc_stats_t st;
 	r->be->stats(r->enc, &st);
 	double secs = time_now() - r->t_start;
-	msgpack_packer *pk = rec_writer_pk(r->w);
-	msgpack_pack_map(pk, 22);
-	pk_kv_str(pk, "type", "stats");
-	pk_kv_str(pk, "producer", diag_prog());
-	pk_kv_str(pk, "model", r->net.name);
-	pk_kv_str(pk, "precision", r->precision);
-	pk_kv_str(pk, "device", st.device);
-	pk_kv_int(pk, "threads", st.threads);
-	pk_kv_int(pk, "batch", r->batch);
-	pk_kv_int(pk, "images", r->images);
-	pk_kv_int(pk, "failed", r->failed);
-	pk_kv_int(pk, "batches", st.batches);
-	pk_kv_double(pk, "seconds", secs);
-	pk_kv_double(pk, "images_per_s", secs > 0 ? (double)r->images / secs : 0.0);
-	pk_kv_int(pk, "timed_batches", st.timed_batches);
-	pk_kv_double(pk, "batch_mean_s", st.batch_mean_s);
-	pk_kv_double(pk, "batch_std_s", st.batch_std_s);
-	pk_kv_double(pk, "batch_min_s", st.batch_min_s);
-	pk_kv_double(pk, "image_mean_s", st.image_mean_s);
-	pk_kv_double(pk, "image_std_s", st.image_std_s);
-	pk_kv_int(pk, "peak_memory_bytes", (int64_t)st.peak_bytes);
-	pk_kv_int(pk, "weight_bytes", (int64_t)st.weight_bytes);
-	pk_kv_int(pk, "activation_bytes", (int64_t)st.activation_bytes);
-	pk_kv_int(pk, "peak_rss_bytes", mem_peak_rss());
-	rec_writer_end_record(r->w);
+	rec_builder_t *b = rec_begin(r->w, "stats");
+	rb_str(b, "producer", diag_prog());
+	rb_str(b, "model", r->net.name);
+	rb_str(b, "precision", r->precision);
+	rb_str(b, "device", st.device);
+	rb_int(b, "threads", st.threads);
+	rb_int(b, "batch", r->batch);
+	rb_int(b, "images", r->images);
+	rb_int(b, "failed", r->failed);
+	rb_int(b, "batches", st.batches);
+	rb_double(b, "seconds", secs);
+	rb_double(b, "images_per_s", secs > 0 ? (double)r->images / secs : 0.0);
+	rb_int(b, "timed_batches", st.timed_batches);
+	rb_double(b, "batch_mean_s", st.batch_mean_s);
+	rb_double(b, "batch_std_s", st.batch_std_s);
+	rb_double(b, "batch_min_s", st.batch_min_s);
+	rb_double(b, "image_mean_s", st.image_mean_s);
+	rb_double(b, "image_std_s", st.image_std_s);
+	rb_int(b, "peak_memory_bytes", (int64_t)st.peak_bytes);
+	rb_int(b, "weight_bytes", (int64_t)st.weight_bytes);
+	rb_int(b, "activation_bytes", (int64_t)st.activation_bytes);
+	rb_int(b, "peak_rss_bytes", mem_peak_rss());
+	rec_end(b);
 }
 
 /* oneDNN's OpenMP threads spin-wait between layers by default. When other
@@ -745,20 +740,19 @@ int main(int argc, char **argv)
 	}
 	if (!started) {
 		/* No image at all: nothing to encode, no weights needed. */
-		rec_write_header_begin(w, argc, argv, 1);
-		pk_kv_str(rec_writer_pk(w), "model", o.model);
+		rec_builder_t *b = rec_begin_header(w, argc, argv);
+		rb_str(b, "model", o.model);
+		rec_end(b);
 		r.q = early;
 		queue_drain(&r);
 		/* the stats record still ends the stream: readers count on it */
-		msgpack_packer *pk = rec_writer_pk(w);
-		msgpack_pack_map(pk, 6);
-		pk_kv_str(pk, "type", "stats");
-		pk_kv_str(pk, "producer", diag_prog());
-		pk_kv_str(pk, "model", o.model);
-		pk_kv_int(pk, "images", 0);
-		pk_kv_int(pk, "failed", r.failed);
-		pk_kv_double(pk, "seconds", time_now() - r.t_start);
-		rec_writer_end_record(w);
+		b = rec_begin(w, "stats");
+		rb_str(b, "producer", diag_prog());
+		rb_str(b, "model", o.model);
+		rb_int(b, "images", 0);
+		rb_int(b, "failed", r.failed);
+		rb_double(b, "seconds", time_now() - r.t_start);
+		rec_end(b);
 	} else {
 		finish_all(&r);
 		diag_progress_done();

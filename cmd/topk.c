@@ -120,6 +120,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 						 {"format", required_argument, NULL, OPT_FORMAT},
 						 {"json", no_argument, NULL, OPT_JSON},
 						 {"help", no_argument, NULL, 'h'},
+						 OPT_VERSION_ENTRY,
 						 {NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	o->k = 5;
@@ -134,7 +135,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 			break;
 		case 'f':
 			if (strcmp(optarg, "json") == 0) /* the old spelling: one release more */
-				diag_msg("-f json is the old spelling of --json: it goes in the next release");
+				opt_old_spelling("-f json", "--json");
 			/* fall through */
 		case OPT_FORMAT:
 			o->format_given = 1;

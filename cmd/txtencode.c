@@ -68,10 +68,10 @@ DIAG_NORETURN static void usage(void)
 	       "                         weights/RN50.pt; `make weights` puts it there)\n"
 	       "  -n, --names FILE       class names, one per line (default:\n"
 	       "                         data/names-clip.txt, the OpenAI ImageNet names)\n"
-	       "  -t, --templates FILE   prompt templates, one per line, {} = the class name\n"
+	       "      --templates FILE   prompt templates, one per line, {} = the class name\n"
 	       "                         ({0} too; {{ and }} are braces: Python str.format)\n"
 	       "                         (default: data/templates-clip.txt, CLIP's 80)\n"
-	       "  -p, --prompts FILE     per-class prompts as JSON {\"name\": [\"prompt\", ...]}\n"
+	       "      --prompts FILE     per-class prompts as JSON {\"name\": [\"prompt\", ...]}\n"
 	       "                         (CLIP_benchmark / CuPL form) instead of names x\n"
 	       "                         templates\n"
 	       "      --per-template     keep every prompt's normalized embedding: tensor\n"
@@ -93,10 +93,11 @@ DIAG_NORETURN static void usage(void)
 	       "                         (FP32 accumulation)\n"
 	       "      --vocab FILE       BPE merges (default:\n"
 	       "                         data/clip/bpe_simple_vocab_16e6.txt.gz)\n"
-	       "      --model NAME       model name written into the record (default: clip-rn50)\n"
+	       "  -m, --model NAME       model name written into the record (default: clip-rn50)\n"
 	       "      --batch-rows N     rows per batch (distinct token prefixes, 77 to 524288;\n"
 	       "                         default 4096 on the CPU, 32768 on the GPU)\n"
 	       "  -h, --help             this help\n"
+	       "      --version          print the version and exit\n"
 	       "\n"
 	       "data/ is found through $RNENC_DATA, else next to the program (bin/../data),\n"
 	       "else PREFIX/share/rnencode when installed.\n"
@@ -110,12 +111,12 @@ DIAG_NORETURN static void usage(void)
 	       "\n"
 	       "Examples:\n"
 	       "  txtencode > classes.mp                                # ImageNet, 80 templates\n"
-	       "  txtencode -t data/templates-clip-7.txt > classes7.mp  # the 7-template set\n"
-	       "  txtencode -n pets.txt -t my-templates.txt -w RN50.pt > pets.mp\n"
-	       "  txtencode -p cupl-imagenet.json > cupl.mp\n"
+	       "  txtencode --templates data/templates-clip-7.txt > classes7.mp  # 7 templates\n"
+	       "  txtencode -n pets.txt --templates my-templates.txt -w RN50.pt > pets.mp\n"
+	       "  txtencode --prompts cupl-imagenet.json > cupl.mp\n"
 	       "  txtencode --device cuda --fp16 > classes.mp          # GPU, tensor cores\n"
 	       "  imgdecode imgs/ | rnencode | zscore --classes classes.mp | topk\n"
-	       "  txtencode --tokenize -n names.txt -t templates.txt |\n"
+	       "  txtencode --tokenize -n names.txt --templates templates.txt |\n"
 	       "      awk '{print NF}' | sort -n | tail -1              # longest prompt, tokens\n"
 	       "\n"
 	       "Exit status: 0 ok, 2 usage error or failure (bad input, over-long text,\n"
@@ -125,26 +126,29 @@ DIAG_NORETURN static void usage(void)
 
 static void parse_args(int argc, char **argv, options_t *o)
 {
-	enum { O_PER = 256, O_TRUNC, O_TOK, O_FP16, O_GPU, O_VOCAB, O_MODEL, O_BATCH };
+	enum { O_PER = 256, O_TRUNC, O_TOK, O_FP16, O_GPU, O_VOCAB, O_BATCH, O_TEMPLATES, O_PROMPTS };
 	static const struct option longopts[] = {
 		{"weights", required_argument, NULL, 'w'},  {"names", required_argument, NULL, 'n'},
-		{"templates", required_argument, NULL, 't'}, {"prompts", required_argument, NULL, 'p'},
+		{"templates", required_argument, NULL, O_TEMPLATES}, {"prompts", required_argument, NULL, O_PROMPTS},
 		{"per-template", no_argument, NULL, O_PER},  {"truncate", no_argument, NULL, O_TRUNC},
 		{"tokenize", no_argument, NULL, O_TOK},      {"threads", required_argument, NULL, 'j'},
 		{"fp16", no_argument, NULL, O_FP16},         {"device", required_argument, NULL, 'd'},
 		{"gpu", required_argument, NULL, O_GPU},
-		{"vocab", required_argument, NULL, O_VOCAB}, {"model", required_argument, NULL, O_MODEL},
+		{"vocab", required_argument, NULL, O_VOCAB}, {"model", required_argument, NULL, 'm'},
 		{"batch-rows", required_argument, NULL, O_BATCH}, {"help", no_argument, NULL, 'h'},
+		OPT_VERSION_ENTRY,
 		{NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	o->model = "clip-rn50";
 	int c;
-	while ((c = opt_next(argc, argv, "w:n:t:p:j:d:h", longopts)) != -1) {
+	while ((c = opt_next(argc, argv, "w:n:t:p:j:d:m:h", longopts)) != -1) {
 		switch (c) {
 		case 'w': o->weights = optarg; break;
 		case 'n': o->names = optarg; break;
-		case 't': o->templates = optarg; break;
-		case 'p': o->prompts = optarg; break;
+		case 't': opt_old_spelling("-t", "--templates"); /* fall through */
+		case O_TEMPLATES: o->templates = optarg; break;
+		case 'p': opt_old_spelling("-p", "--prompts"); /* fall through */
+		case O_PROMPTS: o->prompts = optarg; break;
 		case O_PER: o->per_template = 1; break;
 		case O_TRUNC: o->truncate = 1; break;
 		case O_TOK: o->tokenize = 1; break;
@@ -153,7 +157,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case 'd': o->device = opt_parse_device(optarg); break;
 		case O_GPU: o->gpu = (int)opt_parse_long("--gpu", optarg, 0, 1023); break;
 		case O_VOCAB: o->vocab = optarg; break;
-		case O_MODEL: o->model = optarg; break;
+		case 'm': o->model = optarg; break;
 		/* 2^19 rows keep every GPU buffer under 2^31 elements (cuBLAS takes int sizes) */
 		case O_BATCH: o->batch_rows = (int)opt_parse_long("--batch-rows", optarg, 77, 1 << 19); break;
 		case 'h': usage();
@@ -329,28 +333,28 @@ static void write_header(rec_writer_t *w, int argc, char **argv, const options_t
 			 const char *tsha, const char *weights, const char *wsha, const char *vocab, const char *vsha,
 			 const text_backend_t *be, const text_info_t *info)
 {
-	rec_write_header_begin(w, argc, argv, ps->templates ? 15 : 13);
-	msgpack_packer *pk = rec_writer_pk(w);
-	pk_kv_str(pk, "model", o->model);
-	pk_kv_str(pk, "prompt_set", set_name);
+	rec_builder_t *b = rec_begin_header(w, argc, argv);
+	rb_str(b, "model", o->model);
+	rb_str(b, "prompt_set", set_name);
 	if (ps->templates) {
-		pk_kv_str(pk, "names", names_path);
-		pk_kv_str(pk, "names_sha256", nsha);
-		pk_kv_str(pk, "templates", templates_path);
-		pk_kv_str(pk, "templates_sha256", tsha);
+		rb_str(b, "names", names_path);
+		rb_str(b, "names_sha256", nsha);
+		rb_str(b, "templates", templates_path);
+		rb_str(b, "templates_sha256", tsha);
 	} else {
-		pk_kv_str(pk, "prompts", o->prompts);
-		pk_kv_str(pk, "prompts_sha256", nsha);
+		rb_str(b, "prompts", o->prompts);
+		rb_str(b, "prompts_sha256", nsha);
 	}
-	pk_kv_str(pk, "weights", weights);
-	pk_kv_str(pk, "weights_sha256", wsha);
-	pk_kv_str(pk, "vocab", vocab);
-	pk_kv_str(pk, "vocab_sha256", vsha);
-	pk_kv_str(pk, "tokenizer", "CLIP simple_tokenizer without ftfy mojibake repair");
-	pk_kv_str(pk, "precision", !o->fp16 ? "fp32" : be == &text_backend_cpu ? "fp16-weights" : "fp16");
-	pk_kv_str(pk, "device", info->device);
-	pk_kv_int(pk, "threads", info->threads);
-	pk_kv_bool(pk, "truncate", o->truncate);
+	rb_str(b, "weights", weights);
+	rb_str(b, "weights_sha256", wsha);
+	rb_str(b, "vocab", vocab);
+	rb_str(b, "vocab_sha256", vsha);
+	rb_str(b, "tokenizer", "CLIP simple_tokenizer without ftfy mojibake repair");
+	rb_str(b, "precision", !o->fp16 ? "fp32" : be == &text_backend_cpu ? "fp16-weights" : "fp16");
+	rb_str(b, "device", info->device);
+	rb_int(b, "threads", info->threads);
+	rb_bool(b, "truncate", o->truncate);
+	rec_end(b);
 }
 
 int main(int argc, char **argv)
@@ -489,40 +493,34 @@ int main(int argc, char **argv)
 
 	write_header(w, argc, argv, &o, &ps, set_name, names_path, nsha, templates_path, tsha, weights, wsha, vocab, vsha,
 		     be, &info);
-	msgpack_packer *pk = rec_writer_pk(w);
-	msgpack_pack_map(pk, 7);
-	pk_kv_str(pk, "type", "classes");
-	pk_kv_str(pk, "model", o.model);
-	pk_str(pk, "names");
-	msgpack_pack_array(pk, (uint32_t)ps.k);
-	for (int64_t c = 0; c < ps.k; c++)
-		pk_str(pk, ps.names[c]);
+	rec_builder_t *b = rec_begin(w, "classes");
+	rb_str(b, "model", o.model);
+	rb_strs(b, "names", (const char *const *)ps.names, (size_t)ps.k);
 	/* in FP32 as CLIP's logit_scale.exp(): exactly 100 for ln(100) stored as float */
-	pk_kv_double(pk, "logit_scale", (double)expf((float)m.logit_scale));
-	pk_kv_int(pk, "templates", T);
-	pk_kv_int(pk, "prompts", ps.p);
-	pk_kv_tensor(pk, "tensor", DTYPE_FLOAT32, ndim, shape, table);
-	rec_writer_end_record(w);
+	rb_double(b, "logit_scale", (double)expf((float)m.logit_scale));
+	rb_int(b, "templates", T);
+	rb_int(b, "prompts", ps.p);
+	rb_tensor(b, "tensor", DTYPE_FLOAT32, ndim, shape, table);
+	rec_end(b);
 
 	double secs = time_now() - t_start;
-	msgpack_pack_map(pk, 16);
-	pk_kv_str(pk, "type", "stats");
-	pk_kv_str(pk, "producer", diag_prog());
-	pk_kv_str(pk, "model", o.model);
-	pk_kv_str(pk, "device", info.device);
-	pk_kv_int(pk, "threads", info.threads);
-	pk_kv_int(pk, "batch_rows", info.batch_rows);
-	pk_kv_int(pk, "batches", st.batches);
-	pk_kv_double(pk, "compute_seconds", info.compute_s);
-	pk_kv_int(pk, "backend_peak_bytes", (int64_t)info.peak_bytes);
-	pk_kv_int(pk, "classes", ps.k);
-	pk_kv_int(pk, "prompts", ps.p);
-	pk_kv_int(pk, "rows", st.rows);
-	pk_kv_int(pk, "padded_positions", st.positions);
-	pk_kv_double(pk, "encode_seconds", st.seconds);
-	pk_kv_double(pk, "seconds", secs);
-	pk_kv_int(pk, "peak_memory_bytes", mem_peak_rss());
-	rec_writer_end_record(w);
+	b = rec_begin(w, "stats");
+	rb_str(b, "producer", diag_prog());
+	rb_str(b, "model", o.model);
+	rb_str(b, "device", info.device);
+	rb_int(b, "threads", info.threads);
+	rb_int(b, "batch_rows", info.batch_rows);
+	rb_int(b, "batches", st.batches);
+	rb_double(b, "compute_seconds", info.compute_s);
+	rb_int(b, "backend_peak_bytes", (int64_t)info.peak_bytes);
+	rb_int(b, "classes", ps.k);
+	rb_int(b, "prompts", ps.p);
+	rb_int(b, "rows", st.rows);
+	rb_int(b, "padded_positions", st.positions);
+	rb_double(b, "encode_seconds", st.seconds);
+	rb_double(b, "seconds", secs);
+	rb_int(b, "peak_memory_bytes", mem_peak_rss());
+	rec_end(b);
 	rec_writer_close(w);
 
 	if (table != emb)

@@ -92,7 +92,7 @@ DIAG_NORETURN static void usage(void)
 	       "records (torchvision classifiers) become softmax(logits). Reads STREAMs or\n"
 	       "stdin.\n"
 	       "\n"
-	       "  -c, --classes FILE    the class table: a stream holding a classes record\n"
+	       "      --classes FILE    the class table: a stream holding a classes record\n"
 	       "                        (txtembed-load, txtencode). Default: a classes record\n"
 	       "                        earlier in the input, else the default table (made by\n"
 	       "                        'make classes') at\n"
@@ -103,7 +103,7 @@ DIAG_NORETURN static void usage(void)
 	       "                        '#' comments): output tensor [S] in the file's order\n"
 	       "                        plus an \"index\" list giving each position's class\n"
 	       "                        index\n"
-	       "  -g, --groups FILE     score groups of classes: lines CLASS GROUP (two\n"
+	       "      --groups FILE     score groups of classes: lines CLASS GROUP (two\n"
 	       "                        indices); softmax over every listed class, a group\n"
 	       "                        scores its best member's probability (the top group\n"
 	       "                        holds the top class: ObjectNet's scoring); tensor [G],\n"
@@ -111,6 +111,7 @@ DIAG_NORETURN static void usage(void)
 	       "      --raw             keep cosines (embeddings) or logits: no softmax; records\n"
 	       "                        carry \"raw\": true (for multi-label or custom use)\n"
 	       "  -h, --help            this help\n"
+	       "      --version         print the version and exit\n"
 	       "\n"
 	       "Records: embedding/logits in -> scores out (id, label, model, precision and\n"
 	       "every other key copied); header, classes, error and unknown records pass\n"
@@ -133,19 +134,23 @@ DIAG_NORETURN static void usage(void)
 
 static void parse_args(int argc, char **argv, options_t *o)
 {
-	static const struct option longopts[] = {{"classes", required_argument, NULL, 'c'},
+	enum { O_CLASSES = 256, O_GROUPS };
+	static const struct option longopts[] = {{"classes", required_argument, NULL, O_CLASSES},
 						 {"subset", required_argument, NULL, 's'},
-						 {"groups", required_argument, NULL, 'g'},
+						 {"groups", required_argument, NULL, O_GROUPS},
 						 {"raw", no_argument, NULL, 'r'},
 						 {"help", no_argument, NULL, 'h'},
+						 OPT_VERSION_ENTRY,
 						 {NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	int c;
 	while ((c = opt_next(argc, argv, "c:s:g:h", longopts)) != -1) {
 		switch (c) {
-		case 'c': o->classes_path = optarg; break;
+		case 'c': opt_old_spelling("-c", "--classes"); /* fall through */
+		case O_CLASSES: o->classes_path = optarg; break;
 		case 's': o->subset_path = optarg; break;
-		case 'g': o->groups_path = optarg; break;
+		case 'g': opt_old_spelling("-g", "--groups"); /* fall through */
+		case O_GROUPS: o->groups_path = optarg; break;
 		case 'r': o->raw = 1; break;
 		case 'h': usage();
 		default: diag_usage_hint(); /* getopt said why */
@@ -247,22 +252,15 @@ static void write_scores(state_t *s, const options_t *o, rec_writer_t *w, const 
 		m = s->ngroups;
 		labels = s->group;
 	}
-	msgpack_packer *pk = rec_writer_pk(w);
-	uint32_t nkeys = 2 + (s->nsubset ? 1 : 0) + (o->raw ? 1 : 0) + rec_count_keys_except(rec, skip);
-	msgpack_pack_map(pk, nkeys);
-	pk_kv_str(pk, "type", "scores");
-	pk_copy_keys_utf8(pk, rec, skip);
-	if (s->nsubset) {
-		pk_str(pk, "index");
-		msgpack_pack_array(pk, (size_t)m);
-		for (int64_t i = 0; i < m; i++)
-			msgpack_pack_int64(pk, labels[i]);
-	}
+	rec_builder_t *b = rec_begin(w, "scores");
+	rb_copy_keys_except(b, rec, skip);
+	if (s->nsubset)
+		rb_ints(b, "index", labels, (size_t)m);
 	if (o->raw)
-		pk_kv_bool(pk, "raw", 1);
+		rb_bool(b, "raw", 1);
 	int64_t shape[1] = {m};
-	pk_kv_tensor(pk, "tensor", DTYPE_FLOAT32, 1, shape, sel);
-	rec_writer_end_record(w);
+	rb_tensor(b, "tensor", DTYPE_FLOAT32, 1, shape, sel);
+	rec_end(b);
 	s->nscored++;
 }
 
@@ -393,10 +391,8 @@ static void take_stream_classes(state_t *s, const options_t *o, const record_t *
 static void write_header(rec_writer_t *w, int argc, char **argv, const options_t *o, const state_t *s)
 {
 	const classes_t *c = &s->classes;
-	uint32_t extra = 2 + (o->subset_path ? 1 : 0) + (o->groups_path ? 1 : 0) + (c->k ? 3 : 0) + (c->k && c->names ? 1 : 0);
-	rec_write_header_begin(w, argc, argv, extra);
-	msgpack_packer *pk = rec_writer_pk(w);
-	pk_kv_str(pk, "classes", c->k ? c->source : NULL);
+	rec_builder_t *b = rec_begin_header(w, argc, argv);
+	rb_str(b, "classes", c->k ? c->source : NULL);
 	if (c->k) {
 		/* only a regular file can be read a second time: a pipe
 		 * (--classes <(...)) would hash as the empty file, a named FIFO
@@ -404,23 +400,20 @@ static void write_header(rec_writer_t *w, int argc, char **argv, const options_t
 		char sha[65];
 		struct stat st;
 		int ok = stat(c->source, &st) == 0 && S_ISREG(st.st_mode) && file_sha256(c->source, sha) == 0;
-		pk_kv_str(pk, "classes_sha256", ok ? sha : NULL);
+		rb_str(b, "classes_sha256", ok ? sha : NULL);
 	}
-	pk_kv_bool(pk, "raw", o->raw);
+	rb_bool(b, "raw", o->raw);
 	if (o->subset_path)
-		pk_kv_str(pk, "subset", o->subset_path);
+		rb_str(b, "subset", o->subset_path);
 	if (o->groups_path)
-		pk_kv_str(pk, "groups", o->groups_path);
+		rb_str(b, "groups", o->groups_path);
 	if (c->k) {
-		pk_kv_double(pk, "logit_scale", c->logit_scale);
-		pk_kv_str(pk, "classes_model", c->model);
+		rb_double(b, "logit_scale", c->logit_scale);
+		rb_str(b, "classes_model", c->model);
 	}
-	if (c->k && c->names) {
-		pk_str(pk, "class_names");
-		msgpack_pack_array(pk, (size_t)c->k);
-		for (int64_t i = 0; i < c->k; i++)
-			pk_str(pk, c->names[i]);
-	}
+	if (c->k && c->names)
+		rb_strs(b, "class_names", (const char *const *)c->names, (size_t)c->k);
+	rec_end(b);
 }
 
 int main(int argc, char **argv)

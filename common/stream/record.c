@@ -697,6 +697,7 @@ struct rec_writer {
 	size_t len;
 	uint64_t nrec;
 	msgpack_packer pk;
+	rec_builder_t *builder; /* rec_begin's, made at the first */
 };
 
 static void writer_write_fd(rec_writer_t *w, const unsigned char *p, size_t n)
@@ -778,6 +779,13 @@ msgpack_packer *rec_writer_pk(rec_writer_t *w)
 	return &w->pk;
 }
 
+rec_builder_t *rec_writer_builder(rec_writer_t *w)
+{
+	if (!w->builder)
+		w->builder = rec_builder_new(w);
+	return w->builder;
+}
+
 void rec_writer_end_record(rec_writer_t *w)
 {
 	w->nrec++;
@@ -827,6 +835,7 @@ int rec_writer_close(rec_writer_t *w)
 	} else if (close(w->fd) != 0) {
 		diag_fatal("%s: close: %s", w->name, strerror(errno));
 	}
+	rec_builder_free(w->builder);
 	free(w->tmp_path);
 	free(w->final_path);
 	free(w->buf);
@@ -874,47 +883,6 @@ void pk_kv_int(msgpack_packer *pk, const char *key, int64_t v)
 	msgpack_pack_int64(pk, v);
 }
 
-void pk_kv_double(msgpack_packer *pk, const char *key, double v)
-{
-	pk_str(pk, key);
-	msgpack_pack_double(pk, v);
-}
-
-void pk_kv_bool(msgpack_packer *pk, const char *key, int v)
-{
-	pk_str(pk, key);
-	if (v)
-		msgpack_pack_true(pk);
-	else
-		msgpack_pack_false(pk);
-}
-
-void pk_tensor(msgpack_packer *pk, dtype_t dtype, int ndim, const int64_t *shape, const void *data)
-{
-	int64_t n = tensor_shape_numel(shape, ndim, dtype_size(dtype));
-	if (n < 0)
-		diag_fatal("internal: bad tensor shape");
-	size_t bytes = (size_t)n * dtype_size(dtype);
-	if (bytes > UINT32_MAX)
-		diag_fatal("internal: tensor of %zu bytes exceeds msgpack's bin32", bytes);
-	msgpack_pack_map(pk, 3);
-	pk_kv_str(pk, "dtype", dtype_name(dtype));
-	pk_str(pk, "shape");
-	msgpack_pack_array(pk, (size_t)ndim);
-	for (int i = 0; i < ndim; i++)
-		msgpack_pack_int64(pk, shape[i]);
-	pk_str(pk, "data");
-	msgpack_pack_bin(pk, bytes);
-	msgpack_pack_bin_body(pk, data, bytes);
-}
-
-void pk_kv_tensor(msgpack_packer *pk, const char *key, dtype_t dtype, int ndim, const int64_t *shape,
-		  const void *data)
-{
-	pk_str(pk, key);
-	pk_tensor(pk, dtype, ndim, shape, data);
-}
-
 static int key_skipped(const msgpack_object *k, const char *const *skip)
 {
 	for (; *skip; skip++)
@@ -929,17 +897,6 @@ uint32_t rec_count_keys_except(const record_t *rec, const char *const *skip)
 	for (uint32_t i = 0; i < rec->root.via.map.size; i++)
 		n += !key_skipped(&rec->root.via.map.ptr[i].key, skip);
 	return n;
-}
-
-void pk_copy_keys_except(msgpack_packer *pk, const record_t *rec, const char *const *skip)
-{
-	for (uint32_t i = 0; i < rec->root.via.map.size; i++) {
-		const msgpack_object_kv *kv = &rec->root.via.map.ptr[i];
-		if (key_skipped(&kv->key, skip))
-			continue;
-		msgpack_pack_object(pk, kv->key);
-		msgpack_pack_object(pk, kv->val);
-	}
 }
 
 void rec_write_header_begin(rec_writer_t *w, int argc, char **argv, uint32_t n_extra)
@@ -958,15 +915,13 @@ void rec_write_header_begin(rec_writer_t *w, int argc, char **argv, uint32_t n_e
 
 void rec_write_error(rec_writer_t *w, const char *id, const char *path, int64_t label, const char *message)
 {
-	msgpack_packer *pk = &w->pk;
-	msgpack_pack_map(pk, 6);
-	pk_kv_str(pk, "type", "error");
-	pk_kv_str(pk, "id", id ? id : "");
-	pk_kv_str(pk, "path", path ? path : "");
-	pk_kv_int(pk, "label", label);
-	pk_kv_str(pk, "stage", diag_prog());
-	pk_kv_str(pk, "message", message);
-	w->nrec++;
+	rec_builder_t *b = rec_begin(w, "error");
+	rb_str(b, "id", id ? id : "");
+	rb_str(b, "path", path ? path : "");
+	rb_int(b, "label", label);
+	rb_str(b, "stage", diag_prog());
+	rb_str(b, "message", message);
+	rec_end(b);
 }
 
 void rec_write_error_for(rec_writer_t *w, const record_t *rec, const char *message)

@@ -141,22 +141,18 @@ uint64_t rec_writer_records(const rec_writer_t *w);  /* records passed or packed
 /* Flush and close, checking the result; returns 0, or exits 2 on error. */
 int rec_writer_close(rec_writer_t *w);
 
-/* ---- packing helpers (msgpack_packer *pk from rec_writer_pk) ---- */
+/* ---- packing helpers (msgpack_packer *pk from rec_writer_pk) ----
+ * Pairs packed straight out, the map's size counted by the caller: topk's
+ * until it moves to builder.c's rec_begin .. rec_end, which counts them. */
 void pk_str(msgpack_packer *pk, const char *s);
 void pk_strn(msgpack_packer *pk, const char *s, size_t n);
 void pk_kv_str(msgpack_packer *pk, const char *key, const char *val); /* NULL val packs nil */
 void pk_kv_int(msgpack_packer *pk, const char *key, int64_t v);
-void pk_kv_double(msgpack_packer *pk, const char *key, double v);
-void pk_kv_bool(msgpack_packer *pk, const char *key, int v);
-void pk_tensor(msgpack_packer *pk, dtype_t dtype, int ndim, const int64_t *shape, const void *data);
-void pk_kv_tensor(msgpack_packer *pk, const char *key, dtype_t dtype, int ndim, const int64_t *shape,
-		  const void *data);
-/* Keys of rec not named in skip (NULL-terminated list): count, and copy. */
+/* Keys of rec not named in skip (NULL-terminated list): how many. */
 uint32_t rec_count_keys_except(const record_t *rec, const char *const *skip);
-void pk_copy_keys_except(msgpack_packer *pk, const record_t *rec, const char *const *skip);
 
 /* A header record: {type, producer, version, argv} + n_extra pairs the
- * caller packs right after this call. */
+ * caller packs right after this call (rec_begin_header counts them). */
 void rec_write_header_begin(rec_writer_t *w, int argc, char **argv, uint32_t n_extra);
 /* An error record {type, id, path, label, stage, message}; counts as a record. */
 void rec_write_error(rec_writer_t *w, const char *id, const char *path, int64_t label,
@@ -165,6 +161,50 @@ void rec_write_error(rec_writer_t *w, const char *id, const char *path, int64_t 
 void rec_write_error_for(rec_writer_t *w, const record_t *rec, const char *message);
 /* Mark one record as complete (for counts); the helpers above do it. */
 void rec_writer_end_record(rec_writer_t *w);
+
+/* ---- builder.c ----
+ * Records built by a helper that counts their keys: no map size is written
+ * by hand. The pairs go into the builder's memory, and rec_end writes the
+ * map header with the keys counted, then the pairs, as one record. A key a
+ * map has already is refused (exit 2, "internal: ..."), as the reader
+ * refuses such a record. Tensors are maps counted the same way.
+ *
+ *   rec_builder_t *b = rec_begin(w, "stats");   "type" is the first key
+ *   rb_int(b, "images", n);
+ *   rec_end(b);                                 out through w, one record
+ */
+typedef struct rec_builder rec_builder_t;
+
+/* The writer's own builder, begun: one record at a time. */
+rec_builder_t *rec_begin(rec_writer_t *w, const char *type);
+/* A header record: type, producer, version, argv; the caller adds its
+ * settings. */
+rec_builder_t *rec_begin_header(rec_writer_t *w, int argc, char **argv);
+/* Write the record to its writer (it counts as one) and end it. */
+void rec_end(rec_builder_t *b);
+/* A builder of one's own, for a record finished later (rnencode's records
+ * wait for their batch): begin it, add keys, rec_end it; free it after. */
+rec_builder_t *rec_builder_new(rec_writer_t *w);
+void rec_builder_begin(rec_builder_t *b, const char *type);
+void rec_builder_free(rec_builder_t *b);
+/* The writer's own builder (record.c keeps it, builder.c begins it). */
+rec_builder_t *rec_writer_builder(rec_writer_t *w);
+
+void rb_str(rec_builder_t *b, const char *key, const char *val); /* NULL val: nil */
+void rb_strn(rec_builder_t *b, const char *key, const char *val, size_t n);
+void rb_int(rec_builder_t *b, const char *key, int64_t v);
+void rb_double(rec_builder_t *b, const char *key, double v);
+void rb_bool(rec_builder_t *b, const char *key, int v);
+void rb_ints(rec_builder_t *b, const char *key, const int64_t *v, size_t n);   /* array of ints */
+void rb_floats(rec_builder_t *b, const char *key, const float *v, size_t n);   /* array of float32 */
+void rb_strs(rec_builder_t *b, const char *key, const char *const *v, size_t n); /* array of str */
+/* A tensor map {dtype, shape, data}. Data of 4 KiB or more is written from
+ * the caller's memory at rec_end: it must stay valid until then. */
+void rb_tensor(rec_builder_t *b, const char *key, dtype_t dtype, int ndim, const int64_t *shape,
+	       const void *data);
+/* rec's keys not named in skip (NULL-terminated), in its order; str values
+ * made UTF-8 (pk_strn). skip must name every key the caller adds itself. */
+void rb_copy_keys_except(rec_builder_t *b, const record_t *rec, const char *const *skip);
 
 /* ---- json.c ----
  * writing JSON text: escaped strings and msgpack objects. */

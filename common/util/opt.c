@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,7 +16,23 @@ int opt_next(int argc, char **argv, const char *shortopts, const struct option *
 	argv[0] = (char *)diag_prog();
 	int c = getopt_long(argc, argv, shortopts, longopts, NULL);
 	argv[0] = argv0;
+	if (c == OPT_VERSION_VAL) {
+		printf("%s %s\n", diag_prog(), PROJECT_VERSION);
+		diag_help_done();
+	}
 	return c;
+}
+
+void opt_old_spelling(const char *old, const char *new_spelling)
+{
+	static const char *noted[32];
+	static int nnoted;
+	for (int i = 0; i < nnoted; i++)
+		if (strcmp(noted[i], old) == 0)
+			return;
+	if (nnoted < (int)(sizeof noted / sizeof *noted))
+		noted[nnoted++] = old;
+	diag_msg("note: %s is an old spelling: use %s (the old one works in this release only)", old, new_spelling);
 }
 
 long opt_parse_long(const char *opt, const char *s, long lo, long hi)

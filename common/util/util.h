@@ -82,9 +82,19 @@ const char *diag_str(const char *s);
  * Options: getopt under our name, option values, --device. */
 
 /* getopt_long with the messages it prints ("unrecognized option ...")
- * under our name, as diag's lines are, not the full path in argv[0]. */
+ * under our name, as diag's lines are, not the full path in argv[0].
+ * --version is answered here: every program's option table has
+ * OPT_VERSION_ENTRY, and opt_next prints "PROG VERSION" on stdout and
+ * exits 0 when it comes. */
 struct option;
 int opt_next(int argc, char **argv, const char *shortopts, const struct option *longopts);
+#define OPT_VERSION_VAL 0x7600
+#define OPT_VERSION_ENTRY {"version", no_argument, NULL, OPT_VERSION_VAL}
+
+/* An old spelling of an option was used (doc/cli.md, "Old spellings"): one
+ * note on stderr, "PROG: note: OLD is an old spelling: use NEW (...)", once
+ * per spelling however often it comes. */
+void opt_old_spelling(const char *old, const char *new_spelling);
 
 /* Option value parsing: exits with a usage error naming the option on bad input. */
 long opt_parse_long(const char *opt, const char *s, long lo, long hi);

@@ -27,7 +27,7 @@ sum=$(sha256sum "$CKPT_DIR/resnet50.pth" | cut -d' ' -f1)
 grep -qx "# sha256: $sum" out || fail "file sha256 differs from sha256sum's $sum"
 
 # the CLIP archive keeps CLIP's fp16/fp32 split (convert_weights) and its names
-expect_exit 0 ckptinfo -H "$CKPT_DIR/clip-rn50.pt"
+expect_exit 0 ckptinfo --no-file-sha256 "$CKPT_DIR/clip-rn50.pt"
 grep -qx '# format: torchscript' out || fail "clip-rn50.pt not seen as TorchScript"
 for row in 'visual\.conv1\.weight\tfloat16\t\[32,3,3,3\]' 'visual\.bn1\.running_var\tfloat32\t\[32\]' \
 	'visual\.layer1\.0\.downsample\.0\.weight\tfloat16\t\[256,64,1,1\]' \
@@ -41,7 +41,7 @@ for row in 'visual\.conv1\.weight\tfloat16\t\[32,3,3,3\]' 'visual\.bn1\.running_
 done
 
 # --read in --json: the figures inside the file's object, every line still JSON
-expect_exit 0 ckptinfo --json --read -H "$CKPT_DIR/mixed.safetensors" "$CKPT_DIR/mixed.pth"
+expect_exit 0 ckptinfo --json --read --no-file-sha256 "$CKPT_DIR/mixed.safetensors" "$CKPT_DIR/mixed.pth"
 $PY -c "
 import json
 objs = [json.loads(l) for l in open('out')]
@@ -51,11 +51,11 @@ for o in objs:
     assert r['bytes'] == sum(t['nbytes'] for t in o['tensors']) and len(r['checksum']) == 16, r
     assert r['open_s'] >= 0 and r['read_s'] >= 0, r
 " || fail "--json --read: $(cat out)"
-expect_exit 0 ckptinfo --read -H "$CKPT_DIR/mixed.safetensors"
+expect_exit 0 ckptinfo --read --no-file-sha256 "$CKPT_DIR/mixed.safetensors"
 grep -q '^# read: [0-9]* bytes, checksum [0-9a-f]\{16\}, open ' out || fail "--read: $(tail -1 out)"
 # several files in one call; a bad one among them gives exit 1 and names it
 echo junk >junk.pth
-expect_exit 1 ckptinfo -H "$CKPT_DIR/mixed.pth" junk.pth "$CKPT_DIR/mixed.safetensors"
+expect_exit 1 ckptinfo --no-file-sha256 "$CKPT_DIR/mixed.pth" junk.pth "$CKPT_DIR/mixed.safetensors"
 expect_stderr '^ckptinfo: junk\.pth: not a checkpoint'
 [ "$(grep -c '^# format' out)" = 2 ] || fail "the two good files were not both listed"
 exit 0

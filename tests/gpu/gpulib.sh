@@ -103,7 +103,7 @@ need_text_gpu() {
 	nvidia-smi -L >gpu.list 2>&1 || skip "no GPU here: $(head -n 1 gpu.list)"
 	printf 'cat\n' >probe-names.txt
 	printf 'a photo of a {}.\n' >probe-templates.txt
-	txtencode --device cuda -w "$CLIP_W" -n probe-names.txt -t probe-templates.txt >probe.out 2>probe.err
+	txtencode --device cuda -w "$CLIP_W" -n probe-names.txt --templates probe-templates.txt >probe.out 2>probe.err
 	local rc=$?
 	if [ $rc = 2 ] && grep -q -- '--device cuda:' probe.err; then
 		skip "no usable GPU here: $(head -n 1 probe.err)"

@@ -28,7 +28,7 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
 { head -n 4 "$ROOT/data/names-clip.txt"; grep "'" "$ROOT/data/names-clip.txt" | head -n 2; } >names.txt
 head -n 8 "$ROOT/data/templates-clip.txt" >templates.txt
-txtencode --tokenize -n names.txt -t templates.txt >ids.txt || fail "tokenize"
+txtencode --tokenize -n names.txt --templates templates.txt >ids.txt || fail "tokenize"
 [ "$(wc -l <ids.txt)" = 48 ] || fail "expected 48 prompts"
 
 for rows in 4096 77; do

@@ -17,11 +17,11 @@ need_text_gpu
 
 { head -n 4 "$ROOT/data/names-clip.txt"; grep "'" "$ROOT/data/names-clip.txt" | head -n 2; } >names.txt
 head -n 8 "$ROOT/data/templates-clip.txt" >templates.txt
-txtencode --tokenize -n names.txt -t templates.txt >ids.txt || fail "tokenize"
+txtencode --tokenize -n names.txt --templates templates.txt >ids.txt || fail "tokenize"
 tx() { # OUT DEVICE [flags]: one run, failing the test on an error
 	local out=$1 dev=$2
 	shift 2
-	txtencode -d "$dev" -w "$CLIP_W" -n names.txt -t templates.txt "$@" >"$out" 2>err ||
+	txtencode -d "$dev" -w "$CLIP_W" -n names.txt --templates templates.txt "$@" >"$out" 2>err ||
 		{ cat err; fail "txtencode -d $dev $* failed"; }
 }
 for dev in cpu cuda; do

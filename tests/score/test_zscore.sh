@@ -160,7 +160,7 @@ assert r == [('scores', 'wide1'), ('error', 'narrow'), ('scores', 'wide2')], r
 zscore --classes c1.mp --subset sub.txt late-small.mp >out 2>err
 [ $? = 2 ] || fail "a late class table too small for --subset: not exit 2"
 expect_stderr "^zscore: sub.txt: class 3 is out of range: the class table has 3 classes$"
-recview -c out >/dev/null 2>rv.err || fail "a late class table too small: stdout ends mid-record: $(cat rv.err)"
+recview --count out >/dev/null 2>rv.err || fail "a late class table too small: stdout ends mid-record: $(cat rv.err)"
 [ "$(recview -t scores out | wc -l)" = 3000 ] || fail "a late class table too small: not the 3000 scores before it"
 
 printf '0 10\n1\n' > groups-bad.txt

@@ -18,5 +18,5 @@ PY
 for f in gama.png soi.jpg; do
 	$PY -c "from PIL import Image; Image.open('$f')" 2>/dev/null && fail "PIL opens $f (the case is wrong)"
 	expect_exit 1 imgdecode $f
-	[ "$(recview -c out | awk '$1 == "error" {print $2}')" = 1 ] || fail "$f: $(recview -c out)"
+	[ "$(recview --count out | awk '$1 == "error" {print $2}')" = 1 ] || fail "$f: $(recview --count out)"
 done
