@@ -124,8 +124,11 @@ $(BIN)/%: $(BUILD)/cmd/%.o $$(OBJS_$$*) $(COMMON_LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(CFLAGS) -o $@ $< $(OBJS_$*) $(COMMON_LIB) $(LIBS_$*) $(LDLIBS_COMMON) $(LDFLAGS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(COMMON_LIB)
-	$(CC) $(CFLAGS) -o $@ $< $(COMMON_LIB) $(LIBS_$*) $(LDLIBS_COMMON) $(LDFLAGS)
+# a unit test of model/ links the objects it tests (OBJS_test_X, LIBS_test_X)
+OBJS_test_clip_keys = $(BUILD)/model/clip_keys.o $(BUILD)/model/text_encoder.o
+LIBS_test_clip_keys = -ldnnl
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $$(OBJS_$$*) $(COMMON_LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(OBJS_$*) $(COMMON_LIB) $(LIBS_$*) $(LDLIBS_COMMON) $(LDFLAGS)
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(COMMON_LIB)
 	$(CC) $(CFLAGS) -o $@ $< $(COMMON_LIB) $(LDLIBS_COMMON) $(LDFLAGS)

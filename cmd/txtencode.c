@@ -4,7 +4,9 @@
  * templates (--templates, one per line, "{}" where the name goes, Python
  * str.format rules), or per-class prompt lists (--prompts FILE.json, the
  * {"class name": ["prompt", ...], ...} form of CLIP_benchmark and CuPL), and
- * CLIP's checkpoint (--weights, RN50.pt or any format common/ckpt/ckpt.h reads).
+ * CLIP's checkpoint (--weights: OpenAI's RN50.pt ... RN50x64.pt, open_clip's
+ * state dicts, any format common/ckpt/ckpt.h reads, names mapped by
+ * model/clip_keys.h; --model names the model, or auto: the file says).
  * Defaults: the OpenAI ImageNet names and 80 templates shipped in data/.
  * Out: this program's header (prompt set, sha256 of each input file and of
  * the weights), one classes record (SPEC.md section 1)
@@ -34,6 +36,7 @@
 #include "ckpt/ckpt.h"
 #include "eval/eval.h"
 #include "util/util.h"
+#include "model/clip_keys.h"
 #include "model/text_encoder.h"
 #include "stream/stream.h"
 
@@ -63,9 +66,12 @@ DIAG_NORETURN static void usage(void)
 	       "averaged per class and normalized again (CLIP's ImageNet notebook). Writes\n"
 	       "a header, one classes record for zscore --classes, and a stats record.\n"
 	       "\n"
-	       "  -w, --weights FILE     CLIP checkpoint (default: $RNENC_WEIGHTS/RN50.pt,\n"
-	       "                         else ${XDG_CACHE_HOME:-$HOME/.cache}/rnencode/\n"
-	       "                         weights/RN50.pt; `make weights` puts it there)\n"
+	       "  -w, --weights FILE     CLIP checkpoint: OpenAI's TorchScript file, or\n"
+	       "                         open_clip's state dict (.pt, .bin, .safetensors)\n"
+	       "                         (default: the --model's published file, RN50.pt for\n"
+	       "                         clip-rn50, in $RNENC_WEIGHTS, else\n"
+	       "                         ${XDG_CACHE_HOME:-$HOME/.cache}/rnencode/weights;\n"
+	       "                         `make weights` puts them there)\n"
 	       "  -n, --names FILE       class names, one per line (default:\n"
 	       "                         data/names-clip.txt, the OpenAI ImageNet names)\n"
 	       "      --templates FILE   prompt templates, one per line, {} = the class name\n"
@@ -93,7 +99,18 @@ DIAG_NORETURN static void usage(void)
 	       "                         (FP32 accumulation)\n"
 	       "      --vocab FILE       BPE merges (default:\n"
 	       "                         data/clip/bpe_simple_vocab_16e6.txt.gz)\n"
-	       "  -m, --model NAME       model name written into the record (default: clip-rn50)\n"
+	       "  -m, --model NAME       the CLIP model, written into the record: clip-rn50,\n"
+	       "                         clip-rn101, clip-rn50x4, clip-rn50x16, clip-rn50x64\n"
+	       "                         (OpenAI's), or open_clip's names: RN50, RN101,\n"
+	       "                         RN50x4, RN50x16, RN50x64, RN50-quickgelu,\n"
+	       "                         RN101-quickgelu, each with /openai, /yfcc15m or\n"
+	       "                         /cc12m where published; the text tower's QuickGELU\n"
+	       "                         or GELU follows open_clip (QuickGELU: OpenAI's,\n"
+	       "                         -quickgelu, every published tag; GELU: a bare\n"
+	       "                         open_clip name). auto: what the file holds (OpenAI's\n"
+	       "                         files, published open_clip files by sha256; other\n"
+	       "                         state dicts do not say their activation). Default:\n"
+	       "                         auto with --weights, else clip-rn50\n"
 	       "      --batch-rows N     rows per batch (distinct token prefixes, 77 to 524288;\n"
 	       "                         default 4096 on the CPU, 32768 on the GPU)\n"
 	       "  -h, --help             this help\n"
@@ -139,7 +156,6 @@ static void parse_args(int argc, char **argv, options_t *o)
 		OPT_VERSION_ENTRY,
 		{NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
-	o->model = "clip-rn50";
 	int c;
 	while ((c = opt_next(argc, argv, "w:n:t:p:j:d:m:h", longopts)) != -1) {
 		switch (c) {
@@ -167,6 +183,12 @@ static void parse_args(int argc, char **argv, options_t *o)
 	if (optind < argc)
 		diag_usage("unexpected argument '%s' (inputs are given with --names/--templates/--prompts)",
 			   argv[optind]);
+	clip_model_t cm;
+	if (o->model && strcmp(o->model, "auto") != 0 && clip_model_find(o->model, &cm) != 0)
+		diag_usage("--model: '%s' is not a CLIP ResNet this program knows (clip-rn50, clip-rn101, "
+			   "clip-rn50x4, clip-rn50x16, clip-rn50x64; open_clip's RN50, RN50-quickgelu, RN101, "
+			   "RN101-quickgelu, RN50x4, RN50x16, RN50x64, optionally /openai, /yfcc15m, /cc12m), nor auto",
+			   o->model);
 	if (o->prompts && (o->names || o->templates))
 		diag_usage("--prompts replaces --names and --templates: give one or the other");
 }
@@ -331,10 +353,10 @@ static void hash_file(const char *opt, const char *path, char hex[65])
 static void write_header(rec_writer_t *w, int argc, char **argv, const options_t *o, const prompts_t *ps,
 			 const char *set_name, const char *names_path, const char *nsha, const char *templates_path,
 			 const char *tsha, const char *weights, const char *wsha, const char *vocab, const char *vsha,
-			 const text_backend_t *be, const text_info_t *info)
+			 const char *model, const text_backend_t *be, const text_info_t *info)
 {
 	rec_builder_t *b = rec_begin_header(w, argc, argv);
-	rb_str(b, "model", o->model);
+	rb_str(b, "model", model);
 	rb_str(b, "prompt_set", set_name);
 	if (ps->templates) {
 		rb_str(b, "names", names_path);
@@ -419,7 +441,15 @@ int main(int argc, char **argv)
 	}
 
 	rec_writer_t *w = rec_writer_stdout(0);
-	char *weights = o.weights ? xstrdup(o.weights) : weights_path("RN50.pt");
+	/* the model: named, or (auto, the default with --weights) what the file holds */
+	int autodetect = o.model ? strcmp(o.model, "auto") == 0 : o.weights != NULL;
+	clip_model_t cm;
+	if (clip_model_find(autodetect || !o.model ? "clip-rn50" : o.model, &cm) != 0)
+		diag_fatal("--model %s: not in the model table", o.model); /* parse_args checked it */
+	if (!o.weights && !cm.file)
+		diag_fatal("--model %s: names no published weights (a tag such as %s/openai does): give --weights FILE",
+			   cm.name, cm.family);
+	char *weights = o.weights ? xstrdup(o.weights) : weights_path(cm.file);
 	if (access(weights, R_OK) != 0)
 		diag_fatal("%s: %s%s", weights, strerror(errno),
 			   o.weights ? "" : " (run `make weights`, or give --weights FILE)");
@@ -428,8 +458,15 @@ int main(int argc, char **argv)
 		diag_fatal("%s", err);
 	char wsha[65];
 	hash_file("--weights", weights, wsha);
+	clip_keys_t keys;
+	text_shape_t tower;
+	if (clip_keys_canonical(ck, &keys, err, sizeof err) != 0 || text_tower_shape(ck, &tower, err, sizeof err) != 0)
+		diag_fatal("%s: %s", weights, err);
+	if (autodetect ? clip_model_detect(ck, &keys, wsha, &cm, err, sizeof err) != 0
+		       : clip_model_check_text(&cm, &tower, err, sizeof err) != 0)
+		diag_fatal("%s: %s", weights, err);
 	text_model_t m;
-	if (text_model_load(&m, ck, o.fp16, err, sizeof err) != 0)
+	if (text_model_load(&m, ck, cm.act, o.fp16, err, sizeof err) != 0)
 		diag_fatal("%s: %s", weights, err);
 	ckpt_free(ck);
 	if (m.context < BPE_CONTEXT)
@@ -492,9 +529,9 @@ int main(int argc, char **argv)
 	}
 
 	write_header(w, argc, argv, &o, &ps, set_name, names_path, nsha, templates_path, tsha, weights, wsha, vocab, vsha,
-		     be, &info);
+		     cm.name, be, &info);
 	rec_builder_t *b = rec_begin(w, "classes");
-	rb_str(b, "model", o.model);
+	rb_str(b, "model", cm.name);
 	rb_strs(b, "names", (const char *const *)ps.names, (size_t)ps.k);
 	/* in FP32 as CLIP's logit_scale.exp(): exactly 100 for ln(100) stored as float */
 	rb_double(b, "logit_scale", (double)expf((float)m.logit_scale));
@@ -506,7 +543,7 @@ int main(int argc, char **argv)
 	double secs = time_now() - t_start;
 	b = rec_begin(w, "stats");
 	rb_str(b, "producer", diag_prog());
-	rb_str(b, "model", o.model);
+	rb_str(b, "model", cm.name);
 	rb_str(b, "device", info.device);
 	rb_int(b, "threads", info.threads);
 	rb_int(b, "batch_rows", info.batch_rows);

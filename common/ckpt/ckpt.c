@@ -344,6 +344,35 @@ const ckpt_entry_t *ckpt_find(const ckpt_t *c, const char *name)
 	return i < 0 ? NULL : &c->entries[i];
 }
 
+int ckpt_rename(ckpt_t *c, const char *const *names, char *err, size_t errcap)
+{
+	strmap_t index;
+	strmap_init(&index);
+	for (size_t i = 0; i < c->n; i++) {
+		const char *nm = names[i] ? names[i] : c->entries[i].name;
+		if (strmap_put(&index, nm, (int64_t)i) != 0) {
+			char pr[128];
+			ckpt_printable(pr, sizeof pr, nm, strlen(nm));
+			ckpt_errf(err, errcap, "two tensors would both be named '%s'", pr);
+			strmap_free(&index);
+			return -1;
+		}
+	}
+	/* copies first: a new name may point into an old one */
+	char **fresh = xcalloc(c->n ? c->n : 1, sizeof *fresh);
+	for (size_t i = 0; i < c->n; i++)
+		fresh[i] = names[i] ? xstrdup(names[i]) : NULL;
+	for (size_t i = 0; i < c->n; i++)
+		if (fresh[i]) {
+			free(c->entries[i].name);
+			c->entries[i].name = fresh[i];
+		}
+	free(fresh);
+	strmap_free(&c->index);
+	c->index = index;
+	return 0;
+}
+
 size_t ckpt_file_size(const ckpt_t *c)
 {
 	return c->size;

@@ -42,6 +42,10 @@ const char *ckpt_format_name(ckpt_format_t f);
 size_t ckpt_count(const ckpt_t *c);
 const ckpt_entry_t *ckpt_entry(const ckpt_t *c, size_t i); /* in file order */
 const ckpt_entry_t *ckpt_find(const ckpt_t *c, const char *name);
+/* New names for the entries: names[i] for entry i (NULL keeps its name), e.g.
+ * a file's keys mapped to a model's own (model/clip_keys.h). All or nothing:
+ * 0, or -1 with err naming the name two entries would share. */
+int ckpt_rename(ckpt_t *c, const char *const *names, char *err, size_t errcap);
 
 /* Do the first n bytes of a file (at least 16, or the whole file) look like
  * one of the formats above? 1 or 0; ckpt_open has the last word. */

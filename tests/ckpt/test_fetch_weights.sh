@@ -16,6 +16,10 @@ expect_stderr "^fetch-weights: cannot download \(offline\?\): fetch https://open
 [ -z "$(ls -A "$T/xdg/rnencode/weights")" ] || fail "offline run left files behind"
 RNENC_WEIGHTS=$T/env expect_exit 2 "$fw"
 expect_stderr "resnet50-0676ba61\.pth .*resnet50-11ad3fa6\.pth .*RN50\.pt and put the file\(s\) in $T/env "
+# the other CLIP ResNets by name, OpenAI's and open_clip's; all of them with `all`
+expect_exit 2 "$fw" RN50-quickgelu/yfcc15m clip-rn50x64
+expect_stderr "fetch https://github\.com/mlfoundations/open_clip/releases/download/v0\.2-weights/rn50-quickgelu-yfcc15m-455df137\.pt https://openaipublic\.azureedge\.net/clip/models/be1cfb55d75a9666199fb2206c106743da0f6468c9d327f3e0d0a543a9919d9c/RN50x64\.pt and put"
+[ "$("$fw" --sha256 all | wc -l)" = 10 ] && [ "$("$fw" --sha256 | wc -l)" = 3 ] || fail "--sha256: $("$fw" --sha256 all)"
 
 # a mirror: one good entry, one whose sha256 is wrong
 printf 'weights bytes\n' >src.bin
