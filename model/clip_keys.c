@@ -9,18 +9,6 @@
 
 #include "util/util.h"
 
-static int ck_fail(char *err, size_t cap, const char *fmt, ...) DIAG_PRINTF(3, 4);
-
-static int ck_fail(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	if (err && cap)
-		vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* ---------------------------------------------------------------- names */
 
 static int ends_with(const char *s, size_t n, const char *suffix, size_t *root_len)
@@ -65,15 +53,15 @@ int clip_keys_canonical(ckpt_t *c, clip_keys_t *info, char *err, size_t errcap)
 			char a[96], b[96];
 			snprintf(a, sizeof a, "%.*s", (int)(root_len < 80 ? root_len : 80), root);
 			snprintf(b, sizeof b, "%.*s", (int)(rl < 80 ? rl : 80), nm);
-			return ck_fail(err, errcap, "CLIP tensors under two prefixes, '%s' and '%s': which is the model?",
+			return err_set(err, errcap, "CLIP tensors under two prefixes, '%s' and '%s': which is the model?",
 				       a, b);
 		}
 	}
 	if (!root)
-		return ck_fail(err, errcap,
+		return err_set(err, errcap,
 			       "no CLIP tensor (logit_scale, visual.conv1.weight, token_embedding.weight) under any prefix");
 	if (root_len >= sizeof info->root)
-		return ck_fail(err, errcap, "CLIP tensors under a prefix of %zu bytes", root_len);
+		return err_set(err, errcap, "CLIP tensors under a prefix of %zu bytes", root_len);
 	memcpy(info->root, root, root_len);
 	info->root[root_len] = 0;
 
@@ -197,10 +185,10 @@ int clip_model_check_text(const clip_model_t *m, const text_shape_t *s, char *er
 		return 0;
 	for (int i = 0; i < NFAMILIES; i++)
 		if (families[i].text_width == s->width && families[i].embed == s->embed)
-			return ck_fail(err, errcap,
+			return err_set(err, errcap,
 				       "%s's text tower is %d wide with %d-wide embeddings; this file's is %d, %d (%s's)",
 				       m->name, m->text_width, m->embed, s->width, s->embed, families[i].family);
-	return ck_fail(err, errcap, "%s's text tower is %d wide with %d-wide embeddings; this file's is %d, %d", m->name,
+	return err_set(err, errcap, "%s's text tower is %d wide with %d-wide embeddings; this file's is %d, %d", m->name,
 		       m->text_width, m->embed, s->width, s->embed);
 }
 
@@ -223,18 +211,18 @@ int clip_model_detect(const ckpt_t *c, const clip_keys_t *info, const char *sha2
 			return 0;
 		}
 	if (!f)
-		return ck_fail(err, errcap,
+		return err_set(err, errcap,
 			       "a text tower %d wide with %d-wide embeddings is none of CLIP's ResNets' (RN50 512, 1024; "
 			       "RN101 512, 512; RN50x4 640; RN50x16 768; RN50x64 1024)",
 			       s.width, s.embed);
 	/* a ViT's text tower can have a ResNet's sizes (ViT-B/32 and RN101's are alike) */
 	if (!ckpt_find(c, "visual.attnpool.c_proj.weight"))
-		return ck_fail(err, errcap,
+		return err_set(err, errcap,
 			       "no visual.attnpool.c_proj.weight: not one of CLIP's ResNets (a ViT, or a text tower "
 			       "alone?); give --model (%s's text tower sizes)",
 			       f->family);
 	if (!info->openai)
-		return ck_fail(err, errcap,
+		return err_set(err, errcap,
 			       "a state dict of %s's sizes that does not say its text activation (not OpenAI's, nor a "
 			       "published open_clip file): give --model %s%s (QuickGELU) or --model %s (GELU), as "
 			       "open_clip names it",

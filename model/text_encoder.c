@@ -30,18 +30,6 @@ enum {
 	TEXT_MAX_CONTEXT = 1024
 };
 
-static int text_fail(char *err, size_t cap, const char *fmt, ...) DIAG_PRINTF(3, 4);
-
-static int text_fail(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	if (err && cap)
-		vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* ---------------------------------------------------------------- loading */
 
 /* The shape of tensor name, checked against want (want[i] < 0: any size,
@@ -51,14 +39,14 @@ static int text_shape_of(const ckpt_t *c, const char *name, int ndim, const int6
 {
 	const ckpt_entry_t *e = ckpt_find(c, name);
 	if (!e)
-		return text_fail(err, cap, "%s: missing (not a CLIP checkpoint with a text tower?)", name);
+		return err_set(err, cap, "%s: missing (not a CLIP checkpoint with a text tower?)", name);
 	char sb[96], wb[96];
 	if (e->t.ndim != ndim)
-		return text_fail(err, cap, "%s: shape %s, expected %d dimensions", name,
+		return err_set(err, cap, "%s: shape %s, expected %d dimensions", name,
 				 tensor_shape_str(e->t.shape, e->t.ndim, sb, sizeof sb), ndim);
 	for (int i = 0; i < ndim; i++) {
 		if (want && want[i] >= 0 && e->t.shape[i] != want[i])
-			return text_fail(err, cap, "%s: shape %s, expected %s", name,
+			return err_set(err, cap, "%s: shape %s, expected %s", name,
 					 tensor_shape_str(e->t.shape, e->t.ndim, sb, sizeof sb),
 					 tensor_shape_str(want, ndim, wb, sizeof wb));
 		if (got)
@@ -76,13 +64,13 @@ static float *text_tensor(const ckpt_t *c, const char *name, int ndim, const int
 	const tensor_t *t = &ckpt_find(c, name)->t;
 	if (t->dtype != DTYPE_FLOAT32 && t->dtype != DTYPE_FLOAT16 && t->dtype != DTYPE_BFLOAT16 &&
 	    t->dtype != DTYPE_FLOAT64) {
-		text_fail(err, cap, "%s: dtype %s, expected a float type", name, dtype_name(t->dtype));
+		err_set(err, cap, "%s: dtype %s, expected a float type", name, dtype_name(t->dtype));
 		return NULL;
 	}
 	int64_t n = tensor_numel(t);
 	float *f = malloc((size_t)(n > 0 ? n : 1) * sizeof *f);
 	if (!f) {
-		text_fail(err, cap, "%s: out of memory", name);
+		err_set(err, cap, "%s: out of memory", name);
 		return NULL;
 	}
 	tensor_convert_to_f32(t->dtype, t->data, f, (size_t)n);
@@ -119,7 +107,7 @@ int text_tower_shape(const ckpt_t *c, text_shape_t *s, char *err, size_t errcap)
 		return -1;
 	int64_t W = got[0];
 	if (W <= 0 || W % TEXT_HEAD_DIM != 0 || W > 65536)
-		return text_fail(err, errcap, "ln_final.weight: width %lld is not a multiple of %d up to 65536",
+		return err_set(err, errcap, "ln_final.weight: width %lld is not a multiple of %d up to 65536",
 				 (long long)W, TEXT_HEAD_DIM);
 	s->width = (int)W;
 	s->heads = (int)(W / TEXT_HEAD_DIM);
@@ -127,17 +115,17 @@ int text_tower_shape(const ckpt_t *c, text_shape_t *s, char *err, size_t errcap)
 	if (text_shape_of(c, "token_embedding.weight", 2, w2any, got, err, errcap) != 0)
 		return -1;
 	if (got[0] < 1 || got[0] > INT32_MAX)
-		return text_fail(err, errcap, "token_embedding.weight: vocabulary of %lld", (long long)got[0]);
+		return err_set(err, errcap, "token_embedding.weight: vocabulary of %lld", (long long)got[0]);
 	s->vocab = (int)got[0];
 	if (text_shape_of(c, "positional_embedding", 2, w2any, got, err, errcap) != 0)
 		return -1;
 	if (got[0] < 2 || got[0] > TEXT_MAX_CONTEXT)
-		return text_fail(err, errcap, "positional_embedding: context %lld out of range", (long long)got[0]);
+		return err_set(err, errcap, "positional_embedding: context %lld out of range", (long long)got[0]);
 	s->context = (int)got[0];
 	if (text_shape_of(c, "text_projection", 2, wany, got, err, errcap) != 0)
 		return -1;
 	if (got[1] < 1 || got[1] > 65536)
-		return text_fail(err, errcap, "text_projection: embedding size %lld", (long long)got[1]);
+		return err_set(err, errcap, "text_projection: embedding size %lld", (long long)got[1]);
 	s->embed = (int)got[1];
 	/* layers as build_model counts them: the distinct N of transformer.resblocks.N.*,
 	 * which must then be 0..layers-1 */
@@ -163,9 +151,9 @@ int text_tower_shape(const ckpt_t *c, text_shape_t *s, char *err, size_t errcap)
 	}
 	strmap_free(&seen);
 	if (count == 0)
-		return text_fail(err, errcap, "transformer.resblocks.0.ln_1.weight: missing (no text transformer)");
+		return err_set(err, errcap, "transformer.resblocks.0.ln_1.weight: missing (no text transformer)");
 	if (most + 1 != count)
-		return text_fail(err, errcap, "transformer.resblocks: %d blocks numbered up to %d", count, most);
+		return err_set(err, errcap, "transformer.resblocks: %d blocks numbered up to %d", count, most);
 	s->layers = count;
 	return 0;
 }
@@ -206,7 +194,7 @@ int text_model_load(text_model_t *m, const ckpt_t *c, text_act_t act, int fp16, 
 	char name[128];
 	m->blocks = calloc((size_t)sh.layers, sizeof *m->blocks);
 	if (!m->blocks) {
-		text_fail(err, errcap, "out of memory");
+		err_set(err, errcap, "out of memory");
 		goto fail;
 	}
 	m->layers = sh.layers;
@@ -505,7 +493,7 @@ static text_runner_t *cpu_create(const text_model_t *m, const text_config_t *cfg
 {
 	text_runner_t *r = calloc(1, sizeof *r);
 	if (!r) {
-		text_fail(err, errcap, "out of memory");
+		err_set(err, errcap, "out of memory");
 		return NULL;
 	}
 	r->m = m;
@@ -522,7 +510,7 @@ static text_runner_t *cpu_create(const text_model_t *m, const text_config_t *cfg
 	r->f = malloc(cap * 4 * W * sizeof(float));
 	r->g = malloc(cap * W * sizeof(float));
 	if (!r->x || !r->h || !r->qkv || !r->f || !r->g) {
-		text_fail(err, errcap, "out of memory for a batch of %d rows (%zu MiB)", r->cap, r->bytes >> 20);
+		err_set(err, errcap, "out of memory for a batch of %d rows (%zu MiB)", r->cap, r->bytes >> 20);
 		cpu_destroy(r);
 		return NULL;
 	}
@@ -536,7 +524,7 @@ static int cpu_run(text_runner_t *r, const text_trie_t *t, float *out, char *err
 	const text_model_t *m = r->m;
 	int W = m->width, N = t->rows, threads = r->threads;
 	if (N > r->cap)
-		return text_fail(err, errcap, "batch of %d rows, the runner was made for %d", N, r->cap);
+		return err_set(err, errcap, "batch of %d rows, the runner was made for %d", N, r->cap);
 	text_ctx_t c = {.m = m,
 			.rows = N,
 			.token = t->token,
@@ -553,14 +541,14 @@ static int cpu_run(text_runner_t *r, const text_trie_t *t, float *out, char *err
 		c.ln_b = b->ln_1_b;
 		text_par_for(threads, (size_t)N, k_layernorm, &c);
 		if (text_linear(r->h, b->in_proj_w, r->qkv, N, 3 * W, W, 0.0f))
-			return text_fail(err, errcap, "dnnl_sgemm failed");
+			return err_set(err, errcap, "dnnl_sgemm failed");
 		c.dst = r->qkv;
 		c.dst_cols = 3 * W;
 		c.bias = b->in_proj_b;
 		text_par_for(threads, (size_t)N, k_bias, &c);
 		text_par_for(threads, (size_t)N, k_attention, &c);
 		if (text_linear(r->h, b->out_proj_w, r->x, N, W, W, 1.0f))
-			return text_fail(err, errcap, "dnnl_sgemm failed");
+			return err_set(err, errcap, "dnnl_sgemm failed");
 		c.dst = r->x;
 		c.dst_cols = W;
 		c.bias = b->out_proj_b;
@@ -569,11 +557,11 @@ static int cpu_run(text_runner_t *r, const text_trie_t *t, float *out, char *err
 		c.ln_b = b->ln_2_b;
 		text_par_for(threads, (size_t)N, k_layernorm, &c);
 		if (text_linear(r->h, b->c_fc_w, r->f, N, 4 * W, W, 0.0f))
-			return text_fail(err, errcap, "dnnl_sgemm failed");
+			return err_set(err, errcap, "dnnl_sgemm failed");
 		c.bias = b->c_fc_b;
 		text_par_for(threads, (size_t)N, k_bias_gelu, &c);
 		if (text_linear(r->f, b->c_proj_w, r->x, N, W, 4 * W, 1.0f))
-			return text_fail(err, errcap, "dnnl_sgemm failed");
+			return err_set(err, errcap, "dnnl_sgemm failed");
 		c.dst = r->x;
 		c.dst_cols = W;
 		c.bias = b->c_proj_b;
@@ -587,7 +575,7 @@ static int cpu_run(text_runner_t *r, const text_trie_t *t, float *out, char *err
 	text_par_for(threads, (size_t)t->nseq, k_layernorm, &c);
 	if (dnnl_sgemm('N', 'N', t->nseq, m->embed, W, 1.0f, r->g, W, m->text_projection, m->embed, 0.0f, out,
 		       m->embed) != dnnl_success)
-		return text_fail(err, errcap, "dnnl_sgemm failed");
+		return err_set(err, errcap, "dnnl_sgemm failed");
 	r->compute_s += time_now() - t0;
 	return 0;
 }
@@ -659,17 +647,17 @@ int text_encode(const text_model_t *m, const text_backend_t *be, text_runner_t *
 	bt.seq_index = malloc((size_t)cap * sizeof *bt.seq_index);
 	bt.o = malloc((size_t)cap * (size_t)m->embed * sizeof(float));
 	if (!cut || !order || !bt.token || !bt.depth || !bt.parent || !bt.seq_leaf || !bt.seq_index || !bt.o) {
-		text_fail(err, errcap, "out of memory for a batch of %d rows", cap);
+		err_set(err, errcap, "out of memory for a batch of %d rows", cap);
 		goto done;
 	}
 	for (int i = 0; i < n; i++) {
 		if (lens[i] < 1 || lens[i] > m->context) {
-			text_fail(err, errcap, "text %d: %d tokens, the model's context is %d", i, lens[i], m->context);
+			err_set(err, errcap, "text %d: %d tokens, the model's context is %d", i, lens[i], m->context);
 			goto done;
 		}
 		for (int k = 0; k < lens[i]; k++)
 			if (ids[i][k] < 0 || ids[i][k] >= m->vocab) {
-				text_fail(err, errcap, "text %d: token id %d outside the vocabulary (%d)", i,
+				err_set(err, errcap, "text %d: token id %d outside the vocabulary (%d)", i,
 					  ids[i][k], m->vocab);
 				goto done;
 			}

@@ -40,16 +40,6 @@ struct ckpt {
 	strmap_t index;       /* name -> entry */
 };
 
-void ckpt_errf(char *err, size_t cap, const char *fmt, ...)
-{
-	if (!err || cap == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-}
-
 void ckpt_printable(char *dst, size_t cap, const char *s, size_t n)
 {
 	if (cap == 0)
@@ -74,18 +64,18 @@ void ckpt_table_set_format(ckpt_t *c, ckpt_format_t f)
 int ckpt_table_add(ckpt_t *c, const char *name, size_t name_len, const tensor_t *t, char *err, size_t cap)
 {
 	if (c->n >= CKPT_MAX_TENSORS) {
-		ckpt_errf(err, cap, "more than %d tensors", CKPT_MAX_TENSORS);
+		err_set(err, cap, "more than %d tensors", CKPT_MAX_TENSORS);
 		return -1;
 	}
 	if (memchr(name, 0, name_len)) {
-		ckpt_errf(err, cap, "tensor name contains a NUL byte");
+		err_set(err, cap, "tensor name contains a NUL byte");
 		return -1;
 	}
 	if (c->n == c->cap) {
 		size_t ncap = c->cap ? c->cap * 2 : 64;
 		ckpt_entry_t *ne = realloc(c->entries, ncap * sizeof *ne);
 		if (!ne) {
-			ckpt_errf(err, cap, "out of memory");
+			err_set(err, cap, "out of memory");
 			return -1;
 		}
 		c->entries = ne;
@@ -93,7 +83,7 @@ int ckpt_table_add(ckpt_t *c, const char *name, size_t name_len, const tensor_t 
 	}
 	char *s = malloc(name_len + 1);
 	if (!s) {
-		ckpt_errf(err, cap, "out of memory");
+		err_set(err, cap, "out of memory");
 		return -1;
 	}
 	memcpy(s, name, name_len);
@@ -107,7 +97,7 @@ int ckpt_table_add(ckpt_t *c, const char *name, size_t name_len, const tensor_t 
 void *ckpt_table_alloc(ckpt_t *c, size_t nbytes, char *err, size_t cap)
 {
 	if (nbytes > CKPT_COPY_LIMIT(c->size) || c->owned_bytes > CKPT_COPY_LIMIT(c->size) - nbytes) {
-		ckpt_errf(err, cap, "strided or misaligned tensors need %zu bytes of copies, over the limit of %zu",
+		err_set(err, cap, "strided or misaligned tensors need %zu bytes of copies, over the limit of %zu",
 			  c->owned_bytes + nbytes, (size_t)CKPT_COPY_LIMIT(c->size));
 		return NULL;
 	}
@@ -115,7 +105,7 @@ void *ckpt_table_alloc(ckpt_t *c, size_t nbytes, char *err, size_t cap)
 		size_t ncap = c->capowned ? c->capowned * 2 : 16;
 		void **no = realloc(c->owned, ncap * sizeof *no);
 		if (!no) {
-			ckpt_errf(err, cap, "out of memory");
+			err_set(err, cap, "out of memory");
 			return NULL;
 		}
 		c->owned = no;
@@ -124,7 +114,7 @@ void *ckpt_table_alloc(ckpt_t *c, size_t nbytes, char *err, size_t cap)
 	/* calloc's alignment suits every dtype; one byte for empty tensors */
 	void *p = calloc(1, nbytes ? nbytes : 1);
 	if (!p) {
-		ckpt_errf(err, cap, "out of memory for a %zu-byte copy", nbytes);
+		err_set(err, cap, "out of memory for a %zu-byte copy", nbytes);
 		return NULL;
 	}
 	c->owned[c->nowned++] = p;
@@ -206,7 +196,7 @@ static int build_index(ckpt_t *c, char *err, size_t cap)
 		if (strmap_put(&c->index, c->entries[i].name, (int64_t)i) != 0) {
 			char nm[128];
 			ckpt_printable(nm, sizeof nm, c->entries[i].name, strlen(c->entries[i].name));
-			ckpt_errf(err, cap, "tensor name '%s' appears twice", nm);
+			err_set(err, cap, "tensor name '%s' appears twice", nm);
 			return -1;
 		}
 	}
@@ -223,7 +213,7 @@ static int read_any(ckpt_t *c, char *err, size_t cap)
 	const uint8_t *p = c->bytes;
 	size_t n = c->size;
 	if (n == 0) {
-		ckpt_errf(err, cap, "empty file");
+		err_set(err, cap, "empty file");
 		return -1;
 	}
 	if (ckpt_zip_sniff(p, n))
@@ -232,7 +222,7 @@ static int read_any(ckpt_t *c, char *err, size_t cap)
 		return ckpt_read_legacy(c, p, n, err, cap);
 	if (ckpt_safetensors_sniff(p, n))
 		return ckpt_read_safetensors(c, p, n, err, cap);
-	ckpt_errf(err, cap,
+	err_set(err, cap,
 		  "not a checkpoint this reader knows (PyTorch zip, TorchScript, legacy torch.save, safetensors)");
 	return -1;
 }
@@ -243,7 +233,7 @@ static ckpt_t *open_bytes(ckpt_t *c, const char *label, char *err, size_t errcap
 	char detail[1024];
 	detail[0] = 0;
 	if (read_any(c, detail, sizeof detail) != 0 || build_index(c, detail, sizeof detail) != 0) {
-		ckpt_errf(err, errcap, "%s: %s", label, detail[0] ? detail : "unreadable checkpoint");
+		err_set(err, errcap, "%s: %s", label, detail[0] ? detail : "unreadable checkpoint");
 		ckpt_free(c);
 		return NULL;
 	}
@@ -258,13 +248,13 @@ ckpt_t *ckpt_open(const char *path, char *err, size_t errcap)
 		return NULL;
 	struct stat st;
 	if (fstat(fd, &st) != 0) {
-		ckpt_errf(err, errcap, "%s: %s", path, strerror(errno));
+		err_set(err, errcap, "%s: %s", path, strerror(errno));
 		close(fd);
 		return NULL;
 	}
 	ckpt_t *c = calloc(1, sizeof *c);
 	if (!c) {
-		ckpt_errf(err, errcap, "%s: out of memory", path);
+		err_set(err, errcap, "%s: out of memory", path);
 		close(fd);
 		return NULL;
 	}
@@ -272,7 +262,7 @@ ckpt_t *ckpt_open(const char *path, char *err, size_t errcap)
 	if (c->size > 0) {
 		void *m = mmap(NULL, c->size, PROT_READ, MAP_PRIVATE, fd, 0);
 		if (m == MAP_FAILED) {
-			ckpt_errf(err, errcap, "%s: mmap: %s", path, strerror(errno));
+			err_set(err, errcap, "%s: mmap: %s", path, strerror(errno));
 			close(fd);
 			free(c);
 			return NULL;
@@ -288,7 +278,7 @@ ckpt_t *ckpt_open_mem(const void *data, size_t size, const char *label, char *er
 {
 	ckpt_t *c = calloc(1, sizeof *c);
 	if (!c) {
-		ckpt_errf(err, errcap, "%s: out of memory", label);
+		err_set(err, errcap, "%s: out of memory", label);
 		return NULL;
 	}
 	c->bytes = data;
@@ -353,7 +343,7 @@ int ckpt_rename(ckpt_t *c, const char *const *names, char *err, size_t errcap)
 		if (strmap_put(&index, nm, (int64_t)i) != 0) {
 			char pr[128];
 			ckpt_printable(pr, sizeof pr, nm, strlen(nm));
-			ckpt_errf(err, errcap, "two tensors would both be named '%s'", pr);
+			err_set(err, errcap, "two tensors would both be named '%s'", pr);
 			strmap_free(&index);
 			return -1;
 		}

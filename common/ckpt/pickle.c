@@ -146,7 +146,7 @@ static int vm_fail(vm_t *vm, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	ckpt_errf(vm->err, vm->cap, "%s offset %zu: %s", vm->what, vm->pos, msg);
+	err_set(vm->err, vm->cap, "%s offset %zu: %s", vm->what, vm->pos, msg);
 	return -1;
 }
 
@@ -964,7 +964,7 @@ static int walk_child(walk_t *w, const char *comp, size_t cl, uint32_t h, int de
 	size_t saved = w->len;
 	size_t need = cl + (saved ? 1 : 0);
 	if (saved + need > CKPT_MAX_NAME) {
-		ckpt_errf(w->err, w->cap, "tensor name longer than %d bytes", CKPT_MAX_NAME);
+		err_set(w->err, w->cap, "tensor name longer than %d bytes", CKPT_MAX_NAME);
 		return -1;
 	}
 	if (saved)
@@ -982,11 +982,11 @@ static int walk(walk_t *w, uint32_t h, int depth)
 {
 	vm_t *vm = w->vm;
 	if (++w->steps > CKPT_MAX_WALK_STEPS) {
-		ckpt_errf(w->err, w->cap, "object graph too large to name (over %d visits)", CKPT_MAX_WALK_STEPS);
+		err_set(w->err, w->cap, "object graph too large to name (over %d visits)", CKPT_MAX_WALK_STEPS);
 		return -1;
 	}
 	if (depth > CKPT_MAX_DEPTH) {
-		ckpt_errf(w->err, w->cap, "objects nested deeper than %d (a cycle?)", CKPT_MAX_DEPTH);
+		err_set(w->err, w->cap, "objects nested deeper than %d (a cycle?)", CKPT_MAX_DEPTH);
 		return -1;
 	}
 	const pv_t *o = &vm->obj[h];
@@ -1025,7 +1025,7 @@ static int name_tensors(vm_t *vm, ckpt_t *c, uint32_t root, resolve_fn fn, void 
 {
 	walk_t *w = calloc(1, sizeof *w);
 	if (!w) {
-		ckpt_errf(err, cap, "out of memory");
+		err_set(err, cap, "out of memory");
 		return -1;
 	}
 	w->vm = vm;
@@ -1061,7 +1061,7 @@ static int resolve_zip(void *ctx, pk_storage_t *s, char *err, size_t cap)
 	char key[128];
 	ckpt_printable(key, sizeof key, s->key, s->key_len);
 	if (zc->prefix_len + 5 + s->key_len >= sizeof name) {
-		ckpt_errf(err, cap, "storage key '%s' too long", key);
+		err_set(err, cap, "storage key '%s' too long", key);
 		return -1;
 	}
 	memcpy(name, zc->prefix, zc->prefix_len);
@@ -1070,7 +1070,7 @@ static int resolve_zip(void *ctx, pk_storage_t *s, char *err, size_t cap)
 	size_t nl = zc->prefix_len + 5 + s->key_len;
 	const ckpt_zip_entry_t *e = ckpt_zip_find(zc->z, name, nl);
 	if (!e) {
-		ckpt_errf(err, cap, "storage '%s': no zip entry '%.*s'", key, (int)(nl > 200 ? 200 : nl), name);
+		err_set(err, cap, "storage '%s': no zip entry '%.*s'", key, (int)(nl > 200 ? 200 : nl), name);
 		return -1;
 	}
 	const uint8_t *data;
@@ -1078,7 +1078,7 @@ static int resolve_zip(void *ctx, pk_storage_t *s, char *err, size_t cap)
 		return -1;
 	uint64_t need;
 	if (storage_bytes(s, &need) != 0 || need > e->size) {
-		ckpt_errf(err, cap, "storage '%s': %lld elements of %zu bytes need more than the entry's %llu bytes", key,
+		err_set(err, cap, "storage '%s': %lld elements of %zu bytes need more than the entry's %llu bytes", key,
 			  (long long)s->root_numel, dtype_size(s->dtype), (unsigned long long)e->size);
 		return -1;
 	}
@@ -1101,14 +1101,14 @@ int ckpt_read_torch_zip(ckpt_t *c, const uint8_t *p, size_t n, char *err, size_t
 		if (e->name_len > 9 && memcmp(e->name + e->name_len - 9, "/data.pkl", 9) == 0 &&
 		    !memchr(e->name, '/', e->name_len - 9)) {
 			if (pkl) {
-				ckpt_errf(err, cap, "zip holds more than one <prefix>/data.pkl");
+				err_set(err, cap, "zip holds more than one <prefix>/data.pkl");
 				goto out;
 			}
 			pkl = e;
 		}
 	}
 	if (!pkl) {
-		ckpt_errf(err, cap, "zip file without <prefix>/data.pkl: not a PyTorch checkpoint");
+		err_set(err, cap, "zip file without <prefix>/data.pkl: not a PyTorch checkpoint");
 		goto out;
 	}
 	zip_ctx_t zc = {&z, p, n, pkl->name, pkl->name_len - 8};
@@ -1125,7 +1125,7 @@ int ckpt_read_torch_zip(ckpt_t *c, const uint8_t *p, size_t n, char *err, size_t
 			if (ckpt_zip_data(bo, p, n, &bd, err, cap) != 0)
 				goto out;
 			if (bo->size != 6 || memcmp(bd, "little", 6) != 0) {
-				ckpt_errf(err, cap, "storages are not little-endian (byteorder entry)");
+				err_set(err, cap, "storages are not little-endian (byteorder entry)");
 				goto out;
 			}
 		}
@@ -1166,7 +1166,7 @@ static int resolve_legacy(void *ctx, pk_storage_t *s, char *err, size_t cap)
 	(void)ctx;
 	char key[128];
 	ckpt_printable(key, sizeof key, s->key, s->key_len);
-	ckpt_errf(err, cap, "storage '%s' is not in the file's storage list", key);
+	err_set(err, cap, "storage '%s' is not in the file's storage list", key);
 	return -1;
 }
 
@@ -1184,12 +1184,12 @@ static int legacy_storages(vm_t *vm, uint32_t keys, const uint8_t *p, size_t n, 
 {
 	const pv_t *kl = &vm->obj[keys];
 	if (kl->kind != PV_LIST && kl->kind != PV_TUPLE) {
-		ckpt_errf(err, cap, "legacy storage key list is not a list");
+		err_set(err, cap, "legacy storage key list is not a list");
 		return -1;
 	}
 	pk_storage_t **by_key = malloc((vm->nst ? vm->nst : 1) * sizeof *by_key);
 	if (!by_key) {
-		ckpt_errf(err, cap, "out of memory");
+		err_set(err, cap, "out of memory");
 		return -1;
 	}
 	for (size_t i = 0; i < vm->nst; i++)
@@ -1199,7 +1199,7 @@ static int legacy_storages(vm_t *vm, uint32_t keys, const uint8_t *p, size_t n, 
 	for (uint32_t k = 0; k < kl->n; k++) {
 		const pv_t *ks = &vm->obj[kl->u.items[k]];
 		if (ks->kind != PV_STR) {
-			ckpt_errf(err, cap, "legacy storage key %u is not a string", k);
+			err_set(err, cap, "legacy storage key %u is not a string", k);
 			goto out;
 		}
 		char key[128];
@@ -1207,31 +1207,31 @@ static int legacy_storages(vm_t *vm, uint32_t keys, const uint8_t *p, size_t n, 
 		pk_storage_t probe = {.key = ks->u.s, .key_len = ks->n}, *pp = &probe;
 		pk_storage_t **hit = vm->nst ? bsearch(&pp, by_key, vm->nst, sizeof *by_key, cmp_storage_key) : NULL;
 		if (!hit) {
-			ckpt_errf(err, cap, "legacy storage '%s' is listed but no tensor uses it", key);
+			err_set(err, cap, "legacy storage '%s' is listed but no tensor uses it", key);
 			goto out;
 		}
 		while (hit > by_key && cmp_storage_key(hit - 1, &pp) == 0)
 			hit--;
 		if (n - at < 8) {
-			ckpt_errf(err, cap, "legacy storage '%s': file ends before its size", key);
+			err_set(err, cap, "legacy storage '%s': file ends before its size", key);
 			goto out;
 		}
 		uint64_t count = le(p + at, 8), bytes;
 		at += 8;
 		size_t isz = dtype_size((*hit)->dtype);
 		if (__builtin_mul_overflow(count, (uint64_t)isz, &bytes) || bytes > n - at) {
-			ckpt_errf(err, cap, "legacy storage '%s': %llu elements run past the end of the file", key,
+			err_set(err, cap, "legacy storage '%s': %llu elements run past the end of the file", key,
 				  (unsigned long long)count);
 			goto out;
 		}
 		for (pk_storage_t **s = hit; s < by_key + vm->nst && cmp_storage_key(s, &pp) == 0; s++) {
 			if ((*s)->dtype != (*hit)->dtype || (uint64_t)(*s)->root_numel != count) {
-				ckpt_errf(err, cap, "legacy storage '%s': %llu elements stored, %lld declared", key,
+				err_set(err, cap, "legacy storage '%s': %llu elements stored, %lld declared", key,
 					  (unsigned long long)count, (long long)(*s)->root_numel);
 				goto out;
 			}
 			if ((*s)->data) {
-				ckpt_errf(err, cap, "legacy storage '%s' is listed twice", key);
+				err_set(err, cap, "legacy storage '%s' is listed twice", key);
 				goto out;
 			}
 			(*s)->data = p + at;
@@ -1258,7 +1258,7 @@ int ckpt_read_legacy(ckpt_t *c, const uint8_t *p, size_t n, char *err, size_t ca
 		goto out;
 	at += used;
 	if (vm.obj[version].kind != PV_INT || vm.obj[version].u.i != 1001) {
-		ckpt_errf(err, cap, "legacy protocol version is not 1001");
+		err_set(err, cap, "legacy protocol version is not 1001");
 		goto out;
 	}
 	if (vm_run(&vm, p + at, n - at, "legacy pickle 3 (sys info)", &sysinfo, &used) != 0)
@@ -1268,7 +1268,7 @@ int ckpt_read_legacy(ckpt_t *c, const uint8_t *p, size_t n, char *err, size_t ca
 	for (uint32_t i = 0; si->kind == PV_DICT && i + 1 < si->n; i += 2) {
 		const pv_t *v = &vm.obj[si->u.items[i + 1]];
 		if (str_is(&vm.obj[si->u.items[i]], "little_endian") && v->kind == PV_BOOL && !v->u.i) {
-			ckpt_errf(err, cap, "big-endian legacy checkpoints are not supported");
+			err_set(err, cap, "big-endian legacy checkpoints are not supported");
 			goto out;
 		}
 	}

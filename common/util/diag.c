@@ -122,6 +122,17 @@ const char *diag_str(const char *s)
 	return diag_escape(buf[next], sizeof buf[next], s, strlen(s));
 }
 
+int err_set(char *err, size_t cap, const char *fmt, ...)
+{
+	if (!err || cap == 0)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, cap, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
 void diag_msg(const char *fmt, ...)
 {
 	va_list ap;

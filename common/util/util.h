@@ -42,6 +42,9 @@ const char *diag_prog(void);
 
 /* "prog: msg" on stderr. */
 void diag_msg(const char *fmt, ...) DIAG_PRINTF(1, 2);
+/* A library's error text: formats into err (cap bytes; nothing when err is
+ * NULL or cap 0) and returns -1, so a failing step is `return err_set(...)`. */
+int err_set(char *err, size_t cap, const char *fmt, ...) DIAG_PRINTF(3, 4);
 /* "prog: msg" on stderr, then exit(2). */
 void diag_fatal(const char *fmt, ...) DIAG_PRINTF(1, 2) DIAG_NORETURN;
 /* "prog: msg\nTry 'prog --help'." on stderr, then exit(2). */
