@@ -212,9 +212,13 @@ static void put_tsv_field(const char *p, size_t n)
 		if (k) {
 			diag_put_ctl(stdout, p + i, k);
 			i += k;
-		} else {
-			putchar(p[i] == '\t' ? ' ' : p[i]);
+		} else if (p[i] == '\t') {
+			putchar(' ');
 			i++;
+		} else {
+			k = diag_char_len(p + i, n - i);
+			fwrite(p + i, 1, k, stdout);
+			i += k;
 		}
 	}
 }

@@ -188,7 +188,8 @@ static void put_argv(FILE *f, const msgpack_object *a)
 		if (i)
 			fputc(' ', f);
 		int plain = s->type == MSGPACK_OBJECT_STR && s->via.str.size > 0, ctl = 0;
-		for (uint32_t j = 0; plain && j < s->via.str.size; j++)
+		for (uint32_t j = 0; plain && j < s->via.str.size;
+		     j += (uint32_t)diag_char_len(s->via.str.ptr + j, s->via.str.size - j))
 			plain = strchr(" \t\n'\"\\$`*?|&;<>()", s->via.str.ptr[j]) == NULL &&
 				!diag_ctl_len(s->via.str.ptr + j, s->via.str.size - j);
 		if (plain || s->type != MSGPACK_OBJECT_STR) {
@@ -197,7 +198,8 @@ static void put_argv(FILE *f, const msgpack_object *a)
 		}
 		/* shell quoting so the line can be pasted back: bash's $'...'
 		 * where a control character would break the line */
-		for (uint32_t j = 0; j < s->via.str.size; j++)
+		for (uint32_t j = 0; j < s->via.str.size;
+		     j += (uint32_t)diag_char_len(s->via.str.ptr + j, s->via.str.size - j))
 			ctl |= diag_ctl_len(s->via.str.ptr + j, s->via.str.size - j) != 0;
 		fputs(ctl ? "$'" : "'", f);
 		for (uint32_t j = 0; j < s->via.str.size;) {
@@ -208,13 +210,14 @@ static void put_argv(FILE *f, const msgpack_object *a)
 				j += (uint32_t)k;
 				continue;
 			}
+			k = diag_char_len(s->via.str.ptr + j, s->via.str.size - j);
 			if (c == '\'')
 				fputs(ctl ? "\\'" : "'\\''", f);
 			else if (ctl && c == '\\')
 				fputs("\\\\", f);
 			else
-				fputc(c, f);
-			j++;
+				fwrite(s->via.str.ptr + j, 1, k, f);
+			j += (uint32_t)k;
 		}
 		fputc('\'', f);
 	}
