@@ -313,7 +313,7 @@ static void emit_msgpack(rec_writer_t *w, const state_t *s, const record_t *rec,
 	msgpack_packer *pk = rec_writer_pk(w);
 	msgpack_pack_map(pk, 4 + rec_count_keys_except(rec, skip));
 	pk_kv_str(pk, "type", "topk");
-	pk_copy_keys_utf8(pk, rec, skip);
+	pk_copy_keys_except(pk, rec, skip);
 	pk_str(pk, "index");
 	msgpack_pack_array(pk, (size_t)k);
 	for (int i = 0; i < k; i++)

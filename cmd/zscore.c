@@ -251,7 +251,7 @@ static void write_scores(state_t *s, const options_t *o, rec_writer_t *w, const 
 	uint32_t nkeys = 2 + (s->nsubset ? 1 : 0) + (o->raw ? 1 : 0) + rec_count_keys_except(rec, skip);
 	msgpack_pack_map(pk, nkeys);
 	pk_kv_str(pk, "type", "scores");
-	pk_copy_keys_utf8(pk, rec, skip);
+	pk_copy_keys_except(pk, rec, skip);
 	if (s->nsubset) {
 		pk_str(pk, "index");
 		msgpack_pack_array(pk, (size_t)m);

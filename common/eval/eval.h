@@ -184,14 +184,6 @@ void pred_free(pred_t *p);
 /* Rank of class c among p's top (0-based), or -1 when not there. */
 int pred_rank_of(const pred_t *p, int64_t c);
 
-/* pk_copy_keys_except for the records a filter builds from its input (a
- * scores record from an embedding, a topk record from scores): each str
- * value at the top level is packed by pk_strn, so an id or path that is not
- * UTF-8 arrives as its \xNN text and the new record is readable with
- * msgpack's raw=False; nested values are copied as they are. (Records passed
- * through whole, rec_pass, stay byte-exact.) */
-void pk_copy_keys_utf8(msgpack_packer *pk, const record_t *rec, const char *const *skip);
-
 /* ---- wordnet.c ----
  * the WordNet 3.0 noun hierarchy (data.noun) and the part of it
  * that a set of classes spans: lowest common ancestors, heights, depths,

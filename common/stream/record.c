@@ -912,14 +912,37 @@ uint32_t rec_count_keys_except(const record_t *rec, const char *const *skip)
 	return n;
 }
 
+void pk_object_utf8(msgpack_packer *pk, const msgpack_object *o)
+{
+	switch (o->type) {
+	case MSGPACK_OBJECT_STR:
+		pk_strn(pk, o->via.str.ptr, o->via.str.size);
+		return;
+	case MSGPACK_OBJECT_ARRAY:
+		msgpack_pack_array(pk, o->via.array.size);
+		for (uint32_t i = 0; i < o->via.array.size; i++)
+			pk_object_utf8(pk, &o->via.array.ptr[i]);
+		return;
+	case MSGPACK_OBJECT_MAP:
+		msgpack_pack_map(pk, o->via.map.size);
+		for (uint32_t i = 0; i < o->via.map.size; i++) {
+			pk_object_utf8(pk, &o->via.map.ptr[i].key);
+			pk_object_utf8(pk, &o->via.map.ptr[i].val);
+		}
+		return;
+	default:
+		msgpack_pack_object(pk, *o);
+	}
+}
+
 void pk_copy_keys_except(msgpack_packer *pk, const record_t *rec, const char *const *skip)
 {
 	for (uint32_t i = 0; i < rec->root.via.map.size; i++) {
 		const msgpack_object_kv *kv = &rec->root.via.map.ptr[i];
 		if (key_skipped(&kv->key, skip))
 			continue;
-		msgpack_pack_object(pk, kv->key);
-		msgpack_pack_object(pk, kv->val);
+		pk_object_utf8(pk, &kv->key);
+		pk_object_utf8(pk, &kv->val);
 	}
 }
 

@@ -142,7 +142,12 @@ void pk_kv_bool(msgpack_packer *pk, const char *key, int v);
 void pk_tensor(msgpack_packer *pk, dtype_t dtype, int ndim, const int64_t *shape, const void *data);
 void pk_kv_tensor(msgpack_packer *pk, const char *key, dtype_t dtype, int ndim, const int64_t *shape,
 		  const void *data);
-/* Keys of rec not named in skip (NULL-terminated list): count, and copy. */
+/* o packed again with every str in it, keys and nested ones too, UTF-8:
+ * bytes that are not written as \xNN, as pk_strn does. */
+void pk_object_utf8(msgpack_packer *pk, const msgpack_object *o);
+/* Keys of rec not named in skip (NULL-terminated list): count, and copy
+ * (by pk_object_utf8: a record we build from another is readable with
+ * msgpack's raw=False whatever its input held; rec_pass copies byte-exact). */
 uint32_t rec_count_keys_except(const record_t *rec, const char *const *skip);
 void pk_copy_keys_except(msgpack_packer *pk, const record_t *rec, const char *const *skip);
 
