@@ -63,7 +63,8 @@ int classes_build_rows(dtype_t dtype, const void *data, int ndim, const int64_t 
 
 /* A classes record into c (c must be freshly initialised or freed). */
 int classes_from_record(const record_t *rec, classes_t *c, char *err, size_t cap);
-/* The first classes record of a stream file. */
+/* The classes record of a stream file, read to its end: exactly one
+ * classes record (other types skipped), no invalid record, no broken bytes. */
 int classes_load_path(const char *path, classes_t *c, char *err, size_t cap);
 
 /* Where `make classes` puts CLIP's ImageNet table: classes-clip-rn50.mp in
