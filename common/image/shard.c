@@ -237,7 +237,10 @@ int img_shard_next(img_shard_t *s, img_sample_t *out)
 				while (n > 0 && (txt[n - 1] == '\n' || txt[n - 1] == '\r' || txt[n - 1] == ' '))
 					n--;
 				txt[n] = 0;
-				if (parse_index(txt, &v) == 0) {
+				if (memchr(txt, 0, n)) { /* text, as WebDataset's int() reads it */
+					sample_error(out, xasprintf("%s: not a class index: the text holds a NUL byte",
+								    m.name));
+				} else if (parse_index(txt, &v) == 0) {
 					out->has_cls = 1;
 					out->cls = v;
 				} else {
