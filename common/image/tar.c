@@ -42,6 +42,11 @@
  *   'g' pax global header: ignored (its data skipped).
  *   'L' GNU long name: the data is the next member's name, NUL-terminated
  *       (and NUL-padded); 'K' GNU long link name: ignored.
+ * An extended header must be followed by the member it describes (one at
+ * the archive's end is a broken tar, as Python's tarfile reads it), and a
+ * link, device, directory or FIFO header ('1'..'6') must say size 0: GNU
+ * tar skips that many bytes of data, Python's tarfile none, so a shard
+ * read otherwise would give WebDataset other samples than here.
  * A malformed 'x' record (LEN not decimal, too short or past the data, no
  * '=', no closing newline, a NUL in the path), an empty or over-long name,
  * or 'x'/'L' data over EXT_MAX bytes (not read, skipped) makes the member
@@ -79,6 +84,8 @@ struct img_tar {
 	int has_size;
 	uint64_t ext_size;
 	char ext_problem[160]; /* "" if none */
+	uint64_t ext_at;       /* the last extended header not yet followed by its member */
+	char ext_flag;         /* its typeflag, 0 if none */
 	char error[300];
 };
 
@@ -344,8 +351,14 @@ int img_tar_next(img_tar_t *t, img_tar_member_t *m)
 					(unsigned long long)at);
 		if (k < TAR_BLOCK)
 			return tar_fail(t, "truncated header at byte %llu (%zu of 512 bytes)", (unsigned long long)at, k);
-		if (all_zero(h, TAR_BLOCK))
+		if (all_zero(h, TAR_BLOCK)) {
+			/* Python's tarfile (so WebDataset) fails on such a shard */
+			if (t->ext_flag)
+				return tar_fail(t, "the extended header ('%c') at byte %llu describes no member: the "
+						   "archive ends after it",
+						t->ext_flag, (unsigned long long)t->ext_at);
 			return read_end(t, at) == 0 ? 0 : -1;
+		}
 		uint64_t sum = 0, want;
 		for (int i = 0; i < TAR_BLOCK; i++)
 			sum += (i >= 148 && i < 156) ? ' ' : h[i];
@@ -363,6 +376,8 @@ int img_tar_next(img_tar_t *t, img_tar_member_t *m)
 						(unsigned long long)(t->file_size - t->pos));
 			t->pad = (TAR_BLOCK - size % TAR_BLOCK) % TAR_BLOCK;
 			t->left = flag == 'g' || flag == 'K' ? size : 0; /* ignored: skipped at the top of the loop */
+			t->ext_flag = flag;
+			t->ext_at = at;
 			if ((flag == 'x' || flag == 'L') && read_ext(t, flag, size, at) != 0)
 				return -1;
 			continue;
@@ -404,6 +419,7 @@ int img_tar_next(img_tar_t *t, img_tar_member_t *m)
 		}
 		t->long_name[0] = t->ext_problem[0] = 0;
 		t->has_size = 0;
+		t->ext_flag = 0;
 		return 1;
 	}
 }
