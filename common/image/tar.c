@@ -396,6 +396,15 @@ int img_tar_next(img_tar_t *t, img_tar_member_t *m)
 			memcpy(m->name, t->long_name, strlen(t->long_name) + 1);
 		if (t->has_size)
 			size = t->ext_size;
+		/* Python's tarfile (so WebDataset) reads no data after a link,
+		 * device, directory or FIFO header, GNU tar skips its size: the
+		 * two would read different members from here on */
+		if (flag >= '1' && flag <= '6' && size)
+			return tar_fail(t, "member '%.200s' at byte %llu: a %s (tar typeflag '%c') with a size of %llu "
+					   "bytes: tar readers disagree on where the next header is",
+					m->name, (unsigned long long)at,
+					flag == '5' ? "directory" : flag <= '2' ? "link" : "device or FIFO", flag,
+					(unsigned long long)size);
 		if (t->file_size != UINT64_MAX && size > t->file_size - t->pos)
 			return tar_fail(t, "member '%.200s' at byte %llu claims %llu bytes, only %llu left in the file",
 					m->name, (unsigned long long)at, (unsigned long long)size,
