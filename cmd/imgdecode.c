@@ -83,7 +83,8 @@ DIAG_NORETURN static void usage(void)
 	       "Output: a `header` record (the settings), one `image` record {id, path, label,\n"
 	       "preset, source_size, tensor} or `error` record per input, in input order, and\n"
 	       "a `stats` record. An id is the path relative to its directory argument, or the\n"
-	       "path as given.\n"
+	       "path as given; an id given again (two folders holding the same relative path, a\n"
+	       "file named twice) is an error record for the later input.\n"
 	       "\n"
 	       "Preprocessing:\n"
 	       "  -p, --preset NAME     clip (default): Resize(224, bicubic) + CenterCrop(224),\n"
@@ -537,6 +538,13 @@ typedef struct {
 	int shard_i, shard_n;
 	img_shard_t *shard;  /* the WebDataset shard being read */
 	uint64_t max_member, max_keys_bytes;
+	/* the ids given so far, when more than one argument (or a list) could
+	 * give one twice: id -> index in first_path, the path that gave it */
+	int check_ids;
+	strmap_t ids;
+	char **first_path;
+	size_t nids, ids_cap;
+	uint64_t ids_bytes;
 } source_t;
 
 /* The next input of any kind, before sharding. Returns 0 at the end. A
@@ -612,13 +620,46 @@ static int source_next_any(source_t *s, input_t *in)
 	}
 }
 
+/* An id given before (a/x.jpg and b/x.jpg under two folder arguments, a
+ * file named twice): every report downstream matches images by id, so the
+ * later input is an error naming the first. The ids are kept within
+ * --max-memory; past it the check stops, with a line that says so. */
+static void check_id(source_t *s, input_t *in)
+{
+	if (!s->check_ids)
+		return;
+	int64_t *first = strmap_findn(&s->ids, in->id, strlen(in->id));
+	if (first) {
+		if (!in->error)
+			in->error = xasprintf("id '%s' was given already, by %s: every id once (two folder arguments "
+					      "holding the same relative path, or a file named twice?)",
+					      in->id, s->first_path[*first]);
+		return;
+	}
+	s->ids_bytes += 2 * strlen(in->id) + strlen(in->path) + 3 + sizeof(strmap_slot_t) * 2 + sizeof(char *);
+	if (s->ids_bytes > s->max_keys_bytes) {
+		diag_msg("ids: more than --max-memory %llu bytes of them: repeated ids are not checked from %s on",
+			 (unsigned long long)s->max_keys_bytes, in->path);
+		s->check_ids = 0;
+		return;
+	}
+	if (s->nids == s->ids_cap) {
+		s->ids_cap = s->ids_cap ? 2 * s->ids_cap : 1024;
+		s->first_path = xrealloc(s->first_path, s->ids_cap * sizeof *s->first_path);
+	}
+	s->first_path[s->nids] = xstrdup(in->path);
+	strmap_put(&s->ids, in->id, (int64_t)s->nids++);
+}
+
 static int source_next(source_t *s, input_t *in)
 {
 	for (;;) {
 		if (!source_next_any(s, in))
 			return 0;
-		if ((s->seen++ % (uint64_t)s->shard_n) == (uint64_t)s->shard_i)
+		if ((s->seen++ % (uint64_t)s->shard_n) == (uint64_t)s->shard_i) {
+			check_id(s, in);
 			return 1;
+		}
 		img_sample_free(in);
 	}
 }
@@ -628,6 +669,10 @@ static void source_free(source_t *s)
 	walk_list_free(&s->dir, s->dir_pos);
 	img_shard_close(s->shard);
 	free(s->line);
+	strmap_free(&s->ids);
+	for (size_t i = 0; i < s->nids; i++)
+		free(s->first_path[i]);
+	free(s->first_path);
 	memset(s, 0, sizeof *s);
 }
 
@@ -833,6 +878,9 @@ int main(int argc, char **argv)
 	if (src.max_member > o.ip.max_memory) /* the member is held whole */
 		src.max_member = o.ip.max_memory;
 	src.max_keys_bytes = o.ip.max_memory;
+	/* one folder or one shard cannot give an id twice (a shard's keys are checked as it is read) */
+	src.check_ids = src.nargs > 1 || strcmp(src.args[0], "-") == 0;
+	strmap_init(&src.ids);
 	run_t run = {.o = &o, .lb = &lb, .src = &src, .w = w};
 	pool_spec_t spec = {.ctx = &run, .item_size = sizeof(slot_t), .threads = o.jobs, .per_thread = SLOTS_PER_JOB,
 			    .thread_init = run_decoder, .thread_done = run_decoder_free, .next = run_next,
