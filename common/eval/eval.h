@@ -172,10 +172,10 @@ typedef enum {
  * before it; returns 1. The whole stream is then the wrong one, so callers
  * stop (exit 2). Returns 0 for any other record. */
 int stage_check_record(const record_t *rec, const char *prog, stage_want_t want, char *msg, size_t n);
-/* The id images are matched by: absent (the record is then named "#N" by its
- * position), or a str without NUL bytes. An id of another type or with a
- * NUL (C strings would cut it, and "a\0x" match "a\0y") is a malformed
- * record: -1 with a message. */
+/* The id images are matched by: a str without NUL bytes. A record without
+ * one (named by its position, it would pair with another run's record of
+ * another image), an id of another type or with a NUL (C strings would cut
+ * it, and "a\0x" match "a\0y") is a malformed record: -1 with a message. */
 int pred_id_check(const record_t *rec, char *err, size_t cap);
 /* Fill p from such a record (scratch is reused for the score vector). On a
  * malformed record (pred_id_check too) returns -1 with a message and p is
