@@ -206,13 +206,8 @@ int main(int argc, char **argv)
 		}
 		double t1 = time_now();
 		char hexbuf[65], *hex = NULL;
-		if (o.file_sha256) {
-			if (file_sha256(path, hexbuf) != 0) {
-				diag_msg("%s: %s", path, strerror(errno));
-				ckpt_free(c);
-				failed = 1;
-				continue;
-			}
+		if (o.file_sha256) { /* of the bytes listed */
+			ckpt_sha256(c, hexbuf);
 			hex = hexbuf;
 		}
 		read_info_t rd = {.open_s = t1 - t0};
