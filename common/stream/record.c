@@ -674,6 +674,7 @@ struct rec_writer {
 	int fd;
 	char *name;
 	char *tmp_path, *final_path; /* rec_writer_open_path */
+	int spool;                   /* rec_writer_stdout_spooled: fd is an unlinked file for stdout */
 	unsigned char *buf;
 	size_t len;
 	uint64_t nrec;
@@ -737,6 +738,45 @@ rec_writer_t *rec_writer_stdout(int allow_tty)
 	return rec_writer_open(1, "stdout");
 }
 
+rec_writer_t *rec_writer_stdout_spooled(void)
+{
+	if (isatty(1))
+		diag_fatal("stdout is a terminal: refusing to write binary records there "
+			   "(redirect to a file, pipe into another stage, or '| recview')");
+	const char *dir = getenv("TMPDIR");
+	char *path = xasprintf("%s/rnencode-spool.XXXXXX", dir && *dir ? dir : "/tmp");
+	int fd = mkstemp(path);
+	if (fd < 0)
+		diag_fatal("%s: %s (the output is held there until the input has been read whole)", path,
+			   strerror(errno));
+	unlink(path);
+	free(path);
+	rec_writer_t *w = rec_writer_open(fd, "stdout");
+	w->spool = 1;
+	return w;
+}
+
+/* The spooled output to stdout, at close. */
+static void spool_out(rec_writer_t *w)
+{
+	if (lseek(w->fd, 0, SEEK_SET) != 0)
+		diag_fatal("stdout: its spool file: %s", strerror(errno));
+	unsigned char *b = w->buf; /* flushed: free to use */
+	for (;;) {
+		ssize_t k = read(w->fd, b, WRITE_BUF);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			diag_fatal("stdout: its spool file: %s", strerror(errno));
+		if (k == 0)
+			break;
+		int fd = w->fd;
+		w->fd = 1;
+		writer_write_fd(w, b, (size_t)k);
+		w->fd = fd;
+	}
+}
+
 rec_writer_t *rec_writer_open_path(const char *path)
 {
 	if (strcmp(path, "-") == 0)
@@ -790,7 +830,12 @@ int rec_writer_close(rec_writer_t *w)
 		return 0;
 	rec_writer_flush(w);
 	int rc = 0;
-	if (w->tmp_path) {
+	if (w->spool) {
+		spool_out(w);
+		close(w->fd);
+		if (close(1) != 0 && errno != EINTR)
+			diag_fatal("%s: close: %s", w->name, strerror(errno));
+	} else if (w->tmp_path) {
 		if (fsync(w->fd) != 0 && errno != EINVAL)
 			rc = -1;
 		if (close(w->fd) != 0)

@@ -121,6 +121,11 @@ int rec_get_tensor(const record_t *rec, const char *key, tensor_t *t, char *err,
 rec_writer_t *rec_writer_open(int fd, const char *name);
 /* stdout, refusing a terminal with a hint (exit 2) unless allow_tty. */
 rec_writer_t *rec_writer_stdout(int allow_tty);
+/* stdout (a terminal refused as above), the records held in an unlinked
+ * temporary file ($TMPDIR, else /tmp) until rec_writer_close copies them
+ * out: a program that exits 2 before then, on a stream broken after some
+ * output, leaves stdout empty, never part of a record. */
+rec_writer_t *rec_writer_stdout_spooled(void);
 /* Write to path by the outfile rule of common/util/util.h (a new file or a regular one; a
  * FIFO or device is refused, exit 2) via a temporary renamed at close. */
 rec_writer_t *rec_writer_open_path(const char *path);
