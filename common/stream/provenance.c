@@ -3,6 +3,7 @@
 #include "stream/stream.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,7 +141,12 @@ void prov_put_text_value(FILE *f, const msgpack_object *o)
 	case MSGPACK_OBJECT_POSITIVE_INTEGER: fprintf(f, "%" PRIu64, o->via.u64); return;
 	case MSGPACK_OBJECT_NEGATIVE_INTEGER: fprintf(f, "%" PRId64, o->via.i64); return;
 	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64: fprintf(f, "%.6g", o->via.f64); return;
+	case MSGPACK_OBJECT_FLOAT64: /* a report shows no NaN/Inf, echoed ones neither (JSON: null) */
+		if (isfinite(o->via.f64))
+			fprintf(f, "%.6g", o->via.f64);
+		else
+			fputs("(non-finite)", f);
+		return;
 	case MSGPACK_OBJECT_STR: /* one header, one line of text (a CSV comment, a report line) */
 		diag_put_text(f, o->via.str.ptr, o->via.str.size);
 		return;
