@@ -1086,6 +1086,50 @@ static int resolve_zip(void *ctx, pk_storage_t *s, char *err, size_t cap)
 	return 0;
 }
 
+/* PyTorch 1.13's reader (caffe2's inline_container.cc) wants a record
+ * <prefix>/version read as std::stoll reads it (leading blanks, a sign,
+ * decimal digits, anything after them ignored) between 1 and 10 (its
+ * kMaxSupportedFileFormatVersion); other files it refuses, so do we. */
+static int check_version(const zip_ctx_t *zc, char *err, size_t cap)
+{
+	char name[CKPT_MAX_NAME + 8];
+	if (zc->prefix_len + 7 >= sizeof name) {
+		ckpt_errf(err, cap, "archive name too long");
+		return -1;
+	}
+	memcpy(name, zc->prefix, zc->prefix_len);
+	memcpy(name + zc->prefix_len, "version", 7);
+	const ckpt_zip_entry_t *e = ckpt_zip_find(zc->z, name, zc->prefix_len + 7);
+	const uint8_t *d;
+	if (!e) {
+		ckpt_errf(err, cap, "no <prefix>/version record (PyTorch refuses such a file)");
+		return -1;
+	}
+	if (ckpt_zip_data(e, zc->p, zc->n, &d, err, cap) != 0)
+		return -1;
+	size_t i = 0, n = (size_t)e->size;
+	while (i < n && (d[i] == ' ' || (d[i] >= '\t' && d[i] <= '\r')))
+		i++;
+	int neg = i < n && d[i] == '-';
+	if (i < n && (d[i] == '-' || d[i] == '+'))
+		i++;
+	size_t digits = 0;
+	uint64_t v = 0;
+	for (; i < n && d[i] >= '0' && d[i] <= '9'; i++, digits++)
+		v = v > 1000 ? v : v * 10 + (uint64_t)(d[i] - '0'); /* past 10 the value no longer matters */
+	char shown[24];
+	ckpt_printable(shown, sizeof shown, (const char *)d, n);
+	if (!digits) {
+		ckpt_errf(err, cap, "version record '%s' is not a number (PyTorch refuses the file)", shown);
+		return -1;
+	}
+	if (neg || v < 1 || v > 10) {
+		ckpt_errf(err, cap, "format version '%s', outside the 1..10 PyTorch reads (it refuses the file)", shown);
+		return -1;
+	}
+	return 0;
+}
+
 int ckpt_read_torch_zip(ckpt_t *c, const uint8_t *p, size_t n, char *err, size_t cap)
 {
 	ckpt_zip_t z;
@@ -1130,6 +1174,8 @@ int ckpt_read_torch_zip(ckpt_t *c, const uint8_t *p, size_t n, char *err, size_t
 			}
 		}
 	}
+	if (check_version(&zc, err, cap) != 0)
+		goto out;
 	const uint8_t *pd;
 	if (ckpt_zip_data(pkl, p, n, &pd, err, cap) != 0)
 		goto out;
@@ -1140,6 +1186,12 @@ int ckpt_read_torch_zip(ckpt_t *c, const uint8_t *p, size_t n, char *err, size_t
 	size_t used;
 	if (vm_run(&vm, pd, (size_t)pkl->size, what, &root, &used) != 0)
 		goto out;
+	/* PyTorch loads the record of every storage the pickle names as it
+	 * unpickles, not only those of the tensors it ends up naming: one that
+	 * is missing or short refuses the file */
+	for (size_t i = 0; i < vm.nst; i++)
+		if (!vm.st[i].data && resolve_zip(&zc, &vm.st[i], err, cap) != 0)
+			goto out;
 	ckpt_table_set_format(c, vm.obj[root].kind == PV_OBJECT ? CKPT_TORCHSCRIPT : CKPT_PYTORCH_ZIP);
 	rc = name_tensors(&vm, c, root, resolve_zip, &zc, err, cap);
 out:
