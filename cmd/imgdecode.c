@@ -538,6 +538,7 @@ typedef struct {
 	int shard_i, shard_n;
 	img_shard_t *shard;  /* the WebDataset shard being read */
 	uint64_t max_member, max_keys_bytes;
+	const char *max_member_name; /* what sets max_member, for its message */
 	/* the ids given so far, when more than one argument (or a list) could
 	 * give one twice: id -> index in first_path, the path that gave it */
 	int check_ids;
@@ -607,7 +608,7 @@ static int source_next_any(source_t *s, input_t *in)
 			continue;
 		}
 		if (stat(a, &st) == 0 && img_shard_is(a, &st)) {
-			s->shard = img_shard_open(a, s->max_member, s->max_keys_bytes);
+			s->shard = img_shard_open(a, s->max_member, s->max_member_name, s->max_keys_bytes);
 			if (!s->shard) {
 				*in = (input_t){.id = xstrdup(a), .path = xstrdup(a),
 						.error = xasprintf("cannot open: %s", strerror(errno))};
@@ -872,11 +873,19 @@ int main(int argc, char **argv)
 	source_t src = {.args = o.ninputs ? o.inputs : stdin_only, .nargs = o.ninputs ? o.ninputs : 1,
 			.shard_i = o.shard_i, .shard_n = o.shard_n};
 	/* a tar member's limit: what --max-pixels allows an image file, at most 1 GiB */
+	char max_pixels_name[96];
+	snprintf(max_pixels_name, sizeof max_pixels_name, "--max-pixels %llu x %llu bytes a pixel",
+		 (unsigned long long)o.ip.max_pixels, IMG_MAX_FILE_BYTES_PER_PIXEL);
 	src.max_member = o.ip.max_pixels * IMG_MAX_FILE_BYTES_PER_PIXEL;
-	if (o.ip.max_pixels > (1ULL << 30) || src.max_member > (1ULL << 30))
+	src.max_member_name = max_pixels_name;
+	if (o.ip.max_pixels > (1ULL << 30) || src.max_member > (1ULL << 30)) {
 		src.max_member = 1ULL << 30;
-	if (src.max_member > o.ip.max_memory) /* the member is held whole */
+		src.max_member_name = "1 GiB, the most an image member may take";
+	}
+	if (src.max_member > o.ip.max_memory) { /* the member is held whole */
 		src.max_member = o.ip.max_memory;
+		src.max_member_name = "--max-memory";
+	}
 	src.max_keys_bytes = o.ip.max_memory;
 	/* one folder or one shard cannot give an id twice (a shard's keys are checked as it is read) */
 	src.check_ids = src.nargs > 1 || strcmp(src.args[0], "-") == 0;

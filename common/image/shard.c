@@ -47,9 +47,10 @@ int img_shard_is(const char *path, const struct stat *st)
 	return img_tar_sniff(head, n);
 }
 
-img_shard_t *img_shard_open(const char *path, uint64_t max_member, uint64_t max_keys_bytes)
+img_shard_t *img_shard_open(const char *path, uint64_t max_member, const char *max_member_name,
+			    uint64_t max_keys_bytes)
 {
-	img_tar_t *t = img_tar_open(path, max_member);
+	img_tar_t *t = img_tar_open(path, max_member, max_member_name);
 	if (!t)
 		return NULL;
 	img_shard_t *s = xcalloc(1, sizeof *s);

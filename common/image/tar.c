@@ -77,6 +77,7 @@ struct img_tar {
 	uint64_t pos;       /* bytes consumed */
 	uint64_t file_size; /* UINT64_MAX when unknown (a pipe) */
 	uint64_t max_member;
+	const char *max_member_name;
 	uint64_t left, pad; /* of the current member */
 	int at_end;         /* the data has ended (a short read) */
 	/* what extended headers said about the next member */
@@ -104,7 +105,7 @@ int img_tar_sniff(const uint8_t *head, size_t n)
 	return n >= 263 && memcmp(head + 257, "ustar", 5) == 0;
 }
 
-img_tar_t *img_tar_open(const char *path, uint64_t max_member_bytes)
+img_tar_t *img_tar_open(const char *path, uint64_t max_member_bytes, const char *limit_name)
 {
 	img_tar_t *t = calloc(1, sizeof *t);
 	if (!t)
@@ -119,6 +120,7 @@ img_tar_t *img_tar_open(const char *path, uint64_t max_member_bytes)
 	struct stat st;
 	t->file_size = fstat(fileno(t->f), &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : UINT64_MAX;
 	t->max_member = max_member_bytes;
+	t->max_member_name = limit_name;
 	return t;
 }
 
@@ -423,8 +425,8 @@ int img_tar_next(img_tar_t *t, img_tar_member_t *m)
 			snprintf(m->problem, sizeof m->problem,
 				 "unsafe name (absolute or with '..'): refused (nothing is extracted, but the shard is suspect)");
 		} else if (size > t->max_member) {
-			snprintf(m->problem, sizeof m->problem, "member too large: %llu bytes (limit %llu)",
-				 (unsigned long long)size, (unsigned long long)t->max_member);
+			snprintf(m->problem, sizeof m->problem, "member too large: %llu bytes (limit %llu: %s)",
+				 (unsigned long long)size, (unsigned long long)t->max_member, t->max_member_name);
 		}
 		t->long_name[0] = t->ext_problem[0] = 0;
 		t->has_size = 0;

@@ -68,7 +68,7 @@ expect_exit 1 imgdecode --max-memory 50K "$G"
 expect_stderr "tench.JPEG: memory bound: the file's bytes would take this image to 100582 bytes, over --max-memory 51200$"
 tar -cf t.tar -C "$TESTDATA/images" n01440764_tench.JPEG -C "$TESTDATA/imgdecode" tiny_7x5.jpg
 expect_exit 1 imgdecode --max-memory 50K --resize 32 --crop 32 t.tar
-expect_stderr "^imgdecode: t.tar/n01440764_tench.JPEG: tar member: member too large: 100582 bytes \(limit 51200\)$"
+expect_stderr "^imgdecode: t.tar/n01440764_tench.JPEG: tar member: member too large: 100582 bytes \(limit 51200: --max-memory\)$"
 $PY "$ROOT/tests/py/imgdecode_records.py" out | cut -f1,2 | tr '\t\n' ': ' | grep -qx 'error:t.tar/n01440764_tench image:t.tar/tiny_7x5 ' ||
 	fail "tar member over the bound: $($PY "$ROOT/tests/py/imgdecode_records.py" out)"
 # the spelling: K, M, G (any case), 1 to 2^50 bytes; anything else a usage error
