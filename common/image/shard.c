@@ -172,7 +172,9 @@ int img_shard_next(img_shard_t *s, img_sample_t *out)
 					    xasprintf("the members of sample '%s' are not consecutive: %s at byte %llu "
 						      "comes after other samples (a sample is a run of members with "
 						      "its key, as WebDataset reads them: make shards with members "
-						      "sorted by name); the rest of the shard is skipped",
+						      "sorted by name); the samples before went out with the members "
+						      "they had (label -1 where their .cls came later), the rest of "
+						      "the shard is skipped",
 						      mkey, m.name, (unsigned long long)m.offset),
 					    out);
 				return 1;
