@@ -247,6 +247,7 @@ static void write_image(run_t *r, const item_t *it)
 			 msg);
 		rec_write_error(r->w, it->id, it->path, it->label, msg);
 		r->failed++;
+		r->images--; /* counted at submit: an image is encoded or failed, not both */
 		return;
 	}
 	rec_write_raw(r->w, it->bytes, it->len);
