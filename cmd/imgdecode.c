@@ -543,6 +543,8 @@ typedef struct {
 	/* the ids given so far, when more than one argument (or a list) could
 	 * give one twice: id -> index in first_path, the path that gave it */
 	int check_ids;
+	int shard_state;      /* of the open shard: 0 its name not checked yet, 1 new, -1 a repeat */
+	int64_t shard_first;  /* the repeat's first_path index */
 	strmap_t ids;
 	char **first_path;
 	size_t nids, ids_cap;
@@ -559,7 +561,7 @@ static int source_next_any(source_t *s, input_t *in)
 	for (;;) {
 		if (s->shard) {
 			if (img_shard_next(s->shard, in))
-				return 1;
+				return 1; /* s->shard stays set: check_id knows the input is a sample */
 			img_shard_close(s->shard);
 			s->shard = NULL;
 		}
@@ -610,6 +612,7 @@ static int source_next_any(source_t *s, input_t *in)
 		}
 		if (stat(a, &st) == 0 && img_shard_is(a, &st)) {
 			s->shard = img_shard_open(a, s->max_member, s->max_member_name, s->max_keys_bytes);
+			s->shard_state = 0;
 			if (!s->shard) {
 				*in = (input_t){.id = xstrdup(a), .path = xstrdup(a),
 						.error = xasprintf("cannot open: %s", strerror(errno))};
@@ -630,15 +633,41 @@ static void check_id(source_t *s, input_t *in)
 {
 	if (!s->check_ids)
 		return;
-	int64_t *first = strmap_findn(&s->ids, in->id, strlen(in->id));
-	if (first) {
-		if (!in->error)
-			in->error = xasprintf("id '%s' was given already, by %s: every id once (two folder arguments "
-					      "holding the same relative path, or a file named twice?)",
-					      in->id, s->first_path[*first]);
-		return;
+	const char *id = in->id;
+	size_t n = strlen(id);
+	if (s->shard) {
+		/* a shard's ids are SHARD_BASENAME/KEY, its keys checked as it is
+		 * read: its base name stands for them all (kept once, not per sample) */
+		const char *slash = strchr(id, '/');
+		n = slash ? (size_t)(slash - id) : n;
+		if (s->shard_state < 0) {
+			if (!in->error)
+				in->error = xasprintf("id '%s' was given already: a shard named '%.*s' was read "
+						      "before, from %s: every id once",
+						      id, (int)n, id, s->first_path[s->shard_first]);
+			return;
+		}
+		if (s->shard_state > 0)
+			return;
+		int64_t *first = strmap_findn(&s->ids, id, n);
+		if (first) {
+			s->shard_state = -1;
+			s->shard_first = *first;
+			check_id(s, in);
+			return;
+		}
+		s->shard_state = 1;
+	} else {
+		int64_t *first = strmap_findn(&s->ids, id, n);
+		if (first) {
+			if (!in->error)
+				in->error = xasprintf("id '%s' was given already, by %s: every id once (two folder "
+						      "arguments holding the same relative path, or a file named twice?)",
+						      id, s->first_path[*first]);
+			return;
+		}
 	}
-	s->ids_bytes += 2 * strlen(in->id) + strlen(in->path) + 3 + sizeof(strmap_slot_t) * 2 + sizeof(char *);
+	s->ids_bytes += 2 * n + strlen(in->path) + 3 + sizeof(strmap_slot_t) * 2 + sizeof(char *);
 	if (s->ids_bytes > s->max_keys_bytes) {
 		diag_msg("ids: more than --max-memory %llu bytes of them: repeated ids are not checked from %s on",
 			 (unsigned long long)s->max_keys_bytes, in->path);
@@ -650,7 +679,7 @@ static void check_id(source_t *s, input_t *in)
 		s->first_path = xrealloc(s->first_path, s->ids_cap * sizeof *s->first_path);
 	}
 	s->first_path[s->nids] = xstrdup(in->path);
-	strmap_put(&s->ids, in->id, (int64_t)s->nids++);
+	strmap_putn(&s->ids, id, n, (int64_t)s->nids++);
 }
 
 static int source_next(source_t *s, input_t *in)
