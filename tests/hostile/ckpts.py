@@ -476,10 +476,11 @@ READ_REFUSALS = ("file with version", "parse the version", 'hasRecord("version")
 def ckpt_oracle(ctx, name, seed):
     """ckptinfo's exit 0: the reference reads the same tensors. Where PyTorch
     refuses the file for a part ckptinfo has no use for (TorchScript code and
-    constants, a 7th argument of newer PyTorch's _rebuild_tensor_v2, a name
-    that is not UTF-8), ckptinfo must at least list the undamaged file's
-    tensors; where for the version record or a storage's record
-    (READ_REFUSALS), it must refuse the file."""
+    constants, a 7th argument of newer PyTorch's _rebuild_tensor_v2),
+    ckptinfo must at least list the undamaged file's tensors; where for the
+    version record or a storage's record (READ_REFUSALS), or a str in a
+    torch.save pickle that is not UTF-8 (tensors named otherwise), it must
+    refuse the file."""
     def oracle(run, case):
         if run.rc != 0:
             return []
