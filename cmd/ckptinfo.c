@@ -94,11 +94,26 @@ static void parse_args(int argc, char **argv, options_t *o)
 		diag_usage("no checkpoint file given");
 }
 
-/* Name with control characters shown as '?', so one tensor stays one line. */
+/* A name as one tab-separated field of one line, UTF-8 text: escaped as
+ * diagnostics are, and the tab (the field separator) and the backslash
+ * too, so that distinct names print distinctly. */
 static void put_text_name(const char *s)
 {
-	for (; *s; s++)
-		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+	size_t n = strlen(s);
+	for (size_t i = 0; i < n;) {
+		size_t k = diag_ctl_len(s + i, n - i);
+		if (k) {
+			diag_put_ctl(stdout, s + i, k);
+			i += k;
+		} else if (s[i] == '\t' || s[i] == '\\') {
+			fputs(s[i] == '\t' ? "\\t" : "\\\\", stdout);
+			i++;
+		} else {
+			k = diag_char_len(s + i, n - i);
+			fwrite(s + i, 1, k, stdout);
+			i += k;
+		}
+	}
 }
 
 /* Sum of every byte as 64-bit words: forces each page of the tensor in. */
@@ -197,13 +212,8 @@ int main(int argc, char **argv)
 		}
 		double t1 = time_now();
 		char hexbuf[65], *hex = NULL;
-		if (o.file_sha256) {
-			if (file_sha256(path, hexbuf) != 0) {
-				diag_msg("%s: %s", path, strerror(errno));
-				ckpt_free(c);
-				failed = 1;
-				continue;
-			}
+		if (o.file_sha256) { /* of the bytes listed */
+			ckpt_sha256(c, hexbuf);
 			hex = hexbuf;
 		}
 		read_info_t rd = {.open_s = t1 - t0};

@@ -78,12 +78,14 @@ DIAG_NORETURN static void usage(void)
 	       "size field, truncated header, size past the end of the file, data that ends\n"
 	       "without the two zero blocks ending a tar, as a shard cut at a member boundary\n"
 	       "does, data after them), a KEY met again after other samples (its members were\n"
-	       "not consecutive; the samples before went out without them); a shard that gives\n"
-	       "no record at all (an empty pipe: a failed download) gives one too.\n"
+	       "not consecutive; the samples before went out with what they had, label -1\n"
+	       "where their .cls came later); a shard that gives no record at all (an empty\n"
+	       "pipe: a failed download) gives one too.\n"
 	       "Output: a `header` record (the settings), one `image` record {id, path, label,\n"
 	       "preset, source_size, tensor} or `error` record per input, in input order, and\n"
 	       "a `stats` record. An id is the path relative to its directory argument, or the\n"
-	       "path as given.\n"
+	       "path as given; an id given again (two folders holding the same relative path, a\n"
+	       "file named twice) is an error record for the later input.\n"
 	       "\n"
 	       "Preprocessing:\n"
 	       "  -p, --preset NAME     clip (default): Resize(224, bicubic) + CenterCrop(224),\n"
@@ -542,6 +544,16 @@ typedef struct {
 	int shard_i, shard_n;
 	img_shard_t *shard;  /* the WebDataset shard being read */
 	uint64_t max_member, max_keys_bytes;
+	const char *max_member_name; /* what sets max_member, for its message */
+	/* the ids given so far, when more than one argument (or a list) could
+	 * give one twice: id -> index in first_path, the path that gave it */
+	int check_ids;
+	int shard_state;      /* of the open shard: 0 its name not checked yet, 1 new, -1 a repeat */
+	int64_t shard_first;  /* the repeat's first_path index */
+	strmap_t ids;
+	char **first_path;
+	size_t nids, ids_cap;
+	uint64_t ids_bytes;
 } source_t;
 
 /* The next input of any kind, before sharding. Returns 0 at the end. A
@@ -554,7 +566,7 @@ static int source_next_any(source_t *s, input_t *in)
 	for (;;) {
 		if (s->shard) {
 			if (img_shard_next(s->shard, in))
-				return 1;
+				return 1; /* s->shard stays set: check_id knows the input is a sample */
 			img_shard_close(s->shard);
 			s->shard = NULL;
 		}
@@ -604,7 +616,8 @@ static int source_next_any(source_t *s, input_t *in)
 			continue;
 		}
 		if (stat(a, &st) == 0 && img_shard_is(a, &st)) {
-			s->shard = img_shard_open(a, s->max_member, s->max_keys_bytes);
+			s->shard = img_shard_open(a, s->max_member, s->max_member_name, s->max_keys_bytes);
+			s->shard_state = 0;
 			if (!s->shard) {
 				*in = (input_t){.id = xstrdup(a), .path = xstrdup(a),
 						.error = xasprintf("cannot open: %s", strerror(errno))};
@@ -617,13 +630,72 @@ static int source_next_any(source_t *s, input_t *in)
 	}
 }
 
+/* An id given before (a/x.jpg and b/x.jpg under two folder arguments, a
+ * file named twice): every report downstream matches images by id, so the
+ * later input is an error naming the first. The ids are kept within
+ * --max-memory; past it the check stops, with a line that says so. */
+static void check_id(source_t *s, input_t *in)
+{
+	if (!s->check_ids)
+		return;
+	const char *id = in->id;
+	size_t n = strlen(id);
+	if (s->shard) {
+		/* a shard's ids are SHARD_BASENAME/KEY, its keys checked as it is
+		 * read: its base name stands for them all (kept once, not per sample) */
+		const char *slash = strchr(id, '/');
+		n = slash ? (size_t)(slash - id) : n;
+		if (s->shard_state < 0) {
+			if (!in->error)
+				in->error = xasprintf("id '%s' was given already: a shard named '%.*s' was read "
+						      "before, from %s: every id once",
+						      id, (int)n, id, s->first_path[s->shard_first]);
+			return;
+		}
+		if (s->shard_state > 0)
+			return;
+		int64_t *first = strmap_findn(&s->ids, id, n);
+		if (first) {
+			s->shard_state = -1;
+			s->shard_first = *first;
+			check_id(s, in);
+			return;
+		}
+		s->shard_state = 1;
+	} else {
+		int64_t *first = strmap_findn(&s->ids, id, n);
+		if (first) {
+			if (!in->error)
+				in->error = xasprintf("id '%s' was given already, by %s: every id once (two folder "
+						      "arguments holding the same relative path, or a file named twice?)",
+						      id, s->first_path[*first]);
+			return;
+		}
+	}
+	s->ids_bytes += 2 * n + strlen(in->path) + 3 + sizeof(strmap_slot_t) * 2 + sizeof(char *);
+	if (s->ids_bytes > s->max_keys_bytes) {
+		diag_msg("ids: more than --max-memory %llu bytes of them: repeated ids are not checked from %s on",
+			 (unsigned long long)s->max_keys_bytes, in->path);
+		s->check_ids = 0;
+		return;
+	}
+	if (s->nids == s->ids_cap) {
+		s->ids_cap = s->ids_cap ? 2 * s->ids_cap : 1024;
+		s->first_path = xrealloc(s->first_path, s->ids_cap * sizeof *s->first_path);
+	}
+	s->first_path[s->nids] = xstrdup(in->path);
+	strmap_putn(&s->ids, id, n, (int64_t)s->nids++);
+}
+
 static int source_next(source_t *s, input_t *in)
 {
 	for (;;) {
 		if (!source_next_any(s, in))
 			return 0;
-		if ((s->seen++ % (uint64_t)s->shard_n) == (uint64_t)s->shard_i)
+		if ((s->seen++ % (uint64_t)s->shard_n) == (uint64_t)s->shard_i) {
+			check_id(s, in);
 			return 1;
+		}
 		img_sample_free(in);
 	}
 }
@@ -633,6 +705,10 @@ static void source_free(source_t *s)
 	walk_list_free(&s->dir, s->dir_pos);
 	img_shard_close(s->shard);
 	free(s->line);
+	strmap_free(&s->ids);
+	for (size_t i = 0; i < s->nids; i++)
+		free(s->first_path[i]);
+	free(s->first_path);
 	memset(s, 0, sizeof *s);
 }
 
@@ -821,12 +897,23 @@ int main(int argc, char **argv)
 	source_t src = {.args = o.ninputs ? o.inputs : stdin_only, .nargs = o.ninputs ? o.ninputs : 1,
 			.shard_i = o.shard_i, .shard_n = o.shard_n};
 	/* a tar member's limit: what --max-pixels allows an image file, at most 1 GiB */
+	char max_pixels_name[96];
+	snprintf(max_pixels_name, sizeof max_pixels_name, "--max-pixels %llu x %llu bytes a pixel",
+		 (unsigned long long)o.ip.max_pixels, IMG_MAX_FILE_BYTES_PER_PIXEL);
 	src.max_member = o.ip.max_pixels * IMG_MAX_FILE_BYTES_PER_PIXEL;
-	if (o.ip.max_pixels > (1ULL << 30) || src.max_member > (1ULL << 30))
+	src.max_member_name = max_pixels_name;
+	if (o.ip.max_pixels > (1ULL << 30) || src.max_member > (1ULL << 30)) {
 		src.max_member = 1ULL << 30;
-	if (src.max_member > o.ip.max_memory) /* the member is held whole */
+		src.max_member_name = "1 GiB, the most an image member may take";
+	}
+	if (src.max_member > o.ip.max_memory) { /* the member is held whole */
 		src.max_member = o.ip.max_memory;
+		src.max_member_name = "--max-memory";
+	}
 	src.max_keys_bytes = o.ip.max_memory;
+	/* one folder or one shard cannot give an id twice (a shard's keys are checked as it is read) */
+	src.check_ids = src.nargs > 1 || strcmp(src.args[0], "-") == 0;
+	strmap_init(&src.ids);
 	run_t run = {.o = &o, .lb = &lb, .src = &src, .w = w};
 	pool_spec_t spec = {.ctx = &run, .item_size = sizeof(slot_t), .threads = o.jobs, .per_thread = SLOTS_PER_JOB,
 			    .thread_init = run_decoder, .thread_done = run_decoder_free, .next = run_next,

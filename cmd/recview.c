@@ -6,7 +6,8 @@
  *   --full    tensors with every value
  *   --count   a table of record counts by type (and of invalid records)
  *   --npy DIR every tensor also written as DIR/<record>-<id>-<key>.npy
- *             (the outfile rule of common/util/util.h: a new or regular file)
+ *             (the outfile rule of common/util/util.h: a new or regular file;
+ *             two keys of one record that make one name: exit 2)
  * It checks the stream as it goes: a truncated or garbled stream stops it
  * with exit 2 naming the record and byte offset; an invalid record (bad
  * tensor, no type) is reported and counted, and the exit status is 1.
@@ -52,7 +53,8 @@ DIAG_NORETURN static void usage(void)
 	       "      --npy DIR         also write each tensor to DIR/<record>-<id>-<key>.npy\n"
 	       "                        (<record> counts across the STREAMs in order; a new\n"
 	       "                        file, or a regular one replaced: a FIFO or device\n"
-	       "                        there is refused)\n"
+	       "                        there is refused; two keys of a record that make\n"
+	       "                        one file name are refused, exit 2)\n"
 	       "      --max-record B    refuse records larger than B bytes (default 1 GiB)\n"
 	       "  -h, --help            this help\n"
 	       "      --version         print the version and exit\n"
@@ -127,6 +129,27 @@ static void export_npy(const options_t *o, const record_t *rec, uint64_t index)
 	size_t n;
 	if (rec_get_str(rec, "id", &s, &n) == 0)
 		safe_name(id, sizeof id, s, n);
+	/* two keys whose file names come out the same ('x y' and 'x_y', long
+	 * keys cut alike): refused before any file of the record is written,
+	 * where the second replaced the first */
+	strmap_t names;
+	strmap_init(&names);
+	for (uint32_t i = 0; i < rec->root.via.map.size; i++) {
+		const msgpack_object_kv *kv = &rec->root.via.map.ptr[i];
+		if (kv->val.type != MSGPACK_OBJECT_MAP || !obj_map_get(&kv->val, "dtype"))
+			continue;
+		char key[64];
+		safe_name(key, sizeof key, kv->key.via.str.ptr, kv->key.via.str.size);
+		if (strmap_put(&names, key, i) != 0) {
+			const msgpack_object *k0 = &rec->root.via.map.ptr[strmap_get(&names, key)].key;
+			char a[128], b[128];
+			diag_fatal("--npy: record %llu: the keys '%s' and '%s' both make the file name %06llu-%s-%s.npy",
+				   (unsigned long long)index, diag_escape(a, sizeof a, k0->via.str.ptr, k0->via.str.size),
+				   diag_escape(b, sizeof b, kv->key.via.str.ptr, kv->key.via.str.size),
+				   (unsigned long long)index, id, key);
+		}
+	}
+	strmap_free(&names);
 	for (uint32_t i = 0; i < rec->root.via.map.size; i++) {
 		const msgpack_object_kv *kv = &rec->root.via.map.ptr[i];
 		tensor_t t;

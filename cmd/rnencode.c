@@ -250,6 +250,7 @@ static void write_image(run_t *r, const item_t *it)
 			 msg);
 		rec_write_error(r->w, it->id, it->path, it->label, msg);
 		r->failed++;
+		r->images--; /* counted at submit: an image is encoded or failed, not both */
 		return;
 	}
 	int64_t shape[1] = {r->out_dim};
@@ -539,16 +540,14 @@ static const char *default_weights_name(net_kind_t kind, const char *preset, siz
 }
 
 typedef struct {
-	const char *path;
+	const ckpt_t *ck;
 	char hex[65];
-	int rc, err;
 } hash_job_t;
 
 static void *hash_thread(void *arg)
 {
 	hash_job_t *j = arg;
-	j->rc = file_sha256(j->path, j->hex);
-	j->err = errno;
+	ckpt_sha256(j->ck, j->hex);
 	return NULL;
 }
 
@@ -564,9 +563,9 @@ static void start(run_t *r, int argc, char **argv, net_kind_t kind, const char *
 	ckpt_t *ck = ckpt_open(wpath, err, sizeof err);
 	if (!ck)
 		diag_fatal("%s", err);
-	/* The header's sha256 reads the whole file again (255 MB for RN50.pt):
-	 * do it beside the binding and the backend's setup, not after them. */
-	hash_job_t hash = {.path = wpath};
+	/* The header's sha256, of the bytes loaded (255 MB for RN50.pt): beside
+	 * the binding, not after it. */
+	hash_job_t hash = {.ck = ck};
 	pthread_t tid;
 	int threaded = pthread_create(&tid, NULL, hash_thread, &hash) == 0;
 	if (!threaded)
@@ -574,6 +573,8 @@ static void start(run_t *r, int argc, char **argv, net_kind_t kind, const char *
 	if (net_load(&r->net, ck, kind, err, sizeof err) != 0)
 		diag_fatal("%s: %s", wpath, err);
 	const char *fmtname = ckpt_format_name(ckpt_format(ck));
+	if (threaded)
+		pthread_join(tid, NULL);
 	ckpt_free(ck);
 
 	r->be = DEVICE_BACKEND(o->device, o->gpu, &enc_backend_cpu, &enc_backend_cuda);
@@ -600,10 +601,6 @@ static void start(run_t *r, int argc, char **argv, net_kind_t kind, const char *
 	r->precision = o->fp16 ? "fp16" : "fp32";
 	r->out = xmalloc((size_t)r->batch * (size_t)r->out_dim * sizeof *r->out);
 
-	if (threaded)
-		pthread_join(tid, NULL);
-	if (hash.rc != 0)
-		diag_fatal("%s: %s", wpath, strerror(hash.err));
 	enc_stats_t st;
 	r->be->stats(r->enc, &st);
 	rec_builder_t *b = rec_begin_header(r->w, argc, argv);

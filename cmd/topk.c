@@ -226,9 +226,13 @@ static void put_tsv_field(const char *p, size_t n)
 		if (k) {
 			diag_put_ctl(stdout, p + i, k);
 			i += k;
-		} else {
-			putchar(p[i] == '\t' ? ' ' : p[i]);
+		} else if (p[i] == '\t') {
+			putchar(' ');
 			i++;
+		} else {
+			k = diag_char_len(p + i, n - i);
+			fwrite(p + i, 1, k, stdout);
+			i += k;
 		}
 	}
 }
@@ -327,7 +331,7 @@ static void emit_msgpack(rec_writer_t *w, const state_t *s, const record_t *rec,
 	msgpack_packer *pk = rec_writer_pk(w);
 	msgpack_pack_map(pk, 4 + rec_count_keys_except(rec, skip));
 	pk_kv_str(pk, "type", "topk");
-	pk_copy_keys_utf8(pk, rec, skip);
+	pk_copy_keys_except(pk, rec, skip);
 	pk_str(pk, "index");
 	msgpack_pack_array(pk, (size_t)k);
 	for (int i = 0; i < k; i++)

@@ -89,8 +89,8 @@ DIAG_NORETURN static void usage(void)
 	       "  zscore --classes classes.mp < emb.mp | topk\n"
 	       "\n"
 	       "Exit status: 0 ok; 2 usage error, unreadable file, or a table that does not fit\n"
-	       "(name count vs rows, shape, NaN/Inf, an all-zero row): no output then (a\n"
-	       "record stream stopped after its first megabyte of output may leave part).\n");
+	       "(name count vs rows, shape, NaN/Inf, an all-zero row, a broken record\n"
+	       "stream): no output then.\n");
 	diag_help_done();
 }
 
@@ -303,19 +303,15 @@ static void from_array(int argc, char **argv, const options_t *o, input_t *in)
 	ckpt_free(ck);
 }
 
-/* Records pass through as they come, held in the writer's 1 MiB buffer: a
- * stream that fails before that much output leaves none (exit 2), a longer
- * one stops mid-stream with what was written incomplete. The writer is
- * file-scope so it stays reachable when diag_fatal exits. */
-static rec_writer_t *stream_out;
 
 static void from_stream(int argc, char **argv, const options_t *o, input_t *in)
 {
 	rec_reader_t *r = rec_reader_open_path(o->input, 0);
 	if (!r)
 		diag_fatal("%s: %s", o->input, strerror(errno));
-	stream_out = rec_writer_stdout(0);
-	rec_writer_t *w = stream_out;
+	/* records pass through as they come, spooled: a stream that fails
+	 * (exit 2) leaves no output, however much came before */
+	rec_writer_t *w = rec_writer_stdout_spooled();
 	write_header(w, argc, argv, o, in);
 	record_t rec;
 	int nclasses = 0, nfailed = 0;

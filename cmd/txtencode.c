@@ -339,7 +339,7 @@ static int normalize_rows(float *v, int64_t n, int64_t d)
 	return -1;
 }
 
-/* sha256 of a file that is read twice (the vocabulary, the weights); a
+/* sha256 of a file that is read twice (the vocabulary); a
  * pipe is refused, as it could not give the same bytes again. */
 static void hash_file(const char *opt, const char *path, char hex[65])
 {
@@ -453,11 +453,11 @@ int main(int argc, char **argv)
 	if (access(weights, R_OK) != 0)
 		diag_fatal("%s: %s%s", weights, strerror(errno),
 			   o.weights ? "" : " (run `make weights`, or give --weights FILE)");
-	ckpt_t *ck = ckpt_open(weights, err, sizeof err); /* refuses a pipe before the hash would read it */
+	ckpt_t *ck = ckpt_open(weights, err, sizeof err);
 	if (!ck)
 		diag_fatal("%s", err);
 	char wsha[65];
-	hash_file("--weights", weights, wsha);
+	ckpt_sha256(ck, wsha); /* of the bytes loaded */
 	clip_keys_t keys;
 	text_shape_t tower;
 	if (clip_keys_canonical(ck, &keys, err, sizeof err) != 0 || text_tower_shape(ck, &tower, err, sizeof err) != 0)

@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,7 +30,7 @@ struct ckpt {
 	ckpt_format_t format;
 	const uint8_t *bytes; /* the whole file */
 	size_t size;
-	int mapped;           /* bytes is our mmap (else the caller's memory) */
+	int loaded;           /* bytes is our copy of the file (else the caller's memory) */
 	ckpt_entry_t *entries;
 	size_t n, cap;
 	void **owned;         /* copies, freed with the table */
@@ -240,9 +239,45 @@ static ckpt_t *open_bytes(ckpt_t *c, const char *label, char *err, size_t errcap
 	return c;
 }
 
+/* The whole file read into memory, not mapped: a mapped file cut short
+ * while it is read (cp NEW OLD over a checkpoint being loaded truncates it
+ * in place) raises SIGBUS at the first page past its new end, where a read
+ * is a short read, said in one line; and the bytes the table holds are the
+ * ones ckpt_sha256 hashes, whatever happens to the file afterwards. */
+static int read_exact(int fd, uint8_t *p, size_t n, const char *path, char *err, size_t errcap)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = read(fd, p + got, n - got < ((size_t)1 << 30) ? n - got : (size_t)1 << 30);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err_set(err, errcap, "%s: read error at byte %zu: %s", path, got, strerror(errno));
+			return -1;
+		}
+		if (r == 0) {
+			err_set(err, errcap, "%s: the file shrank to %zu bytes while it was read (%zu at the start): "
+					       "written by another process?",
+				  path, got, n);
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	uint8_t more;
+	ssize_t r;
+	while ((r = read(fd, &more, 1)) < 0 && errno == EINTR)
+		;
+	if (r > 0) {
+		err_set(err, errcap, "%s: the file grew past %zu bytes while it was read: written by another process?",
+			  path, n);
+		return -1;
+	}
+	return 0;
+}
+
 ckpt_t *ckpt_open(const char *path, char *err, size_t errcap)
 {
-	/* mapped: a regular file; a FIFO is refused, not waited on */
+	/* a regular file; a FIFO is refused, not waited on */
 	int fd = file_open_input(path, 1, err, errcap);
 	if (fd < 0)
 		return NULL;
@@ -253,22 +288,20 @@ ckpt_t *ckpt_open(const char *path, char *err, size_t errcap)
 		return NULL;
 	}
 	ckpt_t *c = calloc(1, sizeof *c);
-	if (!c) {
-		err_set(err, errcap, "%s: out of memory", path);
+	void *m = NULL;
+	if (!c || (st.st_size > 0 && posix_memalign(&m, 64, (size_t)st.st_size) != 0)) {
+		err_set(err, errcap, "%s: out of memory for its %lld bytes", path, (long long)st.st_size);
 		close(fd);
+		free(c);
 		return NULL;
 	}
 	c->size = (size_t)st.st_size;
-	if (c->size > 0) {
-		void *m = mmap(NULL, c->size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (m == MAP_FAILED) {
-			err_set(err, errcap, "%s: mmap: %s", path, strerror(errno));
-			close(fd);
-			free(c);
-			return NULL;
-		}
-		c->bytes = m;
-		c->mapped = 1;
+	c->bytes = m;
+	c->loaded = 1;
+	if (read_exact(fd, m, c->size, path, err, errcap) != 0) {
+		close(fd);
+		ckpt_free(c);
+		return NULL;
 	}
 	close(fd);
 	return open_bytes(c, path, err, errcap);
@@ -297,8 +330,8 @@ void ckpt_free(ckpt_t *c)
 		free(c->owned[i]);
 	free(c->owned);
 	strmap_free(&c->index);
-	if (c->mapped)
-		munmap((void *)c->bytes, c->size);
+	if (c->loaded)
+		free((void *)c->bytes);
 	free(c);
 }
 
@@ -366,6 +399,16 @@ int ckpt_rename(ckpt_t *c, const char *const *names, char *err, size_t errcap)
 size_t ckpt_file_size(const ckpt_t *c)
 {
 	return c->size;
+}
+
+void ckpt_sha256(const ckpt_t *c, char hex[65])
+{
+	sha256_t s;
+	uint8_t d[32];
+	sha256_init(&s);
+	sha256_update(&s, c->bytes, c->size);
+	sha256_final(&s, d);
+	sha256_to_hex(d, hex);
 }
 
 int file_sha256(const char *path, char hex[65])

@@ -5,9 +5,10 @@
  *   CKPT_TORCHSCRIPT    torch.jit.save: same container, module objects in data.pkl
  *   CKPT_PYTORCH_LEGACY torch.save(_use_new_zipfile_serialization=False)
  *   CKPT_SAFETENSORS    u64 header length + JSON header + data
- * The file is memory-mapped; tensor data points into the mapping where the
- * stored tensor is C-contiguous, else into a contiguous copy owned by the
- * table. Nothing in the file is executed or trusted: see ckpt.c.
+ * The file is read whole into memory (not mapped: a file cut short while
+ * mapped kills the process with SIGBUS); tensor data points into that copy
+ * where the stored tensor is C-contiguous, else into a contiguous copy owned
+ * by the table. Nothing in the file is executed or trusted: see ckpt.c.
  * Tensor data is always aligned to its element size (misaligned stored data is
  * copied), and stays valid until ckpt_free.
  */
@@ -56,6 +57,10 @@ int ckpt_sniff(const void *p, size_t n);
 ckpt_t *ckpt_open_mem(const void *data, size_t size, const char *label, char *err, size_t errcap);
 /* Size in bytes of the file (or memory) the table was read from. */
 size_t ckpt_file_size(const ckpt_t *c);
+/* sha256 of those bytes, the ones the table was read from (a hash of the
+ * file read again could be of another file, replaced meanwhile): 64
+ * lowercase hex digits + NUL. */
+void ckpt_sha256(const ckpt_t *c, char hex[65]);
 
 /* sha256 of a whole regular file as 64 lowercase hex digits + NUL; 0 or -1
  * (errno; ESPIPE for a pipe or FIFO, which cannot be read a second time,

@@ -124,6 +124,7 @@ typedef struct {
 	size_t ntn, captn;
 	size_t slots;
 	uint32_t h_none, h_true, h_false;
+	int python_strs; /* read as Python's unpickler (torch.load) reads: strs must be UTF-8 */
 	/* current pickle, for messages */
 	const char *what;
 	size_t pos;
@@ -195,6 +196,32 @@ static void vm_free(vm_t *vm)
 	free(vm->memo);
 	free(vm->st);
 	free(vm->tn);
+}
+
+/* Does Python's unpickler decode s[0..n) as a str: UTF-8, with
+ * 'surrogatepass' (encoded U+D800..U+DFFF allowed) for the unicode opcodes,
+ * strictly for BINSTRING's (torch.load's encoding='utf-8')? */
+static int python_utf8(const uint8_t *s, size_t n, int surrogatepass)
+{
+	uint32_t cp;
+	for (size_t i = 0, k; i < n; i += k) {
+		k = utf8_next((const char *)s + i, n - i, &cp);
+		if (!k && surrogatepass && n - i >= 3 && s[i] == 0xED && s[i + 1] >= 0xA0 && s[i + 1] <= 0xBF &&
+		    (s[i + 2] & 0xC0) == 0x80)
+			k = 3;
+		if (!k)
+			return 0;
+	}
+	return 1;
+}
+
+/* Is "/code/" in a zip entry's name (a TorchScript archive's code)? */
+static int has_code_dir(const char *s, size_t n)
+{
+	for (size_t i = 0; i + 6 <= n; i++)
+		if (memcmp(s + i, "/code/", 6) == 0)
+			return 1;
+	return 0;
 }
 
 static int vm_init(vm_t *vm, char *err, size_t cap)
@@ -750,6 +777,8 @@ static int vm_run(vm_t *vm, const uint8_t *p, size_t n, const char *what, uint32
 			i += (size_t)w;
 			NEED(len);
 			pv_kind_t k = (op == 'B' || op == 'C' || op == 0x8e) ? PV_BYTES : PV_STR;
+			if (k == PV_STR && vm->python_strs && !python_utf8(p + i, (size_t)len, op != 'T' && op != 'U'))
+				return vm_fail(vm, "a str that is not UTF-8 (Python's unpickler, so torch.load, refuses it)");
 			if (push(vm, new_str(vm, k, p + i, len)) != 0)
 				return -1;
 			i += (size_t)len;
@@ -1086,6 +1115,50 @@ static int resolve_zip(void *ctx, pk_storage_t *s, char *err, size_t cap)
 	return 0;
 }
 
+/* PyTorch 1.13's reader (caffe2's inline_container.cc) wants a record
+ * <prefix>/version read as std::stoll reads it (leading blanks, a sign,
+ * decimal digits, anything after them ignored) between 1 and 10 (its
+ * kMaxSupportedFileFormatVersion); other files it refuses, so do we. */
+static int check_version(const zip_ctx_t *zc, char *err, size_t cap)
+{
+	char name[CKPT_MAX_NAME + 8];
+	if (zc->prefix_len + 7 >= sizeof name) {
+		err_set(err, cap, "archive name too long");
+		return -1;
+	}
+	memcpy(name, zc->prefix, zc->prefix_len);
+	memcpy(name + zc->prefix_len, "version", 7);
+	const ckpt_zip_entry_t *e = ckpt_zip_find(zc->z, name, zc->prefix_len + 7);
+	const uint8_t *d;
+	if (!e) {
+		err_set(err, cap, "no <prefix>/version record (PyTorch refuses such a file)");
+		return -1;
+	}
+	if (ckpt_zip_data(e, zc->p, zc->n, &d, err, cap) != 0)
+		return -1;
+	size_t i = 0, n = (size_t)e->size;
+	while (i < n && (d[i] == ' ' || (d[i] >= '\t' && d[i] <= '\r')))
+		i++;
+	int neg = i < n && d[i] == '-';
+	if (i < n && (d[i] == '-' || d[i] == '+'))
+		i++;
+	size_t digits = 0;
+	uint64_t v = 0;
+	for (; i < n && d[i] >= '0' && d[i] <= '9'; i++, digits++)
+		v = v > 1000 ? v : v * 10 + (uint64_t)(d[i] - '0'); /* past 10 the value no longer matters */
+	char shown[24];
+	ckpt_printable(shown, sizeof shown, (const char *)d, n);
+	if (!digits) {
+		err_set(err, cap, "version record '%s' is not a number (PyTorch refuses the file)", shown);
+		return -1;
+	}
+	if (neg || v < 1 || v > 10) {
+		err_set(err, cap, "format version '%s', outside the 1..10 PyTorch reads (it refuses the file)", shown);
+		return -1;
+	}
+	return 0;
+}
+
 int ckpt_read_torch_zip(ckpt_t *c, const uint8_t *p, size_t n, char *err, size_t cap)
 {
 	ckpt_zip_t z;
@@ -1130,16 +1203,33 @@ int ckpt_read_torch_zip(ckpt_t *c, const uint8_t *p, size_t n, char *err, size_t
 			}
 		}
 	}
+	if (check_version(&zc, err, cap) != 0)
+		goto out;
 	const uint8_t *pd;
 	if (ckpt_zip_data(pkl, p, n, &pd, err, cap) != 0)
 		goto out;
 	vm_ok = 1; /* vm_init leaves vm freeable even when it fails */
 	if (vm_init(&vm, err, cap) != 0)
 		goto out;
+	/* torch.save's archive goes through Python's unpickler; TorchScript's
+	 * (code/, constants.pkl) through C++'s, which takes any bytes */
+	vm.python_strs = 1;
+	for (size_t i = 0; i < z.n; i++) {
+		const ckpt_zip_entry_t *e = &z.e[i];
+		if ((e->name_len >= 14 && memcmp(e->name + e->name_len - 14, "/constants.pkl", 14) == 0) ||
+		    has_code_dir(e->name, e->name_len))
+			vm.python_strs = 0;
+	}
 	uint32_t root;
 	size_t used;
 	if (vm_run(&vm, pd, (size_t)pkl->size, what, &root, &used) != 0)
 		goto out;
+	/* PyTorch loads the record of every storage the pickle names as it
+	 * unpickles, not only those of the tensors it ends up naming: one that
+	 * is missing or short refuses the file */
+	for (size_t i = 0; i < vm.nst; i++)
+		if (!vm.st[i].data && resolve_zip(&zc, &vm.st[i], err, cap) != 0)
+			goto out;
 	ckpt_table_set_format(c, vm.obj[root].kind == PV_OBJECT ? CKPT_TORCHSCRIPT : CKPT_PYTORCH_ZIP);
 	rc = name_tensors(&vm, c, root, resolve_zip, &zc, err, cap);
 out:
@@ -1251,6 +1341,7 @@ int ckpt_read_legacy(ckpt_t *c, const uint8_t *p, size_t n, char *err, size_t ca
 		vm_free(&vm);
 		return -1;
 	}
+	vm.python_strs = 1; /* torch.load's */
 	int rc = -1;
 	size_t at = sizeof legacy_magic, used;
 	uint32_t version, sysinfo, root, keys;

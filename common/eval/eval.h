@@ -64,7 +64,8 @@ int classes_build_rows(dtype_t dtype, const void *data, int ndim, const int64_t 
 
 /* A classes record into c (c must be freshly initialised or freed). */
 int classes_from_record(const record_t *rec, classes_t *c, char *err, size_t cap);
-/* The first classes record of a stream file. */
+/* The classes record of a stream file, read to its end: exactly one
+ * classes record (other types skipped), no invalid record, no broken bytes. */
 int classes_load_path(const char *path, classes_t *c, char *err, size_t cap);
 
 /* Where `make classes` puts CLIP's ImageNet table: classes-clip-rn50.mp in
@@ -172,10 +173,10 @@ typedef enum {
  * before it; returns 1. The whole stream is then the wrong one, so callers
  * stop (exit 2). Returns 0 for any other record. */
 int stage_check_record(const record_t *rec, const char *prog, stage_want_t want, char *msg, size_t n);
-/* The id images are matched by: absent (the record is then named "#N" by its
- * position), or a str without NUL bytes. An id of another type or with a
- * NUL (C strings would cut it, and "a\0x" match "a\0y") is a malformed
- * record: -1 with a message. */
+/* The id images are matched by: a str without NUL bytes. A record without
+ * one (named by its position, it would pair with another run's record of
+ * another image), an id of another type or with a NUL (C strings would cut
+ * it, and "a\0x" match "a\0y") is a malformed record: -1 with a message. */
 int pred_id_check(const record_t *rec, char *err, size_t cap);
 /* Fill p from such a record (scratch is reused for the score vector). On a
  * malformed record (pred_id_check too) returns -1 with a message and p is
@@ -187,14 +188,6 @@ int pred_rank_of(const pred_t *p, int64_t c);
 /* "index": [top...], "prob": [prob...] (n of each) into the object open in w:
  * the best classes as topk records hold them. */
 void pred_json_top(jw_t *w, const int64_t *top, const float *prob, int n);
-
-/* pk_copy_keys_except for the records a filter builds from its input (a
- * scores record from an embedding, a topk record from scores): each str
- * value at the top level is packed by pk_strn, so an id or path that is not
- * UTF-8 arrives as its \xNN text and the new record is readable with
- * msgpack's raw=False; nested values are copied as they are. (Records passed
- * through whole, rec_pass, stay byte-exact.) */
-void pk_copy_keys_utf8(msgpack_packer *pk, const record_t *rec, const char *const *skip);
 
 /* ---- run.c ----
  * a prediction run: one stream's predictions (scores, logits, topk and

@@ -299,8 +299,9 @@ void rb_tensor(rec_builder_t *b, const char *k, dtype_t dtype, int ndim, const i
 	map_end(b);
 }
 
-/* Keys are copied as they are (a reader has refused a record with one
- * twice); str values are made UTF-8 (pk_strn), as every str we write is. */
+/* Every str copied, keys and nested ones too, is made UTF-8 (\xNN for
+ * bytes that are not), as every str we write is. Two keys that differ only
+ * in such bytes could meet as one: put_key refuses that as a repeat. */
 void rb_copy_keys_except(rec_builder_t *b, const record_t *rec, const char *const *skip)
 {
 	need_record(b, "(copied)");
@@ -311,10 +312,13 @@ void rb_copy_keys_except(rec_builder_t *b, const record_t *rec, const char *cons
 			skipped = obj_str_eq(&kv->key, *s);
 		if (skipped)
 			continue;
-		put_key(b, kv->key.via.str.ptr, kv->key.via.str.size);
-		if (kv->val.type == MSGPACK_OBJECT_STR)
-			pk_strn(&b->pk, kv->val.via.str.ptr, kv->val.via.str.size);
+		size_t kn;
+		char *kesc = utf8_escape(kv->key.via.str.ptr, kv->key.via.str.size, &kn);
+		if (kesc)
+			put_key(b, kesc, kn);
 		else
-			msgpack_pack_object(&b->pk, kv->val);
+			put_key(b, kv->key.via.str.ptr, kv->key.via.str.size);
+		free(kesc);
+		pk_object_utf8(&b->pk, &kv->val);
 	}
 }

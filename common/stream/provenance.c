@@ -3,6 +3,7 @@
 #include "stream/stream.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,7 +141,12 @@ void prov_put_text_value(FILE *f, const msgpack_object *o)
 	case MSGPACK_OBJECT_POSITIVE_INTEGER: fprintf(f, "%" PRIu64, o->via.u64); return;
 	case MSGPACK_OBJECT_NEGATIVE_INTEGER: fprintf(f, "%" PRId64, o->via.i64); return;
 	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64: fprintf(f, "%.6g", o->via.f64); return;
+	case MSGPACK_OBJECT_FLOAT64: /* a report shows no NaN/Inf, echoed ones neither (JSON: null) */
+		if (isfinite(o->via.f64))
+			fprintf(f, "%.6g", o->via.f64);
+		else
+			fputs("(non-finite)", f);
+		return;
 	case MSGPACK_OBJECT_STR: /* one header, one line of text (a CSV comment, a report line) */
 		diag_put_text(f, o->via.str.ptr, o->via.str.size);
 		return;
@@ -188,7 +194,8 @@ static void put_argv(FILE *f, const msgpack_object *a)
 		if (i)
 			fputc(' ', f);
 		int plain = s->type == MSGPACK_OBJECT_STR && s->via.str.size > 0, ctl = 0;
-		for (uint32_t j = 0; plain && j < s->via.str.size; j++)
+		for (uint32_t j = 0; plain && j < s->via.str.size;
+		     j += (uint32_t)diag_char_len(s->via.str.ptr + j, s->via.str.size - j))
 			plain = strchr(" \t\n'\"\\$`*?|&;<>()", s->via.str.ptr[j]) == NULL &&
 				!diag_ctl_len(s->via.str.ptr + j, s->via.str.size - j);
 		if (plain || s->type != MSGPACK_OBJECT_STR) {
@@ -197,7 +204,8 @@ static void put_argv(FILE *f, const msgpack_object *a)
 		}
 		/* shell quoting so the line can be pasted back: bash's $'...'
 		 * where a control character would break the line */
-		for (uint32_t j = 0; j < s->via.str.size; j++)
+		for (uint32_t j = 0; j < s->via.str.size;
+		     j += (uint32_t)diag_char_len(s->via.str.ptr + j, s->via.str.size - j))
 			ctl |= diag_ctl_len(s->via.str.ptr + j, s->via.str.size - j) != 0;
 		fputs(ctl ? "$'" : "'", f);
 		for (uint32_t j = 0; j < s->via.str.size;) {
@@ -208,13 +216,14 @@ static void put_argv(FILE *f, const msgpack_object *a)
 				j += (uint32_t)k;
 				continue;
 			}
+			k = diag_char_len(s->via.str.ptr + j, s->via.str.size - j);
 			if (c == '\'')
 				fputs(ctl ? "\\'" : "'\\''", f);
 			else if (ctl && c == '\\')
 				fputs("\\\\", f);
 			else
-				fputc(c, f);
-			j++;
+				fwrite(s->via.str.ptr + j, 1, k, f);
+			j += (uint32_t)k;
 		}
 		fputc('\'', f);
 	}

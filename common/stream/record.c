@@ -693,6 +693,7 @@ struct rec_writer {
 	int fd;
 	char *name;
 	char *tmp_path, *final_path; /* rec_writer_open_path */
+	int spool;                   /* rec_writer_stdout_spooled: fd is an unlinked file for stdout */
 	unsigned char *buf;
 	size_t len;
 	uint64_t nrec;
@@ -757,6 +758,45 @@ rec_writer_t *rec_writer_stdout(int allow_tty)
 	return rec_writer_open(1, "stdout");
 }
 
+rec_writer_t *rec_writer_stdout_spooled(void)
+{
+	if (isatty(1))
+		diag_fatal("stdout is a terminal: refusing to write binary records there "
+			   "(redirect to a file, pipe into another stage, or '| recview')");
+	const char *dir = getenv("TMPDIR");
+	char *path = xasprintf("%s/rnencode-spool.XXXXXX", dir && *dir ? dir : "/tmp");
+	int fd = mkstemp(path);
+	if (fd < 0)
+		diag_fatal("%s: %s (the output is held there until the input has been read whole)", path,
+			   strerror(errno));
+	unlink(path);
+	free(path);
+	rec_writer_t *w = rec_writer_open(fd, "stdout");
+	w->spool = 1;
+	return w;
+}
+
+/* The spooled output to stdout, at close. */
+static void spool_out(rec_writer_t *w)
+{
+	if (lseek(w->fd, 0, SEEK_SET) != 0)
+		diag_fatal("stdout: its spool file: %s", strerror(errno));
+	unsigned char *b = w->buf; /* flushed: free to use */
+	for (;;) {
+		ssize_t k = read(w->fd, b, WRITE_BUF);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			diag_fatal("stdout: its spool file: %s", strerror(errno));
+		if (k == 0)
+			break;
+		int fd = w->fd;
+		w->fd = 1;
+		writer_write_fd(w, b, (size_t)k);
+		w->fd = fd;
+	}
+}
+
 rec_writer_t *rec_writer_open_path(const char *path)
 {
 	if (strcmp(path, "-") == 0)
@@ -817,7 +857,12 @@ int rec_writer_close(rec_writer_t *w)
 		return 0;
 	rec_writer_flush(w);
 	int rc = 0;
-	if (w->tmp_path) {
+	if (w->spool) {
+		spool_out(w);
+		close(w->fd);
+		if (close(1) != 0 && errno != EINTR)
+			diag_fatal("%s: close: %s", w->name, strerror(errno));
+	} else if (w->tmp_path) {
 		if (fsync(w->fd) != 0 && errno != EINVAL)
 			rc = -1;
 		if (close(w->fd) != 0)
@@ -897,6 +942,40 @@ uint32_t rec_count_keys_except(const record_t *rec, const char *const *skip)
 	for (uint32_t i = 0; i < rec->root.via.map.size; i++)
 		n += !key_skipped(&rec->root.via.map.ptr[i].key, skip);
 	return n;
+}
+
+void pk_object_utf8(msgpack_packer *pk, const msgpack_object *o)
+{
+	switch (o->type) {
+	case MSGPACK_OBJECT_STR:
+		pk_strn(pk, o->via.str.ptr, o->via.str.size);
+		return;
+	case MSGPACK_OBJECT_ARRAY:
+		msgpack_pack_array(pk, o->via.array.size);
+		for (uint32_t i = 0; i < o->via.array.size; i++)
+			pk_object_utf8(pk, &o->via.array.ptr[i]);
+		return;
+	case MSGPACK_OBJECT_MAP:
+		msgpack_pack_map(pk, o->via.map.size);
+		for (uint32_t i = 0; i < o->via.map.size; i++) {
+			pk_object_utf8(pk, &o->via.map.ptr[i].key);
+			pk_object_utf8(pk, &o->via.map.ptr[i].val);
+		}
+		return;
+	default:
+		msgpack_pack_object(pk, *o);
+	}
+}
+
+void pk_copy_keys_except(msgpack_packer *pk, const record_t *rec, const char *const *skip)
+{
+	for (uint32_t i = 0; i < rec->root.via.map.size; i++) {
+		const msgpack_object_kv *kv = &rec->root.via.map.ptr[i];
+		if (key_skipped(&kv->key, skip))
+			continue;
+		pk_object_utf8(pk, &kv->key);
+		pk_object_utf8(pk, &kv->val);
+	}
 }
 
 void rec_write_header_begin(rec_writer_t *w, int argc, char **argv, uint32_t n_extra)

@@ -130,6 +130,11 @@ int rec_get_tensor(const record_t *rec, const char *key, tensor_t *t, char *err,
 rec_writer_t *rec_writer_open(int fd, const char *name);
 /* stdout, refusing a terminal with a hint (exit 2) unless allow_tty. */
 rec_writer_t *rec_writer_stdout(int allow_tty);
+/* stdout (a terminal refused as above), the records held in an unlinked
+ * temporary file ($TMPDIR, else /tmp) until rec_writer_close copies them
+ * out: a program that exits 2 before then, on a stream broken after some
+ * output, leaves stdout empty, never part of a record. */
+rec_writer_t *rec_writer_stdout_spooled(void);
 /* Write to path by the outfile rule of common/util/util.h (a new file or a regular one; a
  * FIFO or device is refused, exit 2) via a temporary renamed at close. */
 rec_writer_t *rec_writer_open_path(const char *path);
@@ -148,8 +153,14 @@ void pk_str(msgpack_packer *pk, const char *s);
 void pk_strn(msgpack_packer *pk, const char *s, size_t n);
 void pk_kv_str(msgpack_packer *pk, const char *key, const char *val); /* NULL val packs nil */
 void pk_kv_int(msgpack_packer *pk, const char *key, int64_t v);
-/* Keys of rec not named in skip (NULL-terminated list): how many. */
+/* o packed again with every str in it, keys and nested ones too, UTF-8:
+ * bytes that are not written as \xNN, as pk_strn does. */
+void pk_object_utf8(msgpack_packer *pk, const msgpack_object *o);
+/* Keys of rec not named in skip (NULL-terminated list): count, and copy
+ * (by pk_object_utf8: a record we build from another is readable with
+ * msgpack's raw=False whatever its input held; rec_pass copies byte-exact). */
 uint32_t rec_count_keys_except(const record_t *rec, const char *const *skip);
+void pk_copy_keys_except(msgpack_packer *pk, const record_t *rec, const char *const *skip);
 
 /* A header record: {type, producer, version, argv} + n_extra pairs the
  * caller packs right after this call (rec_begin_header counts them). */

@@ -61,14 +61,17 @@ void diag_help_done(void) DIAG_NORETURN;
 void diag_progress(const char *fmt, ...) DIAG_PRINTF(1, 2);
 void diag_progress_done(void);
 
-/* Text that must stay on one line and reach a terminal as text (a
+/* Text that must stay on one line and reach a terminal as UTF-8 text (a
  * diagnostic, a report line, a provenance line): diag_ctl_len says how many
- * bytes at s[0..n) are a control character that would break it or drive
- * the terminal (1: C0 but the tab, DEL; 2: a C1 control, U+0080..U+009F,
- * in UTF-8, U+009B being CSI; 0: none), diag_put_ctl writes those k bytes
- * as C does (\n, \r, else \xNN each), and diag_put_text writes s[0..n)
- * with every such character escaped. */
+ * bytes at s[0..n), s being at a character's start, are a control character
+ * that would break it or drive the terminal, or a byte that is not UTF-8
+ * (1: C0 but the tab, DEL, a byte that starts no UTF-8 character; 2: a C1
+ * control, U+0080..U+009F, in UTF-8, U+009B being CSI; 0: none: then
+ * diag_char_len is the length of the character there, to step over it),
+ * diag_put_ctl writes those k bytes as C does (\n, \r, else \xNN each),
+ * and diag_put_text writes s[0..n) with every such character escaped. */
 size_t diag_ctl_len(const char *s, size_t n);
+size_t diag_char_len(const char *s, size_t n);
 void diag_put_ctl(FILE *f, const char *s, size_t k);
 void diag_put_text(FILE *f, const char *s, size_t n);
 /* diag_put_text of a C string: how a report prints text that came from a
