@@ -67,6 +67,10 @@ typedef struct {
 	score_vec_t sv;
 	int64_t *idx;
 	size_t idxcap;
+	/* the top k's classes, probabilities, names, in rank order (emit_msgpack) */
+	int64_t *top_cls;
+	float *top_prob;
+	const char **top_name;
 	int nfailed;
 	long long nranked;
 	int tsv_header_done;
@@ -324,23 +328,17 @@ static int next_record(state_t *s, rec_reader_t *r, record_t *rec, rec_writer_t 
 static void emit_msgpack(rec_writer_t *w, const state_t *s, const record_t *rec, int k)
 {
 	static const char *const skip[] = {"type", "tensor", "index", "prob", "name", NULL};
-	msgpack_packer *pk = rec_writer_pk(w);
-	msgpack_pack_map(pk, 4 + rec_count_keys_except(rec, skip));
-	pk_kv_str(pk, "type", "topk");
-	pk_copy_keys_utf8(pk, rec, skip);
-	pk_str(pk, "index");
-	msgpack_pack_array(pk, (size_t)k);
-	for (int i = 0; i < k; i++)
-		msgpack_pack_int64(pk, s->sv.cls[s->idx[i]]);
-	pk_str(pk, "prob");
-	msgpack_pack_array(pk, (size_t)k);
-	for (int i = 0; i < k; i++)
-		msgpack_pack_float(pk, s->sv.v[s->idx[i]]);
-	pk_str(pk, "name");
-	msgpack_pack_array(pk, (size_t)k);
-	for (int i = 0; i < k; i++)
-		pk_str(pk, class_name(s, s->sv.cls[s->idx[i]]));
-	rec_writer_end_record(w);
+	for (int i = 0; i < k; i++) {
+		s->top_cls[i] = s->sv.cls[s->idx[i]];
+		s->top_prob[i] = s->sv.v[s->idx[i]];
+		s->top_name[i] = class_name(s, s->top_cls[i]);
+	}
+	rec_builder_t *b = rec_begin(w, "topk");
+	rb_copy_keys_except(b, rec, skip);
+	rb_ints(b, "index", s->top_cls, (size_t)k);
+	rb_floats(b, "prob", s->top_prob, (size_t)k);
+	rb_strs(b, "name", s->top_name, (size_t)k);
+	rec_end(b);
 }
 
 static void emit_text(const state_t *s, const record_t *rec, int k)
@@ -446,7 +444,13 @@ static void rank_record(state_t *s, rec_writer_t *w, const options_t *o, const r
 	int k = o->k < s->sv.n ? (int)o->k : (int)s->sv.n;
 	if ((size_t)k > s->idxcap) {
 		free(s->idx);
+		free(s->top_cls);
+		free(s->top_prob);
+		free(s->top_name);
 		s->idx = xmalloc((size_t)k * sizeof *s->idx);
+		s->top_cls = xmalloc((size_t)k * sizeof *s->top_cls);
+		s->top_prob = xmalloc((size_t)k * sizeof *s->top_prob);
+		s->top_name = xmalloc((size_t)k * sizeof *s->top_name);
 		s->idxcap = (size_t)k;
 	}
 	/* logits rank as they are: softmax ties classes that underflow to 0 */
@@ -475,10 +479,10 @@ int main(int argc, char **argv)
 	rec_writer_t *w = NULL;
 	if (o.format == FORMAT_MSGPACK) {
 		w = rec_writer_stdout(0);
-		rec_write_header_begin(w, argc, argv, 2);
-		msgpack_packer *pk = rec_writer_pk(w);
-		pk_kv_int(pk, "k", o.k);
-		pk_kv_str(pk, "names", o.names_path);
+		rec_builder_t *b = rec_begin_header(w, argc, argv);
+		rb_int(b, "k", o.k);
+		rb_str(b, "names", o.names_path);
+		rec_end(b);
 	}
 	rec_inputs_t in;
 	rec_inputs_init(&in, o.inputs, o.ninputs);
@@ -515,5 +519,8 @@ int main(int argc, char **argv)
 	names_free(s.stream_names, s.nstream_names);
 	score_vec_free(&s.sv);
 	free(s.idx);
+	free(s.top_cls);
+	free(s.top_prob);
+	free(s.top_name);
 	return s.nfailed ? EXIT_SOME_FAILED : EXIT_OK;
 }

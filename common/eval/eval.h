@@ -188,14 +188,6 @@ int pred_rank_of(const pred_t *p, int64_t c);
  * the best classes as topk records hold them. */
 void pred_json_top(jw_t *w, const int64_t *top, const float *prob, int n);
 
-/* pk_copy_keys_except for the records a filter builds from its input (a
- * scores record from an embedding, a topk record from scores): each str
- * value at the top level is packed by pk_strn, so an id or path that is not
- * UTF-8 arrives as its \xNN text and the new record is readable with
- * msgpack's raw=False; nested values are copied as they are. (Records passed
- * through whole, rec_pass, stay byte-exact.) */
-void pk_copy_keys_utf8(msgpack_packer *pk, const record_t *rec, const char *const *skip);
-
 /* ---- run.c ----
  * a prediction run: one stream's predictions (scores, logits, topk and
  * error records as pred_t), with its provenance and class names; ids

@@ -284,20 +284,3 @@ int pred_rank_of(const pred_t *p, int64_t c)
 			return i;
 	return -1;
 }
-
-void pk_copy_keys_utf8(msgpack_packer *pk, const record_t *rec, const char *const *skip)
-{
-	for (uint32_t i = 0; i < rec->root.via.map.size; i++) {
-		const msgpack_object_kv *kv = &rec->root.via.map.ptr[i];
-		int skipped = 0;
-		for (const char *const *k = skip; *k && !skipped; k++)
-			skipped = obj_str_eq(&kv->key, *k);
-		if (skipped)
-			continue;
-		msgpack_pack_object(pk, kv->key);
-		if (kv->val.type == MSGPACK_OBJECT_STR)
-			pk_strn(pk, kv->val.via.str.ptr, kv->val.via.str.size);
-		else
-			msgpack_pack_object(pk, kv->val);
-	}
-}

@@ -142,18 +142,11 @@ uint64_t rec_writer_records(const rec_writer_t *w);  /* records passed or packed
 int rec_writer_close(rec_writer_t *w);
 
 /* ---- packing helpers (msgpack_packer *pk from rec_writer_pk) ----
- * Pairs packed straight out, the map's size counted by the caller: topk's
- * until it moves to builder.c's rec_begin .. rec_end, which counts them. */
+ * str values made UTF-8 (\xNN for bytes that are not): what the record
+ * builder packs its strings with. */
 void pk_str(msgpack_packer *pk, const char *s);
 void pk_strn(msgpack_packer *pk, const char *s, size_t n);
-void pk_kv_str(msgpack_packer *pk, const char *key, const char *val); /* NULL val packs nil */
-void pk_kv_int(msgpack_packer *pk, const char *key, int64_t v);
-/* Keys of rec not named in skip (NULL-terminated list): how many. */
-uint32_t rec_count_keys_except(const record_t *rec, const char *const *skip);
 
-/* A header record: {type, producer, version, argv} + n_extra pairs the
- * caller packs right after this call (rec_begin_header counts them). */
-void rec_write_header_begin(rec_writer_t *w, int argc, char **argv, uint32_t n_extra);
 /* An error record {type, id, path, label, stage, message}; counts as a record. */
 void rec_write_error(rec_writer_t *w, const char *id, const char *path, int64_t label,
 		     const char *message);
