@@ -55,6 +55,7 @@ typedef struct {
 	const char *names_path;
 	format_t format;
 	int format_given;
+	size_t max_record;
 	char **inputs;
 	int ninputs;
 } options_t;
@@ -96,6 +97,9 @@ DIAG_NORETURN static void usage(void)
 	       "                        json: one JSON object per image (JSON Lines)\n"
 	       "      --json            the same as --format json (-f json, the old spelling,\n"
 	       "                        works one more release with a note on stderr)\n"
+	       "      --max-record B    refuse input records larger than B bytes (default\n"
+	       "                        1 GiB) or holding more than B/256 msgpack values\n"
+	       "                        (at least 65536)\n"
 	       "  -h, --help            this help\n"
 	       "\n"
 	       "Examples:\n"
@@ -118,21 +122,24 @@ DIAG_NORETURN static void usage(void)
 
 static void parse_args(int argc, char **argv, options_t *o)
 {
-	enum { OPT_FORMAT = 256, OPT_JSON };
+	enum { OPT_FORMAT = 256, OPT_JSON, OPT_MAX_RECORD };
 	static const struct option longopts[] = {{"names", required_argument, NULL, 'n'},
 						 {"top", required_argument, NULL, 'k'},
 						 {"format", required_argument, NULL, OPT_FORMAT},
 						 {"json", no_argument, NULL, OPT_JSON},
+						 {"max-record", required_argument, NULL, OPT_MAX_RECORD},
 						 {"help", no_argument, NULL, 'h'},
 						 OPT_VERSION_ENTRY,
 						 {NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	o->k = 5;
+	o->max_record = REC_DEFAULT_MAX_RECORD;
 	int c;
 	while ((c = opt_next(argc, argv, "k:n:f:h", longopts)) != -1) {
 		switch (c) {
 		case 'k': o->k = opt_parse_long("--top", optarg, 1, INT32_MAX); break;
 		case 'n': o->names_path = optarg; break;
+		case OPT_MAX_RECORD: o->max_record = (size_t)opt_parse_long("--max-record", optarg, 16, __LONG_MAX__); break;
 		case OPT_JSON:
 			o->format_given = 1;
 			o->format = FORMAT_JSON;
@@ -486,7 +493,7 @@ int main(int argc, char **argv)
 	}
 	rec_inputs_t in;
 	rec_inputs_init(&in, o.inputs, o.ninputs);
-	for (rec_reader_t *r; (r = rec_inputs_next(&in, 0));) {
+	for (rec_reader_t *r; (r = rec_inputs_next(&in, o.max_record));) {
 		s.stream = rec_reader_name(r);
 		record_t rec;
 		while (next_record(&s, r, &rec, w, o.format)) {
