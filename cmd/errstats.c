@@ -755,7 +755,7 @@ static void json_run(jw_t *w, const options_t *o, const run_t *r, const stats_t 
 		jw_end(w);
 	}
 	jw_end(w);
-	prov_print_json(jw_value(w, "provenance"), &r->prov);
+	prov_json(w, "provenance", &r->prov);
 	jw_end(w);
 }
 
@@ -947,7 +947,7 @@ static void jsonl_report(FILE *f, const run_t *a, const run_t *b)
 		jw_str(&w, "type", "provenance");
 		jw_str(&w, "run", TAG[k]);
 		jw_str(&w, "stream", runs[k]->path);
-		prov_print_json(jw_value(&w, "provenance"), &runs[k]->prov);
+		prov_json(&w, "provenance", &runs[k]->prov);
 		jw_close(&w);
 	}
 	for (int64_t i = 0; i < a->n; i++) {

@@ -948,7 +948,7 @@ static void json_run(jw_t *w, const char *key, const side_t *r)
 	jw_int(w, "nonfinite_values", r->nonfinite_values);
 	jw_int(w, "unreadable", r->ninvalid);
 	jw_int(w, "repeated", r->ndup);
-	prov_print_json(jw_value(w, "provenance"), &r->prov);
+	prov_json(w, "provenance", &r->prov);
 	jw_end(w);
 }
 

@@ -55,6 +55,7 @@ typedef struct {
 	const char *names_path;
 	format_t format;
 	int format_given;
+	size_t max_record;
 	char **inputs;
 	int ninputs;
 } options_t;
@@ -67,6 +68,10 @@ typedef struct {
 	score_vec_t sv;
 	int64_t *idx;
 	size_t idxcap;
+	/* the top k's classes, probabilities, names, in rank order (emit_msgpack) */
+	int64_t *top_cls;
+	float *top_prob;
+	const char **top_name;
 	int nfailed;
 	long long nranked;
 	int tsv_header_done;
@@ -92,6 +97,9 @@ DIAG_NORETURN static void usage(void)
 	       "                        json: one JSON object per image (JSON Lines)\n"
 	       "      --json            the same as --format json (-f json, the old spelling,\n"
 	       "                        works one more release with a note on stderr)\n"
+	       "      --max-record B    refuse input records larger than B bytes (default\n"
+	       "                        1 GiB) or holding more than B/256 msgpack values\n"
+	       "                        (at least 65536)\n"
 	       "  -h, --help            this help\n"
 	       "\n"
 	       "Examples:\n"
@@ -114,21 +122,24 @@ DIAG_NORETURN static void usage(void)
 
 static void parse_args(int argc, char **argv, options_t *o)
 {
-	enum { OPT_FORMAT = 256, OPT_JSON };
+	enum { OPT_FORMAT = 256, OPT_JSON, OPT_MAX_RECORD };
 	static const struct option longopts[] = {{"names", required_argument, NULL, 'n'},
 						 {"top", required_argument, NULL, 'k'},
 						 {"format", required_argument, NULL, OPT_FORMAT},
 						 {"json", no_argument, NULL, OPT_JSON},
+						 {"max-record", required_argument, NULL, OPT_MAX_RECORD},
 						 {"help", no_argument, NULL, 'h'},
 						 OPT_VERSION_ENTRY,
 						 {NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	o->k = 5;
+	o->max_record = REC_DEFAULT_MAX_RECORD;
 	int c;
 	while ((c = opt_next(argc, argv, "k:n:f:h", longopts)) != -1) {
 		switch (c) {
 		case 'k': o->k = opt_parse_long("--top", optarg, 1, INT32_MAX); break;
 		case 'n': o->names_path = optarg; break;
+		case OPT_MAX_RECORD: o->max_record = (size_t)opt_parse_long("--max-record", optarg, 16, __LONG_MAX__); break;
 		case OPT_JSON:
 			o->format_given = 1;
 			o->format = FORMAT_JSON;
@@ -328,23 +339,17 @@ static int next_record(state_t *s, rec_reader_t *r, record_t *rec, rec_writer_t 
 static void emit_msgpack(rec_writer_t *w, const state_t *s, const record_t *rec, int k)
 {
 	static const char *const skip[] = {"type", "tensor", "index", "prob", "name", NULL};
-	msgpack_packer *pk = rec_writer_pk(w);
-	msgpack_pack_map(pk, 4 + rec_count_keys_except(rec, skip));
-	pk_kv_str(pk, "type", "topk");
-	pk_copy_keys_except(pk, rec, skip);
-	pk_str(pk, "index");
-	msgpack_pack_array(pk, (size_t)k);
-	for (int i = 0; i < k; i++)
-		msgpack_pack_int64(pk, s->sv.cls[s->idx[i]]);
-	pk_str(pk, "prob");
-	msgpack_pack_array(pk, (size_t)k);
-	for (int i = 0; i < k; i++)
-		msgpack_pack_float(pk, s->sv.v[s->idx[i]]);
-	pk_str(pk, "name");
-	msgpack_pack_array(pk, (size_t)k);
-	for (int i = 0; i < k; i++)
-		pk_str(pk, class_name(s, s->sv.cls[s->idx[i]]));
-	rec_writer_end_record(w);
+	for (int i = 0; i < k; i++) {
+		s->top_cls[i] = s->sv.cls[s->idx[i]];
+		s->top_prob[i] = s->sv.v[s->idx[i]];
+		s->top_name[i] = class_name(s, s->top_cls[i]);
+	}
+	rec_builder_t *b = rec_begin(w, "topk");
+	rb_copy_keys_except(b, rec, skip);
+	rb_ints(b, "index", s->top_cls, (size_t)k);
+	rb_floats(b, "prob", s->top_prob, (size_t)k);
+	rb_strs(b, "name", s->top_name, (size_t)k);
+	rec_end(b);
 }
 
 static void emit_text(const state_t *s, const record_t *rec, int k)
@@ -450,7 +455,13 @@ static void rank_record(state_t *s, rec_writer_t *w, const options_t *o, const r
 	int k = o->k < s->sv.n ? (int)o->k : (int)s->sv.n;
 	if ((size_t)k > s->idxcap) {
 		free(s->idx);
+		free(s->top_cls);
+		free(s->top_prob);
+		free(s->top_name);
 		s->idx = xmalloc((size_t)k * sizeof *s->idx);
+		s->top_cls = xmalloc((size_t)k * sizeof *s->top_cls);
+		s->top_prob = xmalloc((size_t)k * sizeof *s->top_prob);
+		s->top_name = xmalloc((size_t)k * sizeof *s->top_name);
 		s->idxcap = (size_t)k;
 	}
 	/* logits rank as they are: softmax ties classes that underflow to 0 */
@@ -479,14 +490,14 @@ int main(int argc, char **argv)
 	rec_writer_t *w = NULL;
 	if (o.format == FORMAT_MSGPACK) {
 		w = rec_writer_stdout(0);
-		rec_write_header_begin(w, argc, argv, 2);
-		msgpack_packer *pk = rec_writer_pk(w);
-		pk_kv_int(pk, "k", o.k);
-		pk_kv_str(pk, "names", o.names_path);
+		rec_builder_t *b = rec_begin_header(w, argc, argv);
+		rb_int(b, "k", o.k);
+		rb_str(b, "names", o.names_path);
+		rec_end(b);
 	}
 	rec_inputs_t in;
 	rec_inputs_init(&in, o.inputs, o.ninputs);
-	for (rec_reader_t *r; (r = rec_inputs_next(&in, 0));) {
+	for (rec_reader_t *r; (r = rec_inputs_next(&in, o.max_record));) {
 		s.stream = rec_reader_name(r);
 		record_t rec;
 		while (next_record(&s, r, &rec, w, o.format)) {
@@ -519,5 +530,8 @@ int main(int argc, char **argv)
 	names_free(s.stream_names, s.nstream_names);
 	score_vec_free(&s.sv);
 	free(s.idx);
+	free(s.top_cls);
+	free(s.top_prob);
+	free(s.top_name);
 	return s.nfailed ? EXIT_SOME_FAILED : EXIT_OK;
 }

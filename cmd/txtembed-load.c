@@ -47,6 +47,7 @@ typedef struct {
 	int scale_given;
 	const char *tensor_name;
 	int transpose;
+	size_t max_record; /* a msgpack input's */
 	const char *input; /* "-": stdin (msgpack) */
 } options_t;
 
@@ -77,6 +78,9 @@ DIAG_NORETURN static void usage(void)
 	       "                          CLIP's exp(logit_scale); msgpack input keeps its own)\n"
 	       "      --tensor NAME       which tensor of a safetensors/checkpoint file\n"
 	       "      --transpose         the table is [D,K] (CLIP's zeroshot_weights layout)\n"
+	       "      --max-record B      refuse input records larger than B bytes (default\n"
+	       "                          1 GiB) or holding more than B/256 msgpack values\n"
+	       "                          (at least 65536)\n"
 	       "  -h, --help              this help\n"
 	       "      --version           print the version and exit\n"
 	       "\n"
@@ -96,15 +100,17 @@ DIAG_NORETURN static void usage(void)
 
 static void parse_args(int argc, char **argv, options_t *o)
 {
-	enum { O_SCALE = 256, O_TENSOR };
+	enum { O_SCALE = 256, O_TENSOR, O_MAX_RECORD };
 	static const struct option longopts[] = {
 		{"names", required_argument, NULL, 'n'},       {"model", required_argument, NULL, 'm'},
 		{"logit-scale", required_argument, NULL, O_SCALE}, {"tensor", required_argument, NULL, O_TENSOR},
 		{"transpose", no_argument, NULL, 'T'},         {"help", no_argument, NULL, 'h'},
+		{"max-record", required_argument, NULL, O_MAX_RECORD},
 		OPT_VERSION_ENTRY,
 		{NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	o->logit_scale = 100.0;
+	o->max_record = REC_DEFAULT_MAX_RECORD;
 	int c;
 	while ((c = opt_next(argc, argv, "n:m:s:t:h", longopts)) != -1) {
 		switch (c) {
@@ -121,6 +127,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case 't': opt_old_spelling("-t", "--tensor"); /* fall through */
 		case O_TENSOR: o->tensor_name = optarg; break;
 		case 'T': o->transpose = 1; break;
+		case O_MAX_RECORD: o->max_record = (size_t)opt_parse_long("--max-record", optarg, 16, __LONG_MAX__); break;
 		case 'h': usage();
 		default: diag_usage_hint(); /* getopt said why */
 		}
@@ -306,7 +313,7 @@ static void from_array(int argc, char **argv, const options_t *o, input_t *in)
 
 static void from_stream(int argc, char **argv, const options_t *o, input_t *in)
 {
-	rec_reader_t *r = rec_reader_open_path(o->input, 0);
+	rec_reader_t *r = rec_reader_open_path(o->input, o->max_record);
 	if (!r)
 		diag_fatal("%s: %s", o->input, strerror(errno));
 	/* records pass through as they come, spooled: a stream that fails

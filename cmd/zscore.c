@@ -62,6 +62,7 @@ typedef struct {
 	const char *subset_path;
 	const char *groups_path;
 	int raw;
+	size_t max_record;
 	char **inputs;
 	int ninputs;
 } options_t;
@@ -110,6 +111,9 @@ DIAG_NORETURN static void usage(void)
 	       "                        \"index\" = group numbers\n"
 	       "      --raw             keep cosines (embeddings) or logits: no softmax; records\n"
 	       "                        carry \"raw\": true (for multi-label or custom use)\n"
+	       "      --max-record B    refuse input records larger than B bytes (default\n"
+	       "                        1 GiB) or holding more than B/256 msgpack values\n"
+	       "                        (at least 65536)\n"
 	       "  -h, --help            this help\n"
 	       "      --version         print the version and exit\n"
 	       "\n"
@@ -134,15 +138,17 @@ DIAG_NORETURN static void usage(void)
 
 static void parse_args(int argc, char **argv, options_t *o)
 {
-	enum { O_CLASSES = 256, O_GROUPS };
+	enum { O_CLASSES = 256, O_GROUPS, O_MAX_RECORD };
 	static const struct option longopts[] = {{"classes", required_argument, NULL, O_CLASSES},
 						 {"subset", required_argument, NULL, 's'},
 						 {"groups", required_argument, NULL, O_GROUPS},
 						 {"raw", no_argument, NULL, 'r'},
+						 {"max-record", required_argument, NULL, O_MAX_RECORD},
 						 {"help", no_argument, NULL, 'h'},
 						 OPT_VERSION_ENTRY,
 						 {NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
+	o->max_record = REC_DEFAULT_MAX_RECORD;
 	int c;
 	while ((c = opt_next(argc, argv, "c:s:g:h", longopts)) != -1) {
 		switch (c) {
@@ -152,6 +158,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case 'g': opt_old_spelling("-g", "--groups"); /* fall through */
 		case O_GROUPS: o->groups_path = optarg; break;
 		case 'r': o->raw = 1; break;
+		case O_MAX_RECORD: o->max_record = (size_t)opt_parse_long("--max-record", optarg, 16, __LONG_MAX__); break;
 		case 'h': usage();
 		default: diag_usage_hint(); /* getopt said why */
 		}
@@ -451,7 +458,7 @@ int main(int argc, char **argv)
 	char **inputs = o.ninputs ? o.inputs : stdin_only;
 	int ninputs = o.ninputs ? o.ninputs : 1;
 	for (int f = 0; f < ninputs; f++) {
-		rec_reader_t *r = rec_reader_open_path(inputs[f], 0);
+		rec_reader_t *r = rec_reader_open_path(inputs[f], o.max_record);
 		if (!r)
 			diag_fatal("%s: %s", inputs[f], strerror(errno));
 		s.stream = rec_reader_name(r);

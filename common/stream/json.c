@@ -239,7 +239,11 @@ static void jw_entry(jw_t *w, const char *key)
 		fputs(w->brk, w->f);
 		w->brk = NULL;
 	}
-	if (key) {
+	if (w->key) {
+		json_put_str(w->f, w->key, w->keylen);
+		fputc(':', w->f);
+		w->key = NULL;
+	} else if (key) {
 		json_put_cstr(w->f, key);
 		fputc(':', w->f);
 	}
@@ -326,6 +330,12 @@ void jw_ratio(jw_t *w, const char *key, double num, double den)
 		jw_double(w, key, num / den);
 	else
 		jw_null(w, key);
+}
+
+void jw_keyn(jw_t *w, const char *key, size_t n)
+{
+	w->key = key;
+	w->keylen = n;
 }
 
 FILE *jw_value(jw_t *w, const char *key)

@@ -913,37 +913,6 @@ void pk_str(msgpack_packer *pk, const char *s)
 	pk_strn(pk, s, strlen(s));
 }
 
-void pk_kv_str(msgpack_packer *pk, const char *key, const char *val)
-{
-	pk_str(pk, key);
-	if (val)
-		pk_str(pk, val);
-	else
-		msgpack_pack_nil(pk);
-}
-
-void pk_kv_int(msgpack_packer *pk, const char *key, int64_t v)
-{
-	pk_str(pk, key);
-	msgpack_pack_int64(pk, v);
-}
-
-static int key_skipped(const msgpack_object *k, const char *const *skip)
-{
-	for (; *skip; skip++)
-		if (obj_str_eq(k, *skip))
-			return 1;
-	return 0;
-}
-
-uint32_t rec_count_keys_except(const record_t *rec, const char *const *skip)
-{
-	uint32_t n = 0;
-	for (uint32_t i = 0; i < rec->root.via.map.size; i++)
-		n += !key_skipped(&rec->root.via.map.ptr[i].key, skip);
-	return n;
-}
-
 void pk_object_utf8(msgpack_packer *pk, const msgpack_object *o)
 {
 	switch (o->type) {
@@ -965,31 +934,6 @@ void pk_object_utf8(msgpack_packer *pk, const msgpack_object *o)
 	default:
 		msgpack_pack_object(pk, *o);
 	}
-}
-
-void pk_copy_keys_except(msgpack_packer *pk, const record_t *rec, const char *const *skip)
-{
-	for (uint32_t i = 0; i < rec->root.via.map.size; i++) {
-		const msgpack_object_kv *kv = &rec->root.via.map.ptr[i];
-		if (key_skipped(&kv->key, skip))
-			continue;
-		pk_object_utf8(pk, &kv->key);
-		pk_object_utf8(pk, &kv->val);
-	}
-}
-
-void rec_write_header_begin(rec_writer_t *w, int argc, char **argv, uint32_t n_extra)
-{
-	msgpack_packer *pk = &w->pk;
-	msgpack_pack_map(pk, 4 + n_extra);
-	pk_kv_str(pk, "type", "header");
-	pk_kv_str(pk, "producer", diag_prog());
-	pk_kv_str(pk, "version", PROJECT_VERSION);
-	pk_str(pk, "argv");
-	msgpack_pack_array(pk, (size_t)argc);
-	for (int i = 0; i < argc; i++)
-		pk_str(pk, argv[i]);
-	w->nrec++;
 }
 
 void rec_write_error(rec_writer_t *w, const char *id, const char *path, int64_t label, const char *message)

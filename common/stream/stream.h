@@ -147,24 +147,14 @@ uint64_t rec_writer_records(const rec_writer_t *w);  /* records passed or packed
 int rec_writer_close(rec_writer_t *w);
 
 /* ---- packing helpers (msgpack_packer *pk from rec_writer_pk) ----
- * Pairs packed straight out, the map's size counted by the caller: topk's
- * until it moves to builder.c's rec_begin .. rec_end, which counts them. */
+ * str values made UTF-8 (\xNN for bytes that are not): what the record
+ * builder packs its strings with. */
 void pk_str(msgpack_packer *pk, const char *s);
 void pk_strn(msgpack_packer *pk, const char *s, size_t n);
-void pk_kv_str(msgpack_packer *pk, const char *key, const char *val); /* NULL val packs nil */
-void pk_kv_int(msgpack_packer *pk, const char *key, int64_t v);
 /* o packed again with every str in it, keys and nested ones too, UTF-8:
  * bytes that are not written as \xNN, as pk_strn does. */
 void pk_object_utf8(msgpack_packer *pk, const msgpack_object *o);
-/* Keys of rec not named in skip (NULL-terminated list): count, and copy
- * (by pk_object_utf8: a record we build from another is readable with
- * msgpack's raw=False whatever its input held; rec_pass copies byte-exact). */
-uint32_t rec_count_keys_except(const record_t *rec, const char *const *skip);
-void pk_copy_keys_except(msgpack_packer *pk, const record_t *rec, const char *const *skip);
 
-/* A header record: {type, producer, version, argv} + n_extra pairs the
- * caller packs right after this call (rec_begin_header counts them). */
-void rec_write_header_begin(rec_writer_t *w, int argc, char **argv, uint32_t n_extra);
 /* An error record {type, id, path, label, stage, message}; counts as a record. */
 void rec_write_error(rec_writer_t *w, const char *id, const char *path, int64_t label,
 		     const char *message);
@@ -243,7 +233,9 @@ void json_put_object(FILE *f, const msgpack_object *o, json_tensor_mode_t mode);
  * entries, so commas and nesting come from the calls, never from the caller.
  * Every value call takes a key: the entry's name inside an object, NULL inside
  * an array (or for the top-level value). */
-enum { JW_MAX_DEPTH = 32 };
+/* A record nests up to 32 containers (msgpack-c's limit, record.c's too):
+ * a report holds one a few levels down (prov_json). */
+enum { JW_MAX_DEPTH = 64 };
 
 typedef struct {
 	FILE *f;
@@ -251,6 +243,8 @@ typedef struct {
 	uint64_t n[JW_MAX_DEPTH]; /* entries written at each open level */
 	char close[JW_MAX_DEPTH]; /* '}' or ']' of each open level */
 	const char *brk;          /* whitespace before the next entry, after its comma */
+	const char *key;          /* jw_keyn's key for the next entry, keylen bytes */
+	size_t keylen;
 } jw_t;
 
 void jw_init(jw_t *w, FILE *f);
@@ -266,7 +260,10 @@ void jw_str(jw_t *w, const char *key, const char *s); /* NULL: null */
 void jw_strn(jw_t *w, const char *key, const char *s, size_t n);
 /* num/den, or null when den is 0 */
 void jw_ratio(jw_t *w, const char *key, double num, double den);
-/* A value another writer puts (json_put_object, prov_print_json): the key
+/* The next entry's key as n bytes (a record's key, not NUL-terminated):
+ * the value call that follows passes NULL for its key. */
+void jw_keyn(jw_t *w, const char *key, size_t n);
+/* A value another writer puts (json_put_object): the key
  * and separator are written, and the stream returned for the value. */
 FILE *jw_value(jw_t *w, const char *key);
 /* Whitespace (a line break: for long documents a reader pages through)
@@ -346,9 +343,11 @@ int prov_add(prov_t *p, const record_t *rec);
  * per stats record, "stats of producer: key=value ..."; a line saying how
  * many were not shown, when some were not. */
 void prov_print_text(FILE *f, const prov_t *p, const char *indent);
-/* {"headers": [...], "stats": [...], "headers_not_shown": N,
- * "stats_not_shown": N}; lists over 32 items become {"count": N}. */
-void prov_print_json(FILE *f, const prov_t *p);
+/* An entry of w (key: its name in the open object, NULL in an array):
+ * {"headers": [...], "stats": [...], "headers_not_shown": N,
+ * "stats_not_shown": N, "not_shown_exact": B}; lists over 32 items become
+ * {"count": N}. */
+void prov_json(jw_t *w, const char *key, const prov_t *p);
 /* A msgpack value as short text (str bare, numbers %g, long lists "[N items]"). */
 void prov_put_text_value(FILE *f, const msgpack_object *o);
 
