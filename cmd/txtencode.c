@@ -447,6 +447,11 @@ int main(int argc, char **argv)
 		diag_fatal("%s backend: %s", be->name, err);
 	text_info_t info;
 	be->info(runner, &info);
+	/* on a terminal the progress line, else (a log, make study) one line at the end */
+	diag_progress_done();
+	if (!isatty(STDERR_FILENO))
+		diag_msg("%d prompts (%lld classes) encoded in %.1f s, %.0f prompts/s, on %s", ps.p, (long long)ps.k,
+			 st.seconds, st.seconds > 0 ? ps.p / st.seconds : 0.0, info.device[0] ? info.device : be->name);
 	be->destroy(runner);
 	int bad = normalize_rows(emb, ps.p, E);
 	if (bad >= 0) {

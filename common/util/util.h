@@ -411,6 +411,9 @@ void brace_list_free(brace_list_t *l);
 
 /* Monotonic seconds. */
 double time_now(void);
+/* seconds as "M:SS", or "H:MM:SS" from an hour (progress lines' time left);
+ * "?" when not finite or negative. */
+void time_format(double seconds, char *buf, size_t cap);
 /* Peak resident set size of this process in bytes (getrusage). */
 long long mem_peak_rss(void);
 
