@@ -1,7 +1,7 @@
 /* errtree - errstats through the WordNet tree: how far off is each mistake.
  *
  * Records in: one stream (a file, or stdin) of scores, logits or topk
- * records (SPEC.md section 1), and with --compare a second one. The top-1
+ * records (doc/records.md), and with --compare a second one. The top-1
  * prediction is the highest score (ties: the lower class) or a topk
  * record's first index. Headers, stats and unknown records are skipped;
  * error records, records with label -1 and malformed records are counted

@@ -1,6 +1,6 @@
 /* rnencode - encode images with torchvision ResNet-50 or CLIP RN50.
  *
- * Records in (stdin): `image` records (SPEC.md section 1): tensor uint8
+ * Records in (stdin): `image` records (doc/records.md): tensor uint8
  * [224,224,3] RGB crops (normalized here with the model's mean/std) or
  * float32/float16 [3,224,224] already normalized.
  * Records out: our header, then per image one `logits` [1000] (resnet50;

@@ -7,7 +7,7 @@
  * CLIP's checkpoint (--weights, RN50.pt or any format common/ckpt/ckpt.h reads).
  * Defaults: the OpenAI ImageNet names and 80 templates shipped in data/.
  * Out: this program's header (prompt set, sha256 of each input file and of
- * the weights), one classes record (SPEC.md section 1)
+ * the weights), one classes record (doc/records.md)
  *   {"type": "classes", "model", "names": [K], "logit_scale": exp(stored),
  *    "tensor": float32 [K,E], "templates": T (prompts per class; 0 when JSON
  *    lists differ in length), "prompts": P}
