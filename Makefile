@@ -158,8 +158,8 @@ bench: all $(BUILD)/bench/recio
 weights:
 	pipelines/fetch-weights
 
-# zscore's default table, WEIGHTS/classes-clip-rn50.mp: NAMES x TEMPLATES (CLIP's 1000 x 80,
-# 10-20 CPU-minutes) through txtencode; written under a temporary name, then renamed
+# zscore's default table, WEIGHTS/classes-clip-rn50.mp: NAMES x TEMPLATES (CLIP's 1000 x 80:
+# 30 minutes on 2 shared cores, README's Quick start) through txtencode; written under a temporary name, then renamed
 classes: $(BIN)/txtencode
 	@[ -e $(WEIGHTS)/RN50.pt ] || pipelines/fetch-weights --dir $(WEIGHTS) clip-rn50
 	@echo "classes: $(NAMES) x $(TEMPLATES) -> $(WEIGHTS)/classes-clip-rn50.mp" >&2
