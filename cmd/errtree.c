@@ -1,7 +1,7 @@
 /* errtree - errstats through the WordNet tree: how far off is each mistake.
  *
  * Records in: one stream (a file, or stdin) of scores, logits or topk
- * records (SPEC.md section 1), and with --compare a second one. The top-1
+ * records (doc/records.md), and with --compare a second one. The top-1
  * prediction is the highest score (ties: the lower class) or a topk
  * record's first index. Headers, stats and unknown records are skipped;
  * error records, records with label -1 and malformed records are counted
@@ -111,8 +111,8 @@ DIAG_NORETURN static void usage(void)
 	       "      --list              also list every mistake (--json always does)\n"
 	       "      --json              one JSON object instead of the text report\n"
 	       "  -h, --help              this help\n"
-	       "DATA is $RNENC_DATA if set, else data/ of the checkout the binary was built\n"
-	       "in (BINDIR/../data), else PREFIX/share/rnencode when installed.\n"
+	       "DATA is $RNENC_DATA if set, else BINDIR/../share/rnencode (installed), else\n"
+	       "the checkout's data/ (BINDIR/../data).\n"
 	       "\n"
 	       "Examples:\n"
 	       "  imgdecode --preset imagenet --labels labels.tsv DIR | rnencode | zscore \\\n"

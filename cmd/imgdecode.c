@@ -8,7 +8,7 @@
  * input in input order: `image` {id, path, label, preset, source_size [h,w],
  * tensor uint8 [H,W,3] or float32/float16 [3,H,W]}, or `error` {id, path,
  * label, stage, message} with a stderr line; then a `stats` record.
- * Presets (SPEC.md section 3): imagenet, imagenet-v2, clip; the decode,
+ * Presets (doc/presets.md): imagenet, imagenet-v2, clip; the decode,
  * resize and crop are byte-identical to PIL + torchvision (image/image.h).
  * It does not apply EXIF orientation or ICC profiles (neither does PIL's
  * loader), read formats other than JPEG and PNG, or do random augmentation.

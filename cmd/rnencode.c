@@ -1,6 +1,6 @@
 /* rnencode - encode images with torchvision ResNet-50 or CLIP RN50.
  *
- * Records in (stdin): `image` records (SPEC.md section 1): tensor uint8
+ * Records in (stdin): `image` records (doc/records.md): tensor uint8
  * [224,224,3] RGB crops (normalized here with the model's mean/std) or
  * float32/float16 [3,224,224] already normalized.
  * Records out: our header, then per image one `logits` [1000] (resnet50;
@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ckpt/ckpt.h"
@@ -226,6 +227,11 @@ typedef struct {
 	int batch;
 	long images, failed;
 	double t_start;
+	/* the progress line's total: stdin a regular file of in_size bytes
+	 * from where we start reading (0: a pipe, whose size nothing tells:
+	 * imgdecode's header does not count its inputs, listed as it goes) */
+	rec_reader_t *rd;
+	off_t in_size;
 } run_t;
 
 static void write_image(run_t *r, const item_t *it)
@@ -303,7 +309,19 @@ static void wait_one(run_t *r)
 	r->done_seq++;
 	queue_drain(r);
 	double dt = time_now() - r->t_start; /* diag_progress: only on a terminal, rate-limited */
-	diag_progress("%ld images, %.1f images/s", r->images, dt > 0 ? (double)r->images / dt : 0.0);
+	double rate = dt > 0 ? (double)r->images / dt : 0.0;
+	double f = r->in_size > 0 ? (double)rec_reader_bytes(r->rd) / (double)r->in_size : 0;
+	if (f > 0) {
+		/* the images read so far over the share of the file read: the total
+		 * when images are alike in size (crops of one preset) */
+		long total = lround((double)(r->images + r->fill) / (f < 1 ? f : 1));
+		if (total < r->images)
+			total = r->images;
+		char left[32];
+		time_format(rate > 0 ? (double)(total - r->images) / rate : -1, left, sizeof left);
+		diag_progress("%ld/%s%ld images, %.1f images/s, %s left", r->images, f < 1 ? "~" : "", total, rate, left);
+	} else
+		diag_progress("%ld images, %.1f images/s", r->images, rate);
 }
 
 static void submit_batch(run_t *r)
@@ -674,7 +692,12 @@ int main(int argc, char **argv)
 	rec_reader_t *rd = rec_reader_open(0, "stdin", o.max_record);
 	if (!rd)
 		diag_fatal("stdin: %s", strerror(errno));
-	run_t r = {.o = &o, .w = w, .t_start = time_now()};
+	run_t r = {.o = &o, .w = w, .t_start = time_now(), .rd = rd};
+	struct stat in_st;
+	if (fstat(STDIN_FILENO, &in_st) == 0 && S_ISREG(in_st.st_mode)) {
+		off_t at = lseek(STDIN_FILENO, 0, SEEK_CUR);
+		r.in_size = in_st.st_size - (at > 0 ? at : 0);
+	}
 
 	/* Records before the first image wait here until the model (--model,
 	 * else the image's preset) and its weights (imagenet-v2 crops take

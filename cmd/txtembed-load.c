@@ -9,7 +9,7 @@
  *                 records (headers first of all) pass through in order
  * plus class names (--names, one per line in class-index order; for
  * msgpack input the record's own names serve when --names is not given).
- * Out: this program's header, then the classes record (SPEC.md section 1)
+ * Out: this program's header, then the classes record (doc/records.md)
  *   {"type": "classes", "model", "names": [K], "logit_scale", "tensor":
  *    float32 [K,D] rows L2-normalized, "templates": T, "source": file,
  *    "source_sha256": hex of the file (null for stdin), "source_format"}

@@ -9,7 +9,7 @@
  * model/clip_keys.h; --model names the model, or auto: the file says).
  * Defaults: the OpenAI ImageNet names and 80 templates shipped in data/.
  * Out: this program's header (prompt set, sha256 of each input file and of
- * the weights), one classes record (SPEC.md section 1)
+ * the weights), one classes record (doc/records.md)
  *   {"type": "classes", "model", "names": [K], "logit_scale": exp(stored),
  *    "tensor": float32 [K,E], "templates": T (prompts per class; 0 when JSON
  *    lists differ in length), "prompts": P}
@@ -116,8 +116,8 @@ DIAG_NORETURN static void usage(void)
 	       "  -h, --help             this help\n"
 	       "      --version          print the version and exit\n"
 	       "\n"
-	       "data/ is found through $RNENC_DATA, else next to the program (bin/../data),\n"
-	       "else PREFIX/share/rnencode when installed.\n"
+	       "data/ is $RNENC_DATA if set, else BINDIR/../share/rnencode (installed),\n"
+	       "else the checkout's data/ (BINDIR/../data).\n"
 	       "\n"
 	       "Tokenizer: CLIP's simple_tokenizer.py (ftfy.fix_text, html.unescape twice,\n"
 	       "whitespace cleanup, lower case, its regex, byte-level BPE; start 49406, end\n"
@@ -488,6 +488,11 @@ int main(int argc, char **argv)
 		diag_fatal("%s backend: %s", be->name, err);
 	text_info_t info;
 	be->info(runner, &info);
+	/* on a terminal the progress line, else (a log, make study) one line at the end */
+	diag_progress_done();
+	if (!isatty(STDERR_FILENO))
+		diag_msg("%d prompts (%lld classes) encoded in %.1f s, %.0f prompts/s, on %s", ps.p, (long long)ps.k,
+			 st.seconds, st.seconds > 0 ? ps.p / st.seconds : 0.0, info.device[0] ? info.device : be->name);
 	be->destroy(runner);
 	int bad = normalize_rows(emb, ps.p, E);
 	if (bad >= 0) {

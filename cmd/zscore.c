@@ -16,7 +16,9 @@
  * from the default place (classes_default_path; `txtencode > PATH` makes it
  * from the checkpoint `make weights` fetches). Its
  * class names go into this program's header ("class_names") so topk and
- * errstats can name classes downstream.
+ * errstats can name classes downstream. The default table is in the header
+ * only when the stream uses it: the header waits for the first record that
+ * tells (logits never use a table; see defer_header).
  *
  * --subset FILE restricts the softmax to listed classes (ImageNet-A/-R use
  * 200 of 1000): the tensor is then [S] in the file's order and an "index"
@@ -423,6 +425,72 @@ static void write_header(rec_writer_t *w, int argc, char **argv, const options_t
 	rec_end(b);
 }
 
+/* The records read before the header is written (defer_header). */
+typedef struct {
+	unsigned char *buf;
+	size_t n, cap;
+} pending_t;
+
+/* Past this many bytes of records that do not tell whether the default table
+ * is used (headers, errors, unknown types), the header goes out naming it, as
+ * the table could be used: memory stays bounded on any stream. */
+#define PENDING_MAX ((size_t)16 << 20)
+
+/* The header and the records held back for it; nothing is held from here on. */
+static void header_out(rec_writer_t *w, int argc, char **argv, const options_t *o, const state_t *s, pending_t *p)
+{
+	write_header(w, argc, argv, o, s);
+	if (p->n)
+		rec_write_raw(w, p->buf, p->n);
+	free(p->buf);
+	memset(p, 0, sizeof *p);
+}
+
+/* Before the header: read the next record of r. A record that tells whether
+ * the default table is used (an embedding, logits, an image, a classes
+ * record, an invalid record), or too much held back, writes the header
+ * (without the table when the record is logits) and what was held, and
+ * clears *defer; rec then goes on as rec_next would give it. Other records
+ * are held. 1: rec is to be processed; 0: r is at its end. */
+static int defer_header(rec_reader_t *r, record_t *rec, rec_writer_t *w, int argc, char **argv, const options_t *o,
+			state_t *s, pending_t *p, int *defer)
+{
+	for (;;) {
+		rec_status_t st = rec_reader_next(r, rec);
+		if (st == REC_EOF)
+			return 0;
+		int tells = st != REC_OK || rec_is(rec, "embedding") || rec_is(rec, "logits") || rec_is(rec, "image") ||
+			    rec_is(rec, "classes") || p->n + rec->raw_len > PENDING_MAX;
+		if (!tells) {
+			if (p->n + rec->raw_len > p->cap) {
+				p->cap = p->n + rec->raw_len > 2 * p->cap ? p->n + rec->raw_len : 2 * p->cap;
+				p->buf = xrealloc(p->buf, p->cap);
+			}
+			memcpy(p->buf + p->n, rec->raw, rec->raw_len);
+			p->n += rec->raw_len;
+			continue;
+		}
+		if (st == REC_OK && rec_is(rec, "logits")) {
+			/* softmax(logits) needs no table: the header names none (an
+			 * embedding later in the stream loads it again, need_classes) */
+			classes_free(&s->classes);
+			classes_init(&s->classes);
+		}
+		header_out(w, argc, argv, o, s, p);
+		*defer = 0;
+		if (st == REC_OK)
+			return 1;
+		if (st != REC_INVALID) {
+			rec_writer_flush(w);
+			diag_fatal("%s", rec_reader_message(r));
+		}
+		diag_msg("%s", rec_reader_message(r));
+		rec_write_error_for(w, rec, rec_reader_message(r));
+		s->nfailed++;
+		return rec_next(r, rec, w, &s->nfailed);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	diag_init(argv[0]);
@@ -453,7 +521,11 @@ int main(int argc, char **argv)
 		check_subset(&s, NULL, s.classes.k);
 
 	rec_writer_t *w = rec_writer_stdout(0);
-	write_header(w, argc, argv, &o, &s);
+	/* a default table (not --classes) waits to be used before the header names it */
+	int defer = s.classes.k && !s.from_option;
+	pending_t pending = {0};
+	if (!defer)
+		write_header(w, argc, argv, &o, &s);
 	static char *stdin_only[] = {"-"};
 	char **inputs = o.ninputs ? o.inputs : stdin_only;
 	int ninputs = o.ninputs ? o.ninputs : 1;
@@ -463,7 +535,8 @@ int main(int argc, char **argv)
 			diag_fatal("%s: %s", inputs[f], strerror(errno));
 		s.stream = rec_reader_name(r);
 		record_t rec;
-		while (rec_next(r, &rec, w, &s.nfailed)) {
+		while (defer ? defer_header(r, &rec, w, argc, argv, &o, &s, &pending, &defer)
+			     : rec_next(r, &rec, w, &s.nfailed)) {
 			if (rec_is(&rec, "embedding")) {
 				score_embedding(&s, &o, w, &rec);
 			} else if (rec_is(&rec, "logits")) {
@@ -478,6 +551,8 @@ int main(int argc, char **argv)
 		}
 		rec_reader_free(r);
 	}
+	if (defer) /* nothing told: the table could have been used */
+		header_out(w, argc, argv, &o, &s, &pending);
 	rec_writer_close(w);
 	if (s.fail_lines > MAX_FAIL_LINES)
 		diag_msg("%d more failed records not named (%d of %lld failed in all, %d of them with NaN/Inf inputs; "

@@ -1,7 +1,7 @@
 /* net.h - the two image encoders as backend-independent data, and the
  * interface every compute backend (oneDNN CPU, CUDA) implements.
  *
- * net_load() binds a checkpoint to one architecture (SPEC.md section 4),
+ * net_load() binds a checkpoint to one architecture (described below),
  * checks every tensor's presence and shape, converts to FP32 and folds each
  * BatchNorm (eval mode, eps 1e-5) into the convolution before it:
  *     s = gamma / sqrt(var + eps)          (computed in double)
@@ -46,7 +46,7 @@
  *       a = softmax_j(q_h . K_h[j])  (j over 50 tokens);  o_h = sum_j a_j V_h[j]
  *   out = concat(o_0..o_31) Wc^T + bc                      [1024], not normalized
  *
- * Input preprocessing for uint8 images (SPEC.md section 3), in float32 exactly
+ * Input preprocessing for uint8 images (doc/presets.md), in float32 exactly
  * as torchvision does it (division, not multiplication by a reciprocal):
  *   x = ((float)u8 / 255.0f - mean[c]) / std[c]
  */

@@ -630,6 +630,16 @@ static int text_flush(const text_backend_t *be, text_runner_t *r, const text_mod
 	return 0;
 }
 
+/* done of n prompts encoded since t0: a progress line on a terminal (80
+ * templates x 1000 classes take minutes on a CPU) */
+static void text_progress(int done, int n, double t0)
+{
+	double dt = time_now() - t0, rate = dt > 0 ? done / dt : 0;
+	char left[32];
+	time_format(rate > 0 ? (n - done) / rate : -1, left, sizeof left);
+	diag_progress("%d/%d prompts, %.0f prompts/s, %s left", done, n, rate, left);
+}
+
 int text_encode(const text_model_t *m, const text_backend_t *be, text_runner_t *r, const int32_t *const *ids,
 		const int *lens, int n, float *out, text_encode_stats_t *stats, char *err, size_t errcap)
 {
@@ -670,6 +680,7 @@ int text_encode(const text_model_t *m, const text_backend_t *be, text_runner_t *
 
 	int path[TEXT_MAX_CONTEXT];
 	int prev = -1; /* previous sequence in this batch */
+	int done = 0;  /* sequences encoded */
 	for (int oi = 0; oi < n; oi++) {
 		int s = order[oi], len = cut[s];
 		int lcp = 0;
@@ -678,8 +689,10 @@ int text_encode(const text_model_t *m, const text_backend_t *be, text_runner_t *
 				lcp++;
 		}
 		if (prev >= 0 && (bt.rows + (len - lcp) > cap || bt.nseq == cap)) {
+			int k = bt.nseq;
 			if (text_flush(be, r, m, &bt, out, &st, err, errcap) != 0)
 				goto done;
+			text_progress(done += k, n, t0);
 			lcp = 0;
 		}
 		for (int k = lcp; k < len; k++) {
@@ -694,8 +707,10 @@ int text_encode(const text_model_t *m, const text_backend_t *be, text_runner_t *
 		prev = s;
 	}
 	if (bt.nseq > 0) {
+		int k = bt.nseq;
 		if (text_flush(be, r, m, &bt, out, &st, err, errcap) != 0)
 			goto done;
+		text_progress(done += k, n, t0);
 	}
 	rc = 0;
 	st.seconds = time_now() - t0;

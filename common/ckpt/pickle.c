@@ -18,7 +18,7 @@
  * and the work of naming tensors are bounded (ckpt/internal.h); every integer
  * read from the file is range-checked before it is used as a size or index.
  *
- * Formats (SPEC section 5):
+ * Formats (doc/checkpoints.md):
  *   PyTorch zip / TorchScript: <prefix>/data.pkl (one pickle), storages in
  *     <prefix>/data/<key> (raw little-endian). Persistent id
  *     ('storage', torch.<T>Storage, key, location, numel). TorchScript is told

@@ -15,7 +15,7 @@
 /* ---- classes.c ----
  * zero-shot class tables, class-name files and class-index lists.
  *
- * A classes record (SPEC.md section 1) is
+ * A classes record (doc/records.md) is
  *   {"type": "classes", "model": str, "names": [str x K], "logit_scale": float,
  *    "tensor": float32 [K,D] rows L2-normalized, ...provenance keys}
  * Readers here also accept a float16 tensor and a [K,T,D] per-template

@@ -136,7 +136,7 @@ int img_buf_reserve(uint8_t **buf, size_t *cap, size_t n);
 /* ---- proc.c ----
  * image file -> model-ready crop, as PIL 9 + torchvision 0.14 make it.
  *
- * The path, per image (SPEC.md section 3):
+ * The path, per image (doc/presets.md):
  *   decode (jpeg.c, png.c) -> [RGB conversion, imagenet presets]
  *   -> Resize(S): short side S, long side int(S * long / short), Pillow's
  *      resampler (resample.c), skipped when the size does not change

@@ -15,7 +15,7 @@
 /* ---- record.c ----
  * msgpack record streams: reading, writing, accessors.
  *
- * Stream format (SPEC.md section 1): a plain concatenation of msgpack maps, no
+ * Stream format (doc/records.md): a plain concatenation of msgpack maps, no
  * framing beyond msgpack itself. Every record is a map with str keys and a str
  * "type". A tensor value is a map {"dtype": str, "shape": [int..], "data": bin}
  * with data C-order little-endian and len(data) == prod(shape) * itemsize.

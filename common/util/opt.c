@@ -60,6 +60,9 @@ device_t opt_parse_device(const char *s)
 
 int device_use_cuda(device_t dev, int gpu, int (*cuda_available)(int gpu, char *why, size_t whycap))
 {
+	/* the CPU note once per run: rnencode starts a model again at each
+	 * header of concatenated streams (cat a.mp b.mp) */
+	static int noted;
 	if (dev == DEVICE_CPU)
 		return 0;
 	if (!cuda_available) {
@@ -67,7 +70,8 @@ int device_use_cuda(device_t dev, int gpu, int (*cuda_available)(int gpu, char *
 			diag_fatal("--device cuda: this %s was built without CUDA (no nvcc at build time); "
 				   "use --device cpu",
 				   diag_prog());
-		diag_msg("built without CUDA: using the CPU");
+		if (!noted++)
+			diag_msg("built without CUDA: using the CPU");
 		return 0;
 	}
 	char why[256] = "";
@@ -75,7 +79,8 @@ int device_use_cuda(device_t dev, int gpu, int (*cuda_available)(int gpu, char *
 		return 1;
 	if (dev == DEVICE_CUDA)
 		diag_fatal("--device cuda: %s", why);
-	diag_msg("no usable GPU (%s): using the CPU", why);
+	if (!noted++)
+		diag_msg("no usable GPU (%s): using the CPU", why);
 	return 0;
 }
 

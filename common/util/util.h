@@ -206,10 +206,11 @@ int64_t *strmap_findn(const strmap_t *m, const void *key, size_t len);
  * (malloc'd). */
 char *weights_path(const char *name);
 /* The data folder (class names, wnids, prompt templates, CLIP's BPE
- * vocabulary): $RNENC_DATA; else data/ of the checkout the program was built
- * in (found from /proc/self/exe: BINDIR/../data, or BINDIR/../../data for
- * build-asan/bin); else RNENC_DATADIR, where an installed program finds it
- * (the Makefile's $(DATADIR), PREFIX/share/rnencode). data_path gives its
+ * vocabulary): $RNENC_DATA; else, from the program's folder BINDIR (read
+ * from /proc/self/exe), BINDIR/../share/rnencode (where `make install` puts
+ * it, whatever PREFIX), data/ of a checkout (BINDIR/../data, or
+ * BINDIR/../../data for build-asan/bin); else RNENC_DATADIR (the Makefile's
+ * $(DATADIR) at build time: a program copied away from its PREFIX). data_path gives its
  * file rel (malloc'd; not checked: opening it says what is wrong), or NULL
  * with a message in err when there is no such folder. */
 char *data_path(const char *rel, char *err, size_t cap);
@@ -426,6 +427,9 @@ void brace_list_free(brace_list_t *l);
 
 /* Monotonic seconds. */
 double time_now(void);
+/* seconds as "M:SS", or "H:MM:SS" from an hour (progress lines' time left);
+ * "?" when not finite or negative. */
+void time_format(double seconds, char *buf, size_t cap);
 /* Peak resident set size of this process in bytes (getrusage). */
 long long mem_peak_rss(void);
 

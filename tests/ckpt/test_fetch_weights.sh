@@ -35,8 +35,16 @@ expect_stderr "m/W\.pt: ok"
 echo tampered >m/W.pt
 expect_exit 2 "$fw" --dir "$T/m" --table table --check w
 expect_stderr "W\.pt: sha256 .* does not match"
-expect_exit 0 "$fw" --dir "$T/m" --table table w     # moved aside and fetched again
+expect_exit 0 "$fw" --dir "$T/m" --table table w     # moved aside once the published one arrived
 cmp -s src.bin m/W.pt && [ -e m/W.pt.bad ] || fail "tampered W.pt not replaced"
+expect_stderr "m/W\.pt: was not the published file: moved to .*W\.pt\.bad"
+# offline (the mirror gone), a placed file that is not the published one stays as it is
+rm -f m/W.pt.bad
+echo "my own weights" >m/W.pt
+printf 'W.pt file://%s/gone.bin %s w\n' "$T" "$sum" >table2
+expect_exit 2 "$fw" --dir "$T/m" --table table2 w
+[ "$(cat m/W.pt)" = "my own weights" ] && [ ! -e m/W.pt.bad ] || fail "offline, a placed W.pt was renamed or changed: $(ls m)"
+expect_stderr "W\.pt: not the published file: fetching the published one; yours stays"
 expect_exit 2 "$fw" --dir "$T/m" nosuchmodel
 expect_stderr "unknown model 'nosuchmodel'"
 exit 0

@@ -1,6 +1,6 @@
 """clip_model.py - OpenAI CLIP RN50 as a PyTorch module, with CLIP's attribute names.
 
-Written from SPEC section 4 and the structure of openai/CLIP clip/model.py, so that
+Written from model/net.h and the structure of openai/CLIP clip/model.py, so that
 state_dict() keys, shapes and the fp16/fp32 split of convert_weights() match the
 published RN50.pt (visual.layer1.0.conv1.weight, visual.attnpool.q_proj.bias,
 transformer.resblocks.0.attn.in_proj_weight, ...). The module is scriptable
@@ -67,7 +67,7 @@ class Bottleneck(nn.Module):
 class AttentionPool2d(nn.Module):
     """QKV attention pool over the 7x7 grid plus its mean token; only the mean token's
     query is kept (x[0]). Same computation as F.multi_head_attention_forward with
-    separate q/k/v weights, written out as in SPEC section 4."""
+    separate q/k/v weights, written out as model/net.h describes."""
 
     def __init__(self, spacial_dim: int, embed_dim: int, num_heads: int, output_dim: int):
         super().__init__()
