@@ -4,6 +4,10 @@
 #   make asan       the same suite with ASan+UBSan builds (into build-asan/)
 #   make bench      benchmarks, each as a ratio to its peer measured in the same run
 #   make parity-all every listed ResNet at full size against PyTorch (tests/parity-all.sh; minutes)
+#   make deps       install the Debian packages of .ci/packages.txt (./install-deps)
+#   make install    programs, data files, man pages and bash completion under PREFIX
+#                   (default /usr/local; DESTDIR too); make uninstall removes them
+#   make man        the man pages, from each program's --help (doc/help2man.sh)
 #   make weights    fetch the published checkpoints (sha256-checked)
 #   make classes    zscore's default class table: CLIP's zero-shot classifier from txtencode
 #   make fuzz       build the libFuzzer targets (clang)
@@ -26,9 +30,13 @@ CPPFLAGS += -Icommon -I. -D_FILE_OFFSET_BITS=64
 DEPFLAGS = -MMD -MP
 # static: the GPU machine has no msgpack-c
 LDLIBS_COMMON = -l:libmsgpackc.a -lm -lpthread
-# data/ when installed (common/util/path.c's lookup)
+# where make install puts things; an installed program finds data/ at
+# BINDIR/../share/rnencode (common/util/path.c), whatever PREFIX, then at DATADIR
 PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
 DATADIR ?= $(PREFIX)/share/rnencode
+MANDIR  ?= $(PREFIX)/share/man
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 
 COMMON_SRC := $(wildcard common/*/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
@@ -41,6 +49,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/t
 # Per-program libraries and extra objects.
 LIBS_imgdecode  = -ljpeg -lpng -lz
 LIBS_errstats   = -ljpeg
+LIBS_test_grid  = -ljpeg
 LIBS_rnencode   = -ldnnl
 # static: one library less to carry to the GPU machine
 LIBS_txtencode  = -ldnnl -l:libz.a
@@ -126,8 +135,11 @@ $(BIN)/%: $(BUILD)/cmd/%.o $$(OBJS_$$*) $(COMMON_LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(CFLAGS) -o $@ $< $(OBJS_$*) $(COMMON_LIB) $(LIBS_$*) $(LDLIBS_COMMON) $(LDFLAGS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(COMMON_LIB)
-	$(CC) $(CFLAGS) -o $@ $< $(COMMON_LIB) $(LDLIBS_COMMON) $(LDFLAGS)
+# a unit test of model/ links the objects it tests (OBJS_test_X, LIBS_test_X)
+OBJS_test_clip_keys = $(BUILD)/model/clip_keys.o $(BUILD)/model/text_encoder.o
+LIBS_test_clip_keys = -ldnnl
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $$(OBJS_$$*) $(COMMON_LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(OBJS_$*) $(COMMON_LIB) $(LIBS_$*) $(LDLIBS_COMMON) $(LDFLAGS)
 
 # the reference forward (model/ref.c) as the parity tests' second oracle
 NETREF_OBJ := $(BUILD)/model/net.o $(BUILD)/model/models.o $(BUILD)/model/ref.o
@@ -162,8 +174,8 @@ parity-all: all
 weights:
 	pipelines/fetch-weights
 
-# zscore's default table, WEIGHTS/classes-clip-rn50.mp: NAMES x TEMPLATES (CLIP's 1000 x 80,
-# 10-20 CPU-minutes) through txtencode; written under a temporary name, then renamed
+# zscore's default table, WEIGHTS/classes-clip-rn50.mp: NAMES x TEMPLATES (CLIP's 1000 x 80:
+# 30 minutes on 2 shared cores, README's Quick start) through txtencode; written under a temporary name, then renamed
 classes: $(BIN)/txtencode
 	@[ -e $(WEIGHTS)/RN50.pt ] || pipelines/fetch-weights --dir $(WEIGHTS) clip-rn50
 	@echo "classes: $(NAMES) x $(TEMPLATES) -> $(WEIGHTS)/classes-clip-rn50.mp" >&2
@@ -217,6 +229,37 @@ hostile: $(if $(filter $(BIN),$(HOSTILE_BIN)),$(BINS))
 
 clean:
 	rm -rf $(BUILD) build-asan $(BIN) build-fuzz
+
+# ---- set-up, install ----
+.PHONY: deps man install uninstall
+deps:
+	./install-deps
+
+# one page per program, and one completion file per program (bash-completion
+# loads completions/NAME when NAME is first completed), from PROG --help
+MANPAGES := $(PROGS:%=$(BUILD)/man/%.1)
+COMPLETIONS := $(PROGS:%=$(BUILD)/completion/%)
+man: $(MANPAGES)
+$(BUILD)/man/%.1: $(BIN)/% doc/help2man.sh
+	@mkdir -p $(dir $@)
+	doc/help2man.sh man $< >$@.tmp && mv -f $@.tmp $@
+$(BUILD)/completion/%: $(BIN)/% doc/help2man.sh
+	@mkdir -p $(dir $@)
+	doc/help2man.sh completion $< >$@.tmp && mv -f $@.tmp $@
+
+DATA_FILES := $(shell find data -type f | sort)
+install: $(BINS) $(MANPAGES) $(COMPLETIONS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(COMPLETIONDIR)
+	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
+	for f in $(DATA_FILES:data/%=%); do install -D -m 644 data/$$f $(DESTDIR)$(DATADIR)/$$f || exit 2; done
+	install -m 644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1
+	install -m 644 $(COMPLETIONS) $(DESTDIR)$(COMPLETIONDIR)
+
+# only what install wrote: the folders go when they are left empty
+uninstall:
+	rm -f $(PROGS:%=$(DESTDIR)$(BINDIR)/%) $(PROGS:%=$(DESTDIR)$(MANDIR)/man1/%.1) \
+	  $(PROGS:%=$(DESTDIR)$(COMPLETIONDIR)/%) $(DATA_FILES:data/%=$(DESTDIR)$(DATADIR)/%)
+	-find $(DESTDIR)$(DATADIR) -depth -type d -empty -delete 2>/dev/null
 
 # make study, make study-shards, make study-slurm: the whole study as cached stages (variables and stages there)
 include pipelines/study.mk

@@ -3,8 +3,9 @@
 # For each ~100 MB ResNet-50 fixture (PyTorch zip, legacy, safetensors) and the
 # 255 MB CLIP TorchScript archive, page cache warm, best of REPS:
 #   cat FILE > /dev/null            the peer: every byte read once, no parsing
-#   ckptinfo -H FILE                open + index only (mmap, no tensor bytes read)
-#   ckptinfo -H --read FILE         open + index + every tensor byte read: a full load
+#   ckptinfo --no-file-sha256 FILE  open + index only (mmap, no tensor bytes read)
+#   ckptinfo --no-file-sha256 --read FILE
+#                                   open + index + every tensor byte read: a full load
 #   torch.load(FILE) in Python      PyTorch's own loader (torch.jit.load for .pt),
 #                                   timed inside Python, import excluded (not for
 #                                   safetensors: Debian's torch 1.13 cannot read it)
@@ -49,8 +50,8 @@ for f in resnet50.pth resnet50-legacy.pth resnet50.safetensors clip-rn50.pt; do
 	cat "$p" >/dev/null
 	mb=$(awk -v b="$(stat -c %s "$p")" 'BEGIN { printf "%.1f", b / 1e6 }')
 	t_cat=$(bench_best "cat '$p' > /dev/null")
-	t_idx=$(bench_best "'$BIN/ckptinfo' -H '$p'")
-	t_load=$(bench_best "'$BIN/ckptinfo' -H --read '$p'")
+	t_idx=$(bench_best "'$BIN/ckptinfo' --no-file-sha256 '$p'")
+	t_load=$(bench_best "'$BIN/ckptinfo' --no-file-sha256 --read '$p'")
 	t_torch=nan # torch 1.13 cannot read safetensors (no safetensors package in Debian)
 	case $f in *.safetensors) ;; *) t_torch=$(torch_best "$p") ;; esac
 	awk -v f="$f" -v mb="$mb" -v c="$t_cat" -v i="$t_idx" -v l="$t_load" -v t="$t_torch" 'BEGIN {

@@ -21,18 +21,16 @@ static int bench_write(long n, int64_t h, int64_t w)
 	for (size_t i = 0; i < bytes; i++)
 		img[i] = (unsigned char)(i * 13);
 	int64_t shape[3] = {h, w, 3};
-	msgpack_packer *pk = rec_writer_pk(out);
 	for (long i = 0; i < n; i++) {
 		char id[32];
 		snprintf(id, sizeof id, "img%08ld.jpg", i);
-		msgpack_pack_map(pk, 6);
-		pk_kv_str(pk, "type", "image");
-		pk_kv_str(pk, "id", id);
-		pk_kv_str(pk, "path", id);
-		pk_kv_int(pk, "label", i % 1000);
-		pk_kv_str(pk, "preset", "clip");
-		pk_kv_tensor(pk, "tensor", DTYPE_UINT8, 3, shape, img);
-		rec_writer_end_record(out);
+		rec_builder_t *b = rec_begin(out, "image");
+		rb_str(b, "id", id);
+		rb_str(b, "path", id);
+		rb_int(b, "label", i % 1000);
+		rb_str(b, "preset", "clip");
+		rb_tensor(b, "tensor", DTYPE_UINT8, 3, shape, img);
+		rec_end(b);
 	}
 	free(img);
 	return rec_writer_close(out);

@@ -39,12 +39,12 @@ T=$(mktemp -d /tmp/txtencode-peers.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 head -n "$NAMES" data/names-clip.txt >"$T/names.txt"
 head -n "$TEMPLATES" data/templates-clip.txt >"$T/templates.txt"
-"$BIN/txtencode" --tokenize -n "$T/names.txt" -t "$T/templates.txt" >"$T/ids.txt" || exit 1
+"$BIN/txtencode" --tokenize -n "$T/names.txt" --templates "$T/templates.txt" >"$T/ids.txt" || exit 1
 "$BIN/txtencode" --tokenize >"$T/all.txt" || exit 1
 echo "load at start: $(uptime | sed 's/.*load average/load average/')"
 "$VPY" bench/peers/peers.py text --ids "$T/ids.txt" --full-ids "$T/all.txt" --templates "$TEMPLATES" \
 	--onnx "$ONNX/clip-text.onnx" --threads "$THREADS" --npad "$NPAD" --rounds "$ROUNDS" \
-	"$BIN/txtencode" -w build/fixtures/clip-rn50.pt -n "$T/names.txt" -t "$T/templates.txt" -j "$THREADS"
+	"$BIN/txtencode" -w build/fixtures/clip-rn50.pt -n "$T/names.txt" --templates "$T/templates.txt" -j "$THREADS"
 rc=$?
 echo "load at end: $(uptime | sed 's/.*load average/load average/')"
 exit $rc

@@ -63,14 +63,14 @@ n = open(sys.argv[1]).read().splitlines(); t = open(sys.argv[2]).read().splitlin
 k = int(sys.argv[3])
 json.dump({n[i // len(t)] + " #%d" % (i // len(t)): [t[j].format(n[i // len(t)]) for j in range(len(t))]
            for i in range(0, k, len(t))}, sys.stdout)' data/names-clip.txt data/templates-clip.txt "$NSUB" >"$T/nsub.json"
-"$BIN/txtencode" --tokenize -p "$T/nsub.json" | cmp -s - "$T/nsub.txt" || { echo "txtencode: NSUB must be a multiple of 80"; exit 1; }
+"$BIN/txtencode" --tokenize --prompts "$T/nsub.json" | cmp -s - "$T/nsub.txt" || { echo "txtencode: NSUB must be a multiple of 80"; exit 1; }
 
 read -r p_ref blas <<<"$(torch_time "$T/nref.txt" "$THREADS")"
 read -r p_dnnl _ <<<"$(torch_time "$T/nsub.txt" "$THREADS" --onednn)"
 read -r p_trim _ <<<"$(torch_time "$T/nsub.txt" "$THREADS" --onednn --trim)"
 c_nsub=
 for _ in 1 2; do # best of two
-	"$BIN/txtencode" -w "$W" -p "$T/nsub.json" -j "$THREADS" >"$T/nsub.mp" || exit 1
+	"$BIN/txtencode" -w "$W" --prompts "$T/nsub.json" -j "$THREADS" >"$T/nsub.mp" || exit 1
 	s=$(stat_of "$T/nsub.mp" encode_seconds)
 	c_nsub=$(awk -v a="$c_nsub" -v b="$s" 'BEGIN { if (a == "" || b + 0 < a + 0) print b; else print a }')
 done

@@ -52,18 +52,19 @@ DIAG_NORETURN static void usage(void)
 	       "(resnet50, clip-rn50x4, ...), a description of another variant of those\n"
 	       "families, or none and why.\n"
 	       "\n"
-	       "  -j, --json            one JSON object per file (one line each)\n"
-	       "  -s, --tensor-sha256   also the sha256 of each tensor's bytes (C order,\n"
+	       "      --json            one JSON object per file (one line each)\n"
+	       "      --tensor-sha256   also the sha256 of each tensor's bytes (C order,\n"
 	       "                        little-endian, as stored)\n"
-	       "  -H, --no-file-sha256  skip the whole-file sha256 (faster on big files)\n"
-	       "  -r, --read            read every tensor byte once and print a checksum\n"
+	       "      --no-file-sha256  skip the whole-file sha256 (faster on big files)\n"
+	       "      --read            read every tensor byte once and print a checksum\n"
 	       "                        line (for timing a full load)\n"
 	       "  -h, --help            this help\n"
+	       "      --version         print the version and exit\n"
 	       "\n"
 	       "Examples:\n"
 	       "  ckptinfo ~/.cache/rnencode/weights/RN50.pt | grep attnpool\n"
 	       "  ckptinfo --json --tensor-sha256 resnet50.safetensors > sums.json\n"
-	       "  ckptinfo -H a.pth b.pth | grep '^#'       # formats and counts only\n"
+	       "  ckptinfo --no-file-sha256 a.pth b.pth | grep '^#'  # formats, counts\n"
 	       "\n"
 	       "Exit status: 0 ok; 1 a file could not be read or is not a valid checkpoint\n"
 	       "(the others are still listed); 2 usage error, stdout write error.\n");
@@ -72,19 +73,24 @@ DIAG_NORETURN static void usage(void)
 
 static void parse_args(int argc, char **argv, options_t *o)
 {
+	enum { O_JSON = 256, O_TSHA, O_NOSHA, O_READ };
 	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'},         {"tensor-sha256", no_argument, NULL, 's'},
-		{"no-file-sha256", no_argument, NULL, 'H'}, {"read", no_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+		{"json", no_argument, NULL, O_JSON},      {"tensor-sha256", no_argument, NULL, O_TSHA},
+		{"no-file-sha256", no_argument, NULL, O_NOSHA}, {"read", no_argument, NULL, O_READ},
+		{"help", no_argument, NULL, 'h'},         OPT_VERSION_ENTRY, {NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	o->file_sha256 = 1;
 	int c;
 	while ((c = opt_next(argc, argv, "jsHrh", longopts)) != -1) {
 		switch (c) {
-		case 'j': o->json = 1; break;
-		case 's': o->tensor_sha256 = 1; break;
-		case 'H': o->file_sha256 = 0; break;
-		case 'r': o->read_all = 1; break;
+		case 'j': opt_old_spelling("-j", "--json"); /* fall through */
+		case O_JSON: o->json = 1; break;
+		case 's': opt_old_spelling("-s", "--tensor-sha256"); /* fall through */
+		case O_TSHA: o->tensor_sha256 = 1; break;
+		case 'H': opt_old_spelling("-H", "--no-file-sha256"); /* fall through */
+		case O_NOSHA: o->file_sha256 = 0; break;
+		case 'r': opt_old_spelling("-r", "--read"); /* fall through */
+		case O_READ: o->read_all = 1; break;
 		case 'h': usage();
 		default: diag_usage_hint(); /* getopt said why */
 		}
@@ -95,11 +101,26 @@ static void parse_args(int argc, char **argv, options_t *o)
 		diag_usage("no checkpoint file given");
 }
 
-/* Name with control characters shown as '?', so one tensor stays one line. */
+/* A name as one tab-separated field of one line, UTF-8 text: escaped as
+ * diagnostics are, and the tab (the field separator) and the backslash
+ * too, so that distinct names print distinctly. */
 static void put_text_name(const char *s)
 {
-	for (; *s; s++)
-		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+	size_t n = strlen(s);
+	for (size_t i = 0; i < n;) {
+		size_t k = diag_ctl_len(s + i, n - i);
+		if (k) {
+			diag_put_ctl(stdout, s + i, k);
+			i += k;
+		} else if (s[i] == '\t' || s[i] == '\\') {
+			fputs(s[i] == '\t' ? "\\t" : "\\\\", stdout);
+			i++;
+		} else {
+			k = diag_char_len(s + i, n - i);
+			fwrite(s + i, 1, k, stdout);
+			i += k;
+		}
+	}
 }
 
 /* Sum of every byte as 64-bit words: forces each page of the tensor in. */
@@ -221,13 +242,8 @@ int main(int argc, char **argv)
 		}
 		double t1 = time_now();
 		char hexbuf[65], *hex = NULL;
-		if (o.file_sha256) {
-			if (file_sha256(path, hexbuf) != 0) {
-				diag_msg("%s: %s", path, strerror(errno));
-				ckpt_free(c);
-				failed = 1;
-				continue;
-			}
+		if (o.file_sha256) { /* of the bytes listed */
+			ckpt_sha256(c, hexbuf);
 			hex = hexbuf;
 		}
 		read_info_t rd = {.open_s = t1 - t0};

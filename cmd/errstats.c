@@ -12,24 +12,25 @@
  * record, zscore's header); topk and --subset records carry no width, so
  * without names K is unknown and the tables cover the classes seen. A
  * record whose label is not -1 (unknown) or in 0..K-1, or whose predicted
- * class is not in 0..K-1, is an input failure (as in errtree): one stderr
- * line naming file, record and id, counted, exit 1; the report goes on
- * without it. A repeated id (same stream) is left out of the figures, the
- * first record counts; repeats are reported, not failures (as in errtree
- * and fpdiff).
+ * class is not in 0..K-1, is an input failure: one stderr line naming
+ * file, record and id, counted, exit 1; the report goes on without it. A
+ * repeated id (same stream) is left out of the figures, the first record
+ * counts; repeats are reported, not failures (common/eval/run.c's rules).
  * Out: a report on stdout, never records:
  *   text (default)  summary, the N most misclassified classes in the
  *                   study's form "Class 978 (seashore): 3/4 misclassified
  *                   (0.75)" (order: rate desc, then misclassified count
- *                   desc, then class index asc), the N most frequent
+ *                   desc, then the mean probability of the wrong
+ *                   predictions desc, then class index asc; a line says
+ *                   when every class listed ties), the N most frequent
  *                   confusions, the failures, the provenance
  *   --json          everything, one JSON document
  *   --csv           one row per (run, class), '#' provenance lines first
  *   --jsonl         one JSON line per image, provenance lines first
  * With --compare OTHER: images are matched by id; accuracy side by side on
  * the images both runs scored with the same label (ids whose labels differ
- * are counted and left out; no id in common at all is exit 1, as in
- * fpdiff), the classes where each run does better
+ * are counted and left out; no id in common at all is exit 1), the
+ * classes where each run does better
  * (top-1 recall), the images only one run gets right (top-1), and with
  * --grid FILE.jpg a labelled thumbnail grid of those images (decoded from
  * the records' "path" with libjpeg). The grid's folder is tried before any
@@ -52,7 +53,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,43 +82,9 @@ typedef struct {
 	const char *input;
 } options_t;
 
-/* One stream's predictions and provenance. */
-typedef struct {
-	const char *path;
-	const char *name; /* path, or "stdin" for "-": for messages */
-	const char *tag; /* "A" or "B" */
-	pred_t *p;
-	uint64_t *recno; /* [n] record number of each prediction, for messages */
-	int64_t n, cap;
-	strmap_t ids;   /* id -> first position (built by run_check) */
-	int64_t ndup;  /* records whose id was seen before in this stream */
-	int ninvalid;  /* records errstats could not read */
-	int nbad;      /* records left out: label or class outside 0..K-1 */
-	prov_t prov;
-	char **names; /* from the stream's classes record or a header's class_names */
-	int64_t nnames;
-	char *model, *precision; /* of the first prediction record */
-	int64_t kmax;            /* longest score vector */
-	int64_t kwidth;          /* longest without an "index" list: a class count */
-} run_t;
+static const char *const TAG[2] = {"A", "B"};
 
-typedef struct {
-	int64_t t, p, n; /* true class, predicted class, count */
-} confusion_t;
-
-/* Figures over a set of predictions. */
-typedef struct {
-	int64_t scored, labelled, unlabelled, failed;
-	int64_t top1, top5;
-	int top5_known; /* every labelled image has >= 5 ranks (or all K) */
-	int64_t *support, *correct, *predicted, *correct5; /* [C] */
-	int64_t with_support;
-	double mean_recall;
-	confusion_t *conf;
-	int64_t nconf;
-	int64_t chance_k;
-	int near_chance;
-} stats_t;
+typedef run_counts_t stats_t;
 
 typedef struct {
 	int64_t c;
@@ -127,21 +93,17 @@ typedef struct {
 
 /* Everything the comparison found. */
 typedef struct {
+	pairing_t pr;
 	unsigned char *use_a, *use_b; /* images both runs scored */
-	int64_t matched, only_a, only_b;
-	int64_t common;        /* ids in both runs, whatever their records hold */
+	int64_t matched;
 	int64_t label_differs; /* ids both runs scored under different labels */
-	int64_t first_differs; /* position in A of the first of those, or -1 */
+	int64_t first_differs; /* pair of the first of those, or -1 */
 	stats_t sa, sb;
-	int64_t *right_a, n_right_a; /* positions in A of images only A gets right */
-	int64_t *right_b, n_right_b; /* positions in B ... only B gets right */
+	id_pair_t *right_a, *right_b; /* pairs only A (B) gets right */
+	int64_t n_right_a, n_right_b;
 	class_diff_t *better_a, *better_b;
 	int64_t n_better_a, n_better_b, n_equal;
 } compare_t;
-
-enum {
-	MAX_CLASSES = 1 << 24 /* per-class tables are dense: a label beyond this is garbage */
-};
 
 static int64_t g_nclasses;    /* K, or the classes seen when unknown */
 static const char *g_classes_from; /* where K came from; NULL: unknown */
@@ -155,9 +117,10 @@ DIAG_NORETURN static void usage(void)
 	       "with labels): top-1/top-5 accuracy with counts, mean per-class recall, per-class\n"
 	       "precision/recall/F1, the most misclassified classes in the study's form\n"
 	       "  Class 978 (seashore): 3/4 misclassified (0.75)\n"
-	       "(ordered by rate, then misclassified count, then class index), the most frequent\n"
-	       "confusions (by class index), failures (error records, counted apart), and the\n"
-	       "provenance from the stream headers. Reads STREAM or stdin.\n"
+	       "(ordered by rate, then misclassified count, then the mean probability of the\n"
+	       "wrong predictions; with one image per class all tie, and a line says so), the\n"
+	       "most frequent confusions (by class index), failures (error records, counted\n"
+	       "apart), and the provenance from the stream headers. Reads STREAM or stdin.\n"
 	       "\n"
 	       "  -n, --names FILE      class names, one per line in class-index order (default:\n"
 	       "                        the stream's classes record or zscore's header);\n"
@@ -165,8 +128,9 @@ DIAG_NORETURN static void usage(void)
 	       "  -c, --compare OTHER   a second run of the same images: accuracy side by side,\n"
 	       "                        classes where each run does better, images only one run\n"
 	       "                        gets right (matched by id)\n"
-	       "  -t, --top N           list N classes/confusions/images per section\n"
-	       "                        (default 10)\n"
+	       "  -k, --top N           list N classes/confusions/images per section\n"
+	       "                        (default 10; -t N, the old spelling, works one more\n"
+	       "                        release with a note on stderr)\n"
 	       "      --json            the whole report as one JSON document\n"
 	       "      --csv             one row per (run, class): support, correct, recall,\n"
 	       "                        top-5, predicted, precision, F1; '#' provenance lines\n"
@@ -213,21 +177,25 @@ static void parse_args(int argc, char **argv, options_t *o)
 {
 	static const struct option longopts[] = {
 		{"names", required_argument, NULL, 'n'},    {"compare", required_argument, NULL, 'c'},
-		{"top", required_argument, NULL, 't'},      {"json", no_argument, NULL, 'J'},
+		{"top", required_argument, NULL, 'k'},      {"json", no_argument, NULL, 'J'},
 		{"csv", no_argument, NULL, 'C'},            {"jsonl", no_argument, NULL, 'L'},
 		{"grid", required_argument, NULL, 'g'},     {"grid-max", required_argument, NULL, 'M'},
 		{"grid-thumb", required_argument, NULL, 'T'}, {"help", no_argument, NULL, 'h'},
+		OPT_VERSION_ENTRY,
 		{NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	o->top = 10;
 	o->grid_max = 24;
 	o->grid_thumb = 128;
 	int c, nformats = 0;
-	while ((c = opt_next(argc, argv, "n:c:t:g:h", longopts)) != -1) {
+	while ((c = opt_next(argc, argv, "n:c:k:t:g:h", longopts)) != -1) {
 		switch (c) {
 		case 'n': o->names_path = optarg; break;
 		case 'c': o->compare_path = optarg; break;
-		case 't': o->top = opt_parse_long("--top", optarg, 0, 1000000); break;
+		case 't': /* the old spelling: one release more */
+			opt_old_spelling("-t N", "--top N (-k N)");
+			/* fall through */
+		case 'k': o->top = opt_parse_long("--top", optarg, 0, 1000000); break;
 		case 'J': o->format = OUT_JSON; nformats++; break;
 		case 'C': o->format = OUT_CSV; nformats++; break;
 		case 'L': o->format = OUT_JSONL; nformats++; break;
@@ -252,110 +220,6 @@ static void parse_args(int argc, char **argv, options_t *o)
 
 /* ---- reading ---- */
 
-/* "FILE: record N (id 'X'): detail" on stderr, for a prediction read earlier. */
-DIAG_PRINTF(4, 5) static void record_msg(const char *path, uint64_t recno, const char *id, const char *fmt, ...)
-{
-	char detail[512], where[768];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(detail, sizeof detail, fmt, ap);
-	va_end(ap);
-	diag_msg("%s: %s", rec_where_at(where, sizeof where, path, recno, id, id ? strlen(id) : 0), detail);
-}
-
-/* Records from before scoring: the stream is the wrong one, so stop (exit 2,
- * nothing on stdout) with what to run, as topk does for embeddings. */
-static void refuse_unscored(const char *path, const record_t *rec)
-{
-	char where[320], msg[256];
-	stage_check_record(rec, "errstats", STAGE_WANT_SCORED, msg, sizeof msg);
-	diag_fatal("%s: %s", rec_where(where, sizeof where, path, rec), msg);
-}
-
-static void run_read(run_t *r, const char *path, const char *tag)
-{
-	memset(r, 0, sizeof *r);
-	r->path = path;
-	r->name = strcmp(path, "-") == 0 ? "stdin" : path;
-	r->tag = tag;
-	strmap_init(&r->ids);
-	prov_init(&r->prov);
-	rec_reader_t *rd = rec_reader_open_path(path, 0);
-	if (!rd)
-		diag_fatal("%s: %s", path, strerror(errno));
-	score_vec_t sv;
-	score_vec_init(&sv);
-	record_t rec;
-	char where[320];
-	while (rec_next(rd, &rec, NULL, &r->ninvalid)) {
-		if (prov_add(&r->prov, &rec)) {
-			if (rec_is(&rec, "header") && rec_get(&rec, "class_names"))
-				names_replace_from_object(rec_get(&rec, "class_names"), &r->names, &r->nnames);
-			continue;
-		}
-		if (rec_is(&rec, "classes")) {
-			names_replace_from_object(rec_get(&rec, "names"), &r->names, &r->nnames);
-			continue;
-		}
-		if (rec_is(&rec, "embedding") || rec_is(&rec, "image"))
-			refuse_unscored(r->name, &rec);
-		if (!pred_record_kind(&rec))
-			continue;
-		if (r->n == r->cap) {
-			r->cap = r->cap ? 2 * r->cap : 1024;
-			r->p = xrealloc(r->p, (size_t)r->cap * sizeof *r->p);
-			r->recno = xrealloc(r->recno, (size_t)r->cap * sizeof *r->recno);
-		}
-		pred_t *p = &r->p[r->n];
-		char err[384];
-		if (pred_from_record(&rec, p, &sv, err, sizeof err) != 0) {
-			diag_msg("%s: %s", rec_where(where, sizeof where, r->name, &rec), err);
-			r->ninvalid++;
-			continue;
-		}
-		/* pred_from_record reads a non-integer label as -1: that would
-		 * turn a broken label into "unlabelled" without a word */
-		const msgpack_object *lab = rec_get(&rec, "label");
-		if (p->status == PRED_OK && lab && lab->type != MSGPACK_OBJECT_POSITIVE_INTEGER &&
-		    lab->type != MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-			diag_msg("%s: label is not an integer (a class index, or -1 for unknown)",
-				 rec_where(where, sizeof where, r->name, &rec));
-			r->nbad++;
-			pred_free(p);
-			continue;
-		}
-		/* ... and so would one beyond int64 */
-		if (p->status == PRED_OK && lab && lab->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
-		    lab->via.u64 > INT64_MAX) {
-			diag_msg("%s: label %llu is out of range: a class index, or -1 for unknown",
-				 rec_where(where, sizeof where, r->name, &rec), (unsigned long long)lab->via.u64);
-			r->nbad++;
-			pred_free(p);
-			continue;
-		}
-		if (p->nclasses > MAX_CLASSES) {
-			diag_msg("%s: %lld scores: more than %d classes, not a class vector",
-				 rec_where(where, sizeof where, r->name, &rec), (long long)p->nclasses, MAX_CLASSES);
-			r->nbad++;
-			pred_free(p);
-			continue;
-		}
-		if (p->status == PRED_OK && !r->model) {
-			r->model = rec_dup_str(&rec, "model");
-			r->precision = rec_dup_str(&rec, "precision");
-		}
-		if (p->nclasses > r->kmax)
-			r->kmax = p->nclasses;
-		/* an "index" list renumbers the positions: its width is not K */
-		if (p->nclasses > r->kwidth && !rec_get(&rec, "index"))
-			r->kwidth = p->nclasses;
-		r->recno[r->n] = rec.index;
-		r->n++;
-	}
-	score_vec_free(&sv);
-	rec_reader_free(rd);
-}
-
 /* K from what the runs carry (see the header comment); b may be NULL.
  * Returns the scores' width (0: the records carry none). */
 static int64_t classes_decide(const run_t *a, const run_t *b)
@@ -370,89 +234,66 @@ static int64_t classes_decide(const run_t *a, const run_t *b)
 		g_nclasses = g_nnames;
 		g_classes_from = "the number of class names";
 	} else {
-		g_nclasses = 0; /* run_check grows it to the classes seen */
+		g_nclasses = 0; /* in_classes grows it to the classes seen */
 		g_classes_from = NULL;
 	}
 	return w;
 }
 
-/* Leave out (and name) the records whose label or predicted class is
- * outside the classes, then index the ids; repeats are counted here. */
+/* run_filter's rule: the label and every predicted class inside the classes. */
+static int in_classes(const pred_t *p, int indexed, void *ctx, char *why, size_t cap)
+{
+	int64_t k = g_classes_from ? g_nclasses : RUN_MAX_CLASSES;
+	if (p->status != PRED_OK)
+		return 1;
+	if (p->label < -1 || p->label >= k) {
+		if (g_classes_from)
+			snprintf(why, cap, "label %lld is out of range: %lld classes (%s), so 0..%lld, or -1 for unknown",
+				 (long long)p->label, (long long)k, g_classes_from, (long long)(k - 1));
+		else if (p->label < -1)
+			snprintf(why, cap, "label %lld is out of range: a class index, or -1 for unknown", (long long)p->label);
+		else
+			snprintf(why, cap, "label %lld is beyond %d classes: not a class label", (long long)p->label,
+				 RUN_MAX_CLASSES);
+		return 0;
+	}
+	for (int j = 0; j < p->ntop; j++) {
+		if (p->top[j] < k)
+			continue;
+		if (g_classes_from)
+			snprintf(why, cap, "predicted class %lld is out of range: %lld classes (%s)", (long long)p->top[j],
+				 (long long)k, g_classes_from);
+		else
+			snprintf(why, cap, "predicted class %lld is beyond %d classes: not a class index",
+				 (long long)p->top[j], RUN_MAX_CLASSES);
+		return 0;
+	}
+	if (!g_classes_from) {
+		if (p->label + 1 > g_nclasses)
+			g_nclasses = p->label + 1;
+		for (int j = 0; j < p->ntop; j++)
+			if (p->top[j] + 1 > g_nclasses)
+				g_nclasses = p->top[j] + 1;
+	}
+	return 1;
+}
+
 static void run_check(run_t *r)
 {
-	int64_t k = g_classes_from ? g_nclasses : MAX_CLASSES, m = 0;
-	for (int64_t i = 0; i < r->n; i++) {
-		pred_t *p = &r->p[i];
-		char why[256] = "";
-		if (p->status == PRED_OK) {
-			if (p->label < -1 || p->label >= k) {
-				if (g_classes_from)
-					snprintf(why, sizeof why, "label %lld is out of range: %lld classes (%s), so 0..%lld, or -1 for unknown",
-						 (long long)p->label, (long long)k, g_classes_from, (long long)(k - 1));
-				else if (p->label < -1)
-					snprintf(why, sizeof why, "label %lld is out of range: a class index, or -1 for unknown",
-						 (long long)p->label);
-				else
-					snprintf(why, sizeof why, "label %lld is beyond %d classes: not a class label",
-						 (long long)p->label, MAX_CLASSES);
-			}
-			for (int j = 0; j < p->ntop && !why[0]; j++) {
-				if (p->top[j] < k)
-					continue;
-				if (g_classes_from)
-					snprintf(why, sizeof why, "predicted class %lld is out of range: %lld classes (%s)",
-						 (long long)p->top[j], (long long)k, g_classes_from);
-				else
-					snprintf(why, sizeof why, "predicted class %lld is beyond %d classes: not a class index",
-						 (long long)p->top[j], MAX_CLASSES);
-			}
-		}
-		if (why[0]) {
-			record_msg(r->name, r->recno[i], p->id, "%s", why);
-			r->nbad++;
-			pred_free(p);
-			continue;
-		}
-		if (!g_classes_from && p->status == PRED_OK) {
-			if (p->label + 1 > g_nclasses)
-				g_nclasses = p->label + 1;
-			for (int j = 0; j < p->ntop; j++)
-				if (p->top[j] + 1 > g_nclasses)
-					g_nclasses = p->top[j] + 1;
-		}
-		r->p[m] = *p;
-		r->recno[m] = r->recno[i];
-		m++;
-	}
-	r->n = m;
-	int64_t first = -1;
-	for (int64_t i = 0; i < r->n; i++)
-		if (strmap_put(&r->ids, r->p[i].id, i) && r->ndup++ == 0)
-			first = i;
-	if (r->ndup) /* not a failure (as in errtree, fpdiff), but never silent */
-		diag_msg("%s: %lld record%s repeat an earlier id (first: record %llu, id '%s'): only the first record of "
-			 "each id counts",
-			 r->name, (long long)r->ndup, r->ndup == 1 ? "" : "s", (unsigned long long)r->recno[first],
-			 r->p[first].id);
+	run_filter(r, in_classes, NULL);
+	run_index(r, "record");
 }
 
 /* The first record of its id (repeats stay out of every figure). */
 static int first_of_id(const run_t *r, int64_t i)
 {
-	return strmap_get(&r->ids, r->p[i].id) == i;
+	return ids_is_first(&r->ids, i);
 }
 
-static void run_free(run_t *r)
+/* Records errstats could not read: the stream reader's and malformed ones. */
+static int64_t run_unreadable(const run_t *r)
 {
-	for (int64_t i = 0; i < r->n; i++)
-		pred_free(&r->p[i]);
-	free(r->p);
-	free(r->recno);
-	strmap_free(&r->ids);
-	prov_free(&r->prov);
-	names_free(r->names, r->nnames);
-	free(r->model);
-	free(r->precision);
+	return r->nunreadable + r->nmalformed;
 }
 
 static const char *cname(int64_t c)
@@ -462,108 +303,33 @@ static const char *cname(int64_t c)
 
 /* ---- figures ---- */
 
-static int cmp_conf_key(const void *a, const void *b)
+/* Chance: 1/K for the K classes the scores ranged over. Near chance: top-1
+ * not more than 3 standard deviations above the binomial mean; the warning
+ * in buf, or NULL. */
+static const char *chance_warning(const run_t *r, const stats_t *s, char *buf, size_t cap)
 {
-	const confusion_t *x = a, *y = b;
-	if (x->t != y->t)
-		return x->t < y->t ? -1 : 1;
-	return (x->p > y->p) - (x->p < y->p);
-}
-
-static int cmp_conf_count(const void *a, const void *b)
-{
-	const confusion_t *x = a, *y = b;
-	if (x->n != y->n)
-		return x->n > y->n ? -1 : 1;
-	return cmp_conf_key(a, b);
-}
-
-static void stats_compute(const run_t *r, const unsigned char *use, stats_t *s)
-{
-	memset(s, 0, sizeof *s);
-	int64_t C = g_nclasses;
-	s->support = xcalloc((size_t)C + 1, sizeof *s->support);
-	s->correct = xcalloc((size_t)C + 1, sizeof *s->correct);
-	s->predicted = xcalloc((size_t)C + 1, sizeof *s->predicted);
-	s->correct5 = xcalloc((size_t)C + 1, sizeof *s->correct5);
-	confusion_t *pairs = xmalloc(((size_t)r->n + 1) * sizeof *pairs);
-	int64_t npairs = 0;
-	s->top5_known = 1;
-	for (int64_t i = 0; i < r->n; i++) {
-		const pred_t *p = &r->p[i];
-		if ((use && !use[i]) || !first_of_id(r, i))
-			continue;
-		if (p->status == PRED_ERROR) {
-			s->failed++;
-			continue;
-		}
-		s->scored++;
-		if (p->label < 0) {
-			s->unlabelled++;
-			continue;
-		}
-		s->labelled++;
-		int rank = pred_rank_of(p, p->label);
-		int64_t pred = p->ntop ? p->top[0] : -1;
-		s->support[p->label]++;
-		if (pred >= 0)
-			s->predicted[pred]++;
-		if (rank == 0) {
-			s->top1++;
-			s->correct[p->label]++;
-		} else if (pred >= 0) {
-			pairs[npairs++] = (confusion_t){p->label, pred, 1};
-		}
-		if (rank >= 0 && rank < 5) {
-			s->top5++;
-			s->correct5[p->label]++;
-		}
-		if (p->ntop < PRED_MAX_K && !(p->nclasses > 0 && p->ntop == p->nclasses))
-			s->top5_known = 0;
-	}
-	/* sparse confusion counts: sort the pairs, merge equal ones */
-	qsort(pairs, (size_t)npairs, sizeof *pairs, cmp_conf_key);
-	int64_t m = 0;
-	for (int64_t i = 0; i < npairs; i++) {
-		if (m && pairs[m - 1].t == pairs[i].t && pairs[m - 1].p == pairs[i].p)
-			pairs[m - 1].n++;
-		else
-			pairs[m++] = pairs[i];
-	}
-	qsort(pairs, (size_t)m, sizeof *pairs, cmp_conf_count);
-	s->conf = pairs;
-	s->nconf = m;
-	double sum = 0;
-	for (int64_t c = 0; c < C; c++)
-		if (s->support[c]) {
-			s->with_support++;
-			sum += (double)s->correct[c] / (double)s->support[c];
-		}
-	s->mean_recall = s->with_support ? sum / (double)s->with_support : 0;
-	/* chance: 1/K for the K classes the scores ranged over */
-	s->chance_k = r->kmax ? r->kmax : g_nclasses;
-	if (s->labelled >= 10 && s->chance_k > 1) {
-		double pch = 1.0 / (double)s->chance_k, n = (double)s->labelled;
-		double limit = n * pch + 3.0 * sqrt(n * pch * (1 - pch));
-		s->near_chance = (double)s->top1 <= limit;
-	}
-}
-
-static void stats_free(stats_t *s)
-{
-	free(s->support);
-	free(s->correct);
-	free(s->predicted);
-	free(s->correct5);
-	free(s->conf);
-	memset(s, 0, sizeof *s);
+	int64_t k = r->kmax ? r->kmax : g_nclasses;
+	if (s->labelled < 10 || k < 2)
+		return NULL;
+	double pch = 1.0 / (double)k, n = (double)s->labelled;
+	if ((double)s->top1 > n * pch + 3.0 * sqrt(n * pch * (1 - pch)))
+		return NULL;
+	snprintf(buf, cap,
+		 "top-1 accuracy %.4f (%lld/%lld) is near chance (%.4f for %lld classes): the label mapping is "
+		 "likely wrong (labels and class order must both be ILSVRC-2012 index order), or the weights are "
+		 "not trained ones",
+		 (double)s->top1 / (double)s->labelled, (long long)s->top1, (long long)s->labelled, pch, (long long)k);
+	return buf;
 }
 
 typedef struct {
 	int64_t c, mis, n;
+	double conf; /* mean probability of the wrong top-1 predictions */
 } misclass_t;
 
-/* rate desc (compared exactly as fractions), then count desc, then index asc */
+/* rate desc (compared exactly as fractions), then count desc, then the
+ * confidence of the mistakes desc (with one image per class every rate and
+ * count tie), then index asc */
 static int cmp_misclass(const void *a, const void *b)
 {
 	const misclass_t *x = a, *y = b;
@@ -572,19 +338,27 @@ static int cmp_misclass(const void *a, const void *b)
 		return l > r ? -1 : 1;
 	if (x->mis != y->mis)
 		return x->mis > y->mis ? -1 : 1;
+	if (x->conf != y->conf)
+		return x->conf > y->conf ? -1 : 1;
 	return (x->c > y->c) - (x->c < y->c);
 }
 
-/* Classes with at least one misclassified image, ranked; *n gets the count. */
-static misclass_t *misclassified(const stats_t *s, int64_t *n)
+/* Classes with at least one misclassified image, ranked; *n gets the count,
+ * *tied whether every one has the same rate and count. */
+static misclass_t *misclassified(const stats_t *s, int64_t *n, int *tied)
 {
 	misclass_t *v = xmalloc(((size_t)g_nclasses + 1) * sizeof *v);
 	int64_t m = 0;
-	for (int64_t c = 0; c < g_nclasses; c++)
-		if (s->support[c] > s->correct[c])
-			v[m++] = (misclass_t){c, s->support[c] - s->correct[c], s->support[c]};
+	for (int64_t c = 0; c < g_nclasses; c++) {
+		int64_t mis = s->support[c] - s->correct[c];
+		if (mis > 0)
+			v[m++] = (misclass_t){c, mis, s->support[c], s->wrong_prob[c] / (double)mis};
+	}
 	qsort(v, (size_t)m, sizeof *v, cmp_misclass);
 	*n = m;
+	*tied = m > 1;
+	for (int64_t i = 1; i < m && *tied; i++)
+		*tied = v[i].mis == v[0].mis && v[i].n == v[0].n;
 	return v;
 }
 
@@ -607,42 +381,32 @@ static void compare_compute(const run_t *a, const run_t *b, compare_t *cm)
 {
 	memset(cm, 0, sizeof *cm);
 	cm->first_differs = -1;
+	pairing_build(&cm->pr, &a->ids, &b->ids);
 	cm->use_a = xcalloc((size_t)a->n + 1, 1);
 	cm->use_b = xcalloc((size_t)b->n + 1, 1);
-	cm->right_a = xmalloc(((size_t)a->n + 1) * sizeof *cm->right_a);
-	cm->right_b = xmalloc(((size_t)b->n + 1) * sizeof *cm->right_b);
-	for (int64_t i = 0; i < a->n; i++) {
-		const pred_t *pa = &a->p[i];
-		if (!first_of_id(a, i)) /* a repeated id: the first one counts */
-			continue;
-		int64_t j = strmap_get(&b->ids, pa->id);
-		if (j < 0) {
-			cm->only_a++;
-			continue;
-		}
-		cm->common++;
-		const pred_t *pb = &b->p[j];
+	cm->right_a = xmalloc(((size_t)cm->pr.n + 1) * sizeof *cm->right_a);
+	cm->right_b = xmalloc(((size_t)cm->pr.n + 1) * sizeof *cm->right_b);
+	for (int64_t k = 0; k < cm->pr.n; k++) {
+		id_pair_t q = cm->pr.pair[k];
+		const pred_t *pa = &a->p[q.a], *pb = &b->p[q.b];
 		if (pa->status != PRED_OK || pb->status != PRED_OK)
 			continue;
-		/* per-class recall on different truths compares nothing (as errtree) */
+		/* per-class recall on different truths compares nothing */
 		if (pa->label != pb->label) {
 			if (cm->label_differs++ == 0)
-				cm->first_differs = i;
+				cm->first_differs = k;
 			continue;
 		}
-		cm->use_a[i] = cm->use_b[j] = 1;
+		cm->use_a[q.a] = cm->use_b[q.b] = 1;
 		cm->matched++;
 		int ra = top1_right(pa), rb = top1_right(pb);
 		if (ra && !rb)
-			cm->right_a[cm->n_right_a++] = i;
+			cm->right_a[cm->n_right_a++] = q;
 		else if (rb && !ra)
-			cm->right_b[cm->n_right_b++] = j;
+			cm->right_b[cm->n_right_b++] = q;
 	}
-	for (int64_t j = 0; j < b->n; j++)
-		if (strmap_get(&b->ids, b->p[j].id) == j && strmap_get(&a->ids, b->p[j].id) < 0)
-			cm->only_b++;
-	stats_compute(a, cm->use_a, &cm->sa);
-	stats_compute(b, cm->use_b, &cm->sb);
+	run_counts(a, cm->use_a, g_nclasses, &cm->sa);
+	run_counts(b, cm->use_b, g_nclasses, &cm->sb);
 	cm->better_a = xmalloc(((size_t)g_nclasses + 1) * sizeof *cm->better_a);
 	cm->better_b = xmalloc(((size_t)g_nclasses + 1) * sizeof *cm->better_b);
 	for (int64_t c = 0; c < g_nclasses; c++) {
@@ -665,14 +429,15 @@ static void compare_compute(const run_t *a, const run_t *b, compare_t *cm)
 
 static void compare_free(compare_t *cm)
 {
+	pairing_free(&cm->pr);
 	free(cm->use_a);
 	free(cm->use_b);
 	free(cm->right_a);
 	free(cm->right_b);
 	free(cm->better_a);
 	free(cm->better_b);
-	stats_free(&cm->sa);
-	stats_free(&cm->sb);
+	run_counts_free(&cm->sa);
+	run_counts_free(&cm->sb);
 }
 
 /* ---- text ---- */
@@ -708,21 +473,10 @@ static void run_describe(FILE *f, const run_t *r)
 	}
 }
 
-static const char *chance_warning(const stats_t *s, char *buf, size_t cap)
+static void text_run(FILE *f, const options_t *o, const run_t *r, const stats_t *s, const char *tag)
 {
-	snprintf(buf, cap,
-		 "top-1 accuracy %.4f (%lld/%lld) is near chance (%.4f for %lld classes): the label mapping is "
-		 "likely wrong (labels and class order must both be ILSVRC-2012 index order), or the weights are "
-		 "not trained ones",
-		 (double)s->top1 / (double)s->labelled, (long long)s->top1, (long long)s->labelled,
-		 1.0 / (double)s->chance_k, (long long)s->chance_k);
-	return buf;
-}
-
-static void text_run(FILE *f, const options_t *o, const run_t *r, const stats_t *s, int with_tag)
-{
-	if (with_tag)
-		fprintf(f, "Run %s: ", r->tag);
+	if (tag)
+		fprintf(f, "Run %s: ", tag);
 	else
 		fputs("Run: ", f);
 	run_describe(f, r);
@@ -745,21 +499,25 @@ static void text_run(FILE *f, const options_t *o, const run_t *r, const stats_t 
 	if (s->with_support)
 		fprintf(f, "  mean per-class recall: %.4f (%lld classes with labelled images)\n", s->mean_recall,
 			(long long)s->with_support);
-	if (r->ndup)
+	if (r->ids.ndup)
 		fprintf(f, "  note: %lld records repeat an earlier id: left out, the first record of each id counts\n",
-			(long long)r->ndup);
-	if (r->ninvalid)
-		fprintf(f, "  note: %d records could not be read (see stderr)\n", r->ninvalid);
+			(long long)r->ids.ndup);
+	if (run_unreadable(r))
+		fprintf(f, "  note: %lld records could not be read (see stderr)\n", (long long)run_unreadable(r));
 	if (r->nbad)
-		fprintf(f, "  note: %d records left out: label or class out of range (see stderr)\n", r->nbad);
+		fprintf(f, "  note: %lld records left out: label or class out of range (see stderr)\n", (long long)r->nbad);
 	char wbuf[512];
-	if (s->near_chance)
-		fprintf(f, "  WARNING: %s\n", chance_warning(s, wbuf, sizeof wbuf));
+	if (chance_warning(r, s, wbuf, sizeof wbuf))
+		fprintf(f, "  WARNING: %s\n", wbuf);
 
 	int64_t nmis;
-	misclass_t *mis = misclassified(s, &nmis);
-	fprintf(f, "\nMost misclassified classes (%lld of %lld classes with errors; by rate, count, index):\n",
+	int tied;
+	misclass_t *mis = misclassified(s, &nmis, &tied);
+	fprintf(f, "\nMost misclassified classes (%lld of %lld classes with errors; by rate, count, confidence):\n",
 		(long long)(nmis < o->top ? nmis : o->top), (long long)nmis);
+	if (tied) /* one image per class, say: the rate tells nothing apart */
+		fprintf(f, "  (all %lld tie at %lld/%lld misclassified: ranked by the mean probability of the wrong predictions)\n",
+			(long long)nmis, (long long)mis[0].mis, (long long)mis[0].n);
 	for (int64_t i = 0; i < nmis && i < o->top; i++) {
 		fputs("  Class ", f);
 		put_class(f, mis[i].c);
@@ -805,6 +563,19 @@ static void text_pred(FILE *f, const char *tag, const pred_t *p)
 	}
 }
 
+/* Row 0 top-1, 1 top-5, 2 mean per-class recall of the side-by-side table. */
+static void compare_cell(char *buf, size_t cap, const stats_t *s, int row)
+{
+	int64_t num = row ? s->top5 : s->top1;
+	if (row < 2 && s->labelled && (row == 0 || s->top5_known))
+		snprintf(buf, cap, "%.4f (%lld/%lld)", (double)num / (double)s->labelled, (long long)num,
+			 (long long)s->labelled);
+	else if (row == 2 && s->with_support)
+		snprintf(buf, cap, "%.4f", s->mean_recall);
+	else
+		snprintf(buf, cap, "n/a");
+}
+
 static void text_compare(FILE *f, const options_t *o, const run_t *a, const run_t *b, const compare_t *cm)
 {
 	fputs("\nComparison: A = ", f);
@@ -812,38 +583,20 @@ static void text_compare(FILE *f, const options_t *o, const run_t *a, const run_
 	fputs(", B = ", f);
 	run_describe(f, b);
 	fprintf(f, "\n  images both runs scored: %lld; only in A: %lld; only in B: %lld", (long long)cm->matched,
-		(long long)cm->only_a, (long long)cm->only_b);
+		(long long)cm->pr.only_a, (long long)cm->pr.only_b);
 	if (cm->label_differs)
 		fprintf(f, "; with different labels (left out): %lld", (long long)cm->label_differs);
 	fputc('\n', f);
 	char buf[64];
 	fprintf(f, "  %-24s %-22s %s\n", "on those images", "A", "B");
+	static const char *const rows[3] = {"top-1 accuracy", "top-5 accuracy", "mean per-class recall"};
 	const stats_t *s[2] = {&cm->sa, &cm->sb};
-	fprintf(f, "  %-24s", "top-1 accuracy");
-	for (int i = 0; i < 2; i++) {
-		if (s[i]->labelled)
-			snprintf(buf, sizeof buf, "%.4f (%lld/%lld)", (double)s[i]->top1 / (double)s[i]->labelled,
-				 (long long)s[i]->top1, (long long)s[i]->labelled);
-		else
-			snprintf(buf, sizeof buf, "n/a");
-		fprintf(f, i ? " %s\n" : " %-22s", buf);
-	}
-	fprintf(f, "  %-24s", "top-5 accuracy");
-	for (int i = 0; i < 2; i++) {
-		if (s[i]->labelled && s[i]->top5_known)
-			snprintf(buf, sizeof buf, "%.4f (%lld/%lld)", (double)s[i]->top5 / (double)s[i]->labelled,
-				 (long long)s[i]->top5, (long long)s[i]->labelled);
-		else
-			snprintf(buf, sizeof buf, "n/a");
-		fprintf(f, i ? " %s\n" : " %-22s", buf);
-	}
-	fprintf(f, "  %-24s", "mean per-class recall");
-	for (int i = 0; i < 2; i++) {
-		if (s[i]->with_support)
-			snprintf(buf, sizeof buf, "%.4f", s[i]->mean_recall);
-		else
-			snprintf(buf, sizeof buf, "n/a");
-		fprintf(f, i ? " %s\n" : " %-22s", buf);
+	for (int row = 0; row < 3; row++) {
+		fprintf(f, "  %-24s", rows[row]);
+		for (int i = 0; i < 2; i++) {
+			compare_cell(buf, sizeof buf, s[i], row);
+			fprintf(f, i ? " %s\n" : " %-22s", buf);
+		}
 	}
 	fprintf(f, "  classes (top-1 recall): A better in %lld, B better in %lld, equal in %lld\n",
 		(long long)cm->n_better_a, (long long)cm->n_better_b, (long long)cm->n_equal);
@@ -861,21 +614,19 @@ static void text_compare(FILE *f, const options_t *o, const run_t *a, const run_
 				k ? -lists[k][i].diff : lists[k][i].diff);
 		}
 	}
-	const int64_t *right[2] = {cm->right_a, cm->right_b};
+	const id_pair_t *right[2] = {cm->right_a, cm->right_b};
 	int64_t nright[2] = {cm->n_right_a, cm->n_right_b};
-	const run_t *runs[2] = {a, b}, *others[2] = {b, a};
 	for (int k = 0; k < 2; k++) {
-		fprintf(f, "\nImages only %s gets right (top-1; %lld of %lld):\n", k ? "B" : "A",
+		fprintf(f, "\nImages only %s gets right (top-1; %lld of %lld):\n", TAG[k],
 			(long long)(nright[k] < o->top ? nright[k] : o->top), (long long)nright[k]);
 		for (int64_t i = 0; i < nright[k] && i < o->top; i++) {
-			const pred_t *p = &runs[k]->p[right[k][i]];
-			const pred_t *q = &others[k]->p[strmap_get(&others[k]->ids, p->id)];
+			const pred_t *pa = &a->p[right[k][i].a], *pb = &b->p[right[k][i].b];
 			fputs("  ", f);
-			diag_put_cstr(f, p->id);
+			diag_put_cstr(f, pa->id);
 			fputs("  label ", f);
-			put_class(f, p->label);
-			text_pred(f, "A", k ? q : p);
-			text_pred(f, "B", k ? p : q);
+			put_class(f, pa->label);
+			text_pred(f, "A", pa);
+			text_pred(f, "B", pb);
 			fputc('\n', f);
 		}
 	}
@@ -884,10 +635,10 @@ static void text_compare(FILE *f, const options_t *o, const run_t *a, const run_
 static void text_report(FILE *f, const options_t *o, const run_t *a, const stats_t *sa, const run_t *b,
 			const stats_t *sb, const compare_t *cm)
 {
-	text_run(f, o, a, sa, b != NULL);
+	text_run(f, o, a, sa, b ? TAG[0] : NULL);
 	if (b) {
 		fputc('\n', f);
-		text_run(f, o, b, sb, 1);
+		text_run(f, o, b, sb, TAG[1]);
 		text_compare(f, o, a, b, cm);
 	}
 	fputs("\nProvenance", f);
@@ -903,201 +654,184 @@ static void text_report(FILE *f, const options_t *o, const run_t *a, const stats
 
 /* ---- JSON ---- */
 
-static void json_ratio(FILE *f, int64_t num, int64_t den)
+static void json_acc(jw_t *w, const char *key, int64_t num, int64_t den, int known)
 {
-	if (den)
-		json_put_double(f, (double)num / (double)den);
-	else
-		fputs("null", f);
-}
-
-static void json_name(FILE *f, int64_t c)
-{
-	const char *nm = cname(c);
-	if (nm)
-		json_put_cstr(f, nm);
-	else
-		fputs("null", f);
-}
-
-static void json_acc(FILE *f, const char *key, int64_t num, int64_t den, int known)
-{
-	fprintf(f, "\"%s\":", key);
 	if (!known) {
-		fputs("null", f);
+		jw_null(w, key);
 		return;
 	}
-	fprintf(f, "{\"correct\":%lld,\"total\":%lld,\"accuracy\":", (long long)num, (long long)den);
-	json_ratio(f, num, den);
-	fputc('}', f);
+	jw_obj(w, key);
+	jw_int(w, "correct", num);
+	jw_int(w, "total", den);
+	jw_ratio(w, "accuracy", (double)num, (double)den);
+	jw_end(w);
 }
 
-static void json_class_row(FILE *f, const stats_t *s, int64_t c)
+static void json_figures(jw_t *w, const stats_t *s)
+{
+	json_acc(w, "top1", s->top1, s->labelled, 1);
+	json_acc(w, "top5", s->top5, s->labelled, s->top5_known);
+	if (s->with_support)
+		jw_double(w, "mean_per_class_recall", s->mean_recall);
+	else
+		jw_null(w, "mean_per_class_recall");
+}
+
+static void json_class_row(jw_t *w, const stats_t *s, int64_t c)
 {
 	int64_t tp = s->correct[c], sup = s->support[c], pr = s->predicted[c];
-	fprintf(f, "{\"class\":%lld,\"name\":", (long long)c);
-	json_name(f, c);
-	fprintf(f, ",\"support\":%lld,\"correct\":%lld,\"recall\":", (long long)sup, (long long)tp);
-	json_ratio(f, tp, sup);
-	fprintf(f, ",\"top5_correct\":%lld,\"predicted\":%lld,\"precision\":", (long long)s->correct5[c],
-		(long long)pr);
-	json_ratio(f, tp, pr);
-	fputs(",\"f1\":", f);
-	if (sup && pr) /* both defined; F1 = 2TP / (support + predicted) */
-		json_put_double(f, 2.0 * (double)tp / (double)(sup + pr));
-	else
-		fputs("null", f);
-	fputc('}', f);
+	jw_obj(w, NULL);
+	jw_int(w, "class", c);
+	jw_str(w, "name", cname(c));
+	jw_int(w, "support", sup);
+	jw_int(w, "correct", tp);
+	jw_ratio(w, "recall", (double)tp, (double)sup);
+	jw_int(w, "top5_correct", s->correct5[c]);
+	jw_int(w, "predicted", pr);
+	jw_ratio(w, "precision", (double)tp, (double)pr);
+	/* F1 = 2TP / (support + predicted), when both are defined */
+	jw_ratio(w, "f1", sup && pr ? 2.0 * (double)tp : 0, sup && pr ? (double)(sup + pr) : 0);
+	jw_end(w);
 }
 
-static void json_run(FILE *f, const options_t *o, const run_t *r, const stats_t *s)
+static void json_run(jw_t *w, const options_t *o, const run_t *r, const stats_t *s)
 {
-	fputs("{\"stream\":", f);
-	json_put_cstr(f, r->path);
-	fputs(",\"model\":", f);
-	if (r->model)
-		json_put_cstr(f, r->model);
-	else
-		fputs("null", f);
-	fputs(",\"precision\":", f);
-	if (r->precision)
-		json_put_cstr(f, r->precision);
-	else
-		fputs("null", f);
-	fprintf(f, ",\"classes\":%lld,\"scored\":%lld,\"failed\":%lld,\"labelled\":%lld,\"unlabelled\":%lld,"
-		"\"duplicate_ids\":%lld,\"unreadable\":%d,\"out_of_range\":%d,\"classes_known\":%s,",
-		(long long)g_nclasses, (long long)s->scored, (long long)s->failed, (long long)s->labelled,
-		(long long)s->unlabelled, (long long)r->ndup, r->ninvalid, r->nbad, g_classes_from ? "true" : "false");
-	json_acc(f, "top1", s->top1, s->labelled, 1);
-	fputc(',', f);
-	json_acc(f, "top5", s->top5, s->labelled, s->top5_known);
-	fputs(",\"mean_per_class_recall\":", f);
-	if (s->with_support)
-		json_put_double(f, s->mean_recall);
-	else
-		fputs("null", f);
+	jw_obj(w, NULL);
+	jw_str(w, "stream", r->path);
+	jw_str(w, "model", r->model);
+	jw_str(w, "precision", r->precision);
+	jw_int(w, "classes", g_nclasses);
+	jw_int(w, "scored", s->scored);
+	jw_int(w, "failed", s->failed);
+	jw_int(w, "labelled", s->labelled);
+	jw_int(w, "unlabelled", s->unlabelled);
+	jw_int(w, "duplicate_ids", r->ids.ndup);
+	jw_int(w, "unreadable", run_unreadable(r));
+	jw_int(w, "out_of_range", r->nbad);
+	jw_bool(w, "classes_known", g_classes_from != NULL);
+	json_figures(w, s);
 	char wbuf[512];
-	fputs(",\"warnings\":[", f);
-	if (s->near_chance)
-		json_put_cstr(f, chance_warning(s, wbuf, sizeof wbuf));
-	fputs("],\"per_class\":[", f);
-	int first = 1;
-	for (int64_t c = 0; c < g_nclasses; c++) {
-		if (!s->support[c] && !s->predicted[c])
-			continue;
-		if (!first)
-			fputc(',', f);
-		first = 0;
-		json_class_row(f, s, c);
-	}
+	jw_arr(w, "warnings");
+	if (chance_warning(r, s, wbuf, sizeof wbuf))
+		jw_str(w, NULL, wbuf);
+	jw_end(w);
+	jw_arr(w, "per_class");
+	for (int64_t c = 0; c < g_nclasses; c++)
+		if (s->support[c] || s->predicted[c])
+			json_class_row(w, s, c);
+	jw_end(w);
 	int64_t nmis;
-	misclass_t *mis = misclassified(s, &nmis);
-	fputs("],\"most_misclassified\":[", f);
+	int tied;
+	misclass_t *mis = misclassified(s, &nmis, &tied);
+	jw_arr(w, "most_misclassified");
 	for (int64_t i = 0; i < nmis && i < o->top; i++) {
-		fprintf(f, "%s{\"class\":%lld,\"name\":", i ? "," : "", (long long)mis[i].c);
-		json_name(f, mis[i].c);
-		fprintf(f, ",\"misclassified\":%lld,\"support\":%lld,\"rate\":", (long long)mis[i].mis,
-			(long long)mis[i].n);
-		json_ratio(f, mis[i].mis, mis[i].n);
-		fputc('}', f);
+		jw_obj(w, NULL);
+		jw_int(w, "class", mis[i].c);
+		jw_str(w, "name", cname(mis[i].c));
+		jw_int(w, "misclassified", mis[i].mis);
+		jw_int(w, "support", mis[i].n);
+		jw_ratio(w, "rate", (double)mis[i].mis, (double)mis[i].n);
+		jw_double(w, "confidence", mis[i].conf);
+		jw_end(w);
 	}
+	jw_end(w);
 	free(mis);
-	fputs("],\"confusions\":[", f);
-	for (int64_t i = 0; i < s->nconf; i++)
-		fprintf(f, "%s{\"true\":%lld,\"pred\":%lld,\"count\":%lld}", i ? "," : "", (long long)s->conf[i].t,
-			(long long)s->conf[i].p, (long long)s->conf[i].n);
-	fputs("],\"failures\":[", f);
-	first = 1;
+	jw_arr(w, "confusions");
+	for (int64_t i = 0; i < s->nconf; i++) {
+		jw_obj(w, NULL);
+		jw_int(w, "true", s->conf[i].t);
+		jw_int(w, "pred", s->conf[i].p);
+		jw_int(w, "count", s->conf[i].n);
+		jw_end(w);
+	}
+	jw_end(w);
+	jw_arr(w, "failures");
 	for (int64_t i = 0; i < r->n; i++) {
 		if (r->p[i].status != PRED_ERROR || !first_of_id(r, i))
 			continue;
-		fputs(first ? "{\"id\":" : ",{\"id\":", f);
-		first = 0;
-		json_put_cstr(f, r->p[i].id);
-		fputs(",\"error\":", f);
-		json_put_cstr(f, r->p[i].error);
-		fputc('}', f);
+		jw_obj(w, NULL);
+		jw_str(w, "id", r->p[i].id);
+		jw_str(w, "error", r->p[i].error);
+		jw_end(w);
 	}
-	fputs("],\"provenance\":", f);
-	prov_print_json(f, &r->prov);
-	fputc('}', f);
+	jw_end(w);
+	prov_json(w, "provenance", &r->prov);
+	jw_end(w);
 }
 
-static void json_pred_brief(FILE *f, const pred_t *p)
+static void json_pred_brief(jw_t *w, const char *key, const pred_t *p)
 {
-	fprintf(f, "{\"top1\":%lld,\"prob\":", p->ntop ? (long long)p->top[0] : -1LL);
-	json_put_double(f, p->ntop ? p->prob[0] : NAN);
-	fputc('}', f);
+	jw_obj(w, key);
+	jw_int(w, "top1", p->ntop ? p->top[0] : -1);
+	jw_double(w, "prob", p->ntop ? p->prob[0] : NAN);
+	jw_end(w);
 }
 
-static void json_compare(FILE *f, const run_t *a, const run_t *b, const compare_t *cm)
+static void json_compare(jw_t *w, const run_t *a, const run_t *b, const compare_t *cm)
 {
-	fprintf(f, "{\"matched\":%lld,\"only_a\":%lld,\"only_b\":%lld,\"common_ids\":%lld,\"label_differs\":%lld,\"a\":{",
-		(long long)cm->matched, (long long)cm->only_a, (long long)cm->only_b, (long long)cm->common,
-		(long long)cm->label_differs);
-	const stats_t *s[2] = {&cm->sa, &cm->sb};
-	for (int i = 0; i < 2; i++) {
-		if (i)
-			fputs("},\"b\":{", f);
-		json_acc(f, "top1", s[i]->top1, s[i]->labelled, 1);
-		fputc(',', f);
-		json_acc(f, "top5", s[i]->top5, s[i]->labelled, s[i]->top5_known);
-		fputs(",\"mean_per_class_recall\":", f);
-		if (s[i]->with_support)
-			json_put_double(f, s[i]->mean_recall);
-		else
-			fputs("null", f);
-	}
-	fprintf(f, "},\"classes_equal\":%lld", (long long)cm->n_equal);
+	jw_obj(w, "compare");
+	jw_int(w, "matched", cm->matched);
+	jw_int(w, "only_a", cm->pr.only_a);
+	jw_int(w, "only_b", cm->pr.only_b);
+	jw_int(w, "common_ids", cm->pr.n);
+	jw_int(w, "label_differs", cm->label_differs);
+	jw_obj(w, "a");
+	json_figures(w, &cm->sa);
+	jw_end(w);
+	jw_obj(w, "b");
+	json_figures(w, &cm->sb);
+	jw_end(w);
+	jw_int(w, "classes_equal", cm->n_equal);
 	const class_diff_t *lists[2] = {cm->better_a, cm->better_b};
 	int64_t counts[2] = {cm->n_better_a, cm->n_better_b};
 	for (int k = 0; k < 2; k++) {
-		fprintf(f, ",\"%s\":[", k ? "b_better" : "a_better");
+		jw_arr(w, k ? "b_better" : "a_better");
 		for (int64_t i = 0; i < counts[k]; i++) {
 			int64_t c = lists[k][i].c;
-			fprintf(f, "%s{\"class\":%lld,\"name\":", i ? "," : "", (long long)c);
-			json_name(f, c);
-			fprintf(f, ",\"support\":%lld,\"a_correct\":%lld,\"b_correct\":%lld}", (long long)cm->sa.support[c],
-				(long long)cm->sa.correct[c], (long long)cm->sb.correct[c]);
+			jw_obj(w, NULL);
+			jw_int(w, "class", c);
+			jw_str(w, "name", cname(c));
+			jw_int(w, "support", cm->sa.support[c]);
+			jw_int(w, "a_correct", cm->sa.correct[c]);
+			jw_int(w, "b_correct", cm->sb.correct[c]);
+			jw_end(w);
 		}
-		fputc(']', f);
+		jw_end(w);
 	}
-	const int64_t *right[2] = {cm->right_a, cm->right_b};
+	const id_pair_t *right[2] = {cm->right_a, cm->right_b};
 	int64_t nright[2] = {cm->n_right_a, cm->n_right_b};
-	const run_t *runs[2] = {a, b}, *others[2] = {b, a};
 	for (int k = 0; k < 2; k++) {
-		fprintf(f, ",\"%s\":[", k ? "only_b_right" : "only_a_right");
+		jw_arr(w, k ? "only_b_right" : "only_a_right");
 		for (int64_t i = 0; i < nright[k]; i++) {
-			const pred_t *p = &runs[k]->p[right[k][i]];
-			const pred_t *q = &others[k]->p[strmap_get(&others[k]->ids, p->id)];
-			fputs(i ? ",{\"id\":" : "{\"id\":", f);
-			json_put_cstr(f, p->id);
-			fprintf(f, ",\"label\":%lld,\"a\":", (long long)p->label);
-			json_pred_brief(f, k ? q : p);
-			fputs(",\"b\":", f);
-			json_pred_brief(f, k ? p : q);
-			fputc('}', f);
+			const pred_t *pa = &a->p[right[k][i].a], *pb = &b->p[right[k][i].b];
+			jw_obj(w, NULL);
+			jw_str(w, "id", pa->id);
+			jw_int(w, "label", pa->label);
+			json_pred_brief(w, "a", pa);
+			json_pred_brief(w, "b", pb);
+			jw_end(w);
 		}
-		fputc(']', f);
+		jw_end(w);
 	}
-	fputc('}', f);
+	jw_end(w);
 }
 
 static void json_report(FILE *f, const options_t *o, const run_t *a, const stats_t *sa, const run_t *b,
 			const stats_t *sb, const compare_t *cm)
 {
-	fputs("{\"runs\":[", f);
-	json_run(f, o, a, sa);
-	if (b) {
-		fputc(',', f);
-		json_run(f, o, b, sb);
-	}
-	fputs("],\"compare\":", f);
+	jw_t w;
+	jw_init(&w, f);
+	jw_obj(&w, NULL);
+	jw_arr(&w, "runs");
+	json_run(&w, o, a, sa);
 	if (b)
-		json_compare(f, a, b, cm);
+		json_run(&w, o, b, sb);
+	jw_end(&w);
+	if (b)
+		json_compare(&w, a, b, cm);
 	else
-		fputs("null", f);
-	fputs("}\n", f);
+		jw_null(&w, "compare");
+	jw_close(&w);
 }
 
 /* ---- CSV and JSON Lines ---- */
@@ -1125,19 +859,19 @@ static void csv_ratio(FILE *f, int64_t num, int64_t den)
 		fprintf(f, "%.6f", (double)num / (double)den);
 }
 
-static void csv_provenance(FILE *f, const run_t *r)
+static void csv_provenance(FILE *f, const run_t *r, const char *tag)
 {
-	fprintf(f, "# run %s: ", r->tag);
+	fprintf(f, "# run %s: ", tag);
 	diag_put_cstr(f, r->path);
 	fputc('\n', f);
 	prov_print_text(f, &r->prov, "# ");
 }
 
-static void csv_rows(FILE *f, const run_t *r, const stats_t *s)
+static void csv_rows(FILE *f, const char *tag, const stats_t *s)
 {
 	for (int64_t c = 0; c < g_nclasses; c++) {
 		int64_t tp = s->correct[c], sup = s->support[c], pr = s->predicted[c];
-		fprintf(f, "%s,%lld,", r->tag, (long long)c);
+		fprintf(f, "%s,%lld,", tag, (long long)c);
 		csv_field(f, cname(c) ? cname(c) : "");
 		fprintf(f, ",%lld,%lld,", (long long)sup, (long long)tp);
 		csv_ratio(f, tp, sup);
@@ -1154,73 +888,67 @@ static void csv_rows(FILE *f, const run_t *r, const stats_t *s)
 
 static void csv_report(FILE *f, const run_t *a, const stats_t *sa, const run_t *b, const stats_t *sb)
 {
-	csv_provenance(f, a);
+	csv_provenance(f, a, TAG[0]);
 	if (b)
-		csv_provenance(f, b);
+		csv_provenance(f, b, TAG[1]);
 	fputs("run,class,name,support,correct,recall,top5_correct,top5_recall,predicted,precision,f1\n", f);
-	csv_rows(f, a, sa);
+	csv_rows(f, TAG[0], sa);
 	if (b)
-		csv_rows(f, b, sb);
+		csv_rows(f, TAG[1], sb);
 }
 
-static void jsonl_side(FILE *f, const pred_t *p)
+static void jsonl_side(jw_t *w, const char *key, const pred_t *p)
 {
 	if (!p) {
-		fputs("null", f);
+		jw_null(w, key);
 		return;
 	}
+	jw_obj(w, key);
 	if (p->status == PRED_ERROR) {
-		fputs("{\"error\":", f);
-		json_put_cstr(f, p->error);
-		fputc('}', f);
+		jw_str(w, "error", p->error);
+		jw_end(w);
 		return;
 	}
-	fputs("{\"index\":[", f);
-	for (int i = 0; i < p->ntop; i++)
-		fprintf(f, "%s%lld", i ? "," : "", (long long)p->top[i]);
-	fputs("],\"prob\":[", f);
-	for (int i = 0; i < p->ntop; i++) {
-		if (i)
-			fputc(',', f);
-		json_put_double(f, p->prob[i]);
+	pred_json_top(w, p->top, p->prob, p->ntop);
+	if (p->label >= 0) {
+		int rank = pred_rank_of(p, p->label);
+		jw_bool(w, "top1", rank == 0);
+		jw_bool(w, "top5", rank >= 0 && rank < 5);
+	} else {
+		jw_null(w, "top1");
+		jw_null(w, "top5");
 	}
-	int rank = p->label >= 0 ? pred_rank_of(p, p->label) : -1;
-	if (p->label >= 0)
-		fprintf(f, "],\"top1\":%s,\"top5\":%s}", rank == 0 ? "true" : "false",
-			rank >= 0 && rank < 5 ? "true" : "false");
-	else
-		fputs("],\"top1\":null,\"top5\":null}", f);
+	jw_end(w);
 }
 
 static void jsonl_line(FILE *f, const pred_t *p, const pred_t *pa, const pred_t *pb, int compare)
 {
-	fputs("{\"type\":\"image\",\"id\":", f);
-	json_put_cstr(f, p->id);
-	fprintf(f, ",\"label\":%lld,\"name\":", (long long)p->label);
-	json_name(f, p->label);
-	fputs(",\"path\":", f);
-	if (p->path)
-		json_put_cstr(f, p->path);
-	else
-		fputs("null", f);
-	fputs(",\"a\":", f);
-	jsonl_side(f, pa);
-	if (compare) {
-		fputs(",\"b\":", f);
-		jsonl_side(f, pb);
-	}
-	fputs("}\n", f);
+	jw_t w;
+	jw_init(&w, f);
+	jw_obj(&w, NULL);
+	jw_str(&w, "type", "image");
+	jw_str(&w, "id", p->id);
+	jw_int(&w, "label", p->label);
+	jw_str(&w, "name", cname(p->label));
+	jw_str(&w, "path", p->path);
+	jsonl_side(&w, "a", pa);
+	if (compare)
+		jsonl_side(&w, "b", pb);
+	jw_close(&w);
 }
 
 static void jsonl_report(FILE *f, const run_t *a, const run_t *b)
 {
 	const run_t *runs[2] = {a, b};
 	for (int k = 0; k < (b ? 2 : 1); k++) {
-		fprintf(f, "{\"type\":\"provenance\",\"run\":\"%s\",\"stream\":", runs[k]->tag);
-		json_put_cstr(f, runs[k]->path);
-		fputs(",\"provenance\":", f);
-		prov_print_json(f, &runs[k]->prov);
-		fputs("}\n", f);
+		jw_t w;
+		jw_init(&w, f);
+		jw_obj(&w, NULL);
+		jw_str(&w, "type", "provenance");
+		jw_str(&w, "run", TAG[k]);
+		jw_str(&w, "stream", runs[k]->path);
+		prov_json(&w, "provenance", &runs[k]->prov);
+		jw_close(&w);
 	}
 	for (int64_t i = 0; i < a->n; i++) {
 		if (!first_of_id(a, i)) /* one line per image */
@@ -1228,14 +956,14 @@ static void jsonl_report(FILE *f, const run_t *a, const run_t *b)
 		const pred_t *p = &a->p[i];
 		const pred_t *q = NULL;
 		if (b) {
-			int64_t j = strmap_get(&b->ids, p->id);
+			int64_t j = ids_find(&b->ids, p->id);
 			q = j >= 0 ? &b->p[j] : NULL;
 		}
 		jsonl_line(f, p, p, q, b != NULL);
 	}
 	if (b) /* images only B has */
 		for (int64_t j = 0; j < b->n; j++)
-			if (first_of_id(b, j) && strmap_get(&a->ids, b->p[j].id) < 0)
+			if (first_of_id(b, j) && ids_find(&a->ids, b->p[j].id) < 0)
 				jsonl_line(f, &b->p[j], NULL, &b->p[j], 1);
 }
 
@@ -1274,13 +1002,19 @@ static void grid_cell(rgb_image_t *im, int x, int y, int thumb, const pred_t *pa
 	}
 	char line[256];
 	int ty = y + thumb + 3;
-	rgb_image_text(im, x, ty, pa->id, chars, COL_TEXT, 1);
+	rgb_image_text_mid(im, x, ty, pa->id, chars, COL_TEXT, 1);
 	grid_label(line, sizeof line, "true: ", pa->label);
 	rgb_image_text(im, x, ty + FONT_CELL_H, line, chars, COL_TEXT, 1);
 	const pred_t *side[2] = {pa, pb};
 	for (int k = 0; k < 2; k++) {
 		const pred_t *p = side[k];
-		grid_label(line, sizeof line, k ? "B: " : "A: ", p->ntop ? p->top[0] : -1);
+		/* each model's probability for its top-1 class, before the name a long name cuts */
+		char prefix[32];
+		if (p->ntop)
+			snprintf(prefix, sizeof prefix, "%s %.2f: ", k ? "B" : "A", (double)p->prob[0]);
+		else
+			snprintf(prefix, sizeof prefix, "%s: ", k ? "B" : "A");
+		grid_label(line, sizeof line, prefix, p->ntop ? p->top[0] : -1);
 		rgb_image_text(im, x, ty + (2 + k) * FONT_CELL_H, line, chars, top1_right(p) ? COL_OK : COL_BAD, 1);
 	}
 }
@@ -1345,9 +1079,9 @@ static void grid_write(const options_t *o, const run_t *a, const run_t *b, const
 		height += title_h + (int)((nshow[k] + cols - 1) / cols) * cell_h + pad;
 	rgb_image_t im;
 	rgb_image_init(&im, width, height, COL_BG);
-	const int64_t *right[2] = {cm->right_a, cm->right_b};
+	const id_pair_t *right[2] = {cm->right_a, cm->right_b};
 	int64_t nright[2] = {cm->n_right_a, cm->n_right_b};
-	const run_t *runs[2] = {a, b}, *others[2] = {b, a};
+	const run_t *runs[2] = {a, b};
 	int y = pad, nmissing = 0;
 	char first_missing[512] = "";
 	for (int k = 0; k < 2; k++) {
@@ -1361,10 +1095,8 @@ static void grid_write(const options_t *o, const run_t *a, const run_t *b, const
 		rgb_image_text(&im, pad, y + 3 + 2 * FONT_CELL_H, sub, (width - 2 * pad) / FONT_CELL_W, COL_TITLE, 1);
 		y += title_h;
 		for (int64_t i = 0; i < nshow[k]; i++) {
-			const pred_t *p = &runs[k]->p[right[k][i]];
-			const pred_t *q = &others[k]->p[strmap_get(&others[k]->ids, p->id)];
-			grid_cell(&im, pad + (int)(i % cols) * cell_w, y + (int)(i / cols) * cell_h, thumb, k ? q : p,
-				  k ? p : q, &nmissing, first_missing, sizeof first_missing);
+			grid_cell(&im, pad + (int)(i % cols) * cell_w, y + (int)(i / cols) * cell_h, thumb,
+				  &a->p[right[k][i].a], &b->p[right[k][i].b], &nmissing, first_missing, sizeof first_missing);
 		}
 		y += (int)((nshow[k] + cols - 1) / cols) * cell_h + pad;
 	}
@@ -1396,9 +1128,9 @@ int main(int argc, char **argv)
 	if (o.names_path && names_load(o.names_path, &file_names, &nfile_names, err, sizeof err) != 0)
 		diag_fatal("--names: %s", err);
 	run_t a, b;
-	run_read(&a, o.input, "A");
+	run_read(&a, o.input, NULL, "errstats");
 	if (o.compare_path)
-		run_read(&b, o.compare_path, "B");
+		run_read(&b, o.compare_path, NULL, "errstats");
 	const run_t *pb = o.compare_path ? &b : NULL;
 	g_names = file_names ? file_names : a.names ? a.names : pb ? b.names : NULL;
 	g_nnames = file_names ? nfile_names : a.names ? a.nnames : pb ? b.nnames : 0;
@@ -1415,37 +1147,27 @@ int main(int argc, char **argv)
 	compare_t cm;
 	memset(&sb, 0, sizeof sb);
 	memset(&cm, 0, sizeof cm);
-	stats_compute(&a, NULL, &sa);
+	run_counts(&a, NULL, g_nclasses, &sa);
 	if (pb) {
-		stats_compute(pb, NULL, &sb);
+		run_counts(pb, NULL, g_nclasses, &sb);
 		compare_compute(&a, pb, &cm);
 	}
 	char wbuf[512];
-	if (sa.near_chance)
-		diag_msg("%s: %s", a.name, chance_warning(&sa, wbuf, sizeof wbuf));
-	if (pb && sb.near_chance)
-		diag_msg("%s: %s", b.name, chance_warning(&sb, wbuf, sizeof wbuf));
+	if (chance_warning(&a, &sa, wbuf, sizeof wbuf))
+		diag_msg("%s: %s", a.name, wbuf);
+	if (pb && chance_warning(&b, &sb, wbuf, sizeof wbuf))
+		diag_msg("%s: %s", b.name, wbuf);
 	int no_common = 0;
 	if (pb) {
 		if (cm.label_differs) {
-			const pred_t *x = &a.p[cm.first_differs], *y = &b.p[strmap_get(&b.ids, x->id)];
+			id_pair_t q = cm.pr.pair[cm.first_differs];
+			const pred_t *x = &a.p[q.a], *y = &b.p[q.b];
 			diag_msg("%s vs %s: %lld image%s with different labels in the two runs (first: id '%s', label %lld "
 				 "in A, %lld in B): left out of the comparison",
 				 a.name, b.name, (long long)cm.label_differs, cm.label_differs == 1 ? "" : "s", x->id,
 				 (long long)x->label, (long long)y->label);
 		}
-		/* as fpdiff: a comparison of nothing is a failure, not an empty table */
-		if (!cm.common && (a.n || b.n)) {
-			no_common = 1;
-			if (a.n && b.n)
-				diag_msg("%s vs %s: no image id in common (A's first is '%s', B's '%s'): the ids differ, "
-					 "e.g. relative against full paths: `imgdecode DIR` gives ids relative to DIR, "
-					 "`find DIR | imgdecode` full paths",
-					 a.name, b.name, a.p[0].id, b.p[0].id);
-			else
-				diag_msg("%s vs %s: no image id in common: %s has no images", a.name, b.name,
-					 a.n ? b.name : a.name);
-		}
+		no_common = pairing_none(&cm.pr, &a.ids, &b.ids, a.name, b.name, NULL);
 	}
 	/* the grid first: when it fails (exit 2) stdout stays empty */
 	if (o.grid_path)
@@ -1460,11 +1182,11 @@ int main(int argc, char **argv)
 	if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0)
 		diag_fatal("stdout: write error: %s", strerror(errno));
 
-	int failed = a.ninvalid + a.nbad + (pb ? b.ninvalid + b.nbad : 0) + no_common;
-	stats_free(&sa);
+	int failed = run_unreadable(&a) + a.nbad + (pb ? run_unreadable(&b) + b.nbad : 0) + no_common > 0;
+	run_counts_free(&sa);
 	run_free(&a);
 	if (pb) {
-		stats_free(&sb);
+		run_counts_free(&sb);
 		compare_free(&cm);
 		run_free(&b);
 	}

@@ -1,15 +1,14 @@
 /* errtree - errstats through the WordNet tree: how far off is each mistake.
  *
  * Records in: one stream (a file, or stdin) of scores, logits or topk
- * records (SPEC.md section 1), and with --compare a second one. The top-1
+ * records (doc/records.md), and with --compare a second one. The top-1
  * prediction is the highest score (ties: the lower class) or a topk
  * record's first index. Headers, stats and unknown records are skipped;
  * error records, records with label -1 and malformed records are counted
  * apart and shown, never dropped silently; an id met again in the same
- * stream counts once (its first record; the repeats are reported, as in
- * errstats). An image or embedding record
- * means the wrong stream (no scores yet): exit 2 with what to run first,
- * as errstats and topk do.
+ * stream counts once (its first record; the repeats are reported). An
+ * image or embedding record means the wrong stream (no scores yet): exit 2
+ * with what to run first (common/eval/run.c's rules, shared with errstats).
  * Out: a report on stdout, text or (--json) one JSON object, not records:
  * like recview this is the end of a pipeline, and a terminal is fine.
  *
@@ -21,8 +20,8 @@
  * a histogram, the most frequent confusions named with their LCA, and a
  * table per family (the large subtrees: dogs, birds, devices...). With
  * --compare, the two models side by side and paired on the images both
- * got wrong; streams with no labelled image id in common are exit 1 (as
- * fpdiff and errstats), with a hint about relative and full-path ids.
+ * got wrong; streams with no labelled image id in common are exit 1, with
+ * a hint about relative and full-path ids.
  * Label-set ambiguity: classes with the same name in a names
  * file (ImageNet's two cranes, CLIP's two "missile"s) and classes whose
  * synset lies above another class's are listed, and mistakes between them
@@ -100,11 +99,11 @@ DIAG_NORETURN static void usage(void)
 	       "                          wordnet-base)\n"
 	       "      --wnids FILE        class index -> wnid, one per line (default\n"
 	       "                          DATA/wnids.txt, ImageNet's 1000 in torchvision order)\n"
-	       "      --names FILE        class names, one per line (repeatable; the first\n"
+	       "  -n, --names FILE        class names, one per line (repeatable; the first\n"
 	       "                          names the classes in the report). Default with the\n"
 	       "                          default wnids: DATA/names-imagenet.txt and\n"
 	       "                          DATA/names-clip.txt; with --wnids: WordNet's words\n"
-	       "      --top N             confusions listed per model (default %d)\n"
+	       "  -k, --top N             confusions listed per model (default %d)\n"
 	       "      --near N            a near miss has severity <= N (default %d)\n"
 	       "      --families N        families shown (default %d; the rest as 'other')\n"
 	       "      --family-max M      largest family size (default %d: ImageNet's\n"
@@ -112,8 +111,8 @@ DIAG_NORETURN static void usage(void)
 	       "      --list              also list every mistake (--json always does)\n"
 	       "      --json              one JSON object instead of the text report\n"
 	       "  -h, --help              this help\n"
-	       "DATA is $RNENC_DATA if set, else data/ of the checkout the binary was built\n"
-	       "in (BINDIR/../data), else PREFIX/share/rnencode when installed.\n"
+	       "DATA is $RNENC_DATA if set, else BINDIR/../share/rnencode (installed), else\n"
+	       "the checkout's data/ (BINDIR/../data).\n"
 	       "\n"
 	       "Examples:\n"
 	       "  imgdecode --preset imagenet --labels labels.tsv DIR | rnencode | zscore \\\n"
@@ -137,18 +136,19 @@ DIAG_NORETURN static void usage(void)
 
 static void parse_args(int argc, char **argv, options_t *o)
 {
-	enum { OPT_WORDNET = 256, OPT_WNIDS, OPT_NAMES, OPT_TOP, OPT_NEAR, OPT_FAMILIES, OPT_FAMILY_MAX, OPT_LIST, OPT_JSON };
+	enum { OPT_WORDNET = 256, OPT_WNIDS, OPT_NEAR, OPT_FAMILIES, OPT_FAMILY_MAX, OPT_LIST, OPT_JSON };
 	static const struct option longopts[] = {{"compare", required_argument, NULL, 'c'},
 						 {"wordnet", required_argument, NULL, OPT_WORDNET},
 						 {"wnids", required_argument, NULL, OPT_WNIDS},
-						 {"names", required_argument, NULL, OPT_NAMES},
-						 {"top", required_argument, NULL, OPT_TOP},
+						 {"names", required_argument, NULL, 'n'},
+						 {"top", required_argument, NULL, 'k'},
 						 {"near", required_argument, NULL, OPT_NEAR},
 						 {"families", required_argument, NULL, OPT_FAMILIES},
 						 {"family-max", required_argument, NULL, OPT_FAMILY_MAX},
 						 {"list", no_argument, NULL, OPT_LIST},
 						 {"json", no_argument, NULL, OPT_JSON},
 						 {"help", no_argument, NULL, 'h'},
+						 OPT_VERSION_ENTRY,
 						 {NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	o->top = DEFAULT_TOP;
@@ -156,17 +156,17 @@ static void parse_args(int argc, char **argv, options_t *o)
 	o->families = DEFAULT_FAMILIES;
 	o->family_max = DEFAULT_FAMILY_MAX;
 	int c;
-	while ((c = opt_next(argc, argv, "c:h", longopts)) != -1) {
+	while ((c = opt_next(argc, argv, "c:n:k:h", longopts)) != -1) {
 		switch (c) {
 		case 'c': o->compare = optarg; break;
 		case OPT_WORDNET: o->wordnet_dir = optarg; break;
 		case OPT_WNIDS: o->wnids = optarg; break;
-		case OPT_NAMES:
+		case 'n':
 			if (o->nnames == MAX_NAME_FILES)
 				diag_usage("--names: at most %d files", MAX_NAME_FILES);
 			o->names[o->nnames++] = optarg;
 			break;
-		case OPT_TOP: o->top = opt_parse_long("--top", optarg, 0, INT_MAX); break;
+		case 'k': o->top = opt_parse_long("--top", optarg, 0, INT_MAX); break;
 		case OPT_NEAR: o->near = opt_parse_long("--near", optarg, 0, INT_MAX); break;
 		case OPT_FAMILIES: o->families = opt_parse_long("--families", optarg, 1, INT_MAX); break;
 		case OPT_FAMILY_MAX: o->family_max = opt_parse_long("--family-max", optarg, 1, INT_MAX); break;
@@ -474,24 +474,21 @@ static void ctx_free(ctx_t *cx)
 /* ---- one model's stream ---- */
 
 typedef struct {
-	char *id;
+	const char *id; /* the run's */
 	int label, pred;
 	int lca, sev; /* mistakes only; lca is a node */
 	int amb;      /* index into ctx amb, or -1 */
 } entry_t;
 
 typedef struct {
-	int label, pred, count, lca, sev, amb;
-} confusion_t;
-
-typedef struct {
+	run_t run;
 	const char *path;
-	char *model, *column; /* column: the model's heading in the report */
-	int mixed;            /* records of more than one model */
+	char *column; /* the model's heading in the report */
 	long preds, labelled, correct, mistakes, unlabelled, errors, bad, invalid;
-	long repeated; /* labelled predictions whose id came earlier: left out (as errstats does) */
-	entry_t *e; /* labelled predictions, input order */
-	long ne, cap;
+	long repeated; /* labelled predictions whose id came earlier: left out */
+	entry_t *e; /* labelled predictions, input order, first of each id */
+	long ne;
+	long *at;   /* [run.n] the entry of each prediction of the run, or -1 (a repeat) */
 	long *hist; /* [max height + 1] mistakes by severity */
 	double sev_sum, sev_sum_unamb;
 	long n_unamb, n_amb, n_near;
@@ -501,152 +498,73 @@ typedef struct {
 	double *fam_sev;
 } model_t;
 
-/* A prediction record that cannot be used: stderr line, counted. */
-static void bad_record(model_t *m, const record_t *rec, const char *msg)
-{
-	char where[320];
-	diag_msg("%s: %s", rec_where(where, sizeof where, m->path, rec), msg);
-	m->bad++;
-}
+typedef struct {
+	model_t *m;
+	const ctx_t *cx;
+} keep_ctx_t;
 
-/* Records from before scoring: the wrong stream, so stop (exit 2, nothing
- * on stdout) with what to run, as errstats and topk do. The reader (whose
- * buffer rec points into) is freed first, so that the leak checker of make
- * asan sees nothing held. */
-static void refuse_unscored(const char *path, const record_t *rec, rec_reader_t *r, score_vec_t *sv)
+/* run_filter's rule: labelled predictions of a class of the table; error
+ * records and unlabelled ones are counted apart. */
+static int keep_labelled(const pred_t *p, int indexed, void *ctx, char *why, size_t cap)
 {
-	char where[320], why[256];
-	stage_check_record(rec, "errtree", STAGE_WANT_SCORED, why, sizeof why);
-	rec_where(where, sizeof where, strcmp(path, "-") ? path : "stdin", rec);
-	score_vec_free(sv);
-	rec_reader_free(r);
-	diag_fatal("%s: %s", where, why);
+	keep_ctx_t *k = ctx;
+	const ctx_t *cx = k->cx;
+	if (p->status == PRED_ERROR) {
+		k->m->errors++;
+		return 0;
+	}
+	if (p->ntop < 1)
+		snprintf(why, cap, "no prediction in it");
+	else if (p->nclasses && !indexed && p->nclasses != cx->k)
+		snprintf(why, cap, "%lld scores, but %s has %d classes", (long long)p->nclasses, cx->wnids_path, cx->k);
+	else if (p->top[0] < 0 || p->top[0] >= cx->k)
+		snprintf(why, cap, "predicted class %lld is out of range (%d classes in %s)", (long long)p->top[0], cx->k,
+			 cx->wnids_path);
+	else if (p->label < -1 || p->label >= cx->k)
+		snprintf(why, cap, "label %lld is out of range (%d classes in %s)", (long long)p->label, cx->k,
+			 cx->wnids_path);
+	else if (p->label == -1)
+		k->m->unlabelled++;
+	else
+		return 1;
+	return 0;
 }
 
 static void read_stream(model_t *m, const char *path, const ctx_t *cx)
 {
 	memset(m, 0, sizeof *m);
 	m->path = path;
-	rec_reader_t *r = rec_reader_open_path(path, REC_DEFAULT_MAX_RECORD);
-	if (!r)
-		diag_fatal("%s: %s", path, strerror(errno));
-	score_vec_t sv;
-	score_vec_init(&sv);
-	record_t rec;
-	char err[512], msg[640];
-	for (;;) {
-		rec_status_t st = rec_reader_next(r, &rec);
-		if (st == REC_EOF)
-			break;
-		if (st == REC_INVALID) {
-			diag_msg("%s", rec_reader_message(r));
-			m->invalid++;
-			continue;
-		}
-		if (st != REC_OK)
-			diag_fatal("%s", rec_reader_message(r));
-		if (rec_is(&rec, "embedding") || rec_is(&rec, "image"))
-			refuse_unscored(path, &rec, r, &sv);
-		if (!pred_record_kind(&rec))
-			continue;
-		m->preds++;
-		pred_t p;
-		if (pred_from_record(&rec, &p, &sv, err, sizeof err) != 0) {
-			bad_record(m, &rec, err);
-			continue;
-		}
-		if (p.status == PRED_ERROR) {
-			m->errors++;
-			pred_free(&p);
-			continue;
-		}
-		const char *model;
-		size_t mlen;
-		if (rec_get_str(&rec, "model", &model, &mlen) == 0) {
-			if (!m->model)
-				m->model = xstrndup(model, mlen);
-			else if (strlen(m->model) != mlen || memcmp(m->model, model, mlen) != 0)
-				m->mixed = 1;
-		}
-		/* pred_from_record reads a non-integer label as -1 (unlabelled) */
-		const msgpack_object *lab = rec_get(&rec, "label");
-		if (lab && lab->type != MSGPACK_OBJECT_POSITIVE_INTEGER && lab->type != MSGPACK_OBJECT_NEGATIVE_INTEGER)
-			snprintf(msg, sizeof msg, "label is not an integer (a class index, or -1 for unknown)");
-		else if (p.ntop < 1)
-			snprintf(msg, sizeof msg, "no prediction in it");
-		else if (!rec_is(&rec, "topk") && !rec_get(&rec, "index") && p.nclasses != cx->k)
-			snprintf(msg, sizeof msg, "%lld scores, but %s has %d classes", (long long)p.nclasses,
-				 cx->wnids_path, cx->k);
-		else if (p.top[0] < 0 || p.top[0] >= cx->k)
-			snprintf(msg, sizeof msg, "predicted class %lld is out of range (%d classes in %s)",
-				 (long long)p.top[0], cx->k, cx->wnids_path);
-		else if (p.label < -1 || p.label >= cx->k)
-			snprintf(msg, sizeof msg, "label %lld is out of range (%d classes in %s)", (long long)p.label,
-				 cx->k, cx->wnids_path);
-		else
-			msg[0] = 0;
-		if (msg[0]) {
-			bad_record(m, &rec, msg);
-			pred_free(&p);
-			continue;
-		}
-		if (p.label == -1) {
-			m->unlabelled++;
-			pred_free(&p);
-			continue;
-		}
-		if (m->ne == m->cap) {
-			m->cap = m->cap ? 2 * m->cap : 1024;
-			m->e = xrealloc(m->e, (size_t)m->cap * sizeof *m->e);
-		}
-		entry_t *e = &m->e[m->ne++];
-		e->id = p.id;
-		p.id = NULL;
-		e->label = (int)p.label;
-		e->pred = (int)p.top[0];
-		e->lca = -1, e->sev = 0, e->amb = -1;
-		pred_free(&p);
-	}
-	score_vec_free(&sv);
-	rec_reader_free(r);
+	run_read(&m->run, path, NULL, "errtree");
+	keep_ctx_t k = {m, cx};
+	run_filter(&m->run, keep_labelled, &k);
 	/* an id met again (a stream concatenated twice, a shard decoded twice)
 	 * counts once: its first record */
-	strmap_t seen;
-	strmap_init(&seen);
-	long kept = 0;
-	char first[256] = "";
-	for (long i = 0; i < m->ne; i++) {
-		if (strmap_put(&seen, m->e[i].id, i)) {
-			if (m->repeated++ == 0)
-				snprintf(first, sizeof first, "%s", m->e[i].id);
-			free(m->e[i].id);
-			continue;
+	run_index(&m->run, "labelled record");
+	const run_t *r = &m->run;
+	m->preds = (long)r->nrecords;
+	m->invalid = (long)r->nunreadable;
+	m->bad = (long)(r->nmalformed + r->nbad);
+	m->repeated = (long)r->ids.ndup;
+	m->e = xcalloc((size_t)r->n + 1, sizeof *m->e);
+	m->at = xcalloc((size_t)r->n + 1, sizeof *m->at);
+	for (int64_t i = 0; i < r->n; i++) {
+		m->at[i] = -1;
+		if (ids_is_first(&r->ids, i)) {
+			m->at[i] = m->ne;
+			m->e[m->ne++] = (entry_t){r->p[i].id, (int)r->p[i].label, (int)r->p[i].top[0], -1, 0, -1};
 		}
-		m->e[kept++] = m->e[i];
 	}
-	strmap_free(&seen);
-	if (m->repeated)
-		diag_msg("%s: %ld labelled record%s repeat an earlier id (first: '%s'): only the first record of each "
-			 "id counts",
-			 strcmp(path, "-") ? path : "stdin", m->repeated, m->repeated == 1 ? "" : "s", first);
-	m->ne = kept;
 	m->labelled = m->ne;
 }
 
-static int cmp_conf_pair(const void *a, const void *b)
+/* The LCA, severity and ambiguity of taking class label for pred. */
+static void mistake(const ctx_t *cx, int label, int pred, int *lca, int *sev, int *amb)
 {
-	const confusion_t *x = a, *y = b;
-	if (x->label != y->label)
-		return x->label < y->label ? -1 : 1;
-	return (x->pred > y->pred) - (x->pred < y->pred);
-}
-
-static int cmp_conf_count(const void *a, const void *b)
-{
-	const confusion_t *x = a, *y = b;
-	if (x->count != y->count)
-		return x->count > y->count ? -1 : 1;
-	return cmp_conf_pair(a, b);
+	const wn_hier_t *h = &cx->h;
+	*lca = wn_hier_lca(h, h->class_node[label], h->class_node[pred]);
+	*sev = h->height[*lca];
+	const amb_pair_t *a = amb_find(cx, label, pred);
+	*amb = a ? (int)(a - cx->amb) : -1;
 }
 
 static void analyse(model_t *m, const ctx_t *cx, int near)
@@ -668,14 +586,11 @@ static void analyse(model_t *m, const ctx_t *cx, int near)
 			continue;
 		}
 		m->mistakes++;
-		e->lca = wn_hier_lca(h, h->class_node[e->label], h->class_node[e->pred]);
-		e->sev = h->height[e->lca];
-		const amb_pair_t *a = amb_find(cx, e->label, e->pred);
-		e->amb = a ? (int)(a - cx->amb) : -1;
+		mistake(cx, e->label, e->pred, &e->lca, &e->sev, &e->amb);
 		m->hist[e->sev]++;
 		m->sev_sum += e->sev;
 		m->n_near += e->sev <= near;
-		if (a) {
+		if (e->amb >= 0) {
 			m->n_amb++;
 		} else {
 			m->n_unamb++;
@@ -684,28 +599,16 @@ static void analyse(model_t *m, const ctx_t *cx, int near)
 		m->fam_mistakes[f]++;
 		m->fam_sev[f] += e->sev;
 		m->fam_in[f] += cx->class_fam[e->pred] == f;
-		confusion_t *c = &m->conf[m->nconf++];
-		c->label = e->label, c->pred = e->pred, c->count = 1, c->lca = e->lca, c->sev = e->sev;
-		c->amb = e->amb;
+		m->conf[m->nconf++] = (confusion_t){e->label, e->pred, 1};
 	}
-	qsort(m->conf, (size_t)m->nconf, sizeof *m->conf, cmp_conf_pair);
-	long n = 0;
-	for (long i = 0; i < m->nconf; i++) {
-		if (n && m->conf[n - 1].label == m->conf[i].label && m->conf[n - 1].pred == m->conf[i].pred)
-			m->conf[n - 1].count++;
-		else
-			m->conf[n++] = m->conf[i];
-	}
-	m->nconf = n;
-	qsort(m->conf, (size_t)m->nconf, sizeof *m->conf, cmp_conf_count);
+	m->nconf = (long)confusions_merge(m->conf, m->nconf);
 }
 
 static void model_free(model_t *m)
 {
-	for (long i = 0; i < m->ne; i++)
-		free(m->e[i].id);
+	run_free(&m->run);
 	free(m->e);
-	free(m->model);
+	free(m->at);
 	free(m->column);
 	free(m->hist);
 	free(m->conf);
@@ -723,24 +626,11 @@ typedef struct {
 	long a_farther, b_farther, equal;
 } paired_t;
 
-static void pair_models(const model_t *a, const model_t *b, paired_t *p)
+static void pair_models(const model_t *a, const model_t *b, const pairing_t *pr, paired_t *p)
 {
 	memset(p, 0, sizeof *p);
-	strmap_t map;
-	strmap_init(&map);
-	for (long i = 0; i < b->ne; i++)
-		p->dup_ids += strmap_put(&map, b->e[i].id, i);
-	char *seen = xcalloc((size_t)b->ne + 1, 1);
-	for (long i = 0; i < a->ne; i++) {
-		const entry_t *x = &a->e[i];
-		int64_t j = strmap_get(&map, x->id);
-		if (j < 0 || seen[j]) {
-			p->unmatched++;
-			continue;
-		}
-		seen[j] = 1;
-		p->common++;
-		const entry_t *y = &b->e[j];
+	for (int64_t k = 0; k < pr->n; k++) {
+		const entry_t *x = &a->e[a->at[pr->pair[k].a]], *y = &b->e[b->at[pr->pair[k].b]];
 		if (x->label != y->label) {
 			p->label_differs++;
 			continue;
@@ -761,11 +651,10 @@ static void pair_models(const model_t *a, const model_t *b, paired_t *p)
 			p->both_right++;
 		}
 	}
-	/* A repeated id pairs once; its repeats count as unmatched. */
-	for (long j = 0; j < b->ne; j++)
-		p->unmatched += !seen[j];
-	free(seen);
-	strmap_free(&map);
+	p->common = (long)pr->n;
+	p->unmatched = (long)(pr->only_a + pr->only_b);
+	/* repeats of an id were left out when reading: they pair with nothing */
+	p->dup_ids = a->repeated + b->repeated;
 }
 
 /* ---- text report ---- */
@@ -803,8 +692,10 @@ static void put_amb_text(FILE *f, const ctx_t *cx, int amb)
 	}
 }
 
-static void put_mistake_text(FILE *f, const ctx_t *cx, int label, int pred, int lca, int sev, int amb)
+static void put_mistake_text(FILE *f, const ctx_t *cx, int label, int pred)
 {
+	int lca, sev, amb;
+	mistake(cx, label, pred, &lca, &sev, &amb);
 	fprintf(f, "%s -> %s (both: ", diag_str(cx->display[label]), diag_str(cx->display[pred]));
 	put_node(f, cx, lca);
 	fprintf(f, ", severity %d)", sev);
@@ -872,7 +763,7 @@ static void print_text(const ctx_t *cx, const options_t *o, model_t *m, int nm, 
 		fprintf(f, " %16s", cell);
 	}
 	for (int i = 0; i < nm; i++)
-		if (m[i].mixed)
+		if (m[i].run.mixed_models)
 			fprintf(f, "\nnote: %s holds records of more than one model", diag_str(m[i].path));
 	fputc('\n', f);
 
@@ -900,8 +791,8 @@ static void print_text(const ctx_t *cx, const options_t *o, model_t *m, int nm, 
 			fprintf(f, "  (no mistakes)\n");
 		for (long j = 0; j < m[i].nconf && j < o->top; j++) {
 			const confusion_t *c = &m[i].conf[j];
-			fprintf(f, "  %5d  ", c->count);
-			put_mistake_text(f, cx, c->label, c->pred, c->lca, c->sev, c->amb);
+			fprintf(f, "  %5lld  ", (long long)c->n);
+			put_mistake_text(f, cx, (int)c->t, (int)c->p);
 		}
 	}
 
@@ -995,170 +886,205 @@ static void print_text(const ctx_t *cx, const options_t *o, model_t *m, int nm, 
 				if (e->label == e->pred)
 					continue;
 				fprintf(f, "  %s: ", diag_str(e->id));
-				put_mistake_text(f, cx, e->label, e->pred, e->lca, e->sev, e->amb);
+				put_mistake_text(f, cx, e->label, e->pred);
 			}
 		}
 }
 
 /* ---- JSON report ---- */
 
-static void json_node(FILE *f, const ctx_t *cx, int node)
+static void json_node(jw_t *w, const char *key, const ctx_t *cx, int node)
 {
 	const wn_synset_t *s = wn_hier_synset(&cx->h, node);
-	fprintf(f, "{\"wnid\":\"n%08u\",\"name\":", s->offset);
-	json_put_str(f, s->words, s->name_len);
-	fprintf(f, ",\"height\":%d,\"depth\":%d,\"classes_below\":%d}", cx->h.height[node], cx->h.depth[node],
-		cx->h.nunder[node]);
+	char wnid[16];
+	snprintf(wnid, sizeof wnid, "n%08u", s->offset);
+	jw_obj(w, key);
+	jw_str(w, "wnid", wnid);
+	jw_strn(w, "name", s->words, s->name_len);
+	jw_int(w, "height", cx->h.height[node]);
+	jw_int(w, "depth", cx->h.depth[node]);
+	jw_int(w, "classes_below", cx->h.nunder[node]);
+	jw_end(w);
 }
 
-static void json_mean(FILE *f, const char *key, double sum, long n)
-{
-	fprintf(f, ",\"%s\":", key);
-	if (n)
-		json_put_double(f, sum / (double)n);
-	else
-		fputs("null", f);
-}
-
-static void json_amb(FILE *f, const ctx_t *cx, int amb)
+static void json_amb(jw_t *w, const ctx_t *cx, int amb)
 {
 	if (amb < 0) {
-		fputs("null", f);
+		jw_null(w, "ambiguous");
 		return;
 	}
 	const amb_pair_t *a = &cx->amb[amb];
-	fputc('{', f);
+	jw_obj(w, "ambiguous");
 	if (a->collision >= 0) {
-		fputs("\"same_name\":", f);
-		json_put_cstr(f, cx->coll[a->collision].name);
-		fputs(",\"names_file\":", f);
-		json_put_cstr(f, cx->names_path[cx->coll[a->collision].file]);
+		jw_str(w, "same_name", cx->coll[a->collision].name);
+		jw_str(w, "names_file", cx->names_path[cx->coll[a->collision].file]);
 	}
 	if (a->ancestor >= 0)
-		fprintf(f, "%s\"ancestor\":%d", a->collision >= 0 ? "," : "", a->ancestor);
-	fputc('}', f);
+		jw_int(w, "ancestor", a->ancestor);
+	jw_end(w);
 }
 
-static void json_mistake(FILE *f, const ctx_t *cx, int label, int pred, int lca, int sev, int amb)
+/* The entries of one mistake, inside an object the caller opened. */
+static void json_mistake(jw_t *w, const ctx_t *cx, int label, int pred)
 {
-	fprintf(f, "\"true\":%d,\"true_name\":", label);
-	json_put_cstr(f, cx->display[label]);
-	fprintf(f, ",\"pred\":%d,\"pred_name\":", pred);
-	json_put_cstr(f, cx->display[pred]);
+	int lca, sev, amb;
+	mistake(cx, label, pred, &lca, &sev, &amb);
+	jw_int(w, "true", label);
+	jw_str(w, "true_name", cx->display[label]);
+	jw_int(w, "pred", pred);
+	jw_str(w, "pred_name", cx->display[pred]);
 	const wn_synset_t *s = wn_hier_synset(&cx->h, lca);
-	fprintf(f, ",\"lca\":\"n%08u\",\"lca_name\":", s->offset);
-	json_put_str(f, s->words, s->name_len);
-	fprintf(f, ",\"severity\":%d,\"ambiguous\":", sev);
-	json_amb(f, cx, amb);
+	char wnid[16];
+	snprintf(wnid, sizeof wnid, "n%08u", s->offset);
+	jw_str(w, "lca", wnid);
+	jw_strn(w, "lca_name", s->words, s->name_len);
+	jw_int(w, "severity", sev);
+	json_amb(w, cx, amb);
+}
+
+static void json_model(jw_t *w, const ctx_t *cx, const model_t *x)
+{
+	const wn_hier_t *h = &cx->h;
+	jw_break(w, "\n");
+	jw_obj(w, NULL);
+	jw_str(w, "stream", x->path);
+	jw_str(w, "model", x->run.model);
+	jw_bool(w, "mixed_models", x->run.mixed_models);
+	jw_int(w, "predictions", x->preds);
+	jw_int(w, "error_records", x->errors);
+	jw_int(w, "bad_records", x->bad);
+	jw_int(w, "invalid_records", x->invalid);
+	jw_int(w, "unlabelled", x->unlabelled);
+	jw_int(w, "labelled", x->labelled);
+	jw_int(w, "repeated_ids", x->repeated);
+	jw_int(w, "correct", x->correct);
+	jw_int(w, "mistakes", x->mistakes);
+	jw_ratio(w, "mean_severity", x->sev_sum, (double)x->mistakes);
+	jw_int(w, "ambiguous_mistakes", x->n_amb);
+	jw_ratio(w, "mean_severity_unambiguous", x->sev_sum_unamb, (double)x->n_unamb);
+	jw_int(w, "near_mistakes", x->n_near);
+	jw_ratio(w, "near_share", (double)x->n_near, (double)x->mistakes);
+	jw_arr(w, "histogram");
+	for (int s = 0; s <= h->height[h->root]; s++)
+		jw_int(w, NULL, x->hist[s]);
+	jw_end(w);
+	jw_break(w, "\n ");
+	jw_arr(w, "confusions");
+	for (long j = 0; j < x->nconf; j++) {
+		jw_obj(w, NULL);
+		jw_int(w, "count", x->conf[j].n);
+		json_mistake(w, cx, (int)x->conf[j].t, (int)x->conf[j].p);
+		jw_end(w);
+	}
+	jw_end(w);
+	jw_break(w, "\n ");
+	jw_arr(w, "families");
+	for (int g = 0; g < cx->nfam; g++) {
+		jw_obj(w, NULL);
+		jw_int(w, "images", x->fam_images[g]);
+		jw_int(w, "mistakes", x->fam_mistakes[g]);
+		jw_ratio(w, "mean_severity", x->fam_sev[g], (double)x->fam_mistakes[g]);
+		jw_int(w, "in_family", x->fam_in[g]);
+		jw_end(w);
+	}
+	jw_end(w);
+	jw_break(w, "\n ");
+	jw_arr(w, "mistake_list");
+	for (long j = 0; j < x->ne; j++) {
+		const entry_t *e = &x->e[j];
+		if (e->label == e->pred)
+			continue;
+		jw_obj(w, NULL);
+		jw_str(w, "id", e->id);
+		json_mistake(w, cx, e->label, e->pred);
+		jw_end(w);
+	}
+	jw_end(w);
+	jw_end(w);
 }
 
 static void print_json(const ctx_t *cx, const options_t *o, model_t *m, int nm, const paired_t *pr)
 {
-	FILE *f = stdout;
 	const wn_hier_t *h = &cx->h;
-	fprintf(f, "{\"producer\":\"errtree\",\"version\":\"%s\",\n\"hierarchy\":{\"data_noun\":", PROJECT_VERSION);
-	json_put_cstr(f, cx->wn.path);
-	fputs(",\"wnids\":", f);
-	json_put_cstr(f, cx->wnids_path);
-	fprintf(f, ",\"classes\":%d,\"synsets\":%d,\"root\":", cx->k, h->nnodes);
-	json_node(f, cx, h->root);
-	fputs(",\"severity\":\"height of the LCA of the true and predicted synsets; height: longest path down "
-	      "to a class; LCA: shared ancestor of least height, ties to the smaller offset\"",
-	      f);
-	fprintf(f, ",\"near\":%ld,\"family_max\":%ld},\n\"ambiguity\":{\"same_name\":[", o->near, o->family_max);
+	jw_t w;
+	jw_init(&w, stdout);
+	jw_obj(&w, NULL);
+	jw_str(&w, "producer", "errtree");
+	jw_str(&w, "version", PROJECT_VERSION);
+	jw_break(&w, "\n");
+	jw_obj(&w, "hierarchy");
+	jw_str(&w, "data_noun", cx->wn.path);
+	jw_str(&w, "wnids", cx->wnids_path);
+	jw_int(&w, "classes", cx->k);
+	jw_int(&w, "synsets", h->nnodes);
+	json_node(&w, "root", cx, h->root);
+	jw_str(&w, "severity", "height of the LCA of the true and predicted synsets; height: longest path down "
+			       "to a class; LCA: shared ancestor of least height, ties to the smaller offset");
+	jw_int(&w, "near", o->near);
+	jw_int(&w, "family_max", o->family_max);
+	jw_end(&w);
+	jw_break(&w, "\n");
+	jw_obj(&w, "ambiguity");
+	jw_arr(&w, "same_name");
 	for (int i = 0; i < cx->ncoll; i++) {
 		const collision_t *co = &cx->coll[i];
-		fprintf(f, "%s{\"name\":", i ? "," : "");
-		json_put_cstr(f, co->name);
-		fputs(",\"names_file\":", f);
-		json_put_cstr(f, cx->names_path[co->file]);
-		fputs(",\"classes\":[", f);
+		jw_obj(&w, NULL);
+		jw_str(&w, "name", co->name);
+		jw_str(&w, "names_file", cx->names_path[co->file]);
+		jw_arr(&w, "classes");
 		for (int j = 0; j < co->n; j++)
-			fprintf(f, "%s%d", j ? "," : "", co->classes[j]);
-		fputs("]}", f);
+			jw_int(&w, NULL, co->classes[j]);
+		jw_end(&w);
+		jw_end(&w);
 	}
-	fputs("],\"ancestor_pairs\":[", f);
-	int first = 1;
+	jw_end(&w);
+	jw_arr(&w, "ancestor_pairs");
 	for (int i = 0; i < cx->namb; i++) {
 		const amb_pair_t *a = &cx->amb[i];
 		if (a->ancestor < 0)
 			continue;
-		fprintf(f, "%s{\"ancestor\":%d,\"descendant\":%d}", first ? "" : ",", a->ancestor,
-			a->ancestor == a->a ? a->b : a->a);
-		first = 0;
+		jw_obj(&w, NULL);
+		jw_int(&w, "ancestor", a->ancestor);
+		jw_int(&w, "descendant", a->ancestor == a->a ? a->b : a->a);
+		jw_end(&w);
 	}
-	fputs("]},\n\"families\":[", f);
+	jw_end(&w);
+	jw_end(&w);
+	jw_break(&w, "\n");
+	jw_arr(&w, "families");
 	for (int g = 0; g < cx->nfam; g++) {
 		int ncls = 0;
 		for (int c = 0; c < cx->k; c++)
 			ncls += cx->class_fam[c] == g;
-		fprintf(f, "%s{\"node\":", g ? "," : "");
-		json_node(f, cx, cx->fam[g]);
-		fprintf(f, ",\"classes\":%d}", ncls);
+		jw_obj(&w, NULL);
+		json_node(&w, "node", cx, cx->fam[g]);
+		jw_int(&w, "classes", ncls);
+		jw_end(&w);
 	}
-	fputs("],\n\"models\":[", f);
-	for (int i = 0; i < nm; i++) {
-		const model_t *x = &m[i];
-		fprintf(f, "%s\n{\"stream\":", i ? "," : "");
-		json_put_cstr(f, x->path);
-		fputs(",\"model\":", f);
-		if (x->model)
-			json_put_cstr(f, x->model);
-		else
-			fputs("null", f);
-		fprintf(f, ",\"mixed_models\":%s,\"predictions\":%ld,\"error_records\":%ld,\"bad_records\":%ld,"
-			   "\"invalid_records\":%ld,\"unlabelled\":%ld,\"labelled\":%ld,\"repeated_ids\":%ld,\"correct\":%ld,"
-			   "\"mistakes\":%ld",
-			x->mixed ? "true" : "false", x->preds, x->errors, x->bad, x->invalid, x->unlabelled, x->labelled,
-			x->repeated, x->correct, x->mistakes);
-		json_mean(f, "mean_severity", x->sev_sum, x->mistakes);
-		fprintf(f, ",\"ambiguous_mistakes\":%ld", x->n_amb);
-		json_mean(f, "mean_severity_unambiguous", x->sev_sum_unamb, x->n_unamb);
-		fprintf(f, ",\"near_mistakes\":%ld", x->n_near);
-		json_mean(f, "near_share", (double)x->n_near, x->mistakes);
-		fputs(",\"histogram\":[", f);
-		for (int s = 0; s <= h->height[h->root]; s++)
-			fprintf(f, "%s%ld", s ? "," : "", x->hist[s]);
-		fputs("],\n \"confusions\":[", f);
-		for (long j = 0; j < x->nconf; j++) {
-			const confusion_t *c = &x->conf[j];
-			fprintf(f, "%s{\"count\":%d,", j ? "," : "", c->count);
-			json_mistake(f, cx, c->label, c->pred, c->lca, c->sev, c->amb);
-			fputc('}', f);
-		}
-		fputs("],\n \"families\":[", f);
-		for (int g = 0; g < cx->nfam; g++) {
-			fprintf(f, "%s{\"images\":%ld,\"mistakes\":%ld", g ? "," : "", x->fam_images[g],
-				x->fam_mistakes[g]);
-			json_mean(f, "mean_severity", x->fam_sev[g], x->fam_mistakes[g]);
-			fprintf(f, ",\"in_family\":%ld}", x->fam_in[g]);
-		}
-		fputs("],\n \"mistake_list\":[", f);
-		first = 1;
-		for (long j = 0; j < x->ne; j++) {
-			const entry_t *e = &x->e[j];
-			if (e->label == e->pred)
-				continue;
-			fprintf(f, "%s{\"id\":", first ? "" : ",");
-			json_put_cstr(f, e->id);
-			fputc(',', f);
-			json_mistake(f, cx, e->label, e->pred, e->lca, e->sev, e->amb);
-			fputc('}', f);
-			first = 0;
-		}
-		fputs("]}", f);
-	}
-	fputs("]", f);
+	jw_end(&w);
+	jw_break(&w, "\n");
+	jw_arr(&w, "models");
+	for (int i = 0; i < nm; i++)
+		json_model(&w, cx, &m[i]);
+	jw_end(&w);
 	if (pr) {
-		fprintf(f, ",\n\"paired\":{\"both_wrong\":%ld", pr->both_wrong);
-		json_mean(f, "mean_severity_a", pr->sev_a, pr->both_wrong);
-		json_mean(f, "mean_severity_b", pr->sev_b, pr->both_wrong);
-		fprintf(f, ",\"a_farther\":%ld,\"b_farther\":%ld,\"equal\":%ld,\"only_a_wrong\":%ld,\"only_b_wrong\":%ld,"
-			   "\"both_right\":%ld,\"unmatched\":%ld,\"label_differs\":%ld,\"repeated_ids\":%ld,\"common_ids\":%ld}",
-			pr->a_farther, pr->b_farther, pr->equal, pr->only_a, pr->only_b, pr->both_right, pr->unmatched,
-			pr->label_differs, pr->dup_ids, pr->common);
+		jw_break(&w, "\n");
+		jw_obj(&w, "paired");
+		jw_int(&w, "both_wrong", pr->both_wrong);
+		jw_ratio(&w, "mean_severity_a", pr->sev_a, (double)pr->both_wrong);
+		jw_ratio(&w, "mean_severity_b", pr->sev_b, (double)pr->both_wrong);
+		jw_int(&w, "a_farther", pr->a_farther);
+		jw_int(&w, "b_farther", pr->b_farther);
+		jw_int(&w, "equal", pr->equal);
+		jw_int(&w, "only_a_wrong", pr->only_a);
+		jw_int(&w, "only_b_wrong", pr->only_b);
+		jw_int(&w, "both_right", pr->both_right);
+		jw_int(&w, "unmatched", pr->unmatched);
+		jw_int(&w, "label_differs", pr->label_differs);
+		jw_int(&w, "repeated_ids", pr->dup_ids);
+		jw_int(&w, "common_ids", pr->common);
 	}
-	fputs("}\n", f);
+	jw_close(&w);
 }
 
 int main(int argc, char **argv)
@@ -1181,7 +1107,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nm; i++) {
 		analyse(&m[i], &cx, (int)o.near);
 		/* a heading of the text report only: escaped once here */
-		const char *col = diag_str(m[i].model ? m[i].model : m[i].path);
+		const char *col = diag_str(m[i].run.model ? m[i].run.model : m[i].path);
 		m[i].column = xstrndup(col, strlen(col));
 	}
 	/* Two runs of one model (fp32 and fp16, say): tell them by stream. */
@@ -1192,24 +1118,13 @@ int main(int argc, char **argv)
 			m[i].column = xstrndup(col, strlen(col));
 		}
 	paired_t pr;
+	pairing_t pr_ids = {0};
 	int no_common = 0;
 	if (nm == 2) {
-		pair_models(&m[0], &m[1], &pr);
-		/* pairing nothing is a failure, not an empty table; two runs
-		 * with nothing to pair are not (as errstats --compare) */
-		if (!pr.common && (m[0].ne || m[1].ne)) {
-			const char *na = strcmp(m[0].path, "-") ? m[0].path : "stdin";
-			const char *nb = strcmp(m[1].path, "-") ? m[1].path : "stdin";
-			no_common = 1;
-			if (m[0].ne && m[1].ne)
-				diag_msg("%s vs %s: no image id in common among the labelled predictions (first ids "
-					 "'%s' and '%s'): the ids differ, e.g. relative against full paths: `imgdecode DIR` "
-					 "gives ids relative to DIR, `find DIR | imgdecode` full paths",
-					 na, nb, m[0].e[0].id, m[1].e[0].id);
-			else
-				diag_msg("%s vs %s: no image id in common: %s has no labelled predictions", na, nb,
-					 m[0].ne ? nb : na);
-		}
+		pairing_build(&pr_ids, &m[0].run.ids, &m[1].run.ids);
+		pair_models(&m[0], &m[1], &pr_ids, &pr);
+		no_common = pairing_none(&pr_ids, &m[0].run.ids, &m[1].run.ids, m[0].run.name, m[1].run.name,
+					 "labelled predictions");
 	}
 	if (o.json)
 		print_json(&cx, &o, m, nm, nm == 2 ? &pr : NULL);
@@ -1222,6 +1137,7 @@ int main(int argc, char **argv)
 		failed += m[i].errors || m[i].bad || m[i].invalid;
 		model_free(&m[i]);
 	}
+	pairing_free(&pr_ids);
 	ctx_free(&cx);
 	return failed ? EXIT_SOME_FAILED : EXIT_OK;
 }

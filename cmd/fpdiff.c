@@ -12,7 +12,7 @@
  *   - max and mean |difference| of probabilities and of embeddings/logits,
  *     embedding cosine (mean, worst)
  *   - top-1 flips, top-5 agreement (identical sets; mean overlap)
- *   - the first N images' top-5 probabilities side by side (--show N)
+ *   - the first N images' top-5 probabilities side by side (--top N)
  *   - time and memory from the stats records, candidate/reference ratios
  * Exit 1 when the top-1 disagreement rate exceeds --tolerance (default 0)
  * or the max probability difference exceeds --prob-tol (when given). An
@@ -38,13 +38,13 @@
 #include "stream/stream.h"
 
 typedef struct {
-	long show;
+	long top;
 	double tolerance;
 	double prob_tol; /* < 0: not checked */
 	const char *classes_path;
 	const char *names_path;
 	int json;
-	const char *ref_path, *cand_path;
+	const char *ref_path, *cand_path; /* A B, or A --compare B */
 	const char *label[2]; /* --label: names for the reference, the candidate */
 	int nlabels;
 } options_t;
@@ -76,15 +76,16 @@ typedef struct {
 	const char *path;
 	item_t *v;
 	int64_t n, cap;
-	strmap_t ids;
+	id_index_t ids; /* one item per id: records of an id merge */
 	prov_t prov;
 	char **names;
 	int64_t nnames;
 	char *model, *precision;
 	int64_t nerrors, nonfinite_items, nonfinite_values, ninvalid, ndup;
-} run_t;
+} side_t;
 
 typedef struct {
+	pairing_t pr;                 /* (reference, candidate) items of each id in both */
 	int64_t common, only_ref, only_cand;
 	int64_t compared;             /* usable in both */
 	int64_t fail_one_side;        /* error/NaN in exactly one run */
@@ -99,7 +100,6 @@ typedef struct {
 	raw_kind_t raw_kind;
 	double raw_max, raw_sum, cos_sum, cos_min;
 	int64_t raw_max_item, cos_min_item;
-	int64_t *pairs; /* [common] (ref, cand) item positions, reference order */
 	int64_t *flip_items;
 	int64_t nflip_items;
 	double disagreement;      /* meaningful only when top1_measured */
@@ -121,29 +121,35 @@ static int64_t g_nnames;
 DIAG_NORETURN static void usage(void)
 {
 	printf("Usage: fpdiff [OPTIONS] REFERENCE CANDIDATE\n"
+	       "       fpdiff [OPTIONS] REFERENCE --compare CANDIDATE\n"
 	       "Compare two runs over the same images (FP32 vs FP16, exact vs --fast decode,\n"
 	       "two batch sizes, CPU vs GPU), images matched by id: max/mean |diff| of\n"
 	       "probabilities and of embeddings or logits, embedding cosine, NaN/Inf counts,\n"
 	       "top-1 flips, top-5 agreement, the first images' top-5 probabilities side by\n"
 	       "side, and time and peak memory from the runs' stats records.\n"
 	       "\n"
-	       "  -s, --show N          top-5 table for the first N images (default 5; 0: none)\n"
-	       "  -t, --tolerance R     allowed top-1 disagreement rate (default 0: none)\n"
-	       "  -p, --prob-tol P      also fail when a probability differs by more than P\n"
-	       "  -c, --classes FILE    a classes record: probabilities for embedding streams\n"
+	       "  -k, --top N           top-5 table for the first N images (default 5; 0: none)\n"
+	       "      --tolerance R     allowed top-1 disagreement rate (default 0: none)\n"
+	       "      --prob-tol P      also fail when a probability differs by more than P\n"
+	       "      --classes FILE    a classes record: probabilities for embedding streams\n"
+	       "      --compare CAND    the candidate: REFERENCE --compare CANDIDATE is\n"
+	       "                        REFERENCE CANDIDATE (errstats and errtree spell it so)\n"
 	       "  -n, --names FILE      class names, one per line (default: from the streams)\n"
 	       "  -L, --label NAME      name the reference (first -L) and candidate (second)\n"
 	       "                        in messages and the report instead of their paths\n"
 	       "                        (as diff -L does; for <(...) streams)\n"
 	       "      --json            the report as one JSON document\n"
 	       "  -h, --help            this help\n"
+	       "Old spellings, for one more release (a note on stderr names the new one):\n"
+	       "--show N and -s N (--top N), -t R (--tolerance R), -p P (--prob-tol P),\n"
+	       "-c FILE (--classes FILE).\n"
 	       "\n"
 	       "An image that failed (error record, NaN/Inf) in one run only counts as a top-1\n"
 	       "disagreement. Records of several types per id (embedding and scores) merge.\n"
 	       "\n"
 	       "Examples:\n"
 	       "  fpdiff fp32-scores.mp fp16-scores.mp\n"
-	       "  fpdiff --show 10 --prob-tol 0.01 fp32.mp fp16.mp\n"
+	       "  fpdiff --top 10 --prob-tol 0.01 fp32.mp --compare fp16.mp\n"
 	       "  fpdiff --classes classes.mp cpu-emb.mp gpu-emb.mp\n"
 	       "  fpdiff --tolerance 0.01 exact.mp fast.mp || echo 'more than 1%% flipped'\n"
 	       "  fpdiff -L fp32 -L fp16 <(cat emb32.mp s32.mp) <(cat emb16.mp s16.mp)\n"
@@ -160,32 +166,42 @@ DIAG_NORETURN static void usage(void)
 
 static void parse_args(int argc, char **argv, options_t *o)
 {
+	enum { OPT_SHOW = 256, OPT_TOLERANCE, OPT_PROB_TOL, OPT_CLASSES, OPT_COMPARE, OPT_JSON };
 	static const struct option longopts[] = {
-		{"show", required_argument, NULL, 's'},    {"tolerance", required_argument, NULL, 't'},
-		{"prob-tol", required_argument, NULL, 'p'}, {"classes", required_argument, NULL, 'c'},
-		{"names", required_argument, NULL, 'n'},   {"json", no_argument, NULL, 'J'},
-		{"label", required_argument, NULL, 'L'},   {"help", no_argument, NULL, 'h'},
+		{"top", required_argument, NULL, 'k'},          {"show", required_argument, NULL, OPT_SHOW},
+		{"tolerance", required_argument, NULL, OPT_TOLERANCE}, {"prob-tol", required_argument, NULL, OPT_PROB_TOL},
+		{"classes", required_argument, NULL, OPT_CLASSES}, {"compare", required_argument, NULL, OPT_COMPARE},
+		{"names", required_argument, NULL, 'n'},        {"json", no_argument, NULL, OPT_JSON},
+		{"label", required_argument, NULL, 'L'},        {"help", no_argument, NULL, 'h'},
+		OPT_VERSION_ENTRY,
 		{NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
-	o->show = 5;
+	o->top = 5;
 	o->prob_tol = -1;
+	const char *compare = NULL;
 	int c;
-	while ((c = opt_next(argc, argv, "s:t:p:c:n:L:h", longopts)) != -1) {
+	while ((c = opt_next(argc, argv, "k:s:t:p:c:n:L:h", longopts)) != -1) {
 		switch (c) {
-		case 's': o->show = opt_parse_long("--show", optarg, 0, 1000000); break;
-		case 't':
+		case 's': opt_old_spelling("-s N", "--top N (-k N)"); o->top = opt_parse_long("--top", optarg, 0, 1000000); break;
+		case OPT_SHOW: opt_old_spelling("--show N", "--top N (-k N)"); /* fall through */
+		case 'k': o->top = opt_parse_long("--top", optarg, 0, 1000000); break;
+		case 't': opt_old_spelling("-t R", "--tolerance R"); /* fall through */
+		case OPT_TOLERANCE:
 			o->tolerance = opt_parse_double("--tolerance", optarg);
 			if (o->tolerance < 0 || o->tolerance > 1)
 				diag_usage("--tolerance: %s is not a rate in 0..1", optarg);
 			break;
-		case 'p':
+		case 'p': opt_old_spelling("-p P", "--prob-tol P"); /* fall through */
+		case OPT_PROB_TOL:
 			o->prob_tol = opt_parse_double("--prob-tol", optarg);
 			if (o->prob_tol < 0)
 				diag_usage("--prob-tol: %s is negative", optarg);
 			break;
-		case 'c': o->classes_path = optarg; break;
+		case 'c': opt_old_spelling("-c FILE", "--classes FILE"); /* fall through */
+		case OPT_CLASSES: o->classes_path = optarg; break;
+		case OPT_COMPARE: compare = optarg; break;
 		case 'n': o->names_path = optarg; break;
-		case 'J': o->json = 1; break;
+		case OPT_JSON: o->json = 1; break;
 		case 'L':
 			if (o->nlabels == 2)
 				diag_usage("--label: given more than twice (one for each stream)");
@@ -197,10 +213,12 @@ static void parse_args(int argc, char **argv, options_t *o)
 		default: diag_usage_hint(); /* getopt said why */
 		}
 	}
-	if (argc - optind != 2)
-		diag_usage("need REFERENCE and CANDIDATE streams (got %d)", argc - optind);
+	if (argc - optind != (compare ? 1 : 2))
+		diag_usage(compare ? "need REFERENCE --compare CANDIDATE: one stream besides --compare (got %d)"
+				   : "need REFERENCE and CANDIDATE streams (got %d)",
+			   argc - optind);
 	o->ref_path = argv[optind];
-	o->cand_path = argv[optind + 1];
+	o->cand_path = compare ? compare : argv[optind + 1];
 	/* reading stdin twice would compare a stream with nothing */
 	if (strcmp(o->ref_path, "-") == 0 && strcmp(o->cand_path, "-") == 0)
 		diag_usage("CANDIDATE -: stdin is already the first stream");
@@ -208,7 +226,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 
 /* ---- reading ---- */
 
-static item_t *item_for(run_t *r, const record_t *rec)
+static item_t *item_for(side_t *r, const record_t *rec)
 {
 	char *id = rec_dup_str(rec, "id");
 	if (!id) {
@@ -216,7 +234,7 @@ static item_t *item_for(run_t *r, const record_t *rec)
 		snprintf(buf, sizeof buf, "#%llu", (unsigned long long)rec->index);
 		id = xstrdup(buf);
 	}
-	int64_t at = strmap_get(&r->ids, id);
+	int64_t at = ids_find(&r->ids, id);
 	if (at >= 0) {
 		free(id);
 		return &r->v[at];
@@ -231,7 +249,7 @@ static item_t *item_for(run_t *r, const record_t *rec)
 	it->label = -1;
 	rec_get_int(rec, "label", &it->label);
 	it->path = rec_dup_str(rec, "path");
-	strmap_put(&r->ids, id, r->n);
+	ids_add(&r->ids, id);
 	r->n++;
 	return it;
 }
@@ -261,7 +279,7 @@ static void item_set_prob(item_t *it, float *p, const int64_t *cls, int64_t n, i
 	it->ntop = k;
 }
 
-static void bad_record(run_t *r, const record_t *rec, const char *msg)
+static void bad_record(side_t *r, const record_t *rec, const char *msg)
 {
 	char where[320];
 	rec_where(where, sizeof where, r->path, rec);
@@ -272,7 +290,7 @@ static void bad_record(run_t *r, const record_t *rec, const char *msg)
 /* --names that do not fit the classes would put wrong names on the report
  * (or none): a usage error, found while reading, before any output. cls
  * NULL: a full vector of n classes; else the n class indices a record uses. */
-static void check_names(const names_check_t *nc, const run_t *r, const record_t *rec, const char *what,
+static void check_names(const names_check_t *nc, const side_t *r, const record_t *rec, const char *what,
 			const int64_t *cls, int64_t n)
 {
 	if (!nc)
@@ -284,7 +302,7 @@ static void check_names(const names_check_t *nc, const run_t *r, const record_t 
 }
 
 /* One vector record (scores/logits/embedding) into its item. */
-static void take_vector(run_t *r, const record_t *rec, const classes_t *cl, const names_check_t *nc,
+static void take_vector(side_t *r, const record_t *rec, const classes_t *cl, const names_check_t *nc,
 			score_vec_t *sv, float **scratch, size_t *scap)
 {
 	char err[384];
@@ -344,11 +362,11 @@ static void take_vector(run_t *r, const record_t *rec, const classes_t *cl, cons
 
 /* path is read; name (its --label, else path) is what messages and the
  * report call it. */
-static void run_read(run_t *r, const char *path, const char *name, const classes_t *cl, const names_check_t *nc)
+static void side_read(side_t *r, const char *path, const char *name, const classes_t *cl, const names_check_t *nc)
 {
 	memset(r, 0, sizeof *r);
 	r->path = name ? name : path;
-	strmap_init(&r->ids);
+	ids_init(&r->ids);
 	prov_init(&r->prov);
 	rec_reader_t *rd = rec_reader_open_path(path, 0);
 	if (!rd)
@@ -362,15 +380,8 @@ static void run_read(run_t *r, const char *path, const char *name, const classes
 	record_t rec;
 	int ninvalid = 0;
 	while (rec_next(rd, &rec, NULL, &ninvalid)) {
-		if (prov_add(&r->prov, &rec)) {
-			if (rec_is(&rec, "header") && rec_get(&rec, "class_names"))
-				names_replace_from_object(rec_get(&rec, "class_names"), &r->names, &r->nnames);
+		if (run_take_context(&rec, &r->prov, &r->names, &r->nnames))
 			continue;
-		}
-		if (rec_is(&rec, "classes")) {
-			names_replace_from_object(rec_get(&rec, "names"), &r->names, &r->nnames);
-			continue;
-		}
 		int vec = rec_is(&rec, "scores") || rec_is(&rec, "logits") || rec_is(&rec, "embedding");
 		if (!vec && !rec_is(&rec, "topk") && !rec_is(&rec, "error"))
 			continue;
@@ -414,7 +425,7 @@ static void run_read(run_t *r, const char *path, const char *name, const classes
 	rec_reader_free(rd);
 }
 
-static void run_free(run_t *r)
+static void side_free(side_t *r)
 {
 	for (int64_t i = 0; i < r->n; i++) {
 		item_t *it = &r->v[i];
@@ -426,7 +437,7 @@ static void run_free(run_t *r)
 		free(it->raw);
 	}
 	free(r->v);
-	strmap_free(&r->ids);
+	ids_free(&r->ids);
 	prov_free(&r->prov);
 	names_free(r->names, r->nnames);
 	free(r->model);
@@ -449,7 +460,8 @@ static int same_cls(const item_t *a, const item_t *b)
 	return memcmp(a->cls, b->cls, (size_t)a->nprob * sizeof *a->cls) == 0;
 }
 
-static void compare_items(result_t *res, const item_t *a, const item_t *b, int64_t ia)
+/* ia: the reference item; pair: its pair */
+static void compare_items(result_t *res, const item_t *a, const item_t *b, int64_t ia, int64_t pair)
 {
 	if (a->prob && b->prob) {
 		if (a->nprob != b->nprob || !same_cls(a, b)) {
@@ -498,7 +510,7 @@ static void compare_items(result_t *res, const item_t *a, const item_t *b, int64
 	if (a->ntop && b->ntop) {
 		res->top1_known++;
 		if (a->top[0] != b->top[0])
-			res->flip_items[res->nflip_items++] = ia;
+			res->flip_items[res->nflip_items++] = pair;
 		if (a->ntop >= PRED_MAX_K && b->ntop >= PRED_MAX_K) {
 			res->top5_known++;
 			int overlap = 0, order = 1;
@@ -514,23 +526,19 @@ static void compare_items(result_t *res, const item_t *a, const item_t *b, int64
 	}
 }
 
-static void compare_runs(const options_t *o, const run_t *ref, const run_t *cand, result_t *res)
+static void compare_runs(const options_t *o, const side_t *ref, const side_t *cand, result_t *res)
 {
 	memset(res, 0, sizeof *res);
 	res->prob_max_item = res->raw_max_item = res->cos_min_item = -1;
 	res->cos_min = 1;
-	res->pairs = xmalloc(((size_t)ref->n + 1) * 2 * sizeof *res->pairs);
-	res->flip_items = xmalloc(((size_t)ref->n + 1) * sizeof *res->flip_items);
-	for (int64_t i = 0; i < ref->n; i++) {
-		int64_t j = strmap_get(&cand->ids, ref->v[i].id);
-		if (j < 0) {
-			res->only_ref++;
-			continue;
-		}
-		res->pairs[2 * res->common] = i;
-		res->pairs[2 * res->common + 1] = j;
-		res->common++;
-		const item_t *a = &ref->v[i], *b = &cand->v[j];
+	pairing_build(&res->pr, &ref->ids, &cand->ids);
+	res->common = res->pr.n;
+	res->only_ref = res->pr.only_a;
+	res->only_cand = res->pr.only_b;
+	res->flip_items = xmalloc(((size_t)res->common + 1) * sizeof *res->flip_items);
+	for (int64_t k = 0; k < res->common; k++) {
+		int64_t i = res->pr.pair[k].a;
+		const item_t *a = &ref->v[i], *b = &cand->v[res->pr.pair[k].b];
 		int ua = usable(a), ub = usable(b);
 		if (!ua && !ub) {
 			res->fail_both++;
@@ -541,11 +549,8 @@ static void compare_runs(const options_t *o, const run_t *ref, const run_t *cand
 			continue;
 		}
 		res->compared++;
-		compare_items(res, a, b, i);
+		compare_items(res, a, b, i, k);
 	}
-	for (int64_t j = 0; j < cand->n; j++)
-		if (strmap_get(&ref->ids, cand->v[j].id) < 0)
-			res->only_cand++;
 	res->flips = res->nflip_items;
 	int64_t den = res->top1_known + res->fail_one_side;
 	res->top1_measured = den > 0;
@@ -560,7 +565,7 @@ static void compare_runs(const options_t *o, const run_t *ref, const run_t *cand
 }
 
 /* Why no image has a top-1 class in both runs (top1_known == 0). */
-static const char *top1_missing_reason(const run_t *ref, const run_t *cand, const result_t *res)
+static const char *top1_missing_reason(const side_t *ref, const side_t *cand, const result_t *res)
 {
 	if (!res->common)
 		return ref->n || cand->n ? "no image in common" : "no image in either run";
@@ -571,7 +576,7 @@ static const char *top1_missing_reason(const run_t *ref, const run_t *cand, cons
 
 /* The causes of a FAIL, joined by "; " (empty when it passed); with_top1: also
  * a top-1 disagreement above tolerance (the verdict line shows that one). */
-static void fail_causes(char *buf, size_t cap, const options_t *o, const run_t *ref, const run_t *cand,
+static void fail_causes(char *buf, size_t cap, const options_t *o, const side_t *ref, const side_t *cand,
 			const result_t *res, int with_top1)
 {
 	size_t n = 0;
@@ -603,7 +608,7 @@ static const char *cname(int64_t c)
 	return c >= 0 && c < g_nnames ? g_names[c] : NULL;
 }
 
-static void run_line(FILE *f, const char *role, const run_t *r)
+static void run_line(FILE *f, const char *role, const side_t *r)
 {
 	fprintf(f, "%s %s", role, diag_str(r->path));
 	if (r->model || r->precision)
@@ -619,18 +624,61 @@ static void run_line(FILE *f, const char *role, const run_t *r)
 }
 
 /* "0.912345  12 house finch" in a fixed width, name cut to fit */
+enum {
+	CELL_MIN = 34, /* the columns' width when every name is short */
+	CELL_MAX = 96  /* a longer name (not a class name: a sentence) is cut */
+};
+
+/* "0.912345   12 house finch" (escaped) into buf; its width in characters. */
+static int cell_text(char *buf, size_t cap, const item_t *it, int rank)
+{
+	const char *nm = cname(it->top[rank]);
+	snprintf(buf, cap, "%.6f %4lld %s", (double)it->topprob[rank], (long long)it->top[rank], nm ? diag_str(nm) : "");
+	int w = 0;
+	for (const unsigned char *p = (const unsigned char *)buf; *p; p++)
+		w += (*p & 0xC0) != 0x80; /* UTF-8: count the characters, not the bytes */
+	return w;
+}
+
+/* A cell padded to width characters: the names whole, however long
+ * (up to CELL_MAX), so the table never cuts one. */
 static void table_cell(FILE *f, const item_t *it, int rank, int width)
 {
-	char buf[128];
-	if (rank >= it->ntop) {
-		fprintf(f, "%-*s", width, "-");
-		return;
+	char buf[512];
+	int w = 1;
+	if (rank >= it->ntop)
+		snprintf(buf, sizeof buf, "-");
+	else
+		w = cell_text(buf, sizeof buf, it, rank);
+	if (w > width - 1) { /* only past CELL_MAX: cut at a character boundary */
+		size_t n = 0;
+		for (int c = 0; buf[n] && c < width - 1; c++)
+			for (n++; (buf[n] & 0xC0) == 0x80; n++)
+				;
+		buf[n] = 0;
+		w = width - 1;
 	}
-	const char *nm = cname(it->top[rank]);
-	snprintf(buf, sizeof buf, "%.6f %4lld %s", (double)it->topprob[rank], (long long)it->top[rank], nm ? diag_str(nm) : "");
-	if ((int)strlen(buf) > width - 1)
-		buf[width - 1] = 0;
-	fprintf(f, "%-*s", width, buf);
+	fprintf(f, "%s%*s", buf, width - w, "");
+}
+
+/* The width of the table's two columns: the longest cell of the images shown. */
+static int table_width(const options_t *o, const side_t *ref, const side_t *cand, const result_t *res)
+{
+	int width = CELL_MIN;
+	char buf[512];
+	int64_t shown = 0;
+	for (int64_t p = 0; p < res->common && shown < o->top; p++) {
+		const item_t *it[2] = {&ref->v[res->pr.pair[p].a], &cand->v[res->pr.pair[p].b]};
+		if (!it[0]->ntop && !it[1]->ntop && !it[0]->error && !it[1]->error)
+			continue;
+		shown++;
+		for (int k = 0; k < 2; k++)
+			for (int r = 0; r < it[k]->ntop; r++) {
+				int w = cell_text(buf, sizeof buf, it[k], r) + 1;
+				width = w > width ? w : width;
+			}
+	}
+	return width < CELL_MAX ? width : CELL_MAX;
 }
 
 /* The probability of class c in an item (from its full vector, else its
@@ -649,11 +697,12 @@ static double prob_of(const item_t *it, int64_t c)
 	return NAN;
 }
 
-static void text_table(FILE *f, const options_t *o, const run_t *ref, const run_t *cand, const result_t *res)
+static void text_table(FILE *f, const options_t *o, const side_t *ref, const side_t *cand, const result_t *res)
 {
+	int width = table_width(o, ref, cand, res);
 	int64_t shown = 0;
-	for (int64_t p = 0; p < res->common && shown < o->show; p++) {
-		const item_t *a = &ref->v[res->pairs[2 * p]], *b = &cand->v[res->pairs[2 * p + 1]];
+	for (int64_t p = 0; p < res->common && shown < o->top; p++) {
+		const item_t *a = &ref->v[res->pr.pair[p].a], *b = &cand->v[res->pr.pair[p].b];
 		if (!a->ntop && !b->ntop && !a->error && !b->error)
 			continue;
 		shown++;
@@ -668,12 +717,12 @@ static void text_table(FILE *f, const options_t *o, const run_t *ref, const run_
 			fprintf(f, "  candidate: %s\n", b->error ? diag_str(b->error) : b->nonfinite ? "NaN/Inf values" : "ok");
 			continue;
 		}
-		fprintf(f, "  %4s  %-34s  %-34s  %s\n", "rank", "reference", "candidate", "cand-ref (ref class)");
+		fprintf(f, "  %4s  %-*s  %-*s  %s\n", "rank", width, "reference", width, "candidate", "cand-ref (ref class)");
 		for (int r = 0; r < PRED_MAX_K && (r < a->ntop || r < b->ntop); r++) {
 			fprintf(f, "  %4d  ", r + 1);
-			table_cell(f, a, r, 34);
+			table_cell(f, a, r, width);
 			fputs("  ", f);
-			table_cell(f, b, r, 34);
+			table_cell(f, b, r, width);
 			double d = r < a->ntop ? prob_of(b, a->top[r]) - (double)a->topprob[r] : NAN;
 			if (isnan(d))
 				fputs("  -\n", f);
@@ -692,7 +741,7 @@ static int same_str(const msgpack_object *a, const msgpack_object *b)
 }
 
 /* The last stats record of a run with this producer (NULL producer: none). */
-static const msgpack_object *stats_of(const run_t *r, const msgpack_object *prod)
+static const msgpack_object *stats_of(const side_t *r, const msgpack_object *prod)
 {
 	for (int i = r->prov.nstats - 1; i >= 0; i--) {
 		const msgpack_object *m = &r->prov.stats[i].obj.data;
@@ -722,7 +771,7 @@ static void stats_cell(char *line, size_t cap, const msgpack_object *v, int isby
 /* One producer's figures side by side: keys of the reference's record, then
  * keys only the candidate's has. */
 /* How many kept stats records of a run have this producer. */
-static int stats_count(const run_t *r, const msgpack_object *prod)
+static int stats_count(const side_t *r, const msgpack_object *prod)
 {
 	int n = 0;
 	for (int i = 0; i < r->prov.nstats; i++)
@@ -730,7 +779,7 @@ static int stats_count(const run_t *r, const msgpack_object *prod)
 	return n;
 }
 
-static void stats_pair(FILE *f, const run_t *ref, const run_t *cand, const msgpack_object *prod,
+static void stats_pair(FILE *f, const side_t *ref, const side_t *cand, const msgpack_object *prod,
 		       const msgpack_object *rm, const msgpack_object *cm)
 {
 	fputs("  ", f);
@@ -796,7 +845,7 @@ static void stats_pair(FILE *f, const run_t *ref, const run_t *cand, const msgpa
 	}
 }
 
-static void text_stats(FILE *f, const run_t *ref, const run_t *cand)
+static void text_stats(FILE *f, const side_t *ref, const side_t *cand)
 {
 	if (!ref->prov.nstats && !cand->prov.nstats)
 		return;
@@ -813,7 +862,7 @@ static void text_stats(FILE *f, const run_t *ref, const run_t *cand)
 	}
 }
 
-static void text_report(FILE *f, const options_t *o, const run_t *ref, const run_t *cand, const result_t *res)
+static void text_report(FILE *f, const options_t *o, const side_t *ref, const side_t *cand, const result_t *res)
 {
 	run_line(f, "reference", ref);
 	run_line(f, "candidate", cand);
@@ -867,16 +916,16 @@ static void text_report(FILE *f, const options_t *o, const run_t *ref, const run
 		fprintf(f, ": FAIL (%s%s)\n", res->top1_over ? "top-1 disagreement above tolerance; " : "", causes);
 	if (res->nflip_items) {
 		fputs("\nTop-1 flips:\n", f);
-		for (int64_t i = 0; i < res->nflip_items && i < (o->show > 10 ? o->show : 10); i++) {
-			const item_t *a = &ref->v[res->flip_items[i]];
-			const item_t *b = &cand->v[strmap_get(&cand->ids, a->id)];
+		for (int64_t i = 0; i < res->nflip_items && i < (o->top > 10 ? o->top : 10); i++) {
+			id_pair_t q = res->pr.pair[res->flip_items[i]];
+			const item_t *a = &ref->v[q.a], *b = &cand->v[q.b];
 			const char *na = cname(a->top[0]), *nb = cname(b->top[0]);
 			fprintf(f, "  %s: %lld%s%s%s %.6f -> %lld%s%s%s %.6f\n", diag_str(a->id), (long long)a->top[0],
 				na ? " (" : "", na ? diag_str(na) : "", na ? ")" : "", (double)a->topprob[0], (long long)b->top[0],
 				nb ? " (" : "", nb ? diag_str(nb) : "", nb ? ")" : "", (double)b->topprob[0]);
 		}
 	}
-	if (o->show > 0 && res->common)
+	if (o->top > 0 && res->common)
 		text_table(f, o, ref, cand, res);
 	text_stats(f, ref, cand);
 	fputs("\nProvenance of the reference:\n", f);
@@ -887,127 +936,108 @@ static void text_report(FILE *f, const options_t *o, const run_t *ref, const run
 
 /* ---- JSON ---- */
 
-static void json_str_or_null(FILE *f, const char *s)
+static void json_run(jw_t *w, const char *key, const side_t *r)
 {
-	if (s)
-		json_put_cstr(f, s);
-	else
-		fputs("null", f);
+	jw_obj(w, key);
+	jw_str(w, "stream", r->path);
+	jw_str(w, "model", r->model);
+	jw_str(w, "precision", r->precision);
+	jw_int(w, "images", r->n);
+	jw_int(w, "errors", r->nerrors);
+	jw_int(w, "nonfinite_images", r->nonfinite_items);
+	jw_int(w, "nonfinite_values", r->nonfinite_values);
+	jw_int(w, "unreadable", r->ninvalid);
+	jw_int(w, "repeated", r->ndup);
+	prov_json(w, "provenance", &r->prov);
+	jw_end(w);
 }
 
-static void json_run(FILE *f, const run_t *r)
+static void json_top(jw_t *w, const char *key, const item_t *it)
 {
-	fputs("{\"stream\":", f);
-	json_put_cstr(f, r->path);
-	fputs(",\"model\":", f);
-	json_str_or_null(f, r->model);
-	fputs(",\"precision\":", f);
-	json_str_or_null(f, r->precision);
-	fprintf(f, ",\"images\":%lld,\"errors\":%lld,\"nonfinite_images\":%lld,\"nonfinite_values\":%lld,"
-		"\"unreadable\":%lld,\"repeated\":%lld,\"provenance\":",
-		(long long)r->n, (long long)r->nerrors, (long long)r->nonfinite_items, (long long)r->nonfinite_values,
-		(long long)r->ninvalid, (long long)r->ndup);
-	prov_print_json(f, &r->prov);
-	fputc('}', f);
+	jw_obj(w, key);
+	pred_json_top(w, it->top, it->topprob, it->ntop);
+	jw_end(w);
 }
 
-static void json_top(FILE *f, const item_t *it)
+static void json_report(FILE *f, const options_t *o, const side_t *ref, const side_t *cand, const result_t *res)
 {
-	fputs("{\"index\":[", f);
-	for (int i = 0; i < it->ntop; i++)
-		fprintf(f, "%s%lld", i ? "," : "", (long long)it->top[i]);
-	fputs("],\"prob\":[", f);
-	for (int i = 0; i < it->ntop; i++) {
-		if (i)
-			fputc(',', f);
-		json_put_double(f, it->topprob[i]);
-	}
-	fputs("]}", f);
-}
-
-static void json_report(FILE *f, const options_t *o, const run_t *ref, const run_t *cand, const result_t *res)
-{
-	fputs("{\"reference\":", f);
-	json_run(f, ref);
-	fputs(",\"candidate\":", f);
-	json_run(f, cand);
-	fprintf(f, ",\"common\":%lld,\"only_reference\":%lld,\"only_candidate\":%lld,\"compared\":%lld,"
-		"\"failed_one_run\":%lld,\"failed_both\":%lld",
-		(long long)res->common, (long long)res->only_ref, (long long)res->only_cand, (long long)res->compared,
-		(long long)res->fail_one_side, (long long)res->fail_both);
-	fputs(",\"probabilities\":", f);
+	jw_t w;
+	jw_init(&w, f);
+	jw_obj(&w, NULL);
+	json_run(&w, "reference", ref);
+	json_run(&w, "candidate", cand);
+	jw_int(&w, "common", res->common);
+	jw_int(&w, "only_reference", res->only_ref);
+	jw_int(&w, "only_candidate", res->only_cand);
+	jw_int(&w, "compared", res->compared);
+	jw_int(&w, "failed_one_run", res->fail_one_side);
+	jw_int(&w, "failed_both", res->fail_both);
 	if (res->prob_images) {
-		fprintf(f, "{\"images\":%lld,\"max_abs_diff\":", (long long)res->prob_images);
-		json_put_double(f, res->prob_max);
-		fputs(",\"max_at\":", f);
-		json_put_cstr(f, ref->v[res->prob_max_item].id);
-		fprintf(f, ",\"max_class\":%lld,\"mean_abs_diff\":", (long long)res->prob_max_class);
-		json_put_double(f, res->prob_sum / (double)res->prob_values);
-		fputc('}', f);
+		jw_obj(&w, "probabilities");
+		jw_int(&w, "images", res->prob_images);
+		jw_double(&w, "max_abs_diff", res->prob_max);
+		jw_str(&w, "max_at", ref->v[res->prob_max_item].id);
+		jw_int(&w, "max_class", res->prob_max_class);
+		jw_double(&w, "mean_abs_diff", res->prob_sum / (double)res->prob_values);
+		jw_end(&w);
 	} else {
-		fputs("null", f);
+		jw_null(&w, "probabilities");
 	}
-	fputs(",\"raw\":", f);
 	if (res->raw_images) {
-		fprintf(f, "{\"kind\":\"%s\",\"images\":%lld,\"max_abs_diff\":",
-			res->raw_kind == RAW_EMBEDDING ? "embedding" : "logits", (long long)res->raw_images);
-		json_put_double(f, res->raw_max);
-		fputs(",\"mean_abs_diff\":", f);
-		json_put_double(f, res->raw_sum / (double)res->raw_values);
-		fputs(",\"cosine_mean\":", f);
-		json_put_double(f, res->cos_sum / (double)res->raw_images);
-		fputs(",\"cosine_min\":", f);
-		json_put_double(f, res->cos_min);
-		fputs(",\"cosine_min_at\":", f);
-		json_put_cstr(f, ref->v[res->cos_min_item].id);
-		fputc('}', f);
+		jw_obj(&w, "raw");
+		jw_str(&w, "kind", res->raw_kind == RAW_EMBEDDING ? "embedding" : "logits");
+		jw_int(&w, "images", res->raw_images);
+		jw_double(&w, "max_abs_diff", res->raw_max);
+		jw_double(&w, "mean_abs_diff", res->raw_sum / (double)res->raw_values);
+		jw_double(&w, "cosine_mean", res->cos_sum / (double)res->raw_images);
+		jw_double(&w, "cosine_min", res->cos_min);
+		jw_str(&w, "cosine_min_at", ref->v[res->cos_min_item].id);
+		jw_end(&w);
 	} else {
-		fputs("null", f);
+		jw_null(&w, "raw");
 	}
-	fprintf(f, ",\"top1\":{\"images\":%lld,\"flips\":%lld,\"flipped\":[", (long long)res->top1_known,
-		(long long)res->flips);
-	for (int64_t i = 0; i < res->nflip_items; i++) {
-		if (i)
-			fputc(',', f);
-		json_put_cstr(f, ref->v[res->flip_items[i]].id);
-	}
-	fprintf(f, "]},\"top5\":{\"images\":%lld,\"same_set\":%lld,\"same_order\":%lld,\"mean_overlap\":",
-		(long long)res->top5_known, (long long)res->top5_same_set, (long long)res->top5_same_order);
-	if (res->top5_known)
-		json_put_double(f, res->top5_overlap_sum / (double)res->top5_known);
-	else
-		fputs("null", f);
-	fputs("},\"disagreement\":", f);
+	jw_obj(&w, "top1");
+	jw_int(&w, "images", res->top1_known);
+	jw_int(&w, "flips", res->flips);
+	jw_arr(&w, "flipped");
+	for (int64_t i = 0; i < res->nflip_items; i++)
+		jw_str(&w, NULL, ref->v[res->pr.pair[res->flip_items[i]].a].id);
+	jw_end(&w);
+	jw_end(&w);
+	jw_obj(&w, "top5");
+	jw_int(&w, "images", res->top5_known);
+	jw_int(&w, "same_set", res->top5_same_set);
+	jw_int(&w, "same_order", res->top5_same_order);
+	jw_ratio(&w, "mean_overlap", res->top5_overlap_sum, (double)res->top5_known);
+	jw_end(&w);
 	if (res->top1_measured)
-		json_put_double(f, res->disagreement);
+		jw_double(&w, "disagreement", res->disagreement);
 	else
-		fputs("null", f);
-	fputs(",\"tolerance\":", f);
-	json_put_double(f, o->tolerance);
-	fputs(",\"prob_tol\":", f);
+		jw_null(&w, "disagreement");
+	jw_double(&w, "tolerance", o->tolerance);
 	if (o->prob_tol >= 0)
-		json_put_double(f, o->prob_tol);
+		jw_double(&w, "prob_tol", o->prob_tol);
 	else
-		fputs("null", f);
+		jw_null(&w, "prob_tol");
 	char causes[512];
 	fail_causes(causes, sizeof causes, o, ref, cand, res, 1);
-	fprintf(f, ",\"pass\":%s,\"fail_causes\":", res->fail ? "false" : "true");
-	json_put_cstr(f, causes); /* "" when it passed */
-	fputs(",\"table\":[", f);
+	jw_bool(&w, "pass", !res->fail);
+	jw_str(&w, "fail_causes", causes); /* "" when it passed */
+	jw_arr(&w, "table");
 	int64_t shown = 0;
-	for (int64_t p = 0; p < res->common && shown < o->show; p++) {
-		const item_t *a = &ref->v[res->pairs[2 * p]], *b = &cand->v[res->pairs[2 * p + 1]];
+	for (int64_t p = 0; p < res->common && shown < o->top; p++) {
+		const item_t *a = &ref->v[res->pr.pair[p].a], *b = &cand->v[res->pr.pair[p].b];
 		if (!a->ntop && !b->ntop)
 			continue;
-		fputs(shown++ ? ",{\"id\":" : "{\"id\":", f);
-		json_put_cstr(f, a->id);
-		fprintf(f, ",\"label\":%lld,\"reference\":", (long long)a->label);
-		json_top(f, a);
-		fputs(",\"candidate\":", f);
-		json_top(f, b);
-		fputc('}', f);
+		shown++;
+		jw_obj(&w, NULL);
+		jw_str(&w, "id", a->id);
+		jw_int(&w, "label", a->label);
+		json_top(&w, "reference", a);
+		json_top(&w, "candidate", b);
+		jw_end(&w);
 	}
-	fputs("]}\n", f);
+	jw_close(&w);
 }
 
 int main(int argc, char **argv)
@@ -1028,9 +1058,9 @@ int main(int argc, char **argv)
 	if (file_names && cl.k && cl.k != nfile_names)
 		diag_fatal("--names %s: %lld names, --classes %s has %lld classes", o.names_path, (long long)nfile_names,
 			   o.classes_path, (long long)cl.k);
-	run_t ref, cand;
-	run_read(&ref, o.ref_path, o.label[0], &cl, file_names ? &nc : NULL);
-	run_read(&cand, o.cand_path, o.label[1], &cl, file_names ? &nc : NULL);
+	side_t ref, cand;
+	side_read(&ref, o.ref_path, o.label[0], &cl, file_names ? &nc : NULL);
+	side_read(&cand, o.cand_path, o.label[1], &cl, file_names ? &nc : NULL);
 	/* fpdiff is for one model's two runs; two models still compare, but
 	 * their flips are the models' differences, not precision's */
 	if (ref.model && cand.model && strcmp(ref.model, cand.model) != 0)
@@ -1058,10 +1088,10 @@ int main(int argc, char **argv)
 		fail_causes(err, sizeof err, &o, &ref, &cand, &res, 1);
 		diag_msg("%s vs %s: %s", ref.path, cand.path, err);
 	}
-	free(res.pairs);
+	pairing_free(&res.pr);
 	free(res.flip_items);
-	run_free(&ref);
-	run_free(&cand);
+	side_free(&ref);
+	side_free(&cand);
 	names_free(file_names, nfile_names);
 	classes_free(&cl);
 	return res.fail ? EXIT_SOME_FAILED : EXIT_OK;

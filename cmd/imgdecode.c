@@ -8,7 +8,7 @@
  * input in input order: `image` {id, path, label, preset, source_size [h,w],
  * tensor uint8 [H,W,3] or float32/float16 [3,H,W]}, or `error` {id, path,
  * label, stage, message} with a stderr line; then a `stats` record.
- * Presets (SPEC.md section 3): imagenet, imagenet-v2, clip; the decode,
+ * Presets (doc/presets.md): imagenet, imagenet-v2, clip; the decode,
  * resize and crop are byte-identical to PIL + torchvision (image/image.h).
  * It does not apply EXIF orientation or ICC profiles (neither does PIL's
  * loader), read formats other than JPEG and PNG, or do random augmentation.
@@ -78,12 +78,14 @@ DIAG_NORETURN static void usage(void)
 	       "size field, truncated header, size past the end of the file, data that ends\n"
 	       "without the two zero blocks ending a tar, as a shard cut at a member boundary\n"
 	       "does, data after them), a KEY met again after other samples (its members were\n"
-	       "not consecutive; the samples before went out without them); a shard that gives\n"
-	       "no record at all (an empty pipe: a failed download) gives one too.\n"
+	       "not consecutive; the samples before went out with what they had, label -1\n"
+	       "where their .cls came later); a shard that gives no record at all (an empty\n"
+	       "pipe: a failed download) gives one too.\n"
 	       "Output: a `header` record (the settings), one `image` record {id, path, label,\n"
 	       "preset, source_size, tensor} or `error` record per input, in input order, and\n"
 	       "a `stats` record. An id is the path relative to its directory argument, or the\n"
-	       "path as given.\n"
+	       "path as given; an id given again (two folders holding the same relative path, a\n"
+	       "file named twice) is an error record for the later input.\n"
 	       "\n"
 	       "Preprocessing:\n"
 	       "  -p, --preset NAME     clip (default): Resize(224, bicubic) + CenterCrop(224),\n"
@@ -93,7 +95,7 @@ DIAG_NORETURN static void usage(void)
 	       "                        imagenet-v2: the same with Resize(232);\n"
 	       "                        clip-288 | clip-384 | clip-448: CLIP's transform at\n"
 	       "                        288, 384, 448 (RN50x4, RN50x16, RN50x64)\n"
-	       "  -t, --dtype D         uint8 (default): [H,W,3] RGB crop, the encoder\n"
+	       "      --dtype D         uint8 (default): [H,W,3] RGB crop, the encoder\n"
 	       "                        normalizes;\n"
 	       "                        float32 | float16: [3,H,W], (x/255 - mean)/std\n"
 	       "      --resize S        short side S (0: no resize)\n"
@@ -132,13 +134,13 @@ DIAG_NORETURN static void usage(void)
 	       "                        over twice as tall as wide, shrunk). Only the order:\n"
 	       "                        Pillow 11+ also opens 16-bit grey PNGs as I;16\n"
 	       "\n"
-	       "Labels (default -1; a shard's KEY.cls, -l, --index-folders and -w may be\n"
+	       "Labels (default -1; a shard's KEY.cls, -l, --index-folders and --wnids may be\n"
 	       "combined: an input two of them give different labels fails, naming both):\n"
 	       "  -l, --labels FILE     TSV of file<TAB>index, or file<TAB>wnid<TAB>index, an\n"
 	       "                        optional header line; rows match an input's id (path\n"
 	       "                        relative to its directory argument), its path, or its\n"
 	       "                        file name\n"
-	       "  -w, --wnids FILE      ImageNet class folders: one wnid per line, line i is\n"
+	       "      --wnids FILE      ImageNet class folders: one wnid per line, line i is\n"
 	       "                        class i; an input in a folder named by a wnid\n"
 	       "                        (n01440764/x.JPEG), or whose file name starts with one\n"
 	       "                        and '_', gets that index\n"
@@ -148,13 +150,14 @@ DIAG_NORETURN static void usage(void)
 	       "                        sorted names)\n"
 	       "\n"
 	       "Running:\n"
-	       "  -j, --jobs N          decode with N threads (default 1); output order is\n"
+	       "  -j, --threads N       decode with N threads (default 1); output order is\n"
 	       "                        unchanged\n"
 	       "      --shard I/N       take only inputs number I, I+N, I+2N, ... (0-based,\n"
 	       "                        counted after sorting): N processes split a run, `cat`\n"
 	       "                        joins them\n"
 	       "      --strict          stop at the first input that fails\n"
 	       "  -h, --help            this help\n"
+	       "      --version         print the version and exit\n"
 	       "\n"
 	       "A file that cannot be decoded (unreadable, empty, not JPEG/PNG, truncated,\n"
 	       "corrupt, too large), or a directory with no image files, gives an `error`\n"
@@ -239,18 +242,19 @@ static unsigned long long parse_bytes(const char *opt, const char *s)
 static void parse_args(int argc, char **argv, options_t *o)
 {
 	enum { O_RESIZE = 256, O_CROP, O_FILTER, O_MEAN, O_STD, O_FAST, O_FULL, O_MAXPX, O_SHARD, O_STRICT, O_INDEXDIR, O_BORDER,
-	       O_MAXMEM, O_ORDER };
+	       O_MAXMEM, O_ORDER, O_DTYPE, O_WNIDS, O_JOBS };
 	static const struct option longopts[] = {
-		{"preset", required_argument, NULL, 'p'},   {"dtype", required_argument, NULL, 't'},
+		{"preset", required_argument, NULL, 'p'},   {"dtype", required_argument, NULL, O_DTYPE},
 		{"resize", required_argument, NULL, O_RESIZE}, {"crop", required_argument, NULL, O_CROP},
 		{"filter", required_argument, NULL, O_FILTER}, {"mean", required_argument, NULL, O_MEAN},
 		{"std", required_argument, NULL, O_STD},      {"fast", no_argument, NULL, O_FAST},
 		{"full-decode", no_argument, NULL, O_FULL},   {"max-pixels", required_argument, NULL, O_MAXPX},
-		{"labels", required_argument, NULL, 'l'},     {"wnids", required_argument, NULL, 'w'},
-		{"jobs", required_argument, NULL, 'j'},       {"shard", required_argument, NULL, O_SHARD},
+		{"labels", required_argument, NULL, 'l'},     {"wnids", required_argument, NULL, O_WNIDS},
+		{"threads", required_argument, NULL, 'j'}, {"jobs", required_argument, NULL, O_JOBS},      {"shard", required_argument, NULL, O_SHARD},
 		{"strict", no_argument, NULL, O_STRICT},      {"help", no_argument, NULL, 'h'},
 		{"index-folders", no_argument, NULL, O_INDEXDIR}, {"border", required_argument, NULL, O_BORDER},
 		{"max-memory", required_argument, NULL, O_MAXMEM}, {"resize-order", required_argument, NULL, O_ORDER},
+		OPT_VERSION_ENTRY,
 		{NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	const char *preset = "clip", *dtype = "uint8", *filter = NULL, *mean = NULL, *std = NULL;
@@ -263,7 +267,8 @@ static void parse_args(int argc, char **argv, options_t *o)
 	while ((c = opt_next(argc, argv, "p:t:l:w:j:h", longopts)) != -1) {
 		switch (c) {
 		case 'p': preset = optarg; break;
-		case 't': dtype = optarg; break;
+		case 't': opt_old_spelling("-t", "--dtype"); /* fall through */
+		case O_DTYPE: dtype = optarg; break;
 		case O_RESIZE: resize = opt_parse_long("--resize", optarg, 0, 65536); break;
 		case O_CROP: crop = opt_parse_long("--crop", optarg, 0, 65536); break;
 		case O_FILTER: filter = optarg; break;
@@ -273,7 +278,8 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case O_FULL: o->ip.full_decode = 1; break;
 		case O_MAXPX: o->ip.max_pixels = (unsigned long long)opt_parse_long("--max-pixels", optarg, 1, __LONG_MAX__); break;
 		case 'l': o->labels_path = optarg; break;
-		case 'w': o->wnids_path = optarg; break;
+		case 'w': opt_old_spelling("-w", "--wnids"); /* fall through */
+		case O_WNIDS: o->wnids_path = optarg; break;
 		case O_INDEXDIR: o->index_folders = 1; break;
 		case O_BORDER: o->ip.border = (int)opt_parse_long("--border", optarg, 0, 1 << 20); break;
 		case O_MAXMEM: o->ip.max_memory = parse_bytes("--max-memory", optarg); break;
@@ -281,7 +287,8 @@ static void parse_args(int argc, char **argv, options_t *o)
 			if (img_order_parse(optarg, &o->ip.resize_order) != 0)
 				diag_usage("--resize-order: expected pil9, pil12.2 or pil13, got '%s'", optarg);
 			break;
-		case 'j': o->jobs = (int)opt_parse_long("--jobs", optarg, 1, MAX_JOBS); break;
+		case O_JOBS: opt_old_spelling("--jobs", "--threads"); /* fall through */
+		case 'j': o->jobs = (int)opt_parse_long("--threads", optarg, 1, MAX_JOBS); break;
 		case O_SHARD: {
 			char *slash = strchr(optarg, '/');
 			if (!slash)
@@ -539,6 +546,16 @@ typedef struct {
 	int shard_i, shard_n;
 	img_shard_t *shard;  /* the WebDataset shard being read */
 	uint64_t max_member, max_keys_bytes;
+	const char *max_member_name; /* what sets max_member, for its message */
+	/* the ids given so far, when more than one argument (or a list) could
+	 * give one twice: id -> index in first_path, the path that gave it */
+	int check_ids;
+	int shard_state;      /* of the open shard: 0 its name not checked yet, 1 new, -1 a repeat */
+	int64_t shard_first;  /* the repeat's first_path index */
+	strmap_t ids;
+	char **first_path;
+	size_t nids, ids_cap;
+	uint64_t ids_bytes;
 } source_t;
 
 /* The next input of any kind, before sharding. Returns 0 at the end. A
@@ -551,7 +568,7 @@ static int source_next_any(source_t *s, input_t *in)
 	for (;;) {
 		if (s->shard) {
 			if (img_shard_next(s->shard, in))
-				return 1;
+				return 1; /* s->shard stays set: check_id knows the input is a sample */
 			img_shard_close(s->shard);
 			s->shard = NULL;
 		}
@@ -601,7 +618,8 @@ static int source_next_any(source_t *s, input_t *in)
 			continue;
 		}
 		if (stat(a, &st) == 0 && img_shard_is(a, &st)) {
-			s->shard = img_shard_open(a, s->max_member, s->max_keys_bytes);
+			s->shard = img_shard_open(a, s->max_member, s->max_member_name, s->max_keys_bytes);
+			s->shard_state = 0;
 			if (!s->shard) {
 				*in = (input_t){.id = xstrdup(a), .path = xstrdup(a),
 						.error = xasprintf("cannot open: %s", strerror(errno))};
@@ -614,13 +632,72 @@ static int source_next_any(source_t *s, input_t *in)
 	}
 }
 
+/* An id given before (a/x.jpg and b/x.jpg under two folder arguments, a
+ * file named twice): every report downstream matches images by id, so the
+ * later input is an error naming the first. The ids are kept within
+ * --max-memory; past it the check stops, with a line that says so. */
+static void check_id(source_t *s, input_t *in)
+{
+	if (!s->check_ids)
+		return;
+	const char *id = in->id;
+	size_t n = strlen(id);
+	if (s->shard) {
+		/* a shard's ids are SHARD_BASENAME/KEY, its keys checked as it is
+		 * read: its base name stands for them all (kept once, not per sample) */
+		const char *slash = strchr(id, '/');
+		n = slash ? (size_t)(slash - id) : n;
+		if (s->shard_state < 0) {
+			if (!in->error)
+				in->error = xasprintf("id '%s' was given already: a shard named '%.*s' was read "
+						      "before, from %s: every id once",
+						      id, (int)n, id, s->first_path[s->shard_first]);
+			return;
+		}
+		if (s->shard_state > 0)
+			return;
+		int64_t *first = strmap_findn(&s->ids, id, n);
+		if (first) {
+			s->shard_state = -1;
+			s->shard_first = *first;
+			check_id(s, in);
+			return;
+		}
+		s->shard_state = 1;
+	} else {
+		int64_t *first = strmap_findn(&s->ids, id, n);
+		if (first) {
+			if (!in->error)
+				in->error = xasprintf("id '%s' was given already, by %s: every id once (two folder "
+						      "arguments holding the same relative path, or a file named twice?)",
+						      id, s->first_path[*first]);
+			return;
+		}
+	}
+	s->ids_bytes += 2 * n + strlen(in->path) + 3 + sizeof(strmap_slot_t) * 2 + sizeof(char *);
+	if (s->ids_bytes > s->max_keys_bytes) {
+		diag_msg("ids: more than --max-memory %llu bytes of them: repeated ids are not checked from %s on",
+			 (unsigned long long)s->max_keys_bytes, in->path);
+		s->check_ids = 0;
+		return;
+	}
+	if (s->nids == s->ids_cap) {
+		s->ids_cap = s->ids_cap ? 2 * s->ids_cap : 1024;
+		s->first_path = xrealloc(s->first_path, s->ids_cap * sizeof *s->first_path);
+	}
+	s->first_path[s->nids] = xstrdup(in->path);
+	strmap_putn(&s->ids, id, n, (int64_t)s->nids++);
+}
+
 static int source_next(source_t *s, input_t *in)
 {
 	for (;;) {
 		if (!source_next_any(s, in))
 			return 0;
-		if ((s->seen++ % (uint64_t)s->shard_n) == (uint64_t)s->shard_i)
+		if ((s->seen++ % (uint64_t)s->shard_n) == (uint64_t)s->shard_i) {
+			check_id(s, in);
 			return 1;
+		}
 		img_sample_free(in);
 	}
 }
@@ -630,6 +707,10 @@ static void source_free(source_t *s)
 	walk_list_free(&s->dir, s->dir_pos);
 	img_shard_close(s->shard);
 	free(s->line);
+	strmap_free(&s->ids);
+	for (size_t i = 0; i < s->nids; i++)
+		free(s->first_path[i]);
+	free(s->first_path);
 	memset(s, 0, sizeof *s);
 }
 
@@ -669,14 +750,6 @@ typedef struct {
 	long long ok, failed, unlabeled;
 } counts_t;
 
-static void pack_floats(msgpack_packer *pk, const char *key, const float *v, int n)
-{
-	pk_str(pk, key);
-	msgpack_pack_array(pk, (size_t)n);
-	for (int i = 0; i < n; i++)
-		msgpack_pack_float(pk, v[i]); /* the float32 values the math uses */
-}
-
 /* A name as a record can hold it: NULL when it is UTF-8 already, else a
  * malloc'd copy with the other bytes as \xNN (utf8_escape). */
 static char *name_escape(const char *s)
@@ -710,23 +783,20 @@ static void emit(rec_writer_t *w, const options_t *o, slot_t *s, counts_t *n)
 		rec_write_error(w, s->in.id, s->in.path, s->label, s->res.message);
 		n->failed++;
 	} else {
-		msgpack_packer *pk = rec_writer_pk(w);
-		msgpack_pack_map(pk, o->custom_norm ? 9 : 7);
-		pk_kv_str(pk, "type", "image");
-		pk_kv_str(pk, "id", s->in.id);
-		pk_kv_str(pk, "path", s->in.path);
-		pk_kv_int(pk, "label", s->label);
-		pk_kv_str(pk, "preset", o->ip.preset);
-		pk_str(pk, "source_size");
-		msgpack_pack_array(pk, 2);
-		msgpack_pack_int64(pk, s->res.src_h);
-		msgpack_pack_int64(pk, s->res.src_w);
-		pk_kv_tensor(pk, "tensor", s->res.dtype, s->res.ndim, s->res.shape, s->res.data);
+		rec_builder_t *b = rec_begin(w, "image");
+		rb_str(b, "id", s->in.id);
+		rb_str(b, "path", s->in.path);
+		rb_int(b, "label", s->label);
+		rb_str(b, "preset", o->ip.preset);
+		int64_t size[2] = {s->res.src_h, s->res.src_w};
+		rb_ints(b, "source_size", size, 2);
+		rb_tensor(b, "tensor", s->res.dtype, s->res.ndim, s->res.shape, s->res.data);
 		if (o->custom_norm) { /* the preset's name alone would claim its normalization */
-			pack_floats(pk, "mean", o->ip.mean, 3);
-			pack_floats(pk, "std", o->ip.std, 3);
+			/* the float32 values the math uses */
+			rb_floats(b, "mean", o->ip.mean, 3);
+			rb_floats(b, "std", o->ip.std, 3);
 		}
-		rec_writer_end_record(w);
+		rec_end(b);
 		n->ok++;
 	}
 	img_sample_free(&s->in);
@@ -786,26 +856,26 @@ static void run_release(void *ctx, void *slot)
 
 static void write_header(rec_writer_t *w, const options_t *o, int argc, char **argv)
 {
-	rec_write_header_begin(w, argc, argv, 16);
-	msgpack_packer *pk = rec_writer_pk(w);
-	pk_kv_str(pk, "preset", o->ip.preset);
-	pk_kv_str(pk, "dtype", o->dtype_name);
-	pk_kv_int(pk, "resize", o->ip.resize);
-	pk_kv_int(pk, "crop", o->ip.crop);
-	pk_kv_str(pk, "filter", img_filter_name(o->ip.filter));
-	pk_kv_int(pk, "border", o->ip.border);
-	pack_floats(pk, "mean", o->ip.mean, 3);
-	pack_floats(pk, "std", o->ip.std, 3);
-	pk_kv_str(pk, "rgb_convert", o->ip.rgb_first ? "on-load" : "after-resize");
-	pk_kv_str(pk, "decode", o->ip.fast ? "fast" : "exact");
-	pk_kv_str(pk, "resize_order", img_order_name(o->ip.resize_order));
-	pk_kv_int(pk, "max_memory", (int64_t)o->ip.max_memory);
-	pk_kv_str(pk, "labels", o->labels_path);
-	pk_kv_str(pk, "wnids", o->wnids_path);
-	pk_kv_bool(pk, "index_folders", o->index_folders);
+	rec_builder_t *b = rec_begin_header(w, argc, argv);
+	rb_str(b, "preset", o->ip.preset);
+	rb_str(b, "dtype", o->dtype_name);
+	rb_int(b, "resize", o->ip.resize);
+	rb_int(b, "crop", o->ip.crop);
+	rb_str(b, "filter", img_filter_name(o->ip.filter));
+	rb_int(b, "border", o->ip.border);
+	rb_floats(b, "mean", o->ip.mean, 3);
+	rb_floats(b, "std", o->ip.std, 3);
+	rb_str(b, "rgb_convert", o->ip.rgb_first ? "on-load" : "after-resize");
+	rb_str(b, "decode", o->ip.fast ? "fast" : "exact");
+	rb_str(b, "resize_order", img_order_name(o->ip.resize_order));
+	rb_int(b, "max_memory", (int64_t)o->ip.max_memory);
+	rb_str(b, "labels", o->labels_path);
+	rb_str(b, "wnids", o->wnids_path);
+	rb_bool(b, "index_folders", o->index_folders);
 	char shard[64];
 	snprintf(shard, sizeof shard, "%d/%d", o->shard_i, o->shard_n);
-	pk_kv_str(pk, "shard", o->shard_n > 1 ? shard : NULL);
+	rb_str(b, "shard", o->shard_n > 1 ? shard : NULL);
+	rec_end(b);
 }
 
 int main(int argc, char **argv)
@@ -829,12 +899,23 @@ int main(int argc, char **argv)
 	source_t src = {.args = o.ninputs ? o.inputs : stdin_only, .nargs = o.ninputs ? o.ninputs : 1,
 			.shard_i = o.shard_i, .shard_n = o.shard_n};
 	/* a tar member's limit: what --max-pixels allows an image file, at most 1 GiB */
+	char max_pixels_name[96];
+	snprintf(max_pixels_name, sizeof max_pixels_name, "--max-pixels %llu x %llu bytes a pixel",
+		 (unsigned long long)o.ip.max_pixels, IMG_MAX_FILE_BYTES_PER_PIXEL);
 	src.max_member = o.ip.max_pixels * IMG_MAX_FILE_BYTES_PER_PIXEL;
-	if (o.ip.max_pixels > (1ULL << 30) || src.max_member > (1ULL << 30))
+	src.max_member_name = max_pixels_name;
+	if (o.ip.max_pixels > (1ULL << 30) || src.max_member > (1ULL << 30)) {
 		src.max_member = 1ULL << 30;
-	if (src.max_member > o.ip.max_memory) /* the member is held whole */
+		src.max_member_name = "1 GiB, the most an image member may take";
+	}
+	if (src.max_member > o.ip.max_memory) { /* the member is held whole */
 		src.max_member = o.ip.max_memory;
+		src.max_member_name = "--max-memory";
+	}
 	src.max_keys_bytes = o.ip.max_memory;
+	/* one folder or one shard cannot give an id twice (a shard's keys are checked as it is read) */
+	src.check_ids = src.nargs > 1 || strcmp(src.args[0], "-") == 0;
+	strmap_init(&src.ids);
 	run_t run = {.o = &o, .lb = &lb, .src = &src, .w = w};
 	pool_spec_t spec = {.ctx = &run, .item_size = sizeof(slot_t), .threads = o.jobs, .per_thread = SLOTS_PER_JOB,
 			    .thread_init = run_decoder, .thread_done = run_decoder_free, .next = run_next,
@@ -849,17 +930,15 @@ int main(int argc, char **argv)
 		diag_msg("%s: no label for %lld of %lld inputs (label -1)", from ? from : "--index-folders", n.unlabeled,
 			 n.ok + n.failed);
 	}
-	msgpack_packer *pk = rec_writer_pk(w);
-	msgpack_pack_map(pk, 8);
-	pk_kv_str(pk, "type", "stats");
-	pk_kv_str(pk, "producer", diag_prog());
-	pk_kv_int(pk, "images", n.ok);
-	pk_kv_int(pk, "errors", n.failed);
-	pk_kv_double(pk, "seconds", secs);
-	pk_kv_double(pk, "images_per_s", secs > 0 ? (double)(n.ok + n.failed) / secs : 0.0);
-	pk_kv_int(pk, "peak_memory_bytes", mem_peak_rss());
-	pk_kv_int(pk, "threads", o.jobs);
-	rec_writer_end_record(w);
+	rec_builder_t *b = rec_begin(w, "stats");
+	rb_str(b, "producer", diag_prog());
+	rb_int(b, "images", n.ok);
+	rb_int(b, "errors", n.failed);
+	rb_double(b, "seconds", secs);
+	rb_double(b, "images_per_s", secs > 0 ? (double)(n.ok + n.failed) / secs : 0.0);
+	rb_int(b, "peak_memory_bytes", mem_peak_rss());
+	rb_int(b, "threads", o.jobs);
+	rec_end(b);
 	rec_writer_close(w);
 
 	source_free(&src);

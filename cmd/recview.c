@@ -6,7 +6,8 @@
  *   --full    tensors with every value
  *   --count   a table of record counts by type (and of invalid records)
  *   --npy DIR every tensor also written as DIR/<record>-<id>-<key>.npy
- *             (the outfile rule of common/util/util.h: a new or regular file)
+ *             (the outfile rule of common/util/util.h: a new or regular file;
+ *             two keys of one record that make one name: exit 2)
  * It checks the stream as it goes: a truncated or garbled stream stops it
  * with exit 2 naming the record and byte offset; an invalid record (bad
  * tensor, no type) is reported and counted, and the exit status is 1.
@@ -43,20 +44,24 @@ DIAG_NORETURN static void usage(void)
 	       "and their first 8 values.\n"
 	       "\n"
 	       "  -t, --type TYPE       only records of TYPE (repeatable: -t image -t error)\n"
-	       "  -n, --first N         stop after N printed records\n"
-	       "  -c, --count           print counts by record type instead of records\n"
+	       "      --first N         stop after N printed records\n"
+	       "      --count           print counts by record type instead of records\n"
 	       "                        ('(invalid)': records that could not be read)\n"
+	       "      --json            JSON lines (the default: accepted as every program\n"
+	       "                        takes it)\n"
 	       "      --full            print every tensor value\n"
 	       "      --npy DIR         also write each tensor to DIR/<record>-<id>-<key>.npy\n"
 	       "                        (<record> counts across the STREAMs in order; a new\n"
 	       "                        file, or a regular one replaced: a FIFO or device\n"
-	       "                        there is refused)\n"
+	       "                        there is refused; two keys of a record that make\n"
+	       "                        one file name are refused, exit 2)\n"
 	       "      --max-record B    refuse records larger than B bytes (default 1 GiB)\n"
 	       "  -h, --help            this help\n"
+	       "      --version         print the version and exit\n"
 	       "\n"
 	       "Examples:\n"
 	       "  imgdecode photo.jpg | recview\n"
-	       "  recview -c cache/decode.mp            # how many images, errors, headers\n"
+	       "  recview --count cache/decode.mp       # how many images, errors, headers\n"
 	       "  recview -t error run.mp               # what failed, and why\n"
 	       "  recview -t embedding --npy out/ e.mp  # tensors for numpy\n"
 	       "\n"
@@ -66,11 +71,12 @@ DIAG_NORETURN static void usage(void)
 
 static void parse_args(int argc, char **argv, options_t *o)
 {
+	enum { O_FIRST = 256, O_COUNT, O_JSON };
 	static const struct option longopts[] = {
-		{"type", required_argument, NULL, 't'}, {"first", required_argument, NULL, 'n'},
-		{"count", no_argument, NULL, 'c'},      {"full", no_argument, NULL, 'F'},
+		{"type", required_argument, NULL, 't'}, {"first", required_argument, NULL, O_FIRST},
+		{"count", no_argument, NULL, O_COUNT}, {"json", no_argument, NULL, O_JSON},     {"full", no_argument, NULL, 'F'},
 		{"npy", required_argument, NULL, 'N'},  {"max-record", required_argument, NULL, 'M'},
-		{"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+		{"help", no_argument, NULL, 'h'},       OPT_VERSION_ENTRY, {NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	o->first_n = -1;
 	o->max_record = REC_DEFAULT_MAX_RECORD;
@@ -79,8 +85,11 @@ static void parse_args(int argc, char **argv, options_t *o)
 	while ((c = opt_next(argc, argv, "t:n:ch", longopts)) != -1) {
 		switch (c) {
 		case 't': o->types[o->ntypes++] = optarg; break;
-		case 'n': o->first_n = opt_parse_long("--first", optarg, 0, __LONG_MAX__); break;
-		case 'c': o->count = 1; break;
+		case 'n': opt_old_spelling("-n", "--first"); /* fall through */
+		case O_FIRST: o->first_n = opt_parse_long("--first", optarg, 0, __LONG_MAX__); break;
+		case 'c': opt_old_spelling("-c", "--count"); /* fall through */
+		case O_COUNT: o->count = 1; break;
+		case O_JSON: break; /* JSON lines are what recview writes */
 		case 'F': o->full = 1; break;
 		case 'N': o->npy_dir = optarg; break;
 		case 'M': o->max_record = (size_t)opt_parse_long("--max-record", optarg, 16, __LONG_MAX__); break;
@@ -120,6 +129,27 @@ static void export_npy(const options_t *o, const record_t *rec, uint64_t index)
 	size_t n;
 	if (rec_get_str(rec, "id", &s, &n) == 0)
 		safe_name(id, sizeof id, s, n);
+	/* two keys whose file names come out the same ('x y' and 'x_y', long
+	 * keys cut alike): refused before any file of the record is written,
+	 * where the second replaced the first */
+	strmap_t names;
+	strmap_init(&names);
+	for (uint32_t i = 0; i < rec->root.via.map.size; i++) {
+		const msgpack_object_kv *kv = &rec->root.via.map.ptr[i];
+		if (kv->val.type != MSGPACK_OBJECT_MAP || !obj_map_get(&kv->val, "dtype"))
+			continue;
+		char key[64];
+		safe_name(key, sizeof key, kv->key.via.str.ptr, kv->key.via.str.size);
+		if (strmap_put(&names, key, i) != 0) {
+			const msgpack_object *k0 = &rec->root.via.map.ptr[strmap_get(&names, key)].key;
+			char a[128], b[128];
+			diag_fatal("--npy: record %llu: the keys '%s' and '%s' both make the file name %06llu-%s-%s.npy",
+				   (unsigned long long)index, diag_escape(a, sizeof a, k0->via.str.ptr, k0->via.str.size),
+				   diag_escape(b, sizeof b, kv->key.via.str.ptr, kv->key.via.str.size),
+				   (unsigned long long)index, id, key);
+		}
+	}
+	strmap_free(&names);
 	for (uint32_t i = 0; i < rec->root.via.map.size; i++) {
 		const msgpack_object_kv *kv = &rec->root.via.map.ptr[i];
 		tensor_t t;

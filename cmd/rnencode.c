@@ -1,6 +1,6 @@
 /* rnencode - encode images with a torchvision ResNet or a CLIP ModifiedResNet.
  *
- * Records in (stdin): `image` records (SPEC.md section 1): tensor uint8
+ * Records in (stdin): `image` records (doc/records.md): tensor uint8
  * [S,S,3] RGB crops (S = the model's input size; normalized here with the
  * model's mean/std) or float32/float16 [3,S,S] already normalized.
  * Records out: our header, then per image one `logits` [classes] (torchvision;
@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ckpt/ckpt.h"
@@ -110,6 +111,7 @@ DIAG_NORETURN static void usage(void)
 	       "                       or holding more than B/256 msgpack values (at least\n"
 	       "                       65536)\n"
 	       "  -h, --help           this help\n"
+	       "      --version        print the version and exit\n"
 	       "\n"
 	       "Models:\n"
 	       "%s"
@@ -151,6 +153,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		{"gpu", required_argument, NULL, 'G'},     {"threads", required_argument, NULL, 'j'},
 		{"max-record", required_argument, NULL, 'M'}, {"help", no_argument, NULL, 'h'},
 		{"tf32", no_argument, NULL, 'T'},          {"mem-trace", required_argument, NULL, 'R'},
+		OPT_VERSION_ENTRY,
 		{NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	o->max_record = REC_DEFAULT_MAX_RECORD;
@@ -190,13 +193,14 @@ static void parse_args(int argc, char **argv, options_t *o)
 typedef enum {
 	ITEM_RAW,   /* pass through: raw bytes */
 	ITEM_ERROR, /* an error record to write */
-	ITEM_IMAGE  /* prefix bytes of the output record; the tensor comes from batch `seq` */
+	ITEM_IMAGE  /* the output record begun; its tensor comes from batch `seq` */
 } item_kind_t;
 
 typedef struct {
 	item_kind_t kind;
-	unsigned char *bytes; /* RAW: the record; IMAGE: map header + keys up to "tensor" */
+	unsigned char *bytes; /* RAW: the record */
 	size_t len;
+	rec_builder_t *rb; /* IMAGE: its keys up to "tensor" */
 	char *id, *path, *message; /* ERROR; IMAGE: id and path for an error record */
 	int64_t label;
 	long seq;  /* IMAGE: batch number */
@@ -251,6 +255,11 @@ typedef struct {
 	int batch;
 	long images, failed;
 	double t_start;
+	/* the progress line's total: stdin a regular file of in_size bytes
+	 * from where we start reading (0: a pipe, whose size nothing tells:
+	 * imgdecode's header does not count its inputs, listed as it goes) */
+	rec_reader_t *rd;
+	off_t in_size;
 } run_t;
 
 static void write_image(run_t *r, const item_t *it)
@@ -275,19 +284,20 @@ static void write_image(run_t *r, const item_t *it)
 			 msg);
 		rec_write_error(r->w, it->id, it->path, it->label, msg);
 		r->failed++;
+		r->images--; /* counted at submit: an image is encoded or failed, not both */
 		return;
 	}
-	rec_write_raw(r->w, it->bytes, it->len);
 	int64_t shape[1] = {r->out_dim};
 	if (r->o->fp16) {
 		uint16_t *h = xmalloc((size_t)r->out_dim * sizeof *h);
 		tensor_f32_to_f16(y, h, (size_t)r->out_dim);
-		pk_tensor(rec_writer_pk(r->w), DTYPE_FLOAT16, 1, shape, h);
+		rb_tensor(it->rb, "tensor", DTYPE_FLOAT16, 1, shape, h);
+		rec_end(it->rb);
 		free(h);
 	} else {
-		pk_tensor(rec_writer_pk(r->w), DTYPE_FLOAT32, 1, shape, y);
+		rb_tensor(it->rb, "tensor", DTYPE_FLOAT32, 1, shape, y);
+		rec_end(it->rb);
 	}
-	rec_writer_end_record(r->w);
 }
 
 /* Write queued items up to the first image of a batch not yet finished. */
@@ -308,6 +318,7 @@ static void queue_drain(run_t *r)
 			write_image(r, it);
 		}
 		free(it->bytes);
+		rec_builder_free(it->rb);
 		free(it->id);
 		free(it->path);
 		free(it->message);
@@ -326,7 +337,19 @@ static void wait_one(run_t *r)
 	r->done_seq++;
 	queue_drain(r);
 	double dt = time_now() - r->t_start; /* diag_progress: only on a terminal, rate-limited */
-	diag_progress("%ld images, %.1f images/s", r->images, dt > 0 ? (double)r->images / dt : 0.0);
+	double rate = dt > 0 ? (double)r->images / dt : 0.0;
+	double f = r->in_size > 0 ? (double)rec_reader_bytes(r->rd) / (double)r->in_size : 0;
+	if (f > 0) {
+		/* the images read so far over the share of the file read: the total
+		 * when images are alike in size (crops of one preset) */
+		long total = lround((double)(r->images + r->fill) / (f < 1 ? f : 1));
+		if (total < r->images)
+			total = r->images;
+		char left[32];
+		time_format(rate > 0 ? (double)(total - r->images) / rate : -1, left, sizeof left);
+		diag_progress("%ld/%s%ld images, %.1f images/s, %s left", r->images, f < 1 ? "~" : "", total, rate, left);
+	} else
+		diag_progress("%ld images, %.1f images/s", r->images, rate);
 }
 
 static void submit_batch(run_t *r)
@@ -538,21 +561,14 @@ static void add_image(run_t *r, const record_t *rec)
 
 	/* The output record: the image's keys except these, then ours. */
 	static const char *const skip[] = {"type", "tensor", "model", "precision", NULL};
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, rec_count_keys_except(rec, skip) + 4);
-	pk_kv_str(&pk, "type", r->out_type);
-	pk_copy_keys_except(&pk, rec, skip);
-	pk_kv_str(&pk, "model", r->net.name);
-	pk_kv_str(&pk, "precision", r->precision);
-	pk_str(&pk, "tensor");
 	item_t *it = queue_push(&r->q);
 	item_names(it, rec);
 	it->kind = ITEM_IMAGE;
-	it->bytes = (unsigned char *)sb.data; /* sbuffer memory is malloc'd: the item owns it */
-	it->len = sb.size;
+	it->rb = rec_builder_new(r->w);
+	rec_builder_begin(it->rb, r->out_type);
+	rb_copy_keys_except(it->rb, rec, skip);
+	rb_str(it->rb, "model", r->net.name);
+	rb_str(it->rb, "precision", r->precision);
 	it->seq = r->seq;
 	it->slot = r->fill;
 	if (++r->fill == r->batch)
@@ -572,16 +588,14 @@ static const char *default_weights_name(const net_model_t *m, const char *preset
 }
 
 typedef struct {
-	const char *path;
+	const ckpt_t *ck;
 	char hex[65];
-	int rc, err;
 } hash_job_t;
 
 static void *hash_thread(void *arg)
 {
 	hash_job_t *j = arg;
-	j->rc = file_sha256(j->path, j->hex);
-	j->err = errno;
+	ckpt_sha256(j->ck, j->hex);
 	return NULL;
 }
 
@@ -599,9 +613,9 @@ static void start(run_t *r, int argc, char **argv, const net_model_t *model, con
 	ckpt_t *ck = ckpt_open(wpath, err, sizeof err);
 	if (!ck)
 		diag_fatal("%s", err);
-	/* The header's sha256 reads the whole file again (255 MB for RN50.pt):
-	 * do it beside the binding and the backend's setup, not after them. */
-	hash_job_t hash = {.path = wpath};
+	/* The header's sha256, of the bytes loaded (255 MB for RN50.pt): beside
+	 * the binding, not after it. */
+	hash_job_t hash = {.ck = ck};
 	pthread_t tid;
 	int threaded = pthread_create(&tid, NULL, hash_thread, &hash) == 0;
 	if (!threaded)
@@ -609,6 +623,8 @@ static void start(run_t *r, int argc, char **argv, const net_model_t *model, con
 	if (net_load(&r->net, ck, model ? model->name : NULL, err, sizeof err) != 0)
 		diag_fatal("%s: %s", wpath, err);
 	const char *fmtname = ckpt_format_name(ckpt_format(ck));
+	if (threaded)
+		pthread_join(tid, NULL);
 	ckpt_free(ck);
 
 	r->be = DEVICE_BACKEND(o->device, o->gpu, &enc_backend_cpu, &enc_backend_cuda);
@@ -635,24 +651,20 @@ static void start(run_t *r, int argc, char **argv, const net_model_t *model, con
 	r->precision = o->fp16 ? "fp16" : "fp32";
 	r->out = xmalloc((size_t)r->batch * (size_t)r->out_dim * sizeof *r->out);
 
-	if (threaded)
-		pthread_join(tid, NULL);
-	if (hash.rc != 0)
-		diag_fatal("%s: %s", wpath, strerror(hash.err));
 	enc_stats_t st;
 	r->be->stats(r->enc, &st);
-	rec_write_header_begin(r->w, argc, argv, 10);
-	msgpack_packer *pk = rec_writer_pk(r->w);
-	pk_kv_str(pk, "model", r->net.name);
-	pk_kv_str(pk, "output", r->out_type);
-	pk_kv_str(pk, "weights", wpath);
-	pk_kv_str(pk, "weights_sha256", hash.hex);
-	pk_kv_str(pk, "weights_format", fmtname);
-	pk_kv_str(pk, "precision", r->precision);
-	pk_kv_str(pk, "math", o->fp16 ? "fp16" : o->tf32 && !on_cpu ? "tf32" : "fp32");
-	pk_kv_str(pk, "device", st.device);
-	pk_kv_int(pk, "threads", st.threads);
-	pk_kv_int(pk, "batch", r->batch);
+	rec_builder_t *b = rec_begin_header(r->w, argc, argv);
+	rb_str(b, "model", r->net.name);
+	rb_str(b, "output", r->out_type);
+	rb_str(b, "weights", wpath);
+	rb_str(b, "weights_sha256", hash.hex);
+	rb_str(b, "weights_format", fmtname);
+	rb_str(b, "precision", r->precision);
+	rb_str(b, "math", o->fp16 ? "fp16" : o->tf32 && !on_cpu ? "tf32" : "fp32");
+	rb_str(b, "device", st.device);
+	rb_int(b, "threads", st.threads);
+	rb_int(b, "batch", r->batch);
+	rec_end(b);
 	free(wpath);
 }
 
@@ -661,31 +673,29 @@ static void write_stats(run_t *r)
 	enc_stats_t st;
 	r->be->stats(r->enc, &st);
 	double secs = time_now() - r->t_start;
-	msgpack_packer *pk = rec_writer_pk(r->w);
-	msgpack_pack_map(pk, 22);
-	pk_kv_str(pk, "type", "stats");
-	pk_kv_str(pk, "producer", diag_prog());
-	pk_kv_str(pk, "model", r->net.name);
-	pk_kv_str(pk, "precision", r->precision);
-	pk_kv_str(pk, "device", st.device);
-	pk_kv_int(pk, "threads", st.threads);
-	pk_kv_int(pk, "batch", r->batch);
-	pk_kv_int(pk, "images", r->images);
-	pk_kv_int(pk, "failed", r->failed);
-	pk_kv_int(pk, "batches", st.batches);
-	pk_kv_double(pk, "seconds", secs);
-	pk_kv_double(pk, "images_per_s", secs > 0 ? (double)r->images / secs : 0.0);
-	pk_kv_int(pk, "timed_batches", st.timed_batches);
-	pk_kv_double(pk, "batch_mean_s", st.batch_mean_s);
-	pk_kv_double(pk, "batch_std_s", st.batch_std_s);
-	pk_kv_double(pk, "batch_min_s", st.batch_min_s);
-	pk_kv_double(pk, "image_mean_s", st.image_mean_s);
-	pk_kv_double(pk, "image_std_s", st.image_std_s);
-	pk_kv_int(pk, "peak_memory_bytes", (int64_t)st.peak_bytes);
-	pk_kv_int(pk, "weight_bytes", (int64_t)st.weight_bytes);
-	pk_kv_int(pk, "activation_bytes", (int64_t)st.activation_bytes);
-	pk_kv_int(pk, "peak_rss_bytes", mem_peak_rss());
-	rec_writer_end_record(r->w);
+	rec_builder_t *b = rec_begin(r->w, "stats");
+	rb_str(b, "producer", diag_prog());
+	rb_str(b, "model", r->net.name);
+	rb_str(b, "precision", r->precision);
+	rb_str(b, "device", st.device);
+	rb_int(b, "threads", st.threads);
+	rb_int(b, "batch", r->batch);
+	rb_int(b, "images", r->images);
+	rb_int(b, "failed", r->failed);
+	rb_int(b, "batches", st.batches);
+	rb_double(b, "seconds", secs);
+	rb_double(b, "images_per_s", secs > 0 ? (double)r->images / secs : 0.0);
+	rb_int(b, "timed_batches", st.timed_batches);
+	rb_double(b, "batch_mean_s", st.batch_mean_s);
+	rb_double(b, "batch_std_s", st.batch_std_s);
+	rb_double(b, "batch_min_s", st.batch_min_s);
+	rb_double(b, "image_mean_s", st.image_mean_s);
+	rb_double(b, "image_std_s", st.image_std_s);
+	rb_int(b, "peak_memory_bytes", (int64_t)st.peak_bytes);
+	rb_int(b, "weight_bytes", (int64_t)st.weight_bytes);
+	rb_int(b, "activation_bytes", (int64_t)st.activation_bytes);
+	rb_int(b, "peak_rss_bytes", mem_peak_rss());
+	rec_end(b);
 }
 
 /* oneDNN's OpenMP threads spin-wait between layers by default. When other
@@ -714,7 +724,12 @@ int main(int argc, char **argv)
 	rec_reader_t *rd = rec_reader_open(0, "stdin", o.max_record);
 	if (!rd)
 		diag_fatal("stdin: %s", strerror(errno));
-	run_t r = {.o = &o, .w = w, .t_start = time_now()};
+	run_t r = {.o = &o, .w = w, .t_start = time_now(), .rd = rd};
+	struct stat in_st;
+	if (fstat(STDIN_FILENO, &in_st) == 0 && S_ISREG(in_st.st_mode)) {
+		off_t at = lseek(STDIN_FILENO, 0, SEEK_CUR);
+		r.in_size = in_st.st_size - (at > 0 ? at : 0);
+	}
 
 	/* Records before the first image wait here until the model (--model,
 	 * else the image's preset) and its weights (imagenet-v2 crops take
@@ -776,20 +791,19 @@ int main(int argc, char **argv)
 	}
 	if (!started) {
 		/* No image at all: nothing to encode, no weights needed. */
-		rec_write_header_begin(w, argc, argv, 1);
-		pk_kv_str(rec_writer_pk(w), "model", o.model);
+		rec_builder_t *b = rec_begin_header(w, argc, argv);
+		rb_str(b, "model", o.model);
+		rec_end(b);
 		r.q = early;
 		queue_drain(&r);
 		/* the stats record still ends the stream: readers count on it */
-		msgpack_packer *pk = rec_writer_pk(w);
-		msgpack_pack_map(pk, 6);
-		pk_kv_str(pk, "type", "stats");
-		pk_kv_str(pk, "producer", diag_prog());
-		pk_kv_str(pk, "model", o.model);
-		pk_kv_int(pk, "images", 0);
-		pk_kv_int(pk, "failed", r.failed);
-		pk_kv_double(pk, "seconds", time_now() - r.t_start);
-		rec_writer_end_record(w);
+		b = rec_begin(w, "stats");
+		rb_str(b, "producer", diag_prog());
+		rb_str(b, "model", o.model);
+		rb_int(b, "images", 0);
+		rb_int(b, "failed", r.failed);
+		rb_double(b, "seconds", time_now() - r.t_start);
+		rec_end(b);
 	} else {
 		finish_all(&r);
 		diag_progress_done();

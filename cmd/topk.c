@@ -55,6 +55,7 @@ typedef struct {
 	const char *names_path;
 	format_t format;
 	int format_given;
+	size_t max_record;
 	char **inputs;
 	int ninputs;
 } options_t;
@@ -67,6 +68,10 @@ typedef struct {
 	score_vec_t sv;
 	int64_t *idx;
 	size_t idxcap;
+	/* the top k's classes, probabilities, names, in rank order (emit_msgpack) */
+	int64_t *top_cls;
+	float *top_prob;
+	const char **top_name;
 	int nfailed;
 	long long nranked;
 	int tsv_header_done;
@@ -80,7 +85,7 @@ DIAG_NORETURN static void usage(void)
 	       "(softmaxed first), best first, ties to the lower class index. Reads STREAMs or\n"
 	       "stdin; keeps input order; error records stay errors.\n"
 	       "\n"
-	       "  -k N                  how many classes (default 5; more than K gives all K)\n"
+	       "  -k, --top N           how many classes (default 5; more than K gives all K)\n"
 	       "  -n, --names FILE      class names, one per line in class-index order, one per\n"
 	       "                        class of the scores (default: the latest classes record\n"
 	       "                        in the stream, else the class_names zscore puts in its\n"
@@ -90,13 +95,18 @@ DIAG_NORETURN static void usage(void)
 	       "                        on a terminal); tsv: id label rank class prob name rows\n"
 	       "                        (a tab in a field becomes a space);\n"
 	       "                        json: one JSON object per image (JSON Lines)\n"
+	       "      --json            the same as --format json (-f json, the old spelling,\n"
+	       "                        works one more release with a note on stderr)\n"
+	       "      --max-record B    refuse input records larger than B bytes (default\n"
+	       "                        1 GiB) or holding more than B/256 msgpack values\n"
+	       "                        (at least 65536)\n"
 	       "  -h, --help            this help\n"
 	       "\n"
 	       "Examples:\n"
 	       "  imgdecode imgs/ | rnencode | zscore | topk            # table on the terminal\n"
 	       "  zscore < emb.mp | topk -k 1 --format tsv > top1.tsv\n"
 	       "  topk -k 5 --names names-clip.txt scores.mp > top5.mp\n"
-	       "  topk --format json scores.mp | jq -r '.name[0]'\n"
+	       "  topk --json scores.mp | jq -r '.name[0]'\n"
 	       "\n"
 	       "Text output (one block per image; '<- label' marks the labelled class):\n"
 	       "  n01440764_tench.JPEG  label 0 (tench)\n"
@@ -112,18 +122,33 @@ DIAG_NORETURN static void usage(void)
 
 static void parse_args(int argc, char **argv, options_t *o)
 {
+	enum { OPT_FORMAT = 256, OPT_JSON, OPT_MAX_RECORD };
 	static const struct option longopts[] = {{"names", required_argument, NULL, 'n'},
-						 {"format", required_argument, NULL, 'f'},
+						 {"top", required_argument, NULL, 'k'},
+						 {"format", required_argument, NULL, OPT_FORMAT},
+						 {"json", no_argument, NULL, OPT_JSON},
+						 {"max-record", required_argument, NULL, OPT_MAX_RECORD},
 						 {"help", no_argument, NULL, 'h'},
+						 OPT_VERSION_ENTRY,
 						 {NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	o->k = 5;
+	o->max_record = REC_DEFAULT_MAX_RECORD;
 	int c;
 	while ((c = opt_next(argc, argv, "k:n:f:h", longopts)) != -1) {
 		switch (c) {
-		case 'k': o->k = opt_parse_long("-k", optarg, 1, INT32_MAX); break;
+		case 'k': o->k = opt_parse_long("--top", optarg, 1, INT32_MAX); break;
 		case 'n': o->names_path = optarg; break;
+		case OPT_MAX_RECORD: o->max_record = (size_t)opt_parse_long("--max-record", optarg, 16, __LONG_MAX__); break;
+		case OPT_JSON:
+			o->format_given = 1;
+			o->format = FORMAT_JSON;
+			break;
 		case 'f':
+			if (strcmp(optarg, "json") == 0) /* the old spelling: one release more */
+				opt_old_spelling("-f json", "--json");
+			/* fall through */
+		case OPT_FORMAT:
 			o->format_given = 1;
 			if (strcmp(optarg, "msgpack") == 0)
 				o->format = FORMAT_MSGPACK;
@@ -212,14 +237,20 @@ static void put_tsv_field(const char *p, size_t n)
 		if (k) {
 			diag_put_ctl(stdout, p + i, k);
 			i += k;
-		} else {
-			putchar(p[i] == '\t' ? ' ' : p[i]);
+		} else if (p[i] == '\t') {
+			putchar(' ');
 			i++;
+		} else {
+			k = diag_char_len(p + i, n - i);
+			fwrite(p + i, 1, k, stdout);
+			i += k;
 		}
 	}
 }
 
-static void put_id(const record_t *rec, format_t f)
+/* The record's id (or "#N"): as text in the text formats, the "id" entry
+ * of w in JSON. */
+static void put_id(const record_t *rec, format_t f, jw_t *w)
 {
 	const char *p;
 	size_t n;
@@ -230,7 +261,7 @@ static void put_id(const record_t *rec, format_t f)
 		n = strlen(buf);
 	}
 	if (f == FORMAT_JSON)
-		json_put_str(stdout, p, n);
+		jw_strn(w, "id", p, n);
 	else if (f == FORMAT_TSV)
 		put_tsv_field(p, n);
 	else
@@ -246,7 +277,7 @@ static void error_row(state_t *s, const record_t *rec, format_t f, const char *s
 	if (rec_get_int(rec, "label", &label) != 0)
 		label = -1;
 	if (f == FORMAT_TEXT) {
-		put_id(rec, f);
+		put_id(rec, f, NULL);
 		fputs("  ERROR ", stdout);
 		diag_put_text(stdout, stage, sl);
 		fputs(": ", stdout);
@@ -254,21 +285,23 @@ static void error_row(state_t *s, const record_t *rec, format_t f, const char *s
 		putchar('\n');
 	} else if (f == FORMAT_TSV) {
 		tsv_begin(s);
-		put_id(rec, f);
+		put_id(rec, f, NULL);
 		printf("\t%lld\terror\t\t\t", (long long)label);
 		put_tsv_field(stage, sl);
 		fputs(": ", stdout);
 		put_tsv_field(msg, ml);
 		putchar('\n');
 	} else {
-		fputs("{\"id\":", stdout);
-		put_id(rec, f);
-		printf(",\"label\":%lld,\"error\":", (long long)label);
+		jw_t w;
+		jw_init(&w, stdout);
+		jw_obj(&w, NULL);
+		put_id(rec, f, &w);
+		jw_int(&w, "label", label);
 		char *both = xmalloc(sl + ml + 3);
 		int n = snprintf(both, sl + ml + 3, "%.*s: %.*s", (int)sl, stage, (int)ml, msg);
-		json_put_str(stdout, both, (size_t)n);
+		jw_strn(&w, "error", both, (size_t)n);
 		free(both);
-		fputs("}\n", stdout);
+		jw_close(&w);
 	}
 }
 
@@ -306,30 +339,24 @@ static int next_record(state_t *s, rec_reader_t *r, record_t *rec, rec_writer_t 
 static void emit_msgpack(rec_writer_t *w, const state_t *s, const record_t *rec, int k)
 {
 	static const char *const skip[] = {"type", "tensor", "index", "prob", "name", NULL};
-	msgpack_packer *pk = rec_writer_pk(w);
-	msgpack_pack_map(pk, 4 + rec_count_keys_except(rec, skip));
-	pk_kv_str(pk, "type", "topk");
-	pk_copy_keys_utf8(pk, rec, skip);
-	pk_str(pk, "index");
-	msgpack_pack_array(pk, (size_t)k);
-	for (int i = 0; i < k; i++)
-		msgpack_pack_int64(pk, s->sv.cls[s->idx[i]]);
-	pk_str(pk, "prob");
-	msgpack_pack_array(pk, (size_t)k);
-	for (int i = 0; i < k; i++)
-		msgpack_pack_float(pk, s->sv.v[s->idx[i]]);
-	pk_str(pk, "name");
-	msgpack_pack_array(pk, (size_t)k);
-	for (int i = 0; i < k; i++)
-		pk_str(pk, class_name(s, s->sv.cls[s->idx[i]]));
-	rec_writer_end_record(w);
+	for (int i = 0; i < k; i++) {
+		s->top_cls[i] = s->sv.cls[s->idx[i]];
+		s->top_prob[i] = s->sv.v[s->idx[i]];
+		s->top_name[i] = class_name(s, s->top_cls[i]);
+	}
+	rec_builder_t *b = rec_begin(w, "topk");
+	rb_copy_keys_except(b, rec, skip);
+	rb_ints(b, "index", s->top_cls, (size_t)k);
+	rb_floats(b, "prob", s->top_prob, (size_t)k);
+	rb_strs(b, "name", s->top_name, (size_t)k);
+	rec_end(b);
 }
 
 static void emit_text(const state_t *s, const record_t *rec, int k)
 {
 	int64_t label = -1;
 	rec_get_int(rec, "label", &label);
-	put_id(rec, FORMAT_TEXT);
+	put_id(rec, FORMAT_TEXT, NULL);
 	if (label >= 0) {
 		const char *ln = class_name(s, label);
 		printf("  label %lld", (long long)label);
@@ -360,7 +387,7 @@ static void emit_tsv(state_t *s, const record_t *rec, int k)
 	for (int i = 0; i < k; i++) {
 		int64_t c = s->sv.cls[s->idx[i]];
 		const char *nm = class_name(s, c);
-		put_id(rec, FORMAT_TSV);
+		put_id(rec, FORMAT_TSV, NULL);
 		printf("\t%lld\t%d\t%lld\t%.6g\t", (long long)label, i + 1, (long long)c, (double)s->sv.v[s->idx[i]]);
 		put_tsv_field(nm, strlen(nm));
 		putchar('\n');
@@ -371,34 +398,30 @@ static void emit_json(const state_t *s, const record_t *rec, int k)
 {
 	int64_t label = -1;
 	rec_get_int(rec, "label", &label);
-	fputs("{\"id\":", stdout);
-	put_id(rec, FORMAT_JSON);
-	printf(",\"label\":%lld", (long long)label);
+	jw_t w;
+	jw_init(&w, stdout);
+	jw_obj(&w, NULL);
+	put_id(rec, FORMAT_JSON, &w);
+	jw_int(&w, "label", label);
 	static const char *const keys[] = {"model", "precision", NULL};
 	for (int i = 0; keys[i]; i++) {
 		const char *p;
 		size_t n;
-		if (rec_get_str(rec, keys[i], &p, &n) == 0) {
-			printf(",\"%s\":", keys[i]);
-			json_put_str(stdout, p, n);
-		}
+		if (rec_get_str(rec, keys[i], &p, &n) == 0)
+			jw_strn(&w, keys[i], p, n);
 	}
-	fputs(",\"index\":[", stdout);
+	jw_arr(&w, "index");
 	for (int i = 0; i < k; i++)
-		printf("%s%lld", i ? "," : "", (long long)s->sv.cls[s->idx[i]]);
-	fputs("],\"prob\":[", stdout);
-	for (int i = 0; i < k; i++) {
-		if (i)
-			putchar(',');
-		json_put_double(stdout, s->sv.v[s->idx[i]]);
-	}
-	fputs("],\"name\":[", stdout);
-	for (int i = 0; i < k; i++) {
-		if (i)
-			putchar(',');
-		json_put_cstr(stdout, class_name(s, s->sv.cls[s->idx[i]]));
-	}
-	fputs("]}\n", stdout);
+		jw_int(&w, NULL, s->sv.cls[s->idx[i]]);
+	jw_end(&w);
+	jw_arr(&w, "prob");
+	for (int i = 0; i < k; i++)
+		jw_double(&w, NULL, s->sv.v[s->idx[i]]);
+	jw_end(&w);
+	jw_arr(&w, "name");
+	for (int i = 0; i < k; i++)
+		jw_str(&w, NULL, class_name(s, s->sv.cls[s->idx[i]]));
+	jw_close(&w);
 }
 
 static void fail_record(state_t *s, rec_writer_t *w, const options_t *o, const record_t *rec, const char *msg)
@@ -432,7 +455,13 @@ static void rank_record(state_t *s, rec_writer_t *w, const options_t *o, const r
 	int k = o->k < s->sv.n ? (int)o->k : (int)s->sv.n;
 	if ((size_t)k > s->idxcap) {
 		free(s->idx);
+		free(s->top_cls);
+		free(s->top_prob);
+		free(s->top_name);
 		s->idx = xmalloc((size_t)k * sizeof *s->idx);
+		s->top_cls = xmalloc((size_t)k * sizeof *s->top_cls);
+		s->top_prob = xmalloc((size_t)k * sizeof *s->top_prob);
+		s->top_name = xmalloc((size_t)k * sizeof *s->top_name);
 		s->idxcap = (size_t)k;
 	}
 	/* logits rank as they are: softmax ties classes that underflow to 0 */
@@ -453,9 +482,7 @@ int main(int argc, char **argv)
 	diag_init(argv[0]);
 	options_t o;
 	parse_args(argc, argv, &o);
-	state_t s;
-	memset(&s, 0, sizeof s);
-	score_vec_init(&s.sv);
+	state_t s = {0}; /* score_vec_init's empty vector too */
 	char err[512];
 	if (o.names_path && names_load(o.names_path, &s.file_names, &s.nfile_names, err, sizeof err) != 0)
 		diag_fatal("--names: %s", err);
@@ -463,18 +490,14 @@ int main(int argc, char **argv)
 	rec_writer_t *w = NULL;
 	if (o.format == FORMAT_MSGPACK) {
 		w = rec_writer_stdout(0);
-		rec_write_header_begin(w, argc, argv, 2);
-		msgpack_packer *pk = rec_writer_pk(w);
-		pk_kv_int(pk, "k", o.k);
-		pk_kv_str(pk, "names", o.names_path);
+		rec_builder_t *b = rec_begin_header(w, argc, argv);
+		rb_int(b, "k", o.k);
+		rb_str(b, "names", o.names_path);
+		rec_end(b);
 	}
-	static char *stdin_only[] = {"-"};
-	char **inputs = o.ninputs ? o.inputs : stdin_only;
-	int ninputs = o.ninputs ? o.ninputs : 1;
-	for (int f = 0; f < ninputs; f++) {
-		rec_reader_t *r = rec_reader_open_path(inputs[f], 0);
-		if (!r)
-			diag_fatal("%s: %s", inputs[f], strerror(errno));
+	rec_inputs_t in;
+	rec_inputs_init(&in, o.inputs, o.ninputs);
+	for (rec_reader_t *r; (r = rec_inputs_next(&in, o.max_record));) {
 		s.stream = rec_reader_name(r);
 		record_t rec;
 		while (next_record(&s, r, &rec, w, o.format)) {
@@ -507,5 +530,8 @@ int main(int argc, char **argv)
 	names_free(s.stream_names, s.nstream_names);
 	score_vec_free(&s.sv);
 	free(s.idx);
+	free(s.top_cls);
+	free(s.top_prob);
+	free(s.top_name);
 	return s.nfailed ? EXIT_SOME_FAILED : EXIT_OK;
 }

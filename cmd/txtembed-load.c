@@ -9,7 +9,7 @@
  *                 records (headers first of all) pass through in order
  * plus class names (--names, one per line in class-index order; for
  * msgpack input the record's own names serve when --names is not given).
- * Out: this program's header, then the classes record (SPEC.md section 1)
+ * Out: this program's header, then the classes record (doc/records.md)
  *   {"type": "classes", "model", "names": [K], "logit_scale", "tensor":
  *    float32 [K,D] rows L2-normalized, "templates": T, "source": file,
  *    "source_sha256": hex of the file (null for stdin), "source_format"}
@@ -47,6 +47,7 @@ typedef struct {
 	int scale_given;
 	const char *tensor_name;
 	int transpose;
+	size_t max_record; /* a msgpack input's */
 	const char *input; /* "-": stdin (msgpack) */
 } options_t;
 
@@ -73,11 +74,15 @@ DIAG_NORETURN static void usage(void)
 	       "  -n, --names FILE        class names, one per line, line i = class i-1\n"
 	       "                          (required unless a msgpack input brings its own)\n"
 	       "  -m, --model M           the image model the table is for (default clip-rn50)\n"
-	       "  -s, --logit-scale S     multiplies cosines before the softmax (default 100,\n"
+	       "      --logit-scale S     multiplies cosines before the softmax (default 100,\n"
 	       "                          CLIP's exp(logit_scale); msgpack input keeps its own)\n"
-	       "  -t, --tensor NAME       which tensor of a safetensors/checkpoint file\n"
+	       "      --tensor NAME       which tensor of a safetensors/checkpoint file\n"
 	       "      --transpose         the table is [D,K] (CLIP's zeroshot_weights layout)\n"
+	       "      --max-record B      refuse input records larger than B bytes (default\n"
+	       "                          1 GiB) or holding more than B/256 msgpack values\n"
+	       "                          (at least 65536)\n"
 	       "  -h, --help              this help\n"
+	       "      --version           print the version and exit\n"
 	       "\n"
 	       "Examples:\n"
 	       "  txtembed-load --names names-clip.txt zeroshot.npy > classes.mp\n"
@@ -88,34 +93,41 @@ DIAG_NORETURN static void usage(void)
 	       "  zscore --classes classes.mp < emb.mp | topk\n"
 	       "\n"
 	       "Exit status: 0 ok; 2 usage error, unreadable file, or a table that does not fit\n"
-	       "(name count vs rows, shape, NaN/Inf, an all-zero row): no output then (a\n"
-	       "record stream stopped after its first megabyte of output may leave part).\n");
+	       "(name count vs rows, shape, NaN/Inf, an all-zero row, a broken record\n"
+	       "stream): no output then.\n");
 	diag_help_done();
 }
 
 static void parse_args(int argc, char **argv, options_t *o)
 {
+	enum { O_SCALE = 256, O_TENSOR, O_MAX_RECORD };
 	static const struct option longopts[] = {
 		{"names", required_argument, NULL, 'n'},       {"model", required_argument, NULL, 'm'},
-		{"logit-scale", required_argument, NULL, 's'}, {"tensor", required_argument, NULL, 't'},
+		{"logit-scale", required_argument, NULL, O_SCALE}, {"tensor", required_argument, NULL, O_TENSOR},
 		{"transpose", no_argument, NULL, 'T'},         {"help", no_argument, NULL, 'h'},
+		{"max-record", required_argument, NULL, O_MAX_RECORD},
+		OPT_VERSION_ENTRY,
 		{NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
 	o->logit_scale = 100.0;
+	o->max_record = REC_DEFAULT_MAX_RECORD;
 	int c;
 	while ((c = opt_next(argc, argv, "n:m:s:t:h", longopts)) != -1) {
 		switch (c) {
 		case 'n': o->names_path = optarg; break;
 		case 'm': o->model = optarg; break;
-		case 's':
+		case 's': opt_old_spelling("-s", "--logit-scale"); /* fall through */
+		case O_SCALE:
 			o->logit_scale = opt_parse_double("--logit-scale", optarg);
 			if (!classes_logit_scale_ok(o->logit_scale))
 				diag_usage("--logit-scale: %s is not in (0, %g] (CLIP's is 100)", optarg,
 					   CLASSES_MAX_LOGIT_SCALE);
 			o->scale_given = 1;
 			break;
-		case 't': o->tensor_name = optarg; break;
+		case 't': opt_old_spelling("-t", "--tensor"); /* fall through */
+		case O_TENSOR: o->tensor_name = optarg; break;
 		case 'T': o->transpose = 1; break;
+		case O_MAX_RECORD: o->max_record = (size_t)opt_parse_long("--max-record", optarg, 16, __LONG_MAX__); break;
 		case 'h': usage();
 		default: diag_usage_hint(); /* getopt said why */
 		}
@@ -200,14 +212,14 @@ static void check_names(const options_t *o, const input_t *in, int64_t k, const 
 
 static void write_header(rec_writer_t *w, int argc, char **argv, const options_t *o, const input_t *in)
 {
-	rec_write_header_begin(w, argc, argv, 6);
-	msgpack_packer *pk = rec_writer_pk(w);
-	pk_kv_str(pk, "source", strcmp(o->input, "-") == 0 ? "stdin" : o->input);
-	pk_kv_str(pk, "source_sha256", in->have_sha ? in->sha : NULL);
-	pk_kv_str(pk, "source_format", format_name(in->format));
-	pk_kv_str(pk, "tensor", o->tensor_name);
-	pk_kv_str(pk, "names", o->names_path);
-	pk_kv_str(pk, "model", o->model ? o->model : "clip-rn50");
+	rec_builder_t *b = rec_begin_header(w, argc, argv);
+	rb_str(b, "source", strcmp(o->input, "-") == 0 ? "stdin" : o->input);
+	rb_str(b, "source_sha256", in->have_sha ? in->sha : NULL);
+	rb_str(b, "source_format", format_name(in->format));
+	rb_str(b, "tensor", o->tensor_name);
+	rb_str(b, "names", o->names_path);
+	rb_str(b, "model", o->model ? o->model : "clip-rn50");
+	rec_end(b);
 }
 
 /* --model clip-rn50 names the width too: its image embeddings are 1024 wide,
@@ -228,25 +240,19 @@ static void write_classes(rec_writer_t *w, const options_t *o, const input_t *in
 	static const char *const own[] = {"type",		"model",	 "names",	  "logit_scale",
 					  "tensor",		"templates",	 "source",	  "source_sha256",
 					  "source_format",	NULL};
-	msgpack_packer *pk = rec_writer_pk(w);
-	uint32_t nextra = extra_from ? rec_count_keys_except(extra_from, own) : 0;
-	msgpack_pack_map(pk, 9 + nextra);
-	pk_kv_str(pk, "type", "classes");
-	pk_kv_str(pk, "model", model);
-	pk_str(pk, "names");
-	msgpack_pack_array(pk, (size_t)k);
-	for (int64_t i = 0; i < k; i++)
-		pk_str(pk, names[i]);
-	pk_kv_double(pk, "logit_scale", scale);
-	pk_kv_int(pk, "templates", templates);
-	pk_kv_str(pk, "source", strcmp(o->input, "-") == 0 ? "stdin" : o->input);
-	pk_kv_str(pk, "source_sha256", in->have_sha ? in->sha : NULL);
-	pk_kv_str(pk, "source_format", format_name(in->format));
+	rec_builder_t *b = rec_begin(w, "classes");
+	rb_str(b, "model", model);
+	rb_strs(b, "names", (const char *const *)names, (size_t)k);
+	rb_double(b, "logit_scale", scale);
+	rb_int(b, "templates", templates);
+	rb_str(b, "source", strcmp(o->input, "-") == 0 ? "stdin" : o->input);
+	rb_str(b, "source_sha256", in->have_sha ? in->sha : NULL);
+	rb_str(b, "source_format", format_name(in->format));
 	if (extra_from)
-		pk_copy_keys_except(pk, extra_from, own);
+		rb_copy_keys_except(b, extra_from, own);
 	int64_t shape[2] = {k, d};
-	pk_kv_tensor(pk, "tensor", DTYPE_FLOAT32, 2, shape, rows);
-	rec_writer_end_record(w);
+	rb_tensor(b, "tensor", DTYPE_FLOAT32, 2, shape, rows);
+	rec_end(b);
 }
 
 static void load_table(const options_t *o, input_t *in, tensor_t *t, void **owned, ckpt_t **ck)
@@ -304,19 +310,15 @@ static void from_array(int argc, char **argv, const options_t *o, input_t *in)
 	ckpt_free(ck);
 }
 
-/* Records pass through as they come, held in the writer's 1 MiB buffer: a
- * stream that fails before that much output leaves none (exit 2), a longer
- * one stops mid-stream with what was written incomplete. The writer is
- * file-scope so it stays reachable when diag_fatal exits. */
-static rec_writer_t *stream_out;
 
 static void from_stream(int argc, char **argv, const options_t *o, input_t *in)
 {
-	rec_reader_t *r = rec_reader_open_path(o->input, 0);
+	rec_reader_t *r = rec_reader_open_path(o->input, o->max_record);
 	if (!r)
 		diag_fatal("%s: %s", o->input, strerror(errno));
-	stream_out = rec_writer_stdout(0);
-	rec_writer_t *w = stream_out;
+	/* records pass through as they come, spooled: a stream that fails
+	 * (exit 2) leaves no output, however much came before */
+	rec_writer_t *w = rec_writer_stdout_spooled();
 	write_header(w, argc, argv, o, in);
 	record_t rec;
 	int nclasses = 0, nfailed = 0;

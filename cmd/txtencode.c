@@ -4,10 +4,12 @@
  * templates (--templates, one per line, "{}" where the name goes, Python
  * str.format rules), or per-class prompt lists (--prompts FILE.json, the
  * {"class name": ["prompt", ...], ...} form of CLIP_benchmark and CuPL), and
- * CLIP's checkpoint (--weights, RN50.pt or any format common/ckpt/ckpt.h reads).
+ * CLIP's checkpoint (--weights: OpenAI's RN50.pt ... RN50x64.pt, open_clip's
+ * state dicts, any format common/ckpt/ckpt.h reads, names mapped by
+ * model/clip_keys.h; --model names the model, or auto: the file says).
  * Defaults: the OpenAI ImageNet names and 80 templates shipped in data/.
  * Out: this program's header (prompt set, sha256 of each input file and of
- * the weights), one classes record (SPEC.md section 1)
+ * the weights), one classes record (doc/records.md)
  *   {"type": "classes", "model", "names": [K], "logit_scale": exp(stored),
  *    "tensor": float32 [K,E], "templates": T (prompts per class; 0 when JSON
  *    lists differ in length), "prompts": P}
@@ -34,6 +36,7 @@
 #include "ckpt/ckpt.h"
 #include "eval/eval.h"
 #include "util/util.h"
+#include "model/clip_keys.h"
 #include "model/text_encoder.h"
 #include "stream/stream.h"
 
@@ -63,15 +66,18 @@ DIAG_NORETURN static void usage(void)
 	       "averaged per class and normalized again (CLIP's ImageNet notebook). Writes\n"
 	       "a header, one classes record for zscore --classes, and a stats record.\n"
 	       "\n"
-	       "  -w, --weights FILE     CLIP checkpoint (default: $RNENC_WEIGHTS/RN50.pt,\n"
-	       "                         else ${XDG_CACHE_HOME:-$HOME/.cache}/rnencode/\n"
-	       "                         weights/RN50.pt; `make weights` puts it there)\n"
+	       "  -w, --weights FILE     CLIP checkpoint: OpenAI's TorchScript file, or\n"
+	       "                         open_clip's state dict (.pt, .bin, .safetensors)\n"
+	       "                         (default: the --model's published file, RN50.pt for\n"
+	       "                         clip-rn50, in $RNENC_WEIGHTS, else\n"
+	       "                         ${XDG_CACHE_HOME:-$HOME/.cache}/rnencode/weights;\n"
+	       "                         `make weights` puts them there)\n"
 	       "  -n, --names FILE       class names, one per line (default:\n"
 	       "                         data/names-clip.txt, the OpenAI ImageNet names)\n"
-	       "  -t, --templates FILE   prompt templates, one per line, {} = the class name\n"
+	       "      --templates FILE   prompt templates, one per line, {} = the class name\n"
 	       "                         ({0} too; {{ and }} are braces: Python str.format)\n"
 	       "                         (default: data/templates-clip.txt, CLIP's 80)\n"
-	       "  -p, --prompts FILE     per-class prompts as JSON {\"name\": [\"prompt\", ...]}\n"
+	       "      --prompts FILE     per-class prompts as JSON {\"name\": [\"prompt\", ...]}\n"
 	       "                         (CLIP_benchmark / CuPL form) instead of names x\n"
 	       "                         templates\n"
 	       "      --per-template     keep every prompt's normalized embedding: tensor\n"
@@ -93,13 +99,25 @@ DIAG_NORETURN static void usage(void)
 	       "                         (FP32 accumulation)\n"
 	       "      --vocab FILE       BPE merges (default:\n"
 	       "                         data/clip/bpe_simple_vocab_16e6.txt.gz)\n"
-	       "      --model NAME       model name written into the record (default: clip-rn50)\n"
+	       "  -m, --model NAME       the CLIP model, written into the record: clip-rn50,\n"
+	       "                         clip-rn101, clip-rn50x4, clip-rn50x16, clip-rn50x64\n"
+	       "                         (OpenAI's), or open_clip's names: RN50, RN101,\n"
+	       "                         RN50x4, RN50x16, RN50x64, RN50-quickgelu,\n"
+	       "                         RN101-quickgelu, each with /openai, /yfcc15m or\n"
+	       "                         /cc12m where published; the text tower's QuickGELU\n"
+	       "                         or GELU follows open_clip (QuickGELU: OpenAI's,\n"
+	       "                         -quickgelu, every published tag; GELU: a bare\n"
+	       "                         open_clip name). auto: what the file holds (OpenAI's\n"
+	       "                         files, published open_clip files by sha256; other\n"
+	       "                         state dicts do not say their activation). Default:\n"
+	       "                         auto with --weights, else clip-rn50\n"
 	       "      --batch-rows N     rows per batch (distinct token prefixes, 77 to 524288;\n"
 	       "                         default 4096 on the CPU, 32768 on the GPU)\n"
 	       "  -h, --help             this help\n"
+	       "      --version          print the version and exit\n"
 	       "\n"
-	       "data/ is found through $RNENC_DATA, else next to the program (bin/../data),\n"
-	       "else PREFIX/share/rnencode when installed.\n"
+	       "data/ is $RNENC_DATA if set, else BINDIR/../share/rnencode (installed),\n"
+	       "else the checkout's data/ (BINDIR/../data).\n"
 	       "\n"
 	       "Tokenizer: CLIP's simple_tokenizer.py (ftfy.fix_text, html.unescape twice,\n"
 	       "whitespace cleanup, lower case, its regex, byte-level BPE; start 49406, end\n"
@@ -110,12 +128,12 @@ DIAG_NORETURN static void usage(void)
 	       "\n"
 	       "Examples:\n"
 	       "  txtencode > classes.mp                                # ImageNet, 80 templates\n"
-	       "  txtencode -t data/templates-clip-7.txt > classes7.mp  # the 7-template set\n"
-	       "  txtencode -n pets.txt -t my-templates.txt -w RN50.pt > pets.mp\n"
-	       "  txtencode -p cupl-imagenet.json > cupl.mp\n"
+	       "  txtencode --templates data/templates-clip-7.txt > classes7.mp  # 7 templates\n"
+	       "  txtencode -n pets.txt --templates my-templates.txt -w RN50.pt > pets.mp\n"
+	       "  txtencode --prompts cupl-imagenet.json > cupl.mp\n"
 	       "  txtencode --device cuda --fp16 > classes.mp          # GPU, tensor cores\n"
 	       "  imgdecode imgs/ | rnencode | zscore --classes classes.mp | topk\n"
-	       "  txtencode --tokenize -n names.txt -t templates.txt |\n"
+	       "  txtencode --tokenize -n names.txt --templates templates.txt |\n"
 	       "      awk '{print NF}' | sort -n | tail -1              # longest prompt, tokens\n"
 	       "\n"
 	       "Exit status: 0 ok, 2 usage error or failure (bad input, over-long text,\n"
@@ -125,26 +143,28 @@ DIAG_NORETURN static void usage(void)
 
 static void parse_args(int argc, char **argv, options_t *o)
 {
-	enum { O_PER = 256, O_TRUNC, O_TOK, O_FP16, O_GPU, O_VOCAB, O_MODEL, O_BATCH };
+	enum { O_PER = 256, O_TRUNC, O_TOK, O_FP16, O_GPU, O_VOCAB, O_BATCH, O_TEMPLATES, O_PROMPTS };
 	static const struct option longopts[] = {
 		{"weights", required_argument, NULL, 'w'},  {"names", required_argument, NULL, 'n'},
-		{"templates", required_argument, NULL, 't'}, {"prompts", required_argument, NULL, 'p'},
+		{"templates", required_argument, NULL, O_TEMPLATES}, {"prompts", required_argument, NULL, O_PROMPTS},
 		{"per-template", no_argument, NULL, O_PER},  {"truncate", no_argument, NULL, O_TRUNC},
 		{"tokenize", no_argument, NULL, O_TOK},      {"threads", required_argument, NULL, 'j'},
 		{"fp16", no_argument, NULL, O_FP16},         {"device", required_argument, NULL, 'd'},
 		{"gpu", required_argument, NULL, O_GPU},
-		{"vocab", required_argument, NULL, O_VOCAB}, {"model", required_argument, NULL, O_MODEL},
+		{"vocab", required_argument, NULL, O_VOCAB}, {"model", required_argument, NULL, 'm'},
 		{"batch-rows", required_argument, NULL, O_BATCH}, {"help", no_argument, NULL, 'h'},
+		OPT_VERSION_ENTRY,
 		{NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
-	o->model = "clip-rn50";
 	int c;
-	while ((c = opt_next(argc, argv, "w:n:t:p:j:d:h", longopts)) != -1) {
+	while ((c = opt_next(argc, argv, "w:n:t:p:j:d:m:h", longopts)) != -1) {
 		switch (c) {
 		case 'w': o->weights = optarg; break;
 		case 'n': o->names = optarg; break;
-		case 't': o->templates = optarg; break;
-		case 'p': o->prompts = optarg; break;
+		case 't': opt_old_spelling("-t", "--templates"); /* fall through */
+		case O_TEMPLATES: o->templates = optarg; break;
+		case 'p': opt_old_spelling("-p", "--prompts"); /* fall through */
+		case O_PROMPTS: o->prompts = optarg; break;
 		case O_PER: o->per_template = 1; break;
 		case O_TRUNC: o->truncate = 1; break;
 		case O_TOK: o->tokenize = 1; break;
@@ -153,7 +173,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case 'd': o->device = opt_parse_device(optarg); break;
 		case O_GPU: o->gpu = (int)opt_parse_long("--gpu", optarg, 0, 1023); break;
 		case O_VOCAB: o->vocab = optarg; break;
-		case O_MODEL: o->model = optarg; break;
+		case 'm': o->model = optarg; break;
 		/* 2^19 rows keep every GPU buffer under 2^31 elements (cuBLAS takes int sizes) */
 		case O_BATCH: o->batch_rows = (int)opt_parse_long("--batch-rows", optarg, 77, 1 << 19); break;
 		case 'h': usage();
@@ -163,6 +183,12 @@ static void parse_args(int argc, char **argv, options_t *o)
 	if (optind < argc)
 		diag_usage("unexpected argument '%s' (inputs are given with --names/--templates/--prompts)",
 			   argv[optind]);
+	clip_model_t cm;
+	if (o->model && strcmp(o->model, "auto") != 0 && clip_model_find(o->model, &cm) != 0)
+		diag_usage("--model: '%s' is not a CLIP ResNet this program knows (clip-rn50, clip-rn101, "
+			   "clip-rn50x4, clip-rn50x16, clip-rn50x64; open_clip's RN50, RN50-quickgelu, RN101, "
+			   "RN101-quickgelu, RN50x4, RN50x16, RN50x64, optionally /openai, /yfcc15m, /cc12m), nor auto",
+			   o->model);
 	if (o->prompts && (o->names || o->templates))
 		diag_usage("--prompts replaces --names and --templates: give one or the other");
 }
@@ -313,7 +339,7 @@ static int normalize_rows(float *v, int64_t n, int64_t d)
 	return -1;
 }
 
-/* sha256 of a file that is read twice (the vocabulary, the weights); a
+/* sha256 of a file that is read twice (the vocabulary); a
  * pipe is refused, as it could not give the same bytes again. */
 static void hash_file(const char *opt, const char *path, char hex[65])
 {
@@ -327,30 +353,30 @@ static void hash_file(const char *opt, const char *path, char hex[65])
 static void write_header(rec_writer_t *w, int argc, char **argv, const options_t *o, const prompts_t *ps,
 			 const char *set_name, const char *names_path, const char *nsha, const char *templates_path,
 			 const char *tsha, const char *weights, const char *wsha, const char *vocab, const char *vsha,
-			 const text_backend_t *be, const text_info_t *info)
+			 const char *model, const text_backend_t *be, const text_info_t *info)
 {
-	rec_write_header_begin(w, argc, argv, ps->templates ? 15 : 13);
-	msgpack_packer *pk = rec_writer_pk(w);
-	pk_kv_str(pk, "model", o->model);
-	pk_kv_str(pk, "prompt_set", set_name);
+	rec_builder_t *b = rec_begin_header(w, argc, argv);
+	rb_str(b, "model", model);
+	rb_str(b, "prompt_set", set_name);
 	if (ps->templates) {
-		pk_kv_str(pk, "names", names_path);
-		pk_kv_str(pk, "names_sha256", nsha);
-		pk_kv_str(pk, "templates", templates_path);
-		pk_kv_str(pk, "templates_sha256", tsha);
+		rb_str(b, "names", names_path);
+		rb_str(b, "names_sha256", nsha);
+		rb_str(b, "templates", templates_path);
+		rb_str(b, "templates_sha256", tsha);
 	} else {
-		pk_kv_str(pk, "prompts", o->prompts);
-		pk_kv_str(pk, "prompts_sha256", nsha);
+		rb_str(b, "prompts", o->prompts);
+		rb_str(b, "prompts_sha256", nsha);
 	}
-	pk_kv_str(pk, "weights", weights);
-	pk_kv_str(pk, "weights_sha256", wsha);
-	pk_kv_str(pk, "vocab", vocab);
-	pk_kv_str(pk, "vocab_sha256", vsha);
-	pk_kv_str(pk, "tokenizer", "CLIP simple_tokenizer without ftfy mojibake repair");
-	pk_kv_str(pk, "precision", !o->fp16 ? "fp32" : be == &text_backend_cpu ? "fp16-weights" : "fp16");
-	pk_kv_str(pk, "device", info->device);
-	pk_kv_int(pk, "threads", info->threads);
-	pk_kv_bool(pk, "truncate", o->truncate);
+	rb_str(b, "weights", weights);
+	rb_str(b, "weights_sha256", wsha);
+	rb_str(b, "vocab", vocab);
+	rb_str(b, "vocab_sha256", vsha);
+	rb_str(b, "tokenizer", "CLIP simple_tokenizer without ftfy mojibake repair");
+	rb_str(b, "precision", !o->fp16 ? "fp32" : be == &text_backend_cpu ? "fp16-weights" : "fp16");
+	rb_str(b, "device", info->device);
+	rb_int(b, "threads", info->threads);
+	rb_bool(b, "truncate", o->truncate);
+	rec_end(b);
 }
 
 int main(int argc, char **argv)
@@ -415,17 +441,32 @@ int main(int argc, char **argv)
 	}
 
 	rec_writer_t *w = rec_writer_stdout(0);
-	char *weights = o.weights ? xstrdup(o.weights) : weights_path("RN50.pt");
+	/* the model: named, or (auto, the default with --weights) what the file holds */
+	int autodetect = o.model ? strcmp(o.model, "auto") == 0 : o.weights != NULL;
+	clip_model_t cm;
+	if (clip_model_find(autodetect || !o.model ? "clip-rn50" : o.model, &cm) != 0)
+		diag_fatal("--model %s: not in the model table", o.model); /* parse_args checked it */
+	if (!o.weights && !cm.file)
+		diag_fatal("--model %s: names no published weights (a tag such as %s/openai does): give --weights FILE",
+			   cm.name, cm.family);
+	char *weights = o.weights ? xstrdup(o.weights) : weights_path(cm.file);
 	if (access(weights, R_OK) != 0)
 		diag_fatal("%s: %s%s", weights, strerror(errno),
 			   o.weights ? "" : " (run `make weights`, or give --weights FILE)");
-	ckpt_t *ck = ckpt_open(weights, err, sizeof err); /* refuses a pipe before the hash would read it */
+	ckpt_t *ck = ckpt_open(weights, err, sizeof err);
 	if (!ck)
 		diag_fatal("%s", err);
 	char wsha[65];
-	hash_file("--weights", weights, wsha);
+	ckpt_sha256(ck, wsha); /* of the bytes loaded */
+	clip_keys_t keys;
+	text_shape_t tower;
+	if (clip_keys_canonical(ck, &keys, err, sizeof err) != 0 || text_tower_shape(ck, &tower, err, sizeof err) != 0)
+		diag_fatal("%s: %s", weights, err);
+	if (autodetect ? clip_model_detect(ck, &keys, wsha, &cm, err, sizeof err) != 0
+		       : clip_model_check_text(&cm, &tower, err, sizeof err) != 0)
+		diag_fatal("%s: %s", weights, err);
 	text_model_t m;
-	if (text_model_load(&m, ck, o.fp16, err, sizeof err) != 0)
+	if (text_model_load(&m, ck, cm.act, o.fp16, err, sizeof err) != 0)
 		diag_fatal("%s: %s", weights, err);
 	ckpt_free(ck);
 	if (m.context < BPE_CONTEXT)
@@ -447,6 +488,11 @@ int main(int argc, char **argv)
 		diag_fatal("%s backend: %s", be->name, err);
 	text_info_t info;
 	be->info(runner, &info);
+	/* on a terminal the progress line, else (a log, make study) one line at the end */
+	diag_progress_done();
+	if (!isatty(STDERR_FILENO))
+		diag_msg("%d prompts (%lld classes) encoded in %.1f s, %.0f prompts/s, on %s", ps.p, (long long)ps.k,
+			 st.seconds, st.seconds > 0 ? ps.p / st.seconds : 0.0, info.device[0] ? info.device : be->name);
 	be->destroy(runner);
 	int bad = normalize_rows(emb, ps.p, E);
 	if (bad >= 0) {
@@ -488,41 +534,35 @@ int main(int argc, char **argv)
 	}
 
 	write_header(w, argc, argv, &o, &ps, set_name, names_path, nsha, templates_path, tsha, weights, wsha, vocab, vsha,
-		     be, &info);
-	msgpack_packer *pk = rec_writer_pk(w);
-	msgpack_pack_map(pk, 7);
-	pk_kv_str(pk, "type", "classes");
-	pk_kv_str(pk, "model", o.model);
-	pk_str(pk, "names");
-	msgpack_pack_array(pk, (uint32_t)ps.k);
-	for (int64_t c = 0; c < ps.k; c++)
-		pk_str(pk, ps.names[c]);
+		     cm.name, be, &info);
+	rec_builder_t *b = rec_begin(w, "classes");
+	rb_str(b, "model", cm.name);
+	rb_strs(b, "names", (const char *const *)ps.names, (size_t)ps.k);
 	/* in FP32 as CLIP's logit_scale.exp(): exactly 100 for ln(100) stored as float */
-	pk_kv_double(pk, "logit_scale", (double)expf((float)m.logit_scale));
-	pk_kv_int(pk, "templates", T);
-	pk_kv_int(pk, "prompts", ps.p);
-	pk_kv_tensor(pk, "tensor", DTYPE_FLOAT32, ndim, shape, table);
-	rec_writer_end_record(w);
+	rb_double(b, "logit_scale", (double)expf((float)m.logit_scale));
+	rb_int(b, "templates", T);
+	rb_int(b, "prompts", ps.p);
+	rb_tensor(b, "tensor", DTYPE_FLOAT32, ndim, shape, table);
+	rec_end(b);
 
 	double secs = time_now() - t_start;
-	msgpack_pack_map(pk, 16);
-	pk_kv_str(pk, "type", "stats");
-	pk_kv_str(pk, "producer", diag_prog());
-	pk_kv_str(pk, "model", o.model);
-	pk_kv_str(pk, "device", info.device);
-	pk_kv_int(pk, "threads", info.threads);
-	pk_kv_int(pk, "batch_rows", info.batch_rows);
-	pk_kv_int(pk, "batches", st.batches);
-	pk_kv_double(pk, "compute_seconds", info.compute_s);
-	pk_kv_int(pk, "backend_peak_bytes", (int64_t)info.peak_bytes);
-	pk_kv_int(pk, "classes", ps.k);
-	pk_kv_int(pk, "prompts", ps.p);
-	pk_kv_int(pk, "rows", st.rows);
-	pk_kv_int(pk, "padded_positions", st.positions);
-	pk_kv_double(pk, "encode_seconds", st.seconds);
-	pk_kv_double(pk, "seconds", secs);
-	pk_kv_int(pk, "peak_memory_bytes", mem_peak_rss());
-	rec_writer_end_record(w);
+	b = rec_begin(w, "stats");
+	rb_str(b, "producer", diag_prog());
+	rb_str(b, "model", cm.name);
+	rb_str(b, "device", info.device);
+	rb_int(b, "threads", info.threads);
+	rb_int(b, "batch_rows", info.batch_rows);
+	rb_int(b, "batches", st.batches);
+	rb_double(b, "compute_seconds", info.compute_s);
+	rb_int(b, "backend_peak_bytes", (int64_t)info.peak_bytes);
+	rb_int(b, "classes", ps.k);
+	rb_int(b, "prompts", ps.p);
+	rb_int(b, "rows", st.rows);
+	rb_int(b, "padded_positions", st.positions);
+	rb_double(b, "encode_seconds", st.seconds);
+	rb_double(b, "seconds", secs);
+	rb_int(b, "peak_memory_bytes", mem_peak_rss());
+	rec_end(b);
 	rec_writer_close(w);
 
 	if (table != emb)

@@ -16,7 +16,9 @@
  * from the default place (classes_default_path; `txtencode > PATH` makes it
  * from the checkpoint `make weights` fetches). Its
  * class names go into this program's header ("class_names") so topk and
- * errstats can name classes downstream.
+ * errstats can name classes downstream. The default table is in the header
+ * only when the stream uses it: the header waits for the first record that
+ * tells (logits never use a table; see defer_header).
  *
  * --subset FILE restricts the softmax to listed classes (ImageNet-A/-R use
  * 200 of 1000): the tensor is then [S] in the file's order and an "index"
@@ -62,6 +64,7 @@ typedef struct {
 	const char *subset_path;
 	const char *groups_path;
 	int raw;
+	size_t max_record;
 	char **inputs;
 	int ninputs;
 } options_t;
@@ -92,7 +95,7 @@ DIAG_NORETURN static void usage(void)
 	       "records (torchvision classifiers) become softmax(logits). Reads STREAMs or\n"
 	       "stdin.\n"
 	       "\n"
-	       "  -c, --classes FILE    the class table: a stream holding a classes record\n"
+	       "      --classes FILE    the class table: a stream holding a classes record\n"
 	       "                        (txtembed-load, txtencode). Default: a classes record\n"
 	       "                        earlier in the input, else the default table (made by\n"
 	       "                        'make classes') at\n"
@@ -103,14 +106,18 @@ DIAG_NORETURN static void usage(void)
 	       "                        '#' comments): output tensor [S] in the file's order\n"
 	       "                        plus an \"index\" list giving each position's class\n"
 	       "                        index\n"
-	       "  -g, --groups FILE     score groups of classes: lines CLASS GROUP (two\n"
+	       "      --groups FILE     score groups of classes: lines CLASS GROUP (two\n"
 	       "                        indices); softmax over every listed class, a group\n"
 	       "                        scores its best member's probability (the top group\n"
 	       "                        holds the top class: ObjectNet's scoring); tensor [G],\n"
 	       "                        \"index\" = group numbers\n"
 	       "      --raw             keep cosines (embeddings) or logits: no softmax; records\n"
 	       "                        carry \"raw\": true (for multi-label or custom use)\n"
+	       "      --max-record B    refuse input records larger than B bytes (default\n"
+	       "                        1 GiB) or holding more than B/256 msgpack values\n"
+	       "                        (at least 65536)\n"
 	       "  -h, --help            this help\n"
+	       "      --version         print the version and exit\n"
 	       "\n"
 	       "Records: embedding/logits in -> scores out (id, label, model, precision and\n"
 	       "every other key copied); header, classes, error and unknown records pass\n"
@@ -133,20 +140,27 @@ DIAG_NORETURN static void usage(void)
 
 static void parse_args(int argc, char **argv, options_t *o)
 {
-	static const struct option longopts[] = {{"classes", required_argument, NULL, 'c'},
+	enum { O_CLASSES = 256, O_GROUPS, O_MAX_RECORD };
+	static const struct option longopts[] = {{"classes", required_argument, NULL, O_CLASSES},
 						 {"subset", required_argument, NULL, 's'},
-						 {"groups", required_argument, NULL, 'g'},
+						 {"groups", required_argument, NULL, O_GROUPS},
 						 {"raw", no_argument, NULL, 'r'},
+						 {"max-record", required_argument, NULL, O_MAX_RECORD},
 						 {"help", no_argument, NULL, 'h'},
+						 OPT_VERSION_ENTRY,
 						 {NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
+	o->max_record = REC_DEFAULT_MAX_RECORD;
 	int c;
 	while ((c = opt_next(argc, argv, "c:s:g:h", longopts)) != -1) {
 		switch (c) {
-		case 'c': o->classes_path = optarg; break;
+		case 'c': opt_old_spelling("-c", "--classes"); /* fall through */
+		case O_CLASSES: o->classes_path = optarg; break;
 		case 's': o->subset_path = optarg; break;
-		case 'g': o->groups_path = optarg; break;
+		case 'g': opt_old_spelling("-g", "--groups"); /* fall through */
+		case O_GROUPS: o->groups_path = optarg; break;
 		case 'r': o->raw = 1; break;
+		case O_MAX_RECORD: o->max_record = (size_t)opt_parse_long("--max-record", optarg, 16, __LONG_MAX__); break;
 		case 'h': usage();
 		default: diag_usage_hint(); /* getopt said why */
 		}
@@ -247,22 +261,15 @@ static void write_scores(state_t *s, const options_t *o, rec_writer_t *w, const 
 		m = s->ngroups;
 		labels = s->group;
 	}
-	msgpack_packer *pk = rec_writer_pk(w);
-	uint32_t nkeys = 2 + (s->nsubset ? 1 : 0) + (o->raw ? 1 : 0) + rec_count_keys_except(rec, skip);
-	msgpack_pack_map(pk, nkeys);
-	pk_kv_str(pk, "type", "scores");
-	pk_copy_keys_utf8(pk, rec, skip);
-	if (s->nsubset) {
-		pk_str(pk, "index");
-		msgpack_pack_array(pk, (size_t)m);
-		for (int64_t i = 0; i < m; i++)
-			msgpack_pack_int64(pk, labels[i]);
-	}
+	rec_builder_t *b = rec_begin(w, "scores");
+	rb_copy_keys_except(b, rec, skip);
+	if (s->nsubset)
+		rb_ints(b, "index", labels, (size_t)m);
 	if (o->raw)
-		pk_kv_bool(pk, "raw", 1);
+		rb_bool(b, "raw", 1);
 	int64_t shape[1] = {m};
-	pk_kv_tensor(pk, "tensor", DTYPE_FLOAT32, 1, shape, sel);
-	rec_writer_end_record(w);
+	rb_tensor(b, "tensor", DTYPE_FLOAT32, 1, shape, sel);
+	rec_end(b);
 	s->nscored++;
 }
 
@@ -393,10 +400,8 @@ static void take_stream_classes(state_t *s, const options_t *o, const record_t *
 static void write_header(rec_writer_t *w, int argc, char **argv, const options_t *o, const state_t *s)
 {
 	const classes_t *c = &s->classes;
-	uint32_t extra = 2 + (o->subset_path ? 1 : 0) + (o->groups_path ? 1 : 0) + (c->k ? 3 : 0) + (c->k && c->names ? 1 : 0);
-	rec_write_header_begin(w, argc, argv, extra);
-	msgpack_packer *pk = rec_writer_pk(w);
-	pk_kv_str(pk, "classes", c->k ? c->source : NULL);
+	rec_builder_t *b = rec_begin_header(w, argc, argv);
+	rb_str(b, "classes", c->k ? c->source : NULL);
 	if (c->k) {
 		/* only a regular file can be read a second time: a pipe
 		 * (--classes <(...)) would hash as the empty file, a named FIFO
@@ -404,22 +409,85 @@ static void write_header(rec_writer_t *w, int argc, char **argv, const options_t
 		char sha[65];
 		struct stat st;
 		int ok = stat(c->source, &st) == 0 && S_ISREG(st.st_mode) && file_sha256(c->source, sha) == 0;
-		pk_kv_str(pk, "classes_sha256", ok ? sha : NULL);
+		rb_str(b, "classes_sha256", ok ? sha : NULL);
 	}
-	pk_kv_bool(pk, "raw", o->raw);
+	rb_bool(b, "raw", o->raw);
 	if (o->subset_path)
-		pk_kv_str(pk, "subset", o->subset_path);
+		rb_str(b, "subset", o->subset_path);
 	if (o->groups_path)
-		pk_kv_str(pk, "groups", o->groups_path);
+		rb_str(b, "groups", o->groups_path);
 	if (c->k) {
-		pk_kv_double(pk, "logit_scale", c->logit_scale);
-		pk_kv_str(pk, "classes_model", c->model);
+		rb_double(b, "logit_scale", c->logit_scale);
+		rb_str(b, "classes_model", c->model);
 	}
-	if (c->k && c->names) {
-		pk_str(pk, "class_names");
-		msgpack_pack_array(pk, (size_t)c->k);
-		for (int64_t i = 0; i < c->k; i++)
-			pk_str(pk, c->names[i]);
+	if (c->k && c->names)
+		rb_strs(b, "class_names", (const char *const *)c->names, (size_t)c->k);
+	rec_end(b);
+}
+
+/* The records read before the header is written (defer_header). */
+typedef struct {
+	unsigned char *buf;
+	size_t n, cap;
+} pending_t;
+
+/* Past this many bytes of records that do not tell whether the default table
+ * is used (headers, errors, unknown types), the header goes out naming it, as
+ * the table could be used: memory stays bounded on any stream. */
+#define PENDING_MAX ((size_t)16 << 20)
+
+/* The header and the records held back for it; nothing is held from here on. */
+static void header_out(rec_writer_t *w, int argc, char **argv, const options_t *o, const state_t *s, pending_t *p)
+{
+	write_header(w, argc, argv, o, s);
+	if (p->n)
+		rec_write_raw(w, p->buf, p->n);
+	free(p->buf);
+	memset(p, 0, sizeof *p);
+}
+
+/* Before the header: read the next record of r. A record that tells whether
+ * the default table is used (an embedding, logits, an image, a classes
+ * record, an invalid record), or too much held back, writes the header
+ * (without the table when the record is logits) and what was held, and
+ * clears *defer; rec then goes on as rec_next would give it. Other records
+ * are held. 1: rec is to be processed; 0: r is at its end. */
+static int defer_header(rec_reader_t *r, record_t *rec, rec_writer_t *w, int argc, char **argv, const options_t *o,
+			state_t *s, pending_t *p, int *defer)
+{
+	for (;;) {
+		rec_status_t st = rec_reader_next(r, rec);
+		if (st == REC_EOF)
+			return 0;
+		int tells = st != REC_OK || rec_is(rec, "embedding") || rec_is(rec, "logits") || rec_is(rec, "image") ||
+			    rec_is(rec, "classes") || p->n + rec->raw_len > PENDING_MAX;
+		if (!tells) {
+			if (p->n + rec->raw_len > p->cap) {
+				p->cap = p->n + rec->raw_len > 2 * p->cap ? p->n + rec->raw_len : 2 * p->cap;
+				p->buf = xrealloc(p->buf, p->cap);
+			}
+			memcpy(p->buf + p->n, rec->raw, rec->raw_len);
+			p->n += rec->raw_len;
+			continue;
+		}
+		if (st == REC_OK && rec_is(rec, "logits")) {
+			/* softmax(logits) needs no table: the header names none (an
+			 * embedding later in the stream loads it again, need_classes) */
+			classes_free(&s->classes);
+			classes_init(&s->classes);
+		}
+		header_out(w, argc, argv, o, s, p);
+		*defer = 0;
+		if (st == REC_OK)
+			return 1;
+		if (st != REC_INVALID) {
+			rec_writer_flush(w);
+			diag_fatal("%s", rec_reader_message(r));
+		}
+		diag_msg("%s", rec_reader_message(r));
+		rec_write_error_for(w, rec, rec_reader_message(r));
+		s->nfailed++;
+		return rec_next(r, rec, w, &s->nfailed);
 	}
 }
 
@@ -453,17 +521,22 @@ int main(int argc, char **argv)
 		check_subset(&s, NULL, s.classes.k);
 
 	rec_writer_t *w = rec_writer_stdout(0);
-	write_header(w, argc, argv, &o, &s);
+	/* a default table (not --classes) waits to be used before the header names it */
+	int defer = s.classes.k && !s.from_option;
+	pending_t pending = {0};
+	if (!defer)
+		write_header(w, argc, argv, &o, &s);
 	static char *stdin_only[] = {"-"};
 	char **inputs = o.ninputs ? o.inputs : stdin_only;
 	int ninputs = o.ninputs ? o.ninputs : 1;
 	for (int f = 0; f < ninputs; f++) {
-		rec_reader_t *r = rec_reader_open_path(inputs[f], 0);
+		rec_reader_t *r = rec_reader_open_path(inputs[f], o.max_record);
 		if (!r)
 			diag_fatal("%s: %s", inputs[f], strerror(errno));
 		s.stream = rec_reader_name(r);
 		record_t rec;
-		while (rec_next(r, &rec, w, &s.nfailed)) {
+		while (defer ? defer_header(r, &rec, w, argc, argv, &o, &s, &pending, &defer)
+			     : rec_next(r, &rec, w, &s.nfailed)) {
 			if (rec_is(&rec, "embedding")) {
 				score_embedding(&s, &o, w, &rec);
 			} else if (rec_is(&rec, "logits")) {
@@ -478,6 +551,8 @@ int main(int argc, char **argv)
 		}
 		rec_reader_free(r);
 	}
+	if (defer) /* nothing told: the table could have been used */
+		header_out(w, argc, argv, &o, &s, &pending);
 	rec_writer_close(w);
 	if (s.fail_lines > MAX_FAIL_LINES)
 		diag_msg("%d more failed records not named (%d of %lld failed in all, %d of them with NaN/Inf inputs; "

@@ -65,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char path[64];
 	int fd = fuzz_memfd(d ? d : data, size, path, sizeof path);
 	free(d);
-	img_tar_t *t = img_tar_open(path, 1 << 16);
+	img_tar_t *t = img_tar_open(path, 1 << 16, "the fuzz target's");
 	if (!t)
 		abort();
 	static img_tar_member_t m;

@@ -29,7 +29,7 @@ __device__ __forceinline__ float ldf(const __half *p) { return __half2float(*p);
 #endif
 
 /* torchvision's ToTensor + Normalize for one uint8 value, in float32 with
- * true divisions (SPEC.md section 3; nvcc keeps IEEE division by default). */
+ * true divisions (doc/presets.md; nvcc keeps IEEE division by default). */
 GPU_HD float elem_normalize(unsigned v, float mean, float std)
 {
 	return ((float)v / 255.0f - mean) / std;

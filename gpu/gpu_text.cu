@@ -6,7 +6,7 @@
  * gpu_text_ops.h's text_forward(), run here by Exec: cuBLAS GEMMs
  * (cublasGemmEx, FP32 accumulation; FP32 inputs by default, FP16 inputs on
  * the tensor cores with --fp16) and five small kernels (embedding,
- * LayerNorm, attention over each row's root path, bias, bias + QuickGELU:
+ * LayerNorm, attention over each row's root path, bias, bias + QuickGELU or GELU:
  * gpu_text_kernels.cu) whose element arithmetic is gpu_text_ops.h's.
  * Everything the runner needs is allocated once at create() for batch_rows
  * rows (default 32768, about 30 KiB a row in FP32, 25 KiB in FP16, plus the
@@ -118,7 +118,8 @@ struct text_runner {
 	}
 	void bias_gelu(int l, TVec vv, TBuf in, TBuf out, int n, int cols)
 	{
-		launch_text_bias_gelu((const float *)b(in), v(l, vv), cols, (long)n * cols, b(out), dt(), stream);
+		launch_text_bias_gelu((const float *)b(in), v(l, vv), cols, (long)n * cols, m->act == TEXT_ACT_GELU, b(out),
+				      dt(), stream);
 	}
 
 	void run(const text_trie_t *t, float *out);

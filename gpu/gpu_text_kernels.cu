@@ -1,5 +1,5 @@
 /* gpu_text_kernels.cu - txtencode's own CUDA kernels: embedding, LayerNorm,
- * attention over each row's root path, bias, bias + QuickGELU; see
+ * attention over each row's root path, bias, bias + QuickGELU or GELU; see
  * gpu_text_kernels.h. The element arithmetic is gpu_text_ops.h's, shared
  * with the host simulator of the tests (tests/gpu/text_sim.cc); the kernels
  * themselves also run on the host in tests/gpu/test_gpu_kernels.sh. */
@@ -86,11 +86,12 @@ __global__ void k_bias(float *x, const float *b, int cols, long total)
 	}
 }
 
-template <class T> __global__ void k_bias_gelu(const float *in, const float *b, int cols, long total, T *out)
+template <class T>
+__global__ void k_bias_gelu(const float *in, const float *b, int cols, long total, bool gelu, T *out)
 {
 	GRID_STRIDE(e, total)
 	{
-		out[e] = cvt<T>(elem_quick_gelu(in[e] + b[e % cols]));
+		out[e] = cvt<T>(elem_text_act(gelu, in[e] + b[e % cols]));
 	}
 }
 
@@ -132,13 +133,13 @@ void launch_text_bias(float *x, const float *b, int cols, long total, cudaStream
 	CK_LAUNCH("k_bias");
 }
 
-void launch_text_bias_gelu(const float *in, const float *b, int cols, long total, void *out, Dt dt,
+void launch_text_bias_gelu(const float *in, const float *b, int cols, long total, bool gelu, void *out, Dt dt,
 			   cudaStream_t s)
 {
 	if (dt == Dt::F16)
-		k_bias_gelu<__half><<<blocks_for(total), threads, 0, s>>>(in, b, cols, total, (__half *)out);
+		k_bias_gelu<__half><<<blocks_for(total), threads, 0, s>>>(in, b, cols, total, gelu, (__half *)out);
 	else
-		k_bias_gelu<float><<<blocks_for(total), threads, 0, s>>>(in, b, cols, total, (float *)out);
+		k_bias_gelu<float><<<blocks_for(total), threads, 0, s>>>(in, b, cols, total, gelu, (float *)out);
 	CK_LAUNCH("k_bias_gelu");
 }
 

@@ -6,7 +6,7 @@
  * Rows are prefix-tree rows (one per distinct token prefix, model/
  * text_encoder.h); W is the width (512 for RN50's tower), a multiple of 64.
  * The residual stream and the projections' outputs are float32; the GEMM
- * inputs (LayerNorm and attention outputs, QuickGELU) are Dt: float32, or
+ * inputs (LayerNorm and attention outputs, the MLP's activation) are Dt: float32, or
  * float16 computed in float32 and rounded once on store.
  */
 #ifndef GPU_TEXT_KERNELS_H
@@ -32,8 +32,9 @@ void launch_text_attention(const float *qkv, const float *bias, const int *paren
 			   Dt dt, cudaStream_t s);
 /* x [total] float32 += b[e % cols], in place. */
 void launch_text_bias(float *x, const float *b, int cols, long total, cudaStream_t s);
-/* out [total] (Dt) = QuickGELU(in[e] + b[e % cols]); in float32. */
-void launch_text_bias_gelu(const float *in, const float *b, int cols, long total, void *out, Dt dt,
+/* out [total] (Dt) = act(in[e] + b[e % cols]), act QuickGELU or (gelu) GELU;
+ * in float32. */
+void launch_text_bias_gelu(const float *in, const float *b, int cols, long total, bool gelu, void *out, Dt dt,
 			   cudaStream_t s);
 /* Whether this build's text kernels can run on the current device. */
 bool text_kernels_loadable(std::string &why);

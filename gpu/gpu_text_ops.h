@@ -15,7 +15,7 @@
  *   A   Dt      [rows, W]    LayerNorm output / attention output (GEMM input)
  *   QKV float32 [rows, 3W]   q | k | v without their bias
  *   F   float32 [rows, 4W]   c_fc output without its bias
- *   G   Dt      [rows, 4W]   QuickGELU(F + bias) (GEMM input)
+ *   G   Dt      [rows, 4W]   act(F + bias) (GEMM input), QuickGELU or GELU
  *   OUT float32 [nseq, E]    the projected eot vectors
  * Dt is float16 in FP16 mode, float32 otherwise; weights of the GEMMs are Dt,
  * every GEMM accumulates in FP32 and writes FP32; LayerNorm, softmax and the
@@ -137,7 +137,7 @@ inline size_t text_gemm_weight(const text_model_t *m, const TextGemm &g)
  *   gemm(TextGemm)
  *   attention(l, qkv, out)                 causal attention over each row's root path (Dt)
  *   bias(l, v, x, n, cols)                 x[r] += v (float32, in place)
- *   bias_gelu(l, v, in, out, n, cols)      out = QuickGELU(in + v) (Dt) */
+ *   bias_gelu(l, v, in, out, n, cols)      out = act(in + v) (Dt), m->act's activation */
 template <class Ops> void text_forward(Ops &o, const text_model_t *m, int rows, int nseq)
 {
 	const int W = m->width, E = m->embed;
@@ -173,8 +173,11 @@ GPU_HD float elem_text_embed(const float *tok, const float *pos, const int *toke
 /* LayerNorm of one value given its row's mean and 1/sqrt(var + eps). */
 GPU_HD float elem_layernorm(float v, float mean, float inv, float w, float b) { return (v - mean) * inv * w + b; }
 
-/* QuickGELU(z) = z * sigmoid(1.702 z), written as CPU backend writes it. */
+/* QuickGELU(z) = z * sigmoid(1.702 z), GELU(z) = z Phi(z) in its erf form
+ * (nn.GELU()), written as the CPU backend writes them. */
 GPU_HD float elem_quick_gelu(float z) { return z / (1.0f + expf(-1.702f * z)); }
+GPU_HD float elem_gelu(float z) { return 0.5f * z * (1.0f + erff(z * 0.70710678f)); }
+GPU_HD float elem_text_act(bool gelu, float z) { return gelu ? elem_gelu(z) : elem_quick_gelu(z); }
 
 /* Attention operands of trie row r, head hd, dimension i < 64, bias added:
  * qkv [rows][3W] holds q | k | v, head hd at columns 64 hd.. of each third;

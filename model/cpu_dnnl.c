@@ -1003,7 +1003,7 @@ static int run_head_fc(encoder_t *e, const plan_t *p, const step_t *s, int n)
 	return linear(e, 0, fc->w, fc->b, fc->in, fc->out, feat, n, e->out);
 }
 
-/* The attention pool of SPEC.md section 4 (see net.h), FP16 mode rounding
+/* The attention pool (model/net.h), FP16 mode rounding
  * where CLIP's FP16 model stores a tensor: the token matrix, q, K, V, the
  * scores, the softmax, the head outputs and the projection. */
 static int run_attnpool(encoder_t *e, const plan_t *p, const step_t *s, int n)

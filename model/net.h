@@ -39,8 +39,8 @@
  *   out = concat(o_0..) Wc^T + bc                             [out], not normalized
  * AvgPool is kernel = stride, no padding; MaxPool pads with -inf.
  *
- * Input preprocessing for uint8 images, in float32 exactly as torchvision
- * does it (division, not multiplication by a reciprocal):
+ * Input preprocessing for uint8 images (doc/presets.md), in float32 exactly
+ * as torchvision does it (division, not multiplication by a reciprocal):
  *   x = ((float)u8 / 255.0f - mean[c]) / std[c]
  */
 #ifndef MODEL_NET_H

@@ -1,8 +1,9 @@
 /* text_encoder.c - CLIP's text tower on the CPU (see text_encoder.h).
  *
  * Matrix products go to oneDNN's dnnl_sgemm (row-major, threaded by its
- * OpenMP runtime); LayerNorm, attention over each row's root path, QuickGELU
- * and the bias adds are plain C split over rows with pthreads.
+ * OpenMP runtime); LayerNorm, attention over each row's root path, the MLP's
+ * activation (QuickGELU or GELU) and the bias adds are plain C split over
+ * rows with pthreads.
  *
  * A batch is a prefix tree of the (sorted) token sequences: row r holds the
  * hidden state of one distinct prefix; depth[r] is its position, parent[r]
@@ -29,57 +30,47 @@ enum {
 	TEXT_MAX_CONTEXT = 1024
 };
 
-static int text_fail(char *err, size_t cap, const char *fmt, ...) DIAG_PRINTF(3, 4);
-
-static int text_fail(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	if (err && cap)
-		vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* ---------------------------------------------------------------- loading */
 
-/* A checkpoint tensor as a malloc'd FP32 copy, after checking its shape
- * (want[i] < 0: any size, reported back through got[]). */
-static float *text_tensor(const ckpt_t *c, const char *name, int ndim, const int64_t *want, int64_t *got,
-			  int round16, char *err, size_t cap)
+/* The shape of tensor name, checked against want (want[i] < 0: any size,
+ * reported back through got[]); 0 or -1 with err. */
+static int text_shape_of(const ckpt_t *c, const char *name, int ndim, const int64_t *want, int64_t *got, char *err,
+			 size_t cap)
 {
 	const ckpt_entry_t *e = ckpt_find(c, name);
-	if (!e) {
-		text_fail(err, cap, "%s: missing (not a CLIP checkpoint with a text tower?)", name);
-		return NULL;
-	}
-	const tensor_t *t = &e->t;
-	char sb[96];
-	if (t->ndim != ndim) {
-		text_fail(err, cap, "%s: shape %s, expected %d dimensions", name,
-			  tensor_shape_str(t->shape, t->ndim, sb, sizeof sb), ndim);
-		return NULL;
-	}
+	if (!e)
+		return err_set(err, cap, "%s: missing (not a CLIP checkpoint with a text tower?)", name);
+	char sb[96], wb[96];
+	if (e->t.ndim != ndim)
+		return err_set(err, cap, "%s: shape %s, expected %d dimensions", name,
+				 tensor_shape_str(e->t.shape, e->t.ndim, sb, sizeof sb), ndim);
 	for (int i = 0; i < ndim; i++) {
-		if (want && want[i] >= 0 && t->shape[i] != want[i]) {
-			char wb[96];
-			text_fail(err, cap, "%s: shape %s, expected %s", name,
-				  tensor_shape_str(t->shape, t->ndim, sb, sizeof sb),
-				  tensor_shape_str(want, ndim, wb, sizeof wb));
-			return NULL;
-		}
+		if (want && want[i] >= 0 && e->t.shape[i] != want[i])
+			return err_set(err, cap, "%s: shape %s, expected %s", name,
+					 tensor_shape_str(e->t.shape, e->t.ndim, sb, sizeof sb),
+					 tensor_shape_str(want, ndim, wb, sizeof wb));
 		if (got)
-			got[i] = t->shape[i];
+			got[i] = e->t.shape[i];
 	}
+	return 0;
+}
+
+/* A checkpoint tensor of the given shape as a malloc'd FP32 copy. */
+static float *text_tensor(const ckpt_t *c, const char *name, int ndim, const int64_t *want, int round16, char *err,
+			  size_t cap)
+{
+	if (text_shape_of(c, name, ndim, want, NULL, err, cap) != 0)
+		return NULL;
+	const tensor_t *t = &ckpt_find(c, name)->t;
 	if (t->dtype != DTYPE_FLOAT32 && t->dtype != DTYPE_FLOAT16 && t->dtype != DTYPE_BFLOAT16 &&
 	    t->dtype != DTYPE_FLOAT64) {
-		text_fail(err, cap, "%s: dtype %s, expected a float type", name, dtype_name(t->dtype));
+		err_set(err, cap, "%s: dtype %s, expected a float type", name, dtype_name(t->dtype));
 		return NULL;
 	}
 	int64_t n = tensor_numel(t);
 	float *f = malloc((size_t)(n > 0 ? n : 1) * sizeof *f);
 	if (!f) {
-		text_fail(err, cap, "%s: out of memory", name);
+		err_set(err, cap, "%s: out of memory", name);
 		return NULL;
 	}
 	tensor_convert_to_f32(t->dtype, t->data, f, (size_t)n);
@@ -108,57 +99,105 @@ void text_model_free(text_model_t *m)
 	memset(m, 0, sizeof *m);
 }
 
-int text_model_load(text_model_t *m, const ckpt_t *c, int fp16, char *err, size_t errcap)
+int text_tower_shape(const ckpt_t *c, text_shape_t *s, char *err, size_t errcap)
+{
+	memset(s, 0, sizeof *s);
+	int64_t got[2], any1[1] = {-1};
+	if (text_shape_of(c, "ln_final.weight", 1, any1, got, err, errcap) != 0)
+		return -1;
+	int64_t W = got[0];
+	if (W <= 0 || W % TEXT_HEAD_DIM != 0 || W > 65536)
+		return err_set(err, errcap, "ln_final.weight: width %lld is not a multiple of %d up to 65536",
+				 (long long)W, TEXT_HEAD_DIM);
+	s->width = (int)W;
+	s->heads = (int)(W / TEXT_HEAD_DIM);
+	int64_t w2any[2] = {-1, W}, wany[2] = {W, -1};
+	if (text_shape_of(c, "token_embedding.weight", 2, w2any, got, err, errcap) != 0)
+		return -1;
+	if (got[0] < 1 || got[0] > INT32_MAX)
+		return err_set(err, errcap, "token_embedding.weight: vocabulary of %lld", (long long)got[0]);
+	s->vocab = (int)got[0];
+	if (text_shape_of(c, "positional_embedding", 2, w2any, got, err, errcap) != 0)
+		return -1;
+	if (got[0] < 2 || got[0] > TEXT_MAX_CONTEXT)
+		return err_set(err, errcap, "positional_embedding: context %lld out of range", (long long)got[0]);
+	s->context = (int)got[0];
+	if (text_shape_of(c, "text_projection", 2, wany, got, err, errcap) != 0)
+		return -1;
+	if (got[1] < 1 || got[1] > 65536)
+		return err_set(err, errcap, "text_projection: embedding size %lld", (long long)got[1]);
+	s->embed = (int)got[1];
+	/* layers as build_model counts them: the distinct N of transformer.resblocks.N.*,
+	 * which must then be 0..layers-1 */
+	static const char pre[] = "transformer.resblocks.";
+	int most = -1, count = 0;
+	strmap_t seen;
+	strmap_init(&seen);
+	for (size_t i = 0; i < ckpt_count(c); i++) {
+		const char *nm = ckpt_entry(c, i)->name;
+		if (strncmp(nm, pre, sizeof pre - 1) != 0)
+			continue;
+		const char *d = nm + sizeof pre - 1, *e = d;
+		long n = 0;
+		while (*e >= '0' && *e <= '9' && n < 100000)
+			n = n * 10 + (*e++ - '0');
+		if (e == d || *e != '.' || (*d == '0' && e - d > 1) || n >= 100000)
+			continue;
+		if (strmap_putn(&seen, d, (size_t)(e - d), n) == 0) {
+			count++;
+			if (n > most)
+				most = (int)n;
+		}
+	}
+	strmap_free(&seen);
+	if (count == 0)
+		return err_set(err, errcap, "transformer.resblocks.0.ln_1.weight: missing (no text transformer)");
+	if (most + 1 != count)
+		return err_set(err, errcap, "transformer.resblocks: %d blocks numbered up to %d", count, most);
+	s->layers = count;
+	return 0;
+}
+
+const char *text_act_name(text_act_t act)
+{
+	return act == TEXT_ACT_GELU ? "gelu" : "quickgelu";
+}
+
+int text_model_load(text_model_t *m, const ckpt_t *c, text_act_t act, int fp16, char *err, size_t errcap)
 {
 	memset(m, 0, sizeof *m);
+	text_shape_t sh;
+	if (text_tower_shape(c, &sh, err, errcap) != 0)
+		return -1;
 	m->fp16 = fp16;
-	int64_t got[2], any1[1] = {-1};
-	if (!(m->ln_final_w = text_tensor(c, "ln_final.weight", 1, any1, got, 0, err, errcap)))
+	m->act = act;
+	m->width = sh.width;
+	m->heads = sh.heads;
+	m->vocab = sh.vocab;
+	m->context = sh.context;
+	m->embed = sh.embed;
+	int64_t W = sh.width;
+	int64_t w1[1] = {W}, vw[2] = {sh.vocab, W}, cw[2] = {sh.context, W}, we[2] = {W, sh.embed};
+	if (!(m->ln_final_w = text_tensor(c, "ln_final.weight", 1, w1, 0, err, errcap)) ||
+	    !(m->ln_final_b = text_tensor(c, "ln_final.bias", 1, w1, 0, err, errcap)) ||
+	    !(m->token_embedding = text_tensor(c, "token_embedding.weight", 2, vw, 0, err, errcap)) ||
+	    !(m->positional_embedding = text_tensor(c, "positional_embedding", 2, cw, 0, err, errcap)) ||
+	    !(m->text_projection = text_tensor(c, "text_projection", 2, we, fp16, err, errcap)))
 		goto fail;
-	int64_t W = got[0];
-	if (W <= 0 || W % TEXT_HEAD_DIM != 0) {
-		text_fail(err, errcap, "ln_final.weight: width %lld is not a multiple of %d", (long long)W,
-			  TEXT_HEAD_DIM);
-		goto fail;
-	}
-	m->width = (int)W;
-	m->heads = (int)(W / TEXT_HEAD_DIM);
-	int64_t w1[1] = {W}, w2any[2] = {-1, W};
-	if (!(m->ln_final_b = text_tensor(c, "ln_final.bias", 1, w1, NULL, 0, err, errcap)))
-		goto fail;
-	if (!(m->token_embedding = text_tensor(c, "token_embedding.weight", 2, w2any, got, 0, err, errcap)))
-		goto fail;
-	m->vocab = (int)got[0];
-	if (!(m->positional_embedding = text_tensor(c, "positional_embedding", 2, w2any, got, 0, err, errcap)))
-		goto fail;
-	m->context = (int)got[0];
-	if (m->context < 2 || m->context > TEXT_MAX_CONTEXT) {
-		text_fail(err, errcap, "positional_embedding: context %d out of range", m->context);
-		goto fail;
-	}
-	int64_t wany[2] = {W, -1};
-	if (!(m->text_projection = text_tensor(c, "text_projection", 2, wany, got, fp16, err, errcap)))
-		goto fail;
-	m->embed = (int)got[1];
 	{
-		float *ls = text_tensor(c, "logit_scale", 0, NULL, NULL, 0, err, errcap);
+		float *ls = text_tensor(c, "logit_scale", 0, NULL, 0, err, errcap);
 		if (!ls)
 			goto fail;
 		m->logit_scale = ls[0];
 		free(ls);
 	}
 	char name[128];
-	while (snprintf(name, sizeof name, "transformer.resblocks.%d.ln_1.weight", m->layers), ckpt_find(c, name))
-		m->layers++;
-	if (m->layers == 0) {
-		text_fail(err, errcap, "transformer.resblocks.0.ln_1.weight: missing (no text transformer)");
-		goto fail;
-	}
-	m->blocks = calloc((size_t)m->layers, sizeof *m->blocks);
+	m->blocks = calloc((size_t)sh.layers, sizeof *m->blocks);
 	if (!m->blocks) {
-		text_fail(err, errcap, "out of memory");
+		err_set(err, errcap, "out of memory");
 		goto fail;
 	}
+	m->layers = sh.layers;
 	for (int l = 0; l < m->layers; l++) {
 		text_block_t *b = &m->blocks[l];
 		int64_t s3w[2] = {3 * W, W}, s3[1] = {3 * W}, sww[2] = {W, W}, s4w[2] = {4 * W, W}, s4[1] = {4 * W},
@@ -185,7 +224,7 @@ int text_model_load(text_model_t *m, const ckpt_t *c, int fp16, char *err, size_
 		};
 		for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
 			snprintf(name, sizeof name, "transformer.resblocks.%d.%s", l, t[i].suffix);
-			if (!(*t[i].dst = text_tensor(c, name, t[i].ndim, t[i].shape, NULL, t[i].half, err, errcap)))
+			if (!(*t[i].dst = text_tensor(c, name, t[i].ndim, t[i].shape, t[i].half, err, errcap)))
 				goto fail;
 		}
 	}
@@ -323,16 +362,16 @@ static void k_bias(void *p, size_t lo, size_t hi)
 	}
 }
 
-/* f[r] = QuickGELU(f[r] + c_fc bias) */
+/* f[r] = act(f[r] + c_fc bias): QuickGELU, or GELU's erf form as nn.GELU() */
 static void k_bias_gelu(void *p, size_t lo, size_t hi)
 {
 	text_ctx_t *c = p;
-	int F = 4 * c->m->width;
+	int F = 4 * c->m->width, gelu = c->m->act == TEXT_ACT_GELU;
 	for (size_t r = lo; r < hi; r++) {
 		float *f = c->f + r * (size_t)F;
 		for (int i = 0; i < F; i++) {
 			float z = f[i] + c->bias[i];
-			f[i] = z / (1.0f + expf(-1.702f * z));
+			f[i] = gelu ? 0.5f * z * (1.0f + erff(z * 0.70710678f)) : z / (1.0f + expf(-1.702f * z));
 		}
 	}
 }
@@ -454,7 +493,7 @@ static text_runner_t *cpu_create(const text_model_t *m, const text_config_t *cfg
 {
 	text_runner_t *r = calloc(1, sizeof *r);
 	if (!r) {
-		text_fail(err, errcap, "out of memory");
+		err_set(err, errcap, "out of memory");
 		return NULL;
 	}
 	r->m = m;
@@ -471,7 +510,7 @@ static text_runner_t *cpu_create(const text_model_t *m, const text_config_t *cfg
 	r->f = malloc(cap * 4 * W * sizeof(float));
 	r->g = malloc(cap * W * sizeof(float));
 	if (!r->x || !r->h || !r->qkv || !r->f || !r->g) {
-		text_fail(err, errcap, "out of memory for a batch of %d rows (%zu MiB)", r->cap, r->bytes >> 20);
+		err_set(err, errcap, "out of memory for a batch of %d rows (%zu MiB)", r->cap, r->bytes >> 20);
 		cpu_destroy(r);
 		return NULL;
 	}
@@ -485,7 +524,7 @@ static int cpu_run(text_runner_t *r, const text_trie_t *t, float *out, char *err
 	const text_model_t *m = r->m;
 	int W = m->width, N = t->rows, threads = r->threads;
 	if (N > r->cap)
-		return text_fail(err, errcap, "batch of %d rows, the runner was made for %d", N, r->cap);
+		return err_set(err, errcap, "batch of %d rows, the runner was made for %d", N, r->cap);
 	text_ctx_t c = {.m = m,
 			.rows = N,
 			.token = t->token,
@@ -502,14 +541,14 @@ static int cpu_run(text_runner_t *r, const text_trie_t *t, float *out, char *err
 		c.ln_b = b->ln_1_b;
 		text_par_for(threads, (size_t)N, k_layernorm, &c);
 		if (text_linear(r->h, b->in_proj_w, r->qkv, N, 3 * W, W, 0.0f))
-			return text_fail(err, errcap, "dnnl_sgemm failed");
+			return err_set(err, errcap, "dnnl_sgemm failed");
 		c.dst = r->qkv;
 		c.dst_cols = 3 * W;
 		c.bias = b->in_proj_b;
 		text_par_for(threads, (size_t)N, k_bias, &c);
 		text_par_for(threads, (size_t)N, k_attention, &c);
 		if (text_linear(r->h, b->out_proj_w, r->x, N, W, W, 1.0f))
-			return text_fail(err, errcap, "dnnl_sgemm failed");
+			return err_set(err, errcap, "dnnl_sgemm failed");
 		c.dst = r->x;
 		c.dst_cols = W;
 		c.bias = b->out_proj_b;
@@ -518,11 +557,11 @@ static int cpu_run(text_runner_t *r, const text_trie_t *t, float *out, char *err
 		c.ln_b = b->ln_2_b;
 		text_par_for(threads, (size_t)N, k_layernorm, &c);
 		if (text_linear(r->h, b->c_fc_w, r->f, N, 4 * W, W, 0.0f))
-			return text_fail(err, errcap, "dnnl_sgemm failed");
+			return err_set(err, errcap, "dnnl_sgemm failed");
 		c.bias = b->c_fc_b;
 		text_par_for(threads, (size_t)N, k_bias_gelu, &c);
 		if (text_linear(r->f, b->c_proj_w, r->x, N, W, 4 * W, 1.0f))
-			return text_fail(err, errcap, "dnnl_sgemm failed");
+			return err_set(err, errcap, "dnnl_sgemm failed");
 		c.dst = r->x;
 		c.dst_cols = W;
 		c.bias = b->c_proj_b;
@@ -536,7 +575,7 @@ static int cpu_run(text_runner_t *r, const text_trie_t *t, float *out, char *err
 	text_par_for(threads, (size_t)t->nseq, k_layernorm, &c);
 	if (dnnl_sgemm('N', 'N', t->nseq, m->embed, W, 1.0f, r->g, W, m->text_projection, m->embed, 0.0f, out,
 		       m->embed) != dnnl_success)
-		return text_fail(err, errcap, "dnnl_sgemm failed");
+		return err_set(err, errcap, "dnnl_sgemm failed");
 	r->compute_s += time_now() - t0;
 	return 0;
 }
@@ -591,6 +630,16 @@ static int text_flush(const text_backend_t *be, text_runner_t *r, const text_mod
 	return 0;
 }
 
+/* done of n prompts encoded since t0: a progress line on a terminal (80
+ * templates x 1000 classes take minutes on a CPU) */
+static void text_progress(int done, int n, double t0)
+{
+	double dt = time_now() - t0, rate = dt > 0 ? done / dt : 0;
+	char left[32];
+	time_format(rate > 0 ? (n - done) / rate : -1, left, sizeof left);
+	diag_progress("%d/%d prompts, %.0f prompts/s, %s left", done, n, rate, left);
+}
+
 int text_encode(const text_model_t *m, const text_backend_t *be, text_runner_t *r, const int32_t *const *ids,
 		const int *lens, int n, float *out, text_encode_stats_t *stats, char *err, size_t errcap)
 {
@@ -608,17 +657,17 @@ int text_encode(const text_model_t *m, const text_backend_t *be, text_runner_t *
 	bt.seq_index = malloc((size_t)cap * sizeof *bt.seq_index);
 	bt.o = malloc((size_t)cap * (size_t)m->embed * sizeof(float));
 	if (!cut || !order || !bt.token || !bt.depth || !bt.parent || !bt.seq_leaf || !bt.seq_index || !bt.o) {
-		text_fail(err, errcap, "out of memory for a batch of %d rows", cap);
+		err_set(err, errcap, "out of memory for a batch of %d rows", cap);
 		goto done;
 	}
 	for (int i = 0; i < n; i++) {
 		if (lens[i] < 1 || lens[i] > m->context) {
-			text_fail(err, errcap, "text %d: %d tokens, the model's context is %d", i, lens[i], m->context);
+			err_set(err, errcap, "text %d: %d tokens, the model's context is %d", i, lens[i], m->context);
 			goto done;
 		}
 		for (int k = 0; k < lens[i]; k++)
 			if (ids[i][k] < 0 || ids[i][k] >= m->vocab) {
-				text_fail(err, errcap, "text %d: token id %d outside the vocabulary (%d)", i,
+				err_set(err, errcap, "text %d: token id %d outside the vocabulary (%d)", i,
 					  ids[i][k], m->vocab);
 				goto done;
 			}
@@ -631,6 +680,7 @@ int text_encode(const text_model_t *m, const text_backend_t *be, text_runner_t *
 
 	int path[TEXT_MAX_CONTEXT];
 	int prev = -1; /* previous sequence in this batch */
+	int done = 0;  /* sequences encoded */
 	for (int oi = 0; oi < n; oi++) {
 		int s = order[oi], len = cut[s];
 		int lcp = 0;
@@ -639,8 +689,10 @@ int text_encode(const text_model_t *m, const text_backend_t *be, text_runner_t *
 				lcp++;
 		}
 		if (prev >= 0 && (bt.rows + (len - lcp) > cap || bt.nseq == cap)) {
+			int k = bt.nseq;
 			if (text_flush(be, r, m, &bt, out, &st, err, errcap) != 0)
 				goto done;
+			text_progress(done += k, n, t0);
 			lcp = 0;
 		}
 		for (int k = lcp; k < len; k++) {
@@ -655,8 +707,10 @@ int text_encode(const text_model_t *m, const text_backend_t *be, text_runner_t *
 		prev = s;
 	}
 	if (bt.nseq > 0) {
+		int k = bt.nseq;
 		if (text_flush(be, r, m, &bt, out, &st, err, errcap) != 0)
 			goto done;
+		text_progress(done += k, n, t0);
 	}
 	rc = 0;
 	st.seconds = time_now() - t0;

@@ -5,10 +5,18 @@
  *   x = token_embedding[ids] + positional_embedding      [L, W]   (W = 512)
  *   12 pre-LayerNorm residual blocks, each
  *     x += out_proj(MHA(ln_1(x)))   8 heads of 64, causal mask (position i sees 0..i)
- *     x += c_proj(QuickGELU(c_fc(ln_2(x))))   QuickGELU(z) = z * sigmoid(1.702 z), 2048 wide
+ *     x += c_proj(act(c_fc(ln_2(x))))   4W wide (2048)
  *   e = ln_final(x[eot]) @ text_projection                [E]      (E = 1024)
  * where eot is the position of the largest id (the first one if repeated),
- * as CLIP's text.argmax(dim=-1). LayerNorm eps 1e-5.
+ * as CLIP's text.argmax(dim=-1). LayerNorm eps 1e-5. act is QuickGELU,
+ * z * sigmoid(1.702 z), in every OpenAI model and open_clip's -quickgelu
+ * ones; open_clip's other configs use GELU, z * Phi(z) (nn.GELU, the erf
+ * form). The file does not say which: model/clip_keys.h tells it from the
+ * model's name or the file's origin.
+ * The other sizes come from the checkpoint as CLIP's build_model reads them
+ * (text_tower_shape): the OpenAI ResNets have W 512 (RN50, RN101), 640
+ * (RN50x4), 768 (RN50x16), 1024 (RN50x64), 12 layers, context 77, vocabulary
+ * 49408, E 1024, 512, 640, 768, 1024.
  *
  * Because of the causal mask, position i depends only on ids 0..i: padding
  * after eot never matters, and prompts sharing a prefix of ids share its
@@ -41,8 +49,27 @@ typedef struct {
 	float *c_proj_w, *c_proj_b; /* [W, 4W], [W] */
 } text_block_t;
 
+typedef enum {
+	TEXT_ACT_QUICK_GELU, /* OpenAI's CLIP, open_clip's -quickgelu models */
+	TEXT_ACT_GELU        /* open_clip's other models: nn.GELU() */
+} text_act_t;
+
+/* The tower's sizes, as CLIP's build_model infers them from a state dict:
+ * width from ln_final.weight, heads = width / 64, layers from the distinct
+ * N of transformer.resblocks.N.*, context and vocab from the embeddings,
+ * embed from text_projection [W, E]. */
 typedef struct {
 	int width, layers, heads, context, vocab, embed;
+} text_shape_t;
+
+/* The sizes of c's text tower (canonical names, model/clip_keys.h), without
+ * reading the weights. 0, or -1 with one line in err naming the tensor. */
+int text_tower_shape(const ckpt_t *c, text_shape_t *s, char *err, size_t errcap);
+const char *text_act_name(text_act_t act); /* "quickgelu", "gelu" */
+
+typedef struct {
+	int width, layers, heads, context, vocab, embed;
+	text_act_t act;
 	float *token_embedding;     /* [vocab, W] */
 	float *positional_embedding; /* [context, W] */
 	text_block_t *blocks;       /* [layers] */
@@ -52,14 +79,13 @@ typedef struct {
 	int fp16;                   /* weights rounded through float16 (text_model_load) */
 } text_model_t;
 
-/* Bind a checkpoint's text tower: checks every tensor's presence and shape
- * (sizes inferred from the checkpoint: W from ln_final, layers from the
- * resblocks present, heads = W / 64 as CLIP builds it, context and vocab
- * from the embeddings, E from text_projection). With fp16, every weight
+/* Bind a checkpoint's text tower (canonical names): checks every tensor's
+ * presence and shape (sizes from text_tower_shape); act is the MLP's
+ * activation, which the file does not hold. With fp16, every weight
  * CLIP's convert_weights() keeps in float16 (linear and attention weights and
  * biases, text_projection) is rounded through float16, the math staying FP32.
  * 0, or -1 with a one-line message naming the tensor in err. */
-int text_model_load(text_model_t *m, const ckpt_t *c, int fp16, char *err, size_t errcap);
+int text_model_load(text_model_t *m, const ckpt_t *c, text_act_t act, int fp16, char *err, size_t errcap);
 void text_model_free(text_model_t *m);
 
 /* ------------------------------------------------------------------ */

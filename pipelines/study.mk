@@ -86,7 +86,7 @@ $(if $(and $(DATASET),$(filter testdata/images testdata/images/,$(DATA))),\
   $(error DATASET=$(DATASET) needs DATA=the folder (or labels TSV) holding it))
 endif
 
-.PHONY: study study-shards study-slurm study-weights study-stages study-slurm-run
+.PHONY: study study-shards study-slurm study-weights study-stages study-slurm-run study-demo
 study: $(STUDY_PROGS) study-weights
 	+@$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) STUDY_RUN=1 study-stages
 
@@ -99,6 +99,32 @@ study-shards: $(STUDY_PROGS) study-weights
 study-slurm: $(STUDY_PROGS) study-weights
 	+@$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) STUDY_RUN=1 STUDY_SHARDS=$(SHARDS) STUDY_SLURM=1 \
 	  study-slurm-run
+
+# make study-demo: the whole study in a minute or two without the published weights, on
+# the random-weight checkpoints the tests make (tests/py/make_checkpoints.py, PyTorch),
+# DEMO_IMAGES of the sample images and one CLIP template, into its own cache and
+# $(DEMO_REPORT)/, the report labelled as random weights throughout. Its files are
+# rewritten only when they change, so a second run recomputes nothing.
+DEMO_IMAGES ?= 8
+DEMO_DIR    ?= $(BUILD)/demo
+DEMO_REPORT ?= report-demo
+DEMO_PYTHON ?= /usr/bin/python3
+DEMO_CKPT   := $(BUILD)/fixtures
+study-demo: $(STUDY_PROGS)
+	@[ -s $(DEMO_CKPT)/checksums.json ] || { mkdir -p $(DEMO_CKPT) && \
+	  echo "study-demo: writing random-weight checkpoints into $(DEMO_CKPT) (tests/py/make_checkpoints.py, about 30 s)" >&2 && \
+	  flock $(DEMO_CKPT)/.lock sh -c '[ -s $(DEMO_CKPT)/checksums.json ] || $(DEMO_PYTHON) tests/py/make_checkpoints.py $(DEMO_CKPT) >&2' \
+	  || { echo "study-demo: tests/py/make_checkpoints.py failed: it needs PyTorch ($(DEMO_PYTHON); ./install-deps)" >&2; exit 2; }; }
+	@mkdir -p $(DEMO_DIR)/weights && \
+	  ln -sfn $(abspath $(DEMO_CKPT))/resnet50.pth $(DEMO_DIR)/weights/resnet50-0676ba61.pth && \
+	  ln -sfn $(abspath $(DEMO_CKPT))/clip-rn50.pt $(DEMO_DIR)/weights/RN50.pt && \
+	  head -n $$(($(DEMO_IMAGES) + 1)) testdata/labels.tsv >$(DEMO_DIR)/labels.new && \
+	  head -n 1 data/templates-clip.txt >$(DEMO_DIR)/templates.new && \
+	  for f in labels templates; do cmp -s $(DEMO_DIR)/$$f.new $(DEMO_DIR)/$$f.txt && rm -f $(DEMO_DIR)/$$f.new || \
+	    mv -f $(DEMO_DIR)/$$f.new $(DEMO_DIR)/$$f.txt; done
+	+@$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) study STUDY_DEMO=1 WEIGHTS=$(DEMO_DIR)/weights \
+	  CACHE=$(DEMO_DIR)/cache REPORT=$(DEMO_REPORT) DATA=$(DEMO_DIR)/labels.txt IMAGES=testdata/images \
+	  TEMPLATES=$(DEMO_DIR)/templates.txt
 
 # Weights already in place are used as they are (the report says whether each one is the
 # published file); a missing one is fetched and checked by pipelines/fetch-weights, which
@@ -121,9 +147,13 @@ $(if $(and $(filter auto,$(DEVICE)),$(filter-out 0,$(JOB_GPUS)),$(if $(study_cud
   $(error JOB_GPUS=$(JOB_GPUS): $(STUDY_BIN)/rnencode was built without CUDA (DEVICE=cpu runs the jobs on the CPU)))
 STUDY_DEVICE := $(if $(filter auto,$(DEVICE)),$(if $(filter 0,$(JOB_GPUS)),cpu,cuda),$(DEVICE))
 else
-study_gpu := $(if $(filter auto,$(DEVICE)),$(shell nvidia-smi -L 2>/dev/null | grep -q '^GPU' && \
-  ldd $(STUDY_BIN)/rnencode 2>/dev/null | grep -q libcudnn && echo cuda))
+study_has_gpu := $(if $(filter auto,$(DEVICE)),$(shell nvidia-smi -L 2>/dev/null | grep -q '^GPU' && echo yes))
+study_gpu := $(if $(study_has_gpu),$(shell ldd $(STUDY_BIN)/rnencode 2>/dev/null | grep -q libcudnn && echo cuda))
 STUDY_DEVICE := $(if $(filter auto,$(DEVICE)),$(or $(study_gpu),cpu),$(DEVICE))
+# said once here; the programs get --device and say nothing of it
+$(shell echo "study: device $(STUDY_DEVICE) ($(if $(filter auto,$(DEVICE)),DEVICE=auto: $(if $(study_gpu),nvidia-smi \
+  lists a GPU,$(if $(study_has_gpu),$(STUDY_BIN)/rnencode was built without cuDNN,no GPU (nvidia-smi lists none))),\
+  DEVICE=$(DEVICE)))" >&2)
 endif
 STUDY_BATCH := $(or $(BATCH),8)
 STUDY_PRESETS := $(sort $(foreach m,$(MODELS),$(call study_preset,$(m))))
@@ -261,6 +291,9 @@ STUDY_REPORT_KEY := $(call study_hash,report $(foreach r,$(STUDY_RUNS),$(STUDY_S
 STUDY_REPORT_DIR := $(CACHE)/report-$(STUDY_REPORT_KEY)
 study_nlines = $(shell grep -cv '^[[:space:]]*$$' $(1) 2>/dev/null)
 STUDY_SETTINGS := \
+  $(if $(STUDY_DEMO),--set "weights=**random weights** (\`make study-demo\`: the test checkpoints of \
+    tests/py/make_checkpoints.py): every accuracy below is chance and not the models'; the run shows the pipeline \
+    and the report. \`make study\` runs the published weights") \
   --set "data=\`$(DATA)\`$(if $(LABELS), (labels \`$(LABELS)\`))$(if $(IMAGES), (images \`$(IMAGES)\`))" \
   $(if $(DATASET),--set "dataset=$(STUDY_MANIFEST); expected $(call study_ds,images) images in $(call study_ds,classes) classes$(if \
     $(STUDY_SUBSET), (scored over them only: zscore --subset \`$(notdir $(STUDY_SUBSET))\`))$(if $(STUDY_GROUPS), (each a group \
@@ -271,7 +304,7 @@ STUDY_SETTINGS := \
   $(if $(STUDY_WANT_CLIP),--set "CLIP prompts=\`$(TEMPLATES)\` ($(call study_nlines,$(TEMPLATES)) templates) x \`$(NAMES)\` ($(call study_nlines,$(NAMES)) classes)") \
   --set "cache=\`$(CACHE)\` (report-$(STUDY_REPORT_KEY))"
 STUDY_REPORT_PROGS := $(addprefix $(STUDY_BIN)/,errstats errtree fpdiff recview) \
-  pipelines/study-report pipelines/json-flat.awk pipelines/memplot.awk
+  pipelines/study-report pipelines/json-flat.awk pipelines/memplot.awk pipelines/studyplot.awk
 STUDY_REPORT_CMD := RNENC_DATA=$(CURDIR)/data $(STUDY_RUNNER) --dir $(STUDY_REPORT_DIR) -- pipelines/study-report \
   --bin $(STUDY_BIN) --names $(NAMES) $(STUDY_SETTINGS) \
   $(foreach r,$(STUDY_RUNS),--run $(subst _, ,$(r)) $(STUDY_SCORES_$(r)).mp $(STUDY_ENC_$(r)).mp \
@@ -346,5 +379,6 @@ endif
 
 STUDY_LOG_BEFORE := $(shell cat $(STUDY_LOG) 2>/dev/null | wc -l)
 study-stages: $(STUDY_PUBLISHED)
+	@pipelines/study-summary $(REPORT) $(STUDY_RUNS)$(if $(STUDY_DEMO), && echo "(random weights: make study-demo)")
 	@echo "study: $(REPORT)/report.md ($$(($$(cat $(STUDY_LOG) 2>/dev/null | wc -l) - $(STUDY_LOG_BEFORE))) stages ran; log $(STUDY_LOG))"
 endif

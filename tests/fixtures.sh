@@ -68,3 +68,32 @@ need_family_fixtures() {
 		"$py" "$ROOT/tests/py/resnets.py" fixtures "$FAM_DIR" 2 $FAMILY_SPECS >&2
 	) 9>"$FAM_DIR/.lock" || fail "tests/py/resnets.py fixtures failed"
 }
+
+# need_text_checkpoints: sets TEXT_CKPT_DIR=$ROOT/build/fixtures/text, where
+# tests/py/clip_text_fixtures.py writes random-weight CLIP text towers of every
+# ResNet width in the published formats (about 1 GB, made once, remade when
+# missing or older than the scripts that make them), or skips the test.
+need_text_checkpoints() {
+	TEXT_CKPT_DIR=$ROOT/build/fixtures/text
+	export TEXT_CKPT_DIR
+	local py=${PY:-/usr/bin/python3}
+	local stamp=$TEXT_CKPT_DIR/done
+	local srcs=("$ROOT/tests/py/clip_text_fixtures.py" "$ROOT/tests/py/clip_model.py" "$ROOT/tests/py/make_checkpoints.py")
+	local src
+	_text_fixtures_fresh() {
+		[ -s "$stamp" ] || return 1
+		for src in "${srcs[@]}"; do [ "$src" -nt "$stamp" ] && return 1; done
+		return 0
+	}
+	_text_fixtures_fresh && return 0
+	"$py" -c 'import torch' 2>/dev/null || skip "text tower fixtures need torch for $py"
+	command -v flock >/dev/null || skip "text tower fixtures need flock (util-linux)"
+	mkdir -p "$TEXT_CKPT_DIR" || fail "cannot create $TEXT_CKPT_DIR"
+	(
+		flock 9 || exit 1
+		_text_fixtures_fresh && exit 0 # another test made them while we waited
+		rm -f "$stamp"
+		"$py" "$ROOT/tests/py/clip_text_fixtures.py" "$TEXT_CKPT_DIR" >&2
+	) 9>"$TEXT_CKPT_DIR/.lock" || fail "tests/py/clip_text_fixtures.py failed"
+	[ -s "$stamp" ] || fail "text tower fixtures missing after clip_text_fixtures.py"
+}

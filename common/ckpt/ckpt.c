@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,7 +30,7 @@ struct ckpt {
 	ckpt_format_t format;
 	const uint8_t *bytes; /* the whole file */
 	size_t size;
-	int mapped;           /* bytes is our mmap (else the caller's memory) */
+	int loaded;           /* bytes is our copy of the file (else the caller's memory) */
 	ckpt_entry_t *entries;
 	size_t n, cap;
 	void **owned;         /* copies, freed with the table */
@@ -39,16 +38,6 @@ struct ckpt {
 	size_t owned_bytes;
 	strmap_t index;       /* name -> entry */
 };
-
-void ckpt_errf(char *err, size_t cap, const char *fmt, ...)
-{
-	if (!err || cap == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-}
 
 void ckpt_printable(char *dst, size_t cap, const char *s, size_t n)
 {
@@ -74,18 +63,18 @@ void ckpt_table_set_format(ckpt_t *c, ckpt_format_t f)
 int ckpt_table_add(ckpt_t *c, const char *name, size_t name_len, const tensor_t *t, char *err, size_t cap)
 {
 	if (c->n >= CKPT_MAX_TENSORS) {
-		ckpt_errf(err, cap, "more than %d tensors", CKPT_MAX_TENSORS);
+		err_set(err, cap, "more than %d tensors", CKPT_MAX_TENSORS);
 		return -1;
 	}
 	if (memchr(name, 0, name_len)) {
-		ckpt_errf(err, cap, "tensor name contains a NUL byte");
+		err_set(err, cap, "tensor name contains a NUL byte");
 		return -1;
 	}
 	if (c->n == c->cap) {
 		size_t ncap = c->cap ? c->cap * 2 : 64;
 		ckpt_entry_t *ne = realloc(c->entries, ncap * sizeof *ne);
 		if (!ne) {
-			ckpt_errf(err, cap, "out of memory");
+			err_set(err, cap, "out of memory");
 			return -1;
 		}
 		c->entries = ne;
@@ -93,7 +82,7 @@ int ckpt_table_add(ckpt_t *c, const char *name, size_t name_len, const tensor_t 
 	}
 	char *s = malloc(name_len + 1);
 	if (!s) {
-		ckpt_errf(err, cap, "out of memory");
+		err_set(err, cap, "out of memory");
 		return -1;
 	}
 	memcpy(s, name, name_len);
@@ -107,7 +96,7 @@ int ckpt_table_add(ckpt_t *c, const char *name, size_t name_len, const tensor_t 
 void *ckpt_table_alloc(ckpt_t *c, size_t nbytes, char *err, size_t cap)
 {
 	if (nbytes > CKPT_COPY_LIMIT(c->size) || c->owned_bytes > CKPT_COPY_LIMIT(c->size) - nbytes) {
-		ckpt_errf(err, cap, "strided or misaligned tensors need %zu bytes of copies, over the limit of %zu",
+		err_set(err, cap, "strided or misaligned tensors need %zu bytes of copies, over the limit of %zu",
 			  c->owned_bytes + nbytes, (size_t)CKPT_COPY_LIMIT(c->size));
 		return NULL;
 	}
@@ -115,7 +104,7 @@ void *ckpt_table_alloc(ckpt_t *c, size_t nbytes, char *err, size_t cap)
 		size_t ncap = c->capowned ? c->capowned * 2 : 16;
 		void **no = realloc(c->owned, ncap * sizeof *no);
 		if (!no) {
-			ckpt_errf(err, cap, "out of memory");
+			err_set(err, cap, "out of memory");
 			return NULL;
 		}
 		c->owned = no;
@@ -124,7 +113,7 @@ void *ckpt_table_alloc(ckpt_t *c, size_t nbytes, char *err, size_t cap)
 	/* calloc's alignment suits every dtype; one byte for empty tensors */
 	void *p = calloc(1, nbytes ? nbytes : 1);
 	if (!p) {
-		ckpt_errf(err, cap, "out of memory for a %zu-byte copy", nbytes);
+		err_set(err, cap, "out of memory for a %zu-byte copy", nbytes);
 		return NULL;
 	}
 	c->owned[c->nowned++] = p;
@@ -206,7 +195,7 @@ static int build_index(ckpt_t *c, char *err, size_t cap)
 		if (strmap_put(&c->index, c->entries[i].name, (int64_t)i) != 0) {
 			char nm[128];
 			ckpt_printable(nm, sizeof nm, c->entries[i].name, strlen(c->entries[i].name));
-			ckpt_errf(err, cap, "tensor name '%s' appears twice", nm);
+			err_set(err, cap, "tensor name '%s' appears twice", nm);
 			return -1;
 		}
 	}
@@ -223,7 +212,7 @@ static int read_any(ckpt_t *c, char *err, size_t cap)
 	const uint8_t *p = c->bytes;
 	size_t n = c->size;
 	if (n == 0) {
-		ckpt_errf(err, cap, "empty file");
+		err_set(err, cap, "empty file");
 		return -1;
 	}
 	if (ckpt_zip_sniff(p, n))
@@ -232,7 +221,7 @@ static int read_any(ckpt_t *c, char *err, size_t cap)
 		return ckpt_read_legacy(c, p, n, err, cap);
 	if (ckpt_safetensors_sniff(p, n))
 		return ckpt_read_safetensors(c, p, n, err, cap);
-	ckpt_errf(err, cap,
+	err_set(err, cap,
 		  "not a checkpoint this reader knows (PyTorch zip, TorchScript, legacy torch.save, safetensors)");
 	return -1;
 }
@@ -243,42 +232,76 @@ static ckpt_t *open_bytes(ckpt_t *c, const char *label, char *err, size_t errcap
 	char detail[1024];
 	detail[0] = 0;
 	if (read_any(c, detail, sizeof detail) != 0 || build_index(c, detail, sizeof detail) != 0) {
-		ckpt_errf(err, errcap, "%s: %s", label, detail[0] ? detail : "unreadable checkpoint");
+		err_set(err, errcap, "%s: %s", label, detail[0] ? detail : "unreadable checkpoint");
 		ckpt_free(c);
 		return NULL;
 	}
 	return c;
 }
 
+/* The whole file read into memory, not mapped: a mapped file cut short
+ * while it is read (cp NEW OLD over a checkpoint being loaded truncates it
+ * in place) raises SIGBUS at the first page past its new end, where a read
+ * is a short read, said in one line; and the bytes the table holds are the
+ * ones ckpt_sha256 hashes, whatever happens to the file afterwards. */
+static int read_exact(int fd, uint8_t *p, size_t n, const char *path, char *err, size_t errcap)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = read(fd, p + got, n - got < ((size_t)1 << 30) ? n - got : (size_t)1 << 30);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err_set(err, errcap, "%s: read error at byte %zu: %s", path, got, strerror(errno));
+			return -1;
+		}
+		if (r == 0) {
+			err_set(err, errcap, "%s: the file shrank to %zu bytes while it was read (%zu at the start): "
+					       "written by another process?",
+				  path, got, n);
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	uint8_t more;
+	ssize_t r;
+	while ((r = read(fd, &more, 1)) < 0 && errno == EINTR)
+		;
+	if (r > 0) {
+		err_set(err, errcap, "%s: the file grew past %zu bytes while it was read: written by another process?",
+			  path, n);
+		return -1;
+	}
+	return 0;
+}
+
 ckpt_t *ckpt_open(const char *path, char *err, size_t errcap)
 {
-	/* mapped: a regular file; a FIFO is refused, not waited on */
+	/* a regular file; a FIFO is refused, not waited on */
 	int fd = file_open_input(path, 1, err, errcap);
 	if (fd < 0)
 		return NULL;
 	struct stat st;
 	if (fstat(fd, &st) != 0) {
-		ckpt_errf(err, errcap, "%s: %s", path, strerror(errno));
+		err_set(err, errcap, "%s: %s", path, strerror(errno));
 		close(fd);
 		return NULL;
 	}
 	ckpt_t *c = calloc(1, sizeof *c);
-	if (!c) {
-		ckpt_errf(err, errcap, "%s: out of memory", path);
+	void *m = NULL;
+	if (!c || (st.st_size > 0 && posix_memalign(&m, 64, (size_t)st.st_size) != 0)) {
+		err_set(err, errcap, "%s: out of memory for its %lld bytes", path, (long long)st.st_size);
 		close(fd);
+		free(c);
 		return NULL;
 	}
 	c->size = (size_t)st.st_size;
-	if (c->size > 0) {
-		void *m = mmap(NULL, c->size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (m == MAP_FAILED) {
-			ckpt_errf(err, errcap, "%s: mmap: %s", path, strerror(errno));
-			close(fd);
-			free(c);
-			return NULL;
-		}
-		c->bytes = m;
-		c->mapped = 1;
+	c->bytes = m;
+	c->loaded = 1;
+	if (read_exact(fd, m, c->size, path, err, errcap) != 0) {
+		close(fd);
+		ckpt_free(c);
+		return NULL;
 	}
 	close(fd);
 	return open_bytes(c, path, err, errcap);
@@ -288,7 +311,7 @@ ckpt_t *ckpt_open_mem(const void *data, size_t size, const char *label, char *er
 {
 	ckpt_t *c = calloc(1, sizeof *c);
 	if (!c) {
-		ckpt_errf(err, errcap, "%s: out of memory", label);
+		err_set(err, errcap, "%s: out of memory", label);
 		return NULL;
 	}
 	c->bytes = data;
@@ -307,8 +330,8 @@ void ckpt_free(ckpt_t *c)
 		free(c->owned[i]);
 	free(c->owned);
 	strmap_free(&c->index);
-	if (c->mapped)
-		munmap((void *)c->bytes, c->size);
+	if (c->loaded)
+		free((void *)c->bytes);
 	free(c);
 }
 
@@ -344,9 +367,48 @@ const ckpt_entry_t *ckpt_find(const ckpt_t *c, const char *name)
 	return i < 0 ? NULL : &c->entries[i];
 }
 
+int ckpt_rename(ckpt_t *c, const char *const *names, char *err, size_t errcap)
+{
+	strmap_t index;
+	strmap_init(&index);
+	for (size_t i = 0; i < c->n; i++) {
+		const char *nm = names[i] ? names[i] : c->entries[i].name;
+		if (strmap_put(&index, nm, (int64_t)i) != 0) {
+			char pr[128];
+			ckpt_printable(pr, sizeof pr, nm, strlen(nm));
+			err_set(err, errcap, "two tensors would both be named '%s'", pr);
+			strmap_free(&index);
+			return -1;
+		}
+	}
+	/* copies first: a new name may point into an old one */
+	char **fresh = xcalloc(c->n ? c->n : 1, sizeof *fresh);
+	for (size_t i = 0; i < c->n; i++)
+		fresh[i] = names[i] ? xstrdup(names[i]) : NULL;
+	for (size_t i = 0; i < c->n; i++)
+		if (fresh[i]) {
+			free(c->entries[i].name);
+			c->entries[i].name = fresh[i];
+		}
+	free(fresh);
+	strmap_free(&c->index);
+	c->index = index;
+	return 0;
+}
+
 size_t ckpt_file_size(const ckpt_t *c)
 {
 	return c->size;
+}
+
+void ckpt_sha256(const ckpt_t *c, char hex[65])
+{
+	sha256_t s;
+	uint8_t d[32];
+	sha256_init(&s);
+	sha256_update(&s, c->bytes, c->size);
+	sha256_final(&s, d);
+	sha256_to_hex(d, hex);
 }
 
 int file_sha256(const char *path, char hex[65])

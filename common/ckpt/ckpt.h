@@ -5,9 +5,10 @@
  *   CKPT_TORCHSCRIPT    torch.jit.save: same container, module objects in data.pkl
  *   CKPT_PYTORCH_LEGACY torch.save(_use_new_zipfile_serialization=False)
  *   CKPT_SAFETENSORS    u64 header length + JSON header + data
- * The file is memory-mapped; tensor data points into the mapping where the
- * stored tensor is C-contiguous, else into a contiguous copy owned by the
- * table. Nothing in the file is executed or trusted: see ckpt.c.
+ * The file is read whole into memory (not mapped: a file cut short while
+ * mapped kills the process with SIGBUS); tensor data points into that copy
+ * where the stored tensor is C-contiguous, else into a contiguous copy owned
+ * by the table. Nothing in the file is executed or trusted: see ckpt.c.
  * Tensor data is always aligned to its element size (misaligned stored data is
  * copied), and stays valid until ckpt_free.
  */
@@ -42,6 +43,10 @@ const char *ckpt_format_name(ckpt_format_t f);
 size_t ckpt_count(const ckpt_t *c);
 const ckpt_entry_t *ckpt_entry(const ckpt_t *c, size_t i); /* in file order */
 const ckpt_entry_t *ckpt_find(const ckpt_t *c, const char *name);
+/* New names for the entries: names[i] for entry i (NULL keeps its name), e.g.
+ * a file's keys mapped to a model's own (model/clip_keys.h). All or nothing:
+ * 0, or -1 with err naming the name two entries would share. */
+int ckpt_rename(ckpt_t *c, const char *const *names, char *err, size_t errcap);
 
 /* Do the first n bytes of a file (at least 16, or the whole file) look like
  * one of the formats above? 1 or 0; ckpt_open has the last word. */
@@ -52,6 +57,10 @@ int ckpt_sniff(const void *p, size_t n);
 ckpt_t *ckpt_open_mem(const void *data, size_t size, const char *label, char *err, size_t errcap);
 /* Size in bytes of the file (or memory) the table was read from. */
 size_t ckpt_file_size(const ckpt_t *c);
+/* sha256 of those bytes, the ones the table was read from (a hash of the
+ * file read again could be of another file, replaced meanwhile): 64
+ * lowercase hex digits + NUL. */
+void ckpt_sha256(const ckpt_t *c, char hex[65]);
 
 /* sha256 of a whole regular file as 64 lowercase hex digits + NUL; 0 or -1
  * (errno; ESPIPE for a pipe or FIFO, which cannot be read a second time,

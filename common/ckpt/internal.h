@@ -47,12 +47,6 @@ int ckpt_table_add(ckpt_t *c, const char *name, size_t name_len, const tensor_t 
 void *ckpt_table_alloc(ckpt_t *c, size_t nbytes, char *err, size_t cap);
 void ckpt_table_set_format(ckpt_t *c, ckpt_format_t f);
 
-/* err formatting helper: printf into err, never overflowing. */
-void ckpt_errf(char *err, size_t cap, const char *fmt, ...)
-#if defined(__GNUC__)
-	__attribute__((format(printf, 3, 4)))
-#endif
-	;
 /* Copy at most max bytes of s into a printable, quoted-safe form (control and
  * non-ASCII bytes become '?') for error messages. */
 void ckpt_printable(char *dst, size_t cap, const char *s, size_t n);

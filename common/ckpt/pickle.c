@@ -18,7 +18,7 @@
  * and the work of naming tensors are bounded (ckpt/internal.h); every integer
  * read from the file is range-checked before it is used as a size or index.
  *
- * Formats (SPEC section 5):
+ * Formats (doc/checkpoints.md):
  *   PyTorch zip / TorchScript: <prefix>/data.pkl (one pickle), storages in
  *     <prefix>/data/<key> (raw little-endian). Persistent id
  *     ('storage', torch.<T>Storage, key, location, numel). TorchScript is told
@@ -124,6 +124,7 @@ typedef struct {
 	size_t ntn, captn;
 	size_t slots;
 	uint32_t h_none, h_true, h_false;
+	int python_strs; /* read as Python's unpickler (torch.load) reads: strs must be UTF-8 */
 	/* current pickle, for messages */
 	const char *what;
 	size_t pos;
@@ -146,7 +147,7 @@ static int vm_fail(vm_t *vm, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	ckpt_errf(vm->err, vm->cap, "%s offset %zu: %s", vm->what, vm->pos, msg);
+	err_set(vm->err, vm->cap, "%s offset %zu: %s", vm->what, vm->pos, msg);
 	return -1;
 }
 
@@ -195,6 +196,32 @@ static void vm_free(vm_t *vm)
 	free(vm->memo);
 	free(vm->st);
 	free(vm->tn);
+}
+
+/* Does Python's unpickler decode s[0..n) as a str: UTF-8, with
+ * 'surrogatepass' (encoded U+D800..U+DFFF allowed) for the unicode opcodes,
+ * strictly for BINSTRING's (torch.load's encoding='utf-8')? */
+static int python_utf8(const uint8_t *s, size_t n, int surrogatepass)
+{
+	uint32_t cp;
+	for (size_t i = 0, k; i < n; i += k) {
+		k = utf8_next((const char *)s + i, n - i, &cp);
+		if (!k && surrogatepass && n - i >= 3 && s[i] == 0xED && s[i + 1] >= 0xA0 && s[i + 1] <= 0xBF &&
+		    (s[i + 2] & 0xC0) == 0x80)
+			k = 3;
+		if (!k)
+			return 0;
+	}
+	return 1;
+}
+
+/* Is "/code/" in a zip entry's name (a TorchScript archive's code)? */
+static int has_code_dir(const char *s, size_t n)
+{
+	for (size_t i = 0; i + 6 <= n; i++)
+		if (memcmp(s + i, "/code/", 6) == 0)
+			return 1;
+	return 0;
 }
 
 static int vm_init(vm_t *vm, char *err, size_t cap)
@@ -750,6 +777,8 @@ static int vm_run(vm_t *vm, const uint8_t *p, size_t n, const char *what, uint32
 			i += (size_t)w;
 			NEED(len);
 			pv_kind_t k = (op == 'B' || op == 'C' || op == 0x8e) ? PV_BYTES : PV_STR;
+			if (k == PV_STR && vm->python_strs && !python_utf8(p + i, (size_t)len, op != 'T' && op != 'U'))
+				return vm_fail(vm, "a str that is not UTF-8 (Python's unpickler, so torch.load, refuses it)");
 			if (push(vm, new_str(vm, k, p + i, len)) != 0)
 				return -1;
 			i += (size_t)len;
@@ -964,7 +993,7 @@ static int walk_child(walk_t *w, const char *comp, size_t cl, uint32_t h, int de
 	size_t saved = w->len;
 	size_t need = cl + (saved ? 1 : 0);
 	if (saved + need > CKPT_MAX_NAME) {
-		ckpt_errf(w->err, w->cap, "tensor name longer than %d bytes", CKPT_MAX_NAME);
+		err_set(w->err, w->cap, "tensor name longer than %d bytes", CKPT_MAX_NAME);
 		return -1;
 	}
 	if (saved)
@@ -982,11 +1011,11 @@ static int walk(walk_t *w, uint32_t h, int depth)
 {
 	vm_t *vm = w->vm;
 	if (++w->steps > CKPT_MAX_WALK_STEPS) {
-		ckpt_errf(w->err, w->cap, "object graph too large to name (over %d visits)", CKPT_MAX_WALK_STEPS);
+		err_set(w->err, w->cap, "object graph too large to name (over %d visits)", CKPT_MAX_WALK_STEPS);
 		return -1;
 	}
 	if (depth > CKPT_MAX_DEPTH) {
-		ckpt_errf(w->err, w->cap, "objects nested deeper than %d (a cycle?)", CKPT_MAX_DEPTH);
+		err_set(w->err, w->cap, "objects nested deeper than %d (a cycle?)", CKPT_MAX_DEPTH);
 		return -1;
 	}
 	const pv_t *o = &vm->obj[h];
@@ -1025,7 +1054,7 @@ static int name_tensors(vm_t *vm, ckpt_t *c, uint32_t root, resolve_fn fn, void 
 {
 	walk_t *w = calloc(1, sizeof *w);
 	if (!w) {
-		ckpt_errf(err, cap, "out of memory");
+		err_set(err, cap, "out of memory");
 		return -1;
 	}
 	w->vm = vm;
@@ -1061,7 +1090,7 @@ static int resolve_zip(void *ctx, pk_storage_t *s, char *err, size_t cap)
 	char key[128];
 	ckpt_printable(key, sizeof key, s->key, s->key_len);
 	if (zc->prefix_len + 5 + s->key_len >= sizeof name) {
-		ckpt_errf(err, cap, "storage key '%s' too long", key);
+		err_set(err, cap, "storage key '%s' too long", key);
 		return -1;
 	}
 	memcpy(name, zc->prefix, zc->prefix_len);
@@ -1070,7 +1099,7 @@ static int resolve_zip(void *ctx, pk_storage_t *s, char *err, size_t cap)
 	size_t nl = zc->prefix_len + 5 + s->key_len;
 	const ckpt_zip_entry_t *e = ckpt_zip_find(zc->z, name, nl);
 	if (!e) {
-		ckpt_errf(err, cap, "storage '%s': no zip entry '%.*s'", key, (int)(nl > 200 ? 200 : nl), name);
+		err_set(err, cap, "storage '%s': no zip entry '%.*s'", key, (int)(nl > 200 ? 200 : nl), name);
 		return -1;
 	}
 	const uint8_t *data;
@@ -1078,11 +1107,55 @@ static int resolve_zip(void *ctx, pk_storage_t *s, char *err, size_t cap)
 		return -1;
 	uint64_t need;
 	if (storage_bytes(s, &need) != 0 || need > e->size) {
-		ckpt_errf(err, cap, "storage '%s': %lld elements of %zu bytes need more than the entry's %llu bytes", key,
+		err_set(err, cap, "storage '%s': %lld elements of %zu bytes need more than the entry's %llu bytes", key,
 			  (long long)s->root_numel, dtype_size(s->dtype), (unsigned long long)e->size);
 		return -1;
 	}
 	s->data = data;
+	return 0;
+}
+
+/* PyTorch 1.13's reader (caffe2's inline_container.cc) wants a record
+ * <prefix>/version read as std::stoll reads it (leading blanks, a sign,
+ * decimal digits, anything after them ignored) between 1 and 10 (its
+ * kMaxSupportedFileFormatVersion); other files it refuses, so do we. */
+static int check_version(const zip_ctx_t *zc, char *err, size_t cap)
+{
+	char name[CKPT_MAX_NAME + 8];
+	if (zc->prefix_len + 7 >= sizeof name) {
+		err_set(err, cap, "archive name too long");
+		return -1;
+	}
+	memcpy(name, zc->prefix, zc->prefix_len);
+	memcpy(name + zc->prefix_len, "version", 7);
+	const ckpt_zip_entry_t *e = ckpt_zip_find(zc->z, name, zc->prefix_len + 7);
+	const uint8_t *d;
+	if (!e) {
+		err_set(err, cap, "no <prefix>/version record (PyTorch refuses such a file)");
+		return -1;
+	}
+	if (ckpt_zip_data(e, zc->p, zc->n, &d, err, cap) != 0)
+		return -1;
+	size_t i = 0, n = (size_t)e->size;
+	while (i < n && (d[i] == ' ' || (d[i] >= '\t' && d[i] <= '\r')))
+		i++;
+	int neg = i < n && d[i] == '-';
+	if (i < n && (d[i] == '-' || d[i] == '+'))
+		i++;
+	size_t digits = 0;
+	uint64_t v = 0;
+	for (; i < n && d[i] >= '0' && d[i] <= '9'; i++, digits++)
+		v = v > 1000 ? v : v * 10 + (uint64_t)(d[i] - '0'); /* past 10 the value no longer matters */
+	char shown[24];
+	ckpt_printable(shown, sizeof shown, (const char *)d, n);
+	if (!digits) {
+		err_set(err, cap, "version record '%s' is not a number (PyTorch refuses the file)", shown);
+		return -1;
+	}
+	if (neg || v < 1 || v > 10) {
+		err_set(err, cap, "format version '%s', outside the 1..10 PyTorch reads (it refuses the file)", shown);
+		return -1;
+	}
 	return 0;
 }
 
@@ -1101,14 +1174,14 @@ int ckpt_read_torch_zip(ckpt_t *c, const uint8_t *p, size_t n, char *err, size_t
 		if (e->name_len > 9 && memcmp(e->name + e->name_len - 9, "/data.pkl", 9) == 0 &&
 		    !memchr(e->name, '/', e->name_len - 9)) {
 			if (pkl) {
-				ckpt_errf(err, cap, "zip holds more than one <prefix>/data.pkl");
+				err_set(err, cap, "zip holds more than one <prefix>/data.pkl");
 				goto out;
 			}
 			pkl = e;
 		}
 	}
 	if (!pkl) {
-		ckpt_errf(err, cap, "zip file without <prefix>/data.pkl: not a PyTorch checkpoint");
+		err_set(err, cap, "zip file without <prefix>/data.pkl: not a PyTorch checkpoint");
 		goto out;
 	}
 	zip_ctx_t zc = {&z, p, n, pkl->name, pkl->name_len - 8};
@@ -1125,21 +1198,38 @@ int ckpt_read_torch_zip(ckpt_t *c, const uint8_t *p, size_t n, char *err, size_t
 			if (ckpt_zip_data(bo, p, n, &bd, err, cap) != 0)
 				goto out;
 			if (bo->size != 6 || memcmp(bd, "little", 6) != 0) {
-				ckpt_errf(err, cap, "storages are not little-endian (byteorder entry)");
+				err_set(err, cap, "storages are not little-endian (byteorder entry)");
 				goto out;
 			}
 		}
 	}
+	if (check_version(&zc, err, cap) != 0)
+		goto out;
 	const uint8_t *pd;
 	if (ckpt_zip_data(pkl, p, n, &pd, err, cap) != 0)
 		goto out;
 	vm_ok = 1; /* vm_init leaves vm freeable even when it fails */
 	if (vm_init(&vm, err, cap) != 0)
 		goto out;
+	/* torch.save's archive goes through Python's unpickler; TorchScript's
+	 * (code/, constants.pkl) through C++'s, which takes any bytes */
+	vm.python_strs = 1;
+	for (size_t i = 0; i < z.n; i++) {
+		const ckpt_zip_entry_t *e = &z.e[i];
+		if ((e->name_len >= 14 && memcmp(e->name + e->name_len - 14, "/constants.pkl", 14) == 0) ||
+		    has_code_dir(e->name, e->name_len))
+			vm.python_strs = 0;
+	}
 	uint32_t root;
 	size_t used;
 	if (vm_run(&vm, pd, (size_t)pkl->size, what, &root, &used) != 0)
 		goto out;
+	/* PyTorch loads the record of every storage the pickle names as it
+	 * unpickles, not only those of the tensors it ends up naming: one that
+	 * is missing or short refuses the file */
+	for (size_t i = 0; i < vm.nst; i++)
+		if (!vm.st[i].data && resolve_zip(&zc, &vm.st[i], err, cap) != 0)
+			goto out;
 	ckpt_table_set_format(c, vm.obj[root].kind == PV_OBJECT ? CKPT_TORCHSCRIPT : CKPT_PYTORCH_ZIP);
 	rc = name_tensors(&vm, c, root, resolve_zip, &zc, err, cap);
 out:
@@ -1166,7 +1256,7 @@ static int resolve_legacy(void *ctx, pk_storage_t *s, char *err, size_t cap)
 	(void)ctx;
 	char key[128];
 	ckpt_printable(key, sizeof key, s->key, s->key_len);
-	ckpt_errf(err, cap, "storage '%s' is not in the file's storage list", key);
+	err_set(err, cap, "storage '%s' is not in the file's storage list", key);
 	return -1;
 }
 
@@ -1184,12 +1274,12 @@ static int legacy_storages(vm_t *vm, uint32_t keys, const uint8_t *p, size_t n, 
 {
 	const pv_t *kl = &vm->obj[keys];
 	if (kl->kind != PV_LIST && kl->kind != PV_TUPLE) {
-		ckpt_errf(err, cap, "legacy storage key list is not a list");
+		err_set(err, cap, "legacy storage key list is not a list");
 		return -1;
 	}
 	pk_storage_t **by_key = malloc((vm->nst ? vm->nst : 1) * sizeof *by_key);
 	if (!by_key) {
-		ckpt_errf(err, cap, "out of memory");
+		err_set(err, cap, "out of memory");
 		return -1;
 	}
 	for (size_t i = 0; i < vm->nst; i++)
@@ -1199,7 +1289,7 @@ static int legacy_storages(vm_t *vm, uint32_t keys, const uint8_t *p, size_t n, 
 	for (uint32_t k = 0; k < kl->n; k++) {
 		const pv_t *ks = &vm->obj[kl->u.items[k]];
 		if (ks->kind != PV_STR) {
-			ckpt_errf(err, cap, "legacy storage key %u is not a string", k);
+			err_set(err, cap, "legacy storage key %u is not a string", k);
 			goto out;
 		}
 		char key[128];
@@ -1207,31 +1297,31 @@ static int legacy_storages(vm_t *vm, uint32_t keys, const uint8_t *p, size_t n, 
 		pk_storage_t probe = {.key = ks->u.s, .key_len = ks->n}, *pp = &probe;
 		pk_storage_t **hit = vm->nst ? bsearch(&pp, by_key, vm->nst, sizeof *by_key, cmp_storage_key) : NULL;
 		if (!hit) {
-			ckpt_errf(err, cap, "legacy storage '%s' is listed but no tensor uses it", key);
+			err_set(err, cap, "legacy storage '%s' is listed but no tensor uses it", key);
 			goto out;
 		}
 		while (hit > by_key && cmp_storage_key(hit - 1, &pp) == 0)
 			hit--;
 		if (n - at < 8) {
-			ckpt_errf(err, cap, "legacy storage '%s': file ends before its size", key);
+			err_set(err, cap, "legacy storage '%s': file ends before its size", key);
 			goto out;
 		}
 		uint64_t count = le(p + at, 8), bytes;
 		at += 8;
 		size_t isz = dtype_size((*hit)->dtype);
 		if (__builtin_mul_overflow(count, (uint64_t)isz, &bytes) || bytes > n - at) {
-			ckpt_errf(err, cap, "legacy storage '%s': %llu elements run past the end of the file", key,
+			err_set(err, cap, "legacy storage '%s': %llu elements run past the end of the file", key,
 				  (unsigned long long)count);
 			goto out;
 		}
 		for (pk_storage_t **s = hit; s < by_key + vm->nst && cmp_storage_key(s, &pp) == 0; s++) {
 			if ((*s)->dtype != (*hit)->dtype || (uint64_t)(*s)->root_numel != count) {
-				ckpt_errf(err, cap, "legacy storage '%s': %llu elements stored, %lld declared", key,
+				err_set(err, cap, "legacy storage '%s': %llu elements stored, %lld declared", key,
 					  (unsigned long long)count, (long long)(*s)->root_numel);
 				goto out;
 			}
 			if ((*s)->data) {
-				ckpt_errf(err, cap, "legacy storage '%s' is listed twice", key);
+				err_set(err, cap, "legacy storage '%s' is listed twice", key);
 				goto out;
 			}
 			(*s)->data = p + at;
@@ -1251,6 +1341,7 @@ int ckpt_read_legacy(ckpt_t *c, const uint8_t *p, size_t n, char *err, size_t ca
 		vm_free(&vm);
 		return -1;
 	}
+	vm.python_strs = 1; /* torch.load's */
 	int rc = -1;
 	size_t at = sizeof legacy_magic, used;
 	uint32_t version, sysinfo, root, keys;
@@ -1258,7 +1349,7 @@ int ckpt_read_legacy(ckpt_t *c, const uint8_t *p, size_t n, char *err, size_t ca
 		goto out;
 	at += used;
 	if (vm.obj[version].kind != PV_INT || vm.obj[version].u.i != 1001) {
-		ckpt_errf(err, cap, "legacy protocol version is not 1001");
+		err_set(err, cap, "legacy protocol version is not 1001");
 		goto out;
 	}
 	if (vm_run(&vm, p + at, n - at, "legacy pickle 3 (sys info)", &sysinfo, &used) != 0)
@@ -1268,7 +1359,7 @@ int ckpt_read_legacy(ckpt_t *c, const uint8_t *p, size_t n, char *err, size_t ca
 	for (uint32_t i = 0; si->kind == PV_DICT && i + 1 < si->n; i += 2) {
 		const pv_t *v = &vm.obj[si->u.items[i + 1]];
 		if (str_is(&vm.obj[si->u.items[i]], "little_endian") && v->kind == PV_BOOL && !v->u.i) {
-			ckpt_errf(err, cap, "big-endian legacy checkpoints are not supported");
+			err_set(err, cap, "big-endian legacy checkpoints are not supported");
 			goto out;
 		}
 	}

@@ -40,7 +40,7 @@ typedef struct {
 
 static int js_fail(js_t *j, const char *what)
 {
-	ckpt_errf(j->err, j->cap, "safetensors header byte %zu: %s", (size_t)(j->p - j->start), what);
+	err_set(j->err, j->cap, "safetensors header byte %zu: %s", (size_t)(j->p - j->start), what);
 	return -1;
 }
 
@@ -300,7 +300,7 @@ static int tensor_info(js_t *j, st_entry_t *e)
 				if (r != 0) {
 					char dn[32];
 					ckpt_printable(dn, sizeof dn, d, dl);
-					ckpt_errf(j->err, j->cap, "safetensors tensor '%s': dtype %s is not supported", nm, dn);
+					err_set(j->err, j->cap, "safetensors tensor '%s': dtype %s is not supported", nm, dn);
 				}
 				free(d);
 			}
@@ -335,7 +335,7 @@ static int tensor_info(js_t *j, st_entry_t *e)
 		break;
 	}
 	if (!have_dtype || !have_shape || !have_off) {
-		ckpt_errf(j->err, j->cap, "safetensors tensor '%s': missing %s", nm,
+		err_set(j->err, j->cap, "safetensors tensor '%s': missing %s", nm,
 			  !have_dtype ? "dtype" : !have_shape ? "shape" : "data_offsets");
 		return -1;
 	}
@@ -371,12 +371,12 @@ int ckpt_read_safetensors(ckpt_t *c, const uint8_t *p, size_t n, char *err, size
 	for (int i = 7; i >= 0; i--)
 		hl = hl << 8 | p[i];
 	if (hl > n - 8) {
-		ckpt_errf(err, cap, "safetensors header length %llu runs past the end of the %zu-byte file",
+		err_set(err, cap, "safetensors header length %llu runs past the end of the %zu-byte file",
 			  (unsigned long long)hl, n);
 		return -1;
 	}
 	if (hl > CKPT_MAX_SAFETENSORS_HEADER) {
-		ckpt_errf(err, cap, "safetensors header of %llu bytes (limit %d)", (unsigned long long)hl,
+		err_set(err, cap, "safetensors header of %llu bytes (limit %d)", (unsigned long long)hl,
 			  CKPT_MAX_SAFETENSORS_HEADER);
 		return -1;
 	}
@@ -407,7 +407,7 @@ int ckpt_read_safetensors(ckpt_t *c, const uint8_t *p, size_t n, char *err, size
 			} else {
 				if (ne >= CKPT_MAX_TENSORS) {
 					free(name);
-					ckpt_errf(err, cap, "safetensors: more than %d tensors", CKPT_MAX_TENSORS);
+					err_set(err, cap, "safetensors: more than %d tensors", CKPT_MAX_TENSORS);
 					goto out;
 				}
 				if (ne == capn) {
@@ -415,7 +415,7 @@ int ckpt_read_safetensors(ckpt_t *c, const uint8_t *p, size_t n, char *err, size
 					st_entry_t *ns = realloc(es, nc * sizeof *ns);
 					if (!ns) {
 						free(name);
-						ckpt_errf(err, cap, "out of memory");
+						err_set(err, cap, "out of memory");
 						goto out;
 					}
 					es = ns;
@@ -446,7 +446,7 @@ int ckpt_read_safetensors(ckpt_t *c, const uint8_t *p, size_t n, char *err, size
 	/* the ranges must tile the data exactly, and match the shapes */
 	order = malloc((ne ? ne : 1) * sizeof *order);
 	if (!order) {
-		ckpt_errf(err, cap, "out of memory");
+		err_set(err, cap, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < ne; i++) {
@@ -456,17 +456,17 @@ int ckpt_read_safetensors(ckpt_t *c, const uint8_t *p, size_t n, char *err, size
 		size_t isz = dtype_size(e->dtype);
 		int64_t numel = tensor_shape_numel(e->shape, e->ndim, isz);
 		if (numel < 0) {
-			ckpt_errf(err, cap, "safetensors tensor '%s': shape too large", nm);
+			err_set(err, cap, "safetensors tensor '%s': shape too large", nm);
 			goto out;
 		}
 		if (e->begin > e->end || e->end > dlen) {
-			ckpt_errf(err, cap,
+			err_set(err, cap,
 				  "safetensors tensor '%s': data_offsets [%llu, %llu) outside the %llu data bytes", nm,
 				  (unsigned long long)e->begin, (unsigned long long)e->end, (unsigned long long)dlen);
 			goto out;
 		}
 		if (e->end - e->begin != (uint64_t)numel * isz) {
-			ckpt_errf(err, cap, "safetensors tensor '%s': %llu bytes for a shape of %lld %s elements", nm,
+			err_set(err, cap, "safetensors tensor '%s': %llu bytes for a shape of %lld %s elements", nm,
 				  (unsigned long long)(e->end - e->begin), (long long)numel, dtype_name(e->dtype));
 			goto out;
 		}
@@ -479,7 +479,7 @@ int ckpt_read_safetensors(ckpt_t *c, const uint8_t *p, size_t n, char *err, size
 		if (e->begin != at) {
 			char nm[128];
 			ckpt_printable(nm, sizeof nm, e->name, e->name_len);
-			ckpt_errf(err, cap, "safetensors tensor '%s': data at byte %llu %s the previous tensor's end %llu",
+			err_set(err, cap, "safetensors tensor '%s': data at byte %llu %s the previous tensor's end %llu",
 				  nm, (unsigned long long)e->begin, e->begin < at ? "overlaps" : "leaves a gap after",
 				  (unsigned long long)at);
 			goto out;
@@ -487,7 +487,7 @@ int ckpt_read_safetensors(ckpt_t *c, const uint8_t *p, size_t n, char *err, size
 		at = e->end;
 	}
 	if (at != dlen) {
-		ckpt_errf(err, cap, "safetensors: tensors cover %llu of the %llu data bytes", (unsigned long long)at,
+		err_set(err, cap, "safetensors: tensors cover %llu of the %llu data bytes", (unsigned long long)at,
 			  (unsigned long long)dlen);
 		goto out;
 	}

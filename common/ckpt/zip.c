@@ -116,22 +116,22 @@ int ckpt_zip_open(const uint8_t *p, size_t n, ckpt_zip_t *z, char *err, size_t c
 	memset(z, 0, sizeof *z);
 	size_t eocd;
 	if (find_eocd(p, n, &eocd) != 0) {
-		ckpt_errf(err, cap, "zip: no end-of-central-directory record (truncated file?)");
+		err_set(err, cap, "zip: no end-of-central-directory record (truncated file?)");
 		return -1;
 	}
 	uint64_t count = rd16(p + eocd + 10), cd_size = rd32(p + eocd + 12), cd_off = rd32(p + eocd + 16);
 	if (rd16(p + eocd + 4) != 0 || rd16(p + eocd + 6) != 0) {
-		ckpt_errf(err, cap, "zip: multi-disk archives are not supported");
+		err_set(err, cap, "zip: multi-disk archives are not supported");
 		return -1;
 	}
 	if (eocd >= 20 && rd32(p + eocd - 20) == 0x07064b50) {
 		uint64_t z64 = rd64(p + eocd - 20 + 8);
 		if (z64 > n || n - z64 < 56 || z64 > eocd - 20 || rd32(p + z64) != 0x06064b50) {
-			ckpt_errf(err, cap, "zip: ZIP64 end-of-central-directory record missing or out of bounds");
+			err_set(err, cap, "zip: ZIP64 end-of-central-directory record missing or out of bounds");
 			return -1;
 		}
 		if (rd32(p + z64 + 16) != 0 || rd32(p + z64 + 20) != 0) {
-			ckpt_errf(err, cap, "zip: multi-disk archives are not supported");
+			err_set(err, cap, "zip: multi-disk archives are not supported");
 			return -1;
 		}
 		count = rd64(p + z64 + 32);
@@ -139,32 +139,32 @@ int ckpt_zip_open(const uint8_t *p, size_t n, ckpt_zip_t *z, char *err, size_t c
 		cd_off = rd64(p + z64 + 48);
 	}
 	if (cd_off > n || cd_size > n - cd_off) {
-		ckpt_errf(err, cap, "zip: central directory (offset %llu, %llu bytes) is past the end of the %zu-byte file",
+		err_set(err, cap, "zip: central directory (offset %llu, %llu bytes) is past the end of the %zu-byte file",
 			  (unsigned long long)cd_off, (unsigned long long)cd_size, n);
 		return -1;
 	}
 	if (count > cd_size / 46 || count > CKPT_MAX_ZIP_ENTRIES) {
-		ckpt_errf(err, cap, "zip: %llu entries cannot fit a %llu-byte central directory (limit %d)",
+		err_set(err, cap, "zip: %llu entries cannot fit a %llu-byte central directory (limit %d)",
 			  (unsigned long long)count, (unsigned long long)cd_size, CKPT_MAX_ZIP_ENTRIES);
 		return -1;
 	}
 	z->e = calloc(count ? count : 1, sizeof *z->e);
 	if (!z->e) {
-		ckpt_errf(err, cap, "zip: out of memory");
+		err_set(err, cap, "zip: out of memory");
 		return -1;
 	}
 	const uint8_t *cd = p + cd_off;
 	size_t at = 0;
 	for (uint64_t i = 0; i < count; i++) {
 		if (cd_size - at < 46 || rd32(cd + at) != 0x02014b50) {
-			ckpt_errf(err, cap, "zip: central directory entry %llu is truncated or has a bad signature",
+			err_set(err, cap, "zip: central directory entry %llu is truncated or has a bad signature",
 				  (unsigned long long)i);
 			goto fail;
 		}
 		const uint8_t *h = cd + at;
 		size_t nl = rd16(h + 28), xl = rd16(h + 30), cl = rd16(h + 32);
 		if (cd_size - at - 46 < nl + xl + cl) {
-			ckpt_errf(err, cap, "zip: central directory entry %llu runs past the directory",
+			err_set(err, cap, "zip: central directory entry %llu runs past the directory",
 				  (unsigned long long)i);
 			goto fail;
 		}
@@ -178,22 +178,22 @@ int ckpt_zip_open(const uint8_t *p, size_t n, ckpt_zip_t *z, char *err, size_t c
 		ckpt_printable(nm, sizeof nm, e->name, nl);
 		if (zip64_extra(h + 46 + nl, xl, &usize, &csize, &off, usize == 0xffffffffu, csize == 0xffffffffu,
 				off == 0xffffffffu) != 0) {
-			ckpt_errf(err, cap, "zip: entry '%s': bad or missing ZIP64 extra field", nm);
+			err_set(err, cap, "zip: entry '%s': bad or missing ZIP64 extra field", nm);
 			goto fail;
 		}
 		if (off > cd_off || cd_off - off < 30 || rd32(p + off) != 0x04034b50) {
-			ckpt_errf(err, cap, "zip: entry '%s': local header offset %llu is not a local header", nm,
+			err_set(err, cap, "zip: entry '%s': local header offset %llu is not a local header", nm,
 				  (unsigned long long)off);
 			goto fail;
 		}
 		size_t lnl = rd16(p + off + 26), lxl = rd16(p + off + 28);
 		uint64_t data = off + 30 + lnl + lxl;
 		if (lnl != nl || data > cd_off || memcmp(p + off + 30, e->name, nl) != 0) {
-			ckpt_errf(err, cap, "zip: entry '%s': local header disagrees with the central directory", nm);
+			err_set(err, cap, "zip: entry '%s': local header disagrees with the central directory", nm);
 			goto fail;
 		}
 		if (csize > cd_off - data) {
-			ckpt_errf(err, cap, "zip: entry '%s': %llu bytes of data at offset %llu run past the data area", nm,
+			err_set(err, cap, "zip: entry '%s': %llu bytes of data at offset %llu run past the data area", nm,
 				  (unsigned long long)csize, (unsigned long long)data);
 			goto fail;
 		}
@@ -208,7 +208,7 @@ int ckpt_zip_open(const uint8_t *p, size_t n, ckpt_zip_t *z, char *err, size_t c
 		if (cmp_entry(&z->e[i - 1], &z->e[i]) == 0) {
 			char nm[160];
 			ckpt_printable(nm, sizeof nm, z->e[i].name, z->e[i].name_len);
-			ckpt_errf(err, cap, "zip: entry '%s' appears twice", nm);
+			err_set(err, cap, "zip: entry '%s' appears twice", nm);
 			goto fail;
 		}
 	}
@@ -237,18 +237,18 @@ int ckpt_zip_data(const ckpt_zip_entry_t *e, const uint8_t *p, size_t n, const u
 	char nm[160];
 	ckpt_printable(nm, sizeof nm, e->name, e->name_len);
 	if (e->flags & 1) {
-		ckpt_errf(err, cap, "zip entry '%s' is encrypted", nm);
+		err_set(err, cap, "zip entry '%s' is encrypted", nm);
 		return -1;
 	}
 	if (e->method != 0) {
-		ckpt_errf(err, cap,
+		err_set(err, cap,
 			  "zip entry '%s': unsupported compression method %d (only stored, uncompressed entries "
 			  "can be read; PyTorch writes them stored)",
 			  nm, e->method);
 		return -1;
 	}
 	if (e->usize != e->size || e->data_off > n || e->size > n - e->data_off) {
-		ckpt_errf(err, cap, "zip entry '%s': inconsistent sizes", nm);
+		err_set(err, cap, "zip entry '%s': inconsistent sizes", nm);
 		return -1;
 	}
 	*data = p + e->data_off;

@@ -214,31 +214,42 @@ int classes_load_path(const char *path, classes_t *c, char *err, size_t cap)
 		snprintf(err, cap, "%s: %s", path, strerror(errno));
 		return -1;
 	}
+	/* the whole file, as a stream: a second classes record (cat old new),
+	 * an invalid record or bytes after the table would otherwise pass
+	 * unseen and the wrong table, or half a file, be used */
 	record_t rec;
-	int rc = -1;
+	int found = 0, rc = -1;
 	for (;;) {
 		rec_status_t st = rec_reader_next(r, &rec);
 		if (st == REC_EOF) {
-			snprintf(err, cap, "%s: no classes record in the stream", path);
+			if (found)
+				rc = 0;
+			else
+				snprintf(err, cap, "%s: no classes record in the stream", path);
 			break;
 		}
-		if (st == REC_INVALID)
-			continue;
 		if (st != REC_OK) {
 			snprintf(err, cap, "%s", rec_reader_message(r));
 			break;
 		}
 		if (!rec_is(&rec, "classes"))
 			continue;
+		if (found) {
+			snprintf(err, cap, "%s: a second classes record (record %llu): one table per file", path,
+				 (unsigned long long)rec.index);
+			break;
+		}
 		char cerr[384];
 		if (classes_from_record(&rec, c, cerr, sizeof cerr) != 0) {
 			snprintf(err, cap, "%s: %s", path, cerr);
 			break;
 		}
-		c->source = xstrdup(path);
-		rc = 0;
-		break;
+		found = 1;
 	}
+	if (rc == 0)
+		c->source = xstrdup(path);
+	else
+		classes_free(c);
 	rec_reader_free(r);
 	return rc;
 }

@@ -1,6 +1,7 @@
 /* eval.h - scoring and judging predictions: class tables (classes),
  * the arithmetic of zero-shot scoring and predictions read back (scoring),
- * WordNet's noun hierarchy (wordnet). Includes util and stream.
+ * prediction runs read whole, paired and counted (run), WordNet's noun
+ * hierarchy (wordnet). Includes util and stream.
  */
 #ifndef COMMON_EVAL_EVAL_H
 #define COMMON_EVAL_EVAL_H
@@ -14,7 +15,7 @@
 /* ---- classes.c ----
  * zero-shot class tables, class-name files and class-index lists.
  *
- * A classes record (SPEC.md section 1) is
+ * A classes record (doc/records.md) is
  *   {"type": "classes", "model": str, "names": [str x K], "logit_scale": float,
  *    "tensor": float32 [K,D] rows L2-normalized, ...provenance keys}
  * Readers here also accept a float16 tensor and a [K,T,D] per-template
@@ -63,7 +64,8 @@ int classes_build_rows(dtype_t dtype, const void *data, int ndim, const int64_t 
 
 /* A classes record into c (c must be freshly initialised or freed). */
 int classes_from_record(const record_t *rec, classes_t *c, char *err, size_t cap);
-/* The first classes record of a stream file. */
+/* The classes record of a stream file, read to its end: exactly one
+ * classes record (other types skipped), no invalid record, no broken bytes. */
 int classes_load_path(const char *path, classes_t *c, char *err, size_t cap);
 
 /* Where `make classes` puts CLIP's ImageNet table: classes-clip-rn50.mp in
@@ -171,10 +173,10 @@ typedef enum {
  * before it; returns 1. The whole stream is then the wrong one, so callers
  * stop (exit 2). Returns 0 for any other record. */
 int stage_check_record(const record_t *rec, const char *prog, stage_want_t want, char *msg, size_t n);
-/* The id images are matched by: absent (the record is then named "#N" by its
- * position), or a str without NUL bytes. An id of another type or with a
- * NUL (C strings would cut it, and "a\0x" match "a\0y") is a malformed
- * record: -1 with a message. */
+/* The id images are matched by: a str without NUL bytes. A record without
+ * one (named by its position, it would pair with another run's record of
+ * another image), an id of another type or with a NUL (C strings would cut
+ * it, and "a\0x" match "a\0y") is a malformed record: -1 with a message. */
 int pred_id_check(const record_t *rec, char *err, size_t cap);
 /* Fill p from such a record (scratch is reused for the score vector). On a
  * malformed record (pred_id_check too) returns -1 with a message and p is
@@ -183,14 +185,136 @@ int pred_from_record(const record_t *rec, pred_t *p, score_vec_t *scratch, char 
 void pred_free(pred_t *p);
 /* Rank of class c among p's top (0-based), or -1 when not there. */
 int pred_rank_of(const pred_t *p, int64_t c);
+/* "index": [top...], "prob": [prob...] (n of each) into the object open in w:
+ * the best classes as topk records hold them. */
+void pred_json_top(jw_t *w, const int64_t *top, const float *prob, int n);
 
-/* pk_copy_keys_except for the records a filter builds from its input (a
- * scores record from an embedding, a topk record from scores): each str
- * value at the top level is packed by pk_strn, so an id or path that is not
- * UTF-8 arrives as its \xNN text and the new record is readable with
- * msgpack's raw=False; nested values are copied as they are. (Records passed
- * through whole, rec_pass, stay byte-exact.) */
-void pk_copy_keys_utf8(msgpack_packer *pk, const record_t *rec, const char *const *skip);
+/* ---- run.c ----
+ * a prediction run: one stream's predictions (scores, logits, topk and
+ * error records as pred_t), with its provenance and class names; ids
+ * indexed and paired between two runs; confusions; per-class counts. The
+ * rules errstats, errtree and fpdiff share live here once:
+ *   - header, stats and classes records are provenance and names (the
+ *     latest names win: a classes record, a header's "class_names");
+ *   - an image or embedding record means the wrong stream: fatal (exit 2)
+ *     with what to run first (stage_check_record);
+ *   - a malformed prediction record, a label that is not an integer (or
+ *     beyond int64), or more than RUN_MAX_CLASSES scores: one stderr line
+ *     "FILE: record N (id 'X'): why", counted, left out;
+ *   - an id met again counts once, its first record; repeats are reported
+ *     on stderr, not failures;
+ *   - two runs pair by id as the ids are (no path normalising).
+ */
+
+enum {
+	RUN_MAX_CLASSES = 1 << 24 /* per-class tables are dense: beyond this, garbage */
+};
+
+/* Ids in input order, each pointing at its first position. The ids are
+ * borrowed: they must outlive the index. */
+typedef struct {
+	const char **id;
+	int64_t n, cap;
+	strmap_t first;     /* id -> position of its first occurrence */
+	int64_t ndup;       /* positions whose id came earlier */
+	int64_t first_dup;  /* the first of those, or -1 */
+} id_index_t;
+
+void ids_init(id_index_t *x);
+void ids_free(id_index_t *x);
+/* Append id; returns the position of its first occurrence. */
+int64_t ids_add(id_index_t *x, const char *id);
+int64_t ids_find(const id_index_t *x, const char *id); /* first position, or -1 */
+int ids_is_first(const id_index_t *x, int64_t i);
+
+/* Two runs paired by id: the first occurrence of each id of A that B has,
+ * in A's order, with B's first occurrence. */
+typedef struct {
+	int64_t a, b;
+} id_pair_t;
+
+typedef struct {
+	id_pair_t *pair;
+	int64_t n;              /* ids in both */
+	int64_t only_a, only_b; /* distinct ids in one run only */
+} pairing_t;
+
+void pairing_build(pairing_t *p, const id_index_t *a, const id_index_t *b);
+void pairing_free(pairing_t *p);
+/* A comparison of nothing is a failure, not an empty table: when the runs
+ * named na and nb have ids (a->n or b->n) but none in common, one stderr
+ * line says so (with the usual cause when both have ids: relative against
+ * full paths) and it returns 1; else 0 (two empty runs compare nothing, and
+ * fail nothing). what: what the ids are of ("labelled predictions"), NULL
+ * for all records. */
+int pairing_none(const pairing_t *p, const id_index_t *a, const id_index_t *b, const char *na, const char *nb,
+		 const char *what);
+
+typedef struct {
+	const char *path;       /* as given; "-" is stdin */
+	const char *name;       /* what messages and reports call it: a label, "stdin" or path */
+	pred_t *p;              /* [n] predictions and error records, input order */
+	uint64_t *recno;        /* [n] record number of each, for messages */
+	unsigned char *indexed; /* [n] from a record with an "index" list (--subset) */
+	int64_t n, cap;
+	id_index_t ids;         /* built by run_index */
+	int64_t nrecords;       /* prediction records met, whatever became of them */
+	int64_t nunreadable;    /* records the stream reader refused */
+	int64_t nmalformed;     /* prediction records pred_from_record refused */
+	int64_t nbad;           /* left out: bad label, too many scores, or run_filter's reasons */
+	prov_t prov;
+	char **names; /* the latest names the stream carries */
+	int64_t nnames;
+	char *model, *precision; /* of the first scored prediction that names them */
+	int mixed_models;        /* predictions of more than one model */
+	int64_t kmax;            /* longest score vector */
+	int64_t kwidth;          /* longest without an "index" list: a class count */
+} run_t;
+
+/* Header, stats or classes record: kept into prov and names; returns 1. */
+int run_take_context(const record_t *rec, prov_t *prov, char ***names, int64_t *nnames);
+/* Read a whole stream (rules above); prog names the reader in the wrong-
+ * stream message; label, when given, is what messages call the stream. */
+void run_read(run_t *r, const char *path, const char *label, const char *prog);
+/* "NAME: record N (id 'X'): ..." on stderr for prediction i. */
+void run_msg(const run_t *r, int64_t i, const char *fmt, ...) DIAG_PRINTF(3, 4);
+/* Keep a prediction? 1: keep; 0 with why[0] set: an input failure (stderr
+ * line, counted in nbad); 0 with why empty: left out quietly (the caller
+ * counts it). */
+typedef int (*run_keep_fn)(const pred_t *p, int indexed, void *ctx, char *why, size_t cap);
+void run_filter(run_t *r, run_keep_fn keep, void *ctx);
+/* Index the ids (after filtering); repeats get one stderr line, what
+ * naming the records ("record", "labelled record"). */
+void run_index(run_t *r, const char *what);
+void run_free(run_t *r);
+
+/* How often true class t was taken for p (n), most frequent first. */
+typedef struct {
+	int64_t t, p, n;
+} confusion_t;
+
+/* Merge entries of equal (t, p), summing n; sort by n desc, then t, p asc.
+ * Returns the new count. */
+int64_t confusions_merge(confusion_t *c, int64_t n);
+
+/* Per-class counts over a run's first record of each id (and, with use, only
+ * positions i with use[i]): error records are failures, never in accuracy. */
+typedef struct {
+	int64_t nclasses;
+	int64_t scored, labelled, unlabelled, failed;
+	int64_t top1, top5;
+	int top5_known; /* every labelled image has >= 5 ranks (or all K) */
+	int64_t *support, *correct, *predicted, *correct5; /* [nclasses] */
+	double *wrong_prob; /* [nclasses] summed top-1 probability of the wrong predictions */
+	int64_t with_support;
+	double mean_recall; /* mean over classes with support of correct/support */
+	confusion_t *conf;  /* top-1 mistakes, merged */
+	int64_t nconf;
+} run_counts_t;
+
+/* Labels and top classes must be < nclasses (run_filter first). */
+void run_counts(const run_t *r, const unsigned char *use, int64_t nclasses, run_counts_t *s);
+void run_counts_free(run_counts_t *s);
 
 /* ---- wordnet.c ----
  * the WordNet 3.0 noun hierarchy (data.noun) and the part of it

@@ -197,8 +197,10 @@ static int pred_from_topk(const record_t *rec, pred_t *p, char *err, size_t cap)
 int pred_id_check(const record_t *rec, char *err, size_t cap)
 {
 	const msgpack_object *id = rec_get(rec, "id");
-	if (!id)
-		return 0;
+	if (!id) { /* named by position, two runs' records would pair different images */
+		snprintf(err, cap, "no \"id\": images are matched by their id, never by position");
+		return -1;
+	}
 	if (id->type != MSGPACK_OBJECT_STR) {
 		snprintf(err, cap, "\"id\" is not a str: images are matched by their id text");
 		return -1;
@@ -252,11 +254,6 @@ int pred_from_record(const record_t *rec, pred_t *p, score_vec_t *scratch, char 
 		p->nclasses = scratch->n;
 	}
 	p->id = rec_dup_str(rec, "id");
-	if (!p->id) {
-		char buf[64];
-		snprintf(buf, sizeof buf, "#%llu", (unsigned long long)rec->index);
-		p->id = xstrdup(buf);
-	}
 	p->path = rec_dup_str(rec, "path");
 	if (p->path && !*p->path) {
 		free(p->path);
@@ -265,27 +262,22 @@ int pred_from_record(const record_t *rec, pred_t *p, score_vec_t *scratch, char 
 	return 0;
 }
 
+void pred_json_top(jw_t *w, const int64_t *top, const float *prob, int n)
+{
+	jw_arr(w, "index");
+	for (int i = 0; i < n; i++)
+		jw_int(w, NULL, top[i]);
+	jw_end(w);
+	jw_arr(w, "prob");
+	for (int i = 0; i < n; i++)
+		jw_double(w, NULL, prob[i]);
+	jw_end(w);
+}
+
 int pred_rank_of(const pred_t *p, int64_t c)
 {
 	for (int i = 0; i < p->ntop; i++)
 		if (p->top[i] == c)
 			return i;
 	return -1;
-}
-
-void pk_copy_keys_utf8(msgpack_packer *pk, const record_t *rec, const char *const *skip)
-{
-	for (uint32_t i = 0; i < rec->root.via.map.size; i++) {
-		const msgpack_object_kv *kv = &rec->root.via.map.ptr[i];
-		int skipped = 0;
-		for (const char *const *k = skip; *k && !skipped; k++)
-			skipped = obj_str_eq(&kv->key, *k);
-		if (skipped)
-			continue;
-		msgpack_pack_object(pk, kv->key);
-		if (kv->val.type == MSGPACK_OBJECT_STR)
-			pk_strn(pk, kv->val.via.str.ptr, kv->val.via.str.size);
-		else
-			msgpack_pack_object(pk, kv->val);
-	}
 }

@@ -169,16 +169,37 @@ static void draw_glyph(rgb_image_t *im, int x, int y, unsigned char ch, const un
 				rgb_image_fill(im, x + col * scale, y + row * scale, scale, scale, c);
 }
 
-int rgb_image_text(rgb_image_t *im, int x, int y, const char *s, int maxchars, const unsigned char c[3], int scale)
+/* Draw s[0..n) at (x, y); returns the x after it. */
+static int draw_run(rgb_image_t *im, int x, int y, const char *s, int n, const unsigned char c[3], int scale)
+{
+	for (int i = 0; i < n; i++, x += FONT_CELL_W * scale)
+		draw_glyph(im, x, y, (unsigned char)s[i], c, scale);
+	return x;
+}
+
+static int text_cut(rgb_image_t *im, int x, int y, const char *s, int maxchars, int head, const unsigned char c[3],
+		    int scale)
 {
 	int n = (int)strlen(s);
-	int cut = maxchars > 0 && n > maxchars;
-	int shown = cut ? maxchars - 1 : n;
-	for (int i = 0; i < shown; i++)
-		draw_glyph(im, x + i * FONT_CELL_W * scale, y, (unsigned char)s[i], c, scale);
-	if (cut)
-		draw_glyph(im, x + shown * FONT_CELL_W * scale, y, '~', c, scale);
-	return (cut ? maxchars : n) * FONT_CELL_W * scale;
+	if (maxchars <= 0 || n <= maxchars)
+		return draw_run(im, x, y, s, n, c, scale) - x;
+	int x1 = draw_run(im, x, y, s, head, c, scale);
+	draw_glyph(im, x1, y, '~', c, scale);
+	int tail = maxchars - 1 - head;
+	return draw_run(im, x1 + FONT_CELL_W * scale, y, s + n - tail, tail, c, scale) - x;
+}
+
+int rgb_image_text(rgb_image_t *im, int x, int y, const char *s, int maxchars, const unsigned char c[3], int scale)
+{
+	return text_cut(im, x, y, s, maxchars, maxchars - 1, c, scale);
+}
+
+int rgb_image_text_mid(rgb_image_t *im, int x, int y, const char *s, int maxchars, const unsigned char c[3],
+		       int scale)
+{
+	/* a third for the head: ids differ at their end (ILSVRC2012_val_00000123.JPEG,
+	 * n01440764/n01440764_10026.JPEG), the head only says which data set */
+	return text_cut(im, x, y, s, maxchars, maxchars > 0 ? (maxchars - 1) / 3 : 0, c, scale);
 }
 
 /* libjpeg reports fatal errors through error_exit, which must not return:

@@ -136,7 +136,7 @@ int img_buf_reserve(uint8_t **buf, size_t *cap, size_t n);
 /* ---- proc.c ----
  * image file -> model-ready crop, as PIL 9 + torchvision 0.14 make it.
  *
- * The path, per image (SPEC.md section 3):
+ * The path, per image (doc/presets.md):
  *   decode (jpeg.c, png.c) -> [RGB conversion, imagenet presets]
  *   -> Resize(S): short side S, long side int(S * long / short), Pillow's
  *      resampler (resample.c), skipped when the size does not change
@@ -259,9 +259,10 @@ typedef struct img_tar img_tar_t;
 
 /* Does a file's first 512 bytes look like a tar header (ustar magic at 257)? */
 int img_tar_sniff(const uint8_t *head, size_t n);
-/* Open path for reading; members over max_member_bytes are refused. NULL
- * with errno set on failure. */
-img_tar_t *img_tar_open(const char *path, uint64_t max_member_bytes);
+/* Open path for reading; members over max_member_bytes are refused, the
+ * message naming the limit as limit_name says (the option that sets it).
+ * NULL with errno set on failure. */
+img_tar_t *img_tar_open(const char *path, uint64_t max_member_bytes, const char *limit_name);
 void img_tar_close(img_tar_t *t);
 /* The next member's header: 1, 0 at the end of the archive, -1 broken. */
 int img_tar_next(img_tar_t *t, img_tar_member_t *m);
@@ -309,8 +310,10 @@ typedef struct img_shard img_shard_t;
 /* Is the file st (path's stat) a shard: a tar by its magic, or a pipe (which
  * cannot be sniffed without losing what was read)? */
 int img_shard_is(const char *path, const struct stat *st);
-/* NULL with errno set when path cannot be opened. */
-img_shard_t *img_shard_open(const char *path, uint64_t max_member, uint64_t max_keys_bytes);
+/* NULL with errno set when path cannot be opened. max_member and its name:
+ * as img_tar_open's. */
+img_shard_t *img_shard_open(const char *path, uint64_t max_member, const char *max_member_name,
+			    uint64_t max_keys_bytes);
 /* The next sample into *out (all malloc'd; img_sample_free): 1, or 0 when
  * the shard has ended. */
 int img_shard_next(img_shard_t *s, img_sample_t *out);
@@ -351,6 +354,10 @@ void rgb_image_fill(rgb_image_t *im, int x, int y, int w, int h, const unsigned 
  * scale square; other bytes draw as '?'. At most maxchars characters (a
  * longer string ends in '~'); clipped to the canvas. Returns the width. */
 int rgb_image_text(rgb_image_t *im, int x, int y, const char *s, int maxchars, const unsigned char c[3], int scale);
+/* The same, a longer string cut in the middle instead: its first third and
+ * its end around a '~' (an image id, a path: their unique part is the end). */
+int rgb_image_text_mid(rgb_image_t *im, int x, int y, const char *s, int maxchars, const unsigned char c[3],
+		       int scale);
 
 /* Write as a baseline JPEG by the outfile rule of common/util/util.h (a new file or a
  * regular one, replaced whole; a FIFO, device or folder is refused). 0, or

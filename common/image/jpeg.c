@@ -220,6 +220,12 @@ int img_jpeg_begin(img_jpeg_t *j, const uint8_t *data, size_t len, img_jpeg_info
 	j->err.mem_need = 0;
 	j->mem_used = 0;
 	j->err.phase = PHASE_HEADER;
+	if (len < 3 || data[2] != 0xFF) {
+		/* libjpeg skips bytes between SOI and the next marker with a
+		 * warning; Pillow opens only files that start FF D8 FF */
+		snprintf(j->err.error, sizeof j->err.error, "corrupt JPEG: no marker right after SOI (Pillow refuses the file)");
+		return -1;
+	}
 	if (setjmp(j->err.jb) || begin_body(j, data, len, info) != 0) {
 		img_jpeg_abort(j);
 		return -1;

@@ -15,7 +15,7 @@
 #include "util/util.h"
 #include "image/internal.h"
 
-/* ---- presets (SPEC.md section 3) ---- */
+/* ---- presets (doc/presets.md) ---- */
 
 static const struct {
 	const char *name;

@@ -47,9 +47,10 @@ int img_shard_is(const char *path, const struct stat *st)
 	return img_tar_sniff(head, n);
 }
 
-img_shard_t *img_shard_open(const char *path, uint64_t max_member, uint64_t max_keys_bytes)
+img_shard_t *img_shard_open(const char *path, uint64_t max_member, const char *max_member_name,
+			    uint64_t max_keys_bytes)
 {
-	img_tar_t *t = img_tar_open(path, max_member);
+	img_tar_t *t = img_tar_open(path, max_member, max_member_name);
 	if (!t)
 		return NULL;
 	img_shard_t *s = xcalloc(1, sizeof *s);
@@ -171,7 +172,9 @@ int img_shard_next(img_shard_t *s, img_sample_t *out)
 					    xasprintf("the members of sample '%s' are not consecutive: %s at byte %llu "
 						      "comes after other samples (a sample is a run of members with "
 						      "its key, as WebDataset reads them: make shards with members "
-						      "sorted by name); the rest of the shard is skipped",
+						      "sorted by name); the samples before went out with the members "
+						      "they had (label -1 where their .cls came later), the rest of "
+						      "the shard is skipped",
 						      mkey, m.name, (unsigned long long)m.offset),
 					    out);
 				return 1;
@@ -237,7 +240,10 @@ int img_shard_next(img_shard_t *s, img_sample_t *out)
 				while (n > 0 && (txt[n - 1] == '\n' || txt[n - 1] == '\r' || txt[n - 1] == ' '))
 					n--;
 				txt[n] = 0;
-				if (parse_index(txt, &v) == 0) {
+				if (memchr(txt, 0, n)) { /* text, as WebDataset's int() reads it */
+					sample_error(out, xasprintf("%s: not a class index: the text holds a NUL byte",
+								    m.name));
+				} else if (parse_index(txt, &v) == 0) {
 					out->has_cls = 1;
 					out->cls = v;
 				} else {

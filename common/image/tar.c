@@ -42,6 +42,11 @@
  *   'g' pax global header: ignored (its data skipped).
  *   'L' GNU long name: the data is the next member's name, NUL-terminated
  *       (and NUL-padded); 'K' GNU long link name: ignored.
+ * An extended header must be followed by the member it describes (one at
+ * the archive's end is a broken tar, as Python's tarfile reads it), and a
+ * link, device, directory or FIFO header ('1'..'6') must say size 0: GNU
+ * tar skips that many bytes of data, Python's tarfile none, so a shard
+ * read otherwise would give WebDataset other samples than here.
  * A malformed 'x' record (LEN not decimal, too short or past the data, no
  * '=', no closing newline, a NUL in the path), an empty or over-long name,
  * or 'x'/'L' data over EXT_MAX bytes (not read, skipped) makes the member
@@ -72,6 +77,7 @@ struct img_tar {
 	uint64_t pos;       /* bytes consumed */
 	uint64_t file_size; /* UINT64_MAX when unknown (a pipe) */
 	uint64_t max_member;
+	const char *max_member_name;
 	uint64_t left, pad; /* of the current member */
 	int at_end;         /* the data has ended (a short read) */
 	/* what extended headers said about the next member */
@@ -79,6 +85,8 @@ struct img_tar {
 	int has_size;
 	uint64_t ext_size;
 	char ext_problem[160]; /* "" if none */
+	uint64_t ext_at;       /* the last extended header not yet followed by its member */
+	char ext_flag;         /* its typeflag, 0 if none */
 	char error[300];
 };
 
@@ -97,7 +105,7 @@ int img_tar_sniff(const uint8_t *head, size_t n)
 	return n >= 263 && memcmp(head + 257, "ustar", 5) == 0;
 }
 
-img_tar_t *img_tar_open(const char *path, uint64_t max_member_bytes)
+img_tar_t *img_tar_open(const char *path, uint64_t max_member_bytes, const char *limit_name)
 {
 	img_tar_t *t = calloc(1, sizeof *t);
 	if (!t)
@@ -112,6 +120,7 @@ img_tar_t *img_tar_open(const char *path, uint64_t max_member_bytes)
 	struct stat st;
 	t->file_size = fstat(fileno(t->f), &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : UINT64_MAX;
 	t->max_member = max_member_bytes;
+	t->max_member_name = limit_name;
 	return t;
 }
 
@@ -344,8 +353,14 @@ int img_tar_next(img_tar_t *t, img_tar_member_t *m)
 					(unsigned long long)at);
 		if (k < TAR_BLOCK)
 			return tar_fail(t, "truncated header at byte %llu (%zu of 512 bytes)", (unsigned long long)at, k);
-		if (all_zero(h, TAR_BLOCK))
+		if (all_zero(h, TAR_BLOCK)) {
+			/* Python's tarfile (so WebDataset) fails on such a shard */
+			if (t->ext_flag)
+				return tar_fail(t, "the extended header ('%c') at byte %llu describes no member: the "
+						   "archive ends after it",
+						t->ext_flag, (unsigned long long)t->ext_at);
 			return read_end(t, at) == 0 ? 0 : -1;
+		}
 		uint64_t sum = 0, want;
 		for (int i = 0; i < TAR_BLOCK; i++)
 			sum += (i >= 148 && i < 156) ? ' ' : h[i];
@@ -363,6 +378,8 @@ int img_tar_next(img_tar_t *t, img_tar_member_t *m)
 						(unsigned long long)(t->file_size - t->pos));
 			t->pad = (TAR_BLOCK - size % TAR_BLOCK) % TAR_BLOCK;
 			t->left = flag == 'g' || flag == 'K' ? size : 0; /* ignored: skipped at the top of the loop */
+			t->ext_flag = flag;
+			t->ext_at = at;
 			if ((flag == 'x' || flag == 'L') && read_ext(t, flag, size, at) != 0)
 				return -1;
 			continue;
@@ -381,6 +398,15 @@ int img_tar_next(img_tar_t *t, img_tar_member_t *m)
 			memcpy(m->name, t->long_name, strlen(t->long_name) + 1);
 		if (t->has_size)
 			size = t->ext_size;
+		/* Python's tarfile (so WebDataset) reads no data after a link,
+		 * device, directory or FIFO header, GNU tar skips its size: the
+		 * two would read different members from here on */
+		if (flag >= '1' && flag <= '6' && size)
+			return tar_fail(t, "member '%.200s' at byte %llu: a %s (tar typeflag '%c') with a size of %llu "
+					   "bytes: tar readers disagree on where the next header is",
+					m->name, (unsigned long long)at,
+					flag == '5' ? "directory" : flag <= '2' ? "link" : "device or FIFO", flag,
+					(unsigned long long)size);
 		if (t->file_size != UINT64_MAX && size > t->file_size - t->pos)
 			return tar_fail(t, "member '%.200s' at byte %llu claims %llu bytes, only %llu left in the file",
 					m->name, (unsigned long long)at, (unsigned long long)size,
@@ -399,11 +425,12 @@ int img_tar_next(img_tar_t *t, img_tar_member_t *m)
 			snprintf(m->problem, sizeof m->problem,
 				 "unsafe name (absolute or with '..'): refused (nothing is extracted, but the shard is suspect)");
 		} else if (size > t->max_member) {
-			snprintf(m->problem, sizeof m->problem, "member too large: %llu bytes (limit %llu)",
-				 (unsigned long long)size, (unsigned long long)t->max_member);
+			snprintf(m->problem, sizeof m->problem, "member too large: %llu bytes (limit %llu: %s)",
+				 (unsigned long long)size, (unsigned long long)t->max_member, t->max_member_name);
 		}
 		t->long_name[0] = t->ext_problem[0] = 0;
 		t->has_size = 0;
+		t->ext_flag = 0;
 		return 1;
 	}
 }

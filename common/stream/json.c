@@ -223,3 +223,128 @@ void json_put_object(FILE *f, const msgpack_object *o, json_tensor_mode_t mode)
 	}
 	}
 }
+
+void jw_init(jw_t *w, FILE *f)
+{
+	memset(w, 0, sizeof *w);
+	w->f = f;
+}
+
+/* The separator and key of the next entry at the current level. */
+static void jw_entry(jw_t *w, const char *key)
+{
+	if (w->n[w->depth]++)
+		fputc(',', w->f);
+	if (w->brk) {
+		fputs(w->brk, w->f);
+		w->brk = NULL;
+	}
+	if (w->key) {
+		json_put_str(w->f, w->key, w->keylen);
+		fputc(':', w->f);
+		w->key = NULL;
+	} else if (key) {
+		json_put_cstr(w->f, key);
+		fputc(':', w->f);
+	}
+}
+
+static void jw_open(jw_t *w, const char *key, char open, char close)
+{
+	jw_entry(w, key);
+	if (w->depth + 1 >= JW_MAX_DEPTH)
+		diag_fatal("JSON nested deeper than %d levels", JW_MAX_DEPTH);
+	fputc(open, w->f);
+	w->depth++;
+	w->n[w->depth] = 0;
+	w->close[w->depth] = close;
+}
+
+void jw_obj(jw_t *w, const char *key)
+{
+	jw_open(w, key, '{', '}');
+}
+
+void jw_arr(jw_t *w, const char *key)
+{
+	jw_open(w, key, '[', ']');
+}
+
+void jw_end(jw_t *w)
+{
+	if (w->depth == 0)
+		diag_fatal("JSON writer: jw_end with nothing open");
+	fputc(w->close[w->depth], w->f);
+	w->depth--;
+}
+
+void jw_close(jw_t *w)
+{
+	while (w->depth)
+		jw_end(w);
+	fputc('\n', w->f);
+}
+
+void jw_int(jw_t *w, const char *key, int64_t v)
+{
+	jw_entry(w, key);
+	fprintf(w->f, "%lld", (long long)v);
+}
+
+void jw_double(jw_t *w, const char *key, double v)
+{
+	jw_entry(w, key);
+	json_put_double(w->f, v);
+}
+
+void jw_bool(jw_t *w, const char *key, int v)
+{
+	jw_entry(w, key);
+	fputs(v ? "true" : "false", w->f);
+}
+
+void jw_null(jw_t *w, const char *key)
+{
+	jw_entry(w, key);
+	fputs("null", w->f);
+}
+
+void jw_str(jw_t *w, const char *key, const char *s)
+{
+	jw_entry(w, key);
+	if (s)
+		json_put_cstr(w->f, s);
+	else
+		fputs("null", w->f);
+}
+
+void jw_strn(jw_t *w, const char *key, const char *s, size_t n)
+{
+	jw_entry(w, key);
+	json_put_str(w->f, s, n);
+}
+
+void jw_ratio(jw_t *w, const char *key, double num, double den)
+{
+	if (den != 0)
+		jw_double(w, key, num / den);
+	else
+		jw_null(w, key);
+}
+
+void jw_keyn(jw_t *w, const char *key, size_t n)
+{
+	w->key = key;
+	w->keylen = n;
+}
+
+FILE *jw_value(jw_t *w, const char *key)
+{
+	jw_entry(w, key);
+	return w->f;
+}
+
+void jw_break(jw_t *w, const char *ws)
+{
+	w->brk = ws;
+}

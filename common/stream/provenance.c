@@ -3,6 +3,7 @@
 #include "stream/stream.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,44 +93,39 @@ static int is_tensor(const msgpack_object *o)
 	return o->type == MSGPACK_OBJECT_MAP && obj_map_get(o, "dtype") && obj_map_get(o, "data");
 }
 
-/* A msgpack value as JSON, long lists summarised as {"count": N}. */
-static void prov_put_json_value(FILE *f, const msgpack_object *o)
+/* A msgpack value as an entry of w, long lists summarised as {"count": N}. */
+static void put_json_value(jw_t *w, const char *key, const msgpack_object *o)
 {
 	switch (o->type) {
 	case MSGPACK_OBJECT_ARRAY:
 		if (o->via.array.size > PROV_LIST_MAX) {
-			fprintf(f, "{\"count\":%u}", o->via.array.size);
+			jw_obj(w, key);
+			jw_int(w, "count", o->via.array.size);
+			jw_end(w);
 			return;
 		}
-		fputc('[', f);
-		for (uint32_t i = 0; i < o->via.array.size; i++) {
-			if (i)
-				fputc(',', f);
-			prov_put_json_value(f, &o->via.array.ptr[i]);
-		}
-		fputc(']', f);
+		jw_arr(w, key);
+		for (uint32_t i = 0; i < o->via.array.size; i++)
+			put_json_value(w, NULL, &o->via.array.ptr[i]);
+		jw_end(w);
 		return;
 	case MSGPACK_OBJECT_MAP:
-		if (is_tensor(o)) {
-			json_put_object(f, o, JSON_TENSOR_SUMMARY);
-			return;
-		}
-		fputc('{', f);
+		if (is_tensor(o))
+			break;
+		jw_obj(w, key);
 		for (uint32_t i = 0; i < o->via.map.size; i++) {
 			const msgpack_object_kv *kv = &o->via.map.ptr[i];
-			if (i)
-				fputc(',', f);
 			if (kv->key.type == MSGPACK_OBJECT_STR)
-				json_put_str(f, kv->key.via.str.ptr, kv->key.via.str.size);
+				jw_keyn(w, kv->key.via.str.ptr, kv->key.via.str.size);
 			else
-				json_put_cstr(f, "?");
-			fputc(':', f);
-			prov_put_json_value(f, &kv->val);
+				jw_keyn(w, "?", 1);
+			put_json_value(w, NULL, &kv->val);
 		}
-		fputc('}', f);
+		jw_end(w);
 		return;
-	default: json_put_object(f, o, JSON_TENSOR_SUMMARY); return;
+	default: break;
 	}
+	json_put_object(jw_value(w, key), o, JSON_TENSOR_SUMMARY);
 }
 
 void prov_put_text_value(FILE *f, const msgpack_object *o)
@@ -140,7 +136,12 @@ void prov_put_text_value(FILE *f, const msgpack_object *o)
 	case MSGPACK_OBJECT_POSITIVE_INTEGER: fprintf(f, "%" PRIu64, o->via.u64); return;
 	case MSGPACK_OBJECT_NEGATIVE_INTEGER: fprintf(f, "%" PRId64, o->via.i64); return;
 	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64: fprintf(f, "%.6g", o->via.f64); return;
+	case MSGPACK_OBJECT_FLOAT64: /* a report shows no NaN/Inf, echoed ones neither (JSON: null) */
+		if (isfinite(o->via.f64))
+			fprintf(f, "%.6g", o->via.f64);
+		else
+			fputs("(non-finite)", f);
+		return;
 	case MSGPACK_OBJECT_STR: /* one header, one line of text (a CSV comment, a report line) */
 		diag_put_text(f, o->via.str.ptr, o->via.str.size);
 		return;
@@ -188,7 +189,8 @@ static void put_argv(FILE *f, const msgpack_object *a)
 		if (i)
 			fputc(' ', f);
 		int plain = s->type == MSGPACK_OBJECT_STR && s->via.str.size > 0, ctl = 0;
-		for (uint32_t j = 0; plain && j < s->via.str.size; j++)
+		for (uint32_t j = 0; plain && j < s->via.str.size;
+		     j += (uint32_t)diag_char_len(s->via.str.ptr + j, s->via.str.size - j))
 			plain = strchr(" \t\n'\"\\$`*?|&;<>()", s->via.str.ptr[j]) == NULL &&
 				!diag_ctl_len(s->via.str.ptr + j, s->via.str.size - j);
 		if (plain || s->type != MSGPACK_OBJECT_STR) {
@@ -197,7 +199,8 @@ static void put_argv(FILE *f, const msgpack_object *a)
 		}
 		/* shell quoting so the line can be pasted back: bash's $'...'
 		 * where a control character would break the line */
-		for (uint32_t j = 0; j < s->via.str.size; j++)
+		for (uint32_t j = 0; j < s->via.str.size;
+		     j += (uint32_t)diag_char_len(s->via.str.ptr + j, s->via.str.size - j))
 			ctl |= diag_ctl_len(s->via.str.ptr + j, s->via.str.size - j) != 0;
 		fputs(ctl ? "$'" : "'", f);
 		for (uint32_t j = 0; j < s->via.str.size;) {
@@ -208,13 +211,14 @@ static void put_argv(FILE *f, const msgpack_object *a)
 				j += (uint32_t)k;
 				continue;
 			}
+			k = diag_char_len(s->via.str.ptr + j, s->via.str.size - j);
 			if (c == '\'')
 				fputs(ctl ? "\\'" : "'\\''", f);
 			else if (ctl && c == '\\')
 				fputs("\\\\", f);
 			else
-				fputc(c, f);
-			j++;
+				fwrite(s->via.str.ptr + j, 1, k, f);
+			j += (uint32_t)k;
 		}
 		fputc('\'', f);
 	}
@@ -276,26 +280,23 @@ void prov_print_text(FILE *f, const prov_t *p, const char *indent)
 	print_more(f, indent, p->more_stats, &p->seen_stats, "stats");
 }
 
-static void print_json_list(FILE *f, const prov_rec_t *v, int n)
+static void json_list(jw_t *w, const char *key, const prov_rec_t *v, int n)
 {
-	fputc('[', f);
-	for (int i = 0; i < n; i++) {
-		if (i)
-			fputc(',', f);
-		prov_put_json_value(f, &v[i].obj.data);
-	}
-	fputc(']', f);
+	jw_arr(w, key);
+	for (int i = 0; i < n; i++)
+		put_json_value(w, NULL, &v[i].obj.data);
+	jw_end(w);
 }
 
-void prov_print_json(FILE *f, const prov_t *p)
+void prov_json(jw_t *w, const char *key, const prov_t *p)
 {
-	fputs("{\"headers\":", f);
-	print_json_list(f, p->headers, p->nheaders);
-	fputs(",\"stats\":", f);
-	print_json_list(f, p->stats, p->nstats);
+	jw_obj(w, key);
+	json_list(w, "headers", p->headers, p->nheaders);
+	json_list(w, "stats", p->stats, p->nstats);
 	/* how many distinct ones past the kept ones were left out ("up to"
 	 * when there were too many to tell repeats apart) */
-	fprintf(f, ",\"headers_not_shown\":%lld,\"stats_not_shown\":%lld,\"not_shown_exact\":%s}",
-		(long long)p->more_headers, (long long)p->more_stats,
-		p->seen_headers.full || p->seen_stats.full ? "false" : "true");
+	jw_int(w, "headers_not_shown", p->more_headers);
+	jw_int(w, "stats_not_shown", p->more_stats);
+	jw_bool(w, "not_shown_exact", !(p->seen_headers.full || p->seen_stats.full));
+	jw_end(w);
 }

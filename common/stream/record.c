@@ -212,6 +212,25 @@ void rec_reader_free(rec_reader_t *r)
 	free(r);
 }
 
+void rec_inputs_init(rec_inputs_t *in, char **paths, int n)
+{
+	static char *stdin_only[] = {"-"};
+	in->paths = n ? paths : stdin_only;
+	in->n = n ? n : 1;
+	in->next = 0;
+}
+
+rec_reader_t *rec_inputs_next(rec_inputs_t *in, size_t max_record)
+{
+	if (in->next == in->n)
+		return NULL;
+	const char *path = in->paths[in->next++];
+	rec_reader_t *r = rec_reader_open_path(path, max_record);
+	if (!r)
+		diag_fatal("%s: %s", path, strerror(errno));
+	return r;
+}
+
 const char *rec_reader_message(const rec_reader_t *r)
 {
 	return r->msg;
@@ -674,10 +693,12 @@ struct rec_writer {
 	int fd;
 	char *name;
 	char *tmp_path, *final_path; /* rec_writer_open_path */
+	int spool;                   /* rec_writer_stdout_spooled: fd is an unlinked file for stdout */
 	unsigned char *buf;
 	size_t len;
 	uint64_t nrec;
 	msgpack_packer pk;
+	rec_builder_t *builder; /* rec_begin's, made at the first */
 };
 
 static void writer_write_fd(rec_writer_t *w, const unsigned char *p, size_t n)
@@ -737,6 +758,45 @@ rec_writer_t *rec_writer_stdout(int allow_tty)
 	return rec_writer_open(1, "stdout");
 }
 
+rec_writer_t *rec_writer_stdout_spooled(void)
+{
+	if (isatty(1))
+		diag_fatal("stdout is a terminal: refusing to write binary records there "
+			   "(redirect to a file, pipe into another stage, or '| recview')");
+	const char *dir = getenv("TMPDIR");
+	char *path = xasprintf("%s/rnencode-spool.XXXXXX", dir && *dir ? dir : "/tmp");
+	int fd = mkstemp(path);
+	if (fd < 0)
+		diag_fatal("%s: %s (the output is held there until the input has been read whole)", path,
+			   strerror(errno));
+	unlink(path);
+	free(path);
+	rec_writer_t *w = rec_writer_open(fd, "stdout");
+	w->spool = 1;
+	return w;
+}
+
+/* The spooled output to stdout, at close. */
+static void spool_out(rec_writer_t *w)
+{
+	if (lseek(w->fd, 0, SEEK_SET) != 0)
+		diag_fatal("stdout: its spool file: %s", strerror(errno));
+	unsigned char *b = w->buf; /* flushed: free to use */
+	for (;;) {
+		ssize_t k = read(w->fd, b, WRITE_BUF);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			diag_fatal("stdout: its spool file: %s", strerror(errno));
+		if (k == 0)
+			break;
+		int fd = w->fd;
+		w->fd = 1;
+		writer_write_fd(w, b, (size_t)k);
+		w->fd = fd;
+	}
+}
+
 rec_writer_t *rec_writer_open_path(const char *path)
 {
 	if (strcmp(path, "-") == 0)
@@ -757,6 +817,13 @@ rec_writer_t *rec_writer_open_path(const char *path)
 msgpack_packer *rec_writer_pk(rec_writer_t *w)
 {
 	return &w->pk;
+}
+
+rec_builder_t *rec_writer_builder(rec_writer_t *w)
+{
+	if (!w->builder)
+		w->builder = rec_builder_new(w);
+	return w->builder;
 }
 
 void rec_writer_end_record(rec_writer_t *w)
@@ -790,7 +857,12 @@ int rec_writer_close(rec_writer_t *w)
 		return 0;
 	rec_writer_flush(w);
 	int rc = 0;
-	if (w->tmp_path) {
+	if (w->spool) {
+		spool_out(w);
+		close(w->fd);
+		if (close(1) != 0 && errno != EINTR)
+			diag_fatal("%s: close: %s", w->name, strerror(errno));
+	} else if (w->tmp_path) {
 		if (fsync(w->fd) != 0 && errno != EINVAL)
 			rc = -1;
 		if (close(w->fd) != 0)
@@ -808,6 +880,7 @@ int rec_writer_close(rec_writer_t *w)
 	} else if (close(w->fd) != 0) {
 		diag_fatal("%s: close: %s", w->name, strerror(errno));
 	}
+	rec_builder_free(w->builder);
 	free(w->tmp_path);
 	free(w->final_path);
 	free(w->buf);
@@ -840,114 +913,38 @@ void pk_str(msgpack_packer *pk, const char *s)
 	pk_strn(pk, s, strlen(s));
 }
 
-void pk_kv_str(msgpack_packer *pk, const char *key, const char *val)
+void pk_object_utf8(msgpack_packer *pk, const msgpack_object *o)
 {
-	pk_str(pk, key);
-	if (val)
-		pk_str(pk, val);
-	else
-		msgpack_pack_nil(pk);
-}
-
-void pk_kv_int(msgpack_packer *pk, const char *key, int64_t v)
-{
-	pk_str(pk, key);
-	msgpack_pack_int64(pk, v);
-}
-
-void pk_kv_double(msgpack_packer *pk, const char *key, double v)
-{
-	pk_str(pk, key);
-	msgpack_pack_double(pk, v);
-}
-
-void pk_kv_bool(msgpack_packer *pk, const char *key, int v)
-{
-	pk_str(pk, key);
-	if (v)
-		msgpack_pack_true(pk);
-	else
-		msgpack_pack_false(pk);
-}
-
-void pk_tensor(msgpack_packer *pk, dtype_t dtype, int ndim, const int64_t *shape, const void *data)
-{
-	int64_t n = tensor_shape_numel(shape, ndim, dtype_size(dtype));
-	if (n < 0)
-		diag_fatal("internal: bad tensor shape");
-	size_t bytes = (size_t)n * dtype_size(dtype);
-	if (bytes > UINT32_MAX)
-		diag_fatal("internal: tensor of %zu bytes exceeds msgpack's bin32", bytes);
-	msgpack_pack_map(pk, 3);
-	pk_kv_str(pk, "dtype", dtype_name(dtype));
-	pk_str(pk, "shape");
-	msgpack_pack_array(pk, (size_t)ndim);
-	for (int i = 0; i < ndim; i++)
-		msgpack_pack_int64(pk, shape[i]);
-	pk_str(pk, "data");
-	msgpack_pack_bin(pk, bytes);
-	msgpack_pack_bin_body(pk, data, bytes);
-}
-
-void pk_kv_tensor(msgpack_packer *pk, const char *key, dtype_t dtype, int ndim, const int64_t *shape,
-		  const void *data)
-{
-	pk_str(pk, key);
-	pk_tensor(pk, dtype, ndim, shape, data);
-}
-
-static int key_skipped(const msgpack_object *k, const char *const *skip)
-{
-	for (; *skip; skip++)
-		if (obj_str_eq(k, *skip))
-			return 1;
-	return 0;
-}
-
-uint32_t rec_count_keys_except(const record_t *rec, const char *const *skip)
-{
-	uint32_t n = 0;
-	for (uint32_t i = 0; i < rec->root.via.map.size; i++)
-		n += !key_skipped(&rec->root.via.map.ptr[i].key, skip);
-	return n;
-}
-
-void pk_copy_keys_except(msgpack_packer *pk, const record_t *rec, const char *const *skip)
-{
-	for (uint32_t i = 0; i < rec->root.via.map.size; i++) {
-		const msgpack_object_kv *kv = &rec->root.via.map.ptr[i];
-		if (key_skipped(&kv->key, skip))
-			continue;
-		msgpack_pack_object(pk, kv->key);
-		msgpack_pack_object(pk, kv->val);
+	switch (o->type) {
+	case MSGPACK_OBJECT_STR:
+		pk_strn(pk, o->via.str.ptr, o->via.str.size);
+		return;
+	case MSGPACK_OBJECT_ARRAY:
+		msgpack_pack_array(pk, o->via.array.size);
+		for (uint32_t i = 0; i < o->via.array.size; i++)
+			pk_object_utf8(pk, &o->via.array.ptr[i]);
+		return;
+	case MSGPACK_OBJECT_MAP:
+		msgpack_pack_map(pk, o->via.map.size);
+		for (uint32_t i = 0; i < o->via.map.size; i++) {
+			pk_object_utf8(pk, &o->via.map.ptr[i].key);
+			pk_object_utf8(pk, &o->via.map.ptr[i].val);
+		}
+		return;
+	default:
+		msgpack_pack_object(pk, *o);
 	}
-}
-
-void rec_write_header_begin(rec_writer_t *w, int argc, char **argv, uint32_t n_extra)
-{
-	msgpack_packer *pk = &w->pk;
-	msgpack_pack_map(pk, 4 + n_extra);
-	pk_kv_str(pk, "type", "header");
-	pk_kv_str(pk, "producer", diag_prog());
-	pk_kv_str(pk, "version", PROJECT_VERSION);
-	pk_str(pk, "argv");
-	msgpack_pack_array(pk, (size_t)argc);
-	for (int i = 0; i < argc; i++)
-		pk_str(pk, argv[i]);
-	w->nrec++;
 }
 
 void rec_write_error(rec_writer_t *w, const char *id, const char *path, int64_t label, const char *message)
 {
-	msgpack_packer *pk = &w->pk;
-	msgpack_pack_map(pk, 6);
-	pk_kv_str(pk, "type", "error");
-	pk_kv_str(pk, "id", id ? id : "");
-	pk_kv_str(pk, "path", path ? path : "");
-	pk_kv_int(pk, "label", label);
-	pk_kv_str(pk, "stage", diag_prog());
-	pk_kv_str(pk, "message", message);
-	w->nrec++;
+	rec_builder_t *b = rec_begin(w, "error");
+	rb_str(b, "id", id ? id : "");
+	rb_str(b, "path", path ? path : "");
+	rb_int(b, "label", label);
+	rb_str(b, "stage", diag_prog());
+	rb_str(b, "message", message);
+	rec_end(b);
 }
 
 void rec_write_error_for(rec_writer_t *w, const record_t *rec, const char *message)

@@ -15,7 +15,7 @@
 /* ---- record.c ----
  * msgpack record streams: reading, writing, accessors.
  *
- * Stream format (SPEC.md section 1): a plain concatenation of msgpack maps, no
+ * Stream format (doc/records.md): a plain concatenation of msgpack maps, no
  * framing beyond msgpack itself. Every record is a map with str keys and a str
  * "type". A tensor value is a map {"dtype": str, "shape": [int..], "data": bin}
  * with data C-order little-endian and len(data) == prod(shape) * itemsize.
@@ -86,6 +86,15 @@ const char *rec_reader_name(const rec_reader_t *r);
 void rec_reader_set_name(rec_reader_t *r, const char *name); /* what messages call the stream (fpdiff --label) */
 uint64_t rec_reader_bytes(const rec_reader_t *r); /* bytes consumed so far */
 void rec_reader_free(rec_reader_t *r);
+/* The streams a filter reads in turn: the files named, else stdin. */
+typedef struct {
+	char **paths;
+	int n, next;
+} rec_inputs_t;
+void rec_inputs_init(rec_inputs_t *in, char **paths, int n);
+/* The next stream, open (one that cannot be opened is fatal, exit 2), or
+ * NULL after the last; the caller frees each with rec_reader_free. */
+rec_reader_t *rec_inputs_next(rec_inputs_t *in, size_t max_record);
 
 /* The usual filter loop step: returns 1 with a record, 0 at clean EOF. An
  * invalid record becomes an error record on w (if w is non-NULL) and
@@ -121,6 +130,11 @@ int rec_get_tensor(const record_t *rec, const char *key, tensor_t *t, char *err,
 rec_writer_t *rec_writer_open(int fd, const char *name);
 /* stdout, refusing a terminal with a hint (exit 2) unless allow_tty. */
 rec_writer_t *rec_writer_stdout(int allow_tty);
+/* stdout (a terminal refused as above), the records held in an unlinked
+ * temporary file ($TMPDIR, else /tmp) until rec_writer_close copies them
+ * out: a program that exits 2 before then, on a stream broken after some
+ * output, leaves stdout empty, never part of a record. */
+rec_writer_t *rec_writer_stdout_spooled(void);
 /* Write to path by the outfile rule of common/util/util.h (a new file or a regular one; a
  * FIFO or device is refused, exit 2) via a temporary renamed at close. */
 rec_writer_t *rec_writer_open_path(const char *path);
@@ -132,23 +146,15 @@ uint64_t rec_writer_records(const rec_writer_t *w);  /* records passed or packed
 /* Flush and close, checking the result; returns 0, or exits 2 on error. */
 int rec_writer_close(rec_writer_t *w);
 
-/* ---- packing helpers (msgpack_packer *pk from rec_writer_pk) ---- */
+/* ---- packing helpers (msgpack_packer *pk from rec_writer_pk) ----
+ * str values made UTF-8 (\xNN for bytes that are not): what the record
+ * builder packs its strings with. */
 void pk_str(msgpack_packer *pk, const char *s);
 void pk_strn(msgpack_packer *pk, const char *s, size_t n);
-void pk_kv_str(msgpack_packer *pk, const char *key, const char *val); /* NULL val packs nil */
-void pk_kv_int(msgpack_packer *pk, const char *key, int64_t v);
-void pk_kv_double(msgpack_packer *pk, const char *key, double v);
-void pk_kv_bool(msgpack_packer *pk, const char *key, int v);
-void pk_tensor(msgpack_packer *pk, dtype_t dtype, int ndim, const int64_t *shape, const void *data);
-void pk_kv_tensor(msgpack_packer *pk, const char *key, dtype_t dtype, int ndim, const int64_t *shape,
-		  const void *data);
-/* Keys of rec not named in skip (NULL-terminated list): count, and copy. */
-uint32_t rec_count_keys_except(const record_t *rec, const char *const *skip);
-void pk_copy_keys_except(msgpack_packer *pk, const record_t *rec, const char *const *skip);
+/* o packed again with every str in it, keys and nested ones too, UTF-8:
+ * bytes that are not written as \xNN, as pk_strn does. */
+void pk_object_utf8(msgpack_packer *pk, const msgpack_object *o);
 
-/* A header record: {type, producer, version, argv} + n_extra pairs the
- * caller packs right after this call. */
-void rec_write_header_begin(rec_writer_t *w, int argc, char **argv, uint32_t n_extra);
 /* An error record {type, id, path, label, stage, message}; counts as a record. */
 void rec_write_error(rec_writer_t *w, const char *id, const char *path, int64_t label,
 		     const char *message);
@@ -156,6 +162,50 @@ void rec_write_error(rec_writer_t *w, const char *id, const char *path, int64_t 
 void rec_write_error_for(rec_writer_t *w, const record_t *rec, const char *message);
 /* Mark one record as complete (for counts); the helpers above do it. */
 void rec_writer_end_record(rec_writer_t *w);
+
+/* ---- builder.c ----
+ * Records built by a helper that counts their keys: no map size is written
+ * by hand. The pairs go into the builder's memory, and rec_end writes the
+ * map header with the keys counted, then the pairs, as one record. A key a
+ * map has already is refused (exit 2, "internal: ..."), as the reader
+ * refuses such a record. Tensors are maps counted the same way.
+ *
+ *   rec_builder_t *b = rec_begin(w, "stats");   "type" is the first key
+ *   rb_int(b, "images", n);
+ *   rec_end(b);                                 out through w, one record
+ */
+typedef struct rec_builder rec_builder_t;
+
+/* The writer's own builder, begun: one record at a time. */
+rec_builder_t *rec_begin(rec_writer_t *w, const char *type);
+/* A header record: type, producer, version, argv; the caller adds its
+ * settings. */
+rec_builder_t *rec_begin_header(rec_writer_t *w, int argc, char **argv);
+/* Write the record to its writer (it counts as one) and end it. */
+void rec_end(rec_builder_t *b);
+/* A builder of one's own, for a record finished later (rnencode's records
+ * wait for their batch): begin it, add keys, rec_end it; free it after. */
+rec_builder_t *rec_builder_new(rec_writer_t *w);
+void rec_builder_begin(rec_builder_t *b, const char *type);
+void rec_builder_free(rec_builder_t *b);
+/* The writer's own builder (record.c keeps it, builder.c begins it). */
+rec_builder_t *rec_writer_builder(rec_writer_t *w);
+
+void rb_str(rec_builder_t *b, const char *key, const char *val); /* NULL val: nil */
+void rb_strn(rec_builder_t *b, const char *key, const char *val, size_t n);
+void rb_int(rec_builder_t *b, const char *key, int64_t v);
+void rb_double(rec_builder_t *b, const char *key, double v);
+void rb_bool(rec_builder_t *b, const char *key, int v);
+void rb_ints(rec_builder_t *b, const char *key, const int64_t *v, size_t n);   /* array of ints */
+void rb_floats(rec_builder_t *b, const char *key, const float *v, size_t n);   /* array of float32 */
+void rb_strs(rec_builder_t *b, const char *key, const char *const *v, size_t n); /* array of str */
+/* A tensor map {dtype, shape, data}. Data of 4 KiB or more is written from
+ * the caller's memory at rec_end: it must stay valid until then. */
+void rb_tensor(rec_builder_t *b, const char *key, dtype_t dtype, int ndim, const int64_t *shape,
+	       const void *data);
+/* rec's keys not named in skip (NULL-terminated), in its order; str values
+ * made UTF-8 (pk_strn). skip must name every key the caller adds itself. */
+void rb_copy_keys_except(rec_builder_t *b, const record_t *rec, const char *const *skip);
 
 /* ---- json.c ----
  * writing JSON text: escaped strings and msgpack objects. */
@@ -178,6 +228,48 @@ typedef enum {
 
 /* msgpack object as JSON; bin that is not part of a tensor prints as {"bin": N}. */
 void json_put_object(FILE *f, const msgpack_object *o, json_tensor_mode_t mode);
+
+/* A JSON document written as it is built: objects and arrays count their own
+ * entries, so commas and nesting come from the calls, never from the caller.
+ * Every value call takes a key: the entry's name inside an object, NULL inside
+ * an array (or for the top-level value). */
+/* A record nests up to 32 containers (msgpack-c's limit, record.c's too):
+ * a report holds one a few levels down (prov_json). */
+enum { JW_MAX_DEPTH = 64 };
+
+typedef struct {
+	FILE *f;
+	int depth;
+	uint64_t n[JW_MAX_DEPTH]; /* entries written at each open level */
+	char close[JW_MAX_DEPTH]; /* '}' or ']' of each open level */
+	const char *brk;          /* whitespace before the next entry, after its comma */
+	const char *key;          /* jw_keyn's key for the next entry, keylen bytes */
+	size_t keylen;
+} jw_t;
+
+void jw_init(jw_t *w, FILE *f);
+void jw_obj(jw_t *w, const char *key); /* opens an object: entries until jw_end */
+void jw_arr(jw_t *w, const char *key); /* opens an array */
+void jw_end(jw_t *w);                  /* closes the innermost one */
+void jw_close(jw_t *w);                /* closes every one, then a newline: the document's end */
+void jw_int(jw_t *w, const char *key, int64_t v);
+void jw_double(jw_t *w, const char *key, double v); /* NaN/Inf: null */
+void jw_bool(jw_t *w, const char *key, int v);
+void jw_null(jw_t *w, const char *key);
+void jw_str(jw_t *w, const char *key, const char *s); /* NULL: null */
+void jw_strn(jw_t *w, const char *key, const char *s, size_t n);
+/* num/den, or null when den is 0 */
+void jw_ratio(jw_t *w, const char *key, double num, double den);
+/* The next entry's key as n bytes (a record's key, not NUL-terminated):
+ * the value call that follows passes NULL for its key. */
+void jw_keyn(jw_t *w, const char *key, size_t n);
+/* A value another writer puts (json_put_object): the key
+ * and separator are written, and the stream returned for the value. */
+FILE *jw_value(jw_t *w, const char *key);
+/* Whitespace (a line break: for long documents a reader pages through)
+ * before the next entry, after its comma; the document is the same JSON.
+ * ws must outlive that entry (a string literal). */
+void jw_break(jw_t *w, const char *ws);
 
 /* ---- npy.c ----
  * NumPy .npy files (format version 1.0/2.0/3.0), read and write.
@@ -251,9 +343,11 @@ int prov_add(prov_t *p, const record_t *rec);
  * per stats record, "stats of producer: key=value ..."; a line saying how
  * many were not shown, when some were not. */
 void prov_print_text(FILE *f, const prov_t *p, const char *indent);
-/* {"headers": [...], "stats": [...], "headers_not_shown": N,
- * "stats_not_shown": N}; lists over 32 items become {"count": N}. */
-void prov_print_json(FILE *f, const prov_t *p);
+/* An entry of w (key: its name in the open object, NULL in an array):
+ * {"headers": [...], "stats": [...], "headers_not_shown": N,
+ * "stats_not_shown": N, "not_shown_exact": B}; lists over 32 items become
+ * {"count": N}. */
+void prov_json(jw_t *w, const char *key, const prov_t *p);
 /* A msgpack value as short text (str bare, numbers %g, long lists "[N items]"). */
 void prov_put_text_value(FILE *f, const msgpack_object *o);
 

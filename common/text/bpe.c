@@ -71,17 +71,6 @@ static int cps_equal(const cps_t *a, const cps_t *b)
 	return a->n == b->n && (a->n == 0 || memcmp(a->v, b->v, a->n * sizeof *a->v) == 0);
 }
 
-static void fmt_err(char *err, size_t cap, const char *fmt, ...) DIAG_PRINTF(3, 4);
-static void fmt_err(char *err, size_t cap, const char *fmt, ...)
-{
-	if (!err || !cap)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-}
-
 /* ---------------------------------------------------------------- UTF-8 */
 
 /* Strict UTF-8 (util/util.h) into code points. */
@@ -91,7 +80,7 @@ static int utf8_decode(const char *s, size_t len, cps_t *out, char *err, size_t 
 		uint32_t c;
 		size_t n = utf8_next(s + i, len - i, &c);
 		if (n == 0) {
-			fmt_err(err, cap, "invalid UTF-8 at byte %zu", i);
+			err_set(err, cap, "invalid UTF-8 at byte %zu", i);
 			return -1;
 		}
 		cps_push(out, c);
@@ -662,7 +651,7 @@ static int clean(const char *text, size_t len, cps_t *t, char *err, size_t errca
 	py_strip(t);
 	py_lower(t);
 	if (t->oom) {
-		fmt_err(err, errcap, "out of memory");
+		err_set(err, errcap, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -673,7 +662,7 @@ char *bpe_clean_text(const char *text, size_t len, char *err, size_t errcap)
 	cps_t t = {0};
 	char *s = NULL;
 	if (clean(text, len, &t, err, errcap) == 0 && !(s = utf8_encode(t.v, t.n, NULL)))
-		fmt_err(err, errcap, "out of memory");
+		err_set(err, errcap, "out of memory");
 	cps_free(&t);
 	return s;
 }
@@ -758,14 +747,14 @@ static char *gz_read_all(const char *path, size_t *len, char *err, size_t errcap
 {
 	gzFile f = gzopen(path, "rb");
 	if (!f) {
-		fmt_err(err, errcap, "%s: %s", path, errno ? strerror(errno) : "cannot open");
+		err_set(err, errcap, "%s: %s", path, errno ? strerror(errno) : "cannot open");
 		return NULL;
 	}
 	size_t cap = 1 << 21, n = 0;
 	char *buf = malloc(cap + 1);
 	for (;;) {
 		if (!buf) {
-			fmt_err(err, errcap, "%s: out of memory", path);
+			err_set(err, errcap, "%s: out of memory", path);
 			gzclose(f);
 			return NULL;
 		}
@@ -783,7 +772,7 @@ static char *gz_read_all(const char *path, size_t *len, char *err, size_t errcap
 		if (r < 0) {
 			int zerr;
 			const char *m = gzerror(f, &zerr);
-			fmt_err(err, errcap, "%s: not a readable gzip file (%s)", path, m);
+			err_set(err, errcap, "%s: not a readable gzip file (%s)", path, m);
 			free(buf);
 			gzclose(f);
 			return NULL;
@@ -807,7 +796,7 @@ bpe_t *bpe_load(const char *path, char *err, size_t errcap)
 		return NULL;
 	bpe_t *b = calloc(1, sizeof *b);
 	if (!b) {
-		fmt_err(err, errcap, "%s: out of memory", path);
+		err_set(err, errcap, "%s: out of memory", path);
 		free(text);
 		return NULL;
 	}
@@ -822,7 +811,7 @@ bpe_t *bpe_load(const char *path, char *err, size_t errcap)
 	b->pairs = malloc((b->pair_mask + 1) * sizeof *b->pairs);
 	int ok = vocab && vlen && ma && mb && malen && mblen && b->pairs;
 	if (!ok) {
-		fmt_err(err, errcap, "%s: out of memory", path);
+		err_set(err, errcap, "%s: out of memory", path);
 		goto done;
 	}
 	for (size_t i = 0; i <= b->pair_mask; i++)
@@ -832,7 +821,7 @@ bpe_t *bpe_load(const char *path, char *err, size_t errcap)
 	char *p = strchr(text, '\n');
 	for (int r = 0; r < BPE_MERGES; r++) {
 		if (!p) {
-			fmt_err(err, errcap, "%s: %d merge lines, CLIP's vocabulary has at least %d", path, r,
+			err_set(err, errcap, "%s: %d merge lines, CLIP's vocabulary has at least %d", path, r,
 				BPE_MERGES);
 			ok = 0;
 			goto done;
@@ -842,7 +831,7 @@ bpe_t *bpe_load(const char *path, char *err, size_t errcap)
 		size_t ll = p ? (size_t)(p - line) : strlen(line);
 		char *sp = memchr(line, ' ', ll);
 		if (!sp || sp == line || sp + 1 == line + ll || memchr(sp + 1, ' ', (size_t)(line + ll - sp - 1))) {
-			fmt_err(err, errcap, "%s: line %d: expected two symbols separated by one space", path,
+			err_set(err, errcap, "%s: line %d: expected two symbols separated by one space", path,
 				r + 2);
 			ok = 0;
 			goto done;
@@ -885,7 +874,7 @@ bpe_t *bpe_load(const char *path, char *err, size_t errcap)
 		memcpy(vocab[id] + malen[r], mb[r], mblen[r]);
 	}
 	if (!ok) {
-		fmt_err(err, errcap, "%s: out of memory", path);
+		err_set(err, errcap, "%s: out of memory", path);
 		goto done;
 	}
 	vocab[NVOCAB - 2] = "<|startoftext|>";
@@ -899,7 +888,7 @@ bpe_t *bpe_load(const char *path, char *err, size_t errcap)
 	for (int i = 0; i < 256; i++)
 		if (str_get(&enc, vocab[b->byte_id[i]], vlen[b->byte_id[i]]) != b->byte_id[i] ||
 		    str_get(&enc, vocab[256 + b->byte_id[i]], vlen[256 + b->byte_id[i]]) != 256 + b->byte_id[i]) {
-			fmt_err(err, errcap, "%s: a merge repeats a single-byte symbol", path);
+			err_set(err, errcap, "%s: a merge repeats a single-byte symbol", path);
 			ok = 0;
 			goto done;
 		}
@@ -1124,7 +1113,7 @@ int bpe_encode(bpe_t *b, const char *text, size_t len, bpe_ids_t *ids, char *err
 	}
 	cps_free(&t);
 	if (rc != 0)
-		fmt_err(err, errcap, "out of memory");
+		err_set(err, errcap, "out of memory");
 	return rc;
 }
 
@@ -1135,7 +1124,7 @@ long bpe_tokenize(bpe_t *b, const char *text, size_t len, int context, int trunc
 	if (ids_push(ids, b->sot) != 0 || bpe_encode(b, text, len, ids, err, errcap) != 0 ||
 	    ids_push(ids, b->eot) != 0) {
 		if (!err || !*err)
-			fmt_err(err, errcap, "out of memory");
+			err_set(err, errcap, "out of memory");
 		return -1;
 	}
 	long full = (long)ids->n;

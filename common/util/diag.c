@@ -42,11 +42,23 @@ static void vmsg(const char *fmt, va_list ap)
 size_t diag_ctl_len(const char *s, size_t n)
 {
 	unsigned char c = n ? (unsigned char)s[0] : 0;
+	uint32_t cp;
 	if (n && ((c < 0x20 && c != '\t') || c == 0x7f))
 		return 1;
 	if (n >= 2 && c == 0xC2 && (unsigned char)s[1] < 0xA0 && (unsigned char)s[1] >= 0x80)
 		return 2;
+	/* a byte that starts no UTF-8 character: a lone 0x9B is CSI to an
+	 * 8-bit terminal, and the line would not be text */
+	if (n && c >= 0x80 && !utf8_next(s, n, &cp))
+		return 1;
 	return 0;
+}
+
+size_t diag_char_len(const char *s, size_t n)
+{
+	uint32_t cp;
+	size_t k = utf8_next(s, n, &cp);
+	return k ? k : (n ? 1 : 0);
 }
 
 void diag_put_ctl(FILE *f, const char *s, size_t k)
@@ -69,7 +81,9 @@ void diag_put_text(FILE *f, const char *s, size_t n)
 			diag_put_ctl(f, s + i, k);
 			i += k;
 		} else {
-			putc(s[i++], f);
+			k = diag_char_len(s + i, n - i);
+			fwrite(s + i, 1, k, f);
+			i += k;
 		}
 	}
 }
@@ -88,13 +102,9 @@ char *diag_escape(char *buf, size_t cap, const char *s, size_t n)
 		size_t k = diag_ctl_len(s + i, n - i);
 		char e[16];
 		size_t m = 0;
-		if (!k) { /* a character: its lead byte and the continuation bytes after it */
-			e[m++] = s[i];
-			while (i + m < n && m < 4 && ((unsigned char)s[i] & 0xC0) == 0xC0 &&
-			       ((unsigned char)s[i + m] & 0xC0) == 0x80) {
-				e[m] = s[i + m];
-				m++;
-			}
+		if (!k) { /* a whole character */
+			m = diag_char_len(s + i, n - i);
+			memcpy(e, s + i, m);
 		}
 		for (size_t j = 0; j < k; j++) {
 			if (s[i + j] == '\n')
@@ -120,6 +130,17 @@ const char *diag_str(const char *s)
 	static int next;
 	next = (next + 1) % 4;
 	return diag_escape(buf[next], sizeof buf[next], s, strlen(s));
+}
+
+int err_set(char *err, size_t cap, const char *fmt, ...)
+{
+	if (!err || cap == 0)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, cap, fmt, ap);
+	va_end(ap);
+	return -1;
 }
 
 void diag_msg(const char *fmt, ...)

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,7 +16,23 @@ int opt_next(int argc, char **argv, const char *shortopts, const struct option *
 	argv[0] = (char *)diag_prog();
 	int c = getopt_long(argc, argv, shortopts, longopts, NULL);
 	argv[0] = argv0;
+	if (c == OPT_VERSION_VAL) {
+		printf("%s %s\n", diag_prog(), PROJECT_VERSION);
+		diag_help_done();
+	}
 	return c;
+}
+
+void opt_old_spelling(const char *old, const char *new_spelling)
+{
+	static const char *noted[32];
+	static int nnoted;
+	for (int i = 0; i < nnoted; i++)
+		if (strcmp(noted[i], old) == 0)
+			return;
+	if (nnoted < (int)(sizeof noted / sizeof *noted))
+		noted[nnoted++] = old;
+	diag_msg("note: %s is an old spelling: use %s (the old one works in this release only)", old, new_spelling);
 }
 
 long opt_parse_long(const char *opt, const char *s, long lo, long hi)
@@ -43,6 +60,9 @@ device_t opt_parse_device(const char *s)
 
 int device_use_cuda(device_t dev, int gpu, int (*cuda_available)(int gpu, char *why, size_t whycap))
 {
+	/* the CPU note once per run: rnencode starts a model again at each
+	 * header of concatenated streams (cat a.mp b.mp) */
+	static int noted;
 	if (dev == DEVICE_CPU)
 		return 0;
 	if (!cuda_available) {
@@ -50,7 +70,8 @@ int device_use_cuda(device_t dev, int gpu, int (*cuda_available)(int gpu, char *
 			diag_fatal("--device cuda: this %s was built without CUDA (no nvcc at build time); "
 				   "use --device cpu",
 				   diag_prog());
-		diag_msg("built without CUDA: using the CPU");
+		if (!noted++)
+			diag_msg("built without CUDA: using the CPU");
 		return 0;
 	}
 	char why[256] = "";
@@ -58,7 +79,8 @@ int device_use_cuda(device_t dev, int gpu, int (*cuda_available)(int gpu, char *
 		return 1;
 	if (dev == DEVICE_CUDA)
 		diag_fatal("--device cuda: %s", why);
-	diag_msg("no usable GPU (%s): using the CPU", why);
+	if (!noted++)
+		diag_msg("no usable GPU (%s): using the CPU", why);
 	return 0;
 }
 

@@ -54,7 +54,9 @@ char *data_path(const char *rel, char *err, size_t cap)
 	const char *env = getenv("RNENC_DATA");
 	if (env && *env)
 		return path_join(env, rel);
-	/* a checkout: bin/../data, or build-asan/bin/../../data */
+	/* installed: BINDIR/../share/rnencode, wherever PREFIX is (make install
+	 * PREFIX=DIR after a plain make, or the tree moved); a checkout:
+	 * bin/../data, or build-asan/bin/../../data */
 	char exe[PATH_MAX], dir[PATH_MAX + 16];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	if (n > 0) {
@@ -62,7 +64,7 @@ char *data_path(const char *rel, char *err, size_t cap)
 		char *slash = strrchr(exe, '/');
 		if (slash)
 			*slash = 0;
-		static const char *const up[] = {"/../data", "/../../data"};
+		static const char *const up[] = {"/../share/rnencode", "/../data", "/../../data"};
 		for (size_t i = 0; i < sizeof up / sizeof *up; i++) {
 			snprintf(dir, sizeof dir, "%s%s", exe, up[i]);
 			if (is_dir(dir))
@@ -71,7 +73,8 @@ char *data_path(const char *rel, char *err, size_t cap)
 	}
 	if (is_dir(RNENC_DATADIR))
 		return path_join(RNENC_DATADIR, rel);
-	snprintf(err, cap, "no data folder for %s: none beside this program (%s/../data) nor at %s (set RNENC_DATA)",
+	snprintf(err, cap, "no data folder for %s: none beside this program (%s/../share/rnencode, ../data) nor at %s "
+		 "(make install puts one there; or set RNENC_DATA)",
 		 rel, n > 0 ? exe : "/proc/self/exe unreadable", RNENC_DATADIR);
 	return NULL;
 }

@@ -51,6 +51,19 @@ double time_now(void)
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+void time_format(double seconds, char *buf, size_t cap)
+{
+	if (!(seconds >= 0) || seconds > 1e9) {
+		snprintf(buf, cap, "?");
+		return;
+	}
+	long s = (long)(seconds + 0.5);
+	if (s >= 3600)
+		snprintf(buf, cap, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+	else
+		snprintf(buf, cap, "%ld:%02ld", s / 60, s % 60);
+}
+
 long long mem_peak_rss(void)
 {
 	struct rusage ru;

@@ -42,6 +42,9 @@ const char *diag_prog(void);
 
 /* "prog: msg" on stderr. */
 void diag_msg(const char *fmt, ...) DIAG_PRINTF(1, 2);
+/* A library's error text: formats into err (cap bytes; nothing when err is
+ * NULL or cap 0) and returns -1, so a failing step is `return err_set(...)`. */
+int err_set(char *err, size_t cap, const char *fmt, ...) DIAG_PRINTF(3, 4);
 /* "prog: msg" on stderr, then exit(2). */
 void diag_fatal(const char *fmt, ...) DIAG_PRINTF(1, 2) DIAG_NORETURN;
 /* "prog: msg\nTry 'prog --help'." on stderr, then exit(2). */
@@ -58,14 +61,17 @@ void diag_help_done(void) DIAG_NORETURN;
 void diag_progress(const char *fmt, ...) DIAG_PRINTF(1, 2);
 void diag_progress_done(void);
 
-/* Text that must stay on one line and reach a terminal as text (a
+/* Text that must stay on one line and reach a terminal as UTF-8 text (a
  * diagnostic, a report line, a provenance line): diag_ctl_len says how many
- * bytes at s[0..n) are a control character that would break it or drive
- * the terminal (1: C0 but the tab, DEL; 2: a C1 control, U+0080..U+009F,
- * in UTF-8, U+009B being CSI; 0: none), diag_put_ctl writes those k bytes
- * as C does (\n, \r, else \xNN each), and diag_put_text writes s[0..n)
- * with every such character escaped. */
+ * bytes at s[0..n), s being at a character's start, are a control character
+ * that would break it or drive the terminal, or a byte that is not UTF-8
+ * (1: C0 but the tab, DEL, a byte that starts no UTF-8 character; 2: a C1
+ * control, U+0080..U+009F, in UTF-8, U+009B being CSI; 0: none: then
+ * diag_char_len is the length of the character there, to step over it),
+ * diag_put_ctl writes those k bytes as C does (\n, \r, else \xNN each),
+ * and diag_put_text writes s[0..n) with every such character escaped. */
 size_t diag_ctl_len(const char *s, size_t n);
+size_t diag_char_len(const char *s, size_t n);
 void diag_put_ctl(FILE *f, const char *s, size_t k);
 void diag_put_text(FILE *f, const char *s, size_t n);
 /* diag_put_text of a C string: how a report prints text that came from a
@@ -82,9 +88,19 @@ const char *diag_str(const char *s);
  * Options: getopt under our name, option values, --device. */
 
 /* getopt_long with the messages it prints ("unrecognized option ...")
- * under our name, as diag's lines are, not the full path in argv[0]. */
+ * under our name, as diag's lines are, not the full path in argv[0].
+ * --version is answered here: every program's option table has
+ * OPT_VERSION_ENTRY, and opt_next prints "PROG VERSION" on stdout and
+ * exits 0 when it comes. */
 struct option;
 int opt_next(int argc, char **argv, const char *shortopts, const struct option *longopts);
+#define OPT_VERSION_VAL 0x7600
+#define OPT_VERSION_ENTRY {"version", no_argument, NULL, OPT_VERSION_VAL}
+
+/* An old spelling of an option was used (doc/cli.md, "Old spellings"): one
+ * note on stderr, "PROG: note: OLD is an old spelling: use NEW (...)", once
+ * per spelling however often it comes. */
+void opt_old_spelling(const char *old, const char *new_spelling);
 
 /* Option value parsing: exits with a usage error naming the option on bad input. */
 long opt_parse_long(const char *opt, const char *s, long lo, long hi);
@@ -190,10 +206,11 @@ int64_t *strmap_findn(const strmap_t *m, const void *key, size_t len);
  * (malloc'd). */
 char *weights_path(const char *name);
 /* The data folder (class names, wnids, prompt templates, CLIP's BPE
- * vocabulary): $RNENC_DATA; else data/ of the checkout the program was built
- * in (found from /proc/self/exe: BINDIR/../data, or BINDIR/../../data for
- * build-asan/bin); else RNENC_DATADIR, where an installed program finds it
- * (the Makefile's $(DATADIR), PREFIX/share/rnencode). data_path gives its
+ * vocabulary): $RNENC_DATA; else, from the program's folder BINDIR (read
+ * from /proc/self/exe), BINDIR/../share/rnencode (where `make install` puts
+ * it, whatever PREFIX), data/ of a checkout (BINDIR/../data, or
+ * BINDIR/../../data for build-asan/bin); else RNENC_DATADIR (the Makefile's
+ * $(DATADIR) at build time: a program copied away from its PREFIX). data_path gives its
  * file rel (malloc'd; not checked: opening it says what is wrong), or NULL
  * with a message in err when there is no such folder. */
 char *data_path(const char *rel, char *err, size_t cap);
@@ -410,6 +427,9 @@ void brace_list_free(brace_list_t *l);
 
 /* Monotonic seconds. */
 double time_now(void);
+/* seconds as "M:SS", or "H:MM:SS" from an hour (progress lines' time left);
+ * "?" when not finite or negative. */
+void time_format(double seconds, char *buf, size_t cap);
 /* Peak resident set size of this process in bytes (getrusage). */
 long long mem_peak_rss(void);
 

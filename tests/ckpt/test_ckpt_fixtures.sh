@@ -42,7 +42,7 @@ expect_exit 0 ckptinfo -H --json cut.safetensors
 grep -q '(the first is a\{79\})"' out || fail "the first name cut inside a character: $(grep -o 'the first is[^"]*' out)"
 
 # the CLIP archive keeps CLIP's fp16/fp32 split (convert_weights) and its names
-expect_exit 0 ckptinfo -H "$CKPT_DIR/clip-rn50.pt"
+expect_exit 0 ckptinfo --no-file-sha256 "$CKPT_DIR/clip-rn50.pt"
 grep -qx '# format: torchscript' out || fail "clip-rn50.pt not seen as TorchScript"
 grep -qx '# model: clip-rn50' out || fail "clip-rn50.pt: model line: $(grep model: out)"
 for row in 'visual\.conv1\.weight\tfloat16\t\[32,3,3,3\]' 'visual\.bn1\.running_var\tfloat32\t\[32\]' \
@@ -57,7 +57,7 @@ for row in 'visual\.conv1\.weight\tfloat16\t\[32,3,3,3\]' 'visual\.bn1\.running_
 done
 
 # --read in --json: the figures inside the file's object, every line still JSON
-expect_exit 0 ckptinfo --json --read -H "$CKPT_DIR/mixed.safetensors" "$CKPT_DIR/mixed.pth"
+expect_exit 0 ckptinfo --json --read --no-file-sha256 "$CKPT_DIR/mixed.safetensors" "$CKPT_DIR/mixed.pth"
 $PY -c "
 import json
 objs = [json.loads(l) for l in open('out')]
@@ -67,11 +67,11 @@ for o in objs:
     assert r['bytes'] == sum(t['nbytes'] for t in o['tensors']) and len(r['checksum']) == 16, r
     assert r['open_s'] >= 0 and r['read_s'] >= 0, r
 " || fail "--json --read: $(cat out)"
-expect_exit 0 ckptinfo --read -H "$CKPT_DIR/mixed.safetensors"
+expect_exit 0 ckptinfo --read --no-file-sha256 "$CKPT_DIR/mixed.safetensors"
 grep -q '^# read: [0-9]* bytes, checksum [0-9a-f]\{16\}, open ' out || fail "--read: $(tail -1 out)"
 # several files in one call; a bad one among them gives exit 1 and names it
 echo junk >junk.pth
-expect_exit 1 ckptinfo -H "$CKPT_DIR/mixed.pth" junk.pth "$CKPT_DIR/mixed.safetensors"
+expect_exit 1 ckptinfo --no-file-sha256 "$CKPT_DIR/mixed.pth" junk.pth "$CKPT_DIR/mixed.safetensors"
 expect_stderr '^ckptinfo: junk\.pth: not a checkpoint'
 [ "$(grep -c '^# format' out)" = 2 ] || fail "the two good files were not both listed"
 exit 0

@@ -16,6 +16,10 @@ expect_stderr "^fetch-weights: cannot download \(offline\?\): fetch https://open
 [ -z "$(ls -A "$T/xdg/rnencode/weights")" ] || fail "offline run left files behind"
 RNENC_WEIGHTS=$T/env expect_exit 2 "$fw"
 expect_stderr "resnet50-0676ba61\.pth .*resnet50-11ad3fa6\.pth .*RN50\.pt and put the file\(s\) in $T/env "
+# the other CLIP ResNets by name, OpenAI's and open_clip's; all of them with `all`
+expect_exit 2 "$fw" RN50-quickgelu/yfcc15m clip-rn50x64
+expect_stderr "fetch https://github\.com/mlfoundations/open_clip/releases/download/v0\.2-weights/rn50-quickgelu-yfcc15m-455df137\.pt https://openaipublic\.azureedge\.net/clip/models/be1cfb55d75a9666199fb2206c106743da0f6468c9d327f3e0d0a543a9919d9c/RN50x64\.pt and put"
+[ "$("$fw" --sha256 all | wc -l)" = 25 ] && [ "$("$fw" --sha256 | wc -l)" = 3 ] || fail "--sha256: $("$fw" --sha256 all)"
 
 # a mirror: one good entry, one whose sha256 is wrong
 printf 'weights bytes\n' >src.bin
@@ -31,19 +35,30 @@ expect_stderr "m/W\.pt: ok"
 echo tampered >m/W.pt
 expect_exit 2 "$fw" --dir "$T/m" --table table --check w
 expect_stderr "W\.pt: sha256 .* does not match"
-expect_exit 0 "$fw" --dir "$T/m" --table table w     # moved aside and fetched again
+expect_exit 0 "$fw" --dir "$T/m" --table table w     # moved aside once the published one arrived
 cmp -s src.bin m/W.pt && [ -e m/W.pt.bad ] || fail "tampered W.pt not replaced"
+expect_stderr "m/W\.pt: was not the published file: moved to .*W\.pt\.bad"
+# offline (the mirror gone), a placed file that is not the published one stays as it is
+rm -f m/W.pt.bad
+echo "my own weights" >m/W.pt
+printf 'W.pt file://%s/gone.bin %s w\n' "$T" "$sum" >table2
+expect_exit 2 "$fw" --dir "$T/m" --table table2 w
+[ "$(cat m/W.pt)" = "my own weights" ] && [ ! -e m/W.pt.bad ] || fail "offline, a placed W.pt was renamed or changed: $(ls m)"
+expect_stderr "W\.pt: not the published file: fetching the published one; yours stays"
 expect_exit 2 "$fw" --dir "$T/m" nosuchmodel
 expect_stderr "unknown model 'nosuchmodel'"
 # the default is the three files of the study; `all` is every model rnencode knows,
-# and each file and hash is model/models.c's (rnencode's default weights)
+# each file and hash model/models.c's (rnencode's default weights), and open_clip's
+# published files (NAME/TAG), each model/clip_keys.c's (txtencode's)
 expect_exit 0 "$fw" --sha256
 [ "$(wc -l <out)" = 3 ] || fail "default: $(cat out)"
 expect_exit 0 "$fw" --sha256 all
-[ "$(wc -l <out)" = 22 ] || fail "all: $(wc -l <out) files"
+[ "$(wc -l <out)" = 25 ] || fail "all: $(wc -l <out) files"
 while read -r name url sum model; do
 	[[ $name = \#* || -z $name ]] && continue
-	[ "${url##*/}" = "$name" ] && grep -qF "\"$name\"" "$ROOT/model/models.c" && grep -qF "\"$sum\"" "$ROOT/model/models.c" ||
-		fail "$model: $name $sum is not model/models.c's"
+	src=$ROOT/model/models.c
+	[[ $model = */* ]] && src=$ROOT/model/clip_keys.c
+	[ "${url##*/}" = "$name" ] && grep -qF "\"$name\"" "$src" && grep -qF "\"$sum\"" "$src" ||
+		fail "$model: $name $sum is not ${src#$ROOT/}'s"
 done < <(sed -n "/^builtin_table()/,/^EOF$/p" "$fw" | sed '1,2d;$d')
 exit 0

@@ -27,10 +27,10 @@ expect_empty_stdout
 expect_stderr "^txtembed-load: fifo: a pipe or FIFO, not a regular file .*a record stream can come on stdin"
 printf 'cat\ndog\n' >names.txt
 printf 'a photo of a {}.\n' >tpl.txt
-expect_exit 2 $TO txtencode -w fifo -n names.txt -t tpl.txt
+expect_exit 2 $TO txtencode -w fifo -n names.txt --templates tpl.txt
 expect_empty_stdout
 expect_stderr "^txtencode: fifo: a pipe or FIFO, not a regular file"
-expect_exit 2 $TO txtencode -w "$CK" -n names.txt -t tpl.txt --vocab fifo
+expect_exit 2 $TO txtencode -w "$CK" -n names.txt --templates tpl.txt --vocab fifo
 expect_empty_stdout
 expect_stderr "^txtencode: --vocab: fifo: a pipe or FIFO, not a regular file"
 
@@ -38,7 +38,7 @@ expect_stderr "^txtencode: --vocab: fifo: a pipe or FIFO, not a regular file"
 for f in /dev/zero .; do
 	expect_exit 2 $TO txtembed-load --names names.txt $f
 	expect_stderr "^txtembed-load: $f: a (character device|directory), not a regular file"
-	expect_exit 2 $TO txtencode --tokenize -n $f -t tpl.txt
+	expect_exit 2 $TO txtencode --tokenize -n $f --templates tpl.txt
 	expect_stderr "^txtencode: --names: $f: a (character device|directory), not a regular file"
 	expect_exit 1 $TO ckptinfo $f
 	expect_stderr "^ckptinfo: $f: a (character device|directory), not a regular file"

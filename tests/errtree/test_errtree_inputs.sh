@@ -57,7 +57,7 @@ $PY -c "import json; m = json.load(open('out'))['models'][0]; assert (m['bad_rec
 # with the hint; a stream with no labelled predictions pairs nothing either.
 printf '/data/val/x1 0 1\n/data/val/x2 2 2\n' | mk --kind scores --model m --classes 12 > full.mp || fail "make_preds"
 expect_exit 1 "${ET[@]}" ok.mp --compare full.mp
-expect_stderr "^errtree: ok.mp vs full.mp: no image id in common among the labelled predictions \(first ids 'x1' and '/data/val/x1'\): the ids differ, e.g. relative against full paths: .imgdecode DIR. gives ids relative to DIR, .find DIR \| imgdecode. full paths$"
+expect_stderr "^errtree: ok.mp vs full.mp: no image id in common among the labelled predictions \(A's first is 'x1', B's '/data/val/x1'\): the ids differ, e.g. relative against full paths: .imgdecode DIR. gives ids relative to DIR, .find DIR \| imgdecode. full paths$"
 grep -q "not paired: 4 ids in one stream only" out || fail "no-common report: $(grep paired out)"
 expect_exit 1 "${ET[@]}" --json ok.mp --compare full.mp
 $PY -c "import json; p = json.load(open('out'))['paired']; assert (p['common_ids'], p['unmatched']) == (0, 4), p" ||
@@ -74,7 +74,7 @@ expect_exit 0 "${ET[@]}" unlab.mp --compare unlab.mp
 # once, the repeats are reported, not an input failure (as errstats).
 cat ok.mp ok.mp >twice.mp
 expect_exit 0 "${ET[@]}" twice.mp
-expect_stderr "^errtree: twice.mp: 2 labelled records repeat an earlier id \(first: 'x1'\): only the first record of each id counts$"
+expect_stderr "^errtree: twice.mp: 2 labelled records repeat an earlier id \(first: record 4, id 'x1'\): only the first record of each id counts$"
 grep -Eq '^  repeated ids \(left out\) +2$' out || { cat out; fail "repeated ids row"; }
 grep -Eq '^  labelled +2$' out || { cat out; fail "each id counted once"; }
 expect_exit 0 "${ET[@]}" --json twice.mp

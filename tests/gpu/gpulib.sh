@@ -1,6 +1,7 @@
 # tests/gpu/gpulib.sh - helpers for the CUDA backend's tests (source after tests/lib.sh).
 #
-#   gpu_weights    sets RN50_W and CLIP_W: $GPU_CKPT_DIR/{resnet50.pth,clip-rn50.pth}
+#   gpu_weights    sets RN50_W, CLIP_W and WIDE_W (the widest CLIP text tower):
+#                  $GPU_CKPT_DIR/{resnet50.pth,clip-rn50.pth,clip-rn50x64-text.pth}
 #                  when set (tests/gpu/device-check.sh makes them with the GPU
 #                  machine's torch), else the suite's fixtures (tests/fixtures.sh)
 #   need_gpu       skips (77) with the reason unless `rnencode --device cuda` runs
@@ -31,12 +32,15 @@ gpu_weights() {
 	if [ -n "${GPU_CKPT_DIR:-}" ]; then
 		RN50_W=$GPU_CKPT_DIR/resnet50.pth
 		CLIP_W=$GPU_CKPT_DIR/clip-rn50.pth
-		[ -s "$RN50_W" ] && [ -s "$CLIP_W" ] || fail "GPU_CKPT_DIR=$GPU_CKPT_DIR lacks resnet50.pth/clip-rn50.pth"
+		WIDE_W=$GPU_CKPT_DIR/clip-rn50x64-text.pth
+		[ -s "$RN50_W" ] && [ -s "$CLIP_W" ] && [ -s "$WIDE_W" ] ||
+			fail "GPU_CKPT_DIR=$GPU_CKPT_DIR lacks resnet50.pth/clip-rn50.pth/clip-rn50x64-text.pth"
 	else
 		source "$ROOT/tests/fixtures.sh"
 		need_checkpoints
 		RN50_W=$CKPT_DIR/resnet50.pth
 		CLIP_W=$CKPT_DIR/clip-rn50.pt
+		WIDE_W= # need_wide_weights makes it
 	fi
 }
 
@@ -96,6 +100,14 @@ gpu_compare() {
 TEXT_RTOL_FP16=1e-2
 
 # skips (77) with the reason unless `txtencode --device cuda` runs here
+# need_wide_weights: WIDE_W set, from the text fixtures when gpu_weights left it empty
+need_wide_weights() {
+	if [ -z "${WIDE_W:-}" ]; then
+		need_text_checkpoints
+		WIDE_W=$TEXT_CKPT_DIR/openai-rn50x64.pt
+	fi
+}
+
 need_text_gpu() {
 	command -v txtencode >/dev/null || fail "txtencode not built"
 	txtencode_has_cuda || skip "txtencode was built without the CUDA backend (no nvcc at build time)"
@@ -103,7 +115,7 @@ need_text_gpu() {
 	nvidia-smi -L >gpu.list 2>&1 || skip "no GPU here: $(head -n 1 gpu.list)"
 	printf 'cat\n' >probe-names.txt
 	printf 'a photo of a {}.\n' >probe-templates.txt
-	txtencode --device cuda -w "$CLIP_W" -n probe-names.txt -t probe-templates.txt >probe.out 2>probe.err
+	txtencode --device cuda -w "$CLIP_W" -n probe-names.txt --templates probe-templates.txt >probe.out 2>probe.err
 	local rc=$?
 	if [ $rc = 2 ] && grep -q -- '--device cuda:' probe.err; then
 		skip "no usable GPU here: $(head -n 1 probe.err)"

@@ -454,13 +454,15 @@ void t_text(Dt dt, int W, int rows)
 	Buf fin((size_t)rows * F, 4), fb(F, 4), g((size_t)rows * F, esz(dt));
 	fin.fill(-4, 4);
 	fb.fill(-0.5f, 0.5f);
-	gpu::launch_text_bias_gelu(fin.f(), fb.f(), F, (long)rows * F, g.p, dt, nullptr);
 	std::vector<double> rgl((size_t)rows * F);
-	for (size_t i = 0; i < rgl.size(); i++) {
-		double z = fin.get(i) + (double)fb.get(i % F);
-		rgl[i] = z / (1 + std::exp(-1.702 * z));
+	for (bool gelu : {false, true}) {
+		gpu::launch_text_bias_gelu(fin.f(), fb.f(), F, (long)rows * F, gelu, g.p, dt, nullptr);
+		for (size_t i = 0; i < rgl.size(); i++) {
+			double z = fin.get(i) + (double)fb.get(i % F);
+			rgl[i] = gelu ? 0.5 * z * (1 + std::erf(z / std::sqrt(2.0))) : z / (1 + std::exp(-1.702 * z));
+		}
+		check((gelu ? "text bias + GELU" : "text bias + QuickGELU") + sz, g, rgl, F, tol(dt));
 	}
-	check("text bias + QuickGELU" + sz, g, rgl, F, tol(dt));
 }
 
 } // namespace
@@ -483,7 +485,8 @@ int main()
 			t_bias_relu(dt, true);
 			t_bias_relu(dt, false);
 			t_bias_out(dt);
-			t_text(dt, 512, 150); /* RN50's tower */
+			t_text(dt, 512, 150); /* RN50's and RN101's tower */
+			t_text(dt, 640, 37);  /* RN50x4's: 10 heads */
 			t_text(dt, 128, 61);
 		}
 		t_attn_refused();

@@ -71,11 +71,11 @@ source "$ROOT/tests/fixtures.sh"
 need_checkpoints
 printf 'cat\n' >names.txt
 printf 'a photo of a {}.\n' >templates.txt
-expect_exit 2 txtencode --device cuda -w "$CKPT_DIR/clip-rn50.pt" -n names.txt -t templates.txt
+expect_exit 2 txtencode --device cuda -w "$CKPT_DIR/clip-rn50.pt" -n names.txt --templates templates.txt
 expect_empty_stdout
 [ "$(wc -l <err)" = 1 ] || { cat err; fail "expected exactly one stderr line"; }
 expect_stderr '^txtencode: --device cuda: (no NVIDIA driver|no usable CUDA device|no CUDA device)'
-expect_exit 0 txtencode -w "$CKPT_DIR/clip-rn50.pt" -n names.txt -t templates.txt
+expect_exit 0 txtencode -w "$CKPT_DIR/clip-rn50.pt" -n names.txt --templates templates.txt
 expect_stderr '^txtencode: no usable GPU \(.*\): using the CPU$'
 $PY - out <<'EOF' || fail "auto device did not produce the table on the CPU"
 import sys, msgpack

@@ -25,7 +25,7 @@ g++ "${F[@]}" -c -o kernel_emu.o "$ROOT/tests/gpu/kernel_emu.cc" &&
 rc=$?
 cat emu.out
 [ $rc = 0 ] || fail "kernel_emu: $(grep -c '^FAIL' emu.out) checks failed"
-grep -q '^73 checks, 0 failed' emu.out || fail "kernel_emu ran $(tail -n 1 emu.out)"
+grep -q '^91 checks, 0 failed' emu.out || fail "kernel_emu ran $(tail -n 1 emu.out)"
 
 # the emulator must fail a broken kernel: each a one-line change to k_attn or k_bias_out
 broken() { # WHAT SED-EXPR STDERR-REGEX

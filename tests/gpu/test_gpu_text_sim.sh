@@ -10,8 +10,8 @@
 # feeds it the same prefix-tree batches as the CPU backend. So without a GPU
 # this checks everything of the text backend except the library calls and
 # the kernels' thread mapping (test_gpu_kernels.sh runs the kernels). 6 classes x 8 templates of the fixture, one
-# batch and batches of 77 rows; FP32 within 1e-4, FP16 emulation within
-# TEXT_RTOL_FP16 (tests/gpu/gpulib.sh says why).
+# batch and batches of 77 rows; then RN50x64's width with GELU; FP32 within
+# 1e-4, FP16 emulation within TEXT_RTOL_FP16 (tests/gpu/gpulib.sh says why).
 source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/gpu/gpulib.sh"
 command -v g++ >/dev/null || skip "g++ not found"
@@ -28,7 +28,7 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
 { head -n 4 "$ROOT/data/names-clip.txt"; grep "'" "$ROOT/data/names-clip.txt" | head -n 2; } >names.txt
 head -n 8 "$ROOT/data/templates-clip.txt" >templates.txt
-txtencode --tokenize -n names.txt -t templates.txt >ids.txt || fail "tokenize"
+txtencode --tokenize -n names.txt --templates templates.txt >ids.txt || fail "tokenize"
 [ "$(wc -l <ids.txt)" = 48 ] || fail "expected 48 prompts"
 
 for rows in 4096 77; do
@@ -41,4 +41,16 @@ for rows in 4096 77; do
 done
 # FP16 must round something: identical outputs would mean the emulation is off
 cmp -s sim16.4096.f32 ref16.4096.f32 && fail "fp16 emulation gave the FP32 numbers bit for bit"
+
+# the widest tower (RN50x64's: 1024 wide, 16 heads; tests/py/clip_text_fixtures.py)
+# with GELU, 8 prompts, FP32 and FP16
+need_text_checkpoints
+head -n 8 ids.txt >ids8.txt
+for p in fp32 fp16; do
+	./text_sim "$TEXT_CKPT_DIR/openai-rn50x64.pt" ids8.txt $p 4096 refw.$p.f32 simw.$p.f32 gelu >log 2>&1 ||
+		{ cat log; fail "text_sim 1024 wide, GELU, $p"; }
+	tol=$GPU_RTOL_FP32
+	[ $p = fp16 ] && tol=$TEXT_RTOL_FP16
+	gpu_compare "text sim $p, 1024 wide, GELU" refw.$p.f32 simw.$p.f32 1024 $tol
+done
 exit 0

@@ -7,6 +7,8 @@
 # text tower (tests/py/txtencode_ref.py compare), in one batch and in batches
 # of 77 rows; FP16 (tensor cores) within TEXT_RTOL_FP16 of the CPU backend
 # with the same fp16 weights. The records say where they were computed.
+# Then the widest tower (RN50x64's, 1024 wide, 16 heads), 3 x 2 prompts, FP32
+# against the CPU backend and PyTorch.
 # Without a GPU (or a CUDA build) it skips (77) with the reason.
 source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/gpu/gpulib.sh"
@@ -17,11 +19,11 @@ need_text_gpu
 
 { head -n 4 "$ROOT/data/names-clip.txt"; grep "'" "$ROOT/data/names-clip.txt" | head -n 2; } >names.txt
 head -n 8 "$ROOT/data/templates-clip.txt" >templates.txt
-txtencode --tokenize -n names.txt -t templates.txt >ids.txt || fail "tokenize"
+txtencode --tokenize -n names.txt --templates templates.txt >ids.txt || fail "tokenize"
 tx() { # OUT DEVICE [flags]: one run, failing the test on an error
 	local out=$1 dev=$2
 	shift 2
-	txtencode -d "$dev" -w "$CLIP_W" -n names.txt -t templates.txt "$@" >"$out" 2>err ||
+	txtencode -d "$dev" -w "$CLIP_W" -n names.txt --templates templates.txt "$@" >"$out" 2>err ||
 		{ cat err; fail "txtencode -d $dev $* failed"; }
 }
 for dev in cpu cuda; do
@@ -50,4 +52,17 @@ assert st["type"] == "stats" and st["device"].startswith("cuda: "), st
 assert st["backend_peak_bytes"] > 0 and 0 < st["compute_seconds"] <= st["encode_seconds"], st
 print("device:", st["device"], "| peak", st["backend_peak_bytes"] >> 20, "MiB")
 PYEOF
+
+# batches of 4096 rows (200 MiB at this width): the fake GPU of test_gpu_fake.sh has little memory
+need_wide_weights
+head -n 3 names.txt >names3.txt
+head -n 2 templates.txt >templates2.txt
+txtencode --tokenize -n names3.txt -t templates2.txt >ids6.txt || fail "tokenize"
+for dev in cpu cuda; do
+	txtencode -d $dev -w "$WIDE_W" -n names3.txt -t templates2.txt --per-template --batch-rows 4096 >wide.$dev.mp 2>err ||
+		{ cat err; fail "txtencode -d $dev on the 1024-wide tower"; }
+done
+gpu_compare "txtencode fp32 per-prompt, 1024 wide, cuda vs cpu" wide.cpu.mp wide.cuda.mp 1024 $GPU_RTOL_FP32
+$PY "$ROOT/tests/py/txtencode_ref.py" compare "$WIDE_W" ids6.txt:wide.cuda.mp:per-template ||
+	fail "txtencode --device cuda differs from PyTorch on the 1024-wide tower"
 exit 0

@@ -1,9 +1,10 @@
 /* text_sim.cc - txtencode's CUDA backend, executed on the CPU.
  *
- *   text_sim CKPT IDS fp32|fp16 BATCH_ROWS REF.f32 OUT.f32
+ *   text_sim CKPT IDS fp32|fp16 BATCH_ROWS REF.f32 OUT.f32 [gelu]
  *
  * IDS: `txtencode --tokenize` output (one prompt per line). Encodes the
- * prompts twice through model/text_encoder.c's text_encode() (the same
+ * prompts twice (with gelu: the tower's activation GELU, else QuickGELU)
+ * through model/text_encoder.c's text_encode() (the same
  * prefix-tree batches of BATCH_ROWS rows): with the CPU backend -> REF.f32,
  * and with this file's "sim" backend -> OUT.f32, both float32 [n, E].
  *
@@ -140,7 +141,7 @@ struct text_runner {
 	{
 		const float *bv = text_vec(m, l, v);
 		for (long e = 0; e < (long)n * cols; e++)
-			b(out)[e] = r(elem_quick_gelu(b(in)[e] + bv[e % cols]));
+			b(out)[e] = r(elem_text_act(m->act == TEXT_ACT_GELU, b(in)[e] + bv[e % cols]));
 	}
 };
 
@@ -207,8 +208,8 @@ static void save(const char *path, const std::vector<float> &v)
 
 int main(int argc, char **argv)
 {
-	if (argc != 7)
-		die("usage: text_sim CKPT IDS fp32|fp16 BATCH_ROWS REF.f32 OUT.f32");
+	if (argc != 7 && !(argc == 8 && strcmp(argv[7], "gelu") == 0))
+		die("usage: text_sim CKPT IDS fp32|fp16 BATCH_ROWS REF.f32 OUT.f32 [gelu]");
 	bool half = strcmp(argv[3], "fp16") == 0;
 	int rows = atoi(argv[4]);
 	char err[1024] = "";
@@ -216,7 +217,7 @@ int main(int argc, char **argv)
 	if (!ck)
 		die(err);
 	text_model_t m;
-	if (text_model_load(&m, ck, half, err, sizeof err) != 0)
+	if (text_model_load(&m, ck, argc == 8 ? TEXT_ACT_GELU : TEXT_ACT_QUICK_GELU, half, err, sizeof err) != 0)
 		die(err);
 	ckpt_free(ck);
 

@@ -468,12 +468,19 @@ def build(case, rng, ctx):
                                  Run("ckptinfo", ["-j", name, name], out="jsonl")]))
 
 
+# PyTorch's refusals for records ckptinfo reads too (the version record, a
+# storage's data/<key>): ckptinfo must refuse those files as well
+READ_REFUSALS = ("file with version", "parse the version", 'hasRecord("version")', "failed locating file data/")
+
+
 def ckpt_oracle(ctx, name, seed):
     """ckptinfo's exit 0: the reference reads the same tensors. Where PyTorch
     refuses the file for a part ckptinfo has no use for (TorchScript code and
-    constants, the version record, a 7th argument of newer PyTorch's
-    _rebuild_tensor_v2, a name that is not UTF-8), ckptinfo must at least
-    list the undamaged file's tensors."""
+    constants, a 7th argument of newer PyTorch's _rebuild_tensor_v2),
+    ckptinfo must at least list the undamaged file's tensors; where for the
+    version record or a storage's record (READ_REFUSALS), or a str in a
+    torch.save pickle that is not UTF-8 (tensors named otherwise), it must
+    refuse the file."""
     def oracle(run, case):
         if run.rc != 0:
             return []
@@ -485,6 +492,8 @@ def ckpt_oracle(ctx, name, seed):
             ans = ctx.torch.read(case.path(name))
             ref, why = (ans["rows"], None) if ans["ok"] else (None, ans["error"])
         if ref is None and not name.endswith(".safetensors"):
+            if any(x in why for x in READ_REFUSALS):
+                return ["ckptinfo exit 0 on a file PyTorch refuses for a record ckptinfo reads: %s" % why[:200]]
             if seed not in ctx.baseline:
                 ans = ctx.torch.read(os.path.join(ctx.seeddir, seed))
                 ctx.baseline[seed] = ans["rows"] if ans["ok"] else None

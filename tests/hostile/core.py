@@ -30,8 +30,8 @@ import mp
 SANITIZER_EXIT = 86
 CTL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]|\xc2[\x80-\x9f]")
 TEXT_CTL = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]")
-# a number, not "NaN/Inf" in a heading nor a header's key=value echoed in provenance
-NONFINITE = re.compile(rb"(?i)(?<![\w/=])[-+]?(nan|inf|infinity)(?![\w/])")
+# a number, not "NaN/Inf" in a heading (provenance echoes a header's NaN as "(non-finite)")
+NONFINITE = re.compile(rb"(?i)(?<![\w/])[-+]?(nan|inf|infinity)(?![\w/])")
 
 
 class Run:

@@ -5,12 +5,13 @@ source "$ROOT/tests/lib.sh"
 need_py msgpack
 D=$TESTDATA/imgdecode
 cp "$TESTDATA/images/n01440764_tench.JPEG" good.jpg
+cp good.jpg good2.jpg                         # one id each: a file named twice is refused
 cp "$D/png_rgb.png" png_named.jpg        # content decides, not the name
 mkdir adir
 # file arguments in this order; good files between the bad ones
 args=(good.jpg "$D/empty.jpg" "$D/text.jpg" "$D/gif.gif" missing.jpg "$D/truncated.jpg"
       "$D/truncated_prog.jpg" "$D/no_eoi.jpg" "$D/bad_header.jpg" "$D/huge_dims.jpg" "$D/two_comp.jpg"
-      "$D/truncated.png" "$D/bad_crc.png" "$D/many_scans.jpg" png_named.jpg "$D/corrupt_data.jpg" good.jpg)
+      "$D/truncated.png" "$D/bad_crc.png" "$D/many_scans.jpg" png_named.jpg "$D/corrupt_data.jpg" good2.jpg)
 expect_exit 1 imgdecode -p imagenet "${args[@]}"
 for pat in \
 	"$D/empty.jpg: empty file" \
@@ -36,7 +37,7 @@ import sys, msgpack
 args = sys.argv[1:]
 recs = [r for r in msgpack.Unpacker(open("out", "rb"), raw=False) if r["type"] in ("image", "error")]
 assert [r["id"] for r in recs] == args, [r["id"] for r in recs]
-kinds = ["image" if a in ("good.jpg", "png_named.jpg") or a.endswith("corrupt_data.jpg") else "error" for a in args]
+kinds = ["image" if a in ("good.jpg", "good2.jpg", "png_named.jpg") or a.endswith("corrupt_data.jpg") else "error" for a in args]
 assert [r["type"] for r in recs] == kinds, [r["type"] for r in recs]
 for r in recs:
     if r["type"] == "error":

@@ -11,7 +11,12 @@ need_py torchvision
 need_py msgpack
 F=$TESTDATA/imgdecode/fuzz
 args=()
-for f in "$F"/*; do args+=("$TESTDATA/imgdecode/gray_prog.jpg" "$f"); done
+i=0
+for f in "$F"/*; do # gray_prog.jpg before each, a copy of its own (one id each)
+	i=$((i + 1))
+	cp "$TESTDATA/imgdecode/gray_prog.jpg" gray_prog$i.jpg
+	args+=(gray_prog$i.jpg "$f")
+done
 for mode in "" --fast; do
 	imgdecode -p clip $mode "${args[@]}" >out.mp 2>err
 	rc=$?

@@ -102,9 +102,9 @@ expect_stderr "^imgdecode: stdin: binary data where a list of image paths was ex
 [ "$(wc -l <err)" = 1 ] || fail "binary stdin: $(wc -l <err) stderr lines"
 # class folders: --wnids gives the folder's index (n01443537 is class 1);
 # a file name starting with a wnid and '_' counts too
-expect_exit 0 imgdecode -w "$ROOT/data/wnids.txt" d/n01443537 "$I/n01440764_tench.JPEG" "$I/n01496331_electric_ray.JPEG"
+expect_exit 0 imgdecode --wnids "$ROOT/data/wnids.txt" d/n01443537 "$I/n01440764_tench.JPEG" "$I/n01496331_electric_ray.JPEG"
 [ "$($R out | cut -f3 | tr '\n' ' ')" = "1 0 5 " ] || fail "labels from wnids: $($R out | cut -f2,3)"
-expect_exit 0 imgdecode -w "$ROOT/data/wnids.txt" d/n01443537/goldfish.jpg d/a.jpg
+expect_exit 0 imgdecode --wnids "$ROOT/data/wnids.txt" d/n01443537/goldfish.jpg d/a.jpg
 [ "$($R out | cut -f3 | tr '\n' ' ')" = "1 -1 " ] || fail "wnid folder from a file argument"
 expect_stderr "no label for 1 of 2 inputs"
 # -j N: the same records in the same order as -j 1
@@ -123,7 +123,7 @@ h = next(msgpack.Unpacker(open('s1.mp', 'rb'), raw=False))
 assert h['shard'] == '1/3', h" || fail "shard in the header"
 # the README's first example
 imgdecode "$I/n01440764_tench.JPEG" >one.mp || fail "one image"
-recview -c one.mp >out 2>err # its exit status is recview's business (and its leaks under make asan)
+recview --count one.mp >out 2>err # its exit status is recview's business (and its leaks under make asan)
 grep -Eq '^image +1$' out && grep -Eq '^header +1$' out && grep -Eq '^stats +1$' out || fail "recview -c: $(cat out)"
 expect_exit 0 imgdecode --help
 grep -q '^Usage: imgdecode' out && grep -q 'Exit status' out || fail "--help"

@@ -15,13 +15,13 @@ cp "$J" d/3/n01440764_x.jpg               # --index-folders: 3, --wnids: 0
 cp "$J" d/3/plain.jpg
 printf 'agree.jpg\t1\ndiffer.jpg\t7\n' >l.tsv
 W=$ROOT/data/wnids.txt
-expect_exit 1 imgdecode -l l.tsv -w "$W" d/n01443537
+expect_exit 1 imgdecode -l l.tsv --wnids "$W" d/n01443537
 [ "$($R out | cut -f1-3 | tr '\t\n' ': ')" = "image:agree.jpg:1 error:differ.jpg:-1 error:n01440764_named.jpg:-1 " ] ||
 	fail "-l with -w: $($R out)"
 expect_stderr "^imgdecode: d/n01443537/differ.jpg: labels disagree: --labels l.tsv gives 7, its folder's wnid \(--wnids\) gives 1 "
 expect_stderr "^imgdecode: d/n01443537/n01440764_named.jpg: labels disagree: its folder's wnid \(--wnids\) gives 1, its file name's wnid \(--wnids\) gives 0 "
 [ "$(wc -l <err)" = 2 ] || fail "one line per conflict: $(cat err)"
-expect_exit 1 imgdecode --index-folders -w "$W" d/3
+expect_exit 1 imgdecode --index-folders --wnids "$W" d/3
 [ "$($R out | cut -f1-3 | tr '\t\n' ': ')" = "error:n01440764_x.jpg:-1 image:plain.jpg:3 " ] || fail "--index-folders with -w: $($R out)"
 expect_stderr "labels disagree: its folder's number \(--index-folders\) gives 3, its file name's wnid \(--wnids\) gives 0 "
 # a shard's .cls against a --labels row

@@ -74,10 +74,12 @@ cat ok.tar ok.tar >joined.tar
 expect_exit 1 imgdecode joined.tar
 check "two tars joined" "joined.tar: broken tar structure: data at byte $(wc -c <ok.tar) after the end of the archive \(byte $end_at\)" \
 	image:joined.tar/a image:joined.tar/b image:joined.tar/c error:joined.tar
-# a sample's members not consecutive: s0 and s1 go out (without their .cls), then one error
+# a sample's members not consecutive: s0 and s1 go out (without their .cls: label -1,
+# as the error record says), then one error; nothing is written twice
 expect_exit 1 imgdecode mixed.tar
-check "interleaved" "mixed.tar: the members of sample 's0' are not consecutive: s0.cls at byte [0-9]+ comes after other samples" \
+check "interleaved" "mixed.tar: the members of sample 's0' are not consecutive: s0.cls at byte [0-9]+ comes after other samples.*label -1 where their .cls came later" \
 	image:mixed.tar/s0 image:mixed.tar/s1 error:mixed.tar
+[ "$($R out | cut -f1,3 | tr '\t\n' ': ')" = "image:-1 image:-1 error:-1 " ] || fail "interleaved: labels $($R out | cut -f1,3)"
 expect_exit 1 imgdecode -j 3 mixed.tar
 check "interleaved, -j 3" "mixed.tar: the members" image:mixed.tar/s0 image:mixed.tar/s1 error:mixed.tar
 expect_exit 1 imgdecode twocls.tar

@@ -14,7 +14,7 @@ make -C "$ROOT" --no-print-directory classes WEIGHTS="$T/w" TEMPLATES="$T/t1.txt
 	{ cat make.out; fail "make classes"; }
 [ -s w/classes-clip-rn50.mp ] && [ -z "$(ls w | grep tmp)" ] || fail "no table, or a temporary file left: $(ls w)"
 # the same table txtencode writes by hand
-txtencode --weights w/RN50.pt -t t1.txt >direct.mp 2>/dev/null || fail "txtencode"
+txtencode --weights w/RN50.pt --templates t1.txt >direct.mp 2>/dev/null || fail "txtencode"
 cmp <("$BIN/recview" -t classes w/classes-clip-rn50.mp | sed 's/"argv":[^]]*]//') \
 	<("$BIN/recview" -t classes direct.mp | sed 's/"argv":[^]]*]//') || fail "make classes differs from txtencode"
 export RNENC_WEIGHTS=$T/w

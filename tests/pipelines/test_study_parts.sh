@@ -113,7 +113,7 @@ printf 'clip-rn50 fp16\t0.1\t1024\t\nclip-rn50 fp16\t0.2\t\t300\nclip-rn50 fp16\
 grep -q 'GPU memory held by rnencode (MiB)' g.svg && grep -q "peak 900.0 MiB on the GPU" g.svg || fail "memplot: no GPU panel"
 
 # ---- study-report: a run with no scored image is no study ----
-printf '\x81\xa4type\xa5error' >noimg.mp # one error record: every image failed
+printf '\x82\xa4type\xa5error\xa2id\xa1x' >noimg.mp # one error record: every image failed
 printf 'tench\n' >names1.txt
 expect_exit 2 "$P/study-report" --bin "$BIN" --names names1.txt --run resnet50 fp32 noimg.mp noimg.mp none.mem rep
 expect_stderr "^study-report: resnet50 fp32: no image was scored \(1 failed; recview -t error noimg\.mp \| head shows why\): no report$"

@@ -1,6 +1,6 @@
 """clip_model.py - OpenAI CLIP RN50 as a PyTorch module, with CLIP's attribute names.
 
-Written from SPEC section 4 and the structure of openai/CLIP clip/model.py, so that
+Written from model/net.h and the structure of openai/CLIP clip/model.py, so that
 state_dict() keys, shapes and the fp16/fp32 split of convert_weights() match the
 published RN50.pt (visual.layer1.0.conv1.weight, visual.attnpool.q_proj.bias,
 transformer.resblocks.0.attn.in_proj_weight, ...). The module is scriptable
@@ -17,6 +17,7 @@ load() reads the TorchScript archive's tensors into this eager module and conver
 to float32 (CPU PyTorch has no fp16 matmul); pass dtype=torch.float16 to keep CLIP's mix.
 """
 from collections import OrderedDict
+import contextlib
 import math
 
 import torch
@@ -66,7 +67,7 @@ class Bottleneck(nn.Module):
 class AttentionPool2d(nn.Module):
     """QKV attention pool over the 7x7 grid plus its mean token; only the mean token's
     query is kept (x[0]). Same computation as F.multi_head_attention_forward with
-    separate q/k/v weights, written out as in SPEC section 4."""
+    separate q/k/v weights, written out as model/net.h describes."""
 
     def __init__(self, spacial_dim: int, embed_dim: int, num_heads: int, output_dim: int):
         super().__init__()
@@ -154,13 +155,16 @@ class QuickGELU(nn.Module):
 
 
 class ResidualAttentionBlock(nn.Module):
-    def __init__(self, d_model: int, n_head: int, attn_mask: torch.Tensor):
+    """act: "quickgelu" (OpenAI's CLIP, open_clip's -quickgelu models) or "gelu"
+    (open_clip's other models: nn.GELU())."""
+
+    def __init__(self, d_model: int, n_head: int, attn_mask: torch.Tensor, act: str = "quickgelu"):
         super().__init__()
         self.attn = nn.MultiheadAttention(d_model, n_head)
         self.ln_1 = LayerNorm(d_model)
         self.mlp = nn.Sequential(OrderedDict([
             ("c_fc", nn.Linear(d_model, d_model * 4)),
-            ("gelu", QuickGELU()),
+            ("gelu", QuickGELU() if act == "quickgelu" else nn.GELU()),
             ("c_proj", nn.Linear(d_model * 4, d_model)),
         ]))
         self.ln_2 = LayerNorm(d_model)
@@ -176,33 +180,34 @@ class ResidualAttentionBlock(nn.Module):
 
 
 class Transformer(nn.Module):
-    def __init__(self, width: int, layers: int, heads: int, attn_mask: torch.Tensor):
+    def __init__(self, width: int, layers: int, heads: int, attn_mask: torch.Tensor, act: str = "quickgelu"):
         super().__init__()
         self.width = width
         self.layers = layers
         self.resblocks = nn.Sequential(
-            *[ResidualAttentionBlock(width, heads, attn_mask) for _ in range(layers)])
+            *[ResidualAttentionBlock(width, heads, attn_mask, act) for _ in range(layers)])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.resblocks(x)
 
 
 class CLIP(nn.Module):
-    """CLIP RN50: embed 1024, 224x224 input, vision layers (3,4,6,3) width 64 (32 heads),
-    text context 77, vocab 49408, width 512, 8 heads, 12 layers."""
+    """CLIP RN50 by default: embed 1024, 224x224 input, vision layers (3,4,6,3) width 64
+    (32 heads), text context 77, vocab 49408, width 512, 8 heads, 12 layers; the other
+    sizes as build_model() reads them from a state dict (sizes_of)."""
 
     def __init__(self, embed_dim: int = 1024, image_resolution: int = 224,
                  vision_layers=(3, 4, 6, 3), vision_width: int = 64,
                  context_length: int = 77, vocab_size: int = 49408,
                  transformer_width: int = 512, transformer_heads: int = 8,
-                 transformer_layers: int = 12):
+                 transformer_layers: int = 12, act: str = "quickgelu"):
         super().__init__()
         self.visual = ModifiedResNet(layers=vision_layers, output_dim=embed_dim,
                                      heads=vision_width * 32 // 64,
                                      input_resolution=image_resolution, width=vision_width)
         mask = torch.full((context_length, context_length), float("-inf")).triu_(1)
         self.transformer = Transformer(transformer_width, transformer_layers,
-                                       transformer_heads, mask)
+                                       transformer_heads, mask, act)
         self.token_embedding = nn.Embedding(vocab_size, transformer_width)
         self.positional_embedding = nn.Parameter(torch.empty(context_length, transformer_width))
         self.ln_final = LayerNorm(transformer_width)
@@ -277,17 +282,95 @@ def convert_weights(model: nn.Module):
     model.apply(to_half)
 
 
-def load(path: str, dtype=torch.float32) -> CLIP:
-    """Eager CLIP (eval mode) from a TorchScript archive or a state-dict file. dtype
-    float32 converts every floating tensor; float16 keeps the file's own mix."""
+def sizes_of(sd) -> dict:
+    """CLIP's constructor arguments from a state dict, as openai/CLIP's build_model
+    infers them (ModifiedResNet image tower)."""
+    def count(prefix):
+        return len({k[len(prefix):].split(".")[0] for k in sd if k.startswith(prefix)})
+    vision_layers = tuple(count(f"visual.layer{b}.") for b in (1, 2, 3, 4))
+    output_width = round((sd["visual.attnpool.positional_embedding"].shape[0] - 1) ** 0.5)
+    width = sd["ln_final.weight"].shape[0]
+    return dict(embed_dim=sd["text_projection"].shape[1], image_resolution=output_width * 32,
+                vision_layers=vision_layers, vision_width=sd["visual.layer1.0.conv1.weight"].shape[0],
+                context_length=sd["positional_embedding"].shape[0],
+                vocab_size=sd["token_embedding.weight"].shape[0], transformer_width=width,
+                transformer_heads=width // 64, transformer_layers=count("transformer.resblocks."))
+
+
+def read_safetensors(path: str) -> dict:
+    """A safetensors file's tensors (the format by hand: torch 1.13 has no reader)."""
+    import json
+    import struct
+    dtypes = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "F64": torch.float64,
+              "I64": torch.int64, "I32": torch.int32}
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for k, v in header.items():
+        if k == "__metadata__":
+            continue
+        a, b = v["data_offsets"]
+        t = torch.frombuffer(bytearray(data[a:b]), dtype=dtypes[v["dtype"]]) if b > a else \
+            torch.empty(0, dtype=dtypes[v["dtype"]])
+        out[k] = t.reshape(v["shape"])
+    return out
+
+
+def state_dict_of(path: str) -> dict:
+    """CLIP's state dict from any published form: OpenAI's TorchScript archive, or
+    open_clip's files read as open_clip's load_checkpoint reads them (a torch.save'd
+    dict, its "state_dict" entry when there is one, "module." taken off; safetensors)
+    with the custom-text layout's text.* keys put back at the top."""
+    with open(path, "rb") as f:
+        head = f.read(9)
+    if head[8:9] == b"{":
+        sd = read_safetensors(path)
+    else:
+        try:
+            sd = torch.jit.load(path, map_location="cpu").state_dict()
+        except RuntimeError:
+            sd = torch.load(path, map_location="cpu")
+    if isinstance(sd, dict) and "state_dict" in sd:
+        sd = sd["state_dict"]
+    if next(iter(sd)).startswith("module."):
+        sd = {k[len("module."):]: v for k, v in sd.items()}
+    if "text.token_embedding.weight" in sd:
+        sd = {k[len("text."):] if k.startswith("text.") else k: v for k, v in sd.items()}
+    return sd
+
+
+@contextlib.contextmanager
+def _no_init():
+    """Modules built without their random initialisation (seconds for the wide
+    towers), for load(), which then overwrites every parameter."""
+    names = ("normal_", "uniform_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_",
+             "constant_", "ones_", "zeros_")
+    saved = {n: getattr(nn.init, n) for n in names}
+    for n in names:
+        setattr(nn.init, n, lambda t, *a, **k: t)
     try:
-        sd = torch.jit.load(path, map_location="cpu").state_dict()
-    except RuntimeError:
-        sd = torch.load(path, map_location="cpu")
-    m = CLIP()
+        yield
+    finally:
+        for n, f in saved.items():
+            setattr(nn.init, n, f)
+
+
+def load(path: str, dtype=torch.float32, act: str = "quickgelu") -> CLIP:
+    """Eager CLIP (eval mode) from a TorchScript archive or a state-dict file, sized as
+    the file's tensors say; act is the text tower's activation ("quickgelu" or
+    "gelu": no file says it). dtype float32 converts every floating tensor; float16
+    keeps the file's own mix."""
+    sd = state_dict_of(path)
+    with _no_init():
+        m = CLIP(**sizes_of(sd), act=act)
     if dtype == torch.float16:
         convert_weights(m)
-    m.load_state_dict(sd)
+    # open_clip's state dicts lack OpenAI's three int64 buffers
+    missing, unexpected = m.load_state_dict(sd, strict=False)
+    assert not unexpected and set(missing) <= {"input_resolution", "context_length", "vocab_size"}, \
+        (missing, unexpected)
     if dtype == torch.float32:
         m.float()
     return m.eval()

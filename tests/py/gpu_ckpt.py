@@ -9,6 +9,12 @@ non-degenerate as the suite's (calibrated BatchNorm statistics, centred heads):
   OUTDIR/clip-rn50.pth   CLIP RN50 state dict with CLIP's fp16/fp32 mix
                          (torch.save: the same tensors as the TorchScript
                          fixture, without needing TorchScript)
+  OUTDIR/clip-rn50x64-text.pth
+                         the widest text tower (1024 wide, 16 heads, 2 layers)
+                         of tests/py/clip_text_fixtures.py's openai-rn50x64.pt,
+                         as an OpenAI state dict (fp16/fp32 mix, its int64
+                         buffers: txtencode --model auto takes it for
+                         clip-rn50x64)
 """
 import os
 import sys
@@ -18,6 +24,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_checkpoints as mk  # noqa: E402
+import clip_model  # noqa: E402
+import clip_text_fixtures as tf  # noqa: E402
 
 
 def main():
@@ -33,7 +41,11 @@ def main():
     clip = mk.make_clip(g).state_dict()
     torch.save(clip, os.path.join(out, "clip-rn50.pth.tmp"))
     os.replace(os.path.join(out, "clip-rn50.pth.tmp"), os.path.join(out, "clip-rn50.pth"))
-    print(f"gpu_ckpt.py: resnet50.pth and clip-rn50.pth in {out} ({time.time() - t0:.1f} s, "
+    wide = tf.make(1024, 1024, 2, "quickgelu", 103)
+    clip_model.convert_weights(wide)
+    torch.save(wide.state_dict(), os.path.join(out, "clip-rn50x64-text.pth.tmp"))
+    os.replace(os.path.join(out, "clip-rn50x64-text.pth.tmp"), os.path.join(out, "clip-rn50x64-text.pth"))
+    print(f"gpu_ckpt.py: resnet50.pth, clip-rn50.pth and clip-rn50x64-text.pth in {out} ({time.time() - t0:.1f} s, "
           f"torch {torch.__version__})")
 
 

@@ -7,7 +7,7 @@ machine's python3 (torch 2.11, numpy 2).
   images --preset imagenet|clip --n N [--dtype uint8|float32|float16]
          [--repeat R] [--u8 OUT.u8] [--records OUT.mp]
       The first N testdata JPEGs (cycled when N > 40), cropped by PIL +
-      torchvision as SPEC section 3 says: raw uint8 [N][224][224][3] (--u8)
+      torchvision as doc/presets.md says: raw uint8 [N][224][224][3] (--u8)
       and/or an image record stream (--records, a header record first; with
       --dtype float32/float16 the records hold normalized [3,224,224]); --repeat
       writes the stream R times over (benchmark input).

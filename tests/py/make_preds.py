@@ -1,4 +1,4 @@
-"""Write a small stream of prediction records (SPEC.md section 1) for tests.
+"""Write a small stream of prediction records (doc/records.md) for tests.
 
 Usage: make_preds.py --kind scores|topk|logits --model NAME --classes K < SPEC > out.mp
 

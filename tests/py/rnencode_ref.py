@@ -3,7 +3,7 @@
 
   images --preset P [--n N] [--skip K] [--u8 OUT.mp] [--f32 OUT.mp] [--f16 OUT.mp]
       image records for the first N testdata JPEGs (after skipping K), decoded and
-      cropped by PIL + torchvision as SPEC section 3 says (a header record first):
+      cropped by PIL + torchvision as doc/presets.md says (a header record first):
       uint8 [224,224,3] crops, and/or the same crops normalized to float [3,224,224].
   mixed OUT.mp
       a stream for the order and error tests (no torch): a header; images A, C, G

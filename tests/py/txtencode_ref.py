@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """txtencode_ref.py - PyTorch reference for txtencode (tests and bench).
 
-  compare CKPT IDS:OUT.mp[:per-template] ...
+  compare [--gelu] CKPT IDS:OUT.mp[:per-template] ... [-- [--gelu] CKPT IDS:OUT.mp ...]
       IDS: txtencode --tokenize output (one prompt per line, class-major,
       T prompts per class); OUT.mp: txtencode's stream (several pairs: the
-      model is loaded once). Encodes the same ids
+      model is loaded once; several models after "--", one process). Encodes the same ids
       with the eager CLIP text tower of clip_model.py (CLIP's parameter names,
-      weights read from CKPT, FP32; each batch padded to its longest prompt,
+      sizes and weights read from CKPT: OpenAI's TorchScript archive or
+      open_clip's state dict; QuickGELU, or GELU with --gelu; FP32; each
+      batch padded to its longest prompt,
       which the causal mask makes exact: checked first on 4 prompts against
       clip.tokenize's padding to 77), builds the table as CLIP's notebook does
       (normalize each, average per class, normalize) and compares with the
@@ -40,6 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import clip_model  # noqa: E402
 
 RTOL = 1e-4
+ONEDNN_CACHE = {}  # use_onednn_linear's weights in oneDNN's layout
 
 
 def use_onednn_linear():
@@ -47,7 +50,7 @@ def use_onednn_linear():
     oneDNN inner product; weights converted once and cached."""
     import torch.nn.functional as F
     dense = F.linear
-    cache = {}
+    cache = ONEDNN_CACHE
 
     def linear(x, w, b=None):
         if x.dtype != torch.float32 or w.dtype != torch.float32 or x.dim() < 2:
@@ -150,6 +153,45 @@ def compare(got, ref, what):
     return True
 
 
+def compare_model(args, check_padding):
+    """compare's work for one model: [--gelu] CKPT IDS:OUT.mp[:per-template] ..."""
+    act = "quickgelu"
+    if args[0] == "--gelu":
+        act = "gelu"
+        args = args[1:]
+    ONEDNN_CACHE.clear()  # keyed by data pointers, which another model may reuse
+    model = clip_model.load(args[0], act=act)
+    print(f"{args[0]} ({act}):")
+    scale = float(model.logit_scale.exp())
+    ok = True
+    if check_padding:
+        first = read_ids(args[1].split(":")[0])[:4]
+        ok &= compare(encode(model, first, trim=True), encode(model, first), "padded to the longest vs to 77")
+    encoded = {}
+    for spec in args[1:]:
+        ids_path, out_path, *flags = spec.split(":")
+        per_template = "per-template" in flags
+        if ids_path not in encoded:
+            encoded[ids_path] = encode(model, read_ids(ids_path), trim=True)
+        emb = encoded[ids_path]
+        cls = [r for r in records(out_path) if r.get("type") == "classes"]
+        assert len(cls) == 1, f"{out_path}: {len(cls)} classes records"
+        rec = cls[0]
+        got = tensor(rec["tensor"])
+        k = len(rec["names"])
+        if abs(rec["logit_scale"] - scale) > 1e-6 * scale:
+            print(f"{out_path}: logit_scale {rec['logit_scale']} != exp(checkpoint) {scale}")
+            ok = False
+        if per_template:
+            e = emb / np.linalg.norm(emb, axis=-1, keepdims=True)
+            ok &= compare(got, e.reshape(k, -1, e.shape[-1]), f"{out_path}: per-prompt embeddings")
+            ok &= compare(table(got.reshape(-1, got.shape[-1]), k), table(emb, k),
+                          f"{out_path}: classifier from them")
+        else:
+            ok &= compare(got, table(emb, k), f"{out_path}: classifier [K,E]")
+    return ok
+
+
 def main():
     torch.manual_seed(0)
     mode = sys.argv[1]
@@ -157,33 +199,17 @@ def main():
         torch.set_num_threads(2)
         if hasattr(torch._C._nn, "mkldnn_linear") and torch.backends.mkldnn.is_available():
             use_onednn_linear()
-        model = clip_model.load(sys.argv[2])
-        scale = float(model.logit_scale.exp())
-        ok = True
-        first = read_ids(sys.argv[3].split(":")[0])[:4]
-        ok &= compare(encode(model, first, trim=True), encode(model, first), "padded to the longest vs to 77")
-        encoded = {}
-        for spec in sys.argv[3:]:
-            ids_path, out_path, *flags = spec.split(":")
-            per_template = "per-template" in flags
-            if ids_path not in encoded:
-                encoded[ids_path] = encode(model, read_ids(ids_path), trim=True)
-            emb = encoded[ids_path]
-            cls = [r for r in records(out_path) if r.get("type") == "classes"]
-            assert len(cls) == 1, f"{out_path}: {len(cls)} classes records"
-            rec = cls[0]
-            got = tensor(rec["tensor"])
-            k = len(rec["names"])
-            if abs(rec["logit_scale"] - scale) > 1e-6 * scale:
-                print(f"{out_path}: logit_scale {rec['logit_scale']} != exp(checkpoint) {scale}")
-                ok = False
-            if per_template:
-                e = emb / np.linalg.norm(emb, axis=-1, keepdims=True)
-                ok &= compare(got, e.reshape(k, -1, e.shape[-1]), f"{out_path}: per-prompt embeddings")
-                ok &= compare(table(got.reshape(-1, got.shape[-1]), k), table(emb, k),
-                              f"{out_path}: classifier from them")
+        groups, cur = [], []
+        for a in sys.argv[2:]:
+            if a == "--":
+                groups.append(cur)
+                cur = []
             else:
-                ok &= compare(got, table(emb, k), f"{out_path}: classifier [K,E]")
+                cur.append(a)
+        groups.append(cur)
+        ok = True
+        for gi, args in enumerate(groups):
+            ok &= compare_model(args, gi == 0)
         sys.exit(0 if ok else 1)
     elif mode == "time":
         ckpt, ids_path, threads = sys.argv[2], sys.argv[3], int(sys.argv[4])

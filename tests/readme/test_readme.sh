@@ -20,7 +20,7 @@ ln -s "$CKPT_DIR/clip-rn50.pt" weights/RN50.pt
 export RNENC_WEIGHTS=$PWD/weights CKPT_DIR
 # the default class table, from one template (80 x 1000 prompts take minutes)
 echo 'a photo of a {}.' > one-template.txt
-txtencode -t one-template.txt > weights/classes-clip-rn50.mp || fail "default class table"
+txtencode --templates one-template.txt > weights/classes-clip-rn50.mp || fail "default class table"
 
 awk '/^<!-- study-quickstart/ { skipnext = 1; next }
      /^```sh$/ { if (!skipnext) on = 1; skipnext = 0; next }
@@ -32,7 +32,7 @@ bash -eo pipefail -x examples.sh > examples.out 2> examples.err || {
 	tail -n 30 examples.err; fail "a README example failed"; }
 # spot checks of what the examples printed and wrote
 grep -q '"type":"image"' examples.out || fail "recview printed no image record"
-grep -Eq '^image +4$' examples.out || fail "recview -c did not count 4 images"
+grep -Eq '^image +4$' examples.out || fail "recview --count did not count 4 images"
 [ -s differ.jpg ] || fail "errstats --grid wrote no differ.jpg"
 [ "$(ls npy | wc -l)" = 4 ] || fail "recview --npy wrote $(ls npy | wc -l) files, not 4"
 grep -q 'top-1' examples.out || fail "no errstats/fpdiff report in the output"

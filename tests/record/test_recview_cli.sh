@@ -18,9 +18,9 @@ expect_exit 0 recview good.mp
 grep -q '"tensor":{"dtype":"float32","shape":\[2,2\],"min":1,"max":4,"mean":2.5,"first":\[1,2,3,4\]}' out || fail "summary: $(cat out)"
 expect_exit 0 recview -t error good.mp
 grep -q '"message":"bad"' out && [ "$(wc -l < out)" = 1 ] || fail "-t error"
-expect_exit 0 recview -n 1 good.mp good.mp
+expect_exit 0 recview --first 1 good.mp good.mp
 [ "$(wc -l < out)" = 1 ] || fail "-n 1"
-expect_exit 0 recview -c good.mp good.mp
+expect_exit 0 recview --count good.mp good.mp
 grep -Eq '^image +2$' out && grep -Eq '^total +6$' out || fail "-c: $(cat out)"
 expect_exit 0 recview --full good.mp
 grep -q '"values":\[1,2,3,4\]' out || fail "--full"
@@ -70,13 +70,13 @@ expect_empty_stdout
 expect_stderr "^recview: --npy good.mp: not a directory"
 # --count counts every record: invalid ones too (one row), and a type's
 # control characters are escaped (one row per type, no terminal escapes)
-expect_exit 1 recview -c invalid.mp
+expect_exit 1 recview --count invalid.mp
 grep -Eq '^\(invalid\) +1$' out && grep -Eq '^header +1$' out && grep -Eq '^total +2$' out || fail "-c invalid: $(cat out)"
 $PY -c "
 import msgpack, sys
 sys.stdout.buffer.write(msgpack.packb({'type': 'a\nheader 99\x1b[2J'}) + msgpack.packb({'type': 'a\0b'}) + msgpack.packb({'type': 'a\0c'}))
 " > ctl.mp
-expect_exit 0 recview -c ctl.mp
+expect_exit 0 recview --count ctl.mp
 [ "$(cat out)" = 'a\nheader 99\x1B[2J 1
 a\x00b       1
 a\x00c       1

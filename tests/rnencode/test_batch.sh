@@ -14,7 +14,7 @@ W=$CKPT_DIR/resnet50.pth
 
 $REF images --preset imagenet --n 5 --u8 in.mp || fail "making image records"
 expect_exit 0 rnencode --weights "$W" --batch 1 --threads 1 <in.mp
-recview -t header -n 1 out | grep -q '"threads":1,"batch":1' || fail "header: $(recview -t header -n 1 out)"
+recview -t header --first 1 out | grep -q '"threads":1,"batch":1' || fail "header: $(recview -t header --first 1 out)"
 recview -t stats out | grep -q '"threads":1,"batch":1,"images":5,"failed":0,"batches":5,' ||
 	fail "stats: $(recview -t stats out)"
 $PY - out <<'PY' || fail "batch 1 stats figures"
@@ -44,5 +44,5 @@ imgdecode --preset imagenet "$1" "$2" "$3" /nonexistent.JPEG "$4" "$5" "$6" >six
 expect_exit 0 rnencode --weights "$W" --batch 8 --threads 2 <six.mp
 recview -t stats out | grep -q '"batch":8,"images":6,"failed":0,"batches":1,' || fail "six images, one error: $(recview -t stats out)"
 [ "$(recview out | sed -E 's/^\{"type":"([a-z]+)".*/\1/' | tr '\n' ' ')" = "header header logits logits logits error logits logits logits stats stats " ] ||
-	fail "six images, one error: order: $(recview -c out)"
+	fail "six images, one error: order: $(recview --count out)"
 exit 0

@@ -24,13 +24,13 @@ for line in sys.stdin:
         continue
     print(r["type"], r.get("id", "-"))' >got.txt
 	cmp -s want.txt got.txt || { diff want.txt got.txt; fail "batch $b: records out of order or missing"; }
-	recview -n 1 out | grep -q '"producer":"rnencode"' || fail "batch $b: our header is not first"
+	recview --first 1 out | grep -q '"producer":"rnencode"' || fail "batch $b: our header is not first"
 	recview out | tail -n 1 | grep -q '"type":"stats".*"images":3,"failed":4' || fail "batch $b: stats: $(recview out | tail -n 1)"
 	# passed-through records are byte-identical; ours keep the image's keys
 	recview -t error out | grep -qx '{"type":"error","id":"Z","path":"/x/Z.JPEG","label":3,"stage":"imgdecode","message":"not a JPEG"}' ||
 		fail "the input's error record was changed"
-	recview -t logits -n 1 out | grep -q '^{"type":"logits","id":"A","path":"/x/A.JPEG","label":7,"preset":"imagenet","extra":\[1,2\],"model":"resnet50"' ||
-		fail "logits record lost the image's keys: $(recview -t logits -n 1 out)"
+	recview -t logits --first 1 out | grep -q '^{"type":"logits","id":"A","path":"/x/A.JPEG","label":7,"preset":"imagenet","extra":\[1,2\],"model":"resnet50"' ||
+		fail "logits record lost the image's keys: $(recview -t logits --first 1 out)"
 	for id in B D E F; do
 		recview -t error out | grep "\"id\":\"$id\"" | grep -q '"stage":"rnencode"' || fail "no rnencode error record for $id"
 		grep -q "^rnencode: stdin: record [0-9]* (id '$id'): " err || fail "no stderr line for $id: $(cat err)"
@@ -43,7 +43,7 @@ recview -t error out | grep '"id":"E"' | grep -q 'int32' || fail "dtype error do
 # no images at all: our header and the records, no weights needed
 $REF head 0 mixed.mp header.mp
 expect_exit 0 rnencode --weights /nonexistent <header.mp
-[ "$(recview -c out | awk '$1 == "header" { print $2 }')" = 2 ] || fail "empty stream: $(recview -c out)"
+[ "$(recview --count out | awk '$1 == "header" { print $2 }')" = 2 ] || fail "empty stream: $(recview --count out)"
 recview out | tail -n 1 | grep -q '"type":"stats","producer":"rnencode","model":null,"images":0,"failed":0' ||
 	fail "empty stream: no stats record last: $(recview out | tail -n 1)"
 
@@ -58,7 +58,7 @@ I1=$TESTDATA/images/n01440764_tench.JPEG
 imgdecode --preset imagenet --dtype float32 --mean 0,0,0 --std 1,1,1 "$I1" >custom.mp 2>/dev/null || fail "imgdecode --mean"
 expect_exit 1 rnencode --weights "$W" <custom.mp
 expect_stderr "normalized with another mean than resnet50's \(0.485,0.456,0.406\): imgdecode --mean"
-[ "$(recview -c out | awk '$1 == "error" { print $2 }')" = 1 ] || fail "custom normalization: $(recview -c out)"
+[ "$(recview --count out | awk '$1 == "error" { print $2 }')" = 1 ] || fail "custom normalization: $(recview --count out)"
 imgdecode --preset imagenet --dtype float32 --mean 0.485,0.456,0.406 "$I1" >same.mp 2>/dev/null || fail "imgdecode --mean (the preset's)"
 expect_exit 0 rnencode --weights "$W" <same.mp
 expect_exit 2 imgdecode --mean 0,0,0 "$I1"

@@ -6,7 +6,8 @@
 # float16 (all 60000) is an error record too. Both models, FP32 and --fp16, float32
 # and float16 input; the good images around them are encoded, exit 1. A checkpoint
 # holding NaN, a negative variance or a BatchNorm that folds beyond float32 is
-# refused when it is bound.
+# refused when it is bound. The stats record counts each image once, encoded or
+# failed.
 source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/fixtures.sh"
 need_py msgpack
@@ -39,8 +40,11 @@ check() {
 import sys, msgpack, numpy as np
 fp16 = "--fp16" in sys.argv[1:]
 got = {}
+stats = None
 for r in msgpack.Unpacker(open("out", "rb"), raw=False):
-    if r["type"] == "error":
+    if r["type"] == "stats":
+        stats = r
+    elif r["type"] == "error":
         got[r["id"]] = "error: " + r["message"]
     elif r["type"] in ("logits", "embedding"):
         t = r["tensor"]
@@ -62,6 +66,9 @@ for k, w in want.items():
     assert got.get(k, "missing").startswith(w), (k, got.get(k), w)
 if fp16:
     assert "non-finite value" in got["60000"] and "float16's range" in got["60000"], got["60000"]
+# each image counted once: encoded, or failed (an output found non-finite too)
+n_ok = sum(v == "ok" for v in got.values())
+assert (stats["images"], stats["failed"]) == (n_ok, len(got) - n_ok), (stats["images"], stats["failed"], got)
 PY
 }
 for m in resnet50:imagenet:resnet50.pth clip-rn50:clip:clip-rn50.pt; do

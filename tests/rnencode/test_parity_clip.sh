@@ -26,13 +26,13 @@ $REF reference --model clip-rn50 --weights "$W" --fp16 ref16.npy --fp16-n 4 both
 # no --model: the images' preset (clip) picks clip-rn50
 expect_exit 0 rnencode --weights "$W" --threads 2 <both.mp
 $REF compare --rtol 1e-4 ref.npy out || fail "FP32 embeddings differ from PyTorch"
-recview -t embedding -n 1 out | grep -q '"model":"clip-rn50","precision":"fp32","tensor":{"dtype":"float32","shape":\[1024\]' ||
-	fail "embedding record: $(recview -t embedding -n 1 out)"
-recview -t header -n 1 out | grep -q '"weights_format":"torchscript"' || fail "header: $(recview -t header -n 1 out)"
+recview -t embedding --first 1 out | grep -q '"model":"clip-rn50","precision":"fp32","tensor":{"dtype":"float32","shape":\[1024\]' ||
+	fail "embedding record: $(recview -t embedding --first 1 out)"
+recview -t header --first 1 out | grep -q '"weights_format":"torchscript"' || fail "header: $(recview -t header --first 1 out)"
 
 expect_exit 0 rnencode --weights "$W" --fp16 --threads 2 <four.mp
-recview -t embedding -n 1 out | grep -q '"precision":"fp16","tensor":{"dtype":"float16"' ||
-	fail "FP16 record: $(recview -t embedding -n 1 out)"
+recview -t embedding --first 1 out | grep -q '"precision":"fp16","tensor":{"dtype":"float16"' ||
+	fail "FP16 record: $(recview -t embedding --first 1 out)"
 $REF compare --rtol 3e-2 --head --top1 ref.npy ref.npy out || fail "FP16 embeddings too far from FP32 PyTorch"
 $REF compare --rtol 2e-2 --head ref16.npy out || fail "FP16 embeddings too far from PyTorch's FP16-storage evaluation"
 if $REF compare --rtol 1e-3 --head ref.npy out >/dev/null; then fail "--fp16 output is as close to FP32 as FP32 itself"; fi

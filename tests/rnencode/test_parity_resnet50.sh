@@ -31,9 +31,9 @@ expect_exit 0 rnencode --model resnet50 --weights "$W" --threads 2 <both.mp
 mv out logits.mp
 $PY -c 'import numpy as n; r = n.load("ref.npy"); n.save("ref2.npy", n.concatenate([r, r]))'
 $REF compare --rtol 1e-4 ref2.npy logits.mp || fail "FP32 logits differ from PyTorch"
-recview -t logits -n 1 logits.mp | grep -q '"model":"resnet50","precision":"fp32","tensor":{"dtype":"float32","shape":\[1000\]' ||
-	fail "logits record: $(recview -t logits -n 1 logits.mp)"
-recview -t header -n 1 logits.mp | grep -q '"weights_sha256":"'"$(sha256sum "$W" | cut -c1-64)"'"' ||
+recview -t logits --first 1 logits.mp | grep -q '"model":"resnet50","precision":"fp32","tensor":{"dtype":"float32","shape":\[1000\]' ||
+	fail "logits record: $(recview -t logits --first 1 logits.mp)"
+recview -t header --first 1 logits.mp | grep -q '"weights_sha256":"'"$(sha256sum "$W" | cut -c1-64)"'"' ||
 	fail "header lacks the weights' sha256"
 # torchvision normalized the float32 ones exactly as rnencode normalizes uint8
 # (float32 x/255, minus mean, divided by std), so the logits are the same bits
@@ -52,12 +52,12 @@ for f in resnet50-legacy.pth resnet50.safetensors; do
 done
 
 expect_exit 0 rnencode --model resnet50 --weights "$W" --features --threads 2 <u8.mp
-recview -t features -n 1 out | grep -q '"shape":\[2048\]' || fail "no features [2048] record"
+recview -t features --first 1 out | grep -q '"shape":\[2048\]' || fail "no features [2048] record"
 $REF compare --rtol 1e-4 feat.npy out || fail "features differ from PyTorch's pooled vector"
 
 expect_exit 0 rnencode --model resnet50 --weights "$W" --fp16 --threads 2 <four.mp
-recview -t logits -n 1 out | grep -q '"precision":"fp16","tensor":{"dtype":"float16"' ||
-	fail "FP16 record: $(recview -t logits -n 1 out)"
+recview -t logits --first 1 out | grep -q '"precision":"fp16","tensor":{"dtype":"float16"' ||
+	fail "FP16 record: $(recview -t logits --first 1 out)"
 $REF compare --rtol 3e-2 --head --top1 ref.npy ref.npy out || fail "FP16 logits too far from FP32 PyTorch"
 $REF compare --rtol 2e-2 ref16.npy out || fail "FP16 logits too far from PyTorch's FP16-storage evaluation"
 if $REF compare --rtol 1e-3 --head ref.npy out >/dev/null; then fail "--fp16 output is as close to FP32 as FP32 itself"; fi

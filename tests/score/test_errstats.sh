@@ -51,6 +51,27 @@ expect_exit 0 errstats --names names8.txt mis.mp
 golden errstats-mis.txt out
 expect_exit 0 errstats --names names8.txt --csv mis.mp
 golden errstats-mis.csv out
+# One image per class, all wrong: every class is 1/1, so the rate and count
+# tie; the confidence of the mistake ranks them (0.9, 0.6, 0.4), and the
+# report says that everything tied.
+cat > ties.spec <<'EOF'
+t0 0 1:0.6 0:0.3
+t1 1 2:0.9 1:0.05
+t2 2 0:0.4 2:0.3
+EOF
+$SPEC --classes 8 < ties.spec > ties.mp || fail "spec ties"
+expect_exit 0 errstats --names names8.txt ties.mp
+sed -n '/^Most misclassified/,/^$/p' out > mis-ties.txt
+cat > want <<'EOF'
+Most misclassified classes (3 of 3 classes with errors; by rate, count, confidence):
+  (all 3 tie at 1/1 misclassified: ranked by the mean probability of the wrong predictions)
+  Class 1 (bear): 1/1 misclassified (1.00)
+  Class 0 (apple): 1/1 misclassified (1.00)
+  Class 2 (cat): 1/1 misclassified (1.00)
+
+EOF
+cmp -s want mis-ties.txt || fail "ties ranked by confidence: $(diff want mis-ties.txt)"
+
 expect_exit 0 errstats --names names8.txt --top 3 --json mis.mp
 $PY - <<'EOF' || fail "json figures"
 import json
@@ -62,7 +83,8 @@ assert a["top1"] == {"correct": 10, "total": 21, "accuracy": 10 / 21} or abs(a["
 assert (a["top5"]["correct"], a["top5"]["total"]) == (17, 21)
 assert abs(a["mean_per_class_recall"] - 0.4270833333) < 1e-9
 assert [m["class"] for m in a["most_misclassified"]] == [5, 3, 0]
-assert a["most_misclassified"][0] == {"class": 5, "name": "fox", "misclassified": 2, "support": 2, "rate": 1}
+assert a["most_misclassified"][0] == {"class": 5, "name": "fox", "misclassified": 2, "support": 2, "rate": 1,
+                                     "confidence": 0.5}
 pc = {row["class"]: row for row in a["per_class"]}
 prec = {0: 1/3, 1: 1/4, 2: 1/2, 3: 0, 4: 2/4, 5: 0, 6: 1, 7: 1}
 f1 = {0: 2/7, 1: 2/6, 2: 2/4, 3: 0, 4: 4/8, 5: 0, 6: 1, 7: 4/5}

@@ -117,11 +117,29 @@ expect_exit 0 errstats --csv nl.mp
 awk '/^run,/ { exit } !/^#/ { bad = 1 } END { exit bad }' out || fail "--csv: a provenance line without '#': $(head -5 out)"
 grep -qF "note=two\nlines | imgdecode \$'a\nb,c' 'it'\\''s' \$'c\rr'" out || fail "--csv: provenance line: $(grep imgdecode out)"
 
+# a header nested as deep as a record may be (32 containers, its own map
+# one): its JSON sits a few levels down in the report, 37 deep
+$PY - <<'EOF' > deephead.mp || fail "deep header"
+import msgpack, sys
+d = [1]
+for _ in range(30):
+    d = [d]
+sys.stdout.buffer.write(msgpack.packb({"type": "header", "producer": "deep", "v": d}))
+EOF
+cat deephead.mp ok.mp > deep.mp
+expect_exit 0 errstats --json --compare deep.mp deep.mp
+$PY -c "
+import json
+v = json.load(open('out'))['runs'][0]['provenance']['headers'][0]['v']
+for _ in range(31):
+    v = v[0]
+assert v == 1, v" || fail "--json: the deep header: $(head -c 300 out)"
+
 # ---- 3. pairing ----
 # a repeated id counts once, and says so (not a failure: as errtree, fpdiff)
 cat ok.mp ok.mp > twice.mp
 expect_exit 0 errstats twice.mp
-expect_stderr "^errstats: twice.mp: 1 record repeat an earlier id \(first: record 1, id 'ok'\): only the first record of each id counts$"
+expect_stderr "^errstats: twice.mp: 1 record repeats an earlier id \(first: record 1, id 'ok'\): only the first record of each id counts$"
 grep -q "images: 1 scored" out || fail "repeat counted twice: $(head -3 out)"
 grep -q "note: 1 records repeat an earlier id: left out" out || fail "no note of the repeat"
 expect_exit 0 errstats --json twice.mp

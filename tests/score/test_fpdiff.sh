@@ -43,9 +43,21 @@ $SPEC --classes 8 --model clip-rn50 --precision fp16 --header rnencode precision
 	--stats rnencode seconds=4,images_per_s=250,peak_memory_bytes=524288000,device=cuda,batch_mean_s=0.0015 \
 	< c.spec > c.mp || fail spec
 
-expect_exit 1 fpdiff --names names8.txt --show 5 r.mp c.mp
+expect_exit 1 fpdiff --names names8.txt --top 5 r.mp c.mp
 golden fpdiff-rc.txt out
 expect_stderr "^fpdiff: r.mp vs c.mp: top-1 disagreement 0.400000 above tolerance 0$"
+# Class names longer than the table's usual column are whole (they were cut
+# at 19 characters), the columns widen to fit and stay aligned; and
+# REFERENCE --compare CANDIDATE is REFERENCE CANDIDATE.
+printf '%s\n' 'Granny Smith apple, the green one' bear cat dog eel fox gnu hen > long8.txt
+expect_exit 1 fpdiff --names long8.txt -k 1 r.mp --compare c.mp
+grep -q "^     1  0.600000    0 Granny Smith apple, the green one   0.601000    0 Granny Smith apple, the green one   +0.001000$" out ||
+	fail "long names whole: $(cat out)"
+# the candidate column starts where its heading does
+h=$(grep '^  rank' out | awk '{print index($0, "candidate")}')
+c=$(grep '^     2  0.200000' out | awk '{print index($0, "0.199000")}')
+[ -n "$h" ] && [ "$h" = "$c" ] || fail "the heading follows the columns ($h, $c): $(grep -A2 rank out)"
+
 expect_exit 1 fpdiff --json r.mp c.mp
 $PY - <<'EOF' || fail "json figures"
 import json
@@ -138,7 +150,7 @@ done
 # --prob-tol with nothing to compare it on fails too (the top-1 check is also empty here)
 expect_exit 1 fpdiff --prob-tol 0.1 er.mp ec.mp
 expect_stderr "no probabilities compared for --prob-tol"
-expect_exit 0 fpdiff --classes cls.mp --show 1 er.mp ec.mp
+expect_exit 0 fpdiff --classes cls.mp -k 1 er.mp ec.mp
 grep -q "probabilities (2 images)" out || fail "--classes gave no probabilities"
 grep -q "1  0.475367    0 a" out || fail "probability of e1 class 0"
 grep -q "top-1: 0 flips of 2 images" out || fail "flips with --classes"

@@ -3,10 +3,10 @@
 # and the C1 CSI, U+009B), tabs and bytes that are not UTF-8 (ff fe 80).
 # Through every program and output format:
 #   - JSON (recview, topk -f json, errstats --json/--jsonl, errtree --json,
-#     fpdiff --json, ckptinfo -j): every line loads in Python's json.loads;
+#     fpdiff --json, ckptinfo --json): every line loads in Python's json.loads;
 #   - records (zscore, topk): every one loads with msgpack raw=False;
 #   - text (topk -f text/tsv, errstats text/--csv/--compare, errtree --list,
-#     fpdiff, recview -c): no control character but the tab and the line
+#     fpdiff, recview --count): no control character but the tab and the line
 #     ends, so no line can be forged and no terminal escape reaches a screen.
 source "$ROOT/tests/lib.sh"
 need_py msgpack
@@ -100,7 +100,7 @@ not_forged() { ! grep -q "^Images only A gets right: forged" "$1" || fail "$1: a
 
 # ---- recview: JSON lines, counts ----
 expect_exit 0 recview a.mp && json_lines out
-expect_exit 0 recview -c a.mp && text_clean out
+expect_exit 0 recview --count a.mp && text_clean out
 
 # ---- zscore: the records it builds ----
 expect_exit 0 zscore emb.mp
@@ -174,5 +174,5 @@ h = json.dumps({"@@1\u001b[2J": {"dtype": "F32", "shape": [2], "data_offsets": [
 h = h.replace(b"@@1", b"\xff\xfe\x80")
 open("w.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + a)
 EOF
-expect_exit 0 ckptinfo -j w.safetensors && json_lines out
+expect_exit 0 ckptinfo --json w.safetensors && json_lines out
 exit 0

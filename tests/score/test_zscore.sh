@@ -160,7 +160,7 @@ assert r == [('scores', 'wide1'), ('error', 'narrow'), ('scores', 'wide2')], r
 zscore --classes c1.mp --subset sub.txt late-small.mp >out 2>err
 [ $? = 2 ] || fail "a late class table too small for --subset: not exit 2"
 expect_stderr "^zscore: sub.txt: class 3 is out of range: the class table has 3 classes$"
-recview -c out >/dev/null 2>rv.err || fail "a late class table too small: stdout ends mid-record: $(cat rv.err)"
+recview --count out >/dev/null 2>rv.err || fail "a late class table too small: stdout ends mid-record: $(cat rv.err)"
 [ "$(recview -t scores out | wc -l)" = 3000 ] || fail "a late class table too small: not the 3000 scores before it"
 
 printf '0 10\n1\n' > groups-bad.txt
@@ -249,6 +249,32 @@ from score_numpy import records
 r = records('out'); assert r[0]['classes'].endswith('xdg/rnencode/weights/classes-clip-rn50.mp'), r[0]
 assert [x['type'] for x in r].count('scores') == 3
 " || fail "XDG default class table"
+
+# ... ResNet's logits never use that table: the header does not name it (nor its sha256,
+# nor its class names), and the records before the first logits keep their order after it
+$PY -c "
+import msgpack, numpy as np, sys
+from score_numpy import tensor
+w = sys.stdout.buffer.write
+w(msgpack.packb({'type': 'header', 'producer': 'rnencode', 'version': 'x', 'argv': []}))
+w(msgpack.packb({'type': 'error', 'id': 'e', 'path': 'e', 'label': 1, 'stage': 'imgdecode', 'message': 'm'}))
+w(msgpack.packb({'type': 'logits', 'id': 'l', 'label': 0, 'tensor': tensor(np.zeros(4, np.float32))}))
+" > hl.mp
+RNENC_WEIGHTS=$T/w expect_exit 0 zscore logits.mp hl.mp
+$PY -c "
+from score_numpy import records
+r = records('out')
+assert [x['type'] for x in r] == ['header', 'scores', 'header', 'error', 'scores'], [x['type'] for x in r]
+h = r[0]
+assert h['producer'] == 'zscore' and h['classes'] is None and 'classes_sha256' not in h and 'class_names' not in h, h
+" || fail "zscore on logits names the default class table it did not use: $(recview -t header out | head -1)"
+# a stream of embeddings still names it, after records held back for it
+RNENC_WEIGHTS=$T/w expect_exit 0 zscore c1.mp e.mp
+$PY -c "
+from score_numpy import records
+r = records('out'); assert r[0]['classes'].endswith('w/classes-clip-rn50.mp') and len(r[0]['classes_sha256']) == 64, r[0]
+assert [x['type'] for x in r][:2] == ['header', 'header'] and r[1]['producer'] == 'txtembed-load', r[:2]
+" || fail "default class table after the change"
 
 # 8. usage and fatal errors: exit 2, nothing but the header on stdout
 expect_exit 2 zscore --classes missing.mp e.mp

@@ -20,15 +20,15 @@ REF="$PY $ROOT/tests/py/txtencode_ref.py"
 # 6 classes (two with apostrophes) x 8 templates
 { head -n 4 "$ROOT/data/names-clip.txt"; grep "'" "$ROOT/data/names-clip.txt" | head -n 2; } >names.txt
 head -n 8 "$ROOT/data/templates-clip.txt" >templates.txt
-txtencode --tokenize -n names.txt -t templates.txt >ids.txt || fail "tokenize"
-expect_exit 0 txtencode -w "$CK" -n names.txt -t templates.txt --per-template
+txtencode --tokenize -n names.txt --templates templates.txt >ids.txt || fail "tokenize"
+expect_exit 0 txtencode -w "$CK" -n names.txt --templates templates.txt --per-template
 mv out per.mp
-expect_exit 0 txtencode -w "$CK" -n names.txt -t templates.txt
+expect_exit 0 txtencode -w "$CK" -n names.txt --templates templates.txt
 mv out table.mp
 
 # small batches (many prefix trees, 1 thread) give the same table; --fp16
 # rounds through float16 what the fixture already stores so: no change at all
-expect_exit 0 txtencode -w "$CK" -n names.txt -t templates.txt --batch-rows 77 -j 1 --fp16
+expect_exit 0 txtencode -w "$CK" -n names.txt --templates templates.txt --batch-rows 77 -j 1 --fp16
 mv out small.mp
 $PY - table.mp small.mp per.mp <<'PYEOF' || fail "batching or record layout"
 import sys, msgpack, numpy as np
@@ -65,8 +65,8 @@ pick = [t for t in s if "endoftext" in t or "startoftext" in t][:4]
 pick += [t for t in s if t not in pick][:24 - len(pick)]
 json.dump({"first": pick[:12], "second": pick[12:24]}, sys.stdout, ensure_ascii=False)
 PYEOF
-txtencode --tokenize -p tricky2.json >tids.txt || fail "tokenize tricky"
-expect_exit 0 txtencode -w "$CK" -p tricky2.json --per-template
+txtencode --tokenize --prompts tricky2.json >tids.txt || fail "tokenize tricky"
+expect_exit 0 txtencode -w "$CK" --prompts tricky2.json --per-template
 mv out tper.mp
 # one Python process (the model loads once) checks all three against PyTorch
 $REF compare "$CK" ids.txt:per.mp:per-template ids.txt:table.mp tids.txt:tper.mp:per-template ||

@@ -141,9 +141,7 @@ int main(void)
 	put("rec-target.mp", "old");
 	CHECK(symlink("rec-target.mp", "rec-link.mp") == 0, "symlink");
 	rec_writer_t *w = rec_writer_open_path("rec-link.mp");
-	msgpack_pack_map(rec_writer_pk(w), 1);
-	pk_kv_str(rec_writer_pk(w), "type", "x");
-	rec_writer_end_record(w);
+	rec_end(rec_begin(w, "x"));
 	rec_writer_close(w);
 	CHECK(lstat("rec-link.mp", &st) == 0 && S_ISLNK(st.st_mode), "rec_writer_open_path replaced the link");
 	CHECK(stat("rec-target.mp", &st) == 0 && st.st_size == 8, "rec_writer_open_path: target %lld bytes",

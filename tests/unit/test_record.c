@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util/util.h"
@@ -27,6 +28,23 @@ static int tmp_fd(char *path)
 	return fd;
 }
 
+/* Pairs packed by hand, for records the tests build byte by byte (the
+ * programs use the builder, which counts the keys). */
+static void kv_str(msgpack_packer *pk, const char *key, const char *val)
+{
+	pk_str(pk, key);
+	if (val)
+		pk_str(pk, val);
+	else
+		msgpack_pack_nil(pk);
+}
+
+static void kv_int(msgpack_packer *pk, const char *key, int64_t v)
+{
+	pk_str(pk, key);
+	msgpack_pack_int64(pk, v);
+}
+
 static rec_reader_t *reader_for_bytes(const void *bytes, size_t n, size_t max_record)
 {
 	char path[64];
@@ -41,16 +59,12 @@ static rec_reader_t *reader_for_bytes(const void *bytes, size_t n, size_t max_re
 /* One image-like record with a tensor of the given dtype and an unknown key. */
 static void write_tensor_record(rec_writer_t *w, dtype_t dt, int ndim, const int64_t *shape, const void *data)
 {
-	msgpack_packer *pk = rec_writer_pk(w);
-	msgpack_pack_map(pk, 4);
-	pk_kv_str(pk, "type", "probe");
-	pk_kv_str(pk, "id", dtype_name(dt));
-	pk_kv_tensor(pk, "tensor", dt, ndim, shape, data);
-	pk_str(pk, "x-unknown");
-	msgpack_pack_array(pk, 2);
-	msgpack_pack_int(pk, -7);
-	msgpack_pack_double(pk, 0.25);
-	rec_writer_end_record(w);
+	rec_builder_t *b = rec_begin(w, "probe");
+	rb_str(b, "id", dtype_name(dt));
+	rb_tensor(b, "tensor", dt, ndim, shape, data);
+	const int64_t unknown[2] = {-7, 25};
+	rb_ints(b, "x-unknown", unknown, 2);
+	rec_end(b);
 }
 
 static void test_round_trip(void)
@@ -87,7 +101,7 @@ static void test_round_trip(void)
 		CHECK(t.nbytes == 6 * dtype_size(dts[d]) && memcmp(t.data, data[d], t.nbytes) == 0, "data %d", d);
 		const msgpack_object *u = rec_get(&rec, "x-unknown");
 		CHECK(u && u->type == MSGPACK_OBJECT_ARRAY && u->via.array.size == 2 &&
-			      u->via.array.ptr[0].via.i64 == -7 && u->via.array.ptr[1].via.f64 == 0.25,
+			      u->via.array.ptr[0].via.i64 == -7 && u->via.array.ptr[1].via.u64 == 25,
 		      "unknown key kept");
 	}
 	tensor_t t;
@@ -124,7 +138,7 @@ static void test_pass_and_concat(void)
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	/* uses a non-canonical int width (int64 for 1) that a re-pack would shrink */
 	msgpack_pack_map(&pk, 2);
-	pk_kv_str(&pk, "type", "mystery");
+	kv_str(&pk, "type", "mystery");
 	pk_str(&pk, "n");
 	const unsigned char wide_one[] = {0xd3, 0, 0, 0, 0, 0, 0, 0, 1};
 	msgpack_sbuffer_write(&sb, (const char *)wide_one, sizeof wide_one);
@@ -132,7 +146,7 @@ static void test_pass_and_concat(void)
 	na = sb.size;
 	msgpack_sbuffer_clear(&sb);
 	msgpack_pack_map(&pk, 1);
-	pk_kv_str(&pk, "type", "other");
+	kv_str(&pk, "type", "other");
 	memcpy(b, sb.data, sb.size);
 	nb = sb.size;
 	msgpack_sbuffer_destroy(&sb);
@@ -321,6 +335,226 @@ static void test_half(void)
 	CHECK(bad == 0, "%d halves do not round-trip", bad);
 }
 
+/* The record builder counts its keys: a record built with N keys reads back
+ * as a map of N, byte for byte what packing by hand with the right count
+ * gives, tensors included (small ones copied, large ones written from the
+ * caller's memory); copied keys count too. */
+static void test_builder_counts(void)
+{
+	char path[64];
+	int fd = tmp_fd(path);
+	rec_writer_t *w = rec_writer_open(fd, path);
+	float small[3] = {1.5f, -2, 0.25f};
+	size_t nbig = 5000;
+	unsigned char *big = malloc(nbig);
+	for (size_t i = 0; i < nbig; i++)
+		big[i] = (unsigned char)(i * 13);
+	const char *names[2] = {"a", "b\xff"};
+	const int64_t two[2] = {7, -300000};
+	for (int with_extra = 0; with_extra < 2; with_extra++) {
+		rec_builder_t *b = rec_begin(w, "probe");
+		rb_str(b, "id", "x");
+		rb_str(b, "none", NULL);
+		rb_int(b, "n", -5);
+		rb_double(b, "d", 0.5);
+		rb_bool(b, "t", 1);
+		if (with_extra) { /* keys added on a condition are counted as well */
+			rb_ints(b, "ints", two, 2);
+			rb_floats(b, "floats", small, 3);
+			rb_strs(b, "names", names, 2);
+		}
+		int64_t s1[1] = {3}, s2[2] = {50, 100};
+		rb_tensor(b, "small", DTYPE_FLOAT32, 1, s1, small);
+		rb_tensor(b, "big", DTYPE_UINT8, 2, s2, big);
+		rec_end(b);
+	}
+	CHECK(rec_writer_records(w) == 2, "records %llu", (unsigned long long)rec_writer_records(w));
+	rec_writer_flush(w);
+
+	/* the same records packed by hand */
+	msgpack_sbuffer sb;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	for (int with_extra = 0; with_extra < 2; with_extra++) {
+		msgpack_pack_map(&pk, with_extra ? 11 : 8);
+		kv_str(&pk, "type", "probe");
+		kv_str(&pk, "id", "x");
+		kv_str(&pk, "none", NULL);
+		kv_int(&pk, "n", -5);
+		pk_str(&pk, "d");
+		msgpack_pack_double(&pk, 0.5);
+		pk_str(&pk, "t");
+		msgpack_pack_true(&pk);
+		if (with_extra) {
+			pk_str(&pk, "ints");
+			msgpack_pack_array(&pk, 2);
+			msgpack_pack_int64(&pk, 7);
+			msgpack_pack_int64(&pk, -300000);
+			pk_str(&pk, "floats");
+			msgpack_pack_array(&pk, 3);
+			for (int i = 0; i < 3; i++)
+				msgpack_pack_float(&pk, small[i]);
+			pk_str(&pk, "names");
+			msgpack_pack_array(&pk, 2);
+			pk_str(&pk, "a");
+			pk_str(&pk, "b\xff");
+		}
+		pk_str(&pk, "small");
+		msgpack_pack_map(&pk, 3);
+		kv_str(&pk, "dtype", "float32");
+		pk_str(&pk, "shape");
+		msgpack_pack_array(&pk, 1);
+		msgpack_pack_int64(&pk, 3);
+		pk_str(&pk, "data");
+		msgpack_pack_bin(&pk, sizeof small);
+		msgpack_pack_bin_body(&pk, small, sizeof small);
+		pk_str(&pk, "big");
+		msgpack_pack_map(&pk, 3);
+		kv_str(&pk, "dtype", "uint8");
+		pk_str(&pk, "shape");
+		msgpack_pack_array(&pk, 2);
+		msgpack_pack_int64(&pk, 50);
+		msgpack_pack_int64(&pk, 100);
+		pk_str(&pk, "data");
+		msgpack_pack_bin(&pk, nbig);
+		msgpack_pack_bin_body(&pk, big, nbig);
+	}
+	unsigned char *got = malloc(sb.size + 1);
+	ssize_t n = pread(fd, got, sb.size + 1, 0);
+	CHECK(n == (ssize_t)sb.size && memcmp(got, sb.data, sb.size) == 0, "built %zd bytes, by hand %zu, or they differ",
+	      n, sb.size);
+	free(got);
+	msgpack_sbuffer_destroy(&sb);
+
+	int rfd = open(path, O_RDONLY);
+	rec_reader_t *r = rec_reader_open(rfd, path, 0);
+	record_t rec;
+	for (int with_extra = 0; with_extra < 2; with_extra++) {
+		CHECK(rec_reader_next(r, &rec) == REC_OK, "built record: %s", rec_reader_message(r));
+		CHECK(rec.root.via.map.size == (with_extra ? 11u : 8u), "built with %d keys, read %u", with_extra ? 11 : 8,
+		      rec.root.via.map.size);
+		tensor_t t;
+		char err[256];
+		CHECK(rec_get_tensor(&rec, "big", &t, err, sizeof err) == 0 && t.nbytes == nbig &&
+			      memcmp(t.data, big, nbig) == 0 && rec_get(&rec, "big")->via.map.size == 3,
+		      "big tensor: %s", err);
+	}
+	CHECK(rec_reader_next(r, &rec) == REC_EOF, "EOF after the built records");
+
+	rec_reader_free(r);
+	close(rfd);
+	rec_writer_close(w);
+	unlink(path);
+	free(big);
+}
+
+/* A reader of one record: "type" and keys k0..k(n-1). */
+static rec_reader_t *reader_of_keys(int n)
+{
+	msgpack_sbuffer sb;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, (size_t)n + 1);
+	kv_str(&pk, "type", "wide");
+	for (int i = 0; i < n; i++) {
+		char k[16];
+		snprintf(k, sizeof k, "k%d", i);
+		kv_int(&pk, k, i);
+	}
+	rec_reader_t *r = reader_for_bytes(sb.data, sb.size, 0);
+	msgpack_sbuffer_destroy(&sb);
+	return r;
+}
+
+/* Run dup(kind) in a child writing to a file: 2 with "written twice" on
+ * stderr and no byte of the record on the output, or a message why not. */
+static void expect_refused(int kind, const char *what)
+{
+	char out[64], errp[64];
+	int ofd = tmp_fd(out), efd = tmp_fd(errp);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(efd, 2);
+		rec_writer_t *w = rec_writer_open(ofd, out);
+		rec_builder_t *b = rec_begin(w, "probe");
+		static const char *const skip[] = {"type", NULL};
+		record_t rec;
+		/* static, and volatile so the store is kept: still reachable when
+		 * the refusal exits, so ASan's leak check does not make exit 2 a 1 */
+		static rec_reader_t *volatile r;
+		r = reader_of_keys(kind == 2 ? 100 : 3);
+		switch (kind) {
+		case 0: /* a key twice */
+			rb_str(b, "id", "a");
+			rb_int(b, "id", 1);
+			break;
+		case 1: /* a copied key the caller adds too (its skip list misses it) */
+		case 2: /* the same past 32 keys, where they are hashed */
+			if (rec_reader_next(r, &rec) != REC_OK)
+				_exit(3);
+			rb_copy_keys_except(b, &rec, skip);
+			rb_int(b, kind == 1 ? "k2" : "k77", 0);
+			break;
+		case 3: /* "type" again */
+			rb_str(b, "type", "other");
+			break;
+		}
+		rec_end(b);
+		rec_writer_close(w);
+		_exit(0);
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	char msg[512] = "";
+	ssize_t n = pread(efd, msg, sizeof msg - 1, 0);
+	msg[n > 0 ? n : 0] = 0;
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2 && strstr(msg, "written twice"), "%s: status %d, stderr '%s'", what,
+	      st, msg);
+	CHECK(lseek(ofd, 0, SEEK_END) == 0, "%s: the refused record was written", what);
+	close(ofd);
+	close(efd);
+	unlink(out);
+	unlink(errp);
+}
+
+/* Copied keys are counted with the caller's; a key twice is refused, as
+ * the reader refuses such a record. */
+static void test_builder_copy_and_duplicates(void)
+{
+	char path[64];
+	int fd = tmp_fd(path);
+	rec_writer_t *w = rec_writer_open(fd, path);
+	static const char *const skip[] = {"type", "k3", "k999", NULL};
+	record_t in;
+	rec_reader_t *src = reader_of_keys(1000);
+	CHECK(rec_reader_next(src, &in) == REC_OK, "wide record: %s", rec_reader_message(src));
+	rec_builder_t *b = rec_begin(w, "copy");
+	rb_copy_keys_except(b, &in, skip);
+	rb_str(b, "k3", "mine");
+	rec_end(b);
+	rec_reader_free(src);
+	rec_writer_flush(w);
+	int rfd = open(path, O_RDONLY);
+	rec_reader_t *r = rec_reader_open(rfd, path, 0);
+	record_t rec;
+	int64_t v = -1;
+	CHECK(rec_reader_next(r, &rec) == REC_OK && rec.root.via.map.size == 1 + 998 + 1, "copied: %s, %u keys",
+	      rec_reader_message(r), rec.root.via.map.size);
+	CHECK(rec_get_int(&rec, "k500", &v) == 0 && v == 500 && !rec_get(&rec, "k999") && obj_str_eq(rec_get(&rec, "k3"), "mine"),
+	      "copied keys");
+	rec_reader_free(r);
+	close(rfd);
+	rec_writer_close(w);
+	unlink(path);
+
+	expect_refused(0, "a key twice");
+	expect_refused(1, "a copied key added again");
+	expect_refused(2, "a copied key added again, past 32 keys");
+	expect_refused(3, "type twice");
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -331,5 +565,7 @@ int main(int argc, char **argv)
 	test_many_keys_and_values();
 	test_large_record();
 	test_half();
+	test_builder_counts();
+	test_builder_copy_and_duplicates();
 	return check_report();
 }

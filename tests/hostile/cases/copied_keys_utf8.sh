@@ -1,6 +1,6 @@
 # zscore, topk and txtembed-load copy the keys they do not know from their
-# input record into the records they build (pk_copy_keys_utf8 in
-# common/scoring.c, and txtembed-load's own copy): the top-level str values
+# input record into the records they build (rb_copy_keys_except in
+# common/stream/builder.c, and txtembed-load's own copy): the top-level str values
 # become \xNN text, but keys, and strs inside an array or a map, are copied
 # raw (txtembed-load copies top-level values raw too), so a key or a str
 # that is not UTF-8 makes a scores, topk or classes record msgpack raw=False
