@@ -19,6 +19,12 @@
 # Every object depends on the headers it includes, as the compiler lists them
 # (-MMD -MP: BUILD/.../X.d beside X.o).
 
+# No built-in rules: make would try to remake each included .d file with them
+# (`%: %.o` reaches build-fuzz's fuzz_ckpt_%.o rule, whose source always
+# exists, so a `make study` after `make fuzz` compiled fuzz objects).
+MAKEFLAGS += --no-builtin-rules
+.SUFFIXES:
+
 BUILD   ?= build
 BIN     ?= bin
 CC      ?= cc
