@@ -12,6 +12,15 @@ static uint64_t hash_bytes(const void *p, size_t n)
 	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ s[i]) * 1099511628211ULL;
+	/* FNV-1a's low bits depend only on the input's low bits, so ids can be
+	 * made to share them and fall in one slot (a quadratic flood). murmur3's
+	 * fmix64 makes every bit of the slot depend on every bit of h; no seed,
+	 * so the order of everything stays reproducible. */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
 	return h;
 }
 

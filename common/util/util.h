@@ -173,7 +173,8 @@ char *xasprintf(const char *fmt, ...) DIAG_PRINTF(1, 2);
 /* ---- map.c ----
  * The one hash map: byte strings (C strings, or any bytes with a length) to
  * int64 values, e.g. ids to positions. Keys are copied (into one growing
- * buffer); open addressing, FNV-1a. Memory runs out fatally (xmalloc). */
+ * buffer); open addressing, FNV-1a mixed by fmix64 (slot.hash, its low bits
+ * the home slot). Memory runs out fatally (xmalloc). */
 typedef struct {
 	uint64_t hash;
 	size_t off, len; /* key at keys + off, len bytes + 1 (0: a free slot) */
