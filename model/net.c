@@ -288,6 +288,13 @@ static int probe(const ckpt_t *c, net_arch_t *a, const char **prefix, char *err,
 			if (!find_t(c, p, name))
 				break;
 		}
+		/* No published ResNet has over 36 blocks in a stage; a file naming
+		 * thousands would cost gigabytes in binding before its refusal. */
+		if (a->depths[s] > NET_MAX_BLOCKS) {
+			snprintf(err, errcap, "%slayer%d has %d blocks: no ResNet has more than %d in a stage", p, s + 1,
+				 a->depths[s], NET_MAX_BLOCKS);
+			return -1;
+		}
 		if (a->depths[s] == 0) {
 			snprintf(err, errcap, "a ResNet without %slayer%d.0.conv1.weight: stage %d is missing", p, s + 1,
 				 s + 1);

@@ -58,6 +58,7 @@ typedef enum {
 
 enum {
 	NET_STAGES = 4,
+	NET_MAX_BLOCKS = 64, /* per stage: the deepest published has 36 */
 	NET_MAX_NAME = 48
 };
 
