@@ -319,6 +319,25 @@ static int probe(const ckpt_t *c, net_arch_t *a, const char **prefix, char *err,
 		}
 		a->groups = (int)(a->width / c2->shape[1]);
 	}
+	/* Only what the families build: CLIP's ModifiedResNet has ungrouped
+	 * bottlenecks; torchvision's BasicBlock refuses groups != 1 or a width
+	 * other than 64. */
+	if (a->family == NET_CLIP && !a->bottleneck) {
+		snprintf(err, errcap, "a CLIP ModifiedResNet with basic blocks (no %slayer1.0.conv3.weight): "
+			 "CLIP builds bottleneck blocks only", p);
+		return -1;
+	}
+	if (a->family == NET_CLIP && a->groups != 1) {
+		snprintf(err, errcap, "a CLIP ModifiedResNet with grouped convolutions (%slayer1.0.conv2 in %d groups): "
+			 "CLIP's blocks have none", p, a->groups);
+		return -1;
+	}
+	if (!a->bottleneck && (a->width != 64 || c2->shape[1] != a->width)) {
+		long long g = c2->shape[1] > 0 && a->width % c2->shape[1] == 0 ? a->width / c2->shape[1] : 0;
+		snprintf(err, errcap, "a torchvision BasicBlock ResNet %d wide in %lld groups: torchvision builds them "
+			 "64 wide in 1 group only", a->width, g);
+		return -1;
+	}
 	a->out_dim = (int)head->shape[0];
 	if (a->family == NET_TORCHVISION) {
 		a->input = 224;
