@@ -186,6 +186,15 @@ static void parse_args(int argc, char **argv, options_t *o)
 		diag_usage("--tf32 is for FP32 runs; --fp16 already uses the tensor cores");
 	if (m && o->features && m->arch.family != NET_TORCHVISION)
 		diag_usage("--features is for torchvision ResNets (%s's embedding is its feature vector)", o->model);
+	/* A named file is checked now, not at the first image: a stream with
+	 * none would end with exit 0 and the mistake unseen. */
+	if (o->weights) {
+		char err[512];
+		int fd = file_open_input(o->weights, 1, err, sizeof err);
+		if (fd < 0)
+			diag_fatal("%s", err);
+		close(fd);
+	}
 }
 
 /* ---- the queue of records waiting for their batch ---- */
@@ -790,7 +799,7 @@ int main(int argc, char **argv)
 			pass_or_queue(&r, &rec);
 	}
 	if (!started) {
-		/* No image at all: nothing to encode, no weights needed. */
+		/* No image at all: nothing to encode, the weights (checked in parse_args) not read. */
 		rec_builder_t *b = rec_begin_header(w, argc, argv);
 		rb_str(b, "model", o.model);
 		rec_end(b);

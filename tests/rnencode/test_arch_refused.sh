@@ -2,7 +2,8 @@
 # Checkpoints no family builds are refused before any work, with exit 2, nothing
 # on stdout and one line naming what was found: a stage of 100000 blocks (it cost
 # gigabytes in binding), architectures neither torchvision nor CLIP can build
-# (CLIP with basic blocks or groups, torchvision basic blocks not 64 wide or grouped).
+# (CLIP with basic blocks or groups, torchvision basic blocks not 64 wide or grouped),
+# and a --weights that is missing or not a regular file, even with no image to encode.
 source "$ROOT/tests/lib.sh"
 need_py msgpack
 $PY - <<'PY' || fail "making the files"
@@ -55,7 +56,7 @@ clip_grouped|a CLIP ModifiedResNet with grouped convolutions \(layer1.0.conv2 in
 tv_basic_w8|a torchvision BasicBlock ResNet 8 wide in 1 groups: torchvision builds them 64 wide in 1 group only
 tv_basic_g2|a torchvision BasicBlock ResNet 64 wide in 2 groups: torchvision builds them 64 wide in 1 group only
 T
-exit 0
+# --weights is checked before any record: with no image it used to exit 0
 for f in nosuch.pth .; do
 	expect_exit 2 rnencode --weights $f </dev/null
 	expect_empty_stdout

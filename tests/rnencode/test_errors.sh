@@ -40,9 +40,9 @@ recview -t error out | grep '"id":"B"' | grep -q 'uint8 \[100,100,3\]' || fail "
 recview -t error out | grep '"id":"D"' | grep -q "preset 'clip' does not match model resnet50" || fail "preset error unclear"
 recview -t error out | grep '"id":"E"' | grep -q 'int32' || fail "dtype error does not name the dtype"
 
-# no images at all: our header and the records, no weights needed
+# no images at all: our header and the records; the named weights are checked, not read
 $REF head 0 mixed.mp header.mp
-expect_exit 0 rnencode --weights /nonexistent <header.mp
+expect_exit 0 rnencode --weights "$W" <header.mp
 [ "$(recview --count out | awk '$1 == "header" { print $2 }')" = 2 ] || fail "empty stream: $(recview --count out)"
 recview out | tail -n 1 | grep -q '"type":"stats","producer":"rnencode","model":null,"images":0,"failed":0' ||
 	fail "empty stream: no stats record last: $(recview out | tail -n 1)"
@@ -133,8 +133,8 @@ RNENC_WEIGHTS=$PWD/empty expect_exit 2 rnencode <c288.mp
 expect_stderr "^rnencode: no clip-rn50x4 weights at .*empty/RN50x4.pt: run .make weights."
 RNENC_WEIGHTS=$PWD/empty expect_exit 2 rnencode --model resnet101 <v2.mp
 expect_stderr "^rnencode: no resnet101 weights at .*empty/resnet101-cd907fc2.pth: "
-# --model and no images: no weights needed, the header names the model given
-expect_exit 0 rnencode --model clip-rn50 --weights /nonexistent <header.mp
+# --model and no images: the weights are not read, the header names the model given
+expect_exit 0 rnencode --model clip-rn50 --weights "$CKPT_DIR/clip-rn50.pt" <header.mp
 recview out | tail -n 1 | grep -q '"type":"stats","producer":"rnencode","model":"clip-rn50","images":0' ||
 	fail "--model, no images: $(recview out | tail -n 1)"
 
