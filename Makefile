@@ -261,11 +261,14 @@ install: $(BINS) $(MANPAGES) $(COMPLETIONS)
 	install -m 644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1
 	install -m 644 $(COMPLETIONS) $(DESTDIR)$(COMPLETIONDIR)
 
-# only what install wrote: the folders go when they are left empty
+# only what install wrote: its folders go when they are left empty (rmdir),
+# deepest first, and no other (DATADIR may be a folder other packages share)
+DATA_DIRS := $(patsubst data/%/,%,$(filter-out data/,$(sort $(dir $(DATA_FILES)))))
 uninstall:
 	rm -f $(PROGS:%=$(DESTDIR)$(BINDIR)/%) $(PROGS:%=$(DESTDIR)$(MANDIR)/man1/%.1) \
 	  $(PROGS:%=$(DESTDIR)$(COMPLETIONDIR)/%) $(DATA_FILES:data/%=$(DESTDIR)$(DATADIR)/%)
-	-find $(DESTDIR)$(DATADIR) -depth -type d -empty -delete 2>/dev/null
+	for d in $$(printf '%s\n' $(DATA_DIRS) | sort -r); do rmdir "$(DESTDIR)$(DATADIR)/$$d" 2>/dev/null || true; done
+	rmdir $(DESTDIR)$(DATADIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(COMPLETIONDIR) 2>/dev/null || true
 
 # make study, make study-shards, make study-slurm: the whole study as cached stages (variables and stages there)
 include pipelines/study.mk
