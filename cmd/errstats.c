@@ -134,7 +134,7 @@ DIAG_NORETURN static void usage(void)
 	       "      --json            the whole report as one JSON document\n"
 	       "      --csv             one row per (run, class): support, correct, recall,\n"
 	       "                        top-5, predicted, precision, F1; '#' provenance lines\n"
-	       "                        first\n"
+	       "                        first (K unknown: the classes seen only)\n"
 	       "      --jsonl           one JSON line per image (provenance lines first)\n"
 	       "  -g, --grid FILE.jpg   with --compare: a labelled grid of the images only one\n"
 	       "                        run gets right (thumbnails of each record's \"path\";\n"
@@ -871,6 +871,10 @@ static void csv_rows(FILE *f, const char *tag, const stats_t *s)
 {
 	for (int64_t c = 0; c < g_nclasses; c++) {
 		int64_t tp = s->correct[c], sup = s->support[c], pr = s->predicted[c];
+		/* K unknown: the classes seen, not every index up to the largest
+		 * (one label 16777215 made 2^24 rows) */
+		if (!g_classes_from && !sup && !pr)
+			continue;
 		fprintf(f, "%s,%lld,", tag, (long long)c);
 		csv_field(f, cname(c) ? cname(c) : "");
 		fprintf(f, ",%lld,%lld,", (long long)sup, (long long)tp);

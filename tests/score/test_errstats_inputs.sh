@@ -117,6 +117,18 @@ expect_exit 0 errstats --csv nl.mp
 awk '/^run,/ { exit } !/^#/ { bad = 1 } END { exit bad }' out || fail "--csv: a provenance line without '#': $(head -5 out)"
 grep -qF "note=two\nlines | imgdecode \$'a\nb,c' 'it'\\''s' \$'c\rr'" out || fail "--csv: provenance line: $(grep imgdecode out)"
 
+# topk records carry no class count: --csv lists the classes labelled or predicted
+# first (as --json's per_class does), not every class up to the largest label
+# (2^24 rows, 391 MB, for one label 16777215)
+$PY -c "
+import msgpack, sys
+for i, l in (('a', 16777215), ('b', 0)):
+    sys.stdout.buffer.write(msgpack.packb({'type': 'topk', 'id': i, 'path': i, 'label': l, 'index': [l, 3], 'prob': [0.5, 0.4]}))
+" > bigl.mp || fail "big label stream"
+expect_exit 0 errstats --csv bigl.mp
+[ "$(grep -c '^A,' out)" = 2 ] || fail "--csv, a label 16777215: $(grep -c '^A,' out) rows, not the 2 classes labelled or predicted"
+grep -q '^A,16777215,,1,1,' out || fail "--csv: the class 16777215 row: $(grep '^A,1677' out)"
+
 # a header nested as deep as a record may be (32 containers, its own map
 # one): its JSON sits a few levels down in the report, 37 deep
 $PY - <<'EOF' > deephead.mp || fail "deep header"
