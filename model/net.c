@@ -333,9 +333,9 @@ static int probe(const ckpt_t *c, net_arch_t *a, const char **prefix, char *err,
 		return -1;
 	}
 	if (!a->bottleneck && (a->width != 64 || c2->shape[1] != a->width)) {
-		long long g = c2->shape[1] > 0 && a->width % c2->shape[1] == 0 ? a->width / c2->shape[1] : 0;
-		snprintf(err, errcap, "a torchvision BasicBlock ResNet %d wide in %lld groups: torchvision builds them "
-			 "64 wide in 1 group only", a->width, g);
+		snprintf(err, errcap, "a torchvision BasicBlock ResNet of width %d, its %slayer1.0.conv2 taking %lld channels: "
+			 "torchvision builds them with width 64 and groups 1 (64 channels) only", a->width, p,
+			 (long long)c2->shape[1]);
 		return -1;
 	}
 	a->out_dim = (int)head->shape[0];

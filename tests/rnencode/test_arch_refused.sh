@@ -53,8 +53,8 @@ while IFS='|' read -r f re; do
 done <<'T'
 clip_basic|a CLIP ModifiedResNet with basic blocks \(no layer1.0.conv3.weight\): CLIP builds bottleneck blocks only
 clip_grouped|a CLIP ModifiedResNet with grouped convolutions \(layer1.0.conv2 in 2 groups\): CLIP's blocks have none
-tv_basic_w8|a torchvision BasicBlock ResNet 8 wide in 1 groups: torchvision builds them 64 wide in 1 group only
-tv_basic_g2|a torchvision BasicBlock ResNet 64 wide in 2 groups: torchvision builds them 64 wide in 1 group only
+tv_basic_w8|a torchvision BasicBlock ResNet of width 8, its layer1.0.conv2 taking 8 channels: torchvision builds them with width 64 and groups 1 \(64 channels\) only
+tv_basic_g2|a torchvision BasicBlock ResNet of width 64, its layer1.0.conv2 taking 32 channels: torchvision builds them with width 64 and groups 1 \(64 channels\) only
 T
 # --weights is checked before any record: with no image it used to exit 0
 for f in nosuch.pth .; do
