@@ -188,13 +188,9 @@ static void parse_args(int argc, char **argv, options_t *o)
 		diag_usage("--features is for torchvision ResNets (%s's embedding is its feature vector)", o->model);
 	/* A named file is checked now, not at the first image: a stream with
 	 * none would end with exit 0 and the mistake unseen. */
-	if (o->weights) {
-		char err[512];
-		int fd = file_open_input(o->weights, 1, err, sizeof err);
-		if (fd < 0)
-			diag_fatal("%s", err);
-		close(fd);
-	}
+	char err[512];
+	if (o->weights && file_check_regular(o->weights, err, sizeof err) != 0)
+		diag_fatal("%s", err);
 }
 
 /* ---- the queue of records waiting for their batch ---- */

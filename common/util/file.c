@@ -10,6 +10,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+int file_check_regular(const char *path, char *err, size_t cap)
+{
+	struct stat st;
+	if (stat(path, &st) != 0 || access(path, R_OK) != 0) {
+		snprintf(err, cap, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, cap, "%s: %s, not a regular file", path,
+			 S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a pipe or FIFO" : "a special file");
+		return -1;
+	}
+	return 0;
+}
+
 int file_open_input(const char *path, int need_regular, char *err, size_t cap)
 {
 	/* O_NONBLOCK: opening a FIFO does not wait for a writer before fstat

@@ -142,6 +142,9 @@ int device_use_cuda(device_t dev, int gpu, int (*cuda_available)(int gpu, char *
  * file_open_input opens path so: an fd (O_CLOEXEC), or -1 with "PATH: why"
  * in err. */
 int file_open_input(const char *path, int need_regular, char *err, size_t cap);
+/* Whether path is a regular file we may read, without opening it (a later
+ * open is the one that reads it): 0, or -1 with "PATH: why" in err. */
+int file_check_regular(const char *path, char *err, size_t cap);
 
 /* Read a whole input (the rule above, need_regular 0) into a malloc'd,
  * NUL-terminated buffer; NULL with "PATH: why" in err. */
