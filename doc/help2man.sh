@@ -103,6 +103,10 @@ NR == 1 {
 	next
 }
 /^ +or: / && NR <= 4 { l = $0; sub(/^ +or: */, "", l); syn2 = syn2 l "\n"; next }
+# a second usage line under the first, aligned: "       prog [OPTIONS] ..."
+NR <= 4 && !first_done && first == "" && index($0, name " ") && $0 ~ /^ +[^ ]/ && substr(l2 = $0, match(l2, /[^ ]/)) ~ ("^" name " ") {
+	l = $0; sub(/^ +/, "", l); syn2 = syn2 l "\n"; next
+}
 /^$/ { flush(); first_done = 1; next }
 !first_done { l = $0; sub(/^ +/, "", l); first = first (first == "" ? "" : " ") l }
 { par[++n] = $0; if (is_opt($0)) has_opt = 1 }
