@@ -11,6 +11,15 @@
 static const char *prog_name = "?";
 static int progress_active;
 static double progress_last;
+static char progress_line[512]; /* the latest progress text */
+static int progress_pending;    /* progress_line not on the terminal yet */
+
+static void progress_show(void)
+{
+	fprintf(stderr, "\r%s: %s\033[K", prog_name, progress_line);
+	progress_active = 1;
+	progress_pending = 0;
+}
 
 void diag_init(const char *argv0)
 {
@@ -189,21 +198,24 @@ void diag_progress(const char *fmt, ...)
 		tty = isatty(2);
 	if (!tty)
 		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(progress_line, sizeof progress_line, fmt, ap);
+	va_end(ap);
+	/* rate-limited: a line skipped here is still the one diag_progress_done
+	 * shows, so the last state (N/N) is never lost */
 	double now = time_now();
+	progress_pending = 1;
 	if (progress_active && now - progress_last < 0.25)
 		return;
 	progress_last = now;
-	char line[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\r%s: %s\033[K", prog_name, line);
-	progress_active = 1;
+	progress_show();
 }
 
 void diag_progress_done(void)
 {
+	if (progress_pending)
+		progress_show();
 	if (progress_active) {
 		fputc('\n', stderr);
 		progress_active = 0;
