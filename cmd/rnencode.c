@@ -40,12 +40,12 @@ typedef struct {
 	const char *model;
 	const char *weights;
 	int features;
-	int fp16;
+	precision_t precision;
+	int precision_set; /* --precision or a synonym was given */
 	int batch; /* 0: per device */
 	int threads;
 	device_t device;
 	int gpu;
-	int tf32;
 	const char *mem_trace;
 	size_t max_record;
 } options_t;
@@ -91,19 +91,23 @@ DIAG_NORETURN static void usage(void)
 	       "      --features       torchvision: write `features` (2048 wide; 512 for\n"
 	       "                       resnet18/34), the pooled vector before the classifier,\n"
 	       "                       instead of logits\n"
-	       "      --fp16           FP16 weights and FP16 activations between layers, FP32\n"
-	       "                       arithmetic inside each layer (BatchNorm folded in FP32\n"
-	       "                       first); outputs are float16. On the CPU this emulates\n"
-	       "                       the GPU's FP16 numbers (it is not faster there; bf16 is\n"
-	       "                       not used).\n"
+	       "      --precision P    what the network computes in (default fp32):\n"
+	       "                       fp32  FP32 throughout\n"
+	       "                       tf32  CUDA: FP32 convolutions and GEMMs on TF32 tensor\n"
+	       "                             cores (~1e-3 relative); the CPU computes FP32\n"
+	       "                       fp16  FP16 weights and activations between layers, FP32\n"
+	       "                             arithmetic inside each layer (BatchNorm folded in\n"
+	       "                             FP32 first); outputs are float16. On the CPU this\n"
+	       "                             emulates the GPU's FP16 numbers\n"
+	       "                       A backend refuses one it does not compute, naming\n"
+	       "                       those it does.\n"
+	       "      --fp16           the same as --precision fp16\n"
 	       "  -b, --batch N        images per batch (default %d on the CPU, %d on CUDA);\n"
 	       "                       results move with it by rounding only (FP32: about\n"
 	       "                       1e-5 relative; FP16 up to about 1e-2)\n"
 	       "  -d, --device D       auto | cpu | cuda (default auto: cuda when this build has\n"
 	       "                       it and a GPU is present, else cpu with a note)\n"
 	       "      --gpu N          CUDA device ordinal (default 0)\n"
-	       "      --tf32           CUDA: let FP32 convolutions and GEMMs use TF32 tensor\n"
-	       "                       cores (faster, ~1e-3 relative error; default true FP32)\n"
 	       "      --mem-trace FILE CUDA: write the device allocation timeline to FILE\n"
 	       "                       (TSV: time_s bytes_in_use tag)\n"
 	       "  -j, --threads N      CPU threads (default: all cores available)\n"
@@ -149,6 +153,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 	static const struct option longopts[] = {
 		{"model", required_argument, NULL, 'm'},   {"weights", required_argument, NULL, 'w'},
 		{"features", no_argument, NULL, 'F'},      {"fp16", no_argument, NULL, 'H'},
+		{"precision", required_argument, NULL, 'P'},
 		{"batch", required_argument, NULL, 'b'},   {"device", required_argument, NULL, 'd'},
 		{"gpu", required_argument, NULL, 'G'},     {"threads", required_argument, NULL, 'j'},
 		{"max-record", required_argument, NULL, 'M'}, {"help", no_argument, NULL, 'h'},
@@ -163,10 +168,14 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case 'm': o->model = optarg; break;
 		case 'w': o->weights = optarg; break;
 		case 'F': o->features = 1; break;
-		case 'H': o->fp16 = 1; break;
+		case 'P': opt_set_precision(&o->precision, &o->precision_set, opt_parse_precision(optarg)); break;
+		case 'H': opt_set_precision(&o->precision, &o->precision_set, PREC_FP16); break;
 		case 'b': o->batch = (int)opt_parse_long("--batch", optarg, 1, 4096); break;
 		case 'd': o->device = opt_parse_device(optarg); break;
-		case 'T': o->tf32 = 1; break;
+		case 'T':
+			opt_old_spelling("--tf32", "--precision tf32");
+			opt_set_precision(&o->precision, &o->precision_set, PREC_TF32);
+			break;
 		case 'R': o->mem_trace = optarg; break;
 		case 'G': o->gpu = (int)opt_parse_long("--gpu", optarg, 0, 1023); break;
 		case 'j': o->threads = (int)opt_parse_long("--threads", optarg, 1, 1024); break;
@@ -182,8 +191,6 @@ static void parse_args(int argc, char **argv, options_t *o)
 	const net_model_t *m = o->model ? net_model_find(o->model) : NULL;
 	if (o->model && !m)
 		diag_usage("--model: '%s' is not auto or one of %s", o->model, net_model_names());
-	if (o->tf32 && o->fp16)
-		diag_usage("--tf32 is for FP32 runs; --fp16 already uses the tensor cores");
 	if (m && o->features && m->arch.family != NET_TORCHVISION)
 		diag_usage("--features is for torchvision ResNets (%s's embedding is its feature vector)", o->model);
 	/* A named file is checked now, not at the first image: a stream with
@@ -284,7 +291,7 @@ static void write_image(run_t *r, const item_t *it)
 		snprintf(msg, sizeof msg,
 			 "%s has %d non-finite value%s of %d (the first at [%d]): the image overflows the network's "
 			 "arithmetic%s",
-			 r->out_type, bad, bad == 1 ? "" : "s", r->out_dim, first, r->o->fp16 ? " (float16's range of +-65504 with --fp16)" : "");
+			 r->out_type, bad, bad == 1 ? "" : "s", r->out_dim, first, r->o->precision == PREC_FP16 ? " (float16's range of +-65504 with --fp16)" : "");
 		diag_msg("%s: %s", rec_where_at(where, sizeof where, "stdin", it->index, it->id, it->has_id ? strlen(it->id) : 0),
 			 msg);
 		rec_write_error(r->w, it->id, it->path, it->label, msg);
@@ -293,7 +300,7 @@ static void write_image(run_t *r, const item_t *it)
 		return;
 	}
 	int64_t shape[1] = {r->out_dim};
-	if (r->o->fp16) {
+	if (r->o->precision == PREC_FP16) {
 		uint16_t *h = xmalloc((size_t)r->out_dim * sizeof *h);
 		tensor_f32_to_f16(y, h, (size_t)r->out_dim);
 		rb_tensor(it->rb, "tensor", DTYPE_FLOAT16, 1, shape, h);
@@ -634,16 +641,18 @@ static void start(run_t *r, int argc, char **argv, const net_model_t *model, con
 
 	r->be = DEVICE_BACKEND(o->device, o->gpu, &enc_backend_cpu, &enc_backend_cuda);
 	r->batch = o->batch ? o->batch : r->be == &enc_backend_cpu ? DEFAULT_BATCH_CPU : DEFAULT_BATCH_CUDA;
-	enc_config_t cfg = {.precision = o->fp16 ? NET_FP16 : NET_FP32,
+	int on_cpu = r->be == &enc_backend_cpu;
+	precision_t prec = o->precision;
+	if (on_cpu && prec == PREC_TF32) {
+		diag_msg("--precision tf32: no TF32 on the CPU: computing in FP32");
+		prec = PREC_FP32;
+	}
+	enc_config_t cfg = {.precision = prec,
 			    .batch = r->batch,
 			    .threads = o->threads,
 			    .features = o->features,
 			    .device = o->gpu,
-			    .tf32 = o->tf32,
 			    .mem_trace = o->mem_trace};
-	int on_cpu = r->be == &enc_backend_cpu;
-	if (on_cpu && o->tf32)
-		diag_msg("--tf32: no TF32 on the CPU: computing in FP32");
 	if (on_cpu && o->mem_trace)
 		diag_msg("--mem-trace: the CPU backend writes no trace (its stats record has the peak)");
 	if (o->features && r->net.features < 0)
@@ -653,7 +662,8 @@ static void start(run_t *r, int argc, char **argv, const net_model_t *model, con
 		diag_fatal("%s backend: %s", r->be->name, err);
 	r->out_dim = net_output_dim(&r->net, o->features);
 	r->out_type = o->features ? "features" : r->net.out_type;
-	r->precision = o->fp16 ? "fp16" : "fp32";
+	/* TF32 stores FP32: the record says so, and "math" says how it was multiplied */
+	r->precision = precision_name(prec == PREC_TF32 ? PREC_FP32 : prec);
 	r->out = xmalloc((size_t)r->batch * (size_t)r->out_dim * sizeof *r->out);
 
 	enc_stats_t st;
@@ -665,7 +675,7 @@ static void start(run_t *r, int argc, char **argv, const net_model_t *model, con
 	rb_str(b, "weights_sha256", hash.hex);
 	rb_str(b, "weights_format", fmtname);
 	rb_str(b, "precision", r->precision);
-	rb_str(b, "math", o->fp16 ? "fp16" : o->tf32 && !on_cpu ? "tf32" : "fp32");
+	rb_str(b, "math", precision_name(prec));
 	rb_str(b, "device", st.device);
 	rb_int(b, "threads", st.threads);
 	rb_int(b, "batch", r->batch);
@@ -722,9 +732,10 @@ static void omp_passive_reexec(char **argv)
 int main(int argc, char **argv)
 {
 	diag_init(argv[0]);
+	/* first: the options' notes and errors then come once, from the new image */
+	omp_passive_reexec(argv);
 	options_t o;
 	parse_args(argc, argv, &o);
-	omp_passive_reexec(argv);
 	rec_writer_t *w = rec_writer_stdout(0);
 	rec_reader_t *rd = rec_reader_open(0, "stdin", o.max_record);
 	if (!rd)

@@ -51,7 +51,8 @@ typedef struct {
 	int truncate;
 	int tokenize;
 	int threads;
-	int fp16;
+	precision_t precision;
+	int precision_set;
 	int batch_rows;
 	device_t device;
 	int gpu;
@@ -92,11 +93,13 @@ DIAG_NORETURN static void usage(void)
 	       "                         has it and a GPU is usable, else the CPU with a note)\n"
 	       "      --gpu N            CUDA device ordinal (default 0)\n"
 	       "  -j, --threads N        CPU threads (default: all cores available)\n"
-	       "      --fp16             round the weights CLIP keeps in float16 through float16\n"
-	       "                         (a no-op for RN50.pt, which stores them so); on the\n"
-	       "                         CPU the math stays FP32, on the GPU the matrix\n"
-	       "                         products take float16 inputs on the tensor cores\n"
-	       "                         (FP32 accumulation)\n"
+	       "      --precision P      fp32 (default) or fp16: round the weights CLIP keeps\n"
+	       "                         in float16 through float16 (a no-op for RN50.pt, which\n"
+	       "                         stores them so); on the CPU the math stays FP32, on\n"
+	       "                         the GPU the matrix products take float16 inputs on\n"
+	       "                         the tensor cores (FP32 accumulation). A backend\n"
+	       "                         refuses one it does not compute, naming those it does\n"
+	       "      --fp16             the same as --precision fp16\n"
 	       "      --vocab FILE       BPE merges (default:\n"
 	       "                         data/clip/bpe_simple_vocab_16e6.txt.gz)\n"
 	       "  -m, --model NAME       the CLIP model, written into the record: clip-rn50,\n"
@@ -143,13 +146,14 @@ DIAG_NORETURN static void usage(void)
 
 static void parse_args(int argc, char **argv, options_t *o)
 {
-	enum { O_PER = 256, O_TRUNC, O_TOK, O_FP16, O_GPU, O_VOCAB, O_BATCH, O_TEMPLATES, O_PROMPTS };
+	enum { O_PER = 256, O_TRUNC, O_TOK, O_FP16, O_PRECISION, O_GPU, O_VOCAB, O_BATCH, O_TEMPLATES, O_PROMPTS };
 	static const struct option longopts[] = {
 		{"weights", required_argument, NULL, 'w'},  {"names", required_argument, NULL, 'n'},
 		{"templates", required_argument, NULL, O_TEMPLATES}, {"prompts", required_argument, NULL, O_PROMPTS},
 		{"per-template", no_argument, NULL, O_PER},  {"truncate", no_argument, NULL, O_TRUNC},
 		{"tokenize", no_argument, NULL, O_TOK},      {"threads", required_argument, NULL, 'j'},
 		{"fp16", no_argument, NULL, O_FP16},         {"device", required_argument, NULL, 'd'},
+		{"precision", required_argument, NULL, O_PRECISION},
 		{"gpu", required_argument, NULL, O_GPU},
 		{"vocab", required_argument, NULL, O_VOCAB}, {"model", required_argument, NULL, 'm'},
 		{"batch-rows", required_argument, NULL, O_BATCH}, {"help", no_argument, NULL, 'h'},
@@ -169,7 +173,8 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case O_TRUNC: o->truncate = 1; break;
 		case O_TOK: o->tokenize = 1; break;
 		case 'j': o->threads = (int)opt_parse_long("--threads", optarg, 1, 1024); break;
-		case O_FP16: o->fp16 = 1; break;
+		case O_PRECISION: opt_set_precision(&o->precision, &o->precision_set, opt_parse_precision(optarg)); break;
+		case O_FP16: opt_set_precision(&o->precision, &o->precision_set, PREC_FP16); break;
 		case 'd': o->device = opt_parse_device(optarg); break;
 		case O_GPU: o->gpu = (int)opt_parse_long("--gpu", optarg, 0, 1023); break;
 		case O_VOCAB: o->vocab = optarg; break;
@@ -372,7 +377,9 @@ static void write_header(rec_writer_t *w, int argc, char **argv, const options_t
 	rb_str(b, "vocab", vocab);
 	rb_str(b, "vocab_sha256", vsha);
 	rb_str(b, "tokenizer", "CLIP simple_tokenizer without ftfy mojibake repair");
-	rb_str(b, "precision", !o->fp16 ? "fp32" : be == &text_backend_cpu ? "fp16-weights" : "fp16");
+	/* the CPU rounds fp16's weights and computes FP32: not the GPU's numbers */
+	rb_str(b, "precision", o->precision == PREC_FP16 && be == &text_backend_cpu ? "fp16-weights"
+										       : precision_name(o->precision));
 	rb_str(b, "device", info->device);
 	rb_int(b, "threads", info->threads);
 	rb_bool(b, "truncate", o->truncate);
@@ -466,7 +473,7 @@ int main(int argc, char **argv)
 		       : clip_model_check_text(&cm, &tower, err, sizeof err) != 0)
 		diag_fatal("%s: %s", weights, err);
 	text_model_t m;
-	if (text_model_load(&m, ck, cm.act, o.fp16, err, sizeof err) != 0)
+	if (text_model_load(&m, ck, cm.act, o.precision == PREC_FP16, err, sizeof err) != 0)
 		diag_fatal("%s: %s", weights, err);
 	ckpt_free(ck);
 	if (m.context < BPE_CONTEXT)
@@ -479,7 +486,7 @@ int main(int argc, char **argv)
 	float *emb = malloc((size_t)ps.p * (size_t)E * sizeof *emb);
 	if (!emb)
 		diag_fatal("out of memory for %d x %lld embeddings", ps.p, (long long)E);
-	text_config_t cfg = {.fp16 = o.fp16, .threads = o.threads, .batch_rows = o.batch_rows, .device = o.gpu};
+	text_config_t cfg = {.precision = o.precision, .threads = o.threads, .batch_rows = o.batch_rows, .device = o.gpu};
 	text_runner_t *runner = be->create(&m, &cfg, err, sizeof err);
 	if (!runner)
 		diag_fatal("%s backend: %s", be->name, err);

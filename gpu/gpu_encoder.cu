@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <map>
 #include <memory>
 #include <string>
@@ -206,7 +207,10 @@ void encoder::setup()
 		fail("cuda", "device", why, __FILE__, __LINE__);
 	prop = device_select(cfg.device);
 
-	dt = cfg.precision == NET_FP16 ? Dt::F16 : Dt::F32;
+	if (cfg.precision != PREC_FP32 && cfg.precision != PREC_TF32 && cfg.precision != PREC_FP16)
+		throw std::runtime_error(std::string("precision ") + precision_name(cfg.precision) +
+					 ": the cuda backend computes fp32, tf32 or fp16");
+	dt = cfg.precision == PREC_FP16 ? Dt::F16 : Dt::F32;
 	es = dt_size(dt);
 	plan = plan_build(net, cfg.batch, cfg.features != 0, dt_input_channels(dt));
 	dump = dump_dir();
@@ -540,7 +544,7 @@ encoder_t *cuda_create(const net_t *net, const enc_config_t *cfg, char *err, siz
 		e = new encoder;
 		e->net = net;
 		e->cfg = *cfg;
-		e->tf32 = cfg->tf32 != 0;
+		e->tf32 = cfg->precision == PREC_TF32;
 		if (cfg->mem_trace)
 			e->mem.open_trace(cfg->mem_trace);
 		e->setup();

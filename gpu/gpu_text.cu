@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -244,9 +245,12 @@ text_runner_t *cuda_text_create(const text_model_t *m, const text_config_t *cfg,
 {
 	text_runner *r = nullptr;
 	try {
+		if (cfg->precision != PREC_FP32 && cfg->precision != PREC_FP16)
+			throw std::runtime_error(std::string("precision ") + precision_name(cfg->precision) +
+						 ": the cuda text tower computes fp32 or fp16");
 		r = new text_runner;
 		r->m = m;
-		r->f16 = cfg->fp16 != 0;
+		r->f16 = cfg->precision == PREC_FP16;
 		r->device = cfg->device;
 		r->cap = cfg->batch_rows > 0 ? cfg->batch_rows : default_rows;
 		if (r->cap < m->context)

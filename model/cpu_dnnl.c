@@ -16,7 +16,7 @@
  *     are assigned greedily (largest first, lowest free offset), so buffers
  *     are reused across layers. All primitives share one user-managed
  *     scratchpad.
- *   - FP16 (NET_FP16): oneDNN 2.6 has no f16 convolution on the CPU, so
+ *   - FP16 (PREC_FP16): oneDNN 2.6 has no f16 convolution on the CPU, so
  *     weights, biases and activations are stored as f16 and each primitive
  *     runs in f32 between conversions: f16 -> f32 staging, compute, f32 ->
  *     f16 (round to nearest even; F16C instructions, as oneDNN's own f16
@@ -1205,6 +1205,11 @@ static encoder_t *cpu_create(const net_t *net, const enc_config_t *cfg, char *er
 		fail("features output is for torchvision ResNets only");
 		return NULL;
 	}
+	/* TF32 is a GPU format: rnencode notes it and asks for FP32 here */
+	if (cfg->precision != PREC_FP32 && cfg->precision != PREC_FP16) {
+		fail("precision %s: the CPU backend computes fp32 or fp16", precision_name(cfg->precision));
+		return NULL;
+	}
 	encoder_t *e = calloc(1, sizeof *e);
 	if (!e) {
 		fail("out of memory");
@@ -1212,7 +1217,7 @@ static encoder_t *cpu_create(const net_t *net, const enc_config_t *cfg, char *er
 	}
 	e->net = net;
 	e->cfg = *cfg;
-	e->act_dt = cfg->precision == NET_FP16 ? dnnl_f16 : dnnl_f32;
+	e->act_dt = cfg->precision == PREC_FP16 ? dnnl_f16 : dnnl_f32;
 	e->out_dim = net_output_dim(net, cfg->features);
 	e->threads = threads_set(cfg->threads > 0 ? cfg->threads : cpu_cores());
 	for (int c = 0; c < 3; c++)

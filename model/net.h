@@ -227,12 +227,16 @@ int net_ref_forward(const net_t *net, const float *x, int features, float *out);
  * Batches complete in submission order.
  */
 
-typedef enum {
-	NET_FP32,
-	NET_FP16 /* FP16 weights and activations in memory, FP32 arithmetic: weights and
-		  * biases rounded to fp16 after BN folding (FP32), every stored
-		  * activation rounded to fp16 (nearest even), outputs fp16 values */
-} net_precision_t;
+/* enc_config_t.precision (common/util/util.h), as the backends read it:
+ *   PREC_FP32  FP32 throughout (BatchNorm folded into the convolutions)
+ *   PREC_TF32  cuda: FP32 storage, convolutions and GEMMs on TF32 tensor
+ *              cores; the CPU has none and computes FP32 (rnencode says so)
+ *   PREC_FP16  FP16 weights and activations in memory, FP32 arithmetic:
+ *              weights and biases rounded to fp16 after BN folding (FP32),
+ *              every stored activation rounded to fp16 (nearest even),
+ *              outputs fp16 values
+ * A backend's create() refuses a precision it does not compute, naming those
+ * it does. */
 
 typedef enum {
 	ENC_INPUT_U8_HWC,  /* uint8 [n][S][S][3] RGB (S = input_size), raw: the backend normalizes */
@@ -241,16 +245,14 @@ typedef enum {
 } enc_input_t;
 
 typedef struct {
-	net_precision_t precision;
+	precision_t precision;
 	int batch;     /* maximum images per submit, >= 1 */
 	int threads;   /* CPU threads; 0 = all cores */
 	int features;  /* 1: output the pooled features instead of the head (torchvision only) */
 	int device;    /* GPU ordinal (cuda); ignored on the CPU */
-	int tf32;      /* 1: FP32 convolutions/GEMMs may use TF32 tensor cores (cuda); CPU ignores it */
 	const char *mem_trace; /* NULL, or a file for the backend's allocation timeline
 				* (TSV: time_s bytes_in_use tag); the CPU backend writes none */
 } enc_config_t;
-#define ENC_CONFIG_HAS_TF32 1
 #define ENC_CONFIG_HAS_MEM_TRACE 1
 
 typedef struct {

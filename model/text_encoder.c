@@ -491,6 +491,11 @@ static void cpu_destroy(text_runner_t *r)
 
 static text_runner_t *cpu_create(const text_model_t *m, const text_config_t *cfg, char *err, size_t errcap)
 {
+	if (cfg->precision != PREC_FP32 && cfg->precision != PREC_FP16) {
+		err_set(err, errcap, "precision %s: the CPU text tower computes fp32 or fp16",
+			precision_name(cfg->precision));
+		return NULL;
+	}
 	text_runner_t *r = calloc(1, sizeof *r);
 	if (!r) {
 		err_set(err, errcap, "out of memory");

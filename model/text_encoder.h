@@ -103,8 +103,9 @@ typedef struct {
 } text_trie_t;
 
 typedef struct {
-	int fp16;       /* cuda: weights and GEMM inputs in float16, FP32 accumulation; the CPU
-			 * ignores it (text_model_load already rounded the weights) */
+	precision_t precision; /* fp16 on cuda: weights and GEMM inputs in float16, FP32
+				* accumulation; the CPU computes FP32 (text_model_load
+				* already rounded the weights); create() refuses others */
 	int threads;    /* CPU threads (GEMM and the rest); <= 0: all cores available */
 	int batch_rows; /* trie rows per batch; <= 0: the backend's default */
 	int device;     /* GPU ordinal (cuda) */

@@ -58,6 +58,29 @@ device_t opt_parse_device(const char *s)
 	return DEVICE_CUDA;
 }
 
+static const char *const precision_names[] = {"fp32", "tf32", "bf16", "fp16", "int8"};
+
+precision_t opt_parse_precision(const char *s)
+{
+	for (int i = 0; i < (int)(sizeof precision_names / sizeof *precision_names); i++)
+		if (strcmp(s, precision_names[i]) == 0)
+			return (precision_t)i;
+	diag_usage("--precision: '%s' is not fp32, tf32, bf16, fp16 or int8", s);
+}
+
+const char *precision_name(precision_t p)
+{
+	return (unsigned)p < sizeof precision_names / sizeof *precision_names ? precision_names[p] : "?";
+}
+
+void opt_set_precision(precision_t *p, int *given, precision_t v)
+{
+	if (*given && *p != v)
+		diag_usage("--precision: %s and %s both given", precision_name(*p), precision_name(v));
+	*p = v;
+	*given = 1;
+}
+
 int device_use_cuda(device_t dev, int gpu, int (*cuda_available)(int gpu, char *why, size_t whycap))
 {
 	/* the CPU note once per run: rnencode starts a model again at each

@@ -121,6 +121,18 @@ device_t opt_parse_device(const char *s);
  * CUDA. --device cuda without a usable GPU is fatal with that reason; auto
  * falls back to the CPU with a note on stderr. */
 int device_use_cuda(device_t dev, int gpu, int (*cuda_available)(int gpu, char *why, size_t whycap));
+
+/* --precision of the encoders (rnencode, txtencode): the number format the
+ * network computes in (doc/cli.md). Which backend has which is the
+ * backend's to say: its create() refuses one it lacks, naming those it has. */
+typedef enum { PREC_FP32, PREC_TF32, PREC_BF16, PREC_FP16, PREC_INT8 } precision_t;
+/* "fp32" | "tf32" | "bf16" | "fp16" | "int8"; anything else is a usage error. */
+precision_t opt_parse_precision(const char *s);
+/* The name as --precision spells it and records carry it ("bf16"). */
+const char *precision_name(precision_t p);
+/* --precision P or a synonym (--fp16) into *p: a second one that disagrees
+ * with the first is a usage error, not a silent override. */
+void opt_set_precision(precision_t *p, int *given, precision_t v);
 /* The backend for --device, by that rule: cuda or cpu, pointers to backend
  * structs whose member `available` is the check (model/net.h,
  * model/text_encoder.h). In a build without CUDA (no HAVE_CUDA) cuda is not

@@ -7,6 +7,7 @@
 source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/gpu/gpulib.sh"
 command -v nvcc >/dev/null || skip "nvcc not found: the CUDA backend is not built on this machine"
+[ "${ASAN:-0}" != 1 ] || skip "make asan builds without nvcc (NVCC=): make test checks the CUDA build"
 
 # every CUDA source's compile rule carries -Werror for host and device code
 cd "$ROOT"
@@ -21,15 +22,13 @@ done
 [ $n -ge 5 ] || fail "only $n CUDA sources found in gpu/"
 # up to date after `make`, else rebuilt here (a warning fails the build)
 for p in rnencode txtencode; do
-	make -q bin/$p 2>/dev/null || make -s bin/$p >"$T/make.log" 2>&1 ||
-		{ cat "$T/make.log"; fail "bin/$p does not build with the CUDA backend"; }
+	make -q "$BIN/$p" 2>/dev/null || make -s "$BIN/$p" >"$T/make.log" 2>&1 ||
+		{ cat "$T/make.log"; fail "$BIN/$p does not build with the CUDA backend"; }
 done
 # only rnencode needs cuDNN: txtencode's cuBLAS backend starts without it, and
 # a machine with nvcc but no cudnn.h builds rnencode for the CPU with a note
-if [ "${ASAN:-0}" != 1 ]; then
-	readelf -d bin/txtencode | grep -q 'NEEDED.*libcublas' || fail "bin/txtencode does not link cuBLAS"
-	! readelf -d bin/txtencode | grep -q 'NEEDED.*libcudnn' || fail "bin/txtencode links cuDNN: $(readelf -d bin/txtencode | grep NEEDED)"
-fi
+readelf -d "$BIN/txtencode" | grep -q 'NEEDED.*libcublas' || fail "$BIN/txtencode does not link cuBLAS"
+! readelf -d "$BIN/txtencode" | grep -q 'NEEDED.*libcudnn' || fail "$BIN/txtencode links cuDNN: $(readelf -d "$BIN/txtencode" | grep NEEDED)"
 make -n -B BIN=bin bin/rnencode CUDNN_H= 2>&1 | grep -- '-o bin/rnencode ' >"$T/rule" || fail "no link rule for bin/rnencode"
 ! grep -q -- '-lcudnn\|build/gpu/\|HAVE_CUDA' "$T/rule" || fail "CUDNN_H= still links the image backend: $(cat "$T/rule")"
 make -s gpu-note CUDNN_H= | grep -q '^make: cudnn.h not found .*building rnencode without its CUDA backend$' ||
@@ -38,11 +37,7 @@ make -n -B BIN=bin bin/txtencode CUDNN_H= 2>&1 | grep -- '-o bin/txtencode ' | g
 	fail "txtencode's cuBLAS backend needs cuDNN's header"
 cd "$T"
 [ "$(command -v rnencode)" = "$BIN/rnencode" ] || fail "rnencode is not \$BIN/rnencode"
-if ! rnencode_has_cuda; then
-	# make asan builds without nvcc on purpose (NVCC=)
-	[ "${ASAN:-0}" = 1 ] && skip "ASan build of rnencode is made without the CUDA backend"
-	fail "bin/rnencode was built without the CUDA backend although nvcc is here"
-fi
+rnencode_has_cuda || fail "bin/rnencode was built without the CUDA backend although nvcc is here"
 txtencode_has_cuda || fail "bin/txtencode was built without the CUDA backend although nvcc is here"
 
 if nvidia-smi -L >/dev/null 2>&1; then

@@ -151,7 +151,7 @@ static text_runner_t *sim_create(const text_model_t *m, const text_config_t *cfg
 {
 	text_runner *s = new text_runner;
 	s->m = m;
-	s->half = cfg->fp16 != 0;
+	s->half = cfg->precision == PREC_FP16;
 	s->cap = cfg->batch_rows;
 	auto keep = [&](const float *src, long count) {
 		std::vector<float> v((size_t)count);
@@ -244,7 +244,7 @@ int main(int argc, char **argv)
 
 	std::vector<float> ref((size_t)n * (size_t)m.embed), got(ref.size());
 	text_config_t cfg = {};
-	cfg.fp16 = half;
+	cfg.precision = half ? PREC_FP16 : PREC_FP32;
 	cfg.batch_rows = rows;
 	const text_backend_t *bes[2] = {&text_backend_cpu, &sim_backend};
 	float *outs[2] = {ref.data(), got.data()};
