@@ -80,6 +80,7 @@ typedef struct {
 	long grid_thumb;
 	out_format_t format;
 	const char *input;
+	size_t max_record;
 } options_t;
 
 static const char *const TAG[2] = {"A", "B"};
@@ -143,6 +144,9 @@ DIAG_NORETURN static void usage(void)
 	       "                        whole (a symlink's target is replaced, the link kept)\n"
 	       "      --grid-max N      at most N images per run in the grid (default 24)\n"
 	       "      --grid-thumb PX   thumbnail size (default 128)\n"
+	       "      --max-record B    refuse input records larger than B bytes (default\n"
+	       "                        1 GiB) or holding more than B/256 msgpack values\n"
+	       "                        (at least 65536)\n"
 	       "  -h, --help            this help\n"
 	       "\n"
 	       "Examples:\n"
@@ -181,6 +185,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		{"csv", no_argument, NULL, 'C'},            {"jsonl", no_argument, NULL, 'L'},
 		{"grid", required_argument, NULL, 'g'},     {"grid-max", required_argument, NULL, 'M'},
 		{"grid-thumb", required_argument, NULL, 'T'}, {"help", no_argument, NULL, 'h'},
+		{"max-record", required_argument, NULL, 'R'},
 		OPT_VERSION_ENTRY,
 		{NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
@@ -202,6 +207,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case 'g': o->grid_path = optarg; break;
 		case 'M': o->grid_max = opt_parse_long("--grid-max", optarg, 1, 10000); break;
 		case 'T': o->grid_thumb = opt_parse_long("--grid-thumb", optarg, 16, 1024); break;
+		case 'R': o->max_record = (size_t)opt_parse_long("--max-record", optarg, 16, __LONG_MAX__); break;
 		case 'h': usage();
 		default: diag_usage_hint(); /* getopt said why */
 		}
@@ -1132,9 +1138,9 @@ int main(int argc, char **argv)
 	if (o.names_path && names_load(o.names_path, &file_names, &nfile_names, err, sizeof err) != 0)
 		diag_fatal("--names: %s", err);
 	run_t a, b;
-	run_read(&a, o.input, NULL, "errstats");
+	run_read(&a, o.input, NULL, "errstats", o.max_record);
 	if (o.compare_path)
-		run_read(&b, o.compare_path, NULL, "errstats");
+		run_read(&b, o.compare_path, NULL, "errstats", o.max_record);
 	const run_t *pb = o.compare_path ? &b : NULL;
 	g_names = file_names ? file_names : a.names ? a.names : pb ? b.names : NULL;
 	g_nnames = file_names ? nfile_names : a.names ? a.nnames : pb ? b.nnames : 0;

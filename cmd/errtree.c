@@ -63,6 +63,7 @@ typedef struct {
 	const char *input;
 	long top, near, families, family_max;
 	int list, json;
+	size_t max_record;
 } options_t;
 
 DIAG_NORETURN static void usage(void)
@@ -110,6 +111,9 @@ DIAG_NORETURN static void usage(void)
 	       "                          canine subtree stays whole)\n"
 	       "      --list              also list every mistake (--json always does)\n"
 	       "      --json              one JSON object instead of the text report\n"
+	       "      --max-record B      refuse input records larger than B bytes (default\n"
+	       "                          1 GiB) or holding more than B/256 msgpack values\n"
+	       "                          (at least 65536)\n"
 	       "  -h, --help              this help\n"
 	       "DATA is $RNENC_DATA if set, else BINDIR/../share/rnencode (installed), else\n"
 	       "the checkout's data/ (BINDIR/../data).\n"
@@ -136,7 +140,7 @@ DIAG_NORETURN static void usage(void)
 
 static void parse_args(int argc, char **argv, options_t *o)
 {
-	enum { OPT_WORDNET = 256, OPT_WNIDS, OPT_NEAR, OPT_FAMILIES, OPT_FAMILY_MAX, OPT_LIST, OPT_JSON };
+	enum { OPT_WORDNET = 256, OPT_WNIDS, OPT_NEAR, OPT_FAMILIES, OPT_FAMILY_MAX, OPT_LIST, OPT_JSON, OPT_MAX_RECORD };
 	static const struct option longopts[] = {{"compare", required_argument, NULL, 'c'},
 						 {"wordnet", required_argument, NULL, OPT_WORDNET},
 						 {"wnids", required_argument, NULL, OPT_WNIDS},
@@ -147,6 +151,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 						 {"family-max", required_argument, NULL, OPT_FAMILY_MAX},
 						 {"list", no_argument, NULL, OPT_LIST},
 						 {"json", no_argument, NULL, OPT_JSON},
+						 {"max-record", required_argument, NULL, OPT_MAX_RECORD},
 						 {"help", no_argument, NULL, 'h'},
 						 OPT_VERSION_ENTRY,
 						 {NULL, 0, NULL, 0}};
@@ -172,6 +177,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case OPT_FAMILY_MAX: o->family_max = opt_parse_long("--family-max", optarg, 1, INT_MAX); break;
 		case OPT_LIST: o->list = 1; break;
 		case OPT_JSON: o->json = 1; break;
+		case OPT_MAX_RECORD: o->max_record = (size_t)opt_parse_long("--max-record", optarg, 16, __LONG_MAX__); break;
 		case 'h': usage();
 		default: diag_usage_hint(); /* getopt said why */
 		}
@@ -530,11 +536,11 @@ static int keep_labelled(const pred_t *p, int indexed, void *ctx, char *why, siz
 	return 0;
 }
 
-static void read_stream(model_t *m, const char *path, const ctx_t *cx)
+static void read_stream(model_t *m, const char *path, const ctx_t *cx, size_t max_record)
 {
 	memset(m, 0, sizeof *m);
 	m->path = path;
-	run_read(&m->run, path, NULL, "errtree");
+	run_read(&m->run, path, NULL, "errtree", max_record);
 	keep_ctx_t k = {m, cx};
 	run_filter(&m->run, keep_labelled, &k);
 	/* an id met again (a stream concatenated twice, a shard decoded twice)
@@ -1101,9 +1107,9 @@ int main(int argc, char **argv)
 	load_classes(&cx, &o);
 	model_t m[2];
 	int nm = o.compare ? 2 : 1;
-	read_stream(&m[0], o.input, &cx);
+	read_stream(&m[0], o.input, &cx, o.max_record);
 	if (o.compare)
-		read_stream(&m[1], o.compare, &cx);
+		read_stream(&m[1], o.compare, &cx, o.max_record);
 	for (int i = 0; i < nm; i++) {
 		analyse(&m[i], &cx, (int)o.near);
 		/* a heading of the text report only: escaped once here */

@@ -47,6 +47,7 @@ typedef struct {
 	const char *ref_path, *cand_path; /* A B, or A --compare B */
 	const char *label[2]; /* --label: names for the reference, the candidate */
 	int nlabels;
+	size_t max_record;
 } options_t;
 
 typedef enum {
@@ -139,6 +140,9 @@ DIAG_NORETURN static void usage(void)
 	       "                        in messages and the report instead of their paths\n"
 	       "                        (as diff -L does; for <(...) streams)\n"
 	       "      --json            the report as one JSON document\n"
+	       "      --max-record B    refuse input records larger than B bytes (default\n"
+	       "                        1 GiB) or holding more than B/256 msgpack values\n"
+	       "                        (at least 65536)\n"
 	       "  -h, --help            this help\n"
 	       "Old spellings, for one more release (a note on stderr names the new one):\n"
 	       "--show N and -s N (--top N), -t R (--tolerance R), -p P (--prob-tol P),\n"
@@ -166,13 +170,14 @@ DIAG_NORETURN static void usage(void)
 
 static void parse_args(int argc, char **argv, options_t *o)
 {
-	enum { OPT_SHOW = 256, OPT_TOLERANCE, OPT_PROB_TOL, OPT_CLASSES, OPT_COMPARE, OPT_JSON };
+	enum { OPT_SHOW = 256, OPT_TOLERANCE, OPT_PROB_TOL, OPT_CLASSES, OPT_COMPARE, OPT_JSON, OPT_MAX_RECORD };
 	static const struct option longopts[] = {
 		{"top", required_argument, NULL, 'k'},          {"show", required_argument, NULL, OPT_SHOW},
 		{"tolerance", required_argument, NULL, OPT_TOLERANCE}, {"prob-tol", required_argument, NULL, OPT_PROB_TOL},
 		{"classes", required_argument, NULL, OPT_CLASSES}, {"compare", required_argument, NULL, OPT_COMPARE},
 		{"names", required_argument, NULL, 'n'},        {"json", no_argument, NULL, OPT_JSON},
 		{"label", required_argument, NULL, 'L'},        {"help", no_argument, NULL, 'h'},
+		{"max-record", required_argument, NULL, OPT_MAX_RECORD},
 		OPT_VERSION_ENTRY,
 		{NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
@@ -202,6 +207,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case OPT_COMPARE: compare = optarg; break;
 		case 'n': o->names_path = optarg; break;
 		case OPT_JSON: o->json = 1; break;
+		case OPT_MAX_RECORD: o->max_record = (size_t)opt_parse_long("--max-record", optarg, 16, __LONG_MAX__); break;
 		case 'L':
 			if (o->nlabels == 2)
 				diag_usage("--label: given more than twice (one for each stream)");
@@ -362,13 +368,14 @@ static void take_vector(side_t *r, const record_t *rec, const classes_t *cl, con
 
 /* path is read; name (its --label, else path) is what messages and the
  * report call it. */
-static void side_read(side_t *r, const char *path, const char *name, const classes_t *cl, const names_check_t *nc)
+static void side_read(side_t *r, const char *path, const char *name, const classes_t *cl, const names_check_t *nc,
+		      size_t max_record)
 {
 	memset(r, 0, sizeof *r);
 	r->path = name ? name : path;
 	ids_init(&r->ids);
 	prov_init(&r->prov);
-	rec_reader_t *rd = rec_reader_open_path(path, 0);
+	rec_reader_t *rd = rec_reader_open_path(path, max_record);
 	if (!rd)
 		diag_fatal("%s: %s", path, strerror(errno));
 	if (name)
@@ -1059,8 +1066,8 @@ int main(int argc, char **argv)
 		diag_fatal("--names %s: %lld names, --classes %s has %lld classes", o.names_path, (long long)nfile_names,
 			   o.classes_path, (long long)cl.k);
 	side_t ref, cand;
-	side_read(&ref, o.ref_path, o.label[0], &cl, file_names ? &nc : NULL);
-	side_read(&cand, o.cand_path, o.label[1], &cl, file_names ? &nc : NULL);
+	side_read(&ref, o.ref_path, o.label[0], &cl, file_names ? &nc : NULL, o.max_record);
+	side_read(&cand, o.cand_path, o.label[1], &cl, file_names ? &nc : NULL, o.max_record);
 	/* fpdiff is for one model's two runs; two models still compare, but
 	 * their flips are the models' differences, not precision's */
 	if (ref.model && cand.model && strcmp(ref.model, cand.model) != 0)

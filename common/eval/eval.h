@@ -274,8 +274,9 @@ typedef struct {
 /* Header, stats or classes record: kept into prov and names; returns 1. */
 int run_take_context(const record_t *rec, prov_t *prov, char ***names, int64_t *nnames);
 /* Read a whole stream (rules above); prog names the reader in the wrong-
- * stream message; label, when given, is what messages call the stream. */
-void run_read(run_t *r, const char *path, const char *label, const char *prog);
+ * stream message; label, when given, is what messages call the stream;
+ * max_record is --max-record's bound (0: the default). */
+void run_read(run_t *r, const char *path, const char *label, const char *prog, size_t max_record);
 /* "NAME: record N (id 'X'): ..." on stderr for prediction i. */
 void run_msg(const run_t *r, int64_t i, const char *fmt, ...) DIAG_PRINTF(3, 4);
 /* Keep a prediction? 1: keep; 0 with why[0] set: an input failure (stderr

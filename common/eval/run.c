@@ -154,14 +154,14 @@ static void note_model(run_t *r, const record_t *rec)
 		r->mixed_models = 1;
 }
 
-void run_read(run_t *r, const char *path, const char *label, const char *prog)
+void run_read(run_t *r, const char *path, const char *label, const char *prog, size_t max_record)
 {
 	memset(r, 0, sizeof *r);
 	r->path = path;
 	r->name = label ? label : strcmp(path, "-") == 0 ? "stdin" : path;
 	ids_init(&r->ids);
 	prov_init(&r->prov);
-	rec_reader_t *rd = rec_reader_open_path(path, 0);
+	rec_reader_t *rd = rec_reader_open_path(path, max_record);
 	if (!rd)
 		diag_fatal("%s: %s", path, strerror(errno));
 	score_vec_t sv;

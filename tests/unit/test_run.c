@@ -25,7 +25,7 @@ static int near(double x, double y)
  * a7 a --subset record of 2 scores. */
 static void test_read(run_t *a)
 {
-	run_read(a, a_path, "A", "test_run");
+	run_read(a, a_path, "A", "test_run", 0);
 	CHECK(strcmp(a->name, "A") == 0, "the label names the run: %s", a->name);
 	CHECK(a->nrecords == 9, "prediction records met: %lld", (long long)a->nrecords);
 	CHECK(a->n == 7, "kept: %lld", (long long)a->n);
@@ -82,7 +82,7 @@ static void test_filter_index(run_t *a)
 static void test_pairing(const run_t *a)
 {
 	run_t b;
-	run_read(&b, b_path, NULL, "test_run");
+	run_read(&b, b_path, NULL, "test_run", 0);
 	run_index(&b, "record");
 	CHECK(b.ids.ndup == 1, "b repeats a1");
 	pairing_t p;
