@@ -9,12 +9,10 @@
 #include "image/image.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jpeglib.h>
@@ -272,25 +270,13 @@ static void area_resize(const unsigned char *src, int sw, int sh, int nc, rgb_im
 int rgb_image_load_jpeg_thumb(const char *path, int box, rgb_image_t *out, char *err, size_t cap)
 {
 	memset(out, 0, sizeof *out);
-	/* only a regular file: a FIFO or a terminal named by a record's path
-	 * would block the run for ever, a device (/dev/zero) never end. The
-	 * open itself must not block (a FIFO without a writer), so O_NONBLOCK
-	 * until the type is known. */
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		snprintf(err, cap, "%s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	/* only a regular file (util.h's input rule): a FIFO or a terminal named
+	 * by a record's path would block the run for ever, a device never end */
+	int fd = file_open_input(path, 1, err, cap);
+	if (fd < 0)
 		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, cap, "%s: %s", path, S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
-		close(fd);
-		return -1;
-	}
-	FILE *f = NULL;
-	if (fcntl(fd, F_SETFL, 0) != 0 || !(f = fdopen(fd, "rb"))) {
+	FILE *f = fdopen(fd, "rb");
+	if (!f) {
 		snprintf(err, cap, "%s: %s", path, strerror(errno));
 		close(fd);
 		return -1;

@@ -49,8 +49,7 @@ int file_open_input(const char *path, int need_regular, char *err, size_t cap)
 	else if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
 		what = S_ISSOCK(st.st_mode) ? "a socket" : "a special file";
 	if (what) {
-		snprintf(err, cap, "%s: %s, not a regular file%s", path, what,
-			 S_ISFIFO(st.st_mode) ? " (this input is mapped or read twice)" : "");
+		snprintf(err, cap, "%s: %s, not a regular file", path, what);
 		close(fd);
 		return -1;
 	}

@@ -24,7 +24,7 @@ expect_empty_stdout
 expect_stderr "^ckptinfo: fifo: a pipe or FIFO, not a regular file"
 expect_exit 2 $TO txtembed-load --names /dev/null fifo
 expect_empty_stdout
-expect_stderr "^txtembed-load: fifo: a pipe or FIFO, not a regular file .*a record stream can come on stdin"
+expect_stderr "^txtembed-load: fifo: a pipe or FIFO, not a regular file; a record stream can come on stdin"
 printf 'cat\ndog\n' >names.txt
 printf 'a photo of a {}.\n' >tpl.txt
 expect_exit 2 $TO txtencode -w fifo -n names.txt --templates tpl.txt

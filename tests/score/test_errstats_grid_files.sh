@@ -28,7 +28,7 @@ is_jpeg() { $PY -c "from PIL import Image; assert Image.open('$1').format == 'JP
 # ---- 1. a record's path that is a FIFO: a placeholder and one line, no hang ----
 expect_exit 0 timeout 60 errstats --compare b.mp --grid g.jpg a.mp
 is_jpeg g.jpg
-expect_stderr "^errstats: --grid: 1 image could not be drawn \(first: $T/pipe.jpg: not a regular file\)$"
+expect_stderr "^errstats: --grid: 1 image could not be drawn \(first: $T/pipe.jpg: a pipe or FIFO, not a regular file\)$"
 [ "$(wc -l < err)" = 1 ] || fail "one stderr line: $(cat err)"
 [ -p pipe.jpg ] || fail "the FIFO was replaced"
 
