@@ -232,14 +232,10 @@ static void parse_args(int argc, char **argv, options_t *o)
 
 /* ---- reading ---- */
 
+/* rec's id was checked (pred_id_check): a str without NUL */
 static item_t *item_for(side_t *r, const record_t *rec)
 {
 	char *id = rec_dup_str(rec, "id");
-	if (!id) {
-		char buf[64];
-		snprintf(buf, sizeof buf, "#%llu", (unsigned long long)rec->index);
-		id = xstrdup(buf);
-	}
 	int64_t at = ids_find(&r->ids, id);
 	if (at >= 0) {
 		free(id);
