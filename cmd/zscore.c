@@ -403,13 +403,8 @@ static void write_header(rec_writer_t *w, int argc, char **argv, const options_t
 	rec_builder_t *b = rec_begin_header(w, argc, argv);
 	rb_str(b, "classes", c->k ? c->source : NULL);
 	if (c->k) {
-		/* only a regular file can be read a second time: a pipe
-		 * (--classes <(...)) would hash as the empty file, a named FIFO
-		 * whose writer is gone would block for ever; those get nil */
-		char sha[65];
-		struct stat st;
-		int ok = stat(c->source, &st) == 0 && S_ISREG(st.st_mode) && file_sha256(c->source, sha) == 0;
-		rb_str(b, "classes_sha256", ok ? sha : NULL);
+		/* of the bytes loaded (a classes record from the stream has none) */
+		rb_str(b, "classes_sha256", c->sha256[0] ? c->sha256 : NULL);
 	}
 	rb_bool(b, "raw", o->raw);
 	if (o->subset_path)

@@ -214,6 +214,7 @@ int classes_load_path(const char *path, classes_t *c, char *err, size_t cap)
 		snprintf(err, cap, "%s: %s", path, strerror(errno));
 		return -1;
 	}
+	rec_reader_hash(r);
 	/* the whole file, as a stream: a second classes record (cat old new),
 	 * an invalid record or bytes after the table would otherwise pass
 	 * unseen and the wrong table, or half a file, be used */
@@ -246,9 +247,10 @@ int classes_load_path(const char *path, classes_t *c, char *err, size_t cap)
 		}
 		found = 1;
 	}
-	if (rc == 0)
+	if (rc == 0) {
 		c->source = xstrdup(path);
-	else
+		rec_reader_sha256(r, c->sha256);
+	} else
 		classes_free(c);
 	rec_reader_free(r);
 	return rc;

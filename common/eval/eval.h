@@ -48,6 +48,7 @@ typedef struct {
 	double logit_scale; /* multiplies cosines before the softmax (CLIP: 100) */
 	char *model;        /* the model the table belongs to, or NULL */
 	char *source;       /* file (or "stream record N") it came from */
+	char sha256[65];    /* of the file's bytes as classes_load_path read them; "" otherwise */
 } classes_t;
 
 void classes_init(classes_t *c);

@@ -38,6 +38,8 @@ struct rec_reader {
 	int eof;
 	uint64_t consumed; /* stream offset of buf[start] */
 	uint64_t nrec;
+	int hashing;  /* rec_reader_hash: every byte read goes through sha */
+	sha256_t sha;
 	msgpack_unpacked unpacked;
 	char msg[512];
 };
@@ -200,6 +202,26 @@ rec_reader_t *rec_reader_open_path(const char *path, size_t max_record)
 	return r;
 }
 
+int rec_reader_hash(rec_reader_t *r)
+{
+	if (r->end > 0 || r->eof)
+		return -1;
+	r->hashing = 1;
+	sha256_init(&r->sha);
+	return 0;
+}
+
+int rec_reader_sha256(rec_reader_t *r, char hex[65])
+{
+	if (!r->hashing || !r->eof)
+		return -1;
+	uint8_t d[32];
+	sha256_final(&r->sha, d);
+	sha256_to_hex(d, hex);
+	r->hashing = 0;
+	return 0;
+}
+
 void rec_reader_free(rec_reader_t *r)
 {
 	if (!r)
@@ -296,6 +318,8 @@ static int reader_fill(rec_reader_t *r, size_t want)
 			r->eof = 1;
 			return 0;
 		}
+		if (r->hashing)
+			sha256_update(&r->sha, r->buf + r->end, (size_t)got);
 		r->end += (size_t)got;
 		return 1;
 	}

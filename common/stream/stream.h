@@ -86,6 +86,12 @@ const char *rec_reader_name(const rec_reader_t *r);
 void rec_reader_set_name(rec_reader_t *r, const char *name); /* what messages call the stream (fpdiff --label) */
 uint64_t rec_reader_bytes(const rec_reader_t *r); /* bytes consumed so far */
 void rec_reader_free(rec_reader_t *r);
+/* The sha256 of the stream's bytes as they are read, for a header that names
+ * the file it used: no second read (a pipe has none, a file may change in
+ * between). rec_reader_hash before the first record (-1 after);
+ * rec_reader_sha256 once the reader reached the end (-1 before). */
+int rec_reader_hash(rec_reader_t *r);
+int rec_reader_sha256(rec_reader_t *r, char hex[65]);
 /* The streams a filter reads in turn: the files named, else stdin. */
 typedef struct {
 	char **paths;

@@ -98,16 +98,22 @@ assert r[0]["class_names"] == ["a", "b", "c", "d"]
 p = untensor(r[1]["tensor"])
 assert p[0] == 1.0 and abs(p[3] / 4.248354e-18 - 1) < 1e-5 and p[1] < 1e-40, p
 EOF
-# a table from a pipe cannot be read twice: no sha256 (it read as the empty file's,
-# e3b0c442...), and a named FIFO whose writer is gone is not opened again (it hung)
+# the sha256 is of the bytes the table was read from, in the one read: a pipe's
+# too (a second read gave the empty file's, e3b0c442..., and a named FIFO whose
+# writer is gone hung)
 expect_exit 0 zscore --classes <(cat c100.mp) big.mp
 $PY -c "
+import hashlib
 from score_numpy import records
 h = records('out')[0]
-assert h['classes'].startswith('/dev/fd/') and h['classes_sha256'] is None, h" || fail "--classes <(...): classes_sha256"
+assert h['classes'].startswith('/dev/fd/'), h
+assert h['classes_sha256'] == hashlib.sha256(open('c100.mp', 'rb').read()).hexdigest(), h" ||
+	fail "--classes <(...): classes_sha256"
 mkfifo cfifo
 (cat c100.mp >cfifo &)
 expect_exit 0 timeout 20 zscore --classes cfifo big.mp
+recview -t header out | grep -q "\"classes_sha256\":\"$(sha256sum c100.mp | cut -c1-64)\"" ||
+	fail "--classes FIFO: classes_sha256: $(recview -t header out)"
 
 # 3. --subset: classes 3 and 1 of x: cos (0.8, 1) -> e^0.8, e^1 / 4.943823 = (0.450166, 0.549834)
 printf '# two classes\n3\n\n1\n' > sub.txt
