@@ -165,7 +165,8 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(COMMON_LIB)
 test: all
 	tests/run
 
-asan:
+# all first: the GPU simulators and recio of some tests are built from build/
+asan: all
 	$(MAKE) BUILD=build-asan BIN=build-asan/bin OPT=-O1 \
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
 	  LDFLAGS="-fsanitize=address,undefined" NVCC= all
