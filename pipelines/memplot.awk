@@ -8,7 +8,8 @@
 # the GPU timeline (rnencode --mem-trace); a line with neither only names a run.
 # One panel shows host memory (resident set, MiB) against time, a second one the
 # GPU memory when any line has it. Each run is one polyline per panel: colour by
-# model (the label's first word), dashed for fp16 (a label containing "fp16");
+# model (the label's first word), a dash pattern by precision (the label's second
+# word: fp32 solid, fp16 dashed, bf16 dotted, int8 and tf32 their own);
 # the legend gives each run's peaks. A run with no samples says so.
 BEGIN { FS = "\t"; W = 900; PH = 300; ML = 70; MR = 20; MT = 40; GAP = 60; LEG = 22 }
 {
@@ -42,7 +43,11 @@ function colour(lab,  m) {
 	if (!(m in col)) col[m] = palette[++ncol > 6 ? 6 : ncol]
 	return col[m]
 }
-function dash(lab) { return lab ~ /fp16/ ? " stroke-dasharray='6 3'" : "" }
+function dash(lab,  p) {
+	p = lab; sub(/^[^ ]* /, "", p); sub(/ .*/, "", p)
+	return p == "fp16" ? " stroke-dasharray='6 3'" : p == "bf16" ? " stroke-dasharray='2 3'" : \
+		p == "int8" ? " stroke-dasharray='10 3 2 3'" : p == "tf32" ? " stroke-dasharray='1 2'" : ""
+}
 # one panel at top y0 for series k ("r" host, "g" GPU)
 function panel(y0, k, ytitle, xtitle,  w, tstep, ystep, tm, ym, x, y, s, i, j, lab, pts) {
 	w = W - ML - MR

@@ -7,19 +7,25 @@
 #   make study DATASET=imagenet-r DATA=/data/imagenet-r   a published set, as its descriptor
 #                                       (pipelines/datasets/NAME.ds) says: layout, class subset
 #   make study MODELS=clip-rn50 PRECISIONS=fp16 DEVICE=cuda BATCH=128
+#   make study MODELS="resnet101 clip-rn50x4" PRECISIONS="fp32 bf16 fp16"
+#                                       any models rnencode knows, any precisions its
+#                                       backend computes (one refused stops the study
+#                                       before any stage, with the backend's line)
 #   make study-shards SHARDS=4          the same, decode+encode split into 4 parallel shards
 #   make study-slurm SHARDS=8 JOB_GPUS=1   the same as Slurm jobs: a decode+encode job array per
 #                                       model and precision, then dependent merge, score and
 #                                       report jobs (pipelines/study-slurm submits and waits)
+#   make study-slurm-plan SHARDS=8      the plan of those jobs alone, nothing submitted
 #
 # Stages (each a file under $(CACHE), named by a hash of everything that made it):
-#   dec-PRESET-KEY.mp         imgdecode --preset PRESET (imagenet for resnet50, clip for
-#                             clip-rn50), once per preset     key: data listing, preset
+#   dec-PRESET-KEY.mp         imgdecode --preset PRESET (each model's, as fetch-weights --list
+#                             says: imagenet for resnet50, clip-288 for clip-rn50x4...),
+#                             once per preset                 key: data listing, preset
 #   enc-MODEL-PREC-KEY.mp     rnencode (+ .mem.tsv, its memory samples; on a GPU .trace.tsv)
 #                             key: decode key, model, weights sha256, precision, device,
 #                             batch, shard count
-#   classes-KEY.mp            txtencode, CLIP's class embeddings
-#                             key: RN50.pt sha256, names, templates, BPE vocabulary
+#   classes-MODEL-KEY.mp      txtencode, a CLIP model's class embeddings (its own text tower)
+#                             key: its weights' sha256, names, templates, BPE vocabulary
 #   scores-MODEL-PREC-KEY.mp  zscore                 key: encode key (+ classes key for CLIP)
 #   report-KEY/               pipelines/study-report key: every scores and encode key
 # and $(REPORT)/ is a copy of the current report-KEY/. A stage whose file exists is not
@@ -39,6 +45,7 @@ IMAGES     ?=
 WNIDS      ?= data/wnids.txt
 MODELS     ?= resnet50 clip-rn50
 PRECISIONS ?= fp32 fp16
+COMPARE    ?=
 DEVICE     ?= auto
 BATCH      ?=
 NAMES      ?= data/names-clip.txt
@@ -58,9 +65,18 @@ study_comma := ,
 study_empty :=
 study_space := $(study_empty) $(study_empty)
 STUDY_PROGS := $(addprefix $(STUDY_BIN)/,imgdecode rnencode txtencode zscore errstats errtree fpdiff recview)
-study_preset = $(if $(filter resnet50,$(1)),imagenet,clip)
-study_wfile = $(WEIGHTS)/$(if $(filter resnet50,$(1)),resnet50-0676ba61.pth,RN50.pt)
-STUDY_WANT_CLIP := $(filter clip-rn50,$(MODELS))
+# the models: pipelines/fetch-weights' table (model/models.c's), "MODEL FILE PRESET" rows;
+# those rnencode knows by name (not the V2 files' NAME-v2 rows, nor open_clip's NAME/TAG)
+STUDY_TABLE := $(shell pipelines/fetch-weights --list | awk '$$1 !~ /(-v2|\/)/ { print $$1 ":" $$2 ":" $$3 }')
+STUDY_KNOWN := $(foreach r,$(STUDY_TABLE),$(word 1,$(subst :, ,$(r))))
+$(foreach r,$(STUDY_TABLE),$(eval STUDY_WNAME_$(word 1,$(subst :, ,$(r))) := $(word 2,$(subst :, ,$(r))))$(eval \
+  STUDY_PRESET_$(word 1,$(subst :, ,$(r))) := $(word 3,$(subst :, ,$(r)))))
+study_preset = $(STUDY_PRESET_$(1))
+study_wfile = $(WEIGHTS)/$(STUDY_WNAME_$(1))
+STUDY_WANT_CLIP := $(filter clip-%,$(MODELS))
+# what rnencode --precision takes (common/util's opt_parse_precision)
+STUDY_PRECISION_NAMES := fp32 tf32 bf16 fp16 int8
+study_dups = $(strip $(foreach w,$(sort $(1)),$(if $(word 2,$(filter $(w),$(1))),$(w))))
 # a dataset descriptor: its layout (how folders name classes) and class subset
 study_ds = $(shell pipelines/dataset-check get $(DATASET) $(1))
 STUDY_LAYOUT := $(if $(DATASET),$(call study_ds,layout),wnid-folders)
@@ -68,13 +84,20 @@ STUDY_SUBSET := $(if $(DATASET),$(call study_ds,subset))
 STUDY_BORDER := $(if $(DATASET),$(call study_ds,border))
 
 # ---- checks, before anything is built or fetched: one clear line each ----
-ifneq ($(filter study study-shards study-slurm study-stages,$(MAKECMDGOALS)),)
+ifneq ($(filter study study-shards study-slurm study-slurm-plan study-stages,$(MAKECMDGOALS)),)
 $(foreach v,DATA LABELS IMAGES WNIDS CACHE REPORT WEIGHTS NAMES TEMPLATES VOCAB STUDY_BIN,\
   $(if $(word 2,$($(v))),$(error $(v)='$($(v))': paths with spaces are not supported)))
-$(if $(strip $(MODELS)),,$(error MODELS is empty (resnet50 clip-rn50)))
-$(if $(strip $(PRECISIONS)),,$(error PRECISIONS is empty (fp32 fp16)))
-$(foreach m,$(MODELS),$(if $(filter resnet50 clip-rn50,$(m)),,$(error MODELS: unknown model '$(m)' (resnet50 clip-rn50))))
-$(foreach p,$(PRECISIONS),$(if $(filter fp32 fp16,$(p)),,$(error PRECISIONS: unknown precision '$(p)' (fp32 fp16))))
+$(if $(STUDY_KNOWN),,$(error pipelines/fetch-weights --list failed: the model table is unreadable))
+$(if $(strip $(MODELS)),,$(error MODELS is empty (e.g. resnet50 clip-rn50; any of: $(STUDY_KNOWN))))
+$(if $(strip $(PRECISIONS)),,$(error PRECISIONS is empty (e.g. fp32 fp16; any of: $(STUDY_PRECISION_NAMES))))
+$(foreach m,$(MODELS),$(if $(filter $(m),$(STUDY_KNOWN)),,$(error MODELS: unknown model '$(m)' (any of: $(STUDY_KNOWN)))))
+$(foreach p,$(PRECISIONS),$(if $(filter $(p),$(STUDY_PRECISION_NAMES)),,\
+  $(error PRECISIONS: unknown precision '$(p)' (any of: $(STUDY_PRECISION_NAMES)))))
+$(if $(call study_dups,$(MODELS)),$(error MODELS names $(call study_dups,$(MODELS)) twice))
+$(if $(call study_dups,$(PRECISIONS)),$(error PRECISIONS names $(call study_dups,$(PRECISIONS)) twice))
+$(if $(and $(COMPARE),$(filter-out 2,$(words $(COMPARE)))),$(error COMPARE='$(COMPARE)': expected two of MODELS))
+$(foreach m,$(COMPARE),$(if $(filter $(m),$(MODELS)),,$(error COMPARE: '$(m)' is not in MODELS ($(MODELS)))))
+$(if $(call study_dups,$(COMPARE)),$(error COMPARE names $(COMPARE): two different models, please))
 $(if $(filter auto cpu cuda,$(DEVICE)),,$(error DEVICE='$(DEVICE)': expected auto, cpu or cuda))
 $(if $(shell echo "$(BATCH)$(JOBS)$(SHARDS)$(GPUS)$(JOB_GPUS)" | grep "[^0-9]"),\
   $(error BATCH, JOBS, SHARDS, GPUS and JOB_GPUS must be whole numbers (BATCH='$(BATCH)' JOBS='$(JOBS)' SHARDS='$(SHARDS)' GPUS='$(GPUS)' JOB_GPUS='$(JOB_GPUS)')))
@@ -86,7 +109,8 @@ $(if $(and $(DATASET),$(filter testdata/images testdata/images/,$(DATA))),\
   $(error DATASET=$(DATASET) needs DATA=the folder (or labels TSV) holding it))
 endif
 
-.PHONY: study study-shards study-slurm study-weights study-stages study-slurm-run study-demo
+.PHONY: study study-shards study-slurm study-slurm-plan study-weights study-stages study-slurm-run \
+  study-slurm-plan-run study-demo
 study: $(STUDY_PROGS) study-weights
 	+@$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) STUDY_RUN=1 study-stages
 
@@ -99,6 +123,12 @@ study-shards: $(STUDY_PROGS) study-weights
 study-slurm: $(STUDY_PROGS) study-weights
 	+@$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) STUDY_RUN=1 STUDY_SHARDS=$(SHARDS) STUDY_SLURM=1 \
 	  study-slurm-run
+
+# the plan alone, submitting nothing: its file's path on stdout (a line per job: name,
+# tasks, output, the jobs it waits for, gpu, inputs, command)
+study-slurm-plan: $(STUDY_PROGS) study-weights
+	+@$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) STUDY_RUN=1 STUDY_SHARDS=$(SHARDS) STUDY_SLURM=1 \
+	  study-slurm-plan-run
 
 # make study-demo: the whole study in a minute or two without the published weights, on
 # the random-weight checkpoints the tests make (tests/py/make_checkpoints.py, PyTorch),
@@ -189,11 +219,29 @@ STUDY_DATA_ID := $(word 2,$(study_data))
 STUDY_LIST := $(CACHE)/lists/$(STUDY_DATA_ID)
 $(foreach m,$(MODELS),$(eval STUDY_WSHA_$(m) := $(call study_need,$(call study_sha,$(call study_wfile,$(m))),\
   $(call study_wfile,$(m)): cannot read the weights)))
+# Does the backend compute each model in each precision? Asked here, before any stage
+# (pipelines/precision-check: one image), so that a refused one stops the study with the
+# backend's line instead of after the other runs; remembered per program, weights, device
+# and precision. FP32 is every backend's. On Slurm the nodes decide, not this host (its
+# CPU or GPU may differ): a refusal fails the encoder tasks, named with their logs.
+ifneq ($(STUDY_SLURM),1)
+study_check_stamp = $(CACHE)/checks/precision-$(call study_hash,precision $(STUDY_RNENCODE_SHA) $(STUDY_WSHA_$(1)) \
+  $(1) $(2) $(STUDY_DEVICE))
+STUDY_PREC_CHECK := $(filter-out fp32,$(PRECISIONS))
+STUDY_RNENCODE_SHA := $(if $(STUDY_PREC_CHECK),$(call study_sha,$(STUDY_BIN)/rnencode))
+# (one shell: the checks stop at the first refusal, whose line is the output)
+STUDY_PREC_ERR := $(if $(STUDY_PREC_CHECK),$(shell $(foreach m,$(MODELS),$(foreach p,$(STUDY_PREC_CHECK),\
+  pipelines/precision-check --bin $(STUDY_BIN) --device $(STUDY_DEVICE) --stamp $(call study_check_stamp,$(m),$(p)) \
+  $(m) $(call study_preset,$(m)) $(call study_wfile,$(m)) $(p) &&)) true))
+$(if $(STUDY_PREC_ERR),$(error PRECISIONS: $(STUDY_PREC_ERR)))
+endif
 ifneq ($(STUDY_WANT_CLIP),)
 STUDY_TEXT_ID := $(call study_need,$(call study_sha,$(NAMES) $(TEMPLATES) $(VOCAB)),cannot read NAMES, TEMPLATES or VOCAB)
-# the device is in the key: a table made on the CPU is not reused on the GPU (they differ
-# within 1e-4, but a cache must say what made it)
-STUDY_CLASSES := $(CACHE)/classes-$(call study_hash,classes $(STUDY_WSHA_clip-rn50) $(STUDY_TEXT_ID) $(STUDY_DEVICE)).mp
+# one table per CLIP model, from its own text tower; the device is in the key: a table
+# made on the CPU is not reused on the GPU (they differ within 1e-4, but a cache must say
+# what made it)
+$(foreach m,$(STUDY_WANT_CLIP),$(eval STUDY_CLASSES_$(m) := $(CACHE)/classes-$(m)-$(call study_hash,classes \
+  $(STUDY_WSHA_$(m)) $(STUDY_TEXT_ID) $(STUDY_DEVICE)).mp))
 endif
 STUDY_SUBSET_ID := $(if $(STUDY_SUBSET),subset=$(call study_sha,$(STUDY_SUBSET)))$(if \
   $(STUDY_GROUPS),groups=$(call study_sha,$(STUDY_GROUPS)))
@@ -237,7 +285,7 @@ study_enc_opts = --weights $(call study_wfile,$(1)) --device $(STUDY_DEVICE) --b
 define study_encode_rules
 STUDY_ENC_$(1)_$(2) := $(CACHE)/enc-$(1)-$(2)-$(call study_hash,encode $(STUDY_DEC_$(call study_preset,$(1))) $(1) \
   $(STUDY_WSHA_$(1)) $(2) $(STUDY_DEVICE) $(STUDY_BATCH) shards=$(STUDY_SHARDS))
-study_enc_cmd_$(1)_$(2) := $(STUDY_BIN)/rnencode --model $(1) $(call study_enc_opts,$(1))$(if $(filter fp16,$(2)), --fp16)
+study_enc_cmd_$(1)_$(2) := $(STUDY_BIN)/rnencode --model $(1) $(call study_enc_opts,$(1)) --precision $(2)
 ifeq ($(STUDY_SHARDS),1)
 STUDY_MEM_$(1)_$(2) := $$(STUDY_ENC_$(1)_$(2)).mem.tsv
 ifneq ($(STUDY_SLURM),1)
@@ -265,29 +313,35 @@ endif
 # ---- scores ----
 # (doubled dollars: eval expands the key, once the encode key above is defined)
 STUDY_SCORES_$(1)_$(2) := $(CACHE)/scores-$(1)-$(2)-$$(call study_hash,scores $$(STUDY_ENC_$(1)_$(2)) \
-  $(if $(filter clip-rn50,$(1)),$(STUDY_CLASSES)) $(STUDY_SUBSET_ID))
+  $(STUDY_CLASSES_$(1)) $(STUDY_SUBSET_ID))
 study_scores_cmd_$(1)_$(2) := $(STUDY_RUNNER) --out $$(STUDY_SCORES_$(1)_$(2)).mp --in $$(STUDY_ENC_$(1)_$(2)).mp \
-  -- $(STUDY_BIN)/zscore$(if $(filter clip-rn50,$(1)), --classes $(STUDY_CLASSES))$(if \
+  -- $(STUDY_BIN)/zscore$(if $(STUDY_CLASSES_$(1)), --classes $(STUDY_CLASSES_$(1)))$(if \
   $(STUDY_SUBSET), --subset $(STUDY_SUBSET))$(if $(STUDY_GROUPS), --groups $(STUDY_GROUPS))
-$$(STUDY_SCORES_$(1)_$(2)).mp: $$(STUDY_ENC_$(1)_$(2)).mp $(if $(filter clip-rn50,$(1)),$(STUDY_CLASSES)) \
+$$(STUDY_SCORES_$(1)_$(2)).mp: $$(STUDY_ENC_$(1)_$(2)).mp $(STUDY_CLASSES_$(1)) \
   $(STUDY_BIN)/zscore
 	@$$(study_scores_cmd_$(1)_$(2))
 endef
 $(foreach m,$(MODELS),$(foreach p,$(PRECISIONS),$(eval $(call study_encode_rules,$(m),$(p)))))
 
-# ---- CLIP's class embeddings ----
-ifneq ($(STUDY_WANT_CLIP),)
-STUDY_CLASSES_CMD := $(STUDY_RUNNER) --out $(STUDY_CLASSES) -- $(STUDY_BIN)/txtencode --weights $(call study_wfile,clip-rn50) \
-  --names $(NAMES) --templates $(TEMPLATES) --vocab $(VOCAB) --device $(STUDY_DEVICE)
-$(STUDY_CLASSES): $(STUDY_BIN)/txtencode
+# ---- CLIP's class embeddings, per CLIP model: txtencode reads the text tower's widths
+# from the file ----
+define study_classes_rules
+study_classes_cmd_$(1) := $(STUDY_RUNNER) --out $(STUDY_CLASSES_$(1)) -- $(STUDY_BIN)/txtencode --weights \
+  $(call study_wfile,$(1)) --names $(NAMES) --templates $(TEMPLATES) --vocab $(VOCAB) --device $(STUDY_DEVICE)
+$(STUDY_CLASSES_$(1)): $(STUDY_BIN)/txtencode
 	@mkdir -p $(CACHE)
-	@$(STUDY_CLASSES_CMD)
-endif
+	@$$(study_classes_cmd_$(1))
+endef
+$(foreach m,$(STUDY_WANT_CLIP),$(eval $(call study_classes_rules,$(m))))
 
 # ---- the report ----
+# a run is MODEL_PRECISION (model names hold underscores, precisions none)
 STUDY_RUNS := $(foreach m,$(MODELS),$(foreach p,$(PRECISIONS),$(m)_$(p)))
+study_prec = $(lastword $(subst _, ,$(1)))
+study_model = $(patsubst %_$(call study_prec,$(1)),%,$(1))
+study_job = $(call study_model,$(1))-$(call study_prec,$(1))
 STUDY_REPORT_KEY := $(call study_hash,report $(foreach r,$(STUDY_RUNS),$(STUDY_SCORES_$(r)) $(STUDY_ENC_$(r))) \
-  $(call study_sha,$(NAMES)))
+  $(call study_sha,$(NAMES))$(if $(COMPARE), compare=$(COMPARE)))
 STUDY_REPORT_DIR := $(CACHE)/report-$(STUDY_REPORT_KEY)
 study_nlines = $(shell grep -cv '^[[:space:]]*$$' $(1) 2>/dev/null)
 STUDY_SETTINGS := \
@@ -306,8 +360,9 @@ STUDY_SETTINGS := \
 STUDY_REPORT_PROGS := $(addprefix $(STUDY_BIN)/,errstats errtree fpdiff recview) \
   pipelines/study-report pipelines/json-flat.awk pipelines/memplot.awk pipelines/studyplot.awk
 STUDY_REPORT_CMD := RNENC_DATA=$(CURDIR)/data $(STUDY_RUNNER) --dir $(STUDY_REPORT_DIR) -- pipelines/study-report \
-  --bin $(STUDY_BIN) --names $(NAMES) $(STUDY_SETTINGS) \
-  $(foreach r,$(STUDY_RUNS),--run $(subst _, ,$(r)) $(STUDY_SCORES_$(r)).mp $(STUDY_ENC_$(r)).mp \
+  --bin $(STUDY_BIN) --names $(NAMES) $(STUDY_SETTINGS)$(if $(COMPARE), --compare $(word 1,$(COMPARE)) $(word \
+  2,$(COMPARE))) $(foreach r,$(STUDY_RUNS),--run $(call study_model,$(r)) $(call study_prec,$(r)) \
+  $(STUDY_SCORES_$(r)).mp $(STUDY_ENC_$(r)).mp \
     $(subst $(study_space),$(study_comma),$(strip $(STUDY_MEM_$(r)))))
 
 $(STUDY_REPORT_DIR)/report.md: $(foreach r,$(STUDY_RUNS),$(STUDY_SCORES_$(r)).mp $(STUDY_ENC_$(r)).mp) \
@@ -341,8 +396,6 @@ define study_nl
 endef
 study_task := $${SLURM_ARRAY_TASK_ID}
 # R is a run, MODEL_PRECISION (as in STUDY_RUNS); $(2) a shard index (or %a, or the task's)
-study_model = $(word 1,$(subst _, ,$(1)))
-study_prec = $(word 2,$(subst _, ,$(1)))
 study_shard_file = $(STUDY_ENC_$(1))$(if $(filter-out 1,$(STUDY_SHARDS)),-$(2)of$(STUDY_SHARDS))
 study_shard_cmd = STUDY_BIN=$(STUDY_BIN) RNENC_SHA256=$(STUDY_WSHA_$(call study_model,$(1))) \
   RNENCODE_OPTS='$(call study_enc_opts,$(call study_model,$(1)))$(if $(filter cuda,$(STUDY_DEVICE)), --mem-trace \
@@ -350,26 +403,29 @@ study_shard_cmd = STUDY_BIN=$(STUDY_BIN) RNENC_SHA256=$(STUDY_WSHA_$(call study_
   pipelines/encode-shard --log $(STUDY_LOG) --mem $(call study_shard_file,$(1),$(study_task)).mem.tsv \
   $(study_task)/$(STUDY_SHARDS) $(call study_shard_file,$(1),$(study_task)).mp $(call study_model,$(1)) \
   $(call study_prec,$(1)) -j $(JOBS) $(STUDY_DEC_ARGS)$(if $(STUDY_DEC_IN), <$(STUDY_LIST).list)
-study_is_clip = $(filter clip-rn50,$(call study_model,$(1)))
+study_is_clip = $(STUDY_CLASSES_$(call study_model,$(1)))
 # (the reader trims the spaces that line continuations and foreach leave around fields)
 study_plan_line = $(1)$(study_tab)$(2)$(study_tab)$(3)$(study_tab)$(4)$(study_tab)$(5)$(study_tab)$(6)$(study_tab)$(7)$(study_nl)
-study_plan_enc = $(call study_plan_line,enc-$(subst _,-,$(1)),$(STUDY_SHARDS),$(call study_shard_file,$(1),%a).mp,-,gpu,\
+study_plan_enc = $(call study_plan_line,enc-$(call study_job,$(1)),$(STUDY_SHARDS),$(call study_shard_file,$(1),%a).mp,-,gpu,\
   $(STUDY_BIN)/imgdecode $(STUDY_BIN)/rnencode,$(call study_shard_cmd,$(1)))
-study_plan_merge = $(call study_plan_line,merge-$(subst _,-,$(1)),0,$(STUDY_ENC_$(1)).mp,enc-$(subst _,-,$(1)),-,\
+study_plan_merge = $(call study_plan_line,merge-$(call study_job,$(1)),0,$(STUDY_ENC_$(1)).mp,enc-$(call study_job,$(1)),-,\
   $(foreach i,$(STUDY_SHARD_LIST),$(call study_shard_file,$(1),$(i)).mp),$(study_merge_cmd_$(1)))
-study_plan_scores = $(call study_plan_line,scores-$(subst _,-,$(1)),0,$(STUDY_SCORES_$(1)).mp,\
-  $(if $(filter 1,$(STUDY_SHARDS)),enc,merge)-$(subst _,-,$(1))$(if $(call study_is_clip,$(1)),$(study_comma)classes),-,\
-  $(STUDY_ENC_$(1)).mp $(if $(call study_is_clip,$(1)),$(STUDY_CLASSES)) $(STUDY_BIN)/zscore,$(study_scores_cmd_$(1)))
-STUDY_PLAN_TEXT = $(foreach r,$(STUDY_RUNS),$(call study_plan_enc,$(r)))$(if $(STUDY_WANT_CLIP),$(call \
-  study_plan_line,classes,0,$(STUDY_CLASSES),-,gpu,$(STUDY_BIN)/txtencode,$(STUDY_CLASSES_CMD)))$(if \
+study_plan_scores = $(call study_plan_line,scores-$(call study_job,$(1)),0,$(STUDY_SCORES_$(1)).mp,\
+  $(if $(filter 1,$(STUDY_SHARDS)),enc,merge)-$(call study_job,$(1))$(if $(call study_is_clip,$(1)),$(study_comma)classes-$(call study_model,$(1))),-,\
+  $(STUDY_ENC_$(1)).mp $(call study_is_clip,$(1)) $(STUDY_BIN)/zscore,$(study_scores_cmd_$(1)))
+STUDY_PLAN_TEXT = $(foreach r,$(STUDY_RUNS),$(call study_plan_enc,$(r)))$(foreach m,$(STUDY_WANT_CLIP),$(call \
+  study_plan_line,classes-$(m),0,$(STUDY_CLASSES_$(m)),-,gpu,$(STUDY_BIN)/txtencode,$(study_classes_cmd_$(m))))$(if \
   $(filter-out 1,$(STUDY_SHARDS)),$(foreach r,$(STUDY_RUNS),$(call study_plan_merge,$(r))))$(foreach \
   r,$(STUDY_RUNS),$(call study_plan_scores,$(r)))$(call study_plan_line,report,0,$(STUDY_REPORT_DIR)/report.md,\
-  $(subst $(study_space),$(study_comma),$(foreach r,$(STUDY_RUNS),scores-$(subst _,-,$(r)))),-,\
+  $(subst $(study_space),$(study_comma),$(foreach r,$(STUDY_RUNS),scores-$(call study_job,$(r)))),-,\
   $(foreach r,$(STUDY_RUNS),$(STUDY_SCORES_$(r)).mp $(STUDY_ENC_$(r)).mp) $(STUDY_REPORT_PROGS),\
   $(STUDY_REPORT_CMD))$(call study_plan_line,publish,0,$(STUDY_PUBLISHED),report,-,$(STUDY_REPORT_DIR)/report.md,\
   $(STUDY_PUBLISH_CMD))
 STUDY_SLURM_RUNS := $(CACHE)/slurm
 STUDY_PLAN := $(STUDY_SLURM_RUNS)/plan-$(STUDY_REPORT_KEY).tsv
+
+study-slurm-plan-run:
+	@$(shell mkdir -p $(STUDY_SLURM_RUNS))$(file >$(STUDY_PLAN),$(STUDY_PLAN_TEXT))echo $(STUDY_PLAN)
 
 study-slurm-run:
 	@$(shell mkdir -p $(STUDY_SLURM_RUNS))$(file >$(STUDY_PLAN),$(STUDY_PLAN_TEXT))

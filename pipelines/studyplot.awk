@@ -11,8 +11,10 @@
 #                   diagonal are named.
 # kind=hist         how far the second precision moves the first one's top-1
 #                   probability. FILE: lines model<TAB>id<TAB>class<TAB>p_a<TAB>p_b
-#                   (p_b empty: the class is not among b's top 5); a and b name the
-#                   precisions. One panel per model: the images by log10 |p_a - p_b|,
+#                   [<TAB>b's name] (p_b empty: the class is not among b's top 5); a
+#                   and b name the precisions (a sixth field names b for its panel:
+#                   FP16, BF16...). One panel per first field (a model, or a model
+#                   and a precision): the images by log10 |p_a - p_b|,
 #                   those where a is higher above the axis, b higher below, equal ones
 #                   in the bar "0" (differences below 1e-8 in the 1e-8 bar).
 # kind=reliability  confidence against accuracy (a reliability diagram). FILE: lines
@@ -82,6 +84,7 @@ kind == "scatter" {
 }
 kind == "hist" {
 	m = model($1)
+	if ($6 != "") bname[m] = $6
 	if ($5 == "") { outside[m]++; next }
 	d = $4 - $5
 	n[m]++; ad = d < 0 ? -d : d; sum[m] += ad
@@ -138,13 +141,13 @@ function scatter(  S, x0, y0, H, i, j, k, r, c, d, f, y) {
 	print "</svg>"
 }
 
-function hist(  PW, PH, x0, y0, bw, m, k, ym, t, h, mid, H, s) {
+function hist(  PW, PH, x0, y0, bw, m, k, ym, t, h, mid, H, s, bb) {
 	PW = 760; PH = 240; x0 = 70; bw = PW / (NB + 2)
 	H = 40 + nm * (PH + 90) + 10
 	svg_open(PW + x0 + 30, H)
 	for (m = 1; m <= nm; m++) {
 		y0 = 40 + (m - 1) * (PH + 90); mid = y0 + PH / 2
-		ym = zero[m]
+		ym = zero[m]; bb = (m in bname) ? bname[m] : b
 		for (k = 0; k < NB; k++) { if (up[m, k] > ym) ym = up[m, k]; if (down[m, k] > ym) ym = down[m, k] }
 		if (ym < 1) ym = 1
 		printf "<rect x='%d' y='%d' width='%d' height='%d' fill='none' stroke='#888'/>\n", x0, y0, PW, PH
@@ -152,7 +155,7 @@ function hist(  PW, PH, x0, y0, bw, m, k, ym, t, h, mid, H, s) {
 		text(x0 - 6, y0 + 10, ym, 11, "end", ""); text(x0 - 6, mid + 4, 0, 11, "end", "")
 		text(x0 - 6, y0 + PH, ym, 11, "end", "")
 		text(x0 + 6, y0 + 14, a " higher", 11, "", " fill='" colour(m) "'")
-		text(x0 + 6, y0 + PH - 6, b " higher", 11, "", " fill='" colour(m) "' fill-opacity='0.6'")
+		text(x0 + 6, y0 + PH - 6, bb " higher", 11, "", " fill='" colour(m) "' fill-opacity='0.6'")
 		# the bar "0" first, then the half decades
 		h = zero[m] / ym * PH / 2
 		printf "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='#777777'/>\n", x0 + 0.15 * bw, mid - h / 2, 0.7 * bw, h + 0.5
@@ -165,9 +168,9 @@ function hist(  PW, PH, x0, y0, bw, m, k, ym, t, h, mid, H, s) {
 		}
 		for (t = LO; t <= 0; t++)
 			text(x0 + (2 + (t - LO) / STEP) * bw, y0 + PH + 15, t == 0 ? "1" : "1e" t, 11, "middle", "")
-		text(x0 + PW / 2, y0 + PH + 32, "|" a " - " b "| of " a "'s top-1 class probability (log scale); images per bar", 12, "middle", "")
+		text(x0 + PW / 2, y0 + PH + 32, "|" a " - " bb "| of " a "'s top-1 class probability (log scale); images per bar", 12, "middle", "")
 		s = sprintf("%s: %d images, %d equal, mean |diff| %.3g, max %.3g", mname[m], n[m], zero[m], n[m] ? sum[m] / n[m] : 0, mx[m])
-		if (outside[m]) s = s sprintf("; %d with the class outside %s's top 5 (not counted)", outside[m], b)
+		if (outside[m]) s = s sprintf("; %d with the class outside %s's top 5 (not counted)", outside[m], bb)
 		text(x0, y0 + PH + 52, s, 12, "", " fill='" colour(m) "'")
 	}
 	print "</svg>"

@@ -48,17 +48,30 @@ expect_stderr "W\.pt: not the published file: fetching the published one; yours 
 expect_exit 2 "$fw" --dir "$T/m" nosuchmodel
 expect_stderr "unknown model 'nosuchmodel'"
 # the default is the three files of the study; `all` is every model rnencode knows,
-# each file and hash model/models.c's (rnencode's default weights), and open_clip's
-# published files (NAME/TAG), each model/clip_keys.c's (txtencode's)
+# each file, hash and preset model/models.c's (rnencode's default weights), and open_clip's
+# published files (NAME/TAG), each model/clip_keys.c's (txtencode's), at CLIP's 224 px
 expect_exit 0 "$fw" --sha256
 [ "$(wc -l <out)" = 3 ] || fail "default: $(cat out)"
 expect_exit 0 "$fw" --sha256 all
 [ "$(wc -l <out)" = 25 ] || fail "all: $(wc -l <out) files"
-while read -r name url sum model; do
+while read -r name url sum model preset; do
 	[[ $name = \#* || -z $name ]] && continue
 	src=$ROOT/model/models.c
 	[[ $model = */* ]] && src=$ROOT/model/clip_keys.c
 	[ "${url##*/}" = "$name" ] && grep -qF "\"$name\"" "$src" && grep -qF "\"$sum\"" "$src" ||
 		fail "$model: $name $sum is not ${src#$ROOT/}'s"
+	# the preset is in the file's entry (its line or the next)
+	if [[ $model = */* ]]; then
+		[ "$preset" = clip ] || fail "$model: preset '$preset', expected clip"
+	else
+		grep -A1 -F "\"$name\"" "$src" | grep -qF "\"$preset\"" || fail "$model: preset '$preset' is not models.c's"
+	fi
+	echo "$model $name $preset" >>listed
 done < <(sed -n "/^builtin_table()/,/^EOF$/p" "$fw" | sed '1,2d;$d')
+# --list: model, file and preset, for make study and encode-shard
+expect_exit 0 "$fw" --list
+cmp -s out listed || fail "--list: $(diff out listed)"
+expect_exit 0 "$fw" --list clip-rn50x4 resnext101_64x4d
+[ "$(cat out)" = "clip-rn50x4 RN50x4.pt clip-288
+resnext101_64x4d resnext101_64x4d-173b62eb.pth imagenet-v2" ] || fail "--list MODEL: $(cat out)"
 exit 0

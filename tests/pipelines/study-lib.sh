@@ -9,11 +9,13 @@
 #                      $T/cache and the report in $T/report; output appended to make.log
 #   log_mark           the stage log's current line count
 #   ran_since MARK     the stages run after MARK, one per line, keys cut off, sorted
-#                      (dec-imagenet, enc-resnet50-fp16, classes, report...)
+#                      (dec-imagenet, enc-resnet50-fp16, classes-clip-rn50, report...)
 #   expect_ran MARK STAGE...   exactly these stages ran since MARK
 #   readme_block NAME  the lines of a scale-out block of pipelines/README.md
 #   study_folder       the sample as an ImageNet-style folder $T/imgs
 #   records TYPES F... the records of those types in the streams F, sorted JSON lines
+#   need_resnet18      R18=a random-weight torchvision resnet18 checkpoint (tests/py/resnets.py
+#                      make; written once into build/fixtures/study, about 6 CPU-seconds)
 study_setup() {
 	[ "${ASAN:-0}" = 1 ] && skip "make study runs the encoders for minutes: not under make asan (each program's tests are)"
 	source "$ROOT/tests/fixtures.sh"
@@ -88,4 +90,17 @@ records() {
 	local types=$1
 	shift
 	cat "$@" | "$SB/recview" --full $types | LC_ALL=C sort
+}
+
+need_resnet18() {
+	local dir=$ROOT/build/fixtures/study
+	R18=$dir/resnet18.pth
+	[ -s "$R18" ] && [ ! "$ROOT/tests/py/resnets.py" -nt "$R18" ] && return 0
+	"$PY" -c 'import torch, torchvision' 2>/dev/null || skip "the resnet18 fixture needs torch and torchvision for $PY"
+	mkdir -p "$dir" || fail "cannot create $dir"
+	(
+		flock 9 || exit 1
+		[ -s "$R18" ] && [ ! "$ROOT/tests/py/resnets.py" -nt "$R18" ] && exit 0
+		"$PY" "$ROOT/tests/py/resnets.py" make resnet18 "$R18.tmp" >&2 && mv -f "$R18.tmp" "$R18"
+	) 9>"$dir/.lock" || fail "tests/py/resnets.py make resnet18 failed"
 }

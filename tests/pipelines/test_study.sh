@@ -14,7 +14,7 @@ printf '%s\tn01440764\t0\n' "$T/broken.JPEG" >>sample.tsv
 
 # ---- the first run: every stage once ----
 study
-expect_ran 0 dec-clip dec-imagenet classes enc-clip-rn50-fp16 enc-clip-rn50-fp32 enc-resnet50-fp16 \
+expect_ran 0 dec-clip dec-imagenet classes-clip-rn50 enc-clip-rn50-fp16 enc-clip-rn50-fp32 enc-resnet50-fp16 \
 	enc-resnet50-fp32 scores-clip-rn50-fp16 scores-clip-rn50-fp32 scores-resnet50-fp16 scores-resnet50-fp32 report
 grep -q "^study: $R/report.md (12 stages ran; " "$T/make.out" || fail "no closing line: $(tail -n 1 "$T/make.out")"
 for f in report.md grid-fp32.jpg grid-fp16.jpg memory.svg data/errtree-fp32.json data/memory.tsv; do
@@ -30,7 +30,7 @@ head -n 1 "$R/memory.svg" | grep -q '^<svg ' && tail -n 1 "$R/memory.svg" | grep
 md=$R/report.md
 for h in "## Accuracy" "## The 10 most misclassified classes (fp32)" "## Where each model does better" \
 	"## FP32 against FP16" "## Encoding time and memory" "## How bad are the mistakes" "## Provenance" \
-	"### ResNet-50: top-5 probabilities" "### CLIP RN50: top-5 probabilities" "Classes where A does better" \
+	"### ResNet-50, FP32 against FP16: top-5 probabilities" "### CLIP RN50, FP32 against FP16: top-5 probabilities" "Classes where A does better" \
 	"Classes where B does better" "![only one model right, fp32](grid-fp32.jpg)" "![memory over time](memory.svg)"; do
 	grep -qF -- "$h" "$md" || fail "report.md lacks '$h'"
 done
@@ -60,11 +60,11 @@ for m in resnet50 clip-rn50; do
 	# FP32 vs FP16: the table's max |diff| is fpdiff's on the cached scores
 	want=$("$SB/fpdiff" --json "$C"/scores-$m-fp32-*.mp "$C"/scores-$m-fp16-*.mp |
 		awk -f "$ROOT/pipelines/json-flat.awk" | awk -F'\t' '$1 == "probabilities.max_abs_diff" { printf "%.6f", $2 }')
-	grep -qE "^\| $m \| 3 \| [01]\.[0-9]{4} \| [0-9]+ \| [0-9]/3 \| $want \|" "$md" ||
+	grep -qE "^\| $m \| fp16 \| 3 \| [01]\.[0-9]{4} \| [0-9]+ \| [0-9]/3 \| $want \|" "$md" ||
 		fail "$m: FP32/FP16 row with max |diff| $want not found"
 	# fpdiff's report names the runs by model and precision (--label), not /dev/fd/N
-	grep -q "^reference $m-fp32 " "$R/data/fpdiff-$m.txt" || fail "data/fpdiff-$m.txt: $(head -2 "$R/data/fpdiff-$m.txt")"
-	grep -q "/dev/fd" "$R/data/fpdiff-$m.txt" "$R/data/fpdiff-$m.json" && fail "fpdiff report names /dev/fd"
+	grep -q "^reference $m-fp32 " "$R/data/fpdiff-$m-fp16.txt" || fail "data/fpdiff-$m-fp16.txt: $(head -2 "$R/data/fpdiff-$m-fp16.txt")"
+	grep -q "/dev/fd" "$R/data/fpdiff-$m-fp16.txt" "$R/data/fpdiff-$m-fp16.json" && fail "fpdiff report names /dev/fd"
 	# time per image: the stats record's mean, per run
 	for p in fp32 fp16; do
 		mean=$("$SB/recview" -t stats "$C"/enc-$m-$p-*.mp | grep '"producer":"rnencode"' |
@@ -118,7 +118,7 @@ grep -q "^study: $T/notes.txt is not a folder: not replacing it" make.out || fai
 head -n 2 "$ROOT/data/templates-clip.txt" >t2.txt
 mark=$(log_mark)
 study TEMPLATES="$T/t2.txt"
-expect_ran "$mark" classes scores-clip-rn50-fp16 scores-clip-rn50-fp32 report
+expect_ran "$mark" classes-clip-rn50 scores-clip-rn50-fp16 scores-clip-rn50-fp32 report
 grep -qF '(2 templates)' "$md" || fail "report does not show the 2 templates"
 
 # ---- PRECISIONS: the report only, without FP16 ----

@@ -162,7 +162,11 @@ printf '{"weights":"x\\n0.weights_sha256\\t0676ba61","k":"a\\tb"}' | awk -f "$P/
 expect_exit 2 "$P/encode-shard" 0-2 x.mp resnet50 fp32 imgs
 expect_stderr "expected I/N"
 expect_exit 2 "$P/encode-shard" 0/2 x.mp resnet51 fp32 imgs
-expect_stderr "MODEL 'resnet51'"
+expect_stderr "^encode-shard: MODEL 'resnet51': not a model rnencode knows \(rnencode --help lists them\)$"
+expect_exit 2 "$P/encode-shard" 0/2 x.mp resnet50-v2 fp32 imgs
+expect_stderr "MODEL 'resnet50-v2': not a model rnencode knows"
+expect_exit 2 "$P/encode-shard" 0/2 x.mp resnet18 fp8 imgs
+expect_stderr "^encode-shard: PRECISION 'fp8': expected fp32, tf32, bf16, fp16 or int8$"
 RNENC_SHA256=0676ba expect_exit 2 "$P/encode-shard" 0/2 x/x.mp resnet50 fp32 imgs
 expect_stderr "^encode-shard: RNENC_SHA256='0676ba': expected the weights' sha256 \(8 to 64 hex digits\)$"
 expect_exit 2 "$P/encode-shard" --frob 0/2 x/x.mp resnet50 fp32 imgs

@@ -13,7 +13,7 @@ study_folder
 STUDY_ARGS+=(DATA="$T/imgs" IMAGES= PRECISIONS=fp32)
 
 study
-expect_ran 0 dec-clip dec-imagenet classes enc-clip-rn50-fp32 enc-resnet50-fp32 scores-clip-rn50-fp32 \
+expect_ran 0 dec-clip dec-imagenet classes-clip-rn50 enc-clip-rn50-fp32 enc-resnet50-fp32 scores-clip-rn50-fp32 \
 	scores-resnet50-fp32 report
 # ids relative to DATA, labels from the class folders
 got=$("$SB/recview" -t image "$(ls "$C"/dec-imagenet-*.mp)" | sed -E 's/.*"id":"([^"]*)".*"label":(-?[0-9]+).*/\1 \2/')

@@ -51,7 +51,7 @@ start=$EPOCHREALTIME
 mk=$!
 at_exit "stop_group $mk"
 wait_for 60 grep -q '^study-slurm: .*: submitted ' run1.out || { cat run1.out; fail "make study-slurm submitted nothing"; }
-grep -q 'submitted 15 jobs, 27 tasks: enc-resnet50-fp32 (4 of 4 tasks), enc-resnet50-fp16 (4 of 4 tasks), enc-clip-rn50-fp32 (4 of 4 tasks), enc-clip-rn50-fp16 (4 of 4 tasks), classes, merge-resnet50-fp32, merge-resnet50-fp16, merge-clip-rn50-fp32, merge-clip-rn50-fp16, scores-resnet50-fp32, scores-resnet50-fp16, scores-clip-rn50-fp32, scores-clip-rn50-fp16, report, publish; logs in ' run1.out ||
+grep -q 'submitted 15 jobs, 27 tasks: enc-resnet50-fp32 (4 of 4 tasks), enc-resnet50-fp16 (4 of 4 tasks), enc-clip-rn50-fp32 (4 of 4 tasks), enc-clip-rn50-fp16 (4 of 4 tasks), classes-clip-rn50, merge-resnet50-fp32, merge-resnet50-fp16, merge-clip-rn50-fp32, merge-clip-rn50-fp16, scores-resnet50-fp32, scores-resnet50-fp16, scores-clip-rn50-fp32, scores-clip-rn50-fp16, report, publish; logs in ' run1.out ||
 	fail "first run: $(grep submitted run1.out)"
 A=$(job_of enc-resnet50-fp32)
 # while they are queued, a second submission is refused
@@ -59,7 +59,7 @@ A=$(job_of enc-resnet50-fp32)
 grep -q "^study-slurm: $(run_dir): jobs [0-9 ]* are still queued or running: wait for them (pipelines/study-slurm wait $(run_dir)) or scancel them$" twice.out ||
 	fail "second submission: $(cat twice.out)"
 # the GPUs: asked for the encoder tasks and the text tower only
-for j in "${A}_0" "$(job_of classes)" "$(job_of merge-resnet50-fp32)" "$(job_of report)"; do
+for j in "${A}_0" "$(job_of classes-clip-rn50)" "$(job_of merge-resnet50-fp32)" "$(job_of report)"; do
 	scontrol show job "$j" | grep -o 'TresPerNode=[^ ]*' >>gres.txt || echo "$j -" >>gres.txt
 done
 [ "$(grep -c 'TresPerNode=gres:gpu:1' gres.txt)" = 2 ] && [ "$(wc -l <gres.txt)" = 4 ] ||
