@@ -668,6 +668,8 @@ static void start(run_t *r, int argc, char **argv, const net_model_t *model, con
 
 	enc_stats_t st;
 	r->be->stats(r->enc, &st);
+	if (st.note[0])
+		diag_msg("%s", st.note);
 	rec_builder_t *b = rec_begin_header(r->w, argc, argv);
 	rb_str(b, "model", r->net.name);
 	rb_str(b, "output", r->out_type);
