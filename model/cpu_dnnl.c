@@ -78,7 +78,7 @@ typedef struct {
 
 typedef enum {
 	STEP_PRIM,     /* a oneDNN primitive */
-	STEP_INPUT,    /* host input buffer -> tensor `out` (NCHW or NHWC, act dtype) */
+	STEP_INPUT,    /* host input buffer -> tensor `out` (NCHW or NHWC, as stored) */
 	STEP_HEAD_FC,  /* tensor `in` = pooled [n][2048] -> out (features or fc) */
 	STEP_ATTNPOOL, /* tensor `in` = tokens NHWC [n][49][2048] -> out [n][1024] */
 	STEP_ROUND     /* rounded storage: tensor `out` rounded in place to act_dt */
@@ -95,7 +95,7 @@ typedef struct {
 } step_t;
 
 typedef struct {
-	dnnl_memory_desc_t md; /* as stored: act dtype, its layout */
+	dnnl_memory_desc_t md; /* as stored: mem_dt, its layout */
 	size_t bytes;
 	int first, last; /* step range of the lifetime */
 	size_t offset;
