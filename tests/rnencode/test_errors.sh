@@ -140,7 +140,7 @@ recview out | tail -n 1 | grep -q '"type":"stats","producer":"rnencode","model":
 
 # --- usage ---
 expect_exit 0 rnencode --help
-grep -q "FP16 weights and FP16 activations between layers, FP32" out || fail "--help does not explain --fp16"
+grep -q "fp16  FP16 weights and activations between layers, FP32" out || fail "--help does not explain --precision fp16"
 expect_exit 2 rnencode --model resnet19
 expect_stderr "'resnet19' is not auto or one of resnet18, resnet34, "
 expect_exit 2 rnencode --model clip-rn50 --features
