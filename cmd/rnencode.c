@@ -95,10 +95,16 @@ DIAG_NORETURN static void usage(void)
 	       "                       fp32  FP32 throughout\n"
 	       "                       tf32  CUDA: FP32 convolutions and GEMMs on TF32 tensor\n"
 	       "                             cores (~1e-3 relative); the CPU computes FP32\n"
+	       "                       bf16  BF16 weights and activations between layers, FP32\n"
+	       "                             accumulation, biases and head (fc; CLIP's attention\n"
+	       "                             pool); outputs are float32. On a CPU without bf16\n"
+	       "                             instructions: the same numbers from FP32 arithmetic\n"
+	       "                             (no faster), with a note\n"
 	       "                       fp16  FP16 weights and activations between layers, FP32\n"
 	       "                             arithmetic inside each layer (BatchNorm folded in\n"
 	       "                             FP32 first); outputs are float16. On the CPU this\n"
-	       "                             emulates the GPU's FP16 numbers\n"
+	       "                             emulates the GPU's FP16 numbers (FP32 arithmetic on\n"
+	       "                             FP16-rounded tensors)\n"
 	       "                       A backend refuses one it does not compute, naming\n"
 	       "                       those it does.\n"
 	       "      --fp16           the same as --precision fp16\n"
@@ -668,6 +674,8 @@ static void start(run_t *r, int argc, char **argv, const net_model_t *model, con
 
 	enc_stats_t st;
 	r->be->stats(r->enc, &st);
+	if (st.note[0])
+		diag_msg("%s", st.note);
 	rec_builder_t *b = rec_begin_header(r->w, argc, argv);
 	rb_str(b, "model", r->net.name);
 	rb_str(b, "output", r->out_type);

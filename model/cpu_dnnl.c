@@ -16,12 +16,20 @@
  *     are assigned greedily (largest first, lowest free offset), so buffers
  *     are reused across layers. All primitives share one user-managed
  *     scratchpad.
- *   - FP16 (PREC_FP16): oneDNN 2.6 has no f16 convolution on the CPU, so
- *     weights, biases and activations are stored as f16 and each primitive
- *     runs in f32 between conversions: f16 -> f32 staging, compute, f32 ->
- *     f16 (round to nearest even; F16C instructions, as oneDNN's own f16
- *     reorder is a slow generic one). That is FP16 storage with FP32
- *     arithmetic, the numbers a GPU's FP16 path with FP32 accumulation gives.
+ *   - BF16 (PREC_BF16) on a CPU with bf16 instructions (oneDNN's effective
+ *     ISA avx512_core_bf16 or above): bf16 activations and weights (folded
+ *     in FP32, converted once when the plan is made), FP32 biases, FP32
+ *     accumulation and post-ops inside oneDNN's bf16 kernels.
+ *   - Rounded storage: FP16 (PREC_FP16; oneDNN 2.6 has no f16 convolution
+ *     on the CPU) and BF16 on a CPU without bf16 instructions. Tensors are
+ *     f32 holding only values of the narrow format: weights (and FP16's
+ *     biases) rounded once when the plan is made, every activation a
+ *     primitive writes rounded in place right after it (round to nearest
+ *     even; F16C / AVX2, over the OpenMP threads). The f32 primitives then
+ *     compute exactly what a narrow-storage, FP32-arithmetic network
+ *     computes (the products of two such values are exact in f32): the
+ *     numbers a GPU's FP16 path with FP32 accumulation gives, without a
+ *     conversion per primitive or per batch.
  * The network is the description's op list (net.h); grouped convolutions
  * use oneDNN's 5-D goihw weights.
  * Heads: torchvision = global average pool primitive + sgemm; CLIP = the
@@ -56,9 +64,6 @@ enum {
 /* Where an argument's memory lives. */
 typedef enum {
 	LOC_ARENA, /* activation tensor `id` */
-	LOC_STAGE_S, /* FP16 mode: f32 staging for a primitive's source */
-	LOC_STAGE_D, /* FP16 mode: f32 staging for a primitive's destination */
-	LOC_STAGE_W, /* FP16 mode: f32 staging for a convolution's weights */
 	LOC_PTR,   /* fixed pointer (weights, biases) */
 	LOC_SCRATCH /* the shared scratchpad */
 } loc_t;
@@ -73,10 +78,10 @@ typedef struct {
 
 typedef enum {
 	STEP_PRIM,     /* a oneDNN primitive */
-	STEP_INPUT,    /* host input buffer -> tensor `out` (NCHW or NHWC, act dtype) */
+	STEP_INPUT,    /* host input buffer -> tensor `out` (NCHW or NHWC, as stored) */
 	STEP_HEAD_FC,  /* tensor `in` = pooled [n][2048] -> out (features or fc) */
 	STEP_ATTNPOOL, /* tensor `in` = tokens NHWC [n][49][2048] -> out [n][1024] */
-	STEP_CVT       /* FP16 mode: ref[0] -> ref[1], same layout, f16 <-> f32 */
+	STEP_ROUND     /* rounded storage: tensor `out` rounded in place to act_dt */
 } step_kind_t;
 
 typedef struct {
@@ -90,7 +95,7 @@ typedef struct {
 } step_t;
 
 typedef struct {
-	dnnl_memory_desc_t md; /* as stored: act dtype, its layout */
+	dnnl_memory_desc_t md; /* as stored: mem_dt, its layout */
 	size_t bytes;
 	int first, last; /* step range of the lifetime */
 	size_t offset;
@@ -100,7 +105,7 @@ typedef struct {
  * plan takes them over from the previous one when the layout is the same. */
 typedef struct {
 	const net_conv_t *conv;
-	dnnl_memory_desc_t md; /* as stored (f16 in FP16 mode) */
+	dnnl_memory_desc_t md; /* as stored (mem_dt) */
 	void *w;
 	float *b;
 	size_t wbytes, bbytes;
@@ -115,9 +120,8 @@ typedef struct {
 	wgt_t *wgt; /* convolution weights in the primitives' layouts */
 	int nwgt, capwgt;
 	size_t weight_bytes;
-	size_t arena_bytes, scratch_bytes, stage_bytes, stage_w_bytes;
+	size_t arena_bytes, scratch_bytes;
 	unsigned char *arena, *scratch;
-	float *stage_s, *stage_d, *stage_w;
 } plan_t;
 
 struct encoder {
@@ -125,7 +129,8 @@ struct encoder {
 	enc_config_t cfg;
 	dnnl_engine_t engine;
 	dnnl_stream_t stream;
-	dnnl_data_type_t act_dt;  /* f32, or f16 in FP16 mode */
+	dnnl_data_type_t act_dt;  /* the numbers computed: f32, f16 or bf16 */
+	dnnl_data_type_t mem_dt;  /* as tensors are stored: bf16 (native BF16), else f32 */
 	dnnl_format_tag_t tag;    /* activation layout */
 	dnnl_format_tag_t in_tag; /* network input layout: nchw or nhwc */
 	int threads;
@@ -148,6 +153,7 @@ struct encoder {
 	long batches;
 	timing_t timing; /* every batch but the first */
 	char device[160];
+	char note[200]; /* for enc_stats_t.note */
 };
 
 /* ---- errors ---- */
@@ -260,7 +266,132 @@ static int cvt_f32_to_f16(const float *src, uint16_t *dst, size_t n)
 	return any;
 }
 
+static float round_h(float v)
+{
+	return half_to_float(float_to_half(v));
+}
+
+/* f32 -> bf16 bits, round to nearest even; a NaN stays a (quiet) NaN. */
+static uint16_t float_to_bf16(float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, 4);
+	if (f != f)
+		return (uint16_t)((u | 0x00400000u) >> 16);
+	return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+static float round_b(float v)
+{
+	uint32_t u = (uint32_t)float_to_bf16(v) << 16;
+	memcpy(&v, &u, 4);
+	return v;
+}
+
+/* In place, n values rounded to f16 and back (the same bits as
+ * half_to_float(float_to_half(v))). Returns 1 when some value came out Inf
+ * or NaN: overflowed f16, or was already. */
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx,f16c"))) static int round_f16_f16c(float *v, size_t n)
+{
+	size_t i = 0;
+	const __m128i ex = _mm_set1_epi16(0x7c00);
+	__m128i bad = _mm_setzero_si128();
+	for (; i + 8 <= n; i += 8) {
+		__m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(v + i), _MM_FROUND_TO_NEAREST_INT);
+		bad = _mm_or_si128(bad, _mm_cmpeq_epi16(_mm_and_si128(h, ex), ex));
+		_mm256_storeu_ps(v + i, _mm256_cvtph_ps(h));
+	}
+	int any = !_mm_testz_si128(bad, bad);
+	for (; i < n; i++) {
+		uint16_t h = float_to_half(v[i]);
+		any |= (h & 0x7c00) == 0x7c00;
+		v[i] = half_to_float(h);
+	}
+	return any;
+}
+
+/* In place, n values rounded to bf16 (float_to_bf16's bits, back in f32). */
+__attribute__((target("avx2"))) static void round_bf16_avx2(float *v, size_t n)
+{
+	size_t i = 0;
+	const __m256i one = _mm256_set1_epi32(1), half = _mm256_set1_epi32(0x7fff);
+	const __m256i hi = _mm256_set1_epi32((int)0xffff0000u), quiet = _mm256_set1_epi32(0x00400000);
+	for (; i + 8 <= n; i += 8) {
+		__m256 x = _mm256_loadu_ps(v + i);
+		__m256i u = _mm256_castps_si256(x);
+		__m256i r = _mm256_add_epi32(u, _mm256_add_epi32(half, _mm256_and_si256(_mm256_srli_epi32(u, 16), one)));
+		__m256i q = _mm256_or_si256(u, quiet);
+		__m256 nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
+		r = _mm256_and_si256(_mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(r), _mm256_castsi256_ps(q), nan)), hi);
+		_mm256_storeu_ps(v + i, _mm256_castsi256_ps(r));
+	}
+	for (; i < n; i++)
+		v[i] = round_b(v[i]);
+}
+
+static int have_avx2(void)
+{
+	static int have = -1;
+	if (have < 0)
+		have = __builtin_cpu_supports("avx2");
+	return have;
+}
+#endif
+
+static int round_f16_inplace(float *v, size_t n)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (have_f16c())
+		return round_f16_f16c(v, n);
+#endif
+	int any = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint16_t h = float_to_half(v[i]);
+		any |= (h & 0x7c00) == 0x7c00;
+		v[i] = half_to_float(h);
+	}
+	return any;
+}
+
+static void round_bf16_inplace(float *v, size_t n)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (have_avx2()) {
+		round_bf16_avx2(v, n);
+		return;
+	}
+#endif
+	for (size_t i = 0; i < n; i++)
+		v[i] = round_b(v[i]);
+}
+
 /* ---- threads ---- */
+
+/* The OpenMP runtime oneDNN runs on, looked up at run time (see the top):
+ * the rounding steps run on the same threads as the primitives between
+ * them, rather than on a pool of their own competing for the cores. */
+static struct {
+	int init;
+	void (*parallel)(void (*fn)(void *), void *data, unsigned nthreads, unsigned flags); /* GOMP_parallel */
+	int (*num)(void);
+	int (*id)(void);
+} g_omp;
+
+static void omp_lookup(void)
+{
+	if (g_omp.init)
+		return;
+	g_omp.init = 1;
+	if (dnnl_version()->cpu_runtime != DNNL_RUNTIME_OMP)
+		return;
+	g_omp.parallel = (void (*)(void (*)(void *), void *, unsigned, unsigned))(uintptr_t)dlsym(RTLD_DEFAULT, "GOMP_parallel");
+	g_omp.num = (int (*)(void))(uintptr_t)dlsym(RTLD_DEFAULT, "omp_get_num_threads");
+	g_omp.id = (int (*)(void))(uintptr_t)dlsym(RTLD_DEFAULT, "omp_get_thread_num");
+	if (!g_omp.num || !g_omp.id)
+		g_omp.parallel = NULL;
+}
+
 
 static int cpu_cores(void)
 {
@@ -281,6 +412,13 @@ static int threads_set(int want)
 	if (set)
 		set(want);
 	return get ? get() : want;
+}
+
+/* "avx2" for cpu_isa_avx2 */
+static const char *isa_name(dnnl_cpu_isa_t isa)
+{
+	const char *s = dnnl_cpu_isa2str(isa);
+	return strncmp(s, "cpu_isa_", 8) == 0 ? s + 8 : s;
 }
 
 static void cpu_name(char *buf, size_t cap)
@@ -324,21 +462,14 @@ static int grow(void **p, int *cap, int need, size_t elem)
 	return 0;
 }
 
-static dnnl_memory_desc_t md_with_type(const dnnl_memory_desc_t *md, dnnl_data_type_t dt)
-{
-	dnnl_memory_desc_t m = *md;
-	m.data_type = dt;
-	return m;
-}
-
-/* New activation tensor [n][c][h][w] in the given layout and the act dtype. */
+/* New activation tensor [n][c][h][w] in the given layout, stored as mem_dt. */
 static int act_new(encoder_t *e, plan_t *p, int c, int h, int w, dnnl_format_tag_t tag)
 {
 	if (grow((void **)&p->act, &p->capact, p->nact + 1, sizeof *p->act))
 		return -1;
 	act_t *a = &p->act[p->nact];
 	dnnl_dims_t d = {p->n, c, h, w};
-	if (dnnl_memory_desc_init_by_tag(&a->md, 4, d, e->act_dt, tag) != dnnl_success)
+	if (dnnl_memory_desc_init_by_tag(&a->md, 4, d, e->mem_dt, tag) != dnnl_success)
 		return fail("oneDNN: no memory descriptor for [%d,%d,%d,%d]", p->n, c, h, w);
 	a->bytes = dnnl_memory_desc_get_size(&a->md);
 	a->first = a->last = -1;
@@ -394,10 +525,9 @@ static int weights_md(const net_conv_t *c, dnnl_data_type_t dt, int plain, dnnl_
 	return dnnl_memory_desc_init_by_tag(md, 5, wd, dt, plain ? dnnl_goihw : dnnl_format_tag_any);
 }
 
-/* Weights of conv in layout md (act dtype): taken over from the previous
+/* Weights of conv in layout md (mem_dt): taken over from the previous
  * plan when it has them in that layout, else made from the net's FP32. */
-static wgt_t *wgt_get(encoder_t *e, plan_t *p, plan_t *prev, const net_conv_t *c, const dnnl_memory_desc_t *md,
-		      const dnnl_memory_desc_t *md32)
+static wgt_t *wgt_get(encoder_t *e, plan_t *p, plan_t *prev, const net_conv_t *c, const dnnl_memory_desc_t *md)
 {
 	if (grow((void **)&p->wgt, &p->capwgt, p->nwgt + 1, sizeof *p->wgt))
 		return NULL;
@@ -429,26 +559,20 @@ static wgt_t *wgt_get(encoder_t *e, plan_t *p, plan_t *prev, const net_conv_t *c
 	}
 	dnnl_memory_desc_t plain;
 	weights_md(c, dnnl_f32, 1, &plain);
+	/* Biases stay f32 (as the convolution takes them); FP16 rounds them,
+	 * as a GPU's FP16 model stores them. Native BF16: oneDNN's reorder
+	 * converts (round to nearest even). */
 	memcpy(g->b, c->b, g->bbytes);
-	if (e->act_dt == dnnl_f32)
-		return reorder_now(e, &plain, c->w, md, g->w) ? NULL : g;
-	/* FP16: into the f32 layout first (oneDNN's direct f32 -> f16 weight
-	 * reorder is a slow generic one), then round element by element: the
-	 * f16 descriptor is the same layout. Biases are rounded too and kept in
-	 * f32, as the convolution wants them. */
-	size_t n32 = dnnl_memory_desc_get_size(md32);
-	float *tmp = malloc(n32);
-	if (!tmp) {
-		fail("out of memory for weights");
+	if (reorder_now(e, &plain, c->w, md, g->w))
 		return NULL;
+	if (e->act_dt == dnnl_f16) {
+		round_f16_inplace(g->w, g->wbytes / sizeof(float));
+		for (int i = 0; i < c->cout; i++)
+			g->b[i] = round_h(g->b[i]);
+	} else if (e->act_dt == dnnl_bf16 && e->mem_dt == dnnl_f32) {
+		round_bf16_inplace(g->w, g->wbytes / sizeof(float));
 	}
-	int r = reorder_now(e, &plain, c->w, md32, tmp);
-	if (r == 0)
-		cvt_f32_to_f16(tmp, g->w, n32 / sizeof(float));
-	free(tmp);
-	for (int i = 0; i < c->cout; i++)
-		g->b[i] = half_to_float(float_to_half(g->b[i]));
-	return r ? NULL : g;
+	return g;
 }
 
 /* Scratchpad of a primitive descriptor: note its size, return its md. */
@@ -498,12 +622,6 @@ static ref_t at_arena(const plan_t *p, int id)
 	return r;
 }
 
-static ref_t at(loc_t loc, void *ptr, const dnnl_memory_desc_t *md)
-{
-	ref_t r = {.loc = loc, .id = -1, .ptr = ptr, .md = *md};
-	return r;
-}
-
 /* A reorder step: an activation into another layout. */
 static int add_reorder(encoder_t *e, plan_t *p, ref_t from, ref_t to)
 {
@@ -529,53 +647,27 @@ static int add_reorder(encoder_t *e, plan_t *p, ref_t from, ref_t to)
 	return 0;
 }
 
-/* A conversion step between f16 and f32 copies of one layout (FP16 mode).
- * oneDNN 2.6 has only a slow generic reorder for this on the CPU. */
-static int add_cvt(plan_t *p, ref_t from, ref_t to)
-{
-	step_t *s = step_new(p, STEP_CVT);
-	if (!s)
-		return -1;
-	ref_add(p, s, DNNL_ARG_FROM, from.loc, from.id, from.ptr, &from.md);
-	ref_add(p, s, DNNL_ARG_TO, to.loc, to.id, to.ptr, &to.md);
-	return 0;
-}
-
-/* A compute primitive over activation `src` -> `dst`. In FP32 mode its
- * src/dst arguments are the arena tensors; in FP16 mode they are f32 staging
- * buffers filled and emptied by conversions around it (and the residual is
- * staged in first when the primitive sums into dst). extra: weights/bias refs. */
-static int add_compute(encoder_t *e, plan_t *p, dnnl_primitive_desc_t pd, int src, int dst, int sum,
+/* A compute primitive over activation `src` -> `dst` (arena tensors);
+ * extra: weights/bias refs. round: in rounded storage, dst is rounded in
+ * place after it (a max pool's output needs none: it is one of its inputs). */
+static int add_compute(encoder_t *e, plan_t *p, dnnl_primitive_desc_t pd, int src, int dst, int round,
 		       const ref_t *extra, int nextra)
 {
-	act_t *as = &p->act[src], *ad = &p->act[dst];
-	int f16 = e->act_dt == dnnl_f16;
-	dnnl_memory_desc_t s32 = md_with_type(&as->md, dnnl_f32), d32 = md_with_type(&ad->md, dnnl_f32);
-	if (f16) {
-		p->stage_bytes = max_sz(p->stage_bytes, dnnl_memory_desc_get_size(&s32));
-		p->stage_bytes = max_sz(p->stage_bytes, dnnl_memory_desc_get_size(&d32));
-		if (add_cvt(p, at_arena(p, src), at(LOC_STAGE_S, NULL, &s32)))
-			return -1;
-		if (sum && add_cvt(p, at_arena(p, dst), at(LOC_STAGE_D, NULL, &d32)))
-			return -1;
-	}
 	step_t *s = step_new(p, STEP_PRIM);
 	if (!s)
 		return -1;
 	DNNL_TRY(dnnl_primitive_create(&s->prim, pd));
 	dnnl_memory_desc_t sc = scratch_md(p, pd);
-	ref_add(p, s, DNNL_ARG_SRC, f16 ? LOC_STAGE_S : LOC_ARENA, src, NULL, &s32);
-	ref_add(p, s, DNNL_ARG_DST, f16 ? LOC_STAGE_D : LOC_ARENA, dst, NULL, &d32);
+	ref_add(p, s, DNNL_ARG_SRC, LOC_ARENA, src, NULL, &p->act[src].md);
+	ref_add(p, s, DNNL_ARG_DST, LOC_ARENA, dst, NULL, &p->act[dst].md);
 	ref_add(p, s, DNNL_ARG_SCRATCHPAD, LOC_SCRATCH, -1, NULL, &sc);
 	for (int i = 0; i < nextra; i++)
 		s->ref[s->nref++] = extra[i];
-	if (f16) {
-		/* The staged step touches the tensors only through the
-		 * conversions, but their lifetimes must cover it. */
-		act_use(p, src, (int)(s - p->step));
-		act_use(p, dst, (int)(s - p->step));
-		if (add_cvt(p, at(LOC_STAGE_D, NULL, &d32), at_arena(p, dst)))
+	if (round && e->act_dt != e->mem_dt) {
+		if (!(s = step_new(p, STEP_ROUND)))
 			return -1;
+		s->out = dst;
+		act_use(p, dst, p->nstep - 1);
 	}
 	return 0;
 }
@@ -595,14 +687,14 @@ static int add_conv(encoder_t *e, plan_t *p, plan_t *prev, const net_conv_t *c, 
 	if (ad->md.dims[1] != c->cout || ad->md.dims[2] != oh || ad->md.dims[3] != ow)
 		return fail("internal: residual shape does not match conv output");
 
-	dnnl_memory_desc_t s32 = md_with_type(&as->md, dnnl_f32), d32 = md_with_type(&ad->md, dnnl_f32), wmd, bmd;
+	dnnl_memory_desc_t wmd, bmd;
 	dnnl_dims_t bd = {c->cout};
-	DNNL_TRY(weights_md(c, dnnl_f32, 0, &wmd));
+	DNNL_TRY(weights_md(c, e->mem_dt, 0, &wmd));
 	DNNL_TRY(dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_a));
 	dnnl_convolution_desc_t cd;
 	dnnl_dims_t strides = {c->stride, c->stride}, pad = {c->pad, c->pad};
-	DNNL_TRY(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &s32, &wmd,
-						   &bmd, &d32, strides, pad, pad));
+	DNNL_TRY(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &as->md,
+						   &wmd, &bmd, &ad->md, strides, pad, pad));
 	dnnl_post_ops_t po;
 	dnnl_primitive_attr_t attr;
 	DNNL_TRY(dnnl_post_ops_create(&po));
@@ -619,27 +711,16 @@ static int add_conv(encoder_t *e, plan_t *p, plan_t *prev, const net_conv_t *c, 
 	dnnl_primitive_attr_destroy(attr);
 	DNNL_TRY(st);
 
-	/* Weights into the layout this convolution wants (f16 in FP16 mode). */
+	/* Weights into the layout this convolution wants. */
 	const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-	dnnl_memory_desc_t w32 = *want, wstore = md_with_type(want, e->act_dt);
-	wgt_t *g = wgt_get(e, p, prev, c, &wstore, &w32);
+	wgt_t *g = wgt_get(e, p, prev, c, want);
 	if (!g) {
 		dnnl_primitive_desc_destroy(pd);
 		return -1;
 	}
 	ref_t extra[2] = {{.arg = DNNL_ARG_BIAS, .loc = LOC_PTR, .ptr = g->b, .md = bmd},
-			  {.arg = DNNL_ARG_WEIGHTS, .loc = LOC_PTR, .ptr = g->w, .md = w32}};
-	if (e->act_dt == dnnl_f16) {
-		size_t wb = dnnl_memory_desc_get_size(&w32);
-		if (wb > p->stage_w_bytes)
-			p->stage_w_bytes = wb;
-		if (add_cvt(p, at(LOC_PTR, g->w, &wstore), at(LOC_STAGE_W, NULL, &w32))) {
-			dnnl_primitive_desc_destroy(pd);
-			return -1;
-		}
-		extra[1].loc = LOC_STAGE_W;
-	}
-	int r = add_compute(e, p, pd, src, dst, sum, extra, 2);
+			  {.arg = DNNL_ARG_WEIGHTS, .loc = LOC_PTR, .ptr = g->w, .md = g->md}};
+	int r = add_compute(e, p, pd, src, dst, 1, extra, 2);
 	dnnl_primitive_desc_destroy(pd);
 	return r < 0 ? -1 : dst;
 }
@@ -653,12 +734,10 @@ static int add_pool(encoder_t *e, plan_t *p, int src, dnnl_alg_kind_t alg, int k
 	int dst = act_new(e, p, c, oh, ow, e->tag);
 	if (dst < 0)
 		return -1;
-	as = &p->act[src];
-	dnnl_memory_desc_t s32 = md_with_type(&as->md, dnnl_f32), d32 = md_with_type(&p->act[dst].md, dnnl_f32);
 	dnnl_pooling_desc_t pdsc;
 	dnnl_dims_t strides = {stride, stride}, kernel = {k, k}, pads = {pad, pad};
-	DNNL_TRY(dnnl_pooling_forward_desc_init(&pdsc, dnnl_forward_inference, alg, &s32, &d32, strides, kernel, pads,
-					       pads));
+	DNNL_TRY(dnnl_pooling_forward_desc_init(&pdsc, dnnl_forward_inference, alg, &p->act[src].md, &p->act[dst].md,
+					       strides, kernel, pads, pads));
 	dnnl_primitive_attr_t attr;
 	dnnl_primitive_desc_t pd;
 	DNNL_TRY(dnnl_primitive_attr_create(&attr));
@@ -666,7 +745,7 @@ static int add_pool(encoder_t *e, plan_t *p, int src, dnnl_alg_kind_t alg, int k
 	dnnl_status_t st = dnnl_primitive_desc_create(&pd, &pdsc, attr, e->engine, NULL);
 	dnnl_primitive_attr_destroy(attr);
 	DNNL_TRY(st);
-	int r = add_compute(e, p, pd, src, dst, 0, NULL, 0);
+	int r = add_compute(e, p, pd, src, dst, alg != dnnl_pooling_max, NULL, 0);
 	dnnl_primitive_desc_destroy(pd);
 	return r < 0 ? -1 : dst;
 }
@@ -808,9 +887,6 @@ static void *ref_ptr(const plan_t *p, const ref_t *r)
 {
 	switch (r->loc) {
 	case LOC_ARENA: return p->arena + p->act[r->id].offset;
-	case LOC_STAGE_S: return p->stage_s;
-	case LOC_STAGE_D: return p->stage_d;
-	case LOC_STAGE_W: return p->stage_w;
 	case LOC_SCRATCH: return p->scratch;
 	case LOC_PTR: break;
 	}
@@ -826,13 +902,6 @@ static int plan_finalize(encoder_t *e, plan_t *p)
 	p->scratch = enc_alloc(e, p->scratch_bytes);
 	if (!p->arena || !p->scratch)
 		return fail("out of memory for activations (%zu bytes)", p->arena_bytes + p->scratch_bytes);
-	if (e->act_dt == dnnl_f16) {
-		p->stage_s = enc_alloc(e, p->stage_bytes);
-		p->stage_d = enc_alloc(e, p->stage_bytes);
-		p->stage_w = enc_alloc(e, p->stage_w_bytes);
-		if (!p->stage_s || !p->stage_d || !p->stage_w)
-			return fail("out of memory for FP16 staging buffers");
-	}
 	for (int i = 0; i < p->nstep; i++) {
 		step_t *s = &p->step[i];
 		for (int j = 0; j < s->nref; j++) {
@@ -869,9 +938,6 @@ static void plan_free(encoder_t *e, plan_t *p)
 	free(p->wgt);
 	enc_release(e, p->arena, p->arena_bytes);
 	enc_release(e, p->scratch, p->scratch_bytes);
-	enc_release(e, p->stage_s, p->stage_bytes);
-	enc_release(e, p->stage_d, p->stage_bytes);
-	enc_release(e, p->stage_w, p->stage_w_bytes);
 	free(p);
 }
 
@@ -893,39 +959,64 @@ static plan_t *plan_build(encoder_t *e, int n, plan_t *prev)
 
 /* ---- the plain-C steps ---- */
 
-/* An activation stored as f16 that overflows it (or a NaN) marks its image:
- * the GPU's FP16 path and PyTorch's would carry an Inf or NaN on, where a
- * ReLU here could turn it into a plausible number. Images are the outermost
- * dimension of every layout used (nchw, nhwc, nChw8c, nChw16c). */
-static void run_cvt(encoder_t *e, const step_t *s, int n)
-{
-	const ref_t *a = &s->ref[0], *b = &s->ref[1];
-	if (a->md.data_type == dnnl_f16) {
-		cvt_f16_to_f32(a->ptr, b->ptr, dnnl_memory_desc_get_size(&a->md) / 2);
-		return;
-	}
-	size_t per = dnnl_memory_desc_get_size(&a->md) / 4 / (size_t)n;
-	for (int i = 0; i < n; i++)
-		if (cvt_f32_to_f16((const float *)a->ptr + (size_t)i * per, (uint16_t *)b->ptr + (size_t)i * per, per))
-			e->overflow[i] = 1;
-}
-
 static void *act_ptr(const plan_t *p, int id)
 {
 	return p->arena + p->act[id].offset;
 }
 
-static float round_h(float v)
+/* Rounded storage: a tensor of n images rounded in place, split over the
+ * OpenMP threads at 64-byte boundaries. An activation that overflows f16
+ * (or a NaN) marks its image: the GPU's FP16 path and PyTorch's would carry
+ * an Inf or NaN on, where a ReLU here could turn it into a plausible number.
+ * Images are the outermost dimension of every layout used (nchw, nhwc,
+ * nChw8c, nChw16c). */
+typedef struct {
+	float *v;
+	size_t per; /* values per image */
+	int n, f16;
+	unsigned char *overflow;
+} round_job_t;
+
+static void round_range(const round_job_t *j, size_t from, size_t to)
 {
-	return half_to_float(float_to_half(v));
+	while (from < to) {
+		size_t img = from / j->per, end = (img + 1) * j->per;
+		if (end > to)
+			end = to;
+		if (!j->f16)
+			round_bf16_inplace(j->v + from, end - from);
+		else if (round_f16_inplace(j->v + from, end - from))
+			__atomic_store_n(&j->overflow[img], 1, __ATOMIC_RELAXED);
+		from = end;
+	}
+}
+
+static void round_thread(void *arg)
+{
+	const round_job_t *j = arg;
+	size_t total = j->per * (size_t)j->n, nt = (size_t)g_omp.num(), t = (size_t)g_omp.id();
+	size_t from = total * t / nt / 16 * 16, to = t + 1 == nt ? total : total * (t + 1) / nt / 16 * 16;
+	round_range(j, from, to);
+}
+
+static void run_round(encoder_t *e, const plan_t *p, const step_t *s, int n)
+{
+	round_job_t j = {.v = act_ptr(p, s->out), .per = p->act[s->out].bytes / sizeof(float) / (size_t)n, .n = n,
+			 .f16 = e->act_dt == dnnl_f16, .overflow = e->overflow};
+	/* below ~64 KiB a wake-up of the threads costs more than it saves */
+	if (g_omp.parallel && e->threads > 1 && j.per * (size_t)n >= 16384)
+		g_omp.parallel(round_thread, &j, (unsigned)e->threads, 0);
+	else
+		round_range(&j, 0, j.per * (size_t)n);
 }
 
 /* Host input (cfg.batch-image buffer of fmt) -> the input tensor: NCHW or
- * NHWC (e->in_tag), act dtype. uint8 goes through the normalization table. */
+ * NHWC (e->in_tag), as stored (bf16 bits, or f32 rounded to act_dt). uint8
+ * goes through the normalization table. */
 static void run_input(encoder_t *e, const plan_t *p, const step_t *s, enc_input_t fmt, int n)
 {
 	const size_t plane = (size_t)e->net->input_size * (size_t)e->net->input_size, img = 3 * plane;
-	const int f16 = e->act_dt == dnnl_f16, nhwc = e->in_tag == dnnl_nhwc;
+	const int nhwc = e->in_tag == dnnl_nhwc;
 	/* element (c, k) of an image, k = y * W + x, in the tensor */
 	const size_t cs = nhwc ? 1 : plane, ks = nhwc ? 3 : 1;
 	float *d32 = act_ptr(p, s->out);
@@ -942,19 +1033,24 @@ static void run_input(encoder_t *e, const plan_t *p, const step_t *s, enc_input_
 				else
 					v = half_to_float(((const uint16_t *)e->input[fmt])[base + (size_t)c * plane + k]);
 				size_t at = base + (size_t)c * cs + k * ks;
-				if (f16)
-					d16[at] = float_to_half(v);
+				if (e->mem_dt == dnnl_bf16)
+					d16[at] = float_to_bf16(v);
+				else if (e->act_dt == dnnl_f16)
+					d32[at] = round_h(v);
+				else if (e->act_dt == dnnl_bf16)
+					d32[at] = round_b(v);
 				else
 					d32[at] = v;
 			}
 	}
 }
 
-/* Tensor in the act dtype -> f32, n elements. */
+/* Tensor as stored -> f32, n elements. */
 static void to_f32(const encoder_t *e, const void *src, float *dst, size_t n)
 {
-	if (e->act_dt == dnnl_f16)
-		cvt_f16_to_f32(src, dst, n);
+	if (e->mem_dt == dnnl_bf16)
+		for (size_t i = 0; i < n; i++)
+			dst[i] = bf16_to_float(((const uint16_t *)src)[i]);
 	else
 		memcpy(dst, src, n * sizeof *dst);
 }
@@ -1021,7 +1117,7 @@ static int run_attnpool(encoder_t *e, const plan_t *p, const step_t *s, int n)
 	for (int i = 0; i < n; i++) {
 		float *ti = tok + (size_t)i * (size_t)T * (size_t)D;
 		const unsigned char *src = (const unsigned char *)act_ptr(p, s->in) +
-					   (size_t)i * (size_t)hw * (size_t)D * (e->act_dt == dnnl_f16 ? 2 : 4);
+					   (size_t)i * (size_t)hw * (size_t)D * (e->mem_dt == dnnl_bf16 ? 2 : 4);
 		to_f32(e, src, ti + D, (size_t)hw * (size_t)D);
 		for (int c = 0; c < D; c++)
 			t0[c] = 0;
@@ -1151,9 +1247,9 @@ static int preferred_tag(encoder_t *e, const dnnl_dims_t src, const dnnl_dims_t 
 	dnnl_memory_desc_t smd, wmd, dmd;
 	dnnl_dims_t dst = {src[0], wei[0], (src[2] + 2 * pad - wei[2]) / stride + 1,
 			   (src[3] + 2 * pad - wei[3]) / stride + 1};
-	DNNL_TRY(dnnl_memory_desc_init_by_tag(&smd, 4, src, dnnl_f32, dnnl_format_tag_any));
-	DNNL_TRY(dnnl_memory_desc_init_by_tag(&wmd, 4, wei, dnnl_f32, dnnl_format_tag_any));
-	DNNL_TRY(dnnl_memory_desc_init_by_tag(&dmd, 4, dst, dnnl_f32, dst_tag));
+	DNNL_TRY(dnnl_memory_desc_init_by_tag(&smd, 4, src, e->mem_dt, dnnl_format_tag_any));
+	DNNL_TRY(dnnl_memory_desc_init_by_tag(&wmd, 4, wei, e->mem_dt, dnnl_format_tag_any));
+	DNNL_TRY(dnnl_memory_desc_init_by_tag(&dmd, 4, dst, e->mem_dt, dst_tag));
 	dnnl_convolution_desc_t cd;
 	dnnl_dims_t st = {stride, stride}, pd2 = {pad, pad};
 	DNNL_TRY(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &smd, &wmd,
@@ -1164,7 +1260,7 @@ static int preferred_tag(encoder_t *e, const dnnl_dims_t src, const dnnl_dims_t 
 	*out = cands[ncands - 1];
 	for (int i = 0; i < ncands; i++) {
 		dnnl_memory_desc_t m;
-		dnnl_memory_desc_init_by_tag(&m, 4, src, dnnl_f32, cands[i]);
+		dnnl_memory_desc_init_by_tag(&m, 4, src, e->mem_dt, cands[i]);
 		if (dnnl_memory_desc_equal(&m, chosen)) {
 			*out = cands[i];
 			break;
@@ -1206,8 +1302,8 @@ static encoder_t *cpu_create(const net_t *net, const enc_config_t *cfg, char *er
 		return NULL;
 	}
 	/* TF32 is a GPU format: rnencode notes it and asks for FP32 here */
-	if (cfg->precision != PREC_FP32 && cfg->precision != PREC_FP16) {
-		fail("precision %s: the CPU backend computes fp32 or fp16", precision_name(cfg->precision));
+	if (cfg->precision != PREC_FP32 && cfg->precision != PREC_BF16 && cfg->precision != PREC_FP16) {
+		fail("precision %s: the CPU backend computes fp32, bf16 or fp16", precision_name(cfg->precision));
 		return NULL;
 	}
 	encoder_t *e = calloc(1, sizeof *e);
@@ -1217,7 +1313,22 @@ static encoder_t *cpu_create(const net_t *net, const enc_config_t *cfg, char *er
 	}
 	e->net = net;
 	e->cfg = *cfg;
-	e->act_dt = cfg->precision == PREC_FP16 ? dnnl_f16 : dnnl_f32;
+	e->act_dt = cfg->precision == PREC_FP16 ? dnnl_f16 : cfg->precision == PREC_BF16 ? dnnl_bf16 : dnnl_f32;
+	e->mem_dt = dnnl_f32;
+	dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+	if (e->act_dt == dnnl_bf16) {
+		/* oneDNN runs bf16 below avx512_core_bf16 only by emulation, or
+		 * (AVX2 and below) not at all: the same numbers from rounded f32
+		 * storage then, and the user told that it is no faster */
+		if (((unsigned)isa & (unsigned)dnnl_cpu_isa_avx512_core_bf16) == (unsigned)dnnl_cpu_isa_avx512_core_bf16)
+			e->mem_dt = dnnl_bf16;
+		else
+			snprintf(e->note, sizeof e->note,
+				 "--precision bf16: no bf16 instructions on this CPU (oneDNN's ISA %s): BF16 numbers "
+				 "from FP32 arithmetic, no faster than FP32",
+				 isa_name(isa));
+	}
+	omp_lookup();
 	e->out_dim = net_output_dim(net, cfg->features);
 	e->threads = threads_set(cfg->threads > 0 ? cfg->threads : cpu_cores());
 	for (int c = 0; c < 3; c++)
@@ -1227,7 +1338,7 @@ static encoder_t *cpu_create(const net_t *net, const enc_config_t *cfg, char *er
 	cpu_name(cpu, sizeof cpu);
 	const dnnl_version_t *ver = dnnl_version();
 	snprintf(e->device, sizeof e->device, "cpu: %s (oneDNN %d.%d.%d, %s)", cpu, ver->major, ver->minor,
-		 ver->patch, dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()));
+		 ver->patch, dnnl_cpu_isa2str(isa));
 	if (dnnl_engine_create(&e->engine, dnnl_cpu, 0) != dnnl_success ||
 	    dnnl_stream_create(&e->stream, e->engine, dnnl_stream_default_flags) != dnnl_success) {
 		fail("oneDNN: cannot create the CPU engine");
@@ -1286,7 +1397,7 @@ static int cpu_submit(encoder_t *e, enc_input_t fmt, int n, char *err, size_t er
 		case STEP_PRIM: DNNL_TRY(dnnl_primitive_execute(s->prim, e->stream, s->nref, s->args)); break;
 		case STEP_HEAD_FC: r = run_head_fc(e, p, s, n); break;
 		case STEP_ATTNPOOL: r = run_attnpool(e, p, s, n); break;
-		case STEP_CVT: run_cvt(e, s, n); break;
+		case STEP_ROUND: run_round(e, p, s, n); break;
 		}
 		if (r)
 			return -1;
@@ -1319,11 +1430,11 @@ static void cpu_stats(const encoder_t *e, enc_stats_t *st)
 {
 	memset(st, 0, sizeof *st);
 	snprintf(st->device, sizeof st->device, "%s", e->device);
+	snprintf(st->note, sizeof st->note, "%s", e->note);
 	st->threads = e->threads;
 	if (e->plan) {
 		st->weight_bytes = e->plan->weight_bytes + e->head_w_bytes;
-		st->activation_bytes = e->plan->arena_bytes + e->plan->scratch_bytes + 2 * e->plan->stage_bytes +
-				       e->plan->stage_w_bytes + e->head_bytes;
+		st->activation_bytes = e->plan->arena_bytes + e->plan->scratch_bytes + e->head_bytes;
 	}
 	st->peak_bytes = e->bytes_peak + e->borrowed_bytes;
 	st->batches = e->batches;

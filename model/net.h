@@ -257,6 +257,8 @@ typedef struct {
 
 typedef struct {
 	char device[160];      /* e.g. "cpu: Intel Xeon ... (oneDNN 2.6.0, avx512_core_amx)" */
+	char note[200];        /* "" or one line the program shows the user once (how the
+				* backend computes what was asked, where that is not the obvious) */
 	int threads;           /* compute threads (CPU), 0 where not meaningful */
 	size_t weight_bytes;   /* weights as the backend holds them */
 	size_t activation_bytes; /* planned activation arena(s) + scratch */

@@ -14,8 +14,8 @@
       stats excluded).
   head N IN.mp OUT.mp
       the records of IN.mp before its (N+1)-th image record.
-  reference --model M --weights FILE [--fp16 F16.npy [--fp16-n N]] [--features FEAT.npy]
-            IN.mp OUT.npy
+  reference --model M --weights FILE [--fp16 F16.npy [--fp16-n N]] [--bf16 BF16.npy]
+            [--features FEAT.npy] IN.mp OUT.npy
       the model's outputs [N,D] for the image records of IN.mp (uint8 crops are
       normalized as torchvision does). resnet50: torchvision's resnet50 with the
       state dict; clip-rn50: tests/py/clip_model.py's visual tower in float32.
@@ -23,6 +23,11 @@
       (BatchNorm folded in float32, weights/biases rounded to fp16, every stored
       activation rounded to fp16), the numerics rnencode --fp16 claims; on the
       first N images only with --fp16-n.
+      --bf16: also the same with BF16 storage, as rnencode --precision bf16 claims:
+      weights rounded to bf16 after the fold, biases FP32, every stored activation
+      (the input, each convolution's output after its bias, residual and ReLU, each
+      average pool's) rounded to bf16, the head (fc; CLIP's attention pool) in FP32
+      on those values; on the first N images with --fp16-n too.
       --features: also resnet50's pooled [N,2048] vector before fc.
       Linear layers run as 1x1 convolutions here (see linear_as_conv).
   compare [--rtol R] [--top1 REF32.npy] [--head] REF.npy OUT.mp
@@ -180,35 +185,43 @@ def build_model(kind, weights):
     return m.eval()
 
 
-# ---- FP16 storage, FP32 arithmetic (the rnencode --fp16 numerics) ----
+# ---- FP16 / BF16 storage, FP32 arithmetic (rnencode --fp16, --precision bf16) ----
 
 def h(x):
     return x.half().float()
 
 
-def fold(conv, bn):
+def bf(x):
+    return x.bfloat16().float()  # round to nearest even, as oneDNN and rnencode do
+
+
+def fold(conv, bn, r, round_bias):
     s = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
     w = (conv.weight.double() * s[:, None, None, None]).float()
     b = (bn.bias.double() - bn.running_mean.double() * s).float()
-    return h(w), h(b)
+    return r(w), r(b) if round_bias else b
 
 
-def conv_bn(x, conv, bn, relu=True, residual=None):
-    w, b = fold(conv, bn)
-    y = F.conv2d(x, w, b, conv.stride, conv.padding)
-    if residual is not None:
-        y = y + residual
-    return h(F.relu(y) if relu else y)
+def narrow_forward(kind, m, x, prec):
+    """FP16: weights, biases, every stored tensor in fp16, the head too.
+    BF16: weights and activations in bf16, biases and the head FP32."""
+    f16 = prec == "fp16"
+    r = h if f16 else bf
 
+    def conv_bn(x, conv, bn, relu=True, residual=None):
+        w, b = fold(conv, bn, r, f16)
+        y = F.conv2d(x, w, b, conv.stride, conv.padding)
+        if residual is not None:
+            y = y + residual
+        return r(F.relu(y) if relu else y)
 
-def fp16_forward(kind, m, x):
-    x = h(x)
+    x = r(x)
     clip = kind == "clip-rn50"
     if clip:
         x = conv_bn(x, m.conv1, m.bn1)
         x = conv_bn(x, m.conv2, m.bn2)
         x = conv_bn(x, m.conv3, m.bn3)
-        x = h(F.avg_pool2d(x, 2))
+        x = r(F.avg_pool2d(x, 2))
     else:
         x = conv_bn(x, m.conv1, m.bn1)
         x = F.max_pool2d(x, 3, 2, 1)
@@ -216,20 +229,22 @@ def fp16_forward(kind, m, x):
         for blk in layer:
             y = conv_bn(x, blk.conv1, blk.bn1)
             y = conv_bn(y, blk.conv2, blk.bn2)
-            r = x
+            res = x
             if clip:
                 if blk.stride > 1:
-                    y = h(F.avg_pool2d(y, blk.stride))
+                    y = r(F.avg_pool2d(y, blk.stride))
                 if blk.downsample is not None:
                     if blk.stride > 1:
-                        r = h(F.avg_pool2d(r, blk.stride))
-                    r = conv_bn(r, blk.downsample[1], blk.downsample[2], relu=False)
+                        res = r(F.avg_pool2d(res, blk.stride))
+                    res = conv_bn(res, blk.downsample[1], blk.downsample[2], relu=False)
             elif blk.downsample is not None:
-                r = conv_bn(x, blk.downsample[0], blk.downsample[1], relu=False)
-            x = conv_bn(y, blk.conv3, blk.bn3, residual=r)
+                res = conv_bn(x, blk.downsample[0], blk.downsample[1], relu=False)
+            x = conv_bn(y, blk.conv3, blk.bn3, residual=res)
     if not clip:
-        f = h(x.mean(dim=(2, 3)))
-        return h(F.linear(f, h(m.fc.weight), h(m.fc.bias)))
+        f = r(x.mean(dim=(2, 3)))
+        return h(F.linear(f, h(m.fc.weight), h(m.fc.bias))) if f16 else m.fc(f)
+    if not f16:
+        return m.attnpool(x)
     a = m.attnpool
     n, c, hh, ww = x.shape
     t = x.reshape(n, c, hh * ww).permute(0, 2, 1)
@@ -268,9 +283,11 @@ def cmd_reference(a):
     x = torch.stack(xs)
     with torch.no_grad():
         np.save(a.out, m(x).numpy().astype(np.float32))
+        x16 = x[:a.fp16_n] if a.fp16_n else x
         if a.fp16:
-            x16 = x[:a.fp16_n] if a.fp16_n else x
-            np.save(a.fp16, fp16_forward(a.model, m, x16).numpy().astype(np.float32))
+            np.save(a.fp16, narrow_forward(a.model, m, x16, "fp16").numpy().astype(np.float32))
+        if a.bf16:
+            np.save(a.bf16, narrow_forward(a.model, m, x16, "bf16").numpy().astype(np.float32))
         if a.features:
             f = m.avgpool(m.layer4(m.layer3(m.layer2(m.layer1(m.maxpool(m.relu(m.bn1(m.conv1(x)))))))))
             np.save(a.features, torch.flatten(f, 1).numpy().astype(np.float32))
@@ -355,6 +372,7 @@ def main():
     s.add_argument("--weights", required=True)
     s.add_argument("--fp16")
     s.add_argument("--fp16-n", type=int, default=0)
+    s.add_argument("--bf16")
     s.add_argument("--features")
     s.add_argument("images")
     s.add_argument("out")

@@ -5,8 +5,12 @@
 #   - --precision fp16 and --fp16 give the same tensors, records saying fp16
 #   - tf32 on the CPU: one note, FP32 numbers (the same tensors as fp32), the
 #     header's precision and math both fp32
-#   - a precision the CPU backend does not compute: exit 2, empty stdout, one
-#     line naming it and those the backend has
+#   - bf16 with oneDNN held below avx512_core_bf16 (ONEDNN_MAX_CPU_ISA, as a CPU
+#     without bf16 instructions): one note naming the ISA, records saying bf16
+#     (float32 tensors), numbers not FP32's; without the cap where the CPU has
+#     bf16 (native kernels) the same scheme within rounding, and no note
+#   - a precision the CPU backend does not compute (int8): exit 2, empty stdout,
+#     one line naming it and those the backend has
 #   - two that disagree (--fp16 --precision fp32): usage error, exit 2
 source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/fixtures.sh"
@@ -30,9 +34,27 @@ expect_stderr '^rnencode: --precision tf32: no TF32 on the CPU: computing in FP3
 [ "$(tensors out)" = "$(tensors fp32.mp)" ] || fail "tf32 on the CPU is not FP32"
 recview -t header out | grep -q '"precision":"fp32","math":"fp32"' || fail "header: $(recview -t header out)"
 
+ONEDNN_MAX_CPU_ISA=AVX512_CORE expect_exit 0 enc --precision bf16
+expect_stderr '^rnencode: --precision bf16: no bf16 instructions on this CPU \(oneDNN.s ISA [a-z0-9_]+\): BF16 numbers from FP32 arithmetic, no faster than FP32$'
+[ "$(grep -c . err)" = 1 ] || fail "expected one line on stderr: $(cat err)"
+tensors out | grep -q '^:"bf16","tensor":{"dtype":"float32"' || fail "bf16 record: $(tensors out)"
+recview -t header out | grep -q '"precision":"bf16","math":"bf16"' || fail "header: $(recview -t header out)"
+[ "$(tensors out)" != "$(tensors fp32.mp)" ] || fail "bf16 gave the fp32 numbers"
+mv out bf16emu.mp
+if grep -qw avx512_bf16 /proc/cpuinfo; then
+	expect_exit 0 enc --precision bf16
+	[ ! -s err ] || fail "native bf16 printed: $(cat err)"
+	$PY - bf16emu.mp emu.npy <<'PYEOF' || fail "reading the emulated logits"
+import sys, msgpack, numpy as np
+recs = msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False)
+np.save(sys.argv[2], np.stack([np.frombuffer(r["tensor"]["data"], r["tensor"]["dtype"]) for r in recs if r.get("type") == "logits"]))
+PYEOF
+	$PY "$ROOT/tests/py/rnencode_ref.py" compare --rtol 6e-2 emu.npy out || fail "native bf16 differs from the emulated scheme"
+fi
+
 expect_exit 2 enc --precision int8
 expect_empty_stdout
-expect_stderr '^rnencode: cpu backend: precision int8: the CPU backend computes fp32'
+expect_stderr '^rnencode: cpu backend: precision int8: the CPU backend computes fp32, bf16 or fp16$'
 
 expect_exit 2 enc --fp16 --precision fp32
 expect_empty_stdout
