@@ -445,8 +445,8 @@ def cmd_text(a):
           f" best of {a.rounds} interleaved rounds (seconds to the table, model loaded):")
     print(f"  txtencode {ours:.1f} s ({rows_sub} trie rows)")
     if a.bf16:
-        print(f"  txtencode --precision bf16 {best['bf16']:.1f} s = {ours / best['bf16']:.2f}x its FP32,"
-              f" {best['trim'] / best['bf16']:.2f}x ONNX Runtime trimmed ({dev16})")
+        print(f"  txtencode --precision bf16 {best['bf16']:.1f} s: {ours / best['bf16']:.2f}x the speed of its FP32,"
+              f" {best['trim'] / best['bf16']:.2f}x that of ONNX Runtime trimmed ({dev16})")
     print(f"  ONNX Runtime, each batch of {a.batch} padded to its longest prompt: {best['trim']:.1f} s"
           f" ({tok_sub} token positions) = txtencode {best['trim'] / ours:.2f}x faster")
     print(f"  ONNX Runtime padded to 77 (clip.tokenize), first {npad} prompts: {best['pad77']:.1f} s,"
