@@ -12,14 +12,20 @@
 #   who trims would run), then the table as CLIP's notebook builds it (normalize,
 #   mean per class, normalize); and, for the cost of clip.tokenize's padding to 77
 #   (what a plain PyTorch or ONNX export runs), the first NPAD (256) prompts.
-#   ROUNDS (2) rounds of txtencode then ONNX Runtime, each engine's best.
+#   txtencode --precision bf16 (BF16=1, the default): the same prompts in the same
+#   rounds, its time as a ratio to txtencode FP32 and to ONNX Runtime (on the
+#   exported FP32 tower); on a CPU without bf16 instructions it is txtencode's
+#   emulation (the row names the device), slower than FP32.
+#   ROUNDS (2) rounds of txtencode (FP32, BF16) then ONNX Runtime, each one's best.
 #   Checked: txtencode's table against ONNX Runtime's, txtencode_ref.py compare's
-#   tolerance (1e-4 of max |ref| + 1e-4 relative); out of tolerance: exit 1.
+#   tolerance (1e-4 of max |ref| + 1e-4 relative), and the bf16 table within
+#   txtencode_ref.py's bf16 bounds (BF16_RTOL, BF16_COS) but not FP32's; out of
+#   tolerance: exit 1.
 #   1000 x 80 (80000 prompts, ~10 minutes for txtencode on 2 busy cores) is
 #   extrapolated: txtencode by trie rows (its cost is proportional to them),
 #   ONNX Runtime trimmed by token positions, padded to 77 by prompts; NAMES=1000
 #   measures it instead.
-# Environment: THREADS (2), NAMES (100), TEMPLATES (80), NPAD (256), ROUNDS (2).
+# Environment: THREADS (2), NAMES (100), TEMPLATES (80), NPAD (256), ROUNDS (2), BF16 (1).
 set -u
 cd "$(dirname "$0")/.." || exit 2
 source bench/lib.sh
@@ -28,6 +34,8 @@ NAMES=${NAMES:-100}
 TEMPLATES=${TEMPLATES:-80}
 NPAD=${NPAD:-256}
 ROUNDS=${ROUNDS:-2}
+bf16=
+[ "${BF16:-1}" = 1 ] && bf16=--bf16
 [ -x "$BIN/txtencode" ] || { echo "txtencode-peers: $BIN/txtencode not built (make bin/txtencode)"; exit 1; }
 peers_ready
 case $? in
@@ -43,7 +51,7 @@ head -n "$TEMPLATES" data/templates-clip.txt >"$T/templates.txt"
 "$BIN/txtencode" --tokenize >"$T/all.txt" || exit 1
 echo "load at start: $(uptime | sed 's/.*load average/load average/')"
 "$VPY" bench/peers/peers.py text --ids "$T/ids.txt" --full-ids "$T/all.txt" --templates "$TEMPLATES" \
-	--onnx "$ONNX/clip-text.onnx" --threads "$THREADS" --npad "$NPAD" --rounds "$ROUNDS" \
+	--onnx "$ONNX/clip-text.onnx" --threads "$THREADS" --npad "$NPAD" --rounds "$ROUNDS" $bf16 \
 	"$BIN/txtencode" -w build/fixtures/clip-rn50.pt -n "$T/names.txt" --templates "$T/templates.txt" -j "$THREADS"
 rc=$?
 echo "load at end: $(uptime | sed 's/.*load average/load average/')"

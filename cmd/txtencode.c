@@ -93,12 +93,18 @@ DIAG_NORETURN static void usage(void)
 	       "                         has it and a GPU is usable, else the CPU with a note)\n"
 	       "      --gpu N            CUDA device ordinal (default 0)\n"
 	       "  -j, --threads N        CPU threads (default: all cores available)\n"
-	       "      --precision P      fp32 (default) or fp16: round the weights CLIP keeps\n"
-	       "                         in float16 through float16 (a no-op for RN50.pt, which\n"
-	       "                         stores them so); on the CPU the math stays FP32, on\n"
-	       "                         the GPU the matrix products take float16 inputs on\n"
-	       "                         the tensor cores (FP32 accumulation). A backend\n"
-	       "                         refuses one it does not compute, naming those it does\n"
+	       "      --precision P      fp32 (default), bf16 or fp16. fp16: round the weights\n"
+	       "                         CLIP keeps in float16 through float16 (a no-op for\n"
+	       "                         RN50.pt, which stores them so); on the CPU the math\n"
+	       "                         stays FP32, on the GPU the matrix products take\n"
+	       "                         float16 inputs on the tensor cores (FP32\n"
+	       "                         accumulation). bf16 on the CPU: the matrix products\n"
+	       "                         take bf16 weights and inputs, FP32 accumulation\n"
+	       "                         (LayerNorm, softmax, residuals FP32) on oneDNN's bf16\n"
+	       "                         kernels (avx512_bf16 or AMX); a CPU without them\n"
+	       "                         gets the same rounding emulated, slower, and a note.\n"
+	       "                         A backend refuses one it does not compute, naming\n"
+	       "                         those it does\n"
 	       "      --fp16             the same as --precision fp16\n"
 	       "      --vocab FILE       BPE merges (default:\n"
 	       "                         data/clip/bpe_simple_vocab_16e6.txt.gz)\n"
@@ -135,6 +141,7 @@ DIAG_NORETURN static void usage(void)
 	       "  txtencode -n pets.txt --templates my-templates.txt -w RN50.pt > pets.mp\n"
 	       "  txtencode --prompts cupl-imagenet.json > cupl.mp\n"
 	       "  txtencode --device cuda --fp16 > classes.mp          # GPU, tensor cores\n"
+	       "  txtencode -d cpu --precision bf16 > classes.mp       # CPU, bf16 products\n"
 	       "  imgdecode imgs/ | rnencode | zscore --classes classes.mp | topk\n"
 	       "  txtencode --tokenize -n names.txt --templates templates.txt |\n"
 	       "      awk '{print NF}' | sort -n | tail -1              # longest prompt, tokens\n"
@@ -490,10 +497,13 @@ int main(int argc, char **argv)
 	text_runner_t *runner = be->create(&m, &cfg, err, sizeof err);
 	if (!runner)
 		diag_fatal("%s backend: %s", be->name, err);
+	text_info_t info;
+	be->info(runner, &info);
+	if (info.note[0])
+		diag_msg("%s", info.note);
 	text_encode_stats_t st = {0};
 	if (text_encode(&m, be, runner, (const int32_t *const *)tk.ids, tk.lens, ps.p, emb, &st, err, sizeof err) != 0)
 		diag_fatal("%s backend: %s", be->name, err);
-	text_info_t info;
 	be->info(runner, &info);
 	/* on a terminal the progress line, else (a log, make study) one line at the end */
 	diag_progress_done();

@@ -1,14 +1,24 @@
 /* text_encoder.c - CLIP's text tower on the CPU (see text_encoder.h).
  *
- * Matrix products go to oneDNN's dnnl_sgemm (row-major, threaded by its
- * OpenMP runtime); LayerNorm, attention over each row's root path, the MLP's
- * activation (QuickGELU or GELU) and the bias adds are plain C split over
- * rows with pthreads.
+ * Matrix products are oneDNN matmul primitives (threaded by its OpenMP
+ * runtime) with their epilogues fused: bias, the residual add (a sum
+ * post-op) and the MLP's activation (QuickGELU as swish with alpha 1.702, or
+ * GELU's erf form). Weights are put in the primitives' layout once, at
+ * create. LayerNorm and attention over each row's root path are plain C
+ * split over rows with pthreads, in FP32.
+ *
+ * --precision bf16: the weights converted to bf16 once and the products'
+ * inputs converted as they are written (LayerNorm's and attention's outputs,
+ * the activation's by oneDNN), FP32 accumulation and output, on oneDNN's bf16
+ * kernels (avx512_bf16 or AMX). A CPU without bf16 instructions gets the
+ * same values, rounded to bf16, in FP32 products, and a note.
  *
  * A batch is a prefix tree of the (sorted) token sequences: row r holds the
  * hidden state of one distinct prefix; depth[r] is its position, parent[r]
  * the row of the prefix one shorter (-1 at the root). Rows are created in
- * order, so a parent always precedes its children.
+ * order, so a parent always precedes its children. The last layer finishes
+ * only the sequences' eot rows: the others are needed there only as keys
+ * and values.
  */
 #define _GNU_SOURCE
 #include "text_encoder.h"
@@ -16,6 +26,7 @@
 #include <dlfcn.h>
 #include <math.h>
 #include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl_debug.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -301,20 +312,67 @@ static void text_par_for(int threads, size_t n, text_range_fn fn, void *ctx)
 
 /* ---------------------------------------------------------------- row kernels */
 
+/* How the matrix products take their inputs (cpu_create picks it). */
+typedef enum {
+	TEXT_MATH_FP32,    /* FP32 throughout */
+	TEXT_MATH_BF16,    /* bf16 weights and GEMM inputs on oneDNN's bf16 kernels, FP32 accumulation and output */
+	TEXT_MATH_BF16_EMU /* the same bf16-rounded weights and GEMM inputs in FP32 GEMMs (no bf16 instructions) */
+} text_math_t;
+
+/* float -> bfloat16, round to nearest even as oneDNN converts; a NaN stays one. */
+static inline uint16_t text_bf16(float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, sizeof u);
+	if ((u & 0x7fffffffu) > 0x7f800000u)
+		return (uint16_t)((u >> 16) | 0x40u);
+	u += 0x7fffu + ((u >> 16) & 1u);
+	return (uint16_t)(u >> 16);
+}
+
+static inline float text_bf16_round(float f)
+{
+	return bf16_to_float(text_bf16(f));
+}
+
+/* v[0..n) into a GEMM input at element off, in the math's type. */
+static void text_put(text_math_t math, void *dst, size_t off, const float *v, int n)
+{
+	if (math == TEXT_MATH_BF16) {
+		uint16_t *d = (uint16_t *)dst + off;
+		for (int i = 0; i < n; i++)
+			d[i] = text_bf16(v[i]);
+	} else if (math == TEXT_MATH_BF16_EMU) {
+		float *d = (float *)dst + off;
+		for (int i = 0; i < n; i++)
+			d[i] = text_bf16_round(v[i]);
+	} else {
+		memcpy((float *)dst + off, v, (size_t)n * sizeof *v);
+	}
+}
+
+static size_t text_math_size(text_math_t math)
+{
+	return math == TEXT_MATH_BF16 ? 2 : 4;
+}
+
+/* Each kernel runs over the rows of a padded GEMM (a multiple of
+ * TEXT_ROW_ALIGN): rows 0..n-1 hold data, the rest are zeroed so that the
+ * padding rows stay finite. */
 typedef struct {
 	const text_model_t *m;
-	int rows;
+	text_math_t math;
+	int n;                /* rows holding data */
 	const int32_t *token; /* [rows] */
 	const int *depth;     /* [rows] */
 	const int *parent;    /* [rows] */
-	const int *gather;    /* [rows] source row for ln_rows, or NULL (identity) */
-	float *x;             /* [rows, W] residual stream */
-	float *h;             /* [rows, W] normalized / attention output */
-	float *qkv;           /* [rows, 3W] */
-	float *f;             /* [rows, 4W] */
-	const float *ln_w, *ln_b, *bias;
-	float *dst;           /* bias target */
-	int dst_cols;
+	const int *sel;       /* k_attention, k_gather: the trie row of output row s, or NULL (s itself) */
+	const float *src;     /* k_layernorm's and k_gather's input [*, W] */
+	float *x;             /* k_embed's and k_gather's output [*, W] */
+	const float *qkv;     /* [rows, 3W] */
+	void *dst;            /* a GEMM input [*, cols], in the math's type */
+	int cols;
+	const float *ln_w, *ln_b;
 } text_ctx_t;
 
 /* x[r] = token_embedding[token[r]] + positional_embedding[depth[r]] */
@@ -323,22 +381,44 @@ static void k_embed(void *p, size_t lo, size_t hi)
 	text_ctx_t *c = p;
 	int W = c->m->width;
 	for (size_t r = lo; r < hi; r++) {
+		float *x = c->x + r * (size_t)W;
+		if (r >= (size_t)c->n) {
+			memset(x, 0, (size_t)W * sizeof *x);
+			continue;
+		}
 		const float *te = c->m->token_embedding + (size_t)c->token[r] * (size_t)W;
 		const float *pe = c->m->positional_embedding + (size_t)c->depth[r] * (size_t)W;
-		float *x = c->x + r * (size_t)W;
 		for (int i = 0; i < W; i++)
 			x[i] = te[i] + pe[i];
 	}
 }
 
-/* h[r] = LayerNorm(x[gather[r]]) * w + b, eps 1e-5 (statistics in double) */
-static void k_layernorm(void *p, size_t lo, size_t hi)
+/* x[s] = src[sel[s]]: the rows the last layer finishes */
+static void k_gather(void *p, size_t lo, size_t hi)
 {
 	text_ctx_t *c = p;
+	size_t W = (size_t)c->m->width;
+	for (size_t s = lo; s < hi; s++) {
+		if (s < (size_t)c->n)
+			memcpy(c->x + s * W, c->src + (size_t)c->sel[s] * W, W * sizeof *c->x);
+		else
+			memset(c->x + s * W, 0, W * sizeof *c->x);
+	}
+}
+
+/* dst[r] = LayerNorm(src[r]) * w + b, eps 1e-5 (statistics in double) */
+static void k_layernorm(void *p, size_t lo, size_t hi)
+{
+	enum { CHUNK = 256 };
+	text_ctx_t *c = p;
 	int W = c->m->width;
+	size_t esz = text_math_size(c->math);
 	for (size_t r = lo; r < hi; r++) {
-		const float *x = c->x + (size_t)(c->gather ? c->gather[r] : (int)r) * (size_t)W;
-		float *h = c->h + r * (size_t)W;
+		if (r >= (size_t)c->n) {
+			memset((char *)c->dst + r * (size_t)W * esz, 0, (size_t)W * esz);
+			continue;
+		}
+		const float *x = c->src + r * (size_t)W;
 		double s = 0, ss = 0;
 		for (int i = 0; i < W; i++)
 			s += x[i];
@@ -346,40 +426,39 @@ static void k_layernorm(void *p, size_t lo, size_t hi)
 		for (int i = 0; i < W; i++)
 			ss += (x[i] - mean) * (x[i] - mean);
 		double inv = 1.0 / sqrt(ss / W + 1e-5);
-		for (int i = 0; i < W; i++)
-			h[i] = (float)((x[i] - mean) * inv) * c->ln_w[i] + c->ln_b[i];
-	}
-}
-
-/* dst[r] += bias (dst [rows, dst_cols]) */
-static void k_bias(void *p, size_t lo, size_t hi)
-{
-	text_ctx_t *c = p;
-	for (size_t r = lo; r < hi; r++) {
-		float *d = c->dst + r * (size_t)c->dst_cols;
-		for (int i = 0; i < c->dst_cols; i++)
-			d[i] += c->bias[i];
-	}
-}
-
-/* f[r] = act(f[r] + c_fc bias): QuickGELU, or GELU's erf form as nn.GELU() */
-static void k_bias_gelu(void *p, size_t lo, size_t hi)
-{
-	text_ctx_t *c = p;
-	int F = 4 * c->m->width, gelu = c->m->act == TEXT_ACT_GELU;
-	for (size_t r = lo; r < hi; r++) {
-		float *f = c->f + r * (size_t)F;
-		for (int i = 0; i < F; i++) {
-			float z = f[i] + c->bias[i];
-			f[i] = gelu ? 0.5f * z * (1.0f + erff(z * 0.70710678f)) : z / (1.0f + expf(-1.702f * z));
+		float v[CHUNK];
+		for (int i0 = 0; i0 < W; i0 += CHUNK) {
+			int k = W - i0 < CHUNK ? W - i0 : CHUNK;
+			for (int i = 0; i < k; i++)
+				v[i] = (float)((x[i0 + i] - mean) * inv) * c->ln_w[i0 + i] + c->ln_b[i0 + i];
+			text_put(c->math, c->dst, r * (size_t)W + (size_t)i0, v, k);
 		}
 	}
 }
 
+/* dst[r] rounded to bf16 in place (FP32 storage): TEXT_MATH_BF16_EMU's c_fc output */
+static void k_round(void *p, size_t lo, size_t hi)
+{
+	text_ctx_t *c = p;
+	float *d = c->dst;
+	for (size_t i = lo * (size_t)c->cols; i < hi * (size_t)c->cols; i++)
+		d[i] = text_bf16_round(d[i]);
+}
+
+/* a . b over one head; eight partial sums, which the compiler can keep in vector registers */
+static float text_dot_head(const float *a, const float *b)
+{
+	float s[8] = {0};
+	for (int i = 0; i < TEXT_HEAD_DIM; i += 8)
+		for (int j = 0; j < 8; j++)
+			s[j] += a[i + j] * b[i + j];
+	return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
 /* Causal self-attention of each row over its root path:
  *   qkv [rows, 3W] (q | k | v, head h at columns 64h..64h+63 of each third)
- *   h[r] (head h part) = softmax_j(q_r . k_{p_j} / 8) weighted sum of v_{p_j},
- *   p_0..p_d the rows of r's prefixes, p_d = r. */
+ *   dst[s] (head h part) = softmax_j(q_r . k_{p_j} / 8) weighted sum of v_{p_j},
+ *   r = sel[s] (or s), p_0..p_d the rows of r's prefixes, p_d = r. */
 static void k_attention(void *p, size_t lo, size_t hi)
 {
 	text_ctx_t *c = p;
@@ -388,19 +467,22 @@ static void k_attention(void *p, size_t lo, size_t hi)
 	int path[TEXT_MAX_CONTEXT];
 	float score[TEXT_MAX_CONTEXT];
 	const float scale = 1.0f / sqrtf((float)TEXT_HEAD_DIM);
-	for (size_t r = lo; r < hi; r++) {
+	for (size_t s = lo; s < hi; s++) {
+		if (s >= (size_t)c->n) {
+			memset((char *)c->dst + s * (size_t)W * text_math_size(c->math), 0,
+			       (size_t)W * text_math_size(c->math));
+			continue;
+		}
+		int r = c->sel ? c->sel[s] : (int)s;
 		int d = c->depth[r];
-		for (int j = d, v = (int)r; j >= 0; j--, v = c->parent[v])
+		for (int j = d, v = r; j >= 0; j--, v = c->parent[v])
 			path[j] = v;
 		for (int hd = 0; hd < H; hd++) {
-			const float *q = c->qkv + r * ld + (size_t)hd * TEXT_HEAD_DIM;
+			const float *q = c->qkv + (size_t)r * ld + (size_t)hd * TEXT_HEAD_DIM;
 			float mx = -INFINITY;
 			for (int j = 0; j <= d; j++) {
 				const float *k = c->qkv + (size_t)path[j] * ld + (size_t)W + (size_t)hd * TEXT_HEAD_DIM;
-				float s = 0;
-				for (int i = 0; i < TEXT_HEAD_DIM; i++)
-					s += q[i] * k[i];
-				score[j] = s * scale;
+				score[j] = text_dot_head(q, k) * scale;
 				if (score[j] > mx)
 					mx = score[j];
 			}
@@ -416,15 +498,9 @@ static void k_attention(void *p, size_t lo, size_t hi)
 				for (int i = 0; i < TEXT_HEAD_DIM; i++)
 					o[i] += a * v[i];
 			}
-			memcpy(c->h + r * (size_t)W + (size_t)hd * TEXT_HEAD_DIM, o, sizeof o);
+			text_put(c->math, c->dst, s * (size_t)W + (size_t)hd * TEXT_HEAD_DIM, o, TEXT_HEAD_DIM);
 		}
 	}
-}
-
-/* C[M,N] = A[M,K] B^T (B [N,K], a PyTorch Linear weight) + beta C */
-static int text_linear(const float *a, const float *b, float *cmat, int M, int N, int K, float beta)
-{
-	return dnnl_sgemm('N', 'T', M, N, K, 1.0f, a, K, b, K, beta, cmat, N) == dnnl_success ? 0 : -1;
 }
 
 /* ---------------------------------------------------------------- encode */
@@ -461,13 +537,316 @@ static int text_cut(const int32_t *ids, int len)
 
 /* ---------------------------------------------------------------- CPU backend */
 
+/* The matrix products, each a oneDNN matmul primitive: y = a @ w (+ bias)
+ * with its epilogue fused (the residual add as a sum post-op, the MLP's
+ * activation as an eltwise one). Weights are converted (bf16) or reordered
+ * (to the primitive's preferred layout) once, at create. */
+typedef enum {
+	G_QKV,   /* [M,W] @ in_proj^T + b -> qkv [M,3W] */
+	G_OUT,   /* x += [M,W] @ out_proj^T + b */
+	G_FC,    /* f = act([M,W] @ c_fc^T + b), in the GEMM inputs' type */
+	G_PROJ,  /* x += [M,4W] @ c_proj^T + b */
+	G_FINAL, /* out = [M,W] @ text_projection */
+	G_KINDS
+} text_gemm_t;
+
+enum {
+	TEXT_ROW_ALIGN = 32, /* GEMM rows are padded to this: few distinct shapes, few primitives */
+	TEXT_PRIMS = 32      /* primitives kept (kind x padded rows), least recently used dropped */
+};
+
+typedef struct {
+	int kind, rows;
+	unsigned long long used;
+	dnnl_primitive_t prim;
+} text_prim_t;
+
 struct text_runner {
 	const text_model_t *m;
-	int threads, cap;
-	float *x, *h, *qkv, *f, *g; /* [cap, W], [cap, W], [cap, 3W], [cap, 4W], [cap, W] */
+	int threads, cap, capp; /* capp: cap padded to TEXT_ROW_ALIGN */
+	text_math_t math;
+	dnnl_data_type_t adt; /* the GEMM inputs' and weights' type */
+	dnnl_engine_t eng;
+	dnnl_stream_t stream;
+	dnnl_memory_desc_t wmd[G_KINDS]; /* each product's weights layout */
+	int nw;                          /* 4 * layers + 1 */
+	dnnl_memory_t *wmem, *bmem;      /* [nw]: QKV, OUT, FC, PROJ per layer, then FINAL (no bias) */
+	void **wown;                     /* [nw] weight buffers allocated here, or NULL (the model's own) */
+	text_prim_t prims[TEXT_PRIMS];
+	unsigned long long tick;
+	float *x, *xl, *qkv, *out; /* [capp, W] residual, [capp, W] the last layer's rows, [capp, 3W], [capp, E] */
+	void *h, *f;               /* GEMM inputs: [capp, W], [capp, 4W] */
 	size_t bytes;
 	double compute_s;
+	char impl[64]; /* the products' oneDNN implementation, e.g. "brg:avx512_core_bf16" */
+	char note[320];
 };
+
+static void text_gemm_dims(const text_model_t *m, int kind, int *k, int *n)
+{
+	int W = m->width;
+	static const int kk[G_KINDS] = {1, 1, 1, 4, 1}, nn[G_KINDS] = {3, 1, 4, 1, 0};
+	*k = kk[kind] * W;
+	*n = kind == G_FINAL ? m->embed : nn[kind] * W;
+}
+
+/* The weights as the model holds them, FP32: a Linear's [N,K] (K x N with
+ * strides 1, K: tag ba), text_projection [K,N] (ab). */
+static const float *text_gemm_weights(const text_model_t *m, int i, dnnl_memory_desc_t *md, int *kind)
+{
+	int nl = m->layers;
+	*kind = i == 4 * nl ? G_FINAL : i % 4;
+	int k, n;
+	text_gemm_dims(m, *kind, &k, &n);
+	dnnl_dims_t d = {k, n};
+	dnnl_memory_desc_init_by_tag(md, 2, d, dnnl_f32, *kind == G_FINAL ? dnnl_ab : dnnl_ba);
+	if (*kind == G_FINAL)
+		return m->text_projection;
+	const text_block_t *b = &m->blocks[i / 4];
+	const float *w[] = {b->in_proj_w, b->out_proj_w, b->c_fc_w, b->c_proj_w};
+	return w[*kind];
+}
+
+static const float *text_gemm_bias(const text_model_t *m, int i)
+{
+	if (i == 4 * m->layers)
+		return NULL;
+	const text_block_t *b = &m->blocks[i / 4];
+	const float *v[] = {b->in_proj_b, b->out_proj_b, b->c_fc_b, b->c_proj_b};
+	return v[i % 4];
+}
+
+/* The matmul of `kind` over `rows` rows; weights in layout wmd, or NULL: any. */
+static dnnl_status_t text_gemm_pd(const text_runner_t *r, int kind, int rows, const dnnl_memory_desc_t *wmd,
+				  dnnl_primitive_desc_t *pd)
+{
+	int k, n;
+	text_gemm_dims(r->m, kind, &k, &n);
+	dnnl_dims_t sd = {rows, k}, dd = {rows, n}, bd = {1, n}, wd = {k, n};
+	dnnl_memory_desc_t src, dst, bias, any;
+	dnnl_status_t st;
+	if ((st = dnnl_memory_desc_init_by_tag(&src, 2, sd, r->adt, dnnl_ab)) != dnnl_success ||
+	    (st = dnnl_memory_desc_init_by_tag(&dst, 2, dd, kind == G_FC ? r->adt : dnnl_f32, dnnl_ab)) !=
+		    dnnl_success ||
+	    (st = dnnl_memory_desc_init_by_tag(&bias, 2, bd, dnnl_f32, dnnl_ab)) != dnnl_success ||
+	    (st = dnnl_memory_desc_init_by_tag(&any, 2, wd, r->adt, dnnl_format_tag_any)) != dnnl_success)
+		return st;
+	dnnl_matmul_desc_t md;
+	if ((st = dnnl_matmul_desc_init(&md, &src, wmd ? wmd : &any, kind == G_FINAL ? NULL : &bias, &dst)) !=
+	    dnnl_success)
+		return st;
+	dnnl_primitive_attr_t attr = NULL;
+	dnnl_post_ops_t ops = NULL;
+	if ((st = dnnl_primitive_attr_create(&attr)) != dnnl_success || (st = dnnl_post_ops_create(&ops)) != dnnl_success)
+		goto done;
+	if (kind == G_OUT || kind == G_PROJ)
+		st = dnnl_post_ops_append_sum(ops, 1.0f);
+	else if (kind == G_FC && r->m->act == TEXT_ACT_GELU)
+		st = dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_gelu_erf, 0.0f, 0.0f);
+	else if (kind == G_FC) /* QuickGELU z * sigmoid(1.702 z) is oneDNN's swish with alpha 1.702 */
+		st = dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_swish, 1.702f, 0.0f);
+	if (st != dnnl_success || (st = dnnl_primitive_attr_set_post_ops(attr, ops)) != dnnl_success)
+		goto done;
+	st = dnnl_primitive_desc_create(pd, &md, attr, r->eng, NULL);
+done:
+	if (ops)
+		dnnl_post_ops_destroy(ops);
+	if (attr)
+		dnnl_primitive_attr_destroy(attr);
+	return st;
+}
+
+static const char *text_impl(const_dnnl_primitive_desc_t pd)
+{
+	const char *s = NULL;
+	if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &s) != dnnl_success || !s)
+		return "?";
+	return s;
+}
+
+/* The primitive of `kind` over `rows` (padded) rows, made on first use. */
+static dnnl_primitive_t text_prim(text_runner_t *r, int kind, int rows, char *err, size_t errcap)
+{
+	text_prim_t *slot = &r->prims[0];
+	r->tick++;
+	for (int i = 0; i < TEXT_PRIMS; i++) {
+		text_prim_t *e = &r->prims[i];
+		if (e->prim && e->kind == kind && e->rows == rows) {
+			e->used = r->tick;
+			return e->prim;
+		}
+		if (!e->prim || (slot->prim && e->used < slot->used))
+			slot = e;
+	}
+	if (slot->prim)
+		dnnl_primitive_destroy(slot->prim);
+	slot->prim = NULL;
+	dnnl_primitive_desc_t pd;
+	dnnl_status_t st = text_gemm_pd(r, kind, rows, &r->wmd[kind], &pd);
+	if (st == dnnl_success) {
+		st = dnnl_primitive_create(&slot->prim, pd);
+		dnnl_primitive_desc_destroy(pd);
+	}
+	if (st != dnnl_success) {
+		slot->prim = NULL;
+		err_set(err, errcap, "oneDNN matmul of %d rows (product %d): %s", rows, kind, dnnl_status2str(st));
+		return NULL;
+	}
+	*slot = (text_prim_t){kind, rows, r->tick, slot->prim};
+	return slot->prim;
+}
+
+/* dst = src @ weights i (+ its bias) over `rows` rows, with the kind's epilogue. */
+static int text_gemm(text_runner_t *r, int i, int rows, void *src, void *dst, char *err, size_t errcap)
+{
+	int kind = i == r->nw - 1 ? G_FINAL : i % 4, k, n;
+	dnnl_primitive_t p = text_prim(r, kind, rows, err, errcap);
+	if (!p)
+		return -1;
+	text_gemm_dims(r->m, kind, &k, &n);
+	dnnl_dims_t sd = {rows, k}, dd = {rows, n};
+	dnnl_memory_desc_t smd, dmd;
+	dnnl_memory_t sm = NULL, dm = NULL;
+	dnnl_status_t st;
+	if ((st = dnnl_memory_desc_init_by_tag(&smd, 2, sd, r->adt, dnnl_ab)) == dnnl_success &&
+	    (st = dnnl_memory_desc_init_by_tag(&dmd, 2, dd, kind == G_FC ? r->adt : dnnl_f32, dnnl_ab)) ==
+		    dnnl_success &&
+	    (st = dnnl_memory_create(&sm, &smd, r->eng, src)) == dnnl_success &&
+	    (st = dnnl_memory_create(&dm, &dmd, r->eng, dst)) == dnnl_success) {
+		dnnl_exec_arg_t args[4] = {
+			{DNNL_ARG_SRC, sm}, {DNNL_ARG_WEIGHTS, r->wmem[i]}, {DNNL_ARG_DST, dm}, {DNNL_ARG_BIAS, r->bmem[i]}};
+		st = dnnl_primitive_execute(p, r->stream, r->bmem[i] ? 4 : 3, args);
+		if (st == dnnl_success)
+			st = dnnl_stream_wait(r->stream);
+	}
+	if (sm)
+		dnnl_memory_destroy(sm);
+	if (dm)
+		dnnl_memory_destroy(dm);
+	if (st != dnnl_success)
+		return err_set(err, errcap, "oneDNN matmul of %d rows: %s", rows, dnnl_status2str(st));
+	return 0;
+}
+
+/* size bytes, 64-byte aligned (oneDNN's preference), or NULL */
+static void *text_alloc(size_t size)
+{
+	return aligned_alloc(64, (size + 63) / 64 * 64);
+}
+
+/* The weights layout of each product, and its implementation: the one
+ * oneDNN prefers (format any), or the model's own layout where it gets the
+ * same implementation with it (FP32: no copy). */
+static dnnl_status_t text_layouts(text_runner_t *r)
+{
+	for (int kind = 0; kind < G_KINDS; kind++) {
+		dnnl_primitive_desc_t pd;
+		dnnl_status_t st = text_gemm_pd(r, kind, r->capp, NULL, &pd);
+		if (st != dnnl_success)
+			return st;
+		r->wmd[kind] = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+		char impl[sizeof r->impl];
+		snprintf(impl, sizeof impl, "%s", text_impl(pd));
+		if (kind == G_QKV)
+			snprintf(r->impl, sizeof r->impl, "%s", impl);
+		dnnl_primitive_desc_destroy(pd);
+		if (r->adt != dnnl_f32)
+			continue;
+		int k, n;
+		text_gemm_dims(r->m, kind, &k, &n);
+		dnnl_dims_t wd = {k, n};
+		dnnl_memory_desc_t own;
+		dnnl_memory_desc_init_by_tag(&own, 2, wd, dnnl_f32, kind == G_FINAL ? dnnl_ab : dnnl_ba);
+		if (text_gemm_pd(r, kind, r->capp, &own, &pd) == dnnl_success) {
+			if (strcmp(text_impl(pd), impl) == 0)
+				r->wmd[kind] = own;
+			dnnl_primitive_desc_destroy(pd);
+		}
+	}
+	return dnnl_success;
+}
+
+/* Weights i in the product's layout and type (rounded to bf16 first for
+ * TEXT_MATH_BF16_EMU), and its bias, as oneDNN memories. */
+static int text_weights(text_runner_t *r, int i, char *err, size_t errcap)
+{
+	dnnl_memory_desc_t own;
+	int kind;
+	const float *w = text_gemm_weights(r->m, i, &own, &kind);
+	size_t n = dnnl_memory_desc_get_size(&own) / sizeof *w;
+	float *rounded = NULL;
+	if (r->math == TEXT_MATH_BF16_EMU) {
+		if (!(rounded = text_alloc(n * sizeof *w)))
+			return err_set(err, errcap, "out of memory for the weights");
+		for (size_t j = 0; j < n; j++)
+			rounded[j] = text_bf16_round(w[j]);
+		r->bytes += n * sizeof *w;
+		w = rounded;
+	}
+	dnnl_status_t st;
+	if (dnnl_memory_desc_equal(&own, &r->wmd[kind])) {
+		r->wown[i] = rounded;
+		st = dnnl_memory_create(&r->wmem[i], &own, r->eng, (void *)(uintptr_t)w);
+	} else {
+		size_t size = dnnl_memory_desc_get_size(&r->wmd[kind]);
+		void *buf = text_alloc(size);
+		dnnl_memory_t from = NULL;
+		dnnl_primitive_desc_t rpd = NULL;
+		dnnl_primitive_t reorder = NULL;
+		if (!buf) {
+			free(rounded);
+			return err_set(err, errcap, "out of memory for the weights");
+		}
+		r->wown[i] = buf;
+		r->bytes += size;
+		if ((st = dnnl_memory_create(&from, &own, r->eng, (void *)(uintptr_t)w)) == dnnl_success &&
+		    (st = dnnl_memory_create(&r->wmem[i], &r->wmd[kind], r->eng, buf)) == dnnl_success &&
+		    (st = dnnl_reorder_primitive_desc_create(&rpd, &own, r->eng, &r->wmd[kind], r->eng, NULL)) ==
+			    dnnl_success &&
+		    (st = dnnl_primitive_create(&reorder, rpd)) == dnnl_success) {
+			dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, r->wmem[i]}};
+			if ((st = dnnl_primitive_execute(reorder, r->stream, 2, args)) == dnnl_success)
+				st = dnnl_stream_wait(r->stream);
+		}
+		if (reorder)
+			dnnl_primitive_destroy(reorder);
+		if (rpd)
+			dnnl_primitive_desc_destroy(rpd);
+		if (from)
+			dnnl_memory_destroy(from);
+		free(rounded);
+	}
+	if (st != dnnl_success)
+		return err_set(err, errcap, "weights for oneDNN: %s", dnnl_status2str(st));
+	const float *b = text_gemm_bias(r->m, i);
+	if (b) {
+		int k, nn;
+		text_gemm_dims(r->m, kind, &k, &nn);
+		dnnl_dims_t bd = {1, nn};
+		dnnl_memory_desc_t bmd;
+		if ((st = dnnl_memory_desc_init_by_tag(&bmd, 2, bd, dnnl_f32, dnnl_ab)) != dnnl_success ||
+		    (st = dnnl_memory_create(&r->bmem[i], &bmd, r->eng, (void *)(uintptr_t)b)) != dnnl_success)
+			return err_set(err, errcap, "bias for oneDNN: %s", dnnl_status2str(st));
+	}
+	return 0;
+}
+
+static const char *text_isa_name(dnnl_cpu_isa_t isa)
+{
+	switch (isa) {
+	case dnnl_cpu_isa_sse41: return "sse41";
+	case dnnl_cpu_isa_avx: return "avx";
+	case dnnl_cpu_isa_avx2: return "avx2";
+	case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+	case dnnl_cpu_isa_avx512_mic: return "avx512_mic";
+	case dnnl_cpu_isa_avx512_mic_4ops: return "avx512_mic_4ops";
+	case dnnl_cpu_isa_avx512_core: return "avx512_core";
+	case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+	case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+	case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+	default: return "no x86 vector extensions";
+	}
+}
 
 static int cpu_available(int gpu, char *why, size_t whycap)
 {
@@ -481,19 +860,56 @@ static void cpu_destroy(text_runner_t *r)
 {
 	if (!r)
 		return;
+	for (int i = 0; i < TEXT_PRIMS; i++)
+		if (r->prims[i].prim)
+			dnnl_primitive_destroy(r->prims[i].prim);
+	for (int i = 0; i < r->nw; i++) {
+		if (r->wmem && r->wmem[i])
+			dnnl_memory_destroy(r->wmem[i]);
+		if (r->bmem && r->bmem[i])
+			dnnl_memory_destroy(r->bmem[i]);
+		if (r->wown)
+			free(r->wown[i]);
+	}
+	free(r->wmem);
+	free(r->bmem);
+	free(r->wown);
+	if (r->stream)
+		dnnl_stream_destroy(r->stream);
+	if (r->eng)
+		dnnl_engine_destroy(r->eng);
 	free(r->x);
-	free(r->h);
+	free(r->xl);
 	free(r->qkv);
+	free(r->out);
+	free(r->h);
 	free(r->f);
-	free(r->g);
 	free(r);
+}
+
+/* The products' layouts and weights for r->math; -1 with err and the oneDNN status in *st. */
+static int text_setup(text_runner_t *r, dnnl_status_t *st, char *err, size_t errcap)
+{
+	r->adt = r->math == TEXT_MATH_BF16 ? dnnl_bf16 : dnnl_f32;
+	*st = text_layouts(r);
+	/* oneDNN's reference kernels are no bf16 path: far slower than emulating */
+	if (*st == dnnl_success && r->math == TEXT_MATH_BF16 && strncmp(r->impl, "ref", 3) == 0)
+		*st = dnnl_unimplemented;
+	if (*st != dnnl_success)
+		return err_set(err, errcap, "oneDNN has no %s matmul here: %s", r->adt == dnnl_bf16 ? "bf16" : "fp32",
+			       dnnl_status2str(*st));
+	for (int i = 0; i < r->nw; i++)
+		if (text_weights(r, i, err, errcap) != 0)
+			return -1;
+	return 0;
 }
 
 static text_runner_t *cpu_create(const text_model_t *m, const text_config_t *cfg, char *err, size_t errcap)
 {
-	if (cfg->precision != PREC_FP32 && cfg->precision != PREC_FP16) {
-		err_set(err, errcap, "precision %s: the CPU text tower computes fp32 or fp16",
-			precision_name(cfg->precision));
+	precision_t prec = cfg->precision;
+	if (prec != PREC_FP32 && prec != PREC_FP16 && prec != PREC_BF16) {
+		err_set(err, errcap, "precision %s: the CPU text tower computes fp32, bf16 or fp16",
+			precision_name(prec));
 		return NULL;
 	}
 	text_runner_t *r = calloc(1, sizeof *r);
@@ -506,81 +922,149 @@ static text_runner_t *cpu_create(const text_model_t *m, const text_config_t *cfg
 	r->cap = cfg->batch_rows > 0 ? cfg->batch_rows : 4096;
 	if (r->cap < m->context)
 		r->cap = m->context;
+	r->capp = (r->cap + TEXT_ROW_ALIGN - 1) / TEXT_ROW_ALIGN * TEXT_ROW_ALIGN;
+	r->nw = 4 * m->layers + 1;
 	text_threads_set(r->threads);
-	size_t cap = (size_t)r->cap, W = (size_t)m->width;
-	r->bytes = cap * W * 10 * sizeof(float);
-	r->x = malloc(cap * W * sizeof(float));
-	r->h = malloc(cap * W * sizeof(float));
-	r->qkv = malloc(cap * 3 * W * sizeof(float));
-	r->f = malloc(cap * 4 * W * sizeof(float));
-	r->g = malloc(cap * W * sizeof(float));
-	if (!r->x || !r->h || !r->qkv || !r->f || !r->g) {
-		err_set(err, errcap, "out of memory for a batch of %d rows (%zu MiB)", r->cap, r->bytes >> 20);
+	dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+	r->math = TEXT_MATH_FP32;
+	if (prec == PREC_BF16) {
+		/* avx512_core_bf16's bits: avx512_bf16 instructions (AMX's include them) */
+		if (((unsigned)isa & (unsigned)dnnl_cpu_isa_avx512_core_bf16) == (unsigned)dnnl_cpu_isa_avx512_core_bf16) {
+			r->math = TEXT_MATH_BF16;
+		} else {
+			r->math = TEXT_MATH_BF16_EMU;
+			snprintf(r->note, sizeof r->note,
+				 "cpu backend: --precision bf16: this CPU has no bf16 instructions (oneDNN's ISA: %s): "
+				 "emulated, FP32 products of bf16-rounded inputs, slower than fp32",
+				 text_isa_name(isa));
+		}
+	}
+	dnnl_status_t st;
+	if ((st = dnnl_engine_create(&r->eng, dnnl_cpu, 0)) != dnnl_success ||
+	    (st = dnnl_stream_create(&r->stream, r->eng, dnnl_stream_default_flags)) != dnnl_success) {
+		err_set(err, errcap, "oneDNN CPU engine: %s", dnnl_status2str(st));
 		cpu_destroy(r);
 		return NULL;
+	}
+	r->wmem = calloc((size_t)r->nw, sizeof *r->wmem);
+	r->bmem = calloc((size_t)r->nw, sizeof *r->bmem);
+	r->wown = calloc((size_t)r->nw, sizeof *r->wown);
+	if (!r->wmem || !r->bmem || !r->wown) {
+		err_set(err, errcap, "out of memory");
+		cpu_destroy(r);
+		return NULL;
+	}
+	if (text_setup(r, &st, err, errcap) != 0) {
+		if (r->math != TEXT_MATH_BF16 || st != dnnl_unimplemented) {
+			cpu_destroy(r);
+			return NULL;
+		}
+		/* bf16 instructions, but no bf16 matmul in this oneDNN: emulate, saying why */
+		snprintf(r->note, sizeof r->note,
+			 "cpu backend: --precision bf16: oneDNN %d.%d has no bf16 matmul on this CPU (ISA %s): "
+			 "emulated, FP32 products of bf16-rounded inputs, slower than fp32",
+			 dnnl_version()->major, dnnl_version()->minor, text_isa_name(isa));
+		r->math = TEXT_MATH_BF16_EMU;
+		r->bytes = 0;
+		if (text_setup(r, &st, err, errcap) != 0) {
+			cpu_destroy(r);
+			return NULL;
+		}
+	}
+	size_t cap = (size_t)r->capp, W = (size_t)m->width, asz = text_math_size(r->math);
+	size_t sizes[6] = {cap * W * 4, cap * W * 4, cap * 3 * W * 4, cap * (size_t)m->embed * 4, cap * W * asz,
+			   cap * 4 * W * asz};
+	void **bufs[6] = {(void **)&r->x, (void **)&r->xl, (void **)&r->qkv, (void **)&r->out, &r->h, &r->f};
+	for (int i = 0; i < 6; i++) {
+		r->bytes += sizes[i];
+		if (!(*bufs[i] = text_alloc(sizes[i]))) {
+			err_set(err, errcap, "out of memory for a batch of %d rows (%zu MiB)", r->cap, r->bytes >> 20);
+			cpu_destroy(r);
+			return NULL;
+		}
 	}
 	return r;
 }
 
-/* Run one batch through the model: out [nseq, E]. */
+/* rows padded to TEXT_ROW_ALIGN (at most the buffers' rows) */
+static int text_pad(const text_runner_t *r, int rows)
+{
+	int p = (rows + TEXT_ROW_ALIGN - 1) / TEXT_ROW_ALIGN * TEXT_ROW_ALIGN;
+	return p < r->capp ? p : r->capp;
+}
+
+/* Run one batch through the model: out [nseq, E]. Every row goes through
+ * every layer but the last, where only the sequences' eot rows need more
+ * than their keys and values. */
 static int cpu_run(text_runner_t *r, const text_trie_t *t, float *out, char *err, size_t errcap)
 {
 	double t0 = time_now();
 	const text_model_t *m = r->m;
-	int W = m->width, N = t->rows, threads = r->threads;
-	if (N > r->cap)
-		return err_set(err, errcap, "batch of %d rows, the runner was made for %d", N, r->cap);
+	int W = m->width, N = t->rows, S = t->nseq, threads = r->threads;
+	if (N > r->cap || S > r->cap)
+		return err_set(err, errcap, "batch of %d rows, the runner was made for %d", N > S ? N : S, r->cap);
+	int MN = text_pad(r, N), MS = text_pad(r, S);
 	text_ctx_t c = {.m = m,
-			.rows = N,
+			.math = r->math,
+			.n = N,
 			.token = t->token,
 			.depth = t->depth,
 			.parent = t->parent,
 			.x = r->x,
-			.h = r->h,
 			.qkv = r->qkv,
-			.f = r->f};
-	text_par_for(threads, (size_t)N, k_embed, &c);
+			.dst = r->h,
+			.cols = W};
+	text_par_for(threads, (size_t)MN, k_embed, &c);
 	for (int l = 0; l < m->layers; l++) {
 		const text_block_t *b = &m->blocks[l];
+		int last = l == m->layers - 1, w = 4 * l;
+		c.n = N;
+		c.src = r->x;
+		c.dst = r->h;
 		c.ln_w = b->ln_1_w;
 		c.ln_b = b->ln_1_b;
-		text_par_for(threads, (size_t)N, k_layernorm, &c);
-		if (text_linear(r->h, b->in_proj_w, r->qkv, N, 3 * W, W, 0.0f))
-			return err_set(err, errcap, "dnnl_sgemm failed");
-		c.dst = r->qkv;
-		c.dst_cols = 3 * W;
-		c.bias = b->in_proj_b;
-		text_par_for(threads, (size_t)N, k_bias, &c);
-		text_par_for(threads, (size_t)N, k_attention, &c);
-		if (text_linear(r->h, b->out_proj_w, r->x, N, W, W, 1.0f))
-			return err_set(err, errcap, "dnnl_sgemm failed");
-		c.dst = r->x;
-		c.dst_cols = W;
-		c.bias = b->out_proj_b;
-		text_par_for(threads, (size_t)N, k_bias, &c);
+		text_par_for(threads, (size_t)MN, k_layernorm, &c);
+		if (text_gemm(r, w + G_QKV, MN, r->h, r->qkv, err, errcap))
+			return -1;
+		/* the rows this layer finishes: all, or the last layer's eot rows (copied into xl) */
+		float *x = r->x;
+		int M = MN;
+		c.sel = NULL;
+		if (last) {
+			c.n = S;
+			c.sel = t->seq_leaf;
+			c.x = x = r->xl;
+			M = MS;
+			text_par_for(threads, (size_t)M, k_gather, &c);
+		}
+		text_par_for(threads, (size_t)M, k_attention, &c);
+		if (text_gemm(r, w + G_OUT, M, r->h, x, err, errcap))
+			return -1;
+		c.src = x;
 		c.ln_w = b->ln_2_w;
 		c.ln_b = b->ln_2_b;
-		text_par_for(threads, (size_t)N, k_layernorm, &c);
-		if (text_linear(r->h, b->c_fc_w, r->f, N, 4 * W, W, 0.0f))
-			return err_set(err, errcap, "dnnl_sgemm failed");
-		c.bias = b->c_fc_b;
-		text_par_for(threads, (size_t)N, k_bias_gelu, &c);
-		if (text_linear(r->f, b->c_proj_w, r->x, N, W, 4 * W, 1.0f))
-			return err_set(err, errcap, "dnnl_sgemm failed");
-		c.dst = r->x;
-		c.dst_cols = W;
-		c.bias = b->c_proj_b;
-		text_par_for(threads, (size_t)N, k_bias, &c);
+		text_par_for(threads, (size_t)M, k_layernorm, &c);
+		if (text_gemm(r, w + G_FC, M, r->h, r->f, err, errcap))
+			return -1;
+		if (r->math == TEXT_MATH_BF16_EMU) {
+			c.dst = r->f;
+			c.cols = 4 * W;
+			text_par_for(threads, (size_t)M, k_round, &c);
+			c.cols = W;
+		}
+		if (text_gemm(r, w + G_PROJ, M, r->f, x, err, errcap))
+			return -1;
 	}
-	/* ln_final on each sequence's last row, then @ text_projection [W, E] */
-	c.gather = t->seq_leaf;
-	c.h = r->g;
+	/* ln_final on each sequence's eot row (xl), then @ text_projection [W, E] */
+	c.n = S;
+	c.src = r->xl;
+	c.dst = r->h;
 	c.ln_w = m->ln_final_w;
 	c.ln_b = m->ln_final_b;
-	text_par_for(threads, (size_t)t->nseq, k_layernorm, &c);
-	if (dnnl_sgemm('N', 'N', t->nseq, m->embed, W, 1.0f, r->g, W, m->text_projection, m->embed, 0.0f, out,
-		       m->embed) != dnnl_success)
-		return err_set(err, errcap, "dnnl_sgemm failed");
+	text_par_for(threads, (size_t)MS, k_layernorm, &c);
+	if (text_gemm(r, r->nw - 1, MS, r->h, r->out, err, errcap))
+		return -1;
+	memcpy(out, r->out, (size_t)S * (size_t)m->embed * sizeof *out);
 	r->compute_s += time_now() - t0;
 	return 0;
 }
@@ -588,9 +1072,11 @@ static int cpu_run(text_runner_t *r, const text_trie_t *t, float *out, char *err
 static void cpu_info(const text_runner_t *r, text_info_t *info)
 {
 	const dnnl_version_t *v = dnnl_version();
+	static const char *const math[] = {"fp32", "bf16", "bf16 emulated in fp32"};
 	memset(info, 0, sizeof *info);
-	snprintf(info->device, sizeof info->device, "cpu: oneDNN %d.%d.%d, %d threads", v->major, v->minor, v->patch,
-		 r->threads);
+	snprintf(info->device, sizeof info->device, "cpu: oneDNN %d.%d.%d, %d threads, %s %s", v->major, v->minor,
+		 v->patch, r->threads, math[r->math], r->impl);
+	snprintf(info->note, sizeof info->note, "%s", r->note);
 	info->threads = r->threads;
 	info->batch_rows = r->cap;
 	info->peak_bytes = r->bytes;

@@ -105,18 +105,22 @@ typedef struct {
 typedef struct {
 	precision_t precision; /* fp16 on cuda: weights and GEMM inputs in float16, FP32
 				* accumulation; the CPU computes FP32 (text_model_load
-				* already rounded the weights); create() refuses others */
+				* already rounded the weights). bf16 on the CPU: weights and
+				* GEMM inputs in bf16, FP32 accumulation (emulated where the
+				* CPU has no bf16 instructions, with a note). create()
+				* refuses others */
 	int threads;    /* CPU threads (GEMM and the rest); <= 0: all cores available */
 	int batch_rows; /* trie rows per batch; <= 0: the backend's default */
 	int device;     /* GPU ordinal (cuda) */
 } text_config_t;
 
 typedef struct {
-	char device[160];  /* e.g. "cpu: oneDNN 2.7.3, 2 threads", "cuda: NVIDIA H100 ..." */
+	char device[160];  /* e.g. "cpu: oneDNN 2.6.3, 2 threads, fp32 gemm:jit", "cuda: NVIDIA H100 ..." */
 	int threads;       /* CPU threads, 0 for cuda */
 	int batch_rows;    /* rows per batch in effect */
 	size_t peak_bytes; /* most memory the backend's buffers and weights held (device for cuda) */
 	double compute_s;  /* time inside run() so far */
+	char note[320];    /* a line for stderr when the backend took a slower path than asked, else "" */
 } text_info_t;
 
 typedef struct text_runner text_runner_t; /* backend-private */

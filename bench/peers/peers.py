@@ -14,7 +14,7 @@ from bench/peers/export.py.
       the table of bench/cpu-peers.sh from vision's --json files: rnencode FP32's
       images/s, each peer as a ratio, and whether the goals are met.
   text --ids IDS --full-ids ALL --templates T --onnx F [--threads N] [--batch B]
-       [--npad P] [--rounds R] TXTENCODE...
+       [--npad P] [--rounds R] [--bf16] TXTENCODE...
       the prompts IDS (txtencode --tokenize: K classes x T templates, class-major)
       encoded into CLIP's zero-shot table by the command TXTENCODE... (its stats
       record's encode_seconds) and by ONNX Runtime on the text tower (batches of B
@@ -23,7 +23,10 @@ from bench/peers/export.py.
       rounds in turn, each one's best; checks the tables agree (txtencode_ref.py
       compare's tolerance) and the two paddings too; extrapolates to the prompts
       ALL: txtencode by its trie rows, ONNX Runtime trimmed by token positions,
-      padded to 77 by prompts (a fixed cost each).
+      padded to 77 by prompts (a fixed cost each). --bf16: TXTENCODE...
+      --precision bf16 too, in each round, its table checked against ONNX
+      Runtime's with txtencode_ref.py's bf16 bounds (and required to differ
+      by more than FP32's), its time a ratio to both.
   profile-rn OUT
       rnencode's time by oneDNN primitive from its ONEDNN_VERBOSE=1 lines (warm-up
       batch left out) in OUT, its stdout, and its stats record there: the rest is
@@ -426,17 +429,23 @@ def cmd_text(a):
     def trie_rows(rows):  # what txtencode computes: distinct token prefixes
         return len({tuple(r[:i]) for r in rows for i in range(1, len(r) + 1)})
 
-    run(rows[:a.batch], True)  # warm-up: ONNX Runtime's first run allocates
-    npad = min(a.npad, len(rows))
-    best = {"txtencode": None, "trim": None, "pad77": None}
-    for _ in range(a.rounds):  # txtencode, ONNX Runtime trimmed, padded to 77, again ...
-        p = subprocess.run(a.txtencode, capture_output=True)
+    def txtencode(cmd):  # its table, stats record and header's device
+        p = subprocess.run(cmd, capture_output=True)
         if p.returncode != 0:
-            raise SystemExit(f"peers.py: {' '.join(a.txtencode)}: exit {p.returncode}: "
+            raise SystemExit(f"peers.py: {' '.join(cmd)}: exit {p.returncode}: "
                              f"{p.stderr.decode(errors='replace').strip()}")
         recs = list(msgpack.Unpacker(io.BytesIO(p.stdout), raw=False, max_buffer_size=1 << 30))
-        got = tr.tensor([r for r in recs if r.get("type") == "classes"][0]["tensor"])
-        st = [r for r in recs if r.get("type") == "stats"][-1]
+        return (tr.tensor([r for r in recs if r.get("type") == "classes"][0]["tensor"]),
+                [r for r in recs if r.get("type") == "stats"][-1], recs[0].get("device", "?"))
+
+    run(rows[:a.batch], True)  # warm-up: ONNX Runtime's first run allocates
+    npad = min(a.npad, len(rows))
+    best = {"txtencode": None, "bf16": None, "trim": None, "pad77": None}
+    for _ in range(a.rounds):  # txtencode, its bf16, ONNX Runtime trimmed, padded to 77, again ...
+        got, st, _ = txtencode(a.txtencode)
+        if a.bf16:
+            got16, st16, dev16 = txtencode(a.txtencode + ["--precision", "bf16"])
+            best["bf16"] = min(best["bf16"] or st16["encode_seconds"], st16["encode_seconds"])
         t = time.perf_counter()
         emb = run(rows, True)
         table = tr.table(emb, k)
@@ -448,6 +457,12 @@ def cmd_text(a):
             best[key] = v if best[key] is None else min(best[key], v)
     ok = tr.compare(got, table, "txtencode's table vs ONNX Runtime's (padded to the longest)")
     ok &= tr.compare(emb77, emb[:npad], f"ONNX Runtime padded to 77 vs to the longest, {npad} prompts")
+    if a.bf16:  # txtencode_ref.py's bf16 bounds (elements, cosine), on the class vectors
+        err = np.abs(got16.astype(np.float64) - table).max() / np.abs(table).max()
+        cos = np.sum(got16.astype(np.float64) * table, axis=1).min()
+        print(f"txtencode bf16's table vs ONNX Runtime's (FP32): max |diff| {err:.3g} of max|ref|,"
+              f" class vectors' cosine min {cos:.6f}")
+        ok &= bool(tr.RTOL < err <= tr.BF16_RTOL and cos >= tr.BF16_COS)
     full = tr.read_ids(a.full_ids)
     rows_sub, rows_full = st["rows"], trie_rows(full)
     tok_sub, tok_full = tokens(rows), tokens(full)
@@ -455,6 +470,9 @@ def cmd_text(a):
     print(f"{k} classes x {a.templates} templates = {len(rows)} prompts, threads {a.threads},"
           f" best of {a.rounds} interleaved rounds (seconds to the table, model loaded):")
     print(f"  txtencode {ours:.1f} s ({rows_sub} trie rows)")
+    if a.bf16:
+        print(f"  txtencode --precision bf16 {best['bf16']:.1f} s: {ours / best['bf16']:.2f}x the speed of its FP32,"
+              f" {best['trim'] / best['bf16']:.2f}x that of ONNX Runtime trimmed ({dev16})")
     print(f"  ONNX Runtime, each batch of {a.batch} padded to its longest prompt: {best['trim']:.1f} s"
           f" ({tok_sub} token positions) = txtencode {best['trim'] / ours:.2f}x faster")
     print(f"  ONNX Runtime padded to 77 (clip.tokenize), first {npad} prompts: {best['pad77']:.1f} s,"
@@ -467,6 +485,8 @@ def cmd_text(a):
     print(f"{n} prompts (the full classifier), extrapolated: txtencode ~{f_ours:.0f} s (x {rows_full}/{rows_sub}"
           f" trie rows) | ONNX Runtime trimmed ~{f_trim:.0f} s (x {tok_full}/{tok_sub} token positions)"
           f" = {f_trim / f_ours:.2f}x | padded to 77 ~{f_pad:.0f} s (x prompts) = {f_pad / f_ours:.1f}x")
+    if a.bf16:
+        print(f"  txtencode bf16 ~{best['bf16'] * rows_full / rows_sub:.0f} s (extrapolated the same way)")
     return 0 if ok else 1
 
 
@@ -585,6 +605,7 @@ def main():
     s.add_argument("--batch", type=int, default=256)
     s.add_argument("--npad", type=int, default=256)
     s.add_argument("--rounds", type=int, default=2)
+    s.add_argument("--bf16", action="store_true", help="also txtencode --precision bf16 in each round")
     s.add_argument("txtencode", nargs=argparse.REMAINDER)
     s = sub.add_parser("profile-rn")
     s.add_argument("out")

@@ -8,7 +8,9 @@
 # average, normalize), for ImageNet names x templates and for tricky JSON
 # prompts (special tokens inside the text: the first end token is the one
 # read, as CLIP's argmax). Also: batch size does not change the result, the
-# record is what the classes readers expect.
+# record is what the classes readers expect; --precision bf16 is within
+# bf16's tolerance of FP32 and not within FP32's, with the zero-shot
+# agreement reported.
 source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/fixtures.sh"
 need_py torch
@@ -68,9 +70,30 @@ PYEOF
 txtencode --tokenize --prompts tricky2.json >tids.txt || fail "tokenize tricky"
 expect_exit 0 txtencode -w "$CK" --prompts tricky2.json --per-template
 mv out tper.mp
-# one Python process (the model loads once) checks all three against PyTorch
-$REF compare "$CK" ids.txt:per.mp:per-template ids.txt:table.mp tids.txt:tper.mp:per-template ||
-	fail "txtencode differs from PyTorch"
+# --precision bf16: oneDNN's bf16 kernels where the CPU has avx512_bf16 (or
+# AMX), else the same rounding emulated in FP32 products with one note.
+# ONEDNN_MAX_CPU_ISA=AVX512_CORE hides the bf16 instructions, as a CPU
+# without them. Its accuracy against FP32 is checked below (txtencode_ref.py's
+# BF16_RTOL: the figures measured and why the bounds).
+bf16_note='^txtencode: cpu backend: --precision bf16: this CPU has no bf16 instructions \(oneDNN.s ISA: [a-z0-9_]+\): emulated'
+expect_exit 0 env ONEDNN_MAX_CPU_ISA=AVX512_CORE txtencode -d cpu -w "$CK" -n names.txt --templates templates.txt \
+	--per-template --precision bf16
+expect_stderr "$bf16_note"
+[ "$(grep -c 'bf16' err)" = 2 ] || { cat err; fail "bf16 without bf16 instructions: not one note (and the summary)"; }
+recview -t header out | grep -q '"precision":"bf16","device":"cpu: [^"]*bf16 emulated' ||
+	fail "bf16 header: $(recview -t header out)"
+mv out bf16.mp
+if grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo; then
+	expect_exit 0 txtencode -d cpu -w "$CK" -n names.txt --templates templates.txt --per-template --precision bf16
+	if grep -q 'bf16 instructions' err; then cat err; fail "bf16: a note on a CPU with bf16 instructions"; fi
+	recview -t header out | grep -q '"precision":"bf16","device":"cpu: [^"]*, bf16 [a-z]' ||
+		fail "bf16 header: $(recview -t header out)"
+	mv out bf16.mp # the check below is then of oneDNN's bf16 kernels
+fi
+
+# one Python process (the model loads once) checks them all against PyTorch
+$REF compare "$CK" ids.txt:per.mp:per-template ids.txt:table.mp tids.txt:tper.mp:per-template \
+	ids.txt:bf16.mp:per-template:bf16 || fail "txtencode differs from PyTorch"
 
 # the table is what the other tools read: txtembed-load averages the [K,T,E] form to the same [K,E]
 if [ -x "$BIN/txtembed-load" ]; then
