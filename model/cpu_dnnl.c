@@ -271,16 +271,6 @@ static float round_h(float v)
 	return half_to_float(float_to_half(v));
 }
 
-/* f32 -> bf16 bits, round to nearest even; a NaN stays a (quiet) NaN. */
-static uint16_t float_to_bf16(float f)
-{
-	uint32_t u;
-	memcpy(&u, &f, 4);
-	if (f != f)
-		return (uint16_t)((u | 0x00400000u) >> 16);
-	return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
-
 static float round_b(float v)
 {
 	uint32_t u = (uint32_t)float_to_bf16(v) << 16;

@@ -319,20 +319,9 @@ typedef enum {
 	TEXT_MATH_BF16_EMU /* the same bf16-rounded weights and GEMM inputs in FP32 GEMMs (no bf16 instructions) */
 } text_math_t;
 
-/* float -> bfloat16, round to nearest even as oneDNN converts; a NaN stays one. */
-static inline uint16_t text_bf16(float f)
-{
-	uint32_t u;
-	memcpy(&u, &f, sizeof u);
-	if ((u & 0x7fffffffu) > 0x7f800000u)
-		return (uint16_t)((u >> 16) | 0x40u);
-	u += 0x7fffu + ((u >> 16) & 1u);
-	return (uint16_t)(u >> 16);
-}
-
 static inline float text_bf16_round(float f)
 {
-	return bf16_to_float(text_bf16(f));
+	return bf16_to_float(float_to_bf16(f));
 }
 
 /* v[0..n) into a GEMM input at element off, in the math's type. */
@@ -341,7 +330,7 @@ static void text_put(text_math_t math, void *dst, size_t off, const float *v, in
 	if (math == TEXT_MATH_BF16) {
 		uint16_t *d = (uint16_t *)dst + off;
 		for (int i = 0; i < n; i++)
-			d[i] = text_bf16(v[i]);
+			d[i] = float_to_bf16(v[i]);
 	} else if (math == TEXT_MATH_BF16_EMU) {
 		float *d = (float *)dst + off;
 		for (int i = 0; i < n; i++)

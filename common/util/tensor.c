@@ -145,6 +145,15 @@ float bf16_to_float(uint16_t h)
 	return f;
 }
 
+uint16_t float_to_bf16(float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, 4);
+	if (f != f)
+		return (uint16_t)((u | 0x00400000u) >> 16);
+	return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
 void tensor_convert_to_f32(dtype_t d, const void *src, float *dst, size_t n)
 {
 	const unsigned char *p = src;

@@ -343,10 +343,12 @@ int64_t tensor_numel(const tensor_t *t);
 /* Format "[224,224,3]" into buf; returns buf. */
 char *tensor_shape_str(const int64_t *shape, int ndim, char *buf, size_t cap);
 
-/* IEEE half <-> float, round to nearest even. */
+/* IEEE half <-> float, and bfloat16 <-> float: round to nearest even, as
+ * oneDNN and torch convert; a NaN stays a (quiet) NaN. */
 float half_to_float(uint16_t h);
 uint16_t float_to_half(float f);
 float bf16_to_float(uint16_t h);
+uint16_t float_to_bf16(float f);
 
 /* Convert n elements of any numeric dtype to float32. */
 void tensor_convert_to_f32(dtype_t d, const void *src, float *dst, size_t n);
