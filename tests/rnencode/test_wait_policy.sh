@@ -2,7 +2,7 @@
 # The OpenMP wait policy rnencode runs with, as its header's omp_wait_policy
 # says: PASSIVE unless the user set OMP_WAIT_POLICY or GOMP_SPINCOUNT (then
 # theirs, "default" being libgomp's spin-then-sleep). Passive stays the default
-# for a file on stdin too: spinning threads lost 2-3x whenever anything else
+# for a file on stdin too: spinning threads lost up to 3x whenever anything else
 # shared the cores (README, "Threads"). Read from the environment the process
 # was started with, so that it fails if the re-exec did not happen.
 source "$ROOT/tests/lib.sh"
