@@ -15,6 +15,7 @@
  * It does not decode images (imgdecode does), resize, or score (zscore).
  */
 #define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -141,12 +143,15 @@ DIAG_NORETURN static void usage(void)
 	       "  rnencode --device cpu --threads 4 --batch 16 < crops.mp | recview -t stats\n"
 	       "\n"
 	       "Environment: RNENC_WEIGHTS (weights directory, above); OMP_WAIT_POLICY:\n"
-	       "rnencode sets PASSIVE unless it or GOMP_SPINCOUNT is set (CPU threads sleep\n"
-	       "instead of spinning between layers: several times faster when other pipeline\n"
-	       "stages share the cores). Debugging --device cuda: RNENC_GPU_DUMP=DIR writes\n"
-	       "every op's output for the first image, as DIR/NNN.f32 + DIR/index.tsv\n"
-	       "(gpu/gpu_dump.h); RNENC_NO_GRAPH=1 runs op by op, never as a CUDA graph, so\n"
-	       "that a failing kernel is named at its launch (with CUDA_LAUNCH_BLOCKING=1).\n"
+	       "rnencode sets PASSIVE unless it or GOMP_SPINCOUNT is set, whether stdin is a\n"
+	       "file or a pipe (CPU threads sleep between layers instead of spinning: up to\n"
+	       "3x faster when anything else shares the cores, pipeline stage or not); on cores\n"
+	       "nothing else uses, OMP_WAIT_POLICY=ACTIVE can gain a little at small batches.\n"
+	       "The header's omp_wait_policy says which one ran. Debugging --device cuda:\n"
+	       "RNENC_GPU_DUMP=DIR writes every op's output for the first image, as\n"
+	       "DIR/NNN.f32 + DIR/index.tsv (gpu/gpu_dump.h); RNENC_NO_GRAPH=1 runs op by op,\n"
+	       "never as a CUDA graph, so that a failing kernel is named at its launch (with\n"
+	       "CUDA_LAUNCH_BLOCKING=1).\n"
 	       "\n"
 	       "Exit status: 0 ok, 1 some images failed (error records written),\n"
 	       "2 usage error or fatal failure (weights, stream, device).\n",
@@ -617,6 +622,27 @@ static void *hash_thread(void *arg)
 	return NULL;
 }
 
+/* The wait policy libgomp runs with, for the header: what it read from
+ * OMP_WAIT_POLICY at load time (ACTIVE or PASSIVE in any case, spaces around
+ * allowed, as libgomp parses it), else "default" (spin a while, then sleep;
+ * GOMP_SPINCOUNT sets how long). */
+static const char *omp_wait_policy(void)
+{
+	const char *v = getenv("OMP_WAIT_POLICY");
+	if (!v)
+		return "default";
+	while (isspace((unsigned char)*v))
+		v++;
+	size_t n = strlen(v);
+	while (n > 0 && isspace((unsigned char)v[n - 1]))
+		n--;
+	if (n == 6 && strncasecmp(v, "active", 6) == 0)
+		return "active";
+	if (n == 7 && strncasecmp(v, "passive", 7) == 0)
+		return "passive";
+	return "default";
+}
+
 /* Load the model and start the backend; then write our header. */
 /* model: a known model (--model, or the preset's without --weights), or
  * NULL for what --weights holds. */
@@ -687,6 +713,7 @@ static void start(run_t *r, int argc, char **argv, const net_model_t *model, con
 	rb_str(b, "device", st.device);
 	rb_int(b, "threads", st.threads);
 	rb_int(b, "batch", r->batch);
+	rb_str(b, "omp_wait_policy", omp_wait_policy());
 	rec_end(b);
 	free(wpath);
 }
@@ -734,7 +761,8 @@ static void omp_passive_reexec(char **argv)
 	if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0)
 		return;
 	execv("/proc/self/exe", argv);
-	/* no /proc: go on with libgomp's default */
+	/* no /proc: go on with libgomp's default, and say so in the header */
+	unsetenv("OMP_WAIT_POLICY");
 }
 
 int main(int argc, char **argv)
