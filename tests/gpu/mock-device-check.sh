@@ -73,7 +73,8 @@ assert tests["test_gpu_torch_parity"] == "skip", tests  # torch here has no CUDA
 par = res["parity"]
 assert len(par) == 8 and all(p["ok"] for p in par), par  # 4 rnencode + 4 txtencode, CPU vs CPU
 assert "## Op by op" in md and "wrote no dump" in md, "the layer step did not run or did not say why"
-assert md.count("Without CUDA graphs (RNENC_NO_GRAPH=1), 10 images in batches of 3 against the CPU: ") == 4 \
+# fp32 and fp16 of both models; bf16 too where the CPU stand-in computes bf16
+assert md.count("Without CUDA graphs (RNENC_NO_GRAPH=1), 10 images in batches of 3 against the CPU: ") >= 4 \
     and "worst error" in md, "the layer step's graph-less rerun did not run or compare"
 assert "### compute-sanitizer" in md, "the layer step's sanitizer part did not run"
 assert "not measured" in md, "goals"

@@ -15,13 +15,13 @@
       classes record: its [K,E] table, or with :per-template its [K,T,E]
       normalized prompt embeddings. Prints the worst elements; exit 1 when
       out of tolerance (|a-b| <= 1e-4 * max|ref| + 1e-4 * |ref|).
-  time CKPT IDS THREADS [--trim] [--onednn] [--device cuda] [--fp16] [--batch N]
+  time CKPT IDS THREADS [--trim] [--onednn] [--device cuda] [--fp16|--bf16] [--batch N]
       Seconds to build the table from IDS with PyTorch (batches of N, default
       256, context 77 as clip.tokenize pads; --trim pads each batch only to its
       longest prompt instead). Prints "seconds N" and the BLAS torch loaded.
       --device cuda runs on the GPU (one warm-up batch first, not timed;
       TF32 off), --fp16 with CLIP's own fp16/fp32 mix as clip.load gives it
-      on a GPU (LayerNorm in FP32).
+      on a GPU (LayerNorm in FP32), --bf16 the same mix in bfloat16.
 
 Debian's torch 1.13 is built with BLAS_INFO=generic: its Linear layers
 multiply with whatever libblas.so.3 is installed, here netlib's reference
@@ -220,7 +220,8 @@ def main():
         device = opt[opt.index("--device") + 1] if "--device" in opt else "cpu"
         batch = int(opt[opt.index("--batch") + 1]) if "--batch" in opt else 256
         trim = "--trim" in opt
-        model = clip_model.load(ckpt, dtype=torch.float16 if "--fp16" in opt else torch.float32).to(device)
+        dtype = torch.float16 if "--fp16" in opt else torch.bfloat16 if "--bf16" in opt else torch.float32
+        model = clip_model.load(ckpt, dtype=dtype).to(device)
         rows = read_ids(ids_path)
         if device != "cpu":
             torch.backends.cuda.matmul.allow_tf32 = False
