@@ -262,6 +262,8 @@ if grep -qP '^test_gpu_(cpu|torch)_parity\tFAIL' "$WORK/tests.tsv" && [ "$(left)
 				[ $p = fp16 ] && rtol=$GPU_RTOL_FP16
 				# bf16 against the CPU's FP32, within bf16's tolerance (gpulib.sh)
 				[ $p = bf16 ] && cpuflag="--precision fp32" rtol=$GPU_RTOL_BF16
+				lrtol=$rtol # the per-op table's
+				[ $p = bf16 ] && lrtol=$GPU_RTOL_BF16_LAYERS
 				echo "### $m $p" >>"$WORK/layers.md"
 				# the dump below is the op-by-op warm-up batch; later batches run
 				# as a CUDA graph: the parity test's batches once more, graphs off
@@ -287,7 +289,7 @@ if grep -qP '^test_gpu_(cpu|torch)_parity\tFAIL' "$WORK/tests.tsv" && [ "$(left)
 				dev=cpu
 				$PY -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null && dev=cuda
 				timeout $(cap 90) $PY tests/py/gpu_ref.py layers --model $m --weights "$w" --u8 "$WORK/$m.l.u8" \
-					--dump "$WORK/dump.$m.$p" --rtol $rtol --device $dev --md "$WORK/layers.md" | head -n 1
+					--dump "$WORK/dump.$m.$p" --rtol $lrtol --device $dev --md "$WORK/layers.md" | head -n 1
 			done
 		done
 		# out-of-bounds or misaligned device accesses, if the toolkit has the

@@ -29,12 +29,19 @@
 #   emulation (plan_sim bf16) measured over 12 images per model against exact
 #   FP32 PyTorch a worst element of 1.31e-1 (resnet50; clip-rn50 1.2e-1) and a
 #   relative L2 of at most 4.8e-2, 7.4 x FP16's. Two BF16 pipelines (ours
-#   and PyTorch's bf16 model) can add both: 2 x 1.31e-1 = 2.6e-1, so 3e-1;
-#   against FP32 (the CPU backend, PyTorch FP32) only ours counts.
+#   and PyTorch's bf16 model) can add both: 2 x 1.31e-1 = 2.6e-1, so 3e-1
+#   (PyTorch's own bf16 models, gpu_ref.py build_model, run on the CPU: 1.1e-1
+#   from FP32, 1.5e-1 from our emulation, over 2 images of resnet50); against
+#   FP32 (the CPU backend, PyTorch FP32) only ours counts.
 GPU_PY=$ROOT/tests/py/gpu_ref.py
 GPU_RTOL_FP32=1e-4
 GPU_RTOL_FP16=5e-2
 GPU_RTOL_BF16=3e-1
+# BF16 per-op dumps (gpu_ref.py layers) against PyTorch's FP32 activations:
+# inside the network, where ReLU leaves few large values, the fake GPU's
+# resnet50 measured up to 1.17 x GPU_RTOL_BF16 (layer4's 3x3 convolutions),
+# so 1: a dump read in the wrong format or an op gone astray is off by far more.
+GPU_RTOL_BF16_LAYERS=1
 
 gpu_weights() {
 	if [ -n "${GPU_CKPT_DIR:-}" ]; then
