@@ -25,7 +25,8 @@
  * page, so unwritten reads and overruns show. Two switches make the
  * libraries refuse what real ones may refuse, to exercise the callers'
  * fallbacks: FAKE_CUDA_NO_CAPTURE=1 (every stream capture fails) and
- * FAKE_CUDNN_NO_FUSED=1 (no fused convolution + bias + activation). Streams run their work at
+ * FAKE_CUDNN_NO_FUSED=1 (no fused convolution + bias + activation);
+ * FAKE_CUDA_SM=NN makes the card compute capability N.N (default 9.0). Streams run their work at
  * once, in order (the host is the device): races between streams cannot
  * show here.
  */
@@ -252,8 +253,11 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int d)
 		return ret(cudaErrorInvalidDevice);
 	memset(p, 0, sizeof *p);
 	snprintf(p->name, sizeof p->name, "fake GPU (tests/gpu/fake_cuda.cc)");
-	p->major = 9;
-	p->minor = 0;
+	/* FAKE_CUDA_SM=75: an older card (what needs sm_80, bf16, is then refused) */
+	const char *sm = getenv("FAKE_CUDA_SM");
+	int v = sm && *sm ? atoi(sm) : 90;
+	p->major = v / 10;
+	p->minor = v % 10;
 	p->multiProcessorCount = 132;
 	p->totalGlobalMem = device_bytes;
 	return cudaSuccess;
