@@ -60,6 +60,8 @@ const char *ConvEngine::math_name() const
 {
 	if (dt_ == Dt::F16)
 		return "fp16 tensor cores, fp32 accumulate";
+	if (dt_ == Dt::BF16)
+		return "bf16 tensor cores, fp32 accumulate";
 	return tf32_ ? "tf32 tensor cores" : "true fp32 (no tf32)";
 }
 
@@ -70,7 +72,8 @@ ConvEngine::Key ConvEngine::key(const ConvSpec &s, int n, bool residual) const
 
 void ConvEngine::describe(ConvRun &r, const ConvSpec &s, int n)
 {
-	cudnnDataType_t t = dt_ == Dt::F16 ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
+	/* BF16: cuDNN's PSEUDO_BFLOAT16_CONFIG (bfloat16 x, w, y; FP32 compute type) */
+	cudnnDataType_t t = dt_ == Dt::F16 ? CUDNN_DATA_HALF : dt_ == Dt::BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
 	CK_CUDNN(cudnnCreateTensorDescriptor(&r.x));
 	CK_CUDNN(cudnnCreateTensorDescriptor(&r.y));
 	CK_CUDNN(cudnnCreateTensorDescriptor(&r.b));
@@ -101,11 +104,14 @@ void ConvEngine::describe(ConvRun &r, const ConvSpec &s, int n)
 
 void ConvEngine::apply(ConvRun &r, const Choice &c)
 {
-	/* true FP32 stays on FMA kernels whatever the search reported, and FP32
-	 * data is never converted down to FP16 (ALLOW_CONVERSION) */
+	/* true FP32 stays on FMA kernels whatever the search reported; FP32 data
+	 * is never converted down to FP16, nor BF16 data to FP16's narrower
+	 * range (ALLOW_CONVERSION) */
 	cudnnMathType_t m = c.math;
-	if (dt_ == Dt::F32)
-		m = !tf32_ ? CUDNN_FMA_MATH : m == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION ? CUDNN_TENSOR_OP_MATH : m;
+	if (dt_ == Dt::F32 && !tf32_)
+		m = CUDNN_FMA_MATH;
+	else if (dt_ != Dt::F16 && m == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)
+		m = CUDNN_TENSOR_OP_MATH;
 	CK_CUDNN(cudnnSetConvolutionMathType(r.conv, m));
 	r.algo = c.algo;
 	r.fused = c.fused;

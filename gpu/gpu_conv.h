@@ -13,10 +13,13 @@
  * Tensors: x [n][hin][win][cin_store], y and z [n][hout][wout][cout],
  * w [cout][kh][kw][cin_store/groups] (cuDNN's NHWC filter; grouped
  * convolutions through cudnnSetConvolutionGroupCount), b [1][cout][1][1];
- * all of the storage type, FP32 compute (FP16 mode: cuDNN's PSEUDO_HALF).
+ * all of the storage type, FP32 compute (FP16 mode: cuDNN's PSEUDO_HALF,
+ * BF16 mode: PSEUDO_BFLOAT16, compute capability 8.0 and later).
  * Math: FP32 is true FP32 (CUDNN_FMA_MATH: no TF32; and only algorithms
  * that sum products directly: no FFT/Winograd) unless tf32 is asked for;
- * FP16 uses the tensor cores (CUDNN_TENSOR_OP_MATH).
+ * FP16 and BF16 use the tensor cores (CUDNN_TENSOR_OP_MATH). Should a cuDNN
+ * refuse the fused call in BF16 (bias of the storage type, as in FP16),
+ * choose() takes the plain convolution + epilogue, as for any refused shape.
  *
  * Algorithms: for each distinct shape and batch size, cuDNN's heuristic
  * ranking gives a few candidates, each timed on the real call and buffers,

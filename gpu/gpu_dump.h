@@ -5,8 +5,8 @@
  * the first image of the first batch, every op's output:
  *   DIR/index.tsv  one line per op: "NNN<TAB>NAME<TAB>H<TAB>W<TAB>C" (op index
  *                  in the plan, the plan's op name, the output's shape)
- *   DIR/NNN.f32    that output, float32 NHWC (H*W*C values; FP16 runs are
- *                  widened), or the float output [1][1][out] for fc/attnpool
+ *   DIR/NNN.f32    that output, float32 NHWC (H*W*C values; FP16 and BF16
+ *                  runs are widened), or the float output [1][1][out] for fc/attnpool
  * tests/py/gpu_ref.py layers compares a dump with PyTorch's own activations.
  * Plain host C++: gpu_encoder.cu and tests/gpu/plan_sim.cc both include it.
  */

@@ -8,13 +8,14 @@
  * GPU. So the index arithmetic the GPU runs is the arithmetic the tests ran.
  *
  * Layout everywhere: NHWC, C fastest; `n` indexes the image in the batch.
- * Values are loaded through ldf() (float, or __half on the device) and
- * returned as float; the caller rounds to the storage type once.
+ * Values are loaded through ldf() (float, or __half or __nv_bfloat16 on the
+ * device) and returned as float; the caller rounds to the storage type once.
  */
 #ifndef GPU_ELEM_H
 #define GPU_ELEM_H
 
 #ifdef __CUDACC__
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #define GPU_HD __host__ __device__ __forceinline__
 #else
@@ -26,6 +27,7 @@ namespace gpu {
 GPU_HD float ldf(const float *p) { return *p; }
 #if defined(__CUDACC__) || defined(CUDA_EMU) /* CUDA_EMU: tests/gpu/cuda_emu.h */
 __device__ __forceinline__ float ldf(const __half *p) { return __half2float(*p); }
+__device__ __forceinline__ float ldf(const __nv_bfloat16 *p) { return __bfloat162float(*p); }
 #endif
 
 /* torchvision's ToTensor + Normalize for one uint8 value, in float32 with

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
 #include "gpu_check.h"
@@ -183,7 +184,8 @@ encoder::~encoder()
 		CK_QUIET(cudaStreamDestroy(copy));
 }
 
-/* Weights to the device in the storage type: FP16 rounds the BN-folded FP32 values once. */
+/* Weights to the device in the storage type: FP16 and BF16 round the
+ * BN-folded FP32 values once (to nearest even). */
 void encoder::upload_weights()
 {
 	const std::vector<float> &hw = plan.weights;
@@ -193,9 +195,16 @@ void encoder::upload_weights()
 		CK_CUDA(cudaMemcpy(d_w, hw.data(), weight_bytes, cudaMemcpyHostToDevice));
 		return;
 	}
-	std::vector<__half> h(hw.size());
-	for (size_t i = 0; i < hw.size(); i++)
-		h[i] = __float2half_rn(hw[i]);
+	std::vector<unsigned char> h(weight_bytes);
+	for (size_t i = 0; i < hw.size(); i++) {
+		if (dt == Dt::F16) {
+			__half v = __float2half_rn(hw[i]);
+			memcpy(&h[2 * i], &v, 2);
+		} else {
+			__nv_bfloat16 v = __float2bfloat16_rn(hw[i]);
+			memcpy(&h[2 * i], &v, 2);
+		}
+	}
 	CK_CUDA(cudaMemcpy(d_w, h.data(), weight_bytes, cudaMemcpyHostToDevice));
 }
 
@@ -207,10 +216,16 @@ void encoder::setup()
 		fail("cuda", "device", why, __FILE__, __LINE__);
 	prop = device_select(cfg.device);
 
-	if (cfg.precision != PREC_FP32 && cfg.precision != PREC_TF32 && cfg.precision != PREC_FP16)
+	if (cfg.precision != PREC_FP32 && cfg.precision != PREC_TF32 && cfg.precision != PREC_BF16 &&
+	    cfg.precision != PREC_FP16)
 		throw std::runtime_error(std::string("precision ") + precision_name(cfg.precision) +
-					 ": the cuda backend computes fp32, tf32 or fp16");
-	dt = cfg.precision == PREC_FP16 ? Dt::F16 : Dt::F32;
+					 ": the cuda backend computes fp32, tf32, bf16 or fp16");
+	dt = cfg.precision == PREC_FP16 ? Dt::F16 : cfg.precision == PREC_BF16 ? Dt::BF16 : Dt::F32;
+	/* bfloat16 tensor cores (cuDNN's BF16 convolutions, cuBLAS's 16BF GEMMs) begin with sm_80 */
+	if (dt == Dt::BF16 && prop.major < 8)
+		throw std::runtime_error(std::string("precision bf16: ") + prop.name + " is sm_" +
+					 std::to_string(prop.major) + std::to_string(prop.minor) +
+					 "; bf16 needs compute capability 8.0 or later");
 	es = dt_size(dt);
 	plan = plan_build(net, cfg.batch, cfg.features != 0, dt_input_channels(dt));
 	dump = dump_dir();
@@ -317,10 +332,11 @@ Exec &encoder::exec_for(int n)
 
 /* Row-major Y[M][N] = X[M][K] . W[N][K]^T (X rows ldx apart, Y rows ldy apart),
  * as the column-major product Y^T = W . X^T. FP32 accumulation always; true
- * FP32 unless TF32 was asked for. Y is float32 when y_f32 (the outputs). */
+ * FP32 unless TF32 was asked for; FP16/BF16 inputs on the tensor cores. Y is
+ * float32 when y_f32 (the outputs). */
 void encoder::gemm(int M, int N, int K, const void *X, int ldx, const void *W, void *Y, int ldy, bool y_f32)
 {
-	cudaDataType_t t = dt == Dt::F16 ? CUDA_R_16F : CUDA_R_32F;
+	cudaDataType_t t = dt == Dt::F16 ? CUDA_R_16F : dt == Dt::BF16 ? CUDA_R_16BF : CUDA_R_32F;
 	cublasComputeType_t ct = dt == Dt::F32 && tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
 	const float one = 1.0f, zero = 0.0f;
 	CK_CUBLAS(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, W, t, K, X, t, ldx, &zero, Y,
@@ -346,7 +362,10 @@ void encoder::dump_op(int i)
 	std::vector<unsigned char> raw(n * esz);
 	CK_CUDA(cudaMemcpy(raw.data(), src, raw.size(), cudaMemcpyDeviceToHost));
 	std::vector<float> v(n);
-	if (esz == 2)
+	if (esz == 2 && dt == Dt::BF16)
+		for (size_t k = 0; k < n; k++)
+			v[k] = __bfloat162float(((const __nv_bfloat16 *)raw.data())[k]);
+	else if (esz == 2)
 		for (size_t k = 0; k < n; k++)
 			v[k] = __half2float(((const __half *)raw.data())[k]);
 	else

@@ -6,7 +6,7 @@
  *
  * What it does per batch (gpu_encoder.cu):
  *   host  input() buffer (pinned) --copy stream--> device input slot
- *   compute stream: uint8 HWC -> normalized NHWC (FP32 or FP16) on the GPU,
+ *   compute stream: uint8 HWC -> normalized NHWC (FP32, FP16 or BF16) on the GPU,
  *   then the network as one CUDA graph: cuDNN convolutions with BatchNorm,
  *   bias, residual add and ReLU fused; pooling kernels; the head (fc, or
  *   CLIP's attention pool with cuBLAS GEMMs); then the outputs to pinned host
@@ -14,7 +14,9 @@
  *   overlaps the compute of batch i.
  * Precision: FP32 is true FP32 (no TF32) unless the config asks for TF32;
  * FP16 keeps weights and activations in half precision and accumulates in
- * FP32 on the tensor cores (weights were BN-folded in FP32 before rounding).
+ * FP32 on the tensor cores (weights were BN-folded in FP32 before rounding);
+ * BF16 the same in bfloat16 (FP32's range, 8 bits of precision; compute
+ * capability 8.0 or later). The outputs are float32 in every mode.
  *
  * Statistics (enc_stats_t): per-batch time is the compute stream's time from
  * the start of the input conversion to the outputs landing in host memory

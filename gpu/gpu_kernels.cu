@@ -3,6 +3,7 @@
  * shared with the host plan checker of the tests. See gpu_kernels.h. */
 #include "gpu_kernels.h"
 
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
 #include "gpu_check.h"
@@ -188,10 +189,10 @@ template <class T> __global__ void k_bias_out(float *out, const T *b, long total
 void launch_input_u8(const unsigned char *in, void *out, Dt dt, int n, int hw, const Norm &nm, cudaStream_t s)
 {
 	long npix = (long)n * hw;
-	if (dt == Dt::F16)
-		k_input_u8<__half><<<blocks_for(npix), threads, 0, s>>>(in, (__half *)out, npix, hw, nm);
-	else
-		k_input_u8<float><<<blocks_for(npix), threads, 0, s>>>(in, (float *)out, npix, hw, nm);
+	with_dt(dt, [&](auto t) {
+		using T = decltype(t);
+		k_input_u8<T><<<blocks_for(npix), threads, 0, s>>>(in, (T *)out, npix, hw, nm);
+	});
 	CK_LAUNCH("k_input_u8");
 }
 
@@ -199,17 +200,13 @@ void launch_input_chw(const void *in, bool in_f16, void *out, Dt dt, int n, int 
 {
 	long npix = (long)n * hw;
 	unsigned g = blocks_for(npix);
-	if (dt == Dt::F16) {
+	with_dt(dt, [&](auto t) {
+		using T = decltype(t);
 		if (in_f16)
-			k_input_chw<__half, __half><<<g, threads, 0, s>>>((const __half *)in, (__half *)out, npix, hw);
+			k_input_chw<__half, T><<<g, threads, 0, s>>>((const __half *)in, (T *)out, npix, hw);
 		else
-			k_input_chw<float, __half><<<g, threads, 0, s>>>((const float *)in, (__half *)out, npix, hw);
-	} else {
-		if (in_f16)
-			k_input_chw<__half, float><<<g, threads, 0, s>>>((const __half *)in, (float *)out, npix, hw);
-		else
-			k_input_chw<float, float><<<g, threads, 0, s>>>((const float *)in, (float *)out, npix, hw);
-	}
+			k_input_chw<float, T><<<g, threads, 0, s>>>((const float *)in, (T *)out, npix, hw);
+	});
 	CK_LAUNCH("k_input_chw");
 }
 
@@ -217,12 +214,10 @@ void launch_maxpool3s2(const void *in, void *out, Dt dt, int n, int H, int W, in
 {
 	int Ho = (H - 1) / 2 + 1, Wo = (W - 1) / 2 + 1;
 	long total = (long)n * Ho * Wo * C;
-	if (dt == Dt::F16)
-		k_maxpool3s2<__half><<<blocks_for(total), threads, 0, s>>>((const __half *)in, (__half *)out, total, H, W, C,
-									   Ho, Wo);
-	else
-		k_maxpool3s2<float><<<blocks_for(total), threads, 0, s>>>((const float *)in, (float *)out, total, H, W, C,
-									  Ho, Wo);
+	with_dt(dt, [&](auto t) {
+		using T = decltype(t);
+		k_maxpool3s2<T><<<blocks_for(total), threads, 0, s>>>((const T *)in, (T *)out, total, H, W, C, Ho, Wo);
+	});
 	CK_LAUNCH("k_maxpool3s2");
 }
 
@@ -230,34 +225,31 @@ void launch_avgpool(const void *in, void *out, Dt dt, int n, int H, int W, int C
 {
 	int Ho = H / k, Wo = W / k;
 	long total = (long)n * Ho * Wo * C;
-	if (dt == Dt::F16)
-		k_avgpool<__half><<<blocks_for(total), threads, 0, s>>>((const __half *)in, (__half *)out, total, H, W, C, k,
-									Ho, Wo);
-	else
-		k_avgpool<float><<<blocks_for(total), threads, 0, s>>>((const float *)in, (float *)out, total, H, W, C, k, Ho,
-								       Wo);
+	with_dt(dt, [&](auto t) {
+		using T = decltype(t);
+		k_avgpool<T><<<blocks_for(total), threads, 0, s>>>((const T *)in, (T *)out, total, H, W, C, k, Ho, Wo);
+	});
 	CK_LAUNCH("k_avgpool");
 }
 
 void launch_gap(const void *in, void *out, float *out_f32, Dt dt, int n, int hw, int C, cudaStream_t s)
 {
 	long total = (long)n * C;
-	if (dt == Dt::F16)
-		k_gap<__half><<<blocks_for(total), threads, 0, s>>>((const __half *)in, (__half *)out, out_f32, total, hw, C);
-	else
-		k_gap<float><<<blocks_for(total), threads, 0, s>>>((const float *)in, (float *)out, out_f32, total, hw, C);
+	with_dt(dt, [&](auto t) {
+		using T = decltype(t);
+		k_gap<T><<<blocks_for(total), threads, 0, s>>>((const T *)in, (T *)out, out_f32, total, hw, C);
+	});
 	CK_LAUNCH("k_gap");
 }
 
 void launch_attn_tokens(const void *x, const void *pos, void *tokens, Dt dt, int n, int hw, int C, cudaStream_t s)
 {
 	long total = (long)n * C;
-	if (dt == Dt::F16)
-		k_attn_tokens<__half><<<blocks_for(total), threads, 0, s>>>((const __half *)x, (const __half *)pos,
-									    (__half *)tokens, total, hw, C);
-	else
-		k_attn_tokens<float><<<blocks_for(total), threads, 0, s>>>((const float *)x, (const float *)pos,
-									   (float *)tokens, total, hw, C);
+	with_dt(dt, [&](auto t) {
+		using T = decltype(t);
+		k_attn_tokens<T><<<blocks_for(total), threads, 0, s>>>((const T *)x, (const T *)pos, (T *)tokens, total, hw,
+									C);
+	});
 	CK_LAUNCH("k_attn_tokens");
 }
 
@@ -270,33 +262,30 @@ void launch_attn(const void *q, const void *bq, const void *kv, const void *bkv,
 		     __FILE__, __LINE__);
 	dim3 grid((unsigned)heads, (unsigned)n);
 	size_t smem = (size_t)tokens * sizeof(float);
-	if (dt == Dt::F16)
-		k_attn<__half><<<grid, 64, smem, s>>>((const __half *)q, (const __half *)bq, (const __half *)kv,
-						     (const __half *)bkv, (__half *)o, tokens, dim);
-	else
-		k_attn<float><<<grid, 64, smem, s>>>((const float *)q, (const float *)bq, (const float *)kv,
-						    (const float *)bkv, (float *)o, tokens, dim);
+	with_dt(dt, [&](auto t) {
+		using T = decltype(t);
+		k_attn<T><<<grid, 64, smem, s>>>((const T *)q, (const T *)bq, (const T *)kv, (const T *)bkv, (T *)o, tokens,
+						 dim);
+	});
 	CK_LAUNCH("k_attn");
 }
 
 void launch_bias_relu(void *y, const void *b, const void *z, Dt dt, long count, int C, cudaStream_t s)
 {
-	if (dt == Dt::F16)
-		k_bias_relu<__half><<<blocks_for(count), threads, 0, s>>>((__half *)y, (const __half *)b, (const __half *)z,
-									    count, C);
-	else
-		k_bias_relu<float><<<blocks_for(count), threads, 0, s>>>((float *)y, (const float *)b, (const float *)z, count,
-									   C);
+	with_dt(dt, [&](auto t) {
+		using T = decltype(t);
+		k_bias_relu<T><<<blocks_for(count), threads, 0, s>>>((T *)y, (const T *)b, (const T *)z, count, C);
+	});
 	CK_LAUNCH("k_bias_relu");
 }
 
 void launch_bias_out(float *out, const void *b, Dt dt, int n, int d, cudaStream_t s)
 {
 	long total = (long)n * d;
-	if (dt == Dt::F16)
-		k_bias_out<__half><<<blocks_for(total), threads, 0, s>>>(out, (const __half *)b, total, d);
-	else
-		k_bias_out<float><<<blocks_for(total), threads, 0, s>>>(out, (const float *)b, total, d);
+	with_dt(dt, [&](auto t) {
+		using T = decltype(t);
+		k_bias_out<T><<<blocks_for(total), threads, 0, s>>>(out, (const T *)b, total, d);
+	});
 	CK_LAUNCH("k_bias_out");
 }
 

@@ -2,8 +2,8 @@
  * do not do), as host launchers on a stream. Each launch is checked
  * (CK_LAUNCH) and throws gpu::Error on failure.
  *
- * Dt is the activation storage type: FP32, or FP16 with every value computed
- * in FP32 and rounded once on store. Layouts are NHWC (C fastest); n is the
+ * Dt is the activation storage type: FP32, or FP16 or BF16 with every value
+ * computed in FP32 and rounded once on store (to nearest even). Layouts are NHWC (C fastest); n is the
  * number of images in the batch; "hw" is H*W.
  */
 #ifndef GPU_KERNELS_H
@@ -15,12 +15,12 @@
 
 namespace gpu {
 
-enum class Dt { F32, F16 };
+enum class Dt { F32, F16, BF16 };
 
-inline size_t dt_size(Dt d) { return d == Dt::F16 ? 2 : 4; }
+inline size_t dt_size(Dt d) { return d == Dt::F32 ? 4 : 2; }
 /* Stored input channels: 3 RGB padded to one 16-byte vector per pixel
- * (4 floats or 8 halves), the alignment cuDNN's NHWC kernels want. */
-inline int dt_input_channels(Dt d) { return d == Dt::F16 ? 8 : 4; }
+ * (4 floats, or 8 halves or bfloat16s), the alignment cuDNN's NHWC kernels want. */
+inline int dt_input_channels(Dt d) { return (int)(16 / dt_size(d)); }
 
 struct Norm {
 	float mean[3], std[3];
@@ -51,8 +51,9 @@ void launch_attn(const void *q, const void *bq, const void *kv, const void *bkv,
 /* Convolution epilogue where cuDNN cannot fuse it: y [count] (C fastest,
  * Dt) = relu(y + b[c] + z) with z [count] optional (null: no residual). */
 void launch_bias_relu(void *y, const void *b, const void *z, Dt dt, long count, int C, cudaStream_t s);
-/* out [n][d] float32 += b [d] (Dt); with FP16 the sum is rounded to half,
- * as PyTorch's FP16 linear rounds its output once after the bias. */
+/* out [n][d] float32 += b [d] (Dt); with FP16 or BF16 the sum is rounded to
+ * the storage type, as PyTorch's half/bfloat16 linear rounds its output once
+ * after the bias. */
 void launch_bias_out(float *out, const void *b, Dt dt, int n, int d, cudaStream_t s);
 
 /* 1 if this build's kernels can run on the current device, else 0 with why

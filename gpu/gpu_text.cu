@@ -4,13 +4,14 @@
  * Same input as the CPU backend: one prefix-tree batch of token ids
  * (text_trie_t), one row per distinct prefix. The op sequence is
  * gpu_text_ops.h's text_forward(), run here by Exec: cuBLAS GEMMs
- * (cublasGemmEx, FP32 accumulation; FP32 inputs by default, FP16 inputs on
- * the tensor cores with --fp16) and five small kernels (embedding,
- * LayerNorm, attention over each row's root path, bias, bias + QuickGELU or GELU:
- * gpu_text_kernels.cu) whose element arithmetic is gpu_text_ops.h's.
+ * (cublasGemmEx, FP32 accumulation; FP32 inputs by default, FP16 or BF16
+ * inputs on the tensor cores with --precision fp16 or bf16) and five small
+ * kernels (embedding, LayerNorm, attention over each row's root path, bias,
+ * bias + QuickGELU or GELU: gpu_text_kernels.cu) whose element arithmetic is
+ * gpu_text_ops.h's.
  * Everything the runner needs is allocated once at create() for batch_rows
- * rows (default 32768, about 30 KiB a row in FP32, 25 KiB in FP16, plus the
- * weights), so the peak device memory is known before the first batch;
+ * rows (default 32768, about 30 KiB a row in FP32, 25 KiB in FP16/BF16, plus
+ * the weights), so the peak device memory is known before the first batch;
  * create() also runs a one-token batch, so module loading and library
  * start-up are not in the first real batch's time and a broken GPU fails
  * there.
@@ -27,6 +28,7 @@
 #include <vector>
 
 #include <cublas_v2.h>
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -54,7 +56,7 @@ using namespace gpu;
 
 struct text_runner {
 	const text_model_t *m = nullptr;
-	bool f16 = false;
+	Dt dt = Dt::F32; /* of the GEMM weights and inputs */
 	int cap = 0, device = 0;
 	char name[160] = "";
 	cudaStream_t stream = nullptr;
@@ -72,15 +74,21 @@ struct text_runner {
 	int *d_token = nullptr, *d_depth = nullptr, *d_parent = nullptr, *d_leaf = nullptr;
 	const text_trie_t *trie = nullptr; /* the batch being run */
 
-	size_t dt_size() const { return f16 ? 2 : 4; }
+	/* as_dt: rounded once to the storage type (nearest even), else float32 */
 	void *upload(const float *src, long count, bool as_dt, const char *what)
 	{
-		size_t es = as_dt ? dt_size() : 4;
+		size_t es = as_dt ? gpu::dt_size(dt) : 4;
 		void *d = mem.alloc((size_t)count * es, what);
-		if (as_dt && f16) {
+		if (as_dt && dt != Dt::F32) {
 			std::vector<uint16_t> h((size_t)count);
-			for (long i = 0; i < count; i++)
-				h[(size_t)i] = float_to_half(src[i]);
+			for (long i = 0; i < count; i++) {
+				if (dt == Dt::F16) {
+					h[(size_t)i] = float_to_half(src[i]);
+				} else {
+					__nv_bfloat16 v = __float2bfloat16_rn(src[i]);
+					memcpy(&h[(size_t)i], &v, 2);
+				}
+			}
 			CK_CUDA(cudaMemcpy(d, h.data(), h.size() * 2, cudaMemcpyHostToDevice));
 		} else {
 			CK_CUDA(cudaMemcpy(d, src, (size_t)count * 4, cudaMemcpyHostToDevice));
@@ -92,16 +100,15 @@ struct text_runner {
 	const float *v(int l, TVec t) const { return vec[(size_t)((l + 1) * text_vec_kinds + (int)t)]; }
 
 	/* ---- text_forward's ops ---- */
-	Dt dt() const { return f16 ? Dt::F16 : Dt::F32; }
 	void embed(TBuf x) { launch_text_embed(tok, pos, d_token, d_depth, m->width, trie->rows, (float *)b(x), stream); }
 	void layernorm(int l, TVec w, TVec bb, TBuf in, TBuf out, int n, bool gather)
 	{
 		launch_text_layernorm((const float *)b(in), gather ? d_leaf : nullptr, v(l, w), v(l, bb), m->width, n,
-				      b(out), dt(), stream);
+				      b(out), dt, stream);
 	}
 	void gemm(const TextGemm &g)
 	{
-		cudaDataType_t t = f16 ? CUDA_R_16F : CUDA_R_32F;
+		cudaDataType_t t = dt == Dt::F16 ? CUDA_R_16F : dt == Dt::BF16 ? CUDA_R_16BF : CUDA_R_32F;
 		const void *a = wgt[text_gemm_weight(m, g)];
 		const float one = 1.0f;
 		CK_CUBLAS(cublasGemmEx(blas, g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, CUBLAS_OP_N, g.m, g.n, g.k, &one, a, t,
@@ -111,7 +118,7 @@ struct text_runner {
 	void attention(int l, TBuf qkv, TBuf out)
 	{
 		launch_text_attention((const float *)b(qkv), v(l, TVec::IN_PROJ_B), d_parent, m->width, trie->rows, b(out),
-				      dt(), stream);
+				      dt, stream);
 	}
 	void bias(int l, TVec vv, TBuf x, int n, int cols)
 	{
@@ -120,7 +127,7 @@ struct text_runner {
 	void bias_gelu(int l, TVec vv, TBuf in, TBuf out, int n, int cols)
 	{
 		launch_text_bias_gelu((const float *)b(in), v(l, vv), cols, (long)n * cols, m->act == TEXT_ACT_GELU, b(out),
-				      dt(), stream);
+				      dt, stream);
 	}
 
 	void run(const text_trie_t *t, float *out);
@@ -131,6 +138,12 @@ void text_runner::setup()
 {
 	mem.start();
 	cudaDeviceProp p = device_select(device);
+	/* cuBLAS's 16BF GEMMs on the tensor cores begin with sm_80 */
+	if (dt == Dt::BF16 && p.major < 8)
+		fail("gpu", "text tower",
+		     std::string("precision bf16: ") + p.name + " is sm_" + std::to_string(p.major) +
+			     std::to_string(p.minor) + "; bf16 needs compute capability 8.0 or later",
+		     __FILE__, __LINE__);
 	if (m->width % text_head_dim != 0 || m->width % 32 != 0)
 		fail("gpu", "text tower", "width " + std::to_string(m->width) + " is not a multiple of 64", __FILE__,
 		     __LINE__);
@@ -139,13 +152,13 @@ void text_runner::setup()
 	CK_CUDA(cudaEventCreate(&ev1));
 	CK_CUBLAS(cublasCreate(&blas));
 	CK_CUBLAS(cublasSetStream(blas, stream));
-	/* true FP32 unless FP16 inputs were asked for: no TF32 behind the user's back */
+	/* true FP32 unless FP16/BF16 inputs were asked for: no TF32 behind the user's back */
 	CK_CUBLAS(cublasSetMathMode(blas, CUBLAS_DEFAULT_MATH));
 	CK_CUBLAS(cublasSetWorkspace(blas, mem.alloc(blas_workspace, "cublas workspace"), blas_workspace));
 	int bv = 0;
 	CK_CUBLAS(cublasGetVersion(blas, &bv));
 	snprintf(name, sizeof name, "cuda: %.100s (sm_%d%d, cuBLAS %d, %s)", p.name, p.major, p.minor, bv,
-		 f16 ? "fp16 tensor cores" : "fp32");
+		 dt == Dt::F16 ? "fp16 tensor cores" : dt == Dt::BF16 ? "bf16 tensor cores" : "fp32");
 
 	for (int l = 0; l < m->layers; l++)
 		for (TWgt w : {TWgt::IN_PROJ, TWgt::OUT_PROJ, TWgt::C_FC, TWgt::C_PROJ})
@@ -166,7 +179,7 @@ void text_runner::setup()
 	pos = (float *)upload(m->positional_embedding, (long)m->context * m->width, false, "positional_embedding");
 
 	for (int t = 0; t < text_buf_count; t++) {
-		size_t es = text_buf_is_dt((TBuf)t) ? dt_size() : 4;
+		size_t es = text_buf_is_dt((TBuf)t) ? gpu::dt_size(dt) : 4;
 		buf[t] = mem.alloc((size_t)cap * (size_t)text_buf_cols((TBuf)t, m->width, m->embed) * es, "activations");
 	}
 	d_token = (int *)mem.alloc((size_t)cap * sizeof(int), "trie");
@@ -245,12 +258,12 @@ text_runner_t *cuda_text_create(const text_model_t *m, const text_config_t *cfg,
 {
 	text_runner *r = nullptr;
 	try {
-		if (cfg->precision != PREC_FP32 && cfg->precision != PREC_FP16)
+		if (cfg->precision != PREC_FP32 && cfg->precision != PREC_BF16 && cfg->precision != PREC_FP16)
 			throw std::runtime_error(std::string("precision ") + precision_name(cfg->precision) +
-						 ": the cuda text tower computes fp32 or fp16");
+						 ": the cuda text tower computes fp32, bf16 or fp16");
 		r = new text_runner;
 		r->m = m;
-		r->f16 = cfg->precision == PREC_FP16;
+		r->dt = cfg->precision == PREC_FP16 ? Dt::F16 : cfg->precision == PREC_BF16 ? Dt::BF16 : Dt::F32;
 		r->device = cfg->device;
 		r->cap = cfg->batch_rows > 0 ? cfg->batch_rows : default_rows;
 		if (r->cap < m->context)

@@ -5,6 +5,7 @@
  * themselves also run on the host in tests/gpu/test_gpu_kernels.sh. */
 #include "gpu_text_kernels.h"
 
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
 #include "gpu_check.h"
@@ -108,10 +109,10 @@ void launch_text_layernorm(const float *in, const int *gather, const float *w, c
 			   void *out, Dt dt, cudaStream_t s)
 {
 	unsigned blocks = (unsigned)((n * 32 + threads - 1) / threads); /* a warp per row */
-	if (dt == Dt::F16)
-		k_layernorm<__half><<<blocks, threads, 0, s>>>(in, gather, w, b, W, n, (__half *)out);
-	else
-		k_layernorm<float><<<blocks, threads, 0, s>>>(in, gather, w, b, W, n, (float *)out);
+	with_dt(dt, [&](auto t) {
+		using T = decltype(t);
+		k_layernorm<T><<<blocks, threads, 0, s>>>(in, gather, w, b, W, n, (T *)out);
+	});
 	CK_LAUNCH("k_layernorm");
 }
 
@@ -120,10 +121,10 @@ void launch_text_attention(const float *qkv, const float *bias, const int *paren
 {
 	int heads = W / text_head_dim;
 	unsigned blocks = (unsigned)((rows * heads * 32 + threads - 1) / threads); /* a warp per (row, head) */
-	if (dt == Dt::F16)
-		k_attention<__half><<<blocks, threads, 0, s>>>(qkv, bias, parent, W, heads, rows, (__half *)out);
-	else
-		k_attention<float><<<blocks, threads, 0, s>>>(qkv, bias, parent, W, heads, rows, (float *)out);
+	with_dt(dt, [&](auto t) {
+		using T = decltype(t);
+		k_attention<T><<<blocks, threads, 0, s>>>(qkv, bias, parent, W, heads, rows, (T *)out);
+	});
 	CK_LAUNCH("k_attention");
 }
 
@@ -136,10 +137,10 @@ void launch_text_bias(float *x, const float *b, int cols, long total, cudaStream
 void launch_text_bias_gelu(const float *in, const float *b, int cols, long total, bool gelu, void *out, Dt dt,
 			   cudaStream_t s)
 {
-	if (dt == Dt::F16)
-		k_bias_gelu<__half><<<blocks_for(total), threads, 0, s>>>(in, b, cols, total, gelu, (__half *)out);
-	else
-		k_bias_gelu<float><<<blocks_for(total), threads, 0, s>>>(in, b, cols, total, gelu, (float *)out);
+	with_dt(dt, [&](auto t) {
+		using T = decltype(t);
+		k_bias_gelu<T><<<blocks_for(total), threads, 0, s>>>(in, b, cols, total, gelu, (T *)out);
+	});
 	CK_LAUNCH("k_bias_gelu");
 }
 

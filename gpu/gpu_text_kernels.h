@@ -6,8 +6,8 @@
  * Rows are prefix-tree rows (one per distinct token prefix, model/
  * text_encoder.h); W is the width (512 for RN50's tower), a multiple of 64.
  * The residual stream and the projections' outputs are float32; the GEMM
- * inputs (LayerNorm and attention outputs, the MLP's activation) are Dt: float32, or
- * float16 computed in float32 and rounded once on store.
+ * inputs (LayerNorm and attention outputs, the MLP's activation) are Dt: float32,
+ * or float16 / bfloat16 computed in float32 and rounded once on store.
  */
 #ifndef GPU_TEXT_KERNELS_H
 #define GPU_TEXT_KERNELS_H

@@ -7,8 +7,9 @@
  * tests/gpu/text_sim.cc (plain loops, and a GEMM that follows cuBLAS's
  * column-major definition to the letter). The simulator runs on any machine
  * against the CPU backend, so the op order, every GEMM's transposes, sizes
- * and leading dimensions, the bias placement and the FP16 rounding points are
- * checked where there is no GPU; only the kernels' thread mapping is not.
+ * and leading dimensions, the bias placement and the FP16/BF16 rounding
+ * points are checked where there is no GPU; only the kernels' thread mapping
+ * is not.
  *
  * Buffers (row-major, one row per trie row; W width, E embedding):
  *   X   float32 [rows, W]    residual stream
@@ -17,9 +18,9 @@
  *   F   float32 [rows, 4W]   c_fc output without its bias
  *   G   Dt      [rows, 4W]   act(F + bias) (GEMM input), QuickGELU or GELU
  *   OUT float32 [nseq, E]    the projected eot vectors
- * Dt is float16 in FP16 mode, float32 otherwise; weights of the GEMMs are Dt,
- * every GEMM accumulates in FP32 and writes FP32; LayerNorm, softmax and the
- * biases are FP32. PyTorch Linear weights [out, in] row-major are, read
+ * Dt is float16 in FP16 mode, bfloat16 in BF16 mode, float32 otherwise;
+ * weights of the GEMMs are Dt, every GEMM accumulates in FP32 and writes
+ * FP32; LayerNorm, softmax and the biases are FP32. PyTorch Linear weights [out, in] row-major are, read
  * column-major, their own transpose: Y = X W^T is the column-major
  * Y^T = op_T(W) X^T with lda = in, ldb = in, ldc = out.
  */

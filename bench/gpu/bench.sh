@@ -3,7 +3,7 @@
 #
 #   bench/gpu/bench.sh [RESULTS.jsonl]
 #
-# For resnet50 and clip-rn50, FP16 and FP32, batches 256, 1 and 32 (in that
+# For resnet50 and clip-rn50, FP16, BF16 and FP32, batches 256, 1 and 32 (in that
 # order: the headline figures first), runs rnencode --device cuda over a record
 # file of 12 batches (208 images at batch 1, 40 batches at 32) and takes its
 # stats record (per-batch GPU time, warm-up excluded; peak device memory), and
@@ -61,20 +61,19 @@ phase() { # SHARE BATCH...: the PyTorch part may use SHARE percent of the time l
 	local share=$1 cfgs=()
 	shift
 	for b in "$@"; do
-		for p in fp16 fp32; do
+		for p in fp16 bf16 fp32; do
 			for m in resnet50 clip-rn50; do
 				if [ "$(elapsed)" -gt "$DEADLINE" ]; then
 					echo "bench/gpu: deadline reached, skipping rnencode $m $p batch $b"
 					continue
 				fi
 				cfgs+=("$m:$p:$b")
-				flag=
-				[ $p = fp16 ] && flag=--fp16
 				trace=()
-				if [ $b = 256 ] && [ -n "${BENCH_TRACE_DIR:-}" ] && "$RNENC" --help | grep -q -- --mem-trace; then
+				# no bf16 timelines: the device call brings back only so many files
+				if [ $b = 256 ] && [ $p != bf16 ] && [ -n "${BENCH_TRACE_DIR:-}" ] && "$RNENC" --help | grep -q -- --mem-trace; then
 					trace=(--mem-trace "$BENCH_TRACE_DIR/memtrace-$m-$p.tsv")
 				fi
-				if timeout 240 "$RNENC" --device cuda --model $m --weights "${W[$m]}" $flag --batch $b "${trace[@]}" \
+				if timeout 240 "$RNENC" --device cuda --model $m --weights "${W[$m]}" --precision $p --batch $b "${trace[@]}" \
 					<"$WORK/${PRESET[$m]}-$b.mp" >"$WORK/out.mp" 2>"$WORK/err"; then
 					$PY "$ROOT/bench/gpu/report.py" stats "$WORK/out.mp" --model $m --precision $p --batch $b \
 						>>"$RES" && tail -n 1 "$RES"

@@ -4,11 +4,12 @@
   torch_peer.py --rn50 W --clip W --out RESULTS.jsonl [--deadline-s S] [--compile]
                 [--configs resnet50:fp16:256,...]
 
-For each model x precision x batch (default: resnet50 and clip-rn50, fp16 and
-fp32, batches 256, 1 and 32) it times PyTorch eager inference the way people run
-it: channels_last, torch.no_grad(), cudnn.benchmark on; fp32 with TF32 off (as
-rnencode's default), fp16 as PyTorch's own half model (resnet50 model.half(),
-CLIP's convert_weights mix). One batch = the uint8 crops already on the GPU ->
+For each model x precision x batch (default: resnet50 and clip-rn50, fp16, bf16
+and fp32, batches 256, 1 and 32) it times PyTorch eager inference the way people
+run it: channels_last, torch.no_grad(), cudnn.benchmark on; fp32 with TF32 off
+(as rnencode's default), fp16 as PyTorch's own half model (resnet50
+model.half(), CLIP's convert_weights mix), bf16 the same in bfloat16
+(tests/py/gpu_ref.py build_model). One batch = the uint8 crops already on the GPU ->
 normalize -> model -> float32 outputs, timed with CUDA events; the same span as
 rnencode's per-batch time (the host->device copy is outside both). Warm-up
 batches are not timed. With --compile, torch.compile(model) too, for the fp16
@@ -33,7 +34,8 @@ import gpu_ref  # noqa: E402
 
 ITERS = {1: 100, 32: 30, 256: 12}
 WARM = 3
-DEFAULT = [(m, p, b) for b in (256, 1, 32) for p in ("fp16", "fp32") for m in ("resnet50", "clip-rn50")]
+DEFAULT = [(m, p, b) for b in (256, 1, 32) for p in ("fp16", "bf16", "fp32")
+           for m in ("resnet50", "clip-rn50")]
 
 
 def crops(preset, n):
@@ -44,16 +46,16 @@ def crops(preset, n):
     return torch.from_numpy(np.concatenate([base] * reps)[:n]).cuda()
 
 
-def time_batches(fn, x_u8, preset, fp16, iters):
+def time_batches(fn, x_u8, preset, precision, iters):
     ev = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(iters)]
     with torch.no_grad():
         for _ in range(WARM):
-            fn(gpu_ref.model_input_gpu(x_u8, preset, fp16)).float()
+            fn(gpu_ref.model_input_gpu(x_u8, preset, precision)).float()
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         for s, e in ev:
             s.record()
-            fn(gpu_ref.model_input_gpu(x_u8, preset, fp16)).float()
+            fn(gpu_ref.model_input_gpu(x_u8, preset, precision)).float()
             e.record()
         torch.cuda.synchronize()
     t = [s.elapsed_time(e) / 1000.0 for s, e in ev]
@@ -101,10 +103,9 @@ def main():
         if key not in models:
             models.clear()  # one model on the card at a time: peak memory stays per model
             torch.cuda.empty_cache()
-            models[key] = gpu_ref.build_model(m, weights[m], p == "fp16").cuda().to(
-                memory_format=torch.channels_last)
+            models[key] = gpu_ref.build_model(m, weights[m], p).cuda().to(memory_format=torch.channels_last)
         model = models[key]
-        mean, std, peak = time_batches(model, inputs[preset][:b], preset, p == "fp16", ITERS[b])
+        mean, std, peak = time_batches(model, inputs[preset][:b], preset, p, ITERS[b])
         emit("torch-eager", m, p, b, mean, std, peak, ITERS[b])
 
     if a.compile or a.compile_only:
@@ -117,10 +118,10 @@ def main():
                 inputs[preset] = crops(preset, 256)
             models.clear()
             torch.cuda.empty_cache()
-            model = gpu_ref.build_model(m, weights[m], True).cuda().to(memory_format=torch.channels_last)
+            model = gpu_ref.build_model(m, weights[m], p).cuda().to(memory_format=torch.channels_last)
             fn = torch.compile(model)
             t1 = time.time()
-            mean, std, peak = time_batches(fn, inputs[preset][:b], preset, True, ITERS[b])
+            mean, std, peak = time_batches(fn, inputs[preset][:b], preset, p, ITERS[b])
             print(f"torch.compile {m} {p} batch {b}: compiled and timed in {time.time() - t1:.0f} s", flush=True)
             emit("torch-compile", m, p, b, mean, std, peak, ITERS[b])
     out.close()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/gpu/txtencode.sh - seconds to build CLIP's zero-shot ImageNet classifier
 # (1000 classes x 80 templates = 80000 prompts) on the GPU: txtencode --device
-# cuda, FP32 and FP16, against PyTorch eager on the same card in the same run.
+# cuda, FP32, FP16 and BF16, against PyTorch eager on the same card in the same run.
 #
 #   bench/gpu/txtencode.sh [RESULTS.jsonl]
 #
@@ -10,7 +10,7 @@
 # outputs back; PyTorch timed inside Python after one warm-up batch, batches
 # of 1000 prompts) and end with the normalized table. PyTorch runs the eager
 # CLIP module of tests/py/clip_model.py (FP32 with TF32 off, or CLIP's own
-# fp16 mix) padded to 77 as clip.tokenize does, and "trimmed": each batch
+# fp16 mix, or that mix in bf16) padded to 77 as clip.tokenize does, and "trimmed": each batch
 # padded only to its longest prompt (exact too, thanks to the causal mask).
 # txtencode: one run each (its runner warms up at start, outside the time).
 # Prints a markdown table (ratios = PyTorch seconds / txtencode seconds) and
@@ -55,10 +55,10 @@ echo "bench/gpu/txtencode: $CARD; $CLASSES classes x 80 templates = $N prompts; 
 echo
 echo "| precision | txtencode s (GPU compute s) | trie rows | PyTorch padded to 77 s | ratio | PyTorch trimmed s | ratio |"
 echo "|---|---|---|---|---|---|---|"
-for p in fp32 fp16; do
+for p in fp32 fp16 bf16; do
 	flag=()
-	[ $p = fp16 ] && flag=(--fp16)
-	"$TX" -d cuda "${flag[@]}" -w "$W" -n "$WORK/names.txt" >"$WORK/$p.mp" 2>"$WORK/tx.err" ||
+	[ $p != fp32 ] && flag=(--$p) # txtencode_ref.py time's spelling
+	"$TX" -d cuda --precision $p -w "$W" -n "$WORK/names.txt" >"$WORK/$p.mp" 2>"$WORK/tx.err" ||
 		{ cat "$WORK/tx.err"; echo "bench/gpu/txtencode: txtencode -d cuda $p failed"; exit 1; }
 	secs=$(stat_of "$WORK/$p.mp" encode_seconds) gpu=$(stat_of "$WORK/$p.mp" compute_seconds)
 	rows=$(stat_of "$WORK/$p.mp" rows)

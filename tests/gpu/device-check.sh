@@ -16,10 +16,10 @@
 #      parity test's batches rerun without CUDA graphs (RNENC_NO_GRAPH=1) say
 #      whether the graphs are to blame, compute-sanitizer's memcheck (when the
 #      toolkit has it) whether a kernel reads or writes out of bounds;
-#   5. runs the benchmarks (bench/gpu/bench.sh: both models, FP16/FP32, batch
-#      256/1/32, PyTorch eager beside it, torch.compile if time is left; then
-#      bench/gpu/txtencode.sh: the 1000 x 80 zero-shot classifier, FP32/FP16,
-#      against PyTorch on the same card);
+#   5. runs the benchmarks (bench/gpu/bench.sh: both models, FP16/BF16/FP32,
+#      batch 256/1/32, PyTorch eager beside it, torch.compile if time is left;
+#      then bench/gpu/txtencode.sh: the 1000 x 80 zero-shot classifier,
+#      FP32/FP16/BF16, against PyTorch on the same card);
 #   6. writes $OUT/results.md and $OUT/results.json (card, date, commit, tests,
 #      parity, benchmark, goals; results.md ends with the txtencode table),
 #      $OUT/txtencode-bench.jsonl, $OUT/device-check.log, and the memory
@@ -256,16 +256,20 @@ if grep -qP '^test_gpu_(cpu|torch)_parity\tFAIL' "$WORK/tests.tsv" && [ "$(left)
 		for m in resnet50 clip-rn50; do
 			case $m in resnet50) preset=imagenet w=$RN50_W ;; *) preset=clip w=$CLIP_W ;; esac
 			$PY tests/py/gpu_ref.py images --preset $preset --n 1 --u8 "$WORK/$m.l.u8" --records "$WORK/$m.l.mp" || continue
-			for p in fp32 fp16; do
+			for p in fp32 fp16 bf16; do
 				[ "$(left)" -gt 60 ] || break 2
-				flag= rtol=$GPU_RTOL_FP32
-				[ $p = fp16 ] && flag=--fp16 rtol=$GPU_RTOL_FP16
+				flag="--precision $p" cpuflag="--precision $p" rtol=$GPU_RTOL_FP32
+				[ $p = fp16 ] && rtol=$GPU_RTOL_FP16
+				# bf16 against the CPU's FP32, within bf16's tolerance (gpulib.sh)
+				[ $p = bf16 ] && cpuflag="--precision fp32" rtol=$GPU_RTOL_BF16
+				lrtol=$rtol # the per-op table's
+				[ $p = bf16 ] && lrtol=$GPU_RTOL_BF16_LAYERS
 				echo "### $m $p" >>"$WORK/layers.md"
 				# the dump below is the op-by-op warm-up batch; later batches run
 				# as a CUDA graph: the parity test's batches once more, graphs off
 				if [ "$(left)" -gt 100 ] && { [ -s "$WORK/$m.g.mp" ] ||
 					$PY tests/py/gpu_ref.py images --preset $preset --n 10 --records "$WORK/$m.g.mp"; } &&
-					timeout $(cap 30) rnencode --device cpu --model $m --weights "$w" $flag <"$WORK/$m.g.mp" \
+					timeout $(cap 30) rnencode --device cpu --model $m --weights "$w" $cpuflag <"$WORK/$m.g.mp" \
 						>"$WORK/g.cpu.mp" 2>/dev/null; then
 					if RNENC_NO_GRAPH=1 CUDA_LAUNCH_BLOCKING=1 timeout $(cap 30) rnencode --device cuda --model $m \
 						--weights "$w" $flag --batch 3 <"$WORK/$m.g.mp" >"$WORK/g.nograph.mp" 2>"$WORK/g.err"; then
@@ -285,7 +289,7 @@ if grep -qP '^test_gpu_(cpu|torch)_parity\tFAIL' "$WORK/tests.tsv" && [ "$(left)
 				dev=cpu
 				$PY -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null && dev=cuda
 				timeout $(cap 90) $PY tests/py/gpu_ref.py layers --model $m --weights "$w" --u8 "$WORK/$m.l.u8" \
-					--dump "$WORK/dump.$m.$p" --rtol $rtol --device $dev --md "$WORK/layers.md" | head -n 1
+					--dump "$WORK/dump.$m.$p" --rtol $lrtol --device $dev --md "$WORK/layers.md" | head -n 1
 			done
 		done
 		# out-of-bounds or misaligned device accesses, if the toolkit has the

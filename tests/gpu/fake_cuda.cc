@@ -12,7 +12,8 @@
  * error:
  *   - every pointer a cuDNN or cuBLAS call reads or writes lies inside one
  *     device allocation, for the whole extent its descriptors give;
- *   - descriptors agree (data types, NHWC, the output shape of the
+ *   - descriptors agree (data types: float, half, and bfloat16 converted
+ *     to nearest even as its definition says; NHWC, the output shape of the
  *     convolution, the bias and residual shapes), the workspace is as large
  *     as the algorithm needs, cuBLAS leading dimensions follow its rules;
  *   - nothing illegal happens while a stream is captured (allocation,
@@ -24,7 +25,8 @@
  * page, so unwritten reads and overruns show. Two switches make the
  * libraries refuse what real ones may refuse, to exercise the callers'
  * fallbacks: FAKE_CUDA_NO_CAPTURE=1 (every stream capture fails) and
- * FAKE_CUDNN_NO_FUSED=1 (no fused convolution + bias + activation). Streams run their work at
+ * FAKE_CUDNN_NO_FUSED=1 (no fused convolution + bias + activation);
+ * FAKE_CUDA_SM=NN makes the card compute capability N.N (default 9.0). Streams run their work at
  * once, in order (the host is the device): races between streams cannot
  * show here.
  */
@@ -49,6 +51,8 @@
 #include <cudnn.h>
 
 #include <oneapi/dnnl/dnnl.h>
+
+#include "bf16_ref.h"
 
 /* ---- the opaque handle types, defined here ---- */
 
@@ -179,14 +183,18 @@ struct InstallHook {
 	InstallHook() { cuda_emu::submit_hook() = enqueue; }
 } install_hook;
 
-size_t dt_bytes(cudnnDataType_t t) { return t == CUDNN_DATA_HALF ? 2 : 4; }
+size_t dt_bytes(cudnnDataType_t t) { return t == CUDNN_DATA_HALF || t == CUDNN_DATA_BFLOAT16 ? 2 : 4; }
 float load(cudnnDataType_t t, const void *p, size_t i)
 {
+	if (t == CUDNN_DATA_BFLOAT16)
+		return bf16_ref_value(((const uint16_t *)p)[i]);
 	return t == CUDNN_DATA_HALF ? __half2float(((const __half *)p)[i]) : ((const float *)p)[i];
 }
 void store(cudnnDataType_t t, void *p, size_t i, float v)
 {
-	if (t == CUDNN_DATA_HALF)
+	if (t == CUDNN_DATA_BFLOAT16)
+		((uint16_t *)p)[i] = bf16_ref_bits(v);
+	else if (t == CUDNN_DATA_HALF)
 		((__half *)p)[i] = __float2half_rn(v);
 	else
 		((float *)p)[i] = v;
@@ -245,8 +253,11 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int d)
 		return ret(cudaErrorInvalidDevice);
 	memset(p, 0, sizeof *p);
 	snprintf(p->name, sizeof p->name, "fake GPU (tests/gpu/fake_cuda.cc)");
-	p->major = 9;
-	p->minor = 0;
+	/* FAKE_CUDA_SM=75: an older card (what needs sm_80, bf16, is then refused) */
+	const char *sm = getenv("FAKE_CUDA_SM");
+	int v = sm && *sm ? atoi(sm) : 90;
+	p->major = v / 10;
+	p->minor = v % 10;
 	p->multiProcessorCount = 132;
 	p->totalGlobalMem = device_bytes;
 	return cudaSuccess;
@@ -518,7 +529,7 @@ cudnnStatus_t cudnnDestroyTensorDescriptor(cudnnTensorDescriptor_t d)
 cudnnStatus_t cudnnSetTensor4dDescriptor(cudnnTensorDescriptor_t d, cudnnTensorFormat_t f, cudnnDataType_t t, int n,
 					 int c, int h, int w)
 {
-	if (n < 1 || c < 1 || h < 1 || w < 1 || (t != CUDNN_DATA_FLOAT && t != CUDNN_DATA_HALF))
+	if (n < 1 || c < 1 || h < 1 || w < 1 || (t != CUDNN_DATA_FLOAT && t != CUDNN_DATA_HALF && t != CUDNN_DATA_BFLOAT16))
 		return CUDNN_STATUS_BAD_PARAM;
 	*d = cudnnTensorStruct{true, f, t, n, c, h, w};
 	return CUDNN_STATUS_SUCCESS;
@@ -633,6 +644,7 @@ void conv_check(const char *call, cudnnHandle_t h, const cudnnTensorStruct *x, c
 		die("%s: data types differ: x %d, w %d, y %d", call, (int)x->dt, (int)w->dt, (int)y->dt);
 	if (c->mode != CUDNN_CROSS_CORRELATION)
 		die("%s: CUDNN_CONVOLUTION flips the filter: torch's conv2d is a cross-correlation", call);
+	/* FLOAT_CONFIG, PSEUDO_HALF_CONFIG, PSEUDO_BFLOAT16_CONFIG: FP32 compute type */
 	if (c->compute != CUDNN_DATA_FLOAT)
 		die("%s: compute type %d: FP32 accumulation expected", call, (int)c->compute);
 	if (x->dt == CUDNN_DATA_FLOAT && c->math != CUDNN_FMA_MATH && c->math != CUDNN_TENSOR_OP_MATH)
@@ -793,7 +805,7 @@ cudnnStatus_t cudnnGetConvolutionForwardAlgorithm_v7(cudnnHandle_t, const cudnnT
 		perf[n].algo = a;
 		perf[n].status = CUDNN_STATUS_SUCCESS;
 		perf[n].memory = algo_workspace(a, y, w);
-		perf[n].mathType = x->dt == CUDNN_DATA_HALF ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
+		perf[n].mathType = x->dt == CUDNN_DATA_FLOAT ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH;
 		n++;
 	}
 	*got = n;
@@ -938,25 +950,30 @@ cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperat
 	if (m < 0 || n < 0 || k < 0 || lda < (ta == CUBLAS_OP_N ? m : k) || ldb < (tb == CUBLAS_OP_N ? k : n) ||
 	    ldc < m || lda < 1 || ldb < 1 || ldc < 1)
 		return CUBLAS_STATUS_INVALID_VALUE;
-	auto known = [](cudaDataType t) { return t == CUDA_R_32F || t == CUDA_R_16F; };
-	if (!known(at) || !known(bt) || !known(ct) || at != bt)
-		die("%s: data types A %d, B %d, C %d (this fake knows 32F and 16F, A and B alike)", call, (int)at,
-		    (int)bt, (int)ct);
+	/* cublasGemmEx's table for CUBLAS_COMPUTE_32F(_FAST_TF32): A and B alike,
+	 * 32F with C 32F; 16F or 16BF with C of their type or 32F */
+	bool types_ok = at == bt && (at == CUDA_R_32F || at == CUDA_R_16F || at == CUDA_R_16BF) &&
+			(ct == CUDA_R_32F || ct == at);
+	if (!types_ok)
+		die("%s: data types A %d, B %d, C %d: not a combination cuBLAS documents for FP32 compute", call,
+		    (int)at, (int)bt, (int)ct);
 	if (comp != CUBLAS_COMPUTE_32F && comp != CUBLAS_COMPUTE_32F_FAST_TF32)
 		die("%s: compute type %d: FP32 accumulation expected", call, (int)comp);
 	if (comp == CUBLAS_COMPUTE_32F_FAST_TF32 && at != CUDA_R_32F)
-		die("%s: TF32 compute with half inputs", call);
+		die("%s: TF32 compute with 16-bit inputs", call);
 	if (m == 0 || n == 0)
 		return CUBLAS_STATUS_SUCCESS;
-	size_t ea = at == CUDA_R_16F ? 2 : 4, ec = ct == CUDA_R_16F ? 2 : 4;
+	size_t ea = at == CUDA_R_32F ? 4 : 2, ec = ct == CUDA_R_32F ? 4 : 2;
 	long arows = ta == CUBLAS_OP_N ? m : k, acols = ta == CUBLAS_OP_N ? k : m;
 	long brows = tb == CUBLAS_OP_N ? k : n, bcols = tb == CUBLAS_OP_N ? n : k;
 	need_device(A, ((size_t)(acols - 1) * lda + arows) * ea, call, "A");
 	need_device(B, ((size_t)(bcols - 1) * ldb + brows) * ea, call, "B");
 	need_device(C, ((size_t)(n - 1) * ldc + m) * ec, call, "C");
 	float al = *(const float *)alpha, be = *(const float *)beta;
-	cudnnDataType_t a_t = at == CUDA_R_16F ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
-	cudnnDataType_t c_t = ct == CUDA_R_16F ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
+	auto as_dnn = [](cudaDataType t) {
+		return t == CUDA_R_16F ? CUDNN_DATA_HALF : t == CUDA_R_16BF ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
+	};
+	cudnnDataType_t a_t = as_dnn(at), c_t = as_dnn(ct);
 	enqueue(h->stream, [=] {
 		/* op(A) as [m][k] and op(B) as [n][k] floats; D[n][m] = op(B) op(A)^T
 		 * is C^T row-major, one float GEMM (oneDNN's) */

@@ -1,7 +1,7 @@
 /* kernel_emu.cc - every launcher of the CUDA backends' own kernels
  * (gpu/gpu_kernels.h: rnencode; gpu/gpu_text_kernels.h: txtencode), run on
  * the host by tests/gpu/cuda_emu.h, against plain loops computed here in
- * double. FP32 and FP16 storage; the shapes of both models (ResNet-50 and
+ * double. FP32, FP16 and BF16 storage; the shapes of both models (ResNet-50 and
  * CLIP RN50 at batch 2 or 3, the text tower's width 512 over a prefix tree)
  * and small odd ones (odd pooling sizes, 1 to 64 attention tokens, paths of
  * one row). Output buffers start as NaN, so an element no thread wrote
@@ -15,10 +15,13 @@
  * terms) and 2e-3 for FP16 (one rounding to half, 2^-11 = 4.9e-4, of a
  * value whose float arithmetic may already sit on the other side of a
  * rounding boundary, plus the inputs' own rounding to half where the
- * reference reads them as stored).
+ * reference reads them as stored); BF16 the same with bfloat16's unit
+ * roundoff, 2^-8 = 3.9e-3: 1.6e-2. The BF16 reference rounds with
+ * bf16_ref.h (the format's definition), not cuda_bf16.h, which the kernels use.
  */
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -27,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "bf16_ref.h"
 #include "gpu_kernels.h"
 #include "gpu_text_kernels.h"
 
@@ -53,16 +57,19 @@ int failures = 0, checks = 0;
 
 float uni(float lo, float hi) { return std::uniform_real_distribution<float>(lo, hi)(rng); }
 
-/* A device-like buffer of n elements of Dt (or float32 when f32), at a guard page. */
+/* A device-like buffer of n elements at a guard page: of Dt, or of elem
+ * bytes (1 uint8, 2 half, 4 float32). */
 struct Buf {
 	void *p = nullptr;
 	size_t n = 0, es = 4;
+	bool bf = false; /* 2-byte elements are bfloat16, not half */
 	Buf(size_t count, size_t elem) : n(count), es(elem)
 	{
 		p = cuda_emu::emu_alloc(n * es);
-		memset(p, 0xff, n * es); /* NaN in float and half */
+		memset(p, 0xff, n * es); /* NaN in float, half and bfloat16 */
 	}
-	Buf(Buf &&o) : p(o.p), n(o.n), es(o.es) { o.p = nullptr; }
+	Buf(size_t count, Dt dt) : Buf(count, gpu::dt_size(dt)) { bf = dt == Dt::BF16; }
+	Buf(Buf &&o) : p(o.p), n(o.n), es(o.es), bf(o.bf) { o.p = nullptr; }
 	Buf(const Buf &) = delete;
 	Buf &operator=(const Buf &) = delete;
 	~Buf()
@@ -72,11 +79,15 @@ struct Buf {
 	}
 	float get(size_t i) const
 	{
-		return es == 2 ? __half2float(((const __half *)p)[i]) : ((const float *)p)[i];
+		if (es == 2)
+			return bf ? bf16_ref_value(((const uint16_t *)p)[i]) : __half2float(((const __half *)p)[i]);
+		return ((const float *)p)[i];
 	}
 	void set(size_t i, float v)
 	{
-		if (es == 2)
+		if (es == 2 && bf)
+			((uint16_t *)p)[i] = bf16_ref_bits(v);
+		else if (es == 2)
 			((__half *)p)[i] = __float2half_rn(v);
 		else
 			((float *)p)[i] = v;
@@ -90,9 +101,8 @@ struct Buf {
 	float *f() { return (float *)p; }
 };
 
-size_t esz(Dt dt) { return dt == Dt::F16 ? 2 : 4; }
-const char *dname(Dt dt) { return dt == Dt::F16 ? "fp16" : "fp32"; }
-double tol(Dt dt) { return dt == Dt::F16 ? 2e-3 : 1e-5; }
+const char *dname(Dt dt) { return dt == Dt::F16 ? "fp16" : dt == Dt::BF16 ? "bf16" : "fp32"; }
+double tol(Dt dt) { return dt == Dt::F16 ? 2e-3 : dt == Dt::BF16 ? 1.6e-2 : 1e-5; }
 
 /* got (as stored) against ref, rows of `row` elements for the rms. */
 void check(const std::string &name, const Buf &got, const std::vector<double> &ref, size_t row, double t)
@@ -135,7 +145,12 @@ void check(const std::string &name, const Buf &got, const std::vector<double> &r
 		       ref[bad[k].i], bad[k].ratio);
 }
 
-double round_to(Dt dt, double v) { return dt == Dt::F16 ? __half2float(__float2half_rn((float)v)) : v; }
+double round_to(Dt dt, double v)
+{
+	if (dt == Dt::F16)
+		return __half2float(__float2half_rn((float)v));
+	return dt == Dt::BF16 ? bf16_ref_value(bf16_ref_bits((float)v)) : v;
+}
 
 /* ---- rnencode's kernels ---- */
 
@@ -143,7 +158,7 @@ void t_input(Dt dt)
 {
 	const int n = 2, hw = 224 * 224, cs = gpu::dt_input_channels(dt);
 	gpu::Norm nm = {{0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
-	Buf in(n * hw * 3, 1), out(n * hw * cs, esz(dt));
+	Buf in(n * hw * 3, 1), out(n * hw * cs, dt);
 	for (size_t i = 0; i < in.n; i++)
 		((unsigned char *)in.p)[i] = (unsigned char)(rng() & 255);
 	gpu::launch_input_u8((const unsigned char *)in.p, out.p, dt, n, hw, nm, nullptr);
@@ -156,7 +171,7 @@ void t_input(Dt dt)
 	check(std::string("input_u8 ") + dname(dt), out, ref, cs, tol(dt));
 
 	for (bool in16 : {false, true}) {
-		Buf chw(n * 3 * hw, in16 ? 2 : 4), o2(n * hw * cs, esz(dt));
+		Buf chw(n * 3 * hw, in16 ? 2 : 4), o2(n * hw * cs, dt);
 		chw.fill(-2.5f, 2.5f);
 		gpu::launch_input_chw(chw.p, in16, o2.p, dt, n, hw, nullptr);
 		for (long i = 0; i < n; i++)
@@ -170,7 +185,7 @@ void t_input(Dt dt)
 void t_maxpool(Dt dt, int n, int H, int W, int C)
 {
 	int Ho = (H - 1) / 2 + 1, Wo = (W - 1) / 2 + 1;
-	Buf in((size_t)n * H * W * C, esz(dt)), out((size_t)n * Ho * Wo * C, esz(dt));
+	Buf in((size_t)n * H * W * C, dt), out((size_t)n * Ho * Wo * C, dt);
 	in.fill(-3, 3);
 	gpu::launch_maxpool3s2(in.p, out.p, dt, n, H, W, C, nullptr);
 	std::vector<double> ref(out.n);
@@ -193,7 +208,7 @@ void t_maxpool(Dt dt, int n, int H, int W, int C)
 void t_avgpool(Dt dt, int n, int H, int W, int C, int k)
 {
 	int Ho = H / k, Wo = W / k;
-	Buf in((size_t)n * H * W * C, esz(dt)), out((size_t)n * Ho * Wo * C, esz(dt));
+	Buf in((size_t)n * H * W * C, dt), out((size_t)n * Ho * Wo * C, dt);
 	in.fill(-3, 3);
 	gpu::launch_avgpool(in.p, out.p, dt, n, H, W, C, k, nullptr);
 	std::vector<double> ref(out.n);
@@ -215,7 +230,7 @@ void t_avgpool(Dt dt, int n, int H, int W, int C, int k)
 void t_gap(Dt dt)
 {
 	const int n = 3, hw = 49, C = 2048;
-	Buf in((size_t)n * hw * C, esz(dt)), out((size_t)n * C, esz(dt)), o32((size_t)n * C, 4);
+	Buf in((size_t)n * hw * C, dt), out((size_t)n * C, dt), o32((size_t)n * C, 4);
 	in.fill(0, 4);
 	gpu::launch_gap(in.p, out.p, o32.f(), dt, n, hw, C, nullptr);
 	std::vector<double> ref(out.n);
@@ -233,7 +248,7 @@ void t_gap(Dt dt)
 void t_attn_tokens(Dt dt)
 {
 	const int n = 2, hw = 49, C = 2048;
-	Buf x((size_t)n * hw * C, esz(dt)), pos((size_t)(hw + 1) * C, esz(dt)), tok((size_t)n * (hw + 1) * C, esz(dt));
+	Buf x((size_t)n * hw * C, dt), pos((size_t)(hw + 1) * C, dt), tok((size_t)n * (hw + 1) * C, dt);
 	x.fill(0, 3);
 	pos.fill(-0.1f, 0.1f);
 	gpu::launch_attn_tokens(x.p, pos.p, tok.p, dt, n, hw, C, nullptr);
@@ -255,8 +270,8 @@ void t_attn_tokens(Dt dt)
 void t_attn(Dt dt, int n, int tokens, int heads)
 {
 	const int hd = 64, dim = heads * hd;
-	Buf q((size_t)n * dim, esz(dt)), bq(dim, esz(dt)), kv((size_t)n * tokens * 2 * dim, esz(dt)),
-		bkv(2 * dim, esz(dt)), o((size_t)n * dim, esz(dt));
+	Buf q((size_t)n * dim, dt), bq(dim, dt), kv((size_t)n * tokens * 2 * dim, dt),
+		bkv(2 * dim, dt), o((size_t)n * dim, dt);
 	q.fill(-2, 2);
 	bq.fill(-0.5f, 0.5f);
 	kv.fill(-2, 2);
@@ -298,7 +313,7 @@ void t_bias_relu(Dt dt, bool residual)
 {
 	const long count = 2L * 56 * 56 * 64;
 	const int C = 64;
-	Buf y(count, esz(dt)), b(C, esz(dt)), z(count, esz(dt));
+	Buf y(count, dt), b(C, dt), z(count, dt);
 	y.fill(-2, 2);
 	b.fill(-1, 1);
 	z.fill(-2, 2);
@@ -312,7 +327,7 @@ void t_bias_relu(Dt dt, bool residual)
 void t_bias_out(Dt dt)
 {
 	const int n = 3, d = 1000;
-	Buf out((size_t)n * d, 4), b(d, esz(dt));
+	Buf out((size_t)n * d, 4), b(d, dt);
 	out.fill(-5, 5);
 	b.fill(-1, 1);
 	std::vector<double> ref(out.n);
@@ -398,7 +413,7 @@ void t_text(Dt dt, int W, int rows)
 		for (int i = 0; i < W; i++)
 			dst[i] = (x.get((size_t)src * W + i) - m) * inv * w.get(i) + b.get(i);
 	};
-	Buf ln((size_t)rows * W, esz(dt));
+	Buf ln((size_t)rows * W, dt);
 	gpu::launch_text_layernorm(x.f(), nullptr, w.f(), b.f(), W, rows, ln.p, dt, nullptr);
 	for (int r = 0; r < rows; r++)
 		ln_ref(r, &ref[(size_t)r * W]);
@@ -406,7 +421,7 @@ void t_text(Dt dt, int W, int rows)
 	std::vector<int> leaves;
 	for (int r = rows - 1; r >= 0 && leaves.size() < 13; r -= 3)
 		leaves.push_back(r);
-	Buf gather = ints(leaves), lg(leaves.size() * W, esz(dt));
+	Buf gather = ints(leaves), lg(leaves.size() * W, dt);
 	gpu::launch_text_layernorm(x.f(), (const int *)gather.p, w.f(), b.f(), W, (long)leaves.size(), lg.p, dt, nullptr);
 	std::vector<double> rg(leaves.size() * W);
 	for (size_t k = 0; k < leaves.size(); k++)
@@ -414,7 +429,7 @@ void t_text(Dt dt, int W, int rows)
 	check("text layernorm, gathered rows" + sz, lg, rg, W, tol(dt));
 
 	/* attention over each row's root path */
-	Buf qkv((size_t)rows * 3 * W, 4), bias(3 * W, 4), att((size_t)rows * W, esz(dt));
+	Buf qkv((size_t)rows * 3 * W, 4), bias(3 * W, 4), att((size_t)rows * W, dt);
 	qkv.fill(-2, 2);
 	bias.fill(-0.3f, 0.3f);
 	gpu::launch_text_attention(qkv.f(), bias.f(), (const int *)parent.p, W, rows, att.p, dt, nullptr);
@@ -451,7 +466,7 @@ void t_text(Dt dt, int W, int rows)
 	gpu::launch_text_bias(y.f(), b.f(), W, (long)rows * W, nullptr);
 	check("text bias" + sz, y, ref, W, 1e-6);
 	const int F = 4 * W;
-	Buf fin((size_t)rows * F, 4), fb(F, 4), g((size_t)rows * F, esz(dt));
+	Buf fin((size_t)rows * F, 4), fb(F, 4), g((size_t)rows * F, dt);
 	fin.fill(-4, 4);
 	fb.fill(-0.5f, 0.5f);
 	std::vector<double> rgl((size_t)rows * F);
@@ -470,7 +485,7 @@ void t_text(Dt dt, int W, int rows)
 int main()
 {
 	try {
-		for (Dt dt : {Dt::F32, Dt::F16}) {
+		for (Dt dt : {Dt::F32, Dt::F16, Dt::BF16}) {
 			t_input(dt);
 			t_maxpool(dt, 1, 112, 112, 64); /* ResNet-50's */
 			t_maxpool(dt, 2, 7, 5, 8);      /* odd sizes: the padded last row and column */

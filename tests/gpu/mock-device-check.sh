@@ -15,6 +15,9 @@
 # written, the benchmarks are skipped) and nothing else; the layer step's
 # graph-less rerun compares its four runs.
 # Exit 0 when the run went as expected, 1 otherwise (with the log's tail).
+# On a loaded machine the device budget runs out before the tests: MOCK_BUDGET_S
+# (device-check's DEVICE_BUDGET_S, default 300) and MOCK_TIMEOUT_S (default 600)
+# give it more.
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PY=${PY:-/usr/bin/python3}
@@ -57,8 +60,8 @@ EOF
 chmod +x "$W/fakebin/nvidia-smi"
 
 # the other programs the tests call come from this build
-(cd "$R" && PATH=$W/fakebin:/usr/local/cuda/bin:$ROOT/bin:$PATH PY=$PY OUT=$W/out DEVICE_BUDGET_S=300 \
-	timeout 600 bash tests/gpu/device-check.sh) >"$W/log" 2>&1
+(cd "$R" && PATH=$W/fakebin:/usr/local/cuda/bin:$ROOT/bin:$PATH PY=$PY OUT=$W/out DEVICE_BUDGET_S=${MOCK_BUDGET_S:-300} \
+	timeout ${MOCK_TIMEOUT_S:-600} bash tests/gpu/device-check.sh) >"$W/log" 2>&1
 rc=$?
 [ $rc = 1 ] || fail "device-check exited $rc, expected 1"
 for f in results.md results.json device-check.log; do [ -s "$W/out/$f" ] || fail "no $f in \$OUT"; done
@@ -73,7 +76,8 @@ assert tests["test_gpu_torch_parity"] == "skip", tests  # torch here has no CUDA
 par = res["parity"]
 assert len(par) == 8 and all(p["ok"] for p in par), par  # 4 rnencode + 4 txtencode, CPU vs CPU
 assert "## Op by op" in md and "wrote no dump" in md, "the layer step did not run or did not say why"
-assert md.count("Without CUDA graphs (RNENC_NO_GRAPH=1), 10 images in batches of 3 against the CPU: ") == 4 \
+# fp32 and fp16 of both models; bf16 too where the CPU stand-in computes bf16
+assert md.count("Without CUDA graphs (RNENC_NO_GRAPH=1), 10 images in batches of 3 against the CPU: ") >= 4 \
     and "worst error" in md, "the layer step's graph-less rerun did not run or compare"
 assert "### compute-sanitizer" in md, "the layer step's sanitizer part did not run"
 assert "not measured" in md, "goals"

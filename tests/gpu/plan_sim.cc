@@ -1,6 +1,6 @@
 /* plan_sim.cc - run the CUDA backend's execution plan on the CPU.
  *
- *   plan_sim MODEL CKPT IMAGES.u8 N fp32|fp16 OUT.f32 [features]
+ *   plan_sim MODEL CKPT IMAGES.u8 N fp32|fp16|bf16 OUT.f32 [features]
  *
  * MODEL: auto (what CKPT holds) or a model name it must hold. IMAGES.u8: N
  * uint8 [S][S][3] RGB crops back to back (S: the model's input size).
@@ -15,7 +15,8 @@
  * calls (cuDNN convolutions, cuBLAS GEMMs) and the attention kernel are
  * replaced by plain loops with the same inputs, outputs and roundings.
  * fp16 rounds every stored activation and every weight to half, where the
- * GPU's FP16 mode stores half; arithmetic stays float, as on the GPU.
+ * GPU's FP16 mode stores half; bf16 the same to bfloat16 (nearest even,
+ * bf16_ref.h); arithmetic stays float, as on the GPU.
  */
 #include <cmath>
 #include <cstdio>
@@ -25,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "bf16_ref.h"
 #include "gpu/gpu_dump.h"
 #include "gpu/gpu_elem.h"
 #include "gpu/gpu_plan.h"
@@ -38,13 +40,15 @@ using namespace gpu;
 
 namespace {
 
+enum class Store { F32, F16, BF16 };
+
 struct Sim {
 	const Plan &p;
-	bool half;
+	Store st;
 	int n;
 	std::vector<float> arena, w, out;
 
-	Sim(const Plan &plan, bool h, int nimg) : p(plan), half(h), n(nimg)
+	Sim(const Plan &plan, Store s, int nimg) : p(plan), st(s), n(nimg)
 	{
 		arena.assign(p.arena_elems * (size_t)p.batch, std::nanf(""));
 		w = p.weights;
@@ -52,7 +56,11 @@ struct Sim {
 			v = r(v);
 		out.assign((size_t)n * p.out_dim, std::nanf(""));
 	}
-	float r(float v) const { return half ? half_to_float(float_to_half(v)) : v; }
+	/* v as the storage type holds it */
+	float r(float v) const
+	{
+		return st == Store::F16 ? half_to_float(float_to_half(v)) : st == Store::BF16 ? bf16_ref_round(v) : v;
+	}
 	/* same placement as the device: element offset * plan batch */
 	float *act(int a) { return arena.data() + p.acts[(size_t)a].off * (size_t)p.batch; }
 
@@ -266,12 +274,16 @@ struct Sim {
 int main(int argc, char **argv)
 {
 	if (argc < 7 || argc > 8) {
-		fprintf(stderr, "usage: plan_sim MODEL CKPT IMAGES.u8 N fp32|fp16 OUT.f32 [features]\n");
+		fprintf(stderr, "usage: plan_sim MODEL CKPT IMAGES.u8 N fp32|fp16|bf16 OUT.f32 [features]\n");
 		return 2;
 	}
 	const char *want = strcmp(argv[1], "auto") == 0 ? nullptr : argv[1];
 	int n = atoi(argv[4]);
-	bool half = strcmp(argv[5], "fp16") == 0;
+	Store st = strcmp(argv[5], "fp16") == 0 ? Store::F16 : strcmp(argv[5], "bf16") == 0 ? Store::BF16 : Store::F32;
+	if (st == Store::F32 && strcmp(argv[5], "fp32") != 0) {
+		fprintf(stderr, "plan_sim: %s: not fp32, fp16 or bf16\n", argv[5]);
+		return 2;
+	}
 	bool features = argc == 8 && strcmp(argv[7], "features") == 0;
 	char err[1024];
 	ckpt_t *ck = ckpt_open(argv[2], err, sizeof err);
@@ -295,9 +307,9 @@ int main(int argc, char **argv)
 	}
 	fclose(f);
 	try {
-		/* the GPU stores 16 bytes of input channels per pixel: 4 floats or 8 halves */
-		Plan plan = plan_build(&net, n, features, half ? 8 : 4);
-		Sim sim(plan, half, n);
+		/* the GPU stores 16 bytes of input channels per pixel: 4 floats or 8 16-bit values */
+		Plan plan = plan_build(&net, n, features, st == Store::F32 ? 4 : 8);
+		Sim sim(plan, st, n);
 		sim.run(u8.data(), net.mean, net.std);
 		f = fopen(argv[6], "wb");
 		if (!f || fwrite(sim.out.data(), sizeof(float), sim.out.size(), f) != sim.out.size() || fclose(f) != 0) {

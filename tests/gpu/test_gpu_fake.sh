@@ -9,10 +9,11 @@
 # descriptors, workspaces and what a stream capture allows. Then the GPU
 # machine's own tests, test_gpu_cpu_parity.sh (both models, FP32/FP16,
 # warm-up, capture, graph and partial batches, CHW input, --features, the
-# stats record) and test_gpu_txtencode.sh (per-prompt and table, FP32/FP16,
+# stats record) and test_gpu_txtencode.sh (per-prompt and table, FP32/FP16/BF16,
 # 77-row batches, PyTorch), run unchanged against these binaries and a fake
 # nvidia-smi. Beyond them: the fallbacks (graphs off by RNENC_NO_GRAPH, a
-# failing capture, cuDNN refusing the fused call), a NaN image and one that
+# failing capture, cuDNN refusing the fused call), BF16 (both models against
+# the CPU's FP32, fused and not, its per-op dump), a NaN image and one that
 # overflows float16 (error records, checked on the host), RNENC_GPU_DUMP op by
 # op against PyTorch, and the --mem-trace timeline. Under make asan (ASAN=1) the
 # host code is built with ASan + UBSan.
@@ -112,6 +113,39 @@ gpu_compare "fake GPU, unfused fp16, vs cpu" cpu16.mp unfused16.mp 1000 $GPU_RTO
 gpu_compare "graphs vs op by op" graphs.mp nograph.mp 1000 1e-9
 
 echo "[$SECONDS s] fallbacks checked"
+# BF16: cuDNN's bfloat16 convolutions, cuBLAS's 16BF GEMMs and our bf16 kernels
+# (input conversion, pooling, attention pool, epilogue), against the CPU's FP32:
+# resnet50 fused, with graphs and the per-op dump; clip-rn50 unfused (the
+# epilogue kernel in bf16, as where a cuDNN refuses the fused bf16 call)
+RNENC_GPU_DUMP=dumpbf rn bf16.mp --precision bf16
+gpu_compare "fake GPU, bf16, vs cpu fp32" cpu.mp bf16.mp 1000 $GPU_RTOL_BF16 --top1
+$PY "$GPU_PY" layers --model resnet50 --weights "$RN50_W" --u8 five.u8 --dump dumpbf --rtol $GPU_RTOL_BF16_LAYERS --device cpu \
+	>layersbf.out || { cat layersbf.out; fail "the fake GPU's bf16 per-op dump differs from PyTorch FP32"; }
+head -n 1 layersbf.out
+$PY "$GPU_PY" images --preset clip --n 3 --records clip3.mp || fail "gpu_ref.py images clip"
+rnencode --device cpu --model clip-rn50 --weights "$CLIP_W" <clip3.mp >clip3.cpu.mp 2>/dev/null || fail "cpu clip-rn50"
+FAKE_CUDNN_NO_FUSED=1 rnencode --device cuda --model clip-rn50 --weights "$CLIP_W" --precision bf16 --batch 2 \
+	<clip3.mp >clip3.bf16.mp 2>clip3.err || { cat clip3.err; fail "rnencode --device cuda clip-rn50 bf16 unfused"; }
+gpu_compare "fake GPU, clip-rn50 unfused bf16, vs cpu fp32" clip3.cpu.mp clip3.bf16.mp 1024 $GPU_RTOL_BF16 --top1
+$PY - bf16.mp <<'PYEOF' || fail "the bf16 run's records"
+import sys, msgpack
+recs = list(msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False))
+h, out = recs[0], [r for r in recs if r.get("type") == "logits"]
+assert h["precision"] == "bf16" and "bf16 tensor cores" in h["device"], h
+assert len(out) == 5 and all(r["tensor"]["dtype"] == "float32" for r in out), [r["tensor"]["dtype"] for r in out]
+PYEOF
+# refused in one line, nothing on stdout: bf16 on a card before sm_80, int8 anywhere
+FAKE_CUDA_SM=75 expect_exit 2 rnencode --device cuda --model resnet50 --weights "$RN50_W" --precision bf16 <five.mp
+expect_empty_stdout
+expect_stderr '^rnencode: cuda backend: precision bf16: fake GPU .* is sm_75; bf16 needs compute capability 8.0 or later$'
+[ "$(grep -c . err)" = 1 ] || fail "bf16 on sm_75: $(cat err)"
+printf 'cat\n' >one-name.txt
+FAKE_CUDA_SM=75 expect_exit 2 txtencode -d cuda -w "$CLIP_W" -n one-name.txt --precision bf16
+expect_empty_stdout
+expect_stderr 'precision bf16: fake GPU .* is sm_75; bf16 needs compute capability 8.0 or later'
+expect_exit 2 rnencode --device cuda --model resnet50 --weights "$RN50_W" --precision int8 <five.mp
+expect_stderr '^rnencode: cuda backend: precision int8: the cuda backend computes fp32, tf32, bf16 or fp16$'
+echo "[$SECONDS s] bf16 checked"
 # the other ResNets' code paths (tests/py/resnets.py's reduced variants) against
 # PyTorch: basic blocks, grouped convolutions (cuDNN's group count), a 288 px CLIP
 # tower (82 attention tokens), the architecture read from each file

@@ -6,7 +6,7 @@
 # coroutine (barriers and warp shuffles as written, launch limits as the
 # runtime's, a fault past a buffer's end named), their launches rewritten by
 # tests/gpu/emu_launch.sed. tests/gpu/kernel_emu.cc calls every launcher on
-# both models' shapes and odd ones, FP32 and FP16, against loops in double.
+# both models' shapes and odd ones, FP32, FP16 and BF16, against loops in double.
 # So without a GPU this checks the kernels' indexing, launch arithmetic,
 # shared memory and warp logic, the part test_gpu_plan.sh's simulator
 # replaces; and that the emulator catches a broken kernel (a partial-warp
@@ -25,7 +25,7 @@ g++ "${F[@]}" -c -o kernel_emu.o "$ROOT/tests/gpu/kernel_emu.cc" &&
 rc=$?
 cat emu.out
 [ $rc = 0 ] || fail "kernel_emu: $(grep -c '^FAIL' emu.out) checks failed"
-grep -q '^91 checks, 0 failed' emu.out || fail "kernel_emu ran $(tail -n 1 emu.out)"
+grep -q '^136 checks, 0 failed' emu.out || fail "kernel_emu ran $(tail -n 1 emu.out)"
 
 # the emulator must fail a broken kernel: each a one-line change to k_attn or k_bias_out
 broken() { # WHAT SED-EXPR STDERR-REGEX
@@ -39,9 +39,9 @@ broken() { # WHAT SED-EXPR STDERR-REGEX
 grep -q 'for (int off = hd / 2; off > 0; off >>= 1) {' "$ROOT/gpu/gpu_kernels.cu" && grep -q 'out\[i\] = ldf(&v);' "$ROOT/gpu/gpu_kernels.cu" ||
 	fail "the lines the broken-kernel checks change are gone from gpu/gpu_kernels.cu: update this test"
 broken "a barrier half the threads skip" '0,/for (int off = hd \/ 2; off > 0;/s//for (int off = hd \/ 2; off > d % 2;/' \
-	'^cuda_emu: k_attn<float>, block \(0,0,0\).*__syncthreads'
+	'^cuda_emu: k_attn<T>, block \(0,0,0\).*__syncthreads'
 broken "the first __syncthreads missing" '0,/__syncthreads();/s/__syncthreads();//' \
 	'^FAIL attn 2 images, 50 tokens, 32 heads fp32 .* beyond tolerance'
 broken "a write one past the end" 's/out\[i\] = ldf(&v);/out[i] = ldf(\&v); if (i == total - 1) out[i + 1] = 0;/' \
-	'^cuda_emu: k_bias_out<float>, block \([0-9]+,0,0\), thread \([0-9]+,0,0\): SIGSEGV'
+	'^cuda_emu: k_bias_out<T>, block \([0-9]+,0,0\), thread \([0-9]+,0,0\): SIGSEGV'
 exit 0

@@ -8,7 +8,8 @@
 # the backend except the library calls and the attention kernel's own code
 # (test_gpu_kernels.sh runs the kernels themselves on the host).
 # FP32: within 1e-4 of PyTorch (CPU, float32). FP16 (half storage, float
-# arithmetic): within 5e-2 and the same top-1 (tests/gpu/gpulib.sh says why).
+# arithmetic): within 5e-2 and the same top-1; BF16 (bfloat16 storage) within
+# 3e-1 and the same top-1 (tests/gpu/gpulib.sh says why).
 # Also the per-op dump (RNENC_GPU_DUMP) against PyTorch's activations, op by op,
 # and the reduced variants of the other ResNets (FP32).
 source "$ROOT/tests/lib.sh"
@@ -38,8 +39,18 @@ for m in resnet50 clip-rn50; do
 	for p in fp32 fp16; do
 		RNENC_GPU_DUMP=dump.$m.$p ./plan_sim $m "$w" $m.u8 2 $p $m.$p.f32 || fail "plan_sim $m $p"
 	done
+	./plan_sim $m "$w" $m.u8 2 bf16 $m.bf16.f32 || fail "plan_sim $m bf16"
 	gpu_compare "plan $m fp32" $m.ref.f32 $m.fp32.f32 $dim $GPU_RTOL_FP32 --top1
 	gpu_compare "plan $m fp16" $m.ref.f32 $m.fp16.f32 $dim $GPU_RTOL_FP16 --top1
+	gpu_compare "plan $m bf16" $m.ref.f32 $m.bf16.f32 $dim $GPU_RTOL_BF16 --top1
+	# bfloat16 must round coarser than half: the same numbers would mean no bf16 rounding
+	$PY - $m.ref.f32 $m.fp16.f32 $m.bf16.f32 <<'PYEOF' || fail "plan $m bf16 is no coarser than fp16"
+import sys, numpy as np
+ref, h, b = (np.fromfile(p, np.float32).astype(np.float64) for p in sys.argv[1:])
+eh, eb = np.linalg.norm(h - ref), np.linalg.norm(b - ref)
+print(f"relative L2 error: fp16 {eh / np.linalg.norm(ref):.3g}, bf16 {eb / np.linalg.norm(ref):.3g}")
+sys.exit(0 if eb > 3 * eh else 1)
+PYEOF
 	# the per-op dump (gpu/gpu_dump.h, what RNENC_GPU_DUMP gives on a GPU) against
 	# PyTorch's activations at the same points: the op names, layouts and folded
 	# biases the device check's layer table relies on

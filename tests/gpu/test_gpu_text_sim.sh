@@ -11,7 +11,8 @@
 # this checks everything of the text backend except the library calls and
 # the kernels' thread mapping (test_gpu_kernels.sh runs the kernels). 6 classes x 8 templates of the fixture, one
 # batch and batches of 77 rows; then RN50x64's width with GELU; FP32 within
-# 1e-4, FP16 emulation within TEXT_RTOL_FP16 (tests/gpu/gpulib.sh says why).
+# 1e-4, FP16 emulation within TEXT_RTOL_FP16, BF16 emulation within
+# TEXT_RTOL_BF16 of FP32 (tests/gpu/gpulib.sh says why).
 source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/gpu/gpulib.sh"
 command -v g++ >/dev/null || skip "g++ not found"
@@ -41,6 +42,12 @@ for rows in 4096 77; do
 done
 # FP16 must round something: identical outputs would mean the emulation is off
 cmp -s sim16.4096.f32 ref16.4096.f32 && fail "fp16 emulation gave the FP32 numbers bit for bit"
+# BF16 (against the CPU backend's FP32), one batch
+./text_sim "$CLIP_W" ids.txt bf16 4096 refbf.f32 simbf.f32 >log 2>&1 || { cat log; fail "text_sim bf16"; }
+gpu_compare "text sim bf16 emulation vs fp32" refbf.f32 simbf.f32 1024 $TEXT_RTOL_BF16
+cmp -s refbf.f32 ref32.4096.f32 || fail "text_sim bf16: the reference is not the CPU backend's FP32"
+$PY "$GPU_PY" compare --dim 1024 --rtol 1e-3 refbf.f32 simbf.f32 >/dev/null &&
+	fail "bf16 emulation within 1e-3 of FP32: no bfloat16 rounding"
 
 # the widest tower (RN50x64's: 1024 wide, 16 heads; tests/py/clip_text_fixtures.py)
 # with GELU, 8 prompts, FP32 and FP16

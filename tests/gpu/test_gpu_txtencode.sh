@@ -6,7 +6,8 @@
 # zero-shot table, FP32 within 1e-4 of the CPU backend and of PyTorch's eager
 # text tower (tests/py/txtencode_ref.py compare), in one batch and in batches
 # of 77 rows; FP16 (tensor cores) within TEXT_RTOL_FP16 of the CPU backend
-# with the same fp16 weights. The records say where they were computed.
+# with the same fp16 weights; BF16 (tensor cores) within TEXT_RTOL_BF16 of the
+# CPU backend's FP32. The records say where and in what they were computed.
 # Then the widest tower (RN50x64's, 1024 wide, 16 heads), 3 x 2 prompts, FP32
 # against the CPU backend and PyTorch.
 # Without a GPU (or a CUDA build) it skips (77) with the reason.
@@ -65,4 +66,13 @@ done
 gpu_compare "txtencode fp32 per-prompt, 1024 wide, cuda vs cpu" wide.cpu.mp wide.cuda.mp 1024 $GPU_RTOL_FP32
 $PY "$ROOT/tests/py/txtencode_ref.py" compare "$WIDE_W" ids6.txt:wide.cuda.mp:per-template ||
 	fail "txtencode --device cuda differs from PyTorch on the 1024-wide tower"
+
+# BF16 (tensor cores) against the CPU backend's FP32
+tx cuda.perbf.mp cuda --per-template --precision bf16
+gpu_compare "txtencode bf16 per-prompt, cuda vs cpu fp32" cpu.per.mp cuda.perbf.mp 1024 $TEXT_RTOL_BF16
+$PY - cuda.perbf.mp <<'PYEOF' || fail "records of the CUDA bf16 run"
+import sys, msgpack
+h = next(iter(msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False)))
+assert "bf16 tensor cores" in h["device"] and h["precision"] == "bf16", h
+PYEOF
 exit 0

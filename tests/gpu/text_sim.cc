@@ -1,6 +1,6 @@
 /* text_sim.cc - txtencode's CUDA backend, executed on the CPU.
  *
- *   text_sim CKPT IDS fp32|fp16 BATCH_ROWS REF.f32 OUT.f32 [gelu]
+ *   text_sim CKPT IDS fp32|fp16|bf16 BATCH_ROWS REF.f32 OUT.f32 [gelu]
  *
  * IDS: `txtencode --tokenize` output (one prompt per line). Encodes the
  * prompts twice (with gelu: the tower's activation GELU, else QuickGELU)
@@ -15,9 +15,12 @@
  * i + j * ld; with beta = 0, C is not read), LayerNorm is a plain two-pass
  * mean and variance. Buffers start as NaN before every batch, so a read of
  * something no op wrote shows. fp16 rounds what the GPU stores in half (the
- * GEMM weights, LayerNorm, attention and QuickGELU outputs); arithmetic
- * stays float, as on the GPU. The CPU reference gets the model loaded with
- * fp16 too (weights rounded, math FP32), as txtencode --device cpu --fp16.
+ * GEMM weights, LayerNorm, attention and QuickGELU outputs); bf16 the same
+ * to bfloat16 (nearest even, bf16_ref.h); arithmetic stays float, as on the
+ * GPU. With fp16 the CPU reference gets the model loaded with fp16 too
+ * (weights rounded, math FP32), as txtencode --device cpu --fp16; with bf16
+ * the reference is the CPU backend's FP32, so what is compared is what BF16
+ * costs against FP32.
  */
 #include <cmath>
 #include <cstdio>
@@ -26,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "bf16_ref.h"
 #include "gpu_text_ops.h"
 
 extern "C" {
@@ -37,13 +41,16 @@ using namespace gpu;
 
 struct text_runner {
 	const text_model_t *m = nullptr;
-	bool half = false;
+	precision_t prec = PREC_FP32; /* of what the GPU stores as Dt */
 	int cap = 0;
 	std::vector<std::vector<float>> wgt; /* as uploaded: index l * 4 + TWgt, then text_projection */
 	std::vector<float> buf[text_buf_count];
 	const text_trie_t *t = nullptr;
 
-	float r(float v) const { return half ? half_to_float(float_to_half(v)) : v; }
+	float r(float v) const
+	{
+		return prec == PREC_FP16 ? half_to_float(float_to_half(v)) : prec == PREC_BF16 ? bf16_ref_round(v) : v;
+	}
 	float *b(TBuf x) { return buf[(int)x].data(); }
 
 	void embed(TBuf x)
@@ -151,7 +158,7 @@ static text_runner_t *sim_create(const text_model_t *m, const text_config_t *cfg
 {
 	text_runner *s = new text_runner;
 	s->m = m;
-	s->half = cfg->precision == PREC_FP16;
+	s->prec = cfg->precision;
 	s->cap = cfg->batch_rows;
 	auto keep = [&](const float *src, long count) {
 		std::vector<float> v((size_t)count);
@@ -209,8 +216,10 @@ static void save(const char *path, const std::vector<float> &v)
 int main(int argc, char **argv)
 {
 	if (argc != 7 && !(argc == 8 && strcmp(argv[7], "gelu") == 0))
-		die("usage: text_sim CKPT IDS fp32|fp16 BATCH_ROWS REF.f32 OUT.f32 [gelu]");
-	bool half = strcmp(argv[3], "fp16") == 0;
+		die("usage: text_sim CKPT IDS fp32|fp16|bf16 BATCH_ROWS REF.f32 OUT.f32 [gelu]");
+	bool half = strcmp(argv[3], "fp16") == 0, bf16 = strcmp(argv[3], "bf16") == 0;
+	if (!half && !bf16 && strcmp(argv[3], "fp32") != 0)
+		die(std::string(argv[3]) + ": not fp32, fp16 or bf16");
 	int rows = atoi(argv[4]);
 	char err[1024] = "";
 	ckpt_t *ck = ckpt_open(argv[1], err, sizeof err);
@@ -244,11 +253,12 @@ int main(int argc, char **argv)
 
 	std::vector<float> ref((size_t)n * (size_t)m.embed), got(ref.size());
 	text_config_t cfg = {};
-	cfg.precision = half ? PREC_FP16 : PREC_FP32;
 	cfg.batch_rows = rows;
 	const text_backend_t *bes[2] = {&text_backend_cpu, &sim_backend};
 	float *outs[2] = {ref.data(), got.data()};
 	for (int i = 0; i < 2; i++) {
+		/* the CPU reference computes FP32 (on fp16-rounded weights with fp16) */
+		cfg.precision = i == 1 && bf16 ? PREC_BF16 : half ? PREC_FP16 : PREC_FP32;
 		text_runner_t *r = bes[i]->create(&m, &cfg, err, sizeof err);
 		if (!r)
 			die(err);

@@ -259,26 +259,27 @@ class CLIP(nn.Module):
         return logits, logits.t()
 
 
-def convert_weights(model: nn.Module):
+def convert_weights(model: nn.Module, dtype=torch.float16):
     """CLIP's fp16 split: conv/linear weights and biases (attention out_proj is a Linear),
     MultiheadAttention in/q/k/v projections and biases, text_projection and proj go to
     fp16; BatchNorm, LayerNorm, embeddings, positional embeddings, logit_scale and the
-    int64 buffers stay as they are."""
+    int64 buffers stay as they are. dtype: the 16-bit type (torch.bfloat16 gives
+    the same split in bfloat16)."""
     def to_half(layer):
         if isinstance(layer, (nn.Conv1d, nn.Conv2d, nn.Linear)):
-            layer.weight.data = layer.weight.data.half()
+            layer.weight.data = layer.weight.data.to(dtype)
             if layer.bias is not None:
-                layer.bias.data = layer.bias.data.half()
+                layer.bias.data = layer.bias.data.to(dtype)
         if isinstance(layer, nn.MultiheadAttention):
             for attr in ["in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight",
                          "in_proj_bias", "bias_k", "bias_v"]:
                 t = getattr(layer, attr)
                 if t is not None:
-                    t.data = t.data.half()
+                    t.data = t.data.to(dtype)
         for name in ["text_projection", "proj"]:
             t = getattr(layer, name, None)
             if isinstance(t, torch.Tensor):
-                t.data = t.data.half()
+                t.data = t.data.to(dtype)
     model.apply(to_half)
 
 
@@ -361,12 +362,12 @@ def load(path: str, dtype=torch.float32, act: str = "quickgelu") -> CLIP:
     """Eager CLIP (eval mode) from a TorchScript archive or a state-dict file, sized as
     the file's tensors say; act is the text tower's activation ("quickgelu" or
     "gelu": no file says it). dtype float32 converts every floating tensor; float16
-    keeps the file's own mix."""
+    keeps the file's own mix; bfloat16 gives that mix in bfloat16."""
     sd = state_dict_of(path)
     with _no_init():
         m = CLIP(**sizes_of(sd), act=act)
-    if dtype == torch.float16:
-        convert_weights(m)
+    if dtype in (torch.float16, torch.bfloat16):
+        convert_weights(m, dtype)
     # open_clip's state dicts lack OpenAI's three int64 buffers
     missing, unexpected = m.load_state_dict(sd, strict=False)
     assert not unexpected and set(missing) <= {"input_resolution", "context_length", "vocab_size"}, \

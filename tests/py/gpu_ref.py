@@ -12,13 +12,15 @@ machine's python3 (torch 2.11, numpy 2).
       --dtype float32/float16 the records hold normalized [3,224,224]); --repeat
       writes the stream R times over (benchmark input).
   reference --model M --weights FILE --u8 IN.u8 --n N --device cpu|cuda
-            --precision fp32|fp16 [--features] --out OUT.f32 [--make-u8]
+            --precision fp32|fp16|bf16 [--features] --out OUT.f32 [--make-u8]
             [--features-out FEAT.f32]
       PyTorch's own outputs, float32 [N][D] raw (--make-u8: write IN.u8 first,
       as `images` would; --features-out: resnet50's pooled [N][2048] too). fp32 on CUDA has TF32 off
       (true FP32, as rnencode's default). fp16: resnet50 as model.half()
       (BatchNorm in half, PyTorch's usual FP16), clip-rn50 as CLIP's
       convert_weights mix (convolutions and linears half, BatchNorm float).
+      bf16: the same in bfloat16 (resnet50 model.to(torch.bfloat16), CLIP's
+      mix with bfloat16 weights); like fp16 it needs --device cuda.
   layers --model M --weights FILE --u8 IN.u8 --dump DIR --rtol R [--device D] [--md FILE]
       A per-op dump of the first image (RNENC_GPU_DUMP=DIR, gpu/gpu_dump.h) against
       PyTorch's FP32 activations at the same points (forward hooks; a conv op is
@@ -99,31 +101,37 @@ def load_state(path):
         return torch.load(path, map_location="cpu")
 
 
-def build_model(kind, weights, fp16):
-    """Eager PyTorch model in eval mode, fp32, or PyTorch's own fp16 form."""
+def torch_dtype(precision):
+    """fp32 | fp16 | bf16 -> the torch dtype of the model's 16-bit (or float) parts."""
+    import torch
+    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+
+
+def build_model(kind, weights, precision):
+    """Eager PyTorch model in eval mode: fp32, or PyTorch's own fp16 / bf16 form."""
     import torch
     sd = {k: v.float() if v.is_floating_point() else v for k, v in load_state(weights).items()}
+    dt = torch_dtype(precision)
     if kind == "resnet50":
         import torchvision
         m = torchvision.models.resnet50()
         m.load_state_dict(sd)
-        m = m.eval()
-        return m.half() if fp16 else m
+        return m.eval().to(dt)
     import clip_model
     m = clip_model.ModifiedResNet()
     m.load_state_dict({k[len("visual."):]: v for k, v in sd.items() if k.startswith("visual.")})
     m = m.eval()
-    if fp16:
-        clip_model.convert_weights(m)
+    if precision != "fp32":
+        clip_model.convert_weights(m, dt)
     return m
 
 
 _NORM = {}
 
 
-def model_input_gpu(x_u8, preset, fp16):
+def model_input_gpu(x_u8, preset, precision):
     """uint8 [N,224,224,3] torch tensor (on its device) -> normalized
-    [N,3,224,224], channels_last, half when fp16: ToTensor + Normalize."""
+    [N,3,224,224], channels_last, of the precision's dtype: ToTensor + Normalize."""
     import torch
     key = (preset, str(x_u8.device))
     if key not in _NORM:
@@ -133,13 +141,13 @@ def model_input_gpu(x_u8, preset, fp16):
     m, s = _NORM[key]
     x = x_u8.permute(0, 3, 1, 2).float().div(255).sub(m).div(s)
     x = x.contiguous(memory_format=torch.channels_last)
-    return x.half() if fp16 else x
+    return x.to(torch_dtype(precision))
 
 
-def model_input(u8, preset, device, fp16):
+def model_input(u8, preset, device, precision):
     """uint8 numpy [N,224,224,3] -> model_input_gpu on device."""
     import torch
-    return model_input_gpu(torch.from_numpy(u8).to(device), preset, fp16)
+    return model_input_gpu(torch.from_numpy(u8).to(device), preset, precision)
 
 
 def features_fn(kind, m, features):
@@ -159,11 +167,10 @@ def cmd_reference(a):
         a.preset, a.records, a.dtype, a.repeat = preset, None, "uint8", 1
         cmd_images(a)
     u8 = np.fromfile(a.u8, np.uint8, a.n * S * S * 3).reshape(a.n, S, S, 3)
-    fp16 = a.precision == "fp16"
-    if fp16 and a.device == "cpu":
-        sys.exit("gpu_ref.py: fp16 reference needs --device cuda (CPU PyTorch lacks fp16 convolutions)")
-    m = build_model(a.model, a.weights, fp16).to(a.device).to(memory_format=torch.channels_last)
-    x = model_input(u8, preset, a.device, fp16)
+    if a.precision != "fp32" and a.device == "cpu":
+        sys.exit(f"gpu_ref.py: a {a.precision} reference needs --device cuda (the GPU's PyTorch numerics)")
+    m = build_model(a.model, a.weights, a.precision).to(a.device).to(memory_format=torch.channels_last)
+    x = model_input(u8, preset, a.device, a.precision)
     with torch.no_grad():
         features_fn(a.model, m, a.features)(x).float().cpu().numpy().astype(np.float32).tofile(a.out)
         if a.features_out:
@@ -215,8 +222,8 @@ def cmd_layers(a):
     names = [r[1] for r in rows]
     preset = "clip" if a.model == "clip-rn50" else "imagenet"
     u8 = np.fromfile(a.u8, np.uint8, S * S * 3).reshape(1, S, S, 3)
-    m = build_model(a.model, a.weights, False).to(a.device)
-    x = model_input(u8, preset, a.device, False).contiguous()
+    m = build_model(a.model, a.weights, "fp32").to(a.device)
+    x = model_input(u8, preset, a.device, "fp32").contiguous()
     want, get = reference_points(a.model, m, names)
     seen = {}
     for mod in want:
@@ -343,7 +350,7 @@ def main():
     s.add_argument("--u8", required=True)
     s.add_argument("--n", type=int, required=True)
     s.add_argument("--device", default="cpu")
-    s.add_argument("--precision", choices=["fp32", "fp16"], default="fp32")
+    s.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp32")
     s.add_argument("--features", action="store_true")
     s.add_argument("--out", required=True)
     s.add_argument("--make-u8", action="store_true", help="first write the first N testdata crops to --u8")

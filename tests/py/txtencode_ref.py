@@ -19,13 +19,13 @@
       against FP32 with bf16's tolerance (BF16_RTOL, BF16_COS, BF16_TOP1),
       beside PyTorch's own bf16 arithmetic, and required to differ from
       FP32 by more than FP32's tolerance.
-  time CKPT IDS THREADS [--trim] [--onednn] [--device cuda] [--fp16] [--batch N]
+  time CKPT IDS THREADS [--trim] [--onednn] [--device cuda] [--fp16|--bf16] [--batch N]
       Seconds to build the table from IDS with PyTorch (batches of N, default
       256, context 77 as clip.tokenize pads; --trim pads each batch only to its
       longest prompt instead). Prints "seconds N" and the BLAS torch loaded.
       --device cuda runs on the GPU (one warm-up batch first, not timed;
       TF32 off), --fp16 with CLIP's own fp16/fp32 mix as clip.load gives it
-      on a GPU (LayerNorm in FP32).
+      on a GPU (LayerNorm in FP32), --bf16 the same mix in bfloat16.
 
 Debian's torch 1.13 is built with BLAS_INFO=generic: its Linear layers
 multiply with whatever libblas.so.3 is installed, here netlib's reference
@@ -316,7 +316,8 @@ def main():
         device = opt[opt.index("--device") + 1] if "--device" in opt else "cpu"
         batch = int(opt[opt.index("--batch") + 1]) if "--batch" in opt else 256
         trim = "--trim" in opt
-        model = clip_model.load(ckpt, dtype=torch.float16 if "--fp16" in opt else torch.float32).to(device)
+        dtype = torch.float16 if "--fp16" in opt else torch.bfloat16 if "--bf16" in opt else torch.float32
+        model = clip_model.load(ckpt, dtype=dtype).to(device)
         rows = read_ids(ids_path)
         if device != "cpu":
             torch.backends.cuda.matmul.allow_tf32 = False
