@@ -7,63 +7,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/net.h"
 #include "util/util.h"
 
 /* ---------------------------------------------------------------- names */
-
-static int ends_with(const char *s, size_t n, const char *suffix, size_t *root_len)
-{
-	size_t k = strlen(suffix);
-	if (n < k || memcmp(s + n - k, suffix, k) != 0)
-		return 0;
-	if (n > k && s[n - k - 1] != '.')
-		return 0; /* "xlogit_scale" is no anchor */
-	*root_len = n - k;
-	return 1;
-}
-
-/* The root prefix an entry name shows, or 0 when it is no anchor. */
-static int anchor_root(const char *name, size_t *root_len)
-{
-	size_t n = strlen(name);
-	if (ends_with(name, n, "logit_scale", root_len) || ends_with(name, n, "visual.conv1.weight", root_len))
-		return 1;
-	if (ends_with(name, n, "text.token_embedding.weight", root_len))
-		return 1;
-	if (ends_with(name, n, "token_embedding.weight", root_len))
-		return 1;
-	return 0;
-}
 
 int clip_keys_canonical(ckpt_t *c, clip_keys_t *info, char *err, size_t errcap)
 {
 	memset(info, 0, sizeof *info);
 	size_t n = ckpt_count(c);
-	const char *root = NULL;
-	size_t root_len = 0;
-	for (size_t i = 0; i < n; i++) {
-		const char *nm = ckpt_entry(c, i)->name;
-		size_t rl;
-		if (!anchor_root(nm, &rl))
-			continue;
-		if (!root) {
-			root = nm;
-			root_len = rl;
-		} else if (rl != root_len || memcmp(nm, root, rl) != 0) {
-			char a[96], b[96];
-			snprintf(a, sizeof a, "%.*s", (int)(root_len < 80 ? root_len : 80), root);
-			snprintf(b, sizeof b, "%.*s", (int)(rl < 80 ? rl : 80), nm);
-			return err_set(err, errcap, "CLIP tensors under two prefixes, '%s' and '%s': which is the model?",
-				       a, b);
-		}
-	}
-	if (!root)
+	int found = net_clip_root(c, info->root, sizeof info->root, err, errcap);
+	if (found < 0)
+		return -1;
+	if (!found)
 		return err_set(err, errcap,
 			       "no CLIP tensor (logit_scale, visual.conv1.weight, token_embedding.weight) under any prefix");
-	if (root_len >= sizeof info->root)
-		return err_set(err, errcap, "CLIP tensors under a prefix of %zu bytes", root_len);
-	memcpy(info->root, root, root_len);
-	info->root[root_len] = 0;
+	size_t root_len = strlen(info->root);
 
 	char probe[512];
 	snprintf(probe, sizeof probe, "%stext.token_embedding.weight", info->root);

@@ -11,9 +11,9 @@
  *   clip:      conv{1,2,3}.weight bn{1,2,3}.*  layerS.I.* as above (downsample.0
  *              is the conv: the AvgPool "-1" has no tensors)
  *              attnpool.positional_embedding attnpool.{q,k,v,c}_proj.{weight,bias}
- *              prefix "visual." (whole CLIP archive; other keys are the text
- *              tower and are ignored) or "" (visual tower alone), also under
- *              "module." and "state_dict." (a fine-tuning run's checkpoint).
+ *              prefix "visual." under a whole CLIP file's root (net_clip_root:
+ *              "", or open_clip's "module.", "state_dict.module." ...; the text
+ *              tower's keys are ignored), or "" (visual tower alone).
  * "num_batches_tracked" entries are expected and unused.
  * The architecture comes from the names and shapes as CLIP's build_model reads
  * it: blocks per stage from the layerS.I names, basic or bottleneck from conv3,
@@ -245,8 +245,60 @@ static const char *find_prefix(const ckpt_t *c, const char *probe, const char *c
 
 static const char *const tv_prefixes[] = {"", "module.", "state_dict.", "state_dict.module.", "model.",
 					  "model.module."};
-static const char *const clip_prefixes[] = {"visual.", "", "module.visual.", "state_dict.visual.",
-					    "state_dict.module.visual."};
+
+/* ---- CLIP's root: the one prefix stripper (model/clip_keys.c uses it too) ---- */
+
+static int ends_with(const char *s, size_t n, const char *suffix, size_t *root_len)
+{
+	size_t k = strlen(suffix);
+	if (n < k || memcmp(s + n - k, suffix, k) != 0)
+		return 0;
+	if (n > k && s[n - k - 1] != '.')
+		return 0; /* "xlogit_scale" is no anchor */
+	*root_len = n - k;
+	return 1;
+}
+
+/* The root prefix an entry name shows, or 0 when it is no anchor. */
+static int anchor_root(const char *name, size_t *root_len)
+{
+	size_t n = strlen(name);
+	return ends_with(name, n, "logit_scale", root_len) || ends_with(name, n, "visual.conv1.weight", root_len) ||
+	       ends_with(name, n, "text.token_embedding.weight", root_len) ||
+	       ends_with(name, n, "token_embedding.weight", root_len);
+}
+
+int net_clip_root(const ckpt_t *c, char *root, size_t cap, char *err, size_t errcap)
+{
+	const char *first = NULL;
+	size_t first_len = 0;
+	for (size_t i = 0; i < ckpt_count(c); i++) {
+		const char *nm = ckpt_entry(c, i)->name;
+		size_t rl;
+		if (!anchor_root(nm, &rl))
+			continue;
+		if (!first) {
+			first = nm;
+			first_len = rl;
+		} else if (rl != first_len || memcmp(nm, first, rl) != 0) {
+			char a[96], b[96];
+			snprintf(a, sizeof a, "%.*s", (int)(first_len < 80 ? first_len : 80), first);
+			snprintf(b, sizeof b, "%.*s", (int)(rl < 80 ? rl : 80), nm);
+			snprintf(err, errcap, "CLIP tensors under two prefixes, '%s' and '%s': which is the model?", a, b);
+			return -1;
+		}
+	}
+	if (!first)
+		return 0;
+	/* the longest name looked up under it must still fit the binder's 256 bytes */
+	if (first_len >= cap || first_len > NET_CLIP_ROOT_MAX) {
+		snprintf(err, errcap, "CLIP tensors under a prefix of %zu bytes", first_len);
+		return -1;
+	}
+	memcpy(root, first, first_len);
+	root[first_len] = 0;
+	return 1;
+}
 
 static const tensor_t *find_t(const ckpt_t *c, const char *prefix, const char *name)
 {
@@ -256,17 +308,32 @@ static const tensor_t *find_t(const ckpt_t *c, const char *prefix, const char *n
 	return e ? &e->t : NULL;
 }
 
-/* Architecture and prefix from names and shapes; 0, or -1 with err. */
-static int probe(const ckpt_t *c, net_arch_t *a, const char **prefix, char *err, size_t errcap)
+/* Architecture and prefix (into prefix[NET_PREFIX_CAP]) from names and
+ * shapes; 0, or -1 with err. */
+static int probe(const ckpt_t *c, net_arch_t *a, char *prefix, char *err, size_t errcap)
 {
 	memset(a, 0, sizeof *a);
-	/* CLIP is recognised by its head, as its stem names are torchvision's. */
-	const char *p = find_prefix(c, "attnpool.c_proj.weight", clip_prefixes, 5);
+	/* CLIP is recognised by its head, as its stem names are torchvision's:
+	 * visual.* under a whole CLIP file's root (net_clip_root), or the visual
+	 * tower alone without a prefix */
+	const char *p = NULL;
+	int r = net_clip_root(c, prefix, NET_PREFIX_CAP, err, errcap);
+	if (r < 0)
+		return -1;
+	if (r > 0) { /* the root is at most NET_CLIP_ROOT_MAX: "visual." fits */
+		memcpy(prefix + strlen(prefix), "visual.", 8);
+		if (find_t(c, prefix, "attnpool.c_proj.weight"))
+			p = prefix;
+	}
+	if (!p && find_t(c, "", "attnpool.c_proj.weight"))
+		p = "";
 	a->family = NET_CLIP;
 	if (!p) {
 		p = find_prefix(c, "fc.weight", tv_prefixes, 6);
 		a->family = NET_TORCHVISION;
 	}
+	if (p && p != prefix)
+		snprintf(prefix, NET_PREFIX_CAP, "%s", p);
 	if (!p || !find_t(c, p, "layer1.0.conv1.weight")) {
 		const char *first = ckpt_count(c) ? ckpt_entry(c, 0)->name : "none";
 		size_t len = strlen(first);
@@ -280,7 +347,7 @@ static int probe(const ckpt_t *c, net_arch_t *a, const char **prefix, char *err,
 			 ckpt_count(c), (int)len, first);
 		return -1;
 	}
-	*prefix = p;
+	p = prefix;
 	for (int s = 0; s < NET_STAGES; s++) {
 		char name[64];
 		for (;; a->depths[s]++) {
@@ -365,8 +432,8 @@ static int probe(const ckpt_t *c, net_arch_t *a, const char **prefix, char *err,
 
 int net_probe(const ckpt_t *ckpt, net_arch_t *arch, char *err, size_t errcap)
 {
-	const char *prefix;
-	return probe(ckpt, arch, &prefix, err, errcap);
+	char prefix[NET_PREFIX_CAP];
+	return probe(ckpt, arch, prefix, err, errcap);
 }
 
 /* ---- the description ---- */
@@ -551,8 +618,8 @@ int net_load(net_t *net, const ckpt_t *ckpt, const char *want, char *err, size_t
 {
 	memset(net, 0, sizeof *net);
 	net->features = -1;
-	const char *prefix;
-	if (probe(ckpt, &net->arch, &prefix, err, errcap) != 0)
+	char prefix[NET_PREFIX_CAP];
+	if (probe(ckpt, &net->arch, prefix, err, errcap) != 0)
 		return -1;
 	net_arch_name(&net->arch, net->name, sizeof net->name);
 	if (want && strcmp(want, net->name) != 0) {

@@ -188,14 +188,25 @@ int net_preset_matches(const net_t *net, const char *preset, size_t len);
  * torchvision's ("conv1.weight", "layer1.0.bn1.running_mean", "fc.weight",
  * optional "module.", "state_dict." or "model." prefixes, as training
  * scripts save them); CLIP's ("visual.conv1.weight",
- * "visual.attnpool.q_proj.bias", or the same without "visual."; text-tower
- * tensors of the full CLIP archive are ignored). want: a model name the
+ * "visual.attnpool.q_proj.bias" under net_clip_root's root, or the same
+ * without "visual." for the visual tower alone; text-tower tensors of the
+ * full CLIP archive are ignored). want: a model name the
  * file must hold (net_models), or NULL for whatever it holds (an unlisted
  * variant of a family gets a descriptive name). Missing tensors, wrong
  * shapes, non-float dtypes and unexpected tensors under the model's prefix
  * are errors; err gets one line naming them (the first few, and how many).
  * Returns 0, or -1 with net left empty (net_free is still safe). */
 int net_load(net_t *net, const ckpt_t *ckpt, const char *want, char *err, size_t errcap);
+/* The prefix before a whole CLIP file's tensors (its root): the one before
+ * logit_scale, visual.conv1.weight or (text.)token_embedding.weight, e.g.
+ * "state_dict.module." in open_clip's training checkpoint, "" in OpenAI's
+ * archives and bare state dicts. 1 with root (at most NET_CLIP_ROOT_MAX
+ * bytes and cap - 1), 0 when no tensor is such an anchor, -1 with err when
+ * anchors show two roots or the root is longer. The one prefix rule of both
+ * towers: net_load reads root + "visual.", clip_keys_canonical strips root. */
+#define NET_CLIP_ROOT_MAX 160
+#define NET_PREFIX_CAP 192
+int net_clip_root(const ckpt_t *ckpt, char *root, size_t cap, char *err, size_t errcap);
 /* Only the architecture (no weights bound): for ckptinfo. 0 or -1 with err. */
 int net_probe(const ckpt_t *ckpt, net_arch_t *arch, char *err, size_t errcap);
 /* The name of what arch is: a known model's, else a description such as

@@ -10,10 +10,23 @@
   resnets.py reference CKPT IN.mp OUT.npy [--features] [--double]
                                     PyTorch's FP32 (or float64) outputs; the architecture read from
                                     the checkpoint's tensors, as CLIP's build_model does
-  resnets.py compare --rtol R REF.npy OUT.f32|OUT.mp   max |out-ref|/(|ref|+rms(row))
+  resnets.py compare --rtol R [--top1] REF.npy OUT.f32|OUT.mp   max |out-ref|/(|ref|+rms(row));
+                                    --top1: and the same top-1 class as REF on every image
+                                    (logits: argmax; embeddings: cosine with 1000 fixed
+                                    random class vectors)
   resnets.py fixtures DIR N SPEC...  for each SPEC, in one process: DIR/SPEC.pth (or .pt),
                                     DIR/SPEC.mp (N images), DIR/SPEC.u8 (the same crops back
                                     to back), DIR/SPEC.npy (PyTorch FP32); DIR/done last
+  resnets.py bench CKPT IN.mp --batch B --batches K [--threads T] [--cpu]
+                                    PyTorch's images/s on batches of B of IN.mp's crops
+                                    (repeated to fill a batch), as "eager IMG_S optimized
+                                    IMG_S": eager under torch.no_grad, and
+                                    torch.jit.optimize_for_inference(torch.jit.script(m));
+                                    one warm-up batch each, then K timed batches of each,
+                                    alternating (eager, optimized, eager, ...) so that a
+                                    change of load hits both; the fastest batch of each
+                                    counts (other work only ever slows a batch down);
+                                    --cpu: the process's CPU seconds (all threads), not wall
 
 SPEC: a published name (resnet18 .. resnext101_64x4d, clip-rn50 .. clip-rn50x64) or a
 reduced test variant with the same code paths:
@@ -208,15 +221,28 @@ def cmd_reference(a):
     return 0
 
 
+def top1(y, embedding):
+    """Each row's top-1 class, its margin over the second and the scores: argmax of the logits, or
+    for an embedding the argmax of its cosine with 1000 fixed random unit class vectors
+    (a stand-in for CLIP's text classifier, as rnencode_ref.py compare does)."""
+    if embedding:
+        cls = np.random.default_rng(5).standard_normal((1000, y.shape[1]))
+        cls /= np.linalg.norm(cls, axis=1, keepdims=True)
+        y = (y / np.linalg.norm(y, axis=1, keepdims=True)) @ cls.T
+    srt = np.sort(y, axis=1)
+    return y.argmax(axis=1), srt[:, -1] - srt[:, -2], y
+
+
 def cmd_compare(a):
     ref = np.load(a.ref).astype(np.float64)
+    kinds = set()
     if a.out.endswith(".f32"):
         out = np.fromfile(a.out, np.float32).astype(np.float64)
     else:
         with open(a.out, "rb") as f:
-            out = np.stack([np.frombuffer(r["tensor"]["data"], r["tensor"]["dtype"]).astype(np.float64)
-                            for r in msgpack.Unpacker(f, raw=False)
-                            if r.get("type") in ("logits", "embedding", "features")])
+            recs = [r for r in msgpack.Unpacker(f, raw=False) if r.get("type") in ("logits", "embedding", "features")]
+        kinds = {r["type"] for r in recs}
+        out = np.stack([np.frombuffer(r["tensor"]["data"], r["tensor"]["dtype"]).astype(np.float64) for r in recs])
     if out.size != ref.size:
         print(f"{a.name}: {out.size} values, reference {ref.size}")
         return 1
@@ -225,7 +251,43 @@ def cmd_compare(a):
     ratio = np.abs(out - ref) / (np.abs(ref) + rms)
     print(f"{a.name}: {ref.shape[0]} x {ref.shape[1]}: max |out-ref|/(|ref|+rms) = {ratio.max():.3g} "
           f"(tolerance {a.rtol:g})")
-    return 0 if np.isfinite(ratio).all() and ratio.max() <= a.rtol else 1
+    bad = not (np.isfinite(ratio).all() and ratio.max() <= a.rtol)
+    if a.top1:
+        if kinds not in ({"logits"}, {"embedding"}):
+            print(f"{a.name}: --top1 needs logits or embedding records, found {sorted(kinds)}")
+            return 1
+        got, _, s_out = top1(out, kinds == {"embedding"})
+        want, margin, s_ref = top1(ref, kinds == {"embedding"})
+        same = got == want
+        print(f"{a.name}: top-1 equal to PyTorch FP32's on {same.sum()}/{len(same)} images "
+              f"(smallest reference top-1 margin {margin.min():.3g}, largest score change "
+              f"{np.abs(s_out - s_ref).max():.3g})")
+        bad = bad or not same.all()
+    return 1 if bad else 0
+
+
+def cmd_bench(a):
+    import time
+    torch = torch_setup()
+    torch.set_num_threads(a.threads)
+    m, clip = build_from_state(load_state(a.ckpt))
+    x = normalize(read_images(a.images), clip)
+    while x.shape[0] < a.batch:
+        x = torch.cat([x, x])
+    x = x[:a.batch].contiguous()
+    with torch.no_grad():
+        models = [m, torch.jit.optimize_for_inference(torch.jit.script(m))]
+        for model in models:
+            model(x)  # warm-up (and the optimizer's first-run specialisation)
+        clock = time.process_time if a.cpu else time.perf_counter
+        best = [math.inf, math.inf]
+        for _ in range(a.batches):
+            for i, model in enumerate(models):
+                t = clock()
+                model(x)
+                best[i] = min(best[i], clock() - t)
+    print(f"eager {a.batch / best[0]:.4f} optimized {a.batch / best[1]:.4f}")
+    return 0
 
 
 def cmd_fixtures(a):
@@ -260,14 +322,22 @@ def main():
     s = sub.add_parser("compare")
     s.add_argument("--rtol", type=float, required=True)
     s.add_argument("--name", default="compare")
+    s.add_argument("--top1", action="store_true", help="also the same top-1 class as REF on every image")
     s.add_argument("ref")
     s.add_argument("out")
     s = sub.add_parser("fixtures")
     s.add_argument("dir")
     s.add_argument("n", type=int)
     s.add_argument("specs", nargs="+")
+    s = sub.add_parser("bench")
+    s.add_argument("ckpt")
+    s.add_argument("images")
+    s.add_argument("--batch", type=int, required=True)
+    s.add_argument("--batches", type=int, required=True)
+    s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--cpu", action="store_true", help="CPU seconds of the process (all threads) instead of wall")
     a = ap.parse_args()
-    return {"fixtures": cmd_fixtures, "make": cmd_make, "images": cmd_images, "reference": cmd_reference, "compare": cmd_compare}[a.cmd](a)
+    return {"bench": cmd_bench, "fixtures": cmd_fixtures, "make": cmd_make, "images": cmd_images, "reference": cmd_reference, "compare": cmd_compare}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""rnencode_ref.py - PyTorch side of the rnencode tests and benchmark.
+"""rnencode_ref.py - PyTorch side of the rnencode tests (the benchmark's: resnets.py bench).
 
   images --preset P [--n N] [--skip K] [--u8 OUT.mp] [--f32 OUT.mp] [--f16 OUT.mp]
       image records for the first N testdata JPEGs (after skipping K), decoded and
@@ -38,11 +38,6 @@
       cosine similarity with 1000 fixed random class vectors (a stand-in for
       CLIP's text classifier). --head: OUT may hold only the first images of
       REF. Exit 1 when out of tolerance.
-  bench --model M --weights FILE --batch B [--threads T] [--batches K]
-      PyTorch's images/s on batches of B normalized testdata images, as
-      "eager IMG_S optimized IMG_S": eager under torch.no_grad, and
-      torch.jit.optimize_for_inference(torch.jit.script(model)) (BN folded, oneDNN
-      convolutions with fused ReLU/add); one warm-up batch, then the fastest of K.
 """
 import argparse
 import glob
@@ -329,28 +324,6 @@ def cmd_compare(a):
     return 1 if bad else 0
 
 
-def cmd_bench(a):
-    import time
-    preset = "clip" if a.model == "clip-rn50" else "imagenet"
-    files = sorted(glob.glob(os.path.join(ROOT, "testdata", "images", "*.JPEG")))[:a.batch]
-    x = torch.stack([normalize(crop_u8(f, preset), preset) for f in files])
-    while x.shape[0] < a.batch:
-        x = torch.cat([x, x])[:a.batch]
-    m = build_model(a.model, a.weights)
-    res = []
-    with torch.no_grad():
-        for model in (m, torch.jit.optimize_for_inference(torch.jit.script(m))):
-            model(x)  # warm-up (and the optimizer's first-run specialisation)
-            best = None
-            for _ in range(a.batches):
-                t = time.perf_counter()
-                model(x)
-                d = time.perf_counter() - t
-                best = d if best is None or d < best else best
-            res.append(a.batch / best)
-    print(f"eager {res[0]:.4f} optimized {res[1]:.4f}")
-
-
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -382,26 +355,16 @@ def main():
     s.add_argument("--head", action="store_true")
     s.add_argument("ref")
     s.add_argument("out")
-    s = sub.add_parser("bench")
-    s.add_argument("--model", choices=["resnet50", "clip-rn50"], required=True)
-    s.add_argument("--weights", required=True)
-    s.add_argument("--batch", type=int, default=8)
-    s.add_argument("--threads", type=int, default=2)
-    s.add_argument("--batches", type=int, default=3)
     a = p.parse_args()
     if a.cmd in ("head", "mixed"):
         (cmd_head if a.cmd == "head" else cmd_mixed)(a)
         return 0
     if a.cmd != "compare":
         torch_modules()
-    if a.cmd == "bench":
-        torch.set_num_threads(a.threads)
     if a.cmd == "images":
         cmd_images(a)
     elif a.cmd == "reference":
         cmd_reference(a)
-    elif a.cmd == "bench":
-        cmd_bench(a)
     else:
         return cmd_compare(a)
     return 0

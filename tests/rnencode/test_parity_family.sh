@@ -8,7 +8,12 @@
 #               published, 288 px (RN50x4's resolution: 82 attention tokens)
 # The architecture comes from the file alone (--model auto). FP32 within 1e-4 of
 # PyTorch for rnencode and for the reference forward; FP16 within 3e-2 of PyTorch
-# FP32 (test_parity_resnet50.sh gives the reasons).
+# FP32 (test_parity_resnet50.sh gives the reasons; measured here 4.5e-3, 5.4e-3 and
+# 1.1e-2) and the same top-1 class as PyTorch FP32 on every image (logits: argmax;
+# clip-small's embedding: cosine with 1000 fixed random class vectors). The top-1
+# check means something because the references' top-1 margins are several times
+# FP16's measured score changes: 0.275 and 0.256 against 0.036 and 0.039 (logits),
+# 0.0076 against 0.0018 (cosines), so a flip needs 2x to 3.5x FP16's error.
 source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/fixtures.sh"
 need_py torch
@@ -16,7 +21,10 @@ need_family_fixtures
 NETREF=${UNITDIR:-build/tests}/netref
 [[ $NETREF = /* ]] || NETREF=$ROOT/$NETREF
 [ -x "$NETREF" ] || skip "$NETREF missing: run make first"
-cmp_ref() { $PY "$ROOT/tests/py/resnets.py" compare --name "$1" --rtol "$2" "$3" "$4" || fail "$1: beyond $2 of PyTorch"; }
+cmp_ref() { # NAME RTOL REF.npy OUT [--top1]
+	$PY "$ROOT/tests/py/resnets.py" compare --name "$1" --rtol "$2" ${5:-} "$3" "$4" ||
+		fail "$1: beyond $2 of PyTorch${5:+ or another top-1}"
+}
 
 for s in $FAMILY_SPECS; do
 	w=$FAM_DIR/$s.pth
@@ -26,7 +34,7 @@ for s in $FAMILY_SPECS; do
 	"$NETREF" "$w" "$FAM_DIR/$s.mp" ref.f32 || fail "netref $s"
 	cmp_ref "$s reference forward" 1e-4 "$FAM_DIR/$s.npy" ref.f32
 	expect_exit 0 rnencode --weights "$w" --threads 2 --fp16 <"$FAM_DIR/$s.mp"
-	cmp_ref "$s rnencode fp16" 3e-2 "$FAM_DIR/$s.npy" out
+	cmp_ref "$s rnencode fp16" 3e-2 "$FAM_DIR/$s.npy" out --top1
 done
 # the header and records name what the file holds
 expect_exit 0 rnencode --weights "$FAM_DIR/clip-small.pt" <"$FAM_DIR/clip-small.mp"
