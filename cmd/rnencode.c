@@ -302,7 +302,7 @@ static void write_image(run_t *r, const item_t *it)
 		snprintf(msg, sizeof msg,
 			 "%s has %d non-finite value%s of %d (the first at [%d]): the image overflows the network's "
 			 "arithmetic%s",
-			 r->out_type, bad, bad == 1 ? "" : "s", r->out_dim, first, r->o->precision == PREC_FP16 ? " (float16's range of +-65504 with --fp16)" : "");
+			 r->out_type, bad, bad == 1 ? "" : "s", r->out_dim, first, r->o->precision == PREC_FP16 ? " (float16's range of +-65504 with --precision fp16)" : "");
 		diag_msg("%s: %s", rec_where_at(where, sizeof where, "stdin", it->index, it->id, it->has_id ? strlen(it->id) : 0),
 			 msg);
 		rec_write_error(r->w, it->id, it->path, it->label, msg);

@@ -102,7 +102,7 @@ DIAG_NORETURN static void usage(void)
 	       "                         take bf16 weights and inputs, FP32 accumulation\n"
 	       "                         (LayerNorm, softmax, residuals FP32) on oneDNN's bf16\n"
 	       "                         kernels (avx512_bf16 or AMX); a CPU without them\n"
-	       "                         gets the same rounding emulated, slower, and a note;\n"
+	       "                         gets the same rounding emulated, no faster, and a note;\n"
 	       "                         on the GPU, bfloat16 inputs on the tensor cores\n"
 	       "                         (compute capability 8.0 or later).\n"
 	       "                         A backend refuses one it does not compute, naming\n"

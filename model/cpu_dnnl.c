@@ -1097,7 +1097,8 @@ static int run_head_fc(encoder_t *e, const plan_t *p, const step_t *s, int n)
  * 1/sqrt(hd)), over the T tokens x_j (rows of X):
  *   score_j = q_h . (W_k,h x_j + b_k,h) = (W_k,h^T q_h) . x_j + q_h . b_k,h
  *     The last term is the same for every token of the head, and the softmax
- *     does not see a constant shift, so it is dropped: u_h = W_k,h^T q_h.
+ *     does not see a constant shift, so FP32 drops it: u_h = W_k,h^T q_h
+ *     (FP16 adds it back before rounding the scores).
  *   out_h = sum_j a_j (W_v,h x_j + b_v,h) = W_v,h (a^T X) + b_v,h
  *     as the softmax weights a_j sum to 1.
  * Exact in real arithmetic; per image 3 D*D multiply-adds (q, u, out_h) and
@@ -1230,9 +1231,19 @@ static int run_attnpool(encoder_t *e, const plan_t *p, const step_t *s, int n)
 		return -1;
 	for (size_t r = 0; r < (size_t)n * (size_t)H; r++) {
 		float *sh = sc + r * (size_t)T, mx = -INFINITY, den = 0;
+		/* FP16 rounds the scores CLIP's model stores, so the shift the
+		 * softmax ignores is put back first: the same rounding grid and the
+		 * same overflow to Inf as q.k */
+		float qb = 0;
+		if (e->act_dt == dnnl_f16) {
+			const float *qh = q + (r / (size_t)H) * (size_t)D + (r % (size_t)H) * (size_t)hd;
+			const float *bh = a->bk + (r % (size_t)H) * (size_t)hd;
+			for (int c = 0; c < hd; c++)
+				qb += qh[c] * round_h(bh[c]);
+		}
 		for (int j = 0; j < T; j++) {
 			if (e->act_dt == dnnl_f16)
-				sh[j] = round_h(sh[j]);
+				sh[j] = round_h(sh[j] + qb);
 			if (sh[j] > mx)
 				mx = sh[j];
 		}

@@ -924,7 +924,7 @@ static text_runner_t *cpu_create(const text_model_t *m, const text_config_t *cfg
 			r->math = TEXT_MATH_BF16_EMU;
 			snprintf(r->note, sizeof r->note,
 				 "cpu backend: --precision bf16: this CPU has no bf16 instructions (oneDNN's ISA: %s): "
-				 "emulated, FP32 products of bf16-rounded inputs, slower than fp32",
+				 "emulated, FP32 products of bf16-rounded inputs, no faster than fp32",
 				 text_isa_name(isa));
 		}
 	}
@@ -951,7 +951,7 @@ static text_runner_t *cpu_create(const text_model_t *m, const text_config_t *cfg
 		/* bf16 instructions, but no bf16 matmul in this oneDNN: emulate, saying why */
 		snprintf(r->note, sizeof r->note,
 			 "cpu backend: --precision bf16: oneDNN %d.%d has no bf16 matmul on this CPU (ISA %s): "
-			 "emulated, FP32 products of bf16-rounded inputs, slower than fp32",
+			 "emulated, FP32 products of bf16-rounded inputs, no faster than fp32",
 			 dnnl_version()->major, dnnl_version()->minor, text_isa_name(isa));
 		r->math = TEXT_MATH_BF16_EMU;
 		r->bytes = 0;
