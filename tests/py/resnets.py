@@ -31,7 +31,8 @@
 SPEC: a published name (resnet18 .. resnext101_64x4d, clip-rn50 .. clip-rn50x64) or a
 reduced test variant with the same code paths:
   tv-basic       torchvision BasicBlock, blocks 1,1,1,1
-  tv-grouped     torchvision Bottleneck, blocks 1,2,1,1, 8 groups of 16 (width 128)
+  tv-grouped     torchvision Bottleneck, blocks 1,2,1,1, 32 groups of 4 (width 128: resnext50_32x4d's
+                 first stage, 4 channels a group, then 8, 16, 32)
   clip-small     CLIP ModifiedResNet width 32 (16 heads of 64), blocks 1,1,1,1,
                  288 px (82 attention tokens: beyond one warp's 64), embedding 96
 BatchNorm statistics are measured on the images (then perturbed), heads centred on
@@ -84,7 +85,7 @@ def build_torchvision(spec):
     if spec == "tv-basic":
         return ResNet(BasicBlock, [1, 1, 1, 1])
     if spec == "tv-grouped":
-        return ResNet(Bottleneck, [1, 2, 1, 1], groups=8, width_per_group=16)
+        return ResNet(Bottleneck, [1, 2, 1, 1], groups=32, width_per_group=4)
     return getattr(torchvision.models, spec)()
 
 
