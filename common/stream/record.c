@@ -717,7 +717,8 @@ struct rec_writer {
 	int fd;
 	char *name;
 	char *tmp_path, *final_path; /* rec_writer_open_path */
-	int spool;                   /* rec_writer_stdout_spooled: fd is an unlinked file for stdout */
+	int spool;                   /* rec_writer_stdout_spooled: fd is an unlinked file, spool the
+				      * descriptor of stdout it goes to at close (0: not spooled) */
 	unsigned char *buf;
 	size_t len;
 	uint64_t nrec;
@@ -774,12 +775,27 @@ rec_writer_t *rec_writer_open(int fd, const char *name)
 	return w;
 }
 
+/* Stdout carries records only: the records go out through a duplicate of
+ * descriptor 1, and descriptor 1 becomes stderr, so that what a library
+ * prints to stdout (oneDNN's ONEDNN_VERBOSE lines, a CUDA library's notes)
+ * reaches the terminal instead of corrupting the stream. */
+static int records_fd(void)
+{
+	fflush(stdout);
+	int fd = fcntl(1, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		diag_fatal("stdout: %s", strerror(errno));
+	if (dup2(2, 1) < 0)
+		diag_fatal("stdout: pointing it at stderr: %s", strerror(errno));
+	return fd;
+}
+
 rec_writer_t *rec_writer_stdout(int allow_tty)
 {
 	if (!allow_tty && isatty(1))
 		diag_fatal("stdout is a terminal: refusing to write binary records there "
 			   "(redirect to a file, pipe into another stage, or '| recview')");
-	return rec_writer_open(1, "stdout");
+	return rec_writer_open(records_fd(), "stdout");
 }
 
 rec_writer_t *rec_writer_stdout_spooled(void)
@@ -796,7 +812,7 @@ rec_writer_t *rec_writer_stdout_spooled(void)
 	unlink(path);
 	free(path);
 	rec_writer_t *w = rec_writer_open(fd, "stdout");
-	w->spool = 1;
+	w->spool = records_fd();
 	return w;
 }
 
@@ -815,7 +831,7 @@ static void spool_out(rec_writer_t *w)
 		if (k == 0)
 			break;
 		int fd = w->fd;
-		w->fd = 1;
+		w->fd = w->spool;
 		writer_write_fd(w, b, (size_t)k);
 		w->fd = fd;
 	}
@@ -884,7 +900,7 @@ int rec_writer_close(rec_writer_t *w)
 	if (w->spool) {
 		spool_out(w);
 		close(w->fd);
-		if (close(1) != 0 && errno != EINTR)
+		if (close(w->spool) != 0 && errno != EINTR)
 			diag_fatal("%s: close: %s", w->name, strerror(errno));
 	} else if (w->tmp_path) {
 		if (fsync(w->fd) != 0 && errno != EINVAL)
@@ -897,11 +913,8 @@ int rec_writer_close(rec_writer_t *w)
 			unlink(w->tmp_path);
 			diag_fatal("%s: cannot finish writing: %s", w->name, strerror(errno));
 		}
-	} else if (w->fd == 1) {
-		/* stdout: close reports deferred errors (NFS, full disk) */
-		if (close(1) != 0 && errno != EINTR)
-			diag_fatal("%s: close: %s", w->name, strerror(errno));
-	} else if (close(w->fd) != 0) {
+	} else if (close(w->fd) != 0 && errno != EINTR) {
+		/* stdout too: close reports deferred errors (NFS, full disk) */
 		diag_fatal("%s: close: %s", w->name, strerror(errno));
 	}
 	rec_builder_free(w->builder);

@@ -39,9 +39,11 @@ for s in $FAMILY_SPECS; do
 done
 # No convolution falls back to oneDNN's reference code: with 4 channels a group it
 # did (20x slower than PyTorch on resnext50_32x4d) until rnencode merged the groups
-# (model/cpu_dnnl.c, add_conv). ONEDNN_VERBOSE prints one line per primitive run.
+# (model/cpu_dnnl.c, add_conv). ONEDNN_VERBOSE prints one line per primitive run,
+# on what was stdout: rnencode points that at stderr and keeps stdout for records.
 ONEDNN_VERBOSE=1 rnencode --weights "$FAM_DIR/tv-grouped.pth" --threads 2 --batch 2 \
-	<"$FAM_DIR/tv-grouped.mp" >verbose 2>/dev/null || fail "rnencode under ONEDNN_VERBOSE=1"
+	<"$FAM_DIR/tv-grouped.mp" >out 2>verbose || fail "rnencode under ONEDNN_VERBOSE=1"
+[ "$(recview -t logits out | wc -l)" = 2 ] || fail "ONEDNN_VERBOSE=1: stdout is not 2 logits records: $(head -c 300 out)"
 n=$(grep -ac '^onednn_verbose,exec,cpu,convolution,' verbose)
 [ "$n" -ge 10 ] || fail "ONEDNN_VERBOSE: $n convolution lines (want the network's): $(grep -a -m3 verbose verbose)"
 ! grep -a '^onednn_verbose,exec,cpu,convolution,ref' verbose ||
