@@ -77,8 +77,10 @@ s = [r for r in msgpack.Unpacker(open(sys.argv[2], "rb"), raw=False) if r["type"
 print("%.4f" % (int(sys.argv[1]) / s["batch_min_s"]))' "$batch" "$TMP/out.mp"
 }
 torch_run() { # PyTorch on the same crops; prints "eager IMG_S optimized IMG_S"
+	local cpu=()
+	[ "$CPU" = 1 ] && cpu=(--cpu)
 	$RESNETS bench "$w" "$TMP/in.mp" --batch "$batch" --batches "$timed" --threads "$THREADS" \
-		${CPU/#1/--cpu} 2>"$TMP/terr" ||
+		"${cpu[@]}" 2>"$TMP/terr" ||
 		{ tail -n 3 "$TMP/terr" >&2; return 1; }
 }
 max() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b + 0 > a + 0) ? b : a }'; }

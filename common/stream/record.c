@@ -785,8 +785,13 @@ static int records_fd(void)
 	int fd = fcntl(1, F_DUPFD_CLOEXEC, 3);
 	if (fd < 0)
 		diag_fatal("stdout: %s", strerror(errno));
-	if (dup2(2, 1) < 0)
-		diag_fatal("stdout: pointing it at stderr: %s", strerror(errno));
+	if (dup2(2, 1) < 0) { /* no stderr (2>&-): what libraries print is dropped */
+		int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (nul >= 0 && nul != 1) {
+			dup2(nul, 1);
+			close(nul);
+		}
+	}
 	return fd;
 }
 

@@ -48,6 +48,10 @@ n=$(grep -ac '^onednn_verbose,exec,cpu,convolution,' verbose)
 [ "$n" -ge 10 ] || fail "ONEDNN_VERBOSE: $n convolution lines (want the network's): $(grep -a -m3 verbose verbose)"
 ! grep -a '^onednn_verbose,exec,cpu,convolution,ref' verbose ||
 	fail "a convolution runs oneDNN's reference code (above)"
+# with stderr closed those lines go nowhere, and the records still out whole
+ONEDNN_VERBOSE=1 rnencode --weights "$FAM_DIR/tv-grouped.pth" --threads 2 --batch 2 \
+	<"$FAM_DIR/tv-grouped.mp" >out 2>&- || fail "rnencode with stderr closed"
+[ "$(recview -t logits out | wc -l)" = 2 ] || fail "stderr closed: stdout is not 2 logits records: $(head -c 300 out)"
 # the header and records name what the file holds
 expect_exit 0 rnencode --weights "$FAM_DIR/clip-small.pt" <"$FAM_DIR/clip-small.mp"
 recview -t header out | grep -q '"model":"clip-resnet(1-1-1-1,w32,288px,out96)"' || fail "header: $(recview -t header out)"
