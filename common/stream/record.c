@@ -171,6 +171,8 @@ static scan_t scan_object(const unsigned char *p, size_t n, size_t max, uint64_t
 
 rec_reader_t *rec_reader_open(int fd, const char *name, size_t max_record)
 {
+	if (fd == 0 && diag_std_closed(0))
+		diag_fatal("stdin: closed (<&-): no records to read");
 	/* a program started without its input would wait for records nobody types */
 	if (isatty(fd))
 		diag_usage("%s is a terminal: no records to read there (pipe a stage in, or name a file)",
@@ -778,20 +780,20 @@ rec_writer_t *rec_writer_open(int fd, const char *name)
 /* Stdout carries records only: the records go out through a duplicate of
  * descriptor 1, and descriptor 1 becomes stderr, so that what a library
  * prints to stdout (oneDNN's ONEDNN_VERBOSE lines, a CUDA library's notes)
- * reaches the terminal instead of corrupting the stream. */
+ * reaches the terminal instead of corrupting the stream. Once per process:
+ * a second call would find stderr on descriptor 1. */
 static int records_fd(void)
 {
+	static int taken;
+	if (taken)
+		diag_fatal("internal: stdout's record writer made twice");
+	taken = 1;
+	if (diag_std_closed(1))
+		diag_fatal("stdout: closed (>&-): nowhere to write the records");
 	fflush(stdout);
 	int fd = fcntl(1, F_DUPFD_CLOEXEC, 3);
-	if (fd < 0)
+	if (fd < 0 || dup2(2, 1) < 0)
 		diag_fatal("stdout: %s", strerror(errno));
-	if (dup2(2, 1) < 0) { /* no stderr (2>&-): what libraries print is dropped */
-		int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
-		if (nul >= 0 && nul != 1) {
-			dup2(nul, 1);
-			close(nul);
-		}
-	}
 	return fd;
 }
 

@@ -3,6 +3,7 @@
 #include "util/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +22,30 @@ static void progress_show(void)
 	progress_pending = 0;
 }
 
+static int std_closed[3];
+
 void diag_init(const char *argv0)
 {
 	const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
 	prog_name = slash ? slash + 1 : (argv0 ? argv0 : "?");
+	/* A standard descriptor closed at start (prog >&-) would be taken by the
+	 * next file opened, and what is meant for stdout would go into that
+	 * file, or stdin be read from it: hold /dev/null there and remember. */
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		std_closed[fd] = 1;
+		int n = open("/dev/null", fd ? O_WRONLY : O_RDONLY);
+		if (n >= 0 && n != fd) {
+			dup2(n, fd);
+			close(n);
+		}
+	}
+}
+
+int diag_std_closed(int fd)
+{
+	return fd >= 0 && fd < 3 && std_closed[fd];
 }
 
 const char *diag_prog(void)

@@ -38,6 +38,9 @@ enum {
 
 /* Program name used as the prefix of every diagnostic (basename of argv0). */
 void diag_init(const char *argv0);
+/* Whether standard descriptor fd (0-2) was closed when the program started
+ * (diag_init holds /dev/null there since). */
+int diag_std_closed(int fd);
 const char *diag_prog(void);
 
 /* "prog: msg" on stderr. */
