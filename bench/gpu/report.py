@@ -1,17 +1,22 @@
 #!/usr/bin/env python3
 """report.py - results of the GPU benchmark and device checks (numpy-free).
 
-  report.py stats OUT.mp --model M --precision P --batch B
+  report.py stats OUT.mp --model M --precision P --batch B [--extra JSON]
       one JSON line from rnencode's `stats` record in OUT.mp (impl "rnencode";
       images_per_s = batch / per-batch GPU time, wall_images_per_s = the whole
-      process, records in to records out)
+      process, records in to records out); --extra: an object's keys added
   report.py table RESULTS.jsonl
       the side-by-side table: rnencode vs PyTorch eager (and torch.compile when
       measured), same card, same run, as ratios
+  report.py family FAMILY.jsonl
+      bench/gpu/family.sh's table: one row per model, precision and batch in
+      the order run, rnencode vs PyTorch eager, peak memory of both, and what
+      failed or was not run
   report.py final --info INFO.json --bench RESULTS.jsonl [--parity P.jsonl]
-                  [--tests TESTS.tsv] --md OUT.md --json OUT.json
+                  [--tests TESTS.tsv] [--family FAMILY.jsonl] --md OUT.md --json OUT.json
       the results file of tests/gpu/device-check.sh: card, date, commit,
       tests, parity figures, the benchmark with ratios, the issue's goals
+      (resnet50 and clip-rn50 only), and family.sh's table when it ran
 
 Fractions of the card's peak use the FLOPs of one image (ResNet-50 8.2 GFLOP,
 CLIP RN50 12.2) and the vendor's dense peaks (FP16 tensor cores; FP32 without
@@ -45,7 +50,7 @@ def cmd_stats(a):
                 st = r
     if st is None or not st.get("timed_batches"):
         print(json.dumps({"impl": "rnencode", "model": a.model, "precision": a.precision, "batch": a.batch,
-                          "error": "no stats record with timed batches"}))
+                          "error": "no stats record with timed batches", **a.extra}))
         return 1
     print(json.dumps({
         "impl": "rnencode", "model": a.model, "precision": a.precision, "batch": a.batch,
@@ -54,7 +59,7 @@ def cmd_stats(a):
         "images_per_s": a.batch / st["batch_mean_s"], "wall_images_per_s": st["images_per_s"],
         "images": st["images"], "seconds": st["seconds"], "peak_bytes": st["peak_memory_bytes"],
         "weight_bytes": st["weight_bytes"], "activation_bytes": st["activation_bytes"],
-        "device": st["device"]}))
+        "device": st["device"], **a.extra}))
     return 0
 
 
@@ -110,6 +115,56 @@ def table_lines(rows, card=""):
 
 def cmd_table(a):
     print("\n".join(table_lines(load_jsonl(a.results), a.card)))
+    return 0
+
+
+def ips(r):
+    """images/s: whole numbers, but not a 0 for a slow run (the mock's CPU stand-in)"""
+    v = r["images_per_s"]
+    return f"{v:.0f}" if v >= 10 else f"{v:.2g}"
+
+
+def mib(r):
+    return f"{r['peak_bytes'] / 2**20:.0f}" if r and r.get("peak_bytes") is not None else "-"
+
+
+def family_lines(rows):
+    """bench/gpu/family.sh's rows, one table row per model, precision and batch in
+    the order they ran; a line with "error" (a side that failed, a model not run)
+    becomes the row's note."""
+    order, cells = [], {}
+    for r in rows:
+        k = (r.get("model", "?"), r.get("precision", "?"), r.get("batch", "?"))
+        if k not in cells:
+            order.append(k)
+            cells[k] = {"notes": []}
+        if "error" in r:
+            cells[k]["notes"].append(f"{r.get('impl', '?')}: {r['error']}")
+        elif r.get("impl") in ("rnencode", "torch-eager"):
+            cells[k][r["impl"]] = r
+    out = ["| model | input | precision | batch | rnencode images/s | PyTorch eager images/s | ratio "
+           "| peak MiB rnencode / PyTorch | note |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for k in order:
+        c = cells[k]
+        o, e = c.get("rnencode"), c.get("torch-eager")
+        notes = list(c["notes"])
+        if o and o.get("makers"):
+            n = o["makers"]
+            notes.append(f"{n} background job{'s' if n > 1 else ''} (checkpoints, crops) on the CPU meanwhile")
+        if e and e.get("device") == "cpu":
+            notes.append("PyTorch on the CPU")
+        ratio = f"{o['images_per_s'] / e['images_per_s']:.2f}x" if o and e else "-"
+        note = "; ".join(n.replace("|", "/").replace("\n", " ") for n in notes)
+        cols = [k[0], str(o.get("input", "-")) if o else "-", k[1], str(k[2]),
+                ips(o) if o else "-", ips(e) if e else "-",
+                ratio, f"{mib(o)} / {mib(e)}", note]
+        out.append("| " + " | ".join(cols) + " |")
+    return out
+
+
+def cmd_family(a):
+    print("\n".join(family_lines(load_jsonl(a.results))))
     return 0
 
 
@@ -190,11 +245,19 @@ def cmd_final(a):
     md += ["", "## Goals (issue 6)", "", "| goal | measured | met |", "|---|---|---|"]
     gl = goals(bench)
     md += [f"| {g} | {v} | {'yes' if ok else 'no'} |" for g, v, ok in gl]
+    family = load_jsonl(a.family) if a.family else []
+    if family:
+        md += ["", "## Every other ResNet (bench/gpu/family.sh)", "",
+               "rnencode --model auto against PyTorch eager built from the same random-weight checkpoint",
+               "(tests/py/resnets.py make), same card, same crops; images/s as above; ratio = rnencode's",
+               "images/s over PyTorch's.", ""]
+        md += family_lines(family)
     with open(a.md, "w") as f:
         f.write("\n".join(md) + "\n")
     with open(a.json, "w") as f:
         json.dump({"info": info, "tests": tests, "parity": parity, "bench": bench,
-                   "goals": [{"goal": g, "measured": v, "met": ok} for g, v, ok in gl]}, f, indent=1)
+                   "goals": [{"goal": g, "measured": v, "met": ok} for g, v, ok in gl], "family": family},
+                  f, indent=1)
     print("\n".join(md))
     return 0
 
@@ -207,18 +270,22 @@ def main():
     s.add_argument("--model", required=True)
     s.add_argument("--precision", required=True)
     s.add_argument("--batch", type=int, required=True)
+    s.add_argument("--extra", type=json.loads, default={}, help="a JSON object whose keys the line gets too")
     s = sub.add_parser("table")
     s.add_argument("results")
     s.add_argument("--card", default="")
+    s = sub.add_parser("family")
+    s.add_argument("results")
     s = sub.add_parser("final")
     s.add_argument("--info", required=True)
     s.add_argument("--bench", required=True)
     s.add_argument("--parity")
     s.add_argument("--tests")
+    s.add_argument("--family")
     s.add_argument("--md", required=True)
     s.add_argument("--json", required=True)
     a = ap.parse_args()
-    return {"stats": cmd_stats, "table": cmd_table, "final": cmd_final}[a.cmd](a)
+    return {"stats": cmd_stats, "table": cmd_table, "family": cmd_family, "final": cmd_final}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,13 @@
 #      batch 256/1/32, PyTorch eager beside it, torch.compile if time is left;
 #      then bench/gpu/txtencode.sh: the 1000 x 80 zero-shot classifier,
 #      FP32/FP16/BF16, against PyTorch on the same card);
-#   6. writes $OUT/results.md and $OUT/results.json (card, date, commit, tests,
-#      parity, benchmark, goals; results.md ends with the txtencode table),
+#   6. with DEVICE_STEPS naming `family` (not by default: tests/gpu/README.md),
+#      then bench/gpu/family.sh with the time left: every other ResNet rnencode
+#      reads (13 models, checkpoints made here by tests/py/resnets.py make),
+#      FP16 and FP32 at batch 32, PyTorch eager beside it;
+#   7. writes $OUT/results.md and $OUT/results.json (card, date, commit, tests,
+#      parity, benchmark, goals, the family table when it ran; results.md ends
+#      with the txtencode table),
 #      $OUT/txtencode-bench.jsonl, $OUT/device-check.log, and the memory
 #      timelines $OUT/memtrace-*.tsv.
 # Every step is time-limited; DEVICE_BUDGET_S (default 360) is the point after
@@ -29,7 +34,9 @@
 # 60 s, so with the device call's timeout_s 450 the results file is always
 # written (no trap could: timeout(1) runs each step in a process group of its
 # own, which a kill of the script does not reach). DEVICE_STEPS (default "tests bench")
-# picks the parts after step 3, e.g. DEVICE_STEPS=tests for a short rerun.
+# picks the parts after step 3, e.g. DEVICE_STEPS=tests for a short rerun, or
+# DEVICE_STEPS=family for family.sh alone (it runs after the others, in what they
+# leave of DEVICE_BUDGET_S: it never takes their time).
 # Exit 0 when everything ran and passed, 1 otherwise (the results say what):
 # on this machine a test that skips, or a benchmark that says "skipped", fails.
 set -u -o pipefail
@@ -60,7 +67,8 @@ note_test() { printf '%s\t%s\t%s\n' "$1" "$2" "${3:-}" >>"$WORK/tests.tsv"; }
 finish() {
 	step "results"
 	$PY "$ROOT/bench/gpu/report.py" final --info "$WORK/info.json" --bench "$WORK/bench.jsonl" \
-		--parity "$WORK/parity.jsonl" --tests "$WORK/tests.tsv" --md "$OUT/results.md" --json "$OUT/results.json" \
+		--parity "$WORK/parity.jsonl" --tests "$WORK/tests.tsv" --family "$WORK/family.jsonl" \
+		--md "$OUT/results.md" --json "$OUT/results.json" \
 		>/dev/null || { echo "device-check: report.py failed"; STATUS=1; }
 	if [ -s "$WORK/layers.md" ]; then
 		{ echo; echo "## Op by op: the first image against PyTorch FP32 (RNENC_GPU_DUMP, gpu_ref.py layers)"
@@ -93,6 +101,7 @@ PYEOF
 	cat "$WORK/tests.tsv"
 	$PY "$ROOT/bench/gpu/report.py" table "$WORK/bench.jsonl" --card "${CARD:-}" 2>/dev/null
 	[ -s "$WORK/text-bench.md" ] && grep '^|' "$WORK/text-bench.md"
+	[ -s "$WORK/family.jsonl" ] && $PY "$ROOT/bench/gpu/report.py" family "$WORK/family.jsonl" 2>/dev/null
 	echo "device-check: exit $STATUS; files in $OUT: $(ls "$OUT" | tr '\n' ' ')"
 	exit $STATUS
 }
@@ -330,6 +339,17 @@ if want bench && [ "$(left)" -gt 30 ]; then
 	grep -q '^skipped:' "$WORK/text-bench.md" && STATUS=1
 elif want bench; then
 	echo "device-check: no time left for the txtencode benchmark"
+	STATUS=1
+fi
+
+# ---- 6. every other ResNet, when asked for: last, in the time the rest left ----
+if want family && [ "$(left)" -gt 60 ]; then
+	step "benchmark family"
+	FAMILY_DEADLINE_S=$(($(left) - 30)) timeout $(cap 3600) bash bench/gpu/family.sh "$WORK/family.jsonl" |
+		tee "$WORK/family.log" || STATUS=1
+	grep -q '^skipped:' "$WORK/family.log" && STATUS=1
+elif want family; then
+	echo "device-check: no time left for the family benchmark (DEVICE_BUDGET_S=$BUDGET)"
 	STATUS=1
 fi
 [ -s "$WORK/bench.jsonl" ] || : >"$WORK/bench.jsonl"

@@ -4,7 +4,10 @@
 # (CPU backend, the same record as CUDA's), `final` builds results.md/.json
 # from a full set of 12 configurations, from a partial one (the 2x-eager goal
 # is then not met), from a results file with a line cut off by a kill, and
-# from no benchmark at all.
+# from no benchmark at all; bench/gpu/family.sh's table (`family`, and in
+# `final`) from made-up rows, failures and a cut-off run among them, kept out
+# of the goals; and family.sh's models with bench.sh's are every model
+# rnencode --help lists.
 source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/gpu/gpulib.sh"
 need_py msgpack
@@ -56,4 +59,52 @@ final cut.jsonl || { cat err; fail "final with a cut-off line"; }
 expect_stderr 'skipping a broken line'
 final missing.jsonl || { cat err; fail "final without a benchmark"; }
 [ "$(goal)" = "False not measured" ] || fail "no benchmark: $(goal)"
+
+# bench/gpu/family.sh's rows: the table in the order run (not sorted), a failed
+# side or a model not run as the row's note, and none of it in issue 6's goals
+$PY - fam.jsonl <<'PYEOF'
+import json, sys
+def ok(impl, m, p, ips, peak, **kw):
+    return dict(impl=impl, model=m, precision=p, batch=32, batches=8, batch_mean_s=32 / ips, batch_std_s=0.0,
+                images_per_s=ips, peak_bytes=peak, **kw)
+rows = [ok("rnencode", "resnet101", "fp16", 8000.0, 1 << 30, input=224, makers=3),
+        ok("torch-eager", "resnet101", "fp16", 4000.0, 3 << 30),
+        ok("rnencode", "resnet101", "fp32", 1000.0, 2 << 30, input=224, makers=0),
+        dict(impl="torch-eager", model="resnet101", precision="fp32", batch=32,
+             error="OutOfMemoryError: CUDA out of memory | tried"),
+        ok("rnencode", "clip-rn50x4", "fp16", 2000.0, 1 << 29, input=288, makers=0),
+        ok("torch-eager", "clip-rn50x4", "fp16", 4000.0, 1 << 30),
+        dict(impl="family", model="clip-rn50x64", precision="fp16", batch=32, error="not run: deadline")]
+with open(sys.argv[1], "w") as f:
+    f.write("".join(json.dumps(r) + "\n" for r in rows))
+PYEOF
+cat >fam.expected <<'TABLE'
+| resnet101 | 224 | fp16 | 32 | 8000 | 4000 | 2.00x | 1024 / 3072 | 3 background jobs (checkpoints, crops) on the CPU meanwhile |
+| resnet101 | 224 | fp32 | 32 | 1000 | - | - | 2048 / - | torch-eager: OutOfMemoryError: CUDA out of memory / tried |
+| clip-rn50x4 | 288 | fp16 | 32 | 2000 | 4000 | 0.50x | 512 / 1024 |  |
+| clip-rn50x64 | - | fp16 | 32 | - | - | - | - / - | family: not run: deadline |
+TABLE
+$R family fam.jsonl >fam.md 2>err || { cat err; fail "report.py family"; }
+grep '^| [a-z]' fam.md | grep -v '^| model ' | diff fam.expected - || fail "family table"
+$R final --info info.json --bench all.jsonl --parity parity.jsonl --tests tests.tsv --family fam.jsonl \
+	--md r.md --json r.json >/dev/null 2>err || { cat err; fail "final with family rows"; }
+[ "$(goal)" = "True worst ratio 3.00x over 12 of 12 configurations" ] || fail "family rows in the goals: $(goal)"
+grep -q '^## Every other ResNet (bench/gpu/family.sh)' r.md && grep -qxF "$(sed -n 3p fam.expected)" r.md ||
+	{ cat r.md; fail "results.md lacks the family table"; }
+[ "$($PY -c 'import json; print(len(json.load(open("r.json"))["family"]))')" = 7 ] || fail "results.json: family rows"
+final all.jsonl || fail "final without family rows"
+grep -q 'Every other ResNet' r.md && fail "a family section without family rows"
+{ head -n 3 fam.jsonl; printf '{"impl": "torch-eager", "model": "resnet1'; } >famcut.jsonl
+$R family famcut.jsonl >fam.md 2>err || { cat err; fail "report.py family on a cut-off run"; }
+expect_stderr 'skipping a broken line'
+grep '^| [a-z]' fam.md | grep -v '^| model ' >fam.rows
+[ "$(wc -l <fam.rows)" = 2 ] && grep -qxF "$(sed -n 1p fam.expected)" fam.rows ||
+	{ cat fam.md; fail "family table of a cut-off run"; }
+
+# family.sh measures every model rnencode reads but bench.sh's two
+bash "$ROOT/bench/gpu/family.sh" --list >list 2>err || { cat err; fail "family.sh --list"; }
+{ awk '{ print $1 }' list; printf 'resnet50\nclip-rn50\n'; } | sort >ours
+rnencode --help | sed -n '/^Models:/,/^$/p' | tail -n +2 | tr ', ' '\n\n' | grep . | sort >theirs
+diff theirs ours || fail "family.sh --list and bench.sh do not cover rnencode's models"
+grep -qx 'clip-rn50x64 448' list || fail "family.sh --list: input sizes"
 exit 0
