@@ -192,7 +192,8 @@ static void calibration_args(options_t *o)
 		diag_usage("%s is for --precision int8", given);
 	if (!int8)
 		return;
-	if (!o->calibrate && !o->calibration)
+	/* --device cuda: its backend refuses int8 itself, naming what it computes */
+	if (!o->calibrate && !o->calibration && o->device != DEVICE_CUDA)
 		diag_usage("--precision int8 needs --calibrate SET.mp (calibrate on those image records) or "
 			   "--calibration FILE (scales saved by --save-calibration)");
 	if (o->calibrate && o->calibration)
