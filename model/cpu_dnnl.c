@@ -788,18 +788,6 @@ static int add_conv(encoder_t *e, plan_t *p, plan_t *prev, int ci, int src, int 
 	act_t *ad = &p->act[dst];
 	if (ad->md.dims[1] != c->cout || ad->md.dims[2] != oh || ad->md.dims[3] != ow)
 		return fail("internal: residual shape does not match conv output");
-	/* INT8: dst = in_scale * wsc[o] * (sum of q products + b / (in_scale * wsc[o])) / out_scale */
-	float in_scale = e->int8 ? e->int8_scale[ci] : 0, *wsc = NULL, *osc = NULL;
-	if (e->int8) {
-		wsc = malloc(2 * (size_t)c->cout * sizeof *wsc);
-		if (!wsc)
-			return fail("out of memory for weights");
-		osc = wsc + c->cout;
-		weight_scales(c, as->md.data_type == dnnl_s8, wsc);
-		for (int o = 0; o < c->cout; o++)
-			osc[o] = in_scale * wsc[o] / (out_scale > 0 ? out_scale : 1.0f);
-	}
-
 	dnnl_memory_desc_t bmd;
 	dnnl_dims_t bd = {c->cout};
 	DNNL_TRY(dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_a));
@@ -813,9 +801,21 @@ static int add_conv(encoder_t *e, plan_t *p, plan_t *prev, int ci, int src, int 
 	DNNL_TRY(dnnl_primitive_attr_create(&attr));
 	dnnl_primitive_attr_set_post_ops(attr, po);
 	dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
-	if (osc) /* per output channel: dimension 1 of dst */
-		dnnl_primitive_attr_set_output_scales(attr, c->cout, 1 << 1, osc);
 	dnnl_post_ops_destroy(po);
+	/* INT8: dst = in_scale * wsc[o] * (sum of q products + b / (in_scale * wsc[o])) / out_scale,
+	 * the output scales per output channel (dimension 1 of dst) */
+	float in_scale = e->int8 ? e->int8_scale[ci] : 0, *wsc = NULL;
+	if (e->int8) {
+		if (!(wsc = malloc(2 * (size_t)c->cout * sizeof *wsc))) {
+			dnnl_primitive_attr_destroy(attr);
+			return fail("out of memory for weights");
+		}
+		float *osc = wsc + c->cout;
+		weight_scales(c, as->md.data_type == dnnl_s8, wsc);
+		for (int o = 0; o < c->cout; o++)
+			osc[o] = in_scale * wsc[o] / (out_scale > 0 ? out_scale : 1.0f);
+		dnnl_primitive_attr_set_output_scales(attr, c->cout, 1 << 1, osc);
+	}
 	/* Grouped: oneDNN's fast kernels want a whole vector of channels a
 	 * group (8 on AVX2, 16 on AVX-512); with fewer (ResNeXt's 4 a group)
 	 * it falls back to its reference code, measured 20x slower than
