@@ -214,8 +214,10 @@ build-fuzz/obj/fuzz/fuzz_ckpt_%.o: fuzz/fuzz_ckpt.c
 	  -c -o $@ $<
 
 # model/net.c too: the checkpoint targets also read the architecture and bind
-# the tensors (net_probe, net_load) of every file the readers accept
-$(FUZZ_LIB): $(COMMON_SRC:%.c=build-fuzz/obj/%.o) build-fuzz/obj/model/net.o build-fuzz/obj/model/models.o
+# the tensors (net_probe, net_load) of every file the readers accept; and
+# model/calib.c, INT8's calibration files (fuzz_calib)
+$(FUZZ_LIB): $(COMMON_SRC:%.c=build-fuzz/obj/%.o) build-fuzz/obj/model/net.o build-fuzz/obj/model/models.o \
+             build-fuzz/obj/model/calib.o
 	rm -f $@ && ar rcs $@ $^
 
 build-fuzz/fuzz_%: build-fuzz/obj/fuzz/fuzz_%.o $(FUZZ_LIB)

@@ -17,6 +17,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <getopt.h>
 #include <math.h>
 #include <pthread.h>
@@ -50,6 +51,11 @@ typedef struct {
 	int gpu;
 	const char *mem_trace;
 	size_t max_record;
+	const char *calibrate;      /* --calibrate SET.mp */
+	int calibrate_fd;           /* open on it */
+	const char *save_calibration;
+	const char *calibration;    /* --calibration FILE */
+	net_calib_t calib;          /* read from it */
 } options_t;
 
 /* The model names as help lines: indented, wrapped before 80 columns. */
@@ -107,9 +113,23 @@ DIAG_NORETURN static void usage(void)
 	       "                             FP32 first); outputs are float16. On the CPU this\n"
 	       "                             emulates the GPU's FP16 numbers (FP32 arithmetic on\n"
 	       "                             FP16-rounded tensors)\n"
+	       "                       int8  the CPU: convolutions on u8/s8 activations and s8\n"
+	       "                             weights (7-bit, per output channel, BatchNorm\n"
+	       "                             folded in FP32 first), s32 sums; activation\n"
+	       "                             scales from a calibration (below); residuals,\n"
+	       "                             pools and head FP32; outputs are float32\n"
 	       "                       A backend refuses one it does not compute, naming\n"
 	       "                       those it does.\n"
 	       "      --fp16           the same as --precision fp16\n"
+	       "      --calibrate SET  int8: run the FP32 network over SET's image records\n"
+	       "                       (a stream as on stdin; a bad record is skipped with a\n"
+	       "                       line) and quantize each convolution's input by the\n"
+	       "                       largest |x| seen there (min/max observer)\n"
+	       "      --save-calibration FILE  with --calibrate: also write those scales to\n"
+	       "                       FILE (one `calibration` record)\n"
+	       "      --calibration FILE  int8: the scales saved by --save-calibration, for\n"
+	       "                       the same model and weights file, instead of\n"
+	       "                       calibrating\n"
 	       "  -b, --batch N        images per batch (default %d on the CPU, %d on CUDA);\n"
 	       "                       results move with it by rounding only (FP32: about\n"
 	       "                       1e-5 relative; FP16 up to about 1e-2)\n"
@@ -141,6 +161,8 @@ DIAG_NORETURN static void usage(void)
 	       "  imgdecode --preset imagenet -j 2 val/ | rnencode --model resnet50 \\\n"
 	       "      --weights resnet50-0676ba61.pth > logits.mp\n"
 	       "  rnencode --device cpu --threads 4 --batch 16 < crops.mp | recview -t stats\n"
+	       "  rnencode --precision int8 --calibrate calib.mp --save-calibration int8.mp \\\n"
+	       "      < crops.mp > logits.mp    (later: --calibration int8.mp)\n"
 	       "\n"
 	       "Environment: RNENC_WEIGHTS (weights directory, above); OMP_WAIT_POLICY:\n"
 	       "rnencode sets PASSIVE unless it or GOMP_SPINCOUNT is set, whether stdin is a\n"
@@ -159,6 +181,34 @@ DIAG_NORETURN static void usage(void)
 	diag_help_done();
 }
 
+/* The calibration options, checked and their files opened (or read) now:
+ * a mistake shows before any image is read. */
+static void calibration_args(options_t *o)
+{
+	int int8 = o->precision == PREC_INT8;
+	const char *given = o->calibrate ? "--calibrate" : o->calibration ? "--calibration" :
+			    o->save_calibration ? "--save-calibration" : NULL;
+	if (given && !int8)
+		diag_usage("%s is for --precision int8", given);
+	if (!int8)
+		return;
+	/* --device cuda: its backend refuses int8 itself, naming what it computes */
+	if (!o->calibrate && !o->calibration && o->device != DEVICE_CUDA)
+		diag_usage("--precision int8 needs --calibrate SET.mp (calibrate on those image records) or "
+			   "--calibration FILE (scales saved by --save-calibration)");
+	if (o->calibrate && o->calibration)
+		diag_usage("--calibrate and --calibration both given: calibrate, or load a calibration");
+	if (o->save_calibration && !o->calibrate)
+		diag_usage("--save-calibration writes what --calibrate measures: give --calibrate SET.mp");
+	char err[1024];
+	if (o->calibrate && (o->calibrate_fd = file_open_input(o->calibrate, 0, err, sizeof err)) < 0)
+		diag_fatal("--calibrate: %s", err);
+	if (o->save_calibration && outfile_check(o->save_calibration, NULL, err, sizeof err) != 0)
+		diag_fatal("--save-calibration: %s", err);
+	if (o->calibration && net_calib_read(o->calibration, &o->calib, err, sizeof err) != 0)
+		diag_fatal("--calibration: %s", err);
+}
+
 static void parse_args(int argc, char **argv, options_t *o)
 {
 	static const struct option longopts[] = {
@@ -169,6 +219,8 @@ static void parse_args(int argc, char **argv, options_t *o)
 		{"gpu", required_argument, NULL, 'G'},     {"threads", required_argument, NULL, 'j'},
 		{"max-record", required_argument, NULL, 'M'}, {"help", no_argument, NULL, 'h'},
 		{"tf32", no_argument, NULL, 'T'},          {"mem-trace", required_argument, NULL, 'R'},
+		{"calibrate", required_argument, NULL, 300}, {"save-calibration", required_argument, NULL, 301},
+		{"calibration", required_argument, NULL, 302},
 		OPT_VERSION_ENTRY,
 		{NULL, 0, NULL, 0}};
 	memset(o, 0, sizeof *o);
@@ -191,6 +243,9 @@ static void parse_args(int argc, char **argv, options_t *o)
 		case 'G': o->gpu = (int)opt_parse_long("--gpu", optarg, 0, 1023); break;
 		case 'j': o->threads = (int)opt_parse_long("--threads", optarg, 1, 1024); break;
 		case 'M': o->max_record = (size_t)opt_parse_long("--max-record", optarg, 16, __LONG_MAX__); break;
+		case 300: o->calibrate = optarg; break;
+		case 301: o->save_calibration = optarg; break;
+		case 302: o->calibration = optarg; break;
 		case 'h': usage();
 		default: diag_usage_hint(); /* getopt said why */
 		}
@@ -209,6 +264,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 	char err[512];
 	if (o->weights && file_check_regular(o->weights, err, sizeof err) != 0)
 		diag_fatal("%s", err);
+	calibration_args(o);
 }
 
 /* ---- the queue of records waiting for their batch ---- */
@@ -643,6 +699,105 @@ static const char *omp_wait_policy(void)
 	return "default";
 }
 
+/* One batch of the calibration run: the outputs are not wanted, only what
+ * the backend observed on the way. */
+static void calib_batch(const enc_backend_t *be, encoder_t *enc, enc_input_t fmt, int n, float *out)
+{
+	char err[512];
+	if (be->submit(enc, fmt, n, err, sizeof err) != 0 || be->wait(enc, out, err, sizeof err) != 0)
+		diag_fatal("--calibrate: %s: %s", be->name, err);
+}
+
+/* --calibrate SET: the FP32 network (cfg at FP32, observing) over SET's
+ * image records, checked as stdin's are (a bad one is skipped with a
+ * line); fills cal with the scales and where they came from. */
+static void calibrate(run_t *r, enc_config_t cfg, const char *weights_sha256, net_calib_t *cal)
+{
+	options_t *o = r->o;
+	const enc_backend_t *be = &enc_backend_cpu;
+	memset(cal, 0, sizeof *cal);
+	cal->n = r->net.nconv;
+	cal->scale = xcalloc((size_t)cal->n, sizeof *cal->scale);
+	cfg.precision = PREC_FP32;
+	cfg.observe = cal->scale;
+	char err[1024], msg[512], where[320];
+	encoder_t *enc = be->create(&r->net, &cfg, err, sizeof err);
+	if (!enc)
+		diag_fatal("--calibrate: %s backend: %s", be->name, err);
+	rec_reader_t *rd = rec_reader_open(o->calibrate_fd, o->calibrate, o->max_record);
+	rec_reader_hash(rd);
+	float *out = xmalloc((size_t)cfg.batch * (size_t)net_output_dim(&r->net, cfg.features) * sizeof *out);
+	enc_input_t fmt = ENC_INPUT_U8_HWC;
+	char *buf = NULL;
+	int fill = 0;
+	record_t rec;
+	for (;;) {
+		rec_status_t st = rec_reader_next(rd, &rec);
+		if (st == REC_EOF)
+			break;
+		if (st == REC_INVALID) {
+			diag_msg("%s", rec_reader_message(rd));
+			continue;
+		}
+		if (st != REC_OK)
+			diag_fatal("--calibrate: %s", rec_reader_message(rd));
+		if (!rec_is(&rec, "image"))
+			continue;
+		tensor_t t;
+		enc_input_t f;
+		if (image_check(r, &rec, &t, &f, msg, sizeof msg) != 0) {
+			diag_msg("%s: %s (skipped)", rec_where(where, sizeof where, o->calibrate, &rec), msg);
+			continue;
+		}
+		if (fill && f != fmt) {
+			calib_batch(be, enc, fmt, fill, out);
+			fill = 0;
+		}
+		if (!fill && !(buf = be->input(enc, fmt = f)))
+			diag_fatal("--calibrate: %s: out of memory for the input buffer", be->name);
+		memcpy(buf + (size_t)fill * t.nbytes, t.data, t.nbytes);
+		cal->images++;
+		if (++fill == cfg.batch) {
+			calib_batch(be, enc, fmt, fill, out);
+			fill = 0;
+		}
+	}
+	if (fill)
+		calib_batch(be, enc, fmt, fill, out);
+	if (rec_reader_sha256(rd, cal->set_sha256) != 0)
+		diag_fatal("--calibrate: %s: internal: no sha256", o->calibrate);
+	rec_reader_free(rd);
+	close(o->calibrate_fd);
+	free(out);
+	be->destroy(enc);
+	if (!cal->images)
+		diag_fatal("--calibrate: %s: no image record for %s to calibrate on", o->calibrate, r->net.name);
+	/* an input that was zero in every image: a scale that maps it to zero
+	 * whatever comes (the smallest normal float) */
+	for (int i = 0; i < cal->n; i++)
+		if (!(cal->scale[i] > 0))
+			cal->scale[i] = FLT_MIN;
+	snprintf(cal->model, sizeof cal->model, "%s", r->net.name);
+	snprintf(cal->weights_sha256, sizeof cal->weights_sha256, "%s", weights_sha256);
+	snprintf(cal->observer, sizeof cal->observer, "minmax");
+	cal->set = xstrdup(o->calibrate);
+}
+
+/* --calibration FILE against the network loaded: its model, weights and
+ * number of convolutions. */
+static void calibration_check(const run_t *r, const net_calib_t *c, const char *path, const char *wpath,
+			      const char *weights_sha256)
+{
+	if (strcmp(c->model, r->net.name) != 0)
+		diag_fatal("--calibration: %s: a calibration of %s, not of %s", path, c->model, r->net.name);
+	if (strcmp(c->weights_sha256, weights_sha256) != 0)
+		diag_fatal("--calibration: %s: made with weights of sha256 %.16s..., not %s (sha256 %.16s...)", path,
+			   c->weights_sha256, wpath, weights_sha256);
+	if (c->n != r->net.nconv)
+		diag_fatal("--calibration: %s: %d scales, but %s has %d convolutions", path, c->n, r->net.name,
+			   r->net.nconv);
+}
+
 /* Load the model and start the backend; then write our header. */
 /* model: a known model (--model, or the preset's without --weights), or
  * NULL for what --weights holds. */
@@ -689,6 +844,30 @@ static void start(run_t *r, int argc, char **argv, const net_model_t *model, con
 		diag_msg("--mem-trace: the CPU backend writes no trace (its stats record has the peak)");
 	if (o->features && r->net.features < 0)
 		diag_fatal("--features is for torchvision ResNets; %s holds %s", wpath, r->net.name);
+	/* INT8 on the CPU: the scales, calibrated now or loaded (another
+	 * backend refuses int8 at create, naming what it computes) */
+	net_calib_t made = {0};
+	const net_calib_t *cal = NULL;
+	if (prec == PREC_INT8 && on_cpu) {
+		if (o->calibrate) {
+			calibrate(r, cfg, hash.hex, &made);
+			cal = &made;
+			if (o->save_calibration) {
+				net_calib_write(o->save_calibration, &made);
+				/* read back: the file is what a later --calibration gets,
+				 * and its sha256 goes into the header */
+				net_calib_t back;
+				if (net_calib_read(o->save_calibration, &back, err, sizeof err) != 0)
+					diag_fatal("--save-calibration: %s", err);
+				snprintf(made.sha256, sizeof made.sha256, "%s", back.sha256);
+				net_calib_free(&back);
+			}
+		} else {
+			calibration_check(r, &o->calib, o->calibration, wpath, hash.hex);
+			cal = &o->calib;
+		}
+		cfg.int8_scale = cal->scale;
+	}
 	r->enc = r->be->create(&r->net, &cfg, err, sizeof err);
 	if (!r->enc)
 		diag_fatal("%s backend: %s", r->be->name, err);
@@ -714,7 +893,20 @@ static void start(run_t *r, int argc, char **argv, const net_model_t *model, con
 	rb_int(b, "threads", st.threads);
 	rb_int(b, "batch", r->batch);
 	rb_str(b, "omp_wait_policy", omp_wait_policy());
+	if (cal) { /* the INT8 scales' provenance */
+		if (o->calibrate) {
+			rb_str(b, "calibration_set", cal->set);
+			rb_str(b, "calibration_set_sha256", cal->set_sha256);
+			rb_int(b, "calibration_images", cal->images);
+		}
+		if (o->calibrate ? o->save_calibration != NULL : 1) {
+			rb_str(b, "calibration", o->calibrate ? o->save_calibration : o->calibration);
+			rb_str(b, "calibration_sha256", cal->sha256);
+		}
+		rb_str(b, "calibration_observer", cal->observer);
+	}
 	rec_end(b);
+	net_calib_free(&made);
 	free(wpath);
 }
 
@@ -865,6 +1057,7 @@ int main(int argc, char **argv)
 	}
 	free(r.q.v);
 	free(r.out);
+	net_calib_free(&o.calib);
 	rec_reader_free(rd);
 	rec_writer_close(w);
 	return r.failed ? EXIT_SOME_FAILED : EXIT_OK;

@@ -15,6 +15,9 @@ and for the other targets (needs numpy and msgpack: run it with /usr/bin/python3
   npy/          fuzz_npy.c: numpy.save of each dtype txtembed-load reads
   wordnet/      fuzz_wordnet.c: the hand-made testdata/errtree/data.noun, and
                 the first 400 lines of Debian's WordNet data.noun when installed
+  calib/        fuzz_calib.c: testdata/rnencode/calibration-tv-basic.mp (written
+                by rnencode --save-calibration), and the same record made here
+                with other scales
 """
 import glob
 import hashlib
@@ -132,6 +135,13 @@ def other_seeds(out):
             wn.append(b"".join(f.readline() for _ in range(400)))
     for b in wn:
         files[("wordnet", b)] = b
+
+    real = open(os.path.join(ROOT, "testdata/rnencode/calibration-tv-basic.mp"), "rb").read()
+    files[("calib", real)] = real
+    cal = msgpack.unpackb(real, raw=False)
+    cal["tensor"] = t(np.array([0.5, 1e-30, 3e38], dtype=np.float32))
+    b = msgpack.packb(cal, use_bin_type=True)
+    files[("calib", b)] = b
 
     for (k, key), body in files.items():
         os.makedirs(os.path.join(out, k), exist_ok=True)

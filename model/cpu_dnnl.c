@@ -30,6 +30,19 @@
  *     computes (the products of two such values are exact in f32): the
  *     numbers a GPU's FP16 path with FP32 accumulation gives, without a
  *     conversion per primitive or per batch.
+ *   - INT8 (PREC_INT8): post-training static quantization of the
+ *     convolutions. Weights s8, symmetric, a scale per output channel
+ *     (BatchNorm folded in FP32 first; 7 bits, see weight_scales), quantized
+ *     once by oneDNN's reorder when the plan is made. Each convolution's
+ *     input is u8 (after a ReLU) or s8 (the image) with the calibrated scale
+ *     of cfg.int8_scale: an FP32 tensor is quantized by a reorder (shared by
+ *     the convolutions reading it with one scale); a convolution whose output
+ *     feeds only convolutions writes u8 with their scale itself. oneDNN's
+ *     int8 convolution sums in s32, then output scales (in_scale *
+ *     w_scale[o], per channel), the FP32 bias, the sum post-op into the FP32
+ *     residual and the ReLU. All activations NHWC; pools and heads FP32.
+ *   - Calibration (cfg.observe, FP32): a step before each convolution keeps
+ *     the largest |x| of its input, as scales (run_observe).
  * The network is the description's op list (net.h); grouped convolutions
  * use oneDNN's 5-D goihw weights.
  * Heads: torchvision = global average pool primitive + sgemm; CLIP = the
@@ -82,7 +95,8 @@ typedef enum {
 	STEP_INPUT,    /* host input buffer -> tensor `out` (NCHW or NHWC, as stored) */
 	STEP_HEAD_FC,  /* tensor `in` = pooled [n][2048] -> out (features or fc) */
 	STEP_ATTNPOOL, /* tensor `in` = tokens NHWC [n][49][2048] -> out [n][1024] */
-	STEP_ROUND     /* rounded storage: tensor `out` rounded in place to act_dt */
+	STEP_ROUND,    /* rounded storage: tensor `out` rounded in place to act_dt */
+	STEP_OBSERVE   /* calibration: max |x| of tensor `in`, convolution `conv`'s input */
 } step_kind_t;
 
 typedef struct {
@@ -93,6 +107,7 @@ typedef struct {
 	dnnl_exec_arg_t args[MAX_REFS];
 	dnnl_memory_t mem[MAX_REFS]; /* created when the plan is finalized */
 	int in, out;                 /* tensor ids of the plain-C steps */
+	int conv;                    /* STEP_OBSERVE: index into net->conv */
 } step_t;
 
 typedef struct {
@@ -108,7 +123,7 @@ typedef struct {
 	const net_conv_t *conv;
 	dnnl_memory_desc_t md; /* as stored (mem_dt) */
 	void *w;
-	float *b;
+	float *b;   /* INT8: b / (in_scale * w_scale[o]), as oneDNN 2.x adds it to the s32 sum */
 	size_t wbytes, bbytes;
 } wgt_t;
 
@@ -134,6 +149,10 @@ struct encoder {
 	dnnl_data_type_t mem_dt;  /* as tensors are stored: bf16 (native BF16), else f32 */
 	dnnl_format_tag_t tag;    /* activation layout */
 	dnnl_format_tag_t in_tag; /* network input layout: nchw or nhwc */
+	int int8;                 /* PREC_INT8: s8 weights, u8/s8 convolution inputs */
+	float *int8_scale;        /* [nconv] cfg.int8_scale's copy: a plan for another
+				   * batch size is made after create() returned */
+	unsigned char *in_signed; /* [nconv]: conv i's input may be negative (s8 in INT8) */
 	int threads;
 	int out_dim;
 	plan_t *plan;
@@ -455,18 +474,24 @@ static int grow(void **p, int *cap, int need, size_t elem)
 	return 0;
 }
 
-/* New activation tensor [n][c][h][w] in the given layout, stored as mem_dt. */
-static int act_new(encoder_t *e, plan_t *p, int c, int h, int w, dnnl_format_tag_t tag)
+/* New activation tensor [n][c][h][w] in the given layout, stored as dt. */
+static int act_new_dt(plan_t *p, int c, int h, int w, dnnl_format_tag_t tag, dnnl_data_type_t dt)
 {
 	if (grow((void **)&p->act, &p->capact, p->nact + 1, sizeof *p->act))
 		return -1;
 	act_t *a = &p->act[p->nact];
 	dnnl_dims_t d = {p->n, c, h, w};
-	if (dnnl_memory_desc_init_by_tag(&a->md, 4, d, e->mem_dt, tag) != dnnl_success)
+	if (dnnl_memory_desc_init_by_tag(&a->md, 4, d, dt, tag) != dnnl_success)
 		return fail("oneDNN: no memory descriptor for [%d,%d,%d,%d]", p->n, c, h, w);
 	a->bytes = dnnl_memory_desc_get_size(&a->md);
 	a->first = a->last = -1;
 	return p->nact++;
+}
+
+/* ... stored as mem_dt. */
+static int act_new(encoder_t *e, plan_t *p, int c, int h, int w, dnnl_format_tag_t tag)
+{
+	return act_new_dt(p, c, h, w, tag, e->mem_dt);
 }
 
 static void act_use(plan_t *p, int id, int step)
@@ -501,8 +526,8 @@ static void ref_add(plan_t *p, step_t *s, int arg, loc_t loc, int id, void *ptr,
 		act_use(p, id, (int)(s - p->step));
 }
 
-static int reorder_now(encoder_t *e, const dnnl_memory_desc_t *smd, const void *src, const dnnl_memory_desc_t *dmd,
-		       void *dst);
+static int reorder_scaled(encoder_t *e, const dnnl_memory_desc_t *smd, const void *src, const dnnl_memory_desc_t *dmd,
+			  void *dst, const float *scale, int nscale, int mask);
 
 /* A convolution's weights with its groups merged k at a time (k = 1: as
  * the net has them): [cout][cin][kh][kw], or grouped
@@ -537,9 +562,12 @@ static float *weights_merged(const net_conv_t *c, int k)
 	return w;
 }
 
-/* Weights of conv in layout md (mem_dt): taken over from the previous
- * plan when it has them in that layout, else made from the net's FP32. */
-static wgt_t *wgt_get(encoder_t *e, plan_t *p, plan_t *prev, const net_conv_t *c, int k, const dnnl_memory_desc_t *md)
+/* Weights of conv in layout md (mem_dt; INT8: s8 quantized by wsc, the
+ * weight scale of each output channel, and the bias divided by in_scale *
+ * wsc): taken over from the previous plan when it has them in that layout,
+ * else made from the net's FP32. */
+static wgt_t *wgt_get(encoder_t *e, plan_t *p, plan_t *prev, const net_conv_t *c, int k, const dnnl_memory_desc_t *md,
+		      float in_scale, const float *wsc)
 {
 	if (grow((void **)&p->wgt, &p->capwgt, p->nwgt + 1, sizeof *p->wgt))
 		return NULL;
@@ -580,8 +608,26 @@ static wgt_t *wgt_get(encoder_t *e, plan_t *p, plan_t *prev, const net_conv_t *c
 		fail("out of memory for weights");
 		return NULL;
 	}
-	int r = reorder_now(e, &plain, merged ? merged : c->w, md, g->w);
+	float *inv = NULL;
+	if (e->int8) {
+		/* s8 = round(w / wsc[o]), by oneDNN's reorder (round to nearest
+		 * even, saturating), which also fills the compensation an s8
+		 * input needs and applies its own scale adjustment there */
+		inv = malloc((size_t)c->cout * sizeof *inv);
+		if (!inv) {
+			free(merged);
+			fail("out of memory for weights");
+			return NULL;
+		}
+		for (int o = 0; o < c->cout; o++) {
+			inv[o] = 1.0f / wsc[o];
+			g->b[o] = c->b[o] / (in_scale * wsc[o]);
+		}
+	}
+	int r = reorder_scaled(e, &plain, merged ? merged : c->w, md, g->w, inv, c->cout,
+			       c->groups / k > 1 ? 3 : 1);
 	free(merged);
+	free(inv);
 	if (r)
 		return NULL;
 	if (e->act_dt == dnnl_f16) {
@@ -610,15 +656,22 @@ static size_t max_sz(size_t a, size_t b)
 	return a > b ? a : b;
 }
 
-/* Run a reorder now (weights preparation), src -> dst. */
-static int reorder_now(encoder_t *e, const dnnl_memory_desc_t *smd, const void *src, const dnnl_memory_desc_t *dmd,
-		       void *dst)
+/* Run a reorder now (weights preparation), src -> dst; scale (NULL: none):
+ * dst = scale[i] * src over the dimensions in mask (nscale values). */
+static int reorder_scaled(encoder_t *e, const dnnl_memory_desc_t *smd, const void *src, const dnnl_memory_desc_t *dmd,
+			  void *dst, const float *scale, int nscale, int mask)
 {
 	dnnl_primitive_desc_t pd;
 	dnnl_primitive_t prim;
 	dnnl_memory_t sm, dm;
-	DNNL_TRY(dnnl_reorder_primitive_desc_create(&pd, smd, e->engine, dmd, e->engine, NULL));
-	dnnl_status_t st = dnnl_primitive_create(&prim, pd);
+	dnnl_primitive_attr_t attr;
+	DNNL_TRY(dnnl_primitive_attr_create(&attr));
+	dnnl_status_t st = scale ? dnnl_primitive_attr_set_output_scales(attr, nscale, mask, scale) : dnnl_success;
+	if (st == dnnl_success)
+		st = dnnl_reorder_primitive_desc_create(&pd, smd, e->engine, dmd, e->engine, attr);
+	dnnl_primitive_attr_destroy(attr);
+	DNNL_TRY(st);
+	st = dnnl_primitive_create(&prim, pd);
 	dnnl_primitive_desc_destroy(pd);
 	DNNL_TRY(st);
 	DNNL_TRY(dnnl_memory_create(&sm, smd, e->engine, (void *)(uintptr_t)src));
@@ -641,13 +694,17 @@ static ref_t at_arena(const plan_t *p, int id)
 	return r;
 }
 
-/* A reorder step: an activation into another layout. */
-static int add_reorder(encoder_t *e, plan_t *p, ref_t from, ref_t to)
+/* A reorder step: an activation into another layout, or (scale != 0) into
+ * another type: to = scale * from, rounded to nearest even and saturated
+ * (INT8's quantization of a convolution's input). */
+static int add_reorder(encoder_t *e, plan_t *p, ref_t from, ref_t to, float scale)
 {
 	dnnl_primitive_attr_t attr;
 	dnnl_primitive_desc_t pd;
 	DNNL_TRY(dnnl_primitive_attr_create(&attr));
 	dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+	if (scale != 0)
+		dnnl_primitive_attr_set_output_scales(attr, 1, 0, &scale);
 	dnnl_status_t st = dnnl_reorder_primitive_desc_create(&pd, &from.md, e->engine, &to.md, e->engine, attr);
 	dnnl_primitive_attr_destroy(attr);
 	DNNL_TRY(st);
@@ -691,21 +748,46 @@ static int add_compute(encoder_t *e, plan_t *p, dnnl_primitive_desc_t pd, int sr
 	return 0;
 }
 
-/* Convolution `c` on tensor src. dst < 0: a new tensor; else dst holds the
- * residual, added by a sum post-op before the ReLU. Returns the dst id. */
-static int add_conv(encoder_t *e, plan_t *p, plan_t *prev, const net_conv_t *c, int src, int dst, int relu)
+/* INT8 weight scales of conv: max |w| of each output channel over qmax
+ * (wsc [cout]). Without VNNI, oneDNN's AVX2 and AVX-512 int8 kernels add
+ * pairs of u8 x s8 products into s16 (vpmaddubsw), which saturates at
+ * 32767 (255 * 127 * 2 = 64770); oneDNN's "Nuances of int8 computations"
+ * says to keep the weights to 7 bits there, so with a u8 input qmax is 63
+ * (255 * 63 * 2 = 32130 fits). With an s8 input oneDNN shifts the input
+ * to u8 and halves the weights itself (its scale_adjust of 0.5, undone in
+ * the output scales), so qmax is 127 there. The same on every CPU, so an
+ * INT8 run gives the same numbers with or without VNNI. */
+static void weight_scales(const net_conv_t *c, int s8_input, float *wsc)
 {
+	size_t per = (size_t)(c->cin / c->groups) * (size_t)c->kh * (size_t)c->kw;
+	for (int o = 0; o < c->cout; o++) {
+		float m = 0;
+		for (size_t i = 0; i < per; i++) {
+			float v = fabsf(c->w[(size_t)o * per + i]);
+			m = v > m ? v : m;
+		}
+		/* an all-zero channel: any scale represents it */
+		wsc[o] = m > 0 ? m / (s8_input ? 127.0f : 63.0f) : 1.0f;
+	}
+}
+
+/* Convolution `c` (net->conv[ci]) on tensor src. dst < 0: a new tensor
+ * (INT8: u8 when out_scale > 0, holding dst / out_scale, else f32); else
+ * dst holds the residual, added by a sum post-op before the ReLU. Returns
+ * the dst id. */
+static int add_conv(encoder_t *e, plan_t *p, plan_t *prev, int ci, int src, int dst, int relu, float out_scale)
+{
+	const net_conv_t *c = &e->net->conv[ci];
 	act_t *as = &p->act[src];
 	int h = (int)as->md.dims[2], w = (int)as->md.dims[3];
 	int oh = (h + 2 * c->pad - c->kh) / c->stride + 1, ow = (w + 2 * c->pad - c->kw) / c->stride + 1;
 	int sum = dst >= 0;
-	if (dst < 0 && (dst = act_new(e, p, c->cout, oh, ow, e->tag)) < 0)
+	if (dst < 0 && (dst = act_new_dt(p, c->cout, oh, ow, e->tag, out_scale > 0 ? dnnl_u8 : e->mem_dt)) < 0)
 		return -1;
 	as = &p->act[src];
 	act_t *ad = &p->act[dst];
 	if (ad->md.dims[1] != c->cout || ad->md.dims[2] != oh || ad->md.dims[3] != ow)
 		return fail("internal: residual shape does not match conv output");
-
 	dnnl_memory_desc_t bmd;
 	dnnl_dims_t bd = {c->cout};
 	DNNL_TRY(dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_a));
@@ -720,6 +802,20 @@ static int add_conv(encoder_t *e, plan_t *p, plan_t *prev, const net_conv_t *c, 
 	dnnl_primitive_attr_set_post_ops(attr, po);
 	dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
 	dnnl_post_ops_destroy(po);
+	/* INT8: dst = in_scale * wsc[o] * (sum of q products + b / (in_scale * wsc[o])) / out_scale,
+	 * the output scales per output channel (dimension 1 of dst) */
+	float in_scale = e->int8 ? e->int8_scale[ci] : 0, *wsc = NULL;
+	if (e->int8) {
+		if (!(wsc = malloc(2 * (size_t)c->cout * sizeof *wsc))) {
+			dnnl_primitive_attr_destroy(attr);
+			return fail("out of memory for weights");
+		}
+		float *osc = wsc + c->cout;
+		weight_scales(c, as->md.data_type == dnnl_s8, wsc);
+		for (int o = 0; o < c->cout; o++)
+			osc[o] = in_scale * wsc[o] / (out_scale > 0 ? out_scale : 1.0f);
+		dnnl_primitive_attr_set_output_scales(attr, c->cout, 1 << 1, osc);
+	}
 	/* Grouped: oneDNN's fast kernels want a whole vector of channels a
 	 * group (8 on AVX2, 16 on AVX-512); with fewer (ResNeXt's 4 a group)
 	 * it falls back to its reference code, measured 20x slower than
@@ -735,7 +831,7 @@ static int add_conv(encoder_t *e, plan_t *p, plan_t *prev, const net_conv_t *c, 
 		dnnl_convolution_desc_t cd;
 		dnnl_dims_t strides = {c->stride, c->stride}, pad = {c->pad, c->pad};
 		dnnl_primitive_desc_t t;
-		if (weights_md(c, tk, e->mem_dt, 0, &wmd) != dnnl_success ||
+		if (weights_md(c, tk, e->int8 ? dnnl_s8 : e->mem_dt, 0, &wmd) != dnnl_success ||
 		    dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &as->md,
 						       &wmd, &bmd, &ad->md, strides, pad, pad) != dnnl_success ||
 		    dnnl_primitive_desc_create(&t, &cd, attr, e->engine, NULL) != dnnl_success)
@@ -755,13 +851,16 @@ static int add_conv(encoder_t *e, plan_t *p, plan_t *prev, const net_conv_t *c, 
 			break;
 	}
 	dnnl_primitive_attr_destroy(attr);
-	if (!pd)
+	if (!pd) {
+		free(wsc);
 		return fail("oneDNN: no convolution for [%d->%d, %dx%d, %d groups]", c->cin, c->cout, c->kh, c->kw,
 			    c->groups);
+	}
 
 	/* Weights into the layout this convolution wants. */
 	const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-	wgt_t *g = wgt_get(e, p, prev, c, k, want);
+	wgt_t *g = wgt_get(e, p, prev, c, k, want, in_scale, wsc);
+	free(wsc);
 	if (!g) {
 		dnnl_primitive_desc_destroy(pd);
 		return -1;
@@ -798,6 +897,62 @@ static int add_pool(encoder_t *e, plan_t *p, int src, dnnl_alg_kind_t alg, int k
 	return r < 0 ? -1 : dst;
 }
 
+/* INT8: the scale a convolution's u8 output may be written with directly,
+ * or 0 when it must be f32: only when every reader of value v is a
+ * convolution's input with one scale (never a residual, a pool or a head). */
+static float direct_u8_scale(const encoder_t *e, int v, int stop)
+{
+	const net_t *net = e->net;
+	float sc = 0;
+	if (v == stop)
+		return 0;
+	for (int i = 0; i < net->nop; i++) {
+		const net_op_t *op = &net->op[i];
+		if (op->res == v || (op->in == v && op->kind != NET_OP_CONV))
+			return 0;
+		if (op->in != v)
+			continue;
+		float s = e->int8_scale[op->conv];
+		if (sc > 0 && s != sc)
+			return 0;
+		sc = s;
+	}
+	return sc;
+}
+
+/* Calibration: a step that observes tensor in, convolution ci's input. */
+static int add_observe(plan_t *p, int in, int ci)
+{
+	step_t *s = step_new(p, STEP_OBSERVE);
+	if (!s)
+		return -1;
+	s->in = in;
+	s->conv = ci;
+	act_use(p, in, p->nstep - 1);
+	return 0;
+}
+
+/* INT8: convolution ci's input, value v in tensor t, as u8/s8 with ci's
+ * scale: t itself when a convolution wrote it so, else a quantizing
+ * reorder, shared by the convolutions that read v with the same scale
+ * (q, qscale: per value). -1 on failure. */
+static int quantized_input(encoder_t *e, plan_t *p, int v, int t, int ci, int *q, float *qscale)
+{
+	if (p->act[t].md.data_type != dnnl_f32)
+		return t;
+	float sc = e->int8_scale[ci];
+	if (q[v] >= 0 && qscale[v] == sc)
+		return q[v];
+	const dnnl_memory_desc_t *md = &p->act[t].md;
+	int x = act_new_dt(p, (int)md->dims[1], (int)md->dims[2], (int)md->dims[3], e->tag,
+			   e->in_signed[ci] ? dnnl_s8 : dnnl_u8);
+	if (x < 0 || add_reorder(e, p, at_arena(p, t), at_arena(p, x), 1.0f / sc))
+		return -1;
+	q[v] = x;
+	qscale[v] = sc;
+	return x;
+}
+
 /* The description's ops as steps. Values map to arena tensors; a
  * convolution that adds a residual writes into the residual's tensor (its
  * last use: a sum post-op in place). */
@@ -806,13 +961,17 @@ static int build_steps(encoder_t *e, plan_t *p, plan_t *prev)
 	const net_t *net = e->net;
 	int S = net->input_size;
 	int *act = malloc((size_t)net->nval * sizeof *act), *last = malloc((size_t)net->nval * sizeof *last);
-	if (!act || !last) {
+	int *q = malloc((size_t)net->nval * sizeof *q);
+	float *qscale = malloc((size_t)net->nval * sizeof *qscale);
+	if (!act || !last || !q || !qscale) {
 		free(act);
 		free(last);
+		free(q);
+		free(qscale);
 		return fail("out of memory planning the network");
 	}
 	for (int v = 0; v < net->nval; v++)
-		act[v] = last[v] = -1;
+		act[v] = last[v] = q[v] = -1;
 	for (int i = 0; i < net->nop; i++) {
 		last[net->op[i].in] = i;
 		if (net->op[i].res >= 0)
@@ -835,7 +994,12 @@ static int build_steps(encoder_t *e, plan_t *p, plan_t *prev)
 				fail("internal: %s's residual is read after it", op->name);
 				goto done;
 			}
-			x = add_conv(e, p, prev, &net->conv[op->conv], in, op->res >= 0 ? act[op->res] : -1, op->relu);
+			if (e->cfg.observe && add_observe(p, in, op->conv))
+				goto done;
+			if (e->int8 && (in = quantized_input(e, p, op->in, in, op->conv, q, qscale)) < 0)
+				goto done;
+			x = add_conv(e, p, prev, op->conv, in, op->res >= 0 ? act[op->res] : -1, op->relu,
+				     e->int8 && op->relu && op->res < 0 ? direct_u8_scale(e, op->out, stop) : 0);
 			break;
 		case NET_OP_MAXPOOL: x = add_pool(e, p, in, dnnl_pooling_max, op->k, op->stride, op->pad); break;
 		case NET_OP_AVGPOOL:
@@ -856,7 +1020,7 @@ static int build_steps(encoder_t *e, plan_t *p, plan_t *prev)
 			if (op->kind == NET_OP_ATTNPOOL && e->tag != dnnl_nhwc) {
 				/* tokens: NHWC, i.e. [n][h*w][c]; a reorder unless already so */
 				x = act_new(e, p, (int)p->act[in].md.dims[1], h, w, dnnl_nhwc);
-				if (x < 0 || add_reorder(e, p, at_arena(p, in), at_arena(p, x)))
+				if (x < 0 || add_reorder(e, p, at_arena(p, in), at_arena(p, x), 0))
 					goto done;
 			}
 			if (!(s = step_new(p, op->kind == NET_OP_FC ? STEP_HEAD_FC : STEP_ATTNPOOL)))
@@ -882,6 +1046,8 @@ static int build_steps(encoder_t *e, plan_t *p, plan_t *prev)
 done:
 	free(act);
 	free(last);
+	free(q);
+	free(qscale);
 	return rc;
 }
 
@@ -1056,6 +1222,26 @@ static void run_round(encoder_t *e, const plan_t *p, const step_t *s, int n)
 		g_omp.parallel(round_thread, &j, (unsigned)e->threads, 0);
 	else
 		round_range(&j, 0, j.per * (size_t)n);
+}
+
+/* Calibration: cfg.observe[conv] raised to max |x| / qmax over the tensor
+ * (f32; padding of a blocked layout holds zeros). The largest |x| is the
+ * largest of the bits with the sign cleared, compared as integers (a loop
+ * the compiler vectorizes; the images are finite, checked on the way in). */
+static void run_observe(encoder_t *e, const plan_t *p, const step_t *s)
+{
+	const uint32_t *v = act_ptr(p, s->in);
+	size_t n = p->act[s->in].bytes / sizeof *v;
+	uint32_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t a = v[i] & 0x7fffffffu;
+		m = a > m ? a : m;
+	}
+	float f;
+	memcpy(&f, &m, sizeof f);
+	f /= e->in_signed[s->conv] ? 127.0f : 255.0f;
+	if (f > e->cfg.observe[s->conv])
+		e->cfg.observe[s->conv] = f;
 }
 
 /* Host input (cfg.batch-image buffer of fmt) -> the input tensor: NCHW or
@@ -1430,6 +1616,31 @@ static int choose_layouts(encoder_t *e)
 
 static void cpu_destroy(encoder_t *e);
 
+/* [nconv]: whether convolution i's input can be negative: the network's
+ * input (a normalized image) can, a ReLU's output cannot, a pool keeps
+ * what its input is. NULL when out of memory. */
+static unsigned char *input_signs(const net_t *net)
+{
+	unsigned char *val = calloc((size_t)net->nval, 1), *conv = calloc((size_t)net->nconv + 1, 1);
+	if (!val || !conv) {
+		free(val);
+		free(conv);
+		return NULL;
+	}
+	val[0] = 1;
+	for (int i = 0; i < net->nop; i++) {
+		const net_op_t *op = &net->op[i];
+		if (op->kind == NET_OP_CONV) {
+			conv[op->conv] = val[op->in];
+			val[op->out] = !op->relu;
+		} else {
+			val[op->out] = val[op->in];
+		}
+	}
+	free(val);
+	return conv;
+}
+
 static encoder_t *cpu_create(const net_t *net, const enc_config_t *cfg, char *err, size_t errcap)
 {
 	g_err = err;
@@ -1443,8 +1654,22 @@ static encoder_t *cpu_create(const net_t *net, const enc_config_t *cfg, char *er
 		return NULL;
 	}
 	/* TF32 is a GPU format: rnencode notes it and asks for FP32 here */
-	if (cfg->precision != PREC_FP32 && cfg->precision != PREC_BF16 && cfg->precision != PREC_FP16) {
-		fail("precision %s: the CPU backend computes fp32, bf16 or fp16", precision_name(cfg->precision));
+	if (cfg->precision == PREC_TF32) {
+		fail("precision %s: the CPU backend computes fp32, bf16, fp16 or int8", precision_name(cfg->precision));
+		return NULL;
+	}
+	if (cfg->precision == PREC_INT8 && !cfg->int8_scale) {
+		fail("precision int8 needs the convolutions' input scales (a calibration)");
+		return NULL;
+	}
+	for (int i = 0; cfg->precision == PREC_INT8 && i < net->nconv; i++)
+		if (!(cfg->int8_scale[i] > 0) || !isfinite(cfg->int8_scale[i])) {
+			fail("precision int8: convolution %d's input scale is %g, not a positive number", i,
+			     (double)cfg->int8_scale[i]);
+			return NULL;
+		}
+	if (cfg->observe && cfg->precision != PREC_FP32) {
+		fail("internal: calibration observes the FP32 network");
 		return NULL;
 	}
 	encoder_t *e = calloc(1, sizeof *e);
@@ -1456,6 +1681,15 @@ static encoder_t *cpu_create(const net_t *net, const enc_config_t *cfg, char *er
 	e->cfg = *cfg;
 	e->act_dt = cfg->precision == PREC_FP16 ? dnnl_f16 : cfg->precision == PREC_BF16 ? dnnl_bf16 : dnnl_f32;
 	e->mem_dt = dnnl_f32;
+	e->int8 = cfg->precision == PREC_INT8;
+	e->cfg.int8_scale = NULL;
+	if (e->int8 && (e->int8_scale = malloc((size_t)net->nconv * sizeof *e->int8_scale)))
+		memcpy(e->int8_scale, cfg->int8_scale, (size_t)net->nconv * sizeof *e->int8_scale);
+	if (!(e->in_signed = input_signs(net)) || (e->int8 && !e->int8_scale)) {
+		fail("out of memory");
+		cpu_destroy(e);
+		return NULL;
+	}
 	dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
 	if (e->act_dt == dnnl_bf16) {
 		/* oneDNN runs bf16 below avx512_core_bf16 only by emulation, or
@@ -1486,7 +1720,12 @@ static encoder_t *cpu_create(const net_t *net, const enc_config_t *cfg, char *er
 		cpu_destroy(e);
 		return NULL;
 	}
-	if (choose_layouts(e)) {
+	/* INT8: oneDNN's int8 convolutions take NHWC (format any picks it);
+	 * the FP32 tensors between them (residuals, pools) are NHWC too, so
+	 * that quantizing one is an elementwise reorder */
+	if (e->int8)
+		e->tag = e->in_tag = dnnl_nhwc;
+	else if (choose_layouts(e)) {
 		cpu_destroy(e);
 		return NULL;
 	}
@@ -1539,6 +1778,7 @@ static int cpu_submit(encoder_t *e, enc_input_t fmt, int n, char *err, size_t er
 		case STEP_HEAD_FC: r = run_head_fc(e, p, s, n); break;
 		case STEP_ATTNPOOL: r = run_attnpool(e, p, s, n); break;
 		case STEP_ROUND: run_round(e, p, s, n); break;
+		case STEP_OBSERVE: run_observe(e, p, s); break;
 		}
 		if (r)
 			return -1;
@@ -1587,6 +1827,8 @@ static void cpu_destroy(encoder_t *e)
 	if (!e)
 		return;
 	plan_free(e, e->plan);
+	free(e->in_signed);
+	free(e->int8_scale);
 	for (int i = 0; i < 3; i++)
 		free(e->input[i]);
 	free(e->head_buf);

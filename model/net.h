@@ -225,6 +225,29 @@ size_t net_input_elems(const net_t *net);
  * oracle beside PyTorch. 0, or -1 when out of memory. */
 int net_ref_forward(const net_t *net, const float *x, int features, float *out);
 
+/* ---- INT8 calibration files (model/calib.c) ----
+ * One `calibration` record (doc/records.md): the scales of the convolutions'
+ * inputs (enc_config_t.int8_scale) and where they came from. */
+typedef struct {
+	char model[64];          /* net_t.name */
+	char weights_sha256[65]; /* of the checkpoint file, as rnencode's header has it */
+	char *set;               /* the calibration set as named (a path) */
+	char set_sha256[65];     /* written only */
+	int64_t images;          /* images observed */
+	char observer[16];       /* "minmax" */
+	float *scale;            /* [n], each positive and finite */
+	int n;
+	char sha256[65];         /* read: of the file */
+} net_calib_t;
+/* Read path: 0, or -1 with one line naming path in err (not a regular file
+ * or FIFO, empty, truncated, not one calibration record, a field missing or
+ * malformed, a scale that is not a positive finite number). Matching the
+ * network is the caller's. c is released on failure; else net_calib_free. */
+int net_calib_read(const char *path, net_calib_t *c, char *err, size_t errcap);
+/* Write c to path whole (outfile's rule; exit 2 on failure). */
+void net_calib_write(const char *path, const net_calib_t *c);
+void net_calib_free(net_calib_t *c);
+
 /* ------------------------------------------------------------------ */
 /* Backend interface. Flow per batch, from one thread:
  *   buf = be->input(enc, fmt);       write n <= batch images into buf
@@ -246,6 +269,9 @@ int net_ref_forward(const net_t *net, const float *x, int features, float *out);
  *              weights and biases rounded to fp16 after BN folding (FP32),
  *              every stored activation rounded to fp16 (nearest even),
  *              outputs fp16 values
+ *   PREC_INT8  the CPU: post-training static quantization of the
+ *              convolutions (cfg.int8_scale); pools and heads FP32,
+ *              outputs float32
  * A backend's create() refuses a precision it does not compute, naming those
  * it does. */
 
@@ -263,6 +289,17 @@ typedef struct {
 	int device;    /* GPU ordinal (cuda); ignored on the CPU */
 	const char *mem_trace; /* NULL, or a file for the backend's allocation timeline
 				* (TSV: time_s bytes_in_use tag); the CPU backend writes none */
+	/* INT8 (PREC_INT8): [net->nconv] the scale of each convolution's input,
+	 * in net->conv order: x = scale * q, q = u8 after a ReLU (or a pool of
+	 * one), s8 where the input can be negative (the stem's image). create()
+	 * copies them. */
+	const float *int8_scale;
+	/* Calibration (FP32 only; the CPU backend): non-NULL [net->nconv], zeroed
+	 * by the caller; each batch raises entry i to max |x| / qmax over
+	 * conv i's input (qmax 255 for a u8 input, 127 for s8, as int8_scale
+	 * means): PyTorch's default min/max observer, as scales. It must
+	 * outlive the encoder. */
+	float *observe;
 } enc_config_t;
 #define ENC_CONFIG_HAS_MEM_TRACE 1
 

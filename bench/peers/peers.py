@@ -56,8 +56,10 @@ PRESET = {"resnet50": "imagenet", "clip-rn50": "clip"}
 # Tolerances of the output check, on rnencode_ref.py compare's measure
 # |out - ref| / (|ref| + rms(ref's row)) against rnencode's FP32 output:
 # FP32 as the parity tests hold rnencode to PyTorch; FP16 as they hold --fp16;
-# BF16 (7 stored mantissa bits, 3 fewer than FP16) 8x FP16's.
-RTOL = {"fp32": 1e-4, "fp16": 3e-2, "bf16": 2.4e-1, "int8": 2.4e-1}
+# BF16 (7 stored mantissa bits, 3 fewer than FP16) 8x FP16's; INT8 as
+# tests/rnencode/test_int8.sh holds it on these random-weight fixtures (measured
+# up to 1.10: the scheme's own error, as PyTorch's simulation of it shows).
+RTOL = {"fp32": 1e-4, "fp16": 3e-2, "bf16": 2.4e-1, "int8": 1.6}
 
 
 # ---------------------------------------------------------------- checks
@@ -102,9 +104,22 @@ class RnEncode:
             raise SystemExit(f"peers.py: rnencode has no --precision for {precision}")
         self.stream = None
         self.note = None  # rnencode's note on how it computes (bf16 without bf16 instructions)
+        self.calibration = None
 
     def prepare(self, x, stream):
         self.stream = stream
+        if self.precision == "int8" and self.calibration is None:
+            # INT8 needs activation scales: calibrated once, on the first batch
+            # size's crops (the images every batch size repeats; the file lives
+            # in the run's temporary folder), then loaded by every timed run
+            self.calibration = os.path.join(os.path.dirname(stream), "int8-calibration.mp")
+            with open(stream, "rb") as f:
+                p = subprocess.run(self.args + ["--batch", "8", "--calibrate", stream, "--save-calibration",
+                                                self.calibration], stdin=f, capture_output=True)
+            if p.returncode != 0:
+                raise SystemExit(f"peers.py: {self.name}: calibrating: exit {p.returncode}: "
+                                 f"{p.stderr.decode(errors='replace').strip()}")
+            self.args += ["--calibration", self.calibration]
 
     def round(self, x, batch):
         with open(self.stream, "rb") as f:
@@ -340,6 +355,7 @@ def cmd_table(a):
     print("|" + "---|" * len(cols))
     fp32_ok, bf16_ok, bf16_seen, missing = True, True, False, []
     bf16x_ok, bf16x_seen, fp16_ok, fp16_seen, emulated = True, False, True, False, False
+    int8_ok, int8_seen = True, False
     for x in res:
         for b in sorted({r["batch"] for r in x["rows"]}):
             e = {r["engine"]: r["img_s"] for r in x["rows"] if r["batch"] == b}
@@ -379,6 +395,9 @@ def cmd_table(a):
                 if "rnencode-fp16" in e:
                     fp16_seen = True
                     fp16_ok = fp16_ok and e["rnencode-fp16"] >= rn
+            if b == 8 and "rnencode-int8" in e:
+                int8_seen = True
+                int8_ok = int8_ok and e["rnencode-int8"] >= 2.5 * rn
     print()
     for x in res:
         for n in x["notes"]:
@@ -398,6 +417,9 @@ def cmd_table(a):
                                  if emulated else "no rnencode bf16 rows)")))
     print("goal rnencode --fp16 >= 1.0x its FP32 at batch 1 and 8: "
           + (("met" if fp16_ok else "missed") if fp16_seen else "not measured"))
+    vnni = any(f in open("/proc/cpuinfo").read().split() for f in ("avx512_vnni", "avx_vnni"))
+    print("goal INT8 >= 2.5x rnencode FP32 at batch 8 (a VNNI machine's goal; VNNI here: "
+          + ("yes" if vnni else "no") + "): " + (("met" if int8_ok else "missed") if int8_seen else "not measured"))
     return 0
 
 

@@ -9,8 +9,9 @@
 #     without bf16 instructions): one note naming the ISA, records saying bf16
 #     (float32 tensors), numbers not FP32's; without the cap where the CPU has
 #     bf16 (native kernels) the same scheme within rounding, and no note
-#   - a precision the CPU backend does not compute (int8): exit 2, empty stdout,
-#     one line naming it and those the backend has
+#   - int8 without its activation scales (neither --calibrate nor --calibration):
+#     a usage error, exit 2, empty stdout, the line naming the two options (INT8
+#     itself: test_int8.sh)
 #   - two that disagree (--fp16 --precision fp32): usage error, exit 2
 source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/fixtures.sh"
@@ -54,7 +55,7 @@ fi
 
 expect_exit 2 enc --precision int8
 expect_empty_stdout
-expect_stderr '^rnencode: cpu backend: precision int8: the CPU backend computes fp32, bf16 or fp16$'
+expect_stderr '^rnencode: --precision int8 needs --calibrate SET.mp \(calibrate on those image records\) or --calibration FILE \(scales saved by --save-calibration\)$'
 
 expect_exit 2 enc --fp16 --precision fp32
 expect_empty_stdout
