@@ -166,7 +166,10 @@ expect_stderr "^encode-shard: MODEL 'resnet51': not a model rnencode knows \(rne
 expect_exit 2 "$P/encode-shard" 0/2 x.mp resnet50-v2 fp32 imgs
 expect_stderr "MODEL 'resnet50-v2': not a model rnencode knows"
 expect_exit 2 "$P/encode-shard" 0/2 x.mp resnet18 fp8 imgs
-expect_stderr "^encode-shard: PRECISION 'fp8': expected fp32, tf32, bf16, fp16 or int8$"
+expect_stderr "^encode-shard: PRECISION 'fp8': expected fp32, tf32, bf16 or fp16$"
+expect_exit 2 "$P/encode-shard" 0/2 x.mp resnet18 int8 imgs
+expect_empty_stdout
+expect_stderr "^encode-shard: PRECISION int8: needs a calibration \(rnencode --calibration FILE\), which encode-shard does not pass$"
 RNENC_SHA256=0676ba expect_exit 2 "$P/encode-shard" 0/2 x/x.mp resnet50 fp32 imgs
 expect_stderr "^encode-shard: RNENC_SHA256='0676ba': expected the weights' sha256 \(8 to 64 hex digits\)$"
 expect_exit 2 "$P/encode-shard" --frob 0/2 x/x.mp resnet50 fp32 imgs
