@@ -17,7 +17,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
 #include <errno.h>
-#include <float.h>
 #include <getopt.h>
 #include <math.h>
 #include <pthread.h>
@@ -134,7 +133,8 @@ DIAG_NORETURN static void usage(void)
 	       "                       results move with it by rounding only (FP32: about\n"
 	       "                       1e-5 relative; FP16 up to about 1e-2)\n"
 	       "  -d, --device D       auto | cpu | cuda (default auto: cuda when this build has\n"
-	       "                       it and a GPU is present, else cpu with a note)\n"
+	       "                       it and a GPU is present, else cpu with a note; int8:\n"
+	       "                       cpu)\n"
 	       "      --gpu N          CUDA device ordinal (default 0)\n"
 	       "      --mem-trace FILE CUDA: write the device allocation timeline to FILE\n"
 	       "                       (TSV: time_s bytes_in_use tag)\n"
@@ -192,6 +192,9 @@ static void calibration_args(options_t *o)
 		diag_usage("%s is for --precision int8", given);
 	if (!int8)
 		return;
+	/* only the CPU backend computes int8: auto means it, GPU or not */
+	if (o->device == DEVICE_AUTO)
+		o->device = DEVICE_CPU;
 	/* --device cuda: its backend refuses int8 itself, naming what it computes */
 	if (!o->calibrate && !o->calibration && o->device != DEVICE_CUDA)
 		diag_usage("--precision int8 needs --calibrate SET.mp (calibrate on those image records) or "
@@ -200,11 +203,35 @@ static void calibration_args(options_t *o)
 		diag_usage("--calibrate and --calibration both given: calibrate, or load a calibration");
 	if (o->save_calibration && !o->calibrate)
 		diag_usage("--save-calibration writes what --calibrate measures: give --calibrate SET.mp");
+	if (o->save_calibration && strcmp(o->save_calibration, "-") == 0)
+		diag_usage("--save-calibration -: stdout carries the encodings; name a file");
 	char err[1024];
 	if (o->calibrate && (o->calibrate_fd = file_open_input(o->calibrate, 0, err, sizeof err)) < 0)
 		diag_fatal("--calibrate: %s", err);
-	if (o->save_calibration && outfile_check(o->save_calibration, NULL, err, sizeof err) != 0)
+	struct stat cs, in;
+	if (o->calibrate && fstat(o->calibrate_fd, &cs) == 0 && !S_ISREG(cs.st_mode) && fstat(0, &in) == 0 &&
+	    cs.st_dev == in.st_dev && cs.st_ino == in.st_ino)
+		diag_usage("--calibrate %s is the stream on stdin: both cannot read it; save the set to a file",
+			   o->calibrate);
+	struct stat ss;
+	if (o->save_calibration && outfile_check(o->save_calibration, &ss, err, sizeof err) != 0)
 		diag_fatal("--save-calibration: %s", err);
+	/* never over an input or the output (outfile_check: st_ino 0 = new file) */
+	struct stat st;
+	const char *clash = NULL;
+	if (o->save_calibration && ss.st_ino) {
+		if (o->calibrate && fstat(o->calibrate_fd, &st) == 0 && st.st_dev == ss.st_dev && st.st_ino == ss.st_ino)
+			clash = "the --calibrate set";
+		else if (o->weights && stat(o->weights, &st) == 0 && st.st_dev == ss.st_dev && st.st_ino == ss.st_ino)
+			clash = "the --weights file";
+		else if (fstat(0, &st) == 0 && st.st_dev == ss.st_dev && st.st_ino == ss.st_ino)
+			clash = "stdin";
+		else if (fstat(1, &st) == 0 && st.st_dev == ss.st_dev && st.st_ino == ss.st_ino)
+			clash = "stdout";
+	}
+	if (clash)
+		diag_usage("--save-calibration %s is %s: it would be replaced; name another file", o->save_calibration,
+			   clash);
 	if (o->calibration && net_calib_read(o->calibration, &o->calib, err, sizeof err) != 0)
 		diag_fatal("--calibration: %s", err);
 }
@@ -772,11 +799,15 @@ static void calibrate(run_t *r, enc_config_t cfg, const char *weights_sha256, ne
 	be->destroy(enc);
 	if (!cal->images)
 		diag_fatal("--calibrate: %s: no image record for %s to calibrate on", o->calibrate, r->net.name);
-	/* an input that was zero in every image: a scale that maps it to zero
-	 * whatever comes (the smallest normal float) */
+	/* an input that was 0 (or as good as) in every image has no scale: any
+	 * would quantize what real images bring to 0 or saturate it, a constant
+	 * network with exit 0 (one all-zero image did that) */
 	for (int i = 0; i < cal->n; i++)
-		if (!(cal->scale[i] > 0))
-			cal->scale[i] = FLT_MIN;
+		if (!net_calib_scale_ok(cal->scale[i]))
+			diag_fatal("--calibrate: %s: convolution %d's input was %s on all %lld image(s) (scale %g): "
+				   "calibrate on images like those to be encoded",
+				   o->calibrate, i, cal->scale[i] > 0 ? "out of range" : "0", (long long)cal->images,
+				   (double)cal->scale[i]);
 	snprintf(cal->model, sizeof cal->model, "%s", r->net.name);
 	snprintf(cal->weights_sha256, sizeof cal->weights_sha256, "%s", weights_sha256);
 	snprintf(cal->observer, sizeof cal->observer, "minmax");

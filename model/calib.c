@@ -18,6 +18,11 @@
  * wrong file is refused before it is read whole. */
 enum { CALIB_MAX_RECORD = 1 << 20 };
 
+int net_calib_scale_ok(float s)
+{
+	return s >= CALIB_SCALE_MIN && s <= CALIB_SCALE_MAX; /* false for NaN */
+}
+
 static int get_str(const record_t *rec, const char *key, char *dst, size_t cap, int hex, const char *path, char *err,
 		   size_t errcap)
 {
@@ -50,7 +55,7 @@ static int calib_from_record(const record_t *rec, net_calib_t *c, const char *pa
 			 rec->type);
 		return -1;
 	}
-	char set[1024];
+	char set[4096]; /* PATH_MAX: any path --calibrate could open */
 	if (get_str(rec, "model", c->model, sizeof c->model, 0, path, err, errcap) ||
 	    get_str(rec, "weights_sha256", c->weights_sha256, sizeof c->weights_sha256, 1, path, err, errcap) ||
 	    get_str(rec, "observer", c->observer, sizeof c->observer, 0, path, err, errcap) ||
@@ -76,9 +81,9 @@ static int calib_from_record(const record_t *rec, net_calib_t *c, const char *pa
 	c->scale = xmalloc((size_t)c->n * sizeof *c->scale);
 	memcpy(c->scale, t.data, (size_t)c->n * sizeof *c->scale);
 	for (int i = 0; i < c->n; i++)
-		if (!(c->scale[i] > 0) || !isfinite(c->scale[i])) {
-			snprintf(err, errcap, "%s: scale %d of %d is %g: a scale is a positive finite number", path, i,
-				 c->n, (double)c->scale[i]);
+		if (!net_calib_scale_ok(c->scale[i])) {
+			snprintf(err, errcap, "%s: scale %d of %d is %g: a scale is a number from %g to %g", path, i,
+				 c->n, (double)c->scale[i], (double)CALIB_SCALE_MIN, (double)CALIB_SCALE_MAX);
 			return -1;
 		}
 	c->set = xstrdup(set);

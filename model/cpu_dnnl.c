@@ -1663,9 +1663,9 @@ static encoder_t *cpu_create(const net_t *net, const enc_config_t *cfg, char *er
 		return NULL;
 	}
 	for (int i = 0; cfg->precision == PREC_INT8 && i < net->nconv; i++)
-		if (!(cfg->int8_scale[i] > 0) || !isfinite(cfg->int8_scale[i])) {
-			fail("precision int8: convolution %d's input scale is %g, not a positive number", i,
-			     (double)cfg->int8_scale[i]);
+		if (!net_calib_scale_ok(cfg->int8_scale[i])) {
+			fail("precision int8: convolution %d's input scale is %g, not from %g to %g", i,
+			     (double)cfg->int8_scale[i], (double)CALIB_SCALE_MIN, (double)CALIB_SCALE_MAX);
 			return NULL;
 		}
 	if (cfg->observe && cfg->precision != PREC_FP32) {

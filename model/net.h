@@ -235,13 +235,20 @@ typedef struct {
 	char set_sha256[65];     /* written only */
 	int64_t images;          /* images observed */
 	char observer[16];       /* "minmax" */
-	float *scale;            /* [n], each positive and finite */
+	float *scale;            /* [n], each net_calib_scale_ok */
 	int n;
 	char sha256[65];         /* read: of the file */
 } net_calib_t;
+/* A scale is max |x| of a convolution's input over the set, over 255 (or
+ * 127): one outside [CALIB_SCALE_MIN, CALIB_SCALE_MAX] is no network's
+ * activation range but a damaged or hand-made file, whose subnormal or huge
+ * values quantize every input to 0 or saturate it: a constant network. */
+#define CALIB_SCALE_MIN 1e-30f
+#define CALIB_SCALE_MAX 1e30f
+int net_calib_scale_ok(float s);
 /* Read path: 0, or -1 with one line naming path in err (not a regular file
  * or FIFO, empty, truncated, not one calibration record, a field missing or
- * malformed, a scale that is not a positive finite number). Matching the
+ * malformed, a scale not net_calib_scale_ok). Matching the
  * network is the caller's. c is released on failure; else net_calib_free. */
 int net_calib_read(const char *path, net_calib_t *c, char *err, size_t errcap);
 /* Write c to path whole (outfile's rule; exit 2 on failure). */

@@ -33,7 +33,8 @@
 # what failed or did not run; at the end the table (report.py family).
 # Environment: BIN (rnencode's folder, default bin), PY (python with a CUDA torch,
 # default python3), FAMILY_DEADLINE_S (start no model, rnencode run or checkpoint
-# after this many seconds, and PyTorch's runs up to 30 s after; default 600),
+# after this many seconds; a process already started is cut at 60 s past it,
+# PyTorch's for a model whose rnencode ran at 90 s at most; default 600),
 # FAMILY_MODELS (a subset, in the order given), FAMILY_PRECISIONS
 # (default "fp16 fp32"), FAMILY_BATCH (32), FAMILY_QUICK=1 (a smoke run:
 # resnet18 and clip-rn101, batch 2, 3 batches, 1 timed on the PyTorch side),
@@ -123,6 +124,7 @@ make_one() {
 				>"$st.log" 2>&1 &
 			echo $! >"$st.pid"
 			wait $! || rc=$?
+			rm -f "$st.pid" # ended: its pid may be another process's soon
 			[ $rc = 0 ] && mv "$w.part" "$w" || rc=1
 		fi
 		if [ $rc = 0 ] && [ -s "$w" ]; then
@@ -187,7 +189,10 @@ for m in $MODELS; do
 		if timeout "$(tlimit 300)" "$RNENC" --device cuda --model auto --weights "$w" --precision "$p" \
 			--batch "$BATCH" <"$WORK/$m.mp" >"$WORK/out.mp" 2>"$WORK/err"; then
 			$PY "$ROOT/bench/gpu/report.py" stats "$WORK/out.mp" --model "$m" --precision "$p" --batch "$BATCH" \
-				--extra "{\"input\": ${SIZE[$m]}, \"makers\": $makers}" >>"$RES" && tail -n 1 "$RES" || STATUS=1
+				--extra "{\"input\": ${SIZE[$m]}, \"makers\": $makers}" >>"$RES" && tail -n 1 "$RES" || {
+				error_line rnencode "$m" "$p" "report.py stats could not read its stats record"
+				STATUS=1
+			}
 		else
 			error_line rnencode "$m" "$p" "exit $?: $(tail -n 1 "$WORK/err")"
 			STATUS=1

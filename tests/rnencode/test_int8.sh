@@ -131,14 +131,46 @@ def save(name, scales, **kw):
 save("short.mp", s[:-1])
 t = s.copy(); t[3] = np.nan; save("nan.mp", t)
 t = s.copy(); t[5] = -t[5]; save("neg.mp", t)
+t = s.copy(); t[7] = 1e-45; save("tiny.mp", t)
+t = s.copy(); t[2] = 3e38; save("huge.mp", t)
 save("type.mp", s, type="image")
 raw = open(sys.argv[1], "rb").read()
 open("trunc.mp", "wb").write(raw[:len(raw) // 2])
 open("two.mp", "wb").write(raw + raw)
 PYEOF
 refused short.mp "[0-9]+ scales, but resnet50 has [0-9]+ convolutions$" "${R50[@]}"
-refused nan.mp "scale 3 of [0-9]+ is nan: a scale is a positive finite number$" "${R50[@]}"
-refused neg.mp "scale 5 of [0-9]+ is -[0-9.e+-]+: a scale is a positive finite number$" "${R50[@]}"
+refused nan.mp "scale 3 of [0-9]+ is nan: a scale is a number from 1e-30 to 1e\+30$" "${R50[@]}"
+refused neg.mp "scale 5 of [0-9]+ is -[0-9.e+-]+: a scale is a number from 1e-30 to 1e\+30$" "${R50[@]}"
+# a subnormal or huge scale quantizes everything to 0 or saturates it: a constant
+# network with exit 0 before (review finding)
+refused tiny.mp "scale 7 of [0-9]+ is 1.4[0-9]*e-45: a scale is a number from 1e-30 to 1e\+30$" "${R50[@]}"
+refused huge.mp "scale 2 of [0-9]+ is 3e\+38: a scale is a number from 1e-30 to 1e\+30$" "${R50[@]}"
+
+# --save-calibration never replaces an input or the output (each was replaced, exit 0)
+cp cal-imagenet.mp set.mp
+cp "$CKPT_DIR/resnet50.pth" w.pth
+for dst in set.mp w.pth in.mp out.mp; do
+	cp eval-imagenet.mp in.mp
+	: >out.mp
+	rnencode --device cpu --threads 2 --model resnet50 --weights w.pth --precision int8 --calibrate set.mp \
+		--save-calibration $dst <in.mp >>out.mp 2>err
+	[ $? = 2 ] || fail "--save-calibration $dst: not refused: $(cat err)"
+	expect_stderr "^rnencode: --save-calibration $dst is (the --calibrate set|the --weights file|stdin|stdout): it would be replaced"
+	cmp -s set.mp cal-imagenet.mp && cmp -s w.pth "$CKPT_DIR/resnet50.pth" && cmp -s in.mp eval-imagenet.mp && [ ! -s out.mp ] ||
+		fail "--save-calibration $dst changed a file"
+done
+expect_exit 2 enc "${R50[@]}" --precision int8 --calibrate set.mp --save-calibration - <in.mp
+expect_empty_stdout
+expect_stderr "^rnencode: --save-calibration -: stdout carries the encodings; name a file$"
+# a calibration set whose images leave an input 0 everywhere: no scale, refused
+$PY -c '
+import msgpack, numpy as np, sys
+z = np.zeros((3, 224, 224), np.float32)
+sys.stdout.buffer.write(msgpack.packb({"type": "image", "id": "zero", "preset": "imagenet",
+    "tensor": {"dtype": "float32", "shape": [3, 224, 224], "data": z.tobytes()}}))' >zero.mp || fail "zero.mp"
+expect_exit 2 enc "${R50[@]}" --precision int8 --calibrate zero.mp <in.mp
+expect_empty_stdout
+expect_stderr "^rnencode: --calibrate: zero.mp: convolution [0-9]+'s input was 0 on all 1 image\(s\)"
 refused type.mp "not a calibration record \(type 'image'\)$" "${R50[@]}"
 refused trunc.mp "record 0 at byte 0: .*" "${R50[@]}"
 refused two.mp "a record after the calibration record" "${R50[@]}"
@@ -158,7 +190,7 @@ for s in resnet50 clip-rn50 $FAMILY_SPECS; do
 			fail "$s: rnencode --precision int8 --calibrate"
 		;;
 	esac
-	ONEDNN_VERBOSE=1 enc --weights "$w" --batch 2 --precision int8 --calibration c.mp <"$mp" >verbose 2>/dev/null ||
+	ONEDNN_VERBOSE=1 enc --weights "$w" --batch 2 --precision int8 --calibration c.mp <"$mp" 2>verbose >/dev/null ||
 		fail "$s: rnencode --precision int8 under ONEDNN_VERBOSE=1"
 	n=$(grep -ac '^onednn_verbose,exec,cpu,convolution' verbose)
 	[ "$n" -ge 10 ] || fail "$s: ONEDNN_VERBOSE: $n convolution lines"
