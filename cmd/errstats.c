@@ -1034,7 +1034,7 @@ static void grid_cell(rgb_image_t *im, int x, int y, int thumb, const pred_t *pa
  * FIFO or device: the outfile rule of common/util/util.h), or would replace an input. */
 static void grid_probe(const options_t *o)
 {
-	struct stat st, in;
+	struct stat st;
 	char err[1024];
 	if (outfile_check(o->grid_path, &st, err, sizeof err) != 0) {
 		int e = errno;
@@ -1049,8 +1049,7 @@ static void grid_probe(const options_t *o)
 	for (int k = 0; k < 3 && st.st_ino; k++) {
 		if (!inputs[k])
 			continue;
-		int ok = strcmp(inputs[k], "-") == 0 ? fstat(0, &in) == 0 : stat(inputs[k], &in) == 0;
-		if (ok && in.st_dev == st.st_dev && in.st_ino == st.st_ino)
+		if (file_is(strcmp(inputs[k], "-") == 0 ? NULL : inputs[k], 0, &st))
 			diag_fatal("--grid %s: is the %s %s: the grid would replace it", o->grid_path,
 				   k == 2 ? "--names file" : "stream",
 				   strcmp(inputs[k], "-") == 0 ? "on stdin" : inputs[k]);

@@ -208,25 +208,23 @@ static void calibration_args(options_t *o)
 	char err[1024];
 	if (o->calibrate && (o->calibrate_fd = file_open_input(o->calibrate, 0, err, sizeof err)) < 0)
 		diag_fatal("--calibrate: %s", err);
-	struct stat cs, in;
-	if (o->calibrate && fstat(o->calibrate_fd, &cs) == 0 && !S_ISREG(cs.st_mode) && fstat(0, &in) == 0 &&
-	    cs.st_dev == in.st_dev && cs.st_ino == in.st_ino)
+	struct stat cs;
+	if (o->calibrate && fstat(o->calibrate_fd, &cs) == 0 && !S_ISREG(cs.st_mode) && file_is(NULL, 0, &cs))
 		diag_usage("--calibrate %s is the stream on stdin: both cannot read it; save the set to a file",
 			   o->calibrate);
 	struct stat ss;
 	if (o->save_calibration && outfile_check(o->save_calibration, &ss, err, sizeof err) != 0)
 		diag_fatal("--save-calibration: %s", err);
 	/* never over an input or the output (outfile_check: st_ino 0 = new file) */
-	struct stat st;
 	const char *clash = NULL;
 	if (o->save_calibration && ss.st_ino) {
-		if (o->calibrate && fstat(o->calibrate_fd, &st) == 0 && st.st_dev == ss.st_dev && st.st_ino == ss.st_ino)
+		if (o->calibrate && file_is(NULL, o->calibrate_fd, &ss))
 			clash = "the --calibrate set";
-		else if (o->weights && stat(o->weights, &st) == 0 && st.st_dev == ss.st_dev && st.st_ino == ss.st_ino)
+		else if (o->weights && file_is(o->weights, -1, &ss))
 			clash = "the --weights file";
-		else if (fstat(0, &st) == 0 && st.st_dev == ss.st_dev && st.st_ino == ss.st_ino)
+		else if (file_is(NULL, 0, &ss))
 			clash = "stdin";
-		else if (fstat(1, &st) == 0 && st.st_dev == ss.st_dev && st.st_ino == ss.st_ino)
+		else if (file_is(NULL, 1, &ss))
 			clash = "stdout";
 	}
 	if (clash)
@@ -930,8 +928,9 @@ static void start(run_t *r, int argc, char **argv, const net_model_t *model, con
 			rb_str(b, "calibration_set_sha256", cal->set_sha256);
 			rb_int(b, "calibration_images", cal->images);
 		}
-		if (o->calibrate ? o->save_calibration != NULL : 1) {
-			rb_str(b, "calibration", o->calibrate ? o->save_calibration : o->calibration);
+		const char *file = o->calibrate ? o->save_calibration : o->calibration;
+		if (file) {
+			rb_str(b, "calibration", file);
 			rb_str(b, "calibration_sha256", cal->sha256);
 		}
 		rb_str(b, "calibration_observer", cal->observer);

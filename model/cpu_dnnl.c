@@ -755,8 +755,9 @@ static int add_compute(encoder_t *e, plan_t *p, dnnl_primitive_desc_t pd, int sr
  * says to keep the weights to 7 bits there, so with a u8 input qmax is 63
  * (255 * 63 * 2 = 32130 fits). With an s8 input oneDNN shifts the input
  * to u8 and halves the weights itself (its scale_adjust of 0.5, undone in
- * the output scales), so qmax is 127 there. The same on every CPU, so an
- * INT8 run gives the same numbers with or without VNNI. */
+ * the output scales), so qmax is 127 there. rnencode's bits are the same
+ * on every CPU; oneDNN halves s8-input weights only without VNNI, so the
+ * stem's numbers still differ on a VNNI CPU (README). */
 static void weight_scales(const net_conv_t *c, int s8_input, float *wsc)
 {
 	size_t per = (size_t)(c->cin / c->groups) * (size_t)c->kh * (size_t)c->kw;

@@ -117,6 +117,13 @@ int outfile_open(outfile_t *o, const char *path, char *err, size_t cap)
 	return 0;
 }
 
+int file_is(const char *path, int fd, const struct stat *st)
+{
+	struct stat o;
+	int ok = path ? stat(path, &o) == 0 : fstat(fd, &o) == 0;
+	return ok && o.st_dev == st->st_dev && o.st_ino == st->st_ino;
+}
+
 int outfile_check(const char *path, struct stat *st, char *err, size_t cap)
 {
 	outfile_t o;

@@ -509,6 +509,9 @@ typedef struct {
  * the system's: ENOENT, EACCES...). When the target exists, *st (if not NULL) gets its stat
  * (callers refuse to overwrite their own input); else st->st_ino is 0. */
 int outfile_check(const char *path, struct stat *st, char *err, size_t cap);
+/* Whether descriptor fd (path NULL) or path is the file st describes (same
+ * device and inode): the check that an output would replace an input. */
+int file_is(const char *path, int fd, const struct stat *st);
 
 /* Start writing path: 0 with o->fd open on the temporary, or -1 with "PATH:
  * why" in err (nothing created). */
