@@ -142,7 +142,7 @@ $(BIN)/%: $(BUILD)/cmd/%.o $$(OBJS_$$*) $(COMMON_LIB)
 	$(CC) $(CFLAGS) -o $@ $< $(OBJS_$*) $(COMMON_LIB) $(LIBS_$*) $(LDLIBS_COMMON) $(LDFLAGS)
 
 # a unit test of model/ links the objects it tests (OBJS_test_X, LIBS_test_X)
-OBJS_test_clip_keys = $(BUILD)/model/clip_keys.o $(BUILD)/model/text_encoder.o $(BUILD)/model/net.o \
+OBJS_test_clip_keys = $(BUILD)/model/clip_keys.o $(BUILD)/model/text_encoder.o $(BUILD)/model/onednn.o $(BUILD)/model/net.o \
                       $(BUILD)/model/models.o
 LIBS_test_clip_keys = -ldnnl
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $$(OBJS_$$*) $(COMMON_LIB)

@@ -9,7 +9,8 @@
 #   (tests/py/make_checkpoints.py) exported to ONNX by bench/peers/peers.py export
 #   (dynamic batch; OpenVINO compiles each batch size as a static shape, its fastest
 #   path; each engine with its own default thread wait: rnencode OMP_WAIT_POLICY
-#   PASSIVE, the others spinning).
+#   PASSIVE, the others spinning; and rnencode once more with OMP_WAIT_POLICY=ACTIVE,
+#   its --help's setting for cores nothing else uses, as rnencode-active-fp32).
 #   Inputs: the same float32 normalized crops for all (testdata JPEGs cropped by
 #   tests/py/rnencode_ref.py, repeated to fill the batches).
 #   Rounds: ROUNDS (3) rounds of every engine in turn, A B C D A B C D ..., so that a
@@ -28,13 +29,15 @@
 #   (CLIP: argmax of cosine with 1000 fixed random class vectors). Out of
 #   tolerance: exit 1.
 # Environment: THREADS (2), ROUNDS (3), MODELS ("resnet50 clip-rn50"),
-# BATCHES ("1 8 32"), ENGINES (default: every --precision its --help lists -
-# rnencode-fp32, rnencode-fp16, rnencode-bf16 and rnencode-int8 today - then
-# ort-fp32 ov-fp32 ov-bf16; rnencode-fp32 first, it is the reference).
+# BATCHES ("1 8 32"), ENGINES (default: rnencode-fp32, rnencode-active-fp32, then
+# every other --precision its --help lists - rnencode-fp16, rnencode-bf16 and
+# rnencode-int8 today - then ort-fp32 ov-fp32 ov-bf16; rnencode-fp32 first, it is
+# the reference).
 # rnencode-int8 calibrates once per model on the first batch size's crops
 # (--save-calibration into the run's temporary folder) and every timed run loads
 # that file (--calibration), so no timed run calibrates.
-# Table: each peer as a ratio to rnencode FP32 of the same round set, rnencode BF16
+# Table: each peer as a ratio to rnencode FP32 of the same round set, rnencode FP32
+# with the active wait as a ratio to the faster FP32 peer, rnencode BF16
 # beside its FP32 and OpenVINO's BF16 ("emulated" where rnencode said the CPU has no
 # bf16 instructions: then the BF16 goals are not measured), rnencode --fp16 beside
 # its FP32, rnencode INT8 beside its FP32 (issue 23's 2.5x at batch 8 is a VNNI

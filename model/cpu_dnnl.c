@@ -69,6 +69,7 @@
 
 #include "util/util.h"
 #include "net.h"
+#include "onednn.h"
 
 enum {
 	MAX_REFS = 6,
@@ -164,8 +165,7 @@ struct encoder {
 	/* head scratch, [batch][...] f32 */
 	float *head_buf;
 	size_t head_bytes;
-	uint16_t *head_w16[5];   /* FP16 mode: fc, q, k, v, c_proj weights as f16 */
-	float *head_w32;         /* FP16 mode: one of them back in f32 */
+	float *head_wr[5];       /* FP16 mode: fc, q, k, v, c_proj weights rounded to f16 */
 	size_t head_w_bytes;     /* weights the head uses, in whatever form */
 	size_t borrowed_bytes;   /* of those, the net's FP32 arrays used in place */
 	dnnl_primitive_t attn_mm[4]; /* the attention pool's matmuls (run_attnpool) */
@@ -223,37 +223,7 @@ static void enc_release(encoder_t *e, void *p, size_t bytes)
 
 /* ---- f16 ---- */
 
-/* f16 <-> f32, n elements, round to nearest even: F16C where the CPU has it
- * (vcvtps2ph with RNE gives the same bits as float_to_half). */
 #if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx,f16c"))) static void f16_to_f32_f16c(const uint16_t *src, float *dst, size_t n)
-{
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8)
-		_mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(src + i))));
-	for (; i < n; i++)
-		dst[i] = half_to_float(src[i]);
-}
-
-/* Returns 1 when some half came out Inf or NaN (exponent all ones). */
-__attribute__((target("avx,f16c"))) static int f32_to_f16_f16c(const float *src, uint16_t *dst, size_t n)
-{
-	size_t i = 0;
-	const __m128i ex = _mm_set1_epi16(0x7c00);
-	__m128i bad = _mm_setzero_si128();
-	for (; i + 8 <= n; i += 8) {
-		__m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT);
-		_mm_storeu_si128((__m128i *)(void *)(dst + i), h);
-		bad = _mm_or_si128(bad, _mm_cmpeq_epi16(_mm_and_si128(h, ex), ex));
-	}
-	int any = !_mm_testz_si128(bad, bad);
-	for (; i < n; i++) {
-		dst[i] = float_to_half(src[i]);
-		any |= (dst[i] & 0x7c00) == 0x7c00;
-	}
-	return any;
-}
-
 static int have_f16c(void)
 {
 	static int have = -1;
@@ -262,31 +232,6 @@ static int have_f16c(void)
 	return have;
 }
 #endif
-
-static void cvt_f16_to_f32(const uint16_t *src, float *dst, size_t n)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-	if (have_f16c()) {
-		f16_to_f32_f16c(src, dst, n);
-		return;
-	}
-#endif
-	tensor_convert_to_f32(DTYPE_FLOAT16, src, dst, n);
-}
-
-/* 1 when some value is Inf or NaN in f16: overflowed, or was already. */
-static int cvt_f32_to_f16(const float *src, uint16_t *dst, size_t n)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-	if (have_f16c())
-		return f32_to_f16_f16c(src, dst, n);
-#endif
-	tensor_f32_to_f16(src, dst, n);
-	int any = 0;
-	for (size_t i = 0; i < n; i++)
-		any |= (dst[i] & 0x7c00) == 0x7c00;
-	return any;
-}
 
 static float round_h(float v)
 {
@@ -526,8 +471,6 @@ static void ref_add(plan_t *p, step_t *s, int arg, loc_t loc, int id, void *ptr,
 		act_use(p, id, (int)(s - p->step));
 }
 
-static int reorder_scaled(encoder_t *e, const dnnl_memory_desc_t *smd, const void *src, const dnnl_memory_desc_t *dmd,
-			  void *dst, const float *scale, int nscale, int mask);
 
 /* A convolution's weights with its groups merged k at a time (k = 1: as
  * the net has them): [cout][cin][kh][kw], or grouped
@@ -624,12 +567,14 @@ static wgt_t *wgt_get(encoder_t *e, plan_t *p, plan_t *prev, const net_conv_t *c
 			g->b[o] = c->b[o] / (in_scale * wsc[o]);
 		}
 	}
-	int r = reorder_scaled(e, &plain, merged ? merged : c->w, md, g->w, inv, c->cout,
-			       c->groups / k > 1 ? 3 : 1);
+	dnnl_status_t r = onednn_reorder_now(e->engine, e->stream, &plain, merged ? merged : c->w, md, g->w, inv,
+					     c->cout, c->groups / k > 1 ? 3 : 1);
 	free(merged);
 	free(inv);
-	if (r)
+	if (r != dnnl_success) {
+		fail("oneDNN: a convolution's weights reorder: %s", dnnl_status2str(r));
 		return NULL;
+	}
 	if (e->act_dt == dnnl_f16) {
 		round_f16_inplace(g->w, g->wbytes / sizeof(float));
 		for (int i = 0; i < c->cout; i++)
@@ -649,42 +594,6 @@ static dnnl_memory_desc_t scratch_md(plan_t *p, const_dnnl_primitive_desc_t pd)
 	if (sz > p->scratch_bytes)
 		p->scratch_bytes = sz;
 	return m;
-}
-
-static size_t max_sz(size_t a, size_t b)
-{
-	return a > b ? a : b;
-}
-
-/* Run a reorder now (weights preparation), src -> dst; scale (NULL: none):
- * dst = scale[i] * src over the dimensions in mask (nscale values). */
-static int reorder_scaled(encoder_t *e, const dnnl_memory_desc_t *smd, const void *src, const dnnl_memory_desc_t *dmd,
-			  void *dst, const float *scale, int nscale, int mask)
-{
-	dnnl_primitive_desc_t pd;
-	dnnl_primitive_t prim;
-	dnnl_memory_t sm, dm;
-	dnnl_primitive_attr_t attr;
-	DNNL_TRY(dnnl_primitive_attr_create(&attr));
-	dnnl_status_t st = scale ? dnnl_primitive_attr_set_output_scales(attr, nscale, mask, scale) : dnnl_success;
-	if (st == dnnl_success)
-		st = dnnl_reorder_primitive_desc_create(&pd, smd, e->engine, dmd, e->engine, attr);
-	dnnl_primitive_attr_destroy(attr);
-	DNNL_TRY(st);
-	st = dnnl_primitive_create(&prim, pd);
-	dnnl_primitive_desc_destroy(pd);
-	DNNL_TRY(st);
-	DNNL_TRY(dnnl_memory_create(&sm, smd, e->engine, (void *)(uintptr_t)src));
-	DNNL_TRY(dnnl_memory_create(&dm, dmd, e->engine, dst));
-	dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, sm}, {DNNL_ARG_TO, dm}};
-	st = dnnl_primitive_execute(prim, e->stream, 2, args);
-	if (st == dnnl_success)
-		st = dnnl_stream_wait(e->stream);
-	dnnl_memory_destroy(sm);
-	dnnl_memory_destroy(dm);
-	dnnl_primitive_destroy(prim);
-	DNNL_TRY(st);
-	return 0;
 }
 
 /* Shorthands for reorder endpoints. */
@@ -1290,14 +1199,11 @@ static void to_f32(const encoder_t *e, const void *src, float *dst, size_t n)
 		memcpy(dst, src, n * sizeof *dst);
 }
 
-/* Weights for a head sgemm: the net's f32, or (FP16) the held f16 copy
- * converted into head_w32. */
-static const float *head_weight(encoder_t *e, int slot, const float *w32, size_t n)
+/* Weights for a head sgemm: the net's f32, or (FP16) the copy rounded to f16
+ * when the plan was made. */
+static const float *head_weight(const encoder_t *e, int slot, const float *w32)
 {
-	if (e->act_dt != dnnl_f16)
-		return w32;
-	cvt_f16_to_f32(e->head_w16[slot], e->head_w32, n);
-	return e->head_w32;
+	return e->act_dt == dnnl_f16 ? e->head_wr[slot] : w32;
 }
 
 static void round_all(const encoder_t *e, float *v, size_t n)
@@ -1311,7 +1217,7 @@ static void round_all(const encoder_t *e, float *v, size_t n)
 static int linear(encoder_t *e, int slot, const float *w, const float *b, int in, int out, const float *x, int m,
 		  float *y)
 {
-	const float *wt = head_weight(e, slot, w, (size_t)in * (size_t)out);
+	const float *wt = head_weight(e, slot, w);
 	DNNL_TRY(dnnl_sgemm('N', 'T', m, out, in, 1.0f, x, in, wt, in, 0.0f, y, out));
 	for (int i = 0; i < m; i++)
 		for (int o = 0; o < out; o++) {
@@ -1468,7 +1374,7 @@ static int run_attnpool(encoder_t *e, const plan_t *p, const step_t *s, int n)
 	const float scale = 1.0f / sqrtf((float)hd);
 	for (size_t k = 0; k < (size_t)n * (size_t)D; k++)
 		q[k] = e->act_dt == dnnl_f16 ? round_h(q[k] * scale) : q[k] * scale;
-	if (mm_run(e, e->attn_mm[0], q, head_weight(e, 2, a->wk, (size_t)D * (size_t)D), u) ||
+	if (mm_run(e, e->attn_mm[0], q, head_weight(e, 2, a->wk), u) ||
 	    mm_run(e, e->attn_mm[1], u, tok, sc))
 		return -1;
 	for (size_t r = 0; r < (size_t)n * (size_t)H; r++) {
@@ -1497,7 +1403,7 @@ static int run_attnpool(encoder_t *e, const plan_t *p, const step_t *s, int n)
 			sh[j] = e->act_dt == dnnl_f16 ? round_h(sh[j] / den) : sh[j] / den;
 	}
 	if (mm_run(e, e->attn_mm[2], sc, tok, z) ||
-	    mm_run(e, e->attn_mm[3], z, head_weight(e, 3, a->wv, (size_t)D * (size_t)D), o))
+	    mm_run(e, e->attn_mm[3], z, head_weight(e, 3, a->wv), o))
 		return -1;
 	for (int i = 0; i < n; i++)
 		for (int c = 0; c < D; c++) {
@@ -1547,23 +1453,23 @@ static int head_prepare(encoder_t *e)
 	}
 	/* biases (and CLIP's positional embedding) are rounded as they are used */
 	e->borrowed_bytes = tv ? (size_t)net->fc.out * sizeof(float) : small;
-	e->head_w_bytes = e->borrowed_bytes + (tv ? fc - e->borrowed_bytes : big) / 2;
-	/* FP16: the head's matrices are held as f16. */
+	e->head_w_bytes = e->borrowed_bytes + (tv ? fc - e->borrowed_bytes : big);
+	/* FP16: the head's matrices are held rounded to f16 values in f32, as the
+	 * convolutions' weights are: the sgemm and matmuls take them as they are,
+	 * where an f16 copy cost a conversion of every weight each batch (clip-rn50:
+	 * 14.7M, about 10% of a batch of 1). */
 	const float *w[5] = {net->fc.w, net->attn.wq, net->attn.wk, net->attn.wv, net->attn.wc};
 	size_t sz[5] = {(size_t)net->fc.in * (size_t)net->fc.out, (size_t)net->attn.dim * (size_t)net->attn.dim,
 			(size_t)net->attn.dim * (size_t)net->attn.dim, (size_t)net->attn.dim * (size_t)net->attn.dim,
 			(size_t)net->attn.out * (size_t)net->attn.dim};
-	size_t maxw = 0;
 	for (int i = 0; i < 5; i++) {
 		if (!w[i])
 			continue;
-		if (!(e->head_w16[i] = enc_alloc(e, sz[i] * 2)))
+		if (!(e->head_wr[i] = enc_alloc(e, sz[i] * sizeof(float))))
 			return fail("out of memory for the head weights");
-		cvt_f32_to_f16(w[i], e->head_w16[i], sz[i]);
-		maxw = max_sz(maxw, sz[i]);
+		memcpy(e->head_wr[i], w[i], sz[i] * sizeof(float));
+		round_f16_inplace(e->head_wr[i], sz[i]);
 	}
-	if (!(e->head_w32 = enc_alloc(e, maxw * sizeof(float))))
-		return fail("out of memory for the head weights");
 	return 0;
 }
 
@@ -1836,8 +1742,7 @@ static void cpu_destroy(encoder_t *e)
 	free(e->out);
 	free(e->overflow);
 	for (int i = 0; i < 5; i++)
-		free(e->head_w16[i]);
-	free(e->head_w32);
+		free(e->head_wr[i]);
 	for (int i = 0; i < 4; i++)
 		if (e->attn_mm[i])
 			dnnl_primitive_destroy(e->attn_mm[i]);

@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "util/util.h"
+#include "onednn.h"
 
 enum {
 	TEXT_HEAD_DIM = 64, /* CLIP: heads = width / 64 */
@@ -779,30 +780,15 @@ static int text_weights(text_runner_t *r, int i, char *err, size_t errcap)
 	} else {
 		size_t size = dnnl_memory_desc_get_size(&r->wmd[kind]);
 		void *buf = text_alloc(size);
-		dnnl_memory_t from = NULL;
-		dnnl_primitive_desc_t rpd = NULL;
-		dnnl_primitive_t reorder = NULL;
 		if (!buf) {
 			free(rounded);
 			return err_set(err, errcap, "out of memory for the weights");
 		}
 		r->wown[i] = buf;
 		r->bytes += size;
-		if ((st = dnnl_memory_create(&from, &own, r->eng, (void *)(uintptr_t)w)) == dnnl_success &&
-		    (st = dnnl_memory_create(&r->wmem[i], &r->wmd[kind], r->eng, buf)) == dnnl_success &&
-		    (st = dnnl_reorder_primitive_desc_create(&rpd, &own, r->eng, &r->wmd[kind], r->eng, NULL)) ==
-			    dnnl_success &&
-		    (st = dnnl_primitive_create(&reorder, rpd)) == dnnl_success) {
-			dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, r->wmem[i]}};
-			if ((st = dnnl_primitive_execute(reorder, r->stream, 2, args)) == dnnl_success)
-				st = dnnl_stream_wait(r->stream);
-		}
-		if (reorder)
-			dnnl_primitive_destroy(reorder);
-		if (rpd)
-			dnnl_primitive_desc_destroy(rpd);
-		if (from)
-			dnnl_memory_destroy(from);
+		st = dnnl_memory_create(&r->wmem[i], &r->wmd[kind], r->eng, buf);
+		if (st == dnnl_success)
+			st = onednn_reorder_now(r->eng, r->stream, &own, w, &r->wmd[kind], buf, NULL, 0, 0);
 		free(rounded);
 	}
 	if (st != dnnl_success)

@@ -27,9 +27,8 @@ trap 'rm -rf "$T"' EXIT
 n=$("$PY" -c 'import msgpack, sys; print(sum(r.get("type") == "image" for r in msgpack.Unpacker(open(sys.argv[1], "rb"))))' "$T/in.mp")
 [ "$n" = $((batch * (BATCHES + 1))) ] || { echo "profile: testdata has $n images, fewer than $((batch * (BATCHES + 1)))"; exit 2; }
 echo "load: $(uptime | sed 's/.*load average/load average/')"
-# oneDNN 2.6 writes its verbose lines to stdout, among the records: line-buffered
-# so that each is one write, which profile-rn takes out again
-ONEDNN_VERBOSE=1 DNNL_VERBOSE=1 stdbuf -oL "$BIN/rnencode" --device cpu --model "$model" --weights "$w" \
+# oneDNN 2.6 writes its verbose lines to stdout, which rnencode points at stderr
+ONEDNN_VERBOSE=1 DNNL_VERBOSE=1 "$BIN/rnencode" --device cpu --model "$model" --weights "$w" \
 	--batch "$batch" --threads "$THREADS" "$@" <"$T/in.mp" >"$T/out" 2>"$T/err" || { tail -n 3 "$T/err"; exit 1; }
-"$VPY" bench/peers/peers.py profile-rn "$T/out" || exit 1
+"$VPY" bench/peers/peers.py profile-rn --log "$T/err" "$T/out" || exit 1
 "$VPY" bench/peers/peers.py profile-ov --onnx "$ONNX/$model.onnx" --batch "$batch" --threads "$THREADS" --iters "$BATCHES"

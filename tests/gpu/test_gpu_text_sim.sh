@@ -18,12 +18,13 @@ source "$ROOT/tests/gpu/gpulib.sh"
 command -v g++ >/dev/null || skip "g++ not found"
 need_py numpy
 lib=$ROOT/build/libcommon.a
-obj=$ROOT/build/model/text_encoder.o
-[ -s "$lib" ] && [ -s "$obj" ] || skip "build/libcommon.a or build/model/text_encoder.o missing: run make first"
+obj=$ROOT/build/model/text_encoder.o obj2=$ROOT/build/model/onednn.o
+[ -s "$lib" ] && [ -s "$obj" ] && [ -s "$obj2" ] ||
+	skip "build/libcommon.a or build/model/text_encoder.o or onednn.o missing: run make first"
 gpu_weights
 
 g++ -std=c++17 -O3 -march=native -fopenmp -Wall -Wextra -Wshadow -Werror -I"$ROOT" -I"$ROOT/common" -I"$ROOT/gpu" \
-	-o text_sim "$ROOT/tests/gpu/text_sim.cc" "$obj" "$lib" -ldnnl -l:libmsgpackc.a -lm -lpthread -ldl ||
+	-o text_sim "$ROOT/tests/gpu/text_sim.cc" "$obj" "$obj2" "$lib" -ldnnl -l:libmsgpackc.a -lm -lpthread -ldl ||
 	fail "text_sim does not build"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
