@@ -154,7 +154,8 @@ DIAG_NORETURN static void usage(void)
 	       "does not match the model, or of another shape or dtype, becomes an `error`\n"
 	       "record and the run goes on; so does a float image holding NaN, Inf or values\n"
 	       "beyond +-65504, and an image whose output comes out NaN or Inf (an overflow\n"
-	       "inside; with --fp16 on the CPU, any activation beyond float16's range).\n"
+	       "inside; on the CPU, any activation beyond its precision's range: float16's\n"
+	       "with --fp16, whose weights must fit float16 after the BatchNorm fold).\n"
 	       "\n"
 	       "Examples:\n"
 	       "  imgdecode --preset clip photos/ | rnencode --fp16 | zscore | topk\n"
@@ -1062,6 +1063,18 @@ int main(int argc, char **argv)
 			add_image(&r, &rec);
 		else
 			pass_or_queue(&r, &rec);
+	}
+	if (!started && o.calibrate) {
+		/* --calibrate measures on its own set: stdin without an image still
+		 * gets the calibration made (and saved), not an exit 0 without it */
+		if (!o.model && !o.weights)
+			diag_fatal("--calibrate: stdin has no image record to choose the model from: pass --model or "
+				   "--weights");
+		start(&r, argc, argv, o.model ? net_model_find(o.model) : NULL, NULL, 0);
+		started = 1;
+		r.q = early;
+		memset(&early, 0, sizeof early);
+		queue_drain(&r);
 	}
 	if (!started) {
 		/* No image at all: nothing to encode, the weights (checked in parse_args) not read. */

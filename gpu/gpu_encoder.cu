@@ -185,7 +185,10 @@ encoder::~encoder()
 }
 
 /* Weights to the device in the storage type: FP16 and BF16 round the
- * BN-folded FP32 values once (to nearest even). */
+ * BN-folded FP32 values once (to nearest even). One beyond the format's
+ * range is refused: as an Inf it makes every sum it enters Inf or NaN
+ * (0 * Inf), which the fused ReLU turns into 0, a wrong answer that no
+ * check on the output sees (the CPU backend refuses them too). */
 void encoder::upload_weights()
 {
 	const std::vector<float> &hw = plan.weights;
@@ -196,6 +199,7 @@ void encoder::upload_weights()
 		return;
 	}
 	std::vector<unsigned char> h(weight_bytes);
+	const uint16_t ex = dt == Dt::F16 ? 0x7c00 : 0x7f80; /* exponent all ones: Inf or NaN */
 	for (size_t i = 0; i < hw.size(); i++) {
 		if (dt == Dt::F16) {
 			__half v = __float2half_rn(hw[i]);
@@ -204,6 +208,14 @@ void encoder::upload_weights()
 			__nv_bfloat16 v = __float2bfloat16_rn(hw[i]);
 			memcpy(&h[2 * i], &v, 2);
 		}
+		uint16_t bits;
+		memcpy(&bits, &h[2 * i], 2);
+		if ((bits & ex) == ex)
+			throw std::runtime_error(std::string("a weight or bias beyond ") +
+						 (dt == Dt::F16 ? "float16" : "bfloat16") + "'s range after BatchNorm folding (" +
+						 std::to_string(hw[i]) + "; " + precision_name(cfg.precision) +
+						 " keeps the weights as " + (dt == Dt::F16 ? "float16" : "bfloat16") +
+						 "): run it in fp32");
 	}
 	CK_CUDA(cudaMemcpy(d_w, h.data(), weight_bytes, cudaMemcpyHostToDevice));
 }

@@ -29,7 +29,11 @@
  *     compute exactly what a narrow-storage, FP32-arithmetic network
  *     computes (the products of two such values are exact in f32): the
  *     numbers a GPU's FP16 path with FP32 accumulation gives, without a
- *     conversion per primitive or per batch.
+ *     conversion per primitive or per batch. Weights that do not fit the
+ *     narrow format are refused.
+ *   - Every float activation a primitive writes is checked for Inf and NaN
+ *     (in the rounding pass, or a pass of its own): such an image is failed,
+ *     not answered (run_store).
  *   - INT8 (PREC_INT8): post-training static quantization of the
  *     convolutions. Weights s8, symmetric, a scale per output channel
  *     (BatchNorm folded in FP32 first; 7 bits, see weight_scales), quantized
@@ -96,7 +100,8 @@ typedef enum {
 	STEP_INPUT,    /* host input buffer -> tensor `out` (NCHW or NHWC, as stored) */
 	STEP_HEAD_FC,  /* tensor `in` = pooled [n][2048] -> out (features or fc) */
 	STEP_ATTNPOOL, /* tensor `in` = tokens NHWC [n][49][2048] -> out [n][1024] */
-	STEP_ROUND,    /* rounded storage: tensor `out` rounded in place to act_dt */
+	STEP_STORE,    /* tensor `out` as a primitive wrote it: rounded in place to act_dt
+			* (rounded storage), and checked for Inf and NaN */
 	STEP_OBSERVE   /* calibration: max |x| of tensor `in`, convolution `conv`'s input */
 } step_kind_t;
 
@@ -109,6 +114,7 @@ typedef struct {
 	dnnl_memory_t mem[MAX_REFS]; /* created when the plan is finalized */
 	int in, out;                 /* tensor ids of the plain-C steps */
 	int conv;                    /* STEP_OBSERVE: index into net->conv */
+	int round;                   /* STEP_STORE: round to act_dt in rounded storage (else only look) */
 } step_t;
 
 typedef struct {
@@ -160,7 +166,7 @@ struct encoder {
 	void *input[3];          /* host input buffers by enc_input_t, cfg.batch images */
 	size_t input_bytes[3];
 	float *out;              /* [batch][out_dim] of the batch just computed */
-	unsigned char *overflow; /* [batch] FP16: an activation of the image overflowed */
+	unsigned char *overflow; /* [batch] an activation of the image overflowed (run_store) */
 	int out_n, pending;
 	/* head scratch, [batch][...] f32 */
 	float *head_buf;
@@ -245,35 +251,64 @@ static float round_b(float v)
 	return v;
 }
 
+/* The kernels below return the largest |v| of what they leave, as f32 bits
+ * (sign cleared): compared as integers these order as the magnitudes do,
+ * and 0x7f800000 or more is an Inf or a NaN. */
+enum { F32_INF_BITS = 0x7f800000 };
+
+static uint32_t abs_bits(float v)
+{
+	uint32_t u;
+	memcpy(&u, &v, 4);
+	return u & 0x7fffffffu;
+}
+
 /* In place, n values rounded to f16 and back (the same bits as
- * half_to_float(float_to_half(v))). Returns 1 when some value came out Inf
- * or NaN: overflowed f16, or was already. */
+ * half_to_float(float_to_half(v))): an overflow of f16 is an Inf. */
 #if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx,f16c"))) static int round_f16_f16c(float *v, size_t n)
+__attribute__((target("avx,f16c"))) static uint32_t round_f16_f16c(float *v, size_t n)
 {
 	size_t i = 0;
-	const __m128i ex = _mm_set1_epi16(0x7c00);
-	__m128i bad = _mm_setzero_si128();
+	const __m128i mag = _mm_set1_epi16(0x7fff);
+	__m128i m = _mm_setzero_si128();
 	for (; i + 8 <= n; i += 8) {
 		__m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(v + i), _MM_FROUND_TO_NEAREST_INT);
-		bad = _mm_or_si128(bad, _mm_cmpeq_epi16(_mm_and_si128(h, ex), ex));
+		m = _mm_max_epu16(m, _mm_and_si128(h, mag)); /* f16 bits order as their magnitudes too */
 		_mm256_storeu_ps(v + i, _mm256_cvtph_ps(h));
 	}
-	int any = !_mm_testz_si128(bad, bad);
-	for (; i < n; i++) {
-		uint16_t h = float_to_half(v[i]);
-		any |= (h & 0x7c00) == 0x7c00;
-		v[i] = half_to_float(h);
+	uint16_t lanes[8];
+	_mm_storeu_si128((__m128i *)(void *)lanes, m);
+	uint32_t mx = 0;
+	for (int k = 0; k < 8; k++) {
+		uint32_t a = abs_bits(half_to_float(lanes[k]));
+		mx = a > mx ? a : mx;
 	}
-	return any;
+	for (; i < n; i++) {
+		v[i] = half_to_float(float_to_half(v[i]));
+		uint32_t a = abs_bits(v[i]);
+		mx = a > mx ? a : mx;
+	}
+	return mx;
+}
+
+static uint32_t hmax_epu32(__m256i m) __attribute__((target("avx2")));
+static uint32_t hmax_epu32(__m256i m)
+{
+	uint32_t lanes[8], mx = 0;
+	_mm256_storeu_si256((__m256i *)(void *)lanes, m);
+	for (int k = 0; k < 8; k++)
+		mx = lanes[k] > mx ? lanes[k] : mx;
+	return mx;
 }
 
 /* In place, n values rounded to bf16 (float_to_bf16's bits, back in f32). */
-__attribute__((target("avx2"))) static void round_bf16_avx2(float *v, size_t n)
+__attribute__((target("avx2"))) static uint32_t round_bf16_avx2(float *v, size_t n)
 {
 	size_t i = 0;
 	const __m256i one = _mm256_set1_epi32(1), half = _mm256_set1_epi32(0x7fff);
 	const __m256i hi = _mm256_set1_epi32((int)0xffff0000u), quiet = _mm256_set1_epi32(0x00400000);
+	const __m256i mag = _mm256_set1_epi32(0x7fffffff);
+	__m256i m = _mm256_setzero_si256();
 	for (; i + 8 <= n; i += 8) {
 		__m256 x = _mm256_loadu_ps(v + i);
 		__m256i u = _mm256_castps_si256(x);
@@ -281,10 +316,31 @@ __attribute__((target("avx2"))) static void round_bf16_avx2(float *v, size_t n)
 		__m256i q = _mm256_or_si256(u, quiet);
 		__m256 nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
 		r = _mm256_and_si256(_mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(r), _mm256_castsi256_ps(q), nan)), hi);
+		m = _mm256_max_epu32(m, _mm256_and_si256(r, mag));
 		_mm256_storeu_ps(v + i, _mm256_castsi256_ps(r));
 	}
-	for (; i < n; i++)
+	uint32_t mx = hmax_epu32(m);
+	for (; i < n; i++) {
 		v[i] = round_b(v[i]);
+		uint32_t a = abs_bits(v[i]);
+		mx = a > mx ? a : mx;
+	}
+	return mx;
+}
+
+__attribute__((target("avx2"))) static uint32_t maxabs_f32_avx2(const float *v, size_t n)
+{
+	size_t i = 0;
+	const __m256i mag = _mm256_set1_epi32(0x7fffffff);
+	__m256i m = _mm256_setzero_si256();
+	for (; i + 8 <= n; i += 8)
+		m = _mm256_max_epu32(m, _mm256_and_si256(_mm256_castps_si256(_mm256_loadu_ps(v + i)), mag));
+	uint32_t mx = hmax_epu32(m);
+	for (; i < n; i++) {
+		uint32_t a = abs_bits(v[i]);
+		mx = a > mx ? a : mx;
+	}
+	return mx;
 }
 
 static int have_avx2(void)
@@ -296,38 +352,67 @@ static int have_avx2(void)
 }
 #endif
 
-static int round_f16_inplace(float *v, size_t n)
+static uint32_t round_f16_inplace(float *v, size_t n)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
 	if (have_f16c())
 		return round_f16_f16c(v, n);
 #endif
-	int any = 0;
+	uint32_t mx = 0;
 	for (size_t i = 0; i < n; i++) {
-		uint16_t h = float_to_half(v[i]);
-		any |= (h & 0x7c00) == 0x7c00;
-		v[i] = half_to_float(h);
+		v[i] = round_h(v[i]);
+		uint32_t a = abs_bits(v[i]);
+		mx = a > mx ? a : mx;
 	}
-	return any;
+	return mx;
 }
 
-static void round_bf16_inplace(float *v, size_t n)
+static uint32_t round_bf16_inplace(float *v, size_t n)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-	if (have_avx2()) {
-		round_bf16_avx2(v, n);
-		return;
-	}
+	if (have_avx2())
+		return round_bf16_avx2(v, n);
 #endif
-	for (size_t i = 0; i < n; i++)
+	uint32_t mx = 0;
+	for (size_t i = 0; i < n; i++) {
 		v[i] = round_b(v[i]);
+		uint32_t a = abs_bits(v[i]);
+		mx = a > mx ? a : mx;
+	}
+	return mx;
+}
+
+static uint32_t maxabs_f32(const float *v, size_t n)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (have_avx2())
+		return maxabs_f32_avx2(v, n);
+#endif
+	uint32_t mx = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t a = abs_bits(v[i]);
+		mx = a > mx ? a : mx;
+	}
+	return mx;
+}
+
+/* bf16 storage (native BF16): a bf16 is the high half of an f32. */
+static uint32_t maxabs_bf16(const uint16_t *v, size_t n)
+{
+	uint32_t mx = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t a = (uint32_t)(v[i] & 0x7fff) << 16;
+		mx = a > mx ? a : mx;
+	}
+	return mx;
 }
 
 /* ---- threads ---- */
 
 /* The OpenMP runtime oneDNN runs on, looked up at run time (see the top):
- * the rounding steps run on the same threads as the primitives between
- * them, rather than on a pool of their own competing for the cores. */
+ * the store steps (rounding and checks) run on the same threads as the
+ * primitives between them, rather than on a pool of their own competing
+ * for the cores. */
 static struct {
 	int init;
 	void (*parallel)(void (*fn)(void *), void *data, unsigned nthreads, unsigned flags); /* GOMP_parallel */
@@ -505,6 +590,20 @@ static float *weights_merged(const net_conv_t *c, int k)
 	return w;
 }
 
+static uint32_t max_u32(uint32_t a, uint32_t b)
+{
+	return a > b ? a : b;
+}
+
+/* The op name of convolution ci (PyTorch's module path). */
+static const char *conv_op_name(const net_t *net, int ci)
+{
+	for (int i = 0; i < net->nop; i++)
+		if (net->op[i].kind == NET_OP_CONV && net->op[i].conv == ci)
+			return net->op[i].name;
+	return "a convolution";
+}
+
 /* Weights of conv in layout md (mem_dt; INT8: s8 quantized by wsc, the
  * weight scale of each output channel, and the bias divided by in_scale *
  * wsc): taken over from the previous plan when it has them in that layout,
@@ -575,12 +674,24 @@ static wgt_t *wgt_get(encoder_t *e, plan_t *p, plan_t *prev, const net_conv_t *c
 		fail("oneDNN: a convolution's weights reorder: %s", dnnl_status2str(r));
 		return NULL;
 	}
+	/* A weight or bias beyond the narrow format's range is an Inf there, and
+	 * an Inf weight makes every sum it enters Inf or NaN (0 * Inf), which
+	 * the fused ReLU hides: a constant network with exit 0. Refused. */
+	uint32_t mx = 0;
 	if (e->act_dt == dnnl_f16) {
-		round_f16_inplace(g->w, g->wbytes / sizeof(float));
+		mx = round_f16_inplace(g->w, g->wbytes / sizeof(float));
 		for (int i = 0; i < c->cout; i++)
 			g->b[i] = round_h(g->b[i]);
+		mx = max_u32(mx, maxabs_f32(g->b, (size_t)c->cout));
 	} else if (e->act_dt == dnnl_bf16 && e->mem_dt == dnnl_f32) {
-		round_bf16_inplace(g->w, g->wbytes / sizeof(float));
+		mx = round_bf16_inplace(g->w, g->wbytes / sizeof(float));
+	}
+	if (mx >= F32_INF_BITS) {
+		fail("%s: a weight or bias beyond %s's range after BatchNorm folding (%s keeps these weights as "
+		     "%s): run it in fp32",
+		     conv_op_name(e->net, (int)(c - e->net->conv)), e->act_dt == dnnl_f16 ? "float16" : "bfloat16",
+		     precision_name(e->cfg.precision), e->act_dt == dnnl_f16 ? "float16" : "bfloat16");
+		return NULL;
 	}
 	return g;
 }
@@ -632,10 +743,29 @@ static int add_reorder(encoder_t *e, plan_t *p, ref_t from, ref_t to, float scal
 	return 0;
 }
 
+/* The STEP_STORE of float tensor id after the step that wrote it (none for
+ * an integer one); round: it holds values computed there (not a max
+ * pool's, each one of its inputs, nor the image's, rounded as they are
+ * converted). Returns 0, -1 on failure. */
+static int add_store(plan_t *p, int id, int round)
+{
+	dnnl_data_type_t dt = p->act[id].md.data_type;
+	if (dt != dnnl_f32 && dt != dnnl_bf16)
+		return 0;
+	step_t *s = step_new(p, STEP_STORE);
+	if (!s)
+		return -1;
+	s->out = id;
+	s->round = round;
+	act_use(p, id, p->nstep - 1);
+	return 0;
+}
+
 /* A compute primitive over activation `src` -> `dst` (arena tensors);
- * extra: weights/bias refs. round: in rounded storage, dst is rounded in
- * place after it (a max pool's output needs none: it is one of its inputs). */
-static int add_compute(encoder_t *e, plan_t *p, dnnl_primitive_desc_t pd, int src, int dst, int round,
+ * extra: weights/bias refs. fresh: dst holds values it computed (not a
+ * max pool's, each one of its inputs): a float dst is then rounded (in
+ * rounded storage) and checked for Inf and NaN after it (run_store). */
+static int add_compute(encoder_t *e, plan_t *p, dnnl_primitive_desc_t pd, int src, int dst, int fresh,
 		       const ref_t *extra, int nextra)
 {
 	step_t *s = step_new(p, STEP_PRIM);
@@ -648,13 +778,7 @@ static int add_compute(encoder_t *e, plan_t *p, dnnl_primitive_desc_t pd, int sr
 	ref_add(p, s, DNNL_ARG_SCRATCHPAD, LOC_SCRATCH, -1, NULL, &sc);
 	for (int i = 0; i < nextra; i++)
 		s->ref[s->nref++] = extra[i];
-	if (round && e->act_dt != e->mem_dt) {
-		if (!(s = step_new(p, STEP_ROUND)))
-			return -1;
-		s->out = dst;
-		act_use(p, dst, p->nstep - 1);
-	}
-	return 0;
+	return add_store(p, dst, fresh);
 }
 
 /* INT8 weight scales of conv: max |w| of each output channel over qmax
@@ -1088,50 +1212,66 @@ static void *act_ptr(const plan_t *p, int id)
 	return p->arena + p->act[id].offset;
 }
 
-/* Rounded storage: a tensor of n images rounded in place, split over the
- * OpenMP threads at 64-byte boundaries. An activation that overflows f16
- * (or a NaN) marks its image: the GPU's FP16 path and PyTorch's would carry
- * an Inf or NaN on, where a ReLU here could turn it into a plausible number.
- * Images are the outermost dimension of every layout used (nchw, nhwc,
- * nChw8c, nChw16c). */
+/* A float tensor of n images as a primitive wrote it (STEP_STORE), split
+ * over the OpenMP threads at 64-byte boundaries: rounded in place to act_dt
+ * in rounded storage, and an Inf or NaN marks its image (the precision
+ * overflowed, or the value came from such a one). PyTorch and the GPU carry
+ * an Inf or NaN on to the output, where the caller refuses it; here the
+ * next convolution's ReLU post-op turns the NaN it makes of an Inf (Inf -
+ * Inf, 0 * Inf) into 0 (vmaxps), which made wrong but finite answers with
+ * exit 0 (tests/rnencode/test_overflow.sh). Inside one convolution a sum
+ * that overflows is an Inf, not a NaN (one FMA accumulator: a finite
+ * product added to an Inf leaves it Inf): a +Inf is stored and caught
+ * here, a -Inf becomes 0 through the ReLU as in PyTorch. Images are the
+ * outermost dimension of every layout used (nchw, nhwc, nChw8c, nChw16c). */
 typedef struct {
-	float *v;
+	void *v;
 	size_t per; /* values per image */
-	int n, f16;
+	int n;
+	int mode; /* 0 look, 1 round to f16, 2 round to bf16 (in f32), 3 look at bf16 */
 	unsigned char *overflow;
-} round_job_t;
+} store_job_t;
 
-static void round_range(const round_job_t *j, size_t from, size_t to)
+static void store_range(const store_job_t *j, size_t from, size_t to)
 {
 	while (from < to) {
 		size_t img = from / j->per, end = (img + 1) * j->per;
 		if (end > to)
 			end = to;
-		if (!j->f16)
-			round_bf16_inplace(j->v + from, end - from);
-		else if (round_f16_inplace(j->v + from, end - from))
+		float *f = (float *)j->v + from;
+		uint32_t m = 0;
+		switch (j->mode) {
+		case 0: m = maxabs_f32(f, end - from); break;
+		case 1: m = round_f16_inplace(f, end - from); break;
+		case 2: m = round_bf16_inplace(f, end - from); break;
+		case 3: m = maxabs_bf16((const uint16_t *)j->v + from, end - from); break;
+		}
+		if (m >= F32_INF_BITS)
 			__atomic_store_n(&j->overflow[img], 1, __ATOMIC_RELAXED);
 		from = end;
 	}
 }
 
-static void round_thread(void *arg)
+static void store_thread(void *arg)
 {
-	const round_job_t *j = arg;
+	const store_job_t *j = arg;
 	size_t total = j->per * (size_t)j->n, nt = (size_t)g_omp.num(), t = (size_t)g_omp.id();
-	size_t from = total * t / nt / 16 * 16, to = t + 1 == nt ? total : total * (t + 1) / nt / 16 * 16;
-	round_range(j, from, to);
+	size_t from = total * t / nt / 32 * 32, to = t + 1 == nt ? total : total * (t + 1) / nt / 32 * 32;
+	store_range(j, from, to);
 }
 
-static void run_round(encoder_t *e, const plan_t *p, const step_t *s, int n)
+static void run_store(encoder_t *e, const plan_t *p, const step_t *s, int n)
 {
-	round_job_t j = {.v = act_ptr(p, s->out), .per = p->act[s->out].bytes / sizeof(float) / (size_t)n, .n = n,
-			 .f16 = e->act_dt == dnnl_f16, .overflow = e->overflow};
+	const act_t *a = &p->act[s->out];
+	int bf16 = a->md.data_type == dnnl_bf16;
+	store_job_t j = {.v = act_ptr(p, s->out), .per = a->bytes / (bf16 ? 2 : 4) / (size_t)n, .n = n,
+			 .overflow = e->overflow};
+	j.mode = bf16 ? 3 : !s->round || e->act_dt == e->mem_dt ? 0 : e->act_dt == dnnl_f16 ? 1 : 2;
 	/* below ~64 KiB a wake-up of the threads costs more than it saves */
 	if (g_omp.parallel && e->threads > 1 && j.per * (size_t)n >= 16384)
-		g_omp.parallel(round_thread, &j, (unsigned)e->threads, 0);
+		g_omp.parallel(store_thread, &j, (unsigned)e->threads, 0);
 	else
-		round_range(&j, 0, j.per * (size_t)n);
+		store_range(&j, 0, j.per * (size_t)n);
 }
 
 /* Calibration: cfg.observe[conv] raised to max |x| / qmax over the tensor
@@ -1684,7 +1824,7 @@ static int cpu_submit(encoder_t *e, enc_input_t fmt, int n, char *err, size_t er
 		case STEP_PRIM: DNNL_TRY(dnnl_primitive_execute(s->prim, e->stream, s->nref, s->args)); break;
 		case STEP_HEAD_FC: r = run_head_fc(e, p, s, n); break;
 		case STEP_ATTNPOOL: r = run_attnpool(e, p, s, n); break;
-		case STEP_ROUND: run_round(e, p, s, n); break;
+		case STEP_STORE: run_store(e, p, s, n); break;
 		case STEP_OBSERVE: run_observe(e, p, s); break;
 		}
 		if (r)

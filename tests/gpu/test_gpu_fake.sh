@@ -178,6 +178,16 @@ grep -q "^rnencode: stdin: record 1 (id 'nan'): image tensor has 1 non-finite va
 	grep -q "^rnencode: stdin: record 2 (id '60000'): logits has 1000 non-finite values of 1000" bad.err ||
 	fail "NaN / overflow on the fake GPU: $(cat bad.err)"
 [ "$(recview -t error bad.out | grep -c '"stage":"rnencode"')" = 2 ] || fail "no two error records: $(recview bad.out)"
+# a weight beyond float16's range is an Inf there, whose 0 * Inf the fused ReLU hides:
+# refused before any image (gpu_encoder.cu, upload_weights), as on the CPU
+$PY -c '
+import sys, torch
+d = torch.load(sys.argv[1])
+d["layer3.0.conv1.weight"] *= 1e20
+torch.save(d, "over16.pth")' "$FAM_DIR/tv-basic.pth" || fail "making over16.pth"
+rnencode --device cuda --weights over16.pth --fp16 <"$FAM_DIR/tv-basic.mp" >over16.out 2>over16.err
+[ $? = 2 ] && [ ! -s over16.out ] && grep -q "^rnencode: .*a weight or bias beyond float16's range after BatchNorm folding" over16.err ||
+	fail "fp16 weights beyond float16's range on the fake GPU: $(cat over16.err)"
 # RNENC_GPU_DUMP: every op of the first image, against PyTorch's activations
 [ -s dump/index.tsv ] || fail "RNENC_GPU_DUMP wrote no dump/index.tsv"
 $PY "$GPU_PY" layers --model resnet50 --weights "$RN50_W" --u8 five.u8 --dump dump --rtol $GPU_RTOL_FP32 --device cpu \
