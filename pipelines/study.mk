@@ -463,28 +463,37 @@ endef
 study_task := $${SLURM_ARRAY_TASK_ID}
 # R is a run, MODEL_PRECISION (as in STUDY_RUNS); $(2) a shard index (or %a, or the task's)
 study_shard_file = $(STUDY_ENC_$(1))$(if $(filter-out 1,$(STUDY_SHARDS)),-$(2)of$(STUDY_SHARDS))
+study_run_cal = $(call study_cal_of,$(call study_model,$(1)),$(call study_prec,$(1)))
 study_shard_cmd = STUDY_BIN=$(STUDY_BIN) RNENC_SHA256=$(STUDY_WSHA_$(call study_model,$(1))) \
   RNENCODE_OPTS='$(call study_enc_opts,$(call study_model,$(1)))$(if $(filter cuda,$(STUDY_DEVICE)), --mem-trace \
-  $(call study_shard_file,$(1),$(study_task)).trace.tsv)' \
+  $(call study_shard_file,$(1),$(study_task)).trace.tsv)$(if $(call study_run_cal,$(1)), --calibration \
+  $(call study_run_cal,$(1)))' \
   pipelines/encode-shard --log $(STUDY_LOG) --mem $(call study_shard_file,$(1),$(study_task)).mem.tsv \
   $(study_task)/$(STUDY_SHARDS) $(call study_shard_file,$(1),$(study_task)).mp $(call study_model,$(1)) \
   $(call study_prec,$(1)) -j $(JOBS) $(STUDY_DEC_ARGS)$(if $(STUDY_DEC_IN), <$(STUDY_LIST).list)
 study_is_clip = $(STUDY_CLASSES_$(call study_model,$(1)))
 # (the reader trims the spaces that line continuations and foreach leave around fields)
 study_plan_line = $(1)$(study_tab)$(2)$(study_tab)$(3)$(study_tab)$(4)$(study_tab)$(5)$(study_tab)$(6)$(study_tab)$(7)$(study_nl)
-study_plan_enc = $(call study_plan_line,enc-$(call study_job,$(1)),$(STUDY_SHARDS),$(call study_shard_file,$(1),%a).mp,-,gpu,\
-  $(STUDY_BIN)/imgdecode $(STUDY_BIN)/rnencode,$(call study_shard_cmd,$(1)))
+study_plan_enc = $(call study_plan_line,enc-$(call study_job,$(1)),$(STUDY_SHARDS),$(call study_shard_file,$(1),%a).mp,$(if \
+  $(call study_run_cal,$(1)),cal-$(call study_model,$(1)),-),gpu,$(STUDY_BIN)/imgdecode $(STUDY_BIN)/rnencode \
+  $(call study_run_cal,$(1)),$(call study_shard_cmd,$(1)))
+# int8: the calibration images once per preset, then each model's calibration (on the
+# CPU: no GPU asked), before its int8 array
+study_plan_cal = $(foreach p,$(STUDY_PRESETS),$(call study_plan_line,calset-$(p),0,$(STUDY_CALSET_$(p)).mp,-,-,\
+  $(STUDY_BIN)/imgdecode,$(study_calset_cmd_$(p))))$(foreach m,$(MODELS),$(call study_plan_line,cal-$(m),0,\
+  $(STUDY_CAL_$(m)).mp,calset-$(call study_preset,$(m)),-,$(STUDY_CALSET_$(call study_preset,$(m))).mp \
+  $(STUDY_BIN)/rnencode,$(study_cal_cmd_$(m))))
 study_plan_merge = $(call study_plan_line,merge-$(call study_job,$(1)),0,$(STUDY_ENC_$(1)).mp,enc-$(call study_job,$(1)),-,\
   $(foreach i,$(STUDY_SHARD_LIST),$(call study_shard_file,$(1),$(i)).mp),$(study_merge_cmd_$(1)))
 study_plan_scores = $(call study_plan_line,scores-$(call study_job,$(1)),0,$(STUDY_SCORES_$(1)).mp,\
   $(if $(filter 1,$(STUDY_SHARDS)),enc,merge)-$(call study_job,$(1))$(if $(call study_is_clip,$(1)),$(study_comma)classes-$(call study_model,$(1))),-,\
   $(STUDY_ENC_$(1)).mp $(call study_is_clip,$(1)) $(STUDY_BIN)/zscore,$(study_scores_cmd_$(1)))
-STUDY_PLAN_TEXT = $(foreach r,$(STUDY_RUNS),$(call study_plan_enc,$(r)))$(foreach m,$(STUDY_WANT_CLIP),$(call \
+STUDY_PLAN_TEXT = $(if $(filter int8,$(PRECISIONS)),$(study_plan_cal))$(foreach r,$(STUDY_RUNS),$(call study_plan_enc,$(r)))$(foreach m,$(STUDY_WANT_CLIP),$(call \
   study_plan_line,classes-$(m),0,$(STUDY_CLASSES_$(m)),-,gpu,$(STUDY_BIN)/txtencode,$(study_classes_cmd_$(m))))$(if \
   $(filter-out 1,$(STUDY_SHARDS)),$(foreach r,$(STUDY_RUNS),$(call study_plan_merge,$(r))))$(foreach \
   r,$(STUDY_RUNS),$(call study_plan_scores,$(r)))$(call study_plan_line,report,0,$(STUDY_REPORT_DIR)/report.md,\
   $(subst $(study_space),$(study_comma),$(foreach r,$(STUDY_RUNS),scores-$(call study_job,$(r)))),-,\
-  $(foreach r,$(STUDY_RUNS),$(STUDY_SCORES_$(r)).mp $(STUDY_ENC_$(r)).mp) $(STUDY_REPORT_PROGS),\
+  $(foreach r,$(STUDY_RUNS),$(STUDY_SCORES_$(r)).mp $(STUDY_ENC_$(r)).mp) $(STUDY_CAL_FILES) $(STUDY_REPORT_PROGS),\
   $(STUDY_REPORT_CMD))$(call study_plan_line,publish,0,$(STUDY_PUBLISHED),report,-,$(STUDY_REPORT_DIR)/report.md,\
   $(STUDY_PUBLISH_CMD))
 STUDY_SLURM_RUNS := $(CACHE)/slurm
