@@ -328,9 +328,14 @@ $(foreach p,$(STUDY_PRESETS),$(eval $(call study_calset_rules,$(p))))
 define study_cal_rules
 STUDY_CAL_$(1) := $(CACHE)/cal-$(1)-$(call study_hash,calibrate $(STUDY_CALSET_$(call study_preset,$(1))) $(1) \
   $(STUDY_WSHA_$(1)))
-study_cal_cmd_$(1) := $(STUDY_RUNNER) --arg $$(STUDY_CAL_$(1)).mp --in $(STUDY_CALSET_$(call study_preset,$(1))).mp \
+# (a set without an image, an empty CALIB folder say, would leave rnencode nothing to
+# start on: said here, in words; no `exit`, which would skip a Slurm job's status line)
+study_cal_cmd_$(1) := if $(STUDY_BIN)/recview --count $(STUDY_CALSET_$(call study_preset,$(1))).mp | grep -q '^image '; \
+  then $(STUDY_RUNNER) --arg $$(STUDY_CAL_$(1)).mp --in $(STUDY_CALSET_$(call study_preset,$(1))).mp \
   -- $(STUDY_BIN)/rnencode --model $(1) --weights $(call study_wfile,$(1)) --device cpu --precision int8 \
-  --calibrate $(STUDY_CALSET_$(call study_preset,$(1))).mp --save-calibration
+  --calibrate $(STUDY_CALSET_$(call study_preset,$(1))).mp --save-calibration; \
+  else echo "study: $$(notdir $$(STUDY_CAL_$(1))).mp: no image in $(STUDY_CALSET_$(call study_preset,$(1))).mp to \
+  calibrate $(1) on (imgdecode's lines above say why)" >&2; (exit 2); fi
 $$(STUDY_CAL_$(1)).mp: $(STUDY_CALSET_$(call study_preset,$(1))).mp $(STUDY_BIN)/rnencode
 	@$$(study_cal_cmd_$(1))
 endef

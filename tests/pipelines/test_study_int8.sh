@@ -8,6 +8,7 @@
 #   calibration: its sha256 (the file's), its source, the images it used;
 # - the cache: the same settings rerun nothing; CALIB_IMAGES, CALIB (a folder) and the
 #   weights' bytes each remake the calibration and what follows it, never the FP32 run;
+#   a CALIB without an image stops at the calibration, in one line;
 # - make study-slurm-plan: the calibration jobs before the int8 array, which waits for
 #   them; the plan's calibration is make study's file (one key), and two int8 tasks run
 #   here as Slurm would give make study's records (BATCH=1: bit for bit).
@@ -84,7 +85,7 @@ done
 records "-t logits -t error" "$C"/enc-resnet18-int8-*-?of2.mp >many
 records "-t logits -t error" $(ls "$C"/enc-resnet18-int8-*.mp | grep -v 'of2\.mp$') >one
 [ "$(wc -l <one)" = 2 ] && cmp -s one many || fail "the Slurm int8 tasks' records differ from make study's"
-rm -f "$C"/enc-resnet18-int8-*-?of2.mp*
+rm -f "$C"/enc-resnet18-int8-*-?of2.*
 
 # ---- the cache ----
 mark=$(log_mark)
@@ -104,6 +105,13 @@ c2=$(ls -t "$C"/cal-resnet18-*.mp | head -n 1)
 grep -qxF "| int8 calibration, ResNet-18 | \`$c2\` sha256 $(sha256sum <"$c2" | cut -d' ' -f1): 1 images, CALIB=\`$T/calib\` (observer minmax; data/calibration.json) |" "$md" ||
 	fail "CALIB=: $(grep 'int8 calibration,' "$md")"
 "$SB/recview" -t image "$(ls -t "$C"/calset-imagenet-*.mp | head -n 1)" | grep -q '"id":"crab.JPEG"' || fail "CALIB's image was not decoded"
+# a CALIB without an image: the calibration stage says so in one line, exit 2
+mkdir empty
+(cd "$ROOT" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "${STUDY_ARGS[@]}" make study "${P[@]}" CALIB="$T/empty") >empty.out 2>&1
+st=$?
+[ $st = 2 ] || { cat empty.out; fail "an empty CALIB: exit $st, expected 2"; }
+grep -qE "^study: cal-resnet18-[0-9a-f]{16}\.mp: no image in $C/calset-imagenet-[0-9a-f]{16}\.mp to calibrate resnet18 on \(imgdecode's lines above say why\)$" empty.out ||
+	fail "an empty CALIB: $(cat empty.out)"
 # other weights bytes (the same tensors, PyTorch's legacy format): another calibration;
 # INT8 alone, so that the FP32 run is not redone for nothing
 mkdir w2 && $PY -c "import sys, torch; torch.save(torch.load(sys.argv[1]), sys.argv[2], _use_new_zipfile_serialization=False)" \
