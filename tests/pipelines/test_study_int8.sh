@@ -120,4 +120,12 @@ mark=$(log_mark)
 study MODELS=resnet18 PRECISIONS=int8 WEIGHTS="$T/w2"
 expect_ran "$mark" cal-resnet18 enc-resnet18-int8 scores-resnet18-int8 report
 [ "$(ls "$C"/cal-resnet18-*.mp | wc -l)" = 4 ] || fail "four calibrations expected: $(ls "$C")"
+# study-report refuses to name a calibration the int8 stream was not made with
+e=$(ls "$C"/enc-resnet18-int8-*.mp | head -n 1)
+made=$("$SB/recview" -t header "$e" | sed -n 's/.*"calibration":"\([^"]*\)".*/\1/p')
+other=$(ls "$C"/cal-resnet18-*.mp | grep -vxF "$made" | head -n 1)
+sc=$(ls "$C"/scores-resnet18-int8-*.mp | head -n 1)
+expect_exit 2 "$ROOT/pipelines/study-report" --bin "$SB" --names "$ROOT/data/names-clip.txt" --run resnet18 int8 "$sc" "$e" none.tsv \
+	--calibration resnet18 "$other" "a source" rep-bad
+expect_stderr "^study-report: resnet18 int8: $e was made with calibration sha256 [0-9a-f]{64}, not $other's \([0-9a-f]{64}\)$"
 exit 0
