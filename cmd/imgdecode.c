@@ -43,6 +43,7 @@ typedef struct {
 	int index_folders; /* --index-folders: a folder named N (decimal) is class N */
 	int jobs;
 	int shard_i, shard_n;
+	uint64_t first; /* --first N (0: every input) */
 	int strict;
 	char **inputs;
 	int ninputs;
@@ -155,6 +156,8 @@ DIAG_NORETURN static void usage(void)
 	       "      --shard I/N       take only inputs number I, I+N, I+2N, ... (0-based,\n"
 	       "                        counted after sorting): N processes split a run, `cat`\n"
 	       "                        joins them\n"
+	       "      --first N         take only the first N inputs (counted after sorting,\n"
+	       "                        before --shard): a sample of a set in its own order\n"
 	       "      --strict          stop at the first input that fails\n"
 	       "  -h, --help            this help\n"
 	       "      --version         print the version and exit\n"
@@ -242,7 +245,7 @@ static unsigned long long parse_bytes(const char *opt, const char *s)
 static void parse_args(int argc, char **argv, options_t *o)
 {
 	enum { O_RESIZE = 256, O_CROP, O_FILTER, O_MEAN, O_STD, O_FAST, O_FULL, O_MAXPX, O_SHARD, O_STRICT, O_INDEXDIR, O_BORDER,
-	       O_MAXMEM, O_ORDER, O_DTYPE, O_WNIDS, O_JOBS };
+	       O_MAXMEM, O_ORDER, O_DTYPE, O_WNIDS, O_JOBS, O_FIRST };
 	static const struct option longopts[] = {
 		{"preset", required_argument, NULL, 'p'},   {"dtype", required_argument, NULL, O_DTYPE},
 		{"resize", required_argument, NULL, O_RESIZE}, {"crop", required_argument, NULL, O_CROP},
@@ -251,6 +254,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 		{"full-decode", no_argument, NULL, O_FULL},   {"max-pixels", required_argument, NULL, O_MAXPX},
 		{"labels", required_argument, NULL, 'l'},     {"wnids", required_argument, NULL, O_WNIDS},
 		{"threads", required_argument, NULL, 'j'}, {"jobs", required_argument, NULL, O_JOBS},      {"shard", required_argument, NULL, O_SHARD},
+		{"first", required_argument, NULL, O_FIRST},
 		{"strict", no_argument, NULL, O_STRICT},      {"help", no_argument, NULL, 'h'},
 		{"index-folders", no_argument, NULL, O_INDEXDIR}, {"border", required_argument, NULL, O_BORDER},
 		{"max-memory", required_argument, NULL, O_MAXMEM}, {"resize-order", required_argument, NULL, O_ORDER},
@@ -301,6 +305,7 @@ static void parse_args(int argc, char **argv, options_t *o)
 				diag_usage("--shard %s: I must be less than N", optarg);
 			break;
 		}
+		case O_FIRST: o->first = (uint64_t)opt_parse_long("--first", optarg, 1, __LONG_MAX__); break;
 		case O_STRICT: o->strict = 1; break;
 		case 'h': usage();
 		default: diag_usage_hint(); /* getopt said why */
@@ -544,6 +549,7 @@ typedef struct {
 	size_t line_cap;
 	uint64_t seen;       /* inputs met so far, for sharding */
 	int shard_i, shard_n;
+	uint64_t first;      /* --first N: stop after N inputs (0: all) */
 	img_shard_t *shard;  /* the WebDataset shard being read */
 	uint64_t max_member, max_keys_bytes;
 	const char *max_member_name; /* what sets max_member, for its message */
@@ -692,6 +698,8 @@ static void check_id(source_t *s, input_t *in)
 static int source_next(source_t *s, input_t *in)
 {
 	for (;;) {
+		if (s->first && s->seen >= s->first)
+			return 0;
 		if (!source_next_any(s, in))
 			return 0;
 		if ((s->seen++ % (uint64_t)s->shard_n) == (uint64_t)s->shard_i) {
@@ -875,6 +883,8 @@ static void write_header(rec_writer_t *w, const options_t *o, int argc, char **a
 	char shard[64];
 	snprintf(shard, sizeof shard, "%d/%d", o->shard_i, o->shard_n);
 	rb_str(b, "shard", o->shard_n > 1 ? shard : NULL);
+	if (o->first)
+		rb_int(b, "first", (int64_t)o->first);
 	rec_end(b);
 }
 
@@ -897,7 +907,7 @@ int main(int argc, char **argv)
 
 	static char *stdin_only[] = {"-"};
 	source_t src = {.args = o.ninputs ? o.inputs : stdin_only, .nargs = o.ninputs ? o.ninputs : 1,
-			.shard_i = o.shard_i, .shard_n = o.shard_n};
+			.shard_i = o.shard_i, .shard_n = o.shard_n, .first = o.first};
 	/* a tar member's limit: what --max-pixels allows an image file, at most 1 GiB */
 	char max_pixels_name[96];
 	snprintf(max_pixels_name, sizeof max_pixels_name, "--max-pixels %llu x %llu bytes a pixel",

@@ -11,6 +11,14 @@
 #                                       any models rnencode knows, any precisions its
 #                                       backend computes (one refused stops the study
 #                                       before any stage, with the backend's line)
+#   make study PRECISIONS="fp32 int8"   INT8 (the CPU's): each model is calibrated first, by
+#                                       default on the first CALIB_IMAGES (100) images of the
+#                                       evaluated data set itself, in its order (so it is
+#                                       scored on images it was calibrated on)
+#   make study PRECISIONS="fp32 int8" CALIB=/data/calib   calibrate on another set instead:
+#                                       a folder, or a list of image paths (one a line,
+#                                       relative to the list's folder), all its images
+#                                       unless CALIB_IMAGES is given
 #   make study-shards SHARDS=4          the same, decode+encode split into 4 parallel shards
 #   make study-slurm SHARDS=8 JOB_GPUS=1   the same as Slurm jobs: a decode+encode job array per
 #                                       model and precision, then dependent merge, score and
@@ -21,9 +29,14 @@
 #   dec-PRESET-KEY.mp         imgdecode --preset PRESET (each model's, as fetch-weights --list
 #                             says: imagenet for resnet50, clip-288 for clip-rn50x4...),
 #                             once per preset                 key: data listing, preset
+#   calset-PRESET-KEY.mp      int8 only: imgdecode --preset PRESET --first N, the calibration
+#                             images               key: CALIB's listing or the data's, preset, N
+#   cal-MODEL-KEY.mp          int8 only: rnencode --precision int8 --calibrate calset
+#                             --save-calibration, the model's activation scales (a
+#                             `calibration` record)      key: calset key, model, weights sha256
 #   enc-MODEL-PREC-KEY.mp     rnencode (+ .mem.tsv, its memory samples; on a GPU .trace.tsv)
 #                             key: decode key, model, weights sha256, precision, device,
-#                             batch, shard count
+#                             batch, shard count (int8: and the calibration's key)
 #   classes-MODEL-KEY.mp      txtencode, a CLIP model's class embeddings (its own text tower)
 #                             key: its weights' sha256, names, templates, BPE vocabulary
 #   scores-MODEL-PREC-KEY.mp  zscore                 key: encode key (+ classes key for CLIP)
@@ -46,6 +59,8 @@ WNIDS      ?= data/wnids.txt
 MODELS     ?= resnet50 clip-rn50
 PRECISIONS ?= fp32 fp16
 COMPARE    ?=
+CALIB      ?=
+CALIB_IMAGES ?=
 DEVICE     ?= auto
 BATCH      ?=
 NAMES      ?= data/names-clip.txt
@@ -85,7 +100,7 @@ STUDY_BORDER := $(if $(DATASET),$(call study_ds,border))
 
 # ---- checks, before anything is built or fetched: one clear line each ----
 ifneq ($(filter study study-shards study-slurm study-slurm-plan study-stages,$(MAKECMDGOALS)),)
-$(foreach v,DATA LABELS IMAGES WNIDS CACHE REPORT WEIGHTS NAMES TEMPLATES VOCAB STUDY_BIN,\
+$(foreach v,DATA LABELS IMAGES WNIDS CACHE REPORT WEIGHTS NAMES TEMPLATES VOCAB STUDY_BIN CALIB,\
   $(if $(word 2,$($(v))),$(error $(v)='$($(v))': paths with spaces are not supported)))
 $(if $(STUDY_KNOWN),,$(error pipelines/fetch-weights --list failed: the model table is unreadable))
 $(if $(strip $(MODELS)),,$(error MODELS is empty (e.g. resnet50 clip-rn50; any of: $(STUDY_KNOWN))))
@@ -95,17 +110,13 @@ $(foreach p,$(PRECISIONS),$(if $(filter $(p),$(STUDY_PRECISION_NAMES)),,\
   $(error PRECISIONS: unknown precision '$(p)' (any of: $(STUDY_PRECISION_NAMES)))))
 $(if $(call study_dups,$(MODELS)),$(error MODELS names $(call study_dups,$(MODELS)) twice))
 $(if $(call study_dups,$(PRECISIONS)),$(error PRECISIONS names $(call study_dups,$(PRECISIONS)) twice))
-# rnencode --precision int8 needs activation scales from a calibration set, which the
-# study has no stage for yet: one line now, not rnencode's usage error per run
-$(if $(filter int8,$(PRECISIONS)),$(error PRECISIONS: int8 needs a calibration set (rnencode --precision int8 \
-  --calibrate SET.mp), which the study does not make: leave int8 out))
 $(if $(and $(COMPARE),$(filter-out 2,$(words $(COMPARE)))),$(error COMPARE='$(COMPARE)': expected two of MODELS))
 $(foreach m,$(COMPARE),$(if $(filter $(m),$(MODELS)),,$(error COMPARE: '$(m)' is not in MODELS ($(MODELS)))))
 $(if $(call study_dups,$(COMPARE)),$(error COMPARE names $(COMPARE): two different models, please))
 $(if $(filter auto cpu cuda,$(DEVICE)),,$(error DEVICE='$(DEVICE)': expected auto, cpu or cuda))
-$(if $(shell echo "$(BATCH)$(JOBS)$(SHARDS)$(GPUS)$(JOB_GPUS)" | grep "[^0-9]"),\
-  $(error BATCH, JOBS, SHARDS, GPUS and JOB_GPUS must be whole numbers (BATCH='$(BATCH)' JOBS='$(JOBS)' SHARDS='$(SHARDS)' GPUS='$(GPUS)' JOB_GPUS='$(JOB_GPUS)')))
-$(if $(filter 0,$(BATCH) $(SHARDS) $(GPUS) $(JOBS)),$(error BATCH, SHARDS, GPUS and JOBS must be at least 1))
+$(if $(shell echo "$(BATCH)$(JOBS)$(SHARDS)$(GPUS)$(JOB_GPUS)$(CALIB_IMAGES)" | grep "[^0-9]"),\
+  $(error BATCH, JOBS, SHARDS, GPUS, JOB_GPUS and CALIB_IMAGES must be whole numbers (BATCH='$(BATCH)' JOBS='$(JOBS)' SHARDS='$(SHARDS)' GPUS='$(GPUS)' JOB_GPUS='$(JOB_GPUS)' CALIB_IMAGES='$(CALIB_IMAGES)')))
+$(if $(filter 0,$(BATCH) $(SHARDS) $(GPUS) $(JOBS) $(CALIB_IMAGES)),$(error BATCH, SHARDS, GPUS, JOBS and CALIB_IMAGES must be at least 1))
 $(if $(and $(filter study-slurm,$(MAKECMDGOALS)),$(filter cuda,$(DEVICE)),$(filter 0,$(JOB_GPUS))),\
   $(error DEVICE=cuda on Slurm needs JOB_GPUS=1 (or more): the GPUs each job asks for))
 $(if $(DATASET),$(if $(STUDY_LAYOUT),,$(error DATASET=$(DATASET): see the line above (pipelines/dataset-check list))))
@@ -280,6 +291,59 @@ endif
 endef
 $(foreach p,$(STUDY_PRESETS),$(eval $(call study_decode_rules,$(p))))
 
+# ---- INT8 calibration: per model, once, before its int8 encodes ----
+# The set (as PyTorch's post-training quantization is calibrated: a sample of images run
+# through the FP32 network): CALIB's images (all, or its first CALIB_IMAGES), else the
+# first CALIB_IMAGES (100) of the evaluated data set in its own order, decoded once per
+# preset (imgdecode --first: fewer when the set is smaller). Then rnencode measures each
+# model's activation scales on it and saves them (--save-calibration); every int8 encode
+# loads them (--calibration), shards included. rnencode calibrates when it starts on its
+# first image, so its stdin is the set too; that int8 output is not kept (/dev/null).
+# INT8 is the CPU backend's: the calibration runs there.
+ifneq ($(filter int8,$(PRECISIONS)),)
+STUDY_CAL_N := $(or $(CALIB_IMAGES),$(if $(CALIB),,100))
+ifneq ($(CALIB),)
+study_calib := $(shell pipelines/study-id data $(CACHE)/lists $(CALIB) - -)
+$(if $(study_calib),,$(error CALIB=$(CALIB): cannot identify the calibration set (the line above says why)))
+STUDY_CALSET_ID := calib $(study_calib)
+STUDY_CALSET_ARGS := $(if $(filter dir,$(word 1,$(study_calib))),$(abspath $(CALIB)),-)
+STUDY_CALSET_IN := $(if $(filter tsv,$(word 1,$(study_calib))),--in $(CACHE)/lists/$(word 2,$(study_calib)).list)
+STUDY_CAL_SOURCE := $(if $(CALIB_IMAGES),the first $(CALIB_IMAGES) images of ,)CALIB=\`$(CALIB)\`
+else
+STUDY_CALSET_ID := data $(STUDY_DATA_ID) $(STUDY_LAYOUT) border=$(STUDY_BORDER)
+STUDY_CALSET_ARGS := $(STUDY_DEC_ARGS)
+STUDY_CALSET_IN := $(STUDY_DEC_IN)
+STUDY_CAL_SOURCE := the first $(STUDY_CAL_N) images of the evaluated $(if $(DATASET),$(DATASET) ,)data \
+  \`$(DATA)\` (the study scores images it calibrated on)
+endif
+define study_calset_rules
+STUDY_CALSET_$(1) := $(CACHE)/calset-$(1)-$(call study_hash,calset $(1) $(STUDY_CALSET_ID) first=$(STUDY_CAL_N))
+study_calset_cmd_$(1) := $(STUDY_RUNNER) --out $$(STUDY_CALSET_$(1)).mp $(STUDY_CALSET_IN) -- $(STUDY_BIN)/imgdecode \
+  --preset $(1) -j $(JOBS)$(if $(STUDY_CAL_N), --first $(STUDY_CAL_N)) $(STUDY_CALSET_ARGS)
+$$(STUDY_CALSET_$(1)).mp: $(STUDY_BIN)/imgdecode
+	@mkdir -p $(CACHE)
+	@$$(study_calset_cmd_$(1))
+endef
+$(foreach p,$(STUDY_PRESETS),$(eval $(call study_calset_rules,$(p))))
+define study_cal_rules
+STUDY_CAL_$(1) := $(CACHE)/cal-$(1)-$(call study_hash,calibrate $(STUDY_CALSET_$(call study_preset,$(1))) $(1) \
+  $(STUDY_WSHA_$(1)))
+# (a set without an image, an empty CALIB folder say, would leave rnencode nothing to
+# start on: said here, in words; no `exit`, which would skip a Slurm job's status line)
+study_cal_cmd_$(1) := if $(STUDY_BIN)/recview --count $(STUDY_CALSET_$(call study_preset,$(1))).mp | grep -q '^image '; \
+  then $(STUDY_RUNNER) --arg $$(STUDY_CAL_$(1)).mp --in $(STUDY_CALSET_$(call study_preset,$(1))).mp \
+  -- $(STUDY_BIN)/rnencode --model $(1) --weights $(call study_wfile,$(1)) --device cpu --precision int8 \
+  --calibrate $(STUDY_CALSET_$(call study_preset,$(1))).mp --save-calibration; \
+  else echo "study: $$(notdir $$(STUDY_CAL_$(1))).mp: no image in $(STUDY_CALSET_$(call study_preset,$(1))).mp to \
+  calibrate $(1) on (imgdecode's lines above say why)" >&2; (exit 2); fi
+$$(STUDY_CAL_$(1)).mp: $(STUDY_CALSET_$(call study_preset,$(1))).mp $(STUDY_BIN)/rnencode
+	@$$(study_cal_cmd_$(1))
+endef
+$(foreach m,$(MODELS),$(eval $(call study_cal_rules,$(m))))
+endif
+# an int8 run's calibration file, else nothing
+study_cal_of = $(if $(filter int8,$(2)),$(STUDY_CAL_$(1)).mp)
+
 # ---- encode: one stream per model and precision ----
 # on a GPU, rnencode writes its device allocation timeline beside the stream (the
 # report plots it; the stage runner samples the host side)
@@ -288,12 +352,13 @@ study_gpu_of = $(if $(filter cuda,$(STUDY_DEVICE)),--gpu $(shell echo $$(($(1) %
 study_enc_opts = --weights $(call study_wfile,$(1)) --device $(STUDY_DEVICE) --batch $(STUDY_BATCH)
 define study_encode_rules
 STUDY_ENC_$(1)_$(2) := $(CACHE)/enc-$(1)-$(2)-$(call study_hash,encode $(STUDY_DEC_$(call study_preset,$(1))) $(1) \
-  $(STUDY_WSHA_$(1)) $(2) $(STUDY_DEVICE) $(STUDY_BATCH) shards=$(STUDY_SHARDS))
-study_enc_cmd_$(1)_$(2) := $(STUDY_BIN)/rnencode --model $(1) $(call study_enc_opts,$(1)) --precision $(2)
+  $(STUDY_WSHA_$(1)) $(2) $(STUDY_DEVICE) $(STUDY_BATCH) shards=$(STUDY_SHARDS) $(call study_cal_of,$(1),$(2)))
+study_enc_cmd_$(1)_$(2) := $(STUDY_BIN)/rnencode --model $(1) $(call study_enc_opts,$(1)) --precision $(2)$(if \
+  $(call study_cal_of,$(1),$(2)), --calibration $(call study_cal_of,$(1),$(2)))
 ifeq ($(STUDY_SHARDS),1)
 STUDY_MEM_$(1)_$(2) := $$(STUDY_ENC_$(1)_$(2)).mem.tsv
 ifneq ($(STUDY_SLURM),1)
-$$(STUDY_ENC_$(1)_$(2)).mp: $$(STUDY_DEC_$(call study_preset,$(1))).mp $(STUDY_BIN)/rnencode
+$$(STUDY_ENC_$(1)_$(2)).mp: $$(STUDY_DEC_$(call study_preset,$(1))).mp $(STUDY_BIN)/rnencode $(call study_cal_of,$(1),$(2))
 	@$(STUDY_RUNNER) --out $$@ --in $$< --mem $$(@:.mp=.mem.tsv) \
 	  -- $$(study_enc_cmd_$(1)_$(2))$(study_trace)
 endif
@@ -305,7 +370,7 @@ study_merge_cmd_$(1)_$(2) := $(STUDY_RUNNER) --out $$(STUDY_ENC_$(1)_$(2)).mp --
 ifneq ($(STUDY_SLURM),1)
 $(foreach i,$(STUDY_SHARD_LIST),
 $$(STUDY_ENC_$(1)_$(2))-$(call study_of,$(i)).mp: $$(STUDY_DEC_$(call study_preset,$(1)))-$(call study_of,$(i)).mp \
-  $(STUDY_BIN)/rnencode
+  $(STUDY_BIN)/rnencode $(call study_cal_of,$(1),$(2))
 	@$(STUDY_RUNNER) --out $$@ --in $$< --mem $$(@:.mp=.mem.tsv) \
 	  -- $$(study_enc_cmd_$(1)_$(2))$(study_trace) $(call study_gpu_of,$(i))
 )
@@ -367,10 +432,12 @@ STUDY_REPORT_CMD := RNENC_DATA=$(CURDIR)/data $(STUDY_RUNNER) --dir $(STUDY_REPO
   --bin $(STUDY_BIN) --names $(NAMES) $(STUDY_SETTINGS)$(if $(COMPARE), --compare $(word 1,$(COMPARE)) $(word \
   2,$(COMPARE))) $(foreach r,$(STUDY_RUNS),--run $(call study_model,$(r)) $(call study_prec,$(r)) \
   $(STUDY_SCORES_$(r)).mp $(STUDY_ENC_$(r)).mp \
-    $(subst $(study_space),$(study_comma),$(strip $(STUDY_MEM_$(r)))))
+    $(subst $(study_space),$(study_comma),$(strip $(STUDY_MEM_$(r)))))$(foreach m,$(if $(filter \
+  int8,$(PRECISIONS)),$(MODELS)), --calibration $(m) $(STUDY_CAL_$(m)).mp "$(STUDY_CAL_SOURCE)")
+STUDY_CAL_FILES := $(foreach m,$(MODELS),$(call study_cal_of,$(m),$(PRECISIONS)))
 
 $(STUDY_REPORT_DIR)/report.md: $(foreach r,$(STUDY_RUNS),$(STUDY_SCORES_$(r)).mp $(STUDY_ENC_$(r)).mp) \
-  $(STUDY_REPORT_PROGS)
+  $(STUDY_CAL_FILES) $(STUDY_REPORT_PROGS)
 	@$(STUDY_REPORT_CMD)
 
 # $(REPORT) is replaced only when it is a report this target wrote (or empty): never
@@ -401,28 +468,37 @@ endef
 study_task := $${SLURM_ARRAY_TASK_ID}
 # R is a run, MODEL_PRECISION (as in STUDY_RUNS); $(2) a shard index (or %a, or the task's)
 study_shard_file = $(STUDY_ENC_$(1))$(if $(filter-out 1,$(STUDY_SHARDS)),-$(2)of$(STUDY_SHARDS))
+study_run_cal = $(call study_cal_of,$(call study_model,$(1)),$(call study_prec,$(1)))
 study_shard_cmd = STUDY_BIN=$(STUDY_BIN) RNENC_SHA256=$(STUDY_WSHA_$(call study_model,$(1))) \
   RNENCODE_OPTS='$(call study_enc_opts,$(call study_model,$(1)))$(if $(filter cuda,$(STUDY_DEVICE)), --mem-trace \
-  $(call study_shard_file,$(1),$(study_task)).trace.tsv)' \
+  $(call study_shard_file,$(1),$(study_task)).trace.tsv)$(if $(call study_run_cal,$(1)), --calibration \
+  $(call study_run_cal,$(1)))' \
   pipelines/encode-shard --log $(STUDY_LOG) --mem $(call study_shard_file,$(1),$(study_task)).mem.tsv \
   $(study_task)/$(STUDY_SHARDS) $(call study_shard_file,$(1),$(study_task)).mp $(call study_model,$(1)) \
   $(call study_prec,$(1)) -j $(JOBS) $(STUDY_DEC_ARGS)$(if $(STUDY_DEC_IN), <$(STUDY_LIST).list)
 study_is_clip = $(STUDY_CLASSES_$(call study_model,$(1)))
 # (the reader trims the spaces that line continuations and foreach leave around fields)
 study_plan_line = $(1)$(study_tab)$(2)$(study_tab)$(3)$(study_tab)$(4)$(study_tab)$(5)$(study_tab)$(6)$(study_tab)$(7)$(study_nl)
-study_plan_enc = $(call study_plan_line,enc-$(call study_job,$(1)),$(STUDY_SHARDS),$(call study_shard_file,$(1),%a).mp,-,gpu,\
-  $(STUDY_BIN)/imgdecode $(STUDY_BIN)/rnencode,$(call study_shard_cmd,$(1)))
+study_plan_enc = $(call study_plan_line,enc-$(call study_job,$(1)),$(STUDY_SHARDS),$(call study_shard_file,$(1),%a).mp,$(if \
+  $(call study_run_cal,$(1)),cal-$(call study_model,$(1)),-),gpu,$(STUDY_BIN)/imgdecode $(STUDY_BIN)/rnencode \
+  $(call study_run_cal,$(1)),$(call study_shard_cmd,$(1)))
+# int8: the calibration images once per preset, then each model's calibration (on the
+# CPU: no GPU asked), before its int8 array
+study_plan_cal = $(foreach p,$(STUDY_PRESETS),$(call study_plan_line,calset-$(p),0,$(STUDY_CALSET_$(p)).mp,-,-,\
+  $(STUDY_BIN)/imgdecode,$(study_calset_cmd_$(p))))$(foreach m,$(MODELS),$(call study_plan_line,cal-$(m),0,\
+  $(STUDY_CAL_$(m)).mp,calset-$(call study_preset,$(m)),-,$(STUDY_CALSET_$(call study_preset,$(m))).mp \
+  $(STUDY_BIN)/rnencode,$(study_cal_cmd_$(m))))
 study_plan_merge = $(call study_plan_line,merge-$(call study_job,$(1)),0,$(STUDY_ENC_$(1)).mp,enc-$(call study_job,$(1)),-,\
   $(foreach i,$(STUDY_SHARD_LIST),$(call study_shard_file,$(1),$(i)).mp),$(study_merge_cmd_$(1)))
 study_plan_scores = $(call study_plan_line,scores-$(call study_job,$(1)),0,$(STUDY_SCORES_$(1)).mp,\
   $(if $(filter 1,$(STUDY_SHARDS)),enc,merge)-$(call study_job,$(1))$(if $(call study_is_clip,$(1)),$(study_comma)classes-$(call study_model,$(1))),-,\
   $(STUDY_ENC_$(1)).mp $(call study_is_clip,$(1)) $(STUDY_BIN)/zscore,$(study_scores_cmd_$(1)))
-STUDY_PLAN_TEXT = $(foreach r,$(STUDY_RUNS),$(call study_plan_enc,$(r)))$(foreach m,$(STUDY_WANT_CLIP),$(call \
+STUDY_PLAN_TEXT = $(if $(filter int8,$(PRECISIONS)),$(study_plan_cal))$(foreach r,$(STUDY_RUNS),$(call study_plan_enc,$(r)))$(foreach m,$(STUDY_WANT_CLIP),$(call \
   study_plan_line,classes-$(m),0,$(STUDY_CLASSES_$(m)),-,gpu,$(STUDY_BIN)/txtencode,$(study_classes_cmd_$(m))))$(if \
   $(filter-out 1,$(STUDY_SHARDS)),$(foreach r,$(STUDY_RUNS),$(call study_plan_merge,$(r))))$(foreach \
   r,$(STUDY_RUNS),$(call study_plan_scores,$(r)))$(call study_plan_line,report,0,$(STUDY_REPORT_DIR)/report.md,\
   $(subst $(study_space),$(study_comma),$(foreach r,$(STUDY_RUNS),scores-$(call study_job,$(r)))),-,\
-  $(foreach r,$(STUDY_RUNS),$(STUDY_SCORES_$(r)).mp $(STUDY_ENC_$(r)).mp) $(STUDY_REPORT_PROGS),\
+  $(foreach r,$(STUDY_RUNS),$(STUDY_SCORES_$(r)).mp $(STUDY_ENC_$(r)).mp) $(STUDY_CAL_FILES) $(STUDY_REPORT_PROGS),\
   $(STUDY_REPORT_CMD))$(call study_plan_line,publish,0,$(STUDY_PUBLISHED),report,-,$(STUDY_REPORT_DIR)/report.md,\
   $(STUDY_PUBLISH_CMD))
 STUDY_SLURM_RUNS := $(CACHE)/slurm

@@ -145,6 +145,12 @@ expect_empty_stdout
 expect_stderr 'precision bf16: fake GPU .* is sm_75; bf16 needs compute capability 8.0 or later'
 expect_exit 2 rnencode --device cuda --model resnet50 --weights "$RN50_W" --precision int8 <five.mp
 expect_stderr '^rnencode: cuda backend: precision int8: the cuda backend computes fp32, tf32, bf16 or fp16$'
+# make study's check before any stage (pipelines/precision-check) gives int8 a one-image
+# calibration (--calibrate) and still ends in the backend's line, which study.mk stops with
+mkdir -p pcbin && ln -s "$BIN/imgdecode" pcbin/imgdecode && ln -s "$FAKE/rnencode" pcbin/rnencode
+expect_exit 2 "$ROOT/pipelines/precision-check" --bin pcbin --device cuda --stamp pc.stamp resnet50 imagenet "$RN50_W" int8
+[ "$(cat out)" = "resnet50 int8 on cuda: rnencode: cuda backend: precision int8: the cuda backend computes fp32, tf32, bf16 or fp16" ] &&
+	[ ! -e pc.stamp ] || fail "precision-check int8 on cuda: $(cat out err)"
 echo "[$SECONDS s] bf16 checked"
 # the other ResNets' code paths (tests/py/resnets.py's reduced variants) against
 # PyTorch: basic blocks, grouped convolutions (cuDNN's group count), a 288 px CLIP

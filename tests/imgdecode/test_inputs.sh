@@ -121,6 +121,21 @@ $PY -c "
 import msgpack
 h = next(msgpack.Unpacker(open('s1.mp', 'rb'), raw=False))
 assert h['shard'] == '1/3', h" || fail "shard in the header"
+# --first N: the first N inputs of the whole run, in its order (error records count: they
+# are inputs), counted before --shard; the header says N; 0 is a usage error
+imgdecode -p clip -j 2 --first 40 "$I" "$TESTDATA/imgdecode" >f40.mp 2>/dev/null
+cmp <($R j1.mp | awk 'NR <= 40') <($R f40.mp) || fail "--first 40 is not the run's first 40 records"
+imgdecode -p clip --first 7 --shard 1/3 "$I" "$TESTDATA/imgdecode" >f7s1.mp 2>/dev/null
+cmp <($R j1.mp | awk 'NR <= 7 && NR % 3 == 2') <($R f7s1.mp) || fail "--first 7 --shard 1/3 is not inputs 1, 4"
+head -n 3 "$ROOT/testdata/labels.tsv" | tail -n 2 | cut -f1 | sed "s|^|$I/|" | imgdecode --first 1 >f1.mp 2>/dev/null
+[ "$($R f1.mp | cut -f2)" = "$I/n01440764_tench.JPEG" ] || fail "--first 1 of a stdin list: $($R f1.mp)"
+$PY -c "
+import msgpack
+h = next(msgpack.Unpacker(open('f7s1.mp', 'rb'), raw=False))
+assert h['first'] == 7 and h['shard'] == '1/3', h" || fail "first in the header"
+expect_exit 2 imgdecode --first 0 "$I"
+expect_empty_stdout
+expect_stderr "^imgdecode: --first: 0 is out of range"
 # the README's first example
 imgdecode "$I/n01440764_tench.JPEG" >one.mp || fail "one image"
 recview --count one.mp >out 2>err # its exit status is recview's business (and its leaks under make asan)

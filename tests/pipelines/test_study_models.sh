@@ -4,9 +4,10 @@
 # - pipelines/README.md's MODELS/PRECISIONS line, verbatim: each model's preset, weights
 #   file and (for CLIP) its own class table; the report's precision table per model, its
 #   data (precision.tsv, precision.json) matching fpdiff on the cached streams;
-# - int8 (rnencode needs a calibration set, which the study has no stage for) stops the
-#   study before any stage, in one line, exit 2, and no report; unknown names are
-#   refused at once;
+# - int8 with DEVICE=cuda (the cuda backend computes no int8; here, without a GPU,
+#   rnencode stops at --device cuda) stops the study before any stage, in rnencode's
+#   line, exit 2, and no report (int8 on the CPU: test_study_int8.sh); unknown names
+#   are refused at once;
 # - make study-slurm-plan: the Slurm jobs of the same MODELS/PRECISIONS; two array tasks'
 #   commands, run here as Slurm would, give make study's records (BATCH=1: bit for bit).
 source "$ROOT/tests/lib.sh"
@@ -64,14 +65,14 @@ EOF
 done
 key=$(cd "$R" && ls -A | grep '^\.study-')
 
-# ---- int8: before any stage, one line, exit 2, no report ----
+# ---- int8 on cuda: before any stage, rnencode's line, exit 2, no report ----
 # (a new cache: without the check, the FP32 stages would run first)
-(cd "$ROOT" && env "${env_args[@]}" CACHE="$T/cache2" REPORT="$T/report2" \
+(cd "$ROOT" && env "${env_args[@]}" CACHE="$T/cache2" REPORT="$T/report2" DEVICE=cuda \
 	bash -c 'make study MODELS="resnet18 clip-rn50" PRECISIONS="fp32 int8"') >refused.out 2>&1
 st=$?
-[ $st = 2 ] || { cat refused.out; fail "PRECISIONS with int8 on the CPU: exit $st, expected 2"; }
-grep -qE '^pipelines/study\.mk:[0-9]+: \*\*\* PRECISIONS: int8 needs a calibration set \(rnencode --precision int8 --calibrate SET\.mp\), which the study does not make: leave int8 out\.  Stop\.$' refused.out ||
-	fail "the refusal is not study.mk's int8 line: $(cat refused.out)"
+[ $st = 2 ] || { cat refused.out; fail "PRECISIONS with int8 on cuda: exit $st, expected 2"; }
+grep -qE '^pipelines/study\.mk:[0-9]+: \*\*\* PRECISIONS: resnet18 int8 on cuda: rnencode: [^ ].*\.  Stop\.$' refused.out ||
+	fail "the refusal is not rnencode's line through study.mk: $(cat refused.out)"
 [ ! -e "$T/cache2/stages.log" ] && [ ! -e "$T/report2" ] || fail "stages ran before the refusal: $(cat "$T/cache2/stages.log")"
 # names refused before anything is built or fetched (unknown ones: test_study_parts.sh)
 for bad in 'COMPARE=resnet18|COMPARE=.resnet18.: expected two of MODELS' \

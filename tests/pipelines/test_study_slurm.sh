@@ -10,7 +10,10 @@
 # - the same line again resubmits only that shard and the jobs after it, and ends with the
 #   report;
 # - make study's records (BATCH=1) equal the Slurm run's, bit for bit, encoders and scores;
-# - the README's sbatch job array and merge lines, verbatim.
+# - the README's sbatch job array and merge lines, verbatim;
+# - int8 (ResNet-50, 2 shards): the calibration jobs run before the int8 array, and the
+#   report names that calibration (its tasks' records against make study's, and the
+#   plan's calibration being make study's file: test_study_int8.sh).
 source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/pipelines/study-lib.sh"
 source "$ROOT/tests/cluster-lib.sh"
@@ -155,4 +158,19 @@ records "-t logits -t error" "$single" >one
 records "-t logits -t error" "$RUN/resnet50-fp32.mp" >many
 [ "$(wc -l <one)" = 4 ] && cmp -s one many || fail "README sbatch: the merged shards differ from make study's records"
 grep -q '^  top-1 accuracy: ' sbatch.out || fail "README sbatch: errstats printed no accuracy: $(tail -n 5 sbatch.out)"
+
+# ---- int8: the calibration as jobs before the int8 array ----
+mark=$(log_mark)
+(cd "$ROOT" && env "${env_args[@]}" bash -c 'make study-slurm SHARDS=2 MODELS=resnet50 PRECISIONS=int8') >run3.out 2>&1 ||
+	{ cat run3.out; fail "make study-slurm PRECISIONS=int8 failed"; }
+cat run3.out >>"$T/make.log"
+grep -q 'submitted 7 jobs, 8 tasks: calset-imagenet, cal-resnet50, enc-resnet50-int8 (2 of 2 tasks), merge-resnet50-int8, scores-resnet50-int8, report, publish;' run3.out ||
+	{ cat run3.out; fail "int8 on Slurm: not the calibration jobs and the int8 array"; }
+expect_ran "$mark" calset-imagenet cal-resnet50 enc-resnet50-int8 enc-resnet50-int8 enc-resnet50-int8 scores-resnet50-int8 report
+# the calibration ended before the first int8 task began (afterok)
+awk -F'\t' '$3 ~ /^cal-resnet50-/ { c = NR } $3 ~ /^enc-resnet50-int8-.*of2\.mp$/ && !e { e = NR } END { exit !(c && e && c < e) }' \
+	"$C/stages.log" || fail "the int8 tasks did not wait for the calibration: $(cut -f3 "$C/stages.log" | tail -n 7)"
+cal=$(ls "$C"/cal-resnet50-*.mp)
+grep -q "^| int8 calibration, ResNet-50 | \`$cal\` sha256 $(sha256sum <"$cal" | cut -d' ' -f1): 4 images, " "$T/report/report.md" ||
+	fail "int8 on Slurm: the report's calibration: $(grep 'int8 calibration' "$T/report/report.md")"
 exit 0
