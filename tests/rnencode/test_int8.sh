@@ -73,6 +73,9 @@ PYEOF
 tensors() { recview --full -t "$2" "$1" | sed 's/.*"tensor"//'; }
 
 enc() { rnencode --device cpu --threads 2 "$@"; }
+# oneDNN held to its AVX2 kernels, the ones tests/py/int8_ref.py models (on any CPU)
+enc_avx2() { ONEDNN_MAX_CPU_ISA=AVX2 enc "$@"; }
+oracle=()
 for m in resnet50 clip-rn50; do
 	case $m in
 	resnet50) w=$CKPT_DIR/resnet50.pth p=imagenet t=logits tol=1.6 top=2 ;;
@@ -80,7 +83,7 @@ for m in resnet50 clip-rn50; do
 	esac
 	expect_exit 0 enc --model $m --weights "$w" <eval-$p.mp
 	mv out $m-fp32.mp
-	expect_exit 0 enc --model $m --weights "$w" --precision int8 --calibrate cal-$p.mp \
+	expect_exit 0 enc_avx2 --model $m --weights "$w" --precision int8 --calibrate cal-$p.mp \
 		--save-calibration $m-cal.mp <eval-$p.mp
 	if [ $m = resnet50 ]; then
 		expect_stderr "^rnencode: cal-imagenet.mp: record [0-9]+ \(id '[^']+'\): preset 'clip' does not match model resnet50 .*\(skipped\)$"
@@ -92,6 +95,9 @@ for m in resnet50 clip-rn50; do
 	compare $m $m-fp32.mp $m-int8.mp $tol $top
 	recview -t $t $m-int8.mp | grep -q '"precision":"int8"' || fail "$m: records do not say int8"
 	recview -t header $m-int8.mp | grep -q '"precision":"int8","math":"int8"' || fail "$m header: $(recview -t header $m-int8.mp)"
+	recview -t header $m-int8.mp | grep -q '"device":"cpu: .*cpu_isa_avx2)"' ||
+		fail "$m: oneDNN not on its AVX2 kernels, which int8_ref.py models: $(recview -t header $m-int8.mp)"
+	oracle+=("$w" $m-cal.mp eval-$p.mp $m-int8.mp)
 	$PY - $m-int8.mp $m-cal.mp cal-$p.mp $CAL <<'PYEOF' || fail "$m: the header's calibration provenance"
 import sys, hashlib, msgpack
 h = [r for r in msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False) if r["type"] == "header" and r["producer"] == "rnencode"][0]
@@ -102,7 +108,7 @@ want = {"calibration": sys.argv[2], "calibration_sha256": sha(sys.argv[2]), "cal
 bad = {k: (h.get(k), v) for k, v in want.items() if h.get(k) != v}
 sys.exit(f"header: {bad}" if bad else 0)
 PYEOF
-	expect_exit 0 enc --model $m --weights "$w" --precision int8 --calibration $m-cal.mp <eval-$p.mp
+	expect_exit 0 enc_avx2 --model $m --weights "$w" --precision int8 --calibration $m-cal.mp <eval-$p.mp
 	[ "$(tensors out $t)" = "$(tensors $m-int8.mp $t)" ] || fail "$m: --calibration gives other numbers than --calibrate"
 	recview -t header out | grep -q "\"calibration\":\"$m-cal.mp\"" || fail "$m: header: $(recview -t header out)"
 done
@@ -186,8 +192,10 @@ for s in resnet50 clip-rn50 $FAMILY_SPECS; do
 	*)
 		w=$FAM_DIR/$s.pth mp=$FAM_DIR/$s.mp
 		[ -e "$w" ] || w=$FAM_DIR/$s.pt
-		enc --weights "$w" --batch 2 --precision int8 --calibrate "$mp" --save-calibration c.mp <"$mp" >/dev/null 2>&1 ||
-			fail "$s: rnencode --precision int8 --calibrate"
+		enc_avx2 --weights "$w" --batch 2 --precision int8 --calibrate "$mp" --save-calibration c.mp <"$mp" \
+			>$s-int8.mp 2>/dev/null || fail "$s: rnencode --precision int8 --calibrate"
+		cp c.mp $s-cal.mp
+		oracle+=("$w" $s-cal.mp "$mp" $s-int8.mp)
 		;;
 	esac
 	ONEDNN_VERBOSE=1 enc --weights "$w" --batch 2 --precision int8 --calibration c.mp <"$mp" 2>verbose >/dev/null ||
@@ -198,4 +206,9 @@ for s in resnet50 clip-rn50 $FAMILY_SPECS; do
 	! grep -a '^onednn_verbose,exec,cpu,convolution' verbose | grep -av 'src_[us]8' ||
 		fail "$s: a convolution without an int8 source (above)"
 done
+
+# INT8 against tests/py/int8_ref.py, the same scheme in PyTorch (tolerance: the header).
+# Passive OpenMP waits: torch's threads spin otherwise, twice the CPU time on shared cores.
+OMP_WAIT_POLICY=PASSIVE $PY "$ROOT/tests/py/int8_ref.py" --rtol 1e-4 "${oracle[@]}" ||
+	fail "rnencode --precision int8 and tests/py/int8_ref.py differ (above)"
 exit 0
