@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
 """int8_ref.py - rnencode --precision int8's arithmetic in PyTorch, for tests/rnencode/test_int8.sh.
 
-  int8_ref.py --rtol R [--epilogue f64] CKPT CALIB.mp IN.mp OUT.mp [CKPT CALIB.mp IN.mp OUT.mp ...]
+  int8_ref.py --rtol R [--epilogue f64] [--scales ...] [CKPT CALIB.mp IN.mp OUT.mp ...]
       for each network: what rnencode --precision int8 --calibration CALIB.mp computes for
       the image records of IN.mp (uint8 crops or float32 [3,S,S]) with checkpoint CKPT (any
       ResNet rnencode reads: torchvision's, ResNeXt, CLIP's ModifiedResNet), compared with
       rnencode's output records in OUT.mp as rnencode_ref.py compare does (per element
       |out - ref| <= R * (|ref| + rms(ref of that image)), the worst elements printed).
+      --scales CKPT CALIB.mp SET.mp (repeatable) --scales-rtol S: also check the calibration
+      itself: each scale is PyTorch FP32's largest |input| of its convolution over SET.mp's
+      images the model takes, over 127 (the image, s8) or 255 (u8), within relative S, and
+      CALIB.mp counts those images (the oracle takes the scales as given: a wrong observer
+      would give the same wrong numbers on both sides).
       Exit 1 when a network is out of tolerance.
 
 The scheme of model/cpu_dnnl.c (its header, weight_scales, add_conv, wgt_get,
@@ -247,11 +252,15 @@ def forward(ops, last, attn, fc, x, scales, f64):
     return g.double() @ fc[0].T + fc[1]
 
 
-def images(path, clip):
+def images(path, clip, size):
+    """The image records of path as the model's input [N,3,S,S]; those of another preset
+    (or size) are skipped, as rnencode skips them."""
+    preset = ("clip" if size == 224 else f"clip-{size}") if clip else "imagenet"
     xs = []
     with open(path, "rb") as f:
         for r in msgpack.Unpacker(f, raw=False):
-            if r.get("type") != "image":
+            if r.get("type") != "image" or r.get("preset", preset) != preset or \
+                    max(r["tensor"]["shape"]) != size:
                 continue
             t = np.frombuffer(r["tensor"]["data"], r["tensor"]["dtype"]).reshape(r["tensor"]["shape"])
             if t.dtype == np.uint8:  # model/cpu_dnnl.c's table: (v / 255 - mean) / std in float32
@@ -264,20 +273,65 @@ def images(path, clip):
     return torch.stack(xs)
 
 
-def oracle(ckpt, calibration, images_mp, f64):
-    """The oracle's outputs [N,D] (float64) for one network."""
+def observe(ops, x):
+    """What rnencode --calibrate measures, from PyTorch's FP32 network: each convolution's
+    largest |input| over x, over 127 (the image, s8) or 255 (u8)."""
+    vals, seen = {0: x}, {}
+    for o in ops:
+        v = vals[o["inp"]]
+        if o["kind"] != "conv":
+            vals[o["out"]] = pool(v, o["kind"], o["k"], o["stride"], o["pad"])
+            continue
+        seen[o["conv"]] = float(v.abs().max()) / (127 if o["inp"] == 0 else 255)
+        y = F.conv2d(v, o["w"], o["b"], o["stride"], o["pad"], 1, o["groups"])
+        if o["res"] >= 0:
+            y = y + vals[o["res"]]
+        vals[o["out"]] = torch.relu(y) if o["relu"] else y
+    return np.array([seen[i] for i in range(len(seen))])
+
+
+def load(ckpt, calibration):
+    """(state dict, network, calibration record, its scales), the scales' count checked."""
     sd = load_state(ckpt)
-    ops, last, attn = network(sd)
+    net = network(sd)
     with open(calibration, "rb") as f:
         rec = msgpack.unpackb(f.read(), raw=False)
     scales = np.frombuffer(rec["tensor"]["data"], np.float32)
-    nconv = sum(o["kind"] == "conv" for o in ops)
+    nconv = sum(o["kind"] == "conv" for o in net[0])
     if rec.get("type") != "calibration" or len(scales) != nconv:
         sys.exit(f"int8_ref.py: {calibration}: {len(scales)} scales, the network has {nconv} convolutions")
+    return sd, net, rec, scales
+
+
+def input_size(sd):
+    pos = sd.get("visual.attnpool.positional_embedding")
+    return 224 if pos is None else 32 * round((pos.shape[0] - 1) ** 0.5)
+
+
+def oracle(ckpt, calibration, images_mp, f64):
+    """The oracle's outputs [N,D] (float64) for one network."""
+    sd, (ops, last, attn), _, scales = load(ckpt, calibration)
     fc = None if attn is not None else (sd["fc.weight"].double(), sd["fc.bias"].double())
-    x = images(images_mp, attn is not None)
+    x = images(images_mp, attn is not None, input_size(sd))
     with torch.no_grad():
         return forward(ops, last, attn, fc, x, scales, f64)
+
+
+def check_scales(ckpt, calibration, set_mp, rtol):
+    """0 when the calibration's scales are PyTorch's observation of set_mp, within rtol."""
+    sd, (ops, _, attn), rec, scales = load(ckpt, calibration)
+    x = images(set_mp, attn is not None, input_size(sd))
+    with torch.no_grad():
+        want = observe(ops, x)
+    err = np.abs(scales - want) / want
+    i = int(err.argmax())
+    print(f"{os.path.basename(ckpt)}: {calibration}'s {len(scales)} scales against PyTorch FP32's "
+          f"max |x| / qmax over {len(x)} images of {set_mp}: largest relative difference {err[i]:.3g} "
+          f"(convolution {i}: {scales[i]:.8g}, PyTorch {want[i]:.8g}; tolerance {rtol:g})")
+    if rec.get("images") != len(x):
+        print(f"{calibration}: calibrated on {rec.get('images')} images, {set_mp} has {len(x)} the model takes")
+        return 1
+    return 0 if err.max() <= rtol else 1
 
 
 def main():
@@ -285,14 +339,20 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rtol", type=float, required=True)
     ap.add_argument("--epilogue", choices=["f32", "f64"], default="f32")
-    ap.add_argument("runs", nargs="+", metavar="CKPT CALIB.mp IN.mp OUT.mp")
+    ap.add_argument("--scales", nargs=3, action="append", default=[], metavar=("CKPT", "CALIB.mp", "SET.mp"))
+    ap.add_argument("--scales-rtol", type=float)
+    ap.add_argument("runs", nargs="*", metavar="CKPT CALIB.mp IN.mp OUT.mp")
     a = ap.parse_args()
     if len(a.runs) % 4:
         ap.error("want CKPT CALIB.mp IN.mp OUT.mp, four names a network")
+    if a.scales and a.scales_rtol is None:
+        ap.error("--scales needs --scales-rtol")
     torch = resnets.torch_setup()
     import torch.nn.functional as F
     import rnencode_ref
     bad = 0
+    for ckpt, cal, set_mp in a.scales:
+        bad |= check_scales(ckpt, cal, set_mp, a.scales_rtol)
     for i in range(0, len(a.runs), 4):
         ckpt, cal, inp, out = a.runs[i:i + 4]
         ref = io.BytesIO()
