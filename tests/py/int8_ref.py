@@ -3,8 +3,9 @@
 
   int8_ref.py --rtol R [--epilogue f64] [--scales ...] [CKPT CALIB.mp IN.mp OUT.mp ...]
       for each network: what rnencode --precision int8 --calibration CALIB.mp computes for
-      the image records of IN.mp (uint8 crops or float32 [3,S,S]) with checkpoint CKPT (any
-      ResNet rnencode reads: torchvision's, ResNeXt, CLIP's ModifiedResNet), compared with
+      the image records of IN.mp (uint8 crops or float32 [3,S,S]) with checkpoint CKPT (a
+      torchvision ResNet or ResNeXt state dict without a prefix, or a CLIP file with its
+      ModifiedResNet under visual., as tests/py/resnets.py writes them), compared with
       rnencode's output records in OUT.mp as rnencode_ref.py compare does (per element
       |out - ref| <= R * (|ref| + rms(ref of that image)), the worst elements printed).
       --scales CKPT CALIB.mp SET.mp (repeatable) --scales-rtol S: also check the calibration
@@ -75,9 +76,11 @@ def fold(sd, conv, bn):
 
 
 def network(sd):
-    """(ops, clip, head): model/net.c's build() as a list of ops over numbered values
-    (0: the input). A conv op: dict(kind="conv", conv=index in the calibration file, w, b,
-    stride, pad, groups, relu, inp, out, res); pools: kind, k, stride, pad, inp, out."""
+    """(ops, last, attnpool): model/net.c's build() as a list of ops over numbered values
+    (0: the input; last: the head's input; attnpool: CLIP's, float64, or None for fc). A
+    conv op: dict(kind="conv", conv=index in the calibration file, w, b, stride, pad,
+    groups, relu, inp, out, res (-1: none)); pools: kind ("max", "avg"), k, stride, pad,
+    inp, out."""
     clip = "visual.attnpool.c_proj.weight" in sd
     p = "visual." if clip else ""
     ops = []
@@ -87,8 +90,8 @@ def network(sd):
     def conv(name, bn, inp, stride, pad, relu, res=-1):
         w, b = fold(sd, p + name, p + bn)
         cin = w.shape[1]
-        groups = 1 if inp is None else vals_c[inp] // cin
-        o = dict(kind="conv", name=name, conv=nconv[0], w=w, b=b, stride=stride, pad=pad, groups=groups,
+        groups = vals_c[inp] // cin
+        o = dict(kind="conv", conv=nconv[0], w=w, b=b, stride=stride, pad=pad, groups=groups,
                  relu=relu, inp=inp, out=nval[0], res=res)
         nconv[0] += 1
         nval[0] += 1
@@ -96,7 +99,7 @@ def network(sd):
         ops.append(o)
         return o["out"]
 
-    def pool(kind, inp, k, stride, pad):
+    def add_pool(kind, inp, k, stride, pad):
         ops.append(dict(kind=kind, inp=inp, out=nval[0], k=k, stride=stride, pad=pad))
         vals_c[nval[0]] = vals_c[inp]
         nval[0] += 1
@@ -105,12 +108,12 @@ def network(sd):
     vals_c = {0: 3}
     if not clip:
         x = conv("conv1", "bn1", 0, 2, 3, True)
-        x = pool("max", x, 3, 2, 1)
+        x = add_pool("max", x, 3, 2, 1)
     else:
         x = conv("conv1", "bn1", 0, 2, 1, True)
         x = conv("conv2", "bn2", x, 1, 1, True)
         x = conv("conv3", "bn3", x, 1, 1, True)
-        x = pool("avg", x, 2, 2, 0)
+        x = add_pool("avg", x, 2, 2, 0)
     bottleneck = p + "layer1.0.conv3.weight" in sd
     for s in range(4):
         j = 0
@@ -123,12 +126,12 @@ def network(sd):
                 y = conv(L + ".conv1", L + ".bn1", x, 1, 0, True)
                 y = conv(L + ".conv2", L + ".bn2", y, 1 if clip else stride, 1, True)
                 if clip and stride > 1:
-                    y = pool("avg", y, stride, stride, 0)
+                    y = add_pool("avg", y, stride, stride, 0)
             r = x
             if f"{p}{L}.downsample.0.weight" in sd:
                 d = x
                 if clip and stride > 1:
-                    d = pool("avg", x, stride, stride, 0)
+                    d = add_pool("avg", x, stride, stride, 0)
                 r = conv(L + ".downsample.0", L + ".downsample.1", d, 1 if clip else stride, 0, False)
             last = (L + ".conv3", L + ".bn3") if bottleneck else (L + ".conv2", L + ".bn2")
             pad = 0 if bottleneck else 1
