@@ -179,6 +179,17 @@ refused neg.mp "scale 5 of [0-9]+ is -[0-9.e+-]+: a scale is a number from 1e-30
 refused tiny.mp "scale 7 of [0-9]+ is 1.4[0-9]*e-45: a scale is a number from 1e-30 to 1e\+30$" "${R50[@]}"
 refused huge.mp "scale 2 of [0-9]+ is 3e\+38: a scale is a number from 1e-30 to 1e\+30$" "${R50[@]}"
 
+# no image on stdin: the calibration is still made and saved, the same bytes as with
+# images to encode (it was not made: exit 0 and no file); without --model or
+# --weights nothing names the network: one line, exit 2
+expect_exit 0 enc "${R50[@]}" --precision int8 --calibrate cal-imagenet.mp --save-calibration nostdin.mp </dev/null
+cmp -s nostdin.mp resnet50-cal.mp || fail "--calibrate with stdin empty: not resnet50-cal.mp's calibration"
+recview -t stats out | grep -q '"images":0,"failed":0' || fail "stdin empty: stats $(recview -t stats out)"
+expect_exit 2 enc --precision int8 --calibrate cal-imagenet.mp --save-calibration none.mp </dev/null
+expect_empty_stdout
+expect_stderr "^rnencode: --calibrate: stdin has no image record to choose the model from: pass --model or --weights$"
+[ ! -e none.mp ] || fail "none.mp written"
+
 # --save-calibration never replaces an input or the output (each was replaced, exit 0)
 cp cal-imagenet.mp set.mp
 cp "$CKPT_DIR/resnet50.pth" w.pth
