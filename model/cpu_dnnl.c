@@ -1569,6 +1569,21 @@ static int cpu_available(int gpu, char *why, size_t whycap)
 	return 1;
 }
 
+/* max |v| of n values rounded to f16 (as abs_bits), v left as it is */
+static uint32_t maxabs_f16(const float *v, size_t n)
+{
+	uint32_t mx = 0;
+	for (size_t i = 0; i < n; i++)
+		mx = max_u32(mx, abs_bits(round_h(v[i])));
+	return mx;
+}
+
+static int head_range_fail(const encoder_t *e, const char *what)
+{
+	return fail("%s: a weight or bias beyond float16's range (%s keeps these weights as float16): run it in fp32", what,
+		    precision_name(e->cfg.precision));
+}
+
 static int head_prepare(encoder_t *e)
 {
 	const net_t *net = e->net;
@@ -1606,14 +1621,27 @@ static int head_prepare(encoder_t *e)
 	size_t sz[5] = {(size_t)net->fc.in * (size_t)net->fc.out, (size_t)net->attn.dim * (size_t)net->attn.dim,
 			(size_t)net->attn.dim * (size_t)net->attn.dim, (size_t)net->attn.dim * (size_t)net->attn.dim,
 			(size_t)net->attn.out * (size_t)net->attn.dim};
+	/* what is rounded as it is used, checked here once */
+	const float *b[5] = {net->fc.b, net->attn.bq, net->attn.bk, net->attn.bv, net->attn.bc};
+	size_t bn[5] = {(size_t)net->fc.out, (size_t)net->attn.dim, (size_t)net->attn.dim, (size_t)net->attn.dim,
+			(size_t)net->attn.out};
+	static const char *const name[5] = {"fc", "attnpool.q_proj", "attnpool.k_proj", "attnpool.v_proj",
+					    "attnpool.c_proj"};
 	for (int i = 0; i < 5; i++) {
 		if (!w[i])
 			continue;
 		if (!(e->head_wr[i] = enc_alloc(e, sz[i] * sizeof(float))))
 			return fail("out of memory for the head weights");
 		memcpy(e->head_wr[i], w[i], sz[i] * sizeof(float));
-		round_f16_inplace(e->head_wr[i], sz[i]);
+		/* as for the convolutions (wgt_get): an Inf weight is refused, not
+		 * left to fail every image as an overflow of its own */
+		uint32_t mx = max_u32(round_f16_inplace(e->head_wr[i], sz[i]), b[i] ? maxabs_f16(b[i], bn[i]) : 0);
+		if (mx >= F32_INF_BITS)
+			return head_range_fail(e, name[i]);
 	}
+	if (net->attn.pos &&
+	    maxabs_f16(net->attn.pos, (size_t)net->attn.tokens * (size_t)net->attn.dim) >= F32_INF_BITS)
+		return head_range_fail(e, "attnpool.positional_embedding");
 	return 0;
 }
 

@@ -15,6 +15,9 @@
 # FP16 refuses the weights before any image (beyond float16's range after
 # BatchNorm folding, where an Inf weight's 0 * Inf hides the same way): exit 2,
 # one line, nothing on stdout.
+# fcbig: one fc weight 1e5, beyond float16 but not float32: FP16 refuses it as
+# it refuses a convolution's. bfbig: one weight 3.4e38, beyond bfloat16: BF16
+# refuses it.
 # Control: one layer scaled by 1e15 leaves every activation finite in PyTorch
 # (logits near 1e16): rnencode FP32 must agree with it (1e-4, as the parity
 # tests), so the check does not flag large finite values.
@@ -44,9 +47,17 @@ def nan(d):  # products of +-3e38 weights and inputs above 1.2 overflow
         d["layer3.0.bn1." + k].fill_(v)  # BatchNorm as the identity: the folded weights stay finite
 def large(d):
     d["layer2.0.conv1.weight"] *= 1e15
+def fcbig(d):  # a head weight beyond float16 (65504), finite in float32
+    d["fc.weight"][0, 0] = 1e5
+def bfbig(d):  # a weight beyond bfloat16 (3.39e38), finite in float32
+    d["layer3.0.conv1.weight"][0, 0, 0, 0] = 3.4e38
+    for k, v in (("weight", 1.0), ("bias", 0.0), ("running_mean", 0.0), ("running_var", 1 - 1e-5)):
+        d["layer3.0.bn1." + k].fill_(v)
 save("over", over)
 save("nan", nan)
 save("large", large)
+save("fcbig", fcbig)
+save("bfbig", bfbig)
 PYEOF
 for n in over nan large; do
 	$RN reference $n.pth "$IN" $n.npy || fail "PyTorch on $n.pth"
@@ -76,6 +87,16 @@ for n in over nan; do
 	expect_empty_stdout
 	expect_stderr "^rnencode: cpu backend: layer[23].0.conv1: a weight or bias beyond float16's range after BatchNorm folding"
 done
+
+# the head's matrices are held as float16 too: refused the same way (they failed
+# every image as an overflow of its own, exit 1, where the GPU refuses them)
+expect_exit 2 rnencode --weights fcbig.pth --precision fp16 --threads 2 --batch 2 <"$IN"
+expect_empty_stdout
+expect_stderr "^rnencode: cpu backend: fc: a weight or bias beyond float16's range"
+# bfloat16's range, in rounded storage (a CPU without bf16 instructions)
+expect_exit 2 rnencode --weights bfbig.pth --precision bf16 --threads 2 --batch 2 <"$IN"
+expect_empty_stdout
+expect_stderr "^rnencode: cpu backend: layer3.0.conv1: a weight or bias beyond bfloat16's range after BatchNorm folding"
 
 expect_exit 0 rnencode --weights large.pth --threads 2 --batch 2 <"$IN"
 $RN compare --name "large weights, fp32" --rtol 1e-4 large.npy out ||
