@@ -726,12 +726,23 @@ static const char *omp_wait_policy(void)
 }
 
 /* One batch of the calibration run: the outputs are not wanted, only what
- * the backend observed on the way. */
-static void calib_batch(const enc_backend_t *be, encoder_t *enc, enc_input_t fmt, int n, float *out)
+ * the backend observed on the way, which leaves out an image whose
+ * activations overflowed (its output non-finite): skipped with a line and
+ * not counted. where: each image's rec_where. */
+static void calib_batch(const enc_backend_t *be, encoder_t *enc, enc_input_t fmt, int n, float *out, int dim,
+			char (*where)[320], net_calib_t *cal, int *overflowed)
 {
 	char err[512];
 	if (be->submit(enc, fmt, n, err, sizeof err) != 0 || be->wait(enc, out, err, sizeof err) != 0)
 		diag_fatal("--calibrate: %s: %s", be->name, err);
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < dim; k++)
+			if (!isfinite(out[(size_t)i * (size_t)dim + (size_t)k])) {
+				diag_msg("%s: the image overflows the FP32 network's arithmetic (skipped)", where[i]);
+				cal->images--;
+				(*overflowed)++;
+				break;
+			}
 }
 
 /* --calibrate SET: the FP32 network (cfg at FP32, observing) over SET's
@@ -752,7 +763,10 @@ static void calibrate(run_t *r, enc_config_t cfg, const char *weights_sha256, ne
 		diag_fatal("--calibrate: %s backend: %s", be->name, err);
 	rec_reader_t *rd = rec_reader_open(o->calibrate_fd, o->calibrate, o->max_record);
 	rec_reader_hash(rd);
-	float *out = xmalloc((size_t)cfg.batch * (size_t)net_output_dim(&r->net, cfg.features) * sizeof *out);
+	int dim = net_output_dim(&r->net, cfg.features);
+	float *out = xmalloc((size_t)cfg.batch * (size_t)dim * sizeof *out);
+	char(*slot)[320] = xcalloc((size_t)cfg.batch, sizeof *slot);
+	int overflowed = 0;
 	enc_input_t fmt = ENC_INPUT_U8_HWC;
 	char *buf = NULL;
 	int fill = 0;
@@ -776,26 +790,32 @@ static void calibrate(run_t *r, enc_config_t cfg, const char *weights_sha256, ne
 			continue;
 		}
 		if (fill && f != fmt) {
-			calib_batch(be, enc, fmt, fill, out);
+			calib_batch(be, enc, fmt, fill, out, dim, slot, cal, &overflowed);
 			fill = 0;
 		}
 		if (!fill && !(buf = be->input(enc, fmt = f)))
 			diag_fatal("--calibrate: %s: out of memory for the input buffer", be->name);
 		memcpy(buf + (size_t)fill * t.nbytes, t.data, t.nbytes);
+		rec_where(slot[fill], sizeof slot[fill], o->calibrate, &rec);
 		cal->images++;
 		if (++fill == cfg.batch) {
-			calib_batch(be, enc, fmt, fill, out);
+			calib_batch(be, enc, fmt, fill, out, dim, slot, cal, &overflowed);
 			fill = 0;
 		}
 	}
 	if (fill)
-		calib_batch(be, enc, fmt, fill, out);
+		calib_batch(be, enc, fmt, fill, out, dim, slot, cal, &overflowed);
+	free(slot);
 	if (rec_reader_sha256(rd, cal->set_sha256) != 0)
 		diag_fatal("--calibrate: %s: internal: no sha256", o->calibrate);
 	rec_reader_free(rd);
 	close(o->calibrate_fd);
 	free(out);
 	be->destroy(enc);
+	if (!cal->images && overflowed)
+		diag_fatal("--calibrate: %s: every image overflows %s's FP32 arithmetic (the lines above): nothing to "
+			   "calibrate on",
+			   o->calibrate, r->net.name);
 	if (!cal->images)
 		diag_fatal("--calibrate: %s: no image record for %s to calibrate on", o->calibrate, r->net.name);
 	/* an input that was 0 (or as good as) in every image has no scale: any

@@ -46,7 +46,8 @@
  *     w_scale[o], per channel), the FP32 bias, the sum post-op into the FP32
  *     residual and the ReLU. All activations NHWC; pools and heads FP32.
  *   - Calibration (cfg.observe, FP32): a step before each convolution keeps
- *     the largest |x| of its input, as scales (run_observe).
+ *     the largest |x| of its input, as scales, over the images that did not
+ *     overflow (run_observe).
  * The network is the description's op list (net.h); grouped convolutions
  * use oneDNN's 5-D goihw weights.
  * Heads: torchvision = global average pool primitive + sgemm; CLIP = the
@@ -167,6 +168,7 @@ struct encoder {
 	size_t input_bytes[3];
 	float *out;              /* [batch][out_dim] of the batch just computed */
 	unsigned char *overflow; /* [batch] an activation of the image overflowed (run_store) */
+	float *obs_img;          /* calibration: [batch][nconv] what run_observe saw of each image */
 	int out_n, pending;
 	/* head scratch, [batch][...] f32 */
 	float *head_buf;
@@ -685,6 +687,8 @@ static wgt_t *wgt_get(encoder_t *e, plan_t *p, plan_t *prev, const net_conv_t *c
 		mx = max_u32(mx, maxabs_f32(g->b, (size_t)c->cout));
 	} else if (e->act_dt == dnnl_bf16 && e->mem_dt == dnnl_f32) {
 		mx = round_bf16_inplace(g->w, g->wbytes / sizeof(float));
+	} else if (e->mem_dt == dnnl_bf16) { /* native: oneDNN's reorder made them bf16 */
+		mx = maxabs_bf16((const uint16_t *)g->w, g->wbytes / sizeof(uint16_t));
 	}
 	if (mx >= F32_INF_BITS) {
 		fail("%s: a weight or bias beyond %s's range after BatchNorm folding (%s keeps these weights as "
@@ -1278,24 +1282,27 @@ static void run_store(encoder_t *e, const plan_t *p, const step_t *s, int n)
 		store_range(&j, 0, j.per * (size_t)n);
 }
 
-/* Calibration: cfg.observe[conv] raised to max |x| / qmax over the tensor
- * (f32; padding of a blocked layout holds zeros). The largest |x| is the
- * largest of the bits with the sign cleared, compared as integers (a loop
- * the compiler vectorizes; the images are finite, checked on the way in). */
-static void run_observe(encoder_t *e, const plan_t *p, const step_t *s)
+/* Calibration: each image's max |x| / qmax over conv's input tensor (f32;
+ * padding of a blocked layout holds zeros; images are the outermost
+ * dimension), into obs_img [batch][nconv]; cpu_submit raises cfg.observe by
+ * the images that did not overflow (an image whose activations overflowed,
+ * failed by run_store, would give an Inf or NaN scale). The largest |x| is
+ * the largest of the bits with the sign cleared, compared as integers. */
+static void run_observe(encoder_t *e, const plan_t *p, const step_t *s, int n)
 {
 	const uint32_t *v = act_ptr(p, s->in);
-	size_t n = p->act[s->in].bytes / sizeof *v;
-	uint32_t m = 0;
-	for (size_t i = 0; i < n; i++) {
-		uint32_t a = v[i] & 0x7fffffffu;
-		m = a > m ? a : m;
+	size_t per = p->act[s->in].bytes / sizeof *v / (size_t)n;
+	for (int i = 0; i < n; i++) {
+		uint32_t m = 0;
+		for (size_t k = (size_t)i * per; k < (size_t)(i + 1) * per; k++) {
+			uint32_t a = v[k] & 0x7fffffffu;
+			m = a > m ? a : m;
+		}
+		float f;
+		memcpy(&f, &m, sizeof f);
+		e->obs_img[(size_t)i * (size_t)e->net->nconv + (size_t)s->conv] =
+			f / (e->in_signed[s->conv] ? 127.0f : 255.0f);
 	}
-	float f;
-	memcpy(&f, &m, sizeof f);
-	f /= e->in_signed[s->conv] ? 127.0f : 255.0f;
-	if (f > e->cfg.observe[s->conv])
-		e->cfg.observe[s->conv] = f;
 }
 
 /* Host input (cfg.batch-image buffer of fmt) -> the input tensor: NCHW or
@@ -1597,6 +1604,8 @@ static int head_prepare(encoder_t *e)
 	e->head_buf = enc_alloc(e, e->head_bytes);
 	e->out = enc_alloc(e, B * (size_t)e->out_dim * sizeof(float));
 	e->overflow = calloc(B, 1);
+	if (e->cfg.observe && !(e->obs_img = calloc(B * (size_t)net->nconv, sizeof *e->obs_img)))
+		return fail("out of memory for the calibration");
 	if (!e->head_buf || !e->out || !e->overflow)
 		return fail("out of memory for the head buffers");
 	const net_attnpool_t *a = &net->attn;
@@ -1857,7 +1866,7 @@ static int cpu_submit(encoder_t *e, enc_input_t fmt, int n, char *err, size_t er
 		case STEP_HEAD_FC: r = run_head_fc(e, p, s, n); break;
 		case STEP_ATTNPOOL: r = run_attnpool(e, p, s, n); break;
 		case STEP_STORE: run_store(e, p, s, n); break;
-		case STEP_OBSERVE: run_observe(e, p, s); break;
+		case STEP_OBSERVE: run_observe(e, p, s, n); break;
 		}
 		if (r)
 			return -1;
@@ -1866,6 +1875,12 @@ static int cpu_submit(encoder_t *e, enc_input_t fmt, int n, char *err, size_t er
 		if (e->overflow[i])
 			for (int k = 0; k < e->out_dim; k++)
 				e->out[(size_t)i * (size_t)e->out_dim + (size_t)k] = NAN;
+	for (int i = 0; e->cfg.observe && i < n; i++)
+		for (int c = 0; !e->overflow[i] && c < e->net->nconv; c++) {
+			float f = e->obs_img[(size_t)i * (size_t)e->net->nconv + (size_t)c];
+			if (f > e->cfg.observe[c])
+				e->cfg.observe[c] = f;
+		}
 	DNNL_TRY(dnnl_stream_wait(e->stream));
 	double dt = time_now() - t0;
 	if (e->batches++ > 0) /* the first batch is warm-up */
@@ -1913,6 +1928,7 @@ static void cpu_destroy(encoder_t *e)
 	free(e->head_buf);
 	free(e->out);
 	free(e->overflow);
+	free(e->obs_img);
 	for (int i = 0; i < 5; i++)
 		free(e->head_wr[i]);
 	for (int i = 0; i < 4; i++)

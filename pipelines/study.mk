@@ -297,8 +297,8 @@ $(foreach p,$(STUDY_PRESETS),$(eval $(call study_decode_rules,$(p))))
 # first CALIB_IMAGES (100) of the evaluated data set in its own order, decoded once per
 # preset (imgdecode --first: fewer when the set is smaller). Then rnencode measures each
 # model's activation scales on it and saves them (--save-calibration); every int8 encode
-# loads them (--calibration), shards included. rnencode calibrates when it starts on its
-# first image, so its stdin is the set too; that int8 output is not kept (/dev/null).
+# loads them (--calibration), shards included. rnencode calibrates with nothing on
+# stdin (study-run's /dev/null): no int8 encode of the set on the way.
 # INT8 is the CPU backend's: the calibration runs there.
 ifneq ($(filter int8,$(PRECISIONS)),)
 STUDY_CAL_N := $(or $(CALIB_IMAGES),$(if $(CALIB),,100))
@@ -331,7 +331,7 @@ STUDY_CAL_$(1) := $(CACHE)/cal-$(1)-$(call study_hash,calibrate $(STUDY_CALSET_$
 # (a set without an image, an empty CALIB folder say, would leave rnencode nothing to
 # start on: said here, in words; no `exit`, which would skip a Slurm job's status line)
 study_cal_cmd_$(1) := if $(STUDY_BIN)/recview --count $(STUDY_CALSET_$(call study_preset,$(1))).mp | grep -q '^image '; \
-  then $(STUDY_RUNNER) --arg $$(STUDY_CAL_$(1)).mp --in $(STUDY_CALSET_$(call study_preset,$(1))).mp \
+  then $(STUDY_RUNNER) --arg $$(STUDY_CAL_$(1)).mp \
   -- $(STUDY_BIN)/rnencode --model $(1) --weights $(call study_wfile,$(1)) --device cpu --precision int8 \
   --calibrate $(STUDY_CALSET_$(call study_preset,$(1))).mp --save-calibration; \
   else echo "study: $$(notdir $$(STUDY_CAL_$(1))).mp: no image in $(STUDY_CALSET_$(call study_preset,$(1))).mp to \

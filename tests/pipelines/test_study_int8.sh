@@ -58,7 +58,7 @@ EOF
 
 # ---- Slurm: the plan of the same run in 2 shards; its int8 tasks run here ----
 plan=$(cd "$ROOT" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "${STUDY_ARGS[@]}" make study-slurm-plan SHARDS=2 "${P[@]}" \
-	2>plan.err) || fail "make study-slurm-plan: $(cat plan.err)"
+	2>"$T/plan.err") || fail "make study-slurm-plan: $(cat "$T/plan.err")"
 # name, tasks, output, after (the reader trims the fields' spaces)
 awk -F'\t' '{ for (i = 1; i <= NF; i++) gsub(/^ +| +$/, "", $i); print $1, $2, $3, $4 }' "$plan" >jobs
 cut -d' ' -f1,2,4 jobs >jobs.after
@@ -128,4 +128,14 @@ sc=$(ls "$C"/scores-resnet18-int8-*.mp | head -n 1)
 expect_exit 2 "$ROOT/pipelines/study-report" --bin "$SB" --names "$ROOT/data/names-clip.txt" --run resnet18 int8 "$sc" "$e" none.tsv \
 	--calibration resnet18 "$other" "a source" rep-bad
 expect_stderr "^study-report: resnet18 int8: $e was made with calibration sha256 [0-9a-f]{64}, not $other's \([0-9a-f]{64}\)$"
+# data/*.json load whatever the words hold: a backslash and a control character in
+# the source (its js() wrote the backslash as it was: invalid JSON)
+src=$'CALIB=`odd\\dir\001name`'
+expect_exit 0 env RNENC_DATA="$ROOT/data" "$ROOT/pipelines/study-report" --bin "$SB" --names "$ROOT/data/names-clip.txt" \
+	--run resnet18 int8 "$sc" "$e" none.tsv --calibration resnet18 "$made" "$src" rep-odd
+$PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))["calibrations"][0]
+assert d["source"] == sys.argv[2], (d["source"], sys.argv[2])
+json.load(open(sys.argv[3]))' rep-odd/data/calibration.json "$src" rep-odd/data/precision.json || fail "rep-odd's JSON"
 exit 0

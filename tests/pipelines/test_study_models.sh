@@ -84,7 +84,7 @@ done
 
 # ---- Slurm: the plan of the same MODELS and PRECISIONS; two of its tasks run here ----
 plan=$(cd "$ROOT" && env "${env_args[@]}" make study-slurm-plan SHARDS=2 MODELS="resnet18 clip-rn50" 2>"$T/plan.err") ||
-	fail "make study-slurm-plan: $(cat plan.err)"
+	fail "make study-slurm-plan: $(cat "$T/plan.err")"
 # name, tasks, after (the reader trims the fields' spaces)
 awk -F'\t' '{ for (i = 1; i <= NF; i++) gsub(/^ +| +$/, "", $i); print $1, $2, $4 }' "$plan" >jobs
 cat >want <<'EOF'

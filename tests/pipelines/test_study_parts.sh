@@ -183,6 +183,17 @@ expect_stderr "^encode-shard: PRECISION 'fp8': expected fp32, tf32, bf16, fp16 o
 RNENCODE_OPTS='--batch 1' expect_exit 2 "$P/encode-shard" 0/2 x.mp resnet18 int8 imgs
 expect_empty_stdout
 expect_stderr "^encode-shard: PRECISION int8: needs --calibration FILE in RNENCODE_OPTS \(the scales every shard shares: rnencode --calibrate SET --save-calibration FILE makes them\)$"
+# precision-check: a sample image that does not decode is a failure of the check, not
+# a stamp (rnencode was skipped and its status 1 read as "computes it")
+mkdir -p pcbin && printf '#!/bin/sh\necho "imgdecode: a broken decoder" >&2\nexit 1\n' >pcbin/imgdecode &&
+	chmod +x pcbin/imgdecode && ln -sf "$BIN/rnencode" pcbin/rnencode || fail "pcbin"
+expect_exit 2 "$P/precision-check" --bin pcbin --device cpu --stamp pc.stamp resnet18 imagenet x.pth fp16
+grep -qx "resnet18 fp16 on cpu: the sample image: imgdecode: a broken decoder" out || fail "precision-check: $(cat out)"
+[ ! -e pc.stamp ] || fail "precision-check stamped a check that did not run"
+# getopt's --calibration=FILE spelling is --calibration too (it was refused as missing)
+RNENCODE_OPTS='--batch 1 --calibration=c.mp' "$P/encode-shard" 0/2 x.mp resnet18 int8 imgs >out 2>err
+grep -q "needs --calibration" err && fail "--calibration=FILE not taken: $(cat err)"
+rm -rf x.mp
 RNENC_SHA256=0676ba expect_exit 2 "$P/encode-shard" 0/2 x/x.mp resnet50 fp32 imgs
 expect_stderr "^encode-shard: RNENC_SHA256='0676ba': expected the weights' sha256 \(8 to 64 hex digits\)$"
 expect_exit 2 "$P/encode-shard" --frob 0/2 x/x.mp resnet50 fp32 imgs

@@ -82,6 +82,13 @@ for n in over nan; do
 			fail "$n $p: want 2 error records: $(recview -t error out)"
 		recview -t stats out | grep -q '"images":0,"failed":2' || fail "$n $p: stats: $(recview -t stats out)"
 	done
+	# calibrating INT8 on images that overflow the FP32 network: each is skipped with
+	# a line (their Inf or NaN would have been a scale), then nothing is left
+	expect_exit 2 rnencode --weights $n.pth --precision int8 --calibrate "$IN" --threads 2 --batch 2 </dev/null
+	expect_empty_stdout
+	[ "$(grep -c "overflows the FP32 network's arithmetic (skipped)$" err)" = 2 ] &&
+		expect_stderr "every image overflows .*'s FP32 arithmetic \(the lines above\): nothing to calibrate on$" ||
+		fail "$n: int8 calibration on overflowing images: $(cat err)"
 	# float16 cannot hold these weights at all: refused before any image
 	expect_exit 2 rnencode --weights $n.pth --precision fp16 --threads 2 --batch 2 <"$IN"
 	expect_empty_stdout
