@@ -29,8 +29,9 @@
 #   dec-PRESET-KEY.mp         imgdecode --preset PRESET (each model's, as fetch-weights --list
 #                             says: imagenet for resnet50, clip-288 for clip-rn50x4...),
 #                             once per preset                 key: data listing, preset
-#   calset-PRESET-KEY.mp      int8 only: imgdecode --preset PRESET --first N, the calibration
-#                             images               key: CALIB's listing or the data's, preset, N
+#   calset-PRESET-KEY.mp      int8 only: imgdecode --preset PRESET, N images spread over
+#                             the set (--first N*K --shard 0/K), the calibration images
+#                             key: CALIB's listing or the data's, preset, N, K
 #   cal-MODEL-KEY.mp          int8 only: rnencode --precision int8 --calibrate calset
 #                             --save-calibration, the model's activation scales (a
 #                             `calibration` record)      key: calset key, model, weights sha256
@@ -308,18 +309,31 @@ $(if $(study_calib),,$(error CALIB=$(CALIB): cannot identify the calibration set
 STUDY_CALSET_ID := calib $(study_calib)
 STUDY_CALSET_ARGS := $(if $(filter dir,$(word 1,$(study_calib))),$(abspath $(CALIB)),-)
 STUDY_CALSET_IN := $(if $(filter tsv,$(word 1,$(study_calib))),--in $(CACHE)/lists/$(word 2,$(study_calib)).list)
-STUDY_CAL_SOURCE := $(if $(CALIB_IMAGES),the first $(CALIB_IMAGES) images of ,)CALIB=\`$(CALIB)\`
+STUDY_CAL_COUNT := $(word 3,$(study_calib))
+STUDY_CAL_SOURCE = $(if $(CALIB_IMAGES),$(STUDY_CAL_WHICH) of ,)CALIB=\`$(CALIB)\`
 else
 STUDY_CALSET_ID := data $(STUDY_DATA_ID) $(STUDY_LAYOUT) border=$(STUDY_BORDER)
 STUDY_CALSET_ARGS := $(STUDY_DEC_ARGS)
 STUDY_CALSET_IN := $(STUDY_DEC_IN)
-STUDY_CAL_SOURCE := the first $(STUDY_CAL_N) images of the evaluated $(if $(DATASET),$(DATASET) ,)data \
+STUDY_CAL_COUNT := $(word 3,$(study_data))
+STUDY_CAL_SOURCE = $(STUDY_CAL_WHICH) of the evaluated $(if $(DATASET),$(DATASET) ,)data \
   \`$(DATA)\` (the study scores images it calibrated on)
 endif
+# N images of a set of C (study-id's count) are every Kth of its first N*K, K = C / N
+# (imgdecode --first N*K --shard 0/K): a layout of class folders gives each class its
+# share, where the first N would be its first classes; the first N where C < 2N or
+# where the images are not counted before decoding (a WebDataset's tars)
+STUDY_CAL_K := $(if $(STUDY_CAL_N),$(shell c=$(or $(STUDY_CAL_COUNT),0) n=$(STUDY_CAL_N); \
+  [ "$$c" -ge $$((2 * n)) ] 2>/dev/null && echo $$((c / n))))
+STUDY_CAL_NK := $(if $(STUDY_CAL_K),$(shell echo $$(($(STUDY_CAL_N) * $(STUDY_CAL_K)))))
+STUDY_CAL_WHICH = $(if $(STUDY_CAL_K),$(STUDY_CAL_N) images (one in every $(STUDY_CAL_K) in its order),the first \
+  $(STUDY_CAL_N) images)
 define study_calset_rules
-STUDY_CALSET_$(1) := $(CACHE)/calset-$(1)-$(call study_hash,calset $(1) $(STUDY_CALSET_ID) first=$(STUDY_CAL_N))
+STUDY_CALSET_$(1) := $(CACHE)/calset-$(1)-$(call study_hash,calset $(1) $(STUDY_CALSET_ID) first=$(STUDY_CAL_N) \
+  every=$(STUDY_CAL_K))
 study_calset_cmd_$(1) := $(STUDY_RUNNER) --out $$(STUDY_CALSET_$(1)).mp $(STUDY_CALSET_IN) -- $(STUDY_BIN)/imgdecode \
-  --preset $(1) -j $(JOBS)$(if $(STUDY_CAL_N), --first $(STUDY_CAL_N)) $(STUDY_CALSET_ARGS)
+  --preset $(1) -j $(JOBS)$(if $(STUDY_CAL_K), --first $(STUDY_CAL_NK) --shard 0/$(STUDY_CAL_K),$(if \
+  $(STUDY_CAL_N), --first $(STUDY_CAL_N))) $(STUDY_CALSET_ARGS)
 $$(STUDY_CALSET_$(1)).mp: $(STUDY_BIN)/imgdecode
 	@mkdir -p $(CACHE)
 	@$$(study_calset_cmd_$(1))

@@ -94,7 +94,7 @@ expect_ran "$mark" # the same settings: nothing
 mark=$(log_mark)
 study "${P[@]}" CALIB_IMAGES=1
 expect_ran "$mark" calset-imagenet cal-resnet18 enc-resnet18-int8 scores-resnet18-int8 report
-grep -qF "sha256 $(sha256sum <"$(ls -t "$C"/cal-resnet18-*.mp | head -n 1)" | cut -d' ' -f1): 1 images, the first 1 images of the evaluated data" "$md" ||
+grep -qF "sha256 $(sha256sum <"$(ls -t "$C"/cal-resnet18-*.mp | head -n 1)" | cut -d' ' -f1): 1 images, 1 images (one in every 2 in its order) of the evaluated data" "$md" ||
 	fail "CALIB_IMAGES=1: $(grep 'int8 calibration,' "$md")"
 # CALIB: a folder of another image, all of it
 mkdir calib && ln -s "$TESTDATA/images/n01980166_fiddler_crab.JPEG" calib/crab.JPEG
@@ -105,6 +105,16 @@ c2=$(ls -t "$C"/cal-resnet18-*.mp | head -n 1)
 grep -qxF "| int8 calibration, ResNet-18 | \`$c2\` sha256 $(sha256sum <"$c2" | cut -d' ' -f1): 1 images, CALIB=\`$T/calib\` (observer minmax; data/calibration.json) |" "$md" ||
 	fail "CALIB=: $(grep 'int8 calibration,' "$md")"
 "$SB/recview" -t image "$(ls -t "$C"/calset-imagenet-*.mp | head -n 1)" | grep -q '"id":"crab.JPEG"' || fail "CALIB's image was not decoded"
+# CALIB_IMAGES spreads over the set: of 4 images, 2 are the 1st and the 3rd (one in
+# every 2), not the first two (in a layout of class folders, its first classes)
+mkdir calib4 && for f in $(ls "$TESTDATA/images/"*.JPEG | head -n 4); do ln -s "$f" calib4/; done
+study "${P[@]}" CALIB="$T/calib4" CALIB_IMAGES=2
+c4=$(ls -t "$C"/calset-imagenet-*.mp | head -n 1)
+want=$(ls "$TESTDATA/images/"*.JPEG | head -n 4 | sed -n '1p;3p' | xargs -n 1 basename | tr '\n' ' ')
+got=$("$SB/recview" -t image "$c4" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p' | tr '\n' ' ')
+[ "$got" = "$want" ] || fail "CALIB_IMAGES=2 of 4: calibrated on '$got', not '$want'"
+grep -qF "2 images, 2 images (one in every 2 in its order) of CALIB=\`$T/calib4\`" "$md" ||
+	fail "CALIB_IMAGES=2 of 4: $(grep 'int8 calibration,' "$md")"
 # a CALIB without an image: the calibration stage says so in one line, exit 2
 mkdir empty
 (cd "$ROOT" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "${STUDY_ARGS[@]}" make study "${P[@]}" CALIB="$T/empty") >empty.out 2>&1
@@ -119,7 +129,7 @@ mkdir w2 && $PY -c "import sys, torch; torch.save(torch.load(sys.argv[1]), sys.a
 mark=$(log_mark)
 study MODELS=resnet18 PRECISIONS=int8 WEIGHTS="$T/w2"
 expect_ran "$mark" cal-resnet18 enc-resnet18-int8 scores-resnet18-int8 report
-[ "$(ls "$C"/cal-resnet18-*.mp | wc -l)" = 4 ] || fail "four calibrations expected: $(ls "$C")"
+[ "$(ls "$C"/cal-resnet18-*.mp | wc -l)" = 5 ] || fail "five calibrations expected: $(ls "$C")"
 # study-report refuses to name a calibration the int8 stream was not made with
 e=$(ls "$C"/enc-resnet18-int8-*.mp | head -n 1)
 made=$("$SB/recview" -t header "$e" | sed -n 's/.*"calibration":"\([^"]*\)".*/\1/p')
