@@ -70,7 +70,11 @@ done
 grep -qE '^\| clip-rn50 \| fp16 \| 2 \| 0 \|' report/report.md || fail "quick start: the report lacks CLIP FP16 on 2 images"
 [ -x bin/rnencode ] && [ ! -e "$T/home/.cache/rnencode" ] || fail "quick start: programs or weights in the wrong place"
 
-# make install, then the programs alone: no checkout beside them, no RNENC_DATA
+# make install, then the programs alone: no checkout beside them, no RNENC_DATA.
+# Not with tests/run's BIN (the checkout's own bin/, absolute): this copy's make would
+# relink the checkout's programs from its own objects, built without CUDA (NVCC=), and a
+# later test_gpu_build in the same checkout found rnencode without its CUDA backend.
+unset BIN
 make -s install PREFIX="$T/inst" >>"$T/session.log" 2>&1 || { tail -n 20 "$T/session.log"; fail "make install failed"; }
 make -s install DESTDIR="$T/stage" PREFIX=/usr >>"$T/session.log" 2>&1 || fail "make install DESTDIR= failed"
 for p in imgdecode rnencode txtencode zscore topk errtree; do
