@@ -265,6 +265,40 @@ static uint32_t abs_bits(float v)
 	return u & 0x7fffffffu;
 }
 
+static uint32_t max_u32(uint32_t a, uint32_t b)
+{
+	return a > b ? a : b;
+}
+
+/* The scalar kernels: the CPUs without the vector ones, and their tails. */
+static uint32_t round_f16_scalar(float *v, size_t n)
+{
+	uint32_t mx = 0;
+	for (size_t i = 0; i < n; i++) {
+		v[i] = round_h(v[i]);
+		mx = max_u32(mx, abs_bits(v[i]));
+	}
+	return mx;
+}
+
+static uint32_t round_bf16_scalar(float *v, size_t n)
+{
+	uint32_t mx = 0;
+	for (size_t i = 0; i < n; i++) {
+		v[i] = round_b(v[i]);
+		mx = max_u32(mx, abs_bits(v[i]));
+	}
+	return mx;
+}
+
+static uint32_t maxabs_f32_scalar(const float *v, size_t n)
+{
+	uint32_t mx = 0;
+	for (size_t i = 0; i < n; i++)
+		mx = max_u32(mx, abs_bits(v[i]));
+	return mx;
+}
+
 /* In place, n values rounded to f16 and back (the same bits as
  * half_to_float(float_to_half(v))): an overflow of f16 is an Inf. */
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -280,16 +314,9 @@ __attribute__((target("avx,f16c"))) static uint32_t round_f16_f16c(float *v, siz
 	}
 	uint16_t lanes[8];
 	_mm_storeu_si128((__m128i *)(void *)lanes, m);
-	uint32_t mx = 0;
-	for (int k = 0; k < 8; k++) {
-		uint32_t a = abs_bits(half_to_float(lanes[k]));
-		mx = a > mx ? a : mx;
-	}
-	for (; i < n; i++) {
-		v[i] = half_to_float(float_to_half(v[i]));
-		uint32_t a = abs_bits(v[i]);
-		mx = a > mx ? a : mx;
-	}
+	uint32_t mx = round_f16_scalar(v + i, n - i);
+	for (int k = 0; k < 8; k++)
+		mx = max_u32(mx, abs_bits(half_to_float(lanes[k])));
 	return mx;
 }
 
@@ -299,7 +326,7 @@ static uint32_t hmax_epu32(__m256i m)
 	uint32_t lanes[8], mx = 0;
 	_mm256_storeu_si256((__m256i *)(void *)lanes, m);
 	for (int k = 0; k < 8; k++)
-		mx = lanes[k] > mx ? lanes[k] : mx;
+		mx = max_u32(mx, lanes[k]);
 	return mx;
 }
 
@@ -321,13 +348,7 @@ __attribute__((target("avx2"))) static uint32_t round_bf16_avx2(float *v, size_t
 		m = _mm256_max_epu32(m, _mm256_and_si256(r, mag));
 		_mm256_storeu_ps(v + i, _mm256_castsi256_ps(r));
 	}
-	uint32_t mx = hmax_epu32(m);
-	for (; i < n; i++) {
-		v[i] = round_b(v[i]);
-		uint32_t a = abs_bits(v[i]);
-		mx = a > mx ? a : mx;
-	}
-	return mx;
+	return max_u32(hmax_epu32(m), round_bf16_scalar(v + i, n - i));
 }
 
 __attribute__((target("avx2"))) static uint32_t maxabs_f32_avx2(const float *v, size_t n)
@@ -337,12 +358,7 @@ __attribute__((target("avx2"))) static uint32_t maxabs_f32_avx2(const float *v, 
 	__m256i m = _mm256_setzero_si256();
 	for (; i + 8 <= n; i += 8)
 		m = _mm256_max_epu32(m, _mm256_and_si256(_mm256_castps_si256(_mm256_loadu_ps(v + i)), mag));
-	uint32_t mx = hmax_epu32(m);
-	for (; i < n; i++) {
-		uint32_t a = abs_bits(v[i]);
-		mx = a > mx ? a : mx;
-	}
-	return mx;
+	return max_u32(hmax_epu32(m), maxabs_f32_scalar(v + i, n - i));
 }
 
 static int have_avx2(void)
@@ -360,13 +376,7 @@ static uint32_t round_f16_inplace(float *v, size_t n)
 	if (have_f16c())
 		return round_f16_f16c(v, n);
 #endif
-	uint32_t mx = 0;
-	for (size_t i = 0; i < n; i++) {
-		v[i] = round_h(v[i]);
-		uint32_t a = abs_bits(v[i]);
-		mx = a > mx ? a : mx;
-	}
-	return mx;
+	return round_f16_scalar(v, n);
 }
 
 static uint32_t round_bf16_inplace(float *v, size_t n)
@@ -375,13 +385,7 @@ static uint32_t round_bf16_inplace(float *v, size_t n)
 	if (have_avx2())
 		return round_bf16_avx2(v, n);
 #endif
-	uint32_t mx = 0;
-	for (size_t i = 0; i < n; i++) {
-		v[i] = round_b(v[i]);
-		uint32_t a = abs_bits(v[i]);
-		mx = a > mx ? a : mx;
-	}
-	return mx;
+	return round_bf16_scalar(v, n);
 }
 
 static uint32_t maxabs_f32(const float *v, size_t n)
@@ -390,22 +394,15 @@ static uint32_t maxabs_f32(const float *v, size_t n)
 	if (have_avx2())
 		return maxabs_f32_avx2(v, n);
 #endif
-	uint32_t mx = 0;
-	for (size_t i = 0; i < n; i++) {
-		uint32_t a = abs_bits(v[i]);
-		mx = a > mx ? a : mx;
-	}
-	return mx;
+	return maxabs_f32_scalar(v, n);
 }
 
 /* bf16 storage (native BF16): a bf16 is the high half of an f32. */
 static uint32_t maxabs_bf16(const uint16_t *v, size_t n)
 {
 	uint32_t mx = 0;
-	for (size_t i = 0; i < n; i++) {
-		uint32_t a = (uint32_t)(v[i] & 0x7fff) << 16;
-		mx = a > mx ? a : mx;
-	}
+	for (size_t i = 0; i < n; i++)
+		mx = max_u32(mx, (uint32_t)(v[i] & 0x7fff) << 16);
 	return mx;
 }
 
@@ -558,7 +555,6 @@ static void ref_add(plan_t *p, step_t *s, int arg, loc_t loc, int id, void *ptr,
 		act_use(p, id, (int)(s - p->step));
 }
 
-
 /* A convolution's weights with its groups merged k at a time (k = 1: as
  * the net has them): [cout][cin][kh][kw], or grouped
  * [g][cout/g][cin/g][kh][kw] (the same bytes as PyTorch's
@@ -590,11 +586,6 @@ static float *weights_merged(const net_conv_t *c, int k)
 		memcpy(w + oc * row + (size_t)sub * ci * kk, c->w + (size_t)oc * ci * kk, (size_t)ci * kk * sizeof *w);
 	}
 	return w;
-}
-
-static uint32_t max_u32(uint32_t a, uint32_t b)
-{
-	return a > b ? a : b;
 }
 
 /* The op name of convolution ci (PyTorch's module path). */
@@ -1286,18 +1277,13 @@ static void run_store(encoder_t *e, const plan_t *p, const step_t *s, int n)
  * padding of a blocked layout holds zeros; images are the outermost
  * dimension), into obs_img [batch][nconv]; cpu_submit raises cfg.observe by
  * the images that did not overflow (an image whose activations overflowed,
- * failed by run_store, would give an Inf or NaN scale). The largest |x| is
- * the largest of the bits with the sign cleared, compared as integers. */
+ * failed by run_store, would give an Inf or NaN scale); maxabs_f32. */
 static void run_observe(encoder_t *e, const plan_t *p, const step_t *s, int n)
 {
-	const uint32_t *v = act_ptr(p, s->in);
+	const float *v = act_ptr(p, s->in);
 	size_t per = p->act[s->in].bytes / sizeof *v / (size_t)n;
 	for (int i = 0; i < n; i++) {
-		uint32_t m = 0;
-		for (size_t k = (size_t)i * per; k < (size_t)(i + 1) * per; k++) {
-			uint32_t a = v[k] & 0x7fffffffu;
-			m = a > m ? a : m;
-		}
+		uint32_t m = maxabs_f32(v + (size_t)i * per, per);
 		float f;
 		memcpy(&f, &m, sizeof f);
 		e->obs_img[(size_t)i * (size_t)e->net->nconv + (size_t)s->conv] =
